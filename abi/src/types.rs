@@ -1,0 +1,238 @@
+//! Structures as the x86-64 kernel lays them out in application memory.
+
+use zerocopy::{AsBytes, FromBytes, FromZeroes};
+
+/// `struct timespec`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct Timespec {
+    pub tv_sec: i64,
+    pub tv_nsec: i64,
+}
+
+/// `struct timeval`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct Timeval {
+    pub tv_sec: i64,
+    pub tv_usec: i64,
+}
+
+/// `struct timezone`.
+#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct Timezone {
+    pub tz_minuteswest: i32,
+    pub tz_dsttime: i32,
+}
+
+/// `struct stat` (x86-64).
+#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct Stat {
+    pub st_dev: u64,
+    pub st_ino: u64,
+    pub st_nlink: u64,
+    pub st_mode: u32,
+    pub st_uid: u32,
+    pub st_gid: u32,
+    pub __pad0: u32,
+    pub st_rdev: u64,
+    pub st_size: i64,
+    pub st_blksize: i64,
+    pub st_blocks: i64,
+    pub st_atime: i64,
+    pub st_atime_nsec: i64,
+    pub st_mtime: i64,
+    pub st_mtime_nsec: i64,
+    pub st_ctime: i64,
+    pub st_ctime_nsec: i64,
+    pub __unused: [i64; 3],
+}
+
+/// `struct statx_timestamp`.
+#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct StatxTimestamp {
+    pub tv_sec: i64,
+    pub tv_nsec: u32,
+    pub __reserved: i32,
+}
+
+/// `struct statx`.
+#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct Statx {
+    pub stx_mask: u32,
+    pub stx_blksize: u32,
+    pub stx_attributes: u64,
+    pub stx_nlink: u32,
+    pub stx_uid: u32,
+    pub stx_gid: u32,
+    pub stx_mode: u16,
+    pub __spare0: u16,
+    pub stx_ino: u64,
+    pub stx_size: u64,
+    pub stx_blocks: u64,
+    pub stx_attributes_mask: u64,
+    pub stx_atime: StatxTimestamp,
+    pub stx_btime: StatxTimestamp,
+    pub stx_ctime: StatxTimestamp,
+    pub stx_mtime: StatxTimestamp,
+    pub stx_rdev_major: u32,
+    pub stx_rdev_minor: u32,
+    pub stx_dev_major: u32,
+    pub stx_dev_minor: u32,
+    pub stx_mnt_id: u64,
+    pub stx_dio_mem_align: u32,
+    pub stx_dio_offset_align: u32,
+    pub __spare3: [u64; 12],
+}
+
+/// `struct statfs` (x86-64).
+#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct Statfs {
+    pub f_type: i64,
+    pub f_bsize: i64,
+    pub f_blocks: u64,
+    pub f_bfree: u64,
+    pub f_bavail: u64,
+    pub f_files: u64,
+    pub f_ffree: u64,
+    pub f_fsid: [i32; 2],
+    pub f_namelen: i64,
+    pub f_frsize: i64,
+    pub f_flags: i64,
+    pub f_spare: [i64; 4],
+}
+
+/// `struct new_utsname`: six 65-byte fields.
+#[derive(Clone, Copy, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct Utsname {
+    pub sysname: [u8; 65],
+    pub nodename: [u8; 65],
+    pub release: [u8; 65],
+    pub version: [u8; 65],
+    pub machine: [u8; 65],
+    pub domainname: [u8; 65],
+}
+
+/// `struct sysinfo` (x86-64).
+#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct Sysinfo {
+    pub uptime: i64,
+    pub loads: [u64; 3],
+    pub totalram: u64,
+    pub freeram: u64,
+    pub sharedram: u64,
+    pub bufferram: u64,
+    pub totalswap: u64,
+    pub freeswap: u64,
+    pub procs: u16,
+    pub pad: u16,
+    pub __pad1: u32,
+    pub totalhigh: u64,
+    pub freehigh: u64,
+    pub mem_unit: u32,
+    pub __pad2: u32,
+}
+
+/// `struct rlimit64`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct Rlimit {
+    pub rlim_cur: u64,
+    pub rlim_max: u64,
+}
+
+/// `struct iovec`.
+#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct Iovec {
+    pub iov_base: u64,
+    pub iov_len: u64,
+}
+
+/// The fixed head of `struct linux_dirent64`; the name follows, NUL-terminated,
+/// and the record is padded to 8 bytes.
+#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
+#[repr(C, packed)]
+pub struct Dirent64Head {
+    pub d_ino: u64,
+    pub d_off: i64,
+    pub d_reclen: u16,
+    pub d_type: u8,
+}
+
+/// The kernel's `struct sigaction` for `rt_sigaction` (x86-64).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct KernelSigaction {
+    pub handler: u64,
+    pub flags: u64,
+    pub restorer: u64,
+    pub mask: u64,
+}
+
+/// `stack_t`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct StackT {
+    pub ss_sp: u64,
+    pub ss_flags: i32,
+    pub __pad: i32,
+    pub ss_size: u64,
+}
+
+/// `struct winsize`.
+#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct Winsize {
+    pub ws_row: u16,
+    pub ws_col: u16,
+    pub ws_xpixel: u16,
+    pub ws_ypixel: u16,
+}
+
+/// The kernel's `struct termios` (what `TCGETS` copies out).
+#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct Termios {
+    pub c_iflag: u32,
+    pub c_oflag: u32,
+    pub c_cflag: u32,
+    pub c_lflag: u32,
+    pub c_line: u8,
+    pub c_cc: [u8; 19],
+}
+
+/// `struct tms`.
+#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct Tms {
+    pub tms_utime: i64,
+    pub tms_stime: i64,
+    pub tms_cutime: i64,
+    pub tms_cstime: i64,
+}
+
+/// `struct rusage`.
+#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct Rusage {
+    pub ru_utime: Timeval,
+    pub ru_stime: Timeval,
+    pub rest: [i64; 14],
+}
+
+/// `struct open_how` for `openat2`.
+#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct OpenHow {
+    pub flags: u64,
+    pub mode: u64,
+    pub resolve: u64,
+}

@@ -1,0 +1,216 @@
+//! How application code is run and trapped.
+//!
+//! The sentry sees only the three traits here: a [`Platform`] makes
+//! [`AddressSpace`]s (an application's memory map, whose pages all come from
+//! the sentry's MemoryFile) and [`Context`]s (one per application thread,
+//! which runs application code until it needs the kernel). `ptrace` is the
+//! first implementation; systrap and KVM fit the same traits.
+
+use std::os::fd::RawFd;
+use std::sync::Arc;
+
+pub mod ptrace;
+
+/// Errors of the platform itself (a host call failed): never an application's
+/// fault, and fatal to the sandbox or the task.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("host call {call} failed: {err}")]
+    Host { call: &'static str, err: std::io::Error },
+    #[error("stub process died unexpectedly: {0}")]
+    StubDied(String),
+    #[error("platform {0} is not available on this host: {1}")]
+    Unavailable(&'static str, String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// The error of host call `call` from `errno`.
+    pub fn last_os(call: &'static str) -> Error {
+        Error::Host { call, err: std::io::Error::last_os_error() }
+    }
+}
+
+/// Page protection of a mapping.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Prot {
+    pub read: bool,
+    pub write: bool,
+    pub exec: bool,
+}
+
+impl Prot {
+    pub const NONE: Prot = Prot { read: false, write: false, exec: false };
+    pub const RW: Prot = Prot { read: true, write: true, exec: false };
+
+    /// From `PROT_*` bits.
+    pub fn from_bits(bits: u32) -> Prot {
+        Prot {
+            read: bits & abi::consts::PROT_READ != 0,
+            write: bits & abi::consts::PROT_WRITE != 0,
+            exec: bits & abi::consts::PROT_EXEC != 0,
+        }
+    }
+
+    /// As `PROT_*` bits.
+    pub fn bits(self) -> u32 {
+        let mut b = 0;
+        if self.read {
+            b |= abi::consts::PROT_READ;
+        }
+        if self.write {
+            b |= abi::consts::PROT_WRITE;
+        }
+        if self.exec {
+            b |= abi::consts::PROT_EXEC;
+        }
+        b
+    }
+}
+
+/// The kind of access that faulted, where the platform knows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+    Exec,
+    /// The platform cannot tell (ptrace sees only SIGSEGV and the address).
+    Unknown,
+}
+
+/// The general-purpose registers of an x86-64 thread, laid out as the
+/// kernel's `struct user_regs_struct`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct Registers {
+    pub r15: u64,
+    pub r14: u64,
+    pub r13: u64,
+    pub r12: u64,
+    pub rbp: u64,
+    pub rbx: u64,
+    pub r11: u64,
+    pub r10: u64,
+    pub r9: u64,
+    pub r8: u64,
+    pub rax: u64,
+    pub rcx: u64,
+    pub rdx: u64,
+    pub rsi: u64,
+    pub rdi: u64,
+    pub orig_rax: u64,
+    pub rip: u64,
+    pub cs: u64,
+    pub eflags: u64,
+    pub rsp: u64,
+    pub ss: u64,
+    pub fs_base: u64,
+    pub gs_base: u64,
+    pub ds: u64,
+    pub es: u64,
+    pub fs: u64,
+    pub gs: u64,
+}
+
+impl Registers {
+    /// The system call number of a `Event::Syscall` stop.
+    pub fn syscall_nr(&self) -> u64 {
+        self.orig_rax
+    }
+
+    /// The six system call arguments, in ABI order.
+    pub fn syscall_args(&self) -> [u64; 6] {
+        [self.rdi, self.rsi, self.rdx, self.r10, self.r8, self.r9]
+    }
+
+    /// Set the value the system call returns.
+    pub fn set_return(&mut self, v: u64) {
+        self.rax = v;
+    }
+}
+
+/// The x87/SSE/AVX state of a thread in `XSAVE` layout (the first 512 bytes
+/// are the `FXSAVE` area). Platforms that keep the state in the host thread
+/// fill it only when `Context::fpu_state` is asked.
+#[derive(Clone)]
+pub struct FpState {
+    pub bytes: Vec<u8>,
+}
+
+impl Default for FpState {
+    fn default() -> Self {
+        FpState { bytes: vec![0; 512] }
+    }
+}
+
+/// Why a `Context::switch` returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The application made a system call; `regs` holds its number and
+    /// arguments. The sentry sets the return value and switches again.
+    Syscall,
+    /// A memory access fault at `addr`.
+    Fault { addr: u64, access: Access, si_code: i32 },
+    /// A signal other than a memory fault was raised by application code
+    /// (SIGFPE, SIGILL, SIGTRAP, SIGBUS ...).
+    Signal { signo: i32, si_code: i32, addr: u64 },
+    /// `Context::interrupt` was called.
+    Interrupted,
+}
+
+/// An application's address space. All pages come from the MemoryFile
+/// (`memfd`) the platform was created with.
+///
+/// The ptrace implementation must be called from the thread that runs the
+/// context switched in this address space (the tracer).
+pub trait AddressSpace: Send + Sync {
+    /// Map `[addr, addr+len)` to MemoryFile offset `off`, shared, with `prot`,
+    /// replacing whatever was mapped there.
+    fn map_file(&self, addr: u64, len: u64, off: u64, prot: Prot) -> Result<()>;
+    /// Remove any mapping of `[addr, addr+len)`.
+    fn unmap(&self, addr: u64, len: u64) -> Result<()>;
+    /// Change the protection of mapped pages in `[addr, addr+len)`.
+    fn protect(&self, addr: u64, len: u64, prot: Prot) -> Result<()>;
+    /// Application addresses the platform reserves for itself (the stub's
+    /// code): the sentry never maps anything there.
+    fn reserved(&self) -> std::ops::Range<u64>;
+}
+
+/// One application thread's execution context.
+pub trait Context: Send {
+    /// Run application code with `regs` in `space` until it needs the kernel.
+    fn switch(
+        &mut self,
+        space: &Arc<dyn AddressSpace>,
+        regs: &mut Registers,
+        fpu: &mut FpState,
+    ) -> Result<Event>;
+    /// Make a running `switch` return `Event::Interrupted` soon.
+    fn interrupt(&self);
+}
+
+/// A way of running application code.
+pub trait Platform: Send + Sync {
+    /// The platform's name, as `--platform` spells it.
+    fn name(&self) -> &'static str;
+    /// A new, empty address space.
+    fn new_address_space(&self) -> Result<Arc<dyn AddressSpace>>;
+    /// A new context for one application thread.
+    fn new_context(&self) -> Result<Box<dyn Context>>;
+    /// The highest application address plus one.
+    fn max_user_address(&self) -> u64 {
+        0x7fff_ffff_f000
+    }
+}
+
+/// Make the platform named `name` over MemoryFile `memfd`.
+pub fn new(name: &str, memfd: RawFd) -> Result<Arc<dyn Platform>> {
+    match name {
+        "ptrace" => Ok(Arc::new(ptrace::PtracePlatform::new(memfd)?)),
+        other => Err(Error::Unavailable(
+            if other == "systrap" { "systrap" } else if other == "kvm" { "kvm" } else { "unknown" },
+            format!("platform {other:?} is not implemented yet; use --platform ptrace"),
+        )),
+    }
+}

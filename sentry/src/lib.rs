@@ -1,0 +1,53 @@
+//! The sentry: bulwark's application kernel.
+//!
+//! It runs the application's threads on a [`platform::Platform`], carries
+//! out every system call itself, keeps the application's memory in one
+//! MemoryFile, and reaches host files only through the gofer.
+
+use std::fs::File;
+use std::os::fd::OwnedFd;
+
+pub mod fs;
+pub mod vfs;
+
+/// How the sandbox is set up for one run of `bulwark do` (or an OCI start).
+pub struct Config {
+    /// `ptrace` (more later).
+    pub platform: String,
+    /// The program and its arguments; `argv[0]` is looked up in the
+    /// sandbox's `PATH` when it has no `/`.
+    pub argv: Vec<Vec<u8>>,
+    /// The environment, `K=V` each.
+    pub envp: Vec<Vec<u8>>,
+    /// The working directory inside the sandbox.
+    pub cwd: Vec<u8>,
+    /// What `uname` and `/proc/sys/kernel/hostname` say.
+    pub hostname: String,
+    /// Print every system call to `strace_out`.
+    pub strace: bool,
+    /// Where `--strace` lines go (the sandbox's own stderr by default).
+    pub strace_out: Option<File>,
+    /// Where the sandbox logs what it does not support and what went wrong.
+    pub debug_log: Option<File>,
+    /// The `SOCK_SEQPACKET` connection to the gofer serving the root.
+    pub gofer: OwnedFd,
+    /// Whether the root is the gofer's read-only view under an in-memory
+    /// upper layer (true), or the gofer's view itself (false).
+    pub overlay: bool,
+    /// Standard input, output and error of the application: host
+    /// descriptors donated by the CLI.
+    pub stdio: [OwnedFd; 3],
+}
+
+/// What broke the sandbox itself (never an application's doing).
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("platform: {0}")]
+    Platform(#[from] platform::Error),
+    #[error("gofer: {0}")]
+    Gofer(String),
+    #[error("cannot start {program}: {err}")]
+    Exec { program: String, err: abi::Errno },
+    #[error("host call {call} failed: {err}")]
+    Host { call: &'static str, err: std::io::Error },
+}
