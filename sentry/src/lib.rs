@@ -7,7 +7,13 @@
 use std::fs::File;
 use std::os::fd::OwnedFd;
 
+mod boot;
 pub mod fs;
+pub mod kernel;
+pub mod loader;
+pub mod mm;
+pub mod proc;
+pub mod syscalls;
 pub mod vfs;
 
 /// How the sandbox is set up for one run of `bulwark do` (or an OCI start).
@@ -49,13 +55,10 @@ pub enum SandboxError {
     #[error("cannot start {program}: {err}")]
     Exec { program: String, err: abi::Errno },
     #[error("host call {call} failed: {err}")]
-    Host { call: &'static str, err: std::io::Error },
+    Host {
+        call: &'static str,
+        err: std::io::Error,
+    },
 }
 
-/// Run the sandbox described by `cfg` to completion, on the calling thread
-/// (which must be allowed to ptrace and fork). Returns the exit status as a
-/// shell reports it: the program's exit code, or 128+N for death by signal N.
-pub fn run(cfg: Config) -> Result<i32, SandboxError> {
-    let _ = cfg;
-    Err(SandboxError::Gofer("the sentry is not written yet".into()))
-}
+pub use boot::run;

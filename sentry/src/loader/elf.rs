@@ -1,0 +1,393 @@
+//! Loading an ELF image into a fresh MemoryManager.
+
+use abi::consts::*;
+use abi::Errno;
+
+use crate::mm::{MemoryManager, VmaBacking};
+use crate::vfs::{FileRef, InodeAttr};
+
+const PAGE: u64 = PAGE_SIZE;
+/// Where a position-independent main executable goes (Linux's
+/// `ELF_ET_DYN_BASE` without randomization).
+const ET_DYN_BASE: u64 = 0x5555_5555_4000;
+/// Top of the initial stack.
+pub const STACK_TOP: u64 = 0x7fff_f000_0000;
+/// Initial stack VMA size (it grows down on faults).
+const STACK_INITIAL: u64 = 128 << 10;
+
+const PT_LOAD: u32 = 1;
+const PT_INTERP: u32 = 3;
+const PT_PHDR: u32 = 6;
+const PF_X: u32 = 1;
+const PF_W: u32 = 2;
+const PF_R: u32 = 4;
+
+/// Why an image could not be loaded: what `execve` returns.
+pub type LoadError = Errno;
+
+/// An open executable: its file and attributes, and the path it was found at.
+pub struct ExecFile {
+    pub file: FileRef,
+    pub attr: InodeAttr,
+    pub path: Vec<u8>,
+}
+
+/// What the loader produced: where to start.
+pub struct ExecImage {
+    pub entry: u64,
+    pub sp: u64,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Phdr {
+    p_type: u32,
+    p_flags: u32,
+    p_offset: u64,
+    p_vaddr: u64,
+    p_filesz: u64,
+    p_memsz: u64,
+}
+
+struct Elf {
+    e_type: u16,
+    entry: u64,
+    phoff: u64,
+    phnum: u16,
+    phdrs: Vec<Phdr>,
+}
+
+fn u16_at(b: &[u8], o: usize) -> u16 {
+    u16::from_le_bytes([b[o], b[o + 1]])
+}
+fn u32_at(b: &[u8], o: usize) -> u32 {
+    u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
+}
+fn u64_at(b: &[u8], o: usize) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[o..o + 8]);
+    u64::from_le_bytes(a)
+}
+
+fn read_full(file: &FileRef, off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+    let mut done = 0;
+    while done < buf.len() {
+        match file.read(&mut buf[done..], off + done as u64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
+
+fn parse(file: &FileRef) -> Result<Elf, Errno> {
+    let mut h = [0u8; 64];
+    if read_full(file, 0, &mut h)? < 64 || &h[..4] != b"\x7fELF" {
+        return Err(Errno::ENOEXEC);
+    }
+    // ELFCLASS64, little-endian, x86-64.
+    if h[4] != 2 || h[5] != 1 || u16_at(&h, 18) != 62 {
+        return Err(Errno::ENOEXEC);
+    }
+    let e_type = u16_at(&h, 16);
+    if e_type != 2 && e_type != 3 {
+        return Err(Errno::ENOEXEC);
+    }
+    let entry = u64_at(&h, 24);
+    let phoff = u64_at(&h, 32);
+    let phentsize = u16_at(&h, 54);
+    let phnum = u16_at(&h, 56);
+    if phentsize != 56 || phnum == 0 || phnum > 512 {
+        return Err(Errno::ENOEXEC);
+    }
+    let mut pb = vec![0u8; 56 * phnum as usize];
+    if read_full(file, phoff, &mut pb)? < pb.len() {
+        return Err(Errno::ENOEXEC);
+    }
+    let phdrs = pb
+        .chunks(56)
+        .map(|p| Phdr {
+            p_type: u32_at(p, 0),
+            p_flags: u32_at(p, 4),
+            p_offset: u64_at(p, 8),
+            p_vaddr: u64_at(p, 16),
+            p_filesz: u64_at(p, 32),
+            p_memsz: u64_at(p, 40),
+        })
+        .collect();
+    Ok(Elf {
+        e_type,
+        entry,
+        phoff,
+        phnum,
+        phdrs,
+    })
+}
+
+struct Loaded {
+    bias: u64,
+    entry: u64,
+    phdr_addr: u64,
+    end: u64,
+}
+
+/// Map `elf`'s PT_LOAD segments. `base` is where an ET_DYN goes (0: let
+/// mmap choose).
+fn map_image(
+    mm: &mut MemoryManager,
+    f: &ExecFile,
+    elf: &Elf,
+    dyn_base: Option<u64>,
+) -> Result<Loaded, Errno> {
+    let loads: Vec<&Phdr> = elf.phdrs.iter().filter(|p| p.p_type == PT_LOAD).collect();
+    let (Some(first), Some(last)) = (loads.first(), loads.last()) else {
+        return Err(Errno::ENOEXEC);
+    };
+    let lo = first.p_vaddr & !(PAGE - 1);
+    let hi = last
+        .p_vaddr
+        .checked_add(last.p_memsz)
+        .ok_or(Errno::ENOEXEC)?;
+    let span = hi.checked_sub(lo).ok_or(Errno::ENOEXEC)?;
+    let bias = if elf.e_type == 3 {
+        // Reserve the whole span to find room, then map segments over it.
+        let hint = dyn_base.unwrap_or(0);
+        let flags = if hint != 0 {
+            MAP_PRIVATE | MAP_FIXED_NOREPLACE
+        } else {
+            MAP_PRIVATE
+        };
+        let at = match mm.mmap(
+            hint,
+            span,
+            PROT_NONE,
+            flags,
+            VmaBacking::Anon,
+            Vec::new(),
+            (0, 0),
+        ) {
+            Ok(a) => a,
+            Err(_) => mm.mmap(
+                0,
+                span,
+                PROT_NONE,
+                MAP_PRIVATE,
+                VmaBacking::Anon,
+                Vec::new(),
+                (0, 0),
+            )?,
+        };
+        at - lo
+    } else {
+        0
+    };
+    let mut end = 0;
+    for p in &loads {
+        if p.p_filesz > p.p_memsz || (p.p_vaddr % PAGE) != (p.p_offset % PAGE) {
+            return Err(Errno::ENOEXEC);
+        }
+        let vaddr = p.p_vaddr.checked_add(bias).ok_or(Errno::ENOEXEC)?;
+        let start = vaddr & !(PAGE - 1);
+        let mend = vaddr.checked_add(p.p_memsz).ok_or(Errno::ENOEXEC)?;
+        let mut prot = 0;
+        if p.p_flags & PF_R != 0 {
+            prot |= PROT_READ;
+        }
+        if p.p_flags & PF_W != 0 {
+            prot |= PROT_WRITE;
+        }
+        if p.p_flags & PF_X != 0 {
+            prot |= PROT_EXEC;
+        }
+        let backing = VmaBacking::File {
+            file: f.file.clone(),
+            offset: p.p_offset & !(PAGE - 1),
+            zero_from: vaddr + p.p_filesz,
+        };
+        mm.mmap(
+            start,
+            mend - start,
+            prot,
+            MAP_PRIVATE | MAP_FIXED,
+            backing,
+            f.path.clone(),
+            (f.attr.dev, f.attr.ino),
+        )?;
+        end = end.max(mend);
+    }
+    // Where the program headers are in memory.
+    let phdr_addr = match elf.phdrs.iter().find(|p| p.p_type == PT_PHDR) {
+        Some(p) => p.p_vaddr + bias,
+        None => loads
+            .iter()
+            .find(|p| p.p_offset <= elf.phoff && elf.phoff < p.p_offset + p.p_filesz)
+            .map(|p| p.p_vaddr + (elf.phoff - p.p_offset) + bias)
+            .unwrap_or(0),
+    };
+    Ok(Loaded {
+        bias,
+        entry: elf.entry + bias,
+        phdr_addr,
+        end,
+    })
+}
+
+/// What `load` needs to know about the new process.
+pub struct StackInfo<'a> {
+    pub argv: &'a [Vec<u8>],
+    pub envp: &'a [Vec<u8>],
+    pub execfn: &'a [u8],
+    pub uid: u32,
+    pub euid: u32,
+    pub gid: u32,
+    pub egid: u32,
+    pub random: [u8; 16],
+}
+
+/// Load `exe` (and its interpreter, opened by `open_interp`) into the empty
+/// `mm` and build the initial stack.
+pub fn load(
+    mm: &mut MemoryManager,
+    exe: &ExecFile,
+    open_interp: &mut dyn FnMut(&[u8]) -> Result<ExecFile, Errno>,
+    info: &StackInfo<'_>,
+) -> Result<ExecImage, Errno> {
+    let elf = parse(&exe.file)?;
+    let interp_path = match elf.phdrs.iter().find(|p| p.p_type == PT_INTERP) {
+        Some(p) => {
+            if p.p_filesz == 0 || p.p_filesz > 4096 {
+                return Err(Errno::ENOEXEC);
+            }
+            let mut b = vec![0u8; p.p_filesz as usize];
+            read_full(&exe.file, p.p_offset, &mut b)?;
+            while b.last() == Some(&0) {
+                b.pop();
+            }
+            Some(b)
+        }
+        None => None,
+    };
+    let main = map_image(mm, exe, &elf, Some(ET_DYN_BASE))?;
+    let brk = main.end.checked_add(PAGE - 1).ok_or(Errno::ENOEXEC)? & !(PAGE - 1);
+    mm.brk_start = brk;
+    mm.brk = brk;
+    let (entry, interp_base) = match interp_path {
+        Some(path) => {
+            let ifile = open_interp(&path)?;
+            let ielf = parse(&ifile.file)?;
+            if ielf.phdrs.iter().any(|p| p.p_type == PT_INTERP) {
+                return Err(Errno::ELIBBAD);
+            }
+            let l = map_image(mm, &ifile, &ielf, None)?;
+            (l.entry, l.bias)
+        }
+        None => (main.entry, 0),
+    };
+    let sp = build_stack(
+        mm,
+        info,
+        &[
+            (AT_PHDR, main.phdr_addr),
+            (AT_PHENT, 56),
+            (AT_PHNUM, u64::from(elf.phnum)),
+            (AT_PAGESZ, PAGE),
+            (AT_BASE, interp_base),
+            (AT_FLAGS, 0),
+            (AT_ENTRY, main.entry),
+            (AT_UID, u64::from(info.uid)),
+            (AT_EUID, u64::from(info.euid)),
+            (AT_GID, u64::from(info.gid)),
+            (AT_EGID, u64::from(info.egid)),
+            (AT_SECURE, 0),
+            (AT_CLKTCK, 100),
+            (AT_HWCAP, hwcap()),
+            (AT_HWCAP2, 0),
+            (AT_MINSIGSTKSZ, 3632),
+        ],
+    )?;
+    Ok(ExecImage { entry, sp })
+}
+
+/// CPUID leaf 1 EDX, which is what Linux reports as AT_HWCAP on x86.
+fn hwcap() -> u64 {
+    // SAFETY-free: cpuid is an unprivileged instruction wrapped by core.
+    #[cfg(target_arch = "x86_64")]
+    {
+        u64::from(std::arch::x86_64::__cpuid(1).edx)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        0
+    }
+}
+
+fn build_stack(
+    mm: &mut MemoryManager,
+    info: &StackInfo<'_>,
+    aux: &[(u64, u64)],
+) -> Result<u64, Errno> {
+    let stack_lo = STACK_TOP - STACK_INITIAL;
+    mm.mmap(
+        stack_lo,
+        STACK_INITIAL,
+        PROT_READ | PROT_WRITE,
+        MAP_PRIVATE | MAP_FIXED | MAP_GROWSDOWN,
+        VmaBacking::Anon,
+        b"[stack]".to_vec(),
+        (0, 0),
+    )?;
+    let mut sp = STACK_TOP - 8;
+    let push_bytes = |mm: &mut MemoryManager, sp: &mut u64, b: &[u8]| -> Result<u64, Errno> {
+        *sp -= b.len() as u64 + 1;
+        mm.write_bytes(*sp, b)?;
+        mm.write_bytes(*sp + b.len() as u64, &[0])?;
+        Ok(*sp)
+    };
+    let execfn = push_bytes(mm, &mut sp, info.execfn)?;
+    let env_end = sp + info.execfn.len() as u64 + 1;
+    let mut envs = Vec::new();
+    for e in info.envp.iter().rev() {
+        envs.push(push_bytes(mm, &mut sp, e)?);
+    }
+    envs.reverse();
+    let env_start = sp;
+    let arg_end = sp;
+    let mut args = Vec::new();
+    for a in info.argv.iter().rev() {
+        args.push(push_bytes(mm, &mut sp, a)?);
+    }
+    args.reverse();
+    let arg_start = sp;
+    let platform = push_bytes(mm, &mut sp, b"x86_64")?;
+    sp -= 16;
+    sp &= !15;
+    let random = sp;
+    mm.write_bytes(random, &info.random)?;
+    mm.arg_start = arg_start;
+    mm.arg_end = arg_end;
+    mm.env_start = env_start;
+    mm.env_end = env_end.min(execfn);
+    let mut auxv: Vec<(u64, u64)> = aux.to_vec();
+    auxv.push((AT_RANDOM, random));
+    auxv.push((AT_EXECFN, execfn));
+    auxv.push((AT_PLATFORM, platform));
+    auxv.push((AT_NULL, 0));
+    // argc, argv..., NULL, envp..., NULL, auxv pairs.
+    let words = 1 + args.len() + 1 + envs.len() + 1 + 2 * auxv.len();
+    sp -= (words * 8) as u64;
+    sp &= !15;
+    let mut v: Vec<u64> = Vec::with_capacity(words);
+    v.push(args.len() as u64);
+    v.extend(&args);
+    v.push(0);
+    v.extend(&envs);
+    v.push(0);
+    for (k, val) in auxv {
+        v.push(k);
+        v.push(val);
+    }
+    let bytes: Vec<u8> = v.iter().flat_map(|w| w.to_le_bytes()).collect();
+    mm.write_bytes(sp, &bytes)?;
+    Ok(sp)
+}

@@ -1,0 +1,227 @@
+//! The MemoryFile: one memfd that holds every page of application memory,
+//! mapped once into the sentry, and its page allocator.
+//!
+//! The sentry reads and writes application memory through its own mapping
+//! of the file (`slice`/`slice_mut` of an allocated range); the platform maps
+//! ranges of the same file into application address spaces.
+
+#![allow(unsafe_code)]
+
+use std::collections::BTreeMap;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::Mutex;
+
+use abi::consts::PAGE_SIZE;
+
+/// Virtual size reserved for the file and the sentry's mapping of it. The
+/// file is sparse: only pages in use take memory.
+const MEMFILE_SIZE: u64 = 64 << 30;
+
+/// A page-aligned range of the MemoryFile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileRange {
+    pub off: u64,
+    pub len: u64,
+}
+
+struct Alloc {
+    /// Free ranges by offset (coalesced).
+    free: BTreeMap<u64, u64>,
+    /// Everything at or above this offset has never been handed out.
+    top: u64,
+}
+
+/// The MemoryFile.
+pub struct MemoryFile {
+    fd: OwnedFd,
+    base: *mut u8,
+    alloc: Mutex<Alloc>,
+}
+
+// SAFETY: `base` points to a shared mapping that lives as long as the
+// MemoryFile; concurrent access to application memory is what application
+// threads do anyway (bytes, no Rust references escape beyond a call).
+unsafe impl Send for MemoryFile {}
+// SAFETY: as above; the allocator state is behind a Mutex.
+unsafe impl Sync for MemoryFile {}
+
+impl MemoryFile {
+    /// Create the memfd and map it.
+    pub fn new() -> std::io::Result<MemoryFile> {
+        // SAFETY: a NUL-terminated name and valid flags; the result is checked.
+        let raw = unsafe { libc::memfd_create(c"bulwark-memory".as_ptr(), libc::MFD_CLOEXEC) };
+        if raw < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: `raw` is a fresh descriptor we own.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        // SAFETY: ftruncate on our own fd.
+        if unsafe { libc::ftruncate(fd.as_raw_fd(), MEMFILE_SIZE as libc::off_t) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: a fresh shared mapping of our fd at an address the kernel
+        // picks; nothing else refers to that range.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                MEMFILE_SIZE as usize,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_NORESERVE,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(MemoryFile {
+            fd,
+            base: base.cast(),
+            alloc: Mutex::new(Alloc {
+                free: BTreeMap::new(),
+                top: 0,
+            }),
+        })
+    }
+
+    /// The memfd, for the platform.
+    pub fn raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Alloc> {
+        self.alloc.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Allocate `len` bytes (a multiple of the page size) of zeroed pages,
+    /// contiguous in the file. `None` when the file is exhausted.
+    pub fn allocate(&self, len: u64) -> Option<FileRange> {
+        debug_assert!(len % PAGE_SIZE == 0 && len > 0);
+        let mut a = self.lock();
+        let found = a
+            .free
+            .iter()
+            .find(|(_, &l)| l >= len)
+            .map(|(&o, &l)| (o, l));
+        if let Some((off, flen)) = found {
+            a.free.remove(&off);
+            if flen > len {
+                a.free.insert(off + len, flen - len);
+            }
+            return Some(FileRange { off, len });
+        }
+        if a.top + len > MEMFILE_SIZE {
+            return None;
+        }
+        let off = a.top;
+        a.top += len;
+        Some(FileRange { off, len })
+    }
+
+    /// Return `r` to the allocator; its pages are released to the host and
+    /// read as zeros when handed out again.
+    pub fn free(&self, r: FileRange) {
+        // SAFETY: punching a hole in our own file; `r` was allocated by us.
+        unsafe {
+            libc::fallocate(
+                self.fd.as_raw_fd(),
+                libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+                r.off as libc::off_t,
+                r.len as libc::off_t,
+            );
+        }
+        let mut a = self.lock();
+        let (mut off, mut len) = (r.off, r.len);
+        // Coalesce with the previous and next free ranges.
+        if let Some((&po, &pl)) = a.free.range(..off).next_back() {
+            if po + pl == off {
+                a.free.remove(&po);
+                off = po;
+                len += pl;
+            }
+        }
+        if let Some(&nl) = a.free.get(&(off + len)) {
+            a.free.remove(&(off + len));
+            len += nl;
+        }
+        if off + len == a.top {
+            a.top = off;
+        } else {
+            a.free.insert(off, len);
+        }
+    }
+
+    /// Zero `r` (for `MADV_DONTNEED` on pages that stay allocated).
+    pub fn zero(&self, r: FileRange) {
+        // SAFETY: as in `free`.
+        unsafe {
+            libc::fallocate(
+                self.fd.as_raw_fd(),
+                libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+                r.off as libc::off_t,
+                r.len as libc::off_t,
+            );
+        }
+    }
+
+    /// Copy `dst.len()` bytes out of the file at `off`.
+    pub fn read(&self, off: u64, dst: &mut [u8]) {
+        assert!(off + dst.len() as u64 <= MEMFILE_SIZE);
+        // SAFETY: the range lies inside our mapping (checked above); the
+        // source is shared memory that another thread may write, which is
+        // a data race only on plain bytes, as between application threads.
+        unsafe {
+            std::ptr::copy_nonoverlapping(self.base.add(off as usize), dst.as_mut_ptr(), dst.len())
+        }
+    }
+
+    /// Copy `src` into the file at `off`.
+    pub fn write(&self, off: u64, src: &[u8]) {
+        assert!(off + src.len() as u64 <= MEMFILE_SIZE);
+        // SAFETY: as in `read`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(src.as_ptr(), self.base.add(off as usize), src.len())
+        }
+    }
+
+    /// Copy `len` bytes inside the file from `src` to `dst` (non-overlapping).
+    pub fn copy(&self, src: u64, dst: u64, len: u64) {
+        assert!(src + len <= MEMFILE_SIZE && dst + len <= MEMFILE_SIZE);
+        // SAFETY: both ranges inside our mapping; callers pass distinct
+        // allocations, so they do not overlap.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                self.base.add(src as usize),
+                self.base.add(dst as usize),
+                len as usize,
+            )
+        }
+    }
+}
+
+impl Drop for MemoryFile {
+    fn drop(&mut self) {
+        // SAFETY: unmapping the mapping made in `new`; no slices outlive us.
+        unsafe {
+            libc::munmap(self.base.cast(), MEMFILE_SIZE as usize);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn freed_range_is_reused_and_reads_zero() {
+        let mf = MemoryFile::new().unwrap();
+        let a = mf.allocate(2 * PAGE_SIZE).unwrap();
+        mf.write(a.off, b"hello");
+        mf.free(a);
+        let b = mf.allocate(PAGE_SIZE).unwrap();
+        let mut buf = [1u8; 5];
+        mf.read(b.off, &mut buf);
+        assert_eq!(b.off, a.off);
+        assert_eq!(buf, [0; 5]);
+    }
+}

@@ -1,0 +1,774 @@
+//! The MemoryManager: an address space's VMAs and pages.
+//!
+//! A VMA says what an application range may hold; pages are populated from
+//! the MemoryFile lazily, on the first fault or copy that touches them, and
+//! mapped into the platform's address space on the first fault. Mappings in
+//! the platform are always made with the VMA's protection, so a fault on a
+//! page that is already mapped is a real access violation.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use abi::consts::*;
+use abi::Errno;
+use platform::{AddressSpace, Prot};
+
+use super::memfile::{FileRange, MemoryFile};
+use crate::vfs::FileRef;
+
+const PAGE: u64 = PAGE_SIZE;
+/// Pages populated and mapped together on a fault.
+const FAULT_CHUNK: u64 = 16 * PAGE;
+/// Where top-down `mmap` placement starts.
+const MMAP_BASE: u64 = 0x7f00_0000_0000;
+/// Lowest address `mmap` hands out without `MAP_FIXED` (`mmap_min_addr`).
+const MMAP_MIN: u64 = 0x10000;
+
+fn page_down(a: u64) -> u64 {
+    a & !(PAGE - 1)
+}
+
+fn page_up(a: u64) -> Option<u64> {
+    a.checked_add(PAGE - 1).map(|x| x & !(PAGE - 1))
+}
+
+/// What a VMA's pages are filled from.
+#[derive(Clone)]
+pub enum VmaBacking {
+    /// Zero-filled memory.
+    Anon,
+    /// A private copy of a file: page at `start + k` holds file bytes at
+    /// `offset + k`; bytes at or beyond application address `zero_from`
+    /// read as zeros (the end of an ELF segment's file data).
+    File {
+        file: FileRef,
+        offset: u64,
+        zero_from: u64,
+    },
+}
+
+/// A mapped range.
+#[derive(Clone)]
+pub struct Vma {
+    pub start: u64,
+    pub end: u64,
+    pub prot: u32,
+    /// `MAP_SHARED` (matters across fork).
+    pub shared: bool,
+    pub growsdown: bool,
+    pub backing: VmaBacking,
+    /// What `/proc/<pid>/maps` shows: a path, `[heap]`, `[stack]`, or empty.
+    pub name: Vec<u8>,
+    /// Device and inode of the mapped file, for `/proc/<pid>/maps`.
+    pub dev_ino: (u64, u64),
+}
+
+impl Vma {
+    fn file_offset_at(&self, addr: u64) -> u64 {
+        match &self.backing {
+            VmaBacking::File { offset, .. } => offset + (addr - self.start),
+            VmaBacking::Anon => 0,
+        }
+    }
+
+    /// The VMA cut to `[start, end)`, keeping file offsets right.
+    fn slice(&self, start: u64, end: u64) -> Vma {
+        let mut v = self.clone();
+        if let VmaBacking::File { offset, .. } = &mut v.backing {
+            *offset += start - self.start;
+        }
+        v.start = start;
+        v.end = end;
+        v
+    }
+
+    /// Offset into the file of the start, for `/proc/<pid>/maps`.
+    pub fn offset(&self) -> u64 {
+        self.file_offset_at(self.start)
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Page {
+    off: u64,
+    mapped: bool,
+}
+
+/// One application address space.
+pub struct MemoryManager {
+    mf: Arc<MemoryFile>,
+    space: Arc<dyn AddressSpace>,
+    /// VMAs by start address; never overlapping.
+    vmas: BTreeMap<u64, Vma>,
+    /// Populated pages by application page address.
+    pages: BTreeMap<u64, Page>,
+    reserved: std::ops::Range<u64>,
+    max_addr: u64,
+    pub brk_start: u64,
+    pub brk: u64,
+    /// Where the initial stack's strings are (for `/proc/<pid>/cmdline`).
+    pub arg_start: u64,
+    pub arg_end: u64,
+    pub env_start: u64,
+    pub env_end: u64,
+}
+
+fn prot_of(bits: u32) -> Prot {
+    Prot::from_bits(bits)
+}
+
+impl MemoryManager {
+    /// An empty address space over `space`.
+    pub fn new(mf: Arc<MemoryFile>, space: Arc<dyn AddressSpace>, max_addr: u64) -> MemoryManager {
+        let reserved = space.reserved();
+        MemoryManager {
+            mf,
+            space,
+            vmas: BTreeMap::new(),
+            pages: BTreeMap::new(),
+            reserved,
+            max_addr,
+            brk_start: 0,
+            brk: 0,
+            arg_start: 0,
+            arg_end: 0,
+            env_start: 0,
+            env_end: 0,
+        }
+    }
+
+    /// The platform address space.
+    pub fn space(&self) -> &Arc<dyn AddressSpace> {
+        &self.space
+    }
+
+    /// All VMAs in address order.
+    pub fn vmas(&self) -> impl Iterator<Item = &Vma> {
+        self.vmas.values()
+    }
+
+    /// Bytes of populated pages (resident set).
+    pub fn resident(&self) -> u64 {
+        self.pages.len() as u64 * PAGE
+    }
+
+    /// The VMA containing `addr`.
+    pub fn find_vma(&self, addr: u64) -> Option<&Vma> {
+        self.vmas
+            .range(..=addr)
+            .next_back()
+            .map(|(_, v)| v)
+            .filter(|v| addr < v.end)
+    }
+
+    fn overlaps(&self, start: u64, end: u64) -> bool {
+        if start < self.reserved.end && self.reserved.start < end {
+            return true;
+        }
+        self.vmas
+            .range(..end)
+            .next_back()
+            .is_some_and(|(_, v)| v.end > start)
+    }
+
+    /// A free range of `len` bytes, top-down below `MMAP_BASE`.
+    fn find_free(&self, len: u64, hint: u64) -> Option<u64> {
+        if hint != 0 {
+            let h = page_down(hint);
+            if h >= MMAP_MIN
+                && h.checked_add(len).is_some_and(|e| e <= self.max_addr)
+                && !self.overlaps(h, h + len)
+            {
+                return Some(h);
+            }
+        }
+        let mut top = MMAP_BASE;
+        loop {
+            let start = top.checked_sub(len)?;
+            if start < MMAP_MIN {
+                return None;
+            }
+            // The highest VMA (or reserved range) overlapping [start, top).
+            let mut blocker: Option<u64> = None;
+            if let Some((_, v)) = self.vmas.range(..top).next_back() {
+                if v.end > start {
+                    blocker = Some(v.start);
+                }
+            }
+            if start < self.reserved.end && self.reserved.start < top {
+                blocker = Some(blocker.map_or(self.reserved.start, |b| b.min(self.reserved.start)));
+            }
+            match blocker {
+                None => return Some(start),
+                Some(b) => top = b,
+            }
+        }
+    }
+
+    /// Remove `[start, end)` from the VMAs and pages (splitting VMAs), and
+    /// from the platform address space.
+    fn remove_range(&mut self, start: u64, end: u64) {
+        let mut cut: Vec<u64> = self
+            .vmas
+            .range(..end)
+            .rev()
+            .take_while(|(_, v)| v.end > start)
+            .map(|(&s, _)| s)
+            .collect();
+        cut.reverse();
+        let mut any = false;
+        for s in cut {
+            let Some(v) = self.vmas.remove(&s) else {
+                continue;
+            };
+            any = true;
+            if v.start < start {
+                self.vmas.insert(v.start, v.slice(v.start, start));
+            }
+            if v.end > end {
+                self.vmas.insert(end, v.slice(end, v.end));
+            }
+        }
+        self.drop_pages(start, end);
+        if any {
+            let _ = self.space.unmap(start, end - start);
+        }
+    }
+
+    /// Free the populated pages in `[start, end)` (not touching VMAs or the
+    /// platform mapping).
+    fn drop_pages(&mut self, start: u64, end: u64) {
+        let addrs: Vec<u64> = self.pages.range(start..end).map(|(&a, _)| a).collect();
+        let mut run: Option<FileRange> = None;
+        for a in addrs {
+            let Some(p) = self.pages.remove(&a) else {
+                continue;
+            };
+            match &mut run {
+                Some(r) if r.off + r.len == p.off => r.len += PAGE,
+                _ => {
+                    if let Some(r) = run.take() {
+                        self.mf.free(r);
+                    }
+                    run = Some(FileRange {
+                        off: p.off,
+                        len: PAGE,
+                    });
+                }
+            }
+        }
+        if let Some(r) = run {
+            self.mf.free(r);
+        }
+    }
+
+    fn insert_vma(&mut self, v: Vma) {
+        self.vmas.insert(v.start, v);
+    }
+
+    /// `mmap(2)` semantics, after the syscall layer checked flags and got
+    /// the file. Returns the address.
+    #[allow(clippy::too_many_arguments)]
+    pub fn mmap(
+        &mut self,
+        addr: u64,
+        len: u64,
+        prot: u32,
+        flags: u32,
+        backing: VmaBacking,
+        name: Vec<u8>,
+        dev_ino: (u64, u64),
+    ) -> Result<u64, Errno> {
+        if len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let len = page_up(len).ok_or(Errno::ENOMEM)?;
+        if len > self.max_addr {
+            return Err(Errno::ENOMEM);
+        }
+        let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
+        let start = if fixed {
+            if addr % PAGE != 0 {
+                return Err(Errno::EINVAL);
+            }
+            let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
+            if end > self.max_addr || addr < PAGE {
+                return Err(if flags & MAP_FIXED_NOREPLACE != 0 {
+                    Errno::EEXIST
+                } else {
+                    Errno::ENOMEM
+                });
+            }
+            if addr < self.reserved.end && self.reserved.start < end {
+                return Err(Errno::ENOMEM);
+            }
+            if flags & MAP_FIXED_NOREPLACE != 0 && self.overlaps(addr, end) {
+                return Err(Errno::EEXIST);
+            }
+            self.remove_range(addr, end);
+            addr
+        } else {
+            self.find_free(len, addr).ok_or(Errno::ENOMEM)?
+        };
+        let shared = flags & MAP_TYPE == MAP_SHARED || flags & MAP_TYPE == MAP_SHARED_VALIDATE;
+        let v = Vma {
+            start,
+            end: start + len,
+            prot,
+            shared,
+            growsdown: flags & MAP_GROWSDOWN != 0,
+            backing,
+            name,
+            dev_ino,
+        };
+        self.insert_vma(v);
+        Ok(start)
+    }
+
+    /// `munmap(2)`.
+    pub fn munmap(&mut self, addr: u64, len: u64) -> Result<(), Errno> {
+        if addr % PAGE != 0 || len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let end = page_up(addr.checked_add(len).ok_or(Errno::EINVAL)?).ok_or(Errno::EINVAL)?;
+        if end > self.max_addr {
+            return Err(Errno::EINVAL);
+        }
+        self.remove_range(addr, end);
+        Ok(())
+    }
+
+    /// `mprotect(2)`.
+    pub fn mprotect(&mut self, addr: u64, len: u64, prot: u32) -> Result<(), Errno> {
+        if addr % PAGE != 0 {
+            return Err(Errno::EINVAL);
+        }
+        if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_GROWSDOWN | PROT_GROWSUP) != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let prot = prot & (PROT_READ | PROT_WRITE | PROT_EXEC);
+        if len == 0 {
+            return Ok(());
+        }
+        let end = page_up(addr.checked_add(len).ok_or(Errno::ENOMEM)?).ok_or(Errno::ENOMEM)?;
+        // The whole range must be mapped.
+        let mut cur = addr;
+        while cur < end {
+            let v = self.find_vma(cur).ok_or(Errno::ENOMEM)?;
+            cur = v.end;
+        }
+        let starts: Vec<u64> = self
+            .vmas
+            .range(..end)
+            .rev()
+            .take_while(|(_, v)| v.end > addr)
+            .map(|(&s, _)| s)
+            .collect();
+        for s in starts {
+            let Some(v) = self.vmas.remove(&s) else {
+                continue;
+            };
+            if v.start < addr {
+                self.vmas.insert(v.start, v.slice(v.start, addr));
+            }
+            if v.end > end {
+                self.vmas.insert(end, v.slice(end, v.end));
+            }
+            let mut mid = v.slice(v.start.max(addr), v.end.min(end));
+            mid.prot = prot;
+            self.vmas.insert(mid.start, mid);
+        }
+        self.unmap_platform(addr, end);
+        Ok(())
+    }
+
+    /// Forget platform mappings of `[start, end)`: the next access faults
+    /// and maps again with the current VMA protection.
+    fn unmap_platform(&mut self, start: u64, end: u64) {
+        let mut any = false;
+        for (_, p) in self.pages.range_mut(start..end) {
+            any |= p.mapped;
+            p.mapped = false;
+        }
+        if any {
+            let _ = self.space.unmap(start, end - start);
+        }
+    }
+
+    /// `madvise(MADV_DONTNEED)`: private pages read back as zeros (or file
+    /// contents) on the next access.
+    pub fn dontneed(&mut self, addr: u64, len: u64) -> Result<(), Errno> {
+        if addr % PAGE != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let end = page_up(addr.checked_add(len).ok_or(Errno::EINVAL)?).ok_or(Errno::EINVAL)?;
+        let mut cur = addr;
+        while cur < end {
+            let v = self.find_vma(cur).ok_or(Errno::ENOMEM)?;
+            cur = v.end;
+        }
+        self.unmap_platform(addr, end);
+        self.drop_pages(addr, end);
+        Ok(())
+    }
+
+    /// `brk(2)`: returns the new (or unchanged) break.
+    pub fn set_brk(&mut self, want: u64) -> u64 {
+        if want < self.brk_start {
+            return self.brk;
+        }
+        let old_end = page_up(self.brk).unwrap_or(self.brk);
+        let Some(new_end) = page_up(want) else {
+            return self.brk;
+        };
+        if new_end > old_end {
+            if self.overlaps(old_end, new_end) {
+                return self.brk;
+            }
+            // Extend the heap VMA (or make it).
+            let heap = self
+                .vmas
+                .range(..old_end)
+                .next_back()
+                .map(|(_, v)| v.clone())
+                .filter(|v| v.end == old_end && v.name == b"[heap]");
+            match heap {
+                Some(mut v) => {
+                    self.vmas.remove(&v.start);
+                    v.end = new_end;
+                    self.insert_vma(v);
+                }
+                None => self.insert_vma(Vma {
+                    start: old_end,
+                    end: new_end,
+                    prot: PROT_READ | PROT_WRITE,
+                    shared: false,
+                    growsdown: false,
+                    backing: VmaBacking::Anon,
+                    name: b"[heap]".to_vec(),
+                    dev_ino: (0, 0),
+                }),
+            }
+        } else if new_end < old_end {
+            self.remove_range(new_end, old_end);
+        }
+        self.brk = want;
+        want
+    }
+
+    /// `mremap(2)`.
+    pub fn mremap(
+        &mut self,
+        old: u64,
+        old_len: u64,
+        new_len: u64,
+        flags: u32,
+        new_addr: u64,
+    ) -> Result<u64, Errno> {
+        if old % PAGE != 0 || flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 {
+            return Err(Errno::EINVAL);
+        }
+        if flags & MREMAP_FIXED != 0 && flags & MREMAP_MAYMOVE == 0 {
+            return Err(Errno::EINVAL);
+        }
+        if flags & MREMAP_DONTUNMAP != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let old_len = page_up(old_len).ok_or(Errno::EINVAL)?;
+        let new_len = page_up(new_len).ok_or(Errno::EINVAL)?;
+        if new_len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let v = self.find_vma(old).cloned().ok_or(Errno::EFAULT)?;
+        let old_end = old.checked_add(old_len).ok_or(Errno::EINVAL)?;
+        if old_len != 0 && old_end > v.end {
+            return Err(Errno::EFAULT);
+        }
+        if flags & MREMAP_FIXED == 0 {
+            if new_len <= old_len {
+                if new_len < old_len {
+                    self.remove_range(old + new_len, old_end);
+                }
+                return Ok(old);
+            }
+            // Grow in place if the VMA ends here and the space after is free.
+            let grow_end = old.checked_add(new_len).ok_or(Errno::ENOMEM)?;
+            if old_end == v.end && grow_end <= self.max_addr && !self.overlaps(old_end, grow_end) {
+                self.vmas.remove(&v.start);
+                let mut g = v.clone();
+                g.end = grow_end;
+                self.insert_vma(g);
+                return Ok(old);
+            }
+            if flags & MREMAP_MAYMOVE == 0 {
+                return Err(Errno::ENOMEM);
+            }
+        }
+        let dest = if flags & MREMAP_FIXED != 0 {
+            if new_addr % PAGE != 0 {
+                return Err(Errno::EINVAL);
+            }
+            let dend = new_addr.checked_add(new_len).ok_or(Errno::EINVAL)?;
+            if dend > self.max_addr || (new_addr < old_end && old < dend) {
+                return Err(Errno::EINVAL);
+            }
+            self.remove_range(new_addr, dend);
+            new_addr
+        } else {
+            self.find_free(new_len, 0).ok_or(Errno::ENOMEM)?
+        };
+        // Move: the new VMA is the old one's slice, extended; pages re-keyed.
+        let keep = old_len.min(new_len);
+        let mut nv = v.slice(old, old + keep.max(PAGE).min(v.end - old));
+        nv.start = dest;
+        nv.end = dest + new_len;
+        let moved: Vec<(u64, Page)> = self
+            .pages
+            .range(old..old + keep)
+            .map(|(&a, &p)| (a, p))
+            .collect();
+        for (a, _) in &moved {
+            self.pages.remove(a);
+        }
+        // Remove the old range (its pages are already taken out).
+        self.remove_range(old, old_end.max(old + PAGE));
+        for (a, mut p) in moved {
+            p.mapped = false;
+            self.pages.insert(dest + (a - old), p);
+        }
+        self.insert_vma(nv);
+        Ok(dest)
+    }
+
+    /// Populate the page at `page` (in VMA `v`) from the MemoryFile.
+    fn populate(&mut self, page: u64, v: &Vma) -> Result<Page, Errno> {
+        if let Some(p) = self.pages.get(&page) {
+            return Ok(*p);
+        }
+        let r = self.mf.allocate(PAGE).ok_or(Errno::ENOMEM)?;
+        if let VmaBacking::File {
+            file, zero_from, ..
+        } = &v.backing
+        {
+            let mut buf = vec![0u8; PAGE as usize];
+            let fill = (*zero_from).saturating_sub(page).min(PAGE) as usize;
+            if fill > 0 {
+                let off = v.file_offset_at(page);
+                let mut done = 0;
+                while done < fill {
+                    match file.read(&mut buf[done..fill], off + done as u64) {
+                        Ok(0) => break,
+                        Ok(n) => done += n,
+                        Err(Errno::EINTR) => continue,
+                        Err(e) => {
+                            self.mf.free(r);
+                            return Err(e);
+                        }
+                    }
+                }
+                self.mf.write(r.off, &buf);
+            }
+        }
+        let p = Page {
+            off: r.off,
+            mapped: false,
+        };
+        self.pages.insert(page, p);
+        Ok(p)
+    }
+
+    /// Handle an application fault at `addr`. `Ok(true)` when the page was
+    /// made available and the application can retry; `Ok(false)` when it is
+    /// a real violation (the sentry raises SIGSEGV).
+    pub fn handle_fault(&mut self, addr: u64) -> Result<bool, Errno> {
+        let page = page_down(addr);
+        let v = match self.find_vma(addr) {
+            Some(v) => v.clone(),
+            None => match self.grow_stack(addr) {
+                Some(v) => v,
+                None => return Ok(false),
+            },
+        };
+        if v.prot & (PROT_READ | PROT_WRITE | PROT_EXEC) == 0 {
+            return Ok(false);
+        }
+        if self.pages.get(&page).is_some_and(|p| p.mapped) {
+            return Ok(false);
+        }
+        let cstart = (page_down(addr) & !(FAULT_CHUNK - 1)).max(v.start);
+        let cend = ((page_down(addr) & !(FAULT_CHUNK - 1)) + FAULT_CHUNK).min(v.end);
+        // Populate the chunk's missing pages with one contiguous allocation
+        // when possible, so the mapping below is a single call.
+        let missing: Vec<u64> = (cstart..cend)
+            .step_by(PAGE as usize)
+            .filter(|a| !self.pages.contains_key(a))
+            .collect();
+        if matches!(v.backing, VmaBacking::Anon)
+            && !missing.is_empty()
+            && missing.len() as u64 == (cend - cstart) / PAGE
+        {
+            if let Some(r) = self.mf.allocate(cend - cstart) {
+                for (i, a) in missing.iter().enumerate() {
+                    self.pages.insert(
+                        *a,
+                        Page {
+                            off: r.off + i as u64 * PAGE,
+                            mapped: false,
+                        },
+                    );
+                }
+            }
+        }
+        for a in (cstart..cend).step_by(PAGE as usize) {
+            self.populate(a, &v)?;
+        }
+        // Map runs of pages that are contiguous in the file.
+        let prot = prot_of(v.prot);
+        let mut run: Option<(u64, u64, u64)> = None; // (addr, off, len)
+        let items: Vec<(u64, Page)> = self
+            .pages
+            .range(cstart..cend)
+            .map(|(&a, &p)| (a, p))
+            .collect();
+        for (a, p) in items {
+            if p.mapped {
+                if let Some((ra, ro, rl)) = run.take() {
+                    self.map_run(ra, ro, rl, prot)?;
+                }
+                continue;
+            }
+            match &mut run {
+                Some((ra, ro, rl)) if *ra + *rl == a && *ro + *rl == p.off => *rl += PAGE,
+                _ => {
+                    if let Some((ra, ro, rl)) = run.take() {
+                        self.map_run(ra, ro, rl, prot)?;
+                    }
+                    run = Some((a, p.off, PAGE));
+                }
+            }
+        }
+        if let Some((ra, ro, rl)) = run {
+            self.map_run(ra, ro, rl, prot)?;
+        }
+        Ok(true)
+    }
+
+    fn map_run(&mut self, addr: u64, off: u64, len: u64, prot: Prot) -> Result<(), Errno> {
+        self.space
+            .map_file(addr, len, off, prot)
+            .map_err(|_| Errno::EFAULT)?;
+        for (_, p) in self.pages.range_mut(addr..addr + len) {
+            p.mapped = true;
+        }
+        Ok(())
+    }
+
+    /// Grow a `MAP_GROWSDOWN` VMA down to cover `addr`, if it is just below.
+    fn grow_stack(&mut self, addr: u64) -> Option<Vma> {
+        let (start, v) = self
+            .vmas
+            .range(addr..)
+            .next()
+            .map(|(&s, v)| (s, v.clone()))?;
+        if !v.growsdown || start - page_down(addr) > (256 << 20) {
+            return None;
+        }
+        let new_start = page_down(addr);
+        if self.overlaps(new_start, start) {
+            return None;
+        }
+        self.vmas.remove(&start);
+        let mut g = v;
+        g.start = new_start;
+        self.insert_vma(g.clone());
+        Some(g)
+    }
+
+    /// Translate and check each page of `[addr, addr+len)` for `write`
+    /// access, calling `f(file_offset, range_in_buffer)` for each piece.
+    fn for_each_piece(
+        &mut self,
+        addr: u64,
+        len: usize,
+        write: bool,
+        mut f: impl FnMut(&MemoryFile, u64, std::ops::Range<usize>),
+    ) -> Result<(), Errno> {
+        if len == 0 {
+            return Ok(());
+        }
+        let end = addr.checked_add(len as u64).ok_or(Errno::EFAULT)?;
+        if end > self.max_addr {
+            return Err(Errno::EFAULT);
+        }
+        let mut cur = addr;
+        while cur < end {
+            let page = page_down(cur);
+            let v = match self.find_vma(cur) {
+                Some(v) => v.clone(),
+                None => self.grow_stack(cur).ok_or(Errno::EFAULT)?,
+            };
+            let need = if write { PROT_WRITE } else { PROT_READ };
+            if v.prot & need == 0 {
+                return Err(Errno::EFAULT);
+            }
+            let p = self.populate(page, &v)?;
+            let pend = (page + PAGE).min(end);
+            let boff = (cur - addr) as usize;
+            let n = (pend - cur) as usize;
+            f(&self.mf, p.off + (cur - page), boff..boff + n);
+            cur = pend;
+        }
+        Ok(())
+    }
+
+    /// Copy application memory at `addr` into `buf`.
+    pub fn read_bytes(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
+        let len = buf.len();
+        self.for_each_piece(addr, len, false, |mf, off, r| mf.read(off, &mut buf[r]))
+    }
+
+    /// Copy `buf` to application memory at `addr`.
+    pub fn write_bytes(&mut self, addr: u64, buf: &[u8]) -> Result<(), Errno> {
+        self.for_each_piece(addr, buf.len(), true, |mf, off, r| mf.write(off, &buf[r]))
+    }
+
+    /// Read a NUL-terminated string of at most `max` bytes (without the NUL);
+    /// `ENAMETOOLONG` if no NUL is found within `max`.
+    pub fn read_cstring(&mut self, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
+        let mut out = Vec::new();
+        let mut cur = addr;
+        loop {
+            let chunk = (PAGE - (cur % PAGE)) as usize;
+            let mut buf = vec![0u8; chunk];
+            self.read_bytes(cur, &mut buf)?;
+            if let Some(i) = buf.iter().position(|&b| b == 0) {
+                out.extend_from_slice(&buf[..i]);
+                if out.len() >= max {
+                    return Err(Errno::ENAMETOOLONG);
+                }
+                return Ok(out);
+            }
+            out.extend_from_slice(&buf);
+            if out.len() >= max {
+                return Err(Errno::ENAMETOOLONG);
+            }
+            cur = cur.checked_add(chunk as u64).ok_or(Errno::EFAULT)?;
+        }
+    }
+
+    /// Unmap everything (exec and exit).
+    pub fn clear(&mut self) {
+        let max = self.max_addr;
+        self.remove_range(0, max);
+        self.vmas.clear();
+    }
+}
+
+impl Drop for MemoryManager {
+    fn drop(&mut self) {
+        let addrs: Vec<u64> = self.pages.keys().copied().collect();
+        if let (Some(&first), Some(&last)) = (addrs.first(), addrs.last()) {
+            self.drop_pages(first, last + PAGE);
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! /proc (to be written).

@@ -1,0 +1,667 @@
+//! File data calls: open, read, write, seek, dup, fcntl, ioctl, getdents.
+
+use std::sync::Arc;
+
+use abi::consts::*;
+use abi::types::{Dirent64Head, Iovec};
+use abi::Errno;
+use zerocopy::AsBytes;
+
+use super::{dir_of, fd_arg, file_of, int_arg};
+use crate::kernel::Task;
+use crate::vfs::{
+    lock, may_access, CreateAttr, FileDescription, FileOps, KResult, NodeKind, SetAttr, UserMem,
+};
+
+/// Largest single read or write (Linux's `MAX_RW_COUNT`).
+const MAX_RW: usize = 0x7fff_f000;
+/// Largest chunk the sentry buffers at once.
+const CHUNK: usize = 1 << 20;
+
+/// `UserMem` over a task, for `ioctl` handlers.
+pub struct TaskMem<'a>(pub &'a Task);
+
+impl UserMem for TaskMem<'_> {
+    fn read_bytes(&self, addr: u64, buf: &mut [u8]) -> KResult<()> {
+        self.0.read_bytes(addr, buf)
+    }
+    fn write_bytes(&self, addr: u64, buf: &[u8]) -> KResult<()> {
+        self.0.write_bytes(addr, buf)
+    }
+}
+
+/// A file opened with `O_PATH`: no I/O.
+struct PathFile;
+
+impl FileOps for PathFile {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+fn is_dir(f: &FileDescription) -> bool {
+    f.inode
+        .as_ref()
+        .and_then(|i| i.attr().ok())
+        .is_some_and(|a| a.is_dir())
+}
+
+/// Read up to `len` bytes into application memory at `buf`, at `pos` (or
+/// the file offset).
+fn read_into(
+    t: &Task,
+    f: &FileDescription,
+    buf: u64,
+    len: usize,
+    pos: Option<u64>,
+) -> KResult<usize> {
+    if !f.readable() {
+        return Err(Errno::EBADF);
+    }
+    if is_dir(f) {
+        return Err(Errno::EISDIR);
+    }
+    let len = len.min(MAX_RW);
+    if len == 0 {
+        return Ok(0);
+    }
+    let mut tmp = vec![0u8; len.min(CHUNK)];
+    let seekable = f.file.seekable();
+    let mut off_guard = if pos.is_none() && seekable {
+        Some(f.offset())
+    } else {
+        None
+    };
+    let mut off = match (pos, &off_guard) {
+        (Some(p), _) => p,
+        (None, Some(g)) => **g,
+        (None, None) => 0,
+    };
+    let mut done = 0;
+    while done < len {
+        let want = (len - done).min(tmp.len());
+        let n = match f.file.read(&mut tmp[..want], off) {
+            Ok(n) => n,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        if n == 0 {
+            break;
+        }
+        if let Err(e) = t.write_bytes(buf + done as u64, &tmp[..n]) {
+            if done == 0 {
+                return Err(e);
+            }
+            break;
+        }
+        done += n;
+        off += n as u64;
+        // Non-seekable files (terminals, pipes) return what they have.
+        if !seekable || n < want {
+            break;
+        }
+    }
+    if let Some(g) = &mut off_guard {
+        **g = off;
+    }
+    Ok(done)
+}
+
+/// Write `len` bytes from application memory at `buf`.
+fn write_from(
+    t: &Task,
+    f: &FileDescription,
+    buf: u64,
+    len: usize,
+    pos: Option<u64>,
+) -> KResult<usize> {
+    if !f.writable() {
+        return Err(Errno::EBADF);
+    }
+    let len = len.min(MAX_RW);
+    if len == 0 {
+        return Ok(0);
+    }
+    let seekable = f.file.seekable();
+    let mut off_guard = if pos.is_none() && seekable {
+        Some(f.offset())
+    } else {
+        None
+    };
+    let append = pos.is_none() && f.flags() & O_APPEND != 0;
+    let mut off = match (pos, &off_guard) {
+        (Some(p), _) => p,
+        (None, Some(g)) => **g,
+        (None, None) => 0,
+    };
+    if append {
+        if let Some(i) = &f.inode {
+            off = i.attr()?.size;
+        }
+    }
+    let mut done = 0;
+    while done < len {
+        let want = (len - done).min(CHUNK);
+        let data = match t.read_vec(buf + done as u64, want) {
+            Ok(d) => d,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        let n = match f.file.write(&data, off) {
+            Ok(n) => n,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        done += n;
+        off += n as u64;
+        if n < want {
+            break;
+        }
+    }
+    if let Some(g) = &mut off_guard {
+        **g = off;
+    }
+    Ok(done)
+}
+
+fn pos_arg(v: u64) -> KResult<u64> {
+    if (v as i64) < 0 {
+        Err(Errno::EINVAL)
+    } else {
+        Ok(v)
+    }
+}
+
+pub fn read(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let f = file_of(t, fd_arg(a[0])?)?;
+    read_into(t, &f, a[1], a[2] as usize, None).map(|n| n as u64)
+}
+
+pub fn write(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let f = file_of(t, fd_arg(a[0])?)?;
+    write_from(t, &f, a[1], a[2] as usize, None).map(|n| n as u64)
+}
+
+fn check_positional(f: &FileDescription) -> KResult<()> {
+    if !f.file.seekable() {
+        return Err(Errno::ESPIPE);
+    }
+    Ok(())
+}
+
+pub fn pread64(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let f = file_of(t, fd_arg(a[0])?)?;
+    check_positional(&f)?;
+    read_into(t, &f, a[1], a[2] as usize, Some(pos_arg(a[3])?)).map(|n| n as u64)
+}
+
+pub fn pwrite64(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let f = file_of(t, fd_arg(a[0])?)?;
+    check_positional(&f)?;
+    write_from(t, &f, a[1], a[2] as usize, Some(pos_arg(a[3])?)).map(|n| n as u64)
+}
+
+fn iovecs(t: &Task, addr: u64, cnt: u64) -> KResult<Vec<Iovec>> {
+    if cnt > 1024 {
+        return Err(Errno::EINVAL);
+    }
+    let mut v = vec![Iovec::default(); cnt as usize];
+    t.read_bytes(addr, v.as_bytes_mut())?;
+    let mut total: u64 = 0;
+    for io in &v {
+        if (io.iov_len as i64) < 0 {
+            return Err(Errno::EINVAL);
+        }
+        total = total.checked_add(io.iov_len).ok_or(Errno::EINVAL)?;
+    }
+    if total > i64::MAX as u64 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(v)
+}
+
+fn rw_vec(t: &Task, a: &[u64; 6], write: bool, pos: Option<u64>) -> KResult<u64> {
+    let f = file_of(t, fd_arg(a[0])?)?;
+    if pos.is_some() {
+        check_positional(&f)?;
+    }
+    let iov = iovecs(t, a[1], a[2])?;
+    let mut total = 0u64;
+    for io in iov {
+        if io.iov_len == 0 {
+            continue;
+        }
+        let p = pos.map(|p| p + total);
+        let r = if write {
+            write_from(t, &f, io.iov_base, io.iov_len as usize, p)
+        } else {
+            read_into(t, &f, io.iov_base, io.iov_len as usize, p)
+        };
+        match r {
+            Ok(n) => {
+                total += n as u64;
+                if (n as u64) < io.iov_len {
+                    break;
+                }
+            }
+            Err(e) if total == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(total)
+}
+
+pub fn readv(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    rw_vec(t, a, false, None)
+}
+
+pub fn writev(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    rw_vec(t, a, true, None)
+}
+
+pub fn preadv(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    rw_vec(t, a, false, Some(pos_arg(a[3])?))
+}
+
+pub fn pwritev(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    rw_vec(t, a, true, Some(pos_arg(a[3])?))
+}
+
+pub fn lseek(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let f = file_of(t, fd_arg(a[0])?)?;
+    if !f.file.seekable() {
+        return Err(Errno::ESPIPE);
+    }
+    let off = a[1] as i64;
+    let whence = int_arg(a[2]) as u32;
+    let mut g = f.offset();
+    let size = || -> KResult<i64> {
+        Ok(f.inode
+            .as_ref()
+            .map(|i| i.attr())
+            .transpose()?
+            .map_or(0, |a| a.size as i64))
+    };
+    let new = match whence {
+        SEEK_SET => off,
+        SEEK_CUR => (*g as i64).checked_add(off).ok_or(Errno::EOVERFLOW)?,
+        SEEK_END => size()?.checked_add(off).ok_or(Errno::EOVERFLOW)?,
+        SEEK_DATA => {
+            let s = size()?;
+            if off >= s || off < 0 {
+                return Err(Errno::ENXIO);
+            }
+            off
+        }
+        SEEK_HOLE => {
+            let s = size()?;
+            if off >= s || off < 0 {
+                return Err(Errno::ENXIO);
+            }
+            s
+        }
+        _ => return Err(Errno::EINVAL),
+    };
+    if new < 0 {
+        return Err(Errno::EINVAL);
+    }
+    if is_dir(&f) && new == 0 {
+        *crate::vfs::lock(&f.dir_entries) = None;
+    }
+    *g = new as u64;
+    Ok(new as u64)
+}
+
+/// The heart of `open`/`openat`/`creat`.
+pub fn do_open(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32) -> KResult<i32> {
+    if flags & O_TMPFILE == O_TMPFILE {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let fs = t.fs();
+    let creds = t.creds();
+    let start = if path.first() == Some(&b'/') {
+        fs.root.clone()
+    } else {
+        dir_of(t, dirfd)?
+    };
+    let acc = flags & O_ACCMODE;
+    if acc == O_ACCMODE && flags & O_PATH == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let flags = if flags & O_PATH != 0 {
+        flags & (O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+    } else {
+        flags
+    };
+    let mut created = false;
+    let loc = if flags & O_CREAT != 0 && flags & O_PATH == 0 {
+        let r = t.k.vfs.resolve_parent(&fs.root, &start, path, &creds)?;
+        if r.name == b"." || r.name == b".." || r.trailing_slash {
+            return Err(Errno::EISDIR);
+        }
+        match r.parent.dentry.child(&r.name) {
+            Ok(_) => {
+                if flags & O_EXCL != 0 {
+                    return Err(Errno::EEXIST);
+                }
+                let follow = flags & O_NOFOLLOW == 0;
+                let l =
+                    t.k.vfs
+                        .resolve(&fs.root, &r.parent, &r.name, follow, &creds)?;
+                if l.inode().attr()?.is_symlink() {
+                    return Err(Errno::ELOOP);
+                }
+                l
+            }
+            Err(Errno::ENOENT) => {
+                let pattr = r.parent.inode().attr()?;
+                may_access(&pattr, &creds, W_OK | X_OK)?;
+                if r.parent.mount.readonly {
+                    return Err(Errno::EROFS);
+                }
+                let cattr = CreateAttr {
+                    mode: S_IFREG | (mode & 0o7777 & !fs.umask),
+                    uid: creds.fsuid,
+                    gid: creds.fsgid,
+                };
+                r.parent.inode().create(&r.name, NodeKind::Regular, cattr)?;
+                r.parent.dentry.invalidate(&r.name);
+                created = true;
+                let d = r.parent.dentry.child(&r.name)?;
+                crate::vfs::Location {
+                    mount: r.parent.mount.clone(),
+                    dentry: d,
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    } else {
+        let follow = flags & O_NOFOLLOW == 0;
+        let l = t.k.vfs.resolve(&fs.root, &start, path, follow, &creds)?;
+        if !follow && flags & O_PATH == 0 && l.inode().attr()?.is_symlink() {
+            return Err(Errno::ELOOP);
+        }
+        l
+    };
+    let attr = loc.inode().attr()?;
+    if flags & O_DIRECTORY != 0 && !attr.is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    let file: Arc<dyn FileOps> = if flags & O_PATH != 0 {
+        Arc::new(PathFile)
+    } else {
+        let wants_write = matches!(acc, O_WRONLY | O_RDWR) || flags & O_TRUNC != 0;
+        if attr.is_dir() && wants_write {
+            return Err(Errno::EISDIR);
+        }
+        if !created {
+            let mut mask = 0;
+            if matches!(acc, O_RDONLY | O_RDWR) {
+                mask |= R_OK;
+            }
+            if wants_write {
+                mask |= W_OK;
+            }
+            may_access(&attr, &creds, mask)?;
+        }
+        if wants_write && loc.mount.readonly && (attr.is_regular() || attr.is_dir()) {
+            return Err(Errno::EROFS);
+        }
+        if flags & O_TRUNC != 0 && attr.is_regular() && attr.size != 0 {
+            loc.inode().set_attr(&SetAttr {
+                size: Some(0),
+                ..Default::default()
+            })?;
+        }
+        loc.inode().open(flags)?
+    };
+    let inode = loc.inode().clone();
+    let fd = FileDescription::new(file, Some(loc), Some(inode), flags);
+    let limit = t.rlimits[RLIMIT_NOFILE as usize].rlim_cur.min(1 << 20) as i32;
+    lock(&t.proc_.fds).insert_from(0, fd, flags & O_CLOEXEC != 0, limit)
+}
+
+pub fn open(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let path = t.read_path(a[0])?;
+    do_open(t, AT_FDCWD, &path, a[1] as u32, a[2] as u32).map(|f| f as u64)
+}
+
+pub fn openat(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let path = t.read_path(a[1])?;
+    do_open(t, int_arg(a[0]), &path, a[2] as u32, a[3] as u32).map(|f| f as u64)
+}
+
+pub fn creat(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let path = t.read_path(a[0])?;
+    do_open(
+        t,
+        AT_FDCWD,
+        &path,
+        O_CREAT | O_WRONLY | O_TRUNC,
+        a[1] as u32,
+    )
+    .map(|f| f as u64)
+}
+
+pub fn close(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let f = lock(&t.proc_.fds).remove(fd_arg(a[0])?)?;
+    drop(f);
+    Ok(0)
+}
+
+pub fn dup(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let mut fds = lock(&t.proc_.fds);
+    let f = fds.get(fd_arg(a[0])?)?;
+    fds.insert(f, false).map(|n| n as u64)
+}
+
+fn dup_to(t: &Task, old: i32, new: i32, cloexec: bool) -> KResult<u64> {
+    if new < 0 || new >= 1 << 20 {
+        return Err(Errno::EBADF);
+    }
+    let mut fds = lock(&t.proc_.fds);
+    let f = fds.get(old)?;
+    let prev = fds.insert_at(new, f, cloexec);
+    drop(fds);
+    drop(prev);
+    Ok(new as u64)
+}
+
+pub fn dup2(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let (old, new) = (fd_arg(a[0])?, fd_arg(a[1])?);
+    if old == new {
+        file_of(t, old)?;
+        return Ok(new as u64);
+    }
+    dup_to(t, old, new, false)
+}
+
+pub fn dup3(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let (old, new) = (fd_arg(a[0])?, fd_arg(a[1])?);
+    let flags = a[2] as u32;
+    if flags & !O_CLOEXEC != 0 || old == new {
+        return Err(Errno::EINVAL);
+    }
+    dup_to(t, old, new, flags & O_CLOEXEC != 0)
+}
+
+pub fn fcntl(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let fd = fd_arg(a[0])?;
+    let cmd = int_arg(a[1]) as u32;
+    match cmd {
+        F_DUPFD | F_DUPFD_CLOEXEC => {
+            let min = int_arg(a[2]);
+            let limit = t.rlimits[RLIMIT_NOFILE as usize].rlim_cur.min(1 << 20) as i32;
+            if min < 0 || min >= limit {
+                return Err(Errno::EINVAL);
+            }
+            let mut fds = lock(&t.proc_.fds);
+            let f = fds.get(fd)?;
+            fds.insert_from(min, f, cmd == F_DUPFD_CLOEXEC, limit)
+                .map(|n| n as u64)
+        }
+        F_GETFD => Ok(u64::from(lock(&t.proc_.fds).cloexec(fd)?)),
+        F_SETFD => lock(&t.proc_.fds)
+            .set_cloexec(fd, a[2] & u64::from(FD_CLOEXEC) != 0)
+            .map(|_| 0),
+        F_GETFL => Ok(u64::from(file_of(t, fd)?.flags())),
+        F_SETFL => {
+            file_of(t, fd)?.set_status_flags(a[2] as u32);
+            Ok(0)
+        }
+        _ => {
+            file_of(t, fd)?;
+            Err(Errno::EINVAL)
+        }
+    }
+}
+
+pub fn ioctl(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let fd = fd_arg(a[0])?;
+    let req = a[1] as u32;
+    let f = file_of(t, fd)?;
+    match req {
+        FIOCLEX => lock(&t.proc_.fds).set_cloexec(fd, true).map(|_| 0),
+        FIONCLEX => lock(&t.proc_.fds).set_cloexec(fd, false).map(|_| 0),
+        FIONBIO => {
+            let on: i32 = t.read_val(a[2])?;
+            let fl = f.flags();
+            f.set_status_flags(if on != 0 {
+                fl | O_NONBLOCK
+            } else {
+                fl & !O_NONBLOCK
+            });
+            Ok(0)
+        }
+        FIONREAD => {
+            let n = match f.file.readable_bytes() {
+                Some(n) => n,
+                None => {
+                    let is_reg = f
+                        .inode
+                        .as_ref()
+                        .and_then(|i| i.attr().ok())
+                        .is_some_and(|a| a.is_regular());
+                    if is_reg {
+                        let size = f
+                            .inode
+                            .as_ref()
+                            .and_then(|i| i.attr().ok())
+                            .map_or(0, |a| a.size);
+                        size.saturating_sub(*f.offset())
+                    } else {
+                        return f.file.ioctl(req, a[2], &TaskMem(t));
+                    }
+                }
+            };
+            t.write_val(a[2], &(n.min(i32::MAX as u64) as i32))?;
+            Ok(0)
+        }
+        _ => f.file.ioctl(req, a[2], &TaskMem(t)),
+    }
+}
+
+fn dtype_of_mode(mode: u32) -> u8 {
+    match mode & S_IFMT {
+        S_IFDIR => DT_DIR,
+        S_IFREG => DT_REG,
+        S_IFLNK => DT_LNK,
+        S_IFCHR => DT_CHR,
+        S_IFBLK => DT_BLK,
+        S_IFIFO => DT_FIFO,
+        S_IFSOCK => DT_SOCK,
+        _ => DT_UNKNOWN,
+    }
+}
+
+pub fn getdents64(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let f = file_of(t, fd_arg(a[0])?)?;
+    let inode = f.inode.clone().ok_or(Errno::ENOTDIR)?;
+    let attr = inode.attr()?;
+    if !attr.is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    if f.flags() & O_PATH != 0 {
+        return Err(Errno::EBADF);
+    }
+    let count = a[2] as usize;
+    let mut entries = lock(&f.dir_entries);
+    if entries.is_none() {
+        let mut v = vec![
+            crate::vfs::DirEntry {
+                ino: attr.ino,
+                kind: DT_DIR,
+                name: b".".to_vec(),
+            },
+            crate::vfs::DirEntry {
+                ino: parent_ino(&f).unwrap_or(attr.ino),
+                kind: DT_DIR,
+                name: b"..".to_vec(),
+            },
+        ];
+        v.extend(inode.readdir()?);
+        *entries = Some(v);
+    }
+    let list = entries.as_ref().map_or(&[][..], |v| &v[..]);
+    let mut off = f.offset();
+    let mut out = Vec::new();
+    let mut idx = *off as usize;
+    while idx < list.len() {
+        let e = &list[idx];
+        let reclen = (19 + e.name.len() + 1 + 7) & !7;
+        if out.len() + reclen > count {
+            break;
+        }
+        let head = Dirent64Head {
+            d_ino: e.ino,
+            d_off: (idx + 1) as i64,
+            d_reclen: reclen as u16,
+            d_type: if e.kind == DT_UNKNOWN {
+                dtype_of_mode(0)
+            } else {
+                e.kind
+            },
+        };
+        let start = out.len();
+        out.extend_from_slice(head.as_bytes());
+        out.extend_from_slice(&e.name);
+        out.resize(start + reclen, 0);
+        idx += 1;
+    }
+    if out.is_empty() && idx < list.len() {
+        return Err(Errno::EINVAL);
+    }
+    t.write_bytes(a[1], &out)?;
+    *off = idx as u64;
+    Ok(out.len() as u64)
+}
+
+fn parent_ino(f: &FileDescription) -> Option<u64> {
+    let loc = f.loc.as_ref()?;
+    let p = loc.dentry.parent.as_ref()?;
+    p.inode.attr().ok().map(|a| a.ino)
+}
+
+pub fn fsync(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    file_of(t, fd_arg(a[0])?)?.file.fsync().map(|_| 0)
+}
+
+pub fn ftruncate(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let f = file_of(t, fd_arg(a[0])?)?;
+    if (a[1] as i64) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    if !f.writable() {
+        return Err(Errno::EINVAL);
+    }
+    let inode = f.inode.clone().ok_or(Errno::EINVAL)?;
+    if !inode.attr()?.is_regular() {
+        return Err(Errno::EINVAL);
+    }
+    inode
+        .set_attr(&SetAttr {
+            size: Some(a[1]),
+            ..Default::default()
+        })
+        .map(|_| 0)
+}

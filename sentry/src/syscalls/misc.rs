@@ -1,0 +1,93 @@
+//! System information: uname, sysinfo, getrandom, hostname.
+
+use abi::consts::*;
+use abi::types::{Sysinfo, Utsname};
+use abi::Errno;
+use zerocopy::FromZeroes;
+
+use crate::kernel::Task;
+use crate::vfs::{lock, KResult};
+
+/// The kernel release the sandbox reports.
+pub const RELEASE: &[u8] = b"6.1.0-bulwark";
+/// The kernel version string.
+pub const VERSION: &[u8] = b"#1 SMP PREEMPT_DYNAMIC bulwark";
+
+fn fill(dst: &mut [u8; 65], src: &[u8]) {
+    let n = src.len().min(64);
+    dst[..n].copy_from_slice(&src[..n]);
+}
+
+pub fn uname(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let mut u = Utsname::new_zeroed();
+    fill(&mut u.sysname, b"Linux");
+    fill(&mut u.nodename, &lock(&t.k.hostname));
+    fill(&mut u.release, RELEASE);
+    fill(&mut u.version, VERSION);
+    fill(&mut u.machine, b"x86_64");
+    fill(&mut u.domainname, &lock(&t.k.domainname));
+    t.write_val(a[0], &u)?;
+    Ok(0)
+}
+
+pub fn sethostname(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    if a[1] > 64 {
+        return Err(Errno::EINVAL);
+    }
+    if t.creds().euid != 0 {
+        return Err(Errno::EPERM);
+    }
+    let name = t.read_vec(a[0], a[1] as usize)?;
+    *lock(&t.k.hostname) = name;
+    Ok(0)
+}
+
+/// Host memory figures from the sentry's own view (`sysinfo` of the host
+/// is read once by the sentry, not by the application).
+fn host_sysinfo() -> libc::sysinfo {
+    // SAFETY: zeroed is a valid sysinfo; the call fills it.
+    #[allow(unsafe_code)]
+    unsafe {
+        let mut s: libc::sysinfo = std::mem::zeroed();
+        libc::sysinfo(&mut s);
+        s
+    }
+}
+
+pub fn sysinfo(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let h = host_sysinfo();
+    let s = Sysinfo {
+        uptime: t.k.start.elapsed().as_secs() as i64,
+        totalram: h.totalram,
+        freeram: h.freeram,
+        sharedram: 0,
+        bufferram: 0,
+        totalswap: 0,
+        freeswap: 0,
+        procs: t.k.pids().len() as u16,
+        mem_unit: h.mem_unit,
+        ..Default::default()
+    };
+    t.write_val(a[0], &s)?;
+    Ok(0)
+}
+
+pub fn getrandom(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let flags = a[2] as u32;
+    if flags & !(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) != 0
+        || flags & (GRND_RANDOM | GRND_INSECURE) == GRND_RANDOM | GRND_INSECURE
+    {
+        return Err(Errno::EINVAL);
+    }
+    let n = (a[1] as usize).min(32 << 20);
+    let mut buf = vec![0u8; n];
+    crate::kernel::getrandom(&mut buf);
+    t.write_bytes(a[0], &buf)?;
+    Ok(n as u64)
+}
+
+/// A call the sandbox deliberately answers `ENOSYS` (e.g. `rseq`, which
+/// glibc probes and does without).
+pub fn enosys(_t: &mut Task, _: &[u64; 6]) -> KResult<u64> {
+    Err(Errno::ENOSYS)
+}

@@ -1,0 +1,77 @@
+//! System calls, one file per family; `table.rs` maps numbers to handlers.
+
+mod file;
+mod fs;
+mod misc;
+mod mm;
+mod process;
+mod signal;
+pub mod table;
+mod time;
+
+use std::sync::Arc;
+
+use abi::consts::*;
+use abi::Errno;
+
+use crate::kernel::Task;
+use crate::vfs::{lock, FileDescription, KResult, Location};
+
+pub use table::dispatch;
+
+/// An argument as a descriptor number (`EBADF` when out of range).
+pub fn fd_arg(v: u64) -> KResult<i32> {
+    i32::try_from(v as i64).map_err(|_| Errno::EBADF)
+}
+
+/// An argument as a 32-bit int (the upper half is ignored, as the kernel
+/// does for `int` parameters).
+pub fn int_arg(v: u64) -> i32 {
+    v as u32 as i32
+}
+
+/// The open file for `fd`.
+pub fn file_of(t: &Task, fd: i32) -> KResult<Arc<FileDescription>> {
+    lock(&t.proc_.fds).get(fd)
+}
+
+/// The starting point for a relative path: the cwd for `AT_FDCWD`, else the
+/// directory open at `dirfd`.
+pub fn dir_of(t: &Task, dirfd: i32) -> KResult<Location> {
+    if dirfd == AT_FDCWD {
+        return Ok(t.fs().cwd);
+    }
+    let f = file_of(t, dirfd)?;
+    let loc = f.loc.clone().ok_or(Errno::ENOTDIR)?;
+    if !loc.inode().attr()?.is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    Ok(loc)
+}
+
+/// Resolve `path` relative to `dirfd`. With `AT_EMPTY_PATH` and an empty
+/// path, the file open at `dirfd` itself.
+pub fn resolve_at(
+    t: &Task,
+    dirfd: i32,
+    path: &[u8],
+    follow: bool,
+    empty_ok: bool,
+) -> KResult<Location> {
+    if path.is_empty() {
+        if !empty_ok {
+            return Err(Errno::ENOENT);
+        }
+        if dirfd == AT_FDCWD {
+            return Ok(t.fs().cwd);
+        }
+        return file_of(t, dirfd)?.loc.clone().ok_or(Errno::EBADF);
+    }
+    let fs = t.fs();
+    let start = if path[0] == b'/' {
+        fs.root.clone()
+    } else {
+        dir_of(t, dirfd)?
+    };
+    t.k.vfs.resolve(&fs.root, &start, path, follow, &t.creds())
+}

@@ -1,0 +1,383 @@
+//! The one table from system call number to handler and argument formats.
+//! Dispatch and `--strace` are both driven by it, so they never disagree.
+
+use std::io::Write;
+use std::sync::OnceLock;
+
+use abi::sysno::*;
+use abi::Errno;
+
+use super::{file, fs, misc, mm, process, signal, time};
+use crate::kernel::Task;
+use crate::vfs::lock;
+
+/// A handler: the six raw arguments in, the return value or an errno out.
+pub type Handler = fn(&mut Task, &[u64; 6]) -> Result<u64, Errno>;
+
+/// How `--strace` prints one argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arg {
+    /// Signed decimal.
+    I,
+    /// Unsigned decimal.
+    U,
+    /// Hexadecimal (pointers, masks).
+    X,
+    /// A descriptor (`AT_FDCWD` by name).
+    Fd,
+    /// A NUL-terminated path or string.
+    Str,
+    /// A buffer the call reads, of the length in argument `n`.
+    InBuf(usize),
+    /// A buffer the call fills: printed after, with the returned length.
+    OutBuf,
+    /// Octal (modes).
+    Oct,
+    /// `open(2)` flags.
+    OFlags,
+}
+
+/// One table entry.
+pub struct Entry {
+    pub handler: Handler,
+    pub args: &'static [Arg],
+}
+
+use Arg::*;
+
+fn build() -> Vec<Option<Entry>> {
+    let mut t: Vec<Option<Entry>> = (0..NR_SYSCALLS).map(|_| None).collect();
+    let mut e = |nr: u64, handler: Handler, args: &'static [Arg]| {
+        t[nr as usize] = Some(Entry { handler, args });
+    };
+    // Files: data.
+    e(SYS_READ, file::read, &[Fd, OutBuf, U]);
+    e(SYS_WRITE, file::write, &[Fd, InBuf(2), U]);
+    e(SYS_PREAD64, file::pread64, &[Fd, OutBuf, U, I]);
+    e(SYS_PWRITE64, file::pwrite64, &[Fd, InBuf(2), U, I]);
+    e(SYS_READV, file::readv, &[Fd, X, I]);
+    e(SYS_WRITEV, file::writev, &[Fd, X, I]);
+    e(SYS_PREADV, file::preadv, &[Fd, X, I, I]);
+    e(SYS_PWRITEV, file::pwritev, &[Fd, X, I, I]);
+    e(SYS_LSEEK, file::lseek, &[Fd, I, U]);
+    e(SYS_OPEN, file::open, &[Str, OFlags, Oct]);
+    e(SYS_OPENAT, file::openat, &[Fd, Str, OFlags, Oct]);
+    e(SYS_CREAT, file::creat, &[Str, Oct]);
+    e(SYS_CLOSE, file::close, &[Fd]);
+    e(SYS_DUP, file::dup, &[Fd]);
+    e(SYS_DUP2, file::dup2, &[Fd, Fd]);
+    e(SYS_DUP3, file::dup3, &[Fd, Fd, X]);
+    e(SYS_FCNTL, file::fcntl, &[Fd, I, X]);
+    e(SYS_IOCTL, file::ioctl, &[Fd, X, X]);
+    e(SYS_GETDENTS64, file::getdents64, &[Fd, X, U]);
+    e(SYS_FSYNC, file::fsync, &[Fd]);
+    e(SYS_FDATASYNC, file::fsync, &[Fd]);
+    e(SYS_FTRUNCATE, file::ftruncate, &[Fd, I]);
+    // Files: names and metadata.
+    e(SYS_STAT, fs::stat, &[Str, X]);
+    e(SYS_LSTAT, fs::lstat, &[Str, X]);
+    e(SYS_FSTAT, fs::fstat, &[Fd, X]);
+    e(SYS_NEWFSTATAT, fs::newfstatat, &[Fd, Str, X, X]);
+    e(SYS_STATX, fs::statx, &[Fd, Str, X, X, X]);
+    e(SYS_STATFS, fs::statfs, &[Str, X]);
+    e(SYS_FSTATFS, fs::fstatfs, &[Fd, X]);
+    e(SYS_ACCESS, fs::access, &[Str, Oct]);
+    e(SYS_FACCESSAT, fs::faccessat, &[Fd, Str, Oct]);
+    e(SYS_FACCESSAT2, fs::faccessat2, &[Fd, Str, Oct, X]);
+    e(SYS_READLINK, fs::readlink, &[Str, OutBuf, U]);
+    e(SYS_READLINKAT, fs::readlinkat, &[Fd, Str, OutBuf, U]);
+    e(SYS_GETCWD, fs::getcwd, &[OutBuf, U]);
+    e(SYS_CHDIR, fs::chdir, &[Str]);
+    e(SYS_FCHDIR, fs::fchdir, &[Fd]);
+    e(SYS_MKDIR, fs::mkdir, &[Str, Oct]);
+    e(SYS_MKDIRAT, fs::mkdirat, &[Fd, Str, Oct]);
+    e(SYS_UNLINK, fs::unlink, &[Str]);
+    e(SYS_UNLINKAT, fs::unlinkat, &[Fd, Str, X]);
+    e(SYS_RMDIR, fs::rmdir, &[Str]);
+    e(SYS_RENAME, fs::rename, &[Str, Str]);
+    e(SYS_RENAMEAT, fs::renameat, &[Fd, Str, Fd, Str]);
+    e(SYS_RENAMEAT2, fs::renameat2, &[Fd, Str, Fd, Str, X]);
+    e(SYS_SYMLINK, fs::symlink, &[Str, Str]);
+    e(SYS_SYMLINKAT, fs::symlinkat, &[Str, Fd, Str]);
+    e(SYS_LINK, fs::link, &[Str, Str]);
+    e(SYS_LINKAT, fs::linkat, &[Fd, Str, Fd, Str, X]);
+    e(SYS_CHMOD, fs::chmod, &[Str, Oct]);
+    e(SYS_FCHMOD, fs::fchmod, &[Fd, Oct]);
+    e(SYS_FCHMODAT, fs::fchmodat, &[Fd, Str, Oct]);
+    e(SYS_CHOWN, fs::chown, &[Str, I, I]);
+    e(SYS_FCHOWN, fs::fchown, &[Fd, I, I]);
+    e(SYS_LCHOWN, fs::lchown, &[Str, I, I]);
+    e(SYS_FCHOWNAT, fs::fchownat, &[Fd, Str, I, I, X]);
+    e(SYS_UTIMENSAT, fs::utimensat, &[Fd, Str, X, X]);
+    e(SYS_TRUNCATE, fs::truncate, &[Str, I]);
+    e(SYS_UMASK, fs::umask, &[Oct]);
+    // Memory.
+    e(SYS_BRK, mm::brk, &[X]);
+    e(SYS_MMAP, mm::mmap, &[X, U, X, X, Fd, X]);
+    e(SYS_MUNMAP, mm::munmap, &[X, U]);
+    e(SYS_MPROTECT, mm::mprotect, &[X, U, X]);
+    e(SYS_MREMAP, mm::mremap, &[X, U, U, X, X]);
+    e(SYS_MADVISE, mm::madvise, &[X, U, I]);
+    // Process identity and control.
+    e(SYS_GETPID, process::getpid, &[]);
+    e(SYS_GETTID, process::gettid, &[]);
+    e(SYS_GETPPID, process::getppid, &[]);
+    e(SYS_GETUID, process::getuid, &[]);
+    e(SYS_GETEUID, process::geteuid, &[]);
+    e(SYS_GETGID, process::getgid, &[]);
+    e(SYS_GETEGID, process::getegid, &[]);
+    e(SYS_GETGROUPS, process::getgroups, &[I, X]);
+    e(SYS_GETRESUID, process::getresuid, &[X, X, X]);
+    e(SYS_GETRESGID, process::getresgid, &[X, X, X]);
+    e(SYS_GETPGRP, process::getpgrp, &[]);
+    e(SYS_GETPGID, process::getpgid, &[I]);
+    e(SYS_GETSID, process::getsid, &[I]);
+    e(SYS_EXIT, process::exit, &[I]);
+    e(SYS_EXIT_GROUP, process::exit_group, &[I]);
+    e(SYS_EXECVE, process::execve, &[Str, X, X]);
+    e(SYS_ARCH_PRCTL, process::arch_prctl, &[X, X]);
+    e(SYS_SET_TID_ADDRESS, process::set_tid_address, &[X]);
+    e(SYS_SET_ROBUST_LIST, process::set_robust_list, &[X, U]);
+    e(SYS_PRLIMIT64, process::prlimit64, &[I, I, X, X]);
+    e(SYS_GETRLIMIT, process::getrlimit, &[I, X]);
+    e(SYS_SETRLIMIT, process::setrlimit, &[I, X]);
+    e(
+        SYS_SCHED_GETAFFINITY,
+        process::sched_getaffinity,
+        &[I, U, X],
+    );
+    e(SYS_SCHED_YIELD, process::sched_yield, &[]);
+    e(SYS_GETCPU, process::getcpu, &[X, X, X]);
+    e(SYS_PRCTL, process::prctl, &[I, X, X, X, X]);
+    e(SYS_GETRUSAGE, process::getrusage, &[I, X]);
+    e(SYS_TIMES, process::times, &[X]);
+    // Signals (state only).
+    e(SYS_RT_SIGACTION, signal::rt_sigaction, &[I, X, X, U]);
+    e(SYS_RT_SIGPROCMASK, signal::rt_sigprocmask, &[I, X, X, U]);
+    e(SYS_SIGALTSTACK, signal::sigaltstack, &[X, X]);
+    // Time.
+    e(SYS_CLOCK_GETTIME, time::clock_gettime, &[I, X]);
+    e(SYS_CLOCK_GETRES, time::clock_getres, &[I, X]);
+    e(SYS_GETTIMEOFDAY, time::gettimeofday, &[X, X]);
+    e(SYS_TIME, time::time, &[X]);
+    e(SYS_NANOSLEEP, time::nanosleep, &[X, X]);
+    e(SYS_CLOCK_NANOSLEEP, time::clock_nanosleep, &[I, X, X, X]);
+    // System.
+    e(SYS_UNAME, misc::uname, &[X]);
+    e(SYS_SYSINFO, misc::sysinfo, &[X]);
+    e(SYS_GETRANDOM, misc::getrandom, &[X, U, X]);
+    e(SYS_SETHOSTNAME, misc::sethostname, &[InBuf(1), U]);
+    e(SYS_RSEQ, misc::enosys, &[X, U, X, X]);
+    t
+}
+
+fn table() -> &'static [Option<Entry>] {
+    static T: OnceLock<Vec<Option<Entry>>> = OnceLock::new();
+    T.get_or_init(build)
+}
+
+/// Carry out the system call the task stopped at, and set its result.
+pub fn dispatch(t: &mut Task) {
+    let nr = t.regs.syscall_nr();
+    let args = t.regs.syscall_args();
+    let entry = usize::try_from(nr)
+        .ok()
+        .and_then(|n| table().get(n))
+        .and_then(Option::as_ref);
+    // exit_group and execve change what the strace line can read: print
+    // those before the call.
+    let early = nr == SYS_EXIT_GROUP || nr == SYS_EXIT || nr == SYS_EXECVE;
+    let mut pre = None;
+    if t.k.strace.is_some() && early {
+        pre = Some(format_call(t, nr, &args, entry.map(|e| e.args), None));
+    }
+    let result = match entry {
+        Some(e) => (e.handler)(t, &args),
+        None => {
+            t.k.report_unsupported(nr, &t.comm());
+            Err(Errno::ENOSYS)
+        }
+    };
+    // Internal restart codes never reach the application in this issue:
+    // there are no handlers to run, so a restart is an EINTR.
+    let result = match result {
+        Err(
+            Errno::ERESTARTSYS
+            | Errno::ERESTARTNOINTR
+            | Errno::ERESTARTNOHAND
+            | Errno::ERESTART_RESTARTBLOCK,
+        ) => Err(Errno::EINTR),
+        r => r,
+    };
+    if nr == SYS_EXECVE && result.is_ok() {
+        // The new image's registers are already set; rax starts at 0.
+        t.regs.rax = 0;
+    } else {
+        t.regs.set_return(match result {
+            Ok(v) => v,
+            Err(e) => e.as_ret(),
+        });
+    }
+    if let Some(out) = &t.k.strace {
+        let call =
+            pre.unwrap_or_else(|| format_call(t, nr, &args, entry.map(|e| e.args), result.ok()));
+        let line = match result {
+            Ok(v) => format!("[pid {}] {call} = {}\n", t.tid, format_ret(nr, v)),
+            Err(e) => format!(
+                "[pid {}] {call} = -1 {} ({})\n",
+                t.tid,
+                e.name(),
+                describe(e)
+            ),
+        };
+        let _ = lock(out).write_all(line.as_bytes());
+    }
+}
+
+fn format_ret(nr: u64, v: u64) -> String {
+    match nr {
+        SYS_MMAP | SYS_BRK | SYS_MREMAP => format!("{v:#x}"),
+        _ => format!("{}", v as i64),
+    }
+}
+
+/// strace's message for an errno (`strerror`).
+pub fn describe(e: Errno) -> String {
+    if (e as i32) >= 512 {
+        return "Interrupted system call".into();
+    }
+    std::io::Error::from_raw_os_error(e as i32)
+        .to_string()
+        .split(" (os error")
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
+fn quote(bytes: &[u8], max: usize) -> String {
+    let mut s = String::from("\"");
+    for &b in bytes.iter().take(max) {
+        match b {
+            b'"' => s.push_str("\\\""),
+            b'\\' => s.push_str("\\\\"),
+            b'\n' => s.push_str("\\n"),
+            b'\t' => s.push_str("\\t"),
+            b'\r' => s.push_str("\\r"),
+            0x20..=0x7e => s.push(b as char),
+            _ => s.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    s.push('"');
+    if bytes.len() > max {
+        s.push_str("...");
+    }
+    s
+}
+
+fn oflags(f: u64) -> String {
+    let names: [(u64, &str); 16] = [
+        (0o100, "O_CREAT"),
+        (0o200, "O_EXCL"),
+        (0o400, "O_NOCTTY"),
+        (0o1000, "O_TRUNC"),
+        (0o2000, "O_APPEND"),
+        (0o4000, "O_NONBLOCK"),
+        (0o10000, "O_DSYNC"),
+        (0o20000, "O_ASYNC"),
+        (0o40000, "O_DIRECT"),
+        (0o100000, "O_LARGEFILE"),
+        (0o200000, "O_DIRECTORY"),
+        (0o400000, "O_NOFOLLOW"),
+        (0o1000000, "O_NOATIME"),
+        (0o2000000, "O_CLOEXEC"),
+        (0o10000000, "O_PATH"),
+        (0o20000000, "O_TMPFILE"),
+    ];
+    let mut parts = vec![match f & 3 {
+        0 => "O_RDONLY",
+        1 => "O_WRONLY",
+        2 => "O_RDWR",
+        _ => "O_ACCMODE",
+    }
+    .to_string()];
+    let mut rest = f & !3;
+    for (bit, n) in names {
+        if rest & bit != 0 {
+            parts.push(n.into());
+            rest &= !bit;
+        }
+    }
+    if rest != 0 {
+        parts.push(format!("{rest:#o}"));
+    }
+    parts.join("|")
+}
+
+fn format_call(
+    t: &Task,
+    nr: u64,
+    args: &[u64; 6],
+    fmt: Option<&[Arg]>,
+    ret: Option<u64>,
+) -> String {
+    let name = syscall_name(nr).map_or_else(|| format!("syscall_{nr}"), str::to_string);
+    let fmt: &[Arg] = match fmt {
+        Some(f) => f,
+        None => &[X, X, X, X, X, X],
+    };
+    let parts: Vec<String> = fmt
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let v = args[i];
+            match a {
+                I => format!("{}", v as i64),
+                U => format!("{v}"),
+                X => format!("{v:#x}"),
+                Oct => format!("{v:#o}"),
+                OFlags => oflags(v),
+                Fd => {
+                    if v as i32 == abi::consts::AT_FDCWD {
+                        "AT_FDCWD".into()
+                    } else {
+                        format!("{}", v as i32)
+                    }
+                }
+                Str => match lock(&t.proc_.mm).read_cstring(v, 4096) {
+                    Ok(s) => quote(&s, 256),
+                    Err(_) => format!("{v:#x}"),
+                },
+                InBuf(n) => {
+                    let len = (args[*n] as usize).min(32);
+                    match t.read_vec(v, len) {
+                        Ok(b) => {
+                            let mut q = quote(&b, 32);
+                            if (args[*n] as usize) > 32 && !q.ends_with("...") {
+                                q.push_str("...");
+                            }
+                            q
+                        }
+                        Err(_) => format!("{v:#x}"),
+                    }
+                }
+                OutBuf => match ret {
+                    Some(n) if (n as i64) >= 0 => {
+                        let len = (n as usize).min(32);
+                        match t.read_vec(v, len) {
+                            Ok(b) => {
+                                let mut q = quote(&b, 32);
+                                if n as usize > 32 && !q.ends_with("...") {
+                                    q.push_str("...");
+                                }
+                                q
+                            }
+                            Err(_) => format!("{v:#x}"),
+                        }
+                    }
+                    _ => format!("{v:#x}"),
+                },
+            }
+        })
+        .collect();
+    format!("{name}({})", parts.join(", "))
+}

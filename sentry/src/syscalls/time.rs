@@ -1,0 +1,143 @@
+//! Time: clocks, sleeping.
+
+use std::time::{Duration, Instant};
+
+use abi::consts::*;
+use abi::types::{Timespec, Timeval};
+use abi::Errno;
+
+use super::int_arg;
+use crate::kernel::Task;
+use crate::vfs::KResult;
+
+/// Read a host clock (the sentry's own use of time).
+fn host_clock(id: libc::clockid_t) -> Timespec {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid clock id and a pointer to a local timespec.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::clock_gettime(id, &mut ts);
+    }
+    Timespec {
+        tv_sec: ts.tv_sec,
+        tv_nsec: ts.tv_nsec,
+    }
+}
+
+/// The value of application clock `id`.
+pub fn clock_now(t: &Task, id: i32) -> KResult<Timespec> {
+    if id < 0 {
+        // CPU-time clocks of other processes/threads (encoded pids).
+        return Err(Errno::EINVAL);
+    }
+    let host = match id as u32 {
+        CLOCK_REALTIME | CLOCK_REALTIME_COARSE => libc::CLOCK_REALTIME,
+        CLOCK_MONOTONIC | CLOCK_MONOTONIC_COARSE | CLOCK_MONOTONIC_RAW => libc::CLOCK_MONOTONIC,
+        CLOCK_BOOTTIME => libc::CLOCK_BOOTTIME,
+        CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => {
+            // CPU time approximated by wall time since the process began.
+            let d = t.proc_.start.elapsed();
+            return Ok(Timespec {
+                tv_sec: d.as_secs() as i64,
+                tv_nsec: i64::from(d.subsec_nanos()),
+            });
+        }
+        8..=11 => libc::CLOCK_REALTIME,
+        _ => return Err(Errno::EINVAL),
+    };
+    Ok(host_clock(host))
+}
+
+pub fn clock_gettime(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let ts = clock_now(t, int_arg(a[0]))?;
+    t.write_val(a[1], &ts)?;
+    Ok(0)
+}
+
+pub fn clock_getres(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    clock_now(t, int_arg(a[0]))?;
+    if a[1] != 0 {
+        let coarse = matches!(
+            int_arg(a[0]) as u32,
+            CLOCK_REALTIME_COARSE | CLOCK_MONOTONIC_COARSE
+        );
+        let res = Timespec {
+            tv_sec: 0,
+            tv_nsec: if coarse { 4_000_000 } else { 1 },
+        };
+        t.write_val(a[1], &res)?;
+    }
+    Ok(0)
+}
+
+pub fn gettimeofday(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    if a[0] != 0 {
+        let ts = host_clock(libc::CLOCK_REALTIME);
+        t.write_val(
+            a[0],
+            &Timeval {
+                tv_sec: ts.tv_sec,
+                tv_usec: ts.tv_nsec / 1000,
+            },
+        )?;
+    }
+    if a[1] != 0 {
+        t.write_val(a[1], &abi::types::Timezone::default())?;
+    }
+    Ok(0)
+}
+
+pub fn time(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let s = host_clock(libc::CLOCK_REALTIME).tv_sec;
+    if a[0] != 0 {
+        t.write_val(a[0], &s)?;
+    }
+    Ok(s as u64)
+}
+
+fn check_ts(ts: &Timespec) -> KResult<Duration> {
+    if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+}
+
+/// Sleep until `deadline`. Signals do not exist yet, so nothing interrupts.
+fn sleep_until(deadline: Instant) {
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            return;
+        }
+        std::thread::sleep(deadline - now);
+    }
+}
+
+pub fn nanosleep(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let ts: Timespec = t.read_val(a[0])?;
+    let d = check_ts(&ts)?;
+    sleep_until(Instant::now() + d);
+    Ok(0)
+}
+
+pub fn clock_nanosleep(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let id = int_arg(a[0]);
+    let flags = a[1] as u32;
+    let ts: Timespec = t.read_val(a[2])?;
+    let d = check_ts(&ts)?;
+    if matches!(id as u32, CLOCK_THREAD_CPUTIME_ID) {
+        return Err(Errno::EINVAL);
+    }
+    let now = clock_now(t, id)?;
+    let dur = if flags & TIMER_ABSTIME != 0 {
+        let nowd = Duration::new(now.tv_sec.max(0) as u64, now.tv_nsec as u32);
+        d.saturating_sub(nowd)
+    } else {
+        d
+    };
+    sleep_until(Instant::now() + dur);
+    Ok(0)
+}

@@ -1,0 +1,162 @@
+//! File descriptions (offset, status flags) and the fd table.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use abi::consts::*;
+use abi::Errno;
+
+use super::{lock, DirEntry, FileRef, InodeRef, KResult, Location};
+
+/// An open file description: shared by `dup`ed descriptors and across fork.
+pub struct FileDescription {
+    pub file: FileRef,
+    /// Where it was opened, for `/proc/<pid>/fd` and `fstat`; `None` for
+    /// anonymous files (pipes, sockets).
+    pub loc: Option<Location>,
+    pub inode: Option<InodeRef>,
+    /// `O_*` status flags and access mode as given to open.
+    flags: Mutex<u32>,
+    offset: Mutex<u64>,
+    /// A directory's entries, read once per open (for `getdents64`).
+    pub dir_entries: Mutex<Option<Vec<DirEntry>>>,
+    /// A display name for anonymous files (`pipe:[N]`, `anon_inode:...`).
+    pub anon_name: Option<Vec<u8>>,
+}
+
+impl FileDescription {
+    pub fn new(
+        file: FileRef,
+        loc: Option<Location>,
+        inode: Option<InodeRef>,
+        flags: u32,
+    ) -> Arc<FileDescription> {
+        Arc::new(FileDescription {
+            file,
+            loc,
+            inode,
+            flags: Mutex::new(flags & !(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC)),
+            offset: Mutex::new(0),
+            dir_entries: Mutex::new(None),
+            anon_name: None,
+        })
+    }
+
+    pub fn flags(&self) -> u32 {
+        *lock(&self.flags)
+    }
+
+    /// `F_SETFL`: only `O_APPEND`, `O_NONBLOCK`, `O_ASYNC`, `O_DIRECT`,
+    /// `O_NOATIME` change.
+    pub fn set_status_flags(&self, f: u32) {
+        let settable = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME;
+        let mut g = lock(&self.flags);
+        *g = (*g & !settable) | (f & settable);
+    }
+
+    pub fn readable(&self) -> bool {
+        let f = self.flags();
+        f & O_PATH == 0 && matches!(f & O_ACCMODE, O_RDONLY | O_RDWR)
+    }
+
+    pub fn writable(&self) -> bool {
+        let f = self.flags();
+        f & O_PATH == 0 && matches!(f & O_ACCMODE, O_WRONLY | O_RDWR)
+    }
+
+    /// The offset, locked for a read/write/seek.
+    pub fn offset(&self) -> std::sync::MutexGuard<'_, u64> {
+        lock(&self.offset)
+    }
+}
+
+#[derive(Clone)]
+struct Slot {
+    file: Arc<FileDescription>,
+    cloexec: bool,
+}
+
+/// A process's descriptor table.
+#[derive(Clone, Default)]
+pub struct FdTable {
+    slots: BTreeMap<i32, Slot>,
+}
+
+/// Most descriptors a table holds (`RLIMIT_NOFILE` default).
+pub const NOFILE: i32 = 1024;
+
+impl FdTable {
+    pub fn new() -> FdTable {
+        FdTable::default()
+    }
+
+    pub fn get(&self, fd: i32) -> KResult<Arc<FileDescription>> {
+        self.slots
+            .get(&fd)
+            .map(|s| s.file.clone())
+            .ok_or(Errno::EBADF)
+    }
+
+    pub fn cloexec(&self, fd: i32) -> KResult<bool> {
+        self.slots.get(&fd).map(|s| s.cloexec).ok_or(Errno::EBADF)
+    }
+
+    pub fn set_cloexec(&mut self, fd: i32, on: bool) -> KResult<()> {
+        self.slots
+            .get_mut(&fd)
+            .map(|s| s.cloexec = on)
+            .ok_or(Errno::EBADF)
+    }
+
+    /// Install at the lowest free descriptor `>= min`.
+    pub fn insert_from(
+        &mut self,
+        min: i32,
+        file: Arc<FileDescription>,
+        cloexec: bool,
+        limit: i32,
+    ) -> KResult<i32> {
+        let mut fd = min;
+        for (&k, _) in self.slots.range(min..) {
+            if k != fd {
+                break;
+            }
+            fd += 1;
+        }
+        if fd >= limit {
+            return Err(Errno::EMFILE);
+        }
+        self.slots.insert(fd, Slot { file, cloexec });
+        Ok(fd)
+    }
+
+    pub fn insert(&mut self, file: Arc<FileDescription>, cloexec: bool) -> KResult<i32> {
+        self.insert_from(0, file, cloexec, NOFILE)
+    }
+
+    /// Install at exactly `fd`, returning what was there.
+    pub fn insert_at(
+        &mut self,
+        fd: i32,
+        file: Arc<FileDescription>,
+        cloexec: bool,
+    ) -> Option<Arc<FileDescription>> {
+        self.slots
+            .insert(fd, Slot { file, cloexec })
+            .map(|s| s.file)
+    }
+
+    pub fn remove(&mut self, fd: i32) -> KResult<Arc<FileDescription>> {
+        self.slots.remove(&fd).map(|s| s.file).ok_or(Errno::EBADF)
+    }
+
+    /// Close every close-on-exec descriptor.
+    pub fn close_on_exec(&mut self) {
+        self.slots.retain(|_, s| !s.cloexec);
+    }
+
+    /// All open descriptors, in order.
+    pub fn fds(&self) -> Vec<i32> {
+        self.slots.keys().copied().collect()
+    }
+}

@@ -1,0 +1,256 @@
+//! Path resolution and permission checks.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use abi::consts::*;
+use abi::Errno;
+
+use super::{InodeAttr, KResult, Location, Vfs};
+
+/// The credentials a path walk and permission checks use.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Creds {
+    pub uid: u32,
+    pub euid: u32,
+    pub suid: u32,
+    pub fsuid: u32,
+    pub gid: u32,
+    pub egid: u32,
+    pub sgid: u32,
+    pub fsgid: u32,
+    pub groups: Vec<u32>,
+}
+
+impl Creds {
+    /// Root with every id 0.
+    pub fn root() -> Creds {
+        Creds::default()
+    }
+
+    fn in_group(&self, gid: u32) -> bool {
+        self.fsgid == gid || self.groups.contains(&gid)
+    }
+}
+
+/// Whether `creds` may access a file with `attr` for `mask` (`R_OK|W_OK|X_OK`),
+/// as `generic_permission` decides (uid 0 has `CAP_DAC_OVERRIDE`).
+pub fn may_access(attr: &InodeAttr, creds: &Creds, mask: u32) -> KResult<()> {
+    let mode = attr.mode;
+    if creds.fsuid == 0 {
+        // Root may execute only if some execute bit is set (or a directory).
+        if mask & X_OK != 0 && !attr.is_dir() && mode & 0o111 == 0 {
+            return Err(Errno::EACCES);
+        }
+        return Ok(());
+    }
+    let bits = if creds.fsuid == attr.uid {
+        (mode >> 6) & 7
+    } else if creds.in_group(attr.gid) {
+        (mode >> 3) & 7
+    } else {
+        mode & 7
+    };
+    if bits & mask == mask {
+        Ok(())
+    } else {
+        Err(Errno::EACCES)
+    }
+}
+
+/// A resolved parent directory and final component, for calls that create
+/// or remove a name.
+pub struct Resolved {
+    pub parent: Location,
+    /// The last component (may be `.` or `..`: callers reject as Linux does).
+    pub name: Vec<u8>,
+    /// The path ended with `/`.
+    pub trailing_slash: bool,
+}
+
+fn split(path: &[u8]) -> VecDeque<Vec<u8>> {
+    path.split(|&b| b == b'/')
+        .filter(|c| !c.is_empty())
+        .map(|c| c.to_vec())
+        .collect()
+}
+
+impl Vfs {
+    fn parent_of(&self, loc: &Location, root: &Location) -> Location {
+        let mut cur = loc.clone();
+        loop {
+            if Arc::ptr_eq(&cur.dentry, &root.dentry) && Arc::ptr_eq(&cur.mount, &root.mount) {
+                return cur;
+            }
+            match &cur.dentry.parent {
+                Some(p) => {
+                    return Location {
+                        mount: cur.mount.clone(),
+                        dentry: p.clone(),
+                    }
+                }
+                None => match &cur.mount.parent {
+                    Some((pm, pd)) => {
+                        cur = Location {
+                            mount: pm.clone(),
+                            dentry: pd.clone(),
+                        }
+                    }
+                    None => return cur,
+                },
+            }
+        }
+    }
+
+    /// Walk `comps` from `cur`. When `stop_before_last` is set, the last
+    /// component is not walked and is returned instead.
+    #[allow(clippy::too_many_arguments)]
+    fn walk(
+        &self,
+        root: &Location,
+        mut cur: Location,
+        mut comps: VecDeque<Vec<u8>>,
+        follow_last: bool,
+        must_be_dir: bool,
+        stop_before_last: bool,
+        creds: &Creds,
+        links: &mut u32,
+    ) -> KResult<(Location, Option<Vec<u8>>)> {
+        while let Some(c) = comps.pop_front() {
+            let last = comps.is_empty();
+            let attr = cur.inode().attr()?;
+            if !attr.is_dir() {
+                return Err(Errno::ENOTDIR);
+            }
+            may_access(&attr, creds, X_OK)?;
+            if last && stop_before_last {
+                return Ok((cur, Some(c)));
+            }
+            if c.len() > NAME_MAX {
+                return Err(Errno::ENAMETOOLONG);
+            }
+            if c == b"." {
+                continue;
+            }
+            if c == b".." {
+                cur = self.parent_of(&cur, root);
+                continue;
+            }
+            let child = cur.dentry.child(&c)?;
+            let next = self.cross_down(Location {
+                mount: cur.mount.clone(),
+                dentry: child,
+            });
+            let nattr = next.inode().attr()?;
+            if nattr.is_symlink() && (!last || follow_last || must_be_dir) {
+                *links += 1;
+                if *links > MAXSYMLINKS {
+                    return Err(Errno::ELOOP);
+                }
+                if let Some(target) = next.inode().magic_link() {
+                    cur = target;
+                    continue;
+                }
+                let target = next.inode().readlink()?;
+                if target.is_empty() {
+                    return Err(Errno::ENOENT);
+                }
+                let mut tcomps = split(&target);
+                // A link to "/" or ending in "/": keep the directory demand.
+                tcomps.extend(comps.drain(..));
+                comps = tcomps;
+                if target[0] == b'/' {
+                    cur = root.clone();
+                }
+                if comps.is_empty() {
+                    // The link resolved to the root or its own directory.
+                    continue;
+                }
+                continue;
+            }
+            cur = next;
+        }
+        if must_be_dir && !cur.inode().attr()?.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        Ok((cur, None))
+    }
+
+    /// Resolve `path` from `start` (used when it is relative) within `root`.
+    pub fn resolve(
+        &self,
+        root: &Location,
+        start: &Location,
+        path: &[u8],
+        follow: bool,
+        creds: &Creds,
+    ) -> KResult<Location> {
+        if path.is_empty() {
+            return Err(Errno::ENOENT);
+        }
+        if path.len() >= PATH_MAX {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        let begin = if path[0] == b'/' {
+            root.clone()
+        } else {
+            start.clone()
+        };
+        let must_be_dir = path.last() == Some(&b'/');
+        let mut links = 0;
+        let (loc, _) = self.walk(
+            root,
+            begin,
+            split(path),
+            follow,
+            must_be_dir,
+            false,
+            creds,
+            &mut links,
+        )?;
+        Ok(loc)
+    }
+
+    /// Resolve all but the last component of `path`; symlinks in the parent
+    /// part are followed.
+    pub fn resolve_parent(
+        &self,
+        root: &Location,
+        start: &Location,
+        path: &[u8],
+        creds: &Creds,
+    ) -> KResult<Resolved> {
+        if path.is_empty() {
+            return Err(Errno::ENOENT);
+        }
+        if path.len() >= PATH_MAX {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        let begin = if path[0] == b'/' {
+            root.clone()
+        } else {
+            start.clone()
+        };
+        let trailing_slash = path.last() == Some(&b'/');
+        let comps = split(path);
+        if comps.is_empty() {
+            // "/" itself.
+            return Ok(Resolved {
+                parent: begin,
+                name: b".".to_vec(),
+                trailing_slash,
+            });
+        }
+        let mut links = 0;
+        let (parent, name) = self.walk(root, begin, comps, true, false, true, creds, &mut links)?;
+        let name = name.ok_or(Errno::ENOENT)?;
+        if name.len() > NAME_MAX {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        Ok(Resolved {
+            parent,
+            name,
+            trailing_slash,
+        })
+    }
+}
