@@ -355,6 +355,23 @@ fn fpu_state_round_trips_through_the_stub_thread() {
 }
 
 #[test]
+fn address_space_change_from_a_thread_other_than_the_tracer_is_a_clear_error() {
+    let f = fixture(&syscall_insn(39));
+    let space = f.space.clone();
+
+    let r = std::thread::spawn(move || space.unmap(DATA_ADDR, PAGE))
+        .join()
+        .expect("thread");
+    let from_tracer = f.space.unmap(DATA_ADDR, PAGE);
+
+    let Err(Error::Host { call, .. }) = r else {
+        panic!("expected Host error, got {r:?}")
+    };
+    assert!(call.contains("not the stub's tracer"), "{call}");
+    assert!(from_tracer.is_ok(), "{from_tracer:?}");
+}
+
+#[test]
 fn dropping_the_address_space_kills_the_stub() {
     let f = fixture(&syscall_insn(39));
     let pid = f.space.stub_pid();

@@ -183,6 +183,9 @@ pub(crate) struct Stub {
     pub(crate) user_ss: u64,
 }
 
+/// The trap flag (single step) in `eflags`.
+const EFLAGS_TF: u64 = 1 << 8;
+
 /// Exit codes of a stub that failed to set itself up, by step.
 const STEP_PDEATHSIG: i32 = 101;
 const STEP_SIGMASK: i32 = 102;
@@ -191,6 +194,20 @@ const STEP_CLOSE: i32 = 104;
 const STEP_STOP: i32 = 105;
 const STEP_NO_NEW_PRIVS: i32 = 106;
 const STEP_SECCOMP: i32 = 107;
+
+/// What a stub's exit `code` says about where its setup failed.
+fn setup_step(code: i32) -> &'static str {
+    match code {
+        STEP_PDEATHSIG => " (prctl(PR_SET_PDEATHSIG) failed or the parent died)",
+        STEP_SIGMASK => " (rt_sigprocmask failed)",
+        STEP_TRACEME => " (ptrace(PTRACE_TRACEME) failed)",
+        STEP_CLOSE => " (close_range failed: Linux 5.9+ is needed)",
+        STEP_STOP => " (kill(SIGSTOP) failed)",
+        STEP_NO_NEW_PRIVS => " (prctl(PR_SET_NO_NEW_PRIVS) failed)",
+        STEP_SECCOMP => " (installing the seccomp filter failed)",
+        _ => "",
+    }
+}
 
 /// The child side of `Stub::spawn`. Runs in a fork of a multi-threaded
 /// process: only raw system calls, no allocation, no locks.
@@ -296,8 +313,9 @@ impl Stub {
             dead: AtomicBool::new(false),
             interrupt_pending: AtomicBool::new(false),
             bound: AtomicBool::new(false),
-            user_cs: 0,
-            user_ss: 0,
+            // The x86-64 user selectors; read back from the stub below.
+            user_cs: 0x33,
+            user_ss: 0x2b,
         };
         // From here on, dropping `stub` kills and reaps the child.
         match stub.wait()? {
@@ -411,7 +429,8 @@ impl Stub {
         let pid = self.pid;
         match stop {
             Stop::Exited(code) => Error::StubDied(format!(
-                "stub {pid} exited with status {code} while {doing}"
+                "stub {pid} exited with status {code}{} while {doing}",
+                setup_step(code)
             )),
             Stop::Killed(sig) => Error::StubDied(format!(
                 "stub {pid} killed by {} (signal {sig}) while {doing}",
@@ -463,6 +482,12 @@ impl Stub {
         regs.rax = nr;
         // No syscall-restart processing may apply to the injected call.
         regs.orig_rax = u64::MAX;
+        // Whatever mode and flags the application left: the injected call
+        // runs in 64-bit mode (a compat `cs` would make `syscall` an i386
+        // call) and without the trap flag (no single-step stop after it).
+        regs.cs = self.user_cs;
+        regs.ss = self.user_ss;
+        regs.eflags &= !EFLAGS_TF;
         [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9] = args;
         sys::set_regs(pid, &regs)?;
         sys::resume("ptrace(PTRACE_CONT)", libc::PTRACE_CONT, pid, 0)?;
