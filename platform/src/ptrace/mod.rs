@@ -1,33 +1,185 @@
-//! The ptrace platform (to be written).
+//! The ptrace platform.
+//!
+//! Each address space is a stub process forked from the sentry thread that
+//! creates it; that thread traces it (`PTRACE_TRACEME`), so **every operation
+//! on an address space and every switch of a context in it must run on that
+//! one host thread**. The sentry runs a task, its address-space changes and
+//! its context on one thread, which satisfies this.
+//!
+//! - The stub holds only the stub code page (`stub::STUB_BASE`) and whatever
+//!   the sentry maps from the MemoryFile, at the same fd number as in the
+//!   sentry.
+//! - Application code runs under `PTRACE_SYSEMU`: its system calls stop at
+//!   entry and the host never executes them.
+//! - Address-space changes are `mmap`/`munmap`/`mprotect` injected into the
+//!   stopped stub at a `syscall; int3` sequence in the stub page.
+//! - A seccomp filter kills the stub for any other host system call.
 
+mod context;
+mod stub;
+mod sys;
+
+use std::collections::BTreeMap;
 use std::os::fd::RawFd;
+use std::sync::{Arc, Mutex, Weak};
 
-/// Placeholder until the ptrace platform lands.
-pub struct PtracePlatform;
+pub use context::{Interrupter, PtraceContext};
+pub use stub::{STUB_BASE, STUB_LEN};
+
+use crate::{AddressSpace, Context, Error, Platform, Prot, Result};
+use stub::Stub;
+
+/// The ptrace platform over one MemoryFile.
+#[derive(Debug)]
+pub struct PtracePlatform {
+    memfd: RawFd,
+}
 
 impl PtracePlatform {
-    pub fn new(_memfd: RawFd) -> crate::Result<Self> {
-        Err(crate::Error::Unavailable(
-            "ptrace",
-            "not written yet".into(),
-        ))
+    /// A ptrace platform whose address spaces map pages of `memfd`.
+    pub fn new(memfd: RawFd) -> Result<PtracePlatform> {
+        // SAFETY: F_GETFD only inspects the descriptor table.
+        if unsafe { libc::fcntl(memfd, libc::F_GETFD) } == -1 {
+            return Err(Error::last_os("fcntl(memfd, F_GETFD)"));
+        }
+        stub::install_stub_page()?;
+        Ok(PtracePlatform { memfd })
+    }
+
+    /// `new_address_space` with its concrete type. The calling thread
+    /// becomes the tracer of the new stub (see the module docs) and is pinned
+    /// to the CPU it runs on, together with the stub.
+    pub fn new_ptrace_address_space(&self) -> Result<Arc<PtraceAddressSpace>> {
+        let stub = Arc::new(Stub::spawn(self.memfd)?);
+        let space = Arc::new(PtraceAddressSpace {
+            stub: Arc::clone(&stub),
+        });
+        registry().insert(space_key(&space), Arc::downgrade(&stub));
+        Ok(space)
+    }
+
+    /// A new context with its concrete type.
+    pub fn new_ptrace_context(&self) -> PtraceContext {
+        PtraceContext::new()
     }
 }
 
-impl crate::Platform for PtracePlatform {
+impl Platform for PtracePlatform {
     fn name(&self) -> &'static str {
         "ptrace"
     }
-    fn new_address_space(&self) -> crate::Result<std::sync::Arc<dyn crate::AddressSpace>> {
-        Err(crate::Error::Unavailable(
-            "ptrace",
-            "not written yet".into(),
-        ))
+
+    fn new_address_space(&self) -> Result<Arc<dyn AddressSpace>> {
+        Ok(self.new_ptrace_address_space()?)
     }
-    fn new_context(&self) -> crate::Result<Box<dyn crate::Context>> {
-        Err(crate::Error::Unavailable(
-            "ptrace",
-            "not written yet".into(),
-        ))
+
+    fn new_context(&self) -> Result<Box<dyn Context>> {
+        Ok(Box::new(self.new_ptrace_context()))
     }
+}
+
+/// An application address space: one stub process.
+#[derive(Debug)]
+pub struct PtraceAddressSpace {
+    stub: Arc<Stub>,
+}
+
+impl PtraceAddressSpace {
+    /// The stub's host process id.
+    pub fn stub_pid(&self) -> libc::pid_t {
+        self.stub.pid
+    }
+
+    /// Inject host system call `nr` with `args` into the stub. Only for
+    /// tests: anything outside mmap/munmap/mprotect kills the stub.
+    #[doc(hidden)]
+    pub fn inject_for_test(&self, nr: u64, args: [u64; 6]) -> Result<u64> {
+        self.stub.inject("injected system call", nr, args)
+    }
+
+    /// Refuse ranges that touch the stub page or leave the user range.
+    fn check_range(&self, call: &'static str, addr: u64, len: u64) -> Result<()> {
+        let einval = || Error::Host {
+            call,
+            err: std::io::Error::from_raw_os_error(libc::EINVAL),
+        };
+        let end = addr.checked_add(len).ok_or_else(einval)?;
+        let reserved = self.reserved();
+        if addr < reserved.end && reserved.start < end {
+            return Err(einval());
+        }
+        Ok(())
+    }
+}
+
+impl AddressSpace for PtraceAddressSpace {
+    fn map_file(&self, addr: u64, len: u64, off: u64, prot: Prot) -> Result<()> {
+        const CALL: &str = "mmap (injected)";
+        self.check_range(CALL, addr, len)?;
+        let flags = (libc::MAP_SHARED | libc::MAP_FIXED).unsigned_abs();
+        let fd = self.stub.memfd.unsigned_abs();
+        let args = [
+            addr,
+            len,
+            u64::from(prot.bits()),
+            u64::from(flags),
+            u64::from(fd),
+            off,
+        ];
+        self.stub.inject(CALL, abi::sysno::SYS_MMAP, args).map(drop)
+    }
+
+    fn unmap(&self, addr: u64, len: u64) -> Result<()> {
+        const CALL: &str = "munmap (injected)";
+        self.check_range(CALL, addr, len)?;
+        self.stub
+            .inject(CALL, abi::sysno::SYS_MUNMAP, [addr, len, 0, 0, 0, 0])
+            .map(drop)
+    }
+
+    fn protect(&self, addr: u64, len: u64, prot: Prot) -> Result<()> {
+        const CALL: &str = "mprotect (injected)";
+        self.check_range(CALL, addr, len)?;
+        let args = [addr, len, u64::from(prot.bits()), 0, 0, 0];
+        self.stub
+            .inject(CALL, abi::sysno::SYS_MPROTECT, args)
+            .map(drop)
+    }
+
+    fn reserved(&self) -> std::ops::Range<u64> {
+        STUB_BASE..STUB_BASE + STUB_LEN
+    }
+}
+
+impl Drop for PtraceAddressSpace {
+    fn drop(&mut self) {
+        registry().remove(&space_key(self));
+        // The stub is killed and reaped when its last reference (this one,
+        // or a context's binding) goes.
+    }
+}
+
+/// The stubs of live `PtraceAddressSpace`s, by the address of the space.
+/// A context is handed an `Arc<dyn AddressSpace>` and finds its stub here
+/// (the trait has no downcast). A context keeps the `Arc` it was bound with,
+/// so a bound address cannot be reused by another space.
+static SPACES: Mutex<BTreeMap<usize, Weak<Stub>>> = Mutex::new(BTreeMap::new());
+
+fn registry() -> std::sync::MutexGuard<'static, BTreeMap<usize, Weak<Stub>>> {
+    SPACES.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn space_key(space: &PtraceAddressSpace) -> usize {
+    std::ptr::from_ref(space) as usize
+}
+
+/// The stub of `space`, which must be a `PtraceAddressSpace`.
+fn stub_of(space: &Arc<dyn AddressSpace>) -> Result<Arc<Stub>> {
+    let key = Arc::as_ptr(space).cast::<()>() as usize;
+    registry().get(&key).and_then(Weak::upgrade).ok_or_else(|| {
+        Error::Unavailable(
+            "ptrace",
+            "a ptrace context can only run in a ptrace address space".into(),
+        )
+    })
 }
