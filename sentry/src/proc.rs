@@ -1,1 +1,537 @@
-//! /proc (to be written).
+//! `/proc`: the sandbox's processes and the system figures common tools read.
+//!
+//! Files are generated when opened (a snapshot, as Linux's seq files are
+//! for small reads) and report size 0, as on Linux.
+
+use std::any::Any;
+use std::sync::{Arc, Mutex, Weak};
+
+use abi::consts::*;
+use abi::types::Timespec;
+use abi::Errno;
+
+use crate::kernel::{current, Kernel, Process};
+use crate::vfs::{lock, DirEntry, FileOps, FileRef, Inode, InodeAttr, InodeRef, KResult, Location};
+
+/// The /proc file system.
+pub struct ProcFs {
+    dev: u64,
+    kernel: Mutex<Weak<Kernel>>,
+    me: Weak<ProcFs>,
+}
+
+impl ProcFs {
+    pub fn new(dev: u64) -> Arc<ProcFs> {
+        Arc::new_cyclic(|me| ProcFs { dev, kernel: Mutex::new(Weak::new()), me: me.clone() })
+    }
+
+    /// Tell /proc which kernel it describes (after the kernel exists).
+    pub fn set_kernel(&self, k: &Arc<Kernel>) {
+        *lock(&self.kernel) = Arc::downgrade(k);
+    }
+
+    fn kernel(&self) -> KResult<Arc<Kernel>> {
+        lock(&self.kernel).upgrade().ok_or(Errno::ESRCH)
+    }
+
+    pub fn root(&self) -> InodeRef {
+        Arc::new(ProcNode { fs: self.me.upgrade().expect("procfs alive"), kind: Kind::Root })
+    }
+}
+
+#[derive(Clone)]
+enum Kind {
+    Root,
+    SelfLink,
+    Static(&'static str),
+    SysDir(&'static str),
+    PidDir(i32),
+    PidFile(i32, &'static str),
+    PidLink(i32, &'static str),
+    FdDir(i32),
+    FdLink(i32, i32),
+}
+
+struct ProcNode {
+    fs: Arc<ProcFs>,
+    kind: Kind,
+}
+
+const ROOT_FILES: &[&str] =
+    &["cpuinfo", "filesystems", "loadavg", "meminfo", "mounts", "stat", "uptime", "version", "sys"];
+const PID_FILES: &[&str] = &["cmdline", "comm", "environ", "maps", "mounts", "stat", "statm", "status"];
+const PID_LINKS: &[&str] = &["cwd", "exe", "root"];
+
+fn ino_of(kind: &Kind) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    match kind {
+        Kind::Root => return 1,
+        Kind::SelfLink => "self".hash(&mut h),
+        Kind::Static(n) => ("s", n).hash(&mut h),
+        Kind::SysDir(n) => ("d", n).hash(&mut h),
+        Kind::PidDir(p) => ("p", p).hash(&mut h),
+        Kind::PidFile(p, n) => ("pf", p, n).hash(&mut h),
+        Kind::PidLink(p, n) => ("pl", p, n).hash(&mut h),
+        Kind::FdDir(p) => ("fd", p).hash(&mut h),
+        Kind::FdLink(p, f) => ("fl", p, f).hash(&mut h),
+    }
+    (h.finish() & 0xffff_ffff) | 2
+}
+
+/// What the sys/ tree holds: directories and files by path.
+fn sys_dir(path: &str) -> Option<&'static [&'static str]> {
+    Some(match path {
+        "sys" => &["kernel", "vm", "fs"],
+        "sys/kernel" => &["hostname", "osrelease", "ostype", "pid_max", "ngroups_max", "domainname"],
+        "sys/vm" => &["overcommit_memory", "max_map_count"],
+        "sys/fs" => &["file-max", "nr_open"],
+        _ => return None,
+    })
+}
+
+fn leak(s: String) -> &'static str {
+    // The set of names is small and fixed (see sys_dir); interning them
+    // keeps `Kind` Copy-like.
+    Box::leak(s.into_boxed_str())
+}
+
+impl ProcNode {
+    fn node(&self, kind: Kind) -> InodeRef {
+        Arc::new(ProcNode { fs: self.fs.clone(), kind })
+    }
+
+    fn process(&self, pid: i32) -> KResult<Arc<Process>> {
+        self.fs.kernel()?.process(pid).ok_or(Errno::ENOENT)
+    }
+
+    fn owner(&self) -> (u32, u32) {
+        let pid = match &self.kind {
+            Kind::PidDir(p) | Kind::PidFile(p, _) | Kind::PidLink(p, _) | Kind::FdDir(p) | Kind::FdLink(p, _) => *p,
+            _ => return (0, 0),
+        };
+        match self.process(pid) {
+            Ok(p) => {
+                let c = lock(&p.creds);
+                (c.euid, c.egid)
+            }
+            Err(_) => (0, 0),
+        }
+    }
+
+    fn content(&self) -> KResult<Vec<u8>> {
+        let k = self.fs.kernel()?;
+        match &self.kind {
+            Kind::Static(name) => static_file(&k, name),
+            Kind::PidFile(pid, name) => pid_file(&k, &self.process(*pid)?, name),
+            _ => Err(Errno::EISDIR),
+        }
+    }
+}
+
+fn static_file(k: &Arc<Kernel>, name: &str) -> KResult<Vec<u8>> {
+    let up = k.start.elapsed();
+    Ok(match name {
+        "cpuinfo" => {
+            let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let mut s = String::new();
+            for i in 0..n {
+                s += &format!(
+                    "processor\t: {i}\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 85\nmodel name\t: bulwark virtual CPU\nstepping\t: 0\ncpu MHz\t\t: 2000.000\ncache size\t: 16384 KB\nphysical id\t: 0\nsiblings\t: {n}\ncore id\t\t: {i}\ncpu cores\t: {n}\nfpu\t\t: yes\nflags\t\t: fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 clflush mmx fxsr sse sse2 syscall nx lm rep_good nopl cpuid pni ssse3 cx16 sse4_1 sse4_2 popcnt aes xsave avx hypervisor\nbogomips\t: 4000.00\naddress sizes\t: 46 bits physical, 48 bits virtual\n\n"
+                );
+            }
+            s.into_bytes()
+        }
+        "filesystems" => b"nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\toverlay\n\text4\n".to_vec(),
+        "loadavg" => format!("0.00 0.00 0.00 1/{} {}\n", k.pids().len(), k.pids().last().copied().unwrap_or(1)).into_bytes(),
+        "meminfo" => {
+            // SAFETY-free: the sentry reads its host's totals for itself.
+            let total = host_mem_kb();
+            let used = k.pids().iter().filter_map(|p| k.process(*p)).map(|p| lock(&p.mm).resident()).sum::<u64>() / 1024;
+            let free = total.saturating_sub(used);
+            format!(
+                "MemTotal:       {total:8} kB\nMemFree:        {free:8} kB\nMemAvailable:   {free:8} kB\nBuffers:               0 kB\nCached:                0 kB\nSwapCached:            0 kB\nActive:         {used:8} kB\nInactive:              0 kB\nSwapTotal:             0 kB\nSwapFree:              0 kB\nDirty:                 0 kB\nShmem:                 0 kB\nHugePages_Total:       0\nHugePagesize:       2048 kB\n"
+            )
+            .into_bytes()
+        }
+        "mounts" => mounts(k),
+        "stat" => {
+            let boot = now_realtime().tv_sec - up.as_secs() as i64;
+            let t = up.as_millis() as u64 / 10;
+            format!("cpu  {t} 0 0 {t} 0 0 0 0 0 0\ncpu0 {t} 0 0 {t} 0 0 0 0 0 0\nintr 0\nctxt 0\nbtime {boot}\nprocesses {}\nprocs_running 1\nprocs_blocked 0\n", k.pids().len()).into_bytes()
+        }
+        "uptime" => format!("{}.{:02} {}.{:02}\n", up.as_secs(), up.subsec_millis() / 10, up.as_secs(), up.subsec_millis() / 10).into_bytes(),
+        "version" => format!(
+            "Linux version {} (bulwark) {}\n",
+            String::from_utf8_lossy(crate::syscalls::misc::RELEASE),
+            String::from_utf8_lossy(crate::syscalls::misc::VERSION)
+        )
+        .into_bytes(),
+        "sys/kernel/hostname" => {
+            let mut h = lock(&k.hostname).clone();
+            h.push(b'\n');
+            h
+        }
+        "sys/kernel/domainname" => {
+            let mut h = lock(&k.domainname).clone();
+            h.push(b'\n');
+            h
+        }
+        "sys/kernel/osrelease" => {
+            let mut r = crate::syscalls::misc::RELEASE.to_vec();
+            r.push(b'\n');
+            r
+        }
+        "sys/kernel/ostype" => b"Linux\n".to_vec(),
+        "sys/kernel/pid_max" => b"4194304\n".to_vec(),
+        "sys/kernel/ngroups_max" => b"65536\n".to_vec(),
+        "sys/vm/overcommit_memory" => b"0\n".to_vec(),
+        "sys/vm/max_map_count" => b"65530\n".to_vec(),
+        "sys/fs/file-max" => b"9223372036854775807\n".to_vec(),
+        "sys/fs/nr_open" => b"1048576\n".to_vec(),
+        _ => return Err(Errno::ENOENT),
+    })
+}
+
+fn host_mem_kb() -> u64 {
+    // SAFETY: zeroed sysinfo is valid; the call fills it.
+    #[allow(unsafe_code)]
+    let s = unsafe {
+        let mut s: libc::sysinfo = std::mem::zeroed();
+        libc::sysinfo(&mut s);
+        s
+    };
+    s.totalram * u64::from(s.mem_unit) / 1024
+}
+
+fn now_realtime() -> Timespec {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    Timespec { tv_sec: d.as_secs() as i64, tv_nsec: i64::from(d.subsec_nanos()) }
+}
+
+fn mounts(k: &Arc<Kernel>) -> Vec<u8> {
+    let root = k.vfs.root();
+    let mut s = Vec::new();
+    for m in k.vfs.mounts() {
+        let loc = Location { mount: m.clone(), dentry: m.root.clone() };
+        let path = k.vfs.path_of(&loc, &root);
+        s.extend_from_slice(m.source.as_bytes());
+        s.push(b' ');
+        s.extend_from_slice(&path);
+        s.extend_from_slice(format!(" {} {},relatime 0 0\n", m.fstype, if m.readonly { "ro" } else { "rw" }).as_bytes());
+    }
+    s
+}
+
+fn pid_file(k: &Arc<Kernel>, p: &Arc<Process>, name: &str) -> KResult<Vec<u8>> {
+    let comm = String::from_utf8_lossy(&lock(&p.comm)).into_owned();
+    let ppid = *lock(&p.ppid);
+    Ok(match name {
+        "cmdline" | "environ" => {
+            let mut mm = lock(&p.mm);
+            let (s, e) = if name == "cmdline" { (mm.arg_start, mm.arg_end) } else { (mm.env_start, mm.env_end) };
+            let mut v = vec![0u8; e.saturating_sub(s).min(1 << 20) as usize];
+            mm.read_bytes(s, &mut v)?;
+            v
+        }
+        "comm" => format!("{comm}\n").into_bytes(),
+        "maps" => {
+            let mm = lock(&p.mm);
+            let mut s = Vec::new();
+            for v in mm.vmas() {
+                let perms = format!(
+                    "{}{}{}{}",
+                    if v.prot & PROT_READ != 0 { 'r' } else { '-' },
+                    if v.prot & PROT_WRITE != 0 { 'w' } else { '-' },
+                    if v.prot & PROT_EXEC != 0 { 'x' } else { '-' },
+                    if v.shared { 's' } else { 'p' }
+                );
+                let (dev, ino) = v.dev_ino;
+                let line = format!(
+                    "{:08x}-{:08x} {perms} {:08x} {:02x}:{:02x} {ino}",
+                    v.start,
+                    v.end,
+                    v.offset(),
+                    (dev >> 8) & 0xfff,
+                    dev & 0xff
+                );
+                s.extend_from_slice(line.as_bytes());
+                if !v.name.is_empty() {
+                    let pad = 73usize.saturating_sub(line.len());
+                    s.extend(std::iter::repeat(b' ').take(pad.max(1)));
+                    s.extend_from_slice(&v.name);
+                }
+                s.push(b'\n');
+            }
+            s
+        }
+        "mounts" => mounts(k),
+        "stat" | "statm" => {
+            let mm = lock(&p.mm);
+            let vsize: u64 = mm.vmas().map(|v| v.end - v.start).sum();
+            let rss = mm.resident() / PAGE_SIZE;
+            if name == "statm" {
+                return Ok(format!("{} {rss} 0 0 0 0 0\n", vsize / PAGE_SIZE).into_bytes());
+            }
+            let start = p.start.duration_since(k.start).as_millis() as u64 / 10;
+            format!(
+                "{} ({comm}) R {ppid} {} {} 0 -1 4194304 0 0 0 0 0 0 0 0 20 0 1 0 {start} {vsize} {rss} 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
+                p.pid, p.pid, p.pid
+            )
+            .into_bytes()
+        }
+        "status" => {
+            let c = lock(&p.creds).clone();
+            let mm = lock(&p.mm);
+            let vsize: u64 = mm.vmas().map(|v| v.end - v.start).sum::<u64>() / 1024;
+            let rss = mm.resident() / 1024;
+            let umask = lock(&p.fs).umask;
+            let groups: Vec<String> = c.groups.iter().map(|g| g.to_string()).collect();
+            format!(
+                "Name:\t{comm}\nUmask:\t{umask:04o}\nState:\tR (running)\nTgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\nPPid:\t{ppid}\nTracerPid:\t0\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t64\nGroups:\t{}\nVmPeak:\t{vsize:8} kB\nVmSize:\t{vsize:8} kB\nVmRSS:\t{rss:8} kB\nThreads:\t1\nSigQ:\t0/63432\nSigPnd:\t0000000000000000\nShdPnd:\t0000000000000000\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\nSigCgt:\t0000000000000000\nCapInh:\t0000000000000000\nCapPrm:\t000001ffffffffff\nCapEff:\t000001ffffffffff\nCapBnd:\t000001ffffffffff\nCapAmb:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t0\nCpus_allowed_list:\t0-{}\n",
+                c.uid,
+                c.euid,
+                c.suid,
+                c.fsuid,
+                c.gid,
+                c.egid,
+                c.sgid,
+                c.fsgid,
+                groups.join(" "),
+                std::thread::available_parallelism().map_or(1, |n| n.get()) - 1,
+                pid = p.pid,
+            )
+            .into_bytes()
+        }
+        _ => return Err(Errno::ENOENT),
+    })
+}
+
+/// An opened /proc file: the snapshot taken at open.
+struct Snapshot(Vec<u8>);
+
+impl FileOps for Snapshot {
+    fn read(&self, buf: &mut [u8], off: u64) -> KResult<usize> {
+        let Ok(off) = usize::try_from(off) else { return Ok(0) };
+        if off >= self.0.len() {
+            return Ok(0);
+        }
+        let n = buf.len().min(self.0.len() - off);
+        buf[..n].copy_from_slice(&self.0[off..off + n]);
+        Ok(n)
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// An opened /proc directory (read through `readdir`).
+struct DirFile;
+
+impl FileOps for DirFile {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl Inode for ProcNode {
+    fn attr(&self) -> KResult<InodeAttr> {
+        let (mode, nlink) = match &self.kind {
+            Kind::Root | Kind::PidDir(_) | Kind::SysDir(_) => (S_IFDIR | 0o555, 2),
+            Kind::FdDir(_) => (S_IFDIR | 0o500, 2),
+            Kind::SelfLink | Kind::PidLink(..) => (S_IFLNK | 0o777, 1),
+            Kind::FdLink(..) => (S_IFLNK | 0o700, 1),
+            Kind::Static(n) if n.starts_with("sys/kernel/hostname") || n.starts_with("sys/kernel/domainname") => {
+                (S_IFREG | 0o644, 1)
+            }
+            Kind::PidFile(_, "environ") => (S_IFREG | 0o400, 1),
+            Kind::Static(_) | Kind::PidFile(..) => (S_IFREG | 0o444, 1),
+        };
+        if let Kind::PidDir(p) | Kind::PidFile(p, _) | Kind::PidLink(p, _) | Kind::FdDir(p) = &self.kind {
+            self.process(*p)?;
+        }
+        let (uid, gid) = self.owner();
+        let t = lock(&self.fs.kernel).upgrade().map(|k| k.start.elapsed()).unwrap_or_default();
+        let now = now_realtime();
+        let boot = Timespec { tv_sec: now.tv_sec - t.as_secs() as i64, tv_nsec: 0 };
+        Ok(InodeAttr {
+            dev: self.fs.dev,
+            ino: ino_of(&self.kind),
+            mode,
+            nlink,
+            uid,
+            gid,
+            rdev: 0,
+            size: 0,
+            blksize: 1024,
+            blocks: 0,
+            atime: boot,
+            mtime: boot,
+            ctime: boot,
+        })
+    }
+
+    fn lookup(&self, name: &[u8]) -> KResult<InodeRef> {
+        let name = std::str::from_utf8(name).map_err(|_| Errno::ENOENT)?;
+        match &self.kind {
+            Kind::Root => {
+                if name == "self" || name == "thread-self" {
+                    return Ok(self.node(Kind::SelfLink));
+                }
+                if let Ok(pid) = name.parse::<i32>() {
+                    if pid > 0 && name == pid.to_string() {
+                        self.process(pid)?;
+                        return Ok(self.node(Kind::PidDir(pid)));
+                    }
+                }
+                if name == "sys" {
+                    return Ok(self.node(Kind::SysDir("sys")));
+                }
+                ROOT_FILES.iter().find(|n| **n == name).map(|n| self.node(Kind::Static(n))).ok_or(Errno::ENOENT)
+            }
+            Kind::SysDir(dir) => {
+                let entries = sys_dir(dir).ok_or(Errno::ENOENT)?;
+                if !entries.contains(&name) {
+                    return Err(Errno::ENOENT);
+                }
+                let path = leak(format!("{dir}/{name}"));
+                if sys_dir(path).is_some() {
+                    Ok(self.node(Kind::SysDir(path)))
+                } else {
+                    Ok(self.node(Kind::Static(path)))
+                }
+            }
+            Kind::PidDir(pid) => {
+                self.process(*pid)?;
+                if name == "fd" {
+                    return Ok(self.node(Kind::FdDir(*pid)));
+                }
+                if let Some(n) = PID_FILES.iter().find(|n| **n == name) {
+                    return Ok(self.node(Kind::PidFile(*pid, n)));
+                }
+                if let Some(n) = PID_LINKS.iter().find(|n| **n == name) {
+                    return Ok(self.node(Kind::PidLink(*pid, n)));
+                }
+                Err(Errno::ENOENT)
+            }
+            Kind::FdDir(pid) => {
+                let fd: i32 = name.parse().map_err(|_| Errno::ENOENT)?;
+                let p = self.process(*pid)?;
+                lock(&p.fds).get(fd).map_err(|_| Errno::ENOENT)?;
+                Ok(self.node(Kind::FdLink(*pid, fd)))
+            }
+            _ => Err(Errno::ENOTDIR),
+        }
+    }
+
+    fn readdir(&self) -> KResult<Vec<DirEntry>> {
+        let mut out = Vec::new();
+        let mut push = |kind: Kind, name: String, dt: u8| out.push(DirEntry { ino: ino_of(&kind), kind: dt, name: name.into_bytes() });
+        match &self.kind {
+            Kind::Root => {
+                for n in ROOT_FILES {
+                    if *n == "sys" {
+                        push(Kind::SysDir("sys"), "sys".into(), DT_DIR);
+                    } else {
+                        push(Kind::Static(n), (*n).into(), DT_REG);
+                    }
+                }
+                push(Kind::SelfLink, "self".into(), DT_LNK);
+                for pid in self.fs.kernel()?.pids() {
+                    push(Kind::PidDir(pid), pid.to_string(), DT_DIR);
+                }
+            }
+            Kind::SysDir(dir) => {
+                for n in sys_dir(dir).unwrap_or(&[]) {
+                    let path = format!("{dir}/{n}");
+                    let is_dir = sys_dir(&path).is_some();
+                    push(Kind::Static("x"), (*n).into(), if is_dir { DT_DIR } else { DT_REG });
+                }
+            }
+            Kind::PidDir(pid) => {
+                for n in PID_FILES {
+                    push(Kind::PidFile(*pid, n), (*n).into(), DT_REG);
+                }
+                for n in PID_LINKS {
+                    push(Kind::PidLink(*pid, n), (*n).into(), DT_LNK);
+                }
+                push(Kind::FdDir(*pid), "fd".into(), DT_DIR);
+            }
+            Kind::FdDir(pid) => {
+                let p = self.process(*pid)?;
+                let fds = lock(&p.fds).fds();
+                for fd in fds {
+                    push(Kind::FdLink(*pid, fd), fd.to_string(), DT_LNK);
+                }
+            }
+            _ => return Err(Errno::ENOTDIR),
+        }
+        Ok(out)
+    }
+
+    fn readlink(&self) -> KResult<Vec<u8>> {
+        match &self.kind {
+            Kind::SelfLink => {
+                let p = current().ok_or(Errno::ENOENT)?;
+                Ok(p.pid.to_string().into_bytes())
+            }
+            Kind::FdLink(pid, fd) => {
+                let p = self.process(*pid)?;
+                let f = lock(&p.fds).get(*fd).map_err(|_| Errno::ENOENT)?;
+                if let Some(n) = &f.anon_name {
+                    return Ok(n.clone());
+                }
+                let loc = f.loc.clone().ok_or(Errno::ENOENT)?;
+                let k = self.fs.kernel()?;
+                let root = lock(&p.fs).root.clone();
+                Ok(k.vfs.path_of(&loc, &root))
+            }
+            Kind::PidLink(..) => {
+                let loc = self.magic_link().ok_or(Errno::ENOENT)?;
+                let k = self.fs.kernel()?;
+                let root = current().map(|p| lock(&p.fs).root.clone()).unwrap_or_else(|| k.vfs.root());
+                Ok(k.vfs.path_of(&loc, &root))
+            }
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    fn magic_link(&self) -> Option<Location> {
+        match &self.kind {
+            Kind::PidLink(pid, name) => {
+                let p = self.process(*pid).ok()?;
+                match *name {
+                    "exe" => lock(&p.exe).clone(),
+                    "cwd" => Some(lock(&p.fs).cwd.clone()),
+                    "root" => Some(lock(&p.fs).root.clone()),
+                    _ => None,
+                }
+            }
+            Kind::FdLink(pid, fd) => {
+                let p = self.process(*pid).ok()?;
+                let f = lock(&p.fds).get(*fd).ok()?;
+                f.loc.clone()
+            }
+            _ => None,
+        }
+    }
+
+    fn open(&self, flags: u32) -> KResult<FileRef> {
+        if flags & O_ACCMODE != O_RDONLY {
+            return Err(Errno::EACCES);
+        }
+        match &self.kind {
+            Kind::Root | Kind::PidDir(_) | Kind::SysDir(_) | Kind::FdDir(_) => Ok(Arc::new(DirFile)),
+            Kind::Static(_) | Kind::PidFile(..) => Ok(Arc::new(Snapshot(self.content()?))),
+            _ => Err(Errno::ELOOP),
+        }
+    }
+
+    fn statfs(&self) -> KResult<crate::vfs::FsStat> {
+        Ok(crate::vfs::FsStat { f_type: PROC_SUPER_MAGIC, f_bsize: 4096, f_namelen: 255, f_frsize: 4096, ..Default::default() })
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}

@@ -2,7 +2,7 @@
 
 mod file;
 mod fs;
-mod misc;
+pub mod misc;
 mod mm;
 mod process;
 mod signal;
