@@ -110,10 +110,8 @@ pub fn enter(root: &Path, read_only: bool) -> io::Result<OwnedFd> {
         )
     })?;
     // SAFETY: plain call; no pointers.
-    check(
-        unsafe { libc::unshare(libc::CLONE_NEWNS) },
-        "unshare(CLONE_NEWNS)",
-    )?;
+    let ret = unsafe { libc::unshare(libc::CLONE_NEWNS) };
+    check(ret, "unshare(CLONE_NEWNS)")?;
     // Best effort: no network and no System V IPC in the gofer. Failing
     // these (e.g. a host policy forbids them) leaves the jail weaker but
     // still confined to `root`.
@@ -135,26 +133,22 @@ pub fn enter(root: &Path, read_only: bool) -> io::Result<OwnedFd> {
     )?;
     restrict(&root, read_only)?;
     // SAFETY: `root` is NUL-terminated.
-    check(unsafe { libc::chdir(root.as_ptr()) }, "chdir(root)")?;
+    let ret = unsafe { libc::chdir(root.as_ptr()) };
+    check(ret, "chdir(root)")?;
     // pivot_root(".", "."): the old root is stacked under the new one at
     // "."; detaching "." then removes it, leaving only the new root.
     // SAFETY: both arguments are NUL-terminated strings.
-    check(
-        unsafe { libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) as libc::c_int },
-        "pivot_root",
-    )?;
+    let ret = unsafe { libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) };
+    check(if ret < 0 { -1 } else { 0 }, "pivot_root")?;
     // SAFETY: the path is NUL-terminated.
-    check(
-        unsafe { libc::umount2(c".".as_ptr(), libc::MNT_DETACH) },
-        "detach old root",
-    )?;
+    let ret = unsafe { libc::umount2(c".".as_ptr(), libc::MNT_DETACH) };
+    check(ret, "detach old root")?;
     // SAFETY: the path is NUL-terminated.
-    check(unsafe { libc::chdir(c"/".as_ptr()) }, "chdir(/)")?;
+    let ret = unsafe { libc::chdir(c"/".as_ptr()) };
+    check(ret, "chdir(/)")?;
     // SAFETY: plain call; the extra arguments are ignored zeros.
-    check(
-        unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) },
-        "no_new_privs",
-    )?;
+    let ret = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
+    check(ret, "no_new_privs")?;
     // SAFETY: the path is NUL-terminated.
     let fd = unsafe {
         libc::open(
