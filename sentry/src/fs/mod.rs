@@ -24,6 +24,7 @@ pub mod overlay;
 pub mod tmpfs;
 
 pub use dev::{new_devfs, open_char_device};
+pub use gofer::{GoferFile, GoferFs, GoferInode};
 pub use overlay::{OverlayFs, OverlayInode};
 
 pub use tmpfs::{Tmpfs, TmpfsInode};
