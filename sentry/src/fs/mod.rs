@@ -25,6 +25,7 @@ pub mod tmpfs;
 
 pub use dev::{new_devfs, open_char_device};
 pub use gofer::{GoferFile, GoferFs, GoferInode};
+pub use host::{HostFile, HostInode};
 pub use overlay::{OverlayFs, OverlayInode};
 
 pub use tmpfs::{Tmpfs, TmpfsInode};
