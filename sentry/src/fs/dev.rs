@@ -1,0 +1,278 @@
+//! /dev: a tmpfs holding the character devices every program expects, and
+//! the drivers behind them.
+//!
+//! A device node of any tmpfs (or of the host root) opens through
+//! [`open_char_device`], so `mknod x c 1 3` anywhere makes a working
+//! `/dev/null`, as on Linux.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use abi::Errno;
+
+use super::{major, makedev, minor, Tmpfs};
+use crate::vfs::{CreateAttr, FileOps, FileRef, KResult, NodeKind};
+
+/// Device numbers of the devices bulwark drives.
+pub const DEV_NULL: u64 = makedev(1, 3);
+pub const DEV_ZERO: u64 = makedev(1, 5);
+pub const DEV_FULL: u64 = makedev(1, 7);
+pub const DEV_RANDOM: u64 = makedev(1, 8);
+pub const DEV_URANDOM: u64 = makedev(1, 9);
+pub const DEV_TTY: u64 = makedev(5, 0);
+
+/// A new /dev (a tmpfs, owned by root, mode 0755) whose `st_dev` is `dev`.
+/// `shm` and `pts` are empty directories the VFS mounts on.
+pub fn new_devfs(dev: u64) -> KResult<Arc<Tmpfs>> {
+    let fs = Tmpfs::new(dev, 0o755, 0, 0);
+    let root = fs.root();
+    let attr = |mode| CreateAttr {
+        mode,
+        uid: 0,
+        gid: 0,
+    };
+    for (name, rdev) in [
+        ("null", DEV_NULL),
+        ("zero", DEV_ZERO),
+        ("full", DEV_FULL),
+        ("random", DEV_RANDOM),
+        ("urandom", DEV_URANDOM),
+        ("tty", DEV_TTY),
+    ] {
+        root.create(name.as_bytes(), NodeKind::CharDevice(rdev), attr(0o666))?;
+    }
+    for (name, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
+        root.create(
+            name.as_bytes(),
+            NodeKind::Symlink(target.as_bytes().to_vec()),
+            attr(0o777),
+        )?;
+    }
+    root.create(b"shm", NodeKind::Directory, attr(0o1777))?;
+    root.create(b"pts", NodeKind::Directory, attr(0o755))?;
+    Ok(fs)
+}
+
+/// Open the character device `rdev` (`open(2)` flags in `flags`).
+/// `ENXIO` for a device with no driver, and for `/dev/tty` while there is
+/// no controlling terminal.
+pub fn open_char_device(rdev: u64, _flags: u32) -> KResult<FileRef> {
+    match (major(rdev), minor(rdev)) {
+        (1, 3) => Ok(Arc::new(Null)),
+        (1, 5) => Ok(Arc::new(Zero)),
+        (1, 7) => Ok(Arc::new(Full)),
+        (1, 8) | (1, 9) => Ok(Arc::new(Random)),
+        _ => Err(Errno::ENXIO),
+    }
+}
+
+/// `/dev/null`: reads end at once, writes vanish.
+pub struct Null;
+
+impl FileOps for Null {
+    fn read(&self, _buf: &mut [u8], _off: u64) -> KResult<usize> {
+        Ok(0)
+    }
+    fn write(&self, buf: &[u8], _off: u64) -> KResult<usize> {
+        Ok(buf.len())
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// `/dev/zero`: reads zeros, writes vanish.
+pub struct Zero;
+
+impl FileOps for Zero {
+    fn read(&self, buf: &mut [u8], _off: u64) -> KResult<usize> {
+        buf.fill(0);
+        Ok(buf.len())
+    }
+    fn write(&self, buf: &[u8], _off: u64) -> KResult<usize> {
+        Ok(buf.len())
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// `/dev/full`: reads zeros, writes fail with `ENOSPC`.
+pub struct Full;
+
+impl FileOps for Full {
+    fn read(&self, buf: &mut [u8], _off: u64) -> KResult<usize> {
+        buf.fill(0);
+        Ok(buf.len())
+    }
+    fn write(&self, _buf: &[u8], _off: u64) -> KResult<usize> {
+        Err(Errno::ENOSPC)
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// `/dev/random` and `/dev/urandom`: the host's `getrandom(2)`. Writes are
+/// accepted and dropped (on Linux they stir the pool).
+pub struct Random;
+
+impl FileOps for Random {
+    fn read(&self, buf: &mut [u8], _off: u64) -> KResult<usize> {
+        let mut done = 0;
+        while done < buf.len() {
+            let rest = &mut buf[done..];
+            // SAFETY: `rest` is a valid, writable buffer of `rest.len()`
+            // bytes for the duration of the call.
+            let n = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
+            match usize::try_from(n) {
+                Ok(n) => done += n,
+                Err(_) => {
+                    let e = Errno::from_io(&std::io::Error::last_os_error());
+                    if e != Errno::EINTR {
+                        return if done > 0 { Ok(done) } else { Err(e) };
+                    }
+                }
+            }
+        }
+        Ok(done)
+    }
+    fn write(&self, buf: &[u8], _off: u64) -> KResult<usize> {
+        Ok(buf.len())
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vfs::InodeRef;
+    use abi::consts::{O_RDONLY, O_RDWR, S_IFCHR, S_IFDIR, S_IFLNK};
+
+    fn devroot() -> InodeRef {
+        new_devfs(7).expect("devfs").root()
+    }
+
+    fn open(name: &str) -> FileRef {
+        devroot()
+            .lookup(name.as_bytes())
+            .expect("lookup")
+            .open(O_RDWR)
+            .expect("open")
+    }
+
+    #[test]
+    fn null_reads_nothing_and_swallows_writes() {
+        let f = open("null");
+        let mut buf = [7u8; 4];
+
+        assert_eq!(f.read(&mut buf, 0), Ok(0));
+        assert_eq!(f.write(b"abc", 0), Ok(3));
+    }
+
+    #[test]
+    fn zero_reads_zeros() {
+        let f = open("zero");
+        let mut buf = [7u8; 4];
+
+        let n = f.read(&mut buf, 0);
+
+        assert_eq!((n, buf), (Ok(4), [0; 4]));
+    }
+
+    #[test]
+    fn full_reads_zeros_and_write_returns_enospc() {
+        let f = open("full");
+        let mut buf = [7u8; 4];
+
+        assert_eq!((f.read(&mut buf, 0), buf), (Ok(4), [0; 4]));
+        assert_eq!(f.write(b"x", 0), Err(Errno::ENOSPC));
+    }
+
+    #[test]
+    fn urandom_fills_the_whole_buffer() {
+        let f = open("urandom");
+        let mut a = [0u8; 64];
+        let mut b = [0u8; 64];
+
+        assert_eq!(f.read(&mut a, 0), Ok(64));
+        assert_eq!(f.read(&mut b, 0), Ok(64));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn tty_open_returns_enxio() {
+        let tty = devroot().lookup(b"tty").expect("lookup");
+
+        assert_eq!(tty.open(O_RDWR).err(), Some(Errno::ENXIO));
+    }
+
+    #[test]
+    fn devices_have_linux_numbers_and_mode_0666() {
+        let root = devroot();
+
+        let got: Vec<_> = ["null", "zero", "full", "random", "urandom", "tty"]
+            .iter()
+            .map(|n| {
+                let a = root
+                    .lookup(n.as_bytes())
+                    .expect("lookup")
+                    .attr()
+                    .expect("attr");
+                (a.mode, major(a.rdev), minor(a.rdev))
+            })
+            .collect();
+
+        let c = S_IFCHR | 0o666;
+        assert_eq!(
+            got,
+            vec![
+                (c, 1, 3),
+                (c, 1, 5),
+                (c, 1, 7),
+                (c, 1, 8),
+                (c, 1, 9),
+                (c, 5, 0)
+            ]
+        );
+    }
+
+    #[test]
+    fn fd_links_and_directories_exist() {
+        let root = devroot();
+
+        let stdout = root.lookup(b"stdout").expect("stdout");
+        let shm = root.lookup(b"shm").expect("shm").attr().expect("attr");
+
+        assert_eq!(stdout.attr().expect("attr").mode & S_IFLNK, S_IFLNK);
+        assert_eq!(stdout.readlink().expect("readlink"), b"/proc/self/fd/1");
+        assert_eq!(
+            root.lookup(b"fd")
+                .expect("fd")
+                .readlink()
+                .expect("readlink"),
+            b"/proc/self/fd"
+        );
+        assert_eq!(shm.mode, S_IFDIR | 0o1777);
+        assert!(root
+            .lookup(b"pts")
+            .expect("pts")
+            .readdir()
+            .expect("readdir")
+            .is_empty());
+        assert_eq!(
+            root.lookup(b"null")
+                .expect("null")
+                .open(O_RDONLY)
+                .map(|_| ()),
+            Ok(())
+        );
+    }
+}

@@ -1,0 +1,304 @@
+//! The host root, served by the gofer (read-only for now: every change is
+//! `EROFS`).
+//!
+//! The root belongs to the sandbox alone, so what the gofer said once stays
+//! true: each inode caches its attributes, its looked-up children
+//! (directories strongly, other files weakly, and misses as negative
+//! entries), its directory listing and its symlink target. A path walked
+//! once costs no further round trip. A regular file's contents are read
+//! from the host descriptor the gofer donates (one per inode, opened
+//! read-only on first open and shared by all opens) with `pread`.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::{Arc, Mutex, Weak};
+
+use abi::consts::{O_ACCMODE, O_CLOEXEC, O_RDONLY, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
+use abi::types::Timespec;
+use abi::Errno;
+use gofer::{GoferClient, Handle};
+
+use super::{lock, DirFile};
+use crate::vfs::{
+    DirEntry, FileOps, FileRef, FsStat, Inode, InodeAttr, InodeRef, KResult, SetAttr,
+};
+
+/// One gofer-backed file system.
+pub struct GoferFs {
+    root: Arc<GoferInode>,
+}
+
+struct Shared {
+    client: Arc<GoferClient>,
+    dev: u64,
+}
+
+impl GoferFs {
+    /// Attach to the gofer's root. `dev` is what `st_dev` reports for every
+    /// inode (the host's device numbers stay hidden).
+    pub fn new(client: Arc<GoferClient>, dev: u64) -> KResult<Arc<GoferFs>> {
+        let (handle, attr) = client.attach()?;
+        let shared = Arc::new(Shared { client, dev });
+        Ok(Arc::new(GoferFs {
+            root: GoferInode::new(&shared, handle, attr),
+        }))
+    }
+
+    /// The root directory.
+    pub fn root(&self) -> InodeRef {
+        self.root.clone()
+    }
+}
+
+/// What a directory knows about one name.
+enum Cached {
+    /// The name does not exist.
+    Negative,
+    /// A directory, kept for path walks.
+    Dir(Arc<GoferInode>),
+    /// Anything else, kept while someone holds it.
+    Other(Weak<GoferInode>),
+}
+
+/// An inode of the host root: a gofer handle and what the gofer told about it.
+pub struct GoferInode {
+    fs: Arc<Shared>,
+    me: Weak<GoferInode>,
+    handle: Handle,
+    attr: InodeAttr,
+    children: Mutex<HashMap<Vec<u8>, Cached>>,
+    dirents: Mutex<Option<Arc<Vec<DirEntry>>>>,
+    link: Mutex<Option<Vec<u8>>>,
+    host_fd: Mutex<Option<Arc<OwnedFd>>>,
+}
+
+fn ts(t: gofer::client::Time) -> Timespec {
+    Timespec {
+        tv_sec: t.sec,
+        tv_nsec: t.nsec,
+    }
+}
+
+impl GoferInode {
+    fn new(fs: &Arc<Shared>, handle: Handle, a: gofer::Attr) -> Arc<GoferInode> {
+        let attr = InodeAttr {
+            dev: fs.dev,
+            ino: a.ino,
+            mode: a.mode,
+            nlink: a.nlink,
+            uid: a.uid,
+            gid: a.gid,
+            rdev: a.rdev,
+            size: a.size,
+            blksize: a.blksize,
+            blocks: a.blocks,
+            atime: ts(a.atime),
+            mtime: ts(a.mtime),
+            ctime: ts(a.ctime),
+        };
+        Arc::new_cyclic(|me| GoferInode {
+            fs: Arc::clone(fs),
+            me: me.clone(),
+            handle,
+            attr,
+            children: Mutex::default(),
+            dirents: Mutex::default(),
+            link: Mutex::default(),
+            host_fd: Mutex::default(),
+        })
+    }
+
+    fn is_dir(&self) -> bool {
+        self.attr.mode & S_IFMT == S_IFDIR
+    }
+
+    /// The host descriptor of this regular file, opened read-only on first
+    /// use (also what `mmap` of the file maps).
+    pub fn host_fd(&self) -> KResult<Arc<OwnedFd>> {
+        let mut slot = lock(&self.host_fd);
+        if let Some(fd) = &*slot {
+            return Ok(Arc::clone(fd));
+        }
+        let fd = Arc::new(self.fs.client.open(self.handle, O_RDONLY | O_CLOEXEC)?);
+        *slot = Some(Arc::clone(&fd));
+        Ok(fd)
+    }
+
+    fn listing(&self) -> KResult<Arc<Vec<DirEntry>>> {
+        let mut slot = lock(&self.dirents);
+        if let Some(d) = &*slot {
+            return Ok(Arc::clone(d));
+        }
+        let list: Vec<DirEntry> = self
+            .fs
+            .client
+            .readdir(self.handle)?
+            .into_iter()
+            .map(|e| DirEntry {
+                ino: e.ino,
+                kind: e.kind,
+                name: e.name,
+            })
+            .collect();
+        let list = Arc::new(list);
+        *slot = Some(Arc::clone(&list));
+        Ok(list)
+    }
+}
+
+impl Drop for GoferInode {
+    fn drop(&mut self) {
+        self.fs.client.close(self.handle);
+    }
+}
+
+impl Inode for GoferInode {
+    fn attr(&self) -> KResult<InodeAttr> {
+        Ok(self.attr)
+    }
+
+    fn set_attr(&self, _attr: &SetAttr) -> KResult<()> {
+        Err(Errno::EROFS)
+    }
+
+    fn lookup(&self, name: &[u8]) -> KResult<InodeRef> {
+        if !self.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        let mut children = lock(&self.children);
+        match children.get(name) {
+            Some(Cached::Negative) => return Err(Errno::ENOENT),
+            Some(Cached::Dir(d)) => return Ok(d.clone()),
+            Some(Cached::Other(w)) => {
+                if let Some(c) = w.upgrade() {
+                    return Ok(c);
+                }
+            }
+            None => {}
+        }
+        // A listing already read answers misses without a round trip.
+        let listed_missing = lock(&self.dirents)
+            .as_ref()
+            .is_some_and(|d| !d.iter().any(|e| e.name == name));
+        if listed_missing {
+            children.insert(name.to_vec(), Cached::Negative);
+            return Err(Errno::ENOENT);
+        }
+        match self.fs.client.walk(self.handle, name) {
+            Ok((h, a)) => {
+                let child = GoferInode::new(&self.fs, h, a);
+                let entry = if child.is_dir() {
+                    Cached::Dir(child.clone())
+                } else {
+                    Cached::Other(Arc::downgrade(&child))
+                };
+                children.insert(name.to_vec(), entry);
+                Ok(child)
+            }
+            Err(Errno::ENOENT) => {
+                children.insert(name.to_vec(), Cached::Negative);
+                Err(Errno::ENOENT)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn readdir(&self) -> KResult<Vec<DirEntry>> {
+        if !self.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        Ok(self.listing()?.as_ref().clone())
+    }
+
+    fn readlink(&self) -> KResult<Vec<u8>> {
+        if self.attr.mode & S_IFMT != S_IFLNK {
+            return Err(Errno::EINVAL);
+        }
+        let mut slot = lock(&self.link);
+        if let Some(t) = &*slot {
+            return Ok(t.clone());
+        }
+        let t = self.fs.client.readlink(self.handle)?;
+        *slot = Some(t.clone());
+        Ok(t)
+    }
+
+    fn open(&self, flags: u32) -> KResult<FileRef> {
+        let writes = flags & O_ACCMODE != O_RDONLY;
+        match self.attr.mode & S_IFMT {
+            S_IFDIR if writes => Err(Errno::EISDIR),
+            S_IFDIR => Ok(Arc::new(DirFile)),
+            _ if writes => Err(Errno::EROFS),
+            S_IFREG => {
+                let inode = self.me.upgrade().ok_or(Errno::ENOENT)?;
+                Ok(Arc::new(GoferFile {
+                    fd: self.host_fd()?,
+                    _inode: inode,
+                }))
+            }
+            S_IFLNK => Err(Errno::ELOOP),
+            S_IFCHR => super::dev::open_char_device(self.attr.rdev, flags),
+            _ => Err(Errno::ENXIO),
+        }
+    }
+
+    fn statfs(&self) -> KResult<FsStat> {
+        self.fs.client.statfs(self.handle)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// An open regular file of the host root: `pread` on the donated descriptor.
+pub struct GoferFile {
+    fd: Arc<OwnedFd>,
+    _inode: Arc<GoferInode>,
+}
+
+impl GoferFile {
+    /// The host descriptor (read-only), e.g. for `mmap`.
+    pub fn host_fd(&self) -> BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.fd.as_fd()
+    }
+}
+
+/// `pread` on a host descriptor, retrying on `EINTR`.
+pub(crate) fn pread_host(fd: BorrowedFd<'_>, buf: &mut [u8], off: u64) -> KResult<usize> {
+    let off = libc::off_t::try_from(off).map_err(|_| Errno::EINVAL)?;
+    loop {
+        // SAFETY: `buf` is valid and writable for `buf.len()` bytes, and `fd`
+        // is an open descriptor borrowed for the call.
+        let n = unsafe { libc::pread(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), off) };
+        match usize::try_from(n) {
+            Ok(n) => return Ok(n),
+            Err(_) => {
+                let e = Errno::from_io(&std::io::Error::last_os_error());
+                if e != Errno::EINTR {
+                    return Err(e);
+                }
+            }
+        }
+    }
+}
+
+impl FileOps for GoferFile {
+    fn read(&self, buf: &mut [u8], off: u64) -> KResult<usize> {
+        pread_host(self.host_fd(), buf, off)
+    }
+
+    fn write(&self, _buf: &[u8], _off: u64) -> KResult<usize> {
+        Err(Errno::EBADF)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+#[cfg(test)]
+#[path = "gofer_tests.rs"]
+mod tests;

@@ -1,0 +1,224 @@
+use super::*;
+use abi::consts::{DT_DIR, DT_LNK, DT_REG, O_DIRECTORY, O_RDWR, O_WRONLY};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A temporary host tree served by a real gofer loop on a thread.
+struct Served {
+    dir: PathBuf,
+    fs: Arc<GoferFs>,
+    root: InodeRef,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn serve() -> Served {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "bulwark-fs-gofer-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir(&dir).expect("mkdir");
+    std::fs::write(dir.join("hello.txt"), b"hello, world\n").expect("write");
+    std::fs::create_dir(dir.join("sub")).expect("mkdir sub");
+    std::fs::write(dir.join("sub/inner"), b"inner").expect("write inner");
+    std::os::unix::fs::symlink("hello.txt", dir.join("link")).expect("symlink");
+
+    let (ours, theirs) = gofer::seqpacket_pair().expect("socketpair");
+    let root_fd: OwnedFd = std::fs::File::open(&dir).expect("open root").into();
+    std::thread::spawn(move || gofer::server::serve(root_fd, theirs));
+    let fs = GoferFs::new(Arc::new(GoferClient::new(ours)), 77).expect("attach");
+    let root = fs.root();
+    Served { dir, fs, root }
+}
+
+fn read_all(inode: &InodeRef) -> Vec<u8> {
+    let mut buf = vec![0u8; 4096];
+    let n = inode
+        .open(O_RDONLY)
+        .expect("open")
+        .read(&mut buf, 0)
+        .expect("read");
+    buf.truncate(n);
+    buf
+}
+
+#[test]
+fn regular_file_reads_host_contents_at_offsets() {
+    let s = serve();
+    let f = s.root.lookup(b"hello.txt").expect("lookup");
+    let file = f.open(O_RDONLY).expect("open");
+    let mut buf = [0u8; 5];
+
+    let n = file.read(&mut buf, 7).expect("read");
+
+    assert_eq!(&buf[..n], b"world");
+    assert_eq!(read_all(&f), b"hello, world\n");
+}
+
+#[test]
+fn attributes_come_from_the_host_with_the_fs_dev() {
+    let s = serve();
+    let host = std::fs::metadata(s.dir.join("hello.txt")).expect("stat");
+
+    let a = s
+        .root
+        .lookup(b"hello.txt")
+        .expect("lookup")
+        .attr()
+        .expect("attr");
+
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        (a.dev, a.ino, a.mode, a.size),
+        (77, host.ino(), host.mode(), 13)
+    );
+    assert_eq!(
+        (a.uid, a.gid, a.mtime.tv_sec),
+        (host.uid(), host.gid(), host.mtime())
+    );
+}
+
+#[test]
+fn readdir_lists_host_entries_with_types() {
+    let s = serve();
+
+    let mut got: Vec<_> = s
+        .root
+        .readdir()
+        .expect("readdir")
+        .into_iter()
+        .map(|e| (e.name, e.kind))
+        .collect();
+    got.sort();
+
+    assert_eq!(
+        got,
+        vec![
+            (b"hello.txt".to_vec(), DT_REG),
+            (b"link".to_vec(), DT_LNK),
+            (b"sub".to_vec(), DT_DIR)
+        ]
+    );
+}
+
+#[test]
+fn symlink_target_is_read() {
+    let s = serve();
+
+    let l = s.root.lookup(b"link").expect("lookup");
+
+    assert_eq!(l.readlink().expect("readlink"), b"hello.txt");
+    assert_eq!(l.open(O_RDONLY).err(), Some(Errno::ELOOP));
+}
+
+#[test]
+fn nested_lookup_reaches_files_in_subdirectories() {
+    let s = serve();
+
+    let inner = s
+        .root
+        .lookup(b"sub")
+        .expect("sub")
+        .lookup(b"inner")
+        .expect("inner");
+
+    assert_eq!(read_all(&inner), b"inner");
+}
+
+#[test]
+fn lookups_are_answered_from_cache_once_made() {
+    let s = serve();
+    let sub = s.root.lookup(b"sub").expect("sub");
+    assert_eq!(sub.lookup(b"later").err(), Some(Errno::ENOENT));
+    std::fs::write(s.dir.join("sub/later"), b"x").expect("write");
+    std::fs::remove_file(s.dir.join("sub/inner")).expect("rm");
+
+    let again = s.root.lookup(b"sub").expect("sub again");
+
+    assert!(Arc::ptr_eq(&sub, &again));
+    assert_eq!(again.lookup(b"later").err(), Some(Errno::ENOENT));
+}
+
+#[test]
+fn missing_name_returns_enoent_and_lookup_in_a_file_enotdir() {
+    let s = serve();
+    let f = s.root.lookup(b"hello.txt").expect("lookup");
+
+    assert_eq!(s.root.lookup(b"nope").err(), Some(Errno::ENOENT));
+    assert_eq!(f.lookup(b"x").err(), Some(Errno::ENOTDIR));
+}
+
+#[test]
+fn changes_return_erofs() {
+    let s = serve();
+    let f = s.root.lookup(b"hello.txt").expect("lookup");
+
+    assert_eq!(f.open(O_WRONLY).err(), Some(Errno::EROFS));
+    assert_eq!(f.open(O_RDWR).err(), Some(Errno::EROFS));
+    assert_eq!(
+        f.set_attr(&SetAttr {
+            size: Some(0),
+            ..Default::default()
+        }),
+        Err(Errno::EROFS)
+    );
+    assert_eq!(s.root.unlink(b"hello.txt", false), Err(Errno::EROFS));
+    let r = s.root.create(
+        b"x",
+        crate::vfs::NodeKind::Regular,
+        crate::vfs::CreateAttr {
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+        },
+    );
+    assert_eq!(r.err(), Some(Errno::EROFS));
+}
+
+#[test]
+fn directory_opens_for_reading_only() {
+    let s = serve();
+
+    assert!(s.root.open(O_RDONLY | O_DIRECTORY).is_ok());
+    assert_eq!(s.root.open(O_RDWR).err(), Some(Errno::EISDIR));
+}
+
+#[test]
+fn all_opens_of_a_file_share_one_host_descriptor() {
+    let s = serve();
+    let f = s.root.lookup(b"hello.txt").expect("lookup");
+    let g = f
+        .as_any()
+        .downcast_ref::<GoferInode>()
+        .expect("gofer inode");
+
+    let a = g.host_fd().expect("fd").as_raw_fd();
+    let b = g.host_fd().expect("fd").as_raw_fd();
+
+    assert_eq!(a, b);
+}
+
+#[test]
+fn overlay_over_gofer_copies_up_without_touching_the_host() {
+    let s = serve();
+    let upper = super::super::Tmpfs::new(3, 0o755, 0, 0);
+    let ovl = super::super::OverlayFs::new(s.fs.root(), upper, 4).expect("overlay");
+    let f = ovl.root().lookup(b"hello.txt").expect("lookup");
+
+    f.open(O_WRONLY)
+        .expect("open")
+        .write(b"J", 0)
+        .expect("write");
+
+    assert_eq!(read_all(&f), b"Jello, world\n");
+    assert_eq!(
+        std::fs::read(s.dir.join("hello.txt")).expect("host read"),
+        b"hello, world\n"
+    );
+}

@@ -1,0 +1,380 @@
+//! Host descriptors donated by the CLI (the application's stdin, stdout and
+//! stderr), shown to the application as ordinary files or terminals.
+//!
+//! A regular file is read and written at the VFS's offsets (`pread`,
+//! `pwrite`); anything else (terminal, pipe, socket) is a stream, read and
+//! written with `read`/`write`. Terminal `ioctl`s are answered by the host
+//! descriptor itself.
+
+use std::any::Any;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::Arc;
+
+use abi::consts::{
+    FIONREAD, S_IFMT, S_IFREG, TCGETS, TCSETS, TCSETSF, TCSETSW, TIOCGPGRP, TIOCGWINSZ, TIOCSWINSZ,
+};
+use abi::types::{Termios, Timespec, Winsize};
+use abi::Errno;
+use zerocopy::{AsBytes, FromBytes, FromZeroes};
+
+use super::gofer::pread_host;
+use crate::vfs::{FileOps, FileRef, Inode, InodeAttr, KResult, SetAttr, UserMem};
+
+fn last_errno() -> Errno {
+    Errno::from_io(&std::io::Error::last_os_error())
+}
+
+/// Run a host call returning `-1` on error, retrying on `EINTR`.
+fn retry(mut f: impl FnMut() -> isize) -> KResult<usize> {
+    loop {
+        match usize::try_from(f()) {
+            Ok(n) => return Ok(n),
+            Err(_) => {
+                let e = last_errno();
+                if e != Errno::EINTR {
+                    return Err(e);
+                }
+            }
+        }
+    }
+}
+
+fn fstat(fd: BorrowedFd<'_>) -> KResult<libc::stat> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
+    // SAFETY: `st` is valid, writable memory for one `struct stat`, and
+    // `fd` is an open descriptor for the duration of the call.
+    let r = unsafe { libc::fstat(fd.as_raw_fd(), st.as_mut_ptr()) };
+    if r != 0 {
+        return Err(last_errno());
+    }
+    // SAFETY: fstat succeeded and filled the structure (which was zeroed,
+    // and every bit pattern is a valid `struct stat` anyway).
+    Ok(unsafe { st.assume_init() })
+}
+
+/// An open host descriptor, as the application's file.
+pub struct HostFile {
+    fd: OwnedFd,
+    regular: bool,
+}
+
+impl HostFile {
+    /// Wrap a donated descriptor. `fstat` tells whether it is a regular
+    /// file (positional I/O) or a stream.
+    pub fn new(fd: OwnedFd) -> KResult<HostFile> {
+        let st = fstat(fd.as_fd())?;
+        Ok(HostFile {
+            fd,
+            regular: st.st_mode & libc::S_IFMT == libc::S_IFREG,
+        })
+    }
+
+    fn raw(&self) -> i32 {
+        self.fd.as_raw_fd()
+    }
+
+    /// `ioctl` on the host descriptor with a pointer argument of type `T`.
+    fn host_ioctl<T: AsBytes + FromBytes>(&self, req: u32, val: &mut T) -> KResult<()> {
+        let p: *mut T = val;
+        // SAFETY: `p` points to a valid, writable `T`, which is the argument
+        // type the kernel expects for `req` (callers pair them), and the
+        // descriptor is open.
+        let r = unsafe { libc::ioctl(self.raw(), libc::c_ulong::from(req), p) };
+        if r < 0 {
+            return Err(last_errno());
+        }
+        Ok(())
+    }
+
+    /// Ask the host for a `T` and copy it to the application at `arg`.
+    fn get<T: AsBytes + FromBytes + FromZeroes>(
+        &self,
+        req: u32,
+        arg: u64,
+        mem: &dyn UserMem,
+    ) -> KResult<u64> {
+        let mut v = T::new_zeroed();
+        self.host_ioctl(req, &mut v)?;
+        mem.write_bytes(arg, v.as_bytes())?;
+        Ok(0)
+    }
+
+    /// Copy a `T` from the application at `arg` and hand it to the host.
+    fn set<T: AsBytes + FromBytes + FromZeroes>(
+        &self,
+        req: u32,
+        arg: u64,
+        mem: &dyn UserMem,
+    ) -> KResult<u64> {
+        let mut v = T::new_zeroed();
+        mem.read_bytes(arg, v.as_bytes_mut())?;
+        self.host_ioctl(req, &mut v)?;
+        Ok(0)
+    }
+
+    fn host_fionread(&self) -> KResult<u64> {
+        let mut n: i32 = 0;
+        self.host_ioctl(FIONREAD, &mut n)?;
+        u64::try_from(n).map_err(|_| Errno::EIO)
+    }
+}
+
+impl FileOps for HostFile {
+    fn read(&self, buf: &mut [u8], off: u64) -> KResult<usize> {
+        if self.regular {
+            return pread_host(self.fd.as_fd(), buf, off);
+        }
+        // SAFETY: `buf` is valid and writable for `buf.len()` bytes, and the
+        // descriptor is open.
+        retry(|| unsafe { libc::read(self.raw(), buf.as_mut_ptr().cast(), buf.len()) })
+    }
+
+    fn write(&self, buf: &[u8], off: u64) -> KResult<usize> {
+        if self.regular {
+            let off = libc::off_t::try_from(off).map_err(|_| Errno::EFBIG)?;
+            // SAFETY: `buf` is valid for reading `buf.len()` bytes, and the
+            // descriptor is open.
+            return retry(|| unsafe {
+                libc::pwrite(self.raw(), buf.as_ptr().cast(), buf.len(), off)
+            });
+        }
+        // SAFETY: as above.
+        retry(|| unsafe { libc::write(self.raw(), buf.as_ptr().cast(), buf.len()) })
+    }
+
+    fn seekable(&self) -> bool {
+        self.regular
+    }
+
+    fn ioctl(&self, req: u32, arg: u64, mem: &dyn UserMem) -> KResult<u64> {
+        match req {
+            TCGETS => self.get::<Termios>(req, arg, mem),
+            TCSETS | TCSETSW | TCSETSF => self.set::<Termios>(req, arg, mem),
+            TIOCGWINSZ => self.get::<Winsize>(req, arg, mem),
+            TIOCSWINSZ => self.set::<Winsize>(req, arg, mem),
+            TIOCGPGRP => self.get::<i32>(req, arg, mem),
+            FIONREAD if !self.regular => {
+                let n = i32::try_from(self.host_fionread()?).unwrap_or(i32::MAX);
+                mem.write_bytes(arg, n.as_bytes())?;
+                Ok(0)
+            }
+            _ => Err(Errno::ENOTTY),
+        }
+    }
+
+    fn fsync(&self) -> KResult<()> {
+        if !self.regular {
+            return Ok(());
+        }
+        // SAFETY: fsync on an open descriptor touches no memory.
+        let r = unsafe { libc::fsync(self.raw()) };
+        if r != 0 {
+            return Err(last_errno());
+        }
+        Ok(())
+    }
+
+    fn readable_bytes(&self) -> Option<u64> {
+        if self.regular {
+            return None;
+        }
+        self.host_fionread().ok()
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// The inode of a donated host descriptor (what `fstat` on the
+/// application's stdin/stdout/stderr shows). Every open shares one
+/// [`HostFile`].
+pub struct HostInode {
+    file: Arc<HostFile>,
+    dev: u64,
+}
+
+impl HostInode {
+    /// Wrap a donated descriptor; `st_dev` reports `dev` (a pseudo device,
+    /// see `fs::next_dev`), the rest comes from the host's `fstat`.
+    pub fn new(fd: OwnedFd, dev: u64) -> KResult<Arc<HostInode>> {
+        Ok(Arc::new(HostInode {
+            file: Arc::new(HostFile::new(fd)?),
+            dev,
+        }))
+    }
+
+    /// The open file of this descriptor.
+    pub fn file(&self) -> FileRef {
+        self.file.clone()
+    }
+}
+
+impl Inode for HostInode {
+    fn attr(&self) -> KResult<InodeAttr> {
+        let st = fstat(self.file.fd.as_fd())?;
+        let ts = |sec: i64, nsec: i64| Timespec {
+            tv_sec: sec,
+            tv_nsec: nsec,
+        };
+        Ok(InodeAttr {
+            dev: self.dev,
+            ino: st.st_ino,
+            mode: st.st_mode,
+            nlink: st.st_nlink,
+            uid: st.st_uid,
+            gid: st.st_gid,
+            rdev: st.st_rdev,
+            size: u64::try_from(st.st_size).unwrap_or(0),
+            blksize: u64::try_from(st.st_blksize).unwrap_or(4096),
+            blocks: u64::try_from(st.st_blocks).unwrap_or(0),
+            atime: ts(st.st_atime, st.st_atime_nsec),
+            mtime: ts(st.st_mtime, st.st_mtime_nsec),
+            ctime: ts(st.st_ctime, st.st_ctime_nsec),
+        })
+    }
+
+    fn set_attr(&self, attr: &SetAttr) -> KResult<()> {
+        let only_size = SetAttr {
+            size: attr.size,
+            ..Default::default()
+        };
+        let (Some(size), true) = (attr.size, *attr == only_size) else {
+            return Err(Errno::EPERM);
+        };
+        if self.attr()?.mode & S_IFMT != S_IFREG {
+            return Err(Errno::EINVAL);
+        }
+        let size = libc::off_t::try_from(size).map_err(|_| Errno::EFBIG)?;
+        // SAFETY: ftruncate on an open descriptor touches no memory.
+        let r = unsafe { libc::ftruncate(self.file.raw(), size) };
+        if r != 0 {
+            return Err(last_errno());
+        }
+        Ok(())
+    }
+
+    fn open(&self, _flags: u32) -> KResult<FileRef> {
+        Ok(self.file())
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::io::Write;
+
+    /// Application memory: a flat buffer at address 0.
+    struct Mem(RefCell<Vec<u8>>);
+
+    impl UserMem for Mem {
+        fn read_bytes(&self, addr: u64, buf: &mut [u8]) -> KResult<()> {
+            let a = usize::try_from(addr).map_err(|_| Errno::EFAULT)?;
+            let m = self.0.borrow();
+            buf.copy_from_slice(m.get(a..a + buf.len()).ok_or(Errno::EFAULT)?);
+            Ok(())
+        }
+        fn write_bytes(&self, addr: u64, buf: &[u8]) -> KResult<()> {
+            let a = usize::try_from(addr).map_err(|_| Errno::EFAULT)?;
+            let mut m = self.0.borrow_mut();
+            m.get_mut(a..a + buf.len())
+                .ok_or(Errno::EFAULT)?
+                .copy_from_slice(buf);
+            Ok(())
+        }
+    }
+
+    /// A connected stream pair (a stream like a pipe or terminal).
+    fn pipe() -> (OwnedFd, OwnedFd) {
+        let (r, w) = std::os::unix::net::UnixStream::pair().expect("socketpair");
+        (r.into(), w.into())
+    }
+
+    fn temp_file(data: &[u8]) -> (std::path::PathBuf, OwnedFd) {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "bulwark-fs-host-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .read(true)
+            .write(true)
+            .open(&p)
+            .expect("open");
+        f.write_all(data).expect("write");
+        (p, f.into())
+    }
+
+    #[test]
+    fn stream_is_read_and_written_in_order_ignoring_offsets() {
+        let (r, w) = pipe();
+        let (r, w) = (HostFile::new(r).expect("r"), HostFile::new(w).expect("w"));
+
+        w.write(b"abc", 999).expect("write");
+        let mut buf = [0u8; 8];
+        let n = r.read(&mut buf, 12345).expect("read");
+
+        assert_eq!(&buf[..n], b"abc");
+        assert!(!r.seekable());
+    }
+
+    #[test]
+    fn fionread_on_stream_reports_pending_bytes() {
+        let (r, w) = pipe();
+        let (r, w) = (HostFile::new(r).expect("r"), HostFile::new(w).expect("w"));
+        w.write(b"12345", 0).expect("write");
+        let mem = Mem(RefCell::new(vec![0; 8]));
+
+        let ret = r.ioctl(FIONREAD, 0, &mem);
+
+        assert_eq!(ret, Ok(0));
+        assert_eq!(mem.0.borrow()[..4], 5i32.to_ne_bytes());
+        assert_eq!(r.readable_bytes(), Some(5));
+    }
+
+    #[test]
+    fn terminal_ioctls_on_a_non_tty_return_enotty() {
+        let (r, _w) = pipe();
+        let r = HostFile::new(r).expect("r");
+        let mem = Mem(RefCell::new(vec![0; 64]));
+
+        assert_eq!(r.ioctl(TCGETS, 0, &mem), Err(Errno::ENOTTY));
+        assert_eq!(r.ioctl(TIOCGWINSZ, 0, &mem), Err(Errno::ENOTTY));
+        assert_eq!(r.ioctl(0x1234, 0, &mem), Err(Errno::ENOTTY));
+    }
+
+    #[test]
+    fn regular_file_is_read_and_written_at_offsets() {
+        let (path, fd) = temp_file(b"hello");
+        let f = HostFile::new(fd).expect("file");
+
+        f.write(b"J", 0).expect("write");
+        let mut buf = [0u8; 3];
+        let n = f.read(&mut buf, 1).expect("read");
+
+        assert!(f.seekable());
+        assert_eq!(&buf[..n], b"ell");
+        assert_eq!(std::fs::read(&path).expect("read back"), b"Jello");
+        let _ = std::fs::remove_file(path);
+    }
+
+    #[test]
+    fn inode_reports_host_mode_and_size_with_pseudo_dev() {
+        let (path, fd) = temp_file(b"1234");
+        let inode = HostInode::new(fd, 5).expect("inode");
+
+        let a = inode.attr().expect("attr");
+
+        assert_eq!((a.dev, a.size, a.mode & S_IFMT), (5, 4, S_IFREG));
+        let _ = std::fs::remove_file(path);
+    }
+}
