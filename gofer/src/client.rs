@@ -1,9 +1,22 @@
-//! The client half, used by the sentry. (API fixed; bodies filled in by the
-//! protocol implementation.)
+//! The client half, used by the sentry.
+//!
+//! Every method is one request and one reply over the socket, under a lock,
+//! so a `GoferClient` can be shared by all sentry threads. Errors:
+//! - the errno the host returned to the gofer (`ENOENT`, `EACCES`, `ELOOP`
+//!   ...), or the gofer's own verdict on a bad request (`EINVAL` for a bad
+//!   name or flag, `EBADF` for an unknown handle, `ESTALE` when a file was
+//!   replaced between walk and open);
+//! - `EIO` when the transport is broken: the gofer died, closed the socket,
+//!   or sent a reply that does not decode. The sentry should treat `EIO` from
+//!   a previously healthy client as fatal for file access.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Mutex;
 
 use abi::Errno;
+
+use crate::protocol::{self, Reply, Request, MAX_MSG, MAX_WALK};
+use crate::sys;
 
 /// A file the gofer holds open for the sentry (an index into its table).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -34,6 +47,27 @@ pub struct Attr {
     pub ctime: Time,
 }
 
+/// A new timestamp for [`GoferClient::setattr`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetTime {
+    /// The gofer's current time (`UTIME_NOW`).
+    Now,
+    At(Time),
+}
+
+/// The attributes [`GoferClient::setattr`] changes; `None` leaves one as it is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SetAttr {
+    /// Permission bits (`07777`); file type bits are rejected.
+    pub mode: Option<u32>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    /// Truncate or extend to this size (regular files only).
+    pub size: Option<u64>,
+    pub atime: Option<SetTime>,
+    pub mtime: Option<SetTime>,
+}
+
 /// A directory entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DirEnt {
@@ -45,53 +79,315 @@ pub struct DirEnt {
 
 /// A connection to the gofer. Safe to share between sentry threads: each
 /// request and its reply are one exchange under a lock.
+///
+/// Handles: every handle that `attach`, `walk`, `walk_many`, `create`,
+/// `mkdir`, `symlink` or `link` returns is a new gofer-side table entry (an
+/// `O_PATH` descriptor), even when it names a file another handle already
+/// names. The sentry must `close` each one when its inode is forgotten;
+/// closing a directory handle does not invalidate handles walked from it.
+/// Handle numbers are never reused within a connection.
 pub struct GoferClient {
-    _sock: OwnedFd,
+    sock: Mutex<OwnedFd>,
 }
 
 impl GoferClient {
     /// Wrap a connected `SOCK_SEQPACKET` socket.
     pub fn new(sock: OwnedFd) -> GoferClient {
-        GoferClient { _sock: sock }
+        GoferClient {
+            sock: Mutex::new(sock),
+        }
+    }
+
+    /// One exchange: send `req`, wait for its reply and the descriptor that
+    /// came with it, if any. A reply of kind `Error` becomes `Err`.
+    fn call(&self, req: &Request) -> Result<(Reply, Option<OwnedFd>), Errno> {
+        let msg = req.encode();
+        if msg.len() > MAX_MSG {
+            return Err(Errno::EINVAL);
+        }
+        let mut buf = vec![0u8; MAX_MSG];
+        let received = {
+            // A panic elsewhere while holding the lock cannot leave the
+            // socket mid-exchange (send and receive are each one call), so
+            // a poisoned lock is safe to reuse.
+            let sock = self.sock.lock().unwrap_or_else(|e| e.into_inner());
+            sys::send_msg(sock.as_fd(), &msg, None).map_err(|_| Errno::EIO)?;
+            sys::recv_msg(sock.as_fd(), &mut buf).map_err(|_| Errno::EIO)?
+        };
+        if received.len == 0 || received.truncated || received.fds_truncated {
+            return Err(Errno::EIO);
+        }
+        let mut fds = received.fds.into_iter();
+        let fd = fds.next();
+        if fds.next().is_some() {
+            return Err(Errno::EIO);
+        }
+        match Reply::decode(&buf[..received.len]) {
+            Ok(Reply::Error(e)) => Err(Errno::from_i32(e).unwrap_or(Errno::EIO)),
+            Ok(rep) => Ok((rep, fd)),
+            Err(_) => Err(Errno::EIO),
+        }
+    }
+
+    /// A call whose reply carries no descriptor.
+    fn call_nofd(&self, req: &Request) -> Result<Reply, Errno> {
+        match self.call(req)? {
+            (rep, None) => Ok(rep),
+            (_, Some(_)) => Err(Errno::EIO),
+        }
+    }
+
+    /// A call whose reply is exactly one new handle.
+    fn call_one(&self, req: &Request) -> Result<(Handle, Attr), Errno> {
+        match self.call_nofd(req)? {
+            Reply::Handles(v) if v.len() == 1 => Ok(v[0]),
+            _ => Err(Errno::EIO),
+        }
+    }
+
+    /// A call whose reply is `Ok`.
+    fn call_ok(&self, req: &Request) -> Result<(), Errno> {
+        match self.call_nofd(req)? {
+            Reply::Ok => Ok(()),
+            _ => Err(Errno::EIO),
+        }
     }
 
     /// The root of the served tree.
     pub fn attach(&self) -> Result<(Handle, Attr), Errno> {
-        Err(Errno::EIO)
+        self.call_one(&Request::Attach)
     }
 
     /// Walk one component `name` from directory `dir` (never follows a
     /// symlink; `name` has no `/` and is not `.` or `..`).
-    pub fn walk(&self, _dir: Handle, _name: &[u8]) -> Result<(Handle, Attr), Errno> {
-        Err(Errno::EIO)
+    pub fn walk(&self, dir: Handle, name: &[u8]) -> Result<(Handle, Attr), Errno> {
+        if !protocol::valid_name(name) {
+            return Err(Errno::EINVAL);
+        }
+        self.call_one(&Request::Walk {
+            dir,
+            names: vec![name.to_vec()],
+        })
+    }
+
+    /// Walk several components from `dir` in as few round trips as possible
+    /// (one per [`MAX_WALK`] names). Returns one `(Handle, Attr)` per
+    /// component walked, in order. The walk stops early, returning what it
+    /// has, after a component that is not a directory (a symlink, to be
+    /// resolved by the caller, or a file with more names after it), or before
+    /// a component that fails (missing, no permission...). If the very first
+    /// component fails, that error is returned. Any invalid name (see
+    /// [`walk`](Self::walk)) fails the whole call with `EINVAL` before anything
+    /// is walked.
+    pub fn walk_many(&self, dir: Handle, names: &[&[u8]]) -> Result<Vec<(Handle, Attr)>, Errno> {
+        if names.iter().any(|n| !protocol::valid_name(n)) {
+            return Err(Errno::EINVAL);
+        }
+        let mut out: Vec<(Handle, Attr)> = Vec::with_capacity(names.len());
+        let mut from = dir;
+        for chunk in names.chunks(MAX_WALK) {
+            let req = Request::Walk {
+                dir: from,
+                names: chunk.iter().map(|n| n.to_vec()).collect(),
+            };
+            let got = match self.call_nofd(&req) {
+                Ok(Reply::Handles(v)) if !v.is_empty() && v.len() <= chunk.len() => v,
+                Ok(_) => return Err(Errno::EIO),
+                Err(e) if out.is_empty() => return Err(e),
+                Err(_) => return Ok(out),
+            };
+            let complete = got.len() == chunk.len();
+            out.extend_from_slice(&got);
+            match out.last() {
+                Some((h, a)) if complete && a.mode & libc::S_IFMT == libc::S_IFDIR => from = *h,
+                _ => break,
+            }
+        }
+        Ok(out)
     }
 
     /// Current attributes of `h`.
-    pub fn getattr(&self, _h: Handle) -> Result<Attr, Errno> {
-        Err(Errno::EIO)
+    pub fn getattr(&self, h: Handle) -> Result<Attr, Errno> {
+        match self.call_nofd(&Request::GetAttr { h })? {
+            Reply::Attr(a) => Ok(a),
+            _ => Err(Errno::EIO),
+        }
     }
 
     /// Open `h` with `open(2)` flags (`O_RDONLY`, `O_RDWR` ...; never
     /// `O_CREAT`) and receive the host descriptor.
-    pub fn open(&self, _h: Handle, _flags: u32) -> Result<OwnedFd, Errno> {
-        Err(Errno::EIO)
+    ///
+    /// Accepted: the access mode, `O_APPEND`, `O_NONBLOCK`, `O_DSYNC`,
+    /// `O_SYNC`, `O_DIRECT`, `O_NOATIME`, `O_DIRECTORY`, `O_TRUNC` (only with
+    /// `O_WRONLY`/`O_RDWR`), and the ignored `O_LARGEFILE`, `O_NOFOLLOW`,
+    /// `O_NOCTTY`, `O_CLOEXEC`. Anything else (`O_CREAT`, `O_EXCL`, `O_PATH`,
+    /// `O_TMPFILE`, `O_ASYNC`, unknown bits, access mode 3) is `EINVAL`.
+    /// Only regular files and directories can be opened: a symlink gives
+    /// `ELOOP`, a FIFO, socket or device `EOPNOTSUPP`. The descriptor is
+    /// close-on-exec. `ESTALE` means the name now names another file.
+    pub fn open(&self, h: Handle, flags: u32) -> Result<OwnedFd, Errno> {
+        match self.call(&Request::Open { h, flags })? {
+            (Reply::Opened, Some(fd)) => Ok(fd),
+            _ => Err(Errno::EIO),
+        }
     }
 
     /// All entries of directory `h`, without `.` and `..`.
-    pub fn readdir(&self, _h: Handle) -> Result<Vec<DirEnt>, Errno> {
-        Err(Errno::EIO)
+    pub fn readdir(&self, h: Handle) -> Result<Vec<DirEnt>, Errno> {
+        let mut out = Vec::new();
+        let mut cookie = 0;
+        loop {
+            match self.call_nofd(&Request::ReadDir { h, cookie })? {
+                Reply::Dirents {
+                    entries,
+                    next,
+                    more,
+                } => {
+                    let stuck = entries.is_empty() && next == cookie;
+                    out.extend(entries);
+                    if !more {
+                        return Ok(out);
+                    }
+                    if stuck {
+                        return Err(Errno::EIO);
+                    }
+                    cookie = next;
+                }
+                _ => return Err(Errno::EIO),
+            }
+        }
     }
 
     /// The target of symlink `h`.
-    pub fn readlink(&self, _h: Handle) -> Result<Vec<u8>, Errno> {
-        Err(Errno::EIO)
+    pub fn readlink(&self, h: Handle) -> Result<Vec<u8>, Errno> {
+        match self.call_nofd(&Request::ReadLink { h })? {
+            Reply::Target(t) => Ok(t),
+            _ => Err(Errno::EIO),
+        }
     }
 
     /// `fstatfs` of the file system holding `h`.
-    pub fn statfs(&self, _h: Handle) -> Result<abi::types::Statfs, Errno> {
-        Err(Errno::EIO)
+    pub fn statfs(&self, h: Handle) -> Result<abi::types::Statfs, Errno> {
+        match self.call_nofd(&Request::StatFs { h })? {
+            Reply::StatFs(s) => Ok(s),
+            _ => Err(Errno::EIO),
+        }
     }
 
     /// Forget `h`.
-    pub fn close(&self, _h: Handle) {}
+    pub fn close(&self, h: Handle) {
+        // Nothing useful to do on failure: an unknown handle is already
+        // forgotten, and a dead gofer shows up on the next real request.
+        let _ = self.call_ok(&Request::Close { h });
+    }
+
+    /// Create and open regular file `name` in `dir` (always `O_CREAT|O_EXCL`:
+    /// an existing name, even a symlink, is `EEXIST`). `flags` are as for
+    /// [`open`](Self::open), without `O_DIRECTORY`; `mode` is the permission
+    /// bits (the gofer's umask is 0).
+    pub fn create(
+        &self,
+        dir: Handle,
+        name: &[u8],
+        mode: u32,
+        flags: u32,
+    ) -> Result<(Handle, Attr, OwnedFd), Errno> {
+        if !protocol::valid_name(name) {
+            return Err(Errno::EINVAL);
+        }
+        match self.call(&Request::Create {
+            dir,
+            name: name.to_vec(),
+            mode,
+            flags,
+        })? {
+            (Reply::Created(h, a), Some(fd)) => Ok((h, a, fd)),
+            _ => Err(Errno::EIO),
+        }
+    }
+
+    /// Make directory `name` in `dir`.
+    pub fn mkdir(&self, dir: Handle, name: &[u8], mode: u32) -> Result<(Handle, Attr), Errno> {
+        if !protocol::valid_name(name) {
+            return Err(Errno::EINVAL);
+        }
+        self.call_one(&Request::Mkdir {
+            dir,
+            name: name.to_vec(),
+            mode,
+        })
+    }
+
+    /// Make symlink `name` in `dir` pointing at `target` (stored verbatim).
+    pub fn symlink(
+        &self,
+        dir: Handle,
+        name: &[u8],
+        target: &[u8],
+    ) -> Result<(Handle, Attr), Errno> {
+        if !protocol::valid_name(name) || !protocol::valid_target(target) {
+            return Err(Errno::EINVAL);
+        }
+        self.call_one(&Request::Symlink {
+            dir,
+            name: name.to_vec(),
+            target: target.to_vec(),
+        })
+    }
+
+    /// Make `name` in `dir` a hard link to the file of handle `target`
+    /// (which must not be the root or a directory).
+    pub fn link(&self, dir: Handle, name: &[u8], target: Handle) -> Result<(Handle, Attr), Errno> {
+        if !protocol::valid_name(name) {
+            return Err(Errno::EINVAL);
+        }
+        self.call_one(&Request::Link {
+            dir,
+            name: name.to_vec(),
+            target,
+        })
+    }
+
+    /// Remove `name` from `dir`; `flags` is 0 or `AT_REMOVEDIR`. Handles on
+    /// the removed file stay valid (they hold it open) until closed.
+    pub fn unlink(&self, dir: Handle, name: &[u8], flags: u32) -> Result<(), Errno> {
+        if !protocol::valid_name(name) {
+            return Err(Errno::EINVAL);
+        }
+        self.call_ok(&Request::Unlink {
+            dir,
+            name: name.to_vec(),
+            flags,
+        })
+    }
+
+    /// Rename `olddir/old` to `newdir/new`. Handles on the moved file stay
+    /// valid, including for `open` (the gofer re-points them at the new
+    /// name). Handles on a file the rename replaced keep `getattr` etc., but
+    /// `open` of a replaced regular file gives `ESTALE`. A rename done behind
+    /// the gofer's back (on the host) likewise leaves `open` of a regular
+    /// file `ENOENT` or `ESTALE`: walk it again.
+    pub fn rename(
+        &self,
+        olddir: Handle,
+        old: &[u8],
+        newdir: Handle,
+        new: &[u8],
+    ) -> Result<(), Errno> {
+        if !protocol::valid_name(old) || !protocol::valid_name(new) {
+            return Err(Errno::EINVAL);
+        }
+        self.call_ok(&Request::Rename {
+            olddir,
+            old: old.to_vec(),
+            newdir,
+            new: new.to_vec(),
+        })
+    }
+
+    /// Change attributes of `h`; see [`SetAttr`]. Applied in the order
+    /// uid/gid, mode, size, times; the first failure stops and is returned.
+    pub fn setattr(&self, h: Handle, attr: &SetAttr) -> Result<(), Errno> {
+        self.call_ok(&Request::SetAttr { h, attr: *attr })
+    }
 }

@@ -3,7 +3,21 @@
 //! by handles, one path component per walk; the gofer never follows a
 //! symlink and never accepts a whole path. Opened files are donated to the
 //! sentry with `SCM_RIGHTS`, and the sentry reads and writes them itself.
+//!
+//! - [`client`]: [`GoferClient`], used by the sentry.
+//! - [`server`]: [`server::run`] (jail, then serve), used by `bulwark gofer`;
+//!   [`server::serve`] (serve only), for tests.
+//! - [`protocol`]: the messages and their binary codec.
+
+#![deny(unsafe_code)]
 
 pub mod client;
+#[allow(unsafe_code)]
+mod jail;
+pub mod protocol;
+pub mod server;
+#[allow(unsafe_code)]
+mod sys;
 
-pub use client::{Attr, DirEnt, GoferClient, Handle};
+pub use client::{Attr, DirEnt, GoferClient, Handle, SetAttr, SetTime, Time};
+pub use sys::seqpacket_pair;

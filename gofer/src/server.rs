@@ -1,0 +1,701 @@
+//! The server half: the `bulwark gofer` process.
+//!
+//! [`run`] jails the process inside the root (see [`crate::jail`]'s steps in
+//! [`run_with`]) and then [`serve`]s requests until the sentry closes the
+//! socket. The server keeps a table of handles, each an `O_PATH` descriptor
+//! plus the parent directory's descriptor and the name it was walked by
+//! (needed to re-open a regular file: an `O_PATH` descriptor cannot be
+//! upgraded without `/proc`, which the jail does not have).
+//!
+//! Every request gets exactly one reply. A request that does not decode gets
+//! `EINVAL`; an unknown handle `EBADF`; a failed host call its errno. Only a
+//! broken transport (EOF, reset, an empty message) ends the loop.
+
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::Path;
+use std::sync::Arc;
+
+use abi::Errno;
+
+use crate::client::{Attr, DirEnt, Handle, SetAttr, SetTime, Time};
+use crate::protocol::{self, Reply, Request, DIRENTS_OVERHEAD, DIRENT_OVERHEAD, MAX_MSG, MAX_WALK};
+use crate::{jail, sys};
+
+/// How to serve the root.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// Bind-mount the root read-only (recursively), so no request can change
+    /// the host. The write-side requests then fail with `EROFS`.
+    pub read_only: bool,
+}
+
+impl Default for Options {
+    /// Read-only: the safe choice, and what `bulwark do` wants (the sandbox
+    /// writes to an in-memory upper layer).
+    fn default() -> Options {
+        Options { read_only: true }
+    }
+}
+
+/// The `bulwark gofer` entry point: jail this process in `root`, read-only,
+/// then serve `sock` until the sentry closes it. Same as
+/// [`run_with`]`(root, sock, Options::default())`.
+pub fn run(root: &Path, sock: OwnedFd) -> io::Result<()> {
+    run_with(root, sock, Options::default())
+}
+
+/// Jail this process in `root`, then serve `sock` until the sentry closes
+/// it (`Ok(())`), or the transport fails (`Err`).
+///
+/// Call it from a single-threaded process (the `bulwark gofer` subcommand,
+/// right after argument parsing): `unshare(CLONE_NEWNS)` moves only the
+/// calling thread into the new mount namespace. Requires `CAP_SYS_ADMIN`
+/// (root, or root in a user namespace the caller set up); without it this
+/// fails with an error that says so. The jail:
+/// 1. `unshare(CLONE_NEWNS)` (required), then `CLONE_NEWNET` and
+///    `CLONE_NEWIPC` (each if the host allows it);
+/// 2. makes every mount private, so nothing propagates back to the host;
+/// 3. bind-mounts `root` onto itself recursively; with `read_only`, makes the
+///    whole tree under it read-only (`mount_setattr(AT_RECURSIVE)`, or a
+///    remount of the top mount on kernels before 5.12), and always
+///    `nosuid`/`nodev`;
+/// 4. `pivot_root` into it and detaches the old root, so no host path
+///    outside `root` remains reachable;
+/// 5. sets `no_new_privs`.
+///
+/// `sock` must be a connected `SOCK_SEQPACKET` Unix socket; it is closed on
+/// return. All other descriptors of the process should be close-on-exec or
+/// closed by the caller: they stay open in the jail.
+pub fn run_with(root: &Path, sock: OwnedFd, opts: Options) -> io::Result<()> {
+    let root_fd = jail::enter(root, opts.read_only)?;
+    serve(root_fd, sock)
+}
+
+/// Serve requests on `sock` for the tree under directory `root` until the
+/// peer closes the socket (`Ok(())`). No jail: this is the loop [`run_with`]
+/// enters after jailing, exposed so tests can serve a temporary directory
+/// without namespaces. `root` may be an `O_PATH` or an ordinary directory
+/// descriptor.
+pub fn serve(root: OwnedFd, sock: OwnedFd) -> io::Result<()> {
+    let mut server = Server::new(root);
+    let mut buf = vec![0u8; MAX_MSG];
+    loop {
+        let msg = match sys::recv_msg(sock.as_fd(), &mut buf) {
+            Ok(m) => m,
+            Err(e) if e.raw_os_error() == Some(libc::ECONNRESET) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        // Descriptors the client sent (it never should) are closed here.
+        drop(msg.fds);
+        // End of stream. (An empty message reads the same; a client that
+        // sends one loses the connection.)
+        if msg.len == 0 && !msg.truncated {
+            return Ok(());
+        }
+        let (reply, fd) = if msg.truncated {
+            (Reply::Error(Errno::EINVAL.as_i32()), None)
+        } else {
+            match Request::decode(&buf[..msg.len]) {
+                Ok(req) => server.handle(req),
+                Err(_) => (Reply::Error(Errno::EINVAL.as_i32()), None),
+            }
+        };
+        let out = reply.encode();
+        debug_assert!(out.len() <= MAX_MSG);
+        match sys::send_msg(sock.as_fd(), &out, fd.as_ref().map(|f| f.as_fd())) {
+            Ok(()) => {}
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EPIPE | libc::ECONNRESET)) => {
+                return Ok(())
+            }
+            Err(e) => return Err(e),
+        }
+        // Our copy of a donated descriptor closes here.
+        drop(fd);
+    }
+}
+
+/// One table entry.
+struct Node {
+    /// `O_PATH|O_NOFOLLOW` descriptor of the file itself.
+    fd: Arc<OwnedFd>,
+    /// The directory it was found in, and its name there; `None` for the
+    /// root. Holding the directory's descriptor (not its handle) keeps this
+    /// entry usable after the parent's handle is closed.
+    parent: Option<(Arc<OwnedFd>, CString)>,
+}
+
+/// `open(2)` flags passed through to the host.
+const OPEN_PASS: i32 = libc::O_ACCMODE
+    | libc::O_APPEND
+    | libc::O_NONBLOCK
+    | libc::O_DSYNC
+    | libc::O_SYNC
+    | libc::O_DIRECT
+    | libc::O_NOATIME
+    | libc::O_DIRECTORY
+    | libc::O_TRUNC;
+/// `open(2)` flags accepted and ignored (the gofer always adds them, or they
+/// mean nothing on x86-64).
+const OPEN_IGNORED: i32 = libc::O_LARGEFILE | libc::O_NOFOLLOW | libc::O_NOCTTY | libc::O_CLOEXEC;
+/// What the gofer always adds to an open.
+const OPEN_FORCED: i32 = libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NOCTTY;
+
+/// Check `open(2)` flags from the sentry; the host flags to use.
+fn open_flags(flags: u32) -> Result<i32, Errno> {
+    let flags = i32::from_ne_bytes(flags.to_ne_bytes());
+    if flags & !(OPEN_PASS | OPEN_IGNORED) != 0 || flags & libc::O_ACCMODE == libc::O_ACCMODE {
+        return Err(Errno::EINVAL);
+    }
+    if flags & libc::O_TRUNC != 0 && flags & libc::O_ACCMODE == libc::O_RDONLY {
+        return Err(Errno::EINVAL);
+    }
+    Ok(flags & OPEN_PASS)
+}
+
+fn to_cstring(name: &[u8]) -> Result<CString, Errno> {
+    CString::new(name).map_err(|_| Errno::EINVAL)
+}
+
+fn checked_name(name: &[u8]) -> Result<CString, Errno> {
+    if !protocol::valid_name(name) {
+        return Err(Errno::EINVAL);
+    }
+    to_cstring(name)
+}
+
+fn attr_of(st: &libc::stat) -> Attr {
+    // `stat` fields are the kernel's; the signed ones are never negative
+    // except times, which keep their sign.
+    let u = |v: i64| u64::try_from(v).unwrap_or(0);
+    Attr {
+        dev: st.st_dev,
+        ino: st.st_ino,
+        mode: st.st_mode,
+        nlink: st.st_nlink,
+        uid: st.st_uid,
+        gid: st.st_gid,
+        rdev: st.st_rdev,
+        size: u(st.st_size),
+        blksize: u(st.st_blksize),
+        blocks: u(st.st_blocks),
+        atime: Time {
+            sec: st.st_atime,
+            nsec: st.st_atime_nsec,
+        },
+        mtime: Time {
+            sec: st.st_mtime,
+            nsec: st.st_mtime_nsec,
+        },
+        ctime: Time {
+            sec: st.st_ctime,
+            nsec: st.st_ctime_nsec,
+        },
+    }
+}
+
+fn file_type(st: &libc::stat) -> u32 {
+    st.st_mode & libc::S_IFMT
+}
+
+fn same_file(a: &libc::stat, b: &libc::stat) -> bool {
+    a.st_dev == b.st_dev && a.st_ino == b.st_ino
+}
+
+/// `openat(dir, name, O_PATH|O_NOFOLLOW)` and its attributes.
+fn lookup(dir: BorrowedFd<'_>, name: &CString) -> Result<(OwnedFd, libc::stat), Errno> {
+    let fd = sys::openat(
+        dir,
+        name,
+        libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        0,
+    )?;
+    let st = sys::fstat(fd.as_fd())?;
+    Ok((fd, st))
+}
+
+/// Re-open by `parent/name` with host `flags` and check it is still the file
+/// `want` describes. Opens non-blocking (a FIFO swapped in cannot hang the
+/// gofer), then clears `O_NONBLOCK` unless the caller asked for it.
+fn reopen_checked(
+    parent: BorrowedFd<'_>,
+    name: &CString,
+    flags: i32,
+    want: &libc::stat,
+) -> Result<OwnedFd, Errno> {
+    let host = (flags & !libc::O_TRUNC) | OPEN_FORCED | libc::O_NONBLOCK;
+    let fd = sys::openat(parent, name, host, 0)?;
+    let st = sys::fstat(fd.as_fd())?;
+    if !same_file(&st, want) {
+        return Err(Errno::ESTALE);
+    }
+    if flags & libc::O_NONBLOCK == 0 {
+        sys::clear_nonblock(fd.as_fd())?;
+    }
+    if flags & libc::O_TRUNC != 0 {
+        sys::ftruncate(fd.as_fd(), 0)?;
+    }
+    Ok(fd)
+}
+
+struct Server {
+    root: Arc<OwnedFd>,
+    nodes: HashMap<u64, Node>,
+    next: u64,
+}
+
+type Outcome = Result<(Reply, Option<OwnedFd>), Errno>;
+
+impl Server {
+    fn new(root: OwnedFd) -> Server {
+        Server {
+            root: Arc::new(root),
+            nodes: HashMap::new(),
+            next: 1,
+        }
+    }
+
+    /// Answer one request.
+    fn handle(&mut self, req: Request) -> (Reply, Option<OwnedFd>) {
+        match self.dispatch(req) {
+            Ok(r) => r,
+            Err(e) => (Reply::Error(e.as_i32()), None),
+        }
+    }
+
+    fn node(&self, h: Handle) -> Result<&Node, Errno> {
+        self.nodes.get(&h.0).ok_or(Errno::EBADF)
+    }
+
+    fn insert(&mut self, fd: OwnedFd, parent: Option<(Arc<OwnedFd>, CString)>) -> Handle {
+        let h = self.next;
+        self.next += 1;
+        self.nodes.insert(
+            h,
+            Node {
+                fd: Arc::new(fd),
+                parent,
+            },
+        );
+        Handle(h)
+    }
+
+    /// Look `name` up in `dir` and give it a handle.
+    fn insert_lookup(
+        &mut self,
+        dir: &Arc<OwnedFd>,
+        name: CString,
+    ) -> Result<(Handle, Attr), Errno> {
+        let (fd, st) = lookup(dir.as_fd(), &name)?;
+        Ok((self.insert(fd, Some((dir.clone(), name))), attr_of(&st)))
+    }
+
+    fn dispatch(&mut self, req: Request) -> Outcome {
+        let none = |r: Reply| Ok((r, None));
+        match req {
+            Request::Attach => {
+                let st = sys::fstat(self.root.as_fd())?;
+                let h = self.next;
+                self.next += 1;
+                self.nodes.insert(
+                    h,
+                    Node {
+                        fd: self.root.clone(),
+                        parent: None,
+                    },
+                );
+                none(Reply::Handles(vec![(Handle(h), attr_of(&st))]))
+            }
+            Request::Walk { dir, names } => self.walk(dir, &names),
+            Request::GetAttr { h } => {
+                none(Reply::Attr(attr_of(&sys::fstat(self.node(h)?.fd.as_fd())?)))
+            }
+            Request::Open { h, flags } => {
+                let fd = self.open(h, open_flags(flags)?)?;
+                Ok((Reply::Opened, Some(fd)))
+            }
+            Request::ReadDir { h, cookie } => none(self.readdir(h, cookie)?),
+            Request::ReadLink { h } => {
+                let fd = self.node(h)?.fd.as_fd();
+                if file_type(&sys::fstat(fd)?) != libc::S_IFLNK {
+                    return Err(Errno::EINVAL);
+                }
+                none(Reply::Target(sys::readlink(fd)?))
+            }
+            Request::StatFs { h } => none(Reply::StatFs(sys::fstatfs(self.node(h)?.fd.as_fd())?)),
+            Request::Close { h } => {
+                self.nodes.remove(&h.0).ok_or(Errno::EBADF)?;
+                none(Reply::Ok)
+            }
+            Request::Create {
+                dir,
+                name,
+                mode,
+                flags,
+            } => self.create(dir, &name, mode, flags),
+            Request::Mkdir { dir, name, mode } => {
+                let name = checked_name(&name)?;
+                let dirfd = self.node(dir)?.fd.clone();
+                sys::mkdirat(dirfd.as_fd(), &name, mode & 0o7777)?;
+                none(Reply::Handles(vec![self.insert_lookup(&dirfd, name)?]))
+            }
+            Request::Symlink { dir, name, target } => {
+                let name = checked_name(&name)?;
+                if !protocol::valid_target(&target) {
+                    return Err(Errno::EINVAL);
+                }
+                let target = to_cstring(&target)?;
+                let dirfd = self.node(dir)?.fd.clone();
+                sys::symlinkat(&target, dirfd.as_fd(), &name)?;
+                none(Reply::Handles(vec![self.insert_lookup(&dirfd, name)?]))
+            }
+            Request::Link { dir, name, target } => self.link(dir, &name, target),
+            Request::Unlink { dir, name, flags } => {
+                let name = checked_name(&name)?;
+                let flags = match flags {
+                    0 => 0,
+                    f if f == libc::AT_REMOVEDIR as u32 => libc::AT_REMOVEDIR,
+                    _ => return Err(Errno::EINVAL),
+                };
+                sys::unlinkat(self.node(dir)?.fd.as_fd(), &name, flags)?;
+                none(Reply::Ok)
+            }
+            Request::Rename {
+                olddir,
+                old,
+                newdir,
+                new,
+            } => {
+                self.rename(olddir, old, newdir, new)?;
+                none(Reply::Ok)
+            }
+            Request::SetAttr { h, attr } => {
+                self.setattr(h, &attr)?;
+                none(Reply::Ok)
+            }
+        }
+    }
+
+    fn walk(&mut self, dir: Handle, names: &[Vec<u8>]) -> Outcome {
+        if names.is_empty() || names.len() > MAX_WALK {
+            return Err(Errno::EINVAL);
+        }
+        let names = names
+            .iter()
+            .map(|n| checked_name(n))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut cur = self.node(dir)?.fd.clone();
+        let mut out = Vec::with_capacity(names.len());
+        for name in names {
+            match self.insert_lookup(&cur, name) {
+                Ok((h, attr)) => {
+                    out.push((h, attr));
+                    if attr.mode & libc::S_IFMT != libc::S_IFDIR {
+                        break;
+                    }
+                    cur = self.nodes[&h.0].fd.clone();
+                }
+                Err(e) if out.is_empty() => return Err(e),
+                Err(_) => break,
+            }
+        }
+        Ok((Reply::Handles(out), None))
+    }
+
+    /// Open `h` with checked host `flags`.
+    fn open(&self, h: Handle, flags: i32) -> Result<OwnedFd, Errno> {
+        let node = self.node(h)?;
+        let st = sys::fstat(node.fd.as_fd())?;
+        match file_type(&st) {
+            libc::S_IFDIR => {
+                // "." from the directory's own descriptor is exactly this
+                // directory: no name to race on.
+                let fd = sys::openat(
+                    node.fd.as_fd(),
+                    c".",
+                    flags | OPEN_FORCED | libc::O_DIRECTORY,
+                    0,
+                )?;
+                Ok(fd)
+            }
+            libc::S_IFREG => {
+                if flags & libc::O_DIRECTORY != 0 {
+                    return Err(Errno::ENOTDIR);
+                }
+                let (parent, name) = node.parent.as_ref().ok_or(Errno::ESTALE)?;
+                reopen_checked(parent.as_fd(), name, flags, &st)
+            }
+            libc::S_IFLNK => Err(Errno::ELOOP),
+            _ => Err(Errno::EOPNOTSUPP),
+        }
+    }
+
+    fn readdir(&self, h: Handle, cookie: u64) -> Result<Reply, Errno> {
+        let node = self.node(h)?;
+        let dir = sys::openat(
+            node.fd.as_fd(),
+            c".",
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            0,
+        )?;
+        // Cookies are the host's `d_off` values, carried bit for bit.
+        sys::seek_set(dir.as_fd(), i64::from_ne_bytes(cookie.to_ne_bytes()))?;
+        let mut entries = Vec::new();
+        let mut size = DIRENTS_OVERHEAD;
+        let mut pos = cookie;
+        let mut buf = vec![0u8; 32 * 1024];
+        loop {
+            let n = sys::getdents64(dir.as_fd(), &mut buf)?;
+            if n == 0 {
+                return Ok(Reply::Dirents {
+                    entries,
+                    next: pos,
+                    more: false,
+                });
+            }
+            let mut rec = &buf[..n.min(buf.len())];
+            while let Some(d) = parse_dirent64(rec) {
+                rec = d.rest;
+                if d.name != b"." && d.name != b".." {
+                    let need = DIRENT_OVERHEAD + d.name.len();
+                    if size + need > MAX_MSG {
+                        return Ok(Reply::Dirents {
+                            entries,
+                            next: pos,
+                            more: true,
+                        });
+                    }
+                    size += need;
+                    entries.push(DirEnt {
+                        ino: d.ino,
+                        kind: d.kind,
+                        name: d.name.to_vec(),
+                    });
+                }
+                pos = d.off;
+            }
+        }
+    }
+
+    fn create(&mut self, dir: Handle, name: &[u8], mode: u32, flags: u32) -> Outcome {
+        let name = checked_name(name)?;
+        let flags = open_flags(flags & !(libc::O_TRUNC as u32))?;
+        if flags & libc::O_DIRECTORY != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let dirfd = self.node(dir)?.fd.clone();
+        let host = flags | OPEN_FORCED | libc::O_CREAT | libc::O_EXCL;
+        let fd = sys::openat(dirfd.as_fd(), &name, host, mode & 0o7777)?;
+        let st = sys::fstat(fd.as_fd())?;
+        let (path, pst) = lookup(dirfd.as_fd(), &name)?;
+        if !same_file(&st, &pst) {
+            return Err(Errno::ESTALE);
+        }
+        let h = self.insert(path, Some((dirfd, name)));
+        Ok((Reply::Created(h, attr_of(&pst)), Some(fd)))
+    }
+
+    fn link(&mut self, dir: Handle, name: &[u8], target: Handle) -> Outcome {
+        let name = checked_name(name)?;
+        let dirfd = self.node(dir)?.fd.clone();
+        let node = self.node(target)?;
+        let want = sys::fstat(node.fd.as_fd())?;
+        let (tparent, tname) = node.parent.clone().ok_or(Errno::EPERM)?;
+        sys::linkat(tparent.as_fd(), &tname, dirfd.as_fd(), &name)?;
+        let (fd, st) = lookup(dirfd.as_fd(), &name)?;
+        if !same_file(&st, &want) {
+            // The name we linked by now names another file: undo.
+            let _ = sys::unlinkat(dirfd.as_fd(), &name, 0);
+            return Err(Errno::ESTALE);
+        }
+        let h = self.insert(fd, Some((dirfd, name)));
+        Ok((Reply::Handles(vec![(h, attr_of(&st))]), None))
+    }
+
+    /// `renameat`, then point the table entries of the moved file at its
+    /// new parent and name, so its handles keep opening.
+    fn rename(
+        &mut self,
+        olddir: Handle,
+        old: Vec<u8>,
+        newdir: Handle,
+        new: Vec<u8>,
+    ) -> Result<(), Errno> {
+        let (old, new) = (checked_name(&old)?, checked_name(&new)?);
+        let oldfd = self.node(olddir)?.fd.clone();
+        let newfd = self.node(newdir)?.fd.clone();
+        let (_, moved) = lookup(oldfd.as_fd(), &old)?;
+        let olddir_st = sys::fstat(oldfd.as_fd())?;
+        sys::renameat(oldfd.as_fd(), &old, newfd.as_fd(), &new)?;
+        for node in self.nodes.values_mut() {
+            let Some((parent, name)) = &node.parent else {
+                continue;
+            };
+            if *name != old {
+                continue;
+            }
+            let is_moved = sys::fstat(node.fd.as_fd()).is_ok_and(|st| same_file(&st, &moved));
+            let in_olddir = sys::fstat(parent.as_fd()).is_ok_and(|st| same_file(&st, &olddir_st));
+            if is_moved && in_olddir {
+                node.parent = Some((newfd.clone(), new.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    fn setattr(&self, h: Handle, attr: &SetAttr) -> Result<(), Errno> {
+        let node = self.node(h)?;
+        let st = sys::fstat(node.fd.as_fd())?;
+        if attr.mode.is_some_and(|m| m & !0o7777 != 0) {
+            return Err(Errno::EINVAL);
+        }
+        let times = [attr.atime, attr.mtime].map(timespec);
+        if times.iter().any(|t| t.tv_nsec < 0) {
+            return Err(Errno::EINVAL);
+        }
+        if attr.uid.is_some() || attr.gid.is_some() {
+            sys::fchown(
+                node.fd.as_fd(),
+                attr.uid.unwrap_or(u32::MAX),
+                attr.gid.unwrap_or(u32::MAX),
+            )?;
+        }
+        let needs_fd = attr.mode.is_some()
+            || attr.size.is_some()
+            || attr.atime.is_some()
+            || attr.mtime.is_some();
+        if !needs_fd {
+            return Ok(());
+        }
+        // fchmod, ftruncate and futimens need a real descriptor.
+        let fd = match file_type(&st) {
+            libc::S_IFDIR => {
+                if attr.size.is_some() {
+                    return Err(Errno::EISDIR);
+                }
+                self.open(h, libc::O_RDONLY)?
+            }
+            libc::S_IFREG => {
+                let mode = if attr.size.is_some() {
+                    libc::O_WRONLY
+                } else {
+                    libc::O_RDONLY
+                };
+                self.open(h, mode)?
+            }
+            _ => {
+                return Err(if attr.size.is_some() {
+                    Errno::EINVAL
+                } else {
+                    Errno::EOPNOTSUPP
+                })
+            }
+        };
+        if let Some(m) = attr.mode {
+            sys::fchmod(fd.as_fd(), m)?;
+        }
+        if let Some(s) = attr.size {
+            sys::ftruncate(fd.as_fd(), s)?;
+        }
+        if attr.atime.is_some() || attr.mtime.is_some() {
+            sys::futimens(fd.as_fd(), &times)?;
+        }
+        Ok(())
+    }
+}
+
+/// A `futimens` time; `tv_nsec == -1` marks an out-of-range request.
+fn timespec(t: Option<SetTime>) -> libc::timespec {
+    match t {
+        None => libc::timespec {
+            tv_sec: 0,
+            tv_nsec: libc::UTIME_OMIT,
+        },
+        Some(SetTime::Now) => libc::timespec {
+            tv_sec: 0,
+            tv_nsec: libc::UTIME_NOW,
+        },
+        Some(SetTime::At(t)) if (0..1_000_000_000).contains(&t.nsec) => libc::timespec {
+            tv_sec: t.sec,
+            tv_nsec: t.nsec,
+        },
+        Some(SetTime::At(_)) => libc::timespec {
+            tv_sec: 0,
+            tv_nsec: -1,
+        },
+    }
+}
+
+/// One `struct linux_dirent64` record.
+struct Dirent64<'a> {
+    ino: u64,
+    off: u64,
+    kind: u8,
+    name: &'a [u8],
+    rest: &'a [u8],
+}
+
+/// Parse the first record of a `getdents64` buffer (`None` at the end or on
+/// a malformed record).
+fn parse_dirent64(buf: &[u8]) -> Option<Dirent64<'_>> {
+    const NAME_AT: usize = 19;
+    let ino = u64::from_ne_bytes(buf.get(0..8)?.try_into().ok()?);
+    let off = u64::from_ne_bytes(buf.get(8..16)?.try_into().ok()?);
+    let reclen = usize::from(u16::from_ne_bytes(buf.get(16..18)?.try_into().ok()?));
+    let kind = *buf.get(18)?;
+    let rec = buf.get(..reclen)?;
+    let raw = rec.get(NAME_AT..)?;
+    let name = &raw[..raw.iter().position(|&b| b == 0)?];
+    Some(Dirent64 {
+        ino,
+        off,
+        kind,
+        name,
+        rest: &buf[reclen..],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_flags_reject_creat_excl_path_tmpfile_and_accmode_3() {
+        for f in [
+            libc::O_CREAT,
+            libc::O_EXCL,
+            libc::O_PATH,
+            libc::O_TMPFILE,
+            libc::O_ASYNC,
+            3,
+        ] {
+            assert_eq!(open_flags(f as u32), Err(Errno::EINVAL), "{f:#o}");
+        }
+    }
+
+    #[test]
+    fn open_flags_reject_trunc_with_rdonly() {
+        assert_eq!(open_flags(libc::O_TRUNC as u32), Err(Errno::EINVAL));
+    }
+
+    #[test]
+    fn open_flags_pass_access_mode_and_drop_ignored_bits() {
+        let f = libc::O_RDWR | libc::O_APPEND | libc::O_CLOEXEC | libc::O_LARGEFILE;
+        assert_eq!(open_flags(f as u32), Ok(libc::O_RDWR | libc::O_APPEND));
+    }
+
+    #[test]
+    fn parse_dirent64_rejects_short_and_overlong_records() {
+        assert!(parse_dirent64(&[0; 18]).is_none());
+        let mut rec = vec![0u8; 24];
+        rec[16] = 200; // reclen past the buffer
+        assert!(parse_dirent64(&rec).is_none());
+        rec[16] = 24;
+        rec[19] = b'a';
+        let d = parse_dirent64(&rec).expect("parses");
+        assert_eq!(d.name, b"a");
+        assert!(d.rest.is_empty());
+    }
+}

@@ -1,0 +1,89 @@
+//! `server::run` for real: jail in a forked child (needs root; skipped
+//! otherwise). Kept alone in its own test binary so the fork happens with as
+//! few threads around as possible.
+
+mod common;
+
+use std::fs::File;
+use std::io::Read;
+
+use abi::Errno;
+use common::{populate, TempDir, HELLO};
+use gofer::{server, GoferClient};
+
+/// Fork; the child runs `run(root, sock)` and exits 0 on `Ok`, 1 on `Err`.
+fn spawn_jailed_gofer(root: &std::path::Path) -> (GoferClient, libc::pid_t) {
+    let (a, b) = gofer::seqpacket_pair().unwrap();
+    // SAFETY: the child only calls `server::run` (async-signal-unsafe work
+    // like allocation is safe with glibc's fork handlers, and no other
+    // thread of this test binary holds locks the child needs) and `_exit`.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        drop(a);
+        let code = match server::run(root, b) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("gofer child: {e}");
+                1
+            }
+        };
+        // SAFETY: ends the child without running the parent's destructors.
+        unsafe { libc::_exit(code) };
+    }
+    drop(b);
+    (GoferClient::new(a), pid)
+}
+
+fn wait(pid: libc::pid_t) -> i32 {
+    let mut status = 0;
+    // SAFETY: `status` is writable; `pid` is our child.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    assert!(libc::WIFEXITED(status), "status {status:#x}");
+    libc::WEXITSTATUS(status)
+}
+
+#[test]
+fn jailed_gofer_serves_the_root_read_only_and_cannot_escape() {
+    // SAFETY: plain call.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let dir = TempDir::new("jail");
+    populate(dir.path());
+    let (c, pid) = spawn_jailed_gofer(dir.path());
+
+    let (root, rattr) = c.attach().unwrap();
+    let (hello, _) = c.walk(root, b"hello.txt").unwrap();
+    let mut s = Vec::new();
+    File::from(c.open(hello, libc::O_RDONLY as u32).unwrap())
+        .read_to_end(&mut s)
+        .unwrap();
+    let (abs, aattr) = c.walk(root, b"abs").unwrap();
+    let target = c.readlink(abs).unwrap();
+    let open_abs = c.open(abs, libc::O_RDONLY as u32).err();
+    let write_open = c.open(hello, libc::O_RDWR as u32).err();
+    let mkdir = c.mkdir(root, b"nope", 0o755).err();
+    let etc = c.walk(root, b"etc").err();
+    let dotdot = c.walk(root, b"..").err();
+    let sfs = c.statfs(root).unwrap();
+    drop(c);
+    let code = wait(pid);
+
+    assert_eq!(code, 0);
+    // The jail's "/" is the served directory.
+    assert_eq!(
+        rattr.ino,
+        std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(dir.path()).unwrap())
+    );
+    assert_eq!(s, HELLO);
+    assert_eq!(aattr.mode & libc::S_IFMT, libc::S_IFLNK);
+    assert_eq!(target, b"/etc/passwd");
+    assert_eq!(open_abs, Some(Errno::ELOOP));
+    assert_eq!(write_open, Some(Errno::EROFS));
+    assert_eq!(mkdir, Some(Errno::EROFS));
+    assert_eq!(etc, Some(Errno::ENOENT));
+    assert_eq!(dotdot, Some(Errno::EINVAL));
+    assert_ne!(sfs.f_flags & libc::ST_RDONLY as i64, 0);
+}
