@@ -132,8 +132,7 @@ fn spawn_boot(
     cmd.spawn().context("starting the sandbox")
 }
 
-/// Which gofer serves the root. Switch to `gofer::server::run` in this one
-/// place once the `gofer` branch provides it.
+/// `bulwark gofer`: serve the root until the sandbox hangs up.
 pub fn run_gofer(opts: &GoferOpts) -> anyhow::Result<()> {
     check_open(opts.fd).context("gofer connection")?;
     // SAFETY: `opts.fd` is open (checked above) and owned by nobody else in
@@ -143,25 +142,9 @@ pub fn run_gofer(opts: &GoferOpts) -> anyhow::Result<()> {
     gofer_server(&opts.root, sock).context("gofer")
 }
 
-/// Shim until `gofer::server` lands: serve nothing and wait for the sandbox
-/// to hang up, so that the process model is exercised end to end.
+/// Which gofer serves the root.
 fn gofer_server(root: &Path, sock: OwnedFd) -> io::Result<()> {
-    let _ = root;
-    let mut buf = [0u8; 1];
-    loop {
-        // SAFETY: `buf` is valid for 1 byte of writes for the whole call.
-        let n = unsafe { libc::recv(sock.as_raw_fd(), buf.as_mut_ptr().cast(), 1, 0) };
-        match n {
-            0 => return Ok(()),
-            n if n < 0 => {
-                let err = io::Error::last_os_error();
-                if err.kind() != io::ErrorKind::Interrupted {
-                    return Err(err);
-                }
-            }
-            _ => {}
-        }
-    }
+    gofer::server::run(root, sock)
 }
 
 /// Close every descriptor from 3 up, except `keep`.

@@ -16,7 +16,10 @@ pub mod ptrace;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("host call {call} failed: {err}")]
-    Host { call: &'static str, err: std::io::Error },
+    Host {
+        call: &'static str,
+        err: std::io::Error,
+    },
     #[error("stub process died unexpectedly: {0}")]
     StubDied(String),
     #[error("platform {0} is not available on this host: {1}")]
@@ -28,7 +31,10 @@ pub type Result<T> = std::result::Result<T, Error>;
 impl Error {
     /// The error of host call `call` from `errno`.
     pub fn last_os(call: &'static str) -> Error {
-        Error::Host { call, err: std::io::Error::last_os_error() }
+        Error::Host {
+            call,
+            err: std::io::Error::last_os_error(),
+        }
     }
 }
 
@@ -41,8 +47,16 @@ pub struct Prot {
 }
 
 impl Prot {
-    pub const NONE: Prot = Prot { read: false, write: false, exec: false };
-    pub const RW: Prot = Prot { read: true, write: true, exec: false };
+    pub const NONE: Prot = Prot {
+        read: false,
+        write: false,
+        exec: false,
+    };
+    pub const RW: Prot = Prot {
+        read: true,
+        write: true,
+        exec: false,
+    };
 
     /// From `PROT_*` bits.
     pub fn from_bits(bits: u32) -> Prot {
@@ -140,7 +154,9 @@ pub struct FpState {
 
 impl Default for FpState {
     fn default() -> Self {
-        FpState { bytes: vec![0; 512] }
+        FpState {
+            bytes: vec![0; 512],
+        }
     }
 }
 
@@ -151,7 +167,11 @@ pub enum Event {
     /// arguments. The sentry sets the return value and switches again.
     Syscall,
     /// A memory access fault at `addr`.
-    Fault { addr: u64, access: Access, si_code: i32 },
+    Fault {
+        addr: u64,
+        access: Access,
+        si_code: i32,
+    },
     /// A signal other than a memory fault was raised by application code
     /// (SIGFPE, SIGILL, SIGTRAP, SIGBUS ...).
     Signal { signo: i32, si_code: i32, addr: u64 },
@@ -209,7 +229,13 @@ pub fn new(name: &str, memfd: RawFd) -> Result<Arc<dyn Platform>> {
     match name {
         "ptrace" => Ok(Arc::new(ptrace::PtracePlatform::new(memfd)?)),
         other => Err(Error::Unavailable(
-            if other == "systrap" { "systrap" } else if other == "kvm" { "kvm" } else { "unknown" },
+            if other == "systrap" {
+                "systrap"
+            } else if other == "kvm" {
+                "kvm"
+            } else {
+                "unknown"
+            },
             format!("platform {other:?} is not implemented yet; use --platform ptrace"),
         )),
     }

@@ -49,7 +49,10 @@ pub enum SandboxError {
     #[error("cannot start {program}: {err}")]
     Exec { program: String, err: abi::Errno },
     #[error("host call {call} failed: {err}")]
-    Host { call: &'static str, err: std::io::Error },
+    Host {
+        call: &'static str,
+        err: std::io::Error,
+    },
 }
 
 /// Run the sandbox described by `cfg` to completion, on the calling thread

@@ -7,7 +7,10 @@ pub struct PtracePlatform;
 
 impl PtracePlatform {
     pub fn new(_memfd: RawFd) -> crate::Result<Self> {
-        Err(crate::Error::Unavailable("ptrace", "not written yet".into()))
+        Err(crate::Error::Unavailable(
+            "ptrace",
+            "not written yet".into(),
+        ))
     }
 }
 
@@ -16,9 +19,15 @@ impl crate::Platform for PtracePlatform {
         "ptrace"
     }
     fn new_address_space(&self) -> crate::Result<std::sync::Arc<dyn crate::AddressSpace>> {
-        Err(crate::Error::Unavailable("ptrace", "not written yet".into()))
+        Err(crate::Error::Unavailable(
+            "ptrace",
+            "not written yet".into(),
+        ))
     }
     fn new_context(&self) -> crate::Result<Box<dyn crate::Context>> {
-        Err(crate::Error::Unavailable("ptrace", "not written yet".into()))
+        Err(crate::Error::Unavailable(
+            "ptrace",
+            "not written yet".into(),
+        ))
     }
 }

@@ -163,7 +163,13 @@ pub trait Inode: Send + Sync + Any {
 
     /// Statistics of the file system holding this inode.
     fn statfs(&self) -> KResult<FsStat> {
-        Ok(FsStat { f_type: abi::consts::TMPFS_MAGIC, f_bsize: 4096, f_namelen: 255, f_frsize: 4096, ..Default::default() })
+        Ok(FsStat {
+            f_type: abi::consts::TMPFS_MAGIC,
+            f_bsize: 4096,
+            f_namelen: 255,
+            f_frsize: 4096,
+            ..Default::default()
+        })
     }
 
     /// For magic links (`/proc/self/exe`, `/proc/<pid>/fd/N`): the location
