@@ -155,6 +155,18 @@ fn unshare_namespaces() -> anyhow::Result<String> {
     Ok(names.join(" "))
 }
 
+/// Unshare a user namespace alone and become root in it (for an
+/// unprivileged gofer).
+pub fn enter_user_namespace() -> anyhow::Result<()> {
+    // SAFETY: geteuid/getegid have no preconditions.
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    // SAFETY: unshare takes plain integers; the gofer is single-threaded.
+    if unsafe { libc::unshare(libc::CLONE_NEWUSER) } < 0 {
+        return Err(io::Error::last_os_error()).context("unshare(CLONE_NEWUSER)");
+    }
+    map_ids(uid, gid).context("writing uid/gid maps")
+}
+
 /// In a new user namespace: be root inside, our own ids outside.
 fn map_ids(uid: libc::uid_t, gid: libc::gid_t) -> io::Result<()> {
     std::fs::write("/proc/self/setgroups", "deny")?;

@@ -139,6 +139,11 @@ pub fn run_gofer(opts: &GoferOpts) -> anyhow::Result<()> {
     // this process.
     let sock = unsafe { OwnedFd::from_raw_fd(opts.fd) };
     close_all_but(opts.fd).context("closing inherited descriptors")?;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        // The jail needs CAP_SYS_ADMIN: take it in a user namespace of our own.
+        crate::boot::enter_user_namespace().context("gofer user namespace")?;
+    }
     gofer_server(&opts.root, sock).context("gofer")
 }
 
