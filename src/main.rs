@@ -1,6 +1,41 @@
 //! bulwark: a user-space application kernel for Linux.
+//!
+//! One binary: `bulwark do` (the CLI), and the hidden `bulwark boot` (the
+//! sandbox) and `bulwark gofer` (the file server) it re-executes itself as.
+
+mod boot;
+mod cli;
+mod launch;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+
+/// Exit status when the sandbox itself fails (runc/podman convention).
+const EXIT_SANDBOX_FAILED: i32 = 125;
 
 fn main() {
-    eprintln!("bulwark: not yet");
-    std::process::exit(2);
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            // --help and --version print to stdout and succeed; a bad command
+            // line is bulwark's own failure, not the program's.
+            let _ = err.print();
+            std::process::exit(if err.use_stderr() {
+                EXIT_SANDBOX_FAILED
+            } else {
+                0
+            });
+        }
+    };
+    let result = match cli.command {
+        Command::Do(opts) => launch::run_do(&opts),
+        Command::Boot(opts) => boot::run_boot(opts),
+        Command::Gofer(opts) => launch::run_gofer(&opts).map(|()| 0),
+    };
+    let code = result.unwrap_or_else(|err| {
+        eprintln!("bulwark: {err:#}");
+        EXIT_SANDBOX_FAILED
+    });
+    std::process::exit(code);
 }

@@ -361,10 +361,12 @@ impl GoferClient {
         })
     }
 
-    /// Rename `olddir/old` to `newdir/new`. Handles on the moved file keep
-    /// working for `getattr`, `readdir`, `readlink`, `statfs`, and `open` of
-    /// directories; a moved regular file's old handle opens with `ENOENT` or
-    /// `ESTALE` (walk it again from its new parent).
+    /// Rename `olddir/old` to `newdir/new`. Handles on the moved file stay
+    /// valid, including for `open` (the gofer re-points them at the new
+    /// name). Handles on a file the rename replaced keep `getattr` etc., but
+    /// `open` of a replaced regular file gives `ESTALE`. A rename done behind
+    /// the gofer's back (on the host) likewise leaves `open` of a regular
+    /// file `ENOENT` or `ESTALE`: walk it again.
     pub fn rename(
         &self,
         olddir: Handle,

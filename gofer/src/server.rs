@@ -368,10 +368,7 @@ impl Server {
                 newdir,
                 new,
             } => {
-                let (old, new) = (checked_name(&old)?, checked_name(&new)?);
-                let oldfd = self.node(olddir)?.fd.as_fd();
-                let newfd = self.node(newdir)?.fd.as_fd();
-                sys::renameat(oldfd, &old, newfd, &new)?;
+                self.rename(olddir, old, newdir, new)?;
                 none(Reply::Ok)
             }
             Request::SetAttr { h, attr } => {
@@ -515,6 +512,37 @@ impl Server {
         }
         let h = self.insert(fd, Some((dirfd, name)));
         Ok((Reply::Handles(vec![(h, attr_of(&st))]), None))
+    }
+
+    /// `renameat`, then point the table entries of the moved file at its
+    /// new parent and name, so its handles keep opening.
+    fn rename(
+        &mut self,
+        olddir: Handle,
+        old: Vec<u8>,
+        newdir: Handle,
+        new: Vec<u8>,
+    ) -> Result<(), Errno> {
+        let (old, new) = (checked_name(&old)?, checked_name(&new)?);
+        let oldfd = self.node(olddir)?.fd.clone();
+        let newfd = self.node(newdir)?.fd.clone();
+        let (_, moved) = lookup(oldfd.as_fd(), &old)?;
+        let olddir_st = sys::fstat(oldfd.as_fd())?;
+        sys::renameat(oldfd.as_fd(), &old, newfd.as_fd(), &new)?;
+        for node in self.nodes.values_mut() {
+            let Some((parent, name)) = &node.parent else {
+                continue;
+            };
+            if *name != old {
+                continue;
+            }
+            let is_moved = sys::fstat(node.fd.as_fd()).is_ok_and(|st| same_file(&st, &moved));
+            let in_olddir = sys::fstat(parent.as_fd()).is_ok_and(|st| same_file(&st, &olddir_st));
+            if is_moved && in_olddir {
+                node.parent = Some((newfd.clone(), new.clone()));
+            }
+        }
+        Ok(())
     }
 
     fn setattr(&self, h: Handle, attr: &SetAttr) -> Result<(), Errno> {

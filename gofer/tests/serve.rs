@@ -77,7 +77,7 @@ fn open_donates_a_readable_descriptor() {
 }
 
 #[test]
-fn open_of_directory_handle_reads_entries() {
+fn open_of_directory_handle_donates_a_directory_descriptor() {
     let (_dir, c, _t) = fixture();
     let (root, _) = c.attach().unwrap();
     let fd = c
@@ -457,4 +457,62 @@ fn open_with_o_trunc_truncates_after_the_inode_check() {
     f.write_all(b"ab").unwrap();
     f.seek(SeekFrom::Start(0)).unwrap();
     assert_eq!(fs::read(dir.path().join("hello.txt")).unwrap(), b"ab");
+}
+
+#[test]
+fn renamed_file_handle_still_opens_under_its_new_name() {
+    let (_dir, c, _t) = fixture();
+    let (root, _) = c.attach().unwrap();
+    let (sub, _) = c.walk(root, b"sub").unwrap();
+    let (h, _) = c.walk(root, b"hello.txt").unwrap();
+    c.rename(root, b"hello.txt", sub, b"renamed").unwrap();
+    let mut s = Vec::new();
+    File::from(c.open(h, 0).unwrap())
+        .read_to_end(&mut s)
+        .unwrap();
+    assert_eq!(s, HELLO);
+}
+
+#[test]
+fn readdir_of_a_large_directory_is_paginated_under_max_msg() {
+    use gofer::protocol::{Reply, Request, MAX_MSG};
+    let dir = TempDir::new("pages");
+    for i in 0..3000 {
+        fs::write(dir.path().join(format!("{i:04}-{}", "y".repeat(60))), b"").unwrap();
+    }
+    let (a, b) = gofer::seqpacket_pair().unwrap();
+    let root_fd = OwnedFd::from(File::open(dir.path()).unwrap());
+    let _t = std::thread::spawn(move || server::serve(root_fd, b));
+    let mut raw = File::from(a);
+    let mut exchange = |req: Request| {
+        raw.write_all(&req.encode()).unwrap();
+        let mut buf = vec![0u8; MAX_MSG + 1];
+        let n = raw.read(&mut buf).unwrap();
+        (n, Reply::decode(&buf[..n]).unwrap())
+    };
+    let Reply::Handles(v) = exchange(Request::Attach).1 else {
+        panic!("attach")
+    };
+    let root = v[0].0;
+    let (mut cookie, mut pages, mut total) = (0, 0, 0);
+    loop {
+        let (n, rep) = exchange(Request::ReadDir { h: root, cookie });
+        let Reply::Dirents {
+            entries,
+            next,
+            more,
+        } = rep
+        else {
+            panic!("readdir")
+        };
+        assert!(n <= MAX_MSG);
+        pages += 1;
+        total += entries.len();
+        cookie = next;
+        if !more {
+            break;
+        }
+    }
+    assert!(pages >= 4, "{pages} pages");
+    assert_eq!(total, 3000);
 }

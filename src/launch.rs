@@ -1,0 +1,236 @@
+//! `bulwark do`: start the gofer and the sandbox (`bulwark boot`) as
+//! re-executions of this binary, connected by a `SOCK_SEQPACKET` pair, and
+//! wait for the sandbox.
+//!
+//! Descriptors the sandbox (`bulwark boot`) starts with:
+//!
+//! | fd | what                                                   |
+//! |----|--------------------------------------------------------|
+//! | 0-2| the CLI's stdin, stdout, stderr (donated to the app)  |
+//! | 3  | the sandbox end of the gofer connection               |
+//! | 4  | the debug log, opened for append (only with `--debug-log`) |
+//!
+//! The gofer starts with its stdio, and its end of the connection at the
+//! number named by `--fd`.
+
+use std::fs::OpenOptions;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use anyhow::{bail, Context};
+
+use crate::cli::{DoOpts, GoferOpts};
+
+/// Where the sandbox finds the gofer connection.
+pub const BOOT_GOFER_FD: RawFd = 3;
+/// Where the sandbox finds the debug log, if any.
+pub const BOOT_DEBUG_LOG_FD: RawFd = 4;
+/// Descriptors passed to children are first moved at or above this, so that
+/// `dup2` onto 3 and 4 in the child never clobbers one another.
+const HIGH_FD: RawFd = 10;
+
+/// Run `bulwark do`: returns the exit status the shell should see.
+pub fn run_do(opts: &DoOpts) -> anyhow::Result<i32> {
+    let rootfs = opts
+        .rootfs
+        .canonicalize()
+        .with_context(|| format!("rootfs {}", opts.rootfs.display()))?;
+    if !rootfs.is_dir() {
+        bail!("rootfs {} is not a directory", rootfs.display());
+    }
+    let debug_log = match &opts.debug_log {
+        Some(path) => Some(
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("debug log {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let debug_log = debug_log.map(|f| above(f.as_raw_fd())).transpose()?;
+    let (sandbox_end, gofer_end) = seqpacket_pair()?;
+    let sandbox_end = above(sandbox_end.as_raw_fd())?;
+    let gofer_end = above(gofer_end.as_raw_fd())?;
+
+    let exe = Path::new("/proc/self/exe");
+    let mut gofer = spawn_gofer(exe, &rootfs, &gofer_end)?;
+    drop(gofer_end);
+    let boot = spawn_boot(exe, opts, &sandbox_end, debug_log.as_ref());
+    drop(sandbox_end);
+    drop(debug_log);
+    let status = boot.and_then(|mut boot| boot.wait().context("waiting for the sandbox"));
+
+    // The gofer ends by itself when the sandbox's end closes; make sure.
+    let _ = gofer.kill();
+    let _ = gofer.wait();
+
+    let status = status?;
+    Ok(status
+        .code()
+        .or_else(|| status.signal().map(|s| 128 + s))
+        .unwrap_or(125))
+}
+
+fn spawn_gofer(exe: &Path, rootfs: &Path, sock: &OwnedFd) -> anyhow::Result<Child> {
+    let fd = sock.as_raw_fd();
+    let mut cmd = Command::new(exe);
+    cmd.arg("gofer")
+        .arg("--root")
+        .arg(rootfs)
+        .arg("--fd")
+        .arg(fd.to_string())
+        .env_clear()
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    // SAFETY: the closure makes only async-signal-safe system calls (prctl,
+    // fcntl) and allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            die_with_parent()?;
+            clear_cloexec(fd)
+        });
+    }
+    cmd.spawn().context("starting the gofer")
+}
+
+fn spawn_boot(
+    exe: &Path,
+    opts: &DoOpts,
+    sock: &OwnedFd,
+    debug_log: Option<&OwnedFd>,
+) -> anyhow::Result<Child> {
+    let sock_fd = sock.as_raw_fd();
+    let log_fd = debug_log.map(AsRawFd::as_raw_fd);
+    let mut cmd = Command::new(exe);
+    cmd.arg("boot")
+        .arg("--gofer-fd")
+        .arg(BOOT_GOFER_FD.to_string());
+    if log_fd.is_some() {
+        cmd.arg("--debug-log-fd").arg(BOOT_DEBUG_LOG_FD.to_string());
+    }
+    if let Ok(term) = std::env::var("TERM") {
+        cmd.arg("--host-term").arg(term);
+    }
+    cmd.args(opts.to_boot_args()).env_clear();
+    // SAFETY: the closure makes only async-signal-safe system calls (prctl,
+    // dup2) and allocates nothing. Both sources are >= HIGH_FD, so neither
+    // dup2 overwrites the other's source.
+    unsafe {
+        cmd.pre_exec(move || {
+            die_with_parent()?;
+            dup_onto(sock_fd, BOOT_GOFER_FD)?;
+            if let Some(fd) = log_fd {
+                dup_onto(fd, BOOT_DEBUG_LOG_FD)?;
+            }
+            Ok(())
+        });
+    }
+    cmd.spawn().context("starting the sandbox")
+}
+
+/// `bulwark gofer`: serve the root until the sandbox hangs up.
+pub fn run_gofer(opts: &GoferOpts) -> anyhow::Result<()> {
+    check_open(opts.fd).context("gofer connection")?;
+    // SAFETY: `opts.fd` is open (checked above) and owned by nobody else in
+    // this process.
+    let sock = unsafe { OwnedFd::from_raw_fd(opts.fd) };
+    close_all_but(opts.fd).context("closing inherited descriptors")?;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        // The jail needs CAP_SYS_ADMIN: take it in a user namespace of our own.
+        crate::boot::enter_user_namespace().context("gofer user namespace")?;
+    }
+    gofer_server(&opts.root, sock).context("gofer")
+}
+
+/// Which gofer serves the root.
+fn gofer_server(root: &Path, sock: OwnedFd) -> io::Result<()> {
+    gofer::server::run(root, sock)
+}
+
+/// Close every descriptor from 3 up, except `keep`.
+fn close_all_but(keep: RawFd) -> io::Result<()> {
+    let keep = u32::try_from(keep).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
+    let mut ranges = vec![(keep + 1, u32::MAX)];
+    if keep > 3 {
+        ranges.push((3, keep - 1));
+    }
+    for (first, last) in ranges {
+        // SAFETY: close_range takes plain integers; nothing in this process
+        // owns the descriptors it closes.
+        if unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Fail with `EBADF` unless `fd` is an open descriptor.
+pub fn check_open(fd: RawFd) -> io::Result<()> {
+    // SAFETY: F_GETFD only inspects the descriptor table.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [-1; 2];
+    // SAFETY: `fds` is valid for two ints of writes.
+    let r = unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: socketpair succeeded, so both are fresh descriptors we own.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// A close-on-exec duplicate of `fd` numbered at least `HIGH_FD` (the
+/// original is closed by its owner's drop).
+fn above(fd: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: F_DUPFD_CLOEXEC creates a new descriptor and touches no memory.
+    let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, HIGH_FD) };
+    if new < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `new` is a fresh descriptor we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(new) })
+}
+
+/// Be killed when the parent (the CLI) goes away. Async-signal-safe.
+fn die_with_parent() -> io::Result<()> {
+    // SAFETY: prctl(PR_SET_PDEATHSIG) takes plain integers.
+    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Let `fd` survive exec. Async-signal-safe.
+fn clear_cloexec(fd: RawFd) -> io::Result<()> {
+    // SAFETY: F_SETFD takes plain integers.
+    if unsafe { libc::fcntl(fd, libc::F_SETFD, 0) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `dup2(from, to)`; the copy survives exec. Async-signal-safe.
+fn dup_onto(from: RawFd, to: RawFd) -> io::Result<()> {
+    // SAFETY: dup2 takes plain integers.
+    if unsafe { libc::dup2(from, to) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
