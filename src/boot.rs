@@ -131,8 +131,7 @@ fn close_others(have_log: bool) -> anyhow::Result<()> {
 fn unshare_namespaces() -> anyhow::Result<String> {
     // SAFETY: geteuid/getegid have no preconditions.
     let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-    let mut flags =
-        libc::CLONE_NEWNS | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS | libc::CLONE_NEWPID;
+    let mut flags = libc::CLONE_NEWNS | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS | libc::CLONE_NEWPID;
     let mut names = vec!["mnt", "ipc", "uts", "pid"];
     if uid != 0 {
         flags |= libc::CLONE_NEWUSER;
@@ -186,14 +185,8 @@ fn enter_empty_root() -> anyhow::Result<()> {
         .find(|d| std::path::Path::new(d).is_dir())
         .context("no directory to mount the empty root on")?;
     let nodev = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
-    mount(
-        Some("none"),
-        dir,
-        Some("tmpfs"),
-        nodev,
-        Some("size=16k,nr_inodes=4,mode=0555"),
-    )
-    .with_context(|| format!("mount tmpfs on {dir}"))?;
+    mount(Some("none"), dir, Some("tmpfs"), nodev, Some("size=16k,nr_inodes=4,mode=0555"))
+        .with_context(|| format!("mount tmpfs on {dir}"))?;
     std::env::set_current_dir(dir).with_context(|| format!("chdir {dir}"))?;
     // pivot_root(".", "."): the old root ends up stacked on the new one, and
     // is then detached from the current directory.
@@ -207,14 +200,8 @@ fn enter_empty_root() -> anyhow::Result<()> {
         return Err(io::Error::last_os_error()).context("detach the old root");
     }
     std::env::set_current_dir("/").context("chdir /")?;
-    mount(
-        None,
-        "/",
-        None,
-        libc::MS_REMOUNT | libc::MS_RDONLY | nodev,
-        None,
-    )
-    .context("remount the empty root read-only")?;
+    mount(None, "/", None, libc::MS_REMOUNT | libc::MS_RDONLY | nodev, None)
+        .context("remount the empty root read-only")?;
     if std::path::Path::new("/proc").exists() || std::fs::read_dir("/")?.next().is_some() {
         bail!("the empty root is not empty");
     }
@@ -236,15 +223,7 @@ fn mount(
     let ptr = |s: &Option<CString>| s.as_ref().map_or(std::ptr::null(), |s| s.as_ptr());
     // SAFETY: every pointer is null or a valid NUL-terminated string that
     // outlives the call.
-    let r = unsafe {
-        libc::mount(
-            ptr(&src),
-            target.as_ptr(),
-            ptr(&fstype),
-            flags,
-            ptr(&data).cast(),
-        )
-    };
+    let r = unsafe { libc::mount(ptr(&src), target.as_ptr(), ptr(&fstype), flags, ptr(&data).cast()) };
     if r < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -264,15 +243,7 @@ fn drop_capabilities() -> io::Result<()> {
         }
     }
     // SAFETY: prctl takes plain integers.
-    unsafe {
-        libc::prctl(
-            libc::PR_CAP_AMBIENT,
-            libc::PR_CAP_AMBIENT_CLEAR_ALL,
-            0,
-            0,
-            0,
-        )
-    };
+    unsafe { libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) };
     #[repr(C)]
     struct Header {
         version: u32,
@@ -286,15 +257,8 @@ fn drop_capabilities() -> io::Result<()> {
         inheritable: u32,
     }
     const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
-    let header = Header {
-        version: LINUX_CAPABILITY_VERSION_3,
-        pid: 0,
-    };
-    let data = [Data {
-        effective: 0,
-        permitted: 0,
-        inheritable: 0,
-    }; 2];
+    let header = Header { version: LINUX_CAPABILITY_VERSION_3, pid: 0 };
+    let data = [Data { effective: 0, permitted: 0, inheritable: 0 }; 2];
     // SAFETY: header and data are laid out as the kernel's v3 structures
     // and valid for the duration of the call.
     if unsafe { libc::syscall(libc::SYS_capset, &header, data.as_ptr()) } < 0 {

@@ -100,10 +100,7 @@ impl DoOpts {
         }
         for kv in &self.env {
             let name = kv.split_once('=').map_or(kv.as_str(), |(k, _)| k);
-            match env
-                .iter_mut()
-                .find(|e| e.split_once('=').map(|(k, _)| k) == Some(name))
-            {
+            match env.iter_mut().find(|e| e.split_once('=').map(|(k, _)| k) == Some(name)) {
                 Some(slot) => slot.clone_from(kv),
                 None => env.push(kv.clone()),
             }
@@ -185,33 +182,18 @@ mod tests {
         let o = parse(&["bulwark", "do", "--", "/bin/true"]);
 
         assert_eq!(
-            (
-                o.rootfs.as_path(),
-                o.cwd.as_str(),
-                o.hostname.as_str(),
-                o.strace
-            ),
+            (o.rootfs.as_path(), o.cwd.as_str(), o.hostname.as_str(), o.strace),
             (std::path::Path::new("/"), "/", "bulwark", false)
         );
     }
 
     #[test]
     fn env_later_value_replaces_default_in_place() {
-        let o = parse(&[
-            "bulwark", "do", "--env", "HOME=/h", "--env", "A=1", "--", "x",
-        ]);
+        let o = parse(&["bulwark", "do", "--env", "HOME=/h", "--env", "A=1", "--", "x"]);
 
         let env = o.environment(Some("xterm".into()));
 
-        assert_eq!(
-            env,
-            [
-                &format!("PATH={DEFAULT_PATH}"),
-                "HOME=/h",
-                "TERM=xterm",
-                "A=1"
-            ]
-        );
+        assert_eq!(env, [&format!("PATH={DEFAULT_PATH}"), "HOME=/h", "TERM=xterm", "A=1"]);
     }
 
     #[test]
@@ -238,12 +220,7 @@ mod tests {
             "--flag",
             "arg",
         ]);
-        let mut argv: Vec<OsString> = vec![
-            "bulwark".into(),
-            "boot".into(),
-            "--gofer-fd".into(),
-            "3".into(),
-        ];
+        let mut argv: Vec<OsString> = vec!["bulwark".into(), "boot".into(), "--gofer-fd".into(), "3".into()];
         argv.extend(o.to_boot_args());
 
         let Command::Boot(b) = Cli::try_parse_from(argv).expect("valid boot line").command else {
@@ -251,14 +228,7 @@ mod tests {
         };
 
         assert_eq!(
-            (
-                b.gofer_fd,
-                b.opts.cwd,
-                b.opts.env,
-                b.opts.hostname,
-                b.opts.strace,
-                b.opts.argv
-            ),
+            (b.gofer_fd, b.opts.cwd, b.opts.env, b.opts.hostname, b.opts.strace, b.opts.argv),
             (
                 3,
                 "/tmp".into(),

@@ -34,10 +34,7 @@ const HIGH_FD: RawFd = 10;
 
 /// Run `bulwark do`: returns the exit status the shell should see.
 pub fn run_do(opts: &DoOpts) -> anyhow::Result<i32> {
-    let rootfs = opts
-        .rootfs
-        .canonicalize()
-        .with_context(|| format!("rootfs {}", opts.rootfs.display()))?;
+    let rootfs = opts.rootfs.canonicalize().with_context(|| format!("rootfs {}", opts.rootfs.display()))?;
     if !rootfs.is_dir() {
         bail!("rootfs {} is not a directory", rootfs.display());
     }
@@ -69,10 +66,7 @@ pub fn run_do(opts: &DoOpts) -> anyhow::Result<i32> {
     let _ = gofer.wait();
 
     let status = status?;
-    Ok(status
-        .code()
-        .or_else(|| status.signal().map(|s| 128 + s))
-        .unwrap_or(125))
+    Ok(status.code().or_else(|| status.signal().map(|s| 128 + s)).unwrap_or(125))
 }
 
 fn spawn_gofer(exe: &Path, rootfs: &Path, sock: &OwnedFd) -> anyhow::Result<Child> {
@@ -97,18 +91,11 @@ fn spawn_gofer(exe: &Path, rootfs: &Path, sock: &OwnedFd) -> anyhow::Result<Chil
     cmd.spawn().context("starting the gofer")
 }
 
-fn spawn_boot(
-    exe: &Path,
-    opts: &DoOpts,
-    sock: &OwnedFd,
-    debug_log: Option<&OwnedFd>,
-) -> anyhow::Result<Child> {
+fn spawn_boot(exe: &Path, opts: &DoOpts, sock: &OwnedFd, debug_log: Option<&OwnedFd>) -> anyhow::Result<Child> {
     let sock_fd = sock.as_raw_fd();
     let log_fd = debug_log.map(AsRawFd::as_raw_fd);
     let mut cmd = Command::new(exe);
-    cmd.arg("boot")
-        .arg("--gofer-fd")
-        .arg(BOOT_GOFER_FD.to_string());
+    cmd.arg("boot").arg("--gofer-fd").arg(BOOT_GOFER_FD.to_string());
     if log_fd.is_some() {
         cmd.arg("--debug-log-fd").arg(BOOT_DEBUG_LOG_FD.to_string());
     }
@@ -181,14 +168,7 @@ pub fn check_open(fd: RawFd) -> io::Result<()> {
 fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [-1; 2];
     // SAFETY: `fds` is valid for two ints of writes.
-    let r = unsafe {
-        libc::socketpair(
-            libc::AF_UNIX,
-            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
-            0,
-            fds.as_mut_ptr(),
-        )
-    };
+    let r = unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) };
     if r < 0 {
         return Err(io::Error::last_os_error());
     }

@@ -21,11 +21,7 @@ fn main() {
             // --help and --version print to stdout and succeed; a bad command
             // line is bulwark's own failure, not the program's.
             let _ = err.print();
-            std::process::exit(if err.use_stderr() {
-                EXIT_SANDBOX_FAILED
-            } else {
-                0
-            });
+            std::process::exit(if err.use_stderr() { EXIT_SANDBOX_FAILED } else { 0 });
         }
     };
     let result = match cli.command {

@@ -16,15 +16,7 @@ fn do_help_explains_every_option() {
     let help = out.stdout_str();
 
     assert_eq!(out.status.code(), Some(0));
-    for option in [
-        "--platform",
-        "--rootfs",
-        "--cwd",
-        "--env",
-        "--hostname",
-        "--strace",
-        "--debug-log",
-    ] {
+    for option in ["--platform", "--rootfs", "--cwd", "--env", "--hostname", "--strace", "--debug-log"] {
         assert!(help.contains(option), "{option} missing from:\n{help}");
     }
 }
@@ -57,20 +49,10 @@ fn bad_command_line_exits_125() {
 fn missing_rootfs_exits_125_with_a_message() {
     let out = run({
         let mut c = Command::new(bulwark());
-        c.args([
-            "do",
-            "--rootfs",
-            "/nonexistent/bulwark-rootfs",
-            "--",
-            "/bin/true",
-        ]);
+        c.args(["do", "--rootfs", "/nonexistent/bulwark-rootfs", "--", "/bin/true"]);
         c
     });
 
     assert_eq!(out.status.code(), Some(125));
-    assert!(
-        out.stderr_str().starts_with("bulwark: "),
-        "{}",
-        out.stderr_str()
-    );
+    assert!(out.stderr_str().starts_with("bulwark: "), "{}", out.stderr_str());
 }

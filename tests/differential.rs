@@ -33,21 +33,12 @@ fn head_reads_a_prefix() {
 
 #[test]
 fn static_busybox_shell_runs_a_loop() {
-    assert_same(&[
-        "/bin/busybox",
-        "sh",
-        "-c",
-        "x=0; while [ $x -lt 1000 ]; do x=$((x+1)); done; echo $x",
-    ]);
+    assert_same(&["/bin/busybox", "sh", "-c", "x=0; while [ $x -lt 1000 ]; do x=$((x+1)); done; echo $x"]);
 }
 
 #[test]
 fn python_lists_a_directory() {
-    assert_same(&[
-        "/usr/bin/python3",
-        "-c",
-        "import json,os; print(json.dumps(sorted(os.listdir('/usr'))))",
-    ]);
+    assert_same(&["/usr/bin/python3", "-c", "import json,os; print(json.dumps(sorted(os.listdir('/usr'))))"]);
 }
 
 #[test]

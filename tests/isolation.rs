@@ -18,10 +18,7 @@ fn writes_and_deletes_stay_inside_the_sandbox() {
     let dir = fresh_dir("writes-stay-inside");
     let victim = dir.join("victim.txt");
     fs::write(&victim, "precious\n").expect("write victim");
-    assert!(
-        !Path::new("/etc/bulwark-probe").exists(),
-        "stale /etc/bulwark-probe on the host"
-    );
+    assert!(!Path::new("/etc/bulwark-probe").exists(), "stale /etc/bulwark-probe on the host");
     let script = format!(
         "import os\n\
          open('/etc/bulwark-probe', 'w').write('probe\\n')\n\
@@ -38,14 +35,8 @@ fn writes_and_deletes_stay_inside_the_sandbox() {
         "{}",
         out.stderr_str()
     );
-    assert!(
-        !Path::new("/etc/bulwark-probe").exists(),
-        "the probe reached the host"
-    );
-    assert_eq!(
-        fs::read_to_string(&victim).expect("victim still on the host"),
-        "precious\n"
-    );
+    assert!(!Path::new("/etc/bulwark-probe").exists(), "the probe reached the host");
+    assert_eq!(fs::read_to_string(&victim).expect("victim still on the host"), "precious\n");
 }
 
 /// A process seen from the host.
@@ -65,13 +56,7 @@ fn processes() -> Vec<Proc> {
         .filter_map(|pid| {
             let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
             // pid (comm) state ppid ...: comm may hold spaces, so split after ')'.
-            let ppid = stat
-                .rsplit_once(')')?
-                .1
-                .split_whitespace()
-                .nth(1)?
-                .parse()
-                .ok()?;
+            let ppid = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()?;
             let cmdline = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
             let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
             Some(Proc { pid, ppid, cmdline })
@@ -106,17 +91,12 @@ fn forbidden(pid: u32, fd: &str, target: &Path) -> Option<String> {
         return None;
     }
     let fdinfo = fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")).unwrap_or_default();
-    let flags = fdinfo
-        .lines()
-        .find_map(|l| l.strip_prefix("flags:"))
-        .and_then(|f| u32::from_str_radix(f.trim(), 8).ok());
+    let flags =
+        fdinfo.lines().find_map(|l| l.strip_prefix("flags:")).and_then(|f| u32::from_str_radix(f.trim(), 8).ok());
     let meta = fs::metadata(format!("/proc/{pid}/fd/{fd}"));
     match (meta, flags) {
         (Ok(m), Some(f)) if m.is_file() && f & 0o3 == 0 => None,
-        (Ok(m), Some(f)) => Some(format!(
-            "fd {fd} of {pid} -> {t}: mode {:o}, flags {f:o}",
-            m.permissions().mode()
-        )),
+        (Ok(m), Some(f)) => Some(format!("fd {fd} of {pid} -> {t}: mode {:o}, flags {f:o}", m.permissions().mode())),
         _ => None, // closed meanwhile
     }
 }
@@ -128,10 +108,7 @@ fn sandbox_holds_no_host_path_and_gofer_is_jailed_to_the_rootfs() {
     fs::create_dir(rootfs.join("bin")).expect("mkdir bin");
     fs::copy("/bin/busybox", rootfs.join("bin/busybox")).expect("copy busybox");
     let rootfs_arg = rootfs.to_str().expect("utf-8 path").to_owned();
-    let mut cmd = sandboxed_command(
-        &["/bin/busybox", "sh", "-c", "read x; echo got $x"],
-        &["--rootfs", &rootfs_arg],
-    );
+    let mut cmd = sandboxed_command(&["/bin/busybox", "sh", "-c", "read x; echo got $x"], &["--rootfs", &rootfs_arg]);
     cmd.stdin(Stdio::piped());
     let mut child = spawn_piped(&mut cmd);
     let mut stdin = child.stdin.take().expect("piped stdin");
@@ -141,11 +118,7 @@ fn sandbox_holds_no_host_path_and_gofer_is_jailed_to_the_rootfs() {
     let deadline = Instant::now() + Duration::from_secs(30);
     let procs = loop {
         let procs = descendants(child.id());
-        let started = procs
-            .iter()
-            .filter(|p| !p.cmdline.contains(" gofer "))
-            .count()
-            >= 3;
+        let started = procs.iter().filter(|p| !p.cmdline.contains(" gofer ")).count() >= 3;
         let exited = child.try_wait().ok().flatten().is_some();
         if started || exited || Instant::now() > deadline {
             break procs;
@@ -153,14 +126,8 @@ fn sandbox_holds_no_host_path_and_gofer_is_jailed_to_the_rootfs() {
         std::thread::sleep(Duration::from_millis(50));
     };
     std::thread::sleep(Duration::from_millis(300));
-    let gofer: Vec<&Proc> = procs
-        .iter()
-        .filter(|p| p.cmdline.contains(" gofer "))
-        .collect();
-    let sandbox: Vec<&Proc> = procs
-        .iter()
-        .filter(|p| !p.cmdline.contains(" gofer "))
-        .collect();
+    let gofer: Vec<&Proc> = procs.iter().filter(|p| p.cmdline.contains(" gofer ")).collect();
+    let sandbox: Vec<&Proc> = procs.iter().filter(|p| !p.cmdline.contains(" gofer ")).collect();
 
     let mut problems = Vec::new();
     for p in &sandbox {
@@ -173,55 +140,30 @@ fn sandbox_holds_no_host_path_and_gofer_is_jailed_to_the_rootfs() {
                 problems.extend(forbidden(p.pid, &name, &target));
             }
         }
-        let root: Option<BTreeSet<String>> =
-            fs::read_dir(format!("/proc/{}/root", p.pid)).ok().map(|d| {
-                d.filter_map(|e| Some(e.ok()?.file_name().to_string_lossy().into_owned()))
-                    .collect()
-            });
+        let root: Option<BTreeSet<String>> = fs::read_dir(format!("/proc/{}/root", p.pid))
+            .ok()
+            .map(|d| d.filter_map(|e| Some(e.ok()?.file_name().to_string_lossy().into_owned())).collect());
         if root.as_ref().is_some_and(|r| !r.is_empty()) {
-            problems.push(format!(
-                "{} ({}) sees a root with {root:?}",
-                p.pid, p.cmdline
-            ));
+            problems.push(format!("{} ({}) sees a root with {root:?}", p.pid, p.cmdline));
         }
     }
     let gofer_roots: Vec<BTreeSet<String>> = gofer
         .iter()
         .filter_map(|g| fs::read_dir(format!("/proc/{}/root", g.pid)).ok())
-        .map(|d| {
-            d.filter_map(|e| Some(e.ok()?.file_name().to_string_lossy().into_owned()))
-                .collect()
-        })
+        .map(|d| d.filter_map(|e| Some(e.ok()?.file_name().to_string_lossy().into_owned())).collect())
         .collect();
     let host_mnt = fs::read_link("/proc/self/ns/mnt").expect("own mount namespace");
-    let gofer_mnts: Vec<PathBuf> = gofer
-        .iter()
-        .filter_map(|g| fs::read_link(format!("/proc/{}/ns/mnt", g.pid)).ok())
-        .collect();
+    let gofer_mnts: Vec<PathBuf> =
+        gofer.iter().filter_map(|g| fs::read_link(format!("/proc/{}/ns/mnt", g.pid)).ok()).collect();
 
     // The sandbox may be gone already; its output then says why.
     let _ = stdin.write_all(b"ok\n");
     drop(stdin);
     let out = finish(child, "bulwark do busybox sh -c 'read x'");
 
-    assert_eq!(
-        (out.stdout_str().as_str(), out.status.code()),
-        ("got ok\n", Some(0)),
-        "{}",
-        out.stderr_str()
-    );
-    assert!(
-        sandbox.len() >= 3,
-        "expected boot, sentry and a stub: {sandbox:#?}"
-    );
+    assert_eq!((out.stdout_str().as_str(), out.status.code()), ("got ok\n", Some(0)), "{}", out.stderr_str());
+    assert!(sandbox.len() >= 3, "expected boot, sentry and a stub: {sandbox:#?}");
     assert!(problems.is_empty(), "{problems:#?}");
-    assert_eq!(
-        gofer_roots,
-        [BTreeSet::from(["bin".to_owned()])],
-        "gofer root"
-    );
-    assert!(
-        gofer_mnts.len() == 1 && gofer_mnts[0] != host_mnt,
-        "gofer shares the host mount namespace"
-    );
+    assert_eq!(gofer_roots, [BTreeSet::from(["bin".to_owned()])], "gofer root");
+    assert!(gofer_mnts.len() == 1 && gofer_mnts[0] != host_mnt, "gofer shares the host mount namespace");
 }

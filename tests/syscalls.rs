@@ -21,28 +21,11 @@ fn strace_prints_one_decoded_line_per_call() {
     let out = run_sandboxed(&["/bin/echo", "hi"], &["--strace"]);
     let stderr = out.stderr_str();
 
-    assert_eq!(
-        (out.stdout_str().as_str(), out.status.code()),
-        ("hi\n", Some(0)),
-        "{stderr}"
-    );
-    assert!(
-        stderr
-            .lines()
-            .any(|l| l.contains(r#"write(1, "hi\n", 3) = 3"#)),
-        "no write line in:\n{stderr}"
-    );
-    assert!(
-        stderr
-            .lines()
-            .any(|l| call_of(l).starts_with("exit_group(0)")),
-        "no exit_group line in:\n{stderr}"
-    );
+    assert_eq!((out.stdout_str().as_str(), out.status.code()), ("hi\n", Some(0)), "{stderr}");
+    assert!(stderr.lines().any(|l| l.contains(r#"write(1, "hi\n", 3) = 3"#)), "no write line in:\n{stderr}");
+    assert!(stderr.lines().any(|l| call_of(l).starts_with("exit_group(0)")), "no exit_group line in:\n{stderr}");
     let malformed: Vec<&str> = stderr.lines().filter(|l| !is_strace_line(l)).collect();
-    assert!(
-        malformed.is_empty(),
-        "not `name(args) = result`: {malformed:#?}"
-    );
+    assert!(malformed.is_empty(), "not `name(args) = result`: {malformed:#?}");
 }
 
 /// The call part of a line, after an optional `[pid N] ` prefix.
@@ -60,12 +43,8 @@ fn is_strace_line(line: &str) -> bool {
     if call.starts_with("+++ ") || call.starts_with("--- ") {
         return true;
     }
-    let name_len = call.find('(').filter(|&i| {
-        i > 0
-            && call[..i]
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-    });
+    let name_len =
+        call.find('(').filter(|&i| i > 0 && call[..i].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
     name_len.is_some() && call.contains(") = ")
 }
 
@@ -77,12 +56,7 @@ fn unknown_call_is_reported_once_in_the_debug_log() {
 
     let out = run_sandboxed(&[&prog], &["--debug-log", log_arg]);
 
-    assert_eq!(
-        out.stdout_str(),
-        "syscall(999) = -1 ENOSYS\n".repeat(2),
-        "{}",
-        out.stderr_str()
-    );
+    assert_eq!(out.stdout_str(), "syscall(999) = -1 ENOSYS\n".repeat(2), "{}", out.stderr_str());
     let text = std::fs::read_to_string(&log).expect("debug log written");
     let reports: Vec<&str> = text.lines().filter(|l| l.contains("999")).collect();
     assert_eq!(reports.len(), 1, "debug log:\n{text}");

@@ -449,9 +449,7 @@ impl Errno {
 
     /// The errno for a host `std::io::Error` (EIO when it carries none).
     pub fn from_io(e: &std::io::Error) -> Errno {
-        e.raw_os_error()
-            .and_then(Errno::from_i32)
-            .unwrap_or(Errno::EIO)
+        e.raw_os_error().and_then(Errno::from_i32).unwrap_or(Errno::EIO)
     }
 }
 

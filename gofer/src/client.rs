@@ -93,9 +93,7 @@ pub struct GoferClient {
 impl GoferClient {
     /// Wrap a connected `SOCK_SEQPACKET` socket.
     pub fn new(sock: OwnedFd) -> GoferClient {
-        GoferClient {
-            sock: Mutex::new(sock),
-        }
+        GoferClient { sock: Mutex::new(sock) }
     }
 
     /// One exchange: send `req`, wait for its reply and the descriptor that
@@ -164,10 +162,7 @@ impl GoferClient {
         if !protocol::valid_name(name) {
             return Err(Errno::EINVAL);
         }
-        self.call_one(&Request::Walk {
-            dir,
-            names: vec![name.to_vec()],
-        })
+        self.call_one(&Request::Walk { dir, names: vec![name.to_vec()] })
     }
 
     /// Walk several components from `dir` in as few round trips as possible
@@ -186,10 +181,7 @@ impl GoferClient {
         let mut out: Vec<(Handle, Attr)> = Vec::with_capacity(names.len());
         let mut from = dir;
         for chunk in names.chunks(MAX_WALK) {
-            let req = Request::Walk {
-                dir: from,
-                names: chunk.iter().map(|n| n.to_vec()).collect(),
-            };
+            let req = Request::Walk { dir: from, names: chunk.iter().map(|n| n.to_vec()).collect() };
             let got = match self.call_nofd(&req) {
                 Ok(Reply::Handles(v)) if !v.is_empty() && v.len() <= chunk.len() => v,
                 Ok(_) => return Err(Errno::EIO),
@@ -238,11 +230,7 @@ impl GoferClient {
         let mut cookie = 0;
         loop {
             match self.call_nofd(&Request::ReadDir { h, cookie })? {
-                Reply::Dirents {
-                    entries,
-                    next,
-                    more,
-                } => {
+                Reply::Dirents { entries, next, more } => {
                     let stuck = entries.is_empty() && next == cookie;
                     out.extend(entries);
                     if !more {
@@ -285,22 +273,11 @@ impl GoferClient {
     /// an existing name, even a symlink, is `EEXIST`). `flags` are as for
     /// [`open`](Self::open), without `O_DIRECTORY`; `mode` is the permission
     /// bits (the gofer's umask is 0).
-    pub fn create(
-        &self,
-        dir: Handle,
-        name: &[u8],
-        mode: u32,
-        flags: u32,
-    ) -> Result<(Handle, Attr, OwnedFd), Errno> {
+    pub fn create(&self, dir: Handle, name: &[u8], mode: u32, flags: u32) -> Result<(Handle, Attr, OwnedFd), Errno> {
         if !protocol::valid_name(name) {
             return Err(Errno::EINVAL);
         }
-        match self.call(&Request::Create {
-            dir,
-            name: name.to_vec(),
-            mode,
-            flags,
-        })? {
+        match self.call(&Request::Create { dir, name: name.to_vec(), mode, flags })? {
             (Reply::Created(h, a), Some(fd)) => Ok((h, a, fd)),
             _ => Err(Errno::EIO),
         }
@@ -311,28 +288,15 @@ impl GoferClient {
         if !protocol::valid_name(name) {
             return Err(Errno::EINVAL);
         }
-        self.call_one(&Request::Mkdir {
-            dir,
-            name: name.to_vec(),
-            mode,
-        })
+        self.call_one(&Request::Mkdir { dir, name: name.to_vec(), mode })
     }
 
     /// Make symlink `name` in `dir` pointing at `target` (stored verbatim).
-    pub fn symlink(
-        &self,
-        dir: Handle,
-        name: &[u8],
-        target: &[u8],
-    ) -> Result<(Handle, Attr), Errno> {
+    pub fn symlink(&self, dir: Handle, name: &[u8], target: &[u8]) -> Result<(Handle, Attr), Errno> {
         if !protocol::valid_name(name) || !protocol::valid_target(target) {
             return Err(Errno::EINVAL);
         }
-        self.call_one(&Request::Symlink {
-            dir,
-            name: name.to_vec(),
-            target: target.to_vec(),
-        })
+        self.call_one(&Request::Symlink { dir, name: name.to_vec(), target: target.to_vec() })
     }
 
     /// Make `name` in `dir` a hard link to the file of handle `target`
@@ -341,11 +305,7 @@ impl GoferClient {
         if !protocol::valid_name(name) {
             return Err(Errno::EINVAL);
         }
-        self.call_one(&Request::Link {
-            dir,
-            name: name.to_vec(),
-            target,
-        })
+        self.call_one(&Request::Link { dir, name: name.to_vec(), target })
     }
 
     /// Remove `name` from `dir`; `flags` is 0 or `AT_REMOVEDIR`. Handles on
@@ -354,11 +314,7 @@ impl GoferClient {
         if !protocol::valid_name(name) {
             return Err(Errno::EINVAL);
         }
-        self.call_ok(&Request::Unlink {
-            dir,
-            name: name.to_vec(),
-            flags,
-        })
+        self.call_ok(&Request::Unlink { dir, name: name.to_vec(), flags })
     }
 
     /// Rename `olddir/old` to `newdir/new`. Handles on the moved file stay
@@ -367,22 +323,11 @@ impl GoferClient {
     /// `open` of a replaced regular file gives `ESTALE`. A rename done behind
     /// the gofer's back (on the host) likewise leaves `open` of a regular
     /// file `ENOENT` or `ESTALE`: walk it again.
-    pub fn rename(
-        &self,
-        olddir: Handle,
-        old: &[u8],
-        newdir: Handle,
-        new: &[u8],
-    ) -> Result<(), Errno> {
+    pub fn rename(&self, olddir: Handle, old: &[u8], newdir: Handle, new: &[u8]) -> Result<(), Errno> {
         if !protocol::valid_name(old) || !protocol::valid_name(new) {
             return Err(Errno::EINVAL);
         }
-        self.call_ok(&Request::Rename {
-            olddir,
-            old: old.to_vec(),
-            newdir,
-            new: new.to_vec(),
-        })
+        self.call_ok(&Request::Rename { olddir, old: old.to_vec(), newdir, new: new.to_vec() })
     }
 
     /// Change attributes of `h`; see [`SetAttr`]. Applied in the order

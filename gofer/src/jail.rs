@@ -27,9 +27,7 @@ const AT_RECURSIVE: libc::c_uint = 0x8000;
 fn fail(what: &str) -> io::Error {
     let e = io::Error::last_os_error();
     let hint = match e.raw_os_error() {
-        Some(libc::EPERM) => {
-            " (the gofer needs CAP_SYS_ADMIN: run it as root or in a user namespace)"
-        }
+        Some(libc::EPERM) => " (the gofer needs CAP_SYS_ADMIN: run it as root or in a user namespace)",
         _ => "",
     };
     io::Error::new(e.kind(), format!("gofer jail: {what}: {e}{hint}"))
@@ -47,15 +45,7 @@ fn mount(src: Option<&CStr>, target: &CStr, flags: libc::c_ulong, what: &str) ->
     // SAFETY: every pointer is a NUL-terminated string or null, as mount(2)
     // allows for the source, file system type and data.
     check(
-        unsafe {
-            libc::mount(
-                src.map_or(ptr::null(), CStr::as_ptr),
-                target.as_ptr(),
-                ptr::null(),
-                flags,
-                ptr::null(),
-            )
-        },
+        unsafe { libc::mount(src.map_or(ptr::null(), CStr::as_ptr), target.as_ptr(), ptr::null(), flags, ptr::null()) },
         what,
     )
 }
@@ -67,12 +57,7 @@ fn restrict(root: &CStr, read_only: bool) -> io::Result<()> {
     if read_only {
         set |= MOUNT_ATTR_RDONLY;
     }
-    let attr = MountAttr {
-        attr_set: set,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: 0,
-    };
+    let attr = MountAttr { attr_set: set, attr_clr: 0, propagation: 0, userns_fd: 0 };
     // SAFETY: `root` is NUL-terminated and `attr` is a valid `struct
     // mount_attr` whose size we pass.
     let ret = unsafe {
@@ -103,12 +88,8 @@ fn restrict(root: &CStr, read_only: bool) -> io::Result<()> {
 /// [`crate::server::run_with`]); returns an `O_PATH` descriptor of the new
 /// root.
 pub fn enter(root: &Path, read_only: bool) -> io::Result<OwnedFd> {
-    let root = CString::new(root.as_os_str().as_bytes()).map_err(|_| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "gofer jail: root path has a NUL",
-        )
-    })?;
+    let root = CString::new(root.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "gofer jail: root path has a NUL"))?;
     // SAFETY: plain call; no pointers.
     let ret = unsafe { libc::unshare(libc::CLONE_NEWNS) };
     check(ret, "unshare(CLONE_NEWNS)")?;
@@ -119,18 +100,8 @@ pub fn enter(root: &Path, read_only: bool) -> io::Result<OwnedFd> {
         // SAFETY: plain call; no pointers.
         let _ = unsafe { libc::unshare(ns) };
     }
-    mount(
-        None,
-        c"/",
-        libc::MS_REC | libc::MS_PRIVATE,
-        "make / private",
-    )?;
-    mount(
-        Some(&root),
-        &root,
-        libc::MS_BIND | libc::MS_REC,
-        "bind-mount root",
-    )?;
+    mount(None, c"/", libc::MS_REC | libc::MS_PRIVATE, "make / private")?;
+    mount(Some(&root), &root, libc::MS_BIND | libc::MS_REC, "bind-mount root")?;
     restrict(&root, read_only)?;
     // SAFETY: `root` is NUL-terminated.
     let ret = unsafe { libc::chdir(root.as_ptr()) };
@@ -150,12 +121,7 @@ pub fn enter(root: &Path, read_only: bool) -> io::Result<OwnedFd> {
     let ret = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
     check(ret, "no_new_privs")?;
     // SAFETY: the path is NUL-terminated.
-    let fd = unsafe {
-        libc::open(
-            c"/".as_ptr(),
-            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-        )
-    };
+    let fd = unsafe { libc::open(c"/".as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) };
     check(fd, "open new root")?;
     // SAFETY: `fd` is a fresh descriptor nobody else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })

@@ -327,10 +327,7 @@ impl<'a> Reader<'a> {
         Ok(n)
     }
     fn time(&mut self) -> Result<Time, DecodeError> {
-        Ok(Time {
-            sec: self.i64()?,
-            nsec: self.i64()?,
-        })
+        Ok(Time { sec: self.i64()?, nsec: self.i64()? })
     }
     fn attr(&mut self) -> Result<Attr, DecodeError> {
         Ok(Attr {
@@ -405,12 +402,7 @@ impl Request {
                 w = Writer::new(T_CLOSE);
                 w.u64(h.0);
             }
-            Request::Create {
-                dir,
-                name,
-                mode,
-                flags,
-            } => {
+            Request::Create { dir, name, mode, flags } => {
                 w = Writer::new(T_CREATE);
                 w.u64(dir.0);
                 w.bytes(name);
@@ -441,12 +433,7 @@ impl Request {
                 w.bytes(name);
                 w.u32(*flags);
             }
-            Request::Rename {
-                olddir,
-                old,
-                newdir,
-                new,
-            } => {
+            Request::Rename { olddir, old, newdir, new } => {
                 w = Writer::new(T_RENAME);
                 w.u64(olddir.0);
                 w.bytes(old);
@@ -508,43 +495,16 @@ impl Request {
                 Request::Walk { dir, names }
             }
             T_GETATTR => Request::GetAttr { h: r.handle()? },
-            T_OPEN => Request::Open {
-                h: r.handle()?,
-                flags: r.u32()?,
-            },
-            T_READDIR => Request::ReadDir {
-                h: r.handle()?,
-                cookie: r.u64()?,
-            },
+            T_OPEN => Request::Open { h: r.handle()?, flags: r.u32()? },
+            T_READDIR => Request::ReadDir { h: r.handle()?, cookie: r.u64()? },
             T_READLINK => Request::ReadLink { h: r.handle()? },
             T_STATFS => Request::StatFs { h: r.handle()? },
             T_CLOSE => Request::Close { h: r.handle()? },
-            T_CREATE => Request::Create {
-                dir: r.handle()?,
-                name: r.bytes(MAX_NAME)?,
-                mode: r.u32()?,
-                flags: r.u32()?,
-            },
-            T_MKDIR => Request::Mkdir {
-                dir: r.handle()?,
-                name: r.bytes(MAX_NAME)?,
-                mode: r.u32()?,
-            },
-            T_SYMLINK => Request::Symlink {
-                dir: r.handle()?,
-                name: r.bytes(MAX_NAME)?,
-                target: r.bytes(MAX_TARGET)?,
-            },
-            T_LINK => Request::Link {
-                dir: r.handle()?,
-                name: r.bytes(MAX_NAME)?,
-                target: r.handle()?,
-            },
-            T_UNLINK => Request::Unlink {
-                dir: r.handle()?,
-                name: r.bytes(MAX_NAME)?,
-                flags: r.u32()?,
-            },
+            T_CREATE => Request::Create { dir: r.handle()?, name: r.bytes(MAX_NAME)?, mode: r.u32()?, flags: r.u32()? },
+            T_MKDIR => Request::Mkdir { dir: r.handle()?, name: r.bytes(MAX_NAME)?, mode: r.u32()? },
+            T_SYMLINK => Request::Symlink { dir: r.handle()?, name: r.bytes(MAX_NAME)?, target: r.bytes(MAX_TARGET)? },
+            T_LINK => Request::Link { dir: r.handle()?, name: r.bytes(MAX_NAME)?, target: r.handle()? },
+            T_UNLINK => Request::Unlink { dir: r.handle()?, name: r.bytes(MAX_NAME)?, flags: r.u32()? },
             T_RENAME => Request::Rename {
                 olddir: r.handle()?,
                 old: r.bytes(MAX_NAME)?,
@@ -612,11 +572,7 @@ impl Reply {
                 w.u64(h.0);
                 w.attr(a);
             }
-            Reply::Dirents {
-                entries,
-                next,
-                more,
-            } => {
+            Reply::Dirents { entries, next, more } => {
                 w = Writer::new(R_DIRENTS);
                 w.u64(*next);
                 w.u8(u8::from(*more));
@@ -673,17 +629,9 @@ impl Reply {
                 let n = r.count(MAX_MSG, DIRENT_OVERHEAD)?;
                 let mut entries = Vec::with_capacity(n);
                 for _ in 0..n {
-                    entries.push(DirEnt {
-                        ino: r.u64()?,
-                        kind: r.u8()?,
-                        name: r.bytes(MAX_NAME)?,
-                    });
+                    entries.push(DirEnt { ino: r.u64()?, kind: r.u8()?, name: r.bytes(MAX_NAME)? });
                 }
-                Reply::Dirents {
-                    entries,
-                    next,
-                    more,
-                }
+                Reply::Dirents { entries, next, more }
             }
             R_TARGET => Reply::Target(r.bytes(MAX_TARGET)?),
             R_STATFS => Reply::StatFs(abi::types::Statfs {
@@ -734,51 +682,19 @@ mod tests {
         let h = Handle(7);
         vec![
             Request::Attach,
-            Request::Walk {
-                dir: h,
-                names: vec![b"a".to_vec(), b"\xff\x01b".to_vec()],
-            },
+            Request::Walk { dir: h, names: vec![b"a".to_vec(), b"\xff\x01b".to_vec()] },
             Request::GetAttr { h },
             Request::Open { h, flags: 2 },
-            Request::ReadDir {
-                h,
-                cookie: u64::MAX,
-            },
+            Request::ReadDir { h, cookie: u64::MAX },
             Request::ReadLink { h },
             Request::StatFs { h },
             Request::Close { h },
-            Request::Create {
-                dir: h,
-                name: b"f".to_vec(),
-                mode: 0o644,
-                flags: 2,
-            },
-            Request::Mkdir {
-                dir: h,
-                name: b"d".to_vec(),
-                mode: 0o755,
-            },
-            Request::Symlink {
-                dir: h,
-                name: b"l".to_vec(),
-                target: b"/etc/passwd".to_vec(),
-            },
-            Request::Link {
-                dir: h,
-                name: b"l".to_vec(),
-                target: Handle(9),
-            },
-            Request::Unlink {
-                dir: h,
-                name: b"x".to_vec(),
-                flags: 0x200,
-            },
-            Request::Rename {
-                olddir: h,
-                old: b"a".to_vec(),
-                newdir: Handle(8),
-                new: b"b".to_vec(),
-            },
+            Request::Create { dir: h, name: b"f".to_vec(), mode: 0o644, flags: 2 },
+            Request::Mkdir { dir: h, name: b"d".to_vec(), mode: 0o755 },
+            Request::Symlink { dir: h, name: b"l".to_vec(), target: b"/etc/passwd".to_vec() },
+            Request::Link { dir: h, name: b"l".to_vec(), target: Handle(9) },
+            Request::Unlink { dir: h, name: b"x".to_vec(), flags: 0x200 },
+            Request::Rename { olddir: h, old: b"a".to_vec(), newdir: Handle(8), new: b"b".to_vec() },
             Request::SetAttr {
                 h,
                 attr: SetAttr {
@@ -796,22 +712,11 @@ mod tests {
     fn sample_replies() -> Vec<Reply> {
         vec![
             Reply::Error(2),
-            Reply::Handles(vec![
-                (Handle(1), sample_attr()),
-                (Handle(2), Attr::default()),
-            ]),
+            Reply::Handles(vec![(Handle(1), sample_attr()), (Handle(2), Attr::default())]),
             Reply::Attr(sample_attr()),
             Reply::Opened,
             Reply::Created(Handle(3), sample_attr()),
-            Reply::Dirents {
-                entries: vec![DirEnt {
-                    ino: 5,
-                    kind: 4,
-                    name: b"sub".to_vec(),
-                }],
-                next: 99,
-                more: true,
-            },
+            Reply::Dirents { entries: vec![DirEnt { ino: 5, kind: 4, name: b"sub".to_vec() }], next: 99, more: true },
             Reply::Target(b"../x".to_vec()),
             Reply::StatFs(abi::types::Statfs {
                 f_type: 0xef53,
@@ -857,10 +762,7 @@ mod tests {
         for req in sample_requests() {
             let buf = req.encode();
             for cut in 0..buf.len() {
-                assert!(
-                    Request::decode(&buf[..cut]).is_err(),
-                    "{req:?} cut at {cut}"
-                );
+                assert!(Request::decode(&buf[..cut]).is_err(), "{req:?} cut at {cut}");
             }
         }
         for rep in sample_replies() {
@@ -881,10 +783,7 @@ mod tests {
     #[test]
     fn unknown_tag_fails_to_decode() {
         assert_eq!(Request::decode(&[200]), Err(DecodeError::UnknownTag(200)));
-        assert_eq!(
-            Reply::decode(&[200]).err(),
-            Some(DecodeError::UnknownTag(200))
-        );
+        assert_eq!(Reply::decode(&[200]).err(), Some(DecodeError::UnknownTag(200)));
     }
 
     #[test]
@@ -892,10 +791,7 @@ mod tests {
         let mut buf = vec![T_WALK];
         buf.extend_from_slice(&1u64.to_le_bytes());
         buf.extend_from_slice(&u32::MAX.to_le_bytes());
-        assert_eq!(
-            Request::decode(&buf),
-            Err(DecodeError::TooLong(u32::MAX as usize))
-        );
+        assert_eq!(Request::decode(&buf), Err(DecodeError::TooLong(u32::MAX as usize)));
         let mut buf = vec![R_DIRENTS];
         buf.extend_from_slice(&0u64.to_le_bytes());
         buf.push(0);
@@ -905,15 +801,8 @@ mod tests {
 
     #[test]
     fn over_long_name_is_rejected() {
-        let req = Request::Mkdir {
-            dir: Handle(1),
-            name: vec![b'a'; MAX_NAME + 1],
-            mode: 0,
-        };
-        assert_eq!(
-            Request::decode(&req.encode()),
-            Err(DecodeError::TooLong(MAX_NAME + 1))
-        );
+        let req = Request::Mkdir { dir: Handle(1), name: vec![b'a'; MAX_NAME + 1], mode: 0 };
+        assert_eq!(Request::decode(&req.encode()), Err(DecodeError::TooLong(MAX_NAME + 1)));
     }
 
     #[test]

@@ -107,9 +107,7 @@ pub fn serve(root: OwnedFd, sock: OwnedFd) -> io::Result<()> {
         debug_assert!(out.len() <= MAX_MSG);
         match sys::send_msg(sock.as_fd(), &out, fd.as_ref().map(|f| f.as_fd())) {
             Ok(()) => {}
-            Err(e) if matches!(e.raw_os_error(), Some(libc::EPIPE | libc::ECONNRESET)) => {
-                return Ok(())
-            }
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EPIPE | libc::ECONNRESET)) => return Ok(()),
             Err(e) => return Err(e),
         }
         // Our copy of a donated descriptor closes here.
@@ -181,18 +179,9 @@ fn attr_of(st: &libc::stat) -> Attr {
         size: u(st.st_size),
         blksize: u(st.st_blksize),
         blocks: u(st.st_blocks),
-        atime: Time {
-            sec: st.st_atime,
-            nsec: st.st_atime_nsec,
-        },
-        mtime: Time {
-            sec: st.st_mtime,
-            nsec: st.st_mtime_nsec,
-        },
-        ctime: Time {
-            sec: st.st_ctime,
-            nsec: st.st_ctime_nsec,
-        },
+        atime: Time { sec: st.st_atime, nsec: st.st_atime_nsec },
+        mtime: Time { sec: st.st_mtime, nsec: st.st_mtime_nsec },
+        ctime: Time { sec: st.st_ctime, nsec: st.st_ctime_nsec },
     }
 }
 
@@ -206,12 +195,7 @@ fn same_file(a: &libc::stat, b: &libc::stat) -> bool {
 
 /// `openat(dir, name, O_PATH|O_NOFOLLOW)` and its attributes.
 fn lookup(dir: BorrowedFd<'_>, name: &CString) -> Result<(OwnedFd, libc::stat), Errno> {
-    let fd = sys::openat(
-        dir,
-        name,
-        libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-        0,
-    )?;
+    let fd = sys::openat(dir, name, libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC, 0)?;
     let st = sys::fstat(fd.as_fd())?;
     Ok((fd, st))
 }
@@ -219,12 +203,7 @@ fn lookup(dir: BorrowedFd<'_>, name: &CString) -> Result<(OwnedFd, libc::stat), 
 /// Re-open by `parent/name` with host `flags` and check it is still the file
 /// `want` describes. Opens non-blocking (a FIFO swapped in cannot hang the
 /// gofer), then clears `O_NONBLOCK` unless the caller asked for it.
-fn reopen_checked(
-    parent: BorrowedFd<'_>,
-    name: &CString,
-    flags: i32,
-    want: &libc::stat,
-) -> Result<OwnedFd, Errno> {
+fn reopen_checked(parent: BorrowedFd<'_>, name: &CString, flags: i32, want: &libc::stat) -> Result<OwnedFd, Errno> {
     let host = (flags & !libc::O_TRUNC) | OPEN_FORCED | libc::O_NONBLOCK;
     let fd = sys::openat(parent, name, host, 0)?;
     let st = sys::fstat(fd.as_fd())?;
@@ -250,11 +229,7 @@ type Outcome = Result<(Reply, Option<OwnedFd>), Errno>;
 
 impl Server {
     fn new(root: OwnedFd) -> Server {
-        Server {
-            root: Arc::new(root),
-            nodes: HashMap::new(),
-            next: 1,
-        }
+        Server { root: Arc::new(root), nodes: HashMap::new(), next: 1 }
     }
 
     /// Answer one request.
@@ -272,22 +247,12 @@ impl Server {
     fn insert(&mut self, fd: OwnedFd, parent: Option<(Arc<OwnedFd>, CString)>) -> Handle {
         let h = self.next;
         self.next += 1;
-        self.nodes.insert(
-            h,
-            Node {
-                fd: Arc::new(fd),
-                parent,
-            },
-        );
+        self.nodes.insert(h, Node { fd: Arc::new(fd), parent });
         Handle(h)
     }
 
     /// Look `name` up in `dir` and give it a handle.
-    fn insert_lookup(
-        &mut self,
-        dir: &Arc<OwnedFd>,
-        name: CString,
-    ) -> Result<(Handle, Attr), Errno> {
+    fn insert_lookup(&mut self, dir: &Arc<OwnedFd>, name: CString) -> Result<(Handle, Attr), Errno> {
         let (fd, st) = lookup(dir.as_fd(), &name)?;
         Ok((self.insert(fd, Some((dir.clone(), name))), attr_of(&st)))
     }
@@ -299,19 +264,11 @@ impl Server {
                 let st = sys::fstat(self.root.as_fd())?;
                 let h = self.next;
                 self.next += 1;
-                self.nodes.insert(
-                    h,
-                    Node {
-                        fd: self.root.clone(),
-                        parent: None,
-                    },
-                );
+                self.nodes.insert(h, Node { fd: self.root.clone(), parent: None });
                 none(Reply::Handles(vec![(Handle(h), attr_of(&st))]))
             }
             Request::Walk { dir, names } => self.walk(dir, &names),
-            Request::GetAttr { h } => {
-                none(Reply::Attr(attr_of(&sys::fstat(self.node(h)?.fd.as_fd())?)))
-            }
+            Request::GetAttr { h } => none(Reply::Attr(attr_of(&sys::fstat(self.node(h)?.fd.as_fd())?))),
             Request::Open { h, flags } => {
                 let fd = self.open(h, open_flags(flags)?)?;
                 Ok((Reply::Opened, Some(fd)))
@@ -329,12 +286,7 @@ impl Server {
                 self.nodes.remove(&h.0).ok_or(Errno::EBADF)?;
                 none(Reply::Ok)
             }
-            Request::Create {
-                dir,
-                name,
-                mode,
-                flags,
-            } => self.create(dir, &name, mode, flags),
+            Request::Create { dir, name, mode, flags } => self.create(dir, &name, mode, flags),
             Request::Mkdir { dir, name, mode } => {
                 let name = checked_name(&name)?;
                 let dirfd = self.node(dir)?.fd.clone();
@@ -362,12 +314,7 @@ impl Server {
                 sys::unlinkat(self.node(dir)?.fd.as_fd(), &name, flags)?;
                 none(Reply::Ok)
             }
-            Request::Rename {
-                olddir,
-                old,
-                newdir,
-                new,
-            } => {
+            Request::Rename { olddir, old, newdir, new } => {
                 self.rename(olddir, old, newdir, new)?;
                 none(Reply::Ok)
             }
@@ -382,10 +329,7 @@ impl Server {
         if names.is_empty() || names.len() > MAX_WALK {
             return Err(Errno::EINVAL);
         }
-        let names = names
-            .iter()
-            .map(|n| checked_name(n))
-            .collect::<Result<Vec<_>, _>>()?;
+        let names = names.iter().map(|n| checked_name(n)).collect::<Result<Vec<_>, _>>()?;
         let mut cur = self.node(dir)?.fd.clone();
         let mut out = Vec::with_capacity(names.len());
         for name in names {
@@ -412,12 +356,7 @@ impl Server {
             libc::S_IFDIR => {
                 // "." from the directory's own descriptor is exactly this
                 // directory: no name to race on.
-                let fd = sys::openat(
-                    node.fd.as_fd(),
-                    c".",
-                    flags | OPEN_FORCED | libc::O_DIRECTORY,
-                    0,
-                )?;
+                let fd = sys::openat(node.fd.as_fd(), c".", flags | OPEN_FORCED | libc::O_DIRECTORY, 0)?;
                 Ok(fd)
             }
             libc::S_IFREG => {
@@ -434,12 +373,7 @@ impl Server {
 
     fn readdir(&self, h: Handle, cookie: u64) -> Result<Reply, Errno> {
         let node = self.node(h)?;
-        let dir = sys::openat(
-            node.fd.as_fd(),
-            c".",
-            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
-            0,
-        )?;
+        let dir = sys::openat(node.fd.as_fd(), c".", libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC, 0)?;
         // Cookies are the host's `d_off` values, carried bit for bit.
         sys::seek_set(dir.as_fd(), i64::from_ne_bytes(cookie.to_ne_bytes()))?;
         let mut entries = Vec::new();
@@ -449,11 +383,7 @@ impl Server {
         loop {
             let n = sys::getdents64(dir.as_fd(), &mut buf)?;
             if n == 0 {
-                return Ok(Reply::Dirents {
-                    entries,
-                    next: pos,
-                    more: false,
-                });
+                return Ok(Reply::Dirents { entries, next: pos, more: false });
             }
             let mut rec = &buf[..n.min(buf.len())];
             while let Some(d) = parse_dirent64(rec) {
@@ -461,18 +391,10 @@ impl Server {
                 if d.name != b"." && d.name != b".." {
                     let need = DIRENT_OVERHEAD + d.name.len();
                     if size + need > MAX_MSG {
-                        return Ok(Reply::Dirents {
-                            entries,
-                            next: pos,
-                            more: true,
-                        });
+                        return Ok(Reply::Dirents { entries, next: pos, more: true });
                     }
                     size += need;
-                    entries.push(DirEnt {
-                        ino: d.ino,
-                        kind: d.kind,
-                        name: d.name.to_vec(),
-                    });
+                    entries.push(DirEnt { ino: d.ino, kind: d.kind, name: d.name.to_vec() });
                 }
                 pos = d.off;
             }
@@ -516,13 +438,7 @@ impl Server {
 
     /// `renameat`, then point the table entries of the moved file at its
     /// new parent and name, so its handles keep opening.
-    fn rename(
-        &mut self,
-        olddir: Handle,
-        old: Vec<u8>,
-        newdir: Handle,
-        new: Vec<u8>,
-    ) -> Result<(), Errno> {
+    fn rename(&mut self, olddir: Handle, old: Vec<u8>, newdir: Handle, new: Vec<u8>) -> Result<(), Errno> {
         let (old, new) = (checked_name(&old)?, checked_name(&new)?);
         let oldfd = self.node(olddir)?.fd.clone();
         let newfd = self.node(newdir)?.fd.clone();
@@ -556,16 +472,9 @@ impl Server {
             return Err(Errno::EINVAL);
         }
         if attr.uid.is_some() || attr.gid.is_some() {
-            sys::fchown(
-                node.fd.as_fd(),
-                attr.uid.unwrap_or(u32::MAX),
-                attr.gid.unwrap_or(u32::MAX),
-            )?;
+            sys::fchown(node.fd.as_fd(), attr.uid.unwrap_or(u32::MAX), attr.gid.unwrap_or(u32::MAX))?;
         }
-        let needs_fd = attr.mode.is_some()
-            || attr.size.is_some()
-            || attr.atime.is_some()
-            || attr.mtime.is_some();
+        let needs_fd = attr.mode.is_some() || attr.size.is_some() || attr.atime.is_some() || attr.mtime.is_some();
         if !needs_fd {
             return Ok(());
         }
@@ -578,20 +487,10 @@ impl Server {
                 self.open(h, libc::O_RDONLY)?
             }
             libc::S_IFREG => {
-                let mode = if attr.size.is_some() {
-                    libc::O_WRONLY
-                } else {
-                    libc::O_RDONLY
-                };
+                let mode = if attr.size.is_some() { libc::O_WRONLY } else { libc::O_RDONLY };
                 self.open(h, mode)?
             }
-            _ => {
-                return Err(if attr.size.is_some() {
-                    Errno::EINVAL
-                } else {
-                    Errno::EOPNOTSUPP
-                })
-            }
+            _ => return Err(if attr.size.is_some() { Errno::EINVAL } else { Errno::EOPNOTSUPP }),
         };
         if let Some(m) = attr.mode {
             sys::fchmod(fd.as_fd(), m)?;
@@ -609,22 +508,12 @@ impl Server {
 /// A `futimens` time; `tv_nsec == -1` marks an out-of-range request.
 fn timespec(t: Option<SetTime>) -> libc::timespec {
     match t {
-        None => libc::timespec {
-            tv_sec: 0,
-            tv_nsec: libc::UTIME_OMIT,
-        },
-        Some(SetTime::Now) => libc::timespec {
-            tv_sec: 0,
-            tv_nsec: libc::UTIME_NOW,
-        },
-        Some(SetTime::At(t)) if (0..1_000_000_000).contains(&t.nsec) => libc::timespec {
-            tv_sec: t.sec,
-            tv_nsec: t.nsec,
-        },
-        Some(SetTime::At(_)) => libc::timespec {
-            tv_sec: 0,
-            tv_nsec: -1,
-        },
+        None => libc::timespec { tv_sec: 0, tv_nsec: libc::UTIME_OMIT },
+        Some(SetTime::Now) => libc::timespec { tv_sec: 0, tv_nsec: libc::UTIME_NOW },
+        Some(SetTime::At(t)) if (0..1_000_000_000).contains(&t.nsec) => {
+            libc::timespec { tv_sec: t.sec, tv_nsec: t.nsec }
+        }
+        Some(SetTime::At(_)) => libc::timespec { tv_sec: 0, tv_nsec: -1 },
     }
 }
 
@@ -648,13 +537,7 @@ fn parse_dirent64(buf: &[u8]) -> Option<Dirent64<'_>> {
     let rec = buf.get(..reclen)?;
     let raw = rec.get(NAME_AT..)?;
     let name = &raw[..raw.iter().position(|&b| b == 0)?];
-    Some(Dirent64 {
-        ino,
-        off,
-        kind,
-        name,
-        rest: &buf[reclen..],
-    })
+    Some(Dirent64 { ino, off, kind, name, rest: &buf[reclen..] })
 }
 
 #[cfg(test)]
@@ -663,14 +546,7 @@ mod tests {
 
     #[test]
     fn open_flags_reject_creat_excl_path_tmpfile_and_accmode_3() {
-        for f in [
-            libc::O_CREAT,
-            libc::O_EXCL,
-            libc::O_PATH,
-            libc::O_TMPFILE,
-            libc::O_ASYNC,
-            3,
-        ] {
+        for f in [libc::O_CREAT, libc::O_EXCL, libc::O_PATH, libc::O_TMPFILE, libc::O_ASYNC, 3] {
             assert_eq!(open_flags(f as u32), Err(Errno::EINVAL), "{f:#o}");
         }
     }

@@ -19,9 +19,7 @@ pub fn last_errno() -> Errno {
 
 /// The errno inside an I/O error (`EIO` if it has none Linux knows).
 pub fn errno_of(e: &io::Error) -> Errno {
-    e.raw_os_error()
-        .and_then(Errno::from_i32)
-        .unwrap_or(Errno::EIO)
+    e.raw_os_error().and_then(Errno::from_i32).unwrap_or(Errno::EIO)
 }
 
 fn check(ret: libc::c_int) -> Result<libc::c_int, Errno> {
@@ -60,12 +58,7 @@ pub fn fstat(fd: BorrowedFd<'_>) -> Result<libc::stat, Errno> {
     // SAFETY: `st` is a valid, writable `struct stat`; the empty path is a
     // NUL-terminated string.
     check(unsafe {
-        libc::fstatat(
-            fd.as_raw_fd(),
-            c"".as_ptr(),
-            &mut st,
-            libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
-        )
+        libc::fstatat(fd.as_raw_fd(), c"".as_ptr(), &mut st, libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW)
     })?;
     Ok(st)
 }
@@ -89,14 +82,7 @@ pub fn readlink(fd: BorrowedFd<'_>) -> Result<Vec<u8>, Errno> {
     let mut buf = vec![0u8; libc::PATH_MAX as usize];
     // SAFETY: `buf` is writable for `buf.len()` bytes; the path is a
     // NUL-terminated empty string.
-    let n = unsafe {
-        libc::readlinkat(
-            fd.as_raw_fd(),
-            c"".as_ptr(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-        )
-    };
+    let n = unsafe { libc::readlinkat(fd.as_raw_fd(), c"".as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
     let n = usize::try_from(n).map_err(|_| last_errno())?;
     if n >= buf.len() {
         return Err(Errno::ENAMETOOLONG);
@@ -119,14 +105,7 @@ pub fn seek_set(fd: BorrowedFd<'_>, off: i64) -> Result<(), Errno> {
 /// `getdents64(2)` into `buf`; returns the number of bytes filled (0 at end).
 pub fn getdents64(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {
     // SAFETY: `buf` is writable for `buf.len()` bytes.
-    let n = unsafe {
-        libc::syscall(
-            libc::SYS_getdents64,
-            fd.as_raw_fd(),
-            buf.as_mut_ptr(),
-            buf.len(),
-        )
-    };
+    let n = unsafe { libc::syscall(libc::SYS_getdents64, fd.as_raw_fd(), buf.as_mut_ptr(), buf.len()) };
     usize::try_from(n).map_err(|_| last_errno())
 }
 
@@ -184,22 +163,9 @@ pub fn symlinkat(target: &CStr, dir: BorrowedFd<'_>, name: &CStr) -> Result<(), 
 }
 
 /// `linkat(olddir, old, newdir, new, 0)` (never follows a symlink).
-pub fn linkat(
-    olddir: BorrowedFd<'_>,
-    old: &CStr,
-    newdir: BorrowedFd<'_>,
-    new: &CStr,
-) -> Result<(), Errno> {
+pub fn linkat(olddir: BorrowedFd<'_>, old: &CStr, newdir: BorrowedFd<'_>, new: &CStr) -> Result<(), Errno> {
     // SAFETY: both strings are NUL-terminated.
-    check(unsafe {
-        libc::linkat(
-            olddir.as_raw_fd(),
-            old.as_ptr(),
-            newdir.as_raw_fd(),
-            new.as_ptr(),
-            0,
-        )
-    })?;
+    check(unsafe { libc::linkat(olddir.as_raw_fd(), old.as_ptr(), newdir.as_raw_fd(), new.as_ptr(), 0) })?;
     Ok(())
 }
 
@@ -211,21 +177,9 @@ pub fn unlinkat(dir: BorrowedFd<'_>, name: &CStr, flags: i32) -> Result<(), Errn
 }
 
 /// `renameat(2)`.
-pub fn renameat(
-    olddir: BorrowedFd<'_>,
-    old: &CStr,
-    newdir: BorrowedFd<'_>,
-    new: &CStr,
-) -> Result<(), Errno> {
+pub fn renameat(olddir: BorrowedFd<'_>, old: &CStr, newdir: BorrowedFd<'_>, new: &CStr) -> Result<(), Errno> {
     // SAFETY: both strings are NUL-terminated.
-    check(unsafe {
-        libc::renameat(
-            olddir.as_raw_fd(),
-            old.as_ptr(),
-            newdir.as_raw_fd(),
-            new.as_ptr(),
-        )
-    })?;
+    check(unsafe { libc::renameat(olddir.as_raw_fd(), old.as_ptr(), newdir.as_raw_fd(), new.as_ptr()) })?;
     Ok(())
 }
 
@@ -237,10 +191,7 @@ pub fn send_msg(sock: BorrowedFd<'_>, data: &[u8], fd: Option<BorrowedFd<'_>>) -
     let payload = mem::size_of::<RawFd>() * nfds;
     // u64 storage keeps the control buffer aligned for `cmsghdr`.
     let mut cbuf = [0u64; 8];
-    let mut iov = libc::iovec {
-        iov_base: data.as_ptr().cast_mut().cast(),
-        iov_len: data.len(),
-    };
+    let mut iov = libc::iovec { iov_base: data.as_ptr().cast_mut().cast(), iov_len: data.len() };
     // SAFETY: `msghdr` is plain data; all-zero is a valid (empty) value.
     let mut msg: libc::msghdr = unsafe { mem::zeroed() };
     msg.msg_iov = &mut iov;
@@ -294,18 +245,14 @@ pub struct Received {
 /// `EINTR`.
 pub fn recv_msg(sock: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Received> {
     let mut cbuf = [0u64; 8];
-    let mut iov = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: buf.len(),
-    };
+    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
     // SAFETY: `msghdr` is plain data; all-zero is a valid (empty) value.
     let mut msg: libc::msghdr = unsafe { mem::zeroed() };
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
     msg.msg_control = cbuf.as_mut_ptr().cast();
     // SAFETY: CMSG_SPACE is a pure size computation.
-    msg.msg_controllen =
-        unsafe { libc::CMSG_SPACE((MAX_FDS * mem::size_of::<RawFd>()) as u32) } as usize;
+    msg.msg_controllen = unsafe { libc::CMSG_SPACE((MAX_FDS * mem::size_of::<RawFd>()) as u32) } as usize;
     debug_assert!(msg.msg_controllen <= mem::size_of_val(&cbuf));
     let n = loop {
         // SAFETY: `msg` points at `iov` (valid for `buf.len()` writable bytes)
@@ -331,9 +278,7 @@ pub fn recv_msg(sock: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Received> {
                 let bytes = (*c).cmsg_len - libc::CMSG_LEN(0) as usize;
                 let data = libc::CMSG_DATA(c);
                 for i in 0..bytes / mem::size_of::<RawFd>() {
-                    let raw: RawFd = std::ptr::read_unaligned(
-                        data.add(i * mem::size_of::<RawFd>()).cast::<RawFd>(),
-                    );
+                    let raw: RawFd = std::ptr::read_unaligned(data.add(i * mem::size_of::<RawFd>()).cast::<RawFd>());
                     fds.push(OwnedFd::from_raw_fd(raw));
                 }
             }
@@ -353,14 +298,7 @@ pub fn recv_msg(sock: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Received> {
 pub fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut sv = [-1 as RawFd; 2];
     // SAFETY: `sv` is room for two descriptors.
-    let ret = unsafe {
-        libc::socketpair(
-            libc::AF_UNIX,
-            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
-            0,
-            sv.as_mut_ptr(),
-        )
-    };
+    let ret = unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0, sv.as_mut_ptr()) };
     if ret < 0 {
         return Err(io::Error::last_os_error());
     }

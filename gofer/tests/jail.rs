@@ -57,9 +57,7 @@ fn jailed_gofer_serves_the_root_read_only_and_cannot_escape() {
     let (root, rattr) = c.attach().unwrap();
     let (hello, _) = c.walk(root, b"hello.txt").unwrap();
     let mut s = Vec::new();
-    File::from(c.open(hello, libc::O_RDONLY as u32).unwrap())
-        .read_to_end(&mut s)
-        .unwrap();
+    File::from(c.open(hello, libc::O_RDONLY as u32).unwrap()).read_to_end(&mut s).unwrap();
     let (abs, aattr) = c.walk(root, b"abs").unwrap();
     let target = c.readlink(abs).unwrap();
     let open_abs = c.open(abs, libc::O_RDONLY as u32).err();
@@ -73,10 +71,7 @@ fn jailed_gofer_serves_the_root_read_only_and_cannot_escape() {
 
     assert_eq!(code, 0);
     // The jail's "/" is the served directory.
-    assert_eq!(
-        rattr.ino,
-        std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(dir.path()).unwrap())
-    );
+    assert_eq!(rattr.ino, std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(dir.path()).unwrap()));
     assert_eq!(s, HELLO);
     assert_eq!(aattr.mode & libc::S_IFMT, libc::S_IFLNK);
     assert_eq!(target, b"/etc/passwd");

@@ -80,13 +80,8 @@ fn open_donates_a_readable_descriptor() {
 fn open_of_directory_handle_donates_a_directory_descriptor() {
     let (_dir, c, _t) = fixture();
     let (root, _) = c.attach().unwrap();
-    let fd = c
-        .open(root, (libc::O_RDONLY | libc::O_DIRECTORY) as u32)
-        .unwrap();
-    let st = fs::metadata(format!(
-        "/proc/self/fd/{}",
-        std::os::fd::AsRawFd::as_raw_fd(&fd)
-    ));
+    let fd = c.open(root, (libc::O_RDONLY | libc::O_DIRECTORY) as u32).unwrap();
+    let st = fs::metadata(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd)));
     assert!(st.unwrap().is_dir());
 }
 
@@ -95,10 +90,7 @@ fn open_with_o_creat_is_einval() {
     let (_dir, c, _t) = fixture();
     let (root, _) = c.attach().unwrap();
     let (h, _) = c.walk(root, b"hello.txt").unwrap();
-    assert_eq!(
-        c.open(h, (libc::O_RDONLY | libc::O_CREAT) as u32).err(),
-        Some(Errno::EINVAL)
-    );
+    assert_eq!(c.open(h, (libc::O_RDONLY | libc::O_CREAT) as u32).err(), Some(Errno::EINVAL));
 }
 
 #[test]
@@ -114,8 +106,7 @@ fn open_of_a_file_replaced_after_walk_is_estale() {
 #[test]
 fn open_of_a_symlink_is_eloop_and_of_a_fifo_is_eopnotsupp() {
     let (dir, c, _t) = fixture();
-    let fifo =
-        std::ffi::CString::new(dir.path().join("fifo").as_os_str().as_encoded_bytes()).unwrap();
+    let fifo = std::ffi::CString::new(dir.path().join("fifo").as_os_str().as_encoded_bytes()).unwrap();
     // SAFETY: `fifo` is a NUL-terminated path.
     assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
     let (root, _) = c.attach().unwrap();
@@ -130,10 +121,8 @@ fn readdir_lists_entries_without_dot_and_dotdot() {
     let (_dir, c, _t) = fixture();
     let (root, _) = c.attach().unwrap();
     let ents = c.readdir(root).unwrap();
-    let want: BTreeSet<Vec<u8>> = [&b"hello.txt"[..], b"sub", b"link", b"abs", ODD, b"empty"]
-        .iter()
-        .map(|n| n.to_vec())
-        .collect();
+    let want: BTreeSet<Vec<u8>> =
+        [&b"hello.txt"[..], b"sub", b"link", b"abs", ODD, b"empty"].iter().map(|n| n.to_vec()).collect();
     assert_eq!(names(&ents), want);
     let sub = ents.iter().find(|e| e.name == b"sub").unwrap();
     assert_eq!(sub.kind, libc::DT_DIR);
@@ -190,9 +179,7 @@ fn walk_of_odd_bytes_name_works() {
     let (h, attr) = c.walk(root, ODD).unwrap();
     assert_eq!(attr.size, 3);
     let mut s = Vec::new();
-    File::from(c.open(h, 0).unwrap())
-        .read_to_end(&mut s)
-        .unwrap();
+    File::from(c.open(h, 0).unwrap()).read_to_end(&mut s).unwrap();
     assert_eq!(s, b"odd");
 }
 
@@ -241,9 +228,7 @@ fn handles_walked_from_a_closed_directory_keep_working() {
     c.close(sub);
     c.close(root);
     let mut s = String::new();
-    File::from(c.open(h, 0).unwrap())
-        .read_to_string(&mut s)
-        .unwrap();
+    File::from(c.open(h, 0).unwrap()).read_to_string(&mut s).unwrap();
     assert_eq!(s, "inner");
 }
 
@@ -266,10 +251,7 @@ fn walk_many_stops_at_a_symlink_and_before_a_missing_name() {
     assert_eq!(at_link[0].1.mode & S_IFMT, libc::S_IFLNK);
     assert_eq!(at_missing.len(), 1);
     assert_eq!(c.walk_many(root, &[b"nope"]).err(), Some(Errno::ENOENT));
-    assert_eq!(
-        c.walk_many(root, &[b"sub", b".."]).err(),
-        Some(Errno::EINVAL)
-    );
+    assert_eq!(c.walk_many(root, &[b"sub", b".."]).err(), Some(Errno::EINVAL));
 }
 
 #[test]
@@ -313,13 +295,7 @@ fn malformed_messages_get_einval_and_the_connection_survives() {
     let mut raw = File::from(a);
     let einval = gofer::protocol::Reply::Error(Errno::EINVAL.as_i32()).encode();
     let big = vec![2u8; gofer::protocol::MAX_MSG + 100];
-    for bad in [
-        &[0xffu8][..],
-        &[2, 1, 0],
-        &[2, 1, 0, 0, 0, 0, 0, 0, 0, 255, 255, 255, 255],
-        &[1, 0],
-        &big,
-    ] {
+    for bad in [&[0xffu8][..], &[2, 1, 0], &[2, 1, 0, 0, 0, 0, 0, 0, 0, 255, 255, 255, 255], &[1, 0], &big] {
         raw.write_all(bad).unwrap();
         let mut buf = vec![0u8; gofer::protocol::MAX_MSG];
         let n = raw.read(&mut buf).unwrap();
@@ -363,17 +339,12 @@ fn concurrent_requests_from_many_threads_each_get_their_reply() {
 fn create_makes_a_file_and_donates_a_writable_descriptor() {
     let (dir, c, _t) = fixture();
     let (root, _) = c.attach().unwrap();
-    let (h, attr, fd) = c
-        .create(root, b"new.txt", 0o640, libc::O_RDWR as u32)
-        .unwrap();
+    let (h, attr, fd) = c.create(root, b"new.txt", 0o640, libc::O_RDWR as u32).unwrap();
     File::from(fd).write_all(b"written").unwrap();
     assert_eq!(attr.mode, libc::S_IFREG | 0o640);
     assert_eq!(fs::read(dir.path().join("new.txt")).unwrap(), b"written");
     assert_eq!(c.getattr(h).unwrap().size, 7);
-    assert_eq!(
-        c.create(root, b"new.txt", 0o640, 0).err(),
-        Some(Errno::EEXIST)
-    );
+    assert_eq!(c.create(root, b"new.txt", 0o640, 0).err(), Some(Errno::EEXIST));
     assert_eq!(c.create(root, b"link", 0o640, 0).err(), Some(Errno::EEXIST));
 }
 
@@ -392,10 +363,7 @@ fn mkdir_symlink_link_unlink_and_rename_change_the_host_tree() {
     assert_eq!(dattr.mode, libc::S_IFDIR | 0o750);
     assert_eq!(lattr.mode & S_IFMT, libc::S_IFLNK);
     assert_eq!(hattr.nlink, 2);
-    assert_eq!(
-        fs::read_link(p.join("newdir/sl")).unwrap(),
-        Path::new("../hello.txt")
-    );
+    assert_eq!(fs::read_link(p.join("newdir/sl")).unwrap(), Path::new("../hello.txt"));
     assert_eq!(fs::read(p.join("newdir/moved.txt")).unwrap(), HELLO);
     assert!(!p.join("hello.txt").exists());
     assert!(!p.join("newdir/hard").exists());
@@ -412,39 +380,18 @@ fn setattr_changes_mode_size_and_times() {
     let attr = SetAttr {
         mode: Some(0o600),
         size: Some(5),
-        atime: Some(SetTime::At(Time {
-            sec: 1_000_000,
-            nsec: 5,
-        })),
-        mtime: Some(SetTime::At(Time {
-            sec: 2_000_000,
-            nsec: 7,
-        })),
+        atime: Some(SetTime::At(Time { sec: 1_000_000, nsec: 5 })),
+        mtime: Some(SetTime::At(Time { sec: 2_000_000, nsec: 7 })),
         ..SetAttr::default()
     };
     c.setattr(h, &attr).unwrap();
     let got = c.getattr(h).unwrap();
     assert_eq!(got.mode, libc::S_IFREG | 0o600);
     assert_eq!(got.size, 5);
-    assert_eq!(
-        got.atime,
-        Time {
-            sec: 1_000_000,
-            nsec: 5
-        }
-    );
-    assert_eq!(
-        got.mtime,
-        Time {
-            sec: 2_000_000,
-            nsec: 7
-        }
-    );
+    assert_eq!(got.atime, Time { sec: 1_000_000, nsec: 5 });
+    assert_eq!(got.mtime, Time { sec: 2_000_000, nsec: 7 });
     assert_eq!(fs::read(dir.path().join("hello.txt")).unwrap(), &HELLO[..5]);
-    let bad = SetAttr {
-        mode: Some(libc::S_IFDIR),
-        ..SetAttr::default()
-    };
+    let bad = SetAttr { mode: Some(libc::S_IFDIR), ..SetAttr::default() };
     assert_eq!(c.setattr(h, &bad).err(), Some(Errno::EINVAL));
 }
 
@@ -467,9 +414,7 @@ fn renamed_file_handle_still_opens_under_its_new_name() {
     let (h, _) = c.walk(root, b"hello.txt").unwrap();
     c.rename(root, b"hello.txt", sub, b"renamed").unwrap();
     let mut s = Vec::new();
-    File::from(c.open(h, 0).unwrap())
-        .read_to_end(&mut s)
-        .unwrap();
+    File::from(c.open(h, 0).unwrap()).read_to_end(&mut s).unwrap();
     assert_eq!(s, HELLO);
 }
 
@@ -490,21 +435,12 @@ fn readdir_of_a_large_directory_is_paginated_under_max_msg() {
         let n = raw.read(&mut buf).unwrap();
         (n, Reply::decode(&buf[..n]).unwrap())
     };
-    let Reply::Handles(v) = exchange(Request::Attach).1 else {
-        panic!("attach")
-    };
+    let Reply::Handles(v) = exchange(Request::Attach).1 else { panic!("attach") };
     let root = v[0].0;
     let (mut cookie, mut pages, mut total) = (0, 0, 0);
     loop {
         let (n, rep) = exchange(Request::ReadDir { h: root, cookie });
-        let Reply::Dirents {
-            entries,
-            next,
-            more,
-        } = rep
-        else {
-            panic!("readdir")
-        };
+        let Reply::Dirents { entries, next, more } = rep else { panic!("readdir") };
         assert!(n <= MAX_MSG);
         pages += 1;
         total += entries.len();

@@ -16,10 +16,7 @@ pub mod ptrace;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("host call {call} failed: {err}")]
-    Host {
-        call: &'static str,
-        err: std::io::Error,
-    },
+    Host { call: &'static str, err: std::io::Error },
     #[error("stub process died unexpectedly: {0}")]
     StubDied(String),
     #[error("platform {0} is not available on this host: {1}")]
@@ -31,10 +28,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 impl Error {
     /// The error of host call `call` from `errno`.
     pub fn last_os(call: &'static str) -> Error {
-        Error::Host {
-            call,
-            err: std::io::Error::last_os_error(),
-        }
+        Error::Host { call, err: std::io::Error::last_os_error() }
     }
 }
 
@@ -47,16 +41,8 @@ pub struct Prot {
 }
 
 impl Prot {
-    pub const NONE: Prot = Prot {
-        read: false,
-        write: false,
-        exec: false,
-    };
-    pub const RW: Prot = Prot {
-        read: true,
-        write: true,
-        exec: false,
-    };
+    pub const NONE: Prot = Prot { read: false, write: false, exec: false };
+    pub const RW: Prot = Prot { read: true, write: true, exec: false };
 
     /// From `PROT_*` bits.
     pub fn from_bits(bits: u32) -> Prot {
@@ -154,9 +140,7 @@ pub struct FpState {
 
 impl Default for FpState {
     fn default() -> Self {
-        FpState {
-            bytes: vec![0; 512],
-        }
+        FpState { bytes: vec![0; 512] }
     }
 }
 
@@ -167,11 +151,7 @@ pub enum Event {
     /// arguments. The sentry sets the return value and switches again.
     Syscall,
     /// A memory access fault at `addr`.
-    Fault {
-        addr: u64,
-        access: Access,
-        si_code: i32,
-    },
+    Fault { addr: u64, access: Access, si_code: i32 },
     /// A signal other than a memory fault was raised by application code
     /// (SIGFPE, SIGILL, SIGTRAP, SIGBUS ...).
     Signal { signo: i32, si_code: i32, addr: u64 },
@@ -200,12 +180,7 @@ pub trait AddressSpace: Send + Sync {
 /// One application thread's execution context.
 pub trait Context: Send {
     /// Run application code with `regs` in `space` until it needs the kernel.
-    fn switch(
-        &mut self,
-        space: &Arc<dyn AddressSpace>,
-        regs: &mut Registers,
-        fpu: &mut FpState,
-    ) -> Result<Event>;
+    fn switch(&mut self, space: &Arc<dyn AddressSpace>, regs: &mut Registers, fpu: &mut FpState) -> Result<Event>;
     /// Make a running `switch` return `Event::Interrupted` soon.
     fn interrupt(&self);
 }

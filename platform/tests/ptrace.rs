@@ -18,16 +18,8 @@ const PAGE: u64 = 0x1000;
 const SYS_GETPID: u64 = 39;
 const SYS_EXIT: u64 = 60;
 
-const RX: Prot = Prot {
-    read: true,
-    write: false,
-    exec: true,
-};
-const R: Prot = Prot {
-    read: true,
-    write: false,
-    exec: false,
-};
+const RX: Prot = Prot { read: true, write: false, exec: true };
+const R: Prot = Prot { read: true, write: false, exec: false };
 
 /// `mov eax, nr; syscall`
 fn syscall_insn(nr: u8) -> Vec<u8> {
@@ -58,20 +50,10 @@ fn memfile(code: &[u8]) -> OwnedFd {
     // SAFETY: plain calls on our own descriptor with live buffers.
     unsafe {
         assert_eq!(libc::ftruncate(fd.as_raw_fd(), 1 << 20), 0);
-        let n = libc::pwrite(
-            fd.as_raw_fd(),
-            code.as_ptr().cast(),
-            code.len(),
-            CODE_OFF as i64,
-        );
+        let n = libc::pwrite(fd.as_raw_fd(), code.as_ptr().cast(), code.len(), CODE_OFF as i64);
         assert_eq!(n, code.len() as isize);
         let data = DATA_VALUE.to_le_bytes();
-        let n = libc::pwrite(
-            fd.as_raw_fd(),
-            data.as_ptr().cast(),
-            data.len(),
-            DATA_OFF as i64,
-        );
+        let n = libc::pwrite(fd.as_raw_fd(), data.as_ptr().cast(), data.len(), DATA_OFF as i64);
         assert_eq!(n, data.len() as isize);
     }
     fd
@@ -89,33 +71,21 @@ fn fixture(code: &[u8]) -> Fixture {
     let memfd = memfile(code);
     let platform = PtracePlatform::new(memfd.as_raw_fd()).expect("platform");
     let space = platform.new_ptrace_address_space().expect("address space");
-    space
-        .map_file(CODE_ADDR, PAGE, CODE_OFF, RX)
-        .expect("map code");
+    space.map_file(CODE_ADDR, PAGE, CODE_OFF, RX).expect("map code");
     let dyn_space: Arc<dyn AddressSpace> = space.clone();
     let ctx = platform::Platform::new_context(&platform).expect("context");
-    Fixture {
-        _memfd: memfd,
-        space,
-        dyn_space,
-        ctx,
-    }
+    Fixture { _memfd: memfd, space, dyn_space, ctx }
 }
 
 impl Fixture {
     fn switch(&mut self, regs: &mut Registers) -> Event {
         let mut fpu = FpState::default();
-        self.ctx
-            .switch(&self.dyn_space, regs, &mut fpu)
-            .expect("switch")
+        self.ctx.switch(&self.dyn_space, regs, &mut fpu).expect("switch")
     }
 }
 
 fn start_regs() -> Registers {
-    Registers {
-        rip: CODE_ADDR,
-        ..Registers::default()
-    }
+    Registers { rip: CODE_ADDR, ..Registers::default() }
 }
 
 #[test]
@@ -130,10 +100,7 @@ fn app_syscalls_trap_to_the_sentry_and_take_its_return_value() {
     let second = f.switch(&mut regs);
 
     assert_eq!((first, first_nr), (Event::Syscall, SYS_GETPID));
-    assert_eq!(
-        (second, regs.syscall_nr(), regs.rdi),
-        (Event::Syscall, SYS_EXIT, 4242)
-    );
+    assert_eq!((second, regs.syscall_nr(), regs.rdi), (Event::Syscall, SYS_EXIT, 4242));
 }
 
 #[test]
@@ -143,23 +110,11 @@ fn load_from_unmapped_page_faults_and_succeeds_once_mapped() {
     let mut regs = start_regs();
 
     let fault = f.switch(&mut regs);
-    f.space
-        .map_file(DATA_ADDR, PAGE, DATA_OFF, R)
-        .expect("map data");
+    f.space.map_file(DATA_ADDR, PAGE, DATA_OFF, R).expect("map data");
     let after = f.switch(&mut regs);
 
-    assert_eq!(
-        fault,
-        Event::Fault {
-            addr: DATA_ADDR,
-            access: platform::Access::Unknown,
-            si_code: 1
-        }
-    );
-    assert_eq!(
-        (after, regs.syscall_nr(), regs.rdi),
-        (Event::Syscall, SYS_GETPID, DATA_VALUE)
-    );
+    assert_eq!(fault, Event::Fault { addr: DATA_ADDR, access: platform::Access::Unknown, si_code: 1 });
+    assert_eq!((after, regs.syscall_nr(), regs.rdi), (Event::Syscall, SYS_GETPID, DATA_VALUE));
 }
 
 #[test]
@@ -168,13 +123,9 @@ fn stub_is_killed_by_seccomp_for_host_syscall_outside_injected_set() {
 
     let injected = f.space.inject_for_test(SYS_GETPID, [0; 6]);
     let later = f.space.map_file(DATA_ADDR, PAGE, DATA_OFF, R);
-    let switched = f
-        .ctx
-        .switch(&f.dyn_space, &mut start_regs(), &mut FpState::default());
+    let switched = f.ctx.switch(&f.dyn_space, &mut start_regs(), &mut FpState::default());
 
-    let Err(Error::StubDied(msg)) = injected else {
-        panic!("expected StubDied, got {injected:?}")
-    };
+    let Err(Error::StubDied(msg)) = injected else { panic!("expected StubDied, got {injected:?}") };
     assert!(msg.contains("SIGSYS") && msg.contains("signal 31"), "{msg}");
     assert!(matches!(later, Err(Error::StubDied(_))), "{later:?}");
     assert!(matches!(switched, Err(Error::StubDied(_))), "{switched:?}");
@@ -185,9 +136,7 @@ fn allowed_injected_syscall_returns_its_result() {
     let f = fixture(&syscall_insn(39));
 
     // mprotect of the mapped code page: allowed, returns 0.
-    let r = f
-        .space
-        .inject_for_test(10, [CODE_ADDR, PAGE, u64::from(RX.bits()), 0, 0, 0]);
+    let r = f.space.inject_for_test(10, [CODE_ADDR, PAGE, u64::from(RX.bits()), 0, 0, 0]);
 
     assert_eq!(r.expect("mprotect"), 0);
 }
@@ -200,26 +149,16 @@ fn failed_injected_syscall_is_a_host_error_with_its_errno() {
     let r = f.space.protect(CODE_ADDR + 1, PAGE, R);
     let again = f.space.protect(CODE_ADDR, PAGE, RX);
 
-    let Err(Error::Host { err, .. }) = r else {
-        panic!("expected Host error, got {r:?}")
-    };
+    let Err(Error::Host { err, .. }) = r else { panic!("expected Host error, got {r:?}") };
     assert_eq!(err.raw_os_error(), Some(libc::EINVAL));
     assert!(again.is_ok(), "{again:?}");
 }
 
 #[test]
 fn access_after_unmap_faults() {
-    let code = [
-        load_rdi(DATA_ADDR),
-        syscall_insn(39),
-        load_rdi(DATA_ADDR),
-        syscall_insn(39),
-    ]
-    .concat();
+    let code = [load_rdi(DATA_ADDR), syscall_insn(39), load_rdi(DATA_ADDR), syscall_insn(39)].concat();
     let mut f = fixture(&code);
-    f.space
-        .map_file(DATA_ADDR, PAGE, DATA_OFF, R)
-        .expect("map data");
+    f.space.map_file(DATA_ADDR, PAGE, DATA_OFF, R).expect("map data");
     let mut regs = start_regs();
 
     let first = f.switch(&mut regs);
@@ -227,47 +166,22 @@ fn access_after_unmap_faults() {
     let second = f.switch(&mut regs);
 
     assert_eq!((first, regs.rdi), (Event::Syscall, DATA_VALUE));
-    assert_eq!(
-        second,
-        Event::Fault {
-            addr: DATA_ADDR,
-            access: platform::Access::Unknown,
-            si_code: 1
-        }
-    );
+    assert_eq!(second, Event::Fault { addr: DATA_ADDR, access: platform::Access::Unknown, si_code: 1 });
 }
 
 #[test]
 fn write_after_protect_read_only_faults() {
-    let code = [
-        store_rdi(DATA_ADDR),
-        syscall_insn(39),
-        store_rdi(DATA_ADDR),
-        syscall_insn(39),
-    ]
-    .concat();
+    let code = [store_rdi(DATA_ADDR), syscall_insn(39), store_rdi(DATA_ADDR), syscall_insn(39)].concat();
     let mut f = fixture(&code);
-    f.space
-        .map_file(DATA_ADDR, PAGE, DATA_OFF, Prot::RW)
-        .expect("map data");
-    let mut regs = Registers {
-        rdi: 7,
-        ..start_regs()
-    };
+    f.space.map_file(DATA_ADDR, PAGE, DATA_OFF, Prot::RW).expect("map data");
+    let mut regs = Registers { rdi: 7, ..start_regs() };
 
     let first = f.switch(&mut regs);
     f.space.protect(DATA_ADDR, PAGE, R).expect("protect");
     let second = f.switch(&mut regs);
 
     assert_eq!(first, Event::Syscall);
-    assert_eq!(
-        second,
-        Event::Fault {
-            addr: DATA_ADDR,
-            access: platform::Access::Unknown,
-            si_code: 2
-        }
-    );
+    assert_eq!(second, Event::Fault { addr: DATA_ADDR, access: platform::Access::Unknown, si_code: 2 });
 }
 
 #[test]
@@ -287,16 +201,7 @@ fn int3_in_application_code_is_a_sigtrap_signal_event() {
 
     let event = f.switch(&mut regs);
 
-    assert!(
-        matches!(
-            event,
-            Event::Signal {
-                signo: libc::SIGTRAP,
-                ..
-            }
-        ),
-        "{event:?}"
-    );
+    assert!(matches!(event, Event::Signal { signo: libc::SIGTRAP, .. }), "{event:?}");
     assert_eq!(regs.rip, CODE_ADDR + 1);
 }
 
@@ -313,9 +218,7 @@ fn interrupt_from_another_thread_stops_a_spinning_application() {
         std::thread::sleep(std::time::Duration::from_millis(50));
         interrupter.interrupt();
     });
-    let event = ctx
-        .switch(&f.dyn_space, &mut regs, &mut FpState::default())
-        .expect("switch");
+    let event = ctx.switch(&f.dyn_space, &mut regs, &mut FpState::default()).expect("switch");
     t.join().expect("interrupter thread");
 
     assert_eq!(event, Event::Interrupted);
@@ -342,8 +245,7 @@ fn fpu_state_round_trips_through_the_stub_thread() {
     let dyn_space: Arc<dyn AddressSpace> = space;
     let mut ctx = platform.new_ptrace_context();
     let mut fpu = FpState::default();
-    ctx.switch(&dyn_space, &mut start_regs(), &mut fpu)
-        .expect("switch");
+    ctx.switch(&dyn_space, &mut start_regs(), &mut fpu).expect("switch");
 
     ctx.fpu_state(&mut fpu).expect("get");
     fpu.bytes[160..168].copy_from_slice(&0xdead_beef_u64.to_le_bytes()); // xmm0 low
@@ -359,14 +261,10 @@ fn address_space_change_from_a_thread_other_than_the_tracer_is_a_clear_error() {
     let f = fixture(&syscall_insn(39));
     let space = f.space.clone();
 
-    let r = std::thread::spawn(move || space.unmap(DATA_ADDR, PAGE))
-        .join()
-        .expect("thread");
+    let r = std::thread::spawn(move || space.unmap(DATA_ADDR, PAGE)).join().expect("thread");
     let from_tracer = f.space.unmap(DATA_ADDR, PAGE);
 
-    let Err(Error::Host { call, .. }) = r else {
-        panic!("expected Host error, got {r:?}")
-    };
+    let Err(Error::Host { call, .. }) = r else { panic!("expected Host error, got {r:?}") };
     assert!(call.contains("not the stub's tracer"), "{call}");
     assert!(from_tracer.is_ok(), "{from_tracer:?}");
 }

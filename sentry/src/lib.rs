@@ -55,10 +55,7 @@ pub enum SandboxError {
     #[error("cannot start {program}: {err}")]
     Exec { program: String, err: abi::Errno },
     #[error("host call {call} failed: {err}")]
-    Host {
-        call: &'static str,
-        err: std::io::Error,
-    },
+    Host { call: &'static str, err: std::io::Error },
 }
 
 pub use boot::run;

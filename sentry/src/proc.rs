@@ -143,11 +143,14 @@ fn static_file(k: &Arc<Kernel>, name: &str) -> KResult<Vec<u8>> {
             s.into_bytes()
         }
         "filesystems" => b"nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\toverlay\n\text4\n".to_vec(),
-        "loadavg" => format!("0.00 0.00 0.00 1/{} {}\n", k.pids().len(), k.pids().last().copied().unwrap_or(1)).into_bytes(),
+        "loadavg" => {
+            format!("0.00 0.00 0.00 1/{} {}\n", k.pids().len(), k.pids().last().copied().unwrap_or(1)).into_bytes()
+        }
         "meminfo" => {
             // SAFETY-free: the sentry reads its host's totals for itself.
             let total = host_mem_kb();
-            let used = k.pids().iter().filter_map(|p| k.process(*p)).map(|p| lock(&p.mm).resident()).sum::<u64>() / 1024;
+            let used =
+                k.pids().iter().filter_map(|p| k.process(*p)).map(|p| lock(&p.mm).resident()).sum::<u64>() / 1024;
             let free = total.saturating_sub(used);
             format!(
                 "MemTotal:       {total:8} kB\nMemFree:        {free:8} kB\nMemAvailable:   {free:8} kB\nBuffers:               0 kB\nCached:                0 kB\nSwapCached:            0 kB\nActive:         {used:8} kB\nInactive:              0 kB\nSwapTotal:             0 kB\nSwapFree:              0 kB\nDirty:                 0 kB\nShmem:                 0 kB\nHugePages_Total:       0\nHugePagesize:       2048 kB\n"
@@ -160,7 +163,10 @@ fn static_file(k: &Arc<Kernel>, name: &str) -> KResult<Vec<u8>> {
             let t = up.as_millis() as u64 / 10;
             format!("cpu  {t} 0 0 {t} 0 0 0 0 0 0\ncpu0 {t} 0 0 {t} 0 0 0 0 0 0\nintr 0\nctxt 0\nbtime {boot}\nprocesses {}\nprocs_running 1\nprocs_blocked 0\n", k.pids().len()).into_bytes()
         }
-        "uptime" => format!("{}.{:02} {}.{:02}\n", up.as_secs(), up.subsec_millis() / 10, up.as_secs(), up.subsec_millis() / 10).into_bytes(),
+        "uptime" => {
+            format!("{}.{:02} {}.{:02}\n", up.as_secs(), up.subsec_millis() / 10, up.as_secs(), up.subsec_millis() / 10)
+                .into_bytes()
+        }
         "version" => format!(
             "Linux version {} (bulwark) {}\n",
             String::from_utf8_lossy(crate::syscalls::misc::RELEASE),
@@ -218,7 +224,9 @@ fn mounts(k: &Arc<Kernel>) -> Vec<u8> {
         s.extend_from_slice(m.source.as_bytes());
         s.push(b' ');
         s.extend_from_slice(&path);
-        s.extend_from_slice(format!(" {} {},relatime 0 0\n", m.fstype, if m.readonly { "ro" } else { "rw" }).as_bytes());
+        s.extend_from_slice(
+            format!(" {} {},relatime 0 0\n", m.fstype, if m.readonly { "ro" } else { "rw" }).as_bytes(),
+        );
     }
     s
 }
@@ -426,7 +434,9 @@ impl Inode for ProcNode {
 
     fn readdir(&self) -> KResult<Vec<DirEntry>> {
         let mut out = Vec::new();
-        let mut push = |kind: Kind, name: String, dt: u8| out.push(DirEntry { ino: ino_of(&kind), kind: dt, name: name.into_bytes() });
+        let mut push = |kind: Kind, name: String, dt: u8| {
+            out.push(DirEntry { ino: ino_of(&kind), kind: dt, name: name.into_bytes() })
+        };
         match &self.kind {
             Kind::Root => {
                 for n in ROOT_FILES {
@@ -528,7 +538,13 @@ impl Inode for ProcNode {
     }
 
     fn statfs(&self) -> KResult<crate::vfs::FsStat> {
-        Ok(crate::vfs::FsStat { f_type: PROC_SUPER_MAGIC, f_bsize: 4096, f_namelen: 255, f_frsize: 4096, ..Default::default() })
+        Ok(crate::vfs::FsStat {
+            f_type: PROC_SUPER_MAGIC,
+            f_bsize: 4096,
+            f_namelen: 255,
+            f_frsize: 4096,
+            ..Default::default()
+        })
     }
 
     fn as_any(&self) -> &dyn Any {

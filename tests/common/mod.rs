@@ -63,11 +63,7 @@ pub fn fresh_dir(name: &str) -> PathBuf {
 /// working directory.
 pub fn native_command<S: AsRef<OsStr>>(argv: &[S]) -> Command {
     let mut cmd = Command::new(&argv[0]);
-    cmd.args(&argv[1..])
-        .env_clear()
-        .env("PATH", SANDBOX_PATH)
-        .env("HOME", "/root")
-        .current_dir("/");
+    cmd.args(&argv[1..]).env_clear().env("PATH", SANDBOX_PATH).env("HOME", "/root").current_dir("/");
     cmd
 }
 
@@ -75,11 +71,7 @@ pub fn native_command<S: AsRef<OsStr>>(argv: &[S]) -> Command {
 /// sandbox's environment matches [`native_command`]'s.
 pub fn sandboxed_command<S: AsRef<OsStr>>(argv: &[S], opts: &[&str]) -> Command {
     let mut cmd = Command::new(bulwark());
-    cmd.arg("do")
-        .args(opts)
-        .arg("--")
-        .args(argv)
-        .env_remove("TERM");
+    cmd.arg("do").args(opts).arg("--").args(argv).env_remove("TERM");
     cmd
 }
 
@@ -93,10 +85,7 @@ pub fn run(mut cmd: Command) -> Output {
 
 /// Spawn with stdout and stderr piped (stdin as set on `cmd`).
 pub fn spawn_piped(cmd: &mut Command) -> Child {
-    cmd.stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"))
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"))
 }
 
 /// Wait for `child` (bounded by [`TIMEOUT`]) and collect its output.
@@ -115,11 +104,7 @@ pub fn finish(mut child: Child, what: &str) -> Output {
             None => std::thread::sleep(Duration::from_millis(10)),
         }
     };
-    Output {
-        stdout: out.join().expect("stdout reader"),
-        stderr: err.join().expect("stderr reader"),
-        status,
-    }
+    Output { stdout: out.join().expect("stdout reader"), stderr: err.join().expect("stderr reader"), status }
 }
 
 fn collect<R: Read + Send + 'static>(mut r: R) -> JoinHandle<Vec<u8>> {
@@ -173,16 +158,10 @@ pub fn c_program(name: &str, flags: &[&str]) -> PathBuf {
 }
 
 fn compile(name: &str, flags: &[&str]) -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/c")
-        .join(format!("{name}.c"));
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c").join(format!("{name}.c"));
     let dir = scratch_dir().join("test-c");
     std::fs::create_dir_all(&dir).expect("create test-c directory");
-    let suffix: String = flags
-        .concat()
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .collect();
+    let suffix: String = flags.concat().chars().filter(char::is_ascii_alphanumeric).collect();
     // The pid keeps concurrent test processes from writing the same file.
     let out = dir.join(format!("{name}{suffix}-{}", std::process::id()));
     let status = Command::new("gcc")

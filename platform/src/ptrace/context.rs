@@ -22,11 +22,7 @@ struct Shared {
 
 impl Shared {
     fn interrupt(&self) {
-        let target = self
-            .target
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .upgrade();
+        let target = self.target.lock().unwrap_or_else(|e| e.into_inner()).upgrade();
         match target {
             // A pending SIGSTOP makes the next (or the running) switch stop.
             Some(stub) => stub.interrupt(),
@@ -62,10 +58,7 @@ pub struct PtraceContext {
 
 impl PtraceContext {
     pub(crate) fn new() -> PtraceContext {
-        PtraceContext {
-            shared: Arc::default(),
-            binding: None,
-        }
+        PtraceContext { shared: Arc::default(), binding: None }
     }
 
     /// A handle that interrupts this context from another thread (the
@@ -82,14 +75,8 @@ impl PtraceContext {
         if fpu.bytes.len() < FXSAVE_LEN {
             fpu.bytes.resize(FXSAVE_LEN, 0);
         }
-        sys::ptrace(
-            "ptrace(PTRACE_GETFPREGS)",
-            libc::PTRACE_GETFPREGS,
-            stub.pid,
-            0,
-            fpu.bytes.as_mut_ptr() as usize,
-        )
-        .map_err(|e| stub.diagnose(e))
+        sys::ptrace("ptrace(PTRACE_GETFPREGS)", libc::PTRACE_GETFPREGS, stub.pid, 0, fpu.bytes.as_mut_ptr() as usize)
+            .map_err(|e| stub.diagnose(e))
     }
 
     /// Load the thread's `FXSAVE` area from the first 512 bytes of `fpu`.
@@ -101,23 +88,15 @@ impl PtraceContext {
                 err: std::io::Error::from_raw_os_error(libc::EINVAL),
             });
         }
-        sys::ptrace(
-            "ptrace(PTRACE_SETFPREGS)",
-            libc::PTRACE_SETFPREGS,
-            stub.pid,
-            0,
-            fpu.bytes.as_ptr() as usize,
-        )
-        .map_err(|e| stub.diagnose(e))
+        sys::ptrace("ptrace(PTRACE_SETFPREGS)", libc::PTRACE_SETFPREGS, stub.pid, 0, fpu.bytes.as_ptr() as usize)
+            .map_err(|e| stub.diagnose(e))
     }
 
     fn bound_stub(&self) -> Result<&Arc<Stub>> {
         match &self.binding {
             Some(b) if !b.stub.is_dead() => Ok(&b.stub),
             Some(b) => Err(b.stub.dead_error()),
-            None => Err(Error::StubDied(
-                "the context has not run in any address space".into(),
-            )),
+            None => Err(Error::StubDied("the context has not run in any address space".into())),
         }
     }
 
@@ -139,10 +118,7 @@ impl PtraceContext {
         }
         self.unbind();
         *self.shared.target.lock().unwrap_or_else(|e| e.into_inner()) = Arc::downgrade(&stub);
-        self.binding = Some(Binding {
-            space: Arc::clone(space),
-            stub: Arc::clone(&stub),
-        });
+        self.binding = Some(Binding { space: Arc::clone(space), stub: Arc::clone(&stub) });
         Ok(stub)
     }
 
@@ -161,19 +137,12 @@ impl Drop for PtraceContext {
 }
 
 impl Context for PtraceContext {
-    fn switch(
-        &mut self,
-        space: &Arc<dyn AddressSpace>,
-        regs: &mut Registers,
-        _fpu: &mut FpState,
-    ) -> Result<Event> {
+    fn switch(&mut self, space: &Arc<dyn AddressSpace>, regs: &mut Registers, _fpu: &mut FpState) -> Result<Event> {
         let stub = self.bind(space)?;
         if stub.is_dead() {
             return Err(stub.dead_error());
         }
-        if self.shared.pending.swap(false, Ordering::AcqRel)
-            || stub.interrupt_pending.swap(false, Ordering::AcqRel)
-        {
+        if self.shared.pending.swap(false, Ordering::AcqRel) || stub.interrupt_pending.swap(false, Ordering::AcqRel) {
             return Ok(Event::Interrupted);
         }
         let pid = stub.pid;
@@ -196,21 +165,15 @@ impl Context for PtraceContext {
             let event = match stop {
                 Stop::Syscall => Event::Syscall,
                 Stop::Signal(libc::SIGSTOP) => Event::Interrupted,
-                Stop::Signal(
-                    sig @ (libc::SIGSEGV
-                    | libc::SIGBUS
-                    | libc::SIGFPE
-                    | libc::SIGILL
-                    | libc::SIGTRAP),
-                ) => match fault_event(pid, sig)? {
-                    Some(event) => event,
-                    None => continue, // Sent by someone on the host: ignore.
-                },
+                Stop::Signal(sig @ (libc::SIGSEGV | libc::SIGBUS | libc::SIGFPE | libc::SIGILL | libc::SIGTRAP)) => {
+                    match fault_event(pid, sig)? {
+                        Some(event) => event,
+                        None => continue, // Sent by someone on the host: ignore.
+                    }
+                }
                 // Other host signals are not the application's: suppress them.
                 Stop::Signal(_) | Stop::Event(_) => continue,
-                Stop::Exited(_) | Stop::Killed(_) => {
-                    return Err(stub.died(stop, "running application code"))
-                }
+                Stop::Exited(_) | Stop::Killed(_) => return Err(stub.died(stop, "running application code")),
             };
             sys::get_regs(pid, regs)?;
             return Ok(event);
@@ -237,15 +200,9 @@ fn fault_event(pid: libc::pid_t, sig: libc::c_int) -> Result<Option<Event>> {
     const SEGV_MAPERR: i32 = 1;
     const SEGV_ACCERR: i32 = 2;
     Ok(Some(match (sig, info.si_code) {
-        (libc::SIGSEGV, SEGV_MAPERR | SEGV_ACCERR) => Event::Fault {
-            addr,
-            access: Access::Unknown,
-            si_code: info.si_code,
-        },
-        _ => Event::Signal {
-            signo: sig,
-            si_code: info.si_code,
-            addr,
-        },
+        (libc::SIGSEGV, SEGV_MAPERR | SEGV_ACCERR) => {
+            Event::Fault { addr, access: Access::Unknown, si_code: info.si_code }
+        }
+        _ => Event::Signal { signo: sig, si_code: info.si_code, addr },
     }))
 }

@@ -51,9 +51,7 @@ impl PtracePlatform {
     /// to the CPU it runs on, together with the stub.
     pub fn new_ptrace_address_space(&self) -> Result<Arc<PtraceAddressSpace>> {
         let stub = Arc::new(Stub::spawn(self.memfd)?);
-        let space = Arc::new(PtraceAddressSpace {
-            stub: Arc::clone(&stub),
-        });
+        let space = Arc::new(PtraceAddressSpace { stub: Arc::clone(&stub) });
         registry().insert(space_key(&space), Arc::downgrade(&stub));
         Ok(space)
     }
@@ -99,10 +97,7 @@ impl PtraceAddressSpace {
 
     /// Refuse ranges that touch the stub page or leave the user range.
     fn check_range(&self, call: &'static str, addr: u64, len: u64) -> Result<()> {
-        let einval = || Error::Host {
-            call,
-            err: std::io::Error::from_raw_os_error(libc::EINVAL),
-        };
+        let einval = || Error::Host { call, err: std::io::Error::from_raw_os_error(libc::EINVAL) };
         let end = addr.checked_add(len).ok_or_else(einval)?;
         let reserved = self.reserved();
         if addr < reserved.end && reserved.start < end {
@@ -118,32 +113,21 @@ impl AddressSpace for PtraceAddressSpace {
         self.check_range(CALL, addr, len)?;
         let flags = (libc::MAP_SHARED | libc::MAP_FIXED).unsigned_abs();
         let fd = self.stub.memfd.unsigned_abs();
-        let args = [
-            addr,
-            len,
-            u64::from(prot.bits()),
-            u64::from(flags),
-            u64::from(fd),
-            off,
-        ];
+        let args = [addr, len, u64::from(prot.bits()), u64::from(flags), u64::from(fd), off];
         self.stub.inject(CALL, abi::sysno::SYS_MMAP, args).map(drop)
     }
 
     fn unmap(&self, addr: u64, len: u64) -> Result<()> {
         const CALL: &str = "munmap (injected)";
         self.check_range(CALL, addr, len)?;
-        self.stub
-            .inject(CALL, abi::sysno::SYS_MUNMAP, [addr, len, 0, 0, 0, 0])
-            .map(drop)
+        self.stub.inject(CALL, abi::sysno::SYS_MUNMAP, [addr, len, 0, 0, 0, 0]).map(drop)
     }
 
     fn protect(&self, addr: u64, len: u64, prot: Prot) -> Result<()> {
         const CALL: &str = "mprotect (injected)";
         self.check_range(CALL, addr, len)?;
         let args = [addr, len, u64::from(prot.bits()), 0, 0, 0];
-        self.stub
-            .inject(CALL, abi::sysno::SYS_MPROTECT, args)
-            .map(drop)
+        self.stub.inject(CALL, abi::sysno::SYS_MPROTECT, args).map(drop)
     }
 
     fn reserved(&self) -> std::ops::Range<u64> {
@@ -176,10 +160,8 @@ fn space_key(space: &PtraceAddressSpace) -> usize {
 /// The stub of `space`, which must be a `PtraceAddressSpace`.
 fn stub_of(space: &Arc<dyn AddressSpace>) -> Result<Arc<Stub>> {
     let key = Arc::as_ptr(space).cast::<()>() as usize;
-    registry().get(&key).and_then(Weak::upgrade).ok_or_else(|| {
-        Error::Unavailable(
-            "ptrace",
-            "a ptrace context can only run in a ptrace address space".into(),
-        )
-    })
+    registry()
+        .get(&key)
+        .and_then(Weak::upgrade)
+        .ok_or_else(|| Error::Unavailable("ptrace", "a ptrace context can only run in a ptrace address space".into()))
 }

@@ -79,10 +79,7 @@ pub(crate) fn install_stub_page() -> Result<()> {
             )
         };
         if p == libc::MAP_FAILED {
-            return Err(format!(
-                "mmap of the stub page: {}",
-                std::io::Error::last_os_error()
-            ));
+            return Err(format!("mmap of the stub page: {}", std::io::Error::last_os_error()));
         }
         if p as u64 != STUB_BASE {
             // Kernels before 4.17 treat MAP_FIXED_NOREPLACE as a hint.
@@ -93,10 +90,7 @@ pub(crate) fn install_stub_page() -> Result<()> {
         unsafe { std::ptr::copy_nonoverlapping(code.as_ptr(), p.cast::<u8>(), code.len()) };
         // SAFETY: changes the protection of our own fresh mapping only.
         if unsafe { libc::mprotect(p, STUB_LEN as usize, libc::PROT_READ | libc::PROT_EXEC) } != 0 {
-            return Err(format!(
-                "mprotect of the stub page: {}",
-                std::io::Error::last_os_error()
-            ));
+            return Err(format!("mprotect of the stub page: {}", std::io::Error::last_os_error()));
         }
         Ok(())
     });
@@ -105,14 +99,8 @@ pub(crate) fn install_stub_page() -> Result<()> {
 
 /// The host system calls a stub may make, and why. Everything else kills it.
 const ALLOWED_SYSCALLS: [(u32, &str); 3] = [
-    (
-        abi::sysno::SYS_MMAP as u32,
-        "map_file: mmap(MAP_SHARED|MAP_FIXED) of the MemoryFile",
-    ),
-    (
-        abi::sysno::SYS_MUNMAP as u32,
-        "unmap, and the entry routine unmapping the sentry's memory",
-    ),
+    (abi::sysno::SYS_MMAP as u32, "map_file: mmap(MAP_SHARED|MAP_FIXED) of the MemoryFile"),
+    (abi::sysno::SYS_MUNMAP as u32, "unmap, and the entry routine unmapping the sentry's memory"),
     (abi::sysno::SYS_MPROTECT as u32, "protect"),
 ];
 
@@ -129,33 +117,18 @@ const FILTER_LEN: usize = 6 + ALLOWED_SYSCALLS.len();
 /// Application system calls never reach it (PTRACE_SYSEMU stops them first);
 /// only calls the sentry injects do.
 fn seccomp_filter() -> [sock_filter; FILTER_LEN] {
-    let stmt = |code, k| sock_filter {
-        code,
-        jt: 0,
-        jf: 0,
-        k,
-    };
+    let stmt = |code, k| sock_filter { code, jt: 0, jf: 0, k };
     let kill = stmt(BPF_RET_K, libc::SECCOMP_RET_KILL_PROCESS);
     let mut f = [kill; FILTER_LEN];
     f[0] = stmt(BPF_LD_W_ABS, SECCOMP_DATA_ARCH);
-    f[1] = sock_filter {
-        code: BPF_JMP_JEQ_K,
-        jt: 1,
-        jf: 0,
-        k: AUDIT_ARCH_X86_64,
-    };
+    f[1] = sock_filter { code: BPF_JMP_JEQ_K, jt: 1, jf: 0, k: AUDIT_ARCH_X86_64 };
     f[2] = kill;
     f[3] = stmt(BPF_LD_W_ABS, SECCOMP_DATA_NR);
     let n = ALLOWED_SYSCALLS.len();
     for (i, (nr, _why)) in ALLOWED_SYSCALLS.iter().enumerate() {
         // Jump over the remaining compares and the kill to the allow.
         let jt = u8::try_from(n - i).unwrap_or(u8::MAX);
-        f[4 + i] = sock_filter {
-            code: BPF_JMP_JEQ_K,
-            jt,
-            jf: 0,
-            k: *nr,
-        };
+        f[4 + i] = sock_filter { code: BPF_JMP_JEQ_K, jt, jf: 0, k: *nr };
     }
     f[4 + n] = kill;
     f[5 + n] = stmt(BPF_RET_K, libc::SECCOMP_RET_ALLOW);
@@ -221,27 +194,13 @@ fn child(parent: pid_t, memfd: c_int, prog: &sock_fprog) -> ! {
     // by other threads of the parent. The stub entry is the code installed
     // by `install_stub_page` (inherited through fork) and never returns.
     unsafe {
-        if libc::syscall(
-            libc::SYS_prctl,
-            libc::PR_SET_PDEATHSIG,
-            libc::SIGKILL,
-            0,
-            0,
-            0,
-        ) != 0
+        if libc::syscall(libc::SYS_prctl, libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0
             || libc::syscall(libc::SYS_getppid) != libc::c_long::from(parent)
         {
             fail(STEP_PDEATHSIG);
         }
         let empty: u64 = 0;
-        if libc::syscall(
-            libc::SYS_rt_sigprocmask,
-            libc::SIG_SETMASK,
-            &empty as *const u64,
-            0,
-            8,
-        ) != 0
-        {
+        if libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, &empty as *const u64, 0, 8) != 0 {
             fail(STEP_SIGMASK);
         }
         if libc::syscall(libc::SYS_ptrace, libc::PTRACE_TRACEME, 0, 0, 0) != 0 {
@@ -261,13 +220,7 @@ fn child(parent: pid_t, memfd: c_int, prog: &sock_fprog) -> ! {
         if libc::syscall(libc::SYS_prctl, libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
             fail(STEP_NO_NEW_PRIVS);
         }
-        if libc::syscall(
-            libc::SYS_seccomp,
-            libc::SECCOMP_SET_MODE_FILTER,
-            0,
-            prog as *const sock_fprog,
-        ) != 0
-        {
+        if libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, prog as *const sock_fprog) != 0 {
             fail(STEP_SECCOMP);
         }
         // From here on only mmap/munmap/mprotect are allowed. The entry
@@ -338,10 +291,7 @@ impl Stub {
         let mut regs = Registers::default();
         sys::get_regs(pid, &mut regs)?;
         if regs.rip != READY_RIP {
-            return Err(Error::StubDied(format!(
-                "stub {pid} trapped at {:#x}, not in its entry routine",
-                regs.rip
-            )));
+            return Err(Error::StubDied(format!("stub {pid} trapped at {:#x}, not in its entry routine", regs.rip)));
         }
         // rax holds the second munmap's result.
         sys::syscall_result("munmap (stub entry)", regs.rax)?;
@@ -380,27 +330,14 @@ impl Stub {
         match r {
             Ok(()) => {}
             // Before Linux 5.13: cannot ask; assume no registration.
-            Err(Error::Host { ref err, .. }) if err.raw_os_error() == Some(libc::EIO) => {
-                return Ok(())
-            }
+            Err(Error::Host { ref err, .. }) if err.raw_os_error() == Some(libc::EIO) => return Ok(()),
             Err(e) => return Err(e),
         }
         if config.pointer == 0 {
             return Ok(());
         }
-        let args = [
-            config.pointer,
-            u64::from(config.size),
-            RSEQ_FLAG_UNREGISTER,
-            u64::from(config.signature),
-            0,
-            0,
-        ];
-        self.inject(
-            "rseq (unregister, stub setup)",
-            libc::SYS_rseq.unsigned_abs(),
-            args,
-        )?;
+        let args = [config.pointer, u64::from(config.size), RSEQ_FLAG_UNREGISTER, u64::from(config.signature), 0, 0];
+        self.inject("rseq (unregister, stub setup)", libc::SYS_rseq.unsigned_abs(), args)?;
         Ok(())
     }
 
@@ -428,24 +365,17 @@ impl Stub {
     pub(crate) fn died(&self, stop: Stop, doing: &str) -> Error {
         let pid = self.pid;
         match stop {
-            Stop::Exited(code) => Error::StubDied(format!(
-                "stub {pid} exited with status {code}{} while {doing}",
-                setup_step(code)
-            )),
-            Stop::Killed(sig) => Error::StubDied(format!(
-                "stub {pid} killed by {} (signal {sig}) while {doing}",
-                sys::signal_name(sig)
-            )),
-            Stop::Signal(sig) => Error::StubDied(format!(
-                "stub {pid} stopped by {} (signal {sig}) while {doing}",
-                sys::signal_name(sig)
-            )),
-            Stop::Syscall => Error::StubDied(format!(
-                "stub {pid} made an unexpected system call while {doing}"
-            )),
-            Stop::Event(ev) => Error::StubDied(format!(
-                "stub {pid} reported ptrace event {ev} while {doing}"
-            )),
+            Stop::Exited(code) => {
+                Error::StubDied(format!("stub {pid} exited with status {code}{} while {doing}", setup_step(code)))
+            }
+            Stop::Killed(sig) => {
+                Error::StubDied(format!("stub {pid} killed by {} (signal {sig}) while {doing}", sys::signal_name(sig)))
+            }
+            Stop::Signal(sig) => {
+                Error::StubDied(format!("stub {pid} stopped by {} (signal {sig}) while {doing}", sys::signal_name(sig)))
+            }
+            Stop::Syscall => Error::StubDied(format!("stub {pid} made an unexpected system call while {doing}")),
+            Stop::Event(ev) => Error::StubDied(format!("stub {pid} reported ptrace event {ev} while {doing}")),
         }
     }
 
@@ -454,13 +384,9 @@ impl Stub {
     pub(crate) fn diagnose(&self, e: Error) -> Error {
         match e {
             Error::Host { err, .. }
-                if matches!(err.raw_os_error(), Some(libc::ESRCH | libc::ECHILD))
-                    && sys::gettid() != self.tracer =>
+                if matches!(err.raw_os_error(), Some(libc::ESRCH | libc::ECHILD)) && sys::gettid() != self.tracer =>
             {
-                Error::Host {
-                    call: "ptrace: called from a thread that is not the stub's tracer",
-                    err,
-                }
+                Error::Host { call: "ptrace: called from a thread that is not the stub's tracer", err }
             }
             e => e,
         }
@@ -505,9 +431,7 @@ impl Stub {
                     self.interrupt_pending.store(true, Ordering::Release);
                     sys::resume("ptrace(PTRACE_CONT)", libc::PTRACE_CONT, pid, 0)?;
                 }
-                Stop::Signal(
-                    sig @ (libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE),
-                ) => {
+                Stop::Signal(sig @ (libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE)) => {
                     // The injection itself faulted: the stub is broken.
                     return Err(self.died(Stop::Signal(sig), call));
                 }
@@ -588,15 +512,11 @@ mod tests {
         let f = seccomp_filter();
 
         let allow_at = f.len() - 1;
-        let compares: Vec<(u32, usize)> = (4..4 + ALLOWED_SYSCALLS.len())
-            .map(|i| (f[i].k, i + 1 + usize::from(f[i].jt)))
-            .collect();
+        let compares: Vec<(u32, usize)> =
+            (4..4 + ALLOWED_SYSCALLS.len()).map(|i| (f[i].k, i + 1 + usize::from(f[i].jt))).collect();
 
         assert_eq!(f[allow_at].k, libc::SECCOMP_RET_ALLOW);
-        assert_eq!(
-            compares,
-            vec![(9, allow_at), (11, allow_at), (10, allow_at)]
-        );
+        assert_eq!(compares, vec![(9, allow_at), (11, allow_at), (10, allow_at)]);
         assert_eq!(f[allow_at - 1].k, libc::SECCOMP_RET_KILL_PROCESS);
     }
 }

@@ -40,13 +40,7 @@ impl Stop {
 }
 
 /// `ptrace(req, pid, addr, data)` for requests whose result is 0 or -1.
-pub(crate) fn ptrace(
-    call: &'static str,
-    req: c_uint,
-    pid: pid_t,
-    addr: usize,
-    data: usize,
-) -> Result<()> {
+pub(crate) fn ptrace(call: &'static str, req: c_uint, pid: pid_t, addr: usize, data: usize) -> Result<()> {
     // SAFETY: every request passed here either ignores `addr`/`data` or is
     // given (by its typed wrapper below) a pointer to a live buffer of the
     // size the kernel writes or reads for that request.
@@ -60,37 +54,19 @@ pub(crate) fn ptrace(
 /// `PTRACE_GETREGS` into `regs`.
 pub(crate) fn get_regs(pid: pid_t, regs: &mut Registers) -> Result<()> {
     // `Registers` is laid out as `struct user_regs_struct` (lib.rs).
-    ptrace(
-        "ptrace(PTRACE_GETREGS)",
-        libc::PTRACE_GETREGS,
-        pid,
-        0,
-        regs as *mut Registers as usize,
-    )
+    ptrace("ptrace(PTRACE_GETREGS)", libc::PTRACE_GETREGS, pid, 0, regs as *mut Registers as usize)
 }
 
 /// `PTRACE_SETREGS` from `regs`.
 pub(crate) fn set_regs(pid: pid_t, regs: &Registers) -> Result<()> {
-    ptrace(
-        "ptrace(PTRACE_SETREGS)",
-        libc::PTRACE_SETREGS,
-        pid,
-        0,
-        regs as *const Registers as usize,
-    )
+    ptrace("ptrace(PTRACE_SETREGS)", libc::PTRACE_SETREGS, pid, 0, regs as *const Registers as usize)
 }
 
 /// `PTRACE_GETSIGINFO` of the current signal-delivery stop.
 pub(crate) fn get_siginfo(pid: pid_t) -> Result<libc::siginfo_t> {
     // SAFETY: siginfo_t is plain data; all-zero is a valid value.
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    ptrace(
-        "ptrace(PTRACE_GETSIGINFO)",
-        libc::PTRACE_GETSIGINFO,
-        pid,
-        0,
-        &mut info as *mut libc::siginfo_t as usize,
-    )?;
+    ptrace("ptrace(PTRACE_GETSIGINFO)", libc::PTRACE_GETSIGINFO, pid, 0, &mut info as *mut libc::siginfo_t as usize)?;
     Ok(info)
 }
 
@@ -114,10 +90,7 @@ pub(crate) fn wait(pid: pid_t) -> Result<Stop> {
         if r == -1 && err.raw_os_error() == Some(libc::EINTR) {
             continue;
         }
-        return Err(Error::Host {
-            call: "waitpid",
-            err,
-        });
+        return Err(Error::Host { call: "waitpid", err });
     }
 }
 
@@ -156,10 +129,7 @@ pub(crate) fn syscall_result(call: &'static str, rax: u64) -> Result<u64> {
         // In [-4095, -1]: the negation fits an i32.
         #[allow(clippy::cast_possible_truncation)]
         let errno = (-v) as i32;
-        return Err(Error::Host {
-            call,
-            err: io::Error::from_raw_os_error(errno),
-        });
+        return Err(Error::Host { call, err: io::Error::from_raw_os_error(errno) });
     }
     Ok(rax)
 }

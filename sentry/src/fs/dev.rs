@@ -26,11 +26,7 @@ pub const DEV_TTY: u64 = makedev(5, 0);
 pub fn new_devfs(dev: u64) -> KResult<Arc<Tmpfs>> {
     let fs = Tmpfs::new(dev, 0o755, 0, 0);
     let root = fs.root();
-    let attr = |mode| CreateAttr {
-        mode,
-        uid: 0,
-        gid: 0,
-    };
+    let attr = |mode| CreateAttr { mode, uid: 0, gid: 0 };
     for (name, rdev) in [
         ("null", DEV_NULL),
         ("zero", DEV_ZERO),
@@ -47,11 +43,7 @@ pub fn new_devfs(dev: u64) -> KResult<Arc<Tmpfs>> {
         ("stdout", "/proc/self/fd/1"),
         ("stderr", "/proc/self/fd/2"),
     ] {
-        root.create(
-            name.as_bytes(),
-            NodeKind::Symlink(target.as_bytes().to_vec()),
-            attr(0o777),
-        )?;
+        root.create(name.as_bytes(), NodeKind::Symlink(target.as_bytes().to_vec()), attr(0o777))?;
     }
     root.create(b"shm", NodeKind::Directory, attr(0o1777))?;
     root.create(b"pts", NodeKind::Directory, attr(0o755))?;
@@ -161,11 +153,7 @@ mod tests {
     }
 
     fn open(name: &str) -> FileRef {
-        devroot()
-            .lookup(name.as_bytes())
-            .expect("lookup")
-            .open(O_RDWR)
-            .expect("open")
+        devroot().lookup(name.as_bytes()).expect("lookup").open(O_RDWR).expect("open")
     }
 
     #[test]
@@ -221,27 +209,13 @@ mod tests {
         let got: Vec<_> = ["null", "zero", "full", "random", "urandom", "tty"]
             .iter()
             .map(|n| {
-                let a = root
-                    .lookup(n.as_bytes())
-                    .expect("lookup")
-                    .attr()
-                    .expect("attr");
+                let a = root.lookup(n.as_bytes()).expect("lookup").attr().expect("attr");
                 (a.mode, major(a.rdev), minor(a.rdev))
             })
             .collect();
 
         let c = S_IFCHR | 0o666;
-        assert_eq!(
-            got,
-            vec![
-                (c, 1, 3),
-                (c, 1, 5),
-                (c, 1, 7),
-                (c, 1, 8),
-                (c, 1, 9),
-                (c, 5, 0)
-            ]
-        );
+        assert_eq!(got, vec![(c, 1, 3), (c, 1, 5), (c, 1, 7), (c, 1, 8), (c, 1, 9), (c, 5, 0)]);
     }
 
     #[test]
@@ -253,26 +227,9 @@ mod tests {
 
         assert_eq!(stdout.attr().expect("attr").mode & S_IFLNK, S_IFLNK);
         assert_eq!(stdout.readlink().expect("readlink"), b"/proc/self/fd/1");
-        assert_eq!(
-            root.lookup(b"fd")
-                .expect("fd")
-                .readlink()
-                .expect("readlink"),
-            b"/proc/self/fd"
-        );
+        assert_eq!(root.lookup(b"fd").expect("fd").readlink().expect("readlink"), b"/proc/self/fd");
         assert_eq!(shm.mode, S_IFDIR | 0o1777);
-        assert!(root
-            .lookup(b"pts")
-            .expect("pts")
-            .readdir()
-            .expect("readdir")
-            .is_empty());
-        assert_eq!(
-            root.lookup(b"null")
-                .expect("null")
-                .open(O_RDONLY)
-                .map(|_| ()),
-            Ok(())
-        );
+        assert!(root.lookup(b"pts").expect("pts").readdir().expect("readdir").is_empty());
+        assert_eq!(root.lookup(b"null").expect("null").open(O_RDONLY).map(|_| ()), Ok(()));
     }
 }

@@ -20,9 +20,7 @@ use abi::Errno;
 use gofer::{GoferClient, Handle};
 
 use super::{lock, DirFile};
-use crate::vfs::{
-    DirEntry, FileOps, FileRef, FsStat, Inode, InodeAttr, InodeRef, KResult, SetAttr,
-};
+use crate::vfs::{DirEntry, FileOps, FileRef, FsStat, Inode, InodeAttr, InodeRef, KResult, SetAttr};
 
 /// One gofer-backed file system.
 pub struct GoferFs {
@@ -40,9 +38,7 @@ impl GoferFs {
     pub fn new(client: Arc<GoferClient>, dev: u64) -> KResult<Arc<GoferFs>> {
         let (handle, attr) = client.attach()?;
         let shared = Arc::new(Shared { client, dev });
-        Ok(Arc::new(GoferFs {
-            root: GoferInode::new(&shared, handle, attr),
-        }))
+        Ok(Arc::new(GoferFs { root: GoferInode::new(&shared, handle, attr) }))
     }
 
     /// The root directory.
@@ -74,10 +70,7 @@ pub struct GoferInode {
 }
 
 fn ts(t: gofer::client::Time) -> Timespec {
-    Timespec {
-        tv_sec: t.sec,
-        tv_nsec: t.nsec,
-    }
+    Timespec { tv_sec: t.sec, tv_nsec: t.nsec }
 }
 
 impl GoferInode {
@@ -135,11 +128,7 @@ impl GoferInode {
             .client
             .readdir(self.handle)?
             .into_iter()
-            .map(|e| DirEntry {
-                ino: e.ino,
-                kind: e.kind,
-                name: e.name,
-            })
+            .map(|e| DirEntry { ino: e.ino, kind: e.kind, name: e.name })
             .collect();
         let list = Arc::new(list);
         *slot = Some(Arc::clone(&list));
@@ -178,9 +167,7 @@ impl Inode for GoferInode {
             None => {}
         }
         // A listing already read answers misses without a round trip.
-        let listed_missing = lock(&self.dirents)
-            .as_ref()
-            .is_some_and(|d| !d.iter().any(|e| e.name == name));
+        let listed_missing = lock(&self.dirents).as_ref().is_some_and(|d| !d.iter().any(|e| e.name == name));
         if listed_missing {
             children.insert(name.to_vec(), Cached::Negative);
             return Err(Errno::ENOENT);
@@ -188,11 +175,8 @@ impl Inode for GoferInode {
         match self.fs.client.walk(self.handle, name) {
             Ok((h, a)) => {
                 let child = GoferInode::new(&self.fs, h, a);
-                let entry = if child.is_dir() {
-                    Cached::Dir(child.clone())
-                } else {
-                    Cached::Other(Arc::downgrade(&child))
-                };
+                let entry =
+                    if child.is_dir() { Cached::Dir(child.clone()) } else { Cached::Other(Arc::downgrade(&child)) };
                 children.insert(name.to_vec(), entry);
                 Ok(child)
             }
@@ -232,10 +216,7 @@ impl Inode for GoferInode {
             _ if writes => Err(Errno::EROFS),
             S_IFREG => {
                 let inode = self.me.upgrade().ok_or(Errno::ENOENT)?;
-                Ok(Arc::new(GoferFile {
-                    fd: self.host_fd()?,
-                    _inode: inode,
-                }))
+                Ok(Arc::new(GoferFile { fd: self.host_fd()?, _inode: inode }))
             }
             S_IFLNK => Err(Errno::ELOOP),
             S_IFCHR => super::dev::open_char_device(self.attr.rdev, flags),

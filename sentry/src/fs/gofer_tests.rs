@@ -39,11 +39,7 @@ fn serve() -> Served {
 
 fn read_all(inode: &InodeRef) -> Vec<u8> {
     let mut buf = vec![0u8; 4096];
-    let n = inode
-        .open(O_RDONLY)
-        .expect("open")
-        .read(&mut buf, 0)
-        .expect("read");
+    let n = inode.open(O_RDONLY).expect("open").read(&mut buf, 0).expect("read");
     buf.truncate(n);
     buf
 }
@@ -66,45 +62,21 @@ fn attributes_come_from_the_host_with_the_fs_dev() {
     let s = serve();
     let host = std::fs::metadata(s.dir.join("hello.txt")).expect("stat");
 
-    let a = s
-        .root
-        .lookup(b"hello.txt")
-        .expect("lookup")
-        .attr()
-        .expect("attr");
+    let a = s.root.lookup(b"hello.txt").expect("lookup").attr().expect("attr");
 
     use std::os::unix::fs::MetadataExt;
-    assert_eq!(
-        (a.dev, a.ino, a.mode, a.size),
-        (77, host.ino(), host.mode(), 13)
-    );
-    assert_eq!(
-        (a.uid, a.gid, a.mtime.tv_sec),
-        (host.uid(), host.gid(), host.mtime())
-    );
+    assert_eq!((a.dev, a.ino, a.mode, a.size), (77, host.ino(), host.mode(), 13));
+    assert_eq!((a.uid, a.gid, a.mtime.tv_sec), (host.uid(), host.gid(), host.mtime()));
 }
 
 #[test]
 fn readdir_lists_host_entries_with_types() {
     let s = serve();
 
-    let mut got: Vec<_> = s
-        .root
-        .readdir()
-        .expect("readdir")
-        .into_iter()
-        .map(|e| (e.name, e.kind))
-        .collect();
+    let mut got: Vec<_> = s.root.readdir().expect("readdir").into_iter().map(|e| (e.name, e.kind)).collect();
     got.sort();
 
-    assert_eq!(
-        got,
-        vec![
-            (b"hello.txt".to_vec(), DT_REG),
-            (b"link".to_vec(), DT_LNK),
-            (b"sub".to_vec(), DT_DIR)
-        ]
-    );
+    assert_eq!(got, vec![(b"hello.txt".to_vec(), DT_REG), (b"link".to_vec(), DT_LNK), (b"sub".to_vec(), DT_DIR)]);
 }
 
 #[test]
@@ -121,12 +93,7 @@ fn symlink_target_is_read() {
 fn nested_lookup_reaches_files_in_subdirectories() {
     let s = serve();
 
-    let inner = s
-        .root
-        .lookup(b"sub")
-        .expect("sub")
-        .lookup(b"inner")
-        .expect("inner");
+    let inner = s.root.lookup(b"sub").expect("sub").lookup(b"inner").expect("inner");
 
     assert_eq!(read_all(&inner), b"inner");
 }
@@ -161,23 +128,9 @@ fn changes_return_erofs() {
 
     assert_eq!(f.open(O_WRONLY).err(), Some(Errno::EROFS));
     assert_eq!(f.open(O_RDWR).err(), Some(Errno::EROFS));
-    assert_eq!(
-        f.set_attr(&SetAttr {
-            size: Some(0),
-            ..Default::default()
-        }),
-        Err(Errno::EROFS)
-    );
+    assert_eq!(f.set_attr(&SetAttr { size: Some(0), ..Default::default() }), Err(Errno::EROFS));
     assert_eq!(s.root.unlink(b"hello.txt", false), Err(Errno::EROFS));
-    let r = s.root.create(
-        b"x",
-        crate::vfs::NodeKind::Regular,
-        crate::vfs::CreateAttr {
-            mode: 0o644,
-            uid: 0,
-            gid: 0,
-        },
-    );
+    let r = s.root.create(b"x", crate::vfs::NodeKind::Regular, crate::vfs::CreateAttr { mode: 0o644, uid: 0, gid: 0 });
     assert_eq!(r.err(), Some(Errno::EROFS));
 }
 
@@ -193,10 +146,7 @@ fn directory_opens_for_reading_only() {
 fn all_opens_of_a_file_share_one_host_descriptor() {
     let s = serve();
     let f = s.root.lookup(b"hello.txt").expect("lookup");
-    let g = f
-        .as_any()
-        .downcast_ref::<GoferInode>()
-        .expect("gofer inode");
+    let g = f.as_any().downcast_ref::<GoferInode>().expect("gofer inode");
 
     let a = g.host_fd().expect("fd").as_raw_fd();
     let b = g.host_fd().expect("fd").as_raw_fd();
@@ -211,14 +161,8 @@ fn overlay_over_gofer_copies_up_without_touching_the_host() {
     let ovl = super::super::OverlayFs::new(s.fs.root(), upper, 4).expect("overlay");
     let f = ovl.root().lookup(b"hello.txt").expect("lookup");
 
-    f.open(O_WRONLY)
-        .expect("open")
-        .write(b"J", 0)
-        .expect("write");
+    f.open(O_WRONLY).expect("open").write(b"J", 0).expect("write");
 
     assert_eq!(read_all(&f), b"Jello, world\n");
-    assert_eq!(
-        std::fs::read(s.dir.join("hello.txt")).expect("host read"),
-        b"hello, world\n"
-    );
+    assert_eq!(std::fs::read(s.dir.join("hello.txt")).expect("host read"), b"hello, world\n");
 }

@@ -10,9 +10,7 @@ use std::any::Any;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 
-use abi::consts::{
-    FIONREAD, S_IFMT, S_IFREG, TCGETS, TCSETS, TCSETSF, TCSETSW, TIOCGPGRP, TIOCGWINSZ, TIOCSWINSZ,
-};
+use abi::consts::{FIONREAD, S_IFMT, S_IFREG, TCGETS, TCSETS, TCSETSF, TCSETSW, TIOCGPGRP, TIOCGWINSZ, TIOCSWINSZ};
 use abi::types::{Termios, Timespec, Winsize};
 use abi::Errno;
 use zerocopy::{AsBytes, FromBytes, FromZeroes};
@@ -63,10 +61,7 @@ impl HostFile {
     /// file (positional I/O) or a stream.
     pub fn new(fd: OwnedFd) -> KResult<HostFile> {
         let st = fstat(fd.as_fd())?;
-        Ok(HostFile {
-            fd,
-            regular: st.st_mode & libc::S_IFMT == libc::S_IFREG,
-        })
+        Ok(HostFile { fd, regular: st.st_mode & libc::S_IFMT == libc::S_IFREG })
     }
 
     fn raw(&self) -> i32 {
@@ -87,12 +82,7 @@ impl HostFile {
     }
 
     /// Ask the host for a `T` and copy it to the application at `arg`.
-    fn get<T: AsBytes + FromBytes + FromZeroes>(
-        &self,
-        req: u32,
-        arg: u64,
-        mem: &dyn UserMem,
-    ) -> KResult<u64> {
+    fn get<T: AsBytes + FromBytes + FromZeroes>(&self, req: u32, arg: u64, mem: &dyn UserMem) -> KResult<u64> {
         let mut v = T::new_zeroed();
         self.host_ioctl(req, &mut v)?;
         mem.write_bytes(arg, v.as_bytes())?;
@@ -100,12 +90,7 @@ impl HostFile {
     }
 
     /// Copy a `T` from the application at `arg` and hand it to the host.
-    fn set<T: AsBytes + FromBytes + FromZeroes>(
-        &self,
-        req: u32,
-        arg: u64,
-        mem: &dyn UserMem,
-    ) -> KResult<u64> {
+    fn set<T: AsBytes + FromBytes + FromZeroes>(&self, req: u32, arg: u64, mem: &dyn UserMem) -> KResult<u64> {
         let mut v = T::new_zeroed();
         mem.read_bytes(arg, v.as_bytes_mut())?;
         self.host_ioctl(req, &mut v)?;
@@ -134,9 +119,7 @@ impl FileOps for HostFile {
             let off = libc::off_t::try_from(off).map_err(|_| Errno::EFBIG)?;
             // SAFETY: `buf` is valid for reading `buf.len()` bytes, and the
             // descriptor is open.
-            return retry(|| unsafe {
-                libc::pwrite(self.raw(), buf.as_ptr().cast(), buf.len(), off)
-            });
+            return retry(|| unsafe { libc::pwrite(self.raw(), buf.as_ptr().cast(), buf.len(), off) });
         }
         // SAFETY: as above.
         retry(|| unsafe { libc::write(self.raw(), buf.as_ptr().cast(), buf.len()) })
@@ -198,10 +181,7 @@ impl HostInode {
     /// Wrap a donated descriptor; `st_dev` reports `dev` (a pseudo device,
     /// see `fs::next_dev`), the rest comes from the host's `fstat`.
     pub fn new(fd: OwnedFd, dev: u64) -> KResult<Arc<HostInode>> {
-        Ok(Arc::new(HostInode {
-            file: Arc::new(HostFile::new(fd)?),
-            dev,
-        }))
+        Ok(Arc::new(HostInode { file: Arc::new(HostFile::new(fd)?), dev }))
     }
 
     /// The open file of this descriptor.
@@ -213,10 +193,7 @@ impl HostInode {
 impl Inode for HostInode {
     fn attr(&self) -> KResult<InodeAttr> {
         let st = fstat(self.file.fd.as_fd())?;
-        let ts = |sec: i64, nsec: i64| Timespec {
-            tv_sec: sec,
-            tv_nsec: nsec,
-        };
+        let ts = |sec: i64, nsec: i64| Timespec { tv_sec: sec, tv_nsec: nsec };
         Ok(InodeAttr {
             dev: self.dev,
             ino: st.st_ino,
@@ -235,10 +212,7 @@ impl Inode for HostInode {
     }
 
     fn set_attr(&self, attr: &SetAttr) -> KResult<()> {
-        let only_size = SetAttr {
-            size: attr.size,
-            ..Default::default()
-        };
+        let only_size = SetAttr { size: attr.size, ..Default::default() };
         let (Some(size), true) = (attr.size, *attr == only_size) else {
             return Err(Errno::EPERM);
         };
@@ -282,9 +256,7 @@ mod tests {
         fn write_bytes(&self, addr: u64, buf: &[u8]) -> KResult<()> {
             let a = usize::try_from(addr).map_err(|_| Errno::EFAULT)?;
             let mut m = self.0.borrow_mut();
-            m.get_mut(a..a + buf.len())
-                .ok_or(Errno::EFAULT)?
-                .copy_from_slice(buf);
+            m.get_mut(a..a + buf.len()).ok_or(Errno::EFAULT)?.copy_from_slice(buf);
             Ok(())
         }
     }
@@ -303,13 +275,8 @@ mod tests {
             std::process::id(),
             N.fetch_add(1, Ordering::Relaxed)
         ));
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(true)
-            .read(true)
-            .write(true)
-            .open(&p)
-            .expect("open");
+        let mut f =
+            std::fs::OpenOptions::new().create(true).truncate(true).read(true).write(true).open(&p).expect("open");
         f.write_all(data).expect("write");
         (p, f.into())
     }

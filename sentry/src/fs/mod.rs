@@ -33,10 +33,7 @@ pub use tmpfs::{Tmpfs, TmpfsInode};
 /// A device number as glibc's `makedev` encodes it (what `st_rdev` and
 /// `st_dev` hold).
 pub const fn makedev(major: u64, minor: u64) -> u64 {
-    ((major & 0xffff_f000) << 32)
-        | ((major & 0x0000_0fff) << 8)
-        | ((minor & 0xffff_ff00) << 12)
-        | (minor & 0x0000_00ff)
+    ((major & 0xffff_f000) << 32) | ((major & 0x0000_0fff) << 8) | ((minor & 0xffff_ff00) << 12) | (minor & 0x0000_00ff)
 }
 
 /// The major number of a device number encoded by [`makedev`].
@@ -59,10 +56,9 @@ pub fn next_dev() -> u64 {
 /// The current wall-clock time, as timestamps record it.
 pub(crate) fn now() -> Timespec {
     match SystemTime::now().duration_since(UNIX_EPOCH) {
-        Ok(d) => Timespec {
-            tv_sec: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-            tv_nsec: i64::from(d.subsec_nanos()),
-        },
+        Ok(d) => {
+            Timespec { tv_sec: i64::try_from(d.as_secs()).unwrap_or(i64::MAX), tv_nsec: i64::from(d.subsec_nanos()) }
+        }
         Err(_) => Timespec::default(),
     }
 }
@@ -95,10 +91,7 @@ pub fn dtype_of_mode(mode: u32) -> u8 {
 
 /// Whether `open(2)` flags ask for writing.
 pub(crate) fn wants_write(flags: u32) -> bool {
-    matches!(
-        flags & abi::consts::O_ACCMODE,
-        abi::consts::O_WRONLY | abi::consts::O_RDWR
-    )
+    matches!(flags & abi::consts::O_ACCMODE, abi::consts::O_WRONLY | abi::consts::O_RDWR)
 }
 
 /// The open file of a directory: the VFS lists it with `Inode::readdir`, so

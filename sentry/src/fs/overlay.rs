@@ -21,15 +21,14 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, Weak};
 
 use abi::consts::{
-    OVERLAYFS_SUPER_MAGIC, O_RDONLY, O_WRONLY, RENAME_EXCHANGE, RENAME_NOREPLACE, S_IFBLK, S_IFCHR,
-    S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
+    OVERLAYFS_SUPER_MAGIC, O_RDONLY, O_WRONLY, RENAME_EXCHANGE, RENAME_NOREPLACE, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO,
+    S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK,
 };
 use abi::Errno;
 
 use super::{lock, wants_write, DirFile, Tmpfs, TmpfsInode};
 use crate::vfs::{
-    CreateAttr, DirEntry, FileRef, FsStat, Inode, InodeAttr, InodeRef, KResult, NodeKind, SetAttr,
-    TimeSet,
+    CreateAttr, DirEntry, FileRef, FsStat, Inode, InodeAttr, InodeRef, KResult, NodeKind, SetAttr, TimeSet,
 };
 
 /// Inode numbers of objects that exist only in the upper layer are the
@@ -68,20 +67,8 @@ impl OverlayFs {
             atime: Some(TimeSet::At(la.atime)),
             mtime: Some(TimeSet::At(la.mtime)),
         })?;
-        let shared = Arc::new(Shared {
-            dev,
-            ops: Mutex::new(()),
-            _upper: upper,
-        });
-        let root = OverlayInode::new(
-            &shared,
-            None,
-            Vec::new(),
-            Some(up),
-            Some(lower),
-            true,
-            la.ino,
-        );
+        let shared = Arc::new(Shared { dev, ops: Mutex::new(()), _upper: upper });
+        let root = OverlayInode::new(&shared, None, Vec::new(), Some(up), Some(lower), true, la.ino);
         Ok(Arc::new(OverlayFs { root }))
     }
 
@@ -165,16 +152,7 @@ fn remove_whiteout(dir: &InodeRef, name: &[u8]) -> KResult<bool> {
 }
 
 fn make_whiteout(dir: &InodeRef, name: &[u8]) -> KResult<()> {
-    dir.create(
-        name,
-        NodeKind::CharDevice(0),
-        CreateAttr {
-            mode: 0,
-            uid: 0,
-            gid: 0,
-        },
-    )
-    .map(|_| ())
+    dir.create(name, NodeKind::CharDevice(0), CreateAttr { mode: 0, uid: 0, gid: 0 }).map(|_| ())
 }
 
 /// Empty an upper directory whose merged view is empty (it holds only
@@ -253,10 +231,7 @@ impl OverlayInode {
     /// The layer `attr`, `readlink` and `open` use.
     fn top(&self) -> KResult<InodeRef> {
         let l = lock(&self.layers);
-        l.upper
-            .clone()
-            .or_else(|| l.lower.clone())
-            .ok_or(Errno::EIO)
+        l.upper.clone().or_else(|| l.lower.clone()).ok_or(Errno::EIO)
     }
 
     fn lookup_ovl(&self, name: &[u8]) -> KResult<Arc<OverlayInode>> {
@@ -299,15 +274,7 @@ impl OverlayInode {
             (Some(u), Some(ua), None) => (ua.is_dir(), upper_ino(u)?),
             _ => return Err(Errno::ENOENT),
         };
-        let node = OverlayInode::new(
-            &self.fs,
-            Some(self.arc()?),
-            name.to_vec(),
-            found_upper,
-            found_lower,
-            is_dir,
-            ino,
-        );
+        let node = OverlayInode::new(&self.fs, Some(self.arc()?), name.to_vec(), found_upper, found_lower, is_dir, ino);
         insert_child(&mut children, name, &node);
         Ok(node)
     }
@@ -340,15 +307,8 @@ impl OverlayInode {
         let la = lower.attr()?;
         let kind = node_kind(&la, &lower)?;
         remove_whiteout(&parent_upper, &name)?;
-        let upper = parent_upper.create(
-            &name,
-            kind,
-            CreateAttr {
-                mode: la.mode & 0o7777,
-                uid: la.uid,
-                gid: la.gid,
-            },
-        )?;
+        let upper =
+            parent_upper.create(&name, kind, CreateAttr { mode: la.mode & 0o7777, uid: la.uid, gid: la.gid })?;
         let finish = || -> KResult<()> {
             if with_data && la.is_regular() {
                 copy_data(&lower, &upper)?;
@@ -392,11 +352,7 @@ impl OverlayInode {
     }
 }
 
-fn insert_child(
-    children: &mut HashMap<Vec<u8>, Weak<OverlayInode>>,
-    name: &[u8],
-    node: &Arc<OverlayInode>,
-) {
+fn insert_child(children: &mut HashMap<Vec<u8>, Weak<OverlayInode>>, name: &[u8], node: &Arc<OverlayInode>) {
     if children.len() >= 64 && children.len().is_power_of_two() {
         children.retain(|_, w| w.strong_count() > 0);
     }
@@ -404,9 +360,7 @@ fn insert_child(
 }
 
 fn as_overlay(i: &InodeRef) -> KResult<&OverlayInode> {
-    i.as_any()
-        .downcast_ref::<OverlayInode>()
-        .ok_or(Errno::EXDEV)
+    i.as_any().downcast_ref::<OverlayInode>().ok_or(Errno::EXDEV)
 }
 
 impl Inode for OverlayInode {
@@ -441,10 +395,7 @@ impl Inode for OverlayInode {
                 if is_whiteout(&child) {
                     continue;
                 }
-                out.push(DirEntry {
-                    ino: upper_ino(&child)?,
-                    ..e
-                });
+                out.push(DirEntry { ino: upper_ino(&child)?, ..e });
             }
         }
         if let Some(l) = &lower {
@@ -459,11 +410,7 @@ impl Inode for OverlayInode {
 
     fn open(&self, flags: u32) -> KResult<FileRef> {
         if self.is_dir {
-            return if wants_write(flags) {
-                Err(Errno::EISDIR)
-            } else {
-                Ok(Arc::new(DirFile))
-            };
+            return if wants_write(flags) { Err(Errno::EISDIR) } else { Ok(Arc::new(DirFile)) };
         }
         let top = self.top()?;
         if wants_write(flags) && lock(&self.layers).upper.is_none() && top.attr()?.is_regular() {
@@ -492,15 +439,7 @@ impl Inode for OverlayInode {
             set_opaque(&new);
         }
         let ino = upper_ino(&new)?;
-        let node = OverlayInode::new(
-            &self.fs,
-            Some(self.arc()?),
-            name.to_vec(),
-            Some(new),
-            None,
-            is_dir,
-            ino,
-        );
+        let node = OverlayInode::new(&self.fs, Some(self.arc()?), name.to_vec(), Some(new), None, is_dir, ino);
         insert_child(&mut children, name, &node);
         Ok(node)
     }
@@ -615,11 +554,7 @@ impl Inode for OverlayInode {
         let nu = nd.copy_up(true)?;
         let same_dir = std::ptr::eq(self, nd);
         let mut old_children = lock(&self.children);
-        let mut new_children = if same_dir {
-            None
-        } else {
-            Some(lock(&nd.children))
-        };
+        let mut new_children = if same_dir { None } else { Some(lock(&nd.children)) };
 
         if exchange {
             ou.rename(old, &nu, new, RENAME_EXCHANGE)?;

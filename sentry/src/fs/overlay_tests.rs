@@ -9,51 +9,32 @@ struct World {
 }
 
 fn ca(mode: u32) -> CreateAttr {
-    CreateAttr {
-        mode,
-        uid: 0,
-        gid: 0,
-    }
+    CreateAttr { mode, uid: 0, gid: 0 }
 }
 
 fn mkfile(dir: &InodeRef, name: &str, data: &[u8]) -> InodeRef {
-    let f = dir
-        .create(name.as_bytes(), NodeKind::Regular, ca(0o640))
-        .expect("create");
-    f.open(O_WRONLY)
-        .expect("open")
-        .write(data, 0)
-        .expect("write");
+    let f = dir.create(name.as_bytes(), NodeKind::Regular, ca(0o640)).expect("create");
+    f.open(O_WRONLY).expect("open").write(data, 0).expect("write");
     f
 }
 
 fn mkdir(dir: &InodeRef, name: &str) -> InodeRef {
-    dir.create(name.as_bytes(), NodeKind::Directory, ca(0o755))
-        .expect("mkdir")
+    dir.create(name.as_bytes(), NodeKind::Directory, ca(0o755)).expect("mkdir")
 }
 
 fn read_all(inode: &InodeRef) -> Vec<u8> {
     let mut buf = vec![0u8; 4096];
-    let n = inode
-        .open(O_RDONLY)
-        .expect("open")
-        .read(&mut buf, 0)
-        .expect("read");
+    let n = inode.open(O_RDONLY).expect("open").read(&mut buf, 0).expect("read");
     buf.truncate(n);
     buf
 }
 
 fn names(dir: &InodeRef) -> Vec<String> {
-    dir.readdir()
-        .expect("readdir")
-        .into_iter()
-        .map(|e| String::from_utf8_lossy(&e.name).into_owned())
-        .collect()
+    dir.readdir().expect("readdir").into_iter().map(|e| String::from_utf8_lossy(&e.name).into_owned()).collect()
 }
 
 fn get(dir: &InodeRef, path: &str) -> InodeRef {
-    path.split('/')
-        .fold(dir.clone(), |d, n| d.lookup(n.as_bytes()).expect(n))
+    path.split('/').fold(dir.clone(), |d, n| d.lookup(n.as_bytes()).expect(n))
 }
 
 /// Lower: /etc/passwd "root", /etc/hosts "localhost", /usr/bin/ls "elf",
@@ -71,12 +52,7 @@ fn world() -> World {
     mkfile(&lower, "top", b"t");
     let upper = Tmpfs::new(2, 0o700, 0, 0);
     let fs = OverlayFs::new(lower.clone(), upper.clone(), 99).expect("overlay");
-    World {
-        lower,
-        upper,
-        root: fs.root(),
-        _fs: fs,
-    }
+    World { lower, upper, root: fs.root(), _fs: fs }
 }
 
 #[test]
@@ -87,10 +63,7 @@ fn lower_file_is_visible_with_overlay_dev_and_lower_ino() {
 
     let a = f.attr().expect("attr");
     assert_eq!(read_all(&f), b"root");
-    assert_eq!(
-        (a.dev, a.ino),
-        (99, get(&w.lower, "etc/passwd").attr().expect("attr").ino)
-    );
+    assert_eq!((a.dev, a.ino), (99, get(&w.lower, "etc/passwd").attr().expect("attr").ino));
 }
 
 #[test]
@@ -112,14 +85,7 @@ fn writing_a_lower_file_copies_it_up_and_leaves_lower_unchanged() {
     assert_eq!(read_all(&get(&w.lower, "etc/passwd")), b"root");
     assert_eq!(read_all(&get(&w.upper.root(), "etc/passwd")), b"Root");
     assert_eq!(get(&w.root, "etc/passwd").attr().expect("attr").ino, ino);
-    assert_eq!(
-        get(&w.upper.root(), "etc/passwd")
-            .attr()
-            .expect("attr")
-            .mode
-            & 0o777,
-        0o640
-    );
+    assert_eq!(get(&w.upper.root(), "etc/passwd").attr().expect("attr").mode & 0o777, 0o640);
 }
 
 #[test]
@@ -127,11 +93,7 @@ fn copy_up_keeps_the_inode_seen_by_earlier_lookups() {
     let w = world();
     let before = get(&w.root, "etc/hosts");
 
-    get(&w.root, "etc/hosts")
-        .open(O_WRONLY)
-        .expect("open")
-        .write(b"X", 0)
-        .expect("write");
+    get(&w.root, "etc/hosts").open(O_WRONLY).expect("open").write(b"X", 0).expect("write");
 
     assert_eq!(read_all(&before), b"Xocalhost");
 }
@@ -141,11 +103,7 @@ fn truncate_of_lower_file_copies_up_empty() {
     let w = world();
     let f = get(&w.root, "top");
 
-    f.set_attr(&SetAttr {
-        size: Some(0),
-        ..Default::default()
-    })
-    .expect("truncate");
+    f.set_attr(&SetAttr { size: Some(0), ..Default::default() }).expect("truncate");
 
     assert_eq!(read_all(&f), b"");
     assert_eq!(read_all(&get(&w.lower, "top")), b"t");
@@ -161,13 +119,7 @@ fn creating_in_a_lower_directory_copies_up_its_ancestors() {
     assert_eq!(names(&get(&w.upper.root(), "usr/bin")), vec!["new"]);
     assert_eq!(names(&bin), vec!["new", "ls"]);
     assert_eq!(
-        w.lower
-            .lookup(b"usr")
-            .expect("usr")
-            .lookup(b"bin")
-            .expect("bin")
-            .lookup(b"new")
-            .err(),
+        w.lower.lookup(b"usr").expect("usr").lookup(b"bin").expect("bin").lookup(b"new").err(),
         Some(Errno::ENOENT)
     );
 }
@@ -189,11 +141,7 @@ fn unlink_of_lower_file_whiteout_hides_it() {
 fn unlink_of_copied_up_file_still_hides_the_lower() {
     let w = world();
     let etc = get(&w.root, "etc");
-    get(&etc, "hosts")
-        .open(O_WRONLY)
-        .expect("open")
-        .write(b"x", 0)
-        .expect("write");
+    get(&etc, "hosts").open(O_WRONLY).expect("open").write(b"x", 0).expect("write");
 
     etc.unlink(b"hosts", false).expect("unlink");
 
@@ -216,11 +164,7 @@ fn recreating_a_whited_out_file_shows_the_new_one() {
 fn merged_readdir_lists_upper_then_unshadowed_lower_entries() {
     let w = world();
     mkfile(&w.root, "aaa", b"");
-    get(&w.root, "top")
-        .open(O_WRONLY)
-        .expect("open")
-        .write(b"T", 0)
-        .expect("write");
+    get(&w.root, "top").open(O_WRONLY).expect("open").write(b"T", 0).expect("write");
 
     let got = names(&w.root);
 
@@ -300,9 +244,7 @@ fn rename_over_lower_file_replaces_it() {
     let w = world();
     mkfile(&w.root, "new", b"N");
 
-    w.root
-        .rename(b"new", &get(&w.root, "etc"), b"hosts", 0)
-        .expect("rename");
+    w.root.rename(b"new", &get(&w.root, "etc"), b"hosts", 0).expect("rename");
 
     assert_eq!(read_all(&get(&w.root, "etc/hosts")), b"N");
     assert_eq!(w.root.lookup(b"new").err(), Some(Errno::ENOENT));
@@ -312,10 +254,7 @@ fn rename_over_lower_file_replaces_it() {
 fn rename_of_lower_directory_returns_exdev() {
     let w = world();
 
-    assert_eq!(
-        w.root.rename(b"etc", &w.root, b"etc2", 0),
-        Err(Errno::EXDEV)
-    );
+    assert_eq!(w.root.rename(b"etc", &w.root, b"etc2", 0), Err(Errno::EXDEV));
 }
 
 #[test]
@@ -335,9 +274,7 @@ fn rename_exchange_swaps_upper_and_lower_files() {
     let w = world();
     mkfile(&w.root, "mine", b"M");
 
-    w.root
-        .rename(b"mine", &w.root, b"top", RENAME_EXCHANGE)
-        .expect("exchange");
+    w.root.rename(b"mine", &w.root, b"top", RENAME_EXCHANGE).expect("exchange");
 
     assert_eq!(read_all(&get(&w.root, "mine")), b"t");
     assert_eq!(read_all(&get(&w.root, "top")), b"M");
@@ -351,10 +288,7 @@ fn hard_link_of_lower_file_copies_it_up() {
     w.root.link(b"ls2", &ls).expect("link");
 
     assert_eq!(read_all(&get(&w.root, "ls2")), b"elf");
-    assert_eq!(
-        get(&w.root, "ls2").attr().expect("attr").ino,
-        ls.attr().expect("attr").ino
-    );
+    assert_eq!(get(&w.root, "ls2").attr().expect("attr").ino, ls.attr().expect("attr").ino);
 }
 
 #[test]
@@ -362,17 +296,10 @@ fn chmod_of_lower_directory_copies_it_up() {
     let w = world();
     let etc = get(&w.root, "etc");
 
-    etc.set_attr(&SetAttr {
-        mode: Some(0o700),
-        ..Default::default()
-    })
-    .expect("chmod");
+    etc.set_attr(&SetAttr { mode: Some(0o700), ..Default::default() }).expect("chmod");
 
     assert_eq!(etc.attr().expect("attr").mode, S_IFDIR | 0o700);
-    assert_eq!(
-        get(&w.lower, "etc").attr().expect("attr").mode,
-        S_IFDIR | 0o755
-    );
+    assert_eq!(get(&w.lower, "etc").attr().expect("attr").mode, S_IFDIR | 0o755);
     assert_eq!(names(&etc), vec!["hosts", "passwd"]);
 }
 
@@ -380,8 +307,5 @@ fn chmod_of_lower_directory_copies_it_up() {
 fn statfs_reports_overlay_magic() {
     let w = world();
 
-    assert_eq!(
-        w.root.statfs().expect("statfs").f_type,
-        OVERLAYFS_SUPER_MAGIC
-    );
+    assert_eq!(w.root.statfs().expect("statfs").f_type, OVERLAYFS_SUPER_MAGIC);
 }

@@ -13,16 +13,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use abi::consts::{
-    O_ACCMODE, O_RDONLY, RENAME_EXCHANGE, RENAME_NOREPLACE, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO,
-    S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, S_ISGID, TMPFS_MAGIC,
+    O_ACCMODE, O_RDONLY, RENAME_EXCHANGE, RENAME_NOREPLACE, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT,
+    S_IFREG, S_IFSOCK, S_ISGID, TMPFS_MAGIC,
 };
 use abi::types::Timespec;
 use abi::Errno;
 
 use super::{dtype_of_mode, lock, now, ts_key, DirFile};
 use crate::vfs::{
-    CreateAttr, DirEntry, FileOps, FileRef, FsStat, Inode, InodeAttr, InodeRef, KResult, NodeKind,
-    SetAttr, TimeSet,
+    CreateAttr, DirEntry, FileOps, FileRef, FsStat, Inode, InodeAttr, InodeRef, KResult, NodeKind, SetAttr, TimeSet,
 };
 
 /// The largest file size tmpfs accepts (Linux's `MAX_LFS_FILESIZE`).
@@ -48,30 +47,14 @@ struct Shared {
 }
 
 impl Shared {
-    fn new_inode(
-        self: &Arc<Self>,
-        mode: u32,
-        uid: u32,
-        gid: u32,
-        rdev: u64,
-        body: Body,
-    ) -> Arc<TmpfsInode> {
+    fn new_inode(self: &Arc<Self>, mode: u32, uid: u32, gid: u32, rdev: u64, body: Body) -> Arc<TmpfsInode> {
         let t = now();
         let ino = self.next_ino.fetch_add(1, Ordering::Relaxed);
         Arc::new_cyclic(|me| TmpfsInode {
             fs: Arc::clone(self),
             me: me.clone(),
             ino,
-            meta: Mutex::new(Meta {
-                mode,
-                uid,
-                gid,
-                nlink: 1,
-                rdev,
-                atime: t,
-                mtime: t,
-                ctime: t,
-            }),
+            meta: Mutex::new(Meta { mode, uid, gid, nlink: 1, rdev, atime: t, mtime: t, ctime: t }),
             body,
             opaque: AtomicBool::new(false),
             origin_ino: AtomicU64::new(0),
@@ -84,18 +67,8 @@ impl Tmpfs {
     /// `root_mode` (file type bits, if given, are ignored) and owner
     /// `uid:gid`. `dev` is what `st_dev` reports (see `fs::next_dev`).
     pub fn new(dev: u64, root_mode: u32, uid: u32, gid: u32) -> Arc<Tmpfs> {
-        let shared = Arc::new(Shared {
-            dev,
-            next_ino: AtomicU64::new(1),
-            tree: Mutex::new(()),
-        });
-        let root = shared.new_inode(
-            S_IFDIR | (root_mode & 0o7777),
-            uid,
-            gid,
-            0,
-            Body::Dir(Mutex::default()),
-        );
+        let shared = Arc::new(Shared { dev, next_ino: AtomicU64::new(1), tree: Mutex::new(()) });
+        let root = shared.new_inode(S_IFDIR | (root_mode & 0o7777), uid, gid, 0, Body::Dir(Mutex::default()));
         Arc::new(Tmpfs { shared, root })
     }
 
@@ -246,10 +219,7 @@ impl TmpfsInode {
         if buf.is_empty() {
             return Ok(0);
         }
-        let end = off
-            .checked_add(buf.len() as u64)
-            .filter(|&e| e <= MAX_FILE_SIZE)
-            .ok_or(Errno::EFBIG)?;
+        let end = off.checked_add(buf.len() as u64).filter(|&e| e <= MAX_FILE_SIZE).ok_or(Errno::EFBIG)?;
         let end_us = usize::try_from(end).map_err(|_| Errno::EFBIG)?;
         let start = end_us - buf.len();
         {
@@ -306,10 +276,7 @@ fn resolve_time(t: TimeSet, now: Timespec) -> Timespec {
 }
 
 fn as_tmpfs(inode: &InodeRef) -> KResult<&TmpfsInode> {
-    inode
-        .as_any()
-        .downcast_ref::<TmpfsInode>()
-        .ok_or(Errno::EXDEV)
+    inode.as_any().downcast_ref::<TmpfsInode>().ok_or(Errno::EXDEV)
 }
 
 impl Inode for TmpfsInode {
@@ -329,11 +296,7 @@ impl Inode for TmpfsInode {
             Body::Special => (0, 0, 0),
         };
         let m = lock(&self.meta);
-        let nlink = if self.is_dir() && m.nlink > 0 {
-            dir_links
-        } else {
-            m.nlink
-        };
+        let nlink = if self.is_dir() && m.nlink > 0 { dir_links } else { m.nlink };
         Ok(InodeAttr {
             dev: self.fs.dev,
             ino: self.ino,
@@ -387,11 +350,7 @@ impl Inode for TmpfsInode {
     fn readdir(&self) -> KResult<Vec<DirEntry>> {
         let d = lock(self.dir()?);
         Ok(d.iter()
-            .map(|(name, c)| DirEntry {
-                ino: c.ino,
-                kind: dtype_of_mode(lock(&c.meta).mode),
-                name: name.clone(),
-            })
+            .map(|(name, c)| DirEntry { ino: c.ino, kind: dtype_of_mode(lock(&c.meta).mode), name: name.clone() })
             .collect())
     }
 
@@ -527,11 +486,7 @@ impl Inode for TmpfsInode {
         let _tree = lock(&self.fs.tree);
         let same_dir = std::ptr::eq(self, nd);
         let mut sd = lock(src_entries);
-        let mut dd = if same_dir {
-            None
-        } else {
-            Some(lock(dst_entries))
-        };
+        let mut dd = if same_dir { None } else { Some(lock(dst_entries)) };
 
         let src = sd.get(old).cloned().ok_or(Errno::ENOENT)?;
         if std::ptr::eq(Arc::as_ptr(&src), nd) {
@@ -592,11 +547,7 @@ impl Inode for TmpfsInode {
         drop(sd);
         if let Some(dst) = dst {
             let mut m = lock(&dst.meta);
-            m.nlink = if dst.is_dir() {
-                0
-            } else {
-                m.nlink.saturating_sub(1)
-            };
+            m.nlink = if dst.is_dir() { 0 } else { m.nlink.saturating_sub(1) };
             m.ctime = now();
         }
         src.touch_ctime();

@@ -1,8 +1,6 @@
 use super::super::ts_key as k;
 use super::*;
-use abi::consts::{
-    DT_DIR, DT_LNK, DT_REG, O_RDWR, O_WRONLY, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG,
-};
+use abi::consts::{DT_DIR, DT_LNK, DT_REG, O_RDWR, O_WRONLY, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG};
 
 fn fs() -> (Arc<Tmpfs>, InodeRef) {
     let fs = Tmpfs::new(42, 0o755, 0, 0);
@@ -11,46 +9,28 @@ fn fs() -> (Arc<Tmpfs>, InodeRef) {
 }
 
 fn ca(mode: u32) -> CreateAttr {
-    CreateAttr {
-        mode,
-        uid: 1000,
-        gid: 1000,
-    }
+    CreateAttr { mode, uid: 1000, gid: 1000 }
 }
 
 fn mkfile(dir: &InodeRef, name: &str, data: &[u8]) -> InodeRef {
-    let f = dir
-        .create(name.as_bytes(), NodeKind::Regular, ca(0o644))
-        .expect("create");
-    f.open(O_WRONLY)
-        .expect("open")
-        .write(data, 0)
-        .expect("write");
+    let f = dir.create(name.as_bytes(), NodeKind::Regular, ca(0o644)).expect("create");
+    f.open(O_WRONLY).expect("open").write(data, 0).expect("write");
     f
 }
 
 fn mkdir(dir: &InodeRef, name: &str) -> InodeRef {
-    dir.create(name.as_bytes(), NodeKind::Directory, ca(0o755))
-        .expect("mkdir")
+    dir.create(name.as_bytes(), NodeKind::Directory, ca(0o755)).expect("mkdir")
 }
 
 fn read_all(inode: &InodeRef) -> Vec<u8> {
     let mut buf = vec![0u8; 1 << 16];
-    let n = inode
-        .open(O_RDONLY)
-        .expect("open")
-        .read(&mut buf, 0)
-        .expect("read");
+    let n = inode.open(O_RDONLY).expect("open").read(&mut buf, 0).expect("read");
     buf.truncate(n);
     buf
 }
 
 fn names(dir: &InodeRef) -> Vec<Vec<u8>> {
-    dir.readdir()
-        .expect("readdir")
-        .into_iter()
-        .map(|e| e.name)
-        .collect()
+    dir.readdir().expect("readdir").into_iter().map(|e| e.name).collect()
 }
 
 #[test]
@@ -61,10 +41,7 @@ fn created_file_reads_back_what_was_written() {
 
     assert_eq!(read_all(&f), b"hello");
     let a = f.attr().expect("attr");
-    assert_eq!(
-        (a.mode, a.size, a.nlink, a.uid, a.dev),
-        (S_IFREG | 0o644, 5, 1, 1000, 42)
-    );
+    assert_eq!((a.mode, a.size, a.nlink, a.uid, a.dev), (S_IFREG | 0o644, 5, 1, 1000, 42));
     assert_eq!((a.blocks, a.blksize), (8, 4096));
 }
 
@@ -83,16 +60,8 @@ fn set_attr_size_truncates_and_extends_with_zeros() {
     let (_fs, root) = fs();
     let f = mkfile(&root, "a", b"abcdef");
 
-    f.set_attr(&SetAttr {
-        size: Some(2),
-        ..Default::default()
-    })
-    .expect("shrink");
-    f.set_attr(&SetAttr {
-        size: Some(4),
-        ..Default::default()
-    })
-    .expect("grow");
+    f.set_attr(&SetAttr { size: Some(2), ..Default::default() }).expect("shrink");
+    f.set_attr(&SetAttr { size: Some(4), ..Default::default() }).expect("grow");
 
     assert_eq!(read_all(&f), b"ab\0\0");
 }
@@ -102,17 +71,9 @@ fn extending_to_a_huge_size_costs_no_memory_and_reads_zeros() {
     let (_fs, root) = fs();
     let f = mkfile(&root, "a", b"");
 
-    f.set_attr(&SetAttr {
-        size: Some(10 << 30),
-        ..Default::default()
-    })
-    .expect("grow");
+    f.set_attr(&SetAttr { size: Some(10 << 30), ..Default::default() }).expect("grow");
     let mut buf = [1u8; 4];
-    let n = f
-        .open(O_RDONLY)
-        .expect("open")
-        .read(&mut buf, 5 << 30)
-        .expect("read");
+    let n = f.open(O_RDONLY).expect("open").read(&mut buf, 5 << 30).expect("read");
 
     assert_eq!((n, buf), (4, [0; 4]));
     assert_eq!(f.attr().expect("attr").blocks, 0);
@@ -249,10 +210,7 @@ fn rename_moves_between_directories_and_fixes_nlink() {
     d1.rename(b"sub", &d2, b"moved", 0).expect("rename");
 
     assert_eq!(names(&d2), vec![b"moved".to_vec()]);
-    assert_eq!(
-        (d1.attr().expect("a").nlink, d2.attr().expect("a").nlink),
-        (2, 3)
-    );
+    assert_eq!((d1.attr().expect("a").nlink, d2.attr().expect("a").nlink), (2, 3));
 }
 
 #[test]
@@ -294,10 +252,7 @@ fn rename_noreplace_onto_existing_returns_eexist() {
     mkfile(&root, "a", b"");
     mkfile(&root, "b", b"");
 
-    assert_eq!(
-        root.rename(b"a", &root, b"b", RENAME_NOREPLACE),
-        Err(Errno::EEXIST)
-    );
+    assert_eq!(root.rename(b"a", &root, b"b", RENAME_NOREPLACE), Err(Errno::EEXIST));
 }
 
 #[test]
@@ -307,8 +262,7 @@ fn rename_exchange_swaps_two_entries() {
     mkfile(&root, "a", b"A");
     mkfile(&d, "b", b"B");
 
-    root.rename(b"a", &d, b"b", RENAME_EXCHANGE)
-        .expect("exchange");
+    root.rename(b"a", &d, b"b", RENAME_EXCHANGE).expect("exchange");
 
     assert_eq!(read_all(&root.lookup(b"a").expect("a")), b"B");
     assert_eq!(read_all(&d.lookup(b"b").expect("b")), b"A");
@@ -319,10 +273,7 @@ fn rename_exchange_with_missing_target_returns_enoent() {
     let (_fs, root) = fs();
     mkfile(&root, "a", b"");
 
-    assert_eq!(
-        root.rename(b"a", &root, b"zz", RENAME_EXCHANGE),
-        Err(Errno::ENOENT)
-    );
+    assert_eq!(root.rename(b"a", &root, b"zz", RENAME_EXCHANGE), Err(Errno::ENOENT));
 }
 
 #[test]
@@ -341,29 +292,19 @@ fn readdir_lists_entries_in_stable_sorted_order_with_types() {
     let (_fs, root) = fs();
     mkfile(&root, "b", b"");
     mkdir(&root, "a");
-    root.create(b"c", NodeKind::Symlink(b"b".to_vec()), ca(0o777))
-        .expect("symlink");
+    root.create(b"c", NodeKind::Symlink(b"b".to_vec()), ca(0o777)).expect("symlink");
 
     let entries = root.readdir().expect("readdir");
 
     let got: Vec<_> = entries.iter().map(|e| (e.name.clone(), e.kind)).collect();
-    assert_eq!(
-        got,
-        vec![
-            (b"a".to_vec(), DT_DIR),
-            (b"b".to_vec(), DT_REG),
-            (b"c".to_vec(), DT_LNK)
-        ]
-    );
+    assert_eq!(got, vec![(b"a".to_vec(), DT_DIR), (b"b".to_vec(), DT_REG), (b"c".to_vec(), DT_LNK)]);
 }
 
 #[test]
 fn symlink_reports_target_and_link_mode() {
     let (_fs, root) = fs();
 
-    let l = root
-        .create(b"l", NodeKind::Symlink(b"/x/y".to_vec()), ca(0o644))
-        .expect("symlink");
+    let l = root.create(b"l", NodeKind::Symlink(b"/x/y".to_vec()), ca(0o644)).expect("symlink");
 
     assert_eq!(l.readlink().expect("readlink"), b"/x/y");
     let a = l.attr().expect("attr");
@@ -376,27 +317,12 @@ fn special_nodes_have_their_type_and_rdev() {
     let (_fs, root) = fs();
 
     let fifo = root.create(b"p", NodeKind::Fifo, ca(0o600)).expect("fifo");
-    let null = root
-        .create(
-            b"n",
-            NodeKind::CharDevice(super::super::makedev(1, 3)),
-            ca(0o666),
-        )
-        .expect("chr");
+    let null = root.create(b"n", NodeKind::CharDevice(super::super::makedev(1, 3)), ca(0o666)).expect("chr");
 
     assert_eq!(fifo.attr().expect("attr").mode, S_IFIFO | 0o600);
     assert_eq!(fifo.open(O_RDONLY).err(), Some(Errno::ENXIO));
-    assert_eq!(
-        (
-            null.attr().expect("attr").mode,
-            null.attr().expect("attr").rdev
-        ),
-        (S_IFCHR | 0o666, 0x103)
-    );
-    assert_eq!(
-        null.open(O_RDWR).expect("open null").write(b"gone", 0),
-        Ok(4)
-    );
+    assert_eq!((null.attr().expect("attr").mode, null.attr().expect("attr").rdev), (S_IFCHR | 0o666, 0x103));
+    assert_eq!(null.open(O_RDWR).expect("open null").write(b"gone", 0), Ok(4));
 }
 
 #[test]
@@ -406,11 +332,7 @@ fn inode_numbers_are_unique() {
     let a = mkfile(&root, "a", b"");
     let b = mkdir(&root, "b");
 
-    let inos = [
-        root.attr().expect("r").ino,
-        a.attr().expect("a").ino,
-        b.attr().expect("b").ino,
-    ];
+    let inos = [root.attr().expect("r").ino, a.attr().expect("a").ino, b.attr().expect("b").ino];
     assert!(inos[0] != inos[1] && inos[1] != inos[2] && inos[0] != inos[2]);
 }
 
@@ -418,21 +340,11 @@ fn inode_numbers_are_unique() {
 fn write_updates_mtime_and_ctime() {
     let (_fs, root) = fs();
     let f = mkfile(&root, "a", b"");
-    let old = Timespec {
-        tv_sec: 1,
-        tv_nsec: 0,
-    };
-    f.set_attr(&SetAttr {
-        atime: Some(TimeSet::At(old)),
-        mtime: Some(TimeSet::At(old)),
-        ..Default::default()
-    })
-    .expect("utimes");
+    let old = Timespec { tv_sec: 1, tv_nsec: 0 };
+    f.set_attr(&SetAttr { atime: Some(TimeSet::At(old)), mtime: Some(TimeSet::At(old)), ..Default::default() })
+        .expect("utimes");
 
-    f.open(O_WRONLY)
-        .expect("open")
-        .write(b"x", 0)
-        .expect("write");
+    f.open(O_WRONLY).expect("open").write(b"x", 0).expect("write");
 
     let a = f.attr().expect("attr");
     assert!(k(a.mtime) > k(old) && k(a.ctime) > k(old));
@@ -445,11 +357,7 @@ fn chmod_keeps_file_type_and_updates_ctime() {
     let d = mkdir(&root, "d");
     let before = d.attr().expect("attr");
 
-    d.set_attr(&SetAttr {
-        mode: Some(0o1700),
-        ..Default::default()
-    })
-    .expect("chmod");
+    d.set_attr(&SetAttr { mode: Some(0o1700), ..Default::default() }).expect("chmod");
 
     let a = d.attr().expect("attr");
     assert_eq!(a.mode, S_IFDIR | 0o1700);
@@ -460,15 +368,8 @@ fn chmod_keeps_file_type_and_updates_ctime() {
 #[test]
 fn create_updates_parent_mtime() {
     let (_fs, root) = fs();
-    let old = Timespec {
-        tv_sec: 1,
-        tv_nsec: 0,
-    };
-    root.set_attr(&SetAttr {
-        mtime: Some(TimeSet::At(old)),
-        ..Default::default()
-    })
-    .expect("utimes");
+    let old = Timespec { tv_sec: 1, tv_nsec: 0 };
+    root.set_attr(&SetAttr { mtime: Some(TimeSet::At(old)), ..Default::default() }).expect("utimes");
 
     mkfile(&root, "a", b"");
 
@@ -479,24 +380,9 @@ fn create_updates_parent_mtime() {
 fn setgid_directory_passes_group_to_children() {
     let (_fs, root) = fs();
     let d = mkdir(&root, "d");
-    d.set_attr(&SetAttr {
-        mode: Some(0o2775),
-        gid: Some(50),
-        ..Default::default()
-    })
-    .expect("chmod");
+    d.set_attr(&SetAttr { mode: Some(0o2775), gid: Some(50), ..Default::default() }).expect("chmod");
 
-    let sub = d
-        .create(
-            b"s",
-            NodeKind::Directory,
-            CreateAttr {
-                mode: 0o755,
-                uid: 1,
-                gid: 1,
-            },
-        )
-        .expect("mkdir");
+    let sub = d.create(b"s", NodeKind::Directory, CreateAttr { mode: 0o755, uid: 1, gid: 1 }).expect("mkdir");
 
     let a = sub.attr().expect("attr");
     assert_eq!((a.gid, a.mode & S_ISGID), (50, S_ISGID));

@@ -76,10 +76,7 @@ impl Kernel {
     pub fn report_unsupported(&self, nr: u64, comm: &[u8]) {
         if lock(&self.reported).insert(nr) {
             let name = abi::sysno::syscall_name(nr).unwrap_or("unknown");
-            self.log(&format!(
-                "bulwark: unsupported syscall {name} ({nr}) by {}",
-                String::from_utf8_lossy(comm)
-            ));
+            self.log(&format!("bulwark: unsupported syscall {name} ({nr}) by {}", String::from_utf8_lossy(comm)));
         }
     }
 
@@ -90,11 +87,7 @@ impl Kernel {
 
     /// Pids of all live processes, ascending.
     pub fn pids(&self) -> Vec<i32> {
-        lock(&self.procs)
-            .iter()
-            .filter(|(_, w)| w.strong_count() > 0)
-            .map(|(&p, _)| p)
-            .collect()
+        lock(&self.procs).iter().filter(|(_, w)| w.strong_count() > 0).map(|(&p, _)| p).collect()
     }
 }
 

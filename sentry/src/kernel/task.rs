@@ -59,47 +59,17 @@ pub struct Task {
 }
 
 fn default_rlimits() -> [Rlimit; 16] {
-    let inf = Rlimit {
-        rlim_cur: RLIM_INFINITY,
-        rlim_max: RLIM_INFINITY,
-    };
+    let inf = Rlimit { rlim_cur: RLIM_INFINITY, rlim_max: RLIM_INFINITY };
     let mut r = [inf; 16];
-    r[RLIMIT_STACK as usize] = Rlimit {
-        rlim_cur: 8 << 20,
-        rlim_max: RLIM_INFINITY,
-    };
-    r[RLIMIT_NOFILE as usize] = Rlimit {
-        rlim_cur: 1024,
-        rlim_max: 1 << 20,
-    };
-    r[RLIMIT_CORE as usize] = Rlimit {
-        rlim_cur: 0,
-        rlim_max: RLIM_INFINITY,
-    };
-    r[RLIMIT_NPROC as usize] = Rlimit {
-        rlim_cur: 63_432,
-        rlim_max: 63_432,
-    };
-    r[RLIMIT_MEMLOCK as usize] = Rlimit {
-        rlim_cur: 8 << 20,
-        rlim_max: 8 << 20,
-    };
-    r[8 + 4] = Rlimit {
-        rlim_cur: 63_432,
-        rlim_max: 63_432,
-    }; // RLIMIT_SIGPENDING
-    r[8 + 5] = Rlimit {
-        rlim_cur: 819_200,
-        rlim_max: 819_200,
-    }; // RLIMIT_MSGQUEUE
-    r[8 + 6] = Rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    }; // RLIMIT_NICE
-    r[8 + 7] = Rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    }; // RLIMIT_RTPRIO
+    r[RLIMIT_STACK as usize] = Rlimit { rlim_cur: 8 << 20, rlim_max: RLIM_INFINITY };
+    r[RLIMIT_NOFILE as usize] = Rlimit { rlim_cur: 1024, rlim_max: 1 << 20 };
+    r[RLIMIT_CORE as usize] = Rlimit { rlim_cur: 0, rlim_max: RLIM_INFINITY };
+    r[RLIMIT_NPROC as usize] = Rlimit { rlim_cur: 63_432, rlim_max: 63_432 };
+    r[RLIMIT_MEMLOCK as usize] = Rlimit { rlim_cur: 8 << 20, rlim_max: 8 << 20 };
+    r[8 + 4] = Rlimit { rlim_cur: 63_432, rlim_max: 63_432 }; // RLIMIT_SIGPENDING
+    r[8 + 5] = Rlimit { rlim_cur: 819_200, rlim_max: 819_200 }; // RLIMIT_MSGQUEUE
+    r[8 + 6] = Rlimit { rlim_cur: 0, rlim_max: 0 }; // RLIMIT_NICE
+    r[8 + 7] = Rlimit { rlim_cur: 0, rlim_max: 0 }; // RLIMIT_RTPRIO
     r
 }
 
@@ -139,16 +109,10 @@ impl Task {
             sig: Arc::new(Mutex::new(SignalState {
                 actions: [KernelSigaction::default(); 64],
                 mask: 0,
-                altstack: StackT {
-                    ss_flags: SS_DISABLE,
-                    ..Default::default()
-                },
+                altstack: StackT { ss_flags: SS_DISABLE, ..Default::default() },
             })),
             sigmask: 0,
-            altstack: StackT {
-                ss_flags: SS_DISABLE,
-                ..Default::default()
-            },
+            altstack: StackT { ss_flags: SS_DISABLE, ..Default::default() },
             rlimits: default_rlimits(),
             clear_child_tid: 0,
             robust_list: (0, 0),
@@ -243,23 +207,11 @@ impl Task {
         crate::vfs::may_access(&attr, &creds, X_OK)?;
         let file = loc.inode().open(O_RDONLY)?;
         let full = self.k.vfs.path_of(&loc, &fs.root);
-        Ok((
-            ExecFile {
-                file,
-                attr,
-                path: full,
-            },
-            loc,
-        ))
+        Ok((ExecFile { file, attr, path: full }, loc))
     }
 
     /// Replace the program: `execve(path, argv, envp)`.
-    pub fn execve(
-        &mut self,
-        path: &[u8],
-        mut argv: Vec<Vec<u8>>,
-        envp: Vec<Vec<u8>>,
-    ) -> KResult<()> {
+    pub fn execve(&mut self, path: &[u8], mut argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> KResult<()> {
         let (mut exe, mut loc) = self.open_exec(path)?;
         let mut execfn = path.to_vec();
         // `#!` scripts, up to 4 levels like Linux's binfmt recursion limit.
@@ -271,11 +223,7 @@ impl Task {
             }
             let line_end = head[..n].iter().position(|&b| b == b'\n').unwrap_or(n);
             let line = &head[2..line_end];
-            let line: Vec<u8> = line
-                .iter()
-                .copied()
-                .skip_while(|b| *b == b' ' || *b == b'\t')
-                .collect();
+            let line: Vec<u8> = line.iter().copied().skip_while(|b| *b == b' ' || *b == b'\t').collect();
             let mut parts = line.splitn(2, |b| *b == b' ' || *b == b'\t');
             let interp = parts.next().unwrap_or(&[]).to_vec();
             if interp.is_empty() {
@@ -283,10 +231,7 @@ impl Task {
             }
             let arg = parts.next().map(|a| {
                 let a: Vec<u8> = a.to_vec();
-                let end = a
-                    .iter()
-                    .rposition(|b| *b != b' ' && *b != b'\t' && *b != b'\r')
-                    .map_or(0, |i| i + 1);
+                let end = a.iter().rposition(|b| *b != b' ' && *b != b'\t' && *b != b'\r').map_or(0, |i| i + 1);
                 a[..end].to_vec()
             });
             let mut nargv = vec![interp.clone()];
@@ -303,12 +248,10 @@ impl Task {
         }
         // Point of no return: build the new image in a fresh address space.
         let space = self.k.platform.new_address_space().map_err(|e| {
-            self.k
-                .log(&format!("bulwark: cannot create address space: {e}"));
+            self.k.log(&format!("bulwark: cannot create address space: {e}"));
             Errno::ENOMEM
         })?;
-        let mut mm =
-            MemoryManager::new(self.k.mf.clone(), space, self.k.platform.max_user_address());
+        let mut mm = MemoryManager::new(self.k.mf.clone(), space, self.k.platform.max_user_address());
         let creds = self.creds();
         let mut random = [0u8; 16];
         getrandom(&mut random);
@@ -338,18 +281,8 @@ impl Task {
                 }
             }
         }
-        self.altstack = StackT {
-            ss_flags: SS_DISABLE,
-            ..Default::default()
-        };
-        self.regs = Registers {
-            rip: img.entry,
-            rsp: img.sp,
-            cs: 0x33,
-            ss: 0x2b,
-            eflags: 0x202,
-            ..Default::default()
-        };
+        self.altstack = StackT { ss_flags: SS_DISABLE, ..Default::default() };
+        self.regs = Registers { rip: img.entry, rsp: img.sp, cs: 0x33, ss: 0x2b, eflags: 0x202, ..Default::default() };
         self.fpu = FpState::default();
         self.ctx = self.k.platform.new_context().map_err(|_| Errno::ENOMEM)?;
         Ok(())

@@ -116,13 +116,7 @@ fn parse(file: &FileRef) -> Result<Elf, Errno> {
             p_memsz: u64_at(p, 40),
         })
         .collect();
-    Ok(Elf {
-        e_type,
-        entry,
-        phoff,
-        phnum,
-        phdrs,
-    })
+    Ok(Elf { e_type, entry, phoff, phnum, phdrs })
 }
 
 struct Loaded {
@@ -134,49 +128,21 @@ struct Loaded {
 
 /// Map `elf`'s PT_LOAD segments. `base` is where an ET_DYN goes (0: let
 /// mmap choose).
-fn map_image(
-    mm: &mut MemoryManager,
-    f: &ExecFile,
-    elf: &Elf,
-    dyn_base: Option<u64>,
-) -> Result<Loaded, Errno> {
+fn map_image(mm: &mut MemoryManager, f: &ExecFile, elf: &Elf, dyn_base: Option<u64>) -> Result<Loaded, Errno> {
     let loads: Vec<&Phdr> = elf.phdrs.iter().filter(|p| p.p_type == PT_LOAD).collect();
     let (Some(first), Some(last)) = (loads.first(), loads.last()) else {
         return Err(Errno::ENOEXEC);
     };
     let lo = first.p_vaddr & !(PAGE - 1);
-    let hi = last
-        .p_vaddr
-        .checked_add(last.p_memsz)
-        .ok_or(Errno::ENOEXEC)?;
+    let hi = last.p_vaddr.checked_add(last.p_memsz).ok_or(Errno::ENOEXEC)?;
     let span = hi.checked_sub(lo).ok_or(Errno::ENOEXEC)?;
     let bias = if elf.e_type == 3 {
         // Reserve the whole span to find room, then map segments over it.
         let hint = dyn_base.unwrap_or(0);
-        let flags = if hint != 0 {
-            MAP_PRIVATE | MAP_FIXED_NOREPLACE
-        } else {
-            MAP_PRIVATE
-        };
-        let at = match mm.mmap(
-            hint,
-            span,
-            PROT_NONE,
-            flags,
-            VmaBacking::Anon,
-            Vec::new(),
-            (0, 0),
-        ) {
+        let flags = if hint != 0 { MAP_PRIVATE | MAP_FIXED_NOREPLACE } else { MAP_PRIVATE };
+        let at = match mm.mmap(hint, span, PROT_NONE, flags, VmaBacking::Anon, Vec::new(), (0, 0)) {
             Ok(a) => a,
-            Err(_) => mm.mmap(
-                0,
-                span,
-                PROT_NONE,
-                MAP_PRIVATE,
-                VmaBacking::Anon,
-                Vec::new(),
-                (0, 0),
-            )?,
+            Err(_) => mm.mmap(0, span, PROT_NONE, MAP_PRIVATE, VmaBacking::Anon, Vec::new(), (0, 0))?,
         };
         at - lo
     } else {
@@ -200,20 +166,9 @@ fn map_image(
         if p.p_flags & PF_X != 0 {
             prot |= PROT_EXEC;
         }
-        let backing = VmaBacking::File {
-            file: f.file.clone(),
-            offset: p.p_offset & !(PAGE - 1),
-            zero_from: vaddr + p.p_filesz,
-        };
-        mm.mmap(
-            start,
-            mend - start,
-            prot,
-            MAP_PRIVATE | MAP_FIXED,
-            backing,
-            f.path.clone(),
-            (f.attr.dev, f.attr.ino),
-        )?;
+        let backing =
+            VmaBacking::File { file: f.file.clone(), offset: p.p_offset & !(PAGE - 1), zero_from: vaddr + p.p_filesz };
+        mm.mmap(start, mend - start, prot, MAP_PRIVATE | MAP_FIXED, backing, f.path.clone(), (f.attr.dev, f.attr.ino))?;
         end = end.max(mend);
     }
     // Where the program headers are in memory.
@@ -225,12 +180,7 @@ fn map_image(
             .map(|p| p.p_vaddr + (elf.phoff - p.p_offset) + bias)
             .unwrap_or(0),
     };
-    Ok(Loaded {
-        bias,
-        entry: elf.entry + bias,
-        phdr_addr,
-        end,
-    })
+    Ok(Loaded { bias, entry: elf.entry + bias, phdr_addr, end })
 }
 
 /// What `load` needs to know about the new process.
@@ -322,11 +272,7 @@ fn hwcap() -> u64 {
     }
 }
 
-fn build_stack(
-    mm: &mut MemoryManager,
-    info: &StackInfo<'_>,
-    aux: &[(u64, u64)],
-) -> Result<u64, Errno> {
+fn build_stack(mm: &mut MemoryManager, info: &StackInfo<'_>, aux: &[(u64, u64)]) -> Result<u64, Errno> {
     let stack_lo = STACK_TOP - STACK_INITIAL;
     mm.mmap(
         stack_lo,

@@ -74,14 +74,7 @@ impl MemoryFile {
         if base == libc::MAP_FAILED {
             return Err(std::io::Error::last_os_error());
         }
-        Ok(MemoryFile {
-            fd,
-            base: base.cast(),
-            alloc: Mutex::new(Alloc {
-                free: BTreeMap::new(),
-                top: 0,
-            }),
-        })
+        Ok(MemoryFile { fd, base: base.cast(), alloc: Mutex::new(Alloc { free: BTreeMap::new(), top: 0 }) })
     }
 
     /// The memfd, for the platform.
@@ -98,11 +91,7 @@ impl MemoryFile {
     pub fn allocate(&self, len: u64) -> Option<FileRange> {
         debug_assert!(len % PAGE_SIZE == 0 && len > 0);
         let mut a = self.lock();
-        let found = a
-            .free
-            .iter()
-            .find(|(_, &l)| l >= len)
-            .map(|(&o, &l)| (o, l));
+        let found = a.free.iter().find(|(_, &l)| l >= len).map(|(&o, &l)| (o, l));
         if let Some((off, flen)) = found {
             a.free.remove(&off);
             if flen > len {
@@ -170,18 +159,14 @@ impl MemoryFile {
         // SAFETY: the range lies inside our mapping (checked above); the
         // source is shared memory that another thread may write, which is
         // a data race only on plain bytes, as between application threads.
-        unsafe {
-            std::ptr::copy_nonoverlapping(self.base.add(off as usize), dst.as_mut_ptr(), dst.len())
-        }
+        unsafe { std::ptr::copy_nonoverlapping(self.base.add(off as usize), dst.as_mut_ptr(), dst.len()) }
     }
 
     /// Copy `src` into the file at `off`.
     pub fn write(&self, off: u64, src: &[u8]) {
         assert!(off + src.len() as u64 <= MEMFILE_SIZE);
         // SAFETY: as in `read`.
-        unsafe {
-            std::ptr::copy_nonoverlapping(src.as_ptr(), self.base.add(off as usize), src.len())
-        }
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.base.add(off as usize), src.len()) }
     }
 
     /// Copy `len` bytes inside the file from `src` to `dst` (non-overlapping).
@@ -189,13 +174,7 @@ impl MemoryFile {
         assert!(src + len <= MEMFILE_SIZE && dst + len <= MEMFILE_SIZE);
         // SAFETY: both ranges inside our mapping; callers pass distinct
         // allocations, so they do not overlap.
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                self.base.add(src as usize),
-                self.base.add(dst as usize),
-                len as usize,
-            )
-        }
+        unsafe { std::ptr::copy_nonoverlapping(self.base.add(src as usize), self.base.add(dst as usize), len as usize) }
     }
 }
 

@@ -40,11 +40,7 @@ pub enum VmaBacking {
     /// A private copy of a file: page at `start + k` holds file bytes at
     /// `offset + k`; bytes at or beyond application address `zero_from`
     /// read as zeros (the end of an ELF segment's file data).
-    File {
-        file: FileRef,
-        offset: u64,
-        zero_from: u64,
-    },
+    File { file: FileRef, offset: u64, zero_from: u64 },
 }
 
 /// A mapped range.
@@ -154,31 +150,21 @@ impl MemoryManager {
 
     /// The VMA containing `addr`.
     pub fn find_vma(&self, addr: u64) -> Option<&Vma> {
-        self.vmas
-            .range(..=addr)
-            .next_back()
-            .map(|(_, v)| v)
-            .filter(|v| addr < v.end)
+        self.vmas.range(..=addr).next_back().map(|(_, v)| v).filter(|v| addr < v.end)
     }
 
     fn overlaps(&self, start: u64, end: u64) -> bool {
         if start < self.reserved.end && self.reserved.start < end {
             return true;
         }
-        self.vmas
-            .range(..end)
-            .next_back()
-            .is_some_and(|(_, v)| v.end > start)
+        self.vmas.range(..end).next_back().is_some_and(|(_, v)| v.end > start)
     }
 
     /// A free range of `len` bytes, top-down below `MMAP_BASE`.
     fn find_free(&self, len: u64, hint: u64) -> Option<u64> {
         if hint != 0 {
             let h = page_down(hint);
-            if h >= MMAP_MIN
-                && h.checked_add(len).is_some_and(|e| e <= self.max_addr)
-                && !self.overlaps(h, h + len)
-            {
+            if h >= MMAP_MIN && h.checked_add(len).is_some_and(|e| e <= self.max_addr) && !self.overlaps(h, h + len) {
                 return Some(h);
             }
         }
@@ -208,13 +194,8 @@ impl MemoryManager {
     /// Remove `[start, end)` from the VMAs and pages (splitting VMAs), and
     /// from the platform address space.
     fn remove_range(&mut self, start: u64, end: u64) {
-        let mut cut: Vec<u64> = self
-            .vmas
-            .range(..end)
-            .rev()
-            .take_while(|(_, v)| v.end > start)
-            .map(|(&s, _)| s)
-            .collect();
+        let mut cut: Vec<u64> =
+            self.vmas.range(..end).rev().take_while(|(_, v)| v.end > start).map(|(&s, _)| s).collect();
         cut.reverse();
         let mut any = false;
         for s in cut {
@@ -250,10 +231,7 @@ impl MemoryManager {
                     if let Some(r) = run.take() {
                         self.mf.free(r);
                     }
-                    run = Some(FileRange {
-                        off: p.off,
-                        len: PAGE,
-                    });
+                    run = Some(FileRange { off: p.off, len: PAGE });
                 }
             }
         }
@@ -293,11 +271,7 @@ impl MemoryManager {
             }
             let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
             if end > self.max_addr || addr < PAGE {
-                return Err(if flags & MAP_FIXED_NOREPLACE != 0 {
-                    Errno::EEXIST
-                } else {
-                    Errno::ENOMEM
-                });
+                return Err(if flags & MAP_FIXED_NOREPLACE != 0 { Errno::EEXIST } else { Errno::ENOMEM });
             }
             if addr < self.reserved.end && self.reserved.start < end {
                 return Err(Errno::ENOMEM);
@@ -357,13 +331,8 @@ impl MemoryManager {
             let v = self.find_vma(cur).ok_or(Errno::ENOMEM)?;
             cur = v.end;
         }
-        let starts: Vec<u64> = self
-            .vmas
-            .range(..end)
-            .rev()
-            .take_while(|(_, v)| v.end > addr)
-            .map(|(&s, _)| s)
-            .collect();
+        let starts: Vec<u64> =
+            self.vmas.range(..end).rev().take_while(|(_, v)| v.end > addr).map(|(&s, _)| s).collect();
         for s in starts {
             let Some(v) = self.vmas.remove(&s) else {
                 continue;
@@ -457,14 +426,7 @@ impl MemoryManager {
     }
 
     /// `mremap(2)`.
-    pub fn mremap(
-        &mut self,
-        old: u64,
-        old_len: u64,
-        new_len: u64,
-        flags: u32,
-        new_addr: u64,
-    ) -> Result<u64, Errno> {
+    pub fn mremap(&mut self, old: u64, old_len: u64, new_len: u64, flags: u32, new_addr: u64) -> Result<u64, Errno> {
         if old % PAGE != 0 || flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 {
             return Err(Errno::EINVAL);
         }
@@ -522,11 +484,7 @@ impl MemoryManager {
         let mut nv = v.slice(old, old + keep.max(PAGE).min(v.end - old));
         nv.start = dest;
         nv.end = dest + new_len;
-        let moved: Vec<(u64, Page)> = self
-            .pages
-            .range(old..old + keep)
-            .map(|(&a, &p)| (a, p))
-            .collect();
+        let moved: Vec<(u64, Page)> = self.pages.range(old..old + keep).map(|(&a, &p)| (a, p)).collect();
         for (a, _) in &moved {
             self.pages.remove(a);
         }
@@ -546,10 +504,7 @@ impl MemoryManager {
             return Ok(*p);
         }
         let r = self.mf.allocate(PAGE).ok_or(Errno::ENOMEM)?;
-        if let VmaBacking::File {
-            file, zero_from, ..
-        } = &v.backing
-        {
+        if let VmaBacking::File { file, zero_from, .. } = &v.backing {
             let mut buf = vec![0u8; PAGE as usize];
             let fill = (*zero_from).saturating_sub(page).min(PAGE) as usize;
             if fill > 0 {
@@ -569,10 +524,7 @@ impl MemoryManager {
                 self.mf.write(r.off, &buf);
             }
         }
-        let p = Page {
-            off: r.off,
-            mapped: false,
-        };
+        let p = Page { off: r.off, mapped: false };
         self.pages.insert(page, p);
         Ok(p)
     }
@@ -599,23 +551,14 @@ impl MemoryManager {
         let cend = ((page_down(addr) & !(FAULT_CHUNK - 1)) + FAULT_CHUNK).min(v.end);
         // Populate the chunk's missing pages with one contiguous allocation
         // when possible, so the mapping below is a single call.
-        let missing: Vec<u64> = (cstart..cend)
-            .step_by(PAGE as usize)
-            .filter(|a| !self.pages.contains_key(a))
-            .collect();
+        let missing: Vec<u64> = (cstart..cend).step_by(PAGE as usize).filter(|a| !self.pages.contains_key(a)).collect();
         if matches!(v.backing, VmaBacking::Anon)
             && !missing.is_empty()
             && missing.len() as u64 == (cend - cstart) / PAGE
         {
             if let Some(r) = self.mf.allocate(cend - cstart) {
                 for (i, a) in missing.iter().enumerate() {
-                    self.pages.insert(
-                        *a,
-                        Page {
-                            off: r.off + i as u64 * PAGE,
-                            mapped: false,
-                        },
-                    );
+                    self.pages.insert(*a, Page { off: r.off + i as u64 * PAGE, mapped: false });
                 }
             }
         }
@@ -625,11 +568,7 @@ impl MemoryManager {
         // Map runs of pages that are contiguous in the file.
         let prot = prot_of(v.prot);
         let mut run: Option<(u64, u64, u64)> = None; // (addr, off, len)
-        let items: Vec<(u64, Page)> = self
-            .pages
-            .range(cstart..cend)
-            .map(|(&a, &p)| (a, p))
-            .collect();
+        let items: Vec<(u64, Page)> = self.pages.range(cstart..cend).map(|(&a, &p)| (a, p)).collect();
         for (a, p) in items {
             if p.mapped {
                 if let Some((ra, ro, rl)) = run.take() {
@@ -654,9 +593,7 @@ impl MemoryManager {
     }
 
     fn map_run(&mut self, addr: u64, off: u64, len: u64, prot: Prot) -> Result<(), Errno> {
-        self.space
-            .map_file(addr, len, off, prot)
-            .map_err(|_| Errno::EFAULT)?;
+        self.space.map_file(addr, len, off, prot).map_err(|_| Errno::EFAULT)?;
         for (_, p) in self.pages.range_mut(addr..addr + len) {
             p.mapped = true;
         }
@@ -665,11 +602,7 @@ impl MemoryManager {
 
     /// Grow a `MAP_GROWSDOWN` VMA down to cover `addr`, if it is just below.
     fn grow_stack(&mut self, addr: u64) -> Option<Vma> {
-        let (start, v) = self
-            .vmas
-            .range(addr..)
-            .next()
-            .map(|(&s, v)| (s, v.clone()))?;
+        let (start, v) = self.vmas.range(addr..).next().map(|(&s, v)| (s, v.clone()))?;
         if !v.growsdown || start - page_down(addr) > (256 << 20) {
             return None;
         }

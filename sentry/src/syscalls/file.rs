@@ -9,9 +9,7 @@ use zerocopy::AsBytes;
 
 use super::{dir_of, fd_arg, file_of, int_arg};
 use crate::kernel::Task;
-use crate::vfs::{
-    lock, may_access, CreateAttr, FileDescription, FileOps, KResult, NodeKind, SetAttr, UserMem,
-};
+use crate::vfs::{lock, may_access, CreateAttr, FileDescription, FileOps, KResult, NodeKind, SetAttr, UserMem};
 
 /// Largest single read or write (Linux's `MAX_RW_COUNT`).
 const MAX_RW: usize = 0x7fff_f000;
@@ -40,21 +38,12 @@ impl FileOps for PathFile {
 }
 
 fn is_dir(f: &FileDescription) -> bool {
-    f.inode
-        .as_ref()
-        .and_then(|i| i.attr().ok())
-        .is_some_and(|a| a.is_dir())
+    f.inode.as_ref().and_then(|i| i.attr().ok()).is_some_and(|a| a.is_dir())
 }
 
 /// Read up to `len` bytes into application memory at `buf`, at `pos` (or
 /// the file offset).
-fn read_into(
-    t: &Task,
-    f: &FileDescription,
-    buf: u64,
-    len: usize,
-    pos: Option<u64>,
-) -> KResult<usize> {
+fn read_into(t: &Task, f: &FileDescription, buf: u64, len: usize, pos: Option<u64>) -> KResult<usize> {
     if !f.readable() {
         return Err(Errno::EBADF);
     }
@@ -67,11 +56,7 @@ fn read_into(
     }
     let mut tmp = vec![0u8; len.min(CHUNK)];
     let seekable = f.file.seekable();
-    let mut off_guard = if pos.is_none() && seekable {
-        Some(f.offset())
-    } else {
-        None
-    };
+    let mut off_guard = if pos.is_none() && seekable { Some(f.offset()) } else { None };
     let mut off = match (pos, &off_guard) {
         (Some(p), _) => p,
         (None, Some(g)) => **g,
@@ -108,13 +93,7 @@ fn read_into(
 }
 
 /// Write `len` bytes from application memory at `buf`.
-fn write_from(
-    t: &Task,
-    f: &FileDescription,
-    buf: u64,
-    len: usize,
-    pos: Option<u64>,
-) -> KResult<usize> {
+fn write_from(t: &Task, f: &FileDescription, buf: u64, len: usize, pos: Option<u64>) -> KResult<usize> {
     if !f.writable() {
         return Err(Errno::EBADF);
     }
@@ -123,11 +102,7 @@ fn write_from(
         return Ok(0);
     }
     let seekable = f.file.seekable();
-    let mut off_guard = if pos.is_none() && seekable {
-        Some(f.offset())
-    } else {
-        None
-    };
+    let mut off_guard = if pos.is_none() && seekable { Some(f.offset()) } else { None };
     let append = pos.is_none() && f.flags() & O_APPEND != 0;
     let mut off = match (pos, &off_guard) {
         (Some(p), _) => p,
@@ -275,13 +250,7 @@ pub fn lseek(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     let off = a[1] as i64;
     let whence = int_arg(a[2]) as u32;
     let mut g = f.offset();
-    let size = || -> KResult<i64> {
-        Ok(f.inode
-            .as_ref()
-            .map(|i| i.attr())
-            .transpose()?
-            .map_or(0, |a| a.size as i64))
-    };
+    let size = || -> KResult<i64> { Ok(f.inode.as_ref().map(|i| i.attr()).transpose()?.map_or(0, |a| a.size as i64)) };
     let new = match whence {
         SEEK_SET => off,
         SEEK_CUR => (*g as i64).checked_add(off).ok_or(Errno::EOVERFLOW)?,
@@ -319,20 +288,12 @@ pub fn do_open(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32) -> KRes
     }
     let fs = t.fs();
     let creds = t.creds();
-    let start = if path.first() == Some(&b'/') {
-        fs.root.clone()
-    } else {
-        dir_of(t, dirfd)?
-    };
+    let start = if path.first() == Some(&b'/') { fs.root.clone() } else { dir_of(t, dirfd)? };
     let acc = flags & O_ACCMODE;
     if acc == O_ACCMODE && flags & O_PATH == 0 {
         return Err(Errno::EINVAL);
     }
-    let flags = if flags & O_PATH != 0 {
-        flags & (O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-    } else {
-        flags
-    };
+    let flags = if flags & O_PATH != 0 { flags & (O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) } else { flags };
     let mut created = false;
     let loc = if flags & O_CREAT != 0 && flags & O_PATH == 0 {
         let r = t.k.vfs.resolve_parent(&fs.root, &start, path, &creds)?;
@@ -345,9 +306,7 @@ pub fn do_open(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32) -> KRes
                     return Err(Errno::EEXIST);
                 }
                 let follow = flags & O_NOFOLLOW == 0;
-                let l =
-                    t.k.vfs
-                        .resolve(&fs.root, &r.parent, &r.name, follow, &creds)?;
+                let l = t.k.vfs.resolve(&fs.root, &r.parent, &r.name, follow, &creds)?;
                 if l.inode().attr()?.is_symlink() {
                     return Err(Errno::ELOOP);
                 }
@@ -359,19 +318,13 @@ pub fn do_open(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32) -> KRes
                 if r.parent.mount.readonly {
                     return Err(Errno::EROFS);
                 }
-                let cattr = CreateAttr {
-                    mode: S_IFREG | (mode & 0o7777 & !fs.umask),
-                    uid: creds.fsuid,
-                    gid: creds.fsgid,
-                };
+                let cattr =
+                    CreateAttr { mode: S_IFREG | (mode & 0o7777 & !fs.umask), uid: creds.fsuid, gid: creds.fsgid };
                 r.parent.inode().create(&r.name, NodeKind::Regular, cattr)?;
                 r.parent.dentry.invalidate(&r.name);
                 created = true;
                 let d = r.parent.dentry.child(&r.name)?;
-                crate::vfs::Location {
-                    mount: r.parent.mount.clone(),
-                    dentry: d,
-                }
+                crate::vfs::Location { mount: r.parent.mount.clone(), dentry: d }
             }
             Err(e) => return Err(e),
         }
@@ -408,10 +361,7 @@ pub fn do_open(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32) -> KRes
             return Err(Errno::EROFS);
         }
         if flags & O_TRUNC != 0 && attr.is_regular() && attr.size != 0 {
-            loc.inode().set_attr(&SetAttr {
-                size: Some(0),
-                ..Default::default()
-            })?;
+            loc.inode().set_attr(&SetAttr { size: Some(0), ..Default::default() })?;
         }
         loc.inode().open(flags)?
     };
@@ -433,14 +383,7 @@ pub fn openat(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
 
 pub fn creat(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     let path = t.read_path(a[0])?;
-    do_open(
-        t,
-        AT_FDCWD,
-        &path,
-        O_CREAT | O_WRONLY | O_TRUNC,
-        a[1] as u32,
-    )
-    .map(|f| f as u64)
+    do_open(t, AT_FDCWD, &path, O_CREAT | O_WRONLY | O_TRUNC, a[1] as u32).map(|f| f as u64)
 }
 
 pub fn close(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
@@ -497,13 +440,10 @@ pub fn fcntl(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
             }
             let mut fds = lock(&t.proc_.fds);
             let f = fds.get(fd)?;
-            fds.insert_from(min, f, cmd == F_DUPFD_CLOEXEC, limit)
-                .map(|n| n as u64)
+            fds.insert_from(min, f, cmd == F_DUPFD_CLOEXEC, limit).map(|n| n as u64)
         }
         F_GETFD => Ok(u64::from(lock(&t.proc_.fds).cloexec(fd)?)),
-        F_SETFD => lock(&t.proc_.fds)
-            .set_cloexec(fd, a[2] & u64::from(FD_CLOEXEC) != 0)
-            .map(|_| 0),
+        F_SETFD => lock(&t.proc_.fds).set_cloexec(fd, a[2] & u64::from(FD_CLOEXEC) != 0).map(|_| 0),
         F_GETFL => Ok(u64::from(file_of(t, fd)?.flags())),
         F_SETFL => {
             file_of(t, fd)?.set_status_flags(a[2] as u32);
@@ -526,28 +466,16 @@ pub fn ioctl(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
         FIONBIO => {
             let on: i32 = t.read_val(a[2])?;
             let fl = f.flags();
-            f.set_status_flags(if on != 0 {
-                fl | O_NONBLOCK
-            } else {
-                fl & !O_NONBLOCK
-            });
+            f.set_status_flags(if on != 0 { fl | O_NONBLOCK } else { fl & !O_NONBLOCK });
             Ok(0)
         }
         FIONREAD => {
             let n = match f.file.readable_bytes() {
                 Some(n) => n,
                 None => {
-                    let is_reg = f
-                        .inode
-                        .as_ref()
-                        .and_then(|i| i.attr().ok())
-                        .is_some_and(|a| a.is_regular());
+                    let is_reg = f.inode.as_ref().and_then(|i| i.attr().ok()).is_some_and(|a| a.is_regular());
                     if is_reg {
-                        let size = f
-                            .inode
-                            .as_ref()
-                            .and_then(|i| i.attr().ok())
-                            .map_or(0, |a| a.size);
+                        let size = f.inode.as_ref().and_then(|i| i.attr().ok()).map_or(0, |a| a.size);
                         size.saturating_sub(*f.offset())
                     } else {
                         return f.file.ioctl(req, a[2], &TaskMem(t));
@@ -588,16 +516,8 @@ pub fn getdents64(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     let mut entries = lock(&f.dir_entries);
     if entries.is_none() {
         let mut v = vec![
-            crate::vfs::DirEntry {
-                ino: attr.ino,
-                kind: DT_DIR,
-                name: b".".to_vec(),
-            },
-            crate::vfs::DirEntry {
-                ino: parent_ino(&f).unwrap_or(attr.ino),
-                kind: DT_DIR,
-                name: b"..".to_vec(),
-            },
+            crate::vfs::DirEntry { ino: attr.ino, kind: DT_DIR, name: b".".to_vec() },
+            crate::vfs::DirEntry { ino: parent_ino(&f).unwrap_or(attr.ino), kind: DT_DIR, name: b"..".to_vec() },
         ];
         v.extend(inode.readdir()?);
         *entries = Some(v);
@@ -616,11 +536,7 @@ pub fn getdents64(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
             d_ino: e.ino,
             d_off: (idx + 1) as i64,
             d_reclen: reclen as u16,
-            d_type: if e.kind == DT_UNKNOWN {
-                dtype_of_mode(0)
-            } else {
-                e.kind
-            },
+            d_type: if e.kind == DT_UNKNOWN { dtype_of_mode(0) } else { e.kind },
         };
         let start = out.len();
         out.extend_from_slice(head.as_bytes());
@@ -658,10 +574,5 @@ pub fn ftruncate(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     if !inode.attr()?.is_regular() {
         return Err(Errno::EINVAL);
     }
-    inode
-        .set_attr(&SetAttr {
-            size: Some(a[1]),
-            ..Default::default()
-        })
-        .map(|_| 0)
+    inode.set_attr(&SetAttr { size: Some(a[1]), ..Default::default() }).map(|_| 0)
 }

@@ -7,9 +7,7 @@ use abi::Errno;
 
 use super::{dir_of, fd_arg, file_of, int_arg, resolve_at};
 use crate::kernel::Task;
-use crate::vfs::{
-    lock, may_access, CreateAttr, InodeAttr, KResult, Location, NodeKind, SetAttr, TimeSet,
-};
+use crate::vfs::{lock, may_access, CreateAttr, InodeAttr, KResult, Location, NodeKind, SetAttr, TimeSet};
 
 fn to_stat(a: &InodeAttr) -> Stat {
     Stat {
@@ -42,11 +40,7 @@ fn minor(d: u64) -> u32 {
 }
 
 fn ts(t: Timespec) -> StatxTimestamp {
-    StatxTimestamp {
-        tv_sec: t.tv_sec,
-        tv_nsec: t.tv_nsec as u32,
-        __reserved: 0,
-    }
+    StatxTimestamp { tv_sec: t.tv_sec, tv_nsec: t.tv_nsec as u32, __reserved: 0 }
 }
 
 fn stat_loc(t: &Task, loc: &Location, buf: u64) -> KResult<u64> {
@@ -81,13 +75,7 @@ pub fn newfstatat(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
         return Err(Errno::EINVAL);
     }
     let p = t.read_path(a[1])?;
-    let loc = resolve_at(
-        t,
-        int_arg(a[0]),
-        &p,
-        flags & AT_SYMLINK_NOFOLLOW == 0,
-        flags & AT_EMPTY_PATH != 0,
-    )?;
+    let loc = resolve_at(t, int_arg(a[0]), &p, flags & AT_SYMLINK_NOFOLLOW == 0, flags & AT_EMPTY_PATH != 0)?;
     stat_loc(t, &loc, a[2])
 }
 
@@ -103,13 +91,7 @@ pub fn statx(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
         return Err(Errno::EINVAL);
     }
     let p = t.read_path(a[1])?;
-    let loc = resolve_at(
-        t,
-        int_arg(a[0]),
-        &p,
-        flags & AT_SYMLINK_NOFOLLOW == 0,
-        flags & AT_EMPTY_PATH != 0,
-    )?;
+    let loc = resolve_at(t, int_arg(a[0]), &p, flags & AT_SYMLINK_NOFOLLOW == 0, flags & AT_EMPTY_PATH != 0)?;
     let at = loc.inode().attr()?;
     let sx = Statx {
         stx_mask: STATX_BASIC_STATS | STATX_MNT_ID,
@@ -155,13 +137,7 @@ fn do_access(t: &Task, dirfd: i32, path_addr: u64, mode: u32, flags: u32) -> KRe
         return Err(Errno::EINVAL);
     }
     let p = t.read_path(path_addr)?;
-    let loc = resolve_at(
-        t,
-        dirfd,
-        &p,
-        flags & AT_SYMLINK_NOFOLLOW == 0,
-        flags & AT_EMPTY_PATH != 0,
-    )?;
+    let loc = resolve_at(t, dirfd, &p, flags & AT_SYMLINK_NOFOLLOW == 0, flags & AT_EMPTY_PATH != 0)?;
     let at = loc.inode().attr()?;
     // access(2) checks with the real ids unless AT_EACCESS.
     let mut creds = t.creds();
@@ -169,10 +145,7 @@ fn do_access(t: &Task, dirfd: i32, path_addr: u64, mode: u32, flags: u32) -> KRe
         creds.fsuid = creds.uid;
         creds.fsgid = creds.gid;
     }
-    if mode & W_OK != 0
-        && loc.mount.readonly
-        && !matches!(at.file_type(), S_IFCHR | S_IFBLK | S_IFIFO | S_IFSOCK)
-    {
+    if mode & W_OK != 0 && loc.mount.readonly && !matches!(at.file_type(), S_IFCHR | S_IFBLK | S_IFIFO | S_IFSOCK) {
         return Err(Errno::EROFS);
     }
     may_access(&at, &creds, mode)?;
@@ -253,11 +226,7 @@ pub fn fchdir(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
 /// search permission on it and that its mount is writable.
 fn parent_for_change(t: &Task, dirfd: i32, path: &[u8]) -> KResult<crate::vfs::Resolved> {
     let fs = t.fs();
-    let start = if path.first() == Some(&b'/') {
-        fs.root.clone()
-    } else {
-        dir_of(t, dirfd)?
-    };
+    let start = if path.first() == Some(&b'/') { fs.root.clone() } else { dir_of(t, dirfd)? };
     let r = t.k.vfs.resolve_parent(&fs.root, &start, path, &t.creds())?;
     Ok(r)
 }
@@ -290,20 +259,8 @@ fn do_mknode(t: &Task, dirfd: i32, path: &[u8], kind: NodeKind, mode: u32) -> KR
         NodeKind::Symlink(_) => S_IFLNK,
         _ => S_IFREG,
     };
-    let perm = if ftype == S_IFLNK {
-        0o777
-    } else {
-        mode & 0o7777 & !umask
-    };
-    r.parent.inode().create(
-        &r.name,
-        kind,
-        CreateAttr {
-            mode: ftype | perm,
-            uid: creds.fsuid,
-            gid: creds.fsgid,
-        },
-    )?;
+    let perm = if ftype == S_IFLNK { 0o777 } else { mode & 0o7777 & !umask };
+    r.parent.inode().create(&r.name, kind, CreateAttr { mode: ftype | perm, uid: creds.fsuid, gid: creds.fsgid })?;
     r.parent.dentry.invalidate(&r.name);
     Ok(0)
 }
@@ -341,11 +298,7 @@ pub fn symlinkat(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
 fn check_sticky(t: &Task, dir: &Location, victim: &InodeAttr) -> KResult<()> {
     let dattr = dir.inode().attr()?;
     let creds = t.creds();
-    if dattr.mode & S_ISVTX != 0
-        && creds.fsuid != 0
-        && creds.fsuid != victim.uid
-        && creds.fsuid != dattr.uid
-    {
+    if dattr.mode & S_ISVTX != 0 && creds.fsuid != 0 && creds.fsuid != victim.uid && creds.fsuid != dattr.uid {
         return Err(Errno::EPERM);
     }
     Ok(())
@@ -366,19 +319,12 @@ fn do_unlink(t: &Task, dirfd: i32, path: &[u8], dir: bool) -> KResult<u64> {
     let victim = r.parent.dentry.child(&r.name)?;
     let vattr = victim.inode.attr()?;
     if !dir && r.trailing_slash {
-        return Err(if vattr.is_dir() {
-            Errno::EISDIR
-        } else {
-            Errno::ENOTDIR
-        });
+        return Err(if vattr.is_dir() { Errno::EISDIR } else { Errno::ENOTDIR });
     }
     check_writable_dir(t, &r.parent)?;
     check_sticky(t, &r.parent, &vattr)?;
     // A mount point cannot be removed.
-    let vloc = Location {
-        mount: r.parent.mount.clone(),
-        dentry: victim.clone(),
-    };
+    let vloc = Location { mount: r.parent.mount.clone(), dentry: victim.clone() };
     if !std::sync::Arc::ptr_eq(&t.k.vfs.cross_down(vloc).dentry, &victim) {
         return Err(Errno::EBUSY);
     }
@@ -420,14 +366,7 @@ fn is_ancestor(anc: &Location, loc: &Location) -> bool {
     false
 }
 
-fn do_rename(
-    t: &Task,
-    olddirfd: i32,
-    old: &[u8],
-    newdirfd: i32,
-    new: &[u8],
-    flags: u32,
-) -> KResult<u64> {
+fn do_rename(t: &Task, olddirfd: i32, old: &[u8], newdirfd: i32, new: &[u8], flags: u32) -> KResult<u64> {
     if flags & !(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT) != 0
         || (flags & RENAME_EXCHANGE != 0 && flags & (RENAME_NOREPLACE | RENAME_WHITEOUT) != 0)
     {
@@ -454,10 +393,7 @@ fn do_rename(
     check_writable_dir(t, &ro.parent)?;
     check_writable_dir(t, &rn.parent)?;
     check_sticky(t, &ro.parent, &sattr)?;
-    let src_loc = Location {
-        mount: ro.parent.mount.clone(),
-        dentry: src.clone(),
-    };
+    let src_loc = Location { mount: ro.parent.mount.clone(), dentry: src.clone() };
     if sattr.is_dir() && is_ancestor(&src_loc, &rn.parent) {
         return Err(Errno::EINVAL);
     }
@@ -468,19 +404,14 @@ fn do_rename(
             return Ok(0);
         }
         check_sticky(t, &rn.parent, &dst.inode.attr()?)?;
-        let dst_loc = Location {
-            mount: rn.parent.mount.clone(),
-            dentry: dst,
-        };
+        let dst_loc = Location { mount: rn.parent.mount.clone(), dentry: dst };
         if flags & RENAME_EXCHANGE != 0 && is_ancestor(&dst_loc, &ro.parent) {
             return Err(Errno::EINVAL);
         }
     } else if flags & RENAME_EXCHANGE != 0 {
         return Err(Errno::ENOENT);
     }
-    ro.parent
-        .inode()
-        .rename(&ro.name, rn.parent.inode(), &rn.name, flags)?;
+    ro.parent.inode().rename(&ro.name, rn.parent.inode(), &rn.name, flags)?;
     ro.parent.dentry.invalidate(&ro.name);
     rn.parent.dentry.invalidate(&rn.name);
     Ok(0)
@@ -501,24 +432,11 @@ pub fn renameat2(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     do_rename(t, int_arg(a[0]), &o, int_arg(a[2]), &n, a[4] as u32)
 }
 
-fn do_link(
-    t: &Task,
-    olddirfd: i32,
-    old: &[u8],
-    newdirfd: i32,
-    new: &[u8],
-    flags: u32,
-) -> KResult<u64> {
+fn do_link(t: &Task, olddirfd: i32, old: &[u8], newdirfd: i32, new: &[u8], flags: u32) -> KResult<u64> {
     if flags & !(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
-    let src = resolve_at(
-        t,
-        olddirfd,
-        old,
-        flags & AT_SYMLINK_FOLLOW != 0,
-        flags & AT_EMPTY_PATH != 0,
-    )?;
+    let src = resolve_at(t, olddirfd, old, flags & AT_SYMLINK_FOLLOW != 0, flags & AT_EMPTY_PATH != 0)?;
     if src.inode().attr()?.is_dir() {
         return Err(Errno::EPERM);
     }
@@ -559,21 +477,10 @@ fn do_chmod(t: &Task, loc: &Location, mode: u32) -> KResult<u64> {
         return Err(Errno::EPERM);
     }
     let mut m = mode & 0o7777;
-    if creds.fsuid != 0
-        && m & S_ISGID != 0
-        && creds.fsgid != at.gid
-        && !creds.groups.contains(&at.gid)
-    {
+    if creds.fsuid != 0 && m & S_ISGID != 0 && creds.fsgid != at.gid && !creds.groups.contains(&at.gid) {
         m &= !S_ISGID;
     }
-    setattr_loc(
-        t,
-        loc,
-        SetAttr {
-            mode: Some(m),
-            ..Default::default()
-        },
-    )
+    setattr_loc(t, loc, SetAttr { mode: Some(m), ..Default::default() })
 }
 
 pub fn chmod(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
@@ -609,11 +516,7 @@ fn do_chown(t: &Task, loc: &Location, uid: u32, gid: u32) -> KResult<u64> {
             }
         }
     }
-    let mut sa = SetAttr {
-        uid,
-        gid,
-        ..Default::default()
-    };
+    let mut sa = SetAttr { uid, gid, ..Default::default() };
     // Changing the owner of a non-directory clears set-id bits.
     if (uid.is_some() || gid.is_some()) && !at.is_dir() && at.mode & (S_ISUID | S_ISGID) != 0 {
         sa.mode = Some(at.mode & 0o7777 & !(S_ISUID | S_ISGID));
@@ -645,13 +548,7 @@ pub fn fchownat(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
         return Err(Errno::EINVAL);
     }
     let p = t.read_path(a[1])?;
-    let loc = resolve_at(
-        t,
-        int_arg(a[0]),
-        &p,
-        flags & AT_SYMLINK_NOFOLLOW == 0,
-        flags & AT_EMPTY_PATH != 0,
-    )?;
+    let loc = resolve_at(t, int_arg(a[0]), &p, flags & AT_SYMLINK_NOFOLLOW == 0, flags & AT_EMPTY_PATH != 0)?;
     do_chown(t, &loc, a[2] as u32, a[3] as u32)
 }
 
@@ -666,13 +563,7 @@ pub fn utimensat(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
         f.loc.clone().ok_or(Errno::EBADF)?
     } else {
         let p = t.read_path(a[1])?;
-        resolve_at(
-            t,
-            int_arg(a[0]),
-            &p,
-            flags & AT_SYMLINK_NOFOLLOW == 0,
-            flags & AT_EMPTY_PATH != 0,
-        )?
+        resolve_at(t, int_arg(a[0]), &p, flags & AT_SYMLINK_NOFOLLOW == 0, flags & AT_EMPTY_PATH != 0)?
     };
     let times: Option<[Timespec; 2]> = if a[2] == 0 {
         None
@@ -705,15 +596,7 @@ pub fn utimensat(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
         }
         may_access(&attr, &creds, W_OK)?;
     }
-    setattr_loc(
-        t,
-        &loc,
-        SetAttr {
-            atime: at,
-            mtime: mt,
-            ..Default::default()
-        },
-    )
+    setattr_loc(t, &loc, SetAttr { atime: at, mtime: mt, ..Default::default() })
 }
 
 pub fn truncate(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
@@ -730,14 +613,7 @@ pub fn truncate(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
         return Err(Errno::EINVAL);
     }
     may_access(&at, &t.creds(), W_OK)?;
-    setattr_loc(
-        t,
-        &loc,
-        SetAttr {
-            size: Some(a[1]),
-            ..Default::default()
-        },
-    )
+    setattr_loc(t, &loc, SetAttr { size: Some(a[1]), ..Default::default() })
 }
 
 pub fn umask(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {

@@ -29,11 +29,7 @@ pub fn mmap(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
         return Err(Errno::EINVAL);
     }
     let (backing, name, dev_ino) = if flags & MAP_ANONYMOUS != 0 {
-        let name = if typ == MAP_PRIVATE {
-            Vec::new()
-        } else {
-            b"/dev/zero (deleted)".to_vec()
-        };
+        let name = if typ == MAP_PRIVATE { Vec::new() } else { b"/dev/zero (deleted)".to_vec() };
         (VmaBacking::Anon, name, (0, 0))
     } else {
         let f = file_of(t, fd_arg(a[4])?)?;
@@ -50,22 +46,10 @@ pub fn mmap(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
         }
         off.checked_add(len).ok_or(Errno::EOVERFLOW)?;
         let root = t.fs().root;
-        let name = f
-            .loc
-            .as_ref()
-            .map(|l| t.k.vfs.path_of(l, &root))
-            .unwrap_or_default();
+        let name = f.loc.as_ref().map(|l| t.k.vfs.path_of(l, &root)).unwrap_or_default();
         // Zeroes past the end of the file (a partial last page).
         let zero_from = u64::MAX;
-        (
-            VmaBacking::File {
-                file: f.file.clone(),
-                offset: off,
-                zero_from,
-            },
-            name,
-            (at.dev, at.ino),
-        )
+        (VmaBacking::File { file: f.file.clone(), offset: off, zero_from }, name, (at.dev, at.ino))
     };
     lock(&t.proc_.mm).mmap(addr, len, prot, flags, backing, name, dev_ino)
 }
@@ -75,9 +59,7 @@ pub fn munmap(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
 }
 
 pub fn mprotect(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    lock(&t.proc_.mm)
-        .mprotect(a[0], a[1], a[2] as u32)
-        .map(|_| 0)
+    lock(&t.proc_.mm).mprotect(a[0], a[1], a[2] as u32).map(|_| 0)
 }
 
 pub fn mremap(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
@@ -91,8 +73,8 @@ pub fn madvise(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     }
     match advice {
         MADV_DONTNEED | MADV_FREE | MADV_REMOVE => lock(&t.proc_.mm).dontneed(addr, len).map(|_| 0),
-        MADV_NORMAL | MADV_RANDOM | MADV_SEQUENTIAL | MADV_WILLNEED | MADV_DONTFORK
-        | MADV_DOFORK | MADV_HUGEPAGE | MADV_NOHUGEPAGE | MADV_DONTDUMP | MADV_DODUMP => Ok(0),
+        MADV_NORMAL | MADV_RANDOM | MADV_SEQUENTIAL | MADV_WILLNEED | MADV_DONTFORK | MADV_DOFORK | MADV_HUGEPAGE
+        | MADV_NOHUGEPAGE | MADV_DONTDUMP | MADV_DODUMP => Ok(0),
         _ => Err(Errno::EINVAL),
     }
 }

@@ -51,13 +51,7 @@ pub fn dir_of(t: &Task, dirfd: i32) -> KResult<Location> {
 
 /// Resolve `path` relative to `dirfd`. With `AT_EMPTY_PATH` and an empty
 /// path, the file open at `dirfd` itself.
-pub fn resolve_at(
-    t: &Task,
-    dirfd: i32,
-    path: &[u8],
-    follow: bool,
-    empty_ok: bool,
-) -> KResult<Location> {
+pub fn resolve_at(t: &Task, dirfd: i32, path: &[u8], follow: bool, empty_ok: bool) -> KResult<Location> {
     if path.is_empty() {
         if !empty_ok {
             return Err(Errno::ENOENT);
@@ -68,10 +62,6 @@ pub fn resolve_at(
         return file_of(t, dirfd)?.loc.clone().ok_or(Errno::EBADF);
     }
     let fs = t.fs();
-    let start = if path[0] == b'/' {
-        fs.root.clone()
-    } else {
-        dir_of(t, dirfd)?
-    };
+    let start = if path[0] == b'/' { fs.root.clone() } else { dir_of(t, dirfd)? };
     t.k.vfs.resolve(&fs.root, &start, path, follow, &t.creds())
 }

@@ -167,11 +167,7 @@ fn do_prlimit(t: &mut Task, resource: u32, new: u64, old: u64) -> KResult<u64> {
         return Err(Errno::EINVAL);
     }
     let r = resource as usize;
-    let newv: Option<Rlimit> = if new != 0 {
-        Some(t.read_val(new)?)
-    } else {
-        None
-    };
+    let newv: Option<Rlimit> = if new != 0 { Some(t.read_val(new)?) } else { None };
     if let Some(n) = &newv {
         if n.rlim_cur > n.rlim_max {
             return Err(Errno::EINVAL);
@@ -196,11 +192,7 @@ fn do_prlimit(t: &mut Task, resource: u32, new: u64, old: u64) -> KResult<u64> {
 pub fn prlimit64(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     let pid = int_arg(a[0]);
     if pid != 0 && pid != t.pid() {
-        return Err(if t.k.process(pid).is_some() {
-            Errno::EPERM
-        } else {
-            Errno::ESRCH
-        });
+        return Err(if t.k.process(pid).is_some() { Errno::EPERM } else { Errno::ESRCH });
     }
     do_prlimit(t, a[1] as u32, a[2], a[3])
 }
@@ -302,11 +294,7 @@ pub fn prctl(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
         }
         PR_SET_PDEATHSIG => Err(Errno::ENOSYS),
         _ => {
-            t.k.log(&format!(
-                "bulwark: unsupported prctl option {} by {}",
-                a[0],
-                String::from_utf8_lossy(&t.comm())
-            ));
+            t.k.log(&format!("bulwark: unsupported prctl option {} by {}", a[0], String::from_utf8_lossy(&t.comm())));
             Err(Errno::EINVAL)
         }
     }
@@ -330,13 +318,7 @@ pub fn getrusage(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
 pub fn times(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     let ticks = (t.proc_.start.elapsed().as_millis() / 10) as i64;
     if a[0] != 0 {
-        t.write_val(
-            a[0],
-            &Tms {
-                tms_utime: ticks,
-                ..Default::default()
-            },
-        )?;
+        t.write_val(a[0], &Tms { tms_utime: ticks, ..Default::default() })?;
     }
     Ok((t.k.start.elapsed().as_millis() / 10) as u64 + 100_000)
 }

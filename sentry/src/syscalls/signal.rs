@@ -21,11 +21,7 @@ pub fn rt_sigaction(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
         return Err(Errno::EINVAL);
     }
     let sig = sig as u32;
-    let new: Option<KernelSigaction> = if a[1] != 0 {
-        Some(t.read_val(a[1])?)
-    } else {
-        None
-    };
+    let new: Option<KernelSigaction> = if a[1] != 0 { Some(t.read_val(a[1])?) } else { None };
     if new.is_some() && (sig == SIGKILL || sig == SIGSTOP) {
         return Err(Errno::EINVAL);
     }
@@ -72,10 +68,7 @@ pub fn sigaltstack(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
             return Err(Errno::EINVAL);
         }
         if ss.ss_flags & SS_DISABLE != 0 {
-            t.altstack = StackT {
-                ss_flags: SS_DISABLE,
-                ..Default::default()
-            };
+            t.altstack = StackT { ss_flags: SS_DISABLE, ..Default::default() };
         } else {
             if ss.ss_size < MINSIGSTKSZ {
                 return Err(Errno::ENOMEM);

@@ -141,11 +141,7 @@ fn build() -> Vec<Option<Entry>> {
     e(SYS_PRLIMIT64, process::prlimit64, &[I, I, X, X]);
     e(SYS_GETRLIMIT, process::getrlimit, &[I, X]);
     e(SYS_SETRLIMIT, process::setrlimit, &[I, X]);
-    e(
-        SYS_SCHED_GETAFFINITY,
-        process::sched_getaffinity,
-        &[I, U, X],
-    );
+    e(SYS_SCHED_GETAFFINITY, process::sched_getaffinity, &[I, U, X]);
     e(SYS_SCHED_YIELD, process::sched_yield, &[]);
     e(SYS_GETCPU, process::getcpu, &[X, X, X]);
     e(SYS_PRCTL, process::prctl, &[I, X, X, X, X]);
@@ -180,10 +176,7 @@ fn table() -> &'static [Option<Entry>] {
 pub fn dispatch(t: &mut Task) {
     let nr = t.regs.syscall_nr();
     let args = t.regs.syscall_args();
-    let entry = usize::try_from(nr)
-        .ok()
-        .and_then(|n| table().get(n))
-        .and_then(Option::as_ref);
+    let entry = usize::try_from(nr).ok().and_then(|n| table().get(n)).and_then(Option::as_ref);
     // exit_group and execve change what the strace line can read: print
     // those before the call.
     let early = nr == SYS_EXIT_GROUP || nr == SYS_EXIT || nr == SYS_EXECVE;
@@ -201,12 +194,9 @@ pub fn dispatch(t: &mut Task) {
     // Internal restart codes never reach the application in this issue:
     // there are no handlers to run, so a restart is an EINTR.
     let result = match result {
-        Err(
-            Errno::ERESTARTSYS
-            | Errno::ERESTARTNOINTR
-            | Errno::ERESTARTNOHAND
-            | Errno::ERESTART_RESTARTBLOCK,
-        ) => Err(Errno::EINTR),
+        Err(Errno::ERESTARTSYS | Errno::ERESTARTNOINTR | Errno::ERESTARTNOHAND | Errno::ERESTART_RESTARTBLOCK) => {
+            Err(Errno::EINTR)
+        }
         r => r,
     };
     if nr == SYS_EXECVE && result.is_ok() {
@@ -219,16 +209,10 @@ pub fn dispatch(t: &mut Task) {
         });
     }
     if let Some(out) = &t.k.strace {
-        let call =
-            pre.unwrap_or_else(|| format_call(t, nr, &args, entry.map(|e| e.args), result.ok()));
+        let call = pre.unwrap_or_else(|| format_call(t, nr, &args, entry.map(|e| e.args), result.ok()));
         let line = match result {
             Ok(v) => format!("[pid {}] {call} = {}\n", t.tid, format_ret(nr, v)),
-            Err(e) => format!(
-                "[pid {}] {call} = -1 {} ({})\n",
-                t.tid,
-                e.name(),
-                describe(e)
-            ),
+            Err(e) => format!("[pid {}] {call} = -1 {} ({})\n", t.tid, e.name(), describe(e)),
         };
         let _ = lock(out).write_all(line.as_bytes());
     }
@@ -246,12 +230,7 @@ pub fn describe(e: Errno) -> String {
     if (e as i32) >= 512 {
         return "Interrupted system call".into();
     }
-    std::io::Error::from_raw_os_error(e as i32)
-        .to_string()
-        .split(" (os error")
-        .next()
-        .unwrap_or("")
-        .to_string()
+    std::io::Error::from_raw_os_error(e as i32).to_string().split(" (os error").next().unwrap_or("").to_string()
 }
 
 fn quote(bytes: &[u8], max: usize) -> String {
@@ -313,13 +292,7 @@ fn oflags(f: u64) -> String {
     parts.join("|")
 }
 
-fn format_call(
-    t: &Task,
-    nr: u64,
-    args: &[u64; 6],
-    fmt: Option<&[Arg]>,
-    ret: Option<u64>,
-) -> String {
+fn format_call(t: &Task, nr: u64, args: &[u64; 6], fmt: Option<&[Arg]>, ret: Option<u64>) -> String {
     let name = syscall_name(nr).map_or_else(|| format!("syscall_{nr}"), str::to_string);
     let fmt: &[Arg] = match fmt {
         Some(f) => f,

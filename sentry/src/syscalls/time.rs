@@ -12,19 +12,13 @@ use crate::vfs::KResult;
 
 /// Read a host clock (the sentry's own use of time).
 fn host_clock(id: libc::clockid_t) -> Timespec {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: a valid clock id and a pointer to a local timespec.
     #[allow(unsafe_code)]
     unsafe {
         libc::clock_gettime(id, &mut ts);
     }
-    Timespec {
-        tv_sec: ts.tv_sec,
-        tv_nsec: ts.tv_nsec,
-    }
+    Timespec { tv_sec: ts.tv_sec, tv_nsec: ts.tv_nsec }
 }
 
 /// The value of application clock `id`.
@@ -40,10 +34,7 @@ pub fn clock_now(t: &Task, id: i32) -> KResult<Timespec> {
         CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => {
             // CPU time approximated by wall time since the process began.
             let d = t.proc_.start.elapsed();
-            return Ok(Timespec {
-                tv_sec: d.as_secs() as i64,
-                tv_nsec: i64::from(d.subsec_nanos()),
-            });
+            return Ok(Timespec { tv_sec: d.as_secs() as i64, tv_nsec: i64::from(d.subsec_nanos()) });
         }
         8..=11 => libc::CLOCK_REALTIME,
         _ => return Err(Errno::EINVAL),
@@ -60,14 +51,8 @@ pub fn clock_gettime(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
 pub fn clock_getres(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     clock_now(t, int_arg(a[0]))?;
     if a[1] != 0 {
-        let coarse = matches!(
-            int_arg(a[0]) as u32,
-            CLOCK_REALTIME_COARSE | CLOCK_MONOTONIC_COARSE
-        );
-        let res = Timespec {
-            tv_sec: 0,
-            tv_nsec: if coarse { 4_000_000 } else { 1 },
-        };
+        let coarse = matches!(int_arg(a[0]) as u32, CLOCK_REALTIME_COARSE | CLOCK_MONOTONIC_COARSE);
+        let res = Timespec { tv_sec: 0, tv_nsec: if coarse { 4_000_000 } else { 1 } };
         t.write_val(a[1], &res)?;
     }
     Ok(0)
@@ -76,13 +61,7 @@ pub fn clock_getres(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
 pub fn gettimeofday(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     if a[0] != 0 {
         let ts = host_clock(libc::CLOCK_REALTIME);
-        t.write_val(
-            a[0],
-            &Timeval {
-                tv_sec: ts.tv_sec,
-                tv_usec: ts.tv_nsec / 1000,
-            },
-        )?;
+        t.write_val(a[0], &Timeval { tv_sec: ts.tv_sec, tv_usec: ts.tv_nsec / 1000 })?;
     }
     if a[1] != 0 {
         t.write_val(a[1], &abi::types::Timezone::default())?;

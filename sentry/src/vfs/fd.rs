@@ -25,12 +25,7 @@ pub struct FileDescription {
 }
 
 impl FileDescription {
-    pub fn new(
-        file: FileRef,
-        loc: Option<Location>,
-        inode: Option<InodeRef>,
-        flags: u32,
-    ) -> Arc<FileDescription> {
+    pub fn new(file: FileRef, loc: Option<Location>, inode: Option<InodeRef>, flags: u32) -> Arc<FileDescription> {
         Arc::new(FileDescription {
             file,
             loc,
@@ -91,10 +86,7 @@ impl FdTable {
     }
 
     pub fn get(&self, fd: i32) -> KResult<Arc<FileDescription>> {
-        self.slots
-            .get(&fd)
-            .map(|s| s.file.clone())
-            .ok_or(Errno::EBADF)
+        self.slots.get(&fd).map(|s| s.file.clone()).ok_or(Errno::EBADF)
     }
 
     pub fn cloexec(&self, fd: i32) -> KResult<bool> {
@@ -102,20 +94,11 @@ impl FdTable {
     }
 
     pub fn set_cloexec(&mut self, fd: i32, on: bool) -> KResult<()> {
-        self.slots
-            .get_mut(&fd)
-            .map(|s| s.cloexec = on)
-            .ok_or(Errno::EBADF)
+        self.slots.get_mut(&fd).map(|s| s.cloexec = on).ok_or(Errno::EBADF)
     }
 
     /// Install at the lowest free descriptor `>= min`.
-    pub fn insert_from(
-        &mut self,
-        min: i32,
-        file: Arc<FileDescription>,
-        cloexec: bool,
-        limit: i32,
-    ) -> KResult<i32> {
+    pub fn insert_from(&mut self, min: i32, file: Arc<FileDescription>, cloexec: bool, limit: i32) -> KResult<i32> {
         let mut fd = min;
         for (&k, _) in self.slots.range(min..) {
             if k != fd {
@@ -135,15 +118,8 @@ impl FdTable {
     }
 
     /// Install at exactly `fd`, returning what was there.
-    pub fn insert_at(
-        &mut self,
-        fd: i32,
-        file: Arc<FileDescription>,
-        cloexec: bool,
-    ) -> Option<Arc<FileDescription>> {
-        self.slots
-            .insert(fd, Slot { file, cloexec })
-            .map(|s| s.file)
+    pub fn insert_at(&mut self, fd: i32, file: Arc<FileDescription>, cloexec: bool) -> Option<Arc<FileDescription>> {
+        self.slots.insert(fd, Slot { file, cloexec }).map(|s| s.file)
     }
 
     pub fn remove(&mut self, fd: i32) -> KResult<Arc<FileDescription>> {

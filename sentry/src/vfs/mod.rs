@@ -32,12 +32,7 @@ pub struct Dentry {
 impl Dentry {
     /// The root dentry of a file system.
     pub fn root(inode: InodeRef) -> Arc<Dentry> {
-        Arc::new(Dentry {
-            inode,
-            name: b"/".to_vec(),
-            parent: None,
-            children: Mutex::new(HashMap::new()),
-        })
+        Arc::new(Dentry { inode, name: b"/".to_vec(), parent: None, children: Mutex::new(HashMap::new()) })
     }
 
     /// The child `name`, from the cache or the file system.
@@ -112,10 +107,7 @@ impl Vfs {
             source: source.into(),
         });
         Arc::new(Vfs {
-            root: Location {
-                mount: m.clone(),
-                dentry: m.root.clone(),
-            },
+            root: Location { mount: m.clone(), dentry: m.root.clone() },
             mounts: Mutex::new(HashMap::new()),
             all: Mutex::new(vec![m]),
             next_id: AtomicU64::new(2),
@@ -128,14 +120,7 @@ impl Vfs {
     }
 
     /// Mount `fs_root` on the directory at `at`.
-    pub fn mount(
-        &self,
-        at: &Location,
-        fs_root: InodeRef,
-        fstype: &str,
-        source: &str,
-        readonly: bool,
-    ) -> Arc<Mount> {
+    pub fn mount(&self, at: &Location, fs_root: InodeRef, fstype: &str, source: &str, readonly: bool) -> Arc<Mount> {
         let m = Arc::new(Mount {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             root: Dentry::root(fs_root),
@@ -158,10 +143,7 @@ impl Vfs {
     pub fn cross_down(&self, mut loc: Location) -> Location {
         let mounts = lock(&self.mounts);
         while let Some(m) = mounts.get(&key(&loc.mount, &loc.dentry)) {
-            loc = Location {
-                mount: m.clone(),
-                dentry: m.root.clone(),
-            };
+            loc = Location { mount: m.clone(), dentry: m.root.clone() };
         }
         loc
     }
@@ -177,18 +159,10 @@ impl Vfs {
             match &cur.dentry.parent {
                 Some(p) => {
                     parts.push(cur.dentry.name.clone());
-                    cur = Location {
-                        mount: cur.mount.clone(),
-                        dentry: p.clone(),
-                    };
+                    cur = Location { mount: cur.mount.clone(), dentry: p.clone() };
                 }
                 None => match &cur.mount.parent {
-                    Some((pm, pd)) => {
-                        cur = Location {
-                            mount: pm.clone(),
-                            dentry: pd.clone(),
-                        }
-                    }
+                    Some((pm, pd)) => cur = Location { mount: pm.clone(), dentry: pd.clone() },
                     None => break,
                 },
             }

@@ -69,10 +69,7 @@ pub struct Resolved {
 }
 
 fn split(path: &[u8]) -> VecDeque<Vec<u8>> {
-    path.split(|&b| b == b'/')
-        .filter(|c| !c.is_empty())
-        .map(|c| c.to_vec())
-        .collect()
+    path.split(|&b| b == b'/').filter(|c| !c.is_empty()).map(|c| c.to_vec()).collect()
 }
 
 impl Vfs {
@@ -83,19 +80,9 @@ impl Vfs {
                 return cur;
             }
             match &cur.dentry.parent {
-                Some(p) => {
-                    return Location {
-                        mount: cur.mount.clone(),
-                        dentry: p.clone(),
-                    }
-                }
+                Some(p) => return Location { mount: cur.mount.clone(), dentry: p.clone() },
                 None => match &cur.mount.parent {
-                    Some((pm, pd)) => {
-                        cur = Location {
-                            mount: pm.clone(),
-                            dentry: pd.clone(),
-                        }
-                    }
+                    Some((pm, pd)) => cur = Location { mount: pm.clone(), dentry: pd.clone() },
                     None => return cur,
                 },
             }
@@ -137,10 +124,7 @@ impl Vfs {
                 continue;
             }
             let child = cur.dentry.child(&c)?;
-            let next = self.cross_down(Location {
-                mount: cur.mount.clone(),
-                dentry: child,
-            });
+            let next = self.cross_down(Location { mount: cur.mount.clone(), dentry: child });
             let nattr = next.inode().attr()?;
             if nattr.is_symlink() && (!last || follow_last || must_be_dir) {
                 *links += 1;
@@ -191,55 +175,28 @@ impl Vfs {
         if path.len() >= PATH_MAX {
             return Err(Errno::ENAMETOOLONG);
         }
-        let begin = if path[0] == b'/' {
-            root.clone()
-        } else {
-            start.clone()
-        };
+        let begin = if path[0] == b'/' { root.clone() } else { start.clone() };
         let must_be_dir = path.last() == Some(&b'/');
         let mut links = 0;
-        let (loc, _) = self.walk(
-            root,
-            begin,
-            split(path),
-            follow,
-            must_be_dir,
-            false,
-            creds,
-            &mut links,
-        )?;
+        let (loc, _) = self.walk(root, begin, split(path), follow, must_be_dir, false, creds, &mut links)?;
         Ok(loc)
     }
 
     /// Resolve all but the last component of `path`; symlinks in the parent
     /// part are followed.
-    pub fn resolve_parent(
-        &self,
-        root: &Location,
-        start: &Location,
-        path: &[u8],
-        creds: &Creds,
-    ) -> KResult<Resolved> {
+    pub fn resolve_parent(&self, root: &Location, start: &Location, path: &[u8], creds: &Creds) -> KResult<Resolved> {
         if path.is_empty() {
             return Err(Errno::ENOENT);
         }
         if path.len() >= PATH_MAX {
             return Err(Errno::ENAMETOOLONG);
         }
-        let begin = if path[0] == b'/' {
-            root.clone()
-        } else {
-            start.clone()
-        };
+        let begin = if path[0] == b'/' { root.clone() } else { start.clone() };
         let trailing_slash = path.last() == Some(&b'/');
         let comps = split(path);
         if comps.is_empty() {
             // "/" itself.
-            return Ok(Resolved {
-                parent: begin,
-                name: b".".to_vec(),
-                trailing_slash,
-            });
+            return Ok(Resolved { parent: begin, name: b".".to_vec(), trailing_slash });
         }
         let mut links = 0;
         let (parent, name) = self.walk(root, begin, comps, true, false, true, creds, &mut links)?;
@@ -247,10 +204,6 @@ impl Vfs {
         if name.len() > NAME_MAX {
             return Err(Errno::ENAMETOOLONG);
         }
-        Ok(Resolved {
-            parent,
-            name,
-            trailing_slash,
-        })
+        Ok(Resolved { parent, name, trailing_slash })
     }
 }
