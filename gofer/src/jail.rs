@@ -101,10 +101,24 @@ pub fn enter(root: &Path, read_only: bool) -> io::Result<OwnedFd> {
         let _ = unsafe { libc::unshare(ns) };
     }
     mount(None, c"/", libc::MS_REC | libc::MS_PRIVATE, "make / private")?;
-    mount(Some(&root), &root, libc::MS_BIND | libc::MS_REC, "bind-mount root")?;
-    restrict(&root, read_only)?;
-    // SAFETY: `root` is NUL-terminated.
-    let ret = unsafe { libc::chdir(root.as_ptr()) };
+    // Stage the new root on a private tmpfs (over /tmp, in this mount
+    // namespace only): a bind mount stacked on "/" itself could not be
+    // entered, and pivot_root needs the new root to be a mount of its own.
+    let staging = c"/tmp";
+    let target = c"/tmp/root";
+    let fstype = c"tmpfs";
+    // SAFETY: all strings are NUL-terminated; no data argument.
+    let ret = unsafe {
+        libc::mount(fstype.as_ptr(), staging.as_ptr(), fstype.as_ptr(), libc::MS_NOSUID | libc::MS_NODEV, std::ptr::null())
+    };
+    check(ret, "mount staging tmpfs")?;
+    // SAFETY: the path is NUL-terminated.
+    let ret = unsafe { libc::mkdir(target.as_ptr(), 0o755) };
+    check(ret, "mkdir staging root")?;
+    mount(Some(&root), target, libc::MS_BIND | libc::MS_REC, "bind-mount root")?;
+    restrict(target, read_only)?;
+    // SAFETY: `target` is NUL-terminated.
+    let ret = unsafe { libc::chdir(target.as_ptr()) };
     check(ret, "chdir(root)")?;
     // pivot_root(".", "."): the old root is stacked under the new one at
     // "."; detaching "." then removes it, leaving only the new root.
@@ -117,6 +131,13 @@ pub fn enter(root: &Path, read_only: bool) -> io::Result<OwnedFd> {
     // SAFETY: the path is NUL-terminated.
     let ret = unsafe { libc::chdir(c"/".as_ptr()) };
     check(ret, "chdir(/)")?;
+    // When the root was "/" the recursive bind copied the staging tmpfs
+    // too: take it off so the root's own /tmp shows again.
+    if root.as_bytes() == b"/" {
+        // SAFETY: the path is NUL-terminated.
+        let ret = unsafe { libc::umount2(c"/tmp".as_ptr(), libc::MNT_DETACH) };
+        check(ret, "detach staging copy")?;
+    }
     // SAFETY: plain call; the extra arguments are ignored zeros.
     let ret = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
     check(ret, "no_new_privs")?;

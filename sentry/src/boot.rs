@@ -1,11 +1,166 @@
 //! Bringing the sandbox up: memory, platform, mounts, the first task.
 
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::Arc;
+
+use abi::consts::*;
+use abi::Errno;
+
+use crate::fs::{new_devfs, next_dev, GoferFs, HostInode, OverlayFs, Tmpfs};
+use crate::kernel::{FsContext, Kernel, Task};
+use crate::mm::MemoryFile;
+use crate::proc::ProcFs;
+use crate::vfs::{CreateAttr, Creds, FdTable, FileDescription, InodeRef, Location, NodeKind, Vfs};
 use crate::{Config, SandboxError};
+
+/// The `PATH` used to find the program when the environment has none.
+const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+fn gofer_err(what: &str, e: Errno) -> SandboxError {
+    SandboxError::Gofer(format!("{what}: {e}"))
+}
+
+/// The directory `name` under `parent`, made (0755) if missing.
+fn ensure_dir(vfs: &Vfs, parent: &Location, name: &[u8]) -> Result<Location, SandboxError> {
+    let d = match parent.dentry.child(name) {
+        Ok(d) => d,
+        Err(Errno::ENOENT) => {
+            parent
+                .inode()
+                .create(name, NodeKind::Directory, CreateAttr { mode: S_IFDIR | 0o755, uid: 0, gid: 0 })
+                .map_err(|e| gofer_err(&format!("creating /{}", String::from_utf8_lossy(name)), e))?;
+            parent.dentry.invalidate(name);
+            parent.dentry.child(name).map_err(|e| gofer_err("mount point", e))?
+        }
+        Err(e) => return Err(gofer_err(&format!("/{}", String::from_utf8_lossy(name)), e)),
+    };
+    Ok(vfs.cross_down(Location { mount: parent.mount.clone(), dentry: d }))
+}
+
+/// The file systems of the sandbox: the root, /dev, /dev/shm, /proc, /tmp.
+fn build_mounts(cfg_overlay: bool, gofer: OwnedFd, procfs: &Arc<ProcFs>) -> Result<Arc<Vfs>, SandboxError> {
+    let client = Arc::new(gofer::GoferClient::new(gofer));
+    let lower = GoferFs::new(client, next_dev()).map_err(|e| gofer_err("attaching the root", e))?;
+    let (root, fstype): (InodeRef, &str) = if cfg_overlay {
+        let upper = Tmpfs::new(next_dev(), S_IFDIR | 0o755, 0, 0);
+        let ov = OverlayFs::new(lower.root(), upper, next_dev()).map_err(|e| gofer_err("overlay", e))?;
+        (ov.root(), "overlay")
+    } else {
+        (lower.root(), "9p")
+    };
+    let vfs = Vfs::new(root, fstype, "root");
+    let r = vfs.root();
+    let dev = ensure_dir(&vfs, &r, b"dev")?;
+    let devfs = new_devfs(next_dev()).map_err(|e| gofer_err("/dev", e))?;
+    vfs.mount(&dev, devfs.root(), "tmpfs", "none", false);
+    let dev = ensure_dir(&vfs, &r, b"dev")?;
+    let shm = ensure_dir(&vfs, &dev, b"shm")?;
+    vfs.mount(&shm, Tmpfs::new(next_dev(), S_IFDIR | 0o1777, 0, 0).root(), "tmpfs", "shm", false);
+    let proc_ = ensure_dir(&vfs, &r, b"proc")?;
+    vfs.mount(&proc_, procfs.root(), "proc", "proc", false);
+    let tmp = ensure_dir(&vfs, &r, b"tmp")?;
+    vfs.mount(&tmp, Tmpfs::new(next_dev(), S_IFDIR | 0o1777, 0, 0).root(), "tmpfs", "tmpfs", false);
+    Ok(vfs)
+}
+
+/// What a donated host descriptor looks like in `/proc/<pid>/fd`.
+fn host_fd_name(mode: u32, ino: u64, rdev: u64) -> Vec<u8> {
+    match mode & S_IFMT {
+        S_IFIFO => format!("pipe:[{ino}]").into_bytes(),
+        S_IFSOCK => format!("socket:[{ino}]").into_bytes(),
+        S_IFCHR if rdev == crate::fs::makedev(1, 3) => b"/dev/null".to_vec(),
+        S_IFCHR => b"/dev/pts/0".to_vec(),
+        _ => format!("host:[{ino}]").into_bytes(),
+    }
+}
+
+fn stdio_table(stdio: [OwnedFd; 3]) -> Result<FdTable, SandboxError> {
+    let mut fds = FdTable::new();
+    let dev = next_dev();
+    for (n, fd) in stdio.into_iter().enumerate() {
+        // The access mode the host gave the descriptor.
+        // SAFETY: F_GETFL on a descriptor we own touches no memory.
+        #[allow(unsafe_code)]
+        let fl = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+        let acc = if fl < 0 { if n == 0 { O_RDONLY } else { O_WRONLY } } else { fl as u32 & O_ACCMODE };
+        let inode = HostInode::new(fd, dev).map_err(|e| SandboxError::Gofer(format!("stdio {n}: {e}")))?;
+        let attr = crate::vfs::Inode::attr(&*inode).unwrap_or_default();
+        let name = host_fd_name(attr.mode, attr.ino, attr.rdev);
+        let file = inode.file();
+        let desc = FileDescription::new_anon(file, Some(inode as InodeRef), acc, name);
+        fds.insert_at(n as i32, desc, false);
+    }
+    Ok(fds)
+}
+
+fn env_path(envp: &[Vec<u8>]) -> Vec<u8> {
+    envp.iter().find_map(|e| e.strip_prefix(b"PATH=")).map_or_else(|| DEFAULT_PATH.to_vec(), <[u8]>::to_vec)
+}
+
+/// Find `prog` as a shell would: as given when it has a `/`, else in `PATH`.
+fn find_program(task: &Task, prog: &[u8], envp: &[Vec<u8>]) -> Result<Vec<u8>, Errno> {
+    if prog.contains(&b'/') {
+        return Ok(prog.to_vec());
+    }
+    let mut first_err = Errno::ENOENT;
+    for dir in env_path(envp).split(|b| *b == b':') {
+        let mut p = if dir.is_empty() { b".".to_vec() } else { dir.to_vec() };
+        p.push(b'/');
+        p.extend_from_slice(prog);
+        match task.open_exec(&p) {
+            Ok(_) => return Ok(p),
+            Err(Errno::EACCES) => first_err = Errno::EACCES,
+            Err(_) => {}
+        }
+    }
+    Err(first_err)
+}
 
 /// Run the sandbox described by `cfg` to completion, on the calling thread
 /// (which must be allowed to ptrace and fork). Returns the exit status as a
 /// shell reports it: the program's exit code, or 128+N for death by signal N.
 pub fn run(cfg: Config) -> Result<i32, SandboxError> {
-    let _ = cfg;
-    Err(SandboxError::Gofer("the sentry is not written yet".into()))
+    // The sentry's own writes to a closed pipe must come back as EPIPE.
+    // SAFETY: setting a signal disposition to SIG_IGN.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+    let mf = Arc::new(MemoryFile::new().map_err(|err| SandboxError::Host { call: "memfd_create", err })?);
+    let platform = platform::new(&cfg.platform, mf.raw_fd())?;
+    let procfs = ProcFs::new(next_dev());
+    let vfs = build_mounts(cfg.overlay, cfg.gofer, &procfs)?;
+    let strace = if cfg.strace {
+        match cfg.strace_out {
+            Some(f) => Some(f),
+            None => {
+                let fd = cfg.stdio[2].try_clone().map_err(|err| SandboxError::Host { call: "dup", err })?;
+                Some(std::fs::File::from(fd))
+            }
+        }
+    } else {
+        None
+    };
+    let kernel = Kernel::new(mf, platform, vfs.clone(), &cfg.hostname, strace, cfg.debug_log);
+    procfs.set_kernel(&kernel);
+    let fds = stdio_table(cfg.stdio)?;
+    let root = vfs.root();
+    let creds = Creds::root();
+    let cwd = vfs.resolve(&root, &root, &cfg.cwd, true, &creds).unwrap_or_else(|_| root.clone());
+    let fs = FsContext { root: root.clone(), cwd, umask: 0o022 };
+    let mut task = Task::new_init(kernel.clone(), fds, fs, creds).map_err(|e| SandboxError::Exec {
+        program: String::from_utf8_lossy(cfg.argv.first().map_or(&b""[..], |v| v)).into_owned(),
+        err: e,
+    })?;
+    let prog = cfg.argv.first().cloned().unwrap_or_default();
+    let path = find_program(&task, &prog, &cfg.envp);
+    let started = path.and_then(|p| task.execve(&p, cfg.argv.clone(), cfg.envp.clone()));
+    if let Err(e) = started {
+        let name = String::from_utf8_lossy(&prog);
+        eprintln!("bulwark: cannot run {name}: {}", crate::syscalls::table::describe(e));
+        kernel.log(&format!("bulwark: cannot run {name}: {e}"));
+        return Ok(if e == Errno::ENOENT { 127 } else { 126 });
+    }
+    let exit = task.run();
+    Ok(exit.shell_status())
 }

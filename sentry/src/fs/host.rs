@@ -16,7 +16,7 @@ use abi::Errno;
 use zerocopy::{AsBytes, FromBytes, FromZeroes};
 
 use super::gofer::pread_host;
-use crate::vfs::{FileOps, FileRef, Inode, InodeAttr, KResult, SetAttr, UserMem};
+use crate::vfs::{FileOps, FileRef, Inode, InodeAttr, KResult, SetAttr, UserMem, CURRENT_POS};
 
 fn last_errno() -> Errno {
     Errno::from_io(&std::io::Error::last_os_error())
@@ -106,7 +106,7 @@ impl HostFile {
 
 impl FileOps for HostFile {
     fn read(&self, buf: &mut [u8], off: u64) -> KResult<usize> {
-        if self.regular {
+        if self.regular && off != CURRENT_POS {
             return pread_host(self.fd.as_fd(), buf, off);
         }
         // SAFETY: `buf` is valid and writable for `buf.len()` bytes, and the
@@ -115,7 +115,7 @@ impl FileOps for HostFile {
     }
 
     fn write(&self, buf: &[u8], off: u64) -> KResult<usize> {
-        if self.regular {
+        if self.regular && off != CURRENT_POS {
             let off = libc::off_t::try_from(off).map_err(|_| Errno::EFBIG)?;
             // SAFETY: `buf` is valid for reading `buf.len()` bytes, and the
             // descriptor is open.
@@ -127,6 +127,23 @@ impl FileOps for HostFile {
 
     fn seekable(&self) -> bool {
         self.regular
+    }
+
+    fn has_own_offset(&self) -> bool {
+        true
+    }
+
+    fn seek(&self, off: i64, whence: u32) -> KResult<u64> {
+        if !self.regular {
+            return Err(Errno::ESPIPE);
+        }
+        let whence = i32::try_from(whence).map_err(|_| Errno::EINVAL)?;
+        // SAFETY: lseek on an open descriptor touches no memory.
+        let r = unsafe { libc::lseek(self.raw(), off, whence) };
+        if r < 0 {
+            return Err(last_errno());
+        }
+        u64::try_from(r).map_err(|_| Errno::EOVERFLOW)
     }
 
     fn ioctl(&self, req: u32, arg: u64, mem: &dyn UserMem) -> KResult<u64> {

@@ -9,7 +9,7 @@ use zerocopy::AsBytes;
 
 use super::{dir_of, fd_arg, file_of, int_arg};
 use crate::kernel::Task;
-use crate::vfs::{lock, may_access, CreateAttr, FileDescription, FileOps, KResult, NodeKind, SetAttr, UserMem};
+use crate::vfs::{lock, may_access, CURRENT_POS, CreateAttr, FileDescription, FileOps, KResult, NodeKind, SetAttr, UserMem};
 
 /// Largest single read or write (Linux's `MAX_RW_COUNT`).
 const MAX_RW: usize = 0x7fff_f000;
@@ -55,11 +55,13 @@ fn read_into(t: &Task, f: &FileDescription, buf: u64, len: usize, pos: Option<u6
         return Ok(0);
     }
     let mut tmp = vec![0u8; len.min(CHUNK)];
-    let seekable = f.file.seekable();
+    let own = pos.is_none() && f.file.has_own_offset();
+    let seekable = f.file.seekable() && !own;
     let mut off_guard = if pos.is_none() && seekable { Some(f.offset()) } else { None };
     let mut off = match (pos, &off_guard) {
         (Some(p), _) => p,
         (None, Some(g)) => **g,
+        (None, None) if own => CURRENT_POS,
         (None, None) => 0,
     };
     let mut done = 0;
@@ -80,7 +82,9 @@ fn read_into(t: &Task, f: &FileDescription, buf: u64, len: usize, pos: Option<u6
             break;
         }
         done += n;
-        off += n as u64;
+        if off != CURRENT_POS {
+            off += n as u64;
+        }
         // Non-seekable files (terminals, pipes) return what they have.
         if !seekable || n < want {
             break;
@@ -101,12 +105,14 @@ fn write_from(t: &Task, f: &FileDescription, buf: u64, len: usize, pos: Option<u
     if len == 0 {
         return Ok(0);
     }
-    let seekable = f.file.seekable();
+    let own = pos.is_none() && f.file.has_own_offset();
+    let seekable = f.file.seekable() && !own;
     let mut off_guard = if pos.is_none() && seekable { Some(f.offset()) } else { None };
-    let append = pos.is_none() && f.flags() & O_APPEND != 0;
+    let append = pos.is_none() && f.flags() & O_APPEND != 0 && !own;
     let mut off = match (pos, &off_guard) {
         (Some(p), _) => p,
         (None, Some(g)) => **g,
+        (None, None) if own => CURRENT_POS,
         (None, None) => 0,
     };
     if append {
@@ -128,7 +134,9 @@ fn write_from(t: &Task, f: &FileDescription, buf: u64, len: usize, pos: Option<u
             Err(_) => break,
         };
         done += n;
-        off += n as u64;
+        if off != CURRENT_POS {
+            off += n as u64;
+        }
         if n < want {
             break;
         }
@@ -244,11 +252,14 @@ pub fn pwritev(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
 
 pub fn lseek(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     let f = file_of(t, fd_arg(a[0])?)?;
+    let off = a[1] as i64;
+    let whence = int_arg(a[2]) as u32;
+    if f.file.has_own_offset() {
+        return f.file.seek(off, whence);
+    }
     if !f.file.seekable() {
         return Err(Errno::ESPIPE);
     }
-    let off = a[1] as i64;
-    let whence = int_arg(a[2]) as u32;
     let mut g = f.offset();
     let size = || -> KResult<i64> { Ok(f.inode.as_ref().map(|i| i.attr()).transpose()?.map_or(0, |a| a.size as i64)) };
     let new = match whence {

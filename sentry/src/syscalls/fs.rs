@@ -7,7 +7,7 @@ use abi::Errno;
 
 use super::{dir_of, fd_arg, file_of, int_arg, resolve_at};
 use crate::kernel::Task;
-use crate::vfs::{lock, may_access, CreateAttr, InodeAttr, KResult, Location, NodeKind, SetAttr, TimeSet};
+use crate::vfs::{lock, may_access, CreateAttr, InodeAttr, InodeRef, KResult, Location, NodeKind, SetAttr, TimeSet};
 
 fn to_stat(a: &InodeAttr) -> Stat {
     Stat {
@@ -69,14 +69,29 @@ pub fn fstat(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     Ok(0)
 }
 
+/// The inode `path` names relative to `dirfd`; with `AT_EMPTY_PATH` and an
+/// empty path, the inode of the file open at `dirfd` (which may have no path:
+/// stdio, pipes).
+fn inode_at(t: &Task, dirfd: i32, path: &[u8], flags: u32) -> KResult<(InodeRef, Option<Location>)> {
+    if path.is_empty() && flags & AT_EMPTY_PATH != 0 && dirfd != AT_FDCWD {
+        let f = file_of(t, dirfd)?;
+        let inode = f.inode.clone().ok_or(Errno::EBADF)?;
+        return Ok((inode, f.loc.clone()));
+    }
+    let loc = resolve_at(t, dirfd, path, flags & AT_SYMLINK_NOFOLLOW == 0, flags & AT_EMPTY_PATH != 0)?;
+    Ok((loc.inode().clone(), Some(loc)))
+}
+
 pub fn newfstatat(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     let flags = a[3] as u32;
     if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT) != 0 {
         return Err(Errno::EINVAL);
     }
     let p = t.read_path(a[1])?;
-    let loc = resolve_at(t, int_arg(a[0]), &p, flags & AT_SYMLINK_NOFOLLOW == 0, flags & AT_EMPTY_PATH != 0)?;
-    stat_loc(t, &loc, a[2])
+    let (inode, _) = inode_at(t, int_arg(a[0]), &p, flags)?;
+    let at = inode.attr()?;
+    t.write_val(a[2], &to_stat(&at))?;
+    Ok(0)
 }
 
 pub fn statx(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
@@ -91,8 +106,8 @@ pub fn statx(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
         return Err(Errno::EINVAL);
     }
     let p = t.read_path(a[1])?;
-    let loc = resolve_at(t, int_arg(a[0]), &p, flags & AT_SYMLINK_NOFOLLOW == 0, flags & AT_EMPTY_PATH != 0)?;
-    let at = loc.inode().attr()?;
+    let (inode, loc) = inode_at(t, int_arg(a[0]), &p, flags)?;
+    let at = inode.attr()?;
     let sx = Statx {
         stx_mask: STATX_BASIC_STATS | STATX_MNT_ID,
         stx_blksize: at.blksize as u32,
@@ -110,7 +125,7 @@ pub fn statx(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
         stx_rdev_minor: minor(at.rdev),
         stx_dev_major: major(at.dev),
         stx_dev_minor: minor(at.dev),
-        stx_mnt_id: loc.mount.id,
+        stx_mnt_id: loc.map_or(0, |l| l.mount.id),
         ..Default::default()
     };
     t.write_val(a[4], &sx)?;
@@ -621,4 +636,11 @@ pub fn umask(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     let old = fs.umask;
     fs.umask = a[0] as u32 & 0o777;
     Ok(u64::from(old))
+}
+
+/// The xattr calls: the file systems here keep no extended attributes, so
+/// every one answers `EOPNOTSUPP`, as Linux does for a file system without
+/// xattr support.
+pub fn no_xattr(_t: &mut Task, _a: &[u64; 6]) -> KResult<u64> {
+    Err(Errno::EOPNOTSUPP)
 }

@@ -164,6 +164,13 @@ fn build() -> Vec<Option<Entry>> {
     e(SYS_GETRANDOM, misc::getrandom, &[X, U, X]);
     e(SYS_SETHOSTNAME, misc::sethostname, &[InBuf(1), U]);
     e(SYS_RSEQ, misc::enosys, &[X, U, X, X]);
+    // Extended attributes: no file system here stores them yet.
+    e(SYS_GETXATTR, fs::no_xattr, &[Str, Str, X, U]);
+    e(SYS_LGETXATTR, fs::no_xattr, &[Str, Str, X, U]);
+    e(SYS_FGETXATTR, fs::no_xattr, &[Fd, Str, X, U]);
+    e(SYS_LISTXATTR, fs::no_xattr, &[Str, X, U]);
+    e(SYS_LLISTXATTR, fs::no_xattr, &[Str, X, U]);
+    e(SYS_FLISTXATTR, fs::no_xattr, &[Fd, X, U]);
     t
 }
 
@@ -211,6 +218,7 @@ pub fn dispatch(t: &mut Task) {
     if let Some(out) = &t.k.strace {
         let call = pre.unwrap_or_else(|| format_call(t, nr, &args, entry.map(|e| e.args), result.ok()));
         let line = match result {
+            Ok(_) if nr == SYS_EXIT || nr == SYS_EXIT_GROUP => format!("[pid {}] {call} = ?\n", t.tid),
             Ok(v) => format!("[pid {}] {call} = {}\n", t.tid, format_ret(nr, v)),
             Err(e) => format!("[pid {}] {call} = -1 {} ({})\n", t.tid, e.name(), describe(e)),
         };

@@ -37,6 +37,20 @@ impl FileDescription {
         })
     }
 
+    /// A description with no path (stdio donated by the host, pipes, sockets),
+    /// shown in `/proc/<pid>/fd` as `name`.
+    pub fn new_anon(file: FileRef, inode: Option<InodeRef>, flags: u32, name: Vec<u8>) -> Arc<FileDescription> {
+        Arc::new(FileDescription {
+            file,
+            loc: None,
+            inode,
+            flags: Mutex::new(flags),
+            offset: Mutex::new(0),
+            dir_entries: Mutex::new(None),
+            anon_name: Some(name),
+        })
+    }
+
     pub fn flags(&self) -> u32 {
         *lock(&self.flags)
     }

@@ -201,6 +201,19 @@ pub trait FileOps: Send + Sync + Any {
         true
     }
 
+    /// Whether the position lives in the file itself rather than in the
+    /// VFS's file description (a donated host descriptor shares its offset
+    /// with the host). Such files get [`CURRENT_POS`] as the offset of
+    /// non-positional reads and writes, and `lseek` calls [`FileOps::seek`].
+    fn has_own_offset(&self) -> bool {
+        false
+    }
+
+    /// `lseek` for files with their own offset.
+    fn seek(&self, _off: i64, _whence: u32) -> KResult<u64> {
+        Err(Errno::ESPIPE)
+    }
+
     /// Device-specific `ioctl` (requests the VFS does not handle itself).
     /// `arg` is the raw argument; the handler copies through `mem`.
     fn ioctl(&self, _req: u32, _arg: u64, _mem: &dyn UserMem) -> KResult<u64> {
@@ -220,6 +233,9 @@ pub trait FileOps: Send + Sync + Any {
     /// This file as `Any`.
     fn as_any(&self) -> &dyn Any;
 }
+
+/// The offset a file with its own position gets for a plain `read`/`write`.
+pub const CURRENT_POS: u64 = u64::MAX;
 
 /// Access to the calling task's memory for `ioctl` handlers.
 pub trait UserMem {
