@@ -109,7 +109,13 @@ pub fn enter(root: &Path, read_only: bool) -> io::Result<OwnedFd> {
     let fstype = c"tmpfs";
     // SAFETY: all strings are NUL-terminated; no data argument.
     let ret = unsafe {
-        libc::mount(fstype.as_ptr(), staging.as_ptr(), fstype.as_ptr(), libc::MS_NOSUID | libc::MS_NODEV, std::ptr::null())
+        libc::mount(
+            fstype.as_ptr(),
+            staging.as_ptr(),
+            fstype.as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV,
+            std::ptr::null(),
+        )
     };
     check(ret, "mount staging tmpfs")?;
     // SAFETY: the path is NUL-terminated.

@@ -82,7 +82,15 @@ fn stdio_table(stdio: [OwnedFd; 3]) -> Result<FdTable, SandboxError> {
         // SAFETY: F_GETFL on a descriptor we own touches no memory.
         #[allow(unsafe_code)]
         let fl = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
-        let acc = if fl < 0 { if n == 0 { O_RDONLY } else { O_WRONLY } } else { fl as u32 & O_ACCMODE };
+        let acc = if fl < 0 {
+            if n == 0 {
+                O_RDONLY
+            } else {
+                O_WRONLY
+            }
+        } else {
+            fl as u32 & O_ACCMODE
+        };
         let inode = HostInode::new(fd, dev).map_err(|e| SandboxError::Gofer(format!("stdio {n}: {e}")))?;
         let attr = crate::vfs::Inode::attr(&*inode).unwrap_or_default();
         let name = host_fd_name(attr.mode, attr.ino, attr.rdev);

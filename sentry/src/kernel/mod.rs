@@ -1,5 +1,6 @@
 //! The kernel proper: processes, tasks, credentials, and the run loop.
 
+pub mod futex;
 mod task;
 
 use std::collections::{BTreeMap, HashSet};
@@ -30,6 +31,7 @@ pub struct Kernel {
     pub start: Instant,
     /// Live processes by pid.
     pub procs: Mutex<BTreeMap<i32, Weak<Process>>>,
+    pub futexes: futex::Futexes,
     next_pid: Mutex<i32>,
 }
 
@@ -53,6 +55,7 @@ impl Kernel {
             reported: Mutex::new(HashSet::new()),
             start: Instant::now(),
             procs: Mutex::new(BTreeMap::new()),
+            futexes: futex::Futexes::default(),
             next_pid: Mutex::new(1),
         })
     }

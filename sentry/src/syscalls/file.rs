@@ -9,7 +9,9 @@ use zerocopy::AsBytes;
 
 use super::{dir_of, fd_arg, file_of, int_arg};
 use crate::kernel::Task;
-use crate::vfs::{lock, may_access, CURRENT_POS, CreateAttr, FileDescription, FileOps, KResult, NodeKind, SetAttr, UserMem};
+use crate::vfs::{
+    lock, may_access, CreateAttr, FileDescription, FileOps, KResult, NodeKind, SetAttr, UserMem, CURRENT_POS,
+};
 
 /// Largest single read or write (Linux's `MAX_RW_COUNT`).
 const MAX_RW: usize = 0x7fff_f000;

@@ -2,6 +2,7 @@
 
 mod file;
 mod fs;
+mod futex;
 pub mod misc;
 mod mm;
 mod process;

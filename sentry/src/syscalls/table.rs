@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use abi::sysno::*;
 use abi::Errno;
 
-use super::{file, fs, misc, mm, process, signal, time};
+use super::{file, fs, futex, misc, mm, process, signal, time};
 use crate::kernel::Task;
 use crate::vfs::lock;
 
@@ -147,6 +147,7 @@ fn build() -> Vec<Option<Entry>> {
     e(SYS_PRCTL, process::prctl, &[I, X, X, X, X]);
     e(SYS_GETRUSAGE, process::getrusage, &[I, X]);
     e(SYS_TIMES, process::times, &[X]);
+    e(SYS_FUTEX, futex::futex, &[X, I, U, X, X, X]);
     // Signals (state only).
     e(SYS_RT_SIGACTION, signal::rt_sigaction, &[I, X, X, U]);
     e(SYS_RT_SIGPROCMASK, signal::rt_sigprocmask, &[I, X, X, U]);

@@ -1,0 +1,131 @@
+//! `futex(2)`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use abi::types::Timespec;
+use abi::Errno;
+
+use crate::kernel::futex::FutexKey;
+use crate::kernel::Task;
+use crate::vfs::KResult;
+
+const FUTEX_WAIT: u32 = 0;
+const FUTEX_WAKE: u32 = 1;
+const FUTEX_REQUEUE: u32 = 3;
+const FUTEX_CMP_REQUEUE: u32 = 4;
+const FUTEX_WAKE_OP: u32 = 5;
+const FUTEX_WAIT_BITSET: u32 = 9;
+const FUTEX_WAKE_BITSET: u32 = 10;
+const FUTEX_PRIVATE_FLAG: u32 = 128;
+const FUTEX_CLOCK_REALTIME: u32 = 256;
+const BITSET_ANY: u32 = u32::MAX;
+
+fn key(t: &Task, addr: u64) -> KResult<FutexKey> {
+    if addr % 4 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok((Arc::as_ptr(&t.proc_.mm) as usize, addr))
+}
+
+fn read_u32(t: &Task, addr: u64) -> KResult<u32> {
+    t.read_val::<u32>(addr)
+}
+
+fn realtime_now() -> Duration {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default()
+}
+
+fn monotonic_now() -> Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: a valid clock id and a pointer to a local timespec.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts);
+    }
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// The deadline of a wait: `timeout` is relative for FUTEX_WAIT and absolute
+/// (on the chosen clock) for FUTEX_WAIT_BITSET.
+fn deadline(t: &Task, addr: u64, absolute: bool, realtime: bool) -> KResult<Option<Instant>> {
+    if addr == 0 {
+        return Ok(None);
+    }
+    let ts: Timespec = t.read_val(addr)?;
+    if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
+        return Err(Errno::EINVAL);
+    }
+    let d = Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32);
+    let rel = if absolute {
+        let now = if realtime { realtime_now() } else { monotonic_now() };
+        d.saturating_sub(now)
+    } else {
+        d
+    };
+    Ok(Some(Instant::now() + rel))
+}
+
+pub fn futex(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let (uaddr, op, val, timeout, uaddr2, val3) = (a[0], a[1] as u32, a[2] as u32, a[3], a[4], a[5] as u32);
+    let cmd = op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
+    let realtime = op & FUTEX_CLOCK_REALTIME != 0;
+    match cmd {
+        FUTEX_WAIT | FUTEX_WAIT_BITSET => {
+            let bitset = if cmd == FUTEX_WAIT { BITSET_ANY } else { val3 };
+            let k = key(t, uaddr)?;
+            let dl = deadline(t, timeout, cmd == FUTEX_WAIT_BITSET, realtime)?;
+            let k2 = t.k.clone();
+            k2.futexes.wait(k, bitset, dl, || Ok(read_u32(t, uaddr)? == val))?;
+            Ok(0)
+        }
+        FUTEX_WAKE | FUTEX_WAKE_BITSET => {
+            let bitset = if cmd == FUTEX_WAKE { BITSET_ANY } else { val3 };
+            let k = key(t, uaddr)?;
+            t.k.futexes.wake(k, val, bitset)
+        }
+        FUTEX_REQUEUE | FUTEX_CMP_REQUEUE => {
+            if cmd == FUTEX_CMP_REQUEUE && read_u32(t, uaddr)? != val3 {
+                return Err(Errno::EAGAIN);
+            }
+            let (k1, k2) = (key(t, uaddr)?, key(t, uaddr2)?);
+            Ok(t.k.futexes.requeue(k1, k2, val, timeout as u32))
+        }
+        FUTEX_WAKE_OP => {
+            let (k1, k2) = (key(t, uaddr)?, key(t, uaddr2)?);
+            let oparg_raw = (val3 >> 12) & 0xfff;
+            let cmparg = val3 & 0xfff;
+            let opnum = (val3 >> 28) & 7;
+            let shift = (val3 >> 28) & 8 != 0;
+            let cmp = (val3 >> 24) & 15;
+            let oparg = if shift { 1u32.checked_shl(oparg_raw).unwrap_or(0) } else { oparg_raw };
+            let old = read_u32(t, uaddr2)?;
+            let new = match opnum {
+                0 => oparg,
+                1 => old.wrapping_add(oparg),
+                2 => old | oparg,
+                3 => old & !oparg,
+                4 => old ^ oparg,
+                _ => return Err(Errno::ENOSYS),
+            };
+            t.write_val(uaddr2, &new)?;
+            let mut n = t.k.futexes.wake(k1, val, BITSET_ANY)?;
+            let (o, c) = (old as i32, cmparg as i32);
+            let hit = match cmp {
+                0 => o == c,
+                1 => o != c,
+                2 => o < c,
+                3 => o <= c,
+                4 => o > c,
+                5 => o >= c,
+                _ => return Err(Errno::ENOSYS),
+            };
+            if hit {
+                n += t.k.futexes.wake(k2, timeout as u32, BITSET_ANY)?;
+            }
+            Ok(n)
+        }
+        // Priority-inheritance futexes are not supported.
+        _ => Err(Errno::ENOSYS),
+    }
+}
