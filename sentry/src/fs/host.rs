@@ -133,6 +133,14 @@ impl FileOps for HostFile {
         true
     }
 
+    fn host_fd(&self) -> Option<std::os::fd::RawFd> {
+        if self.regular {
+            None
+        } else {
+            Some(self.raw())
+        }
+    }
+
     fn seek(&self, off: i64, whence: u32) -> KResult<u64> {
         if !self.regular {
             return Err(Errno::ESPIPE);

@@ -2,6 +2,7 @@
 
 pub mod futex;
 mod task;
+pub mod waiter;
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::File;

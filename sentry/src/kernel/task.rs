@@ -56,6 +56,8 @@ pub struct Task {
     pub clear_child_tid: u64,
     pub robust_list: (u64, u64),
     pub exit: Option<TaskExit>,
+    /// What this task blocks on.
+    pub waiter: Arc<super::waiter::Waiter>,
 }
 
 fn default_rlimits() -> [Rlimit; 16] {
@@ -117,6 +119,7 @@ impl Task {
             clear_child_tid: 0,
             robust_list: (0, 0),
             exit: None,
+            waiter: super::waiter::Waiter::new()?,
         })
     }
 

@@ -5,6 +5,7 @@ mod fs;
 mod futex;
 pub mod misc;
 mod mm;
+mod poll;
 mod process;
 mod signal;
 pub mod table;

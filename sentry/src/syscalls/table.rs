@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use abi::sysno::*;
 use abi::Errno;
 
-use super::{file, fs, futex, misc, mm, process, signal, time};
+use super::{file, fs, futex, misc, mm, poll, process, signal, time};
 use crate::kernel::Task;
 use crate::vfs::lock;
 
@@ -148,6 +148,11 @@ fn build() -> Vec<Option<Entry>> {
     e(SYS_GETRUSAGE, process::getrusage, &[I, X]);
     e(SYS_TIMES, process::times, &[X]);
     e(SYS_FUTEX, futex::futex, &[X, I, U, X, X, X]);
+    // Waiting for descriptors.
+    e(SYS_POLL, poll::poll, &[X, U, I]);
+    e(SYS_PPOLL, poll::ppoll, &[X, U, X, X, U]);
+    e(SYS_SELECT, poll::select, &[I, X, X, X, X]);
+    e(SYS_PSELECT6, poll::pselect6, &[I, X, X, X, X, X]);
     // Signals (state only).
     e(SYS_RT_SIGACTION, signal::rt_sigaction, &[I, X, X, U]);
     e(SYS_RT_SIGPROCMASK, signal::rt_sigprocmask, &[I, X, X, U]);

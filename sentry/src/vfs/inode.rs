@@ -225,6 +225,22 @@ pub trait FileOps: Send + Sync + Any {
         Ok(())
     }
 
+    /// Current readiness as `POLL*` bits (regular files are always ready).
+    fn poll(&self) -> u32 {
+        (libc::POLLIN | libc::POLLOUT | libc::POLLRDNORM | libc::POLLWRNORM) as u32
+    }
+
+    /// Where readiness changes are announced, for files whose readiness
+    /// changes inside the sentry (pipes, sockets, eventfds).
+    fn wait_queue(&self) -> Option<&crate::kernel::waiter::WaitQueue> {
+        None
+    }
+
+    /// A donated host descriptor whose readiness the host knows (stdio).
+    fn host_fd(&self) -> Option<std::os::fd::RawFd> {
+        None
+    }
+
     /// Bytes available to read without blocking (`FIONREAD`), if known.
     fn readable_bytes(&self) -> Option<u64> {
         None

@@ -1,0 +1,113 @@
+//! Blocking: a task waits on its own `Waiter`, which anything (a pipe
+//! becoming readable, a signal, a futex wake) can notify. Underneath it is a
+//! host eventfd, so a wait can also cover donated host descriptors and a
+//! timeout in one host `poll`.
+
+#![allow(unsafe_code)]
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Instant;
+
+use abi::Errno;
+
+use crate::vfs::{lock, KResult};
+
+/// What one task blocks on.
+pub struct Waiter {
+    efd: OwnedFd,
+}
+
+impl Waiter {
+    pub fn new() -> KResult<Arc<Waiter>> {
+        // SAFETY: plain call; the result is checked.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if fd < 0 {
+            return Err(Errno::ENOMEM);
+        }
+        // SAFETY: a fresh descriptor we own.
+        Ok(Arc::new(Waiter { efd: unsafe { OwnedFd::from_raw_fd(fd) } }))
+    }
+
+    /// Wake the task if it is blocked (or make its next wait return at once).
+    pub fn notify(&self) {
+        let one: u64 = 1;
+        // SAFETY: writing 8 bytes from a local to our eventfd.
+        unsafe {
+            libc::write(self.efd.as_raw_fd(), (&one as *const u64).cast(), 8);
+        }
+    }
+
+    /// Consume pending notifications.
+    pub fn clear(&self) {
+        let mut v: u64 = 0;
+        // SAFETY: reading 8 bytes into a local from our non-blocking eventfd.
+        unsafe {
+            libc::read(self.efd.as_raw_fd(), (&mut v as *mut u64).cast(), 8);
+        }
+    }
+
+    /// Block until notified, one of `host` becomes ready for its events, or
+    /// `deadline`. Returns the host descriptors' `revents` (in order) and
+    /// whether the waiter was notified.
+    pub fn wait(&self, host: &[(RawFd, i16)], deadline: Option<Instant>) -> (Vec<i16>, bool) {
+        let mut fds: Vec<libc::pollfd> =
+            host.iter().map(|&(fd, events)| libc::pollfd { fd, events, revents: 0 }).collect();
+        fds.push(libc::pollfd { fd: self.efd.as_raw_fd(), events: libc::POLLIN, revents: 0 });
+        loop {
+            let timeout = match deadline {
+                None => -1,
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        0
+                    } else {
+                        i32::try_from((d - now).as_millis() + 1).unwrap_or(i32::MAX)
+                    }
+                }
+            };
+            // SAFETY: `fds` is a valid array of pollfd of the given length.
+            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
+            if n < 0 {
+                if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                    continue;
+                }
+                return (vec![0; host.len()], false);
+            }
+            let notified = fds.last().is_some_and(|p| p.revents != 0);
+            if notified {
+                self.clear();
+            }
+            let revents: Vec<i16> = fds[..host.len()].iter().map(|p| p.revents).collect();
+            if n > 0 || deadline.is_some_and(|d| Instant::now() >= d) {
+                return (revents, notified);
+            }
+        }
+    }
+}
+
+/// Tasks waiting for an object's state to change (a pipe, a socket).
+#[derive(Default)]
+pub struct WaitQueue {
+    waiters: Mutex<Vec<Weak<Waiter>>>,
+}
+
+impl WaitQueue {
+    /// Add `w`; it stays until notified once.
+    pub fn add(&self, w: &Arc<Waiter>) {
+        let mut v = lock(&self.waiters);
+        if !v.iter().any(|x| x.as_ptr() == Arc::as_ptr(w)) {
+            v.push(Arc::downgrade(w));
+        }
+    }
+
+    /// Notify every waiter and forget them.
+    pub fn notify_all(&self) {
+        let v = std::mem::take(&mut *lock(&self.waiters));
+        for w in v {
+            if let Some(w) = w.upgrade() {
+                w.notify();
+            }
+        }
+    }
+}
