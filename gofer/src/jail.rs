@@ -4,7 +4,7 @@
 
 use std::ffi::{CStr, CString};
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::ptr;
@@ -104,6 +104,15 @@ pub fn enter(root: &Path, read_only: bool) -> io::Result<OwnedFd> {
     // Stage the new root on a private tmpfs (over /tmp, in this mount
     // namespace only): a bind mount stacked on "/" itself could not be
     // entered, and pivot_root needs the new root to be a mount of its own.
+    // The root may itself live under /tmp: hold it open first and bind it
+    // through its descriptor once the staging tmpfs hides the path.
+    // SAFETY: `root` is NUL-terminated; the result is checked.
+    let root_fd = unsafe { libc::open(root.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) };
+    check(root_fd, "open root")?;
+    // SAFETY: a fresh descriptor we own.
+    let root_fd = unsafe { OwnedFd::from_raw_fd(root_fd) };
+    let root_src = CString::new(format!("/proc/self/fd/{}", root_fd.as_raw_fd()))
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "gofer jail: fd path"))?;
     let staging = c"/tmp";
     let target = c"/tmp/root";
     let fstype = c"tmpfs";
@@ -121,7 +130,8 @@ pub fn enter(root: &Path, read_only: bool) -> io::Result<OwnedFd> {
     // SAFETY: the path is NUL-terminated.
     let ret = unsafe { libc::mkdir(target.as_ptr(), 0o755) };
     check(ret, "mkdir staging root")?;
-    mount(Some(&root), target, libc::MS_BIND | libc::MS_REC, "bind-mount root")?;
+    mount(Some(&root_src), target, libc::MS_BIND | libc::MS_REC, "bind-mount root")?;
+    drop(root_fd);
     restrict(target, read_only)?;
     // SAFETY: `target` is NUL-terminated.
     let ret = unsafe { libc::chdir(target.as_ptr()) };
