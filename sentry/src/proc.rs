@@ -266,7 +266,7 @@ fn pid_file(k: &Arc<Kernel>, p: &Arc<Process>, name: &str) -> KResult<Vec<u8>> {
                 s.extend_from_slice(line.as_bytes());
                 if !v.name.is_empty() {
                     let pad = 73usize.saturating_sub(line.len());
-                    s.extend(std::iter::repeat(b' ').take(pad.max(1)));
+                    s.extend(std::iter::repeat_n(b' ', pad.max(1)));
                     s.extend_from_slice(&v.name);
                 }
                 s.push(b'\n');

@@ -89,7 +89,7 @@ impl MemoryFile {
     /// Allocate `len` bytes (a multiple of the page size) of zeroed pages,
     /// contiguous in the file. `None` when the file is exhausted.
     pub fn allocate(&self, len: u64) -> Option<FileRange> {
-        debug_assert!(len % PAGE_SIZE == 0 && len > 0);
+        debug_assert!(len.is_multiple_of(PAGE_SIZE) && len > 0);
         let mut a = self.lock();
         let found = a.free.iter().find(|(_, &l)| l >= len).map(|(&o, &l)| (o, l));
         if let Some((off, flen)) = found {

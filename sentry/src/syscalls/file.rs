@@ -412,7 +412,7 @@ pub fn dup(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
 }
 
 fn dup_to(t: &Task, old: i32, new: i32, cloexec: bool) -> KResult<u64> {
-    if new < 0 || new >= 1 << 20 {
+    if !(0..1 << 20).contains(&new) {
         return Err(Errno::EBADF);
     }
     let mut fds = lock(&t.proc_.fds);

@@ -22,7 +22,7 @@ const FUTEX_CLOCK_REALTIME: u32 = 256;
 const BITSET_ANY: u32 = u32::MAX;
 
 fn key(t: &Task, addr: u64) -> KResult<FutexKey> {
-    if addr % 4 != 0 {
+    if !addr.is_multiple_of(4) {
         return Err(Errno::EINVAL);
     }
     Ok((Arc::as_ptr(&t.proc_.mm) as usize, addr))

@@ -219,7 +219,7 @@ pub fn sched_getaffinity(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     let size = a[1] as usize;
     let n = ncpus();
     let need = n.div_ceil(64) * 8;
-    if size < need || size % 8 != 0 {
+    if size < need || !size.is_multiple_of(8) {
         return Err(Errno::EINVAL);
     }
     let mut mask = vec![0u8; need];
@@ -302,7 +302,7 @@ pub fn prctl(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
 
 pub fn getrusage(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     let who = int_arg(a[0]);
-    if !matches!(who, 0 | -1 | 1) {
+    if !(-1..=1).contains(&who) {
         return Err(Errno::EINVAL);
     }
     let mut ru = Rusage::default();
