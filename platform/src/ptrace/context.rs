@@ -90,7 +90,7 @@ impl PtraceContext {
     }
 
     /// A context that will run thread `token` (see the type's docs).
-    pub(crate) fn for_thread(token: ThreadToken) -> PtraceContext {
+    pub fn for_thread(token: ThreadToken) -> PtraceContext {
         PtraceContext { shared: Arc::default(), binding: None, token: Some(token) }
     }
 

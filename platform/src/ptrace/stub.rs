@@ -194,6 +194,8 @@ fn seccomp_filter() -> [sock_filter; FILTER_LEN] {
 enum ThreadState {
     /// Made by `new_thread`, untraced, spinning in the stub page.
     Spinning,
+    /// Claimed by an adopter, which is seizing it.
+    Seizing,
     /// Traced (and stopped, outside a switch) by `Slot::tracer`.
     Traced,
     /// Being made to exit by its tracer.
@@ -527,7 +529,7 @@ impl Stub {
                 ));
             };
             // Claimed under the lock: a second adopter is refused above.
-            slot.state = ThreadState::Traced;
+            slot.state = ThreadState::Seizing;
             slot.tracer = me;
             slot.bound = true;
             Arc::clone(&slot.thread)
@@ -535,6 +537,9 @@ impl Stub {
         if let Err(e) = self.seize(&thread) {
             self.process_died();
             return Err(e);
+        }
+        if let Some(slot) = self.slots().iter_mut().find(|s| Arc::ptr_eq(&s.thread, &thread)) {
+            slot.state = ThreadState::Traced;
         }
         Ok(thread)
     }
@@ -581,7 +586,10 @@ impl Stub {
         let me = sys::gettid();
         let exit = {
             let mut slots = self.slots();
-            let live = slots.iter().filter(|s| matches!(s.state, ThreadState::Spinning | ThreadState::Traced)).count();
+            let live = slots
+                .iter()
+                .filter(|s| matches!(s.state, ThreadState::Spinning | ThreadState::Seizing | ThreadState::Traced))
+                .count();
             let Some(slot) = slots.iter_mut().find(|s| Arc::ptr_eq(&s.thread, thread)) else { return };
             slot.bound = false;
             let exit = slot.tracer == me && slot.state == ThreadState::Traced && live > 1 && !self.is_dead();
@@ -726,6 +734,10 @@ impl Stub {
             };
             if let Some(stop) = others.into_iter().find_map(sys::exit_status) {
                 return Ok(stop);
+            }
+            if self.is_dead() {
+                // Another tracer saw the death and reaps the initial thread.
+                return Ok(Stop::Killed(libc::SIGKILL));
             }
             idle += 1;
             if idle < 64 {

@@ -113,9 +113,9 @@ pub(crate) fn exit_status(tid: pid_t) -> Option<Stop> {
     // SAFETY: `info` is a live siginfo_t the kernel writes.
     let r = unsafe { libc::waitid(libc::P_PID, tid.unsigned_abs(), &mut info, flags) };
     if r != 0 {
-        // ECHILD: already reaped by someone, so gone too.
-        let gone = io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD);
-        return gone.then_some(Stop::Killed(libc::SIGKILL));
+        // ECHILD: not (or no longer) ours to wait for; whoever reaped it
+        // reports the death.
+        return None;
     }
     // SAFETY: after a successful waitid these fields are valid (pid 0:
     // nothing to report).
