@@ -486,3 +486,39 @@ fn fifty_address_spaces_coexist() {
 
     assert_eq!(traps, 100);
 }
+
+#[test]
+fn host_sigkill_while_the_initial_thread_runs_and_other_tracers_idle_does_not_hang() {
+    let spin = vec![0xeb, 0xfe]; // jmp .
+    let s = space(&getpid_loop(), &spin);
+    let pid = s.space.stub_pid();
+    let mut a_ctx = s.platform.new_context().expect("context");
+    trap_getpids(a_ctx.as_mut(), &s.dyn_space, &mut regs_at(CODE_ADDR), 1, 0);
+    let token = s.dyn_space.new_thread().expect("new_thread");
+    let (bound_tx, bound_rx) = std::sync::mpsc::channel();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+
+    let space = Arc::clone(&s.dyn_space);
+    let b = std::thread::spawn(move || {
+        let mut ctx = PtraceContext::for_thread(token);
+        let mut regs = regs_at(CODE_ADDR);
+        trap_getpids(&mut ctx, &space, &mut regs, 1, 0);
+        bound_tx.send(()).expect("send");
+        go_rx.recv().expect("recv"); // Idle, like a task blocked in the sentry.
+        ctx.switch(&space, &mut regs, &mut FpState::default())
+    });
+    bound_rx.recv().expect("B bound");
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        // SAFETY: the stub is alive (A is switched into it) and unreaped.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    });
+    let a_after = a_ctx.switch(&s.dyn_space, &mut regs_at(B_CODE_ADDR), &mut FpState::default());
+    killer.join().expect("killer");
+    go_tx.send(()).expect("send");
+    let b_after = b.join().expect("thread B");
+
+    let Err(Error::StubDied(msg)) = a_after else { panic!("expected StubDied, got {a_after:?}") };
+    assert!(msg.contains("SIGKILL"), "{msg}");
+    assert!(matches!(b_after, Err(Error::StubDied(_))), "{b_after:?}");
+}

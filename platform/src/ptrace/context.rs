@@ -185,7 +185,7 @@ impl Context for PtraceContext {
         }
         sys::set_regs(tid, &run).map_err(|e| stub.diagnose(e))?;
         loop {
-            sys::resume("ptrace(PTRACE_SYSEMU)", libc::PTRACE_SYSEMU, tid, 0).map_err(|e| stub.diagnose(e))?;
+            stub.resume(&thread, "ptrace(PTRACE_SYSEMU)", libc::PTRACE_SYSEMU)?;
             let stop = stub.wait(&thread)?;
             let event = match stop {
                 Stop::Syscall => Event::Syscall,

@@ -211,6 +211,14 @@ pub(crate) struct StubThread {
     /// An interrupt signal was consumed while injecting into this thread:
     /// the next switch returns `Event::Interrupted`.
     pub(crate) interrupt_pending: AtomicBool,
+    /// `resume` turned `PTRACE_O_TRACEEXIT` on for the current run.
+    watch_exit: AtomicBool,
+}
+
+impl StubThread {
+    fn new(tid: pid_t) -> StubThread {
+        StubThread { tid, interrupt_pending: AtomicBool::new(false), watch_exit: AtomicBool::new(false) }
+    }
 }
 
 #[derive(Debug)]
@@ -247,6 +255,8 @@ pub(crate) struct Stub {
     /// Set once the stub process is known to be dead or dying (and has been
     /// sent SIGKILL and reaped).
     dead: AtomicBool,
+    /// The initial thread has been reaped.
+    leader_reaped: AtomicBool,
     threads: Mutex<Vec<Slot>>,
     /// The stub's user code and stack segment selectors (0x33, 0x2b).
     pub(crate) user_cs: u64,
@@ -372,12 +382,13 @@ impl Stub {
                 return Err(e);
             }
         };
-        let leader = Arc::new(StubThread { tid: pid, interrupt_pending: AtomicBool::new(false) });
+        let leader = Arc::new(StubThread::new(pid));
         let mut stub = Stub {
             pid,
             pidfd,
             memfd,
             dead: AtomicBool::new(false),
+            leader_reaped: AtomicBool::new(false),
             threads: Mutex::new(vec![Slot {
                 thread: Arc::clone(&leader),
                 state: ThreadState::Traced,
@@ -574,7 +585,7 @@ impl Stub {
             self.inject_at(&parent, call, CLONE_RIP, CLONE_DONE_RIP, SYS_CLONE, [CLONE_THREAD_FLAGS, 0, 0, 0, 0, 0])?;
         let tid =
             pid_t::try_from(rax).map_err(|_| Error::StubDied(format!("stub {}: clone returned {rax:#x}", self.pid)))?;
-        let thread = Arc::new(StubThread { tid, interrupt_pending: AtomicBool::new(false) });
+        let thread = Arc::new(StubThread::new(tid));
         self.slots().push(Slot { thread, state: ThreadState::Spinning, tracer: 0, bound: false });
         Ok(tid)
     }
@@ -654,9 +665,12 @@ impl Stub {
         Error::StubDied(format!("stub {} has already exited", self.pid))
     }
 
-    /// The stub process died (or must): SIGKILL it and reap every thread we
-    /// trace and the initial thread, so that no tracer waits forever for a
-    /// thread group that never empties. Idempotent; safe from any thread.
+    /// The stub process died (or must): SIGKILL it and reap every thread
+    /// but the initial one, so that no tracer of the initial thread waits
+    /// forever for a thread group that never empties (the kernel reports the
+    /// initial thread's death only after all others are reaped). The
+    /// initial thread is reaped by its tracer (`wait`) or by the drop.
+    /// Idempotent; safe from any thread.
     pub(crate) fn process_died(&self) {
         if self.dead.swap(true, Ordering::AcqRel) {
             return;
@@ -671,39 +685,85 @@ impl Stub {
                 .collect()
         };
         // Every thread is dying: any stop still reported is stale. Another
-        // tracer reaping the same thread makes our wait fail with ECHILD. A
-        // thread stopped at its exit event (only while `exit_thread` runs,
-        // on its tracer, which may be us) needs a resume to finish dying.
-        for tid in tids.into_iter().chain(std::iter::once(self.pid)) {
-            while let Ok(stop) = sys::wait(tid) {
-                match stop {
-                    Stop::Exited(_) | Stop::Killed(_) => break,
-                    Stop::Event(libc::PTRACE_EVENT_EXIT) => {
-                        let _ = sys::resume("ptrace(PTRACE_CONT)", libc::PTRACE_CONT, tid, 0);
-                    }
-                    _ => {}
+        // tracer reaping the same thread makes our wait fail with ECHILD.
+        for tid in tids {
+            self.reap(tid);
+        }
+    }
+
+    /// Wait until thread `tid` of the dying stub is gone. A thread stopped
+    /// at its exit event (`PTRACE_O_TRACEEXIT` is on only while its tracer
+    /// waits for it, which may be us) is resumed to finish dying.
+    fn reap(&self, tid: pid_t) {
+        while let Ok(stop) = sys::wait(tid) {
+            match stop {
+                Stop::Exited(_) | Stop::Killed(_) => break,
+                Stop::Event(libc::PTRACE_EVENT_EXIT) => {
+                    let _ = sys::resume("ptrace(PTRACE_CONT)", libc::PTRACE_CONT, tid, 0);
                 }
+                _ => {}
             }
         }
-        for slot in self.slots().iter_mut() {
+        if tid == self.pid {
+            self.leader_reaped.store(true, Ordering::Release);
+        }
+        if let Some(slot) = self.slots().iter_mut().find(|s| s.thread.tid == tid) {
             slot.state = ThreadState::Gone;
         }
     }
 
-    /// Wait for `thread`'s next stop. Its death means the process's: the
-    /// stub is then killed and reaped as a whole.
+    /// Resume the stopped `thread` with `req` (`PTRACE_SYSEMU`,
+    /// `PTRACE_CONT`). The initial thread of a stub with other threads runs
+    /// with `PTRACE_O_TRACEEXIT`: should the process die meanwhile, its
+    /// exit event reaches its tracer at once, while its death proper would
+    /// wait for every other thread to be reaped by its (maybe idle) tracer.
+    pub(crate) fn resume(&self, thread: &StubThread, call: &'static str, req: libc::c_uint) -> Result<()> {
+        let tid = thread.tid;
+        if tid == self.pid && self.has_other_threads() {
+            let options = (TRACE_OPTIONS | libc::PTRACE_O_TRACEEXIT).unsigned_abs() as usize;
+            sys::ptrace("ptrace(PTRACE_SETOPTIONS)", libc::PTRACE_SETOPTIONS, tid, 0, options)
+                .map_err(|e| self.diagnose(e))?;
+            thread.watch_exit.store(true, Ordering::Relaxed);
+        }
+        sys::resume(call, req, tid, 0).map_err(|e| self.diagnose(e))
+    }
+
+    /// Wait for `thread`'s next stop (after `resume`). Its death means the
+    /// process's: the stub is then killed and reaped as a whole.
     pub(crate) fn wait(&self, thread: &StubThread) -> Result<Stop> {
-        let stop = if thread.tid == self.pid && self.has_other_threads() {
-            self.wait_initial_thread()
-        } else {
-            sys::wait(thread.tid)
-        };
-        let stop = match stop {
+        let tid = thread.tid;
+        let stop = match sys::wait(tid) {
             Ok(stop) => stop,
             Err(_) if self.is_dead() => return Err(self.dead_error()),
             Err(e) => return Err(self.diagnose(e)),
         };
+        if thread.watch_exit.swap(false, Ordering::Relaxed) {
+            if stop == Stop::Event(libc::PTRACE_EVENT_EXIT) {
+                // How it is dying, as a wait status.
+                let mut status: libc::c_ulong = 0;
+                let msg = sys::ptrace(
+                    "ptrace(PTRACE_GETEVENTMSG)",
+                    libc::PTRACE_GETEVENTMSG,
+                    tid,
+                    0,
+                    &mut status as *mut libc::c_ulong as usize,
+                );
+                self.process_died();
+                let _ = sys::resume("ptrace(PTRACE_CONT)", libc::PTRACE_CONT, tid, 0);
+                self.reap(tid);
+                let status = c_int::try_from(status).unwrap_or(libc::SIGKILL);
+                return Ok(if msg.is_ok() { Stop::from_status(status) } else { Stop::Killed(libc::SIGKILL) });
+            }
+            if !matches!(stop, Stop::Exited(_) | Stop::Killed(_)) {
+                let options = TRACE_OPTIONS.unsigned_abs() as usize;
+                sys::ptrace("ptrace(PTRACE_SETOPTIONS)", libc::PTRACE_SETOPTIONS, tid, 0, options)
+                    .map_err(|e| self.diagnose(e))?;
+            }
+        }
         if matches!(stop, Stop::Exited(_) | Stop::Killed(_)) {
+            if tid == self.pid {
+                self.leader_reaped.store(true, Ordering::Release);
+            }
             self.process_died();
         }
         Ok(stop)
@@ -711,41 +771,6 @@ impl Stub {
 
     fn has_other_threads(&self) -> bool {
         self.slots().iter().any(|s| s.thread.tid != self.pid && s.state != ThreadState::Gone)
-    }
-
-    /// The kernel reports the initial thread's death only once every other
-    /// thread is reaped, and those are reaped by their own tracers, which
-    /// may be busy elsewhere. So the initial thread is waited for by
-    /// polling, watching the other threads' deaths on the side (without
-    /// consuming their stops). Used only while the stub has other threads.
-    fn wait_initial_thread(&self) -> Result<Stop> {
-        let mut idle = 0u32;
-        loop {
-            if let Some(stop) = sys::wait_flags(self.pid, libc::WNOHANG)? {
-                return Ok(stop);
-            }
-            let others: Vec<pid_t> = {
-                let slots = self.slots();
-                slots
-                    .iter()
-                    .filter(|s| s.thread.tid != self.pid && s.state == ThreadState::Traced)
-                    .map(|s| s.thread.tid)
-                    .collect()
-            };
-            if let Some(stop) = others.into_iter().find_map(sys::exit_status) {
-                return Ok(stop);
-            }
-            if self.is_dead() {
-                // Another tracer saw the death and reaps the initial thread.
-                return Ok(Stop::Killed(libc::SIGKILL));
-            }
-            idle += 1;
-            if idle < 64 {
-                std::thread::yield_now();
-            } else {
-                std::thread::sleep(std::time::Duration::from_micros(if idle < 1024 { 20 } else { 500 }));
-            }
-        }
     }
 
     /// The error for the stub's unexpected `stop` while `doing` something.
@@ -821,7 +846,7 @@ impl Stub {
         regs.eflags &= !EFLAGS_TF;
         [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9] = args;
         sys::set_regs(tid, &regs).map_err(|e| self.diagnose(e))?;
-        sys::resume("ptrace(PTRACE_CONT)", libc::PTRACE_CONT, tid, 0).map_err(|e| self.diagnose(e))?;
+        self.resume(thread, "ptrace(PTRACE_CONT)", libc::PTRACE_CONT)?;
         loop {
             match self.wait(thread)? {
                 Stop::Signal(libc::SIGTRAP) => {
@@ -834,7 +859,7 @@ impl Stub {
                 Stop::Signal(INTERRUPT_SIGNAL) => {
                     // An interrupt raced with us: report it on the next switch.
                     thread.interrupt_pending.store(true, Ordering::Release);
-                    sys::resume("ptrace(PTRACE_CONT)", libc::PTRACE_CONT, tid, 0)?;
+                    self.resume(thread, "ptrace(PTRACE_CONT)", libc::PTRACE_CONT)?;
                 }
                 Stop::Signal(sig @ (libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE)) => {
                     // The injection itself faulted: the stub is broken.
@@ -842,7 +867,7 @@ impl Stub {
                 }
                 Stop::Signal(_) | Stop::Event(_) | Stop::Syscall => {
                     // Asynchronous host signals are not the application's.
-                    sys::resume("ptrace(PTRACE_CONT)", libc::PTRACE_CONT, tid, 0)?;
+                    self.resume(thread, "ptrace(PTRACE_CONT)", libc::PTRACE_CONT)?;
                 }
                 other => return Err(self.died(other, call)),
             }
@@ -874,6 +899,12 @@ fn not_tracer() -> Error {
 impl Drop for Stub {
     fn drop(&mut self) {
         self.process_died();
+        // No context is left, so no thread runs with PTRACE_O_TRACEEXIT:
+        // the initial thread dies without stopping, once the others are
+        // reaped (or, if it exited first, it waits as a zombie for us).
+        if !self.leader_reaped.load(Ordering::Acquire) {
+            self.reap(self.pid);
+        }
         // SAFETY: our own descriptor, closed once.
         unsafe { libc::close(self.pidfd) };
     }

@@ -25,7 +25,7 @@ pub(crate) enum Stop {
 }
 
 impl Stop {
-    fn from_status(status: c_int) -> Stop {
+    pub(crate) fn from_status(status: c_int) -> Stop {
         if libc::WIFEXITED(status) {
             Stop::Exited(libc::WEXITSTATUS(status))
         } else if libc::WIFSIGNALED(status) {
@@ -101,33 +101,6 @@ pub(crate) fn wait_flags(pid: pid_t, flags: c_int) -> Result<Option<Stop>> {
         return Ok(None);
     }
     Err(Error::Host { call: "waitpid", err })
-}
-
-/// How thread `tid` (a child or tracee of this process) ended, if it has,
-/// without reaping it and without consuming any stop it reports
-/// (`waitid(WEXITED | WNOHANG | WNOWAIT)`).
-pub(crate) fn exit_status(tid: pid_t) -> Option<Stop> {
-    // SAFETY: siginfo_t is plain data; all-zero is a valid value.
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT | libc::__WALL;
-    // SAFETY: `info` is a live siginfo_t the kernel writes.
-    let r = unsafe { libc::waitid(libc::P_PID, tid.unsigned_abs(), &mut info, flags) };
-    if r != 0 {
-        // ECHILD: not (or no longer) ours to wait for; whoever reaped it
-        // reports the death.
-        return None;
-    }
-    // SAFETY: after a successful waitid these fields are valid (pid 0:
-    // nothing to report).
-    let (pid, status) = unsafe { (info.si_pid(), info.si_status()) };
-    // A tracee's stop is reported even without WSTOPPED: only CLD_EXITED,
-    // CLD_KILLED and CLD_DUMPED mean it is gone.
-    match info.si_code {
-        _ if pid == 0 => None,
-        libc::CLD_EXITED => Some(Stop::Exited(status)),
-        libc::CLD_KILLED | libc::CLD_DUMPED => Some(Stop::Killed(status)),
-        _ => None,
-    }
 }
 
 /// `pidfd_open(pid, 0)`.
