@@ -13,6 +13,13 @@
 //!   that thread; the others keep running.
 //! - `interrupt` may come from anywhere: a thread-directed SIGURG.
 //! - Each OS thread traces at most one thread per space.
+//! - Drop a context on its tracer before that OS thread exits: a tracer
+//!   that exits still tracing kills the whole stub (`PTRACE_O_EXITKILL`,
+//!   which is also what ends the stubs of a crashed sentry). Dropped on its
+//!   tracer, a context makes its stub thread `exit` unless it is the last
+//!   one; the space's drop (any thread) kills and reaps the rest.
+//! - Stub threads of a space can be pinned to different CPUs: each tracer
+//!   pins itself and the thread it seizes to its current CPU.
 //!
 //! - The stub holds only the stub code page (`stub::STUB_BASE`) and whatever
 //!   the sentry maps from the MemoryFile, at the same fd number as in the
