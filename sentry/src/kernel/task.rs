@@ -192,6 +192,44 @@ impl Task {
         }
     }
 
+    // ---- blocking ----
+
+    /// A write hit a pipe or socket with no reader: raise SIGPIPE.
+    pub fn send_sigpipe(&self) {}
+
+    /// Whether a signal that would interrupt a blocking call is pending.
+    pub fn signal_pending(&self) -> bool {
+        false
+    }
+
+    /// Block until `ready` yields a value, a signal is pending
+    /// (`ERESTARTSYS`: the syscall layer restarts or returns `EINTR` as the
+    /// handler's `SA_RESTART` says), or `deadline` passes (`ETIMEDOUT`).
+    /// `ready` is re-checked after every notification of `queues`; register
+    /// before checking so no wake-up is lost.
+    pub fn wait_until<T>(
+        &self,
+        queues: &[&super::waiter::WaitQueue],
+        deadline: Option<std::time::Instant>,
+        mut ready: impl FnMut() -> KResult<Option<T>>,
+    ) -> KResult<T> {
+        loop {
+            for q in queues {
+                q.add(&self.waiter);
+            }
+            if let Some(v) = ready()? {
+                return Ok(v);
+            }
+            if self.signal_pending() {
+                return Err(Errno::ERESTARTSYS);
+            }
+            if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                return Err(Errno::ETIMEDOUT);
+            }
+            self.waiter.wait(&[], deadline);
+        }
+    }
+
     // ---- exec ----
 
     /// Open an executable at `path` (resolved from the cwd), checking it is

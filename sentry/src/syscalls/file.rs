@@ -71,6 +71,10 @@ fn read_into(t: &Task, f: &FileDescription, buf: u64, len: usize, pos: Option<u6
         let want = (len - done).min(tmp.len());
         let n = match f.file.read(&mut tmp[..want], off) {
             Ok(n) => n,
+            Err(Errno::EAGAIN) if done == 0 && f.flags() & O_NONBLOCK == 0 && f.file.wait_queue().is_some() => {
+                wait_ready(t, f, (libc::POLLIN | libc::POLLHUP | libc::POLLERR) as u32)?;
+                continue;
+            }
             Err(e) if done == 0 => return Err(e),
             Err(_) => break,
         };
@@ -132,14 +136,29 @@ fn write_from(t: &Task, f: &FileDescription, buf: u64, len: usize, pos: Option<u
         };
         let n = match f.file.write(&data, off) {
             Ok(n) => n,
-            Err(e) if done == 0 => return Err(e),
+            Err(Errno::EAGAIN) if f.flags() & O_NONBLOCK == 0 && f.file.wait_queue().is_some() => {
+                match wait_ready(t, f, (libc::POLLOUT | libc::POLLERR | libc::POLLHUP) as u32) {
+                    Ok(()) => continue,
+                    Err(e) if done == 0 => return Err(e),
+                    Err(_) => break,
+                }
+            }
+            Err(Errno::EAGAIN) if done > 0 => break,
+            Err(e) if done == 0 => {
+                if e == Errno::EPIPE {
+                    t.send_sigpipe();
+                }
+                return Err(e);
+            }
             Err(_) => break,
         };
         done += n;
         if off != CURRENT_POS {
             off += n as u64;
         }
-        if n < want {
+        // A blocking write to a pipe or socket goes on until all is written.
+        let streams = f.flags() & O_NONBLOCK == 0 && f.file.wait_queue().is_some();
+        if n < want && !streams {
             break;
         }
     }
@@ -147,6 +166,13 @@ fn write_from(t: &Task, f: &FileDescription, buf: u64, len: usize, pos: Option<u
         **g = off;
     }
     Ok(done)
+}
+
+/// Block until `f` is ready for one of `events` (its wait queue announces
+/// changes), or a signal interrupts.
+fn wait_ready(t: &Task, f: &FileDescription, events: u32) -> KResult<()> {
+    let Some(q) = f.file.wait_queue() else { return Ok(()) };
+    t.wait_until(&[q], None, || Ok((f.file.poll() & events != 0).then_some(())))
 }
 
 fn pos_arg(v: u64) -> KResult<u64> {
