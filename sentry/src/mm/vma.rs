@@ -229,14 +229,14 @@ impl MemoryManager {
                 Some(r) if r.off + r.len == p.off => r.len += PAGE,
                 _ => {
                     if let Some(r) = run.take() {
-                        self.mf.free(r);
+                        self.mf.release(r);
                     }
                     run = Some(FileRange { off: p.off, len: PAGE });
                 }
             }
         }
         if let Some(r) = run {
-            self.mf.free(r);
+            self.mf.release(r);
         }
     }
 
@@ -689,6 +689,44 @@ impl MemoryManager {
         }
     }
 
+    /// The copy of this address space a forked child gets: the same VMAs,
+    /// private pages copied (eagerly; copy-on-write is a later step),
+    /// `MAP_SHARED` pages shared. The copy has no platform address space
+    /// until `set_space`; nothing is mapped in it until its first faults.
+    pub fn fork_copy(&self) -> Result<MemoryManager, Errno> {
+        let mut m = MemoryManager::new(self.mf.clone(), Arc::new(NoSpace(self.reserved.clone())), self.max_addr);
+        m.vmas = self.vmas.clone();
+        m.brk_start = self.brk_start;
+        m.brk = self.brk;
+        m.arg_start = self.arg_start;
+        m.arg_end = self.arg_end;
+        m.env_start = self.env_start;
+        m.env_end = self.env_end;
+        for (&a, p) in &self.pages {
+            let shared = self.find_vma(a).is_some_and(|v| v.shared);
+            let off = if shared {
+                self.mf.incref(p.off);
+                p.off
+            } else {
+                let r = self.mf.allocate(PAGE).ok_or(Errno::ENOMEM)?;
+                self.mf.copy(p.off, r.off, PAGE);
+                r.off
+            };
+            m.pages.insert(a, Page { off, mapped: false });
+        }
+        Ok(m)
+    }
+
+    /// Give a forked copy its platform address space (on the thread that
+    /// will run it).
+    pub fn set_space(&mut self, space: Arc<dyn AddressSpace>) {
+        self.reserved = space.reserved();
+        self.space = space;
+        for p in self.pages.values_mut() {
+            p.mapped = false;
+        }
+    }
+
     /// Unmap everything (exec and exit).
     pub fn clear(&mut self) {
         let max = self.max_addr;
@@ -703,5 +741,23 @@ impl Drop for MemoryManager {
         if let (Some(&first), Some(&last)) = (addrs.first(), addrs.last()) {
             self.drop_pages(first, last + PAGE);
         }
+    }
+}
+
+/// The platform address space of a forked copy before its own exists.
+struct NoSpace(std::ops::Range<u64>);
+
+impl AddressSpace for NoSpace {
+    fn map_file(&self, _: u64, _: u64, _: u64, _: Prot) -> platform::Result<()> {
+        Err(platform::Error::Unavailable("none", "address space not yet attached".into()))
+    }
+    fn unmap(&self, _: u64, _: u64) -> platform::Result<()> {
+        Ok(())
+    }
+    fn protect(&self, _: u64, _: u64, _: Prot) -> platform::Result<()> {
+        Ok(())
+    }
+    fn reserved(&self) -> std::ops::Range<u64> {
+        self.0.clone()
     }
 }
