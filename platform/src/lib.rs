@@ -159,6 +159,11 @@ pub enum Event {
     Interrupted,
 }
 
+/// A thread made in an address space by `AddressSpace::new_thread`, waiting
+/// for the context that will run it (`Platform::new_context_for`).
+#[derive(Debug)]
+pub struct ThreadToken(pub u64);
+
 /// An application's address space. All pages come from the MemoryFile
 /// (`memfd`) the platform was created with.
 ///
@@ -175,6 +180,11 @@ pub trait AddressSpace: Send + Sync {
     /// Application addresses the platform reserves for itself (the stub's
     /// code): the sentry never maps anything there.
     fn reserved(&self) -> std::ops::Range<u64>;
+    /// A new thread of execution in this address space, for another
+    /// application thread (called on a thread that runs a context here).
+    fn new_thread(&self) -> Result<ThreadToken> {
+        Err(Error::Unavailable("threads", "this platform cannot add threads to an address space yet".into()))
+    }
 }
 
 /// One application thread's execution context.
@@ -183,6 +193,21 @@ pub trait Context: Send {
     fn switch(&mut self, space: &Arc<dyn AddressSpace>, regs: &mut Registers, fpu: &mut FpState) -> Result<Event>;
     /// Make a running `switch` return `Event::Interrupted` soon.
     fn interrupt(&self);
+    /// A handle that does what `interrupt` does, callable from any thread
+    /// while `switch` runs.
+    fn interrupter(&self) -> Arc<dyn Fn() + Send + Sync> {
+        Arc::new(|| {})
+    }
+    /// The FPU state of the stopped thread (FXSAVE layout, 512 bytes).
+    fn fpu_state(&mut self, out: &mut FpState) -> Result<()> {
+        let _ = out;
+        Ok(())
+    }
+    /// Replace the FPU state of the stopped thread.
+    fn set_fpu_state(&mut self, st: &FpState) -> Result<()> {
+        let _ = st;
+        Ok(())
+    }
 }
 
 /// A way of running application code.
@@ -193,6 +218,12 @@ pub trait Platform: Send + Sync {
     fn new_address_space(&self) -> Result<Arc<dyn AddressSpace>>;
     /// A new context for one application thread.
     fn new_context(&self) -> Result<Box<dyn Context>>;
+    /// A new context that runs the thread `token` stands for (call on the
+    /// thread that will switch it).
+    fn new_context_for(&self, token: ThreadToken) -> Result<Box<dyn Context>> {
+        let _ = token;
+        Err(Error::Unavailable("threads", "this platform cannot add threads to an address space yet".into()))
+    }
     /// The highest application address plus one.
     fn max_user_address(&self) -> u64 {
         0x7fff_ffff_f000

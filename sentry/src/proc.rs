@@ -150,7 +150,7 @@ fn static_file(k: &Arc<Kernel>, name: &str) -> KResult<Vec<u8>> {
             // SAFETY-free: the sentry reads its host's totals for itself.
             let total = host_mem_kb();
             let used =
-                k.pids().iter().filter_map(|p| k.process(*p)).map(|p| lock(&p.mm).resident()).sum::<u64>() / 1024;
+                k.pids().iter().filter_map(|p| k.process(*p)).map(|p| lock(&p.mm()).resident()).sum::<u64>() / 1024;
             let free = total.saturating_sub(used);
             format!(
                 "MemTotal:       {total:8} kB\nMemFree:        {free:8} kB\nMemAvailable:   {free:8} kB\nBuffers:               0 kB\nCached:                0 kB\nSwapCached:            0 kB\nActive:         {used:8} kB\nInactive:              0 kB\nSwapTotal:             0 kB\nSwapFree:              0 kB\nDirty:                 0 kB\nShmem:                 0 kB\nHugePages_Total:       0\nHugePagesize:       2048 kB\n"
@@ -233,10 +233,11 @@ fn mounts(k: &Arc<Kernel>) -> Vec<u8> {
 
 fn pid_file(k: &Arc<Kernel>, p: &Arc<Process>, name: &str) -> KResult<Vec<u8>> {
     let comm = String::from_utf8_lossy(&lock(&p.comm)).into_owned();
-    let ppid = *lock(&p.ppid);
+    let ppid = p.ppid();
     Ok(match name {
         "cmdline" | "environ" => {
-            let mut mm = lock(&p.mm);
+            let mmr = p.mm();
+            let mut mm = lock(&mmr);
             let (s, e) = if name == "cmdline" { (mm.arg_start, mm.arg_end) } else { (mm.env_start, mm.env_end) };
             let mut v = vec![0u8; e.saturating_sub(s).min(1 << 20) as usize];
             mm.read_bytes(s, &mut v)?;
@@ -244,7 +245,8 @@ fn pid_file(k: &Arc<Kernel>, p: &Arc<Process>, name: &str) -> KResult<Vec<u8>> {
         }
         "comm" => format!("{comm}\n").into_bytes(),
         "maps" => {
-            let mm = lock(&p.mm);
+            let mmr = p.mm();
+            let mm = lock(&mmr);
             let mut s = Vec::new();
             for v in mm.vmas() {
                 let perms = format!(
@@ -275,7 +277,8 @@ fn pid_file(k: &Arc<Kernel>, p: &Arc<Process>, name: &str) -> KResult<Vec<u8>> {
         }
         "mounts" => mounts(k),
         "stat" | "statm" => {
-            let mm = lock(&p.mm);
+            let mmr = p.mm();
+            let mm = lock(&mmr);
             let vsize: u64 = mm.vmas().map(|v| v.end - v.start).sum();
             let rss = mm.resident() / PAGE_SIZE;
             if name == "statm" {
@@ -283,20 +286,24 @@ fn pid_file(k: &Arc<Kernel>, p: &Arc<Process>, name: &str) -> KResult<Vec<u8>> {
             }
             let start = p.start.duration_since(k.start).as_millis() as u64 / 10;
             format!(
-                "{} ({comm}) R {ppid} {} {} 0 -1 4194304 0 0 0 0 0 0 0 0 20 0 1 0 {start} {vsize} {rss} 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
-                p.pid, p.pid, p.pid
+                "{} ({comm}) {state} {ppid} {} {} 0 -1 4194304 0 0 0 0 0 0 0 0 20 0 1 0 {start} {vsize} {rss} 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
+                p.pid,
+                p.pgid.load(std::sync::atomic::Ordering::Relaxed),
+                p.sid.load(std::sync::atomic::Ordering::Relaxed),
+                state = p.state_letter(),
             )
             .into_bytes()
         }
         "status" => {
             let c = lock(&p.creds).clone();
-            let mm = lock(&p.mm);
+            let mmr = p.mm();
+            let mm = lock(&mmr);
             let vsize: u64 = mm.vmas().map(|v| v.end - v.start).sum::<u64>() / 1024;
             let rss = mm.resident() / 1024;
-            let umask = lock(&p.fs).umask;
+            let umask = lock(&p.fs()).umask;
             let groups: Vec<String> = c.groups.iter().map(|g| g.to_string()).collect();
             format!(
-                "Name:\t{comm}\nUmask:\t{umask:04o}\nState:\tR (running)\nTgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\nPPid:\t{ppid}\nTracerPid:\t0\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t64\nGroups:\t{}\nVmPeak:\t{vsize:8} kB\nVmSize:\t{vsize:8} kB\nVmRSS:\t{rss:8} kB\nThreads:\t1\nSigQ:\t0/63432\nSigPnd:\t0000000000000000\nShdPnd:\t0000000000000000\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\nSigCgt:\t0000000000000000\nCapInh:\t0000000000000000\nCapPrm:\t000001ffffffffff\nCapEff:\t000001ffffffffff\nCapBnd:\t000001ffffffffff\nCapAmb:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t0\nCpus_allowed_list:\t0-{}\n",
+                "Name:\t{comm}\nUmask:\t{umask:04o}\nState:\t{state}\nTgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\nPPid:\t{ppid}\nTracerPid:\t0\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t64\nGroups:\t{}\nVmPeak:\t{vsize:8} kB\nVmSize:\t{vsize:8} kB\nVmRSS:\t{rss:8} kB\nThreads:\t{threads}\nSigQ:\t0/63432\nSigPnd:\t0000000000000000\nShdPnd:\t0000000000000000\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\nSigCgt:\t0000000000000000\nCapInh:\t0000000000000000\nCapPrm:\t000001ffffffffff\nCapEff:\t000001ffffffffff\nCapBnd:\t000001ffffffffff\nCapAmb:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t0\nCpus_allowed_list:\t0-{}\n",
                 c.uid,
                 c.euid,
                 c.suid,
@@ -308,6 +315,12 @@ fn pid_file(k: &Arc<Kernel>, p: &Arc<Process>, name: &str) -> KResult<Vec<u8>> {
                 groups.join(" "),
                 std::thread::available_parallelism().map_or(1, |n| n.get()) - 1,
                 pid = p.pid,
+                state = match p.state_letter() {
+                    'Z' => "Z (zombie)",
+                    'T' => "T (stopped)",
+                    _ => "S (sleeping)",
+                },
+                threads = lock(&p.threads).len(),
             )
             .into_bytes()
         }
@@ -425,7 +438,7 @@ impl Inode for ProcNode {
             Kind::FdDir(pid) => {
                 let fd: i32 = name.parse().map_err(|_| Errno::ENOENT)?;
                 let p = self.process(*pid)?;
-                lock(&p.fds).get(fd).map_err(|_| Errno::ENOENT)?;
+                lock(&p.fds()).get(fd).map_err(|_| Errno::ENOENT)?;
                 Ok(self.node(Kind::FdLink(*pid, fd)))
             }
             _ => Err(Errno::ENOTDIR),
@@ -469,7 +482,7 @@ impl Inode for ProcNode {
             }
             Kind::FdDir(pid) => {
                 let p = self.process(*pid)?;
-                let fds = lock(&p.fds).fds();
+                let fds = lock(&p.fds()).fds();
                 for fd in fds {
                     push(Kind::FdLink(*pid, fd), fd.to_string(), DT_LNK);
                 }
@@ -487,19 +500,19 @@ impl Inode for ProcNode {
             }
             Kind::FdLink(pid, fd) => {
                 let p = self.process(*pid)?;
-                let f = lock(&p.fds).get(*fd).map_err(|_| Errno::ENOENT)?;
+                let f = lock(&p.fds()).get(*fd).map_err(|_| Errno::ENOENT)?;
                 if let Some(n) = &f.anon_name {
                     return Ok(n.clone());
                 }
                 let loc = f.loc.clone().ok_or(Errno::ENOENT)?;
                 let k = self.fs.kernel()?;
-                let root = lock(&p.fs).root.clone();
+                let root = lock(&p.fs()).root.clone();
                 Ok(k.vfs.path_of(&loc, &root))
             }
             Kind::PidLink(..) => {
                 let loc = self.magic_link().ok_or(Errno::ENOENT)?;
                 let k = self.fs.kernel()?;
-                let root = current().map(|p| lock(&p.fs).root.clone()).unwrap_or_else(|| k.vfs.root());
+                let root = current().map(|p| lock(&p.fs()).root.clone()).unwrap_or_else(|| k.vfs.root());
                 Ok(k.vfs.path_of(&loc, &root))
             }
             _ => Err(Errno::EINVAL),
@@ -512,14 +525,14 @@ impl Inode for ProcNode {
                 let p = self.process(*pid).ok()?;
                 match *name {
                     "exe" => lock(&p.exe).clone(),
-                    "cwd" => Some(lock(&p.fs).cwd.clone()),
-                    "root" => Some(lock(&p.fs).root.clone()),
+                    "cwd" => Some(lock(&p.fs()).cwd.clone()),
+                    "root" => Some(lock(&p.fs()).root.clone()),
                     _ => None,
                 }
             }
             Kind::FdLink(pid, fd) => {
                 let p = self.process(*pid).ok()?;
-                let f = lock(&p.fds).get(*fd).ok()?;
+                let f = lock(&p.fds()).get(*fd).ok()?;
                 f.loc.clone()
             }
             _ => None,

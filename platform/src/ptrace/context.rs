@@ -183,6 +183,19 @@ impl Context for PtraceContext {
     fn interrupt(&self) {
         self.shared.interrupt();
     }
+
+    fn interrupter(&self) -> Arc<dyn Fn() + Send + Sync> {
+        let i = PtraceContext::interrupter(self);
+        Arc::new(move || i.interrupt())
+    }
+
+    fn fpu_state(&mut self, out: &mut FpState) -> Result<()> {
+        PtraceContext::fpu_state(self, out)
+    }
+
+    fn set_fpu_state(&mut self, st: &FpState) -> Result<()> {
+        PtraceContext::set_fpu_state(self, st)
+    }
 }
 
 /// The event for a synchronous signal `sig` the application raised, or

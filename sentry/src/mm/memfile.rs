@@ -77,7 +77,11 @@ impl MemoryFile {
         if base == libc::MAP_FAILED {
             return Err(std::io::Error::last_os_error());
         }
-        Ok(MemoryFile { fd, base: base.cast(), alloc: Mutex::new(Alloc { free: BTreeMap::new(), shared: std::collections::HashMap::new(), top: 0 }) })
+        Ok(MemoryFile {
+            fd,
+            base: base.cast(),
+            alloc: Mutex::new(Alloc { free: BTreeMap::new(), shared: std::collections::HashMap::new(), top: 0 }),
+        })
     }
 
     /// The memfd, for the platform.

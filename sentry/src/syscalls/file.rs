@@ -406,8 +406,8 @@ pub fn do_open(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32) -> KRes
     };
     let inode = loc.inode().clone();
     let fd = FileDescription::new(file, Some(loc), Some(inode), flags);
-    let limit = t.rlimits[RLIMIT_NOFILE as usize].rlim_cur.min(1 << 20) as i32;
-    lock(&t.proc_.fds).insert_from(0, fd, flags & O_CLOEXEC != 0, limit)
+    let limit = t.rlimit(RLIMIT_NOFILE).rlim_cur.min(1 << 20) as i32;
+    lock(&t.fds).insert_from(0, fd, flags & O_CLOEXEC != 0, limit)
 }
 
 pub fn open(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
@@ -426,13 +426,13 @@ pub fn creat(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
 }
 
 pub fn close(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let f = lock(&t.proc_.fds).remove(fd_arg(a[0])?)?;
+    let f = lock(&t.fds).remove(fd_arg(a[0])?)?;
     drop(f);
     Ok(0)
 }
 
 pub fn dup(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let mut fds = lock(&t.proc_.fds);
+    let mut fds = lock(&t.fds);
     let f = fds.get(fd_arg(a[0])?)?;
     fds.insert(f, false).map(|n| n as u64)
 }
@@ -441,7 +441,7 @@ fn dup_to(t: &Task, old: i32, new: i32, cloexec: bool) -> KResult<u64> {
     if !(0..1 << 20).contains(&new) {
         return Err(Errno::EBADF);
     }
-    let mut fds = lock(&t.proc_.fds);
+    let mut fds = lock(&t.fds);
     let f = fds.get(old)?;
     let prev = fds.insert_at(new, f, cloexec);
     drop(fds);
@@ -473,16 +473,16 @@ pub fn fcntl(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     match cmd {
         F_DUPFD | F_DUPFD_CLOEXEC => {
             let min = int_arg(a[2]);
-            let limit = t.rlimits[RLIMIT_NOFILE as usize].rlim_cur.min(1 << 20) as i32;
+            let limit = t.rlimit(RLIMIT_NOFILE).rlim_cur.min(1 << 20) as i32;
             if min < 0 || min >= limit {
                 return Err(Errno::EINVAL);
             }
-            let mut fds = lock(&t.proc_.fds);
+            let mut fds = lock(&t.fds);
             let f = fds.get(fd)?;
             fds.insert_from(min, f, cmd == F_DUPFD_CLOEXEC, limit).map(|n| n as u64)
         }
-        F_GETFD => Ok(u64::from(lock(&t.proc_.fds).cloexec(fd)?)),
-        F_SETFD => lock(&t.proc_.fds).set_cloexec(fd, a[2] & u64::from(FD_CLOEXEC) != 0).map(|_| 0),
+        F_GETFD => Ok(u64::from(lock(&t.fds).cloexec(fd)?)),
+        F_SETFD => lock(&t.fds).set_cloexec(fd, a[2] & u64::from(FD_CLOEXEC) != 0).map(|_| 0),
         F_GETFL => Ok(u64::from(file_of(t, fd)?.flags())),
         F_SETFL => {
             file_of(t, fd)?.set_status_flags(a[2] as u32);
@@ -500,8 +500,8 @@ pub fn ioctl(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     let req = a[1] as u32;
     let f = file_of(t, fd)?;
     match req {
-        FIOCLEX => lock(&t.proc_.fds).set_cloexec(fd, true).map(|_| 0),
-        FIONCLEX => lock(&t.proc_.fds).set_cloexec(fd, false).map(|_| 0),
+        FIOCLEX => lock(&t.fds).set_cloexec(fd, true).map(|_| 0),
+        FIONCLEX => lock(&t.fds).set_cloexec(fd, false).map(|_| 0),
         FIONBIO => {
             let on: i32 = t.read_val(a[2])?;
             let fl = f.flags();

@@ -222,7 +222,7 @@ fn set_cwd(t: &Task, loc: Location) -> KResult<u64> {
         return Err(Errno::ENOTDIR);
     }
     may_access(&at, &t.creds(), X_OK)?;
-    lock(&t.proc_.fs).cwd = loc;
+    lock(&t.fsc).cwd = loc;
     Ok(0)
 }
 
@@ -632,7 +632,7 @@ pub fn truncate(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
 }
 
 pub fn umask(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let mut fs = lock(&t.proc_.fs);
+    let mut fs = lock(&t.fsc);
     let old = fs.umask;
     fs.umask = a[0] as u32 & 0o777;
     Ok(u64::from(old))

@@ -25,7 +25,7 @@ fn key(t: &Task, addr: u64) -> KResult<FutexKey> {
     if !addr.is_multiple_of(4) {
         return Err(Errno::EINVAL);
     }
-    Ok((Arc::as_ptr(&t.proc_.mm) as usize, addr))
+    Ok((Arc::as_ptr(&t.mm) as usize, addr))
 }
 
 fn read_u32(t: &Task, addr: u64) -> KResult<u32> {

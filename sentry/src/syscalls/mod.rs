@@ -5,11 +5,13 @@ mod fs;
 mod futex;
 pub mod misc;
 mod mm;
+pub mod pidfd;
 mod poll;
 mod process;
 mod signal;
 pub mod table;
 mod time;
+mod timers;
 
 use std::sync::Arc;
 
@@ -34,7 +36,7 @@ pub fn int_arg(v: u64) -> i32 {
 
 /// The open file for `fd`.
 pub fn file_of(t: &Task, fd: i32) -> KResult<Arc<FileDescription>> {
-    lock(&t.proc_.fds).get(fd)
+    lock(&t.fds).get(fd)
 }
 
 /// The starting point for a relative path: the cwd for `AT_FDCWD`, else the

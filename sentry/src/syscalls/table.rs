@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use abi::sysno::*;
 use abi::Errno;
 
-use super::{file, fs, futex, misc, mm, poll, process, signal, time};
+use super::{file, fs, futex, misc, mm, pidfd, poll, process, signal, time, timers};
 use crate::kernel::Task;
 use crate::vfs::lock;
 
@@ -135,6 +135,17 @@ fn build() -> Vec<Option<Entry>> {
     e(SYS_EXIT, process::exit, &[I]);
     e(SYS_EXIT_GROUP, process::exit_group, &[I]);
     e(SYS_EXECVE, process::execve, &[Str, X, X]);
+    e(SYS_EXECVEAT, process::execveat, &[Fd, Str, X, X, X]);
+    e(SYS_CLONE, process::clone, &[X, X, X, X, X]);
+    e(SYS_CLONE3, process::clone3, &[X, U]);
+    e(SYS_FORK, process::fork, &[]);
+    e(SYS_VFORK, process::vfork, &[]);
+    e(SYS_WAIT4, process::wait4, &[I, X, X, X]);
+    e(SYS_WAITID, process::waitid, &[I, I, X, X, X]);
+    e(SYS_SETSID, process::setsid, &[]);
+    e(SYS_SETPGID, process::setpgid, &[I, I]);
+    e(SYS_PIDFD_OPEN, pidfd::pidfd_open, &[I, X]);
+    e(SYS_PIDFD_SEND_SIGNAL, pidfd::pidfd_send_signal, &[Fd, I, X, X]);
     e(SYS_ARCH_PRCTL, process::arch_prctl, &[X, X]);
     e(SYS_SET_TID_ADDRESS, process::set_tid_address, &[X]);
     e(SYS_SET_ROBUST_LIST, process::set_robust_list, &[X, U]);
@@ -153,10 +164,20 @@ fn build() -> Vec<Option<Entry>> {
     e(SYS_PPOLL, poll::ppoll, &[X, U, X, X, U]);
     e(SYS_SELECT, poll::select, &[I, X, X, X, X]);
     e(SYS_PSELECT6, poll::pselect6, &[I, X, X, X, X, X]);
-    // Signals (state only).
+    // Signals.
     e(SYS_RT_SIGACTION, signal::rt_sigaction, &[I, X, X, U]);
     e(SYS_RT_SIGPROCMASK, signal::rt_sigprocmask, &[I, X, X, U]);
     e(SYS_SIGALTSTACK, signal::sigaltstack, &[X, X]);
+    e(SYS_RT_SIGRETURN, signal::rt_sigreturn, &[]);
+    e(SYS_RT_SIGPENDING, signal::rt_sigpending, &[X, U]);
+    e(SYS_RT_SIGSUSPEND, signal::rt_sigsuspend, &[X, U]);
+    e(SYS_RT_SIGTIMEDWAIT, signal::rt_sigtimedwait, &[X, X, X, U]);
+    e(SYS_RT_SIGQUEUEINFO, signal::rt_sigqueueinfo, &[I, I, X]);
+    e(SYS_RT_TGSIGQUEUEINFO, signal::rt_tgsigqueueinfo, &[I, I, I, X]);
+    e(SYS_PAUSE, signal::pause, &[]);
+    e(SYS_KILL, signal::kill, &[I, I]);
+    e(SYS_TKILL, signal::tkill, &[I, I]);
+    e(SYS_TGKILL, signal::tgkill, &[I, I, I]);
     // Time.
     e(SYS_CLOCK_GETTIME, time::clock_gettime, &[I, X]);
     e(SYS_CLOCK_GETRES, time::clock_getres, &[I, X]);
@@ -164,6 +185,14 @@ fn build() -> Vec<Option<Entry>> {
     e(SYS_TIME, time::time, &[X]);
     e(SYS_NANOSLEEP, time::nanosleep, &[X, X]);
     e(SYS_CLOCK_NANOSLEEP, time::clock_nanosleep, &[I, X, X, X]);
+    e(SYS_ALARM, timers::alarm, &[U]);
+    e(SYS_SETITIMER, timers::setitimer, &[I, X, X]);
+    e(SYS_GETITIMER, timers::getitimer, &[I, X]);
+    e(SYS_TIMER_CREATE, timers::timer_create, &[I, X, X]);
+    e(SYS_TIMER_SETTIME, timers::timer_settime, &[I, X, X, X]);
+    e(SYS_TIMER_GETTIME, timers::timer_gettime, &[I, X]);
+    e(SYS_TIMER_GETOVERRUN, timers::timer_getoverrun, &[I]);
+    e(SYS_TIMER_DELETE, timers::timer_delete, &[I]);
     // System.
     e(SYS_UNAME, misc::uname, &[X]);
     e(SYS_SYSINFO, misc::sysinfo, &[X]);
@@ -192,7 +221,8 @@ pub fn dispatch(t: &mut Task) {
     let entry = usize::try_from(nr).ok().and_then(|n| table().get(n)).and_then(Option::as_ref);
     // exit_group and execve change what the strace line can read: print
     // those before the call.
-    let early = nr == SYS_EXIT_GROUP || nr == SYS_EXIT || nr == SYS_EXECVE;
+    let early =
+        nr == SYS_EXIT_GROUP || nr == SYS_EXIT || nr == SYS_EXECVE || nr == SYS_EXECVEAT || nr == SYS_RT_SIGRETURN;
     let mut pre = None;
     if t.k.strace.is_some() && early {
         pre = Some(format_call(t, nr, &args, entry.map(|e| e.args), None));
@@ -204,17 +234,22 @@ pub fn dispatch(t: &mut Task) {
             Err(Errno::ENOSYS)
         }
     };
-    // Internal restart codes never reach the application in this issue:
-    // there are no handlers to run, so a restart is an EINTR.
+    // Internal restart codes never reach the application: the signal
+    // delivery that follows decides between a restart and EINTR.
     let result = match result {
-        Err(Errno::ERESTARTSYS | Errno::ERESTARTNOINTR | Errno::ERESTARTNOHAND | Errno::ERESTART_RESTARTBLOCK) => {
-            Err(Errno::EINTR)
+        Err(
+            e @ (Errno::ERESTARTSYS | Errno::ERESTARTNOINTR | Errno::ERESTARTNOHAND | Errno::ERESTART_RESTARTBLOCK),
+        ) => {
+            t.restart = Some(e);
+            Err(e)
         }
         r => r,
     };
-    if nr == SYS_EXECVE && result.is_ok() {
+    if (nr == SYS_EXECVE || nr == SYS_EXECVEAT) && result.is_ok() {
         // The new image's registers are already set; rax starts at 0.
         t.regs.rax = 0;
+    } else if nr == SYS_RT_SIGRETURN && result.is_ok() {
+        // The restored registers are the result.
     } else {
         t.regs.set_return(match result {
             Ok(v) => v,
@@ -330,7 +365,7 @@ fn format_call(t: &Task, nr: u64, args: &[u64; 6], fmt: Option<&[Arg]>, ret: Opt
                         format!("{}", v as i32)
                     }
                 }
-                Str => match lock(&t.proc_.mm).read_cstring(v, 4096) {
+                Str => match lock(&t.mm).read_cstring(v, 4096) {
                     Ok(s) => quote(&s, 256),
                     Err(_) => format!("{v:#x}"),
                 },
