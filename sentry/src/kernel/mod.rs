@@ -44,6 +44,8 @@ pub struct Kernel {
     /// Live threads by tid.
     pub tasks: Mutex<BTreeMap<i32, Arc<TaskShared>>>,
     pub futexes: futex::Futexes,
+    /// Pages of files mapped `MAP_SHARED`, by (dev, ino).
+    pub shared_objects: Mutex<std::collections::HashMap<(u64, u64), Arc<crate::mm::SharedObject>>>,
     pub timers: timer::TimerService,
     next_pid: Mutex<i32>,
     /// Set when pid 1 has exited: every task ends.
@@ -74,6 +76,7 @@ impl Kernel {
             procs: Mutex::new(BTreeMap::new()),
             tasks: Mutex::new(BTreeMap::new()),
             futexes: futex::Futexes::default(),
+            shared_objects: Mutex::new(std::collections::HashMap::new()),
             timers: timer::TimerService::new(),
             next_pid: Mutex::new(1),
             shutdown: AtomicBool::new(false),

@@ -40,7 +40,15 @@ pub enum VmaBacking {
     /// A private copy of a file: page at `start + k` holds file bytes at
     /// `offset + k`; bytes at or beyond application address `zero_from`
     /// read as zeros (the end of an ELF segment's file data).
-    File { file: FileRef, offset: u64, zero_from: u64 },
+    File { file: FileRef, offset: u64, zero_from: u64, shared: Option<Arc<SharedObject>> },
+}
+
+/// The pages of a file mapped `MAP_SHARED`: every such mapping of the file,
+/// in any process, uses the same MemoryFile pages (by page index in the
+/// file), so they see each other's stores.
+#[derive(Default)]
+pub struct SharedObject {
+    pages: std::sync::Mutex<std::collections::HashMap<u64, u64>>,
 }
 
 /// A mapped range.
@@ -503,6 +511,16 @@ impl MemoryManager {
         if let Some(p) = self.pages.get(&page) {
             return Ok(*p);
         }
+        if let VmaBacking::File { shared: Some(obj), .. } = &v.backing {
+            let idx = v.file_offset_at(page) / PAGE;
+            let known = crate::vfs::lock(&obj.pages).get(&idx).copied();
+            if let Some(off) = known {
+                self.mf.incref(off);
+                let p = Page { off, mapped: false };
+                self.pages.insert(page, p);
+                return Ok(p);
+            }
+        }
         let r = self.mf.allocate(PAGE).ok_or(Errno::ENOMEM)?;
         if let VmaBacking::File { file, zero_from, .. } = &v.backing {
             let mut buf = vec![0u8; PAGE as usize];
@@ -524,9 +542,24 @@ impl MemoryManager {
                 self.mf.write(r.off, &buf);
             }
         }
+        if let VmaBacking::File { shared: Some(obj), .. } = &v.backing {
+            // The object keeps its own reference to the page.
+            let idx = v.file_offset_at(page) / PAGE;
+            self.mf.incref(r.off);
+            crate::vfs::lock(&obj.pages).insert(idx, r.off);
+        }
         let p = Page { off: r.off, mapped: false };
         self.pages.insert(page, p);
         Ok(p)
+    }
+
+    /// The MemoryFile offset backing application address `addr` (populating
+    /// the page), for keys of shared futexes.
+    pub fn translate(&mut self, addr: u64) -> Result<u64, Errno> {
+        let page = page_down(addr);
+        let v = self.find_vma(addr).cloned().ok_or(Errno::EFAULT)?;
+        let p = self.populate(page, &v)?;
+        Ok(p.off + (addr - page))
     }
 
     /// Handle an application fault at `addr`. `Ok(true)` when the page was

@@ -49,7 +49,11 @@ pub fn mmap(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
         let name = f.loc.as_ref().map(|l| t.k.vfs.path_of(l, &root)).unwrap_or_default();
         // Zeroes past the end of the file (a partial last page).
         let zero_from = u64::MAX;
-        (VmaBacking::File { file: f.file.clone(), offset: off, zero_from }, name, (at.dev, at.ino))
+        let shared = (typ != MAP_PRIVATE).then(|| {
+            let mut objs = lock(&t.k.shared_objects);
+            objs.entry((at.dev, at.ino)).or_default().clone()
+        });
+        (VmaBacking::File { file: f.file.clone(), offset: off, zero_from, shared }, name, (at.dev, at.ino))
     };
     lock(&t.mm).mmap(addr, len, prot, flags, backing, name, dev_ino)
 }
