@@ -254,6 +254,8 @@ pub struct Process {
     /// Set when a vfork child has exec'd or exited.
     pub vfork_done: AtomicBool,
     pub pdeathsig: AtomicI32,
+    /// Nice value (-20..19); the sandbox does not change host scheduling.
+    pub nice: AtomicI32,
     /// Exit status word for `wait` (valid once zombie).
     pub status: AtomicI32,
     /// CPU-time proxy: nanoseconds spent in the sentry on its behalf.
@@ -382,6 +384,17 @@ impl TaskShared {
 
 thread_local! {
     static CURRENT: std::cell::RefCell<Option<Arc<Process>>> = const { std::cell::RefCell::new(None) };
+    static CURRENT_THREAD: std::cell::RefCell<Option<Arc<TaskShared>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Make `t` the task of the calling sentry thread.
+pub fn set_current_thread(t: Option<Arc<TaskShared>>) {
+    CURRENT_THREAD.with(|c| *c.borrow_mut() = t);
+}
+
+/// The task of the calling sentry thread (signalfd reads its signals).
+pub fn current_thread() -> Option<Arc<TaskShared>> {
+    CURRENT_THREAD.with(|c| c.borrow().clone())
 }
 
 /// Make `p` the process of the calling sentry thread (for `/proc/self`).

@@ -127,6 +127,7 @@ pub fn new_process(
         subreaper: AtomicBool::new(false),
         vfork_done: AtomicBool::new(false),
         pdeathsig: AtomicI32::new(0),
+        nice: AtomicI32::new(parent.map_or(0, |p| p.nice.load(Ordering::Relaxed))),
         status: AtomicI32::new(0),
         sys_ns: AtomicU64::new(0),
         user_ns: AtomicU64::new(0),
@@ -647,6 +648,7 @@ impl Task {
     /// Run until the task exits; then tear it down.
     pub fn run(&mut self) -> TaskExit {
         super::set_current(Some(self.proc_.clone()));
+        super::set_current_thread(Some(self.shared.clone()));
         self.install_interrupter();
         let how = loop {
             self.deliver_signals();

@@ -9,6 +9,7 @@ pub mod pidfd;
 mod poll;
 mod process;
 mod signal;
+mod signalfd;
 pub mod table;
 mod time;
 mod timers;

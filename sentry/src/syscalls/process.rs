@@ -568,3 +568,101 @@ pub fn times(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     }
     Ok((t.k.start.elapsed().as_millis() / 10) as u64 + 100_000)
 }
+
+pub fn sched_setaffinity(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    target(t, int_arg(a[0]))?;
+    let size = (a[1] as usize).min(128);
+    let mask = t.read_vec(a[2], size)?;
+    // The sandbox keeps its own CPU placement; an empty set is invalid.
+    let n = ncpus();
+    let any = (0..n).any(|c| c / 8 < mask.len() && mask[c / 8] & (1 << (c % 8)) != 0);
+    if !any {
+        return Err(Errno::EINVAL);
+    }
+    Ok(0)
+}
+
+pub fn sched_getparam(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    target(t, int_arg(a[0]))?;
+    t.write_val(a[1], &0i32)?;
+    Ok(0)
+}
+
+pub fn sched_setparam(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    target(t, int_arg(a[0]))?;
+    let prio: i32 = t.read_val(a[1])?;
+    if prio != 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(0)
+}
+
+pub fn sched_getscheduler(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    target(t, int_arg(a[0]))?;
+    Ok(0) // SCHED_OTHER
+}
+
+pub fn sched_setscheduler(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    target(t, int_arg(a[0]))?;
+    let policy = int_arg(a[1]) & !0x4000_0000; // SCHED_RESET_ON_FORK
+    let prio: i32 = t.read_val(a[2])?;
+    match policy {
+        0 | 3 | 5 if prio == 0 => Ok(0), // OTHER, BATCH, IDLE
+        1 | 2 => Err(Errno::EPERM),      // FIFO, RR need privileges the sandbox does not grant
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+pub fn sched_get_priority_max(_t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    match int_arg(a[0]) {
+        1 | 2 => Ok(99),
+        0 | 3 | 5 => Ok(0),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+pub fn sched_get_priority_min(_t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    match int_arg(a[0]) {
+        1 | 2 => Ok(1),
+        0 | 3 | 5 => Ok(0),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+fn prio_targets(t: &Task, which: i32, who: i32) -> KResult<Vec<Arc<Process>>> {
+    let v: Vec<Arc<Process>> = match which {
+        0 => vec![target(t, who)?],
+        1 => {
+            let g = if who == 0 { t.proc_.pgid.load(Ordering::Relaxed) } else { who };
+            t.k.all_processes().into_iter().filter(|p| p.pgid.load(Ordering::Relaxed) == g).collect()
+        }
+        2 => {
+            let u = if who == 0 { t.creds().uid } else { who as u32 };
+            t.k.all_processes().into_iter().filter(|p| lock(&p.creds).uid == u).collect()
+        }
+        _ => return Err(Errno::EINVAL),
+    };
+    if v.is_empty() {
+        return Err(Errno::ESRCH);
+    }
+    Ok(v)
+}
+
+pub fn getpriority(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let v = prio_targets(t, int_arg(a[0]), int_arg(a[1]))?;
+    let best = v.iter().map(|p| p.nice.load(Ordering::Relaxed)).min().unwrap_or(0);
+    // The raw syscall reports 20 - nice.
+    Ok((20 - best) as u64)
+}
+
+pub fn setpriority(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let v = prio_targets(t, int_arg(a[0]), int_arg(a[1]))?;
+    let nice = int_arg(a[2]).clamp(-20, 19);
+    for p in v {
+        if nice < p.nice.load(Ordering::Relaxed) && t.creds().euid != 0 {
+            return Err(Errno::EACCES);
+        }
+        p.nice.store(nice, Ordering::Relaxed);
+    }
+    Ok(0)
+}

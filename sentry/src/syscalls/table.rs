@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use abi::sysno::*;
 use abi::Errno;
 
-use super::{file, fs, futex, misc, mm, pidfd, poll, process, signal, time, timers};
+use super::{file, fs, futex, misc, mm, pidfd, poll, process, signal, signalfd, time, timers};
 use crate::kernel::Task;
 use crate::vfs::lock;
 
@@ -154,6 +154,15 @@ fn build() -> Vec<Option<Entry>> {
     e(SYS_SETRLIMIT, process::setrlimit, &[I, X]);
     e(SYS_SCHED_GETAFFINITY, process::sched_getaffinity, &[I, U, X]);
     e(SYS_SCHED_YIELD, process::sched_yield, &[]);
+    e(SYS_SCHED_SETAFFINITY, process::sched_setaffinity, &[I, U, X]);
+    e(SYS_SCHED_GETPARAM, process::sched_getparam, &[I, X]);
+    e(SYS_SCHED_SETPARAM, process::sched_setparam, &[I, X]);
+    e(SYS_SCHED_GETSCHEDULER, process::sched_getscheduler, &[I]);
+    e(SYS_SCHED_SETSCHEDULER, process::sched_setscheduler, &[I, I, X]);
+    e(SYS_SCHED_GET_PRIORITY_MAX, process::sched_get_priority_max, &[I]);
+    e(SYS_SCHED_GET_PRIORITY_MIN, process::sched_get_priority_min, &[I]);
+    e(SYS_GETPRIORITY, process::getpriority, &[I, I]);
+    e(SYS_SETPRIORITY, process::setpriority, &[I, I, I]);
     e(SYS_GETCPU, process::getcpu, &[X, X, X]);
     e(SYS_PRCTL, process::prctl, &[I, X, X, X, X]);
     e(SYS_GETRUSAGE, process::getrusage, &[I, X]);
@@ -175,6 +184,8 @@ fn build() -> Vec<Option<Entry>> {
     e(SYS_RT_SIGQUEUEINFO, signal::rt_sigqueueinfo, &[I, I, X]);
     e(SYS_RT_TGSIGQUEUEINFO, signal::rt_tgsigqueueinfo, &[I, I, I, X]);
     e(SYS_PAUSE, signal::pause, &[]);
+    e(SYS_SIGNALFD, signalfd::signalfd, &[Fd, X, U]);
+    e(SYS_SIGNALFD4, signalfd::signalfd4, &[Fd, X, U, X]);
     e(SYS_KILL, signal::kill, &[I, I]);
     e(SYS_TKILL, signal::tkill, &[I, I]);
     e(SYS_TGKILL, signal::tgkill, &[I, I, I]);
