@@ -50,6 +50,7 @@ enum Kind {
     PidLink(i32, &'static str),
     FdDir(i32),
     FdLink(i32, i32),
+    TaskDir(i32),
 }
 
 struct ProcNode {
@@ -75,6 +76,7 @@ fn ino_of(kind: &Kind) -> u64 {
         Kind::PidLink(p, n) => ("pl", p, n).hash(&mut h),
         Kind::FdDir(p) => ("fd", p).hash(&mut h),
         Kind::FdLink(p, f) => ("fl", p, f).hash(&mut h),
+        Kind::TaskDir(p) => ("td", p).hash(&mut h),
     }
     (h.finish() & 0xffff_ffff) | 2
 }
@@ -107,7 +109,12 @@ impl ProcNode {
 
     fn owner(&self) -> (u32, u32) {
         let pid = match &self.kind {
-            Kind::PidDir(p) | Kind::PidFile(p, _) | Kind::PidLink(p, _) | Kind::FdDir(p) | Kind::FdLink(p, _) => *p,
+            Kind::PidDir(p)
+            | Kind::PidFile(p, _)
+            | Kind::PidLink(p, _)
+            | Kind::FdDir(p)
+            | Kind::FdLink(p, _)
+            | Kind::TaskDir(p) => *p,
             _ => return (0, 0),
         };
         match self.process(pid) {
@@ -358,7 +365,7 @@ impl FileOps for DirFile {
 impl Inode for ProcNode {
     fn attr(&self) -> KResult<InodeAttr> {
         let (mode, nlink) = match &self.kind {
-            Kind::Root | Kind::PidDir(_) | Kind::SysDir(_) => (S_IFDIR | 0o555, 2),
+            Kind::Root | Kind::PidDir(_) | Kind::SysDir(_) | Kind::TaskDir(_) => (S_IFDIR | 0o555, 2),
             Kind::FdDir(_) => (S_IFDIR | 0o500, 2),
             Kind::SelfLink | Kind::PidLink(..) => (S_IFLNK | 0o777, 1),
             Kind::FdLink(..) => (S_IFLNK | 0o700, 1),
@@ -368,7 +375,7 @@ impl Inode for ProcNode {
             Kind::PidFile(_, "environ") => (S_IFREG | 0o400, 1),
             Kind::Static(_) | Kind::PidFile(..) => (S_IFREG | 0o444, 1),
         };
-        if let Kind::PidDir(p) | Kind::PidFile(p, _) | Kind::PidLink(p, _) | Kind::FdDir(p) = &self.kind {
+        if let Kind::PidDir(p) | Kind::PidFile(p, _) | Kind::PidLink(p, _) | Kind::FdDir(p) | Kind::TaskDir(p) = &self.kind {
             self.process(*p)?;
         }
         let (uid, gid) = self.owner();
@@ -427,6 +434,9 @@ impl Inode for ProcNode {
                 if name == "fd" {
                     return Ok(self.node(Kind::FdDir(*pid)));
                 }
+                if name == "task" {
+                    return Ok(self.node(Kind::TaskDir(*pid)));
+                }
                 if let Some(n) = PID_FILES.iter().find(|n| **n == name) {
                     return Ok(self.node(Kind::PidFile(*pid, n)));
                 }
@@ -434,6 +444,15 @@ impl Inode for ProcNode {
                     return Ok(self.node(Kind::PidLink(*pid, n)));
                 }
                 Err(Errno::ENOENT)
+            }
+            Kind::TaskDir(pid) => {
+                // Each thread's directory shows its process's files.
+                let tid: i32 = name.parse().map_err(|_| Errno::ENOENT)?;
+                let p = self.process(*pid)?;
+                if !lock(&p.threads).iter().any(|t| t.tid == tid) {
+                    return Err(Errno::ENOENT);
+                }
+                Ok(self.node(Kind::PidDir(*pid)))
             }
             Kind::FdDir(pid) => {
                 let fd: i32 = name.parse().map_err(|_| Errno::ENOENT)?;
@@ -479,6 +498,14 @@ impl Inode for ProcNode {
                     push(Kind::PidLink(*pid, n), (*n).into(), DT_LNK);
                 }
                 push(Kind::FdDir(*pid), "fd".into(), DT_DIR);
+                push(Kind::TaskDir(*pid), "task".into(), DT_DIR);
+            }
+            Kind::TaskDir(pid) => {
+                let p = self.process(*pid)?;
+                let tids: Vec<i32> = lock(&p.threads).iter().map(|t| t.tid).collect();
+                for tid in tids {
+                    push(Kind::PidDir(*pid), tid.to_string(), DT_DIR);
+                }
             }
             Kind::FdDir(pid) => {
                 let p = self.process(*pid)?;
@@ -544,7 +571,7 @@ impl Inode for ProcNode {
             return Err(Errno::EACCES);
         }
         match &self.kind {
-            Kind::Root | Kind::PidDir(_) | Kind::SysDir(_) | Kind::FdDir(_) => Ok(Arc::new(DirFile)),
+            Kind::Root | Kind::PidDir(_) | Kind::SysDir(_) | Kind::FdDir(_) | Kind::TaskDir(_) => Ok(Arc::new(DirFile)),
             Kind::Static(_) | Kind::PidFile(..) => Ok(Arc::new(Snapshot(self.content()?))),
             _ => Err(Errno::ELOOP),
         }
