@@ -334,6 +334,20 @@ impl Task {
         }
     }
 
+    /// Block until host descriptor `fd` (a donated stdio stream) is ready
+    /// for `events`, interruptible by signals.
+    pub fn wait_host(&self, fd: std::os::fd::RawFd, events: i16) -> KResult<()> {
+        loop {
+            if self.signal_pending() {
+                return Err(Errno::ERESTARTSYS);
+            }
+            let (rev, _) = self.waiter.wait(&[(fd, events)], None);
+            if rev.first().is_some_and(|r| *r != 0) {
+                return Ok(());
+            }
+        }
+    }
+
     /// Sleep until `deadline`, interruptible by signals.
     pub fn sleep_until(&self, deadline: Instant) -> KResult<()> {
         match self.wait_until(&[], Some(deadline), || Ok(None::<()>)) {

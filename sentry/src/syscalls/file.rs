@@ -66,6 +66,13 @@ fn read_into(t: &Task, f: &FileDescription, buf: u64, len: usize, pos: Option<u6
         (None, None) if own => CURRENT_POS,
         (None, None) => 0,
     };
+    // A donated host stream (a pipe or terminal) is read once it is
+    // readable, so that signals can interrupt the wait.
+    if let Some(hfd) = f.file.host_fd() {
+        if f.flags() & O_NONBLOCK == 0 {
+            t.wait_host(hfd, libc::POLLIN)?;
+        }
+    }
     let mut done = 0;
     while done < len {
         let want = (len - done).min(tmp.len());
