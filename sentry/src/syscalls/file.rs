@@ -88,6 +88,11 @@ fn read_into(t: &Task, f: &FileDescription, buf: u64, len: usize, pos: Option<u6
         if n == 0 {
             break;
         }
+        if off != CURRENT_POS {
+            if let Some(obj) = shared_object(t, f) {
+                obj.overlay_read(&t.k.mf, off, &mut tmp[..n]);
+            }
+        }
         if let Err(e) = t.write_bytes(buf + done as u64, &tmp[..n]) {
             if done == 0 {
                 return Err(e);
@@ -141,7 +146,13 @@ fn write_from(t: &Task, f: &FileDescription, buf: u64, len: usize, pos: Option<u
             Err(e) if done == 0 => return Err(e),
             Err(_) => break,
         };
-        let n = match f.file.write(&data, off) {
+        let n = match f.file.write(&data, off).inspect(|&n| {
+            if off != CURRENT_POS {
+                if let Some(obj) = shared_object(t, f) {
+                    obj.apply_write(&t.k.mf, off, &data[..n]);
+                }
+            }
+        }) {
             Ok(n) => n,
             Err(Errno::EAGAIN) if f.flags() & O_NONBLOCK == 0 && f.file.wait_queue().is_some() => {
                 match wait_ready(t, f, (libc::POLLOUT | libc::POLLERR | libc::POLLHUP) as u32) {
@@ -173,6 +184,16 @@ fn write_from(t: &Task, f: &FileDescription, buf: u64, len: usize, pos: Option<u
         **g = off;
     }
     Ok(done)
+}
+
+/// The `MAP_SHARED` pages of `f`'s file, if it is mapped shared anywhere.
+fn shared_object(t: &Task, f: &FileDescription) -> Option<Arc<crate::mm::SharedObject>> {
+    let objs = lock(&t.k.shared_objects);
+    if objs.is_empty() {
+        return None;
+    }
+    let a = f.inode.as_ref()?.attr().ok()?;
+    objs.get(&(a.dev, a.ino)).cloned()
 }
 
 /// Block until `f` is ready for one of `events` (its wait queue announces

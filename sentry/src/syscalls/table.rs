@@ -118,6 +118,7 @@ fn build() -> Vec<Option<Entry>> {
     e(SYS_MPROTECT, mm::mprotect, &[X, U, X]);
     e(SYS_MREMAP, mm::mremap, &[X, U, U, X, X]);
     e(SYS_MADVISE, mm::madvise, &[X, U, I]);
+    e(SYS_MSYNC, mm::msync, &[X, U, X]);
     // Process identity and control.
     e(SYS_GETPID, process::getpid, &[]);
     e(SYS_GETTID, process::gettid, &[]);
