@@ -58,9 +58,48 @@ fn build_mounts(cfg_overlay: bool, gofer: OwnedFd, procfs: &Arc<ProcFs>) -> Resu
     vfs.mount(&shm, Tmpfs::new(next_dev(), S_IFDIR | 0o1777, 0, 0).root(), "tmpfs", "shm", false);
     let proc_ = ensure_dir(&vfs, &r, b"proc")?;
     vfs.mount(&proc_, procfs.root(), "proc", "proc", false);
+    let sys = ensure_dir(&vfs, &r, b"sys")?;
+    let sysfs = build_sys().map_err(|e| gofer_err("/sys", e))?;
+    vfs.mount(&sys, sysfs, "sysfs", "sysfs", true);
     let tmp = ensure_dir(&vfs, &r, b"tmp")?;
     vfs.mount(&tmp, Tmpfs::new(next_dev(), S_IFDIR | 0o1777, 0, 0).root(), "tmpfs", "tmpfs", false);
     Ok(vfs)
+}
+
+/// A minimal, read-only `/sys`: the CPU topology files and an empty
+/// cgroup2 root, which runtimes and tools probe.
+fn build_sys() -> Result<InodeRef, Errno> {
+    let fs = Tmpfs::new(next_dev(), S_IFDIR | 0o555, 0, 0);
+    let root = fs.root();
+    let n = crate::kernel::ncpus();
+    let cpus = if n == 1 { "0\n".to_string() } else { format!("0-{}\n", n - 1) };
+    let dir = |at: &InodeRef, name: &[u8]| -> Result<InodeRef, Errno> {
+        at.create(name, NodeKind::Directory, CreateAttr { mode: S_IFDIR | 0o755, uid: 0, gid: 0 })
+    };
+    let file = |at: &InodeRef, name: &[u8], data: &[u8]| -> Result<(), Errno> {
+        let f = at.create(name, NodeKind::Regular, CreateAttr { mode: S_IFREG | 0o444, uid: 0, gid: 0 })?;
+        f.open(O_WRONLY)?.write(data, 0)?;
+        Ok(())
+    };
+    let devices = dir(&root, b"devices")?;
+    let system = dir(&devices, b"system")?;
+    let cpu = dir(&system, b"cpu")?;
+    for name in [&b"online"[..], b"possible", b"present"] {
+        file(&cpu, name, cpus.as_bytes())?;
+    }
+    for i in 0..n {
+        dir(&cpu, format!("cpu{i}").as_bytes())?;
+    }
+    let fsdir = dir(&root, b"fs")?;
+    let cg = dir(&fsdir, b"cgroup")?;
+    file(&cg, b"cgroup.controllers", b"\n")?;
+    file(&cg, b"cgroup.subtree_control", b"\n")?;
+    file(&cg, b"cgroup.procs", b"")?;
+    dir(&root, b"kernel")?;
+    dir(&root, b"class")?;
+    dir(&root, b"block")?;
+    dir(&root, b"bus")?;
+    Ok(root)
 }
 
 /// What a donated host descriptor looks like in `/proc/<pid>/fd`.
@@ -134,6 +173,7 @@ pub fn run(cfg: Config) -> Result<i32, SandboxError> {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
     }
+    crate::kernel::ncpus();
     let mf = Arc::new(MemoryFile::new().map_err(|err| SandboxError::Host { call: "memfd_create", err })?);
     let platform = platform::new(&cfg.platform, mf.raw_fd())?;
     let procfs = ProcFs::new(next_dev());

@@ -406,3 +406,10 @@ pub fn set_current(p: Option<Arc<Process>>) {
 pub fn current() -> Option<Arc<Process>> {
     CURRENT.with(|c| c.borrow().clone())
 }
+
+/// CPUs the sandbox reports: the host's count, read once at boot (before
+/// the platform pins sentry threads, which would make it look like one).
+pub fn ncpus() -> usize {
+    static N: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *N.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
