@@ -18,9 +18,13 @@ use abi::Errno;
 use crate::vfs::{FileOps, KResult};
 
 pub mod dev;
+pub mod epoll;
+pub mod eventfd;
 pub mod gofer;
 pub mod host;
 pub mod overlay;
+pub mod pipe;
+pub mod timerfd;
 pub mod tmpfs;
 
 pub use dev::{new_devfs, open_char_device};
