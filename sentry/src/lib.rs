@@ -12,6 +12,7 @@ pub mod fs;
 pub mod kernel;
 pub mod loader;
 pub mod mm;
+pub mod net;
 pub mod proc;
 pub mod syscalls;
 pub mod vfs;
