@@ -335,8 +335,10 @@ pub fn fcntl(file: &dyn FileOps, cmd: u32, arg: u64) -> KResult<u64> {
 
 /// Named pipes: the pipe of each FIFO inode that is open somewhere, by
 /// `(st_dev, st_ino)`.
-fn fifos() -> &'static Mutex<HashMap<(u64, u64), Weak<Pipe>>> {
-    static FIFOS: OnceLock<Mutex<HashMap<(u64, u64), Weak<Pipe>>>> = OnceLock::new();
+type FifoMap = Mutex<HashMap<(u64, u64), Weak<Pipe>>>;
+
+fn fifos() -> &'static FifoMap {
+    static FIFOS: OnceLock<FifoMap> = OnceLock::new();
     FIFOS.get_or_init(Default::default)
 }
 

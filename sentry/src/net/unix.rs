@@ -751,14 +751,12 @@ impl Endpoint {
         }
         if let Some(p) = peer {
             let mut ps = lock(&p.state);
-            if ps.peer.as_ref().is_some_and(|x| std::ptr::eq(x.as_ref(), self)) {
-                if self.stype.connection_oriented() {
-                    ps.peer = None;
-                    ps.peer_shut_rd = true;
-                    ps.peer_shut_wr = true;
-                    if had_unread {
-                        ps.error = Some(Errno::ECONNRESET);
-                    }
+            if ps.peer.as_ref().is_some_and(|x| std::ptr::eq(x.as_ref(), self)) && self.stype.connection_oriented() {
+                ps.peer = None;
+                ps.peer_shut_rd = true;
+                ps.peer_shut_wr = true;
+                if had_unread {
+                    ps.error = Some(Errno::ECONNRESET);
                 }
             }
             drop(ps);

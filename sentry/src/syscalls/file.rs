@@ -516,6 +516,8 @@ pub fn fcntl(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
             file_of(t, fd)?.set_status_flags(a[2] as u32);
             Ok(0)
         }
+        // Pipes (fs/pipe.rs).
+        F_GETPIPE_SZ | F_SETPIPE_SZ => crate::fs::pipe::fcntl(&*file_of(t, fd)?.file, cmd, a[2]),
         _ => {
             file_of(t, fd)?;
             Err(Errno::EINVAL)

@@ -3,6 +3,7 @@
 mod file;
 mod fs;
 mod futex;
+mod ipc;
 pub mod misc;
 mod mm;
 pub mod pidfd;
@@ -10,6 +11,7 @@ mod poll;
 mod process;
 mod signal;
 mod signalfd;
+mod socket;
 pub mod table;
 mod time;
 mod timers;

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use abi::sysno::*;
 use abi::Errno;
 
-use super::{file, fs, futex, misc, mm, pidfd, poll, process, signal, signalfd, time, timers};
+use super::{file, fs, futex, ipc, misc, mm, pidfd, poll, process, signal, signalfd, socket, time, timers};
 use crate::kernel::Task;
 use crate::vfs::lock;
 
@@ -174,6 +174,39 @@ fn build() -> Vec<Option<Entry>> {
     e(SYS_PPOLL, poll::ppoll, &[X, U, X, X, U]);
     e(SYS_SELECT, poll::select, &[I, X, X, X, X]);
     e(SYS_PSELECT6, poll::pselect6, &[I, X, X, X, X, X]);
+    // IPC (pipes, eventfd, timerfd, epoll, sockets).
+    e(SYS_PIPE, ipc::pipe, &[X]);
+    e(SYS_PIPE2, ipc::pipe2, &[X, X]);
+    e(SYS_EVENTFD, ipc::eventfd, &[U]);
+    e(SYS_EVENTFD2, ipc::eventfd2, &[U, X]);
+    e(SYS_TIMERFD_CREATE, ipc::timerfd_create, &[I, X]);
+    e(SYS_TIMERFD_SETTIME, ipc::timerfd_settime, &[Fd, X, X, X]);
+    e(SYS_TIMERFD_GETTIME, ipc::timerfd_gettime, &[Fd, X]);
+    e(SYS_EPOLL_CREATE, ipc::epoll_create, &[I]);
+    e(SYS_EPOLL_CREATE1, ipc::epoll_create1, &[X]);
+    e(SYS_EPOLL_CTL, ipc::epoll_ctl, &[Fd, I, Fd, X]);
+    e(SYS_EPOLL_WAIT, ipc::epoll_wait, &[Fd, X, I, I]);
+    e(SYS_EPOLL_PWAIT, ipc::epoll_pwait, &[Fd, X, I, I, X, U]);
+    e(SYS_EPOLL_PWAIT2, ipc::epoll_pwait2, &[Fd, X, I, X, X, U]);
+    e(SYS_SOCKET, socket::socket, &[I, X, I]);
+    e(SYS_SOCKETPAIR, socket::socketpair, &[I, X, I, X]);
+    e(SYS_BIND, socket::bind, &[Fd, X, U]);
+    e(SYS_LISTEN, socket::listen, &[Fd, I]);
+    e(SYS_ACCEPT, socket::accept, &[Fd, X, X]);
+    e(SYS_ACCEPT4, socket::accept4, &[Fd, X, X, X]);
+    e(SYS_CONNECT, socket::connect, &[Fd, X, U]);
+    e(SYS_SHUTDOWN, socket::shutdown, &[Fd, I]);
+    e(SYS_SENDTO, socket::sendto, &[Fd, InBuf(2), U, X, X, U]);
+    e(SYS_RECVFROM, socket::recvfrom, &[Fd, OutBuf, U, X, X, X]);
+    e(SYS_SENDMSG, socket::sendmsg, &[Fd, X, X]);
+    e(SYS_RECVMSG, socket::recvmsg, &[Fd, X, X]);
+    e(SYS_SENDMMSG, socket::sendmmsg, &[Fd, X, U, X]);
+    e(SYS_RECVMMSG, socket::recvmmsg, &[Fd, X, U, X, X]);
+    e(SYS_GETSOCKNAME, socket::getsockname, &[Fd, X, X]);
+    e(SYS_GETPEERNAME, socket::getpeername, &[Fd, X, X]);
+    e(SYS_GETSOCKOPT, socket::getsockopt, &[Fd, I, I, X, X]);
+    e(SYS_SETSOCKOPT, socket::setsockopt, &[Fd, I, I, X, U]);
+    // Signals (state only).
     // Signals.
     e(SYS_RT_SIGACTION, signal::rt_sigaction, &[I, X, X, U]);
     e(SYS_RT_SIGPROCMASK, signal::rt_sigprocmask, &[I, X, X, U]);
