@@ -1,9 +1,6 @@
 //! IPC objects and their system calls (issue 3): pipes, eventfd, timerfd,
 //! epoll and Unix domain sockets, run natively and under `bulwark do` with
 //! identical output.
-//!
-//! The tests marked `needs fork` use two processes; they wait for fork
-//! (issue 3, the process model) and run with `cargo test -- --ignored`.
 
 mod common;
 
@@ -37,19 +34,16 @@ fn path_and_abstract_unix_sockets_in_one_process() {
 }
 
 #[test]
-#[ignore = "needs fork"]
 fn unix_socket_server_and_client_in_two_processes() {
     assert_same(&[PYTHON, "-c", TWO_PROCESS_SCRIPT]);
 }
 
 #[test]
-#[ignore = "needs fork"]
 fn shell_pipeline_through_pipes() {
     assert_same(&["/bin/sh", "-c", "for i in $(seq 1 20); do echo $i; done | sort -n | tail -3 | tr '\\n' ' '"]);
 }
 
 #[test]
-#[ignore = "needs fork"]
 fn blocking_pipe_reader_wakes_when_the_child_writes_and_sees_eof_when_it_exits() {
     assert_same(&[
         PYTHON,
@@ -157,7 +151,7 @@ print(select.select([y], [x], [], 0)[0:2] == ([y], [x]))
 
 const TWO_PROCESS_SCRIPT: &str = r#"
 import os, socket, array
-p = '/tmp/two-process.sock'
+p = '/tmp/bulwark-two-process-%d.sock' % os.getpid()
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.bind(p); s.listen(1)
 pid = os.fork()
@@ -180,4 +174,5 @@ fds = array.array('i'); fds.frombytes(anc[0][2])
 print(msg, os.read(fds[0], 100))
 print('eof', conn.recv(10))
 os.waitpid(pid, 0)
+os.unlink(p)
 "#;
