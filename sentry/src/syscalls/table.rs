@@ -206,7 +206,6 @@ fn build() -> Vec<Option<Entry>> {
     e(SYS_GETPEERNAME, socket::getpeername, &[Fd, X, X]);
     e(SYS_GETSOCKOPT, socket::getsockopt, &[Fd, I, I, X, X]);
     e(SYS_SETSOCKOPT, socket::setsockopt, &[Fd, I, I, X, U]);
-    // Signals (state only).
     // Signals.
     e(SYS_RT_SIGACTION, signal::rt_sigaction, &[I, X, X, U]);
     e(SYS_RT_SIGPROCMASK, signal::rt_sigprocmask, &[I, X, X, U]);
