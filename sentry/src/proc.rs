@@ -68,6 +68,7 @@ const PID_FILES: &[&str] = &[
     "io",
     "limits",
     "maps",
+    "mountinfo",
     "mounts",
     "oom_adj",
     "oom_score",
@@ -193,7 +194,7 @@ fn static_file(k: &Arc<Kernel>, name: &str) -> KResult<Vec<u8>> {
             )
             .into_bytes()
         }
-        "mounts" => mounts(k),
+        "mounts" => mounts(k, &current().map_or_else(|| k.vfs.root(), |p| lock(&p.fs()).root.clone()), false),
         "stat" => {
             let boot = now_realtime().tv_sec - up.as_secs() as i64;
             let t = up.as_millis() as u64 / 10;
@@ -262,18 +263,46 @@ fn now_realtime() -> Timespec {
     Timespec { tv_sec: d.as_secs() as i64, tv_nsec: i64::from(d.subsec_nanos()) }
 }
 
-fn mounts(k: &Arc<Kernel>) -> Vec<u8> {
-    let root = k.vfs.root();
+/// `/proc/<pid>/mounts` (`info` false) or `mountinfo` (true) as seen from
+/// `root`: mounts outside it are left out.
+fn mounts(k: &Arc<Kernel>, root: &Location, info: bool) -> Vec<u8> {
     let mut s = Vec::new();
     for m in k.vfs.mounts() {
         let loc = Location { mount: m.clone(), dentry: m.root.clone() };
-        let path = k.vfs.path_of(&loc, &root);
-        s.extend_from_slice(m.source.as_bytes());
-        s.push(b' ');
-        s.extend_from_slice(&path);
-        s.extend_from_slice(
-            format!(" {} {},relatime 0 0\n", m.fstype, if m.readonly { "ro" } else { "rw" }).as_bytes(),
-        );
+        let (path, under) = k.vfs.path_from(&loc, root);
+        if !under {
+            continue;
+        }
+        let rw = if m.readonly() { "ro" } else { "rw" };
+        let opts = if m.options.is_empty() { String::new() } else { format!(",{}", m.options) };
+        if info {
+            let parent = m.parent().map_or(m.id, |(pm, _)| pm.id);
+            let dev = m.root.inode.attr().map_or(0, |a| a.dev);
+            let (major, minor) = (crate::fs::major(dev), crate::fs::minor(dev));
+            // The mount's root within its file system (not "/" for a bind
+            // mount of a subdirectory).
+            let mut fs_root = Vec::new();
+            let mut d = Some(m.root.clone());
+            while let Some(cur) = d {
+                if cur.parent.is_some() {
+                    fs_root.splice(0..0, [b"/".as_slice(), &cur.name].concat());
+                }
+                d = cur.parent.clone();
+            }
+            if fs_root.is_empty() {
+                fs_root.push(b'/');
+            }
+            s.extend_from_slice(format!("{} {parent} {major}:{minor} ", m.id).as_bytes());
+            s.extend_from_slice(&fs_root);
+            s.push(b' ');
+            s.extend_from_slice(&path);
+            s.extend_from_slice(format!(" {rw},relatime - {} {} {rw}{opts}\n", m.fstype, m.source).as_bytes());
+        } else {
+            s.extend_from_slice(m.source.as_bytes());
+            s.push(b' ');
+            s.extend_from_slice(&path);
+            s.extend_from_slice(format!(" {} {rw}{opts},relatime 0 0\n", m.fstype).as_bytes());
+        }
     }
     s
 }
@@ -339,7 +368,7 @@ fn pid_file(k: &Arc<Kernel>, p: &Arc<Process>, name: &str) -> KResult<Vec<u8>> {
             }
             s
         }
-        "mounts" => mounts(k),
+        "mounts" | "mountinfo" => mounts(k, &lock(&p.fs()).root.clone(), name == "mountinfo"),
         "stat" | "statm" => {
             let mmr = p.mm();
             let mm = lock(&mmr);

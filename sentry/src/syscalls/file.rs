@@ -382,7 +382,7 @@ pub fn do_open(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32) -> KRes
             Err(Errno::ENOENT) => {
                 let pattr = r.parent.inode().attr()?;
                 may_access(&pattr, &creds, W_OK | X_OK)?;
-                if r.parent.mount.readonly {
+                if r.parent.mount.readonly() {
                     return Err(Errno::EROFS);
                 }
                 let cattr =
@@ -424,7 +424,7 @@ pub fn do_open(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32) -> KRes
             }
             may_access(&attr, &creds, mask)?;
         }
-        if wants_write && loc.mount.readonly && (attr.is_regular() || attr.is_dir()) {
+        if wants_write && loc.mount.readonly() && (attr.is_regular() || attr.is_dir()) {
             return Err(Errno::EROFS);
         }
         if flags & O_TRUNC != 0 && attr.is_regular() && attr.size != 0 {

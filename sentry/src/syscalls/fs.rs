@@ -160,7 +160,7 @@ fn do_access(t: &Task, dirfd: i32, path_addr: u64, mode: u32, flags: u32) -> KRe
         creds.fsuid = creds.uid;
         creds.fsgid = creds.gid;
     }
-    if mode & W_OK != 0 && loc.mount.readonly && !matches!(at.file_type(), S_IFCHR | S_IFBLK | S_IFIFO | S_IFSOCK) {
+    if mode & W_OK != 0 && loc.mount.readonly() && !matches!(at.file_type(), S_IFCHR | S_IFBLK | S_IFIFO | S_IFSOCK) {
         return Err(Errno::EROFS);
     }
     may_access(&at, &creds, mode)?;
@@ -249,7 +249,7 @@ fn parent_for_change(t: &Task, dirfd: i32, path: &[u8]) -> KResult<crate::vfs::R
 fn check_writable_dir(t: &Task, loc: &Location) -> KResult<()> {
     let at = loc.inode().attr()?;
     may_access(&at, &t.creds(), W_OK | X_OK)?;
-    if loc.mount.readonly {
+    if loc.mount.readonly() {
         return Err(Errno::EROFS);
     }
     Ok(())
@@ -479,7 +479,7 @@ pub fn linkat(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
 }
 
 fn setattr_loc(_t: &Task, loc: &Location, sa: SetAttr) -> KResult<u64> {
-    if loc.mount.readonly {
+    if loc.mount.readonly() {
         return Err(Errno::EROFS);
     }
     loc.inode().set_attr(&sa).map(|_| 0)

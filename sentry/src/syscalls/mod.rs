@@ -6,6 +6,7 @@ mod futex;
 mod ipc;
 pub mod misc;
 mod mm;
+mod mount;
 pub mod pidfd;
 mod poll;
 mod process;

@@ -240,7 +240,7 @@ fn bind_path(t: &Task, ep: &Endpoint, path: Vec<u8>) -> KResult<()> {
         return Err(Errno::EADDRINUSE);
     }
     may_access(&r.parent.inode().attr()?, &creds, W_OK | X_OK)?;
-    if r.parent.mount.readonly {
+    if r.parent.mount.readonly() {
         return Err(Errno::EROFS);
     }
     let attr = CreateAttr { mode: S_IFSOCK | (0o777 & !fs.umask), uid: creds.fsuid, gid: creds.fsgid };

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use abi::sysno::*;
 use abi::Errno;
 
-use super::{file, fs, futex, ipc, misc, mm, pidfd, poll, process, signal, signalfd, socket, time, timers};
+use super::{file, fs, futex, ipc, misc, mm, mount, pidfd, poll, process, signal, signalfd, socket, time, timers};
 use crate::kernel::Task;
 use crate::vfs::lock;
 
@@ -111,6 +111,11 @@ fn build() -> Vec<Option<Entry>> {
     e(SYS_UTIMENSAT, fs::utimensat, &[Fd, Str, X, X]);
     e(SYS_TRUNCATE, fs::truncate, &[Str, I]);
     e(SYS_UMASK, fs::umask, &[Oct]);
+    // Mounts and the root.
+    e(SYS_MOUNT, mount::mount, &[Str, Str, Str, X, X]);
+    e(SYS_UMOUNT2, mount::umount2, &[Str, X]);
+    e(SYS_CHROOT, mount::chroot, &[Str]);
+    e(SYS_PIVOT_ROOT, mount::pivot_root, &[Str, Str]);
     // Memory.
     e(SYS_BRK, mm::brk, &[X]);
     e(SYS_MMAP, mm::mmap, &[X, U, X, X, Fd, X]);
