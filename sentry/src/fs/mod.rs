@@ -28,7 +28,7 @@ pub mod timerfd;
 pub mod tmpfs;
 
 pub use dev::{new_devfs, open_char_device};
-pub use gofer::{GoferFile, GoferFs, GoferInode};
+pub use gofer::{GoferFile, GoferFs, GoferFsOptions, GoferInode};
 pub use host::{HostFile, HostInode};
 pub use overlay::{OverlayFs, OverlayInode};
 
