@@ -66,7 +66,9 @@ pub struct DoOpts {
 
     /// How the root filesystem takes writes: "memory" keeps them in an
     /// in-memory layer over the read-only rootfs (the host never changes);
-    /// "none" writes through to the rootfs on the host.
+    /// "none" writes through to the rootfs on the host (mount points the
+    /// sandbox needs, /dev, /proc, /tmp and --bind/--tmpfs destinations,
+    /// are then made in the rootfs if missing).
     #[arg(long, value_name = "MODE", value_enum, default_value = "memory")]
     pub overlay: Overlay,
 
