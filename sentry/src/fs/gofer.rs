@@ -100,6 +100,21 @@ pub struct GoferInode {
     host_fd: Mutex<Option<Arc<OwnedFd>>>,
     /// The descriptor opened read-write, on the first open for writing.
     host_fd_rw: Mutex<Option<Arc<OwnedFd>>>,
+    xattrs: Mutex<XattrCache>,
+}
+
+/// What the gofer said about a file's extended attributes (answers kept,
+/// errors such as `ENODATA` included: `ls -l` asks for every file).
+#[derive(Default)]
+struct XattrCache {
+    names: Option<Result<Vec<Vec<u8>>, Errno>>,
+    values: HashMap<Vec<u8>, Result<Vec<u8>, Errno>>,
+}
+
+/// Whether an answer describes the file (rather than a failure to ask),
+/// so it may be cached.
+fn cacheable<T>(r: &KResult<T>) -> bool {
+    matches!(r, Ok(_) | Err(Errno::ENODATA | Errno::EOPNOTSUPP))
 }
 
 fn ts(t: gofer::client::Time) -> Timespec {
@@ -141,6 +156,7 @@ impl GoferInode {
             link: Mutex::default(),
             host_fd: Mutex::default(),
             host_fd_rw: Mutex::default(),
+            xattrs: Mutex::default(),
         })
     }
 
@@ -286,6 +302,46 @@ impl Inode for GoferInode {
 
     fn statfs(&self) -> KResult<FsStat> {
         self.fs.client.statfs(self.handle)
+    }
+
+    fn getxattr(&self, name: &[u8]) -> KResult<Vec<u8>> {
+        let mut cache = lock(&self.xattrs);
+        if let Some(r) = cache.values.get(name) {
+            return r.clone();
+        }
+        let r = self.fs.client.getxattr(self.handle, name);
+        if cacheable(&r) {
+            cache.values.insert(name.to_vec(), r.clone());
+        }
+        r
+    }
+
+    fn setxattr(&self, name: &[u8], value: &[u8], flags: u32) -> KResult<()> {
+        let mut cache = lock(&self.xattrs);
+        self.fs.client.setxattr(self.handle, name, value, flags)?;
+        cache.names = None;
+        cache.values.insert(name.to_vec(), Ok(value.to_vec()));
+        Ok(())
+    }
+
+    fn listxattr(&self) -> KResult<Vec<Vec<u8>>> {
+        let mut cache = lock(&self.xattrs);
+        if let Some(r) = &cache.names {
+            return r.clone();
+        }
+        let r = self.fs.client.listxattr(self.handle);
+        if cacheable(&r) {
+            cache.names = Some(r.clone());
+        }
+        r
+    }
+
+    fn removexattr(&self, name: &[u8]) -> KResult<()> {
+        let mut cache = lock(&self.xattrs);
+        self.fs.client.removexattr(self.handle, name)?;
+        cache.names = None;
+        cache.values.insert(name.to_vec(), Err(Errno::ENODATA));
+        Ok(())
     }
 
     fn as_any(&self) -> &dyn Any {

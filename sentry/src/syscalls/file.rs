@@ -183,6 +183,7 @@ fn write_from(t: &Task, f: &FileDescription, buf: u64, len: usize, pos: Option<u
     if let Some(g) = &mut off_guard {
         **g = off;
     }
+    crate::fs::inotify::notify_write(f, done);
     Ok(done)
 }
 
@@ -432,6 +433,7 @@ pub fn do_open(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32) -> KRes
         }
         loc.inode().open(flags)?
     };
+    crate::fs::inotify::notify_open(&loc, flags, created);
     let inode = loc.inode().clone();
     let fd = FileDescription::new(file, Some(loc), Some(inode), flags);
     let limit = t.rlimit(RLIMIT_NOFILE).rlim_cur.min(1 << 20) as i32;
@@ -643,5 +645,7 @@ pub fn ftruncate(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     if !inode.attr()?.is_regular() {
         return Err(Errno::EINVAL);
     }
-    inode.set_attr(&SetAttr { size: Some(a[1]), ..Default::default() }).map(|_| 0)
+    inode.set_attr(&SetAttr { size: Some(a[1]), ..Default::default() })?;
+    crate::fs::inotify::notify_file(&f, IN_MODIFY);
+    Ok(0)
 }

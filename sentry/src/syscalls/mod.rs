@@ -3,6 +3,7 @@
 mod file;
 mod fs;
 mod futex;
+mod inotify;
 mod ipc;
 pub mod misc;
 mod mm;
@@ -16,6 +17,7 @@ mod socket;
 pub mod table;
 mod time;
 mod timers;
+mod xattr;
 
 use std::sync::Arc;
 

@@ -7,7 +7,9 @@ use std::sync::OnceLock;
 use abi::sysno::*;
 use abi::Errno;
 
-use super::{file, fs, futex, ipc, misc, mm, mount, pidfd, poll, process, signal, signalfd, socket, time, timers};
+use super::{
+    file, fs, futex, inotify, ipc, misc, mm, mount, pidfd, poll, process, signal, signalfd, socket, time, timers, xattr,
+};
 use crate::kernel::Task;
 use crate::vfs::lock;
 
@@ -248,13 +250,24 @@ fn build() -> Vec<Option<Entry>> {
     e(SYS_GETRANDOM, misc::getrandom, &[X, U, X]);
     e(SYS_SETHOSTNAME, misc::sethostname, &[InBuf(1), U]);
     e(SYS_RSEQ, misc::enosys, &[X, U, X, X]);
-    // Extended attributes: no file system here stores them yet.
-    e(SYS_GETXATTR, fs::no_xattr, &[Str, Str, X, U]);
-    e(SYS_LGETXATTR, fs::no_xattr, &[Str, Str, X, U]);
-    e(SYS_FGETXATTR, fs::no_xattr, &[Fd, Str, X, U]);
-    e(SYS_LISTXATTR, fs::no_xattr, &[Str, X, U]);
-    e(SYS_LLISTXATTR, fs::no_xattr, &[Str, X, U]);
-    e(SYS_FLISTXATTR, fs::no_xattr, &[Fd, X, U]);
+    // Extended attributes.
+    e(SYS_GETXATTR, xattr::getxattr, &[Str, Str, X, U]);
+    e(SYS_LGETXATTR, xattr::lgetxattr, &[Str, Str, X, U]);
+    e(SYS_FGETXATTR, xattr::fgetxattr, &[Fd, Str, X, U]);
+    e(SYS_SETXATTR, xattr::setxattr, &[Str, Str, InBuf(3), U, X]);
+    e(SYS_LSETXATTR, xattr::lsetxattr, &[Str, Str, InBuf(3), U, X]);
+    e(SYS_FSETXATTR, xattr::fsetxattr, &[Fd, Str, InBuf(3), U, X]);
+    e(SYS_LISTXATTR, xattr::listxattr, &[Str, X, U]);
+    e(SYS_LLISTXATTR, xattr::llistxattr, &[Str, X, U]);
+    e(SYS_FLISTXATTR, xattr::flistxattr, &[Fd, X, U]);
+    e(SYS_REMOVEXATTR, xattr::removexattr, &[Str, Str]);
+    e(SYS_LREMOVEXATTR, xattr::lremovexattr, &[Str, Str]);
+    e(SYS_FREMOVEXATTR, xattr::fremovexattr, &[Fd, Str]);
+    // inotify.
+    e(SYS_INOTIFY_INIT, inotify::inotify_init, &[]);
+    e(SYS_INOTIFY_INIT1, inotify::inotify_init1, &[X]);
+    e(SYS_INOTIFY_ADD_WATCH, inotify::inotify_add_watch, &[Fd, Str, X]);
+    e(SYS_INOTIFY_RM_WATCH, inotify::inotify_rm_watch, &[Fd, I]);
     t
 }
 
