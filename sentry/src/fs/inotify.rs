@@ -375,20 +375,19 @@ pub fn notify_link(dir: &Location, name: &[u8], target: &InodeRef) {
     notify_create(dir, name, false);
 }
 
-/// An event on the file with `attr` at `loc`: for its own watches, and for
-/// its directory's watches with its name.
+/// An event on the file with `attr` at `loc`: for its directory's watches
+/// with its name, then for its own watches (Linux's order).
 pub fn notify_inode(loc: Option<&Location>, attr: &InodeAttr, mask: u32) {
     if !active() {
         return;
     }
     let mask = mask | isdir(attr);
-    notify(identity(attr), b"", mask, 0);
-    let Some(loc) = loc else { return };
-    if let Some(parent) = &loc.dentry.parent {
+    if let Some(parent) = loc.and_then(|l| l.dentry.parent.as_ref()) {
         if let Ok(pa) = parent.inode.attr() {
-            notify(identity(&pa), &loc.dentry.name, mask, 0);
+            notify(identity(&pa), loc.map_or(&[][..], |l| &l.dentry.name[..]), mask, 0);
         }
     }
+    notify(identity(attr), b"", mask, 0);
 }
 
 /// An event on the file open as `f` (none for anonymous files).
@@ -475,7 +474,8 @@ pub fn notify_unlink(dir: &Location, name: &[u8], victim: &InodeAttr) {
         notify(id, b"", IN_ATTRIB, 0);
     }
     if victim.is_dir() || victim.nlink <= 1 {
-        notify(id, b"", IN_DELETE_SELF | isdir(victim), 0);
+        // Self events carry no IN_ISDIR.
+        notify(id, b"", IN_DELETE_SELF, 0);
         forget(id);
     }
     notify_child(dir, name, IN_DELETE | isdir(victim));
@@ -496,7 +496,7 @@ pub fn notify_rename(old_dir: &Location, old: &[u8], new_dir: &Location, new: &[
     if let Some(id) = dir_identity(new_dir) {
         notify(id, new, IN_MOVED_TO | d, cookie);
     }
-    notify(identity(src), b"", IN_MOVE_SELF | d, 0);
+    notify(identity(src), b"", IN_MOVE_SELF, 0);
 }
 
 #[cfg(test)]

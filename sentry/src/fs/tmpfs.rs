@@ -132,8 +132,8 @@ pub struct TmpfsInode {
     /// Overlay bookkeeping: the inode number of the lower object this one
     /// was copied up from (0 when none).
     pub(crate) origin_ino: AtomicU64,
-    /// Extended attributes by full name, in name order (as Linux's tmpfs
-    /// lists them).
+    /// Extended attributes by full name (listed in descending name order,
+    /// as Linux's tmpfs lists them from its tree).
     xattrs: Mutex<BTreeMap<Vec<u8>, Vec<u8>>>,
 }
 
@@ -609,7 +609,7 @@ impl Inode for TmpfsInode {
     }
 
     fn listxattr(&self) -> KResult<Vec<Vec<u8>>> {
-        Ok(lock(&self.xattrs).keys().cloned().collect())
+        Ok(lock(&self.xattrs).keys().rev().cloned().collect())
     }
 
     fn removexattr(&self, name: &[u8]) -> KResult<()> {
