@@ -180,7 +180,7 @@ impl Inotify {
         }
         let mut wd = st.last_wd;
         loop {
-            wd = if wd >= i32::MAX { 1 } else { wd + 1 };
+            wd = wd.checked_add(1).unwrap_or(1);
             if !st.watches.contains_key(&wd) {
                 break;
             }
