@@ -241,4 +241,24 @@ fn revalidating_tree_sees_host_changes() {
 
     assert!(s.root.lookup(b"later").is_ok());
     assert_eq!(f.attr().expect("attr").size, 28);
+
+#[test]
+fn xattrs_of_a_host_file_are_read_through_the_gofer_and_cached() {
+    let s = serve();
+    let path = s.dir.join("hello.txt");
+    let set = std::process::Command::new("python3")
+        .args(["-c", "import os,sys; os.setxattr(sys.argv[1], 'user.k', b'v1')"])
+        .arg(&path)
+        .status()
+        .expect("python3");
+    assert!(set.success());
+    let f = s.root.lookup(b"hello.txt").expect("lookup");
+
+    let first = f.getxattr(b"user.k").expect("getxattr");
+    let missing = f.getxattr(b"user.none");
+    std::fs::remove_file(&path).expect("remove on the host");
+
+    assert_eq!(first, b"v1");
+    assert_eq!(missing, Err(Errno::ENODATA));
+    assert_eq!(f.getxattr(b"user.k").expect("cached"), b"v1");
 }
