@@ -104,7 +104,8 @@ pub struct GoferInode {
 }
 
 /// What the gofer said about a file's extended attributes (answers kept,
-/// errors such as `ENODATA` included: `ls -l` asks for every file).
+/// errors such as `ENODATA` included: `ls -l` asks for every file; not
+/// consulted on revalidating trees, whose host files may change).
 #[derive(Default)]
 struct XattrCache {
     names: Option<Result<Vec<Vec<u8>>, Errno>>,
@@ -306,7 +307,7 @@ impl Inode for GoferInode {
 
     fn getxattr(&self, name: &[u8]) -> KResult<Vec<u8>> {
         let mut cache = lock(&self.xattrs);
-        if let Some(r) = cache.values.get(name) {
+        if let Some(r) = cache.values.get(name).filter(|_| !self.fs.opts.revalidate) {
             return r.clone();
         }
         let r = self.fs.client.getxattr(self.handle, name);
@@ -326,7 +327,7 @@ impl Inode for GoferInode {
 
     fn listxattr(&self) -> KResult<Vec<Vec<u8>>> {
         let mut cache = lock(&self.xattrs);
-        if let Some(r) = &cache.names {
+        if let Some(r) = cache.names.as_ref().filter(|_| !self.fs.opts.revalidate) {
             return r.clone();
         }
         let r = self.fs.client.listxattr(self.handle);

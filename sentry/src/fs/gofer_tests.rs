@@ -241,6 +241,7 @@ fn revalidating_tree_sees_host_changes() {
 
     assert!(s.root.lookup(b"later").is_ok());
     assert_eq!(f.attr().expect("attr").size, 28);
+}
 
 #[test]
 fn xattrs_of_a_host_file_are_read_through_the_gofer_and_cached() {

@@ -96,7 +96,7 @@ fn check_permission(t: &Task, attr: &InodeAttr, name: &[u8], write: bool) -> KRe
 
 /// A change needs a writable mount.
 fn check_writable(tg: &Target) -> KResult<()> {
-    if tg.loc.as_ref().is_some_and(|l| l.mount.readonly) {
+    if tg.loc.as_ref().is_some_and(|l| l.mount.readonly()) {
         return Err(Errno::EROFS);
     }
     Ok(())
