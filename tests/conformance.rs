@@ -134,3 +134,8 @@ fn kill_minus_one_from_init_reaches_every_other_process() {
         sandboxed.stderr_str()
     );
 }
+
+#[test]
+fn socket_calls_on_non_sockets_fail_with_enotsock() {
+    assert_conforms("notsock", 0);
+}

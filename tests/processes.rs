@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::fs;
 use std::time::{Duration, Instant};
 
-use common::{assert_same, finish, run_sandboxed, sandboxed_command, spawn_piped};
+use common::{assert_same, finish, run_native, run_sandboxed, sandboxed_command, spawn_piped};
 
 const SORTED_TAIL: &str = r#"for i in $(seq 1 20); do echo $i; done | sort -n | tail -3 | tr "\n" " ""#;
 
@@ -46,6 +46,18 @@ fn command_substitution_and_exit_statuses_of_children() {
     let out = assert_same(&["/bin/bash", "-c", script]);
 
     assert_eq!(out.stdout_str(), "inner 3\n5\n1 0\n");
+}
+
+#[test]
+fn bash_c_with_stdin_not_a_socket_reads_no_startup_files() {
+    // bash reads ~/.bashrc when getpeername(0) says it was started by a
+    // remote shell daemon; for /dev/null it must fail with ENOTSOCK.
+    let argv = ["/bin/bash", "-c", "echo ok"];
+
+    let native = run_native(&argv);
+    let sandboxed = assert_same(&argv);
+
+    assert_eq!(sandboxed.stderr_str(), native.stderr_str());
 }
 
 #[test]

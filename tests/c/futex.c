@@ -34,10 +34,11 @@ static void *waiter(void *arg) {
     return (void *)(r == 0 ? 0L : (long)errno);
 }
 
-/* Wake `n` waiters on `w`, retrying until they have all blocked. */
+/* Wake `n` waiters on `w`, retrying until they have all blocked (for 5 s
+ * at most). */
 static long wake_all(uint32_t *w, int n) {
     long woken = 0;
-    while (woken < n) {
+    for (int tries = 0; woken < n && tries < 5000; tries++) {
         long r = futex(w, FUTEX_WAKE_PRIVATE, n - woken, NULL, NULL, 0);
         if (r < 0)
             return r;
@@ -73,7 +74,10 @@ int main(void) {
 
     /* One waiter, woken before its 10 s timeout. */
     pthread_t t;
-    pthread_create(&t, NULL, waiter, NULL);
+    if (pthread_create(&t, NULL, waiter, NULL) != 0) {
+        printf("pthread_create failed\n");
+        return 1;
+    }
     report("wake one blocked waiter", wake_all(&word1, 1));
     void *res;
     pthread_join(t, &res);
@@ -82,10 +86,13 @@ int main(void) {
     /* Three waiters on word1, all requeued to word2, then woken there. */
     pthread_t ts[3];
     for (int i = 0; i < 3; i++)
-        pthread_create(&ts[i], NULL, waiter, NULL);
+        if (pthread_create(&ts[i], NULL, waiter, NULL) != 0) {
+            printf("pthread_create failed\n");
+            return 1;
+        }
     report("cmp_requeue with stale value", futex(&word1, FUTEX_CMP_REQUEUE_PRIVATE, 0, (void *)(long)INT_MAX, &word2, 1));
     long moved = 0;
-    while (moved < 3) {
+    for (int tries = 0; moved < 3 && tries < 5000; tries++) {
         long r = futex(&word1, FUTEX_CMP_REQUEUE_PRIVATE, 0, (void *)(long)INT_MAX, &word2, 0);
         if (r < 0) {
             report("cmp_requeue", r);
@@ -96,6 +103,8 @@ int main(void) {
             usleep(1000);
     }
     printf("requeued %ld waiters\n", moved);
+    if (moved < 3)
+        return 1;
     report("wake on the old word", futex(&word1, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0));
     report("wake one on the new word", futex(&word2, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0));
     report("wake the rest on the new word", futex(&word2, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0));

@@ -46,7 +46,10 @@ int main(void) {
     sigprocmask(SIG_BLOCK, &set, NULL);
     int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     printf("signalfd: %s, cloexec %s, nonblock %s\n", fd >= 0 ? "ok" : strerrorname_np(errno),
-           fcntl(fd, F_GETFD) & FD_CLOEXEC ? "yes" : "no", fcntl(fd, F_GETFL) & O_NONBLOCK ? "yes" : "no");
+           fd >= 0 && fcntl(fd, F_GETFD) & FD_CLOEXEC ? "yes" : "no",
+           fd >= 0 && fcntl(fd, F_GETFL) & O_NONBLOCK ? "yes" : "no");
+    if (fd < 0)
+        return 1;
 
     printf("readable with nothing pending: %s\n", readable(fd, 0) ? "yes" : "no");
     read_all(fd, 0);

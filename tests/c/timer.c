@@ -33,7 +33,10 @@ int main(void) {
     sev.sigev_signo = SIGUSR1;
     sev.sigev_value.sival_int = 42;
     timer_t t;
-    printf("timer_create = %d\n", timer_create(CLOCK_MONOTONIC, &sev, &t));
+    int r = timer_create(CLOCK_MONOTONIC, &sev, &t);
+    printf("timer_create = %d\n", r);
+    if (r != 0)
+        return 1;
 
     struct itimerspec its, cur;
     timer_gettime(t, &cur);
