@@ -393,6 +393,7 @@ impl Inode for TmpfsInode {
             Body::Dir(_) => Err(Errno::EISDIR),
             Body::Symlink(_) => Err(Errno::ELOOP),
             Body::Special if mode & S_IFMT == S_IFCHR => super::dev::open_char_device(rdev, flags),
+            Body::Special if mode & S_IFMT == S_IFIFO => super::pipe::open_fifo(self.fs.dev, self.ino, flags),
             Body::Special => Err(Errno::ENXIO),
         }
     }
