@@ -17,7 +17,7 @@ mod report;
 mod runner;
 mod svg;
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -142,7 +142,7 @@ pub fn run(opts: &BenchOpts) -> anyhow::Result<i32> {
         let what = format!("[{}/{total}] {}", i + 1, case.name);
         let outcomes = measure_case(&case, &runtimes, &fixtures, opts.runs, timeout, |rt, round| {
             let run = if round == 0 { "warm-up".to_owned() } else { format!("run {round}/{}", opts.runs) };
-            progress.show(&format!("{what}: {rt}, {run}"));
+            progress.show(&what, &format!("{rt}, {run}"));
         });
         results.push(CaseResult { case, outcomes });
     }
@@ -250,22 +250,36 @@ fn measure_case(
     outcomes
 }
 
-/// The live progress line on stderr.
-#[derive(Default)]
+/// The live progress line on stderr: rewritten in place (`\r`) on a
+/// terminal; elsewhere (a log file) one line per case.
 struct Progress {
+    tty: bool,
     width: usize,
+    case: String,
+}
+
+impl Default for Progress {
+    fn default() -> Progress {
+        Progress { tty: std::io::stderr().is_terminal(), width: 0, case: String::new() }
+    }
 }
 
 impl Progress {
-    fn show(&mut self, line: &str) {
-        self.width = self.width.max(line.len());
+    fn show(&mut self, case: &str, detail: &str) {
         let mut err = std::io::stderr().lock();
-        let _ = write!(err, "\r{line:<w$}", w = self.width);
-        let _ = err.flush();
+        if self.tty {
+            let line = format!("{case}: {detail}");
+            self.width = self.width.max(line.len());
+            let _ = write!(err, "\r{line:<w$}", w = self.width);
+            let _ = err.flush();
+        } else if self.case != case {
+            let _ = writeln!(err, "bench: {case}");
+            self.case = case.to_owned();
+        }
     }
 
     fn clear(&mut self) {
-        if self.width > 0 {
+        if self.tty && self.width > 0 {
             eprint!("\r{:w$}\r", "", w = self.width);
         }
     }

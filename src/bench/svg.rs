@@ -13,8 +13,8 @@ use super::report::{fmt_ratio, native_index, ratio};
 use super::{Outcome, Report};
 
 const COLORS: &[&str] = &["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#b07aa1", "#edc948"];
-const BAR_W: f64 = 16.0;
-const GROUP_GAP: f64 = 18.0;
+const BAR_W: f64 = 20.0;
+const GROUP_GAP: f64 = 20.0;
 const LEFT: f64 = 80.0;
 const RIGHT: f64 = 30.0;
 const TOP: f64 = 90.0;
@@ -38,7 +38,7 @@ pub fn chart(report: &Report) -> String {
 
     let group_w = (others.len().max(1) as f64) * BAR_W + GROUP_GAP;
     let plot_w = (report.results.len().max(1) as f64) * group_w;
-    let width = (LEFT + plot_w + RIGHT).max(560.0);
+    let width = (LEFT + plot_w + RIGHT).max(820.0);
     let height = TOP + PLOT_H + BOTTOM;
     let mut s = String::new();
     let _ = writeln!(
@@ -48,7 +48,7 @@ pub fn chart(report: &Report) -> String {
     let _ = writeln!(s, r##"<rect class="background" x="0" y="0" width="{width:.0}" height="{height:.0}" fill="#ffffff"/>"##);
     let _ = writeln!(
         s,
-        r#"<text x="{LEFT}" y="24" font-size="16" font-weight="bold">bulwark bench: time relative to native (log scale; lower is better)</text>"#
+        r#"<text x="{LEFT}" y="24" font-size="16" font-weight="bold">bulwark bench: overhead relative to native</text>"#
     );
 
     // Legend.
@@ -141,6 +141,11 @@ pub fn chart(report: &Report) -> String {
                         esc(&res.case.name),
                         esc(&why)
                     );
+                    let (tx, ty) = (x + BAR_W / 2.0 + 3.0, y(1.0) - 6.0);
+                    let _ = writeln!(
+                        s,
+                        r##"<text x="{tx:.1}" y="{ty:.1}" font-size="10" fill="#888" transform="rotate(-90 {tx:.1} {ty:.1})">unsupported</text>"##
+                    );
                 }
             }
         }
@@ -159,15 +164,14 @@ pub fn chart(report: &Report) -> String {
     let foot = TOP + PLOT_H + BOTTOM;
     let _ = writeln!(
         s,
-        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">case (left of the dashed line: per operation in the guest; right: whole programs)</text>"#,
-        LEFT + plot_w / 2.0,
-        foot - 46.0
+        r#"<text x="{LEFT}" y="{:.1}">case (left of the dashed line: time per operation in the guest; right: whole programs)</text>"#,
+        foot - 50.0
     );
     let m = &report.machine;
     let _ = writeln!(
         s,
-        r##"<text x="{LEFT}" y="{:.1}" font-size="10" fill="#555">median of {} runs per runtime, ratio to native in the same round; {}, {} cores, {}</text>"##,
-        foot - 26.0,
+        r##"<text x="{LEFT}" y="{:.1}" font-size="10" fill="#555">bar: median over {} runs of (time under the runtime / native time in the same round); {}, {} cores, {}</text>"##,
+        foot - 28.0,
         report.runs,
         esc(&m.cpu_model),
         m.cores,
