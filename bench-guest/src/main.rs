@@ -29,8 +29,11 @@ use std::time::{Duration, Instant};
 /// Outcome of one case: nanoseconds per operation and the iteration count.
 type CaseResult = Result<(f64, u64), String>;
 
+/// A case: runs for about the budget it is given.
+type CaseFn = fn(Duration) -> CaseResult;
+
 /// The cases, in the order `bulwark bench` reports them.
-const CASES: &[(&str, fn(Duration) -> CaseResult)] = &[
+const CASES: &[(&str, CaseFn)] = &[
     ("getpid", getpid),
     ("clock_gettime", clock_gettime),
     ("read-4k", read_4k),

@@ -91,11 +91,13 @@ pub struct CaseResult {
     pub outcomes: Vec<Outcome>,
 }
 
+/// `--compare` runtimes left out: name and why.
+pub type Skipped = Vec<(String, String)>;
+
 /// Everything measured, for the table, the JSON and the chart.
 pub struct Report {
     pub runtimes: Vec<Runtime>,
-    /// `--compare` runtimes left out, and why.
-    pub skipped: Vec<(String, String)>,
+    pub skipped: Skipped,
     pub results: Vec<CaseResult>,
     pub runs: u32,
     pub budget_ms: u64,
@@ -166,7 +168,7 @@ pub fn run(opts: &BenchOpts) -> anyhow::Result<i32> {
 }
 
 /// The runtimes to measure, and the `--compare` ones left out (with why).
-fn choose_runtimes(opts: &BenchOpts, exe: &Path) -> anyhow::Result<(Vec<Runtime>, Vec<(String, String)>)> {
+fn choose_runtimes(opts: &BenchOpts, exe: &Path) -> anyhow::Result<(Vec<Runtime>, Skipped)> {
     let mut runtimes = Vec::new();
     if opts.platform.is_empty() {
         runtimes.push(Runtime::native());

@@ -35,7 +35,8 @@ impl Runtime {
 
     /// `NAME=COMMAND PREFIX` (split at whitespace).
     pub fn parse_compare(spec: &str) -> Result<Runtime, String> {
-        let (name, prefix) = spec.split_once('=').ok_or_else(|| format!("expected NAME=COMMAND-PREFIX, got {spec:?}"))?;
+        let (name, prefix) =
+            spec.split_once('=').ok_or_else(|| format!("expected NAME=COMMAND-PREFIX, got {spec:?}"))?;
         let prefix: Vec<String> = prefix.split_whitespace().map(str::to_owned).collect();
         if name.is_empty() || prefix.is_empty() {
             return Err(format!("expected NAME=COMMAND-PREFIX, got {spec:?}"));

@@ -45,7 +45,10 @@ pub fn chart(report: &Report) -> String {
         s,
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" font-family="sans-serif" font-size="12">"#
     );
-    let _ = writeln!(s, r##"<rect class="background" x="0" y="0" width="{width:.0}" height="{height:.0}" fill="#ffffff"/>"##);
+    let _ = writeln!(
+        s,
+        r##"<rect class="background" x="0" y="0" width="{width:.0}" height="{height:.0}" fill="#ffffff"/>"##
+    );
     let _ = writeln!(
         s,
         r#"<text x="{LEFT}" y="24" font-size="16" font-weight="bold">bulwark bench: overhead relative to native</text>"#
@@ -80,14 +83,16 @@ pub fn chart(report: &Report) -> String {
             r#"<line x1="{LEFT}" y1="{yy:.1}" x2="{:.1}" y2="{yy:.1}" stroke="{stroke}" stroke-width="{w}"/>"#,
             LEFT + plot_w
         );
-        let _ = writeln!(s, r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#, LEFT - 6.0, yy + 4.0, axis_label(r));
+        let _ = writeln!(
+            s,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
+            LEFT - 6.0,
+            yy + 4.0,
+            axis_label(r)
+        );
         e += 1.0;
     }
-    let _ = writeln!(
-        s,
-        r##"<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{:.1}" stroke="#333"/>"##,
-        TOP + PLOT_H
-    );
+    let _ = writeln!(s, r##"<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{:.1}" stroke="#333"/>"##, TOP + PLOT_H);
     let mid = TOP + PLOT_H / 2.0;
     let _ = writeln!(
         s,
@@ -191,5 +196,57 @@ fn axis_label(r: f64) -> String {
         format!("{r:.0}x")
     } else {
         format!("{r}x")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::cases::Case;
+    use crate::bench::report::Machine;
+    use crate::bench::runner::{Runtime, Sample};
+    use crate::bench::CaseResult;
+
+    fn ok(v: f64) -> Outcome {
+        Outcome::Ok { warmup: None, samples: vec![Sample { value: v, iters: None }] }
+    }
+
+    fn case(name: &str) -> Case {
+        Case { name: name.into(), kind: Kind::Workload, argv: vec!["/bin/true".into()], unavailable: None }
+    }
+
+    fn report() -> Report {
+        Report {
+            runtimes: vec![
+                Runtime::native(),
+                Runtime::platform(std::path::Path::new("/b"), "ptrace"),
+                Runtime::parse_compare("other=other do").expect("valid"),
+            ],
+            skipped: Vec::new(),
+            results: vec![
+                CaseResult { case: case("fast"), outcomes: vec![ok(1.0), ok(40.0), ok(0.5)] },
+                CaseResult {
+                    case: case("forky"),
+                    outcomes: vec![ok(1.0), Outcome::Unsupported("clone: ENOSYS".into()), ok(3.0)],
+                },
+            ],
+            runs: 1,
+            budget_ms: 1,
+            machine: Machine { cpu_model: "cpu <x>".into(), cores: 2, kernel: "Linux 6".into() },
+        }
+    }
+
+    #[test]
+    fn chart_has_one_slot_per_case_and_non_native_runtime() {
+        let svg = chart(&report());
+
+        assert_eq!((svg.matches("class=\"bar\"").count(), svg.matches("class=\"bar unsupported\"").count()), (3, 1));
+    }
+
+    #[test]
+    fn chart_escapes_text_and_spans_the_ratios_in_decades() {
+        let svg = chart(&report());
+
+        assert!(svg.contains("cpu &lt;x&gt;") && svg.contains(">0.1x<") && svg.contains(">100x<"));
     }
 }
