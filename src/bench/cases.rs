@@ -51,15 +51,18 @@ pub struct Case {
 }
 
 /// The workloads: name, program (looked up in the sandbox's default `PATH`),
-/// arguments. `{dir}` is the fixture directory, `{tardir}` the name `tar-x`
-/// extracts to under `/tmp`.
+/// arguments. `{dir}` is the fixture directory.
+///
+/// `tar-x` extracts into `/dev/shm`, a tmpfs both on the host and in the
+/// sandbox: the sandbox's `/tmp` is in memory, while the host's may be a
+/// disk, which would compare a disk with memory rather than two kernels.
 const WORKLOADS: &[(&str, &str, &[&str])] = &[
     ("true-startup", "true", &[]),
     ("shell-loop", "sh", &["-c", "for i in $(seq 50); do /bin/true; done"]),
     ("python-imports", "python3", &["-c", "import json, os, re, subprocess"]),
     ("gcc-c", "gcc", &["-c", "-O2", "-o", "/dev/null", "{dir}/small.c"]),
     ("sha256-64m", "sha256sum", &["{dir}/data-64m"]),
-    ("tar-x", "tar", &["-xf", "{dir}/doc.tar", "-C", "/tmp"]),
+    ("tar-x", "tar", &["-xf", "{dir}/doc.tar", "-C", "/dev/shm"]),
     ("find-so", "find", &["/usr/lib", "-name", "*.so*"]),
 ];
 
@@ -149,10 +152,10 @@ impl Fixtures {
         self.dir.join(name)
     }
 
-    /// The name `tar-x` extracts to under `/tmp` (on the host, when it runs
-    /// natively; removed after every run).
+    /// What `tar-x` extracts (on the host, when it runs natively; removed
+    /// after every run).
     pub fn tar_top(&self) -> PathBuf {
-        PathBuf::from(format!("/tmp/bulwark-bench-doc-{}", std::process::id()))
+        PathBuf::from(format!("/dev/shm/bulwark-bench-doc-{}", std::process::id()))
     }
 
     /// Make what `case` needs (once).
