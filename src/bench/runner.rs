@@ -107,7 +107,7 @@ pub fn run_once(rt: &Runtime, case: &Case, fx: &Fixtures, timeout: Duration) -> 
             reason.push_str(&format!(": {line}"));
         }
         if rt.bulwark {
-            for line in unsupported_lines(&log_path) {
+            for line in sandbox_log_lines(&log_path) {
                 reason.push_str(&format!("; {line}"));
             }
         }
@@ -183,14 +183,18 @@ fn last_line(path: &PathBuf) -> Option<String> {
     Some(line.chars().take(300).collect())
 }
 
-/// The debug log's "unsupported syscall" lines, without the `bulwark: `.
-fn unsupported_lines(path: &PathBuf) -> Vec<String> {
+/// What the sandbox's debug log says (unsupported system calls, what it
+/// could not do), without the `bulwark: ` prefix and the boot lines.
+fn sandbox_log_lines(path: &PathBuf) -> Vec<String> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
-    text.lines()
-        .filter(|l| l.contains("unsupported syscall"))
-        .map(|l| l.trim_start_matches("bulwark: ").to_owned())
-        .take(8)
-        .collect()
+    let mut lines: Vec<String> = Vec::new();
+    for l in text.lines().map(|l| l.trim_start_matches("bulwark: ")) {
+        let l: String = l.chars().take(300).collect();
+        if !l.trim().is_empty() && !l.starts_with("boot:") && !lines.contains(&l) && lines.len() < 8 {
+            lines.push(l);
+        }
+    }
+    lines
 }
 
 #[cfg(test)]
