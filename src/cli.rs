@@ -31,6 +31,9 @@ pub enum Command {
     /// changes. Exit status is the program's (128+N if it dies by signal N);
     /// 125 if the sandbox itself fails.
     Do(DoOpts),
+    /// Measure system-call overhead and whole workloads natively, on each
+    /// platform and under other runtimes, side by side (table, JSON, SVG).
+    Bench(crate::bench::BenchOpts),
     /// (internal) The sandbox process: namespaces, pivot_root, then the sentry.
     #[command(hide = true)]
     Boot(BootOpts),
