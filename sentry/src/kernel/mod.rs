@@ -136,7 +136,7 @@ impl Kernel {
     /// Send a process-directed signal.
     pub fn signal_process(&self, p: &Arc<Process>, info: Siginfo) {
         let sig = info.si_signo as u32;
-        if sig == 0 || p.is_dead() {
+        if sig == 0 || p.is_dead() || p.init_ignores(sig) {
             return;
         }
         if sig == SIGKILL {
@@ -167,7 +167,7 @@ impl Kernel {
     pub fn signal_thread(&self, t: &Arc<TaskShared>, info: Siginfo) {
         let sig = info.si_signo as u32;
         let Some(p) = t.process.upgrade() else { return };
-        if sig == 0 || p.is_dead() {
+        if sig == 0 || p.is_dead() || p.init_ignores(sig) {
             return;
         }
         if sig == SIGKILL {
@@ -291,6 +291,13 @@ impl Process {
 
     pub fn fs(&self) -> Arc<Mutex<FsContext>> {
         lock(&self.fs).clone()
+    }
+
+    /// The sandbox's init (pid 1) is sent only the signals it has handlers
+    /// for, SIGKILL included, as Linux does for a pid namespace's init.
+    /// (Faults are forced on the faulting thread and still kill it.)
+    pub fn init_ignores(&self, sig: u32) -> bool {
+        self.pid == 1 && self.action(sig).handler == signal::SIG_DFL
     }
 
     /// Zombie or exiting.
