@@ -236,3 +236,71 @@ pub struct OpenHow {
     pub mode: u64,
     pub resolve: u64,
 }
+
+/// `siginfo_t` (128 bytes). The union is kept as raw words: `fields[0..]`
+/// start at byte 16. Common layouts: kill/sigqueue `si_pid` (fields[0] low
+/// 32 bits), `si_uid` (high 32), `si_value` (fields[1]); SIGCHLD adds
+/// `si_status` (fields[1] low 32); faults `si_addr` (fields[0]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct Siginfo {
+    pub si_signo: i32,
+    pub si_errno: i32,
+    pub si_code: i32,
+    pub __pad: i32,
+    pub fields: [u64; 14],
+}
+
+/// The kernel's `struct sigcontext` (x86-64), `uc_mcontext`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct Sigcontext {
+    pub r8: u64,
+    pub r9: u64,
+    pub r10: u64,
+    pub r11: u64,
+    pub r12: u64,
+    pub r13: u64,
+    pub r14: u64,
+    pub r15: u64,
+    pub rdi: u64,
+    pub rsi: u64,
+    pub rbp: u64,
+    pub rbx: u64,
+    pub rdx: u64,
+    pub rax: u64,
+    pub rcx: u64,
+    pub rsp: u64,
+    pub rip: u64,
+    pub eflags: u64,
+    pub cs: u16,
+    pub gs: u16,
+    pub fs: u16,
+    pub ss: u16,
+    pub err: u64,
+    pub trapno: u64,
+    pub oldmask: u64,
+    pub cr2: u64,
+    pub fpstate: u64,
+    pub reserved1: [u64; 8],
+}
+
+/// The kernel's `struct ucontext` (x86-64) as the signal frame holds it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct Ucontext {
+    pub uc_flags: u64,
+    pub uc_link: u64,
+    pub uc_stack: StackT,
+    pub uc_mcontext: Sigcontext,
+    pub uc_sigmask: u64,
+}
+
+/// `struct rt_sigframe` (x86-64) without the FPU area that follows it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct RtSigframe {
+    pub pretcode: u64,
+    pub uc: Ucontext,
+    pub info: Siginfo,
+}

@@ -170,7 +170,7 @@ pub enum Event {
 /// `AddressSpace::new_thread` and not yet run by any context: hand it to
 /// `Platform::new_context_for`. Opaque; for ptrace it is the host thread id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ThreadToken(u64);
+pub struct ThreadToken(pub u64);
 
 impl ThreadToken {
     /// A token from a platform's own thread handle.
@@ -209,7 +209,9 @@ pub trait AddressSpace: Send + Sync {
     /// context bound to this space, which is stopped); the new thread is run
     /// by a context from `Platform::new_context_for(token)`, on any thread.
     /// A token that is never adopted is reclaimed with the space.
-    fn new_thread(&self) -> Result<ThreadToken>;
+    fn new_thread(&self) -> Result<ThreadToken> {
+        Err(Error::Unavailable("threads", "this address space cannot add threads".into()))
+    }
 }
 
 /// One application thread's execution context.
@@ -225,11 +227,15 @@ pub trait Context: Send {
     /// context's thread is disturbed; an interrupt while no `switch` runs
     /// makes the next one return `Event::Interrupted` at once.
     fn interrupt(&self);
+    /// A handle that does what `interrupt` does, callable from any thread
+    /// while `switch` runs (the context itself is `Send`, not `Sync`).
+    fn interrupter(&self) -> Arc<dyn Fn() + Send + Sync>;
     /// The thread's floating-point state into `out` (see `FpState` for the
     /// layout). Valid once `switch` has returned at least once.
     fn fpu_state(&mut self, out: &mut FpState) -> Result<()>;
     /// Load the thread's floating-point state from `st`, as `fpu_state`
     /// returned it (possibly edited), or a bare 512-byte `FXSAVE` area.
+    /// Before the first `switch` the state is kept and loaded by it.
     fn set_fpu_state(&mut self, st: &FpState) -> Result<()>;
 }
 

@@ -522,3 +522,21 @@ fn host_sigkill_while_the_initial_thread_runs_and_other_tracers_idle_does_not_ha
     assert!(msg.contains("SIGKILL"), "{msg}");
     assert!(matches!(b_after, Err(Error::StubDied(_))), "{b_after:?}");
 }
+
+#[test]
+fn fpu_state_set_before_the_first_switch_is_loaded_by_it() {
+    // movq rdi, xmm0; mov eax, 39; syscall
+    let code = [vec![0x66, 0x48, 0x0f, 0x7e, 0xc7], getpid_loop()].concat();
+    let s = space(&code, &[]);
+    let mut ctx = s.platform.new_context().expect("context");
+    let mut fx = FpState::default();
+    fx.bytes[0..2].copy_from_slice(&0x037f_u16.to_le_bytes()); // FCW
+    fx.bytes[24..28].copy_from_slice(&0x1f80_u32.to_le_bytes()); // MXCSR
+    fx.bytes[160..168].copy_from_slice(&0x5151_u64.to_le_bytes()); // xmm0 low
+
+    ctx.set_fpu_state(&fx).expect("set before switch");
+    let mut regs = regs_at(CODE_ADDR);
+    let ev = switch(ctx.as_mut(), &s.dyn_space, &mut regs);
+
+    assert_eq!((ev, regs.rdi), (Event::Syscall, 0x5151));
+}

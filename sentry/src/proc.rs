@@ -50,6 +50,7 @@ enum Kind {
     PidLink(i32, &'static str),
     FdDir(i32),
     FdLink(i32, i32),
+    TaskDir(i32),
 }
 
 struct ProcNode {
@@ -59,7 +60,24 @@ struct ProcNode {
 
 const ROOT_FILES: &[&str] =
     &["cpuinfo", "filesystems", "loadavg", "meminfo", "mounts", "stat", "uptime", "version", "sys"];
-const PID_FILES: &[&str] = &["cmdline", "comm", "environ", "maps", "mounts", "stat", "statm", "status"];
+const PID_FILES: &[&str] = &[
+    "cgroup",
+    "cmdline",
+    "comm",
+    "environ",
+    "io",
+    "limits",
+    "maps",
+    "mountinfo",
+    "mounts",
+    "oom_adj",
+    "oom_score",
+    "oom_score_adj",
+    "smaps_rollup",
+    "stat",
+    "statm",
+    "status",
+];
 const PID_LINKS: &[&str] = &["cwd", "exe", "root"];
 
 fn ino_of(kind: &Kind) -> u64 {
@@ -75,6 +93,7 @@ fn ino_of(kind: &Kind) -> u64 {
         Kind::PidLink(p, n) => ("pl", p, n).hash(&mut h),
         Kind::FdDir(p) => ("fd", p).hash(&mut h),
         Kind::FdLink(p, f) => ("fl", p, f).hash(&mut h),
+        Kind::TaskDir(p) => ("td", p).hash(&mut h),
     }
     (h.finish() & 0xffff_ffff) | 2
 }
@@ -83,8 +102,21 @@ fn ino_of(kind: &Kind) -> u64 {
 fn sys_dir(path: &str) -> Option<&'static [&'static str]> {
     Some(match path {
         "sys" => &["kernel", "vm", "fs"],
-        "sys/kernel" => &["hostname", "osrelease", "ostype", "pid_max", "ngroups_max", "domainname"],
-        "sys/vm" => &["overcommit_memory", "max_map_count"],
+        "sys/kernel" => &[
+            "cap_last_cap",
+            "domainname",
+            "hostname",
+            "ngroups_max",
+            "osrelease",
+            "ostype",
+            "pid_max",
+            "shmall",
+            "shmmax",
+            "shmmni",
+            "threads-max",
+            "version",
+        ],
+        "sys/vm" => &["max_map_count", "overcommit_memory", "swappiness"],
         "sys/fs" => &["file-max", "nr_open"],
         _ => return None,
     })
@@ -107,7 +139,12 @@ impl ProcNode {
 
     fn owner(&self) -> (u32, u32) {
         let pid = match &self.kind {
-            Kind::PidDir(p) | Kind::PidFile(p, _) | Kind::PidLink(p, _) | Kind::FdDir(p) | Kind::FdLink(p, _) => *p,
+            Kind::PidDir(p)
+            | Kind::PidFile(p, _)
+            | Kind::PidLink(p, _)
+            | Kind::FdDir(p)
+            | Kind::FdLink(p, _)
+            | Kind::TaskDir(p) => *p,
             _ => return (0, 0),
         };
         match self.process(pid) {
@@ -133,7 +170,7 @@ fn static_file(k: &Arc<Kernel>, name: &str) -> KResult<Vec<u8>> {
     let up = k.start.elapsed();
     Ok(match name {
         "cpuinfo" => {
-            let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let n = crate::kernel::ncpus();
             let mut s = String::new();
             for i in 0..n {
                 s += &format!(
@@ -150,14 +187,14 @@ fn static_file(k: &Arc<Kernel>, name: &str) -> KResult<Vec<u8>> {
             // SAFETY-free: the sentry reads its host's totals for itself.
             let total = host_mem_kb();
             let used =
-                k.pids().iter().filter_map(|p| k.process(*p)).map(|p| lock(&p.mm).resident()).sum::<u64>() / 1024;
+                k.pids().iter().filter_map(|p| k.process(*p)).map(|p| lock(&p.mm()).resident()).sum::<u64>() / 1024;
             let free = total.saturating_sub(used);
             format!(
                 "MemTotal:       {total:8} kB\nMemFree:        {free:8} kB\nMemAvailable:   {free:8} kB\nBuffers:               0 kB\nCached:                0 kB\nSwapCached:            0 kB\nActive:         {used:8} kB\nInactive:              0 kB\nSwapTotal:             0 kB\nSwapFree:              0 kB\nDirty:                 0 kB\nShmem:                 0 kB\nHugePages_Total:       0\nHugePagesize:       2048 kB\n"
             )
             .into_bytes()
         }
-        "mounts" => mounts(k),
+        "mounts" => mounts(k, &current().map_or_else(|| k.vfs.root(), |p| lock(&p.fs()).root.clone()), false),
         "stat" => {
             let boot = now_realtime().tv_sec - up.as_secs() as i64;
             let t = up.as_millis() as u64 / 10;
@@ -192,6 +229,17 @@ fn static_file(k: &Arc<Kernel>, name: &str) -> KResult<Vec<u8>> {
         "sys/kernel/pid_max" => b"4194304\n".to_vec(),
         "sys/kernel/ngroups_max" => b"65536\n".to_vec(),
         "sys/vm/overcommit_memory" => b"0\n".to_vec(),
+        "sys/vm/swappiness" => b"60\n".to_vec(),
+        "sys/kernel/cap_last_cap" => b"40\n".to_vec(),
+        "sys/kernel/shmall" => b"18446744073692774399\n".to_vec(),
+        "sys/kernel/shmmax" => b"18446744073692774399\n".to_vec(),
+        "sys/kernel/shmmni" => b"4096\n".to_vec(),
+        "sys/kernel/threads-max" => b"126774\n".to_vec(),
+        "sys/kernel/version" => {
+            let mut v = crate::syscalls::misc::VERSION.to_vec();
+            v.push(b'\n');
+            v
+        }
         "sys/vm/max_map_count" => b"65530\n".to_vec(),
         "sys/fs/file-max" => b"9223372036854775807\n".to_vec(),
         "sys/fs/nr_open" => b"1048576\n".to_vec(),
@@ -215,36 +263,83 @@ fn now_realtime() -> Timespec {
     Timespec { tv_sec: d.as_secs() as i64, tv_nsec: i64::from(d.subsec_nanos()) }
 }
 
-fn mounts(k: &Arc<Kernel>) -> Vec<u8> {
-    let root = k.vfs.root();
+/// `/proc/<pid>/mounts` (`info` false) or `mountinfo` (true) as seen from
+/// `root`: mounts outside it are left out.
+fn mounts(k: &Arc<Kernel>, root: &Location, info: bool) -> Vec<u8> {
     let mut s = Vec::new();
     for m in k.vfs.mounts() {
         let loc = Location { mount: m.clone(), dentry: m.root.clone() };
-        let path = k.vfs.path_of(&loc, &root);
-        s.extend_from_slice(m.source.as_bytes());
-        s.push(b' ');
-        s.extend_from_slice(&path);
-        s.extend_from_slice(
-            format!(" {} {},relatime 0 0\n", m.fstype, if m.readonly { "ro" } else { "rw" }).as_bytes(),
-        );
+        let (path, under) = k.vfs.path_from(&loc, root);
+        if !under {
+            continue;
+        }
+        let rw = if m.readonly() { "ro" } else { "rw" };
+        let opts = if m.options.is_empty() { String::new() } else { format!(",{}", m.options) };
+        if info {
+            let parent = m.parent().map_or(m.id, |(pm, _)| pm.id);
+            let dev = m.root.inode.attr().map_or(0, |a| a.dev);
+            let (major, minor) = (crate::fs::major(dev), crate::fs::minor(dev));
+            // The mount's root within its file system (not "/" for a bind
+            // mount of a subdirectory).
+            let mut fs_root = Vec::new();
+            let mut d = Some(m.root.clone());
+            while let Some(cur) = d {
+                if cur.parent.is_some() {
+                    fs_root.splice(0..0, [b"/".as_slice(), &cur.name].concat());
+                }
+                d = cur.parent.clone();
+            }
+            if fs_root.is_empty() {
+                fs_root.push(b'/');
+            }
+            s.extend_from_slice(format!("{} {parent} {major}:{minor} ", m.id).as_bytes());
+            s.extend_from_slice(&fs_root);
+            s.push(b' ');
+            s.extend_from_slice(&path);
+            s.extend_from_slice(format!(" {rw},relatime - {} {} {rw}{opts}\n", m.fstype, m.source).as_bytes());
+        } else {
+            s.extend_from_slice(m.source.as_bytes());
+            s.push(b' ');
+            s.extend_from_slice(&path);
+            s.extend_from_slice(format!(" {} {rw}{opts},relatime 0 0\n", m.fstype).as_bytes());
+        }
     }
     s
 }
 
 fn pid_file(k: &Arc<Kernel>, p: &Arc<Process>, name: &str) -> KResult<Vec<u8>> {
     let comm = String::from_utf8_lossy(&lock(&p.comm)).into_owned();
-    let ppid = *lock(&p.ppid);
+    let ppid = p.ppid();
     Ok(match name {
         "cmdline" | "environ" => {
-            let mut mm = lock(&p.mm);
+            let mmr = p.mm();
+            let mut mm = lock(&mmr);
             let (s, e) = if name == "cmdline" { (mm.arg_start, mm.arg_end) } else { (mm.env_start, mm.env_end) };
             let mut v = vec![0u8; e.saturating_sub(s).min(1 << 20) as usize];
             mm.read_bytes(s, &mut v)?;
             v
         }
         "comm" => format!("{comm}\n").into_bytes(),
+        "cgroup" => b"0::/\n".to_vec(),
+        "io" => b"rchar: 0\nwchar: 0\nsyscr: 0\nsyscw: 0\nread_bytes: 0\nwrite_bytes: 0\ncancelled_write_bytes: 0\n"
+            .to_vec(),
+        "oom_adj" | "oom_score_adj" => b"0\n".to_vec(),
+        "oom_score" => b"0\n".to_vec(),
+        "limits" => limits(&lock(&p.rlimits)),
+        "smaps_rollup" => {
+            let mmr = p.mm();
+            let mm = lock(&mmr);
+            let lo = mm.vmas().map(|v| v.start).min().unwrap_or(0);
+            let hi = mm.vmas().map(|v| v.end).max().unwrap_or(0);
+            let rss = mm.resident() / 1024;
+            format!(
+                "{lo:08x}-{hi:08x} ---p 00000000 00:00 0                          [rollup]\nRss:            {rss:8} kB\nPss:            {rss:8} kB\nPss_Anon:       {rss:8} kB\nPss_File:              0 kB\nPss_Shmem:             0 kB\nShared_Clean:          0 kB\nShared_Dirty:          0 kB\nPrivate_Clean:         0 kB\nPrivate_Dirty:  {rss:8} kB\nReferenced:     {rss:8} kB\nAnonymous:      {rss:8} kB\nSwap:                  0 kB\nSwapPss:               0 kB\nLocked:                0 kB\n"
+            )
+            .into_bytes()
+        }
         "maps" => {
-            let mm = lock(&p.mm);
+            let mmr = p.mm();
+            let mm = lock(&mmr);
             let mut s = Vec::new();
             for v in mm.vmas() {
                 let perms = format!(
@@ -273,9 +368,10 @@ fn pid_file(k: &Arc<Kernel>, p: &Arc<Process>, name: &str) -> KResult<Vec<u8>> {
             }
             s
         }
-        "mounts" => mounts(k),
+        "mounts" | "mountinfo" => mounts(k, &lock(&p.fs()).root.clone(), name == "mountinfo"),
         "stat" | "statm" => {
-            let mm = lock(&p.mm);
+            let mmr = p.mm();
+            let mm = lock(&mmr);
             let vsize: u64 = mm.vmas().map(|v| v.end - v.start).sum();
             let rss = mm.resident() / PAGE_SIZE;
             if name == "statm" {
@@ -283,20 +379,24 @@ fn pid_file(k: &Arc<Kernel>, p: &Arc<Process>, name: &str) -> KResult<Vec<u8>> {
             }
             let start = p.start.duration_since(k.start).as_millis() as u64 / 10;
             format!(
-                "{} ({comm}) R {ppid} {} {} 0 -1 4194304 0 0 0 0 0 0 0 0 20 0 1 0 {start} {vsize} {rss} 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
-                p.pid, p.pid, p.pid
+                "{} ({comm}) {state} {ppid} {} {} 0 -1 4194304 0 0 0 0 0 0 0 0 20 0 1 0 {start} {vsize} {rss} 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
+                p.pid,
+                p.pgid.load(std::sync::atomic::Ordering::Relaxed),
+                p.sid.load(std::sync::atomic::Ordering::Relaxed),
+                state = p.state_letter(),
             )
             .into_bytes()
         }
         "status" => {
             let c = lock(&p.creds).clone();
-            let mm = lock(&p.mm);
+            let mmr = p.mm();
+            let mm = lock(&mmr);
             let vsize: u64 = mm.vmas().map(|v| v.end - v.start).sum::<u64>() / 1024;
             let rss = mm.resident() / 1024;
-            let umask = lock(&p.fs).umask;
+            let umask = lock(&p.fs()).umask;
             let groups: Vec<String> = c.groups.iter().map(|g| g.to_string()).collect();
             format!(
-                "Name:\t{comm}\nUmask:\t{umask:04o}\nState:\tR (running)\nTgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\nPPid:\t{ppid}\nTracerPid:\t0\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t64\nGroups:\t{}\nVmPeak:\t{vsize:8} kB\nVmSize:\t{vsize:8} kB\nVmRSS:\t{rss:8} kB\nThreads:\t1\nSigQ:\t0/63432\nSigPnd:\t0000000000000000\nShdPnd:\t0000000000000000\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\nSigCgt:\t0000000000000000\nCapInh:\t0000000000000000\nCapPrm:\t000001ffffffffff\nCapEff:\t000001ffffffffff\nCapBnd:\t000001ffffffffff\nCapAmb:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t0\nCpus_allowed_list:\t0-{}\n",
+                "Name:\t{comm}\nUmask:\t{umask:04o}\nState:\t{state}\nTgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\nPPid:\t{ppid}\nTracerPid:\t0\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t64\nGroups:\t{}\nVmPeak:\t{vsize:8} kB\nVmSize:\t{vsize:8} kB\nVmRSS:\t{rss:8} kB\nThreads:\t{threads}\nSigQ:\t0/63432\nSigPnd:\t0000000000000000\nShdPnd:\t0000000000000000\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\nSigCgt:\t0000000000000000\nCapInh:\t0000000000000000\nCapPrm:\t000001ffffffffff\nCapEff:\t000001ffffffffff\nCapBnd:\t000001ffffffffff\nCapAmb:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t0\nCpus_allowed_list:\t0-{}\n",
                 c.uid,
                 c.euid,
                 c.suid,
@@ -306,8 +406,14 @@ fn pid_file(k: &Arc<Kernel>, p: &Arc<Process>, name: &str) -> KResult<Vec<u8>> {
                 c.sgid,
                 c.fsgid,
                 groups.join(" "),
-                std::thread::available_parallelism().map_or(1, |n| n.get()) - 1,
+                crate::kernel::ncpus() - 1,
                 pid = p.pid,
+                state = match p.state_letter() {
+                    'Z' => "Z (zombie)",
+                    'T' => "T (stopped)",
+                    _ => "S (sleeping)",
+                },
+                threads = lock(&p.threads).len(),
             )
             .into_bytes()
         }
@@ -345,7 +451,7 @@ impl FileOps for DirFile {
 impl Inode for ProcNode {
     fn attr(&self) -> KResult<InodeAttr> {
         let (mode, nlink) = match &self.kind {
-            Kind::Root | Kind::PidDir(_) | Kind::SysDir(_) => (S_IFDIR | 0o555, 2),
+            Kind::Root | Kind::PidDir(_) | Kind::SysDir(_) | Kind::TaskDir(_) => (S_IFDIR | 0o555, 2),
             Kind::FdDir(_) => (S_IFDIR | 0o500, 2),
             Kind::SelfLink | Kind::PidLink(..) => (S_IFLNK | 0o777, 1),
             Kind::FdLink(..) => (S_IFLNK | 0o700, 1),
@@ -355,7 +461,9 @@ impl Inode for ProcNode {
             Kind::PidFile(_, "environ") => (S_IFREG | 0o400, 1),
             Kind::Static(_) | Kind::PidFile(..) => (S_IFREG | 0o444, 1),
         };
-        if let Kind::PidDir(p) | Kind::PidFile(p, _) | Kind::PidLink(p, _) | Kind::FdDir(p) = &self.kind {
+        if let Kind::PidDir(p) | Kind::PidFile(p, _) | Kind::PidLink(p, _) | Kind::FdDir(p) | Kind::TaskDir(p) =
+            &self.kind
+        {
             self.process(*p)?;
         }
         let (uid, gid) = self.owner();
@@ -414,6 +522,9 @@ impl Inode for ProcNode {
                 if name == "fd" {
                     return Ok(self.node(Kind::FdDir(*pid)));
                 }
+                if name == "task" {
+                    return Ok(self.node(Kind::TaskDir(*pid)));
+                }
                 if let Some(n) = PID_FILES.iter().find(|n| **n == name) {
                     return Ok(self.node(Kind::PidFile(*pid, n)));
                 }
@@ -422,10 +533,19 @@ impl Inode for ProcNode {
                 }
                 Err(Errno::ENOENT)
             }
+            Kind::TaskDir(pid) => {
+                // Each thread's directory shows its process's files.
+                let tid: i32 = name.parse().map_err(|_| Errno::ENOENT)?;
+                let p = self.process(*pid)?;
+                if !lock(&p.threads).iter().any(|t| t.tid == tid) {
+                    return Err(Errno::ENOENT);
+                }
+                Ok(self.node(Kind::PidDir(*pid)))
+            }
             Kind::FdDir(pid) => {
                 let fd: i32 = name.parse().map_err(|_| Errno::ENOENT)?;
                 let p = self.process(*pid)?;
-                lock(&p.fds).get(fd).map_err(|_| Errno::ENOENT)?;
+                lock(&p.fds()).get(fd).map_err(|_| Errno::ENOENT)?;
                 Ok(self.node(Kind::FdLink(*pid, fd)))
             }
             _ => Err(Errno::ENOTDIR),
@@ -466,10 +586,18 @@ impl Inode for ProcNode {
                     push(Kind::PidLink(*pid, n), (*n).into(), DT_LNK);
                 }
                 push(Kind::FdDir(*pid), "fd".into(), DT_DIR);
+                push(Kind::TaskDir(*pid), "task".into(), DT_DIR);
+            }
+            Kind::TaskDir(pid) => {
+                let p = self.process(*pid)?;
+                let tids: Vec<i32> = lock(&p.threads).iter().map(|t| t.tid).collect();
+                for tid in tids {
+                    push(Kind::PidDir(*pid), tid.to_string(), DT_DIR);
+                }
             }
             Kind::FdDir(pid) => {
                 let p = self.process(*pid)?;
-                let fds = lock(&p.fds).fds();
+                let fds = lock(&p.fds()).fds();
                 for fd in fds {
                     push(Kind::FdLink(*pid, fd), fd.to_string(), DT_LNK);
                 }
@@ -487,19 +615,19 @@ impl Inode for ProcNode {
             }
             Kind::FdLink(pid, fd) => {
                 let p = self.process(*pid)?;
-                let f = lock(&p.fds).get(*fd).map_err(|_| Errno::ENOENT)?;
+                let f = lock(&p.fds()).get(*fd).map_err(|_| Errno::ENOENT)?;
                 if let Some(n) = &f.anon_name {
                     return Ok(n.clone());
                 }
                 let loc = f.loc.clone().ok_or(Errno::ENOENT)?;
                 let k = self.fs.kernel()?;
-                let root = lock(&p.fs).root.clone();
+                let root = lock(&p.fs()).root.clone();
                 Ok(k.vfs.path_of(&loc, &root))
             }
             Kind::PidLink(..) => {
                 let loc = self.magic_link().ok_or(Errno::ENOENT)?;
                 let k = self.fs.kernel()?;
-                let root = current().map(|p| lock(&p.fs).root.clone()).unwrap_or_else(|| k.vfs.root());
+                let root = current().map(|p| lock(&p.fs()).root.clone()).unwrap_or_else(|| k.vfs.root());
                 Ok(k.vfs.path_of(&loc, &root))
             }
             _ => Err(Errno::EINVAL),
@@ -512,14 +640,14 @@ impl Inode for ProcNode {
                 let p = self.process(*pid).ok()?;
                 match *name {
                     "exe" => lock(&p.exe).clone(),
-                    "cwd" => Some(lock(&p.fs).cwd.clone()),
-                    "root" => Some(lock(&p.fs).root.clone()),
+                    "cwd" => Some(lock(&p.fs()).cwd.clone()),
+                    "root" => Some(lock(&p.fs()).root.clone()),
                     _ => None,
                 }
             }
             Kind::FdLink(pid, fd) => {
                 let p = self.process(*pid).ok()?;
-                let f = lock(&p.fds).get(*fd).ok()?;
+                let f = lock(&p.fds()).get(*fd).ok()?;
                 f.loc.clone()
             }
             _ => None,
@@ -531,7 +659,7 @@ impl Inode for ProcNode {
             return Err(Errno::EACCES);
         }
         match &self.kind {
-            Kind::Root | Kind::PidDir(_) | Kind::SysDir(_) | Kind::FdDir(_) => Ok(Arc::new(DirFile)),
+            Kind::Root | Kind::PidDir(_) | Kind::SysDir(_) | Kind::FdDir(_) | Kind::TaskDir(_) => Ok(Arc::new(DirFile)),
             Kind::Static(_) | Kind::PidFile(..) => Ok(Arc::new(Snapshot(self.content()?))),
             _ => Err(Errno::ELOOP),
         }
@@ -550,4 +678,32 @@ impl Inode for ProcNode {
     fn as_any(&self) -> &dyn Any {
         self
     }
+}
+
+/// `/proc/<pid>/limits`.
+fn limits(r: &[abi::types::Rlimit; 16]) -> Vec<u8> {
+    const NAMES: [(&str, &str); 16] = [
+        ("Max cpu time", "seconds"),
+        ("Max file size", "bytes"),
+        ("Max data size", "bytes"),
+        ("Max stack size", "bytes"),
+        ("Max core file size", "bytes"),
+        ("Max resident set", "bytes"),
+        ("Max processes", "processes"),
+        ("Max open files", "files"),
+        ("Max locked memory", "bytes"),
+        ("Max address space", "bytes"),
+        ("Max file locks", "locks"),
+        ("Max pending signals", "signals"),
+        ("Max msgqueue size", "bytes"),
+        ("Max nice priority", ""),
+        ("Max realtime priority", ""),
+        ("Max realtime timeout", "us"),
+    ];
+    let v = |x: u64| if x == RLIM_INFINITY { "unlimited".to_string() } else { x.to_string() };
+    let mut s = format!("{:<25} {:<20} {:<20} {:<10}\n", "Limit", "Soft Limit", "Hard Limit", "Units");
+    for (i, (name, unit)) in NAMES.iter().enumerate() {
+        s += &format!("{:<25} {:<20} {:<20} {:<10}\n", name, v(r[i].rlim_cur), v(r[i].rlim_max), unit);
+    }
+    s.into_bytes()
 }

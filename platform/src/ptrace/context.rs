@@ -82,16 +82,18 @@ pub struct PtraceContext {
     binding: Option<Binding>,
     /// The thread to adopt at the first switch.
     token: Option<ThreadToken>,
+    /// FPU state set before the first switch, loaded once bound.
+    pending_fpu: Option<FpState>,
 }
 
 impl PtraceContext {
     pub(crate) fn new() -> PtraceContext {
-        PtraceContext { shared: Arc::default(), binding: None, token: None }
+        PtraceContext { shared: Arc::default(), binding: None, token: None, pending_fpu: None }
     }
 
     /// A context that will run thread `token` (see the type's docs).
     pub fn for_thread(token: ThreadToken) -> PtraceContext {
-        PtraceContext { shared: Arc::default(), binding: None, token: Some(token) }
+        PtraceContext { shared: Arc::default(), binding: None, token: Some(token), pending_fpu: None }
     }
 
     /// Make this (not yet switched) context run thread `token` from
@@ -167,6 +169,9 @@ impl Context for PtraceContext {
         if stub.is_dead() {
             return Err(stub.dead_error());
         }
+        if let Some(st) = self.pending_fpu.take() {
+            self.set_fpu_state(&st)?;
+        }
         if self.shared.pending.swap(false, Ordering::AcqRel) || thread.interrupt_pending.swap(false, Ordering::AcqRel) {
             return Ok(Event::Interrupted);
         }
@@ -209,6 +214,11 @@ impl Context for PtraceContext {
         self.shared.interrupt();
     }
 
+    fn interrupter(&self) -> Arc<dyn Fn() + Send + Sync> {
+        let shared = Arc::clone(&self.shared);
+        Arc::new(move || shared.interrupt())
+    }
+
     /// The XSAVE image (`NT_X86_XSTATE`) where the host offers it, else the
     /// 512-byte `FXSAVE` area; `out.bytes` is resized to what was read.
     fn fpu_state(&mut self, out: &mut FpState) -> Result<()> {
@@ -244,6 +254,10 @@ impl Context for PtraceContext {
     /// fills, is what the thread gets. A 512-byte area goes through
     /// `PTRACE_SETFPREGS`.
     fn set_fpu_state(&mut self, st: &FpState) -> Result<()> {
+        if self.binding.is_none() {
+            self.pending_fpu = Some(st.clone());
+            return Ok(());
+        }
         let (stub, tid) = self.bound()?;
         let einval = |call| Error::Host { call, err: std::io::Error::from_raw_os_error(libc::EINVAL) };
         if st.bytes.len() > FXSAVE_LEN {

@@ -1,19 +1,28 @@
-//! The kernel proper: processes, tasks, credentials, and the run loop.
+//! The kernel proper: processes, tasks, credentials, signals, and the run
+//! loop.
 
 pub mod futex;
+pub mod process;
+pub mod signal;
 mod task;
+pub mod timer;
 pub mod waiter;
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
+use abi::consts::*;
+use abi::types::{KernelSigaction, Rlimit, Siginfo};
 use platform::Platform;
 
 use crate::mm::{MemoryFile, MemoryManager};
 use crate::vfs::{lock, Creds, FdTable, Location, Vfs};
+use signal::SigQueue;
+use waiter::{WaitQueue, Waiter};
 
 pub use task::{getrandom, Task, TaskExit};
 
@@ -30,10 +39,19 @@ pub struct Kernel {
     reported: Mutex<HashSet<u64>>,
     /// When the sandbox booted (uptime, CLOCK_BOOTTIME offset).
     pub start: Instant,
-    /// Live processes by pid.
-    pub procs: Mutex<BTreeMap<i32, Weak<Process>>>,
+    /// Processes by pid, live or zombie (until reaped).
+    pub procs: Mutex<BTreeMap<i32, Arc<Process>>>,
+    /// Live threads by tid.
+    pub tasks: Mutex<BTreeMap<i32, Arc<TaskShared>>>,
     pub futexes: futex::Futexes,
+    /// Pages of files mapped `MAP_SHARED`, by (dev, ino).
+    pub shared_objects: Mutex<std::collections::HashMap<(u64, u64), Arc<crate::mm::SharedObject>>>,
+    pub timers: timer::TimerService,
     next_pid: Mutex<i32>,
+    /// Set when pid 1 has exited: every task ends.
+    pub shutdown: AtomicBool,
+    /// Notified when a process exits (the sandbox's main loop waits on it).
+    pub exit_wq: WaitQueue,
 }
 
 impl Kernel {
@@ -56,17 +74,28 @@ impl Kernel {
             reported: Mutex::new(HashSet::new()),
             start: Instant::now(),
             procs: Mutex::new(BTreeMap::new()),
+            tasks: Mutex::new(BTreeMap::new()),
             futexes: futex::Futexes::default(),
+            shared_objects: Mutex::new(std::collections::HashMap::new()),
+            timers: timer::TimerService::new(),
             next_pid: Mutex::new(1),
+            shutdown: AtomicBool::new(false),
+            exit_wq: WaitQueue::default(),
         })
     }
 
-    /// A new process id.
+    /// A new process or thread id.
     pub fn alloc_pid(&self) -> i32 {
         let mut n = lock(&self.next_pid);
-        let p = *n;
-        *n += 1;
-        p
+        let procs = lock(&self.procs);
+        let tasks = lock(&self.tasks);
+        loop {
+            let p = *n;
+            *n = if *n >= 4_194_303 { 2 } else { *n + 1 };
+            if !procs.contains_key(&p) && !tasks.contains_key(&p) {
+                return p;
+            }
+        }
     }
 
     /// Write one line to the debug log, if there is one.
@@ -84,14 +113,89 @@ impl Kernel {
         }
     }
 
-    /// Live process `pid`.
+    /// Process `pid` (live or zombie).
     pub fn process(&self, pid: i32) -> Option<Arc<Process>> {
-        lock(&self.procs).get(&pid).and_then(Weak::upgrade)
+        lock(&self.procs).get(&pid).cloned()
     }
 
-    /// Pids of all live processes, ascending.
+    /// Thread `tid`.
+    pub fn task(&self, tid: i32) -> Option<Arc<TaskShared>> {
+        lock(&self.tasks).get(&tid).cloned()
+    }
+
+    /// Pids of all processes, ascending.
     pub fn pids(&self) -> Vec<i32> {
-        lock(&self.procs).iter().filter(|(_, w)| w.strong_count() > 0).map(|(&p, _)| p).collect()
+        lock(&self.procs).keys().copied().collect()
+    }
+
+    /// All processes.
+    pub fn all_processes(&self) -> Vec<Arc<Process>> {
+        lock(&self.procs).values().cloned().collect()
+    }
+
+    /// Send a process-directed signal.
+    pub fn signal_process(&self, p: &Arc<Process>, info: Siginfo) {
+        let sig = info.si_signo as u32;
+        if sig == 0 || p.is_dead() || p.init_ignores(sig) {
+            return;
+        }
+        if sig == SIGKILL {
+            p.group_exit(TaskExit::Signal(SIGKILL as i32));
+            return;
+        }
+        if sig == SIGCONT {
+            p.continue_all();
+        }
+        let act = p.action(sig);
+        let all_block = lock(&p.threads).iter().all(|t| t.mask.load(Ordering::Relaxed) & signal::bit(sig) != 0);
+        if signal::ignored(sig, &act) && !all_block {
+            return;
+        }
+        lock(&p.pending).push(info);
+        let threads = lock(&p.threads).clone();
+        let target = threads
+            .iter()
+            .find(|t| t.mask.load(Ordering::Relaxed) & signal::bit(sig) == 0)
+            .or_else(|| threads.first())
+            .cloned();
+        if let Some(t) = target {
+            t.kick();
+        }
+    }
+
+    /// Send a thread-directed signal.
+    pub fn signal_thread(&self, t: &Arc<TaskShared>, info: Siginfo) {
+        let sig = info.si_signo as u32;
+        let Some(p) = t.process.upgrade() else { return };
+        if sig == 0 || p.is_dead() || p.init_ignores(sig) {
+            return;
+        }
+        if sig == SIGKILL {
+            p.group_exit(TaskExit::Signal(SIGKILL as i32));
+            return;
+        }
+        if sig == SIGCONT {
+            p.continue_all();
+        }
+        let act = p.action(sig);
+        if signal::ignored(sig, &act) && t.mask.load(Ordering::Relaxed) & signal::bit(sig) == 0 {
+            return;
+        }
+        lock(&t.pending).push(info);
+        t.kick();
+    }
+
+    /// The process that orphans are reparented to: the nearest subreaper
+    /// ancestor of `p`, else pid 1.
+    pub fn reaper_for(&self, p: &Arc<Process>) -> Option<Arc<Process>> {
+        let mut cur = p.parent();
+        while let Some(a) = cur {
+            if a.subreaper.load(Ordering::Relaxed) && !a.is_dead() {
+                return Some(a);
+            }
+            cur = a.parent();
+        }
+        self.process(1).filter(|i| !Arc::ptr_eq(i, p))
     }
 }
 
@@ -103,23 +207,201 @@ pub struct FsContext {
     pub umask: u32,
 }
 
-/// What a process's tasks share, and what `/proc/<pid>` shows.
+/// How a process ended or stopped, as its parent will be told.
+#[derive(Default)]
+pub struct ExitState {
+    /// Set by `exit_group`, a fatal signal or the last thread's `exit`.
+    pub group_exit: Option<TaskExit>,
+    /// All threads are gone; the parent has not reaped it yet.
+    pub zombie: bool,
+    /// A stop the parent has not been told of (`WUNTRACED`): the signal.
+    pub stop_report: Option<u32>,
+    /// A continue the parent has not been told of (`WCONTINUED`).
+    pub continue_report: bool,
+    /// Stopped by a stop signal.
+    pub stopped: bool,
+}
+
+/// What a process's threads share, and what `/proc/<pid>` shows.
 pub struct Process {
     pub pid: i32,
-    pub ppid: Mutex<i32>,
-    pub mm: Arc<Mutex<MemoryManager>>,
-    pub fds: Arc<Mutex<FdTable>>,
-    pub fs: Arc<Mutex<FsContext>>,
+    pub parent: Mutex<Weak<Process>>,
+    pub children: Mutex<Vec<Arc<Process>>>,
+    pub pgid: AtomicI32,
+    pub sid: AtomicI32,
+    pub mm: Mutex<Arc<Mutex<MemoryManager>>>,
+    pub fds: Mutex<Arc<Mutex<FdTable>>>,
+    pub fs: Mutex<Arc<Mutex<FsContext>>>,
     pub creds: Mutex<Creds>,
     /// `comm`: the executable's base name, at most 15 bytes.
     pub comm: Mutex<Vec<u8>>,
     /// The executable.
     pub exe: Mutex<Option<Location>>,
     pub start: Instant,
+    pub actions: Mutex<[KernelSigaction; 64]>,
+    /// Process-directed pending signals.
+    pub pending: Mutex<SigQueue>,
+    pub threads: Mutex<Vec<Arc<TaskShared>>>,
+    pub exit: Mutex<ExitState>,
+    /// Notified when a child changes state (exit, stop, continue).
+    pub child_wq: WaitQueue,
+    /// Notified when this process exits (pidfd poll, vfork).
+    pub exit_wq: WaitQueue,
+    pub rlimits: Mutex<[Rlimit; 16]>,
+    /// Signal the parent gets on exit (SIGCHLD, or another with clone).
+    pub exit_signal: u32,
+    pub subreaper: AtomicBool,
+    /// Set when a vfork child has exec'd or exited.
+    pub vfork_done: AtomicBool,
+    pub pdeathsig: AtomicI32,
+    /// Nice value (-20..19); the sandbox does not change host scheduling.
+    pub nice: AtomicI32,
+    /// Exit status word for `wait` (valid once zombie).
+    pub status: AtomicI32,
+    /// CPU-time proxy: nanoseconds spent in the sentry on its behalf.
+    pub sys_ns: AtomicU64,
+    /// Host seconds the process's tasks spent running application code.
+    pub user_ns: AtomicU64,
+    /// `ITIMER_REAL` (alarm, setitimer).
+    pub itimer_real: Mutex<Option<timer::Armed>>,
+    /// POSIX timers (`timer_create`) by id.
+    pub posix_timers: Mutex<BTreeMap<i32, timer::PosixTimer>>,
+}
+
+impl Process {
+    pub fn parent(&self) -> Option<Arc<Process>> {
+        lock(&self.parent).upgrade()
+    }
+
+    pub fn ppid(&self) -> i32 {
+        self.parent().map_or(0, |p| p.pid)
+    }
+
+    pub fn action(&self, sig: u32) -> KernelSigaction {
+        lock(&self.actions).get((sig as usize).wrapping_sub(1)).copied().unwrap_or_default()
+    }
+
+    pub fn mm(&self) -> Arc<Mutex<MemoryManager>> {
+        lock(&self.mm).clone()
+    }
+
+    pub fn fds(&self) -> Arc<Mutex<FdTable>> {
+        lock(&self.fds).clone()
+    }
+
+    pub fn fs(&self) -> Arc<Mutex<FsContext>> {
+        lock(&self.fs).clone()
+    }
+
+    /// The sandbox's init (pid 1) is sent only the signals it has handlers
+    /// for, SIGKILL included, as Linux does for a pid namespace's init.
+    /// (Faults are forced on the faulting thread and still kill it.)
+    pub fn init_ignores(&self, sig: u32) -> bool {
+        self.pid == 1 && self.action(sig).handler == signal::SIG_DFL
+    }
+
+    /// Zombie or exiting.
+    pub fn is_dead(&self) -> bool {
+        let e = lock(&self.exit);
+        e.zombie || e.group_exit.is_some()
+    }
+
+    pub fn is_zombie(&self) -> bool {
+        lock(&self.exit).zombie
+    }
+
+    /// Make every thread of the process exit with `how` (the first reason
+    /// wins).
+    pub fn group_exit(&self, how: TaskExit) {
+        {
+            let mut e = lock(&self.exit);
+            if e.group_exit.is_some() || e.zombie {
+                return;
+            }
+            e.group_exit = Some(how);
+            e.stopped = false;
+        }
+        for t in lock(&self.threads).iter() {
+            t.kick();
+        }
+    }
+
+    /// SIGCONT: resume a stopped process.
+    pub fn continue_all(&self) {
+        let mut e = lock(&self.exit);
+        if e.stopped {
+            e.stopped = false;
+            e.continue_report = true;
+            e.stop_report = None;
+            drop(e);
+            for t in lock(&self.threads).iter() {
+                t.kick();
+            }
+            if let Some(p) = self.parent() {
+                p.child_wq.notify_all();
+            }
+        }
+        // Pending stop signals are discarded by SIGCONT.
+        let mut q = lock(&self.pending);
+        for s in [SIGSTOP, 20, 21, 22] {
+            q.discard(s);
+        }
+    }
+
+    /// A one-line state letter for /proc.
+    pub fn state_letter(&self) -> char {
+        let e = lock(&self.exit);
+        if e.zombie {
+            'Z'
+        } else if e.stopped {
+            'T'
+        } else {
+            'S'
+        }
+    }
+}
+
+/// What other threads need of a task: its signal state and how to wake it.
+pub struct TaskShared {
+    pub tid: i32,
+    pub process: Weak<Process>,
+    pub pending: Mutex<SigQueue>,
+    pub mask: AtomicU64,
+    pub waiter: Arc<Waiter>,
+    /// Makes the task's running application code return to the sentry.
+    pub interrupter: Mutex<Option<Arc<dyn Fn() + Send + Sync>>>,
+    /// Set once the task has exited.
+    pub exited: AtomicBool,
+    /// Asks this one thread to exit (another thread is exec'ing).
+    pub killed: AtomicBool,
+    /// Thread name (`comm`), per thread.
+    pub comm: Mutex<Vec<u8>>,
+}
+
+impl TaskShared {
+    /// Wake the task from a wait and out of application code, to look at
+    /// its signals.
+    pub fn kick(&self) {
+        self.waiter.notify();
+        if let Some(f) = lock(&self.interrupter).as_ref() {
+            f();
+        }
+    }
 }
 
 thread_local! {
     static CURRENT: std::cell::RefCell<Option<Arc<Process>>> = const { std::cell::RefCell::new(None) };
+    static CURRENT_THREAD: std::cell::RefCell<Option<Arc<TaskShared>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Make `t` the task of the calling sentry thread.
+pub fn set_current_thread(t: Option<Arc<TaskShared>>) {
+    CURRENT_THREAD.with(|c| *c.borrow_mut() = t);
+}
+
+/// The task of the calling sentry thread (signalfd reads its signals).
+pub fn current_thread() -> Option<Arc<TaskShared>> {
+    CURRENT_THREAD.with(|c| c.borrow().clone())
 }
 
 /// Make `p` the process of the calling sentry thread (for `/proc/self`).
@@ -130,4 +412,11 @@ pub fn set_current(p: Option<Arc<Process>>) {
 /// The process of the calling sentry thread.
 pub fn current() -> Option<Arc<Process>> {
     CURRENT.with(|c| c.borrow().clone())
+}
+
+/// CPUs the sandbox reports: the host's count, read once at boot (before
+/// the platform pins sentry threads, which would make it look like one).
+pub fn ncpus() -> usize {
+    static N: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *N.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }

@@ -1,14 +1,18 @@
 //! A task: one application thread, run by one sentry thread.
 
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use abi::consts::*;
-use abi::types::{KernelSigaction, Rlimit, StackT};
+use abi::types::{KernelSigaction, Rlimit, Siginfo, StackT, Ucontext};
 use abi::Errno;
 use platform::{Context, Event, FpState, Registers};
 use zerocopy::{AsBytes, FromBytes};
 
-use super::{FsContext, Kernel, Process};
+use super::signal::{self, bit, DefaultAction, SigQueue};
+use super::waiter::{WaitQueue, Waiter};
+use super::{ExitState, FsContext, Kernel, Process, TaskShared};
 use crate::loader::{self, ExecFile, StackInfo};
 use crate::mm::MemoryManager;
 use crate::syscalls;
@@ -31,36 +35,49 @@ impl TaskExit {
             TaskExit::Signal(s) => 128 + s,
         }
     }
-}
 
-/// Signal state kept for the calls that set it; delivery comes with the
-/// process model.
-pub struct SignalState {
-    pub actions: [KernelSigaction; 64],
-    pub mask: u64,
-    pub altstack: StackT,
+    /// The `wait` status word.
+    pub fn wait_status(self) -> i32 {
+        match self {
+            TaskExit::Code(c) => (c & 0xff) << 8,
+            TaskExit::Signal(s) => s & 0x7f,
+        }
+    }
 }
 
 /// One application thread.
 pub struct Task {
     pub k: Arc<Kernel>,
     pub proc_: Arc<Process>,
+    pub shared: Arc<TaskShared>,
     pub tid: i32,
     pub regs: Registers,
     pub fpu: FpState,
-    ctx: Box<dyn Context>,
-    pub sig: Arc<Mutex<SignalState>>,
-    pub sigmask: u64,
+    pub ctx: Box<dyn Context>,
+    pub mm: Arc<Mutex<MemoryManager>>,
+    pub fds: Arc<Mutex<FdTable>>,
+    pub fsc: Arc<Mutex<FsContext>>,
     pub altstack: StackT,
-    pub rlimits: [Rlimit; 16],
     pub clear_child_tid: u64,
     pub robust_list: (u64, u64),
+    /// Set by `exit` (this thread) and `exit_group` (all threads).
     pub exit: Option<TaskExit>,
     /// What this task blocks on.
-    pub waiter: Arc<super::waiter::Waiter>,
+    pub waiter: Arc<Waiter>,
+    /// A syscall interrupted by a signal, to restart or fail with EINTR
+    /// once the signal's disposition is known.
+    pub restart: Option<Errno>,
+    /// The mask to restore after a handler run from `rt_sigsuspend`.
+    pub saved_mask: Option<u64>,
+    /// This thread forked the stub process its address space lives in.
+    pub owns_space: bool,
+    /// `fpu` holds state to load into the context before it first runs
+    /// (a new thread or process inherits its parent's).
+    pub pending_fpu: bool,
 }
 
-fn default_rlimits() -> [Rlimit; 16] {
+/// Default resource limits (what a Debian login shell sees).
+pub fn default_rlimits() -> [Rlimit; 16] {
     let inf = Rlimit { rlim_cur: RLIM_INFINITY, rlim_max: RLIM_INFINITY };
     let mut r = [inf; 16];
     r[RLIMIT_STACK as usize] = Rlimit { rlim_cur: 8 << 20, rlim_max: RLIM_INFINITY };
@@ -75,6 +92,68 @@ fn default_rlimits() -> [Rlimit; 16] {
     r
 }
 
+/// A new process record.
+#[allow(clippy::too_many_arguments)]
+pub fn new_process(
+    pid: i32,
+    parent: Option<&Arc<Process>>,
+    mm: Arc<Mutex<MemoryManager>>,
+    fds: Arc<Mutex<FdTable>>,
+    fs: Arc<Mutex<FsContext>>,
+    creds: Creds,
+    exit_signal: u32,
+) -> Arc<Process> {
+    Arc::new(Process {
+        pid,
+        parent: Mutex::new(parent.map(Arc::downgrade).unwrap_or_default()),
+        children: Mutex::new(Vec::new()),
+        pgid: AtomicI32::new(parent.map_or(pid, |p| p.pgid.load(Ordering::Relaxed))),
+        sid: AtomicI32::new(parent.map_or(pid, |p| p.sid.load(Ordering::Relaxed))),
+        mm: Mutex::new(mm),
+        fds: Mutex::new(fds),
+        fs: Mutex::new(fs),
+        creds: Mutex::new(creds),
+        comm: Mutex::new(parent.map(|p| lock(&p.comm).clone()).unwrap_or_default()),
+        exe: Mutex::new(parent.and_then(|p| lock(&p.exe).clone())),
+        start: Instant::now(),
+        actions: Mutex::new(parent.map(|p| *lock(&p.actions)).unwrap_or([KernelSigaction::default(); 64])),
+        pending: Mutex::new(SigQueue::default()),
+        threads: Mutex::new(Vec::new()),
+        exit: Mutex::new(ExitState::default()),
+        child_wq: WaitQueue::default(),
+        exit_wq: WaitQueue::default(),
+        rlimits: Mutex::new(parent.map(|p| *lock(&p.rlimits)).unwrap_or_else(default_rlimits)),
+        exit_signal,
+        subreaper: AtomicBool::new(false),
+        vfork_done: AtomicBool::new(false),
+        pdeathsig: AtomicI32::new(0),
+        nice: AtomicI32::new(parent.map_or(0, |p| p.nice.load(Ordering::Relaxed))),
+        status: AtomicI32::new(0),
+        sys_ns: AtomicU64::new(0),
+        user_ns: AtomicU64::new(0),
+        itimer_real: Mutex::new(None),
+        posix_timers: Mutex::new(std::collections::BTreeMap::new()),
+    })
+}
+
+/// A new thread record, registered with its process and the kernel.
+pub fn new_shared(k: &Kernel, p: &Arc<Process>, tid: i32, mask: u64) -> KResult<Arc<TaskShared>> {
+    let s = Arc::new(TaskShared {
+        tid,
+        process: Arc::downgrade(p),
+        pending: Mutex::new(SigQueue::default()),
+        mask: AtomicU64::new(mask),
+        waiter: Waiter::new()?,
+        interrupter: Mutex::new(None),
+        exited: AtomicBool::new(false),
+        killed: AtomicBool::new(false),
+        comm: Mutex::new(lock(&p.comm).clone()),
+    });
+    lock(&p.threads).push(s.clone());
+    lock(&k.tasks).insert(tid, s.clone());
+    Ok(s)
+}
+
 impl Task {
     /// The first task of the sandbox: pid 1, with `fds` and `fs`, not yet
     /// running any program (call `execve` next).
@@ -87,40 +166,51 @@ impl Task {
             k.log(&format!("bulwark: cannot create context: {e}"));
             Errno::ENOMEM
         })?;
-        let mm = MemoryManager::new(k.mf.clone(), space, k.platform.max_user_address());
+        let mm = Arc::new(Mutex::new(MemoryManager::new(k.mf.clone(), space, k.platform.max_user_address())));
         let pid = k.alloc_pid();
-        let p = Arc::new(Process {
-            pid,
-            ppid: Mutex::new(0),
-            mm: Arc::new(Mutex::new(mm)),
-            fds: Arc::new(Mutex::new(fds)),
-            fs: Arc::new(Mutex::new(fs)),
-            creds: Mutex::new(creds),
-            comm: Mutex::new(Vec::new()),
-            exe: Mutex::new(None),
-            start: std::time::Instant::now(),
-        });
-        lock(&k.procs).insert(pid, Arc::downgrade(&p));
-        Ok(Task {
+        let fds = Arc::new(Mutex::new(fds));
+        let fsc = Arc::new(Mutex::new(fs));
+        let p = new_process(pid, None, mm.clone(), fds.clone(), fsc.clone(), creds, SIGCHLD);
+        lock(&k.procs).insert(pid, p.clone());
+        let shared = new_shared(&k, &p, pid, 0)?;
+        Ok(Task::assemble(k, p, shared, ctx, mm, fds, fsc, Registers::default(), true))
+    }
+
+    /// Put a task together from its parts.
+    #[allow(clippy::too_many_arguments)]
+    pub fn assemble(
+        k: Arc<Kernel>,
+        p: Arc<Process>,
+        shared: Arc<TaskShared>,
+        ctx: Box<dyn Context>,
+        mm: Arc<Mutex<MemoryManager>>,
+        fds: Arc<Mutex<FdTable>>,
+        fsc: Arc<Mutex<FsContext>>,
+        regs: Registers,
+        owns_space: bool,
+    ) -> Task {
+        let waiter = shared.waiter.clone();
+        Task {
             k,
+            tid: shared.tid,
             proc_: p,
-            tid: pid,
-            regs: Registers::default(),
+            shared,
+            regs,
             fpu: FpState::default(),
             ctx,
-            sig: Arc::new(Mutex::new(SignalState {
-                actions: [KernelSigaction::default(); 64],
-                mask: 0,
-                altstack: StackT { ss_flags: SS_DISABLE, ..Default::default() },
-            })),
-            sigmask: 0,
+            mm,
+            fds,
+            fsc,
             altstack: StackT { ss_flags: SS_DISABLE, ..Default::default() },
-            rlimits: default_rlimits(),
             clear_child_tid: 0,
             robust_list: (0, 0),
             exit: None,
-            waiter: super::waiter::Waiter::new()?,
-        })
+            waiter,
+            restart: None,
+            saved_mask: None,
+            owns_space,
+            pending_fpu: false,
+        }
     }
 
     pub fn pid(&self) -> i32 {
@@ -132,21 +222,33 @@ impl Task {
     }
 
     pub fn comm(&self) -> Vec<u8> {
-        lock(&self.proc_.comm).clone()
+        lock(&self.shared.comm).clone()
     }
 
     pub fn fs(&self) -> FsContext {
-        lock(&self.proc_.fs).clone()
+        lock(&self.fsc).clone()
+    }
+
+    pub fn sigmask(&self) -> u64 {
+        self.shared.mask.load(Ordering::Relaxed)
+    }
+
+    pub fn set_sigmask(&self, m: u64) {
+        self.shared.mask.store(m & !signal::UNBLOCKABLE, Ordering::Relaxed);
+    }
+
+    pub fn rlimit(&self, r: u32) -> Rlimit {
+        lock(&self.proc_.rlimits).get(r as usize).copied().unwrap_or_default()
     }
 
     // ---- application memory ----
 
     pub fn read_bytes(&self, addr: u64, buf: &mut [u8]) -> KResult<()> {
-        lock(&self.proc_.mm).read_bytes(addr, buf)
+        lock(&self.mm).read_bytes(addr, buf)
     }
 
     pub fn write_bytes(&self, addr: u64, buf: &[u8]) -> KResult<()> {
-        lock(&self.proc_.mm).write_bytes(addr, buf)
+        lock(&self.mm).write_bytes(addr, buf)
     }
 
     pub fn read_vec(&self, addr: u64, len: usize) -> KResult<Vec<u8>> {
@@ -167,7 +269,7 @@ impl Task {
 
     /// A path argument: NUL-terminated, shorter than `PATH_MAX`.
     pub fn read_path(&self, addr: u64) -> KResult<Vec<u8>> {
-        lock(&self.proc_.mm).read_cstring(addr, PATH_MAX)
+        lock(&self.mm).read_cstring(addr, PATH_MAX)
     }
 
     /// A NULL-terminated array of string pointers (argv, envp).
@@ -182,14 +284,83 @@ impl Task {
             if p == 0 {
                 return Ok(out);
             }
-            let s = lock(&self.proc_.mm).read_cstring(p, 128 * 1024)?;
+            let s = lock(&self.mm).read_cstring(p, 128 * 1024)?;
             total += s.len() + 1;
-            if total > 2 << 20 || out.len() > 0x7fff_ffff {
+            if total > 2 << 20 {
                 return Err(Errno::E2BIG);
             }
             out.push(s);
             addr = addr.checked_add(8).ok_or(Errno::EFAULT)?;
         }
+    }
+
+    // ---- blocking ----
+
+    /// Whether a signal that would interrupt a blocking call is pending, or
+    /// the task must exit.
+    pub fn signal_pending(&self) -> bool {
+        if self.must_exit().is_some() {
+            return true;
+        }
+        let mask = self.sigmask();
+        lock(&self.shared.pending).set & !mask != 0 || lock(&self.proc_.pending).set & !mask != 0
+    }
+
+    /// Block until `ready` yields a value, a signal is pending
+    /// (`ERESTARTSYS`: the syscall layer restarts or returns `EINTR` as the
+    /// handler's `SA_RESTART` says), or `deadline` passes (`ETIMEDOUT`).
+    /// `ready` is re-checked after every notification of `queues`; register
+    /// before checking so no wake-up is lost.
+    pub fn wait_until<T>(
+        &self,
+        queues: &[&WaitQueue],
+        deadline: Option<Instant>,
+        mut ready: impl FnMut() -> KResult<Option<T>>,
+    ) -> KResult<T> {
+        loop {
+            for q in queues {
+                q.add(&self.waiter);
+            }
+            if let Some(v) = ready()? {
+                return Ok(v);
+            }
+            if self.signal_pending() {
+                return Err(Errno::ERESTARTSYS);
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(Errno::ETIMEDOUT);
+            }
+            self.waiter.wait(&[], deadline);
+        }
+    }
+
+    /// Block until host descriptor `fd` (a donated stdio stream) is ready
+    /// for `events`, interruptible by signals.
+    pub fn wait_host(&self, fd: std::os::fd::RawFd, events: i16) -> KResult<()> {
+        loop {
+            if self.signal_pending() {
+                return Err(Errno::ERESTARTSYS);
+            }
+            let (rev, _) = self.waiter.wait(&[(fd, events)], None);
+            if rev.first().is_some_and(|r| *r != 0) {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Sleep until `deadline`, interruptible by signals.
+    pub fn sleep_until(&self, deadline: Instant) -> KResult<()> {
+        match self.wait_until(&[], Some(deadline), || Ok(None::<()>)) {
+            Err(Errno::ETIMEDOUT) => Ok(()),
+            Err(e) => Err(e),
+            Ok(()) => Ok(()),
+        }
+    }
+
+    /// A write hit a pipe or socket with no reader: raise SIGPIPE.
+    pub fn send_sigpipe(&self) {
+        let info = signal::info_from(SIGPIPE, signal::SI_USER, self.pid(), self.creds().uid);
+        self.k.signal_thread(&self.shared, info);
     }
 
     // ---- exec ----
@@ -201,9 +372,6 @@ impl Task {
         let creds = self.creds();
         let loc = self.k.vfs.resolve(&fs.root, &fs.cwd, path, true, &creds)?;
         let attr = loc.inode().attr()?;
-        if attr.is_dir() {
-            return Err(Errno::EACCES);
-        }
         if !attr.is_regular() {
             return Err(Errno::EACCES);
         }
@@ -211,6 +379,19 @@ impl Task {
         let file = loc.inode().open(O_RDONLY)?;
         let full = self.k.vfs.path_of(&loc, &fs.root);
         Ok((ExecFile { file, attr, path: full }, loc))
+    }
+
+    /// End every other thread of the process (exec).
+    fn kill_other_threads(&self) {
+        let others: Vec<Arc<TaskShared>> =
+            lock(&self.proc_.threads).iter().filter(|t| t.tid != self.tid).cloned().collect();
+        for t in &others {
+            t.killed.store(true, Ordering::Relaxed);
+            t.kick();
+        }
+        while lock(&self.proc_.threads).iter().any(|t| t.tid != self.tid) {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
     }
 
     /// Replace the program: `execve(path, argv, envp)`.
@@ -225,15 +406,13 @@ impl Task {
                 break;
             }
             let line_end = head[..n].iter().position(|&b| b == b'\n').unwrap_or(n);
-            let line = &head[2..line_end];
-            let line: Vec<u8> = line.iter().copied().skip_while(|b| *b == b' ' || *b == b'\t').collect();
+            let line: Vec<u8> = head[2..line_end].iter().copied().skip_while(|b| *b == b' ' || *b == b'\t').collect();
             let mut parts = line.splitn(2, |b| *b == b' ' || *b == b'\t');
             let interp = parts.next().unwrap_or(&[]).to_vec();
             if interp.is_empty() {
                 return Err(Errno::ENOEXEC);
             }
             let arg = parts.next().map(|a| {
-                let a: Vec<u8> = a.to_vec();
                 let end = a.iter().rposition(|b| *b != b' ' && *b != b'\t' && *b != b'\r').map_or(0, |i| i + 1);
                 a[..end].to_vec()
             });
@@ -249,7 +428,7 @@ impl Task {
             loc = l;
             execfn = interp;
         }
-        // Point of no return: build the new image in a fresh address space.
+        // Point of no return once the new image is built.
         let space = self.k.platform.new_address_space().map_err(|e| {
             self.k.log(&format!("bulwark: cannot create address space: {e}"));
             Errno::ENOMEM
@@ -270,74 +449,322 @@ impl Task {
         };
         let mut open_interp = |p: &[u8]| self.open_exec(p).map(|(e, _)| e);
         let img = loader::load(&mut mm, &exe, &mut open_interp, &info)?;
+        self.kill_other_threads();
+        let ctx = self.k.platform.new_context().map_err(|_| Errno::ENOMEM)?;
+        let mm = Arc::new(Mutex::new(mm));
+        self.mm = mm.clone();
         *lock(&self.proc_.mm) = mm;
-        lock(&self.proc_.fds).close_on_exec();
+        self.owns_space = true;
+        // A shared descriptor table (CLONE_FILES) is unshared by exec.
+        let fds = lock(&self.fds).clone();
+        self.fds = Arc::new(Mutex::new(fds));
+        lock(&self.fds).close_on_exec();
+        *lock(&self.proc_.fds) = self.fds.clone();
         let base = exe.path.rsplit(|b| *b == b'/').next().unwrap_or(&exe.path);
-        *lock(&self.proc_.comm) = base[..base.len().min(15)].to_vec();
+        let comm = base[..base.len().min(15)].to_vec();
+        *lock(&self.proc_.comm) = comm.clone();
+        *lock(&self.shared.comm) = comm;
         *lock(&self.proc_.exe) = Some(loc);
-        {
-            let mut s = lock(&self.sig);
-            for a in s.actions.iter_mut() {
-                // Handlers reset to default; ignored stays ignored.
-                if a.handler > 1 {
-                    *a = KernelSigaction::default();
-                }
+        for a in lock(&self.proc_.actions).iter_mut() {
+            // Handlers reset to default; ignored stays ignored.
+            if a.handler > 1 {
+                *a = KernelSigaction::default();
             }
         }
         self.altstack = StackT { ss_flags: SS_DISABLE, ..Default::default() };
         self.regs = Registers { rip: img.entry, rsp: img.sp, cs: 0x33, ss: 0x2b, eflags: 0x202, ..Default::default() };
         self.fpu = FpState::default();
-        self.ctx = self.k.platform.new_context().map_err(|_| Errno::ENOMEM)?;
+        self.ctx = ctx;
+        self.install_interrupter();
+        self.clear_child_tid = 0;
+        self.robust_list = (0, 0);
+        if !self.proc_.vfork_done.swap(true, Ordering::Relaxed) {
+            self.proc_.exit_wq.notify_all();
+        }
         Ok(())
     }
 
-    /// Run until the task exits.
+    fn install_interrupter(&self) {
+        *lock(&self.shared.interrupter) = Some(self.ctx.interrupter());
+    }
+
+    // ---- signals ----
+
+    /// Why this task must stop running, if it must.
+    pub fn must_exit(&self) -> Option<TaskExit> {
+        if let Some(e) = self.exit {
+            return Some(e);
+        }
+        if self.shared.killed.load(Ordering::Relaxed) {
+            return Some(TaskExit::Signal(SIGKILL as i32));
+        }
+        if let Some(e) = lock(&self.proc_.exit).group_exit {
+            return Some(e);
+        }
+        if self.k.shutdown.load(Ordering::Relaxed) {
+            return Some(TaskExit::Signal(SIGKILL as i32));
+        }
+        None
+    }
+
+    /// A signal the task raised itself (a fault): delivered even if blocked
+    /// or ignored, in which case it kills.
+    pub fn force_signal(&mut self, info: Siginfo) {
+        let sig = info.si_signo as u32;
+        let idx = (sig - 1) as usize;
+        {
+            let mut acts = lock(&self.proc_.actions);
+            if acts[idx].handler == signal::SIG_IGN || self.sigmask() & bit(sig) != 0 {
+                acts[idx].handler = signal::SIG_DFL;
+            }
+        }
+        self.set_sigmask(self.sigmask() & !bit(sig));
+        lock(&self.shared.pending).push(info);
+    }
+
+    /// Deliver pending signals: run default actions or set up handlers.
+    fn deliver_signals(&mut self) {
+        loop {
+            if self.must_exit().is_some() {
+                return;
+            }
+            let mask = self.sigmask();
+            let info = lock(&self.shared.pending).take(mask).or_else(|| lock(&self.proc_.pending).take(mask));
+            let Some(info) = info else { break };
+            let sig = info.si_signo as u32;
+            let act = self.proc_.action(sig);
+            if act.handler == signal::SIG_IGN {
+                continue;
+            }
+            if act.handler == signal::SIG_DFL {
+                match signal::default_action(sig) {
+                    DefaultAction::Ignore | DefaultAction::Continue => continue,
+                    DefaultAction::Stop => {
+                        self.stop(sig);
+                        continue;
+                    }
+                    DefaultAction::Terminate | DefaultAction::CoreDump => {
+                        self.proc_.group_exit(TaskExit::Signal(sig as i32));
+                        return;
+                    }
+                }
+            }
+            if let Err(e) = self.setup_frame(sig, &act, &info) {
+                self.k.log(&format!("bulwark: pid {}: cannot deliver signal {sig}: {e}", self.pid()));
+                self.proc_.group_exit(TaskExit::Signal(SIGSEGV as i32));
+                return;
+            }
+        }
+        // No handler ran for an interrupted call: restart it.
+        if let Some(e) = self.restart.take() {
+            if let Some(m) = self.saved_mask.take() {
+                self.set_sigmask(m);
+            }
+            if e == Errno::ERESTART_RESTARTBLOCK {
+                self.regs.rax = Errno::EINTR.as_ret();
+            } else {
+                self.rewind_syscall();
+            }
+        }
+    }
+
+    fn rewind_syscall(&mut self) {
+        self.regs.rip = self.regs.rip.wrapping_sub(2);
+        self.regs.rax = self.regs.orig_rax;
+    }
+
+    fn setup_frame(&mut self, sig: u32, act: &KernelSigaction, info: &Siginfo) -> KResult<()> {
+        if let Some(e) = self.restart.take() {
+            let restart =
+                e == Errno::ERESTARTNOINTR || (e == Errno::ERESTARTSYS && act.flags & signal::SA_RESTART != 0);
+            if restart {
+                self.rewind_syscall();
+            } else {
+                self.regs.rax = Errno::EINTR.as_ret();
+            }
+        }
+        let oldmask = self.saved_mask.take().unwrap_or(self.sigmask());
+        let frame = signal::build_frame(&self.regs, act, info, oldmask, &self.altstack);
+        self.ctx.fpu_state(&mut self.fpu).map_err(|_| Errno::EFAULT)?;
+        let mut fx = self.fpu.bytes.clone();
+        fx.resize(512, 0);
+        self.write_bytes(frame.fp_addr, &fx)?;
+        self.write_bytes(frame.sp, &frame.bytes)?;
+        self.regs.rip = act.handler;
+        self.regs.rsp = frame.sp;
+        self.regs.rdi = u64::from(sig);
+        let info_off = std::mem::offset_of!(abi::types::RtSigframe, info) as u64;
+        let uc_off = std::mem::offset_of!(abi::types::RtSigframe, uc) as u64;
+        self.regs.rsi = frame.sp + info_off;
+        self.regs.rdx = frame.sp + uc_off;
+        self.regs.rax = 0;
+        self.regs.eflags &= !(0x400 | 0x100 | 0x40000); // DF, TF, AC
+        let mut newmask = oldmask | act.mask;
+        if act.flags & signal::SA_NODEFER == 0 {
+            newmask |= bit(sig);
+        }
+        self.set_sigmask(newmask);
+        if act.flags & signal::SA_RESETHAND != 0 {
+            lock(&self.proc_.actions)[(sig - 1) as usize] = KernelSigaction::default();
+        }
+        Ok(())
+    }
+
+    /// `rt_sigreturn`: restore what the handler frame saved.
+    pub fn sigreturn(&mut self) -> KResult<()> {
+        let uc_addr = self.regs.rsp;
+        let uc: Ucontext = self.read_val(uc_addr)?;
+        signal::restore_regs(&mut self.regs, &uc)?;
+        self.set_sigmask(uc.uc_sigmask);
+        if uc.uc_mcontext.fpstate != 0 {
+            let fx = self.read_vec(uc.uc_mcontext.fpstate, 512)?;
+            let mut st = self.fpu.clone();
+            if st.bytes.len() < 512 {
+                st.bytes.resize(512, 0);
+            }
+            st.bytes[..512].copy_from_slice(&fx[..512]);
+            // MXCSR reserved bits must be clear or the host refuses the state.
+            if st.bytes.len() >= 28 {
+                let mxcsr = u32::from_le_bytes([st.bytes[24], st.bytes[25], st.bytes[26], st.bytes[27]]) & 0xffff;
+                st.bytes[24..28].copy_from_slice(&mxcsr.to_le_bytes());
+            }
+            if self.ctx.set_fpu_state(&st).is_ok() {
+                self.fpu = st;
+            }
+        }
+        let ss = uc.uc_stack;
+        if ss.ss_flags & SS_DISABLE == 0 && ss.ss_size >= MINSIGSTKSZ {
+            self.altstack = StackT { ss_flags: 0, ..ss };
+        }
+        Ok(())
+    }
+
+    /// Stop the process (SIGSTOP & co.) until SIGCONT.
+    fn stop(&mut self, sig: u32) {
+        {
+            let mut e = lock(&self.proc_.exit);
+            e.stopped = true;
+            e.stop_report = Some(sig);
+            e.continue_report = false;
+        }
+        if let Some(parent) = self.proc_.parent() {
+            if parent.action(SIGCHLD).flags & signal::SA_NOCLDSTOP == 0 {
+                let mut i = signal::info_from(SIGCHLD, signal::CLD_STOPPED, self.pid(), self.creds().uid);
+                i.fields[1] = u64::from(sig);
+                self.k.signal_process(&parent, i);
+            }
+            parent.child_wq.notify_all();
+        }
+    }
+
+    // ---- the run loop ----
+
+    /// Run until the task exits; then tear it down.
     pub fn run(&mut self) -> TaskExit {
         super::set_current(Some(self.proc_.clone()));
-        loop {
-            if let Some(e) = self.exit {
-                return e;
+        super::set_current_thread(Some(self.shared.clone()));
+        self.install_interrupter();
+        let how = loop {
+            self.deliver_signals();
+            if let Some(e) = self.must_exit() {
+                break e;
             }
-            let space = lock(&self.proc_.mm).space().clone();
+            if lock(&self.proc_.exit).stopped {
+                let p = self.proc_.clone();
+                let _ = self.wait_until(&[], None, || Ok((!lock(&p.exit).stopped).then_some(())));
+                continue;
+            }
+            let space = lock(&self.mm).space().clone();
             let ev = match self.ctx.switch(&space, &mut self.regs, &mut self.fpu) {
                 Ok(ev) => ev,
                 Err(e) => {
-                    self.k.log(&format!("bulwark: platform failure: {e}"));
-                    return TaskExit::Signal(SIGKILL as i32);
+                    self.k.log(&format!("bulwark: pid {}: platform failure: {e}", self.pid()));
+                    self.proc_.group_exit(TaskExit::Signal(SIGKILL as i32));
+                    continue;
                 }
             };
             match ev {
                 Event::Syscall => syscalls::dispatch(self),
-                Event::Fault { addr, .. } => {
-                    let handled = lock(&self.proc_.mm).handle_fault(addr);
+                Event::Fault { addr, si_code, .. } => {
+                    let handled = lock(&self.mm).handle_fault(addr);
                     if !matches!(handled, Ok(true)) {
-                        self.k.log(&format!(
-                            "bulwark: {} (pid {}): segmentation fault at {addr:#x} (rip {:#x})",
-                            String::from_utf8_lossy(&self.comm()),
-                            self.pid(),
-                            self.regs.rip
-                        ));
-                        self.exit = Some(TaskExit::Signal(SIGSEGV as i32));
+                        let mut i = signal::info(SIGSEGV, si_code);
+                        i.fields[0] = addr;
+                        self.force_signal(i);
                     }
                 }
-                Event::Signal { signo, .. } => {
-                    self.k.log(&format!(
-                        "bulwark: {} (pid {}): signal {signo} at rip {:#x}",
-                        String::from_utf8_lossy(&self.comm()),
-                        self.pid(),
-                        self.regs.rip
-                    ));
-                    self.exit = Some(TaskExit::Signal(signo));
+                Event::Signal { signo, si_code, addr } => {
+                    let mut i = signal::info(signo as u32, si_code);
+                    i.fields[0] = addr;
+                    self.force_signal(i);
                 }
                 Event::Interrupted => {}
             }
+        };
+        self.exit_task(how);
+        how
+    }
+
+    /// Thread teardown: robust futexes, `clear_child_tid`, and the process
+    /// exit when this was the last thread.
+    fn exit_task(&mut self, how: TaskExit) {
+        self.exit_robust_list();
+        if self.clear_child_tid != 0 {
+            let _ = self.write_val(self.clear_child_tid, &0u32);
+            let key = (Arc::as_ptr(&self.mm) as usize, self.clear_child_tid);
+            let _ = self.k.futexes.wake(key, 1, u32::MAX);
+        }
+        self.shared.exited.store(true, Ordering::Relaxed);
+        *lock(&self.shared.interrupter) = None;
+        lock(&self.k.tasks).remove(&self.tid);
+        let last = {
+            let mut th = lock(&self.proc_.threads);
+            th.retain(|t| t.tid != self.tid);
+            th.is_empty()
+        };
+        if last {
+            let status = lock(&self.proc_.exit).group_exit.unwrap_or(how);
+            super::process::exit_process(&self.k, &self.proc_, status);
         }
     }
-}
 
-impl Drop for Task {
-    fn drop(&mut self) {
-        lock(&self.k.procs).remove(&self.proc_.pid);
+    /// Mark the robust futexes this thread holds as owner-dead and wake a
+    /// waiter on each (`set_robust_list`).
+    fn exit_robust_list(&self) {
+        const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
+        const FUTEX_WAITERS: u32 = 0x8000_0000;
+        const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
+        let (head, len) = self.robust_list;
+        if head == 0 || len != 24 {
+            return;
+        }
+        let Ok(first) = self.read_val::<u64>(head) else { return };
+        let Ok(offset) = self.read_val::<i64>(head + 8) else { return };
+        let pending = self.read_val::<u64>(head + 16).unwrap_or(0);
+        let mut entry = first & !1;
+        let mut seen = 0;
+        let handle = |e: u64| {
+            let word = e.wrapping_add(offset as u64);
+            if let Ok(v) = self.read_val::<u32>(word) {
+                if v & FUTEX_TID_MASK == self.tid as u32 {
+                    let nv = (v & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
+                    let _ = self.write_val(word, &nv);
+                    let key = (Arc::as_ptr(&self.mm) as usize, word);
+                    let _ = self.k.futexes.wake(key, 1, u32::MAX);
+                }
+            }
+        };
+        while entry != head && entry != 0 && seen < 2048 {
+            let next = self.read_val::<u64>(entry).unwrap_or(0) & !1;
+            if entry != pending & !1 {
+                handle(entry);
+            }
+            entry = next;
+            seen += 1;
+        }
+        if pending & !1 != 0 {
+            handle(pending & !1);
+        }
     }
 }
 

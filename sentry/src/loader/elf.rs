@@ -166,8 +166,12 @@ fn map_image(mm: &mut MemoryManager, f: &ExecFile, elf: &Elf, dyn_base: Option<u
         if p.p_flags & PF_X != 0 {
             prot |= PROT_EXEC;
         }
-        let backing =
-            VmaBacking::File { file: f.file.clone(), offset: p.p_offset & !(PAGE - 1), zero_from: vaddr + p.p_filesz };
+        let backing = VmaBacking::File {
+            file: f.file.clone(),
+            offset: p.p_offset & !(PAGE - 1),
+            zero_from: vaddr + p.p_filesz,
+            shared: None,
+        };
         mm.mmap(start, mend - start, prot, MAP_PRIVATE | MAP_FIXED, backing, f.path.clone(), (f.attr.dev, f.attr.ino))?;
         end = end.max(mend);
     }

@@ -27,6 +27,9 @@ pub struct FileRange {
 struct Alloc {
     /// Free ranges by offset (coalesced).
     free: BTreeMap<u64, u64>,
+    /// Pages with more than one owner (shared across fork), by offset:
+    /// the count of extra owners.
+    shared: std::collections::HashMap<u64, u32>,
     /// Everything at or above this offset has never been handed out.
     top: u64,
 }
@@ -74,7 +77,11 @@ impl MemoryFile {
         if base == libc::MAP_FAILED {
             return Err(std::io::Error::last_os_error());
         }
-        Ok(MemoryFile { fd, base: base.cast(), alloc: Mutex::new(Alloc { free: BTreeMap::new(), top: 0 }) })
+        Ok(MemoryFile {
+            fd,
+            base: base.cast(),
+            alloc: Mutex::new(Alloc { free: BTreeMap::new(), shared: std::collections::HashMap::new(), top: 0 }),
+        })
     }
 
     /// The memfd, for the platform.
@@ -105,6 +112,56 @@ impl MemoryFile {
         let off = a.top;
         a.top += len;
         Some(FileRange { off, len })
+    }
+
+    /// Add an owner to the page at `off` (a `MAP_SHARED` page kept by a
+    /// forked child).
+    pub fn incref(&self, off: u64) {
+        *self.lock().shared.entry(off).or_insert(0) += 1;
+    }
+
+    /// Drop one owner of each page of `r`, freeing the pages nobody else owns.
+    pub fn release(&self, r: FileRange) {
+        let mut run: Option<FileRange> = None;
+        let mut to_free = Vec::new();
+        {
+            let mut a = self.lock();
+            let mut off = r.off;
+            while off < r.off + r.len {
+                let kept = match a.shared.get_mut(&off) {
+                    Some(n) => {
+                        *n -= 1;
+                        if *n == 0 {
+                            a.shared.remove(&off);
+                        }
+                        true
+                    }
+                    None => false,
+                };
+                if kept {
+                    if let Some(x) = run.take() {
+                        to_free.push(x);
+                    }
+                } else {
+                    match &mut run {
+                        Some(x) if x.off + x.len == off => x.len += PAGE_SIZE,
+                        _ => {
+                            if let Some(x) = run.take() {
+                                to_free.push(x);
+                            }
+                            run = Some(FileRange { off, len: PAGE_SIZE });
+                        }
+                    }
+                }
+                off += PAGE_SIZE;
+            }
+        }
+        if let Some(x) = run {
+            to_free.push(x);
+        }
+        for x in to_free {
+            self.free(x);
+        }
     }
 
     /// Return `r` to the allocator; its pages are released to the host and

@@ -5,4 +5,4 @@ pub mod memfile;
 mod vma;
 
 pub use memfile::{FileRange, MemoryFile};
-pub use vma::{MemoryManager, Vma, VmaBacking};
+pub use vma::{MemoryManager, SharedObject, Vma, VmaBacking};

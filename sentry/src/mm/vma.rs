@@ -40,7 +40,74 @@ pub enum VmaBacking {
     /// A private copy of a file: page at `start + k` holds file bytes at
     /// `offset + k`; bytes at or beyond application address `zero_from`
     /// read as zeros (the end of an ELF segment's file data).
-    File { file: FileRef, offset: u64, zero_from: u64 },
+    File { file: FileRef, offset: u64, zero_from: u64, shared: Option<Arc<SharedObject>> },
+}
+
+/// The pages of a file mapped `MAP_SHARED`: every such mapping of the file,
+/// in any process, uses the same MemoryFile pages (by page index in the
+/// file), so they see each other's stores.
+#[derive(Default)]
+pub struct SharedObject {
+    pages: std::sync::Mutex<std::collections::HashMap<u64, u64>>,
+    /// The file's inode, for its size at write-back.
+    pub inode: std::sync::Mutex<Option<crate::vfs::InodeRef>>,
+}
+
+impl SharedObject {
+    /// Replace `buf` (file bytes at `off`) with what resident shared pages
+    /// hold, so `read` sees stores made through mappings.
+    pub fn overlay_read(&self, mf: &MemoryFile, off: u64, buf: &mut [u8]) {
+        let pages = crate::vfs::lock(&self.pages);
+        if pages.is_empty() {
+            return;
+        }
+        let end = off + buf.len() as u64;
+        let mut cur = off;
+        while cur < end {
+            let idx = cur / PAGE;
+            let pend = ((idx + 1) * PAGE).min(end);
+            if let Some(&poff) = pages.get(&idx) {
+                let b = (cur - off) as usize;
+                mf.read(poff + cur % PAGE, &mut buf[b..b + (pend - cur) as usize]);
+            }
+            cur = pend;
+        }
+    }
+
+    /// Copy bytes written with `write` at `off` into resident shared pages,
+    /// so mappings see them.
+    pub fn apply_write(&self, mf: &MemoryFile, off: u64, data: &[u8]) {
+        let pages = crate::vfs::lock(&self.pages);
+        if pages.is_empty() {
+            return;
+        }
+        let end = off + data.len() as u64;
+        let mut cur = off;
+        while cur < end {
+            let idx = cur / PAGE;
+            let pend = ((idx + 1) * PAGE).min(end);
+            if let Some(&poff) = pages.get(&idx) {
+                let b = (cur - off) as usize;
+                mf.write(poff + cur % PAGE, &data[b..b + (pend - cur) as usize]);
+            }
+            cur = pend;
+        }
+    }
+
+    /// Write resident pages back to `file` (msync, munmap), up to `size`.
+    pub fn write_back(&self, mf: &MemoryFile, file: &FileRef, size: u64) {
+        let pages: Vec<(u64, u64)> = crate::vfs::lock(&self.pages).iter().map(|(&i, &o)| (i, o)).collect();
+        let mut buf = vec![0u8; PAGE as usize];
+        for (idx, poff) in pages {
+            let foff = idx * PAGE;
+            if foff >= size {
+                continue;
+            }
+            let n = (size - foff).min(PAGE) as usize;
+            mf.read(poff, &mut buf[..n]);
+            let _ = file.write(&buf[..n], foff);
+        }
+    }
 }
 
 /// A mapped range.
@@ -229,14 +296,14 @@ impl MemoryManager {
                 Some(r) if r.off + r.len == p.off => r.len += PAGE,
                 _ => {
                     if let Some(r) = run.take() {
-                        self.mf.free(r);
+                        self.mf.release(r);
                     }
                     run = Some(FileRange { off: p.off, len: PAGE });
                 }
             }
         }
         if let Some(r) = run {
-            self.mf.free(r);
+            self.mf.release(r);
         }
     }
 
@@ -308,6 +375,7 @@ impl MemoryManager {
         if end > self.max_addr {
             return Err(Errno::EINVAL);
         }
+        self.sync_range(addr, end);
         self.remove_range(addr, end);
         Ok(())
     }
@@ -503,6 +571,16 @@ impl MemoryManager {
         if let Some(p) = self.pages.get(&page) {
             return Ok(*p);
         }
+        if let VmaBacking::File { shared: Some(obj), .. } = &v.backing {
+            let idx = v.file_offset_at(page) / PAGE;
+            let known = crate::vfs::lock(&obj.pages).get(&idx).copied();
+            if let Some(off) = known {
+                self.mf.incref(off);
+                let p = Page { off, mapped: false };
+                self.pages.insert(page, p);
+                return Ok(p);
+            }
+        }
         let r = self.mf.allocate(PAGE).ok_or(Errno::ENOMEM)?;
         if let VmaBacking::File { file, zero_from, .. } = &v.backing {
             let mut buf = vec![0u8; PAGE as usize];
@@ -524,9 +602,39 @@ impl MemoryManager {
                 self.mf.write(r.off, &buf);
             }
         }
+        if let VmaBacking::File { shared: Some(obj), .. } = &v.backing {
+            // The object keeps its own reference to the page.
+            let idx = v.file_offset_at(page) / PAGE;
+            self.mf.incref(r.off);
+            crate::vfs::lock(&obj.pages).insert(idx, r.off);
+        }
         let p = Page { off: r.off, mapped: false };
         self.pages.insert(page, p);
         Ok(p)
+    }
+
+    /// Write back the `MAP_SHARED` file pages of writable mappings that
+    /// intersect `[start, end)`.
+    pub fn sync_range(&self, start: u64, end: u64) {
+        for v in self.vmas.range(..end).map(|(_, v)| v).filter(|v| v.end > start) {
+            if let VmaBacking::File { file, shared: Some(obj), .. } = &v.backing {
+                if v.prot & PROT_WRITE != 0 {
+                    let inode = crate::vfs::lock(&obj.inode).clone();
+                    if let Some(size) = inode.and_then(|i| i.attr().ok()).map(|a| a.size) {
+                        obj.write_back(&self.mf, file, size);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The MemoryFile offset backing application address `addr` (populating
+    /// the page), for keys of shared futexes.
+    pub fn translate(&mut self, addr: u64) -> Result<u64, Errno> {
+        let page = page_down(addr);
+        let v = self.find_vma(addr).cloned().ok_or(Errno::EFAULT)?;
+        let p = self.populate(page, &v)?;
+        Ok(p.off + (addr - page))
     }
 
     /// Handle an application fault at `addr`. `Ok(true)` when the page was
@@ -689,6 +797,44 @@ impl MemoryManager {
         }
     }
 
+    /// The copy of this address space a forked child gets: the same VMAs,
+    /// private pages copied (eagerly; copy-on-write is a later step),
+    /// `MAP_SHARED` pages shared. The copy has no platform address space
+    /// until `set_space`; nothing is mapped in it until its first faults.
+    pub fn fork_copy(&self) -> Result<MemoryManager, Errno> {
+        let mut m = MemoryManager::new(self.mf.clone(), Arc::new(NoSpace(self.reserved.clone())), self.max_addr);
+        m.vmas = self.vmas.clone();
+        m.brk_start = self.brk_start;
+        m.brk = self.brk;
+        m.arg_start = self.arg_start;
+        m.arg_end = self.arg_end;
+        m.env_start = self.env_start;
+        m.env_end = self.env_end;
+        for (&a, p) in &self.pages {
+            let shared = self.find_vma(a).is_some_and(|v| v.shared);
+            let off = if shared {
+                self.mf.incref(p.off);
+                p.off
+            } else {
+                let r = self.mf.allocate(PAGE).ok_or(Errno::ENOMEM)?;
+                self.mf.copy(p.off, r.off, PAGE);
+                r.off
+            };
+            m.pages.insert(a, Page { off, mapped: false });
+        }
+        Ok(m)
+    }
+
+    /// Give a forked copy its platform address space (on the thread that
+    /// will run it).
+    pub fn set_space(&mut self, space: Arc<dyn AddressSpace>) {
+        self.reserved = space.reserved();
+        self.space = space;
+        for p in self.pages.values_mut() {
+            p.mapped = false;
+        }
+    }
+
     /// Unmap everything (exec and exit).
     pub fn clear(&mut self) {
         let max = self.max_addr;
@@ -699,9 +845,28 @@ impl MemoryManager {
 
 impl Drop for MemoryManager {
     fn drop(&mut self) {
+        self.sync_range(0, self.max_addr);
         let addrs: Vec<u64> = self.pages.keys().copied().collect();
         if let (Some(&first), Some(&last)) = (addrs.first(), addrs.last()) {
             self.drop_pages(first, last + PAGE);
         }
+    }
+}
+
+/// The platform address space of a forked copy before its own exists.
+struct NoSpace(std::ops::Range<u64>);
+
+impl AddressSpace for NoSpace {
+    fn map_file(&self, _: u64, _: u64, _: u64, _: Prot) -> platform::Result<()> {
+        Err(platform::Error::Unavailable("none", "address space not yet attached".into()))
+    }
+    fn unmap(&self, _: u64, _: u64) -> platform::Result<()> {
+        Ok(())
+    }
+    fn protect(&self, _: u64, _: u64, _: Prot) -> platform::Result<()> {
+        Ok(())
+    }
+    fn reserved(&self) -> std::ops::Range<u64> {
+        self.0.clone()
     }
 }

@@ -66,16 +66,32 @@ fn read_into(t: &Task, f: &FileDescription, buf: u64, len: usize, pos: Option<u6
         (None, None) if own => CURRENT_POS,
         (None, None) => 0,
     };
+    // A donated host stream (a pipe or terminal) is read once it is
+    // readable, so that signals can interrupt the wait.
+    if let Some(hfd) = f.file.host_fd() {
+        if f.flags() & O_NONBLOCK == 0 {
+            t.wait_host(hfd, libc::POLLIN)?;
+        }
+    }
     let mut done = 0;
     while done < len {
         let want = (len - done).min(tmp.len());
         let n = match f.file.read(&mut tmp[..want], off) {
             Ok(n) => n,
+            Err(Errno::EAGAIN) if done == 0 && f.flags() & O_NONBLOCK == 0 && f.file.wait_queue().is_some() => {
+                wait_ready(t, f, (libc::POLLIN | libc::POLLHUP | libc::POLLERR) as u32)?;
+                continue;
+            }
             Err(e) if done == 0 => return Err(e),
             Err(_) => break,
         };
         if n == 0 {
             break;
+        }
+        if off != CURRENT_POS {
+            if let Some(obj) = shared_object(t, f) {
+                obj.overlay_read(&t.k.mf, off, &mut tmp[..n]);
+            }
         }
         if let Err(e) = t.write_bytes(buf + done as u64, &tmp[..n]) {
             if done == 0 {
@@ -130,23 +146,62 @@ fn write_from(t: &Task, f: &FileDescription, buf: u64, len: usize, pos: Option<u
             Err(e) if done == 0 => return Err(e),
             Err(_) => break,
         };
-        let n = match f.file.write(&data, off) {
+        let n = match f.file.write(&data, off).inspect(|&n| {
+            if off != CURRENT_POS {
+                if let Some(obj) = shared_object(t, f) {
+                    obj.apply_write(&t.k.mf, off, &data[..n]);
+                }
+            }
+        }) {
             Ok(n) => n,
-            Err(e) if done == 0 => return Err(e),
+            Err(Errno::EAGAIN) if f.flags() & O_NONBLOCK == 0 && f.file.wait_queue().is_some() => {
+                match wait_ready(t, f, (libc::POLLOUT | libc::POLLERR | libc::POLLHUP) as u32) {
+                    Ok(()) => continue,
+                    Err(e) if done == 0 => return Err(e),
+                    Err(_) => break,
+                }
+            }
+            Err(Errno::EAGAIN) if done > 0 => break,
+            Err(e) if done == 0 => {
+                if e == Errno::EPIPE {
+                    t.send_sigpipe();
+                }
+                return Err(e);
+            }
             Err(_) => break,
         };
         done += n;
         if off != CURRENT_POS {
             off += n as u64;
         }
-        if n < want {
+        // A blocking write to a pipe or socket goes on until all is written.
+        let streams = f.flags() & O_NONBLOCK == 0 && f.file.wait_queue().is_some();
+        if n < want && !streams {
             break;
         }
     }
     if let Some(g) = &mut off_guard {
         **g = off;
     }
+    crate::fs::inotify::notify_write(f, done);
     Ok(done)
+}
+
+/// The `MAP_SHARED` pages of `f`'s file, if it is mapped shared anywhere.
+fn shared_object(t: &Task, f: &FileDescription) -> Option<Arc<crate::mm::SharedObject>> {
+    let objs = lock(&t.k.shared_objects);
+    if objs.is_empty() {
+        return None;
+    }
+    let a = f.inode.as_ref()?.attr().ok()?;
+    objs.get(&(a.dev, a.ino)).cloned()
+}
+
+/// Block until `f` is ready for one of `events` (its wait queue announces
+/// changes), or a signal interrupts.
+fn wait_ready(t: &Task, f: &FileDescription, events: u32) -> KResult<()> {
+    let Some(q) = f.file.wait_queue() else { return Ok(()) };
+    t.wait_until(&[q], None, || Ok((f.file.poll() & events != 0).then_some(())))
 }
 
 fn pos_arg(v: u64) -> KResult<u64> {
@@ -328,7 +383,7 @@ pub fn do_open(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32) -> KRes
             Err(Errno::ENOENT) => {
                 let pattr = r.parent.inode().attr()?;
                 may_access(&pattr, &creds, W_OK | X_OK)?;
-                if r.parent.mount.readonly {
+                if r.parent.mount.readonly() {
                     return Err(Errno::EROFS);
                 }
                 let cattr =
@@ -370,7 +425,7 @@ pub fn do_open(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32) -> KRes
             }
             may_access(&attr, &creds, mask)?;
         }
-        if wants_write && loc.mount.readonly && (attr.is_regular() || attr.is_dir()) {
+        if wants_write && loc.mount.readonly() && (attr.is_regular() || attr.is_dir()) {
             return Err(Errno::EROFS);
         }
         if flags & O_TRUNC != 0 && attr.is_regular() && attr.size != 0 {
@@ -378,10 +433,11 @@ pub fn do_open(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32) -> KRes
         }
         loc.inode().open(flags)?
     };
+    crate::fs::inotify::notify_open(&loc, flags, created);
     let inode = loc.inode().clone();
     let fd = FileDescription::new(file, Some(loc), Some(inode), flags);
-    let limit = t.rlimits[RLIMIT_NOFILE as usize].rlim_cur.min(1 << 20) as i32;
-    lock(&t.proc_.fds).insert_from(0, fd, flags & O_CLOEXEC != 0, limit)
+    let limit = t.rlimit(RLIMIT_NOFILE).rlim_cur.min(1 << 20) as i32;
+    lock(&t.fds).insert_from(0, fd, flags & O_CLOEXEC != 0, limit)
 }
 
 pub fn open(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
@@ -400,13 +456,13 @@ pub fn creat(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
 }
 
 pub fn close(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let f = lock(&t.proc_.fds).remove(fd_arg(a[0])?)?;
+    let f = lock(&t.fds).remove(fd_arg(a[0])?)?;
     drop(f);
     Ok(0)
 }
 
 pub fn dup(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let mut fds = lock(&t.proc_.fds);
+    let mut fds = lock(&t.fds);
     let f = fds.get(fd_arg(a[0])?)?;
     fds.insert(f, false).map(|n| n as u64)
 }
@@ -415,7 +471,7 @@ fn dup_to(t: &Task, old: i32, new: i32, cloexec: bool) -> KResult<u64> {
     if !(0..1 << 20).contains(&new) {
         return Err(Errno::EBADF);
     }
-    let mut fds = lock(&t.proc_.fds);
+    let mut fds = lock(&t.fds);
     let f = fds.get(old)?;
     let prev = fds.insert_at(new, f, cloexec);
     drop(fds);
@@ -447,21 +503,23 @@ pub fn fcntl(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     match cmd {
         F_DUPFD | F_DUPFD_CLOEXEC => {
             let min = int_arg(a[2]);
-            let limit = t.rlimits[RLIMIT_NOFILE as usize].rlim_cur.min(1 << 20) as i32;
+            let limit = t.rlimit(RLIMIT_NOFILE).rlim_cur.min(1 << 20) as i32;
             if min < 0 || min >= limit {
                 return Err(Errno::EINVAL);
             }
-            let mut fds = lock(&t.proc_.fds);
+            let mut fds = lock(&t.fds);
             let f = fds.get(fd)?;
             fds.insert_from(min, f, cmd == F_DUPFD_CLOEXEC, limit).map(|n| n as u64)
         }
-        F_GETFD => Ok(u64::from(lock(&t.proc_.fds).cloexec(fd)?)),
-        F_SETFD => lock(&t.proc_.fds).set_cloexec(fd, a[2] & u64::from(FD_CLOEXEC) != 0).map(|_| 0),
+        F_GETFD => Ok(u64::from(lock(&t.fds).cloexec(fd)?)),
+        F_SETFD => lock(&t.fds).set_cloexec(fd, a[2] & u64::from(FD_CLOEXEC) != 0).map(|_| 0),
         F_GETFL => Ok(u64::from(file_of(t, fd)?.flags())),
         F_SETFL => {
             file_of(t, fd)?.set_status_flags(a[2] as u32);
             Ok(0)
         }
+        // Pipes (fs/pipe.rs).
+        F_GETPIPE_SZ | F_SETPIPE_SZ => crate::fs::pipe::fcntl(&*file_of(t, fd)?.file, cmd, a[2]),
         _ => {
             file_of(t, fd)?;
             Err(Errno::EINVAL)
@@ -474,8 +532,8 @@ pub fn ioctl(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     let req = a[1] as u32;
     let f = file_of(t, fd)?;
     match req {
-        FIOCLEX => lock(&t.proc_.fds).set_cloexec(fd, true).map(|_| 0),
-        FIONCLEX => lock(&t.proc_.fds).set_cloexec(fd, false).map(|_| 0),
+        FIOCLEX => lock(&t.fds).set_cloexec(fd, true).map(|_| 0),
+        FIONCLEX => lock(&t.fds).set_cloexec(fd, false).map(|_| 0),
         FIONBIO => {
             let on: i32 = t.read_val(a[2])?;
             let fl = f.flags();
@@ -587,5 +645,7 @@ pub fn ftruncate(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     if !inode.attr()?.is_regular() {
         return Err(Errno::EINVAL);
     }
-    inode.set_attr(&SetAttr { size: Some(a[1]), ..Default::default() }).map(|_| 0)
+    inode.set_attr(&SetAttr { size: Some(a[1]), ..Default::default() })?;
+    crate::fs::inotify::notify_file(&f, IN_MODIFY);
+    Ok(0)
 }

@@ -8,7 +8,7 @@ use abi::Errno;
 
 use crate::kernel::futex::FutexKey;
 use crate::kernel::Task;
-use crate::vfs::KResult;
+use crate::vfs::{lock, KResult};
 
 const FUTEX_WAIT: u32 = 0;
 const FUTEX_WAKE: u32 = 1;
@@ -21,11 +21,20 @@ const FUTEX_PRIVATE_FLAG: u32 = 128;
 const FUTEX_CLOCK_REALTIME: u32 = 256;
 const BITSET_ANY: u32 = u32::MAX;
 
-fn key(t: &Task, addr: u64) -> KResult<FutexKey> {
+/// The wait-queue key of the futex word at `addr`: private futexes by
+/// address space and address, shared ones by the MemoryFile page, so that
+/// processes sharing memory meet on the same queue.
+fn key(t: &Task, addr: u64, private: bool) -> KResult<FutexKey> {
     if !addr.is_multiple_of(4) {
         return Err(Errno::EINVAL);
     }
-    Ok((Arc::as_ptr(&t.proc_.mm) as usize, addr))
+    let mut mm = lock(&t.mm);
+    // As in Linux, a futex in private memory has the same key whether the
+    // call says private or shared; only MAP_SHARED memory is keyed by page.
+    if private || !mm.find_vma(addr).is_some_and(|v| v.shared) {
+        return Ok((Arc::as_ptr(&t.mm) as usize, addr));
+    }
+    Ok((0, mm.translate(addr)?))
 }
 
 fn read_u32(t: &Task, addr: u64) -> KResult<u32> {
@@ -69,6 +78,8 @@ fn deadline(t: &Task, addr: u64, absolute: bool, realtime: bool) -> KResult<Opti
 pub fn futex(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     let (uaddr, op, val, timeout, uaddr2, val3) = (a[0], a[1] as u32, a[2] as u32, a[3], a[4], a[5] as u32);
     let cmd = op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
+    let private = op & FUTEX_PRIVATE_FLAG != 0;
+    let key = |t: &Task, addr: u64| key(t, addr, private);
     let realtime = op & FUTEX_CLOCK_REALTIME != 0;
     match cmd {
         FUTEX_WAIT | FUTEX_WAIT_BITSET => {

@@ -9,7 +9,7 @@ use crate::mm::VmaBacking;
 use crate::vfs::{lock, KResult};
 
 pub fn brk(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    Ok(lock(&t.proc_.mm).set_brk(a[0]))
+    Ok(lock(&t.mm).set_brk(a[0]))
 }
 
 pub fn mmap(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
@@ -49,21 +49,26 @@ pub fn mmap(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
         let name = f.loc.as_ref().map(|l| t.k.vfs.path_of(l, &root)).unwrap_or_default();
         // Zeroes past the end of the file (a partial last page).
         let zero_from = u64::MAX;
-        (VmaBacking::File { file: f.file.clone(), offset: off, zero_from }, name, (at.dev, at.ino))
+        let shared = (typ != MAP_PRIVATE).then(|| {
+            let obj = lock(&t.k.shared_objects).entry((at.dev, at.ino)).or_default().clone();
+            *lock(&obj.inode) = Some(inode.clone());
+            obj
+        });
+        (VmaBacking::File { file: f.file.clone(), offset: off, zero_from, shared }, name, (at.dev, at.ino))
     };
-    lock(&t.proc_.mm).mmap(addr, len, prot, flags, backing, name, dev_ino)
+    lock(&t.mm).mmap(addr, len, prot, flags, backing, name, dev_ino)
 }
 
 pub fn munmap(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    lock(&t.proc_.mm).munmap(a[0], a[1]).map(|_| 0)
+    lock(&t.mm).munmap(a[0], a[1]).map(|_| 0)
 }
 
 pub fn mprotect(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    lock(&t.proc_.mm).mprotect(a[0], a[1], a[2] as u32).map(|_| 0)
+    lock(&t.mm).mprotect(a[0], a[1], a[2] as u32).map(|_| 0)
 }
 
 pub fn mremap(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    lock(&t.proc_.mm).mremap(a[0], a[1], a[2], a[3] as u32, a[4])
+    lock(&t.mm).mremap(a[0], a[1], a[2], a[3] as u32, a[4])
 }
 
 pub fn madvise(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
@@ -72,9 +77,31 @@ pub fn madvise(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
         return Err(Errno::EINVAL);
     }
     match advice {
-        MADV_DONTNEED | MADV_FREE | MADV_REMOVE => lock(&t.proc_.mm).dontneed(addr, len).map(|_| 0),
+        MADV_DONTNEED | MADV_FREE | MADV_REMOVE => lock(&t.mm).dontneed(addr, len).map(|_| 0),
         MADV_NORMAL | MADV_RANDOM | MADV_SEQUENTIAL | MADV_WILLNEED | MADV_DONTFORK | MADV_DOFORK | MADV_HUGEPAGE
         | MADV_NOHUGEPAGE | MADV_DONTDUMP | MADV_DODUMP => Ok(0),
         _ => Err(Errno::EINVAL),
     }
+}
+
+pub fn msync(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let (addr, len, flags) = (a[0], a[1], a[2] as u32);
+    const MS_ASYNC: u32 = 1;
+    const MS_INVALIDATE: u32 = 2;
+    const MS_SYNC: u32 = 4;
+    if !addr.is_multiple_of(PAGE_SIZE) || flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & MS_ASYNC != 0 && flags & MS_SYNC != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
+    let mm = lock(&t.mm);
+    let mut cur = addr;
+    while cur < end {
+        let v = mm.find_vma(cur).ok_or(Errno::ENOMEM)?;
+        cur = v.end;
+    }
+    mm.sync_range(addr, end);
+    Ok(0)
 }

@@ -3,13 +3,21 @@
 mod file;
 mod fs;
 mod futex;
+mod inotify;
+mod ipc;
 pub mod misc;
 mod mm;
+mod mount;
+pub mod pidfd;
 mod poll;
 mod process;
 mod signal;
+mod signalfd;
+mod socket;
 pub mod table;
 mod time;
+mod timers;
+mod xattr;
 
 use std::sync::Arc;
 
@@ -34,7 +42,7 @@ pub fn int_arg(v: u64) -> i32 {
 
 /// The open file for `fd`.
 pub fn file_of(t: &Task, fd: i32) -> KResult<Arc<FileDescription>> {
-    lock(&t.proc_.fds).get(fd)
+    lock(&t.fds).get(fd)
 }
 
 /// The starting point for a relative path: the cwd for `AT_FDCWD`, else the

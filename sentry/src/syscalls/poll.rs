@@ -83,7 +83,7 @@ fn do_poll(t: &Task, addr: u64, nfds: u64, deadline: Option<Instant>) -> KResult
     }
     let mut pfds = vec![PollFd::default(); nfds as usize];
     t.read_bytes(addr, pfds.as_bytes_mut())?;
-    let fds = lock(&t.proc_.fds).clone();
+    let fds = lock(&t.fds).clone();
     let files: Vec<Option<Arc<FileDescription>>> =
         pfds.iter().map(|p| if p.fd < 0 { None } else { fds.get(p.fd).ok() }).collect();
     drop(fds);
@@ -129,7 +129,7 @@ fn do_select(t: &Task, nfds: u64, sets: [u64; 3], deadline: Option<Instant>) -> 
             t.read_bytes(sets[k], bits[k].as_bytes_mut())?;
         }
     }
-    let fdt = lock(&t.proc_.fds).clone();
+    let fdt = lock(&t.fds).clone();
     let mut files = Vec::new();
     let mut events = Vec::new();
     let mut which = Vec::new();

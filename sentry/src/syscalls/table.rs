@@ -7,7 +7,9 @@ use std::sync::OnceLock;
 use abi::sysno::*;
 use abi::Errno;
 
-use super::{file, fs, futex, misc, mm, poll, process, signal, time};
+use super::{
+    file, fs, futex, inotify, ipc, misc, mm, mount, pidfd, poll, process, signal, signalfd, socket, time, timers, xattr,
+};
 use crate::kernel::Task;
 use crate::vfs::lock;
 
@@ -111,6 +113,11 @@ fn build() -> Vec<Option<Entry>> {
     e(SYS_UTIMENSAT, fs::utimensat, &[Fd, Str, X, X]);
     e(SYS_TRUNCATE, fs::truncate, &[Str, I]);
     e(SYS_UMASK, fs::umask, &[Oct]);
+    // Mounts and the root.
+    e(SYS_MOUNT, mount::mount, &[Str, Str, Str, X, X]);
+    e(SYS_UMOUNT2, mount::umount2, &[Str, X]);
+    e(SYS_CHROOT, mount::chroot, &[Str]);
+    e(SYS_PIVOT_ROOT, mount::pivot_root, &[Str, Str]);
     // Memory.
     e(SYS_BRK, mm::brk, &[X]);
     e(SYS_MMAP, mm::mmap, &[X, U, X, X, Fd, X]);
@@ -118,6 +125,7 @@ fn build() -> Vec<Option<Entry>> {
     e(SYS_MPROTECT, mm::mprotect, &[X, U, X]);
     e(SYS_MREMAP, mm::mremap, &[X, U, U, X, X]);
     e(SYS_MADVISE, mm::madvise, &[X, U, I]);
+    e(SYS_MSYNC, mm::msync, &[X, U, X]);
     // Process identity and control.
     e(SYS_GETPID, process::getpid, &[]);
     e(SYS_GETTID, process::gettid, &[]);
@@ -135,6 +143,17 @@ fn build() -> Vec<Option<Entry>> {
     e(SYS_EXIT, process::exit, &[I]);
     e(SYS_EXIT_GROUP, process::exit_group, &[I]);
     e(SYS_EXECVE, process::execve, &[Str, X, X]);
+    e(SYS_EXECVEAT, process::execveat, &[Fd, Str, X, X, X]);
+    e(SYS_CLONE, process::clone, &[X, X, X, X, X]);
+    e(SYS_CLONE3, process::clone3, &[X, U]);
+    e(SYS_FORK, process::fork, &[]);
+    e(SYS_VFORK, process::vfork, &[]);
+    e(SYS_WAIT4, process::wait4, &[I, X, X, X]);
+    e(SYS_WAITID, process::waitid, &[I, I, X, X, X]);
+    e(SYS_SETSID, process::setsid, &[]);
+    e(SYS_SETPGID, process::setpgid, &[I, I]);
+    e(SYS_PIDFD_OPEN, pidfd::pidfd_open, &[I, X]);
+    e(SYS_PIDFD_SEND_SIGNAL, pidfd::pidfd_send_signal, &[Fd, I, X, X]);
     e(SYS_ARCH_PRCTL, process::arch_prctl, &[X, X]);
     e(SYS_SET_TID_ADDRESS, process::set_tid_address, &[X]);
     e(SYS_SET_ROBUST_LIST, process::set_robust_list, &[X, U]);
@@ -143,6 +162,15 @@ fn build() -> Vec<Option<Entry>> {
     e(SYS_SETRLIMIT, process::setrlimit, &[I, X]);
     e(SYS_SCHED_GETAFFINITY, process::sched_getaffinity, &[I, U, X]);
     e(SYS_SCHED_YIELD, process::sched_yield, &[]);
+    e(SYS_SCHED_SETAFFINITY, process::sched_setaffinity, &[I, U, X]);
+    e(SYS_SCHED_GETPARAM, process::sched_getparam, &[I, X]);
+    e(SYS_SCHED_SETPARAM, process::sched_setparam, &[I, X]);
+    e(SYS_SCHED_GETSCHEDULER, process::sched_getscheduler, &[I]);
+    e(SYS_SCHED_SETSCHEDULER, process::sched_setscheduler, &[I, I, X]);
+    e(SYS_SCHED_GET_PRIORITY_MAX, process::sched_get_priority_max, &[I]);
+    e(SYS_SCHED_GET_PRIORITY_MIN, process::sched_get_priority_min, &[I]);
+    e(SYS_GETPRIORITY, process::getpriority, &[I, I]);
+    e(SYS_SETPRIORITY, process::setpriority, &[I, I, I]);
     e(SYS_GETCPU, process::getcpu, &[X, X, X]);
     e(SYS_PRCTL, process::prctl, &[I, X, X, X, X]);
     e(SYS_GETRUSAGE, process::getrusage, &[I, X]);
@@ -153,10 +181,54 @@ fn build() -> Vec<Option<Entry>> {
     e(SYS_PPOLL, poll::ppoll, &[X, U, X, X, U]);
     e(SYS_SELECT, poll::select, &[I, X, X, X, X]);
     e(SYS_PSELECT6, poll::pselect6, &[I, X, X, X, X, X]);
-    // Signals (state only).
+    // IPC (pipes, eventfd, timerfd, epoll, sockets).
+    e(SYS_PIPE, ipc::pipe, &[X]);
+    e(SYS_PIPE2, ipc::pipe2, &[X, X]);
+    e(SYS_EVENTFD, ipc::eventfd, &[U]);
+    e(SYS_EVENTFD2, ipc::eventfd2, &[U, X]);
+    e(SYS_TIMERFD_CREATE, ipc::timerfd_create, &[I, X]);
+    e(SYS_TIMERFD_SETTIME, ipc::timerfd_settime, &[Fd, X, X, X]);
+    e(SYS_TIMERFD_GETTIME, ipc::timerfd_gettime, &[Fd, X]);
+    e(SYS_EPOLL_CREATE, ipc::epoll_create, &[I]);
+    e(SYS_EPOLL_CREATE1, ipc::epoll_create1, &[X]);
+    e(SYS_EPOLL_CTL, ipc::epoll_ctl, &[Fd, I, Fd, X]);
+    e(SYS_EPOLL_WAIT, ipc::epoll_wait, &[Fd, X, I, I]);
+    e(SYS_EPOLL_PWAIT, ipc::epoll_pwait, &[Fd, X, I, I, X, U]);
+    e(SYS_EPOLL_PWAIT2, ipc::epoll_pwait2, &[Fd, X, I, X, X, U]);
+    e(SYS_SOCKET, socket::socket, &[I, X, I]);
+    e(SYS_SOCKETPAIR, socket::socketpair, &[I, X, I, X]);
+    e(SYS_BIND, socket::bind, &[Fd, X, U]);
+    e(SYS_LISTEN, socket::listen, &[Fd, I]);
+    e(SYS_ACCEPT, socket::accept, &[Fd, X, X]);
+    e(SYS_ACCEPT4, socket::accept4, &[Fd, X, X, X]);
+    e(SYS_CONNECT, socket::connect, &[Fd, X, U]);
+    e(SYS_SHUTDOWN, socket::shutdown, &[Fd, I]);
+    e(SYS_SENDTO, socket::sendto, &[Fd, InBuf(2), U, X, X, U]);
+    e(SYS_RECVFROM, socket::recvfrom, &[Fd, OutBuf, U, X, X, X]);
+    e(SYS_SENDMSG, socket::sendmsg, &[Fd, X, X]);
+    e(SYS_RECVMSG, socket::recvmsg, &[Fd, X, X]);
+    e(SYS_SENDMMSG, socket::sendmmsg, &[Fd, X, U, X]);
+    e(SYS_RECVMMSG, socket::recvmmsg, &[Fd, X, U, X, X]);
+    e(SYS_GETSOCKNAME, socket::getsockname, &[Fd, X, X]);
+    e(SYS_GETPEERNAME, socket::getpeername, &[Fd, X, X]);
+    e(SYS_GETSOCKOPT, socket::getsockopt, &[Fd, I, I, X, X]);
+    e(SYS_SETSOCKOPT, socket::setsockopt, &[Fd, I, I, X, U]);
+    // Signals.
     e(SYS_RT_SIGACTION, signal::rt_sigaction, &[I, X, X, U]);
     e(SYS_RT_SIGPROCMASK, signal::rt_sigprocmask, &[I, X, X, U]);
     e(SYS_SIGALTSTACK, signal::sigaltstack, &[X, X]);
+    e(SYS_RT_SIGRETURN, signal::rt_sigreturn, &[]);
+    e(SYS_RT_SIGPENDING, signal::rt_sigpending, &[X, U]);
+    e(SYS_RT_SIGSUSPEND, signal::rt_sigsuspend, &[X, U]);
+    e(SYS_RT_SIGTIMEDWAIT, signal::rt_sigtimedwait, &[X, X, X, U]);
+    e(SYS_RT_SIGQUEUEINFO, signal::rt_sigqueueinfo, &[I, I, X]);
+    e(SYS_RT_TGSIGQUEUEINFO, signal::rt_tgsigqueueinfo, &[I, I, I, X]);
+    e(SYS_PAUSE, signal::pause, &[]);
+    e(SYS_SIGNALFD, signalfd::signalfd, &[Fd, X, U]);
+    e(SYS_SIGNALFD4, signalfd::signalfd4, &[Fd, X, U, X]);
+    e(SYS_KILL, signal::kill, &[I, I]);
+    e(SYS_TKILL, signal::tkill, &[I, I]);
+    e(SYS_TGKILL, signal::tgkill, &[I, I, I]);
     // Time.
     e(SYS_CLOCK_GETTIME, time::clock_gettime, &[I, X]);
     e(SYS_CLOCK_GETRES, time::clock_getres, &[I, X]);
@@ -164,19 +236,38 @@ fn build() -> Vec<Option<Entry>> {
     e(SYS_TIME, time::time, &[X]);
     e(SYS_NANOSLEEP, time::nanosleep, &[X, X]);
     e(SYS_CLOCK_NANOSLEEP, time::clock_nanosleep, &[I, X, X, X]);
+    e(SYS_ALARM, timers::alarm, &[U]);
+    e(SYS_SETITIMER, timers::setitimer, &[I, X, X]);
+    e(SYS_GETITIMER, timers::getitimer, &[I, X]);
+    e(SYS_TIMER_CREATE, timers::timer_create, &[I, X, X]);
+    e(SYS_TIMER_SETTIME, timers::timer_settime, &[I, X, X, X]);
+    e(SYS_TIMER_GETTIME, timers::timer_gettime, &[I, X]);
+    e(SYS_TIMER_GETOVERRUN, timers::timer_getoverrun, &[I]);
+    e(SYS_TIMER_DELETE, timers::timer_delete, &[I]);
     // System.
     e(SYS_UNAME, misc::uname, &[X]);
     e(SYS_SYSINFO, misc::sysinfo, &[X]);
     e(SYS_GETRANDOM, misc::getrandom, &[X, U, X]);
     e(SYS_SETHOSTNAME, misc::sethostname, &[InBuf(1), U]);
     e(SYS_RSEQ, misc::enosys, &[X, U, X, X]);
-    // Extended attributes: no file system here stores them yet.
-    e(SYS_GETXATTR, fs::no_xattr, &[Str, Str, X, U]);
-    e(SYS_LGETXATTR, fs::no_xattr, &[Str, Str, X, U]);
-    e(SYS_FGETXATTR, fs::no_xattr, &[Fd, Str, X, U]);
-    e(SYS_LISTXATTR, fs::no_xattr, &[Str, X, U]);
-    e(SYS_LLISTXATTR, fs::no_xattr, &[Str, X, U]);
-    e(SYS_FLISTXATTR, fs::no_xattr, &[Fd, X, U]);
+    // Extended attributes.
+    e(SYS_GETXATTR, xattr::getxattr, &[Str, Str, X, U]);
+    e(SYS_LGETXATTR, xattr::lgetxattr, &[Str, Str, X, U]);
+    e(SYS_FGETXATTR, xattr::fgetxattr, &[Fd, Str, X, U]);
+    e(SYS_SETXATTR, xattr::setxattr, &[Str, Str, InBuf(3), U, X]);
+    e(SYS_LSETXATTR, xattr::lsetxattr, &[Str, Str, InBuf(3), U, X]);
+    e(SYS_FSETXATTR, xattr::fsetxattr, &[Fd, Str, InBuf(3), U, X]);
+    e(SYS_LISTXATTR, xattr::listxattr, &[Str, X, U]);
+    e(SYS_LLISTXATTR, xattr::llistxattr, &[Str, X, U]);
+    e(SYS_FLISTXATTR, xattr::flistxattr, &[Fd, X, U]);
+    e(SYS_REMOVEXATTR, xattr::removexattr, &[Str, Str]);
+    e(SYS_LREMOVEXATTR, xattr::lremovexattr, &[Str, Str]);
+    e(SYS_FREMOVEXATTR, xattr::fremovexattr, &[Fd, Str]);
+    // inotify.
+    e(SYS_INOTIFY_INIT, inotify::inotify_init, &[]);
+    e(SYS_INOTIFY_INIT1, inotify::inotify_init1, &[X]);
+    e(SYS_INOTIFY_ADD_WATCH, inotify::inotify_add_watch, &[Fd, Str, X]);
+    e(SYS_INOTIFY_RM_WATCH, inotify::inotify_rm_watch, &[Fd, I]);
     t
 }
 
@@ -192,7 +283,8 @@ pub fn dispatch(t: &mut Task) {
     let entry = usize::try_from(nr).ok().and_then(|n| table().get(n)).and_then(Option::as_ref);
     // exit_group and execve change what the strace line can read: print
     // those before the call.
-    let early = nr == SYS_EXIT_GROUP || nr == SYS_EXIT || nr == SYS_EXECVE;
+    let early =
+        nr == SYS_EXIT_GROUP || nr == SYS_EXIT || nr == SYS_EXECVE || nr == SYS_EXECVEAT || nr == SYS_RT_SIGRETURN;
     let mut pre = None;
     if t.k.strace.is_some() && early {
         pre = Some(format_call(t, nr, &args, entry.map(|e| e.args), None));
@@ -204,17 +296,22 @@ pub fn dispatch(t: &mut Task) {
             Err(Errno::ENOSYS)
         }
     };
-    // Internal restart codes never reach the application in this issue:
-    // there are no handlers to run, so a restart is an EINTR.
+    // Internal restart codes never reach the application: the signal
+    // delivery that follows decides between a restart and EINTR.
     let result = match result {
-        Err(Errno::ERESTARTSYS | Errno::ERESTARTNOINTR | Errno::ERESTARTNOHAND | Errno::ERESTART_RESTARTBLOCK) => {
-            Err(Errno::EINTR)
+        Err(
+            e @ (Errno::ERESTARTSYS | Errno::ERESTARTNOINTR | Errno::ERESTARTNOHAND | Errno::ERESTART_RESTARTBLOCK),
+        ) => {
+            t.restart = Some(e);
+            Err(e)
         }
         r => r,
     };
-    if nr == SYS_EXECVE && result.is_ok() {
+    if (nr == SYS_EXECVE || nr == SYS_EXECVEAT) && result.is_ok() {
         // The new image's registers are already set; rax starts at 0.
         t.regs.rax = 0;
+    } else if nr == SYS_RT_SIGRETURN && result.is_ok() {
+        // The restored registers are the result.
     } else {
         t.regs.set_return(match result {
             Ok(v) => v,
@@ -330,7 +427,7 @@ fn format_call(t: &Task, nr: u64, args: &[u64; 6], fmt: Option<&[Arg]>, ret: Opt
                         format!("{}", v as i32)
                     }
                 }
-                Str => match lock(&t.proc_.mm).read_cstring(v, 4096) {
+                Str => match lock(&t.mm).read_cstring(v, 4096) {
                     Ok(s) => quote(&s, 256),
                     Err(_) => format!("{v:#x}"),
                 },

@@ -84,22 +84,26 @@ fn check_ts(ts: &Timespec) -> KResult<Duration> {
     Ok(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
 }
 
-/// Sleep until `deadline`. Signals do not exist yet, so nothing interrupts.
-fn sleep_until(deadline: Instant) {
-    loop {
-        let now = Instant::now();
-        if now >= deadline {
-            return;
+/// Sleep for `d`, interruptible: on a signal, write what is left to `rem`
+/// (when non-zero) and let the signal decide (EINTR with a handler).
+fn sleep_for(t: &Task, d: Duration, rem: u64) -> KResult<u64> {
+    let deadline = Instant::now() + d;
+    match t.sleep_until(deadline) {
+        Ok(()) => Ok(0),
+        Err(e) => {
+            if rem != 0 {
+                let left = deadline.saturating_duration_since(Instant::now());
+                t.write_val(rem, &Timespec { tv_sec: left.as_secs() as i64, tv_nsec: i64::from(left.subsec_nanos()) })?;
+            }
+            Err(if e == Errno::ERESTARTSYS { Errno::ERESTARTNOHAND } else { e })
         }
-        std::thread::sleep(deadline - now);
     }
 }
 
 pub fn nanosleep(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     let ts: Timespec = t.read_val(a[0])?;
     let d = check_ts(&ts)?;
-    sleep_until(Instant::now() + d);
-    Ok(0)
+    sleep_for(t, d, a[1])
 }
 
 pub fn clock_nanosleep(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
@@ -111,12 +115,7 @@ pub fn clock_nanosleep(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
         return Err(Errno::EINVAL);
     }
     let now = clock_now(t, id)?;
-    let dur = if flags & TIMER_ABSTIME != 0 {
-        let nowd = Duration::new(now.tv_sec.max(0) as u64, now.tv_nsec as u32);
-        d.saturating_sub(nowd)
-    } else {
-        d
-    };
-    sleep_until(Instant::now() + dur);
-    Ok(0)
+    let abs = flags & TIMER_ABSTIME != 0;
+    let dur = if abs { d.saturating_sub(Duration::new(now.tv_sec.max(0) as u64, now.tv_nsec as u32)) } else { d };
+    sleep_for(t, dur, if abs { 0 } else { a[3] })
 }

@@ -79,6 +79,13 @@ impl FileDescription {
     }
 }
 
+impl Drop for FileDescription {
+    /// The last reference to an open file went away: inotify's close event.
+    fn drop(&mut self) {
+        crate::fs::inotify::notify_close(self);
+    }
+}
+
 #[derive(Clone)]
 struct Slot {
     file: Arc<FileDescription>,

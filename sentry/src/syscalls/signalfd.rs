@@ -1,0 +1,147 @@
+//! `signalfd4`: pending signals read as `struct signalfd_siginfo`.
+
+use std::any::Any;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use abi::consts::*;
+use abi::types::Siginfo;
+use abi::Errno;
+use zerocopy::{AsBytes, FromBytes, FromZeroes};
+
+use super::{file_of, int_arg};
+use crate::kernel::signal::UNBLOCKABLE;
+use crate::kernel::waiter::WaitQueue;
+use crate::kernel::{current_thread, Task};
+use crate::vfs::{lock, FileDescription, FileOps, KResult};
+
+#[derive(Clone, Copy, Default, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+struct SignalfdSiginfo {
+    signo: u32,
+    errno: i32,
+    code: i32,
+    pid: u32,
+    uid: u32,
+    fd: i32,
+    tid: u32,
+    band: u32,
+    overrun: u32,
+    trapno: u32,
+    status: i32,
+    int: i32,
+    ptr: u64,
+    utime: u64,
+    stime: u64,
+    addr: u64,
+    addr_lsb: u16,
+    pad2: u16,
+    syscall: i32,
+    call_addr: u64,
+    arch: u32,
+    pad: [u8; 28],
+}
+
+/// A signalfd: reads take signals in `mask` pending for the reading thread
+/// or its process.
+pub struct SignalFd {
+    mask: AtomicU64,
+    wq: WaitQueue,
+}
+
+fn take(mask: u64) -> Option<Siginfo> {
+    let th = current_thread()?;
+    let p = th.process.upgrade()?;
+    let block = !mask;
+    let i = lock(&th.pending).take(block).or_else(|| lock(&p.pending).take(block));
+    i
+}
+
+fn convert(i: &Siginfo) -> SignalfdSiginfo {
+    SignalfdSiginfo {
+        signo: i.si_signo as u32,
+        errno: i.si_errno,
+        code: i.si_code,
+        pid: i.fields[0] as u32,
+        uid: (i.fields[0] >> 32) as u32,
+        status: i.fields[1] as i32,
+        int: i.fields[1] as i32,
+        ptr: i.fields[1],
+        addr: i.fields[0],
+        ..Default::default()
+    }
+}
+
+impl FileOps for SignalFd {
+    fn read(&self, buf: &mut [u8], _off: u64) -> KResult<usize> {
+        let sz = std::mem::size_of::<SignalfdSiginfo>();
+        if buf.len() < sz {
+            return Err(Errno::EINVAL);
+        }
+        let mask = self.mask.load(Ordering::Relaxed);
+        let mut n = 0;
+        while n + sz <= buf.len() {
+            let Some(i) = take(mask) else { break };
+            buf[n..n + sz].copy_from_slice(convert(&i).as_bytes());
+            n += sz;
+        }
+        if n == 0 {
+            return Err(Errno::EAGAIN);
+        }
+        Ok(n)
+    }
+
+    fn seekable(&self) -> bool {
+        false
+    }
+
+    fn poll(&self) -> u32 {
+        let mask = self.mask.load(Ordering::Relaxed);
+        let pending = current_thread()
+            .map(|th| {
+                let p = th.process.upgrade().map_or(0, |p| lock(&p.pending).set);
+                lock(&th.pending).set | p
+            })
+            .unwrap_or(0);
+        if pending & mask != 0 {
+            (libc::POLLIN | libc::POLLRDNORM) as u32
+        } else {
+            0
+        }
+    }
+
+    fn wait_queue(&self) -> Option<&WaitQueue> {
+        // Arriving signals wake the target thread's waiter directly.
+        Some(&self.wq)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+pub fn signalfd4(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let fd = int_arg(a[0]);
+    if a[2] != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let flags = a[3] as u32;
+    if flags & !(O_NONBLOCK | O_CLOEXEC) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let mask = t.read_val::<u64>(a[1])? & !UNBLOCKABLE;
+    if fd != -1 {
+        let f = file_of(t, fd)?;
+        let s = f.file.as_any().downcast_ref::<SignalFd>().ok_or(Errno::EINVAL)?;
+        s.mask.store(mask, Ordering::Relaxed);
+        return Ok(fd as u64);
+    }
+    let file = Arc::new(SignalFd { mask: AtomicU64::new(mask), wq: WaitQueue::default() });
+    let desc = FileDescription::new_anon(file, None, O_RDWR | (flags & O_NONBLOCK), b"anon_inode:[signalfd]".to_vec());
+    let limit = t.rlimit(RLIMIT_NOFILE).rlim_cur.min(1 << 20) as i32;
+    lock(&t.fds).insert_from(0, desc, flags & O_CLOEXEC != 0, limit).map(|n| n as u64)
+}
+
+pub fn signalfd(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    signalfd4(t, &[a[0], a[1], a[2], 0, 0, 0])
+}
