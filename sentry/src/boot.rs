@@ -258,5 +258,24 @@ pub fn run(cfg: Config) -> Result<i32, SandboxError> {
         return Ok(if e == Errno::ENOENT { 127 } else { 126 });
     }
     let exit = task.run();
-    Ok(exit.shell_status())
+    drop(task);
+    // The first thread may end before its process (pthread_exit in main):
+    // the sandbox lasts until the init process itself has exited.
+    let init = kernel.process(1);
+    let status = match init {
+        Some(p) => {
+            let w = crate::kernel::waiter::Waiter::new().map_err(|e| SandboxError::Gofer(format!("waiter: {e}")))?;
+            loop {
+                p.exit_wq.add(&w);
+                if p.is_zombie() {
+                    break;
+                }
+                w.wait(&[], None);
+            }
+            let e = crate::vfs::lock(&p.exit).group_exit.unwrap_or(exit);
+            e.shell_status()
+        }
+        None => exit.shell_status(),
+    };
+    Ok(status)
 }

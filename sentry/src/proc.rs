@@ -51,6 +51,10 @@ enum Kind {
     FdDir(i32),
     FdLink(i32, i32),
     TaskDir(i32),
+    /// `/proc/<pid>/task/<tid>`.
+    ThreadDir(i32, i32),
+    /// A file of a thread's directory.
+    ThreadFile(i32, i32, &'static str),
 }
 
 struct ProcNode {
@@ -94,6 +98,8 @@ fn ino_of(kind: &Kind) -> u64 {
         Kind::FdDir(p) => ("fd", p).hash(&mut h),
         Kind::FdLink(p, f) => ("fl", p, f).hash(&mut h),
         Kind::TaskDir(p) => ("td", p).hash(&mut h),
+        Kind::ThreadDir(p, t) => ("th", p, t).hash(&mut h),
+        Kind::ThreadFile(p, t, n) => ("tf", p, t, n).hash(&mut h),
     }
     (h.finish() & 0xffff_ffff) | 2
 }
@@ -144,7 +150,9 @@ impl ProcNode {
             | Kind::PidLink(p, _)
             | Kind::FdDir(p)
             | Kind::FdLink(p, _)
-            | Kind::TaskDir(p) => *p,
+            | Kind::TaskDir(p)
+            | Kind::ThreadDir(p, _)
+            | Kind::ThreadFile(p, _, _) => *p,
             _ => return (0, 0),
         };
         match self.process(pid) {
@@ -161,6 +169,19 @@ impl ProcNode {
         match &self.kind {
             Kind::Static(name) => static_file(&k, name),
             Kind::PidFile(pid, name) => pid_file(&k, &self.process(*pid)?, name),
+            Kind::ThreadFile(pid, tid, name) => {
+                let p = self.process(*pid)?;
+                let mut data = pid_file(&k, &p, name)?;
+                let gone = !lock(&p.threads).iter().any(|t| t.tid == *tid);
+                if gone && *name == "stat" {
+                    if let Some(i) = data.iter().rposition(|b| *b == b')') {
+                        if data.len() > i + 2 {
+                            data[i + 2] = b'Z';
+                        }
+                    }
+                }
+                Ok(data)
+            }
             _ => Err(Errno::EISDIR),
         }
     }
@@ -451,7 +472,9 @@ impl FileOps for DirFile {
 impl Inode for ProcNode {
     fn attr(&self) -> KResult<InodeAttr> {
         let (mode, nlink) = match &self.kind {
-            Kind::Root | Kind::PidDir(_) | Kind::SysDir(_) | Kind::TaskDir(_) => (S_IFDIR | 0o555, 2),
+            Kind::Root | Kind::PidDir(_) | Kind::SysDir(_) | Kind::TaskDir(_) | Kind::ThreadDir(..) => {
+                (S_IFDIR | 0o555, 2)
+            }
             Kind::FdDir(_) => (S_IFDIR | 0o500, 2),
             Kind::SelfLink | Kind::PidLink(..) => (S_IFLNK | 0o777, 1),
             Kind::FdLink(..) => (S_IFLNK | 0o700, 1),
@@ -459,7 +482,7 @@ impl Inode for ProcNode {
                 (S_IFREG | 0o644, 1)
             }
             Kind::PidFile(_, "environ") => (S_IFREG | 0o400, 1),
-            Kind::Static(_) | Kind::PidFile(..) => (S_IFREG | 0o444, 1),
+            Kind::Static(_) | Kind::PidFile(..) | Kind::ThreadFile(..) => (S_IFREG | 0o444, 1),
         };
         if let Kind::PidDir(p) | Kind::PidFile(p, _) | Kind::PidLink(p, _) | Kind::FdDir(p) | Kind::TaskDir(p) =
             &self.kind
@@ -534,13 +557,22 @@ impl Inode for ProcNode {
                 Err(Errno::ENOENT)
             }
             Kind::TaskDir(pid) => {
-                // Each thread's directory shows its process's files.
+                // A thread's directory shows its process's files; an exited
+                // leader stays listed (as a zombie) while the process lives.
                 let tid: i32 = name.parse().map_err(|_| Errno::ENOENT)?;
                 let p = self.process(*pid)?;
-                if !lock(&p.threads).iter().any(|t| t.tid == tid) {
+                if tid != *pid && !lock(&p.threads).iter().any(|t| t.tid == tid) {
                     return Err(Errno::ENOENT);
                 }
-                Ok(self.node(Kind::PidDir(*pid)))
+                Ok(self.node(Kind::ThreadDir(*pid, tid)))
+            }
+            Kind::ThreadDir(pid, tid) => {
+                self.process(*pid)?;
+                PID_FILES
+                    .iter()
+                    .find(|n| **n == name)
+                    .map(|n| self.node(Kind::ThreadFile(*pid, *tid, n)))
+                    .ok_or(Errno::ENOENT)
             }
             Kind::FdDir(pid) => {
                 let fd: i32 = name.parse().map_err(|_| Errno::ENOENT)?;
@@ -590,9 +622,17 @@ impl Inode for ProcNode {
             }
             Kind::TaskDir(pid) => {
                 let p = self.process(*pid)?;
-                let tids: Vec<i32> = lock(&p.threads).iter().map(|t| t.tid).collect();
+                let mut tids: Vec<i32> = lock(&p.threads).iter().map(|t| t.tid).collect();
+                if !tids.contains(pid) && !p.is_zombie() {
+                    tids.insert(0, *pid);
+                }
                 for tid in tids {
-                    push(Kind::PidDir(*pid), tid.to_string(), DT_DIR);
+                    push(Kind::ThreadDir(*pid, tid), tid.to_string(), DT_DIR);
+                }
+            }
+            Kind::ThreadDir(pid, tid) => {
+                for n in PID_FILES {
+                    push(Kind::ThreadFile(*pid, *tid, n), (*n).into(), DT_REG);
                 }
             }
             Kind::FdDir(pid) => {
@@ -659,8 +699,13 @@ impl Inode for ProcNode {
             return Err(Errno::EACCES);
         }
         match &self.kind {
-            Kind::Root | Kind::PidDir(_) | Kind::SysDir(_) | Kind::FdDir(_) | Kind::TaskDir(_) => Ok(Arc::new(DirFile)),
-            Kind::Static(_) | Kind::PidFile(..) => Ok(Arc::new(Snapshot(self.content()?))),
+            Kind::Root
+            | Kind::PidDir(_)
+            | Kind::SysDir(_)
+            | Kind::FdDir(_)
+            | Kind::TaskDir(_)
+            | Kind::ThreadDir(..) => Ok(Arc::new(DirFile)),
+            Kind::Static(_) | Kind::PidFile(..) | Kind::ThreadFile(..) => Ok(Arc::new(Snapshot(self.content()?))),
             _ => Err(Errno::ELOOP),
         }
     }

@@ -162,8 +162,12 @@ impl Kernel {
             .find(|t| t.mask.load(Ordering::Relaxed) & signal::bit(sig) == 0)
             .or_else(|| threads.first())
             .cloned();
-        if let Some(t) = target {
+        if let Some(t) = &target {
             t.kick();
+        }
+        // Threads waiting for it in sigtimedwait or signalfd wake too.
+        for t in threads.iter().filter(|t| target.as_ref().is_none_or(|x| !Arc::ptr_eq(x, t))) {
+            t.waiter.notify();
         }
     }
 

@@ -160,14 +160,11 @@ pub fn rt_sigtimedwait(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
         let block = !set;
         lock(&t.shared.pending).take(block).or_else(|| lock(&t.proc_.pending).take(block))
     };
-    // Wait with the set unblocked for wake-up purposes only.
-    let old = t.sigmask();
+    // The set stays blocked (so init and ignored-signal rules see it as
+    // blocked); arrivals wake every thread's waiter.
     let r = {
         let tt: &Task = t;
-        tt.set_sigmask(old & !set);
-        let r = tt.wait_until(&[], deadline, || Ok(take(tt)));
-        tt.set_sigmask(old);
-        r
+        tt.wait_until(&[], deadline, || Ok(take(tt)))
     };
     match r {
         Ok(info) => {
