@@ -1,5 +1,6 @@
 //! System calls, one file per family; `table.rs` maps numbers to handlers.
 
+mod creds;
 mod file;
 mod fs;
 mod futex;

@@ -8,7 +8,8 @@ use abi::sysno::*;
 use abi::Errno;
 
 use super::{
-    file, fs, futex, inotify, ipc, misc, mm, mount, pidfd, poll, process, signal, signalfd, socket, time, timers, xattr,
+    creds, file, fs, futex, inotify, ipc, misc, mm, mount, pidfd, poll, process, signal, signalfd, socket, time,
+    timers, xattr,
 };
 use crate::kernel::Task;
 use crate::vfs::lock;
@@ -138,6 +139,17 @@ fn build() -> Vec<Option<Entry>> {
     e(SYS_GETRESUID, process::getresuid, &[X, X, X]);
     e(SYS_GETRESGID, process::getresgid, &[X, X, X]);
     e(SYS_GETPGRP, process::getpgrp, &[]);
+    e(SYS_SETUID, creds::setuid, &[I]);
+    e(SYS_SETGID, creds::setgid, &[I]);
+    e(SYS_SETREUID, creds::setreuid, &[I, I]);
+    e(SYS_SETREGID, creds::setregid, &[I, I]);
+    e(SYS_SETRESUID, creds::setresuid, &[I, I, I]);
+    e(SYS_SETRESGID, creds::setresgid, &[I, I, I]);
+    e(SYS_SETFSUID, creds::setfsuid, &[I]);
+    e(SYS_SETFSGID, creds::setfsgid, &[I]);
+    e(SYS_SETGROUPS, creds::setgroups, &[I, X]);
+    e(SYS_CAPGET, creds::capget, &[X, X]);
+    e(SYS_CAPSET, creds::capset, &[X, X]);
     e(SYS_GETPGID, process::getpgid, &[I]);
     e(SYS_GETSID, process::getsid, &[I]);
     e(SYS_EXIT, process::exit, &[I]);

@@ -1,0 +1,213 @@
+//! Credentials: setuid and friends, groups, fsuid, capabilities.
+//!
+//! Privilege is uid 0 (the sandbox's root has every capability over the
+//! sandbox's own objects); the rules are setuid(2)'s.
+
+use abi::Errno;
+use zerocopy::AsBytes;
+
+use super::int_arg;
+use crate::kernel::Task;
+use crate::vfs::{lock, Creds, KResult};
+
+const KEEP: u32 = u32::MAX;
+
+fn privileged(c: &Creds) -> bool {
+    c.euid == 0
+}
+
+/// Apply a change of the real/effective/saved uids, checking that an
+/// unprivileged caller only picks among its current ids.
+fn set_uids(t: &Task, r: u32, e: u32, s: u32, saved_follows_effective: bool) -> KResult<u64> {
+    let mut c = lock(&t.proc_.creds);
+    let ids = [c.uid, c.euid, c.suid];
+    if !privileged(&c) {
+        for v in [r, e, s] {
+            if v != KEEP && !ids.contains(&v) {
+                return Err(Errno::EPERM);
+            }
+        }
+    }
+    let old_r = c.uid;
+    if r != KEEP {
+        c.uid = r;
+    }
+    if e != KEEP {
+        c.euid = e;
+    }
+    if s != KEEP {
+        c.suid = s;
+    } else if saved_follows_effective && (r != KEEP || (e != KEEP && e != old_r)) {
+        c.suid = c.euid;
+    }
+    c.fsuid = c.euid;
+    Ok(0)
+}
+
+fn set_gids(t: &Task, r: u32, e: u32, s: u32, saved_follows_effective: bool) -> KResult<u64> {
+    let mut c = lock(&t.proc_.creds);
+    let ids = [c.gid, c.egid, c.sgid];
+    if !privileged(&c) {
+        for v in [r, e, s] {
+            if v != KEEP && !ids.contains(&v) {
+                return Err(Errno::EPERM);
+            }
+        }
+    }
+    let old_r = c.gid;
+    if r != KEEP {
+        c.gid = r;
+    }
+    if e != KEEP {
+        c.egid = e;
+    }
+    if s != KEEP {
+        c.sgid = s;
+    } else if saved_follows_effective && (r != KEEP || (e != KEEP && e != old_r)) {
+        c.sgid = c.egid;
+    }
+    c.fsgid = c.egid;
+    Ok(0)
+}
+
+pub fn setuid(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let u = a[0] as u32;
+    if u == KEEP {
+        return Err(Errno::EINVAL);
+    }
+    let privileged = privileged(&lock(&t.proc_.creds));
+    if privileged {
+        set_uids(t, u, u, u, false)
+    } else {
+        set_uids(t, KEEP, u, KEEP, false)
+    }
+}
+
+pub fn setgid(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let g = a[0] as u32;
+    if g == KEEP {
+        return Err(Errno::EINVAL);
+    }
+    let privileged = privileged(&lock(&t.proc_.creds));
+    if privileged {
+        set_gids(t, g, g, g, false)
+    } else {
+        set_gids(t, KEEP, g, KEEP, false)
+    }
+}
+
+pub fn setreuid(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    set_uids(t, a[0] as u32, a[1] as u32, KEEP, true)
+}
+
+pub fn setregid(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    set_gids(t, a[0] as u32, a[1] as u32, KEEP, true)
+}
+
+pub fn setresuid(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    set_uids(t, a[0] as u32, a[1] as u32, a[2] as u32, false)
+}
+
+pub fn setresgid(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    set_gids(t, a[0] as u32, a[1] as u32, a[2] as u32, false)
+}
+
+pub fn setfsuid(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let mut c = lock(&t.proc_.creds);
+    let old = c.fsuid;
+    let u = a[0] as u32;
+    if privileged(&c) || [c.uid, c.euid, c.suid, c.fsuid].contains(&u) {
+        c.fsuid = u;
+    }
+    Ok(u64::from(old))
+}
+
+pub fn setfsgid(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let mut c = lock(&t.proc_.creds);
+    let old = c.fsgid;
+    let g = a[0] as u32;
+    if privileged(&c) || [c.gid, c.egid, c.sgid, c.fsgid].contains(&g) {
+        c.fsgid = g;
+    }
+    Ok(u64::from(old))
+}
+
+pub fn setgroups(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let n = int_arg(a[0]);
+    if !(0..=65536).contains(&n) {
+        return Err(Errno::EINVAL);
+    }
+    if !privileged(&lock(&t.proc_.creds)) {
+        return Err(Errno::EPERM);
+    }
+    let mut g = vec![0u32; n as usize];
+    t.read_bytes(a[1], g.as_bytes_mut())?;
+    lock(&t.proc_.creds).groups = g;
+    Ok(0)
+}
+
+#[derive(Clone, Copy, Default, zerocopy::AsBytes, zerocopy::FromBytes, zerocopy::FromZeroes)]
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: i32,
+}
+
+#[derive(Clone, Copy, Default, zerocopy::AsBytes, zerocopy::FromBytes, zerocopy::FromZeroes)]
+#[repr(C)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+const CAP_V3: u32 = 0x2008_0522;
+/// All 41 capabilities Linux 6.x defines.
+const ALL_CAPS: u64 = (1 << 41) - 1;
+
+pub fn capget(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let mut h: CapHeader = t.read_val(a[0])?;
+    if h.version != CAP_V3 && h.version != 0x2007_1026 && h.version != 0x1998_0330 {
+        h.version = CAP_V3;
+        t.write_val(a[0], &h)?;
+        return Err(Errno::EINVAL);
+    }
+    if h.pid != 0 && t.k.process(h.pid).is_none() {
+        return Err(Errno::ESRCH);
+    }
+    if a[1] == 0 {
+        return Ok(0);
+    }
+    let caps = if lock(&t.proc_.creds).euid == 0 { ALL_CAPS } else { 0 };
+    let d = [
+        CapData { effective: caps as u32, permitted: caps as u32, inheritable: 0 },
+        CapData { effective: (caps >> 32) as u32, permitted: (caps >> 32) as u32, inheritable: 0 },
+    ];
+    let n = if h.version == 0x1998_0330 { 1 } else { 2 };
+    t.write_bytes(a[1], d[..n].as_bytes())?;
+    Ok(0)
+}
+
+pub fn capset(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let h: CapHeader = t.read_val(a[0])?;
+    if h.version != CAP_V3 && h.version != 0x2007_1026 {
+        return Err(Errno::EINVAL);
+    }
+    if h.pid != 0 && h.pid != t.pid() {
+        return Err(Errno::EPERM);
+    }
+    // Capabilities follow the uid here: dropping them is accepted only
+    // when they are not held (a non-root process), else EPERM rather than
+    // pretending they were dropped.
+    let mut d = [CapData::default(); 2];
+    t.read_bytes(a[1], d.as_bytes_mut())?;
+    let want = u64::from(d[0].permitted) | (u64::from(d[1].permitted) << 32);
+    let have = if lock(&t.proc_.creds).euid == 0 { ALL_CAPS } else { 0 };
+    if want & !have != 0 {
+        return Err(Errno::EPERM);
+    }
+    if want != have {
+        return Err(Errno::EPERM);
+    }
+    Ok(0)
+}
