@@ -375,7 +375,9 @@ impl Inode for ProcNode {
             Kind::PidFile(_, "environ") => (S_IFREG | 0o400, 1),
             Kind::Static(_) | Kind::PidFile(..) => (S_IFREG | 0o444, 1),
         };
-        if let Kind::PidDir(p) | Kind::PidFile(p, _) | Kind::PidLink(p, _) | Kind::FdDir(p) | Kind::TaskDir(p) = &self.kind {
+        if let Kind::PidDir(p) | Kind::PidFile(p, _) | Kind::PidLink(p, _) | Kind::FdDir(p) | Kind::TaskDir(p) =
+            &self.kind
+        {
             self.process(*p)?;
         }
         let (uid, gid) = self.owner();
