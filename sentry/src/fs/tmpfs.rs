@@ -307,7 +307,7 @@ impl TmpfsInode {
 }
 
 impl TmpfsInode {
-    /// `fallocate(2)` on a regular file: mode 0 allocates (and extends),
+    /// `fallocate(2)` on a regular file: mode 0 extends,
     /// `KEEP_SIZE` allocates without extending, `PUNCH_HOLE|KEEP_SIZE`
     /// zeroes and frees.
     fn fallocate(&self, mode: u32, off: u64, len: u64) -> KResult<()> {
@@ -335,7 +335,8 @@ impl TmpfsInode {
                 if mode & FALLOC_FL_KEEP_SIZE == 0 && seals & F_SEAL_GROW != 0 && end > f.size {
                     return Err(Errno::EPERM);
                 }
-                mark_pages(&mut f.pages, off, end);
+                // Allocated but unwritten pages stay holes for SEEK_DATA,
+                // as Linux's tmpfs reports them.
                 if mode & FALLOC_FL_KEEP_SIZE == 0 {
                     f.size = f.size.max(end);
                 }

@@ -38,6 +38,7 @@ const MFD_EXEC: u32 = 0x10;
 const MFD_NAME_MAX: usize = 249;
 
 const FALLOC_FL_KEEP_SIZE: u32 = 1;
+const FALLOC_FL_PUNCH_HOLE: u32 = 2;
 
 /// The flags `openat2` accepts (Linux's `VALID_OPEN_FLAGS`).
 const VALID_OPEN_FLAGS: u64 = (O_ACCMODE
@@ -359,6 +360,9 @@ pub fn fallocate(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     }
     let (off, len) = (off.unsigned_abs(), len.unsigned_abs());
     let end = off.checked_add(len).filter(|&e| e <= i64::MAX as u64).ok_or(Errno::EFBIG)?;
+    if mode & FALLOC_FL_PUNCH_HOLE != 0 && mode & FALLOC_FL_KEEP_SIZE == 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
     if let Some(r) = f.file.fallocate(mode, off, len) {
         return r.map(|_| 0);
     }
