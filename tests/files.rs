@@ -53,3 +53,38 @@ fn flock_posix_and_ofd_locks_block_split_and_detect_deadlock_between_processes()
 
     assert!(out.contains("parent setlkw byte 1: EDEADLK"));
 }
+
+#[test]
+fn sparse_tmpfs_file_reports_page_holes_to_seek_data_and_seek_hole_and_punches_holes() {
+    let out = same_on_tmpfs("file_sparse");
+
+    assert!(out.contains("SEEK_DATA 4096: 1048576"));
+}
+
+#[test]
+fn o_tmpfile_gets_a_name_with_linkat_and_mknod_makes_fifos_and_sockets() {
+    let out = same_on_tmpfs("file_tmpfile");
+
+    assert!(out.contains("linkat AT_EMPTY_PATH: OK"));
+}
+
+#[test]
+fn openat2_resolve_flags_give_exdev_eloop_and_enoent_as_linux_does() {
+    let out = same_on_tmpfs("file_openat2");
+
+    assert!(out.contains("EXDEV"));
+}
+
+#[test]
+fn memfd_seals_forbid_shrinking_growing_and_writing() {
+    let out = same_on_tmpfs("file_memfd");
+
+    assert!(out.contains("link: /memfd:test (deleted)"));
+}
+
+#[test]
+fn copy_file_range_and_sendfile_round_trip_and_close_range_closes_or_marks() {
+    let out = same_on_tmpfs("file_copy");
+
+    assert!(out.contains("sendfile to stdout: sent to stdout"));
+}

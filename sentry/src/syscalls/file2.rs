@@ -275,7 +275,10 @@ pub fn memfd_create(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     {
         return Err(Errno::EINVAL);
     }
-    let name = lock(&t.mm).read_cstring(a[0], MFD_NAME_MAX + 1).map_err(|_| Errno::EFAULT)?;
+    let name = lock(&t.mm).read_cstring(a[0], MFD_NAME_MAX + 1).map_err(|e| match e {
+        Errno::ENAMETOOLONG => Errno::EINVAL,
+        e => e,
+    })?;
     if name.len() > MFD_NAME_MAX {
         return Err(Errno::EINVAL);
     }

@@ -109,7 +109,13 @@ pub fn statx(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     let (inode, loc) = inode_at(t, int_arg(a[0]), &p, flags)?;
     let at = inode.attr()?;
     let sx = Statx {
-        stx_mask: STATX_BASIC_STATS | STATX_MNT_ID,
+        // Multigrain timestamps (Linux 6.13+): mtime and ctime are reported
+        // only when asked for.
+        stx_mask: if mask & (STATX_MTIME | STATX_CTIME) == 0 {
+            (STATX_BASIC_STATS | STATX_MNT_ID) & !(STATX_MTIME | STATX_CTIME)
+        } else {
+            STATX_BASIC_STATS | STATX_MNT_ID
+        },
         stx_blksize: at.blksize as u32,
         stx_nlink: at.nlink as u32,
         stx_uid: at.uid,
