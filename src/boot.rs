@@ -3,7 +3,8 @@
 //!
 //! Steps, in order:
 //! 1. take the inherited descriptors (see [`crate::launch`]): 0-2 stdio,
-//!    3 the gofer connection, 4 the debug log (optional); close all others;
+//!    3 the gofer connection, 4 the debug log (optional), 5.. one gofer
+//!    connection per `--bind`; close all others;
 //! 2. `unshare` new mount, ipc, uts, pid and net namespaces (plus a user
 //!    namespace mapping our ids to root when we are not root; as root, no
 //!    user namespace); the net namespace is dropped if unavailable;
@@ -26,14 +27,15 @@ use std::os::unix::ffi::OsStrExt;
 
 use anyhow::{bail, Context};
 
-use crate::cli::BootOpts;
-use crate::launch::check_open;
+use crate::cli::{BootOpts, Overlay};
+use crate::launch::{check_open, BOOT_DEBUG_LOG_FD, BOOT_FIRST_BIND_FD, MAX_BINDS};
 
 /// Run the sandbox; returns the exit status the shell should see.
 pub fn run_boot(opts: BootOpts) -> anyhow::Result<i32> {
     // PR_SET_PDEATHSIG was set before exec by the CLI.
     let (gofer, mut debug_log) = take_fds(&opts)?;
-    close_others(opts.debug_log_fd.is_some())?;
+    let binds = take_bind_fds(&opts)?;
+    close_others(opts.debug_log_fd.is_some(), binds.len())?;
 
     let namespaces = unshare_namespaces()?;
     log(&mut debug_log, &format!("namespaces: {namespaces}"));
@@ -46,7 +48,7 @@ pub fn run_boot(opts: BootOpts) -> anyhow::Result<i32> {
         return Err(io::Error::last_os_error()).context("fork");
     }
     if pid == 0 {
-        let code = match sentry_main(opts, gofer, debug_log) {
+        let code = match sentry_main(opts, gofer, binds, debug_log) {
             Ok(code) => code,
             Err(err) => {
                 eprintln!("bulwark: {err:#}");
@@ -56,12 +58,13 @@ pub fn run_boot(opts: BootOpts) -> anyhow::Result<i32> {
         std::process::exit(code);
     }
     drop(gofer);
+    drop(binds);
     drop(debug_log);
     wait_for(pid)
 }
 
 /// The sentry process: pid 1 of the sandbox.
-fn sentry_main(opts: BootOpts, gofer: OwnedFd, debug_log: Option<File>) -> anyhow::Result<i32> {
+fn sentry_main(opts: BootOpts, gofer: OwnedFd, binds: Vec<OwnedFd>, debug_log: Option<File>) -> anyhow::Result<i32> {
     set_pdeathsig()?;
     drop_capabilities().context("dropping capabilities")?;
     // SAFETY: prctl(PR_SET_NO_NEW_PRIVS) takes plain integers.
@@ -70,6 +73,17 @@ fn sentry_main(opts: BootOpts, gofer: OwnedFd, debug_log: Option<File>) -> anyho
     }
     let env = opts.opts.environment(opts.host_term.clone());
     let o = opts.opts;
+    let binds = o
+        .binds
+        .iter()
+        .zip(binds)
+        .map(|(b, gofer)| sentry::Bind {
+            src: b.src.as_os_str().as_bytes().to_vec(),
+            dst: b.dst.clone().into_bytes(),
+            readonly: b.readonly,
+            gofer,
+        })
+        .collect();
     let cfg = sentry::Config {
         platform: o.platform,
         argv: o.argv.iter().map(|a| a.as_bytes().to_vec()).collect(),
@@ -80,7 +94,11 @@ fn sentry_main(opts: BootOpts, gofer: OwnedFd, debug_log: Option<File>) -> anyho
         strace_out: None,
         debug_log,
         gofer,
-        overlay: true,
+        overlay: o.overlay == Overlay::Memory,
+        binds,
+        tmpfs: o.tmpfs.into_iter().map(String::into_bytes).collect(),
+        readonly: o.readonly,
+        user: o.user,
         stdio: [dup_fd(0)?, dup_fd(1)?, dup_fd(2)?],
     };
     sentry::run(cfg).map_err(anyhow::Error::from)
@@ -94,6 +112,14 @@ fn take_fds(opts: &BootOpts) -> anyhow::Result<(OwnedFd, Option<File>)> {
         None => None,
     };
     Ok((gofer, log))
+}
+
+/// Own the inherited connections to the bind mounts' gofers.
+fn take_bind_fds(opts: &BootOpts) -> anyhow::Result<Vec<OwnedFd>> {
+    (BOOT_FIRST_BIND_FD..)
+        .take(opts.opts.binds.len().min(MAX_BINDS))
+        .map(|fd| take_fd(fd).context("bind gofer connection"))
+        .collect()
 }
 
 fn take_fd(fd: RawFd) -> anyhow::Result<OwnedFd> {
@@ -115,11 +141,17 @@ fn dup_fd(fd: RawFd) -> anyhow::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(new) })
 }
 
-/// Close every descriptor above the ones documented in `crate::launch`.
-fn close_others(have_log: bool) -> anyhow::Result<()> {
-    let first = if have_log { 5 } else { 4 };
+/// Close every descriptor other than the ones documented in `crate::launch`.
+fn close_others(have_log: bool, binds: usize) -> anyhow::Result<()> {
+    if !have_log {
+        // SAFETY: close takes a plain integer; descriptor 4 was not taken
+        // without a debug log (EBADF if it is not open is fine).
+        unsafe { libc::close(BOOT_DEBUG_LOG_FD) };
+    }
+    let first = BOOT_FIRST_BIND_FD + i32::try_from(binds).context("too many binds")?;
     // SAFETY: close_range takes plain integers; the descriptors it closes
-    // are owned by nothing in this process (only 0-4 were taken).
+    // are owned by nothing in this process (only 0-4 and the binds' were
+    // taken).
     let r = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0) };
     if r < 0 {
         return Err(io::Error::last_os_error()).context("close_range");

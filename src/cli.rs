@@ -4,7 +4,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// The `PATH` of the default environment inside the sandbox.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -31,6 +31,9 @@ pub enum Command {
     /// changes. Exit status is the program's (128+N if it dies by signal N);
     /// 125 if the sandbox itself fails.
     Do(DoOpts),
+    /// Measure system-call overhead and whole workloads natively, on each
+    /// platform and under other runtimes, side by side (table, JSON, SVG).
+    Bench(crate::bench::BenchOpts),
     /// (internal) The sandbox process: namespaces, pivot_root, then the sentry.
     #[command(hide = true)]
     Boot(BootOpts),
@@ -48,9 +51,40 @@ pub struct DoOpts {
     pub platform: String,
 
     /// Host directory served as the sandbox's root filesystem (read-only;
-    /// writes go to an in-memory layer on top and are lost on exit).
+    /// writes go to an in-memory layer on top and are lost on exit, unless
+    /// --overlay none).
     #[arg(long, value_name = "DIR", default_value = "/")]
     pub rootfs: PathBuf,
+
+    /// Mount host directory SRC at DST inside the sandbox (repeatable).
+    /// Writes go to the host directory; with ":ro" they fail with EROFS.
+    /// Each SRC is served by a gofer of its own; DST is made if missing.
+    #[arg(long = "bind", value_name = "SRC:DST[:ro]", value_parser = parse_bind)]
+    pub binds: Vec<BindSpec>,
+
+    /// Mount an empty in-memory file system (mode 1777) at DST inside the
+    /// sandbox (repeatable); DST is made if missing.
+    #[arg(long = "tmpfs", value_name = "DST", value_parser = parse_abs)]
+    pub tmpfs: Vec<String>,
+
+    /// How the root filesystem takes writes: "memory" keeps them in an
+    /// in-memory layer over the read-only rootfs (the host never changes);
+    /// "none" writes through to the rootfs on the host (mount points the
+    /// sandbox needs, /dev, /proc, /tmp and --bind/--tmpfs destinations,
+    /// are then made in the rootfs if missing).
+    #[arg(long, value_name = "MODE", value_enum, default_value = "memory")]
+    pub overlay: Overlay,
+
+    /// Make the root filesystem read-only: writes to it fail with EROFS
+    /// (/tmp, /dev/shm, --tmpfs and writable --bind mounts stay writable).
+    #[arg(long)]
+    pub readonly: bool,
+
+    /// Run the program as this user and group (every uid and gid, and the
+    /// only supplementary group) instead of root; permission checks in the
+    /// sandbox honour them.
+    #[arg(long, value_name = "UID:GID", value_parser = parse_user)]
+    pub user: Option<(u32, u32)>,
 
     /// Working directory of the program, inside the sandbox.
     #[arg(long, value_name = "DIR", default_value = "/")]
@@ -83,6 +117,58 @@ pub struct DoOpts {
     pub argv: Vec<OsString>,
 }
 
+/// `--overlay`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Overlay {
+    /// Writes stay in memory; the host never changes.
+    Memory,
+    /// Writes reach the host rootfs.
+    None,
+}
+
+/// One `--bind SRC:DST[:ro]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindSpec {
+    pub src: PathBuf,
+    pub dst: String,
+    pub readonly: bool,
+}
+
+impl BindSpec {
+    /// Back to the command-line form.
+    pub fn to_arg(&self) -> String {
+        format!("{}:{}{}", self.src.display(), self.dst, if self.readonly { ":ro" } else { "" })
+    }
+}
+
+fn parse_bind(s: &str) -> Result<BindSpec, String> {
+    let parts: Vec<&str> = s.split(':').collect();
+    let (src, dst, readonly) = match parts.as_slice() {
+        [src, dst] => (src, dst, false),
+        [src, dst, "ro"] => (src, dst, true),
+        [src, dst, "rw"] => (src, dst, false),
+        _ => return Err(format!("expected SRC:DST[:ro], got {s:?}")),
+    };
+    if src.is_empty() {
+        return Err(format!("empty source in {s:?}"));
+    }
+    Ok(BindSpec { src: PathBuf::from(src), dst: parse_abs(dst)?, readonly })
+}
+
+fn parse_abs(s: &str) -> Result<String, String> {
+    if s.starts_with('/') {
+        Ok(s.to_owned())
+    } else {
+        Err(format!("expected an absolute path inside the sandbox, got {s:?}"))
+    }
+}
+
+fn parse_user(s: &str) -> Result<(u32, u32), String> {
+    let (u, g) = s.split_once(':').ok_or_else(|| format!("expected UID:GID, got {s:?}"))?;
+    let num = |v: &str| v.parse::<u32>().map_err(|_| format!("expected numeric UID:GID, got {s:?}"));
+    Ok((num(u)?, num(g)?))
+}
+
 fn parse_env(s: &str) -> Result<String, String> {
     match s.split_once('=') {
         Some((k, _)) if !k.is_empty() => Ok(s.to_owned()),
@@ -110,7 +196,8 @@ impl DoOpts {
 
     /// The arguments that make `bulwark boot` see the same options. The
     /// rootfs (the gofer's business) and the debug log (passed as an open
-    /// descriptor) are left out.
+    /// descriptor) are left out; binds are passed (the sandbox finds their
+    /// gofer connections at fixed descriptors, see `crate::launch`).
     pub fn to_boot_args(&self) -> Vec<OsString> {
         let mut args: Vec<OsString> = vec![
             "--platform".into(),
@@ -123,6 +210,25 @@ impl DoOpts {
         for kv in &self.env {
             args.push("--env".into());
             args.push(kv.into());
+        }
+        for b in &self.binds {
+            args.push("--bind".into());
+            args.push(b.to_arg().into());
+        }
+        for t in &self.tmpfs {
+            args.push("--tmpfs".into());
+            args.push(t.into());
+        }
+        if self.overlay == Overlay::None {
+            args.push("--overlay".into());
+            args.push("none".into());
+        }
+        if self.readonly {
+            args.push("--readonly".into());
+        }
+        if let Some((u, g)) = self.user {
+            args.push("--user".into());
+            args.push(format!("{u}:{g}").into());
         }
         if self.strace {
             args.push("--strace".into());
@@ -163,6 +269,10 @@ pub struct GoferOpts {
     /// Descriptor of the connection to the sandbox (inherited).
     #[arg(long, value_name = "N")]
     pub fd: i32,
+
+    /// Serve the directory read-write (default: read-only).
+    #[arg(long)]
+    pub read_write: bool,
 }
 
 #[cfg(test)]
@@ -194,6 +304,50 @@ mod tests {
         let env = o.environment(Some("xterm".into()));
 
         assert_eq!(env, [&format!("PATH={DEFAULT_PATH}"), "HOME=/h", "TERM=xterm", "A=1"]);
+    }
+
+    #[test]
+    fn mount_options_parse_and_round_trip_through_the_boot_parser() {
+        let o = parse(&[
+            "bulwark",
+            "do",
+            "--bind",
+            "/a:/mnt/a",
+            "--bind",
+            "/b:/b:ro",
+            "--tmpfs",
+            "/scratch",
+            "--overlay",
+            "none",
+            "--readonly",
+            "--user",
+            "1000:100",
+            "--",
+            "x",
+        ]);
+        let mut argv: Vec<OsString> = vec!["bulwark".into(), "boot".into(), "--gofer-fd".into(), "3".into()];
+        argv.extend(o.to_boot_args());
+
+        let Command::Boot(b) = Cli::try_parse_from(argv).expect("valid boot line").command else {
+            panic!("expected boot");
+        };
+
+        let want = vec![
+            BindSpec { src: "/a".into(), dst: "/mnt/a".into(), readonly: false },
+            BindSpec { src: "/b".into(), dst: "/b".into(), readonly: true },
+        ];
+        assert_eq!(b.opts.binds, want);
+        assert_eq!(
+            (b.opts.tmpfs, b.opts.overlay, b.opts.readonly, b.opts.user),
+            (vec!["/scratch".to_owned()], Overlay::None, true, Some((1000, 100)))
+        );
+    }
+
+    #[test]
+    fn bind_with_relative_destination_or_bad_mode_is_rejected() {
+        assert!(Cli::try_parse_from(["bulwark", "do", "--bind", "/a:rel", "--", "x"]).is_err());
+        assert!(Cli::try_parse_from(["bulwark", "do", "--bind", "/a:/b:rx", "--", "x"]).is_err());
+        assert!(Cli::try_parse_from(["bulwark", "do", "--user", "me", "--", "x"]).is_err());
     }
 
     #[test]

@@ -7,11 +7,14 @@
 //! | fd | what                                                   |
 //! |----|--------------------------------------------------------|
 //! | 0-2| the CLI's stdin, stdout, stderr (donated to the app)  |
-//! | 3  | the sandbox end of the gofer connection               |
+//! | 3  | the sandbox end of the root gofer's connection         |
 //! | 4  | the debug log, opened for append (only with `--debug-log`) |
+//! | 5+i| the sandbox end of the connection to the gofer serving the i-th `--bind` (i from 0, in command-line order) |
 //!
-//! The gofer starts with its stdio, and its end of the connection at the
-//! number named by `--fd`.
+//! Each gofer (one for the root, one per `--bind` source) starts with its
+//! stdio, and its end of the connection at the number named by `--fd`. The
+//! root's gofer serves read-write only with `--overlay none` (and not
+//! `--readonly`); a bind's, unless the bind is `:ro`.
 
 use std::fs::OpenOptions;
 use std::io;
@@ -22,15 +25,20 @@ use std::process::{Child, Command, Stdio};
 
 use anyhow::{bail, Context};
 
-use crate::cli::{DoOpts, GoferOpts};
+use crate::cli::{DoOpts, GoferOpts, Overlay};
 
 /// Where the sandbox finds the gofer connection.
 pub const BOOT_GOFER_FD: RawFd = 3;
 /// Where the sandbox finds the debug log, if any.
 pub const BOOT_DEBUG_LOG_FD: RawFd = 4;
+/// Where the sandbox finds the gofer of the first `--bind` (the i-th at
+/// `BOOT_FIRST_BIND_FD + i`).
+pub const BOOT_FIRST_BIND_FD: RawFd = 5;
+/// At most this many `--bind`s, so that their numbers stay below `HIGH_FD`.
+pub const MAX_BINDS: usize = 64;
 /// Descriptors passed to children are first moved at or above this, so that
-/// `dup2` onto 3 and 4 in the child never clobbers one another.
-const HIGH_FD: RawFd = 10;
+/// `dup2` onto 3, 4, 5... in the child never clobbers one another.
+const HIGH_FD: RawFd = 100;
 
 /// Run `bulwark do`: returns the exit status the shell should see.
 pub fn run_do(opts: &DoOpts) -> anyhow::Result<i32> {
@@ -48,38 +56,61 @@ pub fn run_do(opts: &DoOpts) -> anyhow::Result<i32> {
         ),
         None => None,
     };
+    if opts.binds.len() > MAX_BINDS {
+        bail!("at most {MAX_BINDS} --bind options");
+    }
     let debug_log = debug_log.map(|f| above(f.as_raw_fd())).transpose()?;
-    let (sandbox_end, gofer_end) = seqpacket_pair()?;
-    let sandbox_end = above(sandbox_end.as_raw_fd())?;
-    let gofer_end = above(gofer_end.as_raw_fd())?;
-
     let exe = Path::new("/proc/self/exe");
-    let mut gofer = spawn_gofer(exe, &rootfs, &gofer_end)?;
-    drop(gofer_end);
-    let boot = spawn_boot(exe, opts, &sandbox_end, debug_log.as_ref());
-    drop(sandbox_end);
-    drop(debug_log);
-    let status = boot.and_then(|mut boot| boot.wait().context("waiting for the sandbox"));
+    let mut gofers = Vec::new();
+    let root_rw = opts.overlay == Overlay::None && !opts.readonly;
+    let started = start_gofer(exe, &rootfs, root_rw, &mut gofers);
+    let mut bind_ends = Vec::new();
+    let started = started.and_then(|sandbox_end| {
+        for b in &opts.binds {
+            let src = b.src.canonicalize().with_context(|| format!("bind source {}", b.src.display()))?;
+            if !src.is_dir() {
+                bail!("bind source {} is not a directory (binding a single file is not supported)", src.display());
+            }
+            bind_ends.push(start_gofer(exe, &src, !b.readonly, &mut gofers)?);
+        }
+        Ok(sandbox_end)
+    });
+    let status = started.and_then(|sandbox_end| {
+        let boot = spawn_boot(exe, opts, &sandbox_end, debug_log.as_ref(), &bind_ends);
+        drop(sandbox_end);
+        drop(bind_ends);
+        drop(debug_log);
+        boot.and_then(|mut boot| boot.wait().context("waiting for the sandbox"))
+    });
 
-    // The gofer ends by itself when the sandbox's end closes; make sure.
-    let _ = gofer.kill();
-    let _ = gofer.wait();
+    // Each gofer ends by itself when the sandbox's end closes; make sure.
+    for mut gofer in gofers {
+        let _ = gofer.kill();
+        let _ = gofer.wait();
+    }
 
     let status = status?;
     Ok(status.code().or_else(|| status.signal().map(|s| 128 + s)).unwrap_or(125))
 }
 
-fn spawn_gofer(exe: &Path, rootfs: &Path, sock: &OwnedFd) -> anyhow::Result<Child> {
+/// Start a gofer serving `root` (read-write if `rw`), pushing it on
+/// `gofers`; returns the sandbox's end of its connection.
+fn start_gofer(exe: &Path, root: &Path, rw: bool, gofers: &mut Vec<Child>) -> anyhow::Result<OwnedFd> {
+    let (sandbox_end, gofer_end) = seqpacket_pair()?;
+    let sandbox_end = above(sandbox_end.as_raw_fd())?;
+    let gofer_end = above(gofer_end.as_raw_fd())?;
+    gofers.push(spawn_gofer(exe, root, rw, &gofer_end)?);
+    Ok(sandbox_end)
+}
+
+fn spawn_gofer(exe: &Path, rootfs: &Path, rw: bool, sock: &OwnedFd) -> anyhow::Result<Child> {
     let fd = sock.as_raw_fd();
     let mut cmd = Command::new(exe);
-    cmd.arg("gofer")
-        .arg("--root")
-        .arg(rootfs)
-        .arg("--fd")
-        .arg(fd.to_string())
-        .env_clear()
-        .stdin(Stdio::null())
-        .stdout(Stdio::null());
+    cmd.arg("gofer").arg("--root").arg(rootfs).arg("--fd").arg(fd.to_string());
+    if rw {
+        cmd.arg("--read-write");
+    }
+    cmd.env_clear().stdin(Stdio::null()).stdout(Stdio::null());
     // SAFETY: the closure makes only async-signal-safe system calls (prctl,
     // fcntl) and allocates nothing.
     unsafe {
@@ -91,9 +122,16 @@ fn spawn_gofer(exe: &Path, rootfs: &Path, sock: &OwnedFd) -> anyhow::Result<Chil
     cmd.spawn().context("starting the gofer")
 }
 
-fn spawn_boot(exe: &Path, opts: &DoOpts, sock: &OwnedFd, debug_log: Option<&OwnedFd>) -> anyhow::Result<Child> {
+fn spawn_boot(
+    exe: &Path,
+    opts: &DoOpts,
+    sock: &OwnedFd,
+    debug_log: Option<&OwnedFd>,
+    binds: &[OwnedFd],
+) -> anyhow::Result<Child> {
     let sock_fd = sock.as_raw_fd();
     let log_fd = debug_log.map(AsRawFd::as_raw_fd);
+    let bind_fds: Vec<RawFd> = binds.iter().map(AsRawFd::as_raw_fd).collect();
     let mut cmd = Command::new(exe);
     cmd.arg("boot").arg("--gofer-fd").arg(BOOT_GOFER_FD.to_string());
     if log_fd.is_some() {
@@ -104,14 +142,18 @@ fn spawn_boot(exe: &Path, opts: &DoOpts, sock: &OwnedFd, debug_log: Option<&Owne
     }
     cmd.args(opts.to_boot_args()).env_clear();
     // SAFETY: the closure makes only async-signal-safe system calls (prctl,
-    // dup2) and allocates nothing. Both sources are >= HIGH_FD, so neither
-    // dup2 overwrites the other's source.
+    // dup2) and allocates nothing (`bind_fds` is moved in, built before
+    // fork). Every source is >= HIGH_FD and every target below it, so no
+    // dup2 overwrites another's source.
     unsafe {
         cmd.pre_exec(move || {
             die_with_parent()?;
             dup_onto(sock_fd, BOOT_GOFER_FD)?;
             if let Some(fd) = log_fd {
                 dup_onto(fd, BOOT_DEBUG_LOG_FD)?;
+            }
+            for (target, fd) in (BOOT_FIRST_BIND_FD..).zip(bind_fds.iter()) {
+                dup_onto(*fd, target)?;
             }
             Ok(())
         });
@@ -131,12 +173,12 @@ pub fn run_gofer(opts: &GoferOpts) -> anyhow::Result<()> {
         // The jail needs CAP_SYS_ADMIN: take it in a user namespace of our own.
         crate::boot::enter_user_namespace().context("gofer user namespace")?;
     }
-    gofer_server(&opts.root, sock).context("gofer")
+    gofer_server(&opts.root, sock, opts.read_write).context("gofer")
 }
 
 /// Which gofer serves the root.
-fn gofer_server(root: &Path, sock: OwnedFd) -> io::Result<()> {
-    gofer::server::run(root, sock)
+fn gofer_server(root: &Path, sock: OwnedFd, rw: bool) -> io::Result<()> {
+    gofer::server::run_with(root, sock, gofer::server::Options { read_only: !rw })
 }
 
 /// Close every descriptor from 3 up, except `keep`.

@@ -3,6 +3,7 @@
 //! One binary: `bulwark do` (the CLI), and the hidden `bulwark boot` (the
 //! sandbox) and `bulwark gofer` (the file server) it re-executes itself as.
 
+mod bench;
 mod boot;
 mod cli;
 mod launch;
@@ -26,6 +27,7 @@ fn main() {
     };
     let result = match cli.command {
         Command::Do(opts) => launch::run_do(&opts),
+        Command::Bench(opts) => bench::run(&opts),
         Command::Boot(opts) => boot::run_boot(opts),
         Command::Gofer(opts) => launch::run_gofer(&opts).map(|()| 0),
     };

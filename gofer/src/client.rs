@@ -330,6 +330,38 @@ impl GoferClient {
         self.call_ok(&Request::Rename { olddir, old: old.to_vec(), newdir, new: new.to_vec() })
     }
 
+    /// The value of extended attribute `name` (with its namespace prefix)
+    /// of `h`, as the host answers (`ENODATA` when not set, `EOPNOTSUPP`
+    /// where the host file system keeps none).
+    pub fn getxattr(&self, h: Handle, name: &[u8]) -> Result<Vec<u8>, Errno> {
+        match self.call_nofd(&Request::GetXattr { h, name: name.to_vec() })? {
+            Reply::Xattr(v) => Ok(v),
+            _ => Err(Errno::EIO),
+        }
+    }
+
+    /// The names of the extended attributes of `h`, in the host's order.
+    pub fn listxattr(&self, h: Handle) -> Result<Vec<Vec<u8>>, Errno> {
+        match self.call_nofd(&Request::ListXattr { h })? {
+            Reply::XattrNames(v) => Ok(v),
+            _ => Err(Errno::EIO),
+        }
+    }
+
+    /// Set extended attribute `name` of `h` (`flags`: `XATTR_CREATE`,
+    /// `XATTR_REPLACE`). `EROFS` on a read-only root.
+    pub fn setxattr(&self, h: Handle, name: &[u8], value: &[u8], flags: u32) -> Result<(), Errno> {
+        if value.len() > protocol::MAX_XATTR_VALUE {
+            return Err(Errno::E2BIG);
+        }
+        self.call_ok(&Request::SetXattr { h, name: name.to_vec(), value: value.to_vec(), flags })
+    }
+
+    /// Remove extended attribute `name` of `h`.
+    pub fn removexattr(&self, h: Handle, name: &[u8]) -> Result<(), Errno> {
+        self.call_ok(&Request::RemoveXattr { h, name: name.to_vec() })
+    }
+
     /// Change attributes of `h`; see [`SetAttr`]. Applied in the order
     /// uid/gid, mode, size, times; the first failure stops and is returned.
     pub fn setattr(&self, h: Handle, attr: &SetAttr) -> Result<(), Errno> {

@@ -22,14 +22,21 @@
 
 use crate::client::{Attr, DirEnt, Handle, SetAttr, SetTime, Time};
 
-/// The largest message either side sends or accepts, in bytes.
-pub const MAX_MSG: usize = 64 * 1024;
+/// The largest message either side sends or accepts, in bytes: room for a
+/// directory batch or for the largest extended attribute value and its
+/// name.
+pub const MAX_MSG: usize = 72 * 1024;
 /// The longest path component (`NAME_MAX`).
 pub const MAX_NAME: usize = 255;
 /// The longest symlink target (`PATH_MAX - 1`).
 pub const MAX_TARGET: usize = 4095;
 /// The most components one `Walk` request may name.
 pub const MAX_WALK: usize = 256;
+/// The longest extended attribute name (`XATTR_NAME_MAX`).
+pub const MAX_XATTR_NAME: usize = 255;
+/// The largest extended attribute value (`XATTR_SIZE_MAX`), and the
+/// largest total of names a `ListXattr` reply carries (`XATTR_LIST_MAX`).
+pub const MAX_XATTR_VALUE: usize = 64 * 1024;
 
 /// Why a message failed to decode.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -117,6 +124,26 @@ pub enum Request {
         h: Handle,
         attr: SetAttr,
     },
+    /// The value of extended attribute `name` of `h`.
+    GetXattr {
+        h: Handle,
+        name: Vec<u8>,
+    },
+    /// The names of the extended attributes of `h`.
+    ListXattr {
+        h: Handle,
+    },
+    /// `setxattr` with `XATTR_CREATE`/`XATTR_REPLACE` `flags`.
+    SetXattr {
+        h: Handle,
+        name: Vec<u8>,
+        value: Vec<u8>,
+        flags: u32,
+    },
+    RemoveXattr {
+        h: Handle,
+        name: Vec<u8>,
+    },
 }
 
 /// A reply from the gofer. (No `PartialEq`: `abi::types::Statfs` has none;
@@ -142,6 +169,10 @@ pub enum Reply {
     Target(Vec<u8>),
     StatFs(abi::types::Statfs),
     Ok,
+    /// An extended attribute's value.
+    Xattr(Vec<u8>),
+    /// Extended attribute names, in the host's order.
+    XattrNames(Vec<Vec<u8>>),
 }
 
 /// Whether `name` is one path component the gofer accepts: not empty, not
@@ -176,6 +207,10 @@ const T_LINK: u8 = 12;
 const T_UNLINK: u8 = 13;
 const T_RENAME: u8 = 14;
 const T_SETATTR: u8 = 15;
+const T_GETXATTR: u8 = 16;
+const T_LISTXATTR: u8 = 17;
+const T_SETXATTR: u8 = 18;
+const T_REMOVEXATTR: u8 = 19;
 
 // Reply kinds.
 const R_ERROR: u8 = 0;
@@ -187,6 +222,8 @@ const R_DIRENTS: u8 = 5;
 const R_TARGET: u8 = 6;
 const R_STATFS: u8 = 7;
 const R_OK: u8 = 8;
+const R_XATTR: u8 = 9;
+const R_XATTR_NAMES: u8 = 10;
 
 // SetAttr field mask.
 const SA_MODE: u8 = 1;
@@ -476,6 +513,27 @@ impl Request {
                     w.set_time(t);
                 }
             }
+            Request::GetXattr { h, name } => {
+                w = Writer::new(T_GETXATTR);
+                w.u64(h.0);
+                w.bytes(name);
+            }
+            Request::ListXattr { h } => {
+                w = Writer::new(T_LISTXATTR);
+                w.u64(h.0);
+            }
+            Request::SetXattr { h, name, value, flags } => {
+                w = Writer::new(T_SETXATTR);
+                w.u64(h.0);
+                w.bytes(name);
+                w.bytes(value);
+                w.u32(*flags);
+            }
+            Request::RemoveXattr { h, name } => {
+                w = Writer::new(T_REMOVEXATTR);
+                w.u64(h.0);
+                w.bytes(name);
+            }
         }
         w.0
     }
@@ -538,6 +596,15 @@ impl Request {
                 }
                 Request::SetAttr { h, attr }
             }
+            T_GETXATTR => Request::GetXattr { h: r.handle()?, name: r.bytes(MAX_XATTR_NAME)? },
+            T_LISTXATTR => Request::ListXattr { h: r.handle()? },
+            T_SETXATTR => Request::SetXattr {
+                h: r.handle()?,
+                name: r.bytes(MAX_XATTR_NAME)?,
+                value: r.bytes(MAX_XATTR_VALUE)?,
+                flags: r.u32()?,
+            },
+            T_REMOVEXATTR => Request::RemoveXattr { h: r.handle()?, name: r.bytes(MAX_XATTR_NAME)? },
             t => return Err(DecodeError::UnknownTag(t)),
         };
         r.finish()?;
@@ -603,6 +670,17 @@ impl Reply {
                 }
             }
             Reply::Ok => w = Writer::new(R_OK),
+            Reply::Xattr(v) => {
+                w = Writer::new(R_XATTR);
+                w.bytes(v);
+            }
+            Reply::XattrNames(names) => {
+                w = Writer::new(R_XATTR_NAMES);
+                w.len(names.len());
+                for n in names {
+                    w.bytes(n);
+                }
+            }
         }
         w.0
     }
@@ -649,6 +727,15 @@ impl Reply {
                 f_spare: [0; 4],
             }),
             R_OK => Reply::Ok,
+            R_XATTR => Reply::Xattr(r.bytes(MAX_XATTR_VALUE)?),
+            R_XATTR_NAMES => {
+                let n = r.count(MAX_XATTR_VALUE, 4)?;
+                let mut names = Vec::with_capacity(n);
+                for _ in 0..n {
+                    names.push(r.bytes(MAX_XATTR_NAME)?);
+                }
+                Reply::XattrNames(names)
+            }
             t => return Err(DecodeError::UnknownTag(t)),
         };
         r.finish()?;
@@ -706,6 +793,10 @@ mod tests {
                     mtime: Some(SetTime::At(Time { sec: 1, nsec: 2 })),
                 },
             },
+            Request::GetXattr { h, name: b"user.a".to_vec() },
+            Request::ListXattr { h },
+            Request::SetXattr { h, name: b"user.a".to_vec(), value: vec![0, 1, 2], flags: 1 },
+            Request::RemoveXattr { h, name: b"user.a".to_vec() },
         ]
     }
 
@@ -733,6 +824,8 @@ mod tests {
                 f_spare: [0; 4],
             }),
             Reply::Ok,
+            Reply::Xattr(b"v\0".to_vec()),
+            Reply::XattrNames(vec![b"user.a".to_vec(), b"security.selinux".to_vec()]),
         ]
     }
 
@@ -797,6 +890,24 @@ mod tests {
         buf.push(0);
         buf.extend_from_slice(&60_000u32.to_le_bytes());
         assert_eq!(Reply::decode(&buf).err(), Some(DecodeError::Short));
+    }
+
+    #[test]
+    fn largest_xattr_value_with_longest_name_fits_in_a_message() {
+        let req = Request::SetXattr {
+            h: Handle(1),
+            name: vec![b'n'; MAX_XATTR_NAME],
+            value: vec![0; MAX_XATTR_VALUE],
+            flags: 0,
+        };
+        assert!(req.encode().len() <= MAX_MSG);
+        assert!(Reply::Xattr(vec![0; MAX_XATTR_VALUE]).encode().len() <= MAX_MSG);
+    }
+
+    #[test]
+    fn over_long_xattr_value_is_rejected() {
+        let rep = Reply::Xattr(vec![0; MAX_XATTR_VALUE + 1]);
+        assert_eq!(Reply::decode(&rep.encode()).err(), Some(DecodeError::TooLong(MAX_XATTR_VALUE + 1)));
     }
 
     #[test]

@@ -21,7 +21,9 @@ use std::sync::Arc;
 use abi::Errno;
 
 use crate::client::{Attr, DirEnt, Handle, SetAttr, SetTime, Time};
-use crate::protocol::{self, Reply, Request, DIRENTS_OVERHEAD, DIRENT_OVERHEAD, MAX_MSG, MAX_WALK};
+use crate::protocol::{
+    self, Reply, Request, DIRENTS_OVERHEAD, DIRENT_OVERHEAD, MAX_MSG, MAX_WALK, MAX_XATTR_NAME, MAX_XATTR_VALUE,
+};
 use crate::{jail, sys};
 
 /// How to serve the root.
@@ -155,6 +157,17 @@ fn open_flags(flags: u32) -> Result<i32, Errno> {
 
 fn to_cstring(name: &[u8]) -> Result<CString, Errno> {
     CString::new(name).map_err(|_| Errno::EINVAL)
+}
+
+/// `XATTR_CREATE | XATTR_REPLACE`.
+const XATTR_FLAGS: u32 = 3;
+
+/// An extended attribute name from the sentry: 1 to 255 bytes, no NUL.
+fn xattr_name(name: &[u8]) -> Result<CString, Errno> {
+    if name.is_empty() || name.len() > MAX_XATTR_NAME {
+        return Err(Errno::ERANGE);
+    }
+    to_cstring(name)
 }
 
 fn checked_name(name: &[u8]) -> Result<CString, Errno> {
@@ -322,6 +335,33 @@ impl Server {
                 self.setattr(h, &attr)?;
                 none(Reply::Ok)
             }
+            Request::GetXattr { h, name } => {
+                let name = xattr_name(&name)?;
+                let mut buf = vec![0u8; MAX_XATTR_VALUE];
+                let n = self.with_xattr_target(h, |at| sys::getxattr(at, &name, &mut buf))?;
+                buf.truncate(n);
+                none(Reply::Xattr(buf))
+            }
+            Request::ListXattr { h } => {
+                let mut buf = vec![0u8; MAX_XATTR_VALUE];
+                let n = self.with_xattr_target(h, |at| sys::listxattr(at, &mut buf))?;
+                let names = buf[..n].split(|&b| b == 0).filter(|n| !n.is_empty()).map(<[u8]>::to_vec).collect();
+                none(Reply::XattrNames(names))
+            }
+            Request::SetXattr { h, name, value, flags } => {
+                let name = xattr_name(&name)?;
+                if flags & !XATTR_FLAGS != 0 || value.len() > MAX_XATTR_VALUE {
+                    return Err(Errno::EINVAL);
+                }
+                let flags = i32::try_from(flags).map_err(|_| Errno::EINVAL)?;
+                self.with_xattr_target(h, |at| sys::setxattr(at, &name, &value, flags))?;
+                none(Reply::Ok)
+            }
+            Request::RemoveXattr { h, name } => {
+                let name = xattr_name(&name)?;
+                self.with_xattr_target(h, |at| sys::removexattr(at, &name))?;
+                none(Reply::Ok)
+            }
         }
     }
 
@@ -459,6 +499,46 @@ impl Server {
             }
         }
         Ok(())
+    }
+
+    /// Run an extended-attribute call on the file of `h`. The host's
+    /// `*xattr` calls need a real descriptor or a path (an `O_PATH`
+    /// descriptor gives `EBADF`): directories are opened by `.`, regular
+    /// files re-opened read-only through their parent (as `open` does);
+    /// anything else (symlinks, devices, FIFOs, sockets, which must not be
+    /// opened) is named from its parent directory, made the current
+    /// directory for the call, with the non-following `l*xattr` calls.
+    fn with_xattr_target<T>(
+        &self,
+        h: Handle,
+        f: impl FnOnce(sys::XattrAt<'_>) -> Result<T, Errno>,
+    ) -> Result<T, Errno> {
+        let node = self.node(h)?;
+        let st = sys::fstat(node.fd.as_fd())?;
+        match file_type(&st) {
+            libc::S_IFDIR => {
+                let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC | libc::O_NOFOLLOW;
+                let fd = sys::openat(node.fd.as_fd(), c".", flags, 0)?;
+                f(sys::XattrAt::Fd(fd.as_fd()))
+            }
+            libc::S_IFREG => {
+                let (parent, name) = node.parent.as_ref().ok_or(Errno::ESTALE)?;
+                let fd = reopen_checked(parent.as_fd(), name, libc::O_RDONLY, &st)?;
+                f(sys::XattrAt::Fd(fd.as_fd()))
+            }
+            _ => {
+                let (parent, name) = node.parent.as_ref().ok_or(Errno::ESTALE)?;
+                let (_, now) = lookup(parent.as_fd(), name)?;
+                if !same_file(&now, &st) {
+                    return Err(Errno::ESTALE);
+                }
+                sys::fchdir(parent.as_fd())?;
+                let r = f(sys::XattrAt::Name(name));
+                // The gofer has no other use for its working directory.
+                let _ = sys::fchdir(self.root.as_fd());
+                r
+            }
+        }
     }
 
     fn setattr(&self, h: Handle, attr: &SetAttr) -> Result<(), Errno> {

@@ -183,6 +183,81 @@ pub fn renameat(olddir: BorrowedFd<'_>, old: &CStr, newdir: BorrowedFd<'_>, new:
     Ok(())
 }
 
+/// What an extended-attribute call applies to: an open (not `O_PATH`)
+/// descriptor, or a name in the current directory, never followed if it is
+/// a symlink (the `l*xattr` calls).
+#[derive(Clone, Copy)]
+pub enum XattrAt<'a> {
+    Fd(BorrowedFd<'a>),
+    Name(&'a CStr),
+}
+
+fn check_size(ret: libc::ssize_t) -> Result<usize, Errno> {
+    usize::try_from(ret).map_err(|_| last_errno())
+}
+
+/// `fgetxattr(2)` / `lgetxattr(2)` into `buf`; the value's length.
+pub fn getxattr(at: XattrAt<'_>, name: &CStr, buf: &mut [u8]) -> Result<usize, Errno> {
+    let ret = match at {
+        // SAFETY: `name` is NUL-terminated; `buf` is writable for its length.
+        XattrAt::Fd(fd) => unsafe {
+            libc::fgetxattr(fd.as_raw_fd(), name.as_ptr(), buf.as_mut_ptr().cast(), buf.len())
+        },
+        // SAFETY: as above; `path` is NUL-terminated.
+        XattrAt::Name(path) => unsafe {
+            libc::lgetxattr(path.as_ptr(), name.as_ptr(), buf.as_mut_ptr().cast(), buf.len())
+        },
+    };
+    check_size(ret)
+}
+
+/// `flistxattr(2)` / `llistxattr(2)` into `buf` (NUL-terminated names); the
+/// list's length.
+pub fn listxattr(at: XattrAt<'_>, buf: &mut [u8]) -> Result<usize, Errno> {
+    let ret = match at {
+        // SAFETY: `buf` is writable for its length.
+        XattrAt::Fd(fd) => unsafe { libc::flistxattr(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) },
+        // SAFETY: as above; `path` is NUL-terminated.
+        XattrAt::Name(path) => unsafe { libc::llistxattr(path.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) },
+    };
+    check_size(ret)
+}
+
+/// `fsetxattr(2)` / `lsetxattr(2)`.
+pub fn setxattr(at: XattrAt<'_>, name: &CStr, value: &[u8], flags: i32) -> Result<(), Errno> {
+    let ret = match at {
+        // SAFETY: `name` is NUL-terminated; `value` is readable for its length.
+        XattrAt::Fd(fd) => unsafe {
+            libc::fsetxattr(fd.as_raw_fd(), name.as_ptr(), value.as_ptr().cast(), value.len(), flags)
+        },
+        // SAFETY: as above; `path` is NUL-terminated.
+        XattrAt::Name(path) => unsafe {
+            libc::lsetxattr(path.as_ptr(), name.as_ptr(), value.as_ptr().cast(), value.len(), flags)
+        },
+    };
+    check(ret)?;
+    Ok(())
+}
+
+/// `fremovexattr(2)` / `lremovexattr(2)`.
+pub fn removexattr(at: XattrAt<'_>, name: &CStr) -> Result<(), Errno> {
+    let ret = match at {
+        // SAFETY: `name` is NUL-terminated.
+        XattrAt::Fd(fd) => unsafe { libc::fremovexattr(fd.as_raw_fd(), name.as_ptr()) },
+        // SAFETY: both strings are NUL-terminated.
+        XattrAt::Name(path) => unsafe { libc::lremovexattr(path.as_ptr(), name.as_ptr()) },
+    };
+    check(ret)?;
+    Ok(())
+}
+
+/// `fchdir(2)` (works on `O_PATH` directory descriptors).
+pub fn fchdir(fd: BorrowedFd<'_>) -> Result<(), Errno> {
+    // SAFETY: plain call on a live descriptor.
+    check(unsafe { libc::fchdir(fd.as_raw_fd()) })?;
+    Ok(())
+}
+
 /// Send one message, with `fd` attached by `SCM_RIGHTS` if given.
 /// Retries on `EINTR`; never raises `SIGPIPE`.
 pub fn send_msg(sock: BorrowedFd<'_>, data: &[u8], fd: Option<BorrowedFd<'_>>) -> io::Result<()> {

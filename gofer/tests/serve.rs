@@ -452,3 +452,68 @@ fn readdir_of_a_large_directory_is_paginated_under_max_msg() {
     assert!(pages >= 4, "{pages} pages");
     assert_eq!(total, 3000);
 }
+
+#[test]
+fn xattrs_of_a_regular_file_are_set_read_listed_and_removed_on_the_host() {
+    let (dir, c, _t) = fixture();
+    let (root, _) = c.attach().unwrap();
+    let (h, _) = c.walk(root, b"hello.txt").unwrap();
+
+    c.setxattr(h, b"user.k", b"v1", 0).unwrap();
+    let created_twice = c.setxattr(h, b"user.k", b"v2", 1);
+    let value = c.getxattr(h, b"user.k").unwrap();
+    let listed = c.listxattr(h).unwrap();
+    let on_host = xattr_on_host(&dir.path().join("hello.txt"), "user.k");
+    c.removexattr(h, b"user.k").unwrap();
+
+    assert_eq!(created_twice, Err(Errno::EEXIST));
+    assert_eq!(value, b"v1");
+    assert!(listed.contains(&b"user.k".to_vec()), "{listed:?}");
+    assert_eq!(on_host.as_deref(), Some(&b"v1"[..]));
+    assert_eq!(c.getxattr(h, b"user.k"), Err(Errno::ENODATA));
+    drop(dir);
+}
+
+#[test]
+fn xattrs_of_a_directory_go_through_a_real_descriptor() {
+    let (_dir, c, _t) = fixture();
+    let (root, _) = c.attach().unwrap();
+    let (h, _) = c.walk(root, b"sub").unwrap();
+
+    c.setxattr(h, b"user.d", b"dir", 0).unwrap();
+
+    assert_eq!(c.getxattr(h, b"user.d").unwrap(), b"dir");
+    assert_eq!(c.getxattr(root, b"user.none"), Err(Errno::ENODATA));
+}
+
+#[test]
+fn user_xattrs_of_a_symlink_answer_as_the_host_does() {
+    let (_dir, c, _t) = fixture();
+    let (root, _) = c.attach().unwrap();
+    let (h, _) = c.walk(root, b"link").unwrap();
+
+    assert_eq!(c.getxattr(h, b"user.x"), Err(Errno::ENODATA));
+    assert_eq!(c.setxattr(h, b"user.x", b"v", 0), Err(Errno::EPERM));
+    assert_eq!(c.listxattr(h).map(|v| v.is_empty()), Ok(true));
+}
+
+#[test]
+fn an_empty_or_over_long_xattr_name_is_erange() {
+    let (_dir, c, _t) = fixture();
+    let (root, _) = c.attach().unwrap();
+
+    assert_eq!(c.getxattr(root, b""), Err(Errno::ERANGE));
+    assert_eq!(c.getxattr(root, &[b'u'; 256]), Err(Errno::EINVAL));
+}
+
+/// The value of `name` of `path` as the host reports it.
+fn xattr_on_host(path: &Path, name: &str) -> Option<Vec<u8>> {
+    use std::os::unix::ffi::OsStrExt;
+    let p = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let n = std::ffi::CString::new(name).ok()?;
+    let mut buf = vec![0u8; 256];
+    // SAFETY: both strings are NUL-terminated; `buf` is writable for its length.
+    let r = unsafe { libc::getxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    buf.truncate(usize::try_from(r).ok()?);
+    Some(buf)
+}

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use abi::consts::*;
 use abi::Errno;
 
-use crate::fs::{new_devfs, next_dev, GoferFs, HostInode, OverlayFs, Tmpfs};
+use crate::fs::{new_devfs, next_dev, GoferFs, GoferFsOptions, HostInode, OverlayFs, Tmpfs};
 use crate::kernel::{FsContext, Kernel, Task};
 use crate::mm::MemoryFile;
 use crate::proc::ProcFs;
@@ -37,16 +37,55 @@ fn ensure_dir(vfs: &Vfs, parent: &Location, name: &[u8]) -> Result<Location, San
     Ok(vfs.cross_down(Location { mount: parent.mount.clone(), dentry: d }))
 }
 
+/// The directory at absolute `path`, each missing component made (0755)
+/// as [`ensure_dir`] does.
+fn ensure_path(vfs: &Vfs, path: &[u8]) -> Result<Location, SandboxError> {
+    let root = vfs.root();
+    let mut cur = root.clone();
+    for comp in path.split(|b| *b == b'/').filter(|c| !c.is_empty()) {
+        cur = match vfs.resolve(&root, &cur, comp, true, &Creds::root()) {
+            Ok(loc) => loc,
+            Err(Errno::ENOENT) => ensure_dir(vfs, &cur, comp)?,
+            Err(e) => return Err(gofer_err(&format!("mount point {}", String::from_utf8_lossy(path)), e)),
+        };
+    }
+    if !cur.inode().attr().is_ok_and(|a| a.is_dir()) {
+        return Err(gofer_err(&format!("mount point {}", String::from_utf8_lossy(path)), Errno::ENOTDIR));
+    }
+    Ok(cur)
+}
+
+/// The `--bind` and `--tmpfs` mounts, in order.
+fn extra_mounts(vfs: &Vfs, binds: Vec<crate::Bind>, tmpfs: &[Vec<u8>]) -> Result<(), SandboxError> {
+    for b in binds {
+        let name = String::from_utf8_lossy(&b.dst).into_owned();
+        let client = Arc::new(gofer::GoferClient::new(b.gofer));
+        // The host may change a bind mount behind our back: revalidate.
+        let opts = GoferFsOptions { writable: !b.readonly, revalidate: true };
+        let fs = GoferFs::with_options(client, next_dev(), opts).map_err(|e| gofer_err(&format!("bind {name}"), e))?;
+        let at = ensure_path(vfs, &b.dst)?;
+        vfs.mount(&at, fs.root(), "9p", &String::from_utf8_lossy(&b.src), b.readonly);
+    }
+    for dst in tmpfs {
+        let at = ensure_path(vfs, dst)?;
+        vfs.mount(&at, Tmpfs::new(next_dev(), S_IFDIR | 0o1777, 0, 0).root(), "tmpfs", "tmpfs", false);
+    }
+    Ok(())
+}
+
 /// The file systems of the sandbox: the root, /dev, /dev/shm, /proc, /tmp.
 fn build_mounts(cfg_overlay: bool, gofer: OwnedFd, procfs: &Arc<ProcFs>) -> Result<Arc<Vfs>, SandboxError> {
     let client = Arc::new(gofer::GoferClient::new(gofer));
-    let lower = GoferFs::new(client, next_dev()).map_err(|e| gofer_err("attaching the root", e))?;
     let (root, fstype): (InodeRef, &str) = if cfg_overlay {
+        let lower = GoferFs::new(client, next_dev()).map_err(|e| gofer_err("attaching the root", e))?;
         let upper = Tmpfs::new(next_dev(), S_IFDIR | 0o755, 0, 0);
         let ov = OverlayFs::new(lower.root(), upper, next_dev()).map_err(|e| gofer_err("overlay", e))?;
         (ov.root(), "overlay")
     } else {
-        (lower.root(), "9p")
+        // The root is the sandbox's alone: cached, written through.
+        let opts = GoferFsOptions { writable: true, revalidate: false };
+        let fs = GoferFs::with_options(client, next_dev(), opts).map_err(|e| gofer_err("attaching the root", e))?;
+        (fs.root(), "9p")
     };
     let vfs = Vfs::new(root, fstype, "root");
     let r = vfs.root();
@@ -58,9 +97,48 @@ fn build_mounts(cfg_overlay: bool, gofer: OwnedFd, procfs: &Arc<ProcFs>) -> Resu
     vfs.mount(&shm, Tmpfs::new(next_dev(), S_IFDIR | 0o1777, 0, 0).root(), "tmpfs", "shm", false);
     let proc_ = ensure_dir(&vfs, &r, b"proc")?;
     vfs.mount(&proc_, procfs.root(), "proc", "proc", false);
+    let sys = ensure_dir(&vfs, &r, b"sys")?;
+    let sysfs = build_sys().map_err(|e| gofer_err("/sys", e))?;
+    vfs.mount(&sys, sysfs, "sysfs", "sysfs", true);
     let tmp = ensure_dir(&vfs, &r, b"tmp")?;
     vfs.mount(&tmp, Tmpfs::new(next_dev(), S_IFDIR | 0o1777, 0, 0).root(), "tmpfs", "tmpfs", false);
     Ok(vfs)
+}
+
+/// A minimal, read-only `/sys`: the CPU topology files and an empty
+/// cgroup2 root, which runtimes and tools probe.
+fn build_sys() -> Result<InodeRef, Errno> {
+    let fs = Tmpfs::new(next_dev(), S_IFDIR | 0o555, 0, 0);
+    let root = fs.root();
+    let n = crate::kernel::ncpus();
+    let cpus = if n == 1 { "0\n".to_string() } else { format!("0-{}\n", n - 1) };
+    let dir = |at: &InodeRef, name: &[u8]| -> Result<InodeRef, Errno> {
+        at.create(name, NodeKind::Directory, CreateAttr { mode: S_IFDIR | 0o755, uid: 0, gid: 0 })
+    };
+    let file = |at: &InodeRef, name: &[u8], data: &[u8]| -> Result<(), Errno> {
+        let f = at.create(name, NodeKind::Regular, CreateAttr { mode: S_IFREG | 0o444, uid: 0, gid: 0 })?;
+        f.open(O_WRONLY)?.write(data, 0)?;
+        Ok(())
+    };
+    let devices = dir(&root, b"devices")?;
+    let system = dir(&devices, b"system")?;
+    let cpu = dir(&system, b"cpu")?;
+    for name in [&b"online"[..], b"possible", b"present"] {
+        file(&cpu, name, cpus.as_bytes())?;
+    }
+    for i in 0..n {
+        dir(&cpu, format!("cpu{i}").as_bytes())?;
+    }
+    let fsdir = dir(&root, b"fs")?;
+    let cg = dir(&fsdir, b"cgroup")?;
+    file(&cg, b"cgroup.controllers", b"\n")?;
+    file(&cg, b"cgroup.subtree_control", b"\n")?;
+    file(&cg, b"cgroup.procs", b"")?;
+    dir(&root, b"kernel")?;
+    dir(&root, b"class")?;
+    dir(&root, b"block")?;
+    dir(&root, b"bus")?;
+    Ok(root)
 }
 
 /// What a donated host descriptor looks like in `/proc/<pid>/fd`.
@@ -134,10 +212,15 @@ pub fn run(cfg: Config) -> Result<i32, SandboxError> {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
     }
+    crate::kernel::ncpus();
     let mf = Arc::new(MemoryFile::new().map_err(|err| SandboxError::Host { call: "memfd_create", err })?);
     let platform = platform::new(&cfg.platform, mf.raw_fd())?;
     let procfs = ProcFs::new(next_dev());
     let vfs = build_mounts(cfg.overlay, cfg.gofer, &procfs)?;
+    extra_mounts(&vfs, cfg.binds, &cfg.tmpfs)?;
+    if cfg.readonly {
+        vfs.root().mount.set_readonly(true);
+    }
     let strace = if cfg.strace {
         match cfg.strace_out {
             Some(f) => Some(f),
@@ -153,7 +236,12 @@ pub fn run(cfg: Config) -> Result<i32, SandboxError> {
     procfs.set_kernel(&kernel);
     let fds = stdio_table(cfg.stdio)?;
     let root = vfs.root();
-    let creds = Creds::root();
+    let creds = match cfg.user {
+        Some((uid, gid)) => {
+            Creds { uid, euid: uid, suid: uid, fsuid: uid, gid, egid: gid, sgid: gid, fsgid: gid, groups: vec![gid] }
+        }
+        None => Creds::root(),
+    };
     let cwd = vfs.resolve(&root, &root, &cfg.cwd, true, &creds).unwrap_or_else(|_| root.clone());
     let fs = FsContext { root: root.clone(), cwd, umask: 0o022 };
     let mut task = Task::new_init(kernel.clone(), fds, fs, creds).map_err(|e| SandboxError::Exec {

@@ -12,6 +12,7 @@ pub mod fs;
 pub mod kernel;
 pub mod loader;
 pub mod mm;
+pub mod net;
 pub mod proc;
 pub mod syscalls;
 pub mod vfs;
@@ -38,11 +39,36 @@ pub struct Config {
     /// The `SOCK_SEQPACKET` connection to the gofer serving the root.
     pub gofer: OwnedFd,
     /// Whether the root is the gofer's read-only view under an in-memory
-    /// upper layer (true), or the gofer's view itself (false).
+    /// upper layer (true), or the gofer's view itself, written through to
+    /// the host (false; the gofer must then serve it read-write).
     pub overlay: bool,
+    /// Host directories mounted in the sandbox, each served by its own
+    /// gofer, mounted in order after the sentry's own `/dev`, `/proc`, `/tmp`.
+    pub binds: Vec<Bind>,
+    /// Where to mount fresh tmpfs instances (mode 1777), after the binds.
+    pub tmpfs: Vec<Vec<u8>>,
+    /// The root mount is read-only (`EROFS`); other mounts are unaffected.
+    pub readonly: bool,
+    /// Run the program with these uid and gid (every id, and the only
+    /// supplementary group) instead of root.
+    pub user: Option<(u32, u32)>,
     /// Standard input, output and error of the application: host
     /// descriptors donated by the CLI.
     pub stdio: [OwnedFd; 3],
+}
+
+/// A host directory mounted in the sandbox.
+pub struct Bind {
+    /// The host path, shown as the mount's source in `/proc/mounts` (the
+    /// sentry never opens it).
+    pub src: Vec<u8>,
+    /// The absolute path of the mount point in the sandbox (made if
+    /// missing).
+    pub dst: Vec<u8>,
+    /// Mounted read-only (the gofer should serve it read-only too).
+    pub readonly: bool,
+    /// The `SOCK_SEQPACKET` connection to the gofer serving `src`.
+    pub gofer: OwnedFd,
 }
 
 /// What broke the sandbox itself (never an application's doing).

@@ -60,7 +60,24 @@ struct ProcNode {
 
 const ROOT_FILES: &[&str] =
     &["cpuinfo", "filesystems", "loadavg", "meminfo", "mounts", "stat", "uptime", "version", "sys"];
-const PID_FILES: &[&str] = &["cmdline", "comm", "environ", "maps", "mounts", "stat", "statm", "status"];
+const PID_FILES: &[&str] = &[
+    "cgroup",
+    "cmdline",
+    "comm",
+    "environ",
+    "io",
+    "limits",
+    "maps",
+    "mountinfo",
+    "mounts",
+    "oom_adj",
+    "oom_score",
+    "oom_score_adj",
+    "smaps_rollup",
+    "stat",
+    "statm",
+    "status",
+];
 const PID_LINKS: &[&str] = &["cwd", "exe", "root"];
 
 fn ino_of(kind: &Kind) -> u64 {
@@ -85,8 +102,21 @@ fn ino_of(kind: &Kind) -> u64 {
 fn sys_dir(path: &str) -> Option<&'static [&'static str]> {
     Some(match path {
         "sys" => &["kernel", "vm", "fs"],
-        "sys/kernel" => &["hostname", "osrelease", "ostype", "pid_max", "ngroups_max", "domainname"],
-        "sys/vm" => &["overcommit_memory", "max_map_count"],
+        "sys/kernel" => &[
+            "cap_last_cap",
+            "domainname",
+            "hostname",
+            "ngroups_max",
+            "osrelease",
+            "ostype",
+            "pid_max",
+            "shmall",
+            "shmmax",
+            "shmmni",
+            "threads-max",
+            "version",
+        ],
+        "sys/vm" => &["max_map_count", "overcommit_memory", "swappiness"],
         "sys/fs" => &["file-max", "nr_open"],
         _ => return None,
     })
@@ -140,7 +170,7 @@ fn static_file(k: &Arc<Kernel>, name: &str) -> KResult<Vec<u8>> {
     let up = k.start.elapsed();
     Ok(match name {
         "cpuinfo" => {
-            let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let n = crate::kernel::ncpus();
             let mut s = String::new();
             for i in 0..n {
                 s += &format!(
@@ -164,7 +194,7 @@ fn static_file(k: &Arc<Kernel>, name: &str) -> KResult<Vec<u8>> {
             )
             .into_bytes()
         }
-        "mounts" => mounts(k),
+        "mounts" => mounts(k, &current().map_or_else(|| k.vfs.root(), |p| lock(&p.fs()).root.clone()), false),
         "stat" => {
             let boot = now_realtime().tv_sec - up.as_secs() as i64;
             let t = up.as_millis() as u64 / 10;
@@ -199,6 +229,17 @@ fn static_file(k: &Arc<Kernel>, name: &str) -> KResult<Vec<u8>> {
         "sys/kernel/pid_max" => b"4194304\n".to_vec(),
         "sys/kernel/ngroups_max" => b"65536\n".to_vec(),
         "sys/vm/overcommit_memory" => b"0\n".to_vec(),
+        "sys/vm/swappiness" => b"60\n".to_vec(),
+        "sys/kernel/cap_last_cap" => b"40\n".to_vec(),
+        "sys/kernel/shmall" => b"18446744073692774399\n".to_vec(),
+        "sys/kernel/shmmax" => b"18446744073692774399\n".to_vec(),
+        "sys/kernel/shmmni" => b"4096\n".to_vec(),
+        "sys/kernel/threads-max" => b"126774\n".to_vec(),
+        "sys/kernel/version" => {
+            let mut v = crate::syscalls::misc::VERSION.to_vec();
+            v.push(b'\n');
+            v
+        }
         "sys/vm/max_map_count" => b"65530\n".to_vec(),
         "sys/fs/file-max" => b"9223372036854775807\n".to_vec(),
         "sys/fs/nr_open" => b"1048576\n".to_vec(),
@@ -222,18 +263,46 @@ fn now_realtime() -> Timespec {
     Timespec { tv_sec: d.as_secs() as i64, tv_nsec: i64::from(d.subsec_nanos()) }
 }
 
-fn mounts(k: &Arc<Kernel>) -> Vec<u8> {
-    let root = k.vfs.root();
+/// `/proc/<pid>/mounts` (`info` false) or `mountinfo` (true) as seen from
+/// `root`: mounts outside it are left out.
+fn mounts(k: &Arc<Kernel>, root: &Location, info: bool) -> Vec<u8> {
     let mut s = Vec::new();
     for m in k.vfs.mounts() {
         let loc = Location { mount: m.clone(), dentry: m.root.clone() };
-        let path = k.vfs.path_of(&loc, &root);
-        s.extend_from_slice(m.source.as_bytes());
-        s.push(b' ');
-        s.extend_from_slice(&path);
-        s.extend_from_slice(
-            format!(" {} {},relatime 0 0\n", m.fstype, if m.readonly { "ro" } else { "rw" }).as_bytes(),
-        );
+        let (path, under) = k.vfs.path_from(&loc, root);
+        if !under {
+            continue;
+        }
+        let rw = if m.readonly() { "ro" } else { "rw" };
+        let opts = if m.options.is_empty() { String::new() } else { format!(",{}", m.options) };
+        if info {
+            let parent = m.parent().map_or(m.id, |(pm, _)| pm.id);
+            let dev = m.root.inode.attr().map_or(0, |a| a.dev);
+            let (major, minor) = (crate::fs::major(dev), crate::fs::minor(dev));
+            // The mount's root within its file system (not "/" for a bind
+            // mount of a subdirectory).
+            let mut fs_root = Vec::new();
+            let mut d = Some(m.root.clone());
+            while let Some(cur) = d {
+                if cur.parent.is_some() {
+                    fs_root.splice(0..0, [b"/".as_slice(), &cur.name].concat());
+                }
+                d = cur.parent.clone();
+            }
+            if fs_root.is_empty() {
+                fs_root.push(b'/');
+            }
+            s.extend_from_slice(format!("{} {parent} {major}:{minor} ", m.id).as_bytes());
+            s.extend_from_slice(&fs_root);
+            s.push(b' ');
+            s.extend_from_slice(&path);
+            s.extend_from_slice(format!(" {rw},relatime - {} {} {rw}{opts}\n", m.fstype, m.source).as_bytes());
+        } else {
+            s.extend_from_slice(m.source.as_bytes());
+            s.push(b' ');
+            s.extend_from_slice(&path);
+            s.extend_from_slice(format!(" {} {rw}{opts},relatime 0 0\n", m.fstype).as_bytes());
+        }
     }
     s
 }
@@ -251,6 +320,23 @@ fn pid_file(k: &Arc<Kernel>, p: &Arc<Process>, name: &str) -> KResult<Vec<u8>> {
             v
         }
         "comm" => format!("{comm}\n").into_bytes(),
+        "cgroup" => b"0::/\n".to_vec(),
+        "io" => b"rchar: 0\nwchar: 0\nsyscr: 0\nsyscw: 0\nread_bytes: 0\nwrite_bytes: 0\ncancelled_write_bytes: 0\n"
+            .to_vec(),
+        "oom_adj" | "oom_score_adj" => b"0\n".to_vec(),
+        "oom_score" => b"0\n".to_vec(),
+        "limits" => limits(&lock(&p.rlimits)),
+        "smaps_rollup" => {
+            let mmr = p.mm();
+            let mm = lock(&mmr);
+            let lo = mm.vmas().map(|v| v.start).min().unwrap_or(0);
+            let hi = mm.vmas().map(|v| v.end).max().unwrap_or(0);
+            let rss = mm.resident() / 1024;
+            format!(
+                "{lo:08x}-{hi:08x} ---p 00000000 00:00 0                          [rollup]\nRss:            {rss:8} kB\nPss:            {rss:8} kB\nPss_Anon:       {rss:8} kB\nPss_File:              0 kB\nPss_Shmem:             0 kB\nShared_Clean:          0 kB\nShared_Dirty:          0 kB\nPrivate_Clean:         0 kB\nPrivate_Dirty:  {rss:8} kB\nReferenced:     {rss:8} kB\nAnonymous:      {rss:8} kB\nSwap:                  0 kB\nSwapPss:               0 kB\nLocked:                0 kB\n"
+            )
+            .into_bytes()
+        }
         "maps" => {
             let mmr = p.mm();
             let mm = lock(&mmr);
@@ -282,7 +368,7 @@ fn pid_file(k: &Arc<Kernel>, p: &Arc<Process>, name: &str) -> KResult<Vec<u8>> {
             }
             s
         }
-        "mounts" => mounts(k),
+        "mounts" | "mountinfo" => mounts(k, &lock(&p.fs()).root.clone(), name == "mountinfo"),
         "stat" | "statm" => {
             let mmr = p.mm();
             let mm = lock(&mmr);
@@ -320,7 +406,7 @@ fn pid_file(k: &Arc<Kernel>, p: &Arc<Process>, name: &str) -> KResult<Vec<u8>> {
                 c.sgid,
                 c.fsgid,
                 groups.join(" "),
-                std::thread::available_parallelism().map_or(1, |n| n.get()) - 1,
+                crate::kernel::ncpus() - 1,
                 pid = p.pid,
                 state = match p.state_letter() {
                     'Z' => "Z (zombie)",
@@ -592,4 +678,32 @@ impl Inode for ProcNode {
     fn as_any(&self) -> &dyn Any {
         self
     }
+}
+
+/// `/proc/<pid>/limits`.
+fn limits(r: &[abi::types::Rlimit; 16]) -> Vec<u8> {
+    const NAMES: [(&str, &str); 16] = [
+        ("Max cpu time", "seconds"),
+        ("Max file size", "bytes"),
+        ("Max data size", "bytes"),
+        ("Max stack size", "bytes"),
+        ("Max core file size", "bytes"),
+        ("Max resident set", "bytes"),
+        ("Max processes", "processes"),
+        ("Max open files", "files"),
+        ("Max locked memory", "bytes"),
+        ("Max address space", "bytes"),
+        ("Max file locks", "locks"),
+        ("Max pending signals", "signals"),
+        ("Max msgqueue size", "bytes"),
+        ("Max nice priority", ""),
+        ("Max realtime priority", ""),
+        ("Max realtime timeout", "us"),
+    ];
+    let v = |x: u64| if x == RLIM_INFINITY { "unlimited".to_string() } else { x.to_string() };
+    let mut s = format!("{:<25} {:<20} {:<20} {:<10}\n", "Limit", "Soft Limit", "Hard Limit", "Units");
+    for (i, (name, unit)) in NAMES.iter().enumerate() {
+        s += &format!("{:<25} {:<20} {:<20} {:<10}\n", name, v(r[i].rlim_cur), v(r[i].rlim_max), unit);
+    }
+    s.into_bytes()
 }

@@ -1,5 +1,4 @@
-//! The host root, served by the gofer (read-only for now: every change is
-//! `EROFS`).
+//! Host directories served by a gofer: the root, and bind mounts.
 //!
 //! The root belongs to the sandbox alone, so what the gofer said once stays
 //! true: each inode caches its attributes, its looked-up children
@@ -8,10 +7,19 @@
 //! once costs no further round trip. A regular file's contents are read
 //! from the host descriptor the gofer donates (one per inode, opened
 //! read-only on first open and shared by all opens) with `pread`.
+//!
+//! A file system made with [`GoferFsOptions::writable`] also changes the
+//! host through the gofer (the write side lives in `gofer_write.rs`): names
+//! by protocol messages, file data with `pwrite` on a descriptor opened
+//! read-write. Without it every change is `EROFS` (the overlay's lower
+//! layer). With [`GoferFsOptions::revalidate`] (bind mounts: the host may
+//! change them behind the sandbox's back) attributes, listings and misses
+//! are asked for again each time instead of cached.
 
 use std::any::Any;
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, Weak};
 
 use abi::consts::{O_ACCMODE, O_CLOEXEC, O_RDONLY, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
@@ -20,24 +28,43 @@ use abi::Errno;
 use gofer::{GoferClient, Handle};
 
 use super::{lock, DirFile};
-use crate::vfs::{DirEntry, FileOps, FileRef, FsStat, Inode, InodeAttr, InodeRef, KResult, SetAttr};
+use crate::vfs::{
+    CreateAttr, DirEntry, FileOps, FileRef, FsStat, Inode, InodeAttr, InodeRef, KResult, NodeKind, SetAttr,
+};
 
 /// One gofer-backed file system.
 pub struct GoferFs {
     root: Arc<GoferInode>,
 }
 
+/// How a [`GoferFs`] treats the host tree.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GoferFsOptions {
+    /// Changes go to the host through the gofer (else `EROFS`).
+    pub writable: bool,
+    /// The host may change the tree too: do not trust cached attributes,
+    /// listings or misses.
+    pub revalidate: bool,
+}
+
 struct Shared {
     client: Arc<GoferClient>,
     dev: u64,
+    opts: GoferFsOptions,
 }
 
 impl GoferFs {
-    /// Attach to the gofer's root. `dev` is what `st_dev` reports for every
-    /// inode (the host's device numbers stay hidden).
+    /// Attach to the gofer's root, read-only and cached. `dev` is what
+    /// `st_dev` reports for every inode (the host's device numbers stay
+    /// hidden).
     pub fn new(client: Arc<GoferClient>, dev: u64) -> KResult<Arc<GoferFs>> {
+        GoferFs::with_options(client, dev, GoferFsOptions::default())
+    }
+
+    /// Attach to the gofer's root with `opts`.
+    pub fn with_options(client: Arc<GoferClient>, dev: u64, opts: GoferFsOptions) -> KResult<Arc<GoferFs>> {
         let (handle, attr) = client.attach()?;
-        let shared = Arc::new(Shared { client, dev });
+        let shared = Arc::new(Shared { client, dev, opts });
         Ok(Arc::new(GoferFs { root: GoferInode::new(&shared, handle, attr) }))
     }
 
@@ -62,21 +89,43 @@ pub struct GoferInode {
     fs: Arc<Shared>,
     me: Weak<GoferInode>,
     handle: Handle,
-    attr: InodeAttr,
+    /// The file type bits, which never change.
+    ftype: u32,
+    attr: Mutex<InodeAttr>,
+    /// `attr` is out of date (this file or directory was changed).
+    stale: AtomicBool,
     children: Mutex<HashMap<Vec<u8>, Cached>>,
     dirents: Mutex<Option<Arc<Vec<DirEntry>>>>,
     link: Mutex<Option<Vec<u8>>>,
     host_fd: Mutex<Option<Arc<OwnedFd>>>,
+    /// The descriptor opened read-write, on the first open for writing.
+    host_fd_rw: Mutex<Option<Arc<OwnedFd>>>,
+    xattrs: Mutex<XattrCache>,
+}
+
+/// What the gofer said about a file's extended attributes (answers kept,
+/// errors such as `ENODATA` included: `ls -l` asks for every file; not
+/// consulted on revalidating trees, whose host files may change).
+#[derive(Default)]
+struct XattrCache {
+    names: Option<Result<Vec<Vec<u8>>, Errno>>,
+    values: HashMap<Vec<u8>, Result<Vec<u8>, Errno>>,
+}
+
+/// Whether an answer describes the file (rather than a failure to ask),
+/// so it may be cached.
+fn cacheable<T>(r: &KResult<T>) -> bool {
+    matches!(r, Ok(_) | Err(Errno::ENODATA | Errno::EOPNOTSUPP))
 }
 
 fn ts(t: gofer::client::Time) -> Timespec {
     Timespec { tv_sec: t.sec, tv_nsec: t.nsec }
 }
 
-impl GoferInode {
-    fn new(fs: &Arc<Shared>, handle: Handle, a: gofer::Attr) -> Arc<GoferInode> {
-        let attr = InodeAttr {
-            dev: fs.dev,
+impl Shared {
+    fn inode_attr(&self, a: gofer::Attr) -> InodeAttr {
+        InodeAttr {
+            dev: self.dev,
             ino: a.ino,
             mode: a.mode,
             nlink: a.nlink,
@@ -89,21 +138,31 @@ impl GoferInode {
             atime: ts(a.atime),
             mtime: ts(a.mtime),
             ctime: ts(a.ctime),
-        };
+        }
+    }
+}
+
+impl GoferInode {
+    fn new(fs: &Arc<Shared>, handle: Handle, a: gofer::Attr) -> Arc<GoferInode> {
+        let attr = fs.inode_attr(a);
         Arc::new_cyclic(|me| GoferInode {
             fs: Arc::clone(fs),
             me: me.clone(),
             handle,
-            attr,
+            ftype: attr.mode & S_IFMT,
+            attr: Mutex::new(attr),
+            stale: AtomicBool::new(false),
             children: Mutex::default(),
             dirents: Mutex::default(),
             link: Mutex::default(),
             host_fd: Mutex::default(),
+            host_fd_rw: Mutex::default(),
+            xattrs: Mutex::default(),
         })
     }
 
     fn is_dir(&self) -> bool {
-        self.attr.mode & S_IFMT == S_IFDIR
+        self.ftype == S_IFDIR
     }
 
     /// The host descriptor of this regular file, opened read-only on first
@@ -120,7 +179,7 @@ impl GoferInode {
 
     fn listing(&self) -> KResult<Arc<Vec<DirEntry>>> {
         let mut slot = lock(&self.dirents);
-        if let Some(d) = &*slot {
+        if let Some(d) = slot.as_ref().filter(|_| !self.fs.opts.revalidate) {
             return Ok(Arc::clone(d));
         }
         let list: Vec<DirEntry> = self
@@ -144,11 +203,11 @@ impl Drop for GoferInode {
 
 impl Inode for GoferInode {
     fn attr(&self) -> KResult<InodeAttr> {
-        Ok(self.attr)
+        self.current_attr()
     }
 
-    fn set_attr(&self, _attr: &SetAttr) -> KResult<()> {
-        Err(Errno::EROFS)
+    fn set_attr(&self, attr: &SetAttr) -> KResult<()> {
+        self.write_set_attr(attr)
     }
 
     fn lookup(&self, name: &[u8]) -> KResult<InodeRef> {
@@ -157,17 +216,18 @@ impl Inode for GoferInode {
         }
         let mut children = lock(&self.children);
         match children.get(name) {
-            Some(Cached::Negative) => return Err(Errno::ENOENT),
+            Some(Cached::Negative) if !self.fs.opts.revalidate => return Err(Errno::ENOENT),
             Some(Cached::Dir(d)) => return Ok(d.clone()),
             Some(Cached::Other(w)) => {
                 if let Some(c) = w.upgrade() {
                     return Ok(c);
                 }
             }
-            None => {}
+            _ => {}
         }
         // A listing already read answers misses without a round trip.
-        let listed_missing = lock(&self.dirents).as_ref().is_some_and(|d| !d.iter().any(|e| e.name == name));
+        let listed_missing =
+            !self.fs.opts.revalidate && lock(&self.dirents).as_ref().is_some_and(|d| !d.iter().any(|e| e.name == name));
         if listed_missing {
             children.insert(name.to_vec(), Cached::Negative);
             return Err(Errno::ENOENT);
@@ -196,7 +256,7 @@ impl Inode for GoferInode {
     }
 
     fn readlink(&self) -> KResult<Vec<u8>> {
-        if self.attr.mode & S_IFMT != S_IFLNK {
+        if self.ftype != S_IFLNK {
             return Err(Errno::EINVAL);
         }
         let mut slot = lock(&self.link);
@@ -210,22 +270,79 @@ impl Inode for GoferInode {
 
     fn open(&self, flags: u32) -> KResult<FileRef> {
         let writes = flags & O_ACCMODE != O_RDONLY;
-        match self.attr.mode & S_IFMT {
+        match self.ftype {
             S_IFDIR if writes => Err(Errno::EISDIR),
             S_IFDIR => Ok(Arc::new(DirFile)),
+            S_IFREG if writes => self.open_for_write(),
             _ if writes => Err(Errno::EROFS),
             S_IFREG => {
                 let inode = self.me.upgrade().ok_or(Errno::ENOENT)?;
-                Ok(Arc::new(GoferFile { fd: self.host_fd()?, _inode: inode }))
+                Ok(Arc::new(GoferFile { fd: self.host_fd()?, inode }))
             }
             S_IFLNK => Err(Errno::ELOOP),
-            S_IFCHR => super::dev::open_char_device(self.attr.rdev, flags),
+            S_IFCHR => super::dev::open_char_device(lock(&self.attr).rdev, flags),
             _ => Err(Errno::ENXIO),
         }
     }
 
+    fn create(&self, name: &[u8], kind: NodeKind, attr: CreateAttr) -> KResult<InodeRef> {
+        self.write_create(name, kind, attr)
+    }
+
+    fn link(&self, name: &[u8], target: &InodeRef) -> KResult<()> {
+        self.write_link(name, target)
+    }
+
+    fn unlink(&self, name: &[u8], dir: bool) -> KResult<()> {
+        self.write_unlink(name, dir)
+    }
+
+    fn rename(&self, old: &[u8], new_dir: &InodeRef, new: &[u8], flags: u32) -> KResult<()> {
+        self.write_rename(old, new_dir, new, flags)
+    }
+
     fn statfs(&self) -> KResult<FsStat> {
         self.fs.client.statfs(self.handle)
+    }
+
+    fn getxattr(&self, name: &[u8]) -> KResult<Vec<u8>> {
+        let mut cache = lock(&self.xattrs);
+        if let Some(r) = cache.values.get(name).filter(|_| !self.fs.opts.revalidate) {
+            return r.clone();
+        }
+        let r = self.fs.client.getxattr(self.handle, name);
+        if cacheable(&r) {
+            cache.values.insert(name.to_vec(), r.clone());
+        }
+        r
+    }
+
+    fn setxattr(&self, name: &[u8], value: &[u8], flags: u32) -> KResult<()> {
+        let mut cache = lock(&self.xattrs);
+        self.fs.client.setxattr(self.handle, name, value, flags)?;
+        cache.names = None;
+        cache.values.insert(name.to_vec(), Ok(value.to_vec()));
+        Ok(())
+    }
+
+    fn listxattr(&self) -> KResult<Vec<Vec<u8>>> {
+        let mut cache = lock(&self.xattrs);
+        if let Some(r) = cache.names.as_ref().filter(|_| !self.fs.opts.revalidate) {
+            return r.clone();
+        }
+        let r = self.fs.client.listxattr(self.handle);
+        if cacheable(&r) {
+            cache.names = Some(r.clone());
+        }
+        r
+    }
+
+    fn removexattr(&self, name: &[u8]) -> KResult<()> {
+        let mut cache = lock(&self.xattrs);
+        self.fs.client.removexattr(self.handle, name)?;
+        cache.names = None;
+        cache.values.insert(name.to_vec(), Err(Errno::ENODATA));
+        Ok(())
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -236,7 +353,7 @@ impl Inode for GoferInode {
 /// An open regular file of the host root: `pread` on the donated descriptor.
 pub struct GoferFile {
     fd: Arc<OwnedFd>,
-    _inode: Arc<GoferInode>,
+    inode: Arc<GoferInode>,
 }
 
 impl GoferFile {
@@ -271,14 +388,21 @@ impl FileOps for GoferFile {
         pread_host(self.host_fd(), buf, off)
     }
 
-    fn write(&self, _buf: &[u8], _off: u64) -> KResult<usize> {
-        Err(Errno::EBADF)
+    fn write(&self, buf: &[u8], off: u64) -> KResult<usize> {
+        self.write_at(buf, off)
+    }
+
+    fn fsync(&self) -> KResult<()> {
+        self.sync()
     }
 
     fn as_any(&self) -> &dyn Any {
         self
     }
 }
+
+#[path = "gofer_write.rs"]
+mod write;
 
 #[cfg(test)]
 #[path = "gofer_tests.rs"]

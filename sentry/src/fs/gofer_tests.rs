@@ -1,4 +1,5 @@
 use super::*;
+use abi::consts::S_IFDIR;
 use abi::consts::{DT_DIR, DT_LNK, DT_REG, O_DIRECTORY, O_RDWR, O_WRONLY};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -165,4 +166,100 @@ fn overlay_over_gofer_copies_up_without_touching_the_host() {
 
     assert_eq!(read_all(&f), b"Jello, world\n");
     assert_eq!(std::fs::read(s.dir.join("hello.txt")).expect("host read"), b"hello, world\n");
+}
+
+fn serve_writable(revalidate: bool) -> Served {
+    let mut s = serve();
+    let (ours, theirs) = gofer::seqpacket_pair().expect("socketpair");
+    let root_fd: OwnedFd = std::fs::File::open(&s.dir).expect("open root").into();
+    std::thread::spawn(move || gofer::server::serve(root_fd, theirs));
+    let opts = GoferFsOptions { writable: true, revalidate };
+    s.fs = GoferFs::with_options(Arc::new(GoferClient::new(ours)), 78, opts).expect("attach");
+    s.root = s.fs.root();
+    s
+}
+
+fn attr(mode: u32) -> crate::vfs::CreateAttr {
+    crate::vfs::CreateAttr { mode, uid: 0, gid: 0 }
+}
+
+#[test]
+fn writable_create_write_and_read_back_reach_the_host() {
+    let s = serve_writable(false);
+
+    let f = s.root.create(b"new", crate::vfs::NodeKind::Regular, attr(0o600)).expect("create");
+    let n = f.open(O_WRONLY).expect("open").write(b"data", 2).expect("write");
+
+    assert_eq!(n, 4);
+    assert_eq!(std::fs::read(s.dir.join("new")).expect("host read"), b"\0\0data");
+    assert_eq!(f.attr().expect("attr").size, 6);
+    assert_eq!(s.root.lookup(b"new").expect("lookup").attr().expect("attr").mode & 0o777, 0o600);
+}
+
+#[test]
+fn writable_mkdir_symlink_rename_unlink_update_host_and_caches() {
+    let s = serve_writable(false);
+    assert_eq!(s.root.lookup(b"d").err(), Some(Errno::ENOENT));
+    let nlink_before = s.root.attr().expect("attr").nlink;
+
+    s.root.create(b"d", crate::vfs::NodeKind::Directory, attr(S_IFDIR | 0o755)).expect("mkdir");
+    s.root.create(b"l", crate::vfs::NodeKind::Symlink(b"d".to_vec()), attr(0o777)).expect("symlink");
+    s.root.rename(b"hello.txt", &s.root, b"moved", 0).expect("rename");
+    s.root.unlink(b"link", false).expect("unlink");
+
+    assert!(s.dir.join("d").is_dir());
+    assert_eq!(std::fs::read_link(s.dir.join("l")).expect("readlink"), std::path::Path::new("d"));
+    assert_eq!(s.root.lookup(b"hello.txt").err(), Some(Errno::ENOENT));
+    assert_eq!(read_all(&s.root.lookup(b"moved").expect("moved")), b"hello, world\n");
+    assert_eq!(s.root.lookup(b"link").err(), Some(Errno::ENOENT));
+    assert_eq!(s.root.attr().expect("attr").nlink, nlink_before + 1);
+    let mut names: Vec<_> = s.root.readdir().expect("readdir").into_iter().map(|e| e.name).collect();
+    names.sort();
+    assert_eq!(names, vec![b"d".to_vec(), b"l".to_vec(), b"moved".to_vec(), b"sub".to_vec()]);
+}
+
+#[test]
+fn writable_set_attr_truncates_and_link_counts_update() {
+    let s = serve_writable(false);
+    let f = s.root.lookup(b"hello.txt").expect("lookup");
+
+    f.set_attr(&SetAttr { size: Some(5), ..Default::default() }).expect("truncate");
+    s.root.link(b"hard", &f).expect("link");
+
+    assert_eq!(std::fs::read(s.dir.join("hello.txt")).expect("host"), b"hello");
+    assert_eq!((f.attr().expect("attr").size, f.attr().expect("attr").nlink), (5, 2));
+}
+
+#[test]
+fn revalidating_tree_sees_host_changes() {
+    let s = serve_writable(true);
+    assert_eq!(s.root.lookup(b"later").err(), Some(Errno::ENOENT));
+    let f = s.root.lookup(b"hello.txt").expect("lookup");
+
+    std::fs::write(s.dir.join("later"), b"x").expect("write");
+    std::fs::write(s.dir.join("hello.txt"), b"longer contents than before\n").expect("write");
+
+    assert!(s.root.lookup(b"later").is_ok());
+    assert_eq!(f.attr().expect("attr").size, 28);
+}
+
+#[test]
+fn xattrs_of_a_host_file_are_read_through_the_gofer_and_cached() {
+    let s = serve();
+    let path = s.dir.join("hello.txt");
+    let set = std::process::Command::new("python3")
+        .args(["-c", "import os,sys; os.setxattr(sys.argv[1], 'user.k', b'v1')"])
+        .arg(&path)
+        .status()
+        .expect("python3");
+    assert!(set.success());
+    let f = s.root.lookup(b"hello.txt").expect("lookup");
+
+    let first = f.getxattr(b"user.k").expect("getxattr");
+    let missing = f.getxattr(b"user.none");
+    std::fs::remove_file(&path).expect("remove on the host");
+
+    assert_eq!(first, b"v1");
+    assert_eq!(missing, Err(Errno::ENODATA));
+    assert_eq!(f.getxattr(b"user.k").expect("cached"), b"v1");
 }

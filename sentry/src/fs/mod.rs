@@ -18,13 +18,18 @@ use abi::Errno;
 use crate::vfs::{FileOps, KResult};
 
 pub mod dev;
+pub mod epoll;
+pub mod eventfd;
 pub mod gofer;
 pub mod host;
+pub mod inotify;
 pub mod overlay;
+pub mod pipe;
+pub mod timerfd;
 pub mod tmpfs;
 
 pub use dev::{new_devfs, open_char_device};
-pub use gofer::{GoferFile, GoferFs, GoferInode};
+pub use gofer::{GoferFile, GoferFs, GoferFsOptions, GoferInode};
 pub use host::{HostFile, HostInode};
 pub use overlay::{OverlayFs, OverlayInode};
 

@@ -199,6 +199,29 @@ fn copy_data(from: &InodeRef, to: &InodeRef) -> KResult<()> {
     }
 }
 
+/// Copy the extended attributes of `from` to `to` (at copy-up). Names the
+/// upper layer does not store (`system.*` ACLs) are skipped, as Linux's
+/// overlayfs skips what the upper file system does not support.
+fn copy_xattrs(from: &InodeRef, to: &InodeRef) -> KResult<()> {
+    let names = match from.listxattr() {
+        Ok(n) => n,
+        Err(Errno::EOPNOTSUPP) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for name in names {
+        let value = match from.getxattr(&name) {
+            Ok(v) => v,
+            Err(Errno::ENODATA | Errno::EOPNOTSUPP) => continue,
+            Err(e) => return Err(e),
+        };
+        match to.setxattr(&name, &value, 0) {
+            Ok(()) | Err(Errno::EOPNOTSUPP) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 impl OverlayInode {
     fn new(
         fs: &Arc<Shared>,
@@ -313,6 +336,7 @@ impl OverlayInode {
             if with_data && la.is_regular() {
                 copy_data(&lower, &upper)?;
             }
+            copy_xattrs(&lower, &upper)?;
             upper.set_attr(&SetAttr {
                 mode: Some(la.mode & 0o7777),
                 uid: Some(la.uid),
@@ -603,6 +627,28 @@ impl Inode for OverlayInode {
             d.set_pos(self.arc()?, old);
         }
         Ok(())
+    }
+
+    fn getxattr(&self, name: &[u8]) -> KResult<Vec<u8>> {
+        self.top()?.getxattr(name)
+    }
+
+    fn setxattr(&self, name: &[u8], value: &[u8], flags: u32) -> KResult<()> {
+        let _ops = lock(&self.fs.ops);
+        self.copy_up(true)?.setxattr(name, value, flags)
+    }
+
+    fn listxattr(&self) -> KResult<Vec<Vec<u8>>> {
+        self.top()?.listxattr()
+    }
+
+    fn removexattr(&self, name: &[u8]) -> KResult<()> {
+        let _ops = lock(&self.fs.ops);
+        // Removing what the lower file lacks must not copy it up.
+        if lock(&self.layers).upper.is_none() {
+            self.top()?.getxattr(name)?;
+        }
+        self.copy_up(true)?.removexattr(name)
     }
 
     fn statfs(&self) -> KResult<FsStat> {

@@ -309,3 +309,50 @@ fn statfs_reports_overlay_magic() {
 
     assert_eq!(w.root.statfs().expect("statfs").f_type, OVERLAYFS_SUPER_MAGIC);
 }
+
+#[test]
+fn xattrs_of_a_lower_file_are_read_without_copy_up() {
+    let w = world();
+    get(&w.lower, "etc/passwd").setxattr(b"user.l", b"lower", 0).expect("setxattr lower");
+
+    let f = get(&w.root, "etc/passwd");
+
+    assert_eq!(f.getxattr(b"user.l").expect("getxattr"), b"lower");
+    assert_eq!(f.listxattr().expect("listxattr"), vec![b"user.l".to_vec()]);
+    assert!(w.upper.root().lookup(b"etc").is_err());
+}
+
+#[test]
+fn copy_up_keeps_the_lower_files_xattrs() {
+    let w = world();
+    get(&w.lower, "etc/passwd").setxattr(b"user.l", b"lower", 0).expect("setxattr lower");
+    get(&w.lower, "etc/passwd").setxattr(b"security.s", b"label", 0).expect("setxattr lower");
+    let f = get(&w.root, "etc/passwd");
+
+    f.open(O_RDWR).expect("open for writing copies up");
+
+    let up = get(&w.upper.root(), "etc/passwd");
+    assert_eq!(up.getxattr(b"user.l").expect("getxattr"), b"lower");
+    assert_eq!(up.getxattr(b"security.s").expect("getxattr"), b"label");
+}
+
+#[test]
+fn setting_an_xattr_copies_up_and_leaves_lower_unchanged() {
+    let w = world();
+    let f = get(&w.root, "etc/hosts");
+
+    f.setxattr(b"user.n", b"new", 0).expect("setxattr");
+
+    assert_eq!(f.getxattr(b"user.n").expect("getxattr"), b"new");
+    assert_eq!(get(&w.upper.root(), "etc/hosts").getxattr(b"user.n").expect("upper"), b"new");
+    assert_eq!(get(&w.lower, "etc/hosts").getxattr(b"user.n"), Err(Errno::ENODATA));
+}
+
+#[test]
+fn removing_an_xattr_the_lower_file_lacks_is_enodata_without_copy_up() {
+    let w = world();
+    let f = get(&w.root, "top");
+
+    assert_eq!(f.removexattr(b"user.none"), Err(Errno::ENODATA));
+    assert!(w.upper.root().lookup(b"top").is_err());
+}

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, Weak};
 
 use abi::consts::{
     O_ACCMODE, O_RDONLY, RENAME_EXCHANGE, RENAME_NOREPLACE, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT,
-    S_IFREG, S_IFSOCK, S_ISGID, TMPFS_MAGIC,
+    S_IFREG, S_IFSOCK, S_ISGID, TMPFS_MAGIC, XATTR_CREATE, XATTR_REPLACE, XATTR_SIZE_MAX,
 };
 use abi::types::Timespec;
 use abi::Errno;
@@ -60,6 +60,7 @@ impl Shared {
             origin_ino: AtomicU64::new(0),
             seals: AtomicU32::new(F_SEAL_SEAL),
             linkable: AtomicBool::new(false),
+            xattrs: Mutex::default(),
         })
     }
 }
@@ -157,6 +158,26 @@ pub struct TmpfsInode {
     seals: AtomicU32,
     /// An `O_TMPFILE` file that `link` may still name.
     linkable: AtomicBool,
+    /// Extended attributes by full name (listed in descending name order,
+    /// as Linux's tmpfs lists them from its tree).
+    xattrs: Mutex<BTreeMap<Vec<u8>, Vec<u8>>>,
+}
+
+/// The namespaces tmpfs stores (`system.*` holds POSIX ACLs, which this
+/// tmpfs does not keep).
+const XATTR_PREFIXES: [&[u8]; 3] = [b"user.", b"trusted.", b"security."];
+
+fn check_xattr_namespace(name: &[u8]) -> KResult<()> {
+    if XATTR_PREFIXES.iter().any(|p| name.len() > p.len() && name.starts_with(p)) {
+        Ok(())
+    } else {
+        Err(Errno::EOPNOTSUPP)
+    }
+}
+
+/// The POSIX ACL attributes: never set here, so reading one finds nothing.
+fn is_posix_acl(name: &[u8]) -> bool {
+    name == b"system.posix_acl_access" || name == b"system.posix_acl_default"
 }
 
 impl TmpfsInode {
@@ -457,6 +478,7 @@ impl Inode for TmpfsInode {
             Body::Dir(_) => Err(Errno::EISDIR),
             Body::Symlink(_) => Err(Errno::ELOOP),
             Body::Special if mode & S_IFMT == S_IFCHR => super::dev::open_char_device(rdev, flags),
+            Body::Special if mode & S_IFMT == S_IFIFO => super::pipe::open_fifo(self.fs.dev, self.ino, flags),
             Body::Special => Err(Errno::ENXIO),
         }
     }
@@ -654,6 +676,46 @@ impl Inode for TmpfsInode {
         if !same_dir {
             nd.touch_mtime();
         }
+        Ok(())
+    }
+
+    fn getxattr(&self, name: &[u8]) -> KResult<Vec<u8>> {
+        if is_posix_acl(name) {
+            return Err(Errno::ENODATA);
+        }
+        check_xattr_namespace(name)?;
+        lock(&self.xattrs).get(name).cloned().ok_or(Errno::ENODATA)
+    }
+
+    fn setxattr(&self, name: &[u8], value: &[u8], flags: u32) -> KResult<()> {
+        check_xattr_namespace(name)?;
+        if flags & !(XATTR_CREATE | XATTR_REPLACE) != 0 {
+            return Err(Errno::EINVAL);
+        }
+        if value.len() > XATTR_SIZE_MAX {
+            return Err(Errno::E2BIG);
+        }
+        {
+            let mut x = lock(&self.xattrs);
+            match (x.contains_key(name), flags) {
+                (true, XATTR_CREATE) => return Err(Errno::EEXIST),
+                (false, XATTR_REPLACE) => return Err(Errno::ENODATA),
+                _ => {}
+            }
+            x.insert(name.to_vec(), value.to_vec());
+        }
+        self.touch_ctime();
+        Ok(())
+    }
+
+    fn listxattr(&self) -> KResult<Vec<Vec<u8>>> {
+        Ok(lock(&self.xattrs).keys().rev().cloned().collect())
+    }
+
+    fn removexattr(&self, name: &[u8]) -> KResult<()> {
+        check_xattr_namespace(name)?;
+        lock(&self.xattrs).remove(name).ok_or(Errno::ENODATA)?;
+        self.touch_ctime();
         Ok(())
     }
 

@@ -1,6 +1,6 @@
 use super::super::ts_key as k;
 use super::*;
-use abi::consts::{DT_DIR, DT_LNK, DT_REG, O_RDWR, O_WRONLY, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG};
+use abi::consts::{DT_DIR, DT_LNK, DT_REG, O_NONBLOCK, O_RDWR, O_WRONLY, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG};
 
 fn fs() -> (Arc<Tmpfs>, InodeRef) {
     let fs = Tmpfs::new(42, 0o755, 0, 0);
@@ -320,7 +320,7 @@ fn special_nodes_have_their_type_and_rdev() {
     let null = root.create(b"n", NodeKind::CharDevice(super::super::makedev(1, 3)), ca(0o666)).expect("chr");
 
     assert_eq!(fifo.attr().expect("attr").mode, S_IFIFO | 0o600);
-    assert_eq!(fifo.open(O_RDONLY).err(), Some(Errno::ENXIO));
+    assert!(fifo.open(O_RDONLY | O_NONBLOCK).is_ok());
     assert_eq!((null.attr().expect("attr").mode, null.attr().expect("attr").rdev), (S_IFCHR | 0o666, 0x103));
     assert_eq!(null.open(O_RDWR).expect("open null").write(b"gone", 0), Ok(4));
 }
@@ -405,4 +405,91 @@ fn statfs_reports_tmpfs_magic() {
     let (_fs, root) = fs();
 
     assert_eq!(root.statfs().expect("statfs").f_type, TMPFS_MAGIC);
+}
+
+#[test]
+fn xattr_set_then_get_returns_the_value() {
+    let (_fs, root) = fs();
+    let f = mkfile(&root, "f", b"");
+
+    f.setxattr(b"user.k", b"value", 0).expect("setxattr");
+
+    assert_eq!(f.getxattr(b"user.k").expect("getxattr"), b"value");
+}
+
+#[test]
+fn xattr_get_of_an_unset_name_is_enodata() {
+    let (_fs, root) = fs();
+    let f = mkfile(&root, "f", b"");
+
+    assert_eq!(f.getxattr(b"user.none"), Err(Errno::ENODATA));
+    assert_eq!(f.getxattr(b"system.posix_acl_access"), Err(Errno::ENODATA));
+}
+
+#[test]
+fn xattr_create_on_an_existing_name_is_eexist_and_replace_on_a_missing_one_is_enodata() {
+    let (_fs, root) = fs();
+    let f = mkfile(&root, "f", b"");
+    f.setxattr(b"user.k", b"1", XATTR_CREATE).expect("create");
+
+    assert_eq!(f.setxattr(b"user.k", b"2", XATTR_CREATE), Err(Errno::EEXIST));
+    assert_eq!(f.setxattr(b"user.other", b"2", XATTR_REPLACE), Err(Errno::ENODATA));
+    assert_eq!(f.getxattr(b"user.k").expect("getxattr"), b"1");
+}
+
+#[test]
+fn xattr_value_over_64_kib_is_e2big() {
+    let (_fs, root) = fs();
+    let f = mkfile(&root, "f", b"");
+
+    assert_eq!(f.setxattr(b"user.big", &vec![0; 65537], 0), Err(Errno::E2BIG));
+    assert_eq!(f.setxattr(b"user.big", &vec![0; 65536], 0), Ok(()));
+}
+
+#[test]
+fn xattr_outside_user_trusted_security_is_eopnotsupp() {
+    let (_fs, root) = fs();
+    let f = mkfile(&root, "f", b"");
+
+    assert_eq!(f.setxattr(b"bogus.k", b"v", 0), Err(Errno::EOPNOTSUPP));
+    assert_eq!(f.setxattr(b"user.", b"v", 0), Err(Errno::EOPNOTSUPP));
+    assert_eq!(f.setxattr(b"trusted.k", b"v", 0), Ok(()));
+    assert_eq!(f.setxattr(b"security.k", b"v", 0), Ok(()));
+}
+
+#[test]
+fn xattr_list_is_in_descending_name_order_like_linux_tmpfs() {
+    let (_fs, root) = fs();
+    let f = mkfile(&root, "f", b"");
+    for n in [&b"user.b"[..], b"user.zz", b"security.x", b"user.a"] {
+        f.setxattr(n, b"1", 0).expect("setxattr");
+    }
+
+    let names = f.listxattr().expect("listxattr");
+
+    assert_eq!(names, vec![b"user.zz".to_vec(), b"user.b".to_vec(), b"user.a".to_vec(), b"security.x".to_vec()]);
+}
+
+#[test]
+fn xattr_remove_deletes_and_a_second_remove_is_enodata() {
+    let (_fs, root) = fs();
+    let f = mkfile(&root, "f", b"");
+    f.setxattr(b"user.k", b"v", 0).expect("setxattr");
+
+    f.removexattr(b"user.k").expect("removexattr");
+
+    assert_eq!(f.removexattr(b"user.k"), Err(Errno::ENODATA));
+    assert!(f.listxattr().expect("listxattr").is_empty());
+}
+
+#[test]
+fn xattr_set_changes_ctime() {
+    let (_fs, root) = fs();
+    let f = mkfile(&root, "f", b"");
+    let before = f.attr().expect("attr").ctime;
+    std::thread::sleep(std::time::Duration::from_millis(2));
+
+    f.setxattr(b"user.k", b"v", 0).expect("setxattr");
+
+    assert!(k(f.attr().expect("attr").ctime) > k(before));
 }

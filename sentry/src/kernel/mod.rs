@@ -136,7 +136,7 @@ impl Kernel {
     /// Send a process-directed signal.
     pub fn signal_process(&self, p: &Arc<Process>, info: Siginfo) {
         let sig = info.si_signo as u32;
-        if sig == 0 || p.is_dead() {
+        if sig == 0 || p.is_dead() || p.init_ignores(sig) {
             return;
         }
         if sig == SIGKILL {
@@ -167,7 +167,7 @@ impl Kernel {
     pub fn signal_thread(&self, t: &Arc<TaskShared>, info: Siginfo) {
         let sig = info.si_signo as u32;
         let Some(p) = t.process.upgrade() else { return };
-        if sig == 0 || p.is_dead() {
+        if sig == 0 || p.is_dead() || p.init_ignores(sig) {
             return;
         }
         if sig == SIGKILL {
@@ -293,6 +293,13 @@ impl Process {
         lock(&self.fs).clone()
     }
 
+    /// The sandbox's init (pid 1) is sent only the signals it has handlers
+    /// for, SIGKILL included, as Linux does for a pid namespace's init.
+    /// (Faults are forced on the faulting thread and still kill it.)
+    pub fn init_ignores(&self, sig: u32) -> bool {
+        self.pid == 1 && self.action(sig).handler == signal::SIG_DFL
+    }
+
     /// Zombie or exiting.
     pub fn is_dead(&self) -> bool {
         let e = lock(&self.exit);
@@ -405,4 +412,11 @@ pub fn set_current(p: Option<Arc<Process>>) {
 /// The process of the calling sentry thread.
 pub fn current() -> Option<Arc<Process>> {
     CURRENT.with(|c| c.borrow().clone())
+}
+
+/// CPUs the sandbox reports: the host's count, read once at boot (before
+/// the platform pins sentry threads, which would make it look like one).
+pub fn ncpus() -> usize {
+    static N: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *N.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }

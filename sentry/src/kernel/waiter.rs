@@ -86,10 +86,19 @@ impl Waiter {
     }
 }
 
+/// Something told of every notification of a queue for as long as it lives
+/// (an epoll watch), unlike a `Waiter`, which is told once.
+pub trait Subscriber: Send + Sync {
+    /// `events` are the `POLL*` bits that may have changed (all bits when the
+    /// notifier does not say).
+    fn notify(&self, events: u32);
+}
+
 /// Tasks waiting for an object's state to change (a pipe, a socket).
 #[derive(Default)]
 pub struct WaitQueue {
     waiters: Mutex<Vec<Weak<Waiter>>>,
+    subscribers: Mutex<Vec<Weak<dyn Subscriber>>>,
 }
 
 impl WaitQueue {
@@ -103,11 +112,36 @@ impl WaitQueue {
 
     /// Notify every waiter and forget them.
     pub fn notify_all(&self) {
+        self.notify_events(u32::MAX);
+    }
+
+    /// Notify every waiter (and forget them) and every subscriber, saying
+    /// which `POLL*` readiness bits may have changed. Called with no lock of
+    /// the notifying object held is best; subscribers take only leaf locks.
+    pub fn notify_events(&self, events: u32) {
         let v = std::mem::take(&mut *lock(&self.waiters));
         for w in v {
             if let Some(w) = w.upgrade() {
                 w.notify();
             }
         }
+        let subs: Vec<Arc<dyn Subscriber>> = {
+            let mut s = lock(&self.subscribers);
+            s.retain(|w| w.strong_count() > 0);
+            s.iter().filter_map(Weak::upgrade).collect()
+        };
+        for s in subs {
+            s.notify(events);
+        }
+    }
+
+    /// Tell `s` of every notification until it is dropped or unsubscribed.
+    pub fn subscribe(&self, s: &Arc<dyn Subscriber>) {
+        lock(&self.subscribers).push(Arc::downgrade(s));
+    }
+
+    /// Stop telling `s`.
+    pub fn unsubscribe(&self, s: &Arc<dyn Subscriber>) {
+        lock(&self.subscribers).retain(|w| w.strong_count() > 0 && !std::ptr::addr_eq(w.as_ptr(), Arc::as_ptr(s)));
     }
 }

@@ -49,6 +49,65 @@ pub enum VmaBacking {
 #[derive(Default)]
 pub struct SharedObject {
     pages: std::sync::Mutex<std::collections::HashMap<u64, u64>>,
+    /// The file's inode, for its size at write-back.
+    pub inode: std::sync::Mutex<Option<crate::vfs::InodeRef>>,
+}
+
+impl SharedObject {
+    /// Replace `buf` (file bytes at `off`) with what resident shared pages
+    /// hold, so `read` sees stores made through mappings.
+    pub fn overlay_read(&self, mf: &MemoryFile, off: u64, buf: &mut [u8]) {
+        let pages = crate::vfs::lock(&self.pages);
+        if pages.is_empty() {
+            return;
+        }
+        let end = off + buf.len() as u64;
+        let mut cur = off;
+        while cur < end {
+            let idx = cur / PAGE;
+            let pend = ((idx + 1) * PAGE).min(end);
+            if let Some(&poff) = pages.get(&idx) {
+                let b = (cur - off) as usize;
+                mf.read(poff + cur % PAGE, &mut buf[b..b + (pend - cur) as usize]);
+            }
+            cur = pend;
+        }
+    }
+
+    /// Copy bytes written with `write` at `off` into resident shared pages,
+    /// so mappings see them.
+    pub fn apply_write(&self, mf: &MemoryFile, off: u64, data: &[u8]) {
+        let pages = crate::vfs::lock(&self.pages);
+        if pages.is_empty() {
+            return;
+        }
+        let end = off + data.len() as u64;
+        let mut cur = off;
+        while cur < end {
+            let idx = cur / PAGE;
+            let pend = ((idx + 1) * PAGE).min(end);
+            if let Some(&poff) = pages.get(&idx) {
+                let b = (cur - off) as usize;
+                mf.write(poff + cur % PAGE, &data[b..b + (pend - cur) as usize]);
+            }
+            cur = pend;
+        }
+    }
+
+    /// Write resident pages back to `file` (msync, munmap), up to `size`.
+    pub fn write_back(&self, mf: &MemoryFile, file: &FileRef, size: u64) {
+        let pages: Vec<(u64, u64)> = crate::vfs::lock(&self.pages).iter().map(|(&i, &o)| (i, o)).collect();
+        let mut buf = vec![0u8; PAGE as usize];
+        for (idx, poff) in pages {
+            let foff = idx * PAGE;
+            if foff >= size {
+                continue;
+            }
+            let n = (size - foff).min(PAGE) as usize;
+            mf.read(poff, &mut buf[..n]);
+            let _ = file.write(&buf[..n], foff);
+        }
+    }
 }
 
 /// A mapped range.
@@ -316,6 +375,7 @@ impl MemoryManager {
         if end > self.max_addr {
             return Err(Errno::EINVAL);
         }
+        self.sync_range(addr, end);
         self.remove_range(addr, end);
         Ok(())
     }
@@ -553,6 +613,21 @@ impl MemoryManager {
         Ok(p)
     }
 
+    /// Write back the `MAP_SHARED` file pages of writable mappings that
+    /// intersect `[start, end)`.
+    pub fn sync_range(&self, start: u64, end: u64) {
+        for v in self.vmas.range(..end).map(|(_, v)| v).filter(|v| v.end > start) {
+            if let VmaBacking::File { file, shared: Some(obj), .. } = &v.backing {
+                if v.prot & PROT_WRITE != 0 {
+                    let inode = crate::vfs::lock(&obj.inode).clone();
+                    if let Some(size) = inode.and_then(|i| i.attr().ok()).map(|a| a.size) {
+                        obj.write_back(&self.mf, file, size);
+                    }
+                }
+            }
+        }
+    }
+
     /// The MemoryFile offset backing application address `addr` (populating
     /// the page), for keys of shared futexes.
     pub fn translate(&mut self, addr: u64) -> Result<u64, Errno> {
@@ -770,6 +845,7 @@ impl MemoryManager {
 
 impl Drop for MemoryManager {
     fn drop(&mut self) {
+        self.sync_range(0, self.max_addr);
         let addrs: Vec<u64> = self.pages.keys().copied().collect();
         if let (Some(&first), Some(&last)) = (addrs.first(), addrs.last()) {
             self.drop_pages(first, last + PAGE);

@@ -89,6 +89,11 @@ fn read_into(t: &Task, f: &FileDescription, buf: u64, len: usize, pos: Option<u6
         if n == 0 {
             break;
         }
+        if off != CURRENT_POS {
+            if let Some(obj) = shared_object(t, f) {
+                obj.overlay_read(&t.k.mf, off, &mut tmp[..n]);
+            }
+        }
         if let Err(e) = t.write_bytes(buf + done as u64, &tmp[..n]) {
             if done == 0 {
                 return Err(e);
@@ -142,7 +147,13 @@ fn write_from(t: &Task, f: &FileDescription, buf: u64, len: usize, pos: Option<u
             Err(e) if done == 0 => return Err(e),
             Err(_) => break,
         };
-        let n = match f.file.write(&data, off) {
+        let n = match f.file.write(&data, off).inspect(|&n| {
+            if off != CURRENT_POS {
+                if let Some(obj) = shared_object(t, f) {
+                    obj.apply_write(&t.k.mf, off, &data[..n]);
+                }
+            }
+        }) {
             Ok(n) => n,
             Err(Errno::EAGAIN) if f.flags() & O_NONBLOCK == 0 && f.file.wait_queue().is_some() => {
                 match wait_ready(t, f, (libc::POLLOUT | libc::POLLERR | libc::POLLHUP) as u32) {
@@ -173,7 +184,18 @@ fn write_from(t: &Task, f: &FileDescription, buf: u64, len: usize, pos: Option<u
     if let Some(g) = &mut off_guard {
         **g = off;
     }
+    crate::fs::inotify::notify_write(f, done);
     Ok(done)
+}
+
+/// The `MAP_SHARED` pages of `f`'s file, if it is mapped shared anywhere.
+fn shared_object(t: &Task, f: &FileDescription) -> Option<Arc<crate::mm::SharedObject>> {
+    let objs = lock(&t.k.shared_objects);
+    if objs.is_empty() {
+        return None;
+    }
+    let a = f.inode.as_ref()?.attr().ok()?;
+    objs.get(&(a.dev, a.ino)).cloned()
 }
 
 /// Block until `f` is ready for one of `events` (its wait queue announces
@@ -357,7 +379,7 @@ pub fn do_open_with(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32, ho
             Err(Errno::ENOENT) => {
                 let pattr = r.parent.inode().attr()?;
                 may_access(&pattr, &creds, W_OK | X_OK)?;
-                if r.parent.mount.readonly {
+                if r.parent.mount.readonly() {
                     return Err(Errno::EROFS);
                 }
                 let cattr =
@@ -402,7 +424,7 @@ pub fn do_open_with(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32, ho
         if flags & O_NOATIME != 0 && creds.fsuid != 0 && creds.fsuid != attr.uid {
             return Err(Errno::EPERM);
         }
-        if wants_write && loc.mount.readonly && (attr.is_regular() || attr.is_dir()) {
+        if wants_write && loc.mount.readonly() && (attr.is_regular() || attr.is_dir()) {
             return Err(Errno::EROFS);
         }
         if flags & O_TRUNC != 0 && attr.is_regular() && attr.size != 0 {
@@ -410,6 +432,7 @@ pub fn do_open_with(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32, ho
         }
         loc.inode().open(flags)?
     };
+    crate::fs::inotify::notify_open(&loc, flags, created);
     let inode = loc.inode().clone();
     let fd = FileDescription::new(file, Some(loc), Some(inode), flags);
     let limit = t.rlimit(RLIMIT_NOFILE).rlim_cur.min(1 << 20) as i32;
@@ -497,6 +520,8 @@ pub fn fcntl(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
         }
         c if super::lock::is_lock_cmd(c) => super::lock::fcntl_lock(t, fd, c, a[2]),
         c if super::file2::is_seal_cmd(c) => super::file2::fcntl_seals(t, fd, c, a[2]),
+        // Pipes (fs/pipe.rs).
+        F_GETPIPE_SZ | F_SETPIPE_SZ => crate::fs::pipe::fcntl(&*file_of(t, fd)?.file, cmd, a[2]),
         _ => {
             file_of(t, fd)?;
             Err(Errno::EINVAL)
@@ -622,5 +647,7 @@ pub fn ftruncate(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     if !inode.attr()?.is_regular() {
         return Err(Errno::EINVAL);
     }
-    inode.set_attr(&SetAttr { size: Some(a[1]), ..Default::default() }).map(|_| 0)
+    inode.set_attr(&SetAttr { size: Some(a[1]), ..Default::default() })?;
+    crate::fs::inotify::notify_file(&f, IN_MODIFY);
+    Ok(0)
 }

@@ -140,7 +140,7 @@ pub fn open_tmpfile(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32, ho
         return Err(Errno::ENOTDIR);
     }
     may_access(&dattr, &creds, W_OK | X_OK)?;
-    if dir.mount.readonly {
+    if dir.mount.readonly() {
         return Err(Errno::EROFS);
     }
     let attr = CreateAttr { mode: S_IFREG | (mode & 0o7777 & !fs.umask), uid: creds.fsuid, gid: creds.fsgid };
@@ -239,7 +239,7 @@ fn do_mknod(t: &Task, dirfd: i32, path: &[u8], mode: u32, dev: u64) -> KResult<u
         return Err(Errno::ENOENT);
     }
     may_access(&r.parent.inode().attr()?, &creds, W_OK | X_OK)?;
-    if r.parent.mount.readonly {
+    if r.parent.mount.readonly() {
         return Err(Errno::EROFS);
     }
     let ftype = if mode & S_IFMT == 0 { S_IFREG } else { mode & S_IFMT };

@@ -176,7 +176,7 @@ fn do_access(t: &Task, dirfd: i32, path_addr: u64, mode: u32, flags: u32) -> KRe
         creds.fsuid = creds.uid;
         creds.fsgid = creds.gid;
     }
-    if mode & W_OK != 0 && loc.mount.readonly && !matches!(at.file_type(), S_IFCHR | S_IFBLK | S_IFIFO | S_IFSOCK) {
+    if mode & W_OK != 0 && loc.mount.readonly() && !matches!(at.file_type(), S_IFCHR | S_IFBLK | S_IFIFO | S_IFSOCK) {
         return Err(Errno::EROFS);
     }
     may_access(&at, &creds, mode)?;
@@ -265,7 +265,7 @@ fn parent_for_change(t: &Task, dirfd: i32, path: &[u8]) -> KResult<crate::vfs::R
 fn check_writable_dir(t: &Task, loc: &Location) -> KResult<()> {
     let at = loc.inode().attr()?;
     may_access(&at, &t.creds(), W_OK | X_OK)?;
-    if loc.mount.readonly {
+    if loc.mount.readonly() {
         return Err(Errno::EROFS);
     }
     Ok(())
@@ -293,6 +293,7 @@ fn do_mknode(t: &Task, dirfd: i32, path: &[u8], kind: NodeKind, mode: u32) -> KR
     let perm = if ftype == S_IFLNK { 0o777 } else { mode & 0o7777 & !umask };
     r.parent.inode().create(&r.name, kind, CreateAttr { mode: ftype | perm, uid: creds.fsuid, gid: creds.fsgid })?;
     r.parent.dentry.invalidate(&r.name);
+    crate::fs::inotify::notify_create(&r.parent, &r.name, ftype == S_IFDIR);
     Ok(0)
 }
 
@@ -360,6 +361,7 @@ fn do_unlink(t: &Task, dirfd: i32, path: &[u8], dir: bool) -> KResult<u64> {
         return Err(Errno::EBUSY);
     }
     r.parent.inode().unlink(&r.name, dir)?;
+    crate::fs::inotify::notify_unlink(&r.parent, &r.name, &vattr);
     r.parent.dentry.invalidate(&r.name);
     Ok(0)
 }
@@ -443,6 +445,7 @@ fn do_rename(t: &Task, olddirfd: i32, old: &[u8], newdirfd: i32, new: &[u8], fla
         return Err(Errno::ENOENT);
     }
     ro.parent.inode().rename(&ro.name, rn.parent.inode(), &rn.name, flags)?;
+    crate::fs::inotify::notify_rename(&ro.parent, &ro.name, &rn.parent, &rn.name, &sattr);
     ro.parent.dentry.invalidate(&ro.name);
     rn.parent.dentry.invalidate(&rn.name);
     Ok(0)
@@ -480,6 +483,7 @@ fn do_link(t: &Task, olddirfd: i32, old: &[u8], newdirfd: i32, new: &[u8], flags
     }
     check_writable_dir(t, &r.parent)?;
     r.parent.inode().link(&r.name, src.inode())?;
+    crate::fs::inotify::notify_link(&r.parent, &r.name, src.inode());
     r.parent.dentry.invalidate(&r.name);
     Ok(0)
 }
@@ -495,10 +499,12 @@ pub fn linkat(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
 }
 
 fn setattr_loc(_t: &Task, loc: &Location, sa: SetAttr) -> KResult<u64> {
-    if loc.mount.readonly {
+    if loc.mount.readonly() {
         return Err(Errno::EROFS);
     }
-    loc.inode().set_attr(&sa).map(|_| 0)
+    loc.inode().set_attr(&sa)?;
+    crate::fs::inotify::notify_setattr(loc, &sa);
+    Ok(0)
 }
 
 pub(super) fn do_chmod(t: &Task, loc: &Location, mode: u32) -> KResult<u64> {
@@ -652,11 +658,4 @@ pub fn umask(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     let old = fs.umask;
     fs.umask = a[0] as u32 & 0o777;
     Ok(u64::from(old))
-}
-
-/// The xattr calls: the file systems here keep no extended attributes, so
-/// every one answers `EOPNOTSUPP`, as Linux does for a file system without
-/// xattr support.
-pub fn no_xattr(_t: &mut Task, _a: &[u64; 6]) -> KResult<u64> {
-    Err(Errno::EOPNOTSUPP)
 }

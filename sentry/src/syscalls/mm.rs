@@ -50,8 +50,9 @@ pub fn mmap(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
         // Zeroes past the end of the file (a partial last page).
         let zero_from = u64::MAX;
         let shared = (typ != MAP_PRIVATE).then(|| {
-            let mut objs = lock(&t.k.shared_objects);
-            objs.entry((at.dev, at.ino)).or_default().clone()
+            let obj = lock(&t.k.shared_objects).entry((at.dev, at.ino)).or_default().clone();
+            *lock(&obj.inode) = Some(inode.clone());
+            obj
         });
         (VmaBacking::File { file: f.file.clone(), offset: off, zero_from, shared }, name, (at.dev, at.ino))
     };
@@ -81,4 +82,26 @@ pub fn madvise(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
         | MADV_NOHUGEPAGE | MADV_DONTDUMP | MADV_DODUMP => Ok(0),
         _ => Err(Errno::EINVAL),
     }
+}
+
+pub fn msync(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let (addr, len, flags) = (a[0], a[1], a[2] as u32);
+    const MS_ASYNC: u32 = 1;
+    const MS_INVALIDATE: u32 = 2;
+    const MS_SYNC: u32 = 4;
+    if !addr.is_multiple_of(PAGE_SIZE) || flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & MS_ASYNC != 0 && flags & MS_SYNC != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
+    let mm = lock(&t.mm);
+    let mut cur = addr;
+    while cur < end {
+        let v = mm.find_vma(cur).ok_or(Errno::ENOMEM)?;
+        cur = v.end;
+    }
+    mm.sync_range(addr, end);
+    Ok(0)
 }

@@ -4,17 +4,22 @@ mod file;
 mod file2;
 mod fs;
 mod futex;
+mod inotify;
+mod ipc;
 mod lock;
 pub mod misc;
 mod mm;
+mod mount;
 pub mod pidfd;
 mod poll;
 mod process;
 mod signal;
 mod signalfd;
+mod socket;
 pub mod table;
 mod time;
 mod timers;
+mod xattr;
 
 use std::sync::Arc;
 

@@ -432,7 +432,7 @@ pub fn setrlimit(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
 
 /// CPUs the sandbox reports (the host's count).
 fn ncpus() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    crate::kernel::ncpus()
 }
 
 pub fn sched_getaffinity(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {

@@ -212,10 +212,6 @@ pub fn kill(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     let targets = kill_targets(t, pid)?;
     let uid = t.creds().uid;
     for p in targets {
-        // pid 1 only gets signals it has a handler for (as Linux's init).
-        if p.pid == 1 && sig != 0 && p.action(sig as u32).handler <= signal::SIG_IGN && !Arc::ptr_eq(&p, &t.proc_) {
-            continue;
-        }
         if sig != 0 {
             t.k.signal_process(&p, signal::info_from(sig as u32, signal::SI_USER, t.pid(), uid));
         }

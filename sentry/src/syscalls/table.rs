@@ -7,7 +7,10 @@ use std::sync::OnceLock;
 use abi::sysno::*;
 use abi::Errno;
 
-use super::{file, file2, fs, futex, lock as flock, misc, mm, pidfd, poll, process, signal, signalfd, time, timers};
+use super::{
+    file, file2, fs, futex, inotify, ipc, lock as flock, misc, mm, mount, pidfd, poll, process, signal, signalfd,
+    socket, time, timers, xattr,
+};
 use crate::kernel::Task;
 use crate::vfs::lock;
 
@@ -126,6 +129,11 @@ fn build() -> Vec<Option<Entry>> {
     e(SYS_SYNCFS, file2::syncfs, &[Fd]);
     e(SYS_NAME_TO_HANDLE_AT, file2::no_handles, &[Fd, Str, X, X, X]);
     e(SYS_OPEN_BY_HANDLE_AT, file2::no_handles, &[Fd, X, X]);
+    // Mounts and the root.
+    e(SYS_MOUNT, mount::mount, &[Str, Str, Str, X, X]);
+    e(SYS_UMOUNT2, mount::umount2, &[Str, X]);
+    e(SYS_CHROOT, mount::chroot, &[Str]);
+    e(SYS_PIVOT_ROOT, mount::pivot_root, &[Str, Str]);
     // Memory.
     e(SYS_BRK, mm::brk, &[X]);
     e(SYS_MMAP, mm::mmap, &[X, U, X, X, Fd, X]);
@@ -133,6 +141,7 @@ fn build() -> Vec<Option<Entry>> {
     e(SYS_MPROTECT, mm::mprotect, &[X, U, X]);
     e(SYS_MREMAP, mm::mremap, &[X, U, U, X, X]);
     e(SYS_MADVISE, mm::madvise, &[X, U, I]);
+    e(SYS_MSYNC, mm::msync, &[X, U, X]);
     // Process identity and control.
     e(SYS_GETPID, process::getpid, &[]);
     e(SYS_GETTID, process::gettid, &[]);
@@ -188,6 +197,38 @@ fn build() -> Vec<Option<Entry>> {
     e(SYS_PPOLL, poll::ppoll, &[X, U, X, X, U]);
     e(SYS_SELECT, poll::select, &[I, X, X, X, X]);
     e(SYS_PSELECT6, poll::pselect6, &[I, X, X, X, X, X]);
+    // IPC (pipes, eventfd, timerfd, epoll, sockets).
+    e(SYS_PIPE, ipc::pipe, &[X]);
+    e(SYS_PIPE2, ipc::pipe2, &[X, X]);
+    e(SYS_EVENTFD, ipc::eventfd, &[U]);
+    e(SYS_EVENTFD2, ipc::eventfd2, &[U, X]);
+    e(SYS_TIMERFD_CREATE, ipc::timerfd_create, &[I, X]);
+    e(SYS_TIMERFD_SETTIME, ipc::timerfd_settime, &[Fd, X, X, X]);
+    e(SYS_TIMERFD_GETTIME, ipc::timerfd_gettime, &[Fd, X]);
+    e(SYS_EPOLL_CREATE, ipc::epoll_create, &[I]);
+    e(SYS_EPOLL_CREATE1, ipc::epoll_create1, &[X]);
+    e(SYS_EPOLL_CTL, ipc::epoll_ctl, &[Fd, I, Fd, X]);
+    e(SYS_EPOLL_WAIT, ipc::epoll_wait, &[Fd, X, I, I]);
+    e(SYS_EPOLL_PWAIT, ipc::epoll_pwait, &[Fd, X, I, I, X, U]);
+    e(SYS_EPOLL_PWAIT2, ipc::epoll_pwait2, &[Fd, X, I, X, X, U]);
+    e(SYS_SOCKET, socket::socket, &[I, X, I]);
+    e(SYS_SOCKETPAIR, socket::socketpair, &[I, X, I, X]);
+    e(SYS_BIND, socket::bind, &[Fd, X, U]);
+    e(SYS_LISTEN, socket::listen, &[Fd, I]);
+    e(SYS_ACCEPT, socket::accept, &[Fd, X, X]);
+    e(SYS_ACCEPT4, socket::accept4, &[Fd, X, X, X]);
+    e(SYS_CONNECT, socket::connect, &[Fd, X, U]);
+    e(SYS_SHUTDOWN, socket::shutdown, &[Fd, I]);
+    e(SYS_SENDTO, socket::sendto, &[Fd, InBuf(2), U, X, X, U]);
+    e(SYS_RECVFROM, socket::recvfrom, &[Fd, OutBuf, U, X, X, X]);
+    e(SYS_SENDMSG, socket::sendmsg, &[Fd, X, X]);
+    e(SYS_RECVMSG, socket::recvmsg, &[Fd, X, X]);
+    e(SYS_SENDMMSG, socket::sendmmsg, &[Fd, X, U, X]);
+    e(SYS_RECVMMSG, socket::recvmmsg, &[Fd, X, U, X, X]);
+    e(SYS_GETSOCKNAME, socket::getsockname, &[Fd, X, X]);
+    e(SYS_GETPEERNAME, socket::getpeername, &[Fd, X, X]);
+    e(SYS_GETSOCKOPT, socket::getsockopt, &[Fd, I, I, X, X]);
+    e(SYS_SETSOCKOPT, socket::setsockopt, &[Fd, I, I, X, U]);
     // Signals.
     e(SYS_RT_SIGACTION, signal::rt_sigaction, &[I, X, X, U]);
     e(SYS_RT_SIGPROCMASK, signal::rt_sigprocmask, &[I, X, X, U]);
@@ -225,13 +266,24 @@ fn build() -> Vec<Option<Entry>> {
     e(SYS_GETRANDOM, misc::getrandom, &[X, U, X]);
     e(SYS_SETHOSTNAME, misc::sethostname, &[InBuf(1), U]);
     e(SYS_RSEQ, misc::enosys, &[X, U, X, X]);
-    // Extended attributes: no file system here stores them yet.
-    e(SYS_GETXATTR, fs::no_xattr, &[Str, Str, X, U]);
-    e(SYS_LGETXATTR, fs::no_xattr, &[Str, Str, X, U]);
-    e(SYS_FGETXATTR, fs::no_xattr, &[Fd, Str, X, U]);
-    e(SYS_LISTXATTR, fs::no_xattr, &[Str, X, U]);
-    e(SYS_LLISTXATTR, fs::no_xattr, &[Str, X, U]);
-    e(SYS_FLISTXATTR, fs::no_xattr, &[Fd, X, U]);
+    // Extended attributes.
+    e(SYS_GETXATTR, xattr::getxattr, &[Str, Str, X, U]);
+    e(SYS_LGETXATTR, xattr::lgetxattr, &[Str, Str, X, U]);
+    e(SYS_FGETXATTR, xattr::fgetxattr, &[Fd, Str, X, U]);
+    e(SYS_SETXATTR, xattr::setxattr, &[Str, Str, InBuf(3), U, X]);
+    e(SYS_LSETXATTR, xattr::lsetxattr, &[Str, Str, InBuf(3), U, X]);
+    e(SYS_FSETXATTR, xattr::fsetxattr, &[Fd, Str, InBuf(3), U, X]);
+    e(SYS_LISTXATTR, xattr::listxattr, &[Str, X, U]);
+    e(SYS_LLISTXATTR, xattr::llistxattr, &[Str, X, U]);
+    e(SYS_FLISTXATTR, xattr::flistxattr, &[Fd, X, U]);
+    e(SYS_REMOVEXATTR, xattr::removexattr, &[Str, Str]);
+    e(SYS_LREMOVEXATTR, xattr::lremovexattr, &[Str, Str]);
+    e(SYS_FREMOVEXATTR, xattr::fremovexattr, &[Fd, Str]);
+    // inotify.
+    e(SYS_INOTIFY_INIT, inotify::inotify_init, &[]);
+    e(SYS_INOTIFY_INIT1, inotify::inotify_init1, &[X]);
+    e(SYS_INOTIFY_ADD_WATCH, inotify::inotify_add_watch, &[Fd, Str, X]);
+    e(SYS_INOTIFY_RM_WATCH, inotify::inotify_rm_watch, &[Fd, I]);
     t
 }
 

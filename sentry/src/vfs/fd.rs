@@ -95,7 +95,10 @@ impl FileDescription {
 }
 
 impl Drop for FileDescription {
+    /// The last reference to an open file went away: inotify's close event,
+    /// and the OFD locks and flocks it owned go.
     fn drop(&mut self) {
+        crate::fs::inotify::notify_close(self);
         if *self.has_locks.get_mut() {
             super::lock::release_description_locks(self.lock_id());
         }

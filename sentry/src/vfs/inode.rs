@@ -179,6 +179,29 @@ pub trait Inode: Send + Sync + Any {
         })
     }
 
+    /// The value of extended attribute `name` (a full name with its
+    /// namespace prefix: `user.foo`); `ENODATA` if it is not set. Permission
+    /// and namespace checks are the VFS's.
+    fn getxattr(&self, _name: &[u8]) -> KResult<Vec<u8>> {
+        Err(Errno::EOPNOTSUPP)
+    }
+
+    /// Set extended attribute `name`; `flags` are `XATTR_CREATE` (`EEXIST`
+    /// if set) and `XATTR_REPLACE` (`ENODATA` if not set).
+    fn setxattr(&self, _name: &[u8], _value: &[u8], _flags: u32) -> KResult<()> {
+        Err(Errno::EOPNOTSUPP)
+    }
+
+    /// The names of all extended attributes set, in a stable order.
+    fn listxattr(&self) -> KResult<Vec<Vec<u8>>> {
+        Err(Errno::EOPNOTSUPP)
+    }
+
+    /// Remove extended attribute `name`; `ENODATA` if it is not set.
+    fn removexattr(&self, _name: &[u8]) -> KResult<()> {
+        Err(Errno::EOPNOTSUPP)
+    }
+
     /// For magic links (`/proc/self/exe`, `/proc/<pid>/fd/N`): the location
     /// the link stands for, used by path resolution instead of `readlink`.
     fn magic_link(&self) -> Option<crate::vfs::Location> {

@@ -8,12 +8,15 @@ pub mod lock;
 mod path;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use fd::{FdTable, FileDescription};
 pub use inode::*;
 pub use path::{may_access, Creds, ResolveOpts, Resolved};
+
+mod mounts;
+pub use mounts::is_mount_root;
 
 /// Lock a mutex, recovering from poisoning (a panicked holder left plain
 /// data behind; the sentry keeps going).
@@ -64,16 +67,38 @@ impl Dentry {
     }
 }
 
-/// A mounted file system.
+/// A mounted file system (or a bind mount of part of one: `root` is then
+/// a dentry inside another file system's tree).
 pub struct Mount {
     pub id: u64,
     pub root: Arc<Dentry>,
-    /// The mount and dentry this is mounted on; `None` for the root mount.
-    pub parent: Option<(Arc<Mount>, Arc<Dentry>)>,
-    pub readonly: bool,
+    /// The mount and dentry this is mounted on; `None` for the root mount
+    /// and for detached mounts. Changes with `pivot_root` and `MS_MOVE`.
+    parent: Mutex<Option<(Arc<Mount>, Arc<Dentry>)>>,
+    /// Read-only (`MS_RDONLY`); changes with a remount.
+    ro: AtomicBool,
     /// File system type and source, for `/proc/mounts`.
     pub fstype: String,
     pub source: String,
+    /// Options shown after `rw`/`ro` in `/proc/mounts` (`mode=1777`...), if any.
+    pub options: String,
+}
+
+impl Mount {
+    /// The mount and dentry this is mounted on (`None` at the root).
+    pub fn parent(&self) -> Option<(Arc<Mount>, Arc<Dentry>)> {
+        lock(&self.parent).clone()
+    }
+
+    /// Whether changes through this mount fail with `EROFS`.
+    pub fn readonly(&self) -> bool {
+        self.ro.load(Ordering::Relaxed)
+    }
+
+    /// Make this mount read-only or read-write (a remount).
+    pub fn set_readonly(&self, ro: bool) {
+        self.ro.store(ro, Ordering::Relaxed);
+    }
 }
 
 /// A place in the mount tree: a dentry within a mount.
@@ -91,7 +116,8 @@ impl Location {
 
 /// The mount tree.
 pub struct Vfs {
-    root: Location,
+    /// The root of the mount namespace (changes with `pivot_root`).
+    root: Mutex<Location>,
     /// Child mounts by (parent mount id, mountpoint dentry address).
     mounts: Mutex<HashMap<(u64, usize), Arc<Mount>>>,
     all: Mutex<Vec<Arc<Mount>>>,
@@ -108,13 +134,14 @@ impl Vfs {
         let m = Arc::new(Mount {
             id: 1,
             root: Dentry::root(root),
-            parent: None,
-            readonly: false,
+            parent: Mutex::new(None),
+            ro: AtomicBool::new(false),
             fstype: fstype.into(),
             source: source.into(),
+            options: String::new(),
         });
         Arc::new(Vfs {
-            root: Location { mount: m.clone(), dentry: m.root.clone() },
+            root: Mutex::new(Location { mount: m.clone(), dentry: m.root.clone() }),
             mounts: Mutex::new(HashMap::new()),
             all: Mutex::new(vec![m]),
             next_id: AtomicU64::new(2),
@@ -123,22 +150,12 @@ impl Vfs {
 
     /// The root of the mount tree.
     pub fn root(&self) -> Location {
-        self.root.clone()
+        lock(&self.root).clone()
     }
 
     /// Mount `fs_root` on the directory at `at`.
     pub fn mount(&self, at: &Location, fs_root: InodeRef, fstype: &str, source: &str, readonly: bool) -> Arc<Mount> {
-        let m = Arc::new(Mount {
-            id: self.next_id.fetch_add(1, Ordering::Relaxed),
-            root: Dentry::root(fs_root),
-            parent: Some((at.mount.clone(), at.dentry.clone())),
-            readonly,
-            fstype: fstype.into(),
-            source: source.into(),
-        });
-        lock(&self.mounts).insert(key(&at.mount, &at.dentry), m.clone());
-        lock(&self.all).push(m.clone());
-        m
+        self.mount_dentry(at, Dentry::root(fs_root), fstype, source, "", readonly)
     }
 
     /// Every mount, in mount order.
@@ -155,33 +172,42 @@ impl Vfs {
         loc
     }
 
-    /// The absolute path of `loc` as seen from `root`.
+    /// The absolute path of `loc` as seen from `root` (a location outside
+    /// `root` is shown by its path from the top of its mount tree).
     pub fn path_of(&self, loc: &Location, root: &Location) -> Vec<u8> {
+        self.path_from(loc, root).0
+    }
+
+    /// The path of `loc` from `root`, and whether `loc` is under `root`.
+    pub fn path_from(&self, loc: &Location, root: &Location) -> (Vec<u8>, bool) {
         let mut parts: Vec<Vec<u8>> = Vec::new();
         let mut cur = loc.clone();
-        loop {
+        let under = loop {
             if Arc::ptr_eq(&cur.dentry, &root.dentry) && Arc::ptr_eq(&cur.mount, &root.mount) {
-                break;
+                break true;
             }
-            match &cur.dentry.parent {
+            // The root of a mount (for a bind mount, a dentry with a parent
+            // in the source's tree) continues at the mount point.
+            let parent = if Arc::ptr_eq(&cur.dentry, &cur.mount.root) { None } else { cur.dentry.parent.clone() };
+            match parent {
                 Some(p) => {
                     parts.push(cur.dentry.name.clone());
-                    cur = Location { mount: cur.mount.clone(), dentry: p.clone() };
+                    cur = Location { mount: cur.mount.clone(), dentry: p };
                 }
-                None => match &cur.mount.parent {
-                    Some((pm, pd)) => cur = Location { mount: pm.clone(), dentry: pd.clone() },
-                    None => break,
+                None => match cur.mount.parent() {
+                    Some((pm, pd)) => cur = Location { mount: pm, dentry: pd },
+                    None => break false,
                 },
             }
-        }
+        };
         if parts.is_empty() {
-            return b"/".to_vec();
+            return (b"/".to_vec(), under);
         }
         let mut out = Vec::new();
         for p in parts.iter().rev() {
             out.push(b'/');
             out.extend_from_slice(p);
         }
-        out
+        (out, under)
     }
 }

@@ -106,10 +106,13 @@ impl Vfs {
             if Arc::ptr_eq(&cur.dentry, &root.dentry) && Arc::ptr_eq(&cur.mount, &root.mount) {
                 return cur;
             }
-            match &cur.dentry.parent {
-                Some(p) => return Location { mount: cur.mount.clone(), dentry: p.clone() },
-                None => match &cur.mount.parent {
-                    Some((pm, pd)) => cur = Location { mount: pm.clone(), dentry: pd.clone() },
+            // At a mount's root (a bind mount's root has a dentry parent in
+            // the source tree: never walk into it), go to the mount point.
+            let parent = if Arc::ptr_eq(&cur.dentry, &cur.mount.root) { None } else { cur.dentry.parent.clone() };
+            match parent {
+                Some(p) => return Location { mount: cur.mount.clone(), dentry: p },
+                None => match cur.mount.parent() {
+                    Some((pm, pd)) => cur = Location { mount: pm, dentry: pd },
                     None => return cur,
                 },
             }

@@ -1,0 +1,6 @@
+//! Networking. For now only Unix domain sockets (`unix.rs`); `AF_INET` and
+//! `AF_INET6` sockets answer `EAFNOSUPPORT` until the network stack comes.
+
+pub mod unix;
+
+pub use unix::{Endpoint, SockType, SocketFile, Ucred, UnixAddr};

@@ -1,0 +1,870 @@
+//! Unix domain sockets: stream, datagram and sequenced-packet endpoints,
+//! their names, connections and queued messages.
+//!
+//! An [`Endpoint`] is the socket itself; a [`SocketFile`] is the `FileOps`
+//! of one file description holding it, and closes the endpoint when the
+//! description goes away (connected endpoints point at each other, so
+//! closing is what breaks that cycle). Data is queued on the receiving
+//! endpoint; every message remembers its sender so the sender is woken
+//! when room frees. Nothing here blocks: calls answer `EAGAIN` and the
+//! syscall layer waits on the endpoint's queue.
+//!
+//! Lock order: an endpoint's state lock is never held while another
+//! endpoint's is taken, and nothing that can drop a file description (queued
+//! `SCM_RIGHTS` files) is dropped under a lock.
+
+use std::any::Any;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::Duration;
+
+use abi::consts::S_IFSOCK;
+use abi::Errno;
+use zerocopy::{AsBytes, FromBytes, FromZeroes};
+
+use crate::fs::lock;
+use crate::kernel::waiter::WaitQueue;
+use crate::vfs::{FileDescription, FileOps, FileRef, Inode, InodeAttr, KResult};
+
+const POLLIN: u32 = libc::POLLIN as u32 | libc::POLLRDNORM as u32;
+const POLLOUT: u32 = libc::POLLOUT as u32 | libc::POLLWRNORM as u32;
+const POLLHUP: u32 = libc::POLLHUP as u32;
+const POLLERR: u32 = libc::POLLERR as u32;
+const POLLRDHUP: u32 = libc::POLLRDHUP as u32;
+const ALL_EVENTS: u32 = u32::MAX;
+
+/// Bytes a receive queue holds before senders wait (Linux's default
+/// `wmem_default`/`rmem_default`).
+pub const DEFAULT_BUF: usize = 212_992;
+/// What each queued datagram costs on top of its data (roughly a Linux
+/// `skb`'s truesize), so many small datagrams fill a queue as on Linux.
+const DGRAM_OVERHEAD: usize = 512;
+/// The most connections a listener queues (`SOMAXCONN`).
+pub const SOMAXCONN: usize = 4096;
+/// Longest `sun_path`.
+pub const UNIX_PATH_MAX: usize = 108;
+
+/// The socket type (`SOCK_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SockType {
+    Stream,
+    Dgram,
+    Seqpacket,
+}
+
+impl SockType {
+    /// From the `type` argument of `socket` (flags removed); `SOCK_RAW` is
+    /// a datagram socket for `AF_UNIX`, as on Linux.
+    pub fn from_raw(v: u32) -> KResult<SockType> {
+        match v {
+            1 => Ok(SockType::Stream),
+            2 | 3 => Ok(SockType::Dgram),
+            5 => Ok(SockType::Seqpacket),
+            _ => Err(Errno::ESOCKTNOSUPPORT),
+        }
+    }
+
+    pub fn raw(self) -> u32 {
+        match self {
+            SockType::Stream => 1,
+            SockType::Dgram => 2,
+            SockType::Seqpacket => 5,
+        }
+    }
+
+    fn connection_oriented(self) -> bool {
+        self != SockType::Dgram
+    }
+}
+
+/// A socket's name.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub enum UnixAddr {
+    #[default]
+    Unnamed,
+    /// A path in the file system (without the terminating NUL).
+    Path(Vec<u8>),
+    /// An abstract name (the bytes after the leading NUL).
+    Abstract(Vec<u8>),
+}
+
+impl UnixAddr {
+    /// The `sockaddr_un` bytes (family, then the name), as long as Linux
+    /// reports it.
+    pub fn to_sockaddr(&self) -> Vec<u8> {
+        let mut v = (libc::AF_UNIX as u16).to_ne_bytes().to_vec();
+        match self {
+            UnixAddr::Unnamed => {}
+            UnixAddr::Path(p) => {
+                v.extend_from_slice(p);
+                v.push(0);
+            }
+            UnixAddr::Abstract(n) => {
+                v.push(0);
+                v.extend_from_slice(n);
+            }
+        }
+        v
+    }
+
+    /// Parse `sockaddr_un` bytes. `Ok(None)` for a bare family (autobind).
+    pub fn parse(b: &[u8]) -> KResult<Option<UnixAddr>> {
+        if b.len() < 2 || b.len() > 2 + UNIX_PATH_MAX {
+            return Err(Errno::EINVAL);
+        }
+        if u16::from_ne_bytes([b[0], b[1]]) != libc::AF_UNIX as u16 {
+            return Err(Errno::EINVAL);
+        }
+        let path = &b[2..];
+        match path.first() {
+            None => Ok(None),
+            Some(0) => Ok(Some(UnixAddr::Abstract(path[1..].to_vec()))),
+            Some(_) => {
+                let end = path.iter().position(|&c| c == 0).unwrap_or(path.len());
+                Ok(Some(UnixAddr::Path(path[..end].to_vec())))
+            }
+        }
+    }
+}
+
+/// `struct ucred`: who is at the other end.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct Ucred {
+    pub pid: i32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// What the sentry-wide name registry is keyed by.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum NameKey {
+    Abstract(Vec<u8>),
+    /// A socket node in the file system: `(st_dev, st_ino)`.
+    Inode(u64, u64),
+}
+
+fn registry() -> &'static Mutex<HashMap<NameKey, Weak<Endpoint>>> {
+    static R: OnceLock<Mutex<HashMap<NameKey, Weak<Endpoint>>>> = OnceLock::new();
+    R.get_or_init(Default::default)
+}
+
+/// The bound socket named `key`, if it is still open.
+pub fn lookup(key: &NameKey) -> Option<Arc<Endpoint>> {
+    lock(registry()).get(key).and_then(Weak::upgrade).filter(|e| !lock(&e.state).closed)
+}
+
+/// One queued message (for streams, one write's worth of bytes).
+struct Message {
+    data: Vec<u8>,
+    /// Bytes of `data` already read (streams).
+    off: usize,
+    rights: Vec<Arc<FileDescription>>,
+    cred: Ucred,
+    from: UnixAddr,
+    sender: Weak<Endpoint>,
+}
+
+impl Message {
+    fn cost(&self, t: SockType) -> usize {
+        match t {
+            SockType::Stream => self.data.len() - self.off,
+            _ => self.data.len() + DGRAM_OVERHEAD,
+        }
+    }
+}
+
+/// Socket options that are stored and reported.
+#[derive(Clone, Copy, Debug)]
+pub struct Opts {
+    pub sndbuf: usize,
+    pub rcvbuf: usize,
+    pub passcred: bool,
+    pub reuseaddr: bool,
+    pub keepalive: bool,
+    pub rcvtimeo: Option<Duration>,
+    pub sndtimeo: Option<Duration>,
+    /// `struct linger` as set.
+    pub linger: [u8; 8],
+}
+
+impl Default for Opts {
+    fn default() -> Opts {
+        Opts {
+            sndbuf: DEFAULT_BUF,
+            rcvbuf: DEFAULT_BUF,
+            passcred: false,
+            reuseaddr: false,
+            keepalive: false,
+            rcvtimeo: None,
+            sndtimeo: None,
+            linger: [0; 8],
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    addr: UnixAddr,
+    key: Option<NameKey>,
+    listening: bool,
+    backlog: VecDeque<Arc<Endpoint>>,
+    max_backlog: usize,
+    /// The connected peer (a datagram socket's default destination).
+    peer: Option<Arc<Endpoint>>,
+    /// A connection existed (so a missing peer is a hang-up, not `ENOTCONN`).
+    was_connected: bool,
+    rx: VecDeque<Message>,
+    rx_used: usize,
+    /// This side shut down reading / writing.
+    shut_rd: bool,
+    shut_wr: bool,
+    /// The peer shut down writing (we read end of file) / reading (our
+    /// writes get `EPIPE`), or went away.
+    peer_shut_wr: bool,
+    peer_shut_rd: bool,
+    closed: bool,
+    /// A pending error (`SO_ERROR`).
+    error: Option<Errno>,
+    peer_cred: Option<Ucred>,
+    /// Credentials recorded by `listen`, given to connecting clients.
+    listen_cred: Option<Ucred>,
+    opts: Opts,
+}
+
+impl State {
+    fn rcv_shut(&self) -> bool {
+        self.shut_rd || self.peer_shut_wr
+    }
+    fn snd_shut(&self) -> bool {
+        self.shut_wr || self.peer_shut_rd
+    }
+}
+
+/// A Unix domain socket.
+pub struct Endpoint {
+    pub stype: SockType,
+    state: Mutex<State>,
+    queue: WaitQueue,
+    ino: u64,
+    me: Weak<Endpoint>,
+}
+
+/// What a receive produced.
+#[derive(Default)]
+pub struct Received {
+    /// Bytes copied into the buffer.
+    pub len: usize,
+    /// The whole message's length (datagrams and packets; `len` for streams).
+    pub msg_len: usize,
+    pub rights: Vec<Arc<FileDescription>>,
+    /// The sender's credentials, if the receiver asked for them
+    /// (`SO_PASSCRED`).
+    pub cred: Option<Ucred>,
+    pub from: UnixAddr,
+}
+
+static AUTOBIND: AtomicU64 = AtomicU64::new(1);
+
+impl Endpoint {
+    pub fn new(stype: SockType) -> Arc<Endpoint> {
+        Arc::new_cyclic(|me| Endpoint {
+            stype,
+            state: Mutex::new(State::default()),
+            queue: WaitQueue::default(),
+            ino: crate::fs::pipe::next_ino(),
+            me: me.clone(),
+        })
+    }
+
+    /// Two connected sockets (`socketpair`), both crediting `cred`.
+    pub fn pair(stype: SockType, cred: Ucred) -> (Arc<Endpoint>, Arc<Endpoint>) {
+        let a = Endpoint::new(stype);
+        let b = Endpoint::new(stype);
+        for (x, y) in [(&a, &b), (&b, &a)] {
+            let mut s = lock(&x.state);
+            s.peer = Some(y.clone());
+            s.was_connected = true;
+            s.peer_cred = Some(cred);
+        }
+        (a, b)
+    }
+
+    pub fn ino(&self) -> u64 {
+        self.ino
+    }
+
+    pub fn queue(&self) -> &WaitQueue {
+        &self.queue
+    }
+
+    fn arc(&self) -> Option<Arc<Endpoint>> {
+        self.me.upgrade()
+    }
+
+    pub fn addr(&self) -> UnixAddr {
+        lock(&self.state).addr.clone()
+    }
+
+    /// The connected peer's name (`ENOTCONN` without one).
+    pub fn peer_addr(&self) -> KResult<UnixAddr> {
+        let peer = lock(&self.state).peer.clone().ok_or(Errno::ENOTCONN)?;
+        Ok(peer.addr())
+    }
+
+    pub fn peer_cred(&self) -> Option<Ucred> {
+        lock(&self.state).peer_cred
+    }
+
+    pub fn is_listening(&self) -> bool {
+        lock(&self.state).listening
+    }
+
+    pub fn opts(&self) -> Opts {
+        lock(&self.state).opts
+    }
+
+    pub fn set_opts(&self, f: impl FnOnce(&mut Opts)) {
+        f(&mut lock(&self.state).opts);
+    }
+
+    /// `SO_ERROR`: the pending error, cleared.
+    pub fn take_error(&self) -> Option<Errno> {
+        lock(&self.state).error.take()
+    }
+
+    /// Whether a name may be given: `EINVAL` if already bound.
+    pub fn check_unbound(&self) -> KResult<()> {
+        if lock(&self.state).addr == UnixAddr::Unnamed {
+            Ok(())
+        } else {
+            Err(Errno::EINVAL)
+        }
+    }
+
+    /// Give this socket the name `addr`, registered under `key`
+    /// (`EADDRINUSE` if another open socket holds it).
+    pub fn bind(&self, addr: UnixAddr, key: NameKey) -> KResult<()> {
+        let me = self.arc().ok_or(Errno::EINVAL)?;
+        let mut reg = lock(registry());
+        reg.retain(|_, w| w.strong_count() > 0);
+        let mut s = lock(&self.state);
+        if s.addr != UnixAddr::Unnamed {
+            return Err(Errno::EINVAL);
+        }
+        if reg.get(&key).and_then(Weak::upgrade).is_some() {
+            return Err(Errno::EADDRINUSE);
+        }
+        reg.insert(key.clone(), Arc::downgrade(&me));
+        s.addr = addr;
+        s.key = Some(key);
+        Ok(())
+    }
+
+    /// Bind to a fresh abstract name (`bind` with only a family).
+    pub fn autobind(&self) -> KResult<()> {
+        loop {
+            let n = AUTOBIND.fetch_add(1, Ordering::Relaxed) & 0xf_ffff;
+            let name = format!("{n:05x}").into_bytes();
+            match self.bind(UnixAddr::Abstract(name.clone()), NameKey::Abstract(name)) {
+                Err(Errno::EADDRINUSE) => continue,
+                r => return r,
+            }
+        }
+    }
+
+    /// `listen`: a bound stream or packet socket accepts connections.
+    pub fn listen(&self, backlog: i32, cred: Ucred) -> KResult<()> {
+        if !self.stype.connection_oriented() {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let mut s = lock(&self.state);
+        if s.addr == UnixAddr::Unnamed || s.peer.is_some() || s.was_connected {
+            return Err(Errno::EINVAL);
+        }
+        let b = usize::try_from(backlog).unwrap_or(SOMAXCONN).min(SOMAXCONN);
+        s.listening = true;
+        s.max_backlog = b + 1;
+        s.listen_cred = Some(cred);
+        drop(s);
+        self.queue.notify_all();
+        Ok(())
+    }
+
+    /// Connect to the listening socket `target` (`EAGAIN` while its backlog
+    /// is full). The connection is complete once queued, as on Linux.
+    pub fn connect(&self, target: &Arc<Endpoint>, cred: Ucred) -> KResult<()> {
+        let me = self.arc().ok_or(Errno::EINVAL)?;
+        {
+            let s = lock(&self.state);
+            if s.listening {
+                return Err(Errno::EINVAL);
+            }
+            if s.peer.is_some() || s.was_connected {
+                return Err(Errno::EISCONN);
+            }
+        }
+        if target.stype != self.stype {
+            return Err(Errno::EPROTOTYPE);
+        }
+        let server = Endpoint::new(self.stype);
+        let mut t = lock(&target.state);
+        if !t.listening || t.closed {
+            return Err(Errno::ECONNREFUSED);
+        }
+        if t.backlog.len() >= t.max_backlog {
+            return Err(Errno::EAGAIN);
+        }
+        {
+            let mut ss = lock(&server.state);
+            ss.addr = t.addr.clone();
+            ss.peer = Some(me.clone());
+            ss.was_connected = true;
+            ss.peer_cred = Some(cred);
+            ss.opts.passcred = t.opts.passcred;
+        }
+        let listen_cred = t.listen_cred;
+        t.backlog.push_back(server.clone());
+        drop(t);
+        {
+            let mut s = lock(&self.state);
+            s.peer = Some(server);
+            s.was_connected = true;
+            s.peer_cred = listen_cred;
+        }
+        target.queue.notify_events(POLLIN);
+        self.queue.notify_events(POLLOUT);
+        Ok(())
+    }
+
+    /// Set a datagram socket's default destination.
+    pub fn connect_dgram(&self, target: &Arc<Endpoint>) -> KResult<()> {
+        if target.stype != SockType::Dgram {
+            return Err(Errno::EPROTOTYPE);
+        }
+        let cred = target.peer_cred_of_self();
+        let mut s = lock(&self.state);
+        s.peer = Some(target.clone());
+        s.peer_cred = cred;
+        Ok(())
+    }
+
+    fn peer_cred_of_self(&self) -> Option<Ucred> {
+        lock(&self.state).listen_cred
+    }
+
+    /// Take the next queued connection (`EAGAIN` if none).
+    pub fn accept(&self) -> KResult<Arc<Endpoint>> {
+        let mut s = lock(&self.state);
+        if !s.listening {
+            return Err(Errno::EINVAL);
+        }
+        let c = s.backlog.pop_front().ok_or(Errno::EAGAIN)?;
+        drop(s);
+        self.queue.notify_events(POLLOUT);
+        Ok(c)
+    }
+
+    /// `shutdown(how)`: `SHUT_RD` 0, `SHUT_WR` 1, `SHUT_RDWR` 2.
+    pub fn shutdown(&self, how: i32) -> KResult<()> {
+        let (rd, wr) = match how {
+            0 => (true, false),
+            1 => (false, true),
+            2 => (true, true),
+            _ => return Err(Errno::EINVAL),
+        };
+        let mut s = lock(&self.state);
+        if self.stype.connection_oriented() && s.peer.is_none() && !s.listening {
+            return Err(Errno::ENOTCONN);
+        }
+        s.shut_rd |= rd;
+        s.shut_wr |= wr;
+        let peer = s.peer.clone();
+        drop(s);
+        if let Some(p) = peer.filter(|_| self.stype.connection_oriented()) {
+            let mut ps = lock(&p.state);
+            if ps.peer.as_ref().is_some_and(|x| std::ptr::eq(x.as_ref(), self)) {
+                ps.peer_shut_wr |= wr;
+                ps.peer_shut_rd |= rd;
+            }
+            drop(ps);
+            p.queue.notify_all();
+        }
+        self.queue.notify_all();
+        Ok(())
+    }
+
+    /// Send `data` to the peer, or to `to` (datagrams). Streams take what
+    /// fits (at least one byte, else `EAGAIN`); datagrams and packets go
+    /// whole. `rights` travel with the first byte queued (taken from the
+    /// vector only when something is queued).
+    pub fn send(
+        &self,
+        data: &[u8],
+        rights: &mut Vec<Arc<FileDescription>>,
+        cred: Ucred,
+        to: Option<&Arc<Endpoint>>,
+    ) -> KResult<usize> {
+        let (target, from) = {
+            let s = lock(&self.state);
+            if s.shut_wr {
+                return Err(Errno::EPIPE);
+            }
+            let target = match (self.stype, to) {
+                (SockType::Dgram, Some(t)) => t.clone(),
+                (_, _) => match &s.peer {
+                    Some(p) => p.clone(),
+                    None if self.stype == SockType::Dgram => return Err(Errno::ENOTCONN),
+                    None if s.was_connected => return Err(Errno::EPIPE),
+                    None => return Err(Errno::ENOTCONN),
+                },
+            };
+            if self.stype.connection_oriented() && s.peer_shut_rd {
+                return Err(Errno::EPIPE);
+            }
+            (target, s.addr.clone())
+        };
+        if self.stype == SockType::Stream && data.is_empty() {
+            return Ok(0);
+        }
+        let max = lock(&self.state).opts.sndbuf.max(DEFAULT_BUF);
+        if self.stype != SockType::Stream && data.len() + DGRAM_OVERHEAD > max {
+            return Err(Errno::EMSGSIZE);
+        }
+        let mut t = lock(&target.state);
+        if t.closed {
+            return Err(if self.stype == SockType::Dgram { Errno::ECONNREFUSED } else { Errno::EPIPE });
+        }
+        if self.stype == SockType::Dgram {
+            if target.stype != SockType::Dgram {
+                return Err(Errno::EPROTOTYPE);
+            }
+            if t.peer.as_ref().is_some_and(|p| !std::ptr::eq(p.as_ref(), self)) {
+                return Err(Errno::EPERM);
+            }
+            if t.shut_rd {
+                return Err(Errno::EPIPE);
+            }
+        }
+        let cap = t.opts.rcvbuf.max(DEFAULT_BUF);
+        if t.rx_used >= cap {
+            return Err(Errno::EAGAIN);
+        }
+        let n = match self.stype {
+            SockType::Stream => data.len().min(cap - t.rx_used),
+            _ => data.len(),
+        };
+        let m = Message {
+            data: data[..n].to_vec(),
+            off: 0,
+            rights: std::mem::take(rights),
+            cred,
+            from,
+            sender: self.me.clone(),
+        };
+        t.rx_used += m.cost(self.stype);
+        t.rx.push_back(m);
+        drop(t);
+        target.queue.notify_events(POLLIN);
+        Ok(n)
+    }
+
+    /// Receive into `buf`. `Ok` with `len` 0 at end of file; `EAGAIN` when
+    /// nothing is queued yet. With `peek` the data stays queued (and the
+    /// rights come as extra references).
+    pub fn recv(&self, buf: &mut [u8], peek: bool) -> KResult<Received> {
+        let mut s = lock(&self.state);
+        if s.listening {
+            return Err(Errno::EINVAL);
+        }
+        if s.rx.is_empty() {
+            if let Some(e) = s.error.take() {
+                return Err(e);
+            }
+            let eof = match self.stype {
+                SockType::Dgram => s.shut_rd,
+                _ => s.rcv_shut() || (s.was_connected && s.peer.is_none()),
+            };
+            if eof {
+                return Ok(Received::default());
+            }
+            if self.stype.connection_oriented() && !s.was_connected {
+                return Err(Errno::ENOTCONN);
+            }
+            return Err(Errno::EAGAIN);
+        }
+        let passcred = s.opts.passcred;
+        let mut out = Received::default();
+        let mut senders: Vec<Weak<Endpoint>> = Vec::new();
+        if self.stype == SockType::Stream {
+            let first_cred = s.rx.front().map(|m| m.cred);
+            let mut idx = 0;
+            while out.len < buf.len() && idx < s.rx.len() {
+                let m = &mut s.rx[idx];
+                if out.len > 0 && (Some(m.cred) != first_cred || !m.rights.is_empty()) {
+                    break;
+                }
+                if idx == 0 {
+                    out.from = m.from.clone();
+                    out.cred = Some(m.cred);
+                }
+                let avail = &m.data[m.off..];
+                let k = avail.len().min(buf.len() - out.len);
+                buf[out.len..out.len + k].copy_from_slice(&avail[..k]);
+                out.len += k;
+                let had_rights = !m.rights.is_empty();
+                if peek {
+                    out.rights.extend(m.rights.iter().cloned());
+                } else {
+                    out.rights.append(&mut m.rights);
+                    m.off += k;
+                    senders.push(m.sender.clone());
+                }
+                let done = m.off == m.data.len();
+                if peek || !done {
+                    idx += 1;
+                } else {
+                    // Consumed; its cost was charged as its length.
+                    s.rx.remove(idx);
+                }
+                if had_rights {
+                    break;
+                }
+            }
+            if !peek {
+                s.rx_used = s.rx.iter().map(|m| m.data.len() - m.off).sum();
+            }
+            out.msg_len = out.len;
+        } else {
+            let m = if peek { None } else { s.rx.pop_front() };
+            let (data, rights, cred, from) = match &m {
+                Some(m) => (&m.data, m.rights.clone(), m.cred, m.from.clone()),
+                None => {
+                    let f = s.rx.front().ok_or(Errno::EAGAIN)?;
+                    (&f.data, f.rights.clone(), f.cred, f.from.clone())
+                }
+            };
+            let k = data.len().min(buf.len());
+            buf[..k].copy_from_slice(&data[..k]);
+            out.len = k;
+            out.msg_len = data.len();
+            out.rights = rights;
+            out.cred = Some(cred);
+            out.from = from;
+            if let Some(m) = m {
+                s.rx_used = s.rx_used.saturating_sub(m.cost(self.stype));
+                senders.push(m.sender.clone());
+                // `m.rights` were cloned into `out`; dropping `m` after the
+                // lock is released drops only the extra references.
+                drop(s);
+                drop(m);
+            }
+        }
+        if !passcred {
+            out.cred = None;
+        }
+        if !peek {
+            senders.dedup_by(|a, b| a.ptr_eq(b));
+            for w in senders {
+                if let Some(e) = w.upgrade() {
+                    e.queue.notify_events(POLLOUT);
+                }
+            }
+            self.queue.notify_events(POLLOUT);
+        }
+        Ok(out)
+    }
+
+    /// Bytes readable now (`FIONREAD`): all queued stream bytes, or the
+    /// next datagram's size.
+    pub fn readable_bytes(&self) -> u64 {
+        let s = lock(&self.state);
+        let n = match self.stype {
+            SockType::Stream => s.rx.iter().map(|m| m.data.len() - m.off).sum(),
+            _ => s.rx.front().map_or(0, |m| m.data.len()),
+        };
+        n as u64
+    }
+
+    /// Current readiness (`POLL*`).
+    pub fn poll(&self) -> u32 {
+        let s = lock(&self.state);
+        let mut r = 0;
+        if s.listening {
+            return if s.backlog.is_empty() { 0 } else { POLLIN };
+        }
+        if !s.rx.is_empty() {
+            r |= POLLIN;
+        }
+        if s.error.is_some() {
+            r |= POLLERR;
+        }
+        if s.rcv_shut() {
+            r |= POLLIN | POLLRDHUP;
+        }
+        let connection_oriented = self.stype.connection_oriented();
+        if connection_oriented && (s.rcv_shut() && s.snd_shut() || (s.was_connected && s.peer.is_none())) {
+            r |= POLLHUP | POLLIN | POLLRDHUP;
+        }
+        if connection_oriented && !s.was_connected {
+            // A fresh unconnected socket: writable and hung up, as Linux says.
+            return r | POLLOUT | POLLHUP;
+        }
+        let peer = s.peer.clone();
+        let snd_shut = s.snd_shut();
+        drop(s);
+        let writable = match peer {
+            _ if snd_shut => true,
+            None => !connection_oriented,
+            Some(p) => {
+                let ps = lock(&p.state);
+                ps.closed || ps.rx_used < ps.opts.rcvbuf.max(DEFAULT_BUF)
+            }
+        };
+        if writable {
+            r |= POLLOUT;
+        }
+        r
+    }
+
+    /// The last file description holding this socket closed.
+    pub fn close(&self) {
+        let mut s = lock(&self.state);
+        s.closed = true;
+        let peer = s.peer.take();
+        let backlog = std::mem::take(&mut s.backlog);
+        let rx = std::mem::take(&mut s.rx);
+        let had_unread = !rx.is_empty();
+        s.rx_used = 0;
+        s.listening = false;
+        let key = s.key.take();
+        drop(s);
+        if let Some(k) = key {
+            let mut reg = lock(registry());
+            if reg.get(&k).is_some_and(|w| std::ptr::eq(w.as_ptr(), self)) {
+                reg.remove(&k);
+            }
+        }
+        for c in &backlog {
+            c.close();
+        }
+        if let Some(p) = peer {
+            let mut ps = lock(&p.state);
+            if ps.peer.as_ref().is_some_and(|x| std::ptr::eq(x.as_ref(), self)) && self.stype.connection_oriented() {
+                ps.peer = None;
+                ps.peer_shut_rd = true;
+                ps.peer_shut_wr = true;
+                if had_unread {
+                    ps.error = Some(Errno::ECONNRESET);
+                }
+            }
+            drop(ps);
+            p.queue.notify_events(ALL_EVENTS);
+        }
+        self.queue.notify_events(ALL_EVENTS);
+        drop(rx);
+        drop(backlog);
+    }
+}
+
+/// The pseudo file system sockets live on (for `st_dev`).
+fn sockfs_dev() -> u64 {
+    static DEV: OnceLock<u64> = OnceLock::new();
+    *DEV.get_or_init(crate::fs::next_dev)
+}
+
+/// The `FileOps` of one socket file description. `read`/`write` are
+/// `recv`/`send` without flags, crediting the opener.
+pub struct SocketFile {
+    pub ep: Arc<Endpoint>,
+    pub cred: Ucred,
+}
+
+impl SocketFile {
+    pub fn new(ep: Arc<Endpoint>, cred: Ucred) -> Arc<SocketFile> {
+        Arc::new(SocketFile { ep, cred })
+    }
+}
+
+impl Drop for SocketFile {
+    fn drop(&mut self) {
+        self.ep.close();
+    }
+}
+
+impl FileOps for SocketFile {
+    fn read(&self, buf: &mut [u8], _off: u64) -> KResult<usize> {
+        // Rights received by a plain read are dropped, as on Linux.
+        self.ep.recv(buf, false).map(|r| r.len)
+    }
+
+    fn write(&self, buf: &[u8], _off: u64) -> KResult<usize> {
+        self.ep.send(buf, &mut Vec::new(), self.cred, None)
+    }
+
+    fn seekable(&self) -> bool {
+        false
+    }
+
+    fn poll(&self) -> u32 {
+        self.ep.poll()
+    }
+
+    fn wait_queue(&self) -> Option<&WaitQueue> {
+        Some(&self.ep.queue)
+    }
+
+    fn readable_bytes(&self) -> Option<u64> {
+        Some(self.ep.readable_bytes())
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// The inode `fstat` shows for a socket.
+pub struct SockInode {
+    ino: u64,
+    uid: u32,
+    gid: u32,
+}
+
+impl SockInode {
+    pub fn new(ep: &Endpoint, cred: Ucred) -> Arc<SockInode> {
+        Arc::new(SockInode { ino: ep.ino, uid: cred.uid, gid: cred.gid })
+    }
+}
+
+impl Inode for SockInode {
+    fn attr(&self) -> KResult<InodeAttr> {
+        Ok(InodeAttr {
+            dev: sockfs_dev(),
+            ino: self.ino,
+            mode: S_IFSOCK | 0o777,
+            nlink: 1,
+            uid: self.uid,
+            gid: self.gid,
+            blksize: 4096,
+            ..Default::default()
+        })
+    }
+
+    fn open(&self, _flags: u32) -> KResult<FileRef> {
+        Err(Errno::ENXIO)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// The endpoint behind `file`, if it is a socket.
+pub fn endpoint_of(file: &dyn FileOps) -> Option<&Arc<Endpoint>> {
+    file.as_any().downcast_ref::<SocketFile>().map(|s| &s.ep)
+}
+
+#[cfg(test)]
+#[path = "unix_tests.rs"]
+mod tests;
