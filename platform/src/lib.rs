@@ -130,9 +130,16 @@ impl Registers {
     }
 }
 
-/// The x87/SSE/AVX state of a thread in `XSAVE` layout (the first 512 bytes
-/// are the `FXSAVE` area). Platforms that keep the state in the host thread
-/// fill it only when `Context::fpu_state` is asked.
+/// The x87/SSE/AVX state of a thread.
+///
+/// Layout: either a bare 512-byte `FXSAVE` area, or the standard
+/// (non-compacted) `XSAVE` image the kernel exposes as `NT_X86_XSTATE`:
+/// bytes 0..512 the `FXSAVE` area (x87, MXCSR, xmm0-15 at 160..416; bytes
+/// 464..512 hold the kernel's `fx_sw_bytes`, as in a signal frame's
+/// fpstate), bytes 512..576 the XSAVE header (`xstate_bv` at 512), then the
+/// components at their CPUID-given offsets (ymm upper halves at 576 ...).
+/// Its length is the host's user xstate size. Platforms that keep the state
+/// in the host thread fill it only when `Context::fpu_state` is asked.
 #[derive(Clone)]
 pub struct FpState {
     pub bytes: Vec<u8>,
@@ -159,16 +166,33 @@ pub enum Event {
     Interrupted,
 }
 
-/// A thread made in an address space by `AddressSpace::new_thread`, waiting
-/// for the context that will run it (`Platform::new_context_for`).
-#[derive(Debug)]
+/// A new host thread in an existing address space, made by
+/// `AddressSpace::new_thread` and not yet run by any context: hand it to
+/// `Platform::new_context_for`. Opaque; for ptrace it is the host thread id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ThreadToken(pub u64);
+
+impl ThreadToken {
+    /// A token from a platform's own thread handle.
+    pub fn from_raw(raw: u64) -> ThreadToken {
+        ThreadToken(raw)
+    }
+
+    /// The platform's own thread handle (ptrace: the host thread id).
+    pub fn raw(self) -> u64 {
+        self.0
+    }
+}
 
 /// An application's address space. All pages come from the MemoryFile
 /// (`memfd`) the platform was created with.
 ///
-/// The ptrace implementation must be called from the thread that runs the
-/// context switched in this address space (the tracer).
+/// Threading (ptrace): every method that changes the space must be called
+/// on a thread that runs (traces) a context bound to this space, outside
+/// that context's `switch` — the sentry thread handling one of the
+/// application's system calls or faults. The change is made through that
+/// thread's stub thread and applies to the whole space at once, while the
+/// space's other threads keep running. Any other thread gets an error.
 pub trait AddressSpace: Send + Sync {
     /// Map `[addr, addr+len)` to MemoryFile offset `off`, shared, with `prot`,
     /// replacing whatever was mapped there.
@@ -180,34 +204,39 @@ pub trait AddressSpace: Send + Sync {
     /// Application addresses the platform reserves for itself (the stub's
     /// code): the sentry never maps anything there.
     fn reserved(&self) -> std::ops::Range<u64>;
-    /// A new thread of execution in this address space, for another
-    /// application thread (called on a thread that runs a context here).
+    /// A new host thread in this space, for a new application thread
+    /// (`clone` with `CLONE_VM`). Called like `map_file` (on the thread of a
+    /// context bound to this space, which is stopped); the new thread is run
+    /// by a context from `Platform::new_context_for(token)`, on any thread.
+    /// A token that is never adopted is reclaimed with the space.
     fn new_thread(&self) -> Result<ThreadToken> {
-        Err(Error::Unavailable("threads", "this platform cannot add threads to an address space yet".into()))
+        Err(Error::Unavailable("threads", "this address space cannot add threads".into()))
     }
 }
 
 /// One application thread's execution context.
+///
+/// Threading (ptrace): the first `switch` binds the context to one host
+/// thread of the space, traced by the calling OS thread; from then on
+/// `switch`, `fpu_state`, `set_fpu_state` and the drop must happen on that
+/// same OS thread. `interrupt` may be called from anywhere.
 pub trait Context: Send {
     /// Run application code with `regs` in `space` until it needs the kernel.
     fn switch(&mut self, space: &Arc<dyn AddressSpace>, regs: &mut Registers, fpu: &mut FpState) -> Result<Event>;
-    /// Make a running `switch` return `Event::Interrupted` soon.
+    /// Make a running `switch` return `Event::Interrupted` soon. Only this
+    /// context's thread is disturbed; an interrupt while no `switch` runs
+    /// makes the next one return `Event::Interrupted` at once.
     fn interrupt(&self);
     /// A handle that does what `interrupt` does, callable from any thread
-    /// while `switch` runs.
-    fn interrupter(&self) -> Arc<dyn Fn() + Send + Sync> {
-        Arc::new(|| {})
-    }
-    /// The FPU state of the stopped thread (FXSAVE layout, 512 bytes).
-    fn fpu_state(&mut self, out: &mut FpState) -> Result<()> {
-        let _ = out;
-        Ok(())
-    }
-    /// Replace the FPU state of the stopped thread.
-    fn set_fpu_state(&mut self, st: &FpState) -> Result<()> {
-        let _ = st;
-        Ok(())
-    }
+    /// while `switch` runs (the context itself is `Send`, not `Sync`).
+    fn interrupter(&self) -> Arc<dyn Fn() + Send + Sync>;
+    /// The thread's floating-point state into `out` (see `FpState` for the
+    /// layout). Valid once `switch` has returned at least once.
+    fn fpu_state(&mut self, out: &mut FpState) -> Result<()>;
+    /// Load the thread's floating-point state from `st`, as `fpu_state`
+    /// returned it (possibly edited), or a bare 512-byte `FXSAVE` area.
+    /// Before the first `switch` the state is kept and loaded by it.
+    fn set_fpu_state(&mut self, st: &FpState) -> Result<()>;
 }
 
 /// A way of running application code.
@@ -216,14 +245,14 @@ pub trait Platform: Send + Sync {
     fn name(&self) -> &'static str;
     /// A new, empty address space.
     fn new_address_space(&self) -> Result<Arc<dyn AddressSpace>>;
-    /// A new context for one application thread.
+    /// A new context for one application thread. Its first `switch` in a
+    /// space runs the space's initial thread, so it must be called on the
+    /// thread that created the space (a fresh space, or after `execve`).
     fn new_context(&self) -> Result<Box<dyn Context>>;
-    /// A new context that runs the thread `token` stands for (call on the
-    /// thread that will switch it).
-    fn new_context_for(&self, token: ThreadToken) -> Result<Box<dyn Context>> {
-        let _ = token;
-        Err(Error::Unavailable("threads", "this platform cannot add threads to an address space yet".into()))
-    }
+    /// A new context that runs the thread `token` (from
+    /// `AddressSpace::new_thread`). It may be created on any thread and
+    /// moved; the OS thread of its first `switch` becomes its thread.
+    fn new_context_for(&self, token: ThreadToken) -> Result<Box<dyn Context>>;
     /// The highest application address plus one.
     fn max_user_address(&self) -> u64 {
         0x7fff_ffff_f000

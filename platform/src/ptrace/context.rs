@@ -1,33 +1,47 @@
 //! `PtraceContext`: runs application code in a stub thread with
 //! `PTRACE_SYSEMU` until it makes a system call, faults or is interrupted.
+//! Contexts in one address space run in different threads of its stub,
+//! each traced by its own OS thread.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
-use super::stub::Stub;
+use super::stub::{Stub, StubThread, INTERRUPT_SIGNAL};
 use super::sys::{self, Stop};
-use crate::{Access, AddressSpace, Context, Error, Event, FpState, Registers, Result};
+use crate::{Access, AddressSpace, Context, Error, Event, FpState, Registers, Result, ThreadToken};
 
 /// Size of the `FXSAVE` area `PTRACE_GETFPREGS` transfers.
 const FXSAVE_LEN: usize = 512;
+/// `NT_X86_XSTATE` (linux/elf.h): the XSAVE regset.
+const NT_X86_XSTATE: usize = 0x202;
+/// Room for the largest user XSAVE image (AMX tiles included: ~11 KiB).
+const XSTATE_MAX: usize = 16 << 10;
+/// Offset of `xstate_bv` in an XSAVE image; bits 0 and 1 are x87 and SSE.
+const XSTATE_BV: usize = 512;
+const XFEATURE_FP_SSE: u64 = 0b11;
 
 /// The part of a context other threads may touch: whom to interrupt.
 #[derive(Debug, Default)]
 struct Shared {
-    /// The stub the context is bound to.
-    target: Mutex<Weak<Stub>>,
+    /// The stub and thread the context is bound to.
+    target: Mutex<Option<(Weak<Stub>, libc::pid_t)>>,
     /// `interrupt` was called while the context was bound to no stub.
     pending: AtomicBool,
 }
 
 impl Shared {
     fn interrupt(&self) {
-        let target = self.target.lock().unwrap_or_else(|e| e.into_inner()).upgrade();
-        match target {
-            // A pending SIGSTOP makes the next (or the running) switch stop.
-            Some(stub) => stub.interrupt(),
+        let target = self.target.lock().unwrap_or_else(|e| e.into_inner());
+        match target.as_ref().and_then(|(stub, tid)| Some((stub.upgrade()?, *tid))) {
+            // A pending interrupt signal makes the next (or the running)
+            // switch stop; other threads of the stub are not disturbed.
+            Some((stub, tid)) => stub.interrupt(tid),
             None => self.pending.store(true, Ordering::Release),
         }
+    }
+
+    fn set_target(&self, target: Option<(Weak<Stub>, libc::pid_t)>) {
+        *self.target.lock().unwrap_or_else(|e| e.into_inner()) = target;
     }
 }
 
@@ -42,23 +56,54 @@ impl Interrupter {
     }
 }
 
-/// The address space a context runs in, and its stub.
+/// The address space a context runs in, its stub, and the stub thread it
+/// runs (traced by the OS thread of the first switch).
 struct Binding {
     space: Arc<dyn AddressSpace>,
     stub: Arc<Stub>,
+    thread: Arc<StubThread>,
 }
 
-/// One application thread, run in the (single) thread of its address space's
-/// stub. `switch` must be called from the thread that created the address
-/// space (the stub's tracer).
+/// One application thread, run in one host thread of its address space's
+/// stub, traced by the OS thread of the context's first `switch`.
+///
+/// - Made by `new_context` (no token), it runs the space's initial thread:
+///   its first `switch` must be on the thread that created the space.
+/// - Made by `new_context_for(token)` (or `adopt`), its first `switch`
+///   seizes the thread `token` names, on whichever OS thread that is.
+///
+/// Afterwards `switch`, `fpu_state`, `set_fpu_state` and the drop belong on
+/// that OS thread. Dropped there, the context makes its stub thread exit
+/// (unless it is the stub's last thread, which the space's drop kills);
+/// dropped elsewhere it cannot, and the thread stays stopped until the
+/// space goes.
 pub struct PtraceContext {
     shared: Arc<Shared>,
     binding: Option<Binding>,
+    /// The thread to adopt at the first switch.
+    token: Option<ThreadToken>,
+    /// FPU state set before the first switch, loaded once bound.
+    pending_fpu: Option<FpState>,
 }
 
 impl PtraceContext {
     pub(crate) fn new() -> PtraceContext {
-        PtraceContext { shared: Arc::default(), binding: None }
+        PtraceContext { shared: Arc::default(), binding: None, token: None, pending_fpu: None }
+    }
+
+    /// A context that will run thread `token` (see the type's docs).
+    pub fn for_thread(token: ThreadToken) -> PtraceContext {
+        PtraceContext { shared: Arc::default(), binding: None, token: Some(token), pending_fpu: None }
+    }
+
+    /// Make this (not yet switched) context run thread `token` from
+    /// `AddressSpace::new_thread`: as `Platform::new_context_for`.
+    pub fn adopt(&mut self, token: ThreadToken) -> Result<()> {
+        if self.binding.is_some() {
+            return Err(Error::Unavailable("ptrace", "a context that has run cannot adopt another thread".into()));
+        }
+        self.token = Some(token);
+        Ok(())
     }
 
     /// A handle that interrupts this context from another thread (the
@@ -67,65 +112,47 @@ impl PtraceContext {
         Interrupter(Arc::clone(&self.shared))
     }
 
-    /// Read the thread's `FXSAVE` area (x87/SSE state) into the first 512
-    /// bytes of `fpu`, growing it if needed. The context must have switched
-    /// at least once and be stopped (it is, outside `switch`).
-    pub fn fpu_state(&self, fpu: &mut FpState) -> Result<()> {
-        let stub = self.bound_stub()?;
-        if fpu.bytes.len() < FXSAVE_LEN {
-            fpu.bytes.resize(FXSAVE_LEN, 0);
-        }
-        sys::ptrace("ptrace(PTRACE_GETFPREGS)", libc::PTRACE_GETFPREGS, stub.pid, 0, fpu.bytes.as_mut_ptr() as usize)
-            .map_err(|e| stub.diagnose(e))
+    /// The host thread id this context runs in, once it has switched.
+    pub fn stub_tid(&self) -> Option<libc::pid_t> {
+        self.binding.as_ref().map(|b| b.thread.tid)
     }
 
-    /// Load the thread's `FXSAVE` area from the first 512 bytes of `fpu`.
-    pub fn set_fpu_state(&self, fpu: &FpState) -> Result<()> {
-        let stub = self.bound_stub()?;
-        if fpu.bytes.len() < FXSAVE_LEN {
-            return Err(Error::Host {
-                call: "ptrace(PTRACE_SETFPREGS)",
-                err: std::io::Error::from_raw_os_error(libc::EINVAL),
-            });
-        }
-        sys::ptrace("ptrace(PTRACE_SETFPREGS)", libc::PTRACE_SETFPREGS, stub.pid, 0, fpu.bytes.as_ptr() as usize)
-            .map_err(|e| stub.diagnose(e))
-    }
-
-    fn bound_stub(&self) -> Result<&Arc<Stub>> {
+    fn bound(&self) -> Result<(&Arc<Stub>, libc::pid_t)> {
         match &self.binding {
-            Some(b) if !b.stub.is_dead() => Ok(&b.stub),
+            Some(b) if !b.stub.is_dead() => Ok((&b.stub, b.thread.tid)),
             Some(b) => Err(b.stub.dead_error()),
             None => Err(Error::StubDied("the context has not run in any address space".into())),
         }
     }
 
     /// Bind to `space`'s stub thread unless already bound to it.
-    fn bind(&mut self, space: &Arc<dyn AddressSpace>) -> Result<Arc<Stub>> {
+    fn bind(&mut self, space: &Arc<dyn AddressSpace>) -> Result<(Arc<Stub>, Arc<StubThread>)> {
         if let Some(b) = &self.binding {
             if std::ptr::addr_eq(Arc::as_ptr(&b.space), Arc::as_ptr(space)) {
-                return Ok(Arc::clone(&b.stub));
+                return Ok((Arc::clone(&b.stub), Arc::clone(&b.thread)));
             }
         }
         let stub = super::stub_of(space)?;
-        if stub.bound.swap(true, Ordering::AcqRel) {
-            return Err(Error::Unavailable(
-                "ptrace",
-                "a second context in one address space (multi-threaded applications) is not \
-                 supported yet"
-                    .into(),
-            ));
-        }
         self.unbind();
-        *self.shared.target.lock().unwrap_or_else(|e| e.into_inner()) = Arc::downgrade(&stub);
-        self.binding = Some(Binding { space: Arc::clone(space), stub: Arc::clone(&stub) });
-        Ok(stub)
+        let thread = match self.token {
+            Some(token) => {
+                let tid = libc::pid_t::try_from(token.raw()).map_err(|_| {
+                    Error::Unavailable("ptrace", format!("thread token {token:?} is not a ptrace thread"))
+                })?;
+                stub.adopt(tid)?
+            }
+            None => stub.bind_caller()?,
+        };
+        self.token = None;
+        self.shared.set_target(Some((Arc::downgrade(&stub), thread.tid)));
+        self.binding = Some(Binding { space: Arc::clone(space), stub: Arc::clone(&stub), thread: Arc::clone(&thread) });
+        Ok((stub, thread))
     }
 
     fn unbind(&mut self) {
         if let Some(b) = self.binding.take() {
-            b.stub.bound.store(false, Ordering::Release);
-            *self.shared.target.lock().unwrap_or_else(|e| e.into_inner()) = Weak::new();
+            self.shared.set_target(None);
+            b.stub.release(&b.thread);
         }
     }
 }
@@ -138,14 +165,17 @@ impl Drop for PtraceContext {
 
 impl Context for PtraceContext {
     fn switch(&mut self, space: &Arc<dyn AddressSpace>, regs: &mut Registers, _fpu: &mut FpState) -> Result<Event> {
-        let stub = self.bind(space)?;
+        let (stub, thread) = self.bind(space)?;
         if stub.is_dead() {
             return Err(stub.dead_error());
         }
-        if self.shared.pending.swap(false, Ordering::AcqRel) || stub.interrupt_pending.swap(false, Ordering::AcqRel) {
+        if let Some(st) = self.pending_fpu.take() {
+            self.set_fpu_state(&st)?;
+        }
+        if self.shared.pending.swap(false, Ordering::AcqRel) || thread.interrupt_pending.swap(false, Ordering::AcqRel) {
             return Ok(Event::Interrupted);
         }
-        let pid = stub.pid;
+        let tid = thread.tid;
         let mut run = *regs;
         // The sentry does syscall restarts itself: the host must never
         // rewind `rip` because of what the sentry left in `rax`.
@@ -158,15 +188,15 @@ impl Context for PtraceContext {
         if run.ss & 3 != 3 {
             run.ss = stub.user_ss;
         }
-        sys::set_regs(pid, &run).map_err(|e| stub.diagnose(e))?;
+        sys::set_regs(tid, &run).map_err(|e| stub.diagnose(e))?;
         loop {
-            sys::resume("ptrace(PTRACE_SYSEMU)", libc::PTRACE_SYSEMU, pid, 0)?;
-            let stop = stub.wait()?;
+            stub.resume(&thread, "ptrace(PTRACE_SYSEMU)", libc::PTRACE_SYSEMU)?;
+            let stop = stub.wait(&thread)?;
             let event = match stop {
                 Stop::Syscall => Event::Syscall,
-                Stop::Signal(libc::SIGSTOP) => Event::Interrupted,
+                Stop::Signal(INTERRUPT_SIGNAL) => Event::Interrupted,
                 Stop::Signal(sig @ (libc::SIGSEGV | libc::SIGBUS | libc::SIGFPE | libc::SIGILL | libc::SIGTRAP)) => {
-                    match fault_event(pid, sig)? {
+                    match fault_event(tid, sig).map_err(|e| stub.diagnose(e))? {
                         Some(event) => event,
                         None => continue, // Sent by someone on the host: ignore.
                     }
@@ -175,7 +205,7 @@ impl Context for PtraceContext {
                 Stop::Signal(_) | Stop::Event(_) => continue,
                 Stop::Exited(_) | Stop::Killed(_) => return Err(stub.died(stop, "running application code")),
             };
-            sys::get_regs(pid, regs)?;
+            sys::get_regs(tid, regs).map_err(|e| stub.diagnose(e))?;
             return Ok(event);
         }
     }
@@ -185,16 +215,76 @@ impl Context for PtraceContext {
     }
 
     fn interrupter(&self) -> Arc<dyn Fn() + Send + Sync> {
-        let i = PtraceContext::interrupter(self);
-        Arc::new(move || i.interrupt())
+        let shared = Arc::clone(&self.shared);
+        Arc::new(move || shared.interrupt())
     }
 
+    /// The XSAVE image (`NT_X86_XSTATE`) where the host offers it, else the
+    /// 512-byte `FXSAVE` area; `out.bytes` is resized to what was read.
     fn fpu_state(&mut self, out: &mut FpState) -> Result<()> {
-        PtraceContext::fpu_state(self, out)
+        let (stub, tid) = self.bound()?;
+        out.bytes.resize(XSTATE_MAX, 0);
+        let r = sys::regset(
+            "ptrace(PTRACE_GETREGSET, NT_X86_XSTATE)",
+            libc::PTRACE_GETREGSET,
+            tid,
+            NT_X86_XSTATE,
+            out.bytes.as_mut_ptr(),
+            out.bytes.len(),
+        );
+        match r {
+            Ok(len) if len > FXSAVE_LEN => {
+                out.bytes.truncate(len);
+                Ok(())
+            }
+            Ok(_) | Err(Error::Host { .. }) if !stub.is_dead() => {
+                out.bytes.truncate(FXSAVE_LEN);
+                let data = out.bytes.as_mut_ptr() as usize;
+                sys::ptrace("ptrace(PTRACE_GETFPREGS)", libc::PTRACE_GETFPREGS, tid, 0, data)
+                    .map_err(|e| stub.diagnose(e))
+            }
+            Ok(_) => Err(stub.dead_error()),
+            Err(e) => Err(stub.diagnose(e)),
+        }
     }
 
+    /// An XSAVE image (longer than 512 bytes, as `fpu_state` returned it) is
+    /// loaded with `NT_X86_XSTATE`; the x87 and SSE bits of its `xstate_bv`
+    /// are set first, so that the `FXSAVE` area, which `fpu_state` always
+    /// fills, is what the thread gets. A 512-byte area goes through
+    /// `PTRACE_SETFPREGS`.
     fn set_fpu_state(&mut self, st: &FpState) -> Result<()> {
-        PtraceContext::set_fpu_state(self, st)
+        if self.binding.is_none() {
+            self.pending_fpu = Some(st.clone());
+            return Ok(());
+        }
+        let (stub, tid) = self.bound()?;
+        let einval = |call| Error::Host { call, err: std::io::Error::from_raw_os_error(libc::EINVAL) };
+        if st.bytes.len() > FXSAVE_LEN {
+            if st.bytes.len() < XSTATE_BV + 64 {
+                return Err(einval("ptrace(PTRACE_SETREGSET, NT_X86_XSTATE)"));
+            }
+            let mut image = st.bytes.clone();
+            let mut bv = [0u8; 8];
+            bv.copy_from_slice(&image[XSTATE_BV..XSTATE_BV + 8]);
+            let bv = u64::from_le_bytes(bv) | XFEATURE_FP_SSE;
+            image[XSTATE_BV..XSTATE_BV + 8].copy_from_slice(&bv.to_le_bytes());
+            return sys::regset(
+                "ptrace(PTRACE_SETREGSET, NT_X86_XSTATE)",
+                libc::PTRACE_SETREGSET,
+                tid,
+                NT_X86_XSTATE,
+                image.as_mut_ptr(),
+                image.len(),
+            )
+            .map(drop)
+            .map_err(|e| stub.diagnose(e));
+        }
+        if st.bytes.len() < FXSAVE_LEN {
+            return Err(einval("ptrace(PTRACE_SETFPREGS)"));
+        }
+        sys::ptrace("ptrace(PTRACE_SETFPREGS)", libc::PTRACE_SETFPREGS, tid, 0, st.bytes.as_ptr() as usize)
+            .map_err(|e| stub.diagnose(e))
     }
 }
 

@@ -1,10 +1,25 @@
 //! The ptrace platform.
 //!
 //! Each address space is a stub process forked from the sentry thread that
-//! creates it; that thread traces it (`PTRACE_TRACEME`), so **every operation
-//! on an address space and every switch of a context in it must run on that
-//! one host thread**. The sentry runs a task, its address-space changes and
-//! its context on one thread, which satisfies this.
+//! creates it, which traces the stub's initial thread (`PTRACE_TRACEME`).
+//! Each further application thread is a host thread of the stub, made by
+//! `AddressSpace::new_thread` (an injected `clone`) and seized
+//! (`PTRACE_SEIZE`) by the OS thread of its context's first `switch`.
+//! ptrace requests for a thread must come from its tracer, so:
+//!
+//! - A context's `switch`, FPU access and drop run on its tracer thread.
+//! - `map_file`, `unmap`, `protect` and `new_thread` run on the tracer of
+//!   any one thread of the space (which is stopped), and are injected into
+//!   that thread; the others keep running.
+//! - `interrupt` may come from anywhere: a thread-directed SIGURG.
+//! - Each OS thread traces at most one thread per space.
+//! - Drop a context on its tracer before that OS thread exits: a tracer
+//!   that exits still tracing kills the whole stub (`PTRACE_O_EXITKILL`,
+//!   which is also what ends the stubs of a crashed sentry). Dropped on its
+//!   tracer, a context makes its stub thread `exit` unless it is the last
+//!   one; the space's drop (any thread) kills and reaps the rest.
+//! - Stub threads of a space can be pinned to different CPUs: each tracer
+//!   pins itself and the thread it seizes to its current CPU.
 //!
 //! - The stub holds only the stub code page (`stub::STUB_BASE`) and whatever
 //!   the sentry maps from the MemoryFile, at the same fd number as in the
@@ -24,9 +39,10 @@ use std::os::fd::RawFd;
 use std::sync::{Arc, Mutex, Weak};
 
 pub use context::{Interrupter, PtraceContext};
+
 pub use stub::{STUB_BASE, STUB_LEN};
 
-use crate::{AddressSpace, Context, Error, Platform, Prot, Result};
+use crate::{AddressSpace, Context, Error, Platform, Prot, Result, ThreadToken};
 use stub::Stub;
 
 /// The ptrace platform over one MemoryFile.
@@ -74,6 +90,10 @@ impl Platform for PtracePlatform {
     fn new_context(&self) -> Result<Box<dyn Context>> {
         Ok(Box::new(self.new_ptrace_context()))
     }
+
+    fn new_context_for(&self, token: ThreadToken) -> Result<Box<dyn Context>> {
+        Ok(Box::new(PtraceContext::for_thread(token)))
+    }
 }
 
 /// An application address space: one stub process.
@@ -88,11 +108,18 @@ impl PtraceAddressSpace {
         self.stub.pid
     }
 
-    /// Inject host system call `nr` with `args` into the stub. Only for
-    /// tests: anything outside mmap/munmap/mprotect kills the stub.
+    /// Inject host system call `nr` with `args` into the caller's stub
+    /// thread. Only for tests: anything outside the allowed set kills the
+    /// stub.
     #[doc(hidden)]
     pub fn inject_for_test(&self, nr: u64, args: [u64; 6]) -> Result<u64> {
-        self.stub.inject("injected system call", nr, args)
+        self.inject("injected system call", nr, args)
+    }
+
+    /// Inject `nr(args)` into the stub thread the calling thread traces.
+    fn inject(&self, call: &'static str, nr: u64, args: [u64; 6]) -> Result<u64> {
+        let thread = self.stub.caller_thread()?;
+        self.stub.inject(&thread, call, nr, args)
     }
 
     /// Refuse ranges that touch the stub page or leave the user range.
@@ -114,24 +141,29 @@ impl AddressSpace for PtraceAddressSpace {
         let flags = (libc::MAP_SHARED | libc::MAP_FIXED).unsigned_abs();
         let fd = self.stub.memfd.unsigned_abs();
         let args = [addr, len, u64::from(prot.bits()), u64::from(flags), u64::from(fd), off];
-        self.stub.inject(CALL, abi::sysno::SYS_MMAP, args).map(drop)
+        self.inject(CALL, abi::sysno::SYS_MMAP, args).map(drop)
     }
 
     fn unmap(&self, addr: u64, len: u64) -> Result<()> {
         const CALL: &str = "munmap (injected)";
         self.check_range(CALL, addr, len)?;
-        self.stub.inject(CALL, abi::sysno::SYS_MUNMAP, [addr, len, 0, 0, 0, 0]).map(drop)
+        self.inject(CALL, abi::sysno::SYS_MUNMAP, [addr, len, 0, 0, 0, 0]).map(drop)
     }
 
     fn protect(&self, addr: u64, len: u64, prot: Prot) -> Result<()> {
         const CALL: &str = "mprotect (injected)";
         self.check_range(CALL, addr, len)?;
         let args = [addr, len, u64::from(prot.bits()), 0, 0, 0];
-        self.stub.inject(CALL, abi::sysno::SYS_MPROTECT, args).map(drop)
+        self.inject(CALL, abi::sysno::SYS_MPROTECT, args).map(drop)
     }
 
     fn reserved(&self) -> std::ops::Range<u64> {
         STUB_BASE..STUB_BASE + STUB_LEN
+    }
+
+    fn new_thread(&self) -> Result<ThreadToken> {
+        let tid = self.stub.new_thread()?;
+        Ok(ThreadToken::from_raw(tid.unsigned_abs().into()))
     }
 }
 

@@ -6,7 +6,7 @@
 //! tracer). Every `ptrace` request on a stub must come from that thread.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use libc::{c_int, pid_t, sock_filter, sock_fprog};
 
@@ -29,6 +29,14 @@ const READY_RIP: u64 = STUB_BASE + 47;
 const INJECT_RIP: u64 = STUB_BASE + 64;
 /// `rip` after the `int3` that ends an injected call.
 const INJECT_DONE_RIP: u64 = INJECT_RIP + 3;
+/// Address of the `syscall` that injected `clone`s run: the parent traps
+/// after it, the child (rax == 0) jumps to `SPIN_RIP`.
+const CLONE_RIP: u64 = STUB_BASE + 80;
+/// `rip` after the `int3` that ends an injected `clone` in the parent.
+const CLONE_DONE_RIP: u64 = CLONE_RIP + 8;
+/// The loop a new thread spins in (`pause; jmp`), without a stack, until
+/// its tracer seizes it.
+const SPIN_RIP: u64 = CLONE_RIP + 8;
 
 /// The stub page: hand-assembled, position-dependent only through the
 /// immediates below. Every byte not listed is `int3` (0xcc).
@@ -57,6 +65,17 @@ fn stub_code() -> [u8; 4096] {
         0x0f, 0x05, //                                         syscall
         0xcc, //                                               int3
     ]);
+    // Thread creation (offset 80): `clone` returns twice.
+    let clone = (CLONE_RIP - STUB_BASE) as usize;
+    page[clone..clone + 12].copy_from_slice(&[
+        0x0f, 0x05, //                                         syscall
+        0x48, 0x85, 0xc0, //                                   test rax, rax
+        0x74, 0x01, //                                         jz spin (the child)
+        0xcc, //                                               int3 (the parent)
+        0xf3, 0x90, //                                         spin: pause
+        0xeb, 0xfc, //                                         jmp spin
+    ]);
+    debug_assert_eq!(CLONE_DONE_RIP, SPIN_RIP);
     page
 }
 
@@ -98,11 +117,24 @@ pub(crate) fn install_stub_page() -> Result<()> {
 }
 
 /// The host system calls a stub may make, and why. Everything else kills it.
-const ALLOWED_SYSCALLS: [(u32, &str); 3] = [
+const ALLOWED_SYSCALLS: [(u32, &str); 4] = [
     (abi::sysno::SYS_MMAP as u32, "map_file: mmap(MAP_SHARED|MAP_FIXED) of the MemoryFile"),
     (abi::sysno::SYS_MUNMAP as u32, "unmap, and the entry routine unmapping the sentry's memory"),
     (abi::sysno::SYS_MPROTECT as u32, "protect"),
+    (SYS_EXIT as u32, "a context dropped: its stub thread exits (exit, not exit_group)"),
 ];
+/// `exit`: ends the calling thread only.
+const SYS_EXIT: u64 = 60;
+/// `clone`: allowed only with exactly `CLONE_THREAD_FLAGS` (new_thread).
+const SYS_CLONE: u64 = 56;
+/// The flags of the `clone` `new_thread` injects: a thread sharing
+/// everything, with no ptrace inheritance, no tid writes, no TLS.
+pub(crate) const CLONE_THREAD_FLAGS: u64 = (libc::CLONE_VM
+    | libc::CLONE_FS
+    | libc::CLONE_FILES
+    | libc::CLONE_SIGHAND
+    | libc::CLONE_THREAD
+    | libc::CLONE_SYSVSEM) as u64;
 
 const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 // Classic BPF opcodes (linux/bpf_common.h); BPF_LD, BPF_W and BPF_K are 0.
@@ -111,46 +143,121 @@ const BPF_JMP_JEQ_K: u16 = 0x05 | 0x10; // BPF_JMP (0x05) | BPF_JEQ (0x10) | BPF
 const BPF_RET_K: u16 = 0x06; // BPF_RET (0x06) | BPF_K
 const SECCOMP_DATA_NR: u32 = 0; // offsetof(struct seccomp_data, nr)
 const SECCOMP_DATA_ARCH: u32 = 4; // offsetof(struct seccomp_data, arch)
-const FILTER_LEN: usize = 6 + ALLOWED_SYSCALLS.len();
+const SECCOMP_DATA_ARG0_LO: u32 = 16; // offsetof(struct seccomp_data, args[0]), low half
+const SECCOMP_DATA_ARG0_HI: u32 = 20; // high half (x86-64 is little-endian)
+const FILTER_LEN: usize = 11 + ALLOWED_SYSCALLS.len();
 
-/// The stub's seccomp filter: x86-64 only, and only `ALLOWED_SYSCALLS`.
-/// Application system calls never reach it (PTRACE_SYSEMU stops them first);
-/// only calls the sentry injects do.
+/// The stub's seccomp filter: x86-64 only, `ALLOWED_SYSCALLS`, and `clone`
+/// with exactly `CLONE_THREAD_FLAGS`. Application system calls never reach
+/// it (PTRACE_SYSEMU stops them first); only calls the sentry injects do.
+///
+/// ```text
+///  0      ld arch;  jeq X86_64 ? 3 : 2;  2: kill
+///  3      ld nr
+///  4..4+n jeq allowed[i] ? ALLOW
+///  4+n    jeq clone ? next : KILL
+///  5+n    ld args[0].lo;  jeq CLONE_THREAD_FLAGS ? next : KILL
+///  7+n    ld args[0].hi;  jeq 0 ? ALLOW : KILL
+///  9+n    KILL;  10+n ALLOW
+/// ```
 fn seccomp_filter() -> [sock_filter; FILTER_LEN] {
     let stmt = |code, k| sock_filter { code, jt: 0, jf: 0, k };
+    let jeq = |k, jt: usize, jf: usize| sock_filter {
+        code: BPF_JMP_JEQ_K,
+        jt: u8::try_from(jt).unwrap_or(u8::MAX),
+        jf: u8::try_from(jf).unwrap_or(u8::MAX),
+        k,
+    };
+    let n = ALLOWED_SYSCALLS.len();
+    let (kill_at, allow_at) = (9 + n, 10 + n);
     let kill = stmt(BPF_RET_K, libc::SECCOMP_RET_KILL_PROCESS);
     let mut f = [kill; FILTER_LEN];
     f[0] = stmt(BPF_LD_W_ABS, SECCOMP_DATA_ARCH);
-    f[1] = sock_filter { code: BPF_JMP_JEQ_K, jt: 1, jf: 0, k: AUDIT_ARCH_X86_64 };
+    f[1] = jeq(AUDIT_ARCH_X86_64, 1, 0);
     f[2] = kill;
     f[3] = stmt(BPF_LD_W_ABS, SECCOMP_DATA_NR);
-    let n = ALLOWED_SYSCALLS.len();
     for (i, (nr, _why)) in ALLOWED_SYSCALLS.iter().enumerate() {
-        // Jump over the remaining compares and the kill to the allow.
-        let jt = u8::try_from(n - i).unwrap_or(u8::MAX);
-        f[4 + i] = sock_filter { code: BPF_JMP_JEQ_K, jt, jf: 0, k: *nr };
+        f[4 + i] = jeq(*nr, allow_at - (4 + i) - 1, 0);
     }
-    f[4 + n] = kill;
-    f[5 + n] = stmt(BPF_RET_K, libc::SECCOMP_RET_ALLOW);
+    f[4 + n] = jeq(SYS_CLONE as u32, 0, kill_at - (4 + n) - 1);
+    f[5 + n] = stmt(BPF_LD_W_ABS, SECCOMP_DATA_ARG0_LO);
+    f[6 + n] = jeq(CLONE_THREAD_FLAGS as u32, 0, kill_at - (6 + n) - 1);
+    f[7 + n] = stmt(BPF_LD_W_ABS, SECCOMP_DATA_ARG0_HI);
+    f[8 + n] = jeq(0, allow_at - (8 + n) - 1, kill_at - (8 + n) - 1);
+    f[kill_at] = kill;
+    f[allow_at] = stmt(BPF_RET_K, libc::SECCOMP_RET_ALLOW);
     f
 }
 
-/// One stub process (one thread, for now), traced by the thread that forked it.
+/// What a stub thread is doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ThreadState {
+    /// Made by `new_thread`, untraced, spinning in the stub page.
+    Spinning,
+    /// Claimed by an adopter, which is seizing it.
+    Seizing,
+    /// Traced (and stopped, outside a switch) by `Slot::tracer`.
+    Traced,
+    /// Being made to exit by its tracer.
+    Exiting,
+    /// Exited or reaped.
+    Gone,
+}
+
+/// One host thread of a stub.
+#[derive(Debug)]
+pub(crate) struct StubThread {
+    pub(crate) tid: pid_t,
+    /// An interrupt signal was consumed while injecting into this thread:
+    /// the next switch returns `Event::Interrupted`.
+    pub(crate) interrupt_pending: AtomicBool,
+    /// `resume` turned `PTRACE_O_TRACEEXIT` on for the current run.
+    watch_exit: AtomicBool,
+}
+
+impl StubThread {
+    fn new(tid: pid_t) -> StubThread {
+        StubThread { tid, interrupt_pending: AtomicBool::new(false), watch_exit: AtomicBool::new(false) }
+    }
+}
+
+#[derive(Debug)]
+struct Slot {
+    thread: Arc<StubThread>,
+    state: ThreadState,
+    /// The sentry thread (gettid) tracing it; 0 when untraced.
+    tracer: pid_t,
+    /// A context runs it.
+    bound: bool,
+}
+
+/// The signal `Context::interrupt` sends to one stub thread: thread-directed
+/// (`tgkill`), not a stop signal, ignored by default, never application's.
+pub(crate) const INTERRUPT_SIGNAL: c_int = libc::SIGURG;
+
+/// ptrace options of every stub thread. Not `PTRACE_O_TRACEEXIT`: with it a
+/// killed thread stops at its exit event until its tracer resumes it, so a
+/// stub killed while its tracers are busy elsewhere could not be reaped.
+/// `exit_thread` turns it on for the one thread it ends.
+const TRACE_OPTIONS: c_int = libc::PTRACE_O_TRACESYSGOOD | libc::PTRACE_O_EXITKILL;
+/// `PTRACE_EVENT_STOP` (linux/ptrace.h): the stop `PTRACE_INTERRUPT` causes.
+const PTRACE_EVENT_STOP: c_int = 128;
+
+/// One stub process: its threads, each traced by one sentry thread.
 #[derive(Debug)]
 pub(crate) struct Stub {
-    /// Process (and, single-threaded, thread) id of the stub.
+    /// Process id of the stub (and thread id of its initial thread).
     pub(crate) pid: pid_t,
-    /// The host thread that traces the stub.
-    pub(crate) tracer: pid_t,
+    /// A pidfd of the stub process: signals it without pid-reuse races.
+    pidfd: c_int,
     /// The MemoryFile's fd number inside the stub.
     pub(crate) memfd: c_int,
-    /// Set once the stub has been reaped: its pid must not be signalled again.
+    /// Set once the stub process is known to be dead or dying (and has been
+    /// sent SIGKILL and reaped).
     dead: AtomicBool,
-    /// An interrupt stop was consumed while injecting: the next switch
-    /// returns `Event::Interrupted`.
-    pub(crate) interrupt_pending: AtomicBool,
-    /// A context is bound to the stub's thread.
-    pub(crate) bound: AtomicBool,
+    /// The initial thread has been reaped.
+    leader_reaped: AtomicBool,
+    threads: Mutex<Vec<Slot>>,
     /// The stub's user code and stack segment selectors (0x33, 0x2b).
     pub(crate) user_cs: u64,
     pub(crate) user_ss: u64,
@@ -216,7 +323,14 @@ fn child(parent: pid_t, memfd: c_int, prog: &sock_fprog) -> ! {
         if libc::syscall(libc::SYS_kill, me, libc::SIGSTOP) != 0 {
             fail(STEP_STOP);
         }
-        // The tracer has set its options and resumed us.
+        // The tracer has set its options (PTRACE_O_EXITKILL) and resumed us.
+        // From here on EXITKILL, not the parent-death signal, ends the stub
+        // if the sentry dies: the death signal fires when the forking
+        // *thread* exits, and other sentry threads may outlive it and keep
+        // using the space.
+        if libc::syscall(libc::SYS_prctl, libc::PR_SET_PDEATHSIG, 0, 0, 0, 0) != 0 {
+            fail(STEP_PDEATHSIG);
+        }
         if libc::syscall(libc::SYS_prctl, libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
             fail(STEP_NO_NEW_PRIVS);
         }
@@ -231,9 +345,9 @@ fn child(parent: pid_t, memfd: c_int, prog: &sock_fprog) -> ! {
 }
 
 impl Stub {
-    /// Fork a stub from the calling thread, which becomes its tracer, and
-    /// wait until it sits stopped in its entry routine's trap loop with
-    /// nothing mapped but the stub page.
+    /// Fork a stub from the calling thread, which becomes the tracer of its
+    /// initial thread, and wait until it sits stopped in its entry
+    /// routine's trap loop with nothing mapped but the stub page.
     ///
     /// The calling thread and the stub are pinned to the CPU the caller is
     /// running on: a same-CPU ptrace round trip is several times cheaper.
@@ -259,19 +373,34 @@ impl Stub {
         if pid == 0 {
             child(parent, memfd, &prog);
         }
+        let pidfd = match sys::pidfd_open(pid) {
+            Ok(fd) => fd,
+            Err(e) => {
+                // SAFETY: `pid` is our unreaped child.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                let _ = sys::wait(pid);
+                return Err(e);
+            }
+        };
+        let leader = Arc::new(StubThread::new(pid));
         let mut stub = Stub {
             pid,
-            tracer,
+            pidfd,
             memfd,
             dead: AtomicBool::new(false),
-            interrupt_pending: AtomicBool::new(false),
-            bound: AtomicBool::new(false),
+            leader_reaped: AtomicBool::new(false),
+            threads: Mutex::new(vec![Slot {
+                thread: Arc::clone(&leader),
+                state: ThreadState::Traced,
+                tracer,
+                bound: false,
+            }]),
             // The x86-64 user selectors; read back from the stub below.
             user_cs: 0x33,
             user_ss: 0x2b,
         };
         // From here on, dropping `stub` kills and reaps the child.
-        match stub.wait()? {
+        match stub.wait(&leader)? {
             Stop::Signal(libc::SIGSTOP) => {}
             other => return Err(stub.died(other, "stopping for its tracer")),
         }
@@ -280,11 +409,11 @@ impl Stub {
             libc::PTRACE_SETOPTIONS,
             pid,
             0,
-            (libc::PTRACE_O_TRACESYSGOOD | libc::PTRACE_O_EXITKILL).unsigned_abs() as usize,
+            TRACE_OPTIONS.unsigned_abs() as usize,
         )?;
-        stub.unregister_rseq()?;
+        stub.unregister_rseq(&leader)?;
         sys::resume("ptrace(PTRACE_CONT)", libc::PTRACE_CONT, pid, 0)?;
-        match stub.wait()? {
+        match stub.wait(&leader)? {
             Stop::Signal(libc::SIGTRAP) => {}
             other => return Err(stub.died(other, "entering the stub")),
         }
@@ -306,7 +435,7 @@ impl Stub {
     /// mode that updates it would kill the stub with SIGSEGV. `rseq` acts on
     /// the calling thread only, so it is injected while the stub, stopped
     /// before its seccomp filter, still has the sentry's memory.
-    fn unregister_rseq(&self) -> Result<()> {
+    fn unregister_rseq(&self, leader: &StubThread) -> Result<()> {
         /// `struct ptrace_rseq_configuration`.
         #[repr(C)]
         #[derive(Default)]
@@ -337,27 +466,311 @@ impl Stub {
             return Ok(());
         }
         let args = [config.pointer, u64::from(config.size), RSEQ_FLAG_UNREGISTER, u64::from(config.signature), 0, 0];
-        self.inject("rseq (unregister, stub setup)", libc::SYS_rseq.unsigned_abs(), args)?;
+        self.inject(leader, "rseq (unregister, stub setup)", libc::SYS_rseq.unsigned_abs(), args)?;
         Ok(())
     }
 
-    /// Whether the stub has been reaped.
+    fn slots(&self) -> MutexGuard<'_, Vec<Slot>> {
+        self.threads.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The stub thread the calling sentry thread traces, for injections.
+    pub(crate) fn caller_thread(&self) -> Result<Arc<StubThread>> {
+        if self.is_dead() {
+            return Err(self.dead_error());
+        }
+        let me = sys::gettid();
+        let slots = self.slots();
+        match slots.iter().find(|s| s.tracer == me && s.state == ThreadState::Traced) {
+            Some(s) => Ok(Arc::clone(&s.thread)),
+            None => Err(not_tracer()),
+        }
+    }
+
+    /// Bind a context on the calling thread to the stub thread it already
+    /// traces (the initial thread, for the thread that made the space).
+    pub(crate) fn bind_caller(&self) -> Result<Arc<StubThread>> {
+        if self.is_dead() {
+            return Err(self.dead_error());
+        }
+        let me = sys::gettid();
+        let mut slots = self.slots();
+        let Some(slot) = slots.iter_mut().find(|s| s.tracer == me && s.state == ThreadState::Traced) else {
+            return Err(Error::Unavailable(
+                "ptrace",
+                "a context without a thread token must first switch on the thread that created the \
+                 address space; other threads run contexts from new_context_for(new_thread())"
+                    .into(),
+            ));
+        };
+        if slot.bound {
+            return Err(Error::Unavailable(
+                "ptrace",
+                "this thread already runs a context in this address space; a second application thread \
+                 needs new_thread() and its own sentry thread"
+                    .into(),
+            ));
+        }
+        slot.bound = true;
+        Ok(Arc::clone(&slot.thread))
+    }
+
+    /// Make the calling thread the tracer of the spinning thread `tid`
+    /// (from `new_thread`): `PTRACE_SEIZE` + `PTRACE_INTERRUPT`, then pin it
+    /// and the caller to the caller's CPU.
+    pub(crate) fn adopt(&self, tid: pid_t) -> Result<Arc<StubThread>> {
+        if self.is_dead() {
+            return Err(self.dead_error());
+        }
+        let me = sys::gettid();
+        let thread = {
+            let mut slots = self.slots();
+            if slots.iter().any(|s| s.tracer == me && s.state == ThreadState::Traced) {
+                return Err(Error::Unavailable(
+                    "ptrace",
+                    "this thread already traces a thread of this address space: run each application \
+                     thread of a space on its own sentry thread"
+                        .into(),
+                ));
+            }
+            let Some(slot) = slots.iter_mut().find(|s| s.thread.tid == tid && s.state == ThreadState::Spinning) else {
+                return Err(Error::Unavailable(
+                    "ptrace",
+                    format!("thread token {tid} is not a new, unadopted thread of this address space"),
+                ));
+            };
+            // Claimed under the lock: a second adopter is refused above.
+            slot.state = ThreadState::Seizing;
+            slot.tracer = me;
+            slot.bound = true;
+            Arc::clone(&slot.thread)
+        };
+        if let Err(e) = self.seize(&thread) {
+            self.process_died();
+            return Err(e);
+        }
+        if let Some(slot) = self.slots().iter_mut().find(|s| Arc::ptr_eq(&s.thread, &thread)) {
+            slot.state = ThreadState::Traced;
+        }
+        Ok(thread)
+    }
+
+    fn seize(&self, thread: &StubThread) -> Result<()> {
+        let tid = thread.tid;
+        sys::ptrace("ptrace(PTRACE_SEIZE)", libc::PTRACE_SEIZE, tid, 0, TRACE_OPTIONS.unsigned_abs() as usize)?;
+        sys::ptrace("ptrace(PTRACE_INTERRUPT)", libc::PTRACE_INTERRUPT, tid, 0, 0)?;
+        loop {
+            match self.wait(thread)? {
+                Stop::Event(PTRACE_EVENT_STOP) => break,
+                // A host signal before the interrupt stop: suppress it.
+                Stop::Signal(_) | Stop::Event(_) | Stop::Syscall => {
+                    sys::resume("ptrace(PTRACE_CONT)", libc::PTRACE_CONT, tid, 0)?;
+                }
+                other => return Err(self.died(other, "seizing a new thread")),
+            }
+        }
+        if let Some(cpu) = sys::current_cpu() {
+            sys::pin(0, cpu)?;
+            sys::pin(tid, cpu)?;
+        }
+        Ok(())
+    }
+
+    /// Inject a thread-creating `clone` into the caller's stub thread and
+    /// return the new thread's id; it spins, untraced, until adopted.
+    pub(crate) fn new_thread(&self) -> Result<pid_t> {
+        let parent = self.caller_thread()?;
+        let call = "clone (injected, new_thread)";
+        let rax =
+            self.inject_at(&parent, call, CLONE_RIP, CLONE_DONE_RIP, SYS_CLONE, [CLONE_THREAD_FLAGS, 0, 0, 0, 0, 0])?;
+        let tid =
+            pid_t::try_from(rax).map_err(|_| Error::StubDied(format!("stub {}: clone returned {rax:#x}", self.pid)))?;
+        let thread = Arc::new(StubThread::new(tid));
+        self.slots().push(Slot { thread, state: ThreadState::Spinning, tracer: 0, bound: false });
+        Ok(tid)
+    }
+
+    /// A context of `thread` is gone. On its tracer, the thread exits
+    /// unless it is the stub's last one (which the space's drop kills);
+    /// elsewhere it is only marked unbound (it stays stopped).
+    pub(crate) fn release(&self, thread: &Arc<StubThread>) {
+        let me = sys::gettid();
+        let exit = {
+            let mut slots = self.slots();
+            let live = slots
+                .iter()
+                .filter(|s| matches!(s.state, ThreadState::Spinning | ThreadState::Seizing | ThreadState::Traced))
+                .count();
+            let Some(slot) = slots.iter_mut().find(|s| Arc::ptr_eq(&s.thread, thread)) else { return };
+            slot.bound = false;
+            let exit = slot.tracer == me && slot.state == ThreadState::Traced && live > 1 && !self.is_dead();
+            if exit {
+                slot.state = ThreadState::Exiting;
+            }
+            exit
+        };
+        if exit {
+            let ok = self.exit_thread(thread).is_ok();
+            let mut slots = self.slots();
+            if let Some(slot) = slots.iter_mut().find(|s| Arc::ptr_eq(&s.thread, thread)) {
+                // Left traced and stopped if the exit failed: the drop of the
+                // space reaps it.
+                slot.state = if ok { ThreadState::Gone } else { ThreadState::Traced };
+                if ok {
+                    slot.tracer = 0;
+                }
+            }
+        }
+    }
+
+    /// Make the stopped `thread` call `exit(0)`; detach it at its
+    /// `PTRACE_EVENT_EXIT` stop, so that the kernel reaps it (and an initial
+    /// thread waits as a zombie for the process's end, reaped by the drop).
+    fn exit_thread(&self, thread: &StubThread) -> Result<()> {
+        let tid = thread.tid;
+        let mut regs = Registers::default();
+        sys::get_regs(tid, &mut regs).map_err(|e| self.diagnose(e))?;
+        regs.rip = INJECT_RIP;
+        regs.rax = SYS_EXIT;
+        regs.orig_rax = u64::MAX;
+        regs.rdi = 0;
+        regs.cs = self.user_cs;
+        regs.ss = self.user_ss;
+        regs.eflags &= !EFLAGS_TF;
+        sys::set_regs(tid, &regs)?;
+        let options = (TRACE_OPTIONS | libc::PTRACE_O_TRACEEXIT).unsigned_abs() as usize;
+        sys::ptrace("ptrace(PTRACE_SETOPTIONS)", libc::PTRACE_SETOPTIONS, tid, 0, options)?;
+        sys::resume("ptrace(PTRACE_CONT)", libc::PTRACE_CONT, tid, 0)?;
+        loop {
+            match self.wait(thread)? {
+                Stop::Event(libc::PTRACE_EVENT_EXIT) => {
+                    return sys::ptrace("ptrace(PTRACE_DETACH)", libc::PTRACE_DETACH, tid, 0, 0);
+                }
+                Stop::Signal(libc::SIGTRAP) => return Err(self.died(Stop::Signal(libc::SIGTRAP), "exit (injected)")),
+                Stop::Signal(_) | Stop::Event(_) | Stop::Syscall => {
+                    sys::resume("ptrace(PTRACE_CONT)", libc::PTRACE_CONT, tid, 0)?;
+                }
+                stop @ (Stop::Exited(_) | Stop::Killed(_)) => return Err(self.died(stop, "exit (injected)")),
+            }
+        }
+    }
+
+    /// Whether the stub is known to be dead.
     pub(crate) fn is_dead(&self) -> bool {
         self.dead.load(Ordering::Acquire)
     }
 
-    /// An error for an operation on a stub already reaped.
+    /// An error for an operation on a stub already dead.
     pub(crate) fn dead_error(&self) -> Error {
         Error::StubDied(format!("stub {} has already exited", self.pid))
     }
 
-    /// Wait for the stub's next stop; notes its death.
-    pub(crate) fn wait(&self) -> Result<Stop> {
-        let stop = sys::wait(self.pid).map_err(|e| self.diagnose(e))?;
+    /// The stub process died (or must): SIGKILL it and reap every thread
+    /// but the initial one, so that no tracer of the initial thread waits
+    /// forever for a thread group that never empties (the kernel reports the
+    /// initial thread's death only after all others are reaped). The
+    /// initial thread is reaped by its tracer (`wait`) or by the drop.
+    /// Idempotent; safe from any thread.
+    pub(crate) fn process_died(&self) {
+        if self.dead.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        sys::pidfd_kill(self.pidfd, libc::SIGKILL);
+        let tids: Vec<pid_t> = {
+            let slots = self.slots();
+            slots
+                .iter()
+                .filter(|s| matches!(s.state, ThreadState::Traced | ThreadState::Exiting) && s.thread.tid != self.pid)
+                .map(|s| s.thread.tid)
+                .collect()
+        };
+        // Every thread is dying: any stop still reported is stale. Another
+        // tracer reaping the same thread makes our wait fail with ECHILD.
+        for tid in tids {
+            self.reap(tid);
+        }
+    }
+
+    /// Wait until thread `tid` of the dying stub is gone. A thread stopped
+    /// at its exit event (`PTRACE_O_TRACEEXIT` is on only while its tracer
+    /// waits for it, which may be us) is resumed to finish dying.
+    fn reap(&self, tid: pid_t) {
+        while let Ok(stop) = sys::wait(tid) {
+            match stop {
+                Stop::Exited(_) | Stop::Killed(_) => break,
+                Stop::Event(libc::PTRACE_EVENT_EXIT) => {
+                    let _ = sys::resume("ptrace(PTRACE_CONT)", libc::PTRACE_CONT, tid, 0);
+                }
+                _ => {}
+            }
+        }
+        if tid == self.pid {
+            self.leader_reaped.store(true, Ordering::Release);
+        }
+        if let Some(slot) = self.slots().iter_mut().find(|s| s.thread.tid == tid) {
+            slot.state = ThreadState::Gone;
+        }
+    }
+
+    /// Resume the stopped `thread` with `req` (`PTRACE_SYSEMU`,
+    /// `PTRACE_CONT`). The initial thread of a stub with other threads runs
+    /// with `PTRACE_O_TRACEEXIT`: should the process die meanwhile, its
+    /// exit event reaches its tracer at once, while its death proper would
+    /// wait for every other thread to be reaped by its (maybe idle) tracer.
+    pub(crate) fn resume(&self, thread: &StubThread, call: &'static str, req: libc::c_uint) -> Result<()> {
+        let tid = thread.tid;
+        if tid == self.pid && self.has_other_threads() {
+            let options = (TRACE_OPTIONS | libc::PTRACE_O_TRACEEXIT).unsigned_abs() as usize;
+            sys::ptrace("ptrace(PTRACE_SETOPTIONS)", libc::PTRACE_SETOPTIONS, tid, 0, options)
+                .map_err(|e| self.diagnose(e))?;
+            thread.watch_exit.store(true, Ordering::Relaxed);
+        }
+        sys::resume(call, req, tid, 0).map_err(|e| self.diagnose(e))
+    }
+
+    /// Wait for `thread`'s next stop (after `resume`). Its death means the
+    /// process's: the stub is then killed and reaped as a whole.
+    pub(crate) fn wait(&self, thread: &StubThread) -> Result<Stop> {
+        let tid = thread.tid;
+        let stop = match sys::wait(tid) {
+            Ok(stop) => stop,
+            Err(_) if self.is_dead() => return Err(self.dead_error()),
+            Err(e) => return Err(self.diagnose(e)),
+        };
+        if thread.watch_exit.swap(false, Ordering::Relaxed) {
+            if stop == Stop::Event(libc::PTRACE_EVENT_EXIT) {
+                // How it is dying, as a wait status.
+                let mut status: libc::c_ulong = 0;
+                let msg = sys::ptrace(
+                    "ptrace(PTRACE_GETEVENTMSG)",
+                    libc::PTRACE_GETEVENTMSG,
+                    tid,
+                    0,
+                    &mut status as *mut libc::c_ulong as usize,
+                );
+                self.process_died();
+                let _ = sys::resume("ptrace(PTRACE_CONT)", libc::PTRACE_CONT, tid, 0);
+                self.reap(tid);
+                let status = c_int::try_from(status).unwrap_or(libc::SIGKILL);
+                return Ok(if msg.is_ok() { Stop::from_status(status) } else { Stop::Killed(libc::SIGKILL) });
+            }
+            if !matches!(stop, Stop::Exited(_) | Stop::Killed(_)) {
+                let options = TRACE_OPTIONS.unsigned_abs() as usize;
+                sys::ptrace("ptrace(PTRACE_SETOPTIONS)", libc::PTRACE_SETOPTIONS, tid, 0, options)
+                    .map_err(|e| self.diagnose(e))?;
+            }
+        }
         if matches!(stop, Stop::Exited(_) | Stop::Killed(_)) {
-            self.dead.store(true, Ordering::Release);
+            if tid == self.pid {
+                self.leader_reaped.store(true, Ordering::Release);
+            }
+            self.process_died();
         }
         Ok(stop)
+    }
+
+    fn has_other_threads(&self) -> bool {
+        self.slots().iter().any(|s| s.thread.tid != self.pid && s.state != ThreadState::Gone)
     }
 
     /// The error for the stub's unexpected `stop` while `doing` something.
@@ -380,31 +793,48 @@ impl Stub {
     }
 
     /// Make a failed ptrace/waitpid error say why when the cause is ours:
-    /// the caller is not the tracer thread.
+    /// the caller is not the thread's tracer. A tracer's request failing
+    /// with ESRCH means its (always stopped) thread was killed.
     pub(crate) fn diagnose(&self, e: Error) -> Error {
         match e {
-            Error::Host { err, .. }
-                if matches!(err.raw_os_error(), Some(libc::ESRCH | libc::ECHILD)) && sys::gettid() != self.tracer =>
-            {
-                Error::Host { call: "ptrace: called from a thread that is not the stub's tracer", err }
+            Error::Host { err, .. } if matches!(err.raw_os_error(), Some(libc::ESRCH | libc::ECHILD)) => {
+                let me = sys::gettid();
+                let traces = self.slots().iter().any(|s| s.tracer == me && s.state != ThreadState::Gone);
+                if !traces {
+                    return Error::Host { call: NOT_TRACER, err };
+                }
+                self.process_died();
+                self.dead_error()
             }
             e => e,
         }
     }
 
-    /// Run host system call `nr(args)` in the stopped stub and return its
-    /// result. The stub's registers are saved and restored around the call;
-    /// whatever stop the stub was in is left as a SIGTRAP stop (the next
-    /// resume suppresses it).
-    pub(crate) fn inject(&self, call: &'static str, nr: u64, args: [u64; 6]) -> Result<u64> {
+    /// Run host system call `nr(args)` in the stopped stub thread `thread`
+    /// (traced by the caller) and return its result. The thread's registers
+    /// are saved and restored around the call; whatever stop it was in is
+    /// left as a SIGTRAP stop (the next resume suppresses it).
+    pub(crate) fn inject(&self, thread: &StubThread, call: &'static str, nr: u64, args: [u64; 6]) -> Result<u64> {
+        self.inject_at(thread, call, INJECT_RIP, INJECT_DONE_RIP, nr, args)
+    }
+
+    fn inject_at(
+        &self,
+        thread: &StubThread,
+        call: &'static str,
+        rip: u64,
+        done_rip: u64,
+        nr: u64,
+        args: [u64; 6],
+    ) -> Result<u64> {
         if self.is_dead() {
             return Err(self.dead_error());
         }
-        let pid = self.pid;
+        let tid = thread.tid;
         let mut saved = Registers::default();
-        sys::get_regs(pid, &mut saved).map_err(|e| self.diagnose(e))?;
+        sys::get_regs(tid, &mut saved).map_err(|e| self.diagnose(e))?;
         let mut regs = saved;
-        regs.rip = INJECT_RIP;
+        regs.rip = rip;
         regs.rax = nr;
         // No syscall-restart processing may apply to the injected call.
         regs.orig_rax = u64::MAX;
@@ -415,81 +845,78 @@ impl Stub {
         regs.ss = self.user_ss;
         regs.eflags &= !EFLAGS_TF;
         [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9] = args;
-        sys::set_regs(pid, &regs)?;
-        sys::resume("ptrace(PTRACE_CONT)", libc::PTRACE_CONT, pid, 0)?;
+        sys::set_regs(tid, &regs).map_err(|e| self.diagnose(e))?;
+        self.resume(thread, "ptrace(PTRACE_CONT)", libc::PTRACE_CONT)?;
         loop {
-            match self.wait()? {
+            match self.wait(thread)? {
                 Stop::Signal(libc::SIGTRAP) => {
-                    sys::get_regs(pid, &mut regs)?;
-                    if regs.rip != INJECT_DONE_RIP {
+                    sys::get_regs(tid, &mut regs).map_err(|e| self.diagnose(e))?;
+                    if regs.rip != done_rip {
                         return Err(self.died(Stop::Signal(libc::SIGTRAP), call));
                     }
                     break;
                 }
-                Stop::Signal(libc::SIGSTOP) => {
+                Stop::Signal(INTERRUPT_SIGNAL) => {
                     // An interrupt raced with us: report it on the next switch.
-                    self.interrupt_pending.store(true, Ordering::Release);
-                    sys::resume("ptrace(PTRACE_CONT)", libc::PTRACE_CONT, pid, 0)?;
+                    thread.interrupt_pending.store(true, Ordering::Release);
+                    self.resume(thread, "ptrace(PTRACE_CONT)", libc::PTRACE_CONT)?;
                 }
                 Stop::Signal(sig @ (libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE)) => {
                     // The injection itself faulted: the stub is broken.
                     return Err(self.died(Stop::Signal(sig), call));
                 }
-                Stop::Signal(_) | Stop::Event(_) => {
+                Stop::Signal(_) | Stop::Event(_) | Stop::Syscall => {
                     // Asynchronous host signals are not the application's.
-                    sys::resume("ptrace(PTRACE_CONT)", libc::PTRACE_CONT, pid, 0)?;
+                    self.resume(thread, "ptrace(PTRACE_CONT)", libc::PTRACE_CONT)?;
                 }
                 other => return Err(self.died(other, call)),
             }
         }
-        sys::set_regs(pid, &saved)?;
+        sys::set_regs(tid, &saved)?;
         sys::syscall_result(call, regs.rax)
     }
 
-    /// Send the interrupt signal to the stub thread, unless it is gone.
-    pub(crate) fn interrupt(&self) {
+    /// Send the interrupt signal to stub thread `tid`, unless the stub is
+    /// gone. Thread-directed and not a stop signal: the other threads of
+    /// the stub are not disturbed.
+    pub(crate) fn interrupt(&self, tid: pid_t) {
         if !self.is_dead() {
-            // A failure means the stub is exiting: nothing to interrupt.
-            let _ = sys::tgkill(self.pid, self.pid, libc::SIGSTOP);
+            // A failure means the thread is exiting: nothing to interrupt.
+            let _ = sys::tgkill(self.pid, tid, INTERRUPT_SIGNAL);
         }
     }
 }
 
+/// The message of an address-space or context call made on a thread that
+/// traces no thread of the stub.
+const NOT_TRACER: &str =
+    "ptrace: called from a thread that traces no thread of this address space (not the stub's tracer)";
+
+fn not_tracer() -> Error {
+    Error::Host { call: NOT_TRACER, err: std::io::Error::from_raw_os_error(libc::ESRCH) }
+}
+
 impl Drop for Stub {
     fn drop(&mut self) {
-        if self.is_dead() {
-            return;
+        self.process_died();
+        // No context is left, so no thread runs with PTRACE_O_TRACEEXIT:
+        // the initial thread dies without stopping, once the others are
+        // reaped (or, if it exited first, it waits as a zombie for us).
+        if !self.leader_reaped.load(Ordering::Acquire) {
+            self.reap(self.pid);
         }
-        // SAFETY: `pid` is our unreaped child, so it cannot have been reused.
-        unsafe { libc::kill(self.pid, libc::SIGKILL) };
-        loop {
-            match sys::wait(self.pid) {
-                Ok(Stop::Exited(_) | Stop::Killed(_)) | Err(_) => break,
-                Ok(_) => {}
-            }
-        }
-        self.dead.store(true, Ordering::Release);
+        // SAFETY: our own descriptor, closed once.
+        unsafe { libc::close(self.pidfd) };
     }
 }
 
 /// Pin the calling thread to the CPU it is running on; a stub forked from it
 /// inherits the pinning.
 fn pin_to_current_cpu() -> Result<()> {
-    // SAFETY: sched_getcpu has no preconditions.
-    let cpu = unsafe { libc::sched_getcpu() };
-    let Ok(cpu) = usize::try_from(cpu) else {
-        return Ok(()); // Unknown CPU: leave scheduling alone.
-    };
-    // SAFETY: cpu_set_t is plain data; all-zero is the empty set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: CPU_SET checks `cpu` against the set's size before writing.
-    unsafe { libc::CPU_SET(cpu, &mut set) };
-    // SAFETY: `set` is a live cpu_set_t of the size passed.
-    let r = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
-    if r != 0 {
-        return Err(Error::last_os("sched_setaffinity"));
+    match sys::current_cpu() {
+        Some(cpu) => sys::pin(0, cpu),
+        None => Ok(()), // Unknown CPU: leave scheduling alone.
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -507,16 +934,57 @@ mod tests {
         assert_eq!(&page[inject..inject + 3], &[0x0f, 0x05, 0xcc]);
     }
 
+    /// Run the classic BPF `filter` over a `seccomp_data` for x86-64.
+    fn run_filter(f: &[sock_filter], arch: u32, nr: u64, arg0: u64) -> u32 {
+        let word = |off: u32| match off {
+            SECCOMP_DATA_NR => nr as u32,
+            SECCOMP_DATA_ARCH => arch,
+            SECCOMP_DATA_ARG0_LO => arg0 as u32,
+            SECCOMP_DATA_ARG0_HI => (arg0 >> 32) as u32,
+            other => panic!("unexpected load at {other}"),
+        };
+        let (mut pc, mut acc) = (0usize, 0u32);
+        loop {
+            let i = f[pc];
+            match i.code {
+                BPF_LD_W_ABS => acc = word(i.k),
+                BPF_JMP_JEQ_K => pc += usize::from(if acc == i.k { i.jt } else { i.jf }),
+                BPF_RET_K => return i.k,
+                other => panic!("unexpected opcode {other:#x}"),
+            }
+            pc += 1;
+        }
+    }
+
     #[test]
     fn seccomp_filter_allows_exactly_the_injected_calls() {
         let f = seccomp_filter();
+        let allow = libc::SECCOMP_RET_ALLOW;
+        let kill = libc::SECCOMP_RET_KILL_PROCESS;
+        let run = |nr, arg0| run_filter(&f, AUDIT_ARCH_X86_64, nr, arg0);
 
-        let allow_at = f.len() - 1;
-        let compares: Vec<(u32, usize)> =
-            (4..4 + ALLOWED_SYSCALLS.len()).map(|i| (f[i].k, i + 1 + usize::from(f[i].jt))).collect();
+        let verdicts: Vec<u32> = [9, 11, 10, 60].iter().map(|&nr| run(nr, 0)).collect();
 
-        assert_eq!(f[allow_at].k, libc::SECCOMP_RET_ALLOW);
-        assert_eq!(compares, vec![(9, allow_at), (11, allow_at), (10, allow_at)]);
-        assert_eq!(f[allow_at - 1].k, libc::SECCOMP_RET_KILL_PROCESS);
+        assert_eq!(verdicts, vec![allow; 4]);
+        assert_eq!(run(39, 0), kill); // getpid
+        assert_eq!(run(231, 0), kill); // exit_group
+        assert_eq!(run(57, 0), kill); // fork
+        assert_eq!(run(SYS_CLONE, CLONE_THREAD_FLAGS), allow);
+        assert_eq!(run(SYS_CLONE, CLONE_THREAD_FLAGS | libc::CLONE_PTRACE as u64), kill);
+        assert_eq!(run(SYS_CLONE, CLONE_THREAD_FLAGS & !(libc::CLONE_THREAD as u64)), kill);
+        assert_eq!(run(SYS_CLONE, CLONE_THREAD_FLAGS | 1 << 32), kill);
+        assert_eq!(run(SYS_CLONE, 0x11), kill); // fork-like clone(SIGCHLD)
+        assert_eq!(run_filter(&f, 0x4000_0003, 9, 0), kill); // i386 mmap2 number space
+    }
+
+    #[test]
+    fn clone_sequence_traps_the_parent_and_spins_the_child() {
+        let page = stub_code();
+        let clone = (CLONE_RIP - STUB_BASE) as usize;
+        let spin = (SPIN_RIP - STUB_BASE) as usize;
+
+        assert_eq!(&page[clone..clone + 2], &[0x0f, 0x05]);
+        assert_eq!(page[clone + 7], 0xcc);
+        assert_eq!(&page[spin..spin + 4], &[0xf3, 0x90, 0xeb, 0xfc]);
     }
 }

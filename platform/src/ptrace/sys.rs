@@ -15,7 +15,8 @@ pub(crate) enum Stop {
     Syscall,
     /// A signal-delivery stop for this signal.
     Signal(c_int),
-    /// A `PTRACE_EVENT_*` stop (none are enabled today).
+    /// A `PTRACE_EVENT_*` stop: `PTRACE_EVENT_EXIT`, or `PTRACE_EVENT_STOP`
+    /// (the stop `PTRACE_INTERRUPT` asks for).
     Event(c_int),
     /// The stub exited with this status.
     Exited(c_int),
@@ -24,7 +25,7 @@ pub(crate) enum Stop {
 }
 
 impl Stop {
-    fn from_status(status: c_int) -> Stop {
+    pub(crate) fn from_status(status: c_int) -> Stop {
         if libc::WIFEXITED(status) {
             Stop::Exited(libc::WEXITSTATUS(status))
         } else if libc::WIFSIGNALED(status) {
@@ -79,19 +80,79 @@ pub(crate) fn resume(call: &'static str, req: c_uint, pid: pid_t, sig: c_int) ->
 
 /// `waitpid(pid, __WALL)`, retried on `EINTR`.
 pub(crate) fn wait(pid: pid_t) -> Result<Stop> {
-    let mut status: c_int = 0;
     loop {
-        // SAFETY: `status` is a live c_int the kernel writes.
-        let r = unsafe { libc::waitpid(pid, &mut status, libc::__WALL) };
-        if r == pid {
-            return Ok(Stop::from_status(status));
+        if let Some(stop) = wait_flags(pid, 0)? {
+            return Ok(stop);
         }
-        let err = io::Error::last_os_error();
-        if r == -1 && err.raw_os_error() == Some(libc::EINTR) {
-            continue;
-        }
-        return Err(Error::Host { call: "waitpid", err });
     }
+}
+
+/// `waitpid(pid, __WALL | flags)`: `None` when `WNOHANG` is in `flags` and
+/// nothing is ready, or the call was interrupted.
+pub(crate) fn wait_flags(pid: pid_t, flags: c_int) -> Result<Option<Stop>> {
+    let mut status: c_int = 0;
+    // SAFETY: `status` is a live c_int the kernel writes.
+    let r = unsafe { libc::waitpid(pid, &mut status, libc::__WALL | flags) };
+    if r == pid {
+        return Ok(Some(Stop::from_status(status)));
+    }
+    let err = io::Error::last_os_error();
+    if r == 0 || (r == -1 && err.raw_os_error() == Some(libc::EINTR)) {
+        return Ok(None);
+    }
+    Err(Error::Host { call: "waitpid", err })
+}
+
+/// `pidfd_open(pid, 0)`.
+pub(crate) fn pidfd_open(pid: pid_t) -> Result<c_int> {
+    // SAFETY: integer arguments only.
+    let r = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if r < 0 {
+        return Err(Error::last_os("pidfd_open"));
+    }
+    c_int::try_from(r).map_err(|_| Error::Host { call: "pidfd_open", err: io::Error::from_raw_os_error(libc::EBADF) })
+}
+
+/// `pidfd_send_signal(pidfd, sig)`: race-free against pid reuse.
+pub(crate) fn pidfd_kill(pidfd: c_int, sig: c_int) {
+    // SAFETY: integer arguments and a null siginfo. A failure means the
+    // process is already gone.
+    unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd, sig, std::ptr::null::<libc::siginfo_t>(), 0) };
+}
+
+/// Pin thread `tid` (0: the calling thread) to `cpu`.
+pub(crate) fn pin(tid: pid_t, cpu: usize) -> Result<()> {
+    // SAFETY: cpu_set_t is plain data; all-zero is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: CPU_SET checks `cpu` against the set's size before writing.
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    // SAFETY: `set` is a live cpu_set_t of the size passed.
+    let r = unsafe { libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+    if r != 0 {
+        return Err(Error::last_os("sched_setaffinity"));
+    }
+    Ok(())
+}
+
+/// The CPU the calling thread runs on, if the host says.
+pub(crate) fn current_cpu() -> Option<usize> {
+    // SAFETY: sched_getcpu has no preconditions.
+    usize::try_from(unsafe { libc::sched_getcpu() }).ok()
+}
+
+/// `PTRACE_GETREGSET`/`PTRACE_SETREGSET` of note type `nt` through `buf`;
+/// returns the length the kernel transferred.
+pub(crate) fn regset(
+    call: &'static str,
+    req: c_uint,
+    pid: pid_t,
+    nt: usize,
+    buf: *mut u8,
+    len: usize,
+) -> Result<usize> {
+    let mut iov = libc::iovec { iov_base: buf.cast(), iov_len: len };
+    ptrace(call, req, pid, nt, &mut iov as *mut libc::iovec as usize)?;
+    Ok(iov.iov_len)
 }
 
 /// `tgkill(pid, tid, sig)`.
@@ -151,6 +212,7 @@ pub(crate) fn signal_name(sig: c_int) -> &'static str {
         libc::SIGTERM => "SIGTERM",
         libc::SIGSTOP => "SIGSTOP",
         libc::SIGSYS => "SIGSYS",
+        libc::SIGURG => "SIGURG",
         _ => "signal",
     }
 }

@@ -136,7 +136,12 @@ impl Kernel {
     /// Send a process-directed signal.
     pub fn signal_process(&self, p: &Arc<Process>, info: Siginfo) {
         let sig = info.si_signo as u32;
-        if sig == 0 || p.is_dead() || p.init_ignores(sig) {
+        if sig == 0 || p.is_dead() {
+            return;
+        }
+        // Blocked signals are never ignored: the handler may change first.
+        let all_block = lock(&p.threads).iter().all(|t| t.mask.load(Ordering::Relaxed) & signal::bit(sig) != 0);
+        if p.init_ignores(sig) && !all_block {
             return;
         }
         if sig == SIGKILL {
@@ -147,7 +152,6 @@ impl Kernel {
             p.continue_all();
         }
         let act = p.action(sig);
-        let all_block = lock(&p.threads).iter().all(|t| t.mask.load(Ordering::Relaxed) & signal::bit(sig) != 0);
         if signal::ignored(sig, &act) && !all_block {
             return;
         }
@@ -167,7 +171,8 @@ impl Kernel {
     pub fn signal_thread(&self, t: &Arc<TaskShared>, info: Siginfo) {
         let sig = info.si_signo as u32;
         let Some(p) = t.process.upgrade() else { return };
-        if sig == 0 || p.is_dead() || p.init_ignores(sig) {
+        let blocked = t.mask.load(Ordering::Relaxed) & signal::bit(sig) != 0;
+        if sig == 0 || p.is_dead() || (p.init_ignores(sig) && !blocked) {
             return;
         }
         if sig == SIGKILL {

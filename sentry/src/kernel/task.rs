@@ -590,6 +590,13 @@ impl Task {
         fx.resize(512, 0);
         self.write_bytes(frame.fp_addr, &fx)?;
         self.write_bytes(frame.sp, &frame.bytes)?;
+        // The handler starts with a clean FPU (x87 control word 0x37f,
+        // MXCSR 0x1f80), as Linux gives it.
+        let mut clean = FpState { bytes: vec![0; self.fpu.bytes.len().max(512)] };
+        clean.bytes[0..2].copy_from_slice(&0x037fu16.to_le_bytes());
+        clean.bytes[24..28].copy_from_slice(&0x1f80u32.to_le_bytes());
+        clean.bytes[28..32].copy_from_slice(&0xffffu32.to_le_bytes());
+        let _ = self.ctx.set_fpu_state(&clean);
         self.regs.rip = act.handler;
         self.regs.rsp = frame.sp;
         self.regs.rdi = u64::from(sig);

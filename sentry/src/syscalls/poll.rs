@@ -27,7 +27,12 @@ const POLLNVAL: i16 = libc::POLLNVAL;
 
 /// Readiness of `files` for `events`, waiting until something is ready or
 /// `deadline`. Returns the `revents` of each.
-fn wait_ready(t: &Task, files: &[Option<Arc<FileDescription>>], events: &[i16], deadline: Option<Instant>) -> Vec<i16> {
+fn wait_ready(
+    t: &Task,
+    files: &[Option<Arc<FileDescription>>],
+    events: &[i16],
+    deadline: Option<Instant>,
+) -> KResult<Vec<i16>> {
     loop {
         for f in files.iter().flatten() {
             if let Some(q) = f.file.wait_queue() {
@@ -60,7 +65,11 @@ fn wait_ready(t: &Task, files: &[Option<Arc<FileDescription>>], events: &[i16], 
             }
         }
         if rev.iter().any(|r| *r != 0) || deadline.is_some_and(|d| Instant::now() >= d) {
-            return rev;
+            return Ok(rev);
+        }
+        // Interrupted by a signal: EINTR once a handler runs, else restart.
+        if t.signal_pending() {
+            return Err(Errno::ERESTARTNOHAND);
         }
         t.waiter.wait(&host, deadline);
     }
@@ -88,7 +97,7 @@ fn do_poll(t: &Task, addr: u64, nfds: u64, deadline: Option<Instant>) -> KResult
         pfds.iter().map(|p| if p.fd < 0 { None } else { fds.get(p.fd).ok() }).collect();
     drop(fds);
     let events: Vec<i16> = pfds.iter().map(|p| p.events).collect();
-    let rev = wait_ready(t, &files, &events, deadline);
+    let rev = wait_ready(t, &files, &events, deadline)?;
     let mut n = 0;
     for (i, p) in pfds.iter_mut().enumerate() {
         p.revents = if p.fd < 0 {
@@ -157,7 +166,7 @@ fn do_select(t: &Task, nfds: u64, sets: [u64; 3], deadline: Option<Instant>) -> 
         which.push((fd, r, wr, ex));
     }
     drop(fdt);
-    let rev = wait_ready(t, &files, &events, deadline);
+    let rev = wait_ready(t, &files, &events, deadline)?;
     let mut out: [Vec<u64>; 3] = [vec![0; words], vec![0; words], vec![0; words]];
     let mut n = 0;
     for (i, &(fd, r, wr, ex)) in which.iter().enumerate() {
