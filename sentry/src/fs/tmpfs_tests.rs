@@ -1,6 +1,6 @@
 use super::super::ts_key as k;
 use super::*;
-use abi::consts::{DT_DIR, DT_LNK, DT_REG, O_NONBLOCK, O_RDWR, O_WRONLY, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG};
+use abi::consts::{DT_DIR, DT_LNK, DT_REG, O_RDWR, O_WRONLY, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG};
 
 fn fs() -> (Arc<Tmpfs>, InodeRef) {
     let fs = Tmpfs::new(42, 0o755, 0, 0);
