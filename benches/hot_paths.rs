@@ -53,6 +53,15 @@ impl Context for NullContext {
         Ok(Event::Interrupted)
     }
     fn interrupt(&self) {}
+    fn interrupter(&self) -> Arc<dyn Fn() + Send + Sync> {
+        Arc::new(|| {})
+    }
+    fn fpu_state(&mut self, _: &mut FpState) -> platform::Result<()> {
+        Ok(())
+    }
+    fn set_fpu_state(&mut self, _: &FpState) -> platform::Result<()> {
+        Ok(())
+    }
 }
 
 /// A platform for measuring the sentry alone.
@@ -66,6 +75,9 @@ impl Platform for NullPlatform {
         Ok(Arc::new(NullSpace))
     }
     fn new_context(&self) -> platform::Result<Box<dyn Context>> {
+        Ok(Box::new(NullContext))
+    }
+    fn new_context_for(&self, _: platform::ThreadToken) -> platform::Result<Box<dyn Context>> {
         Ok(Box::new(NullContext))
     }
 }

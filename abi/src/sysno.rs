@@ -1,7 +1,7 @@
 //! x86-64 system call numbers and names, generated from <asm/unistd_64.h>.
 
 /// The number of entries in [`SYSCALL_NAMES`] (one past the highest number).
-pub const NR_SYSCALLS: usize = 451;
+pub const NR_SYSCALLS: usize = 453;
 
 pub const SYS_READ: u64 = 0;
 pub const SYS_WRITE: u64 = 1;
@@ -365,6 +365,8 @@ pub const SYS_MEMFD_SECRET: u64 = 447;
 pub const SYS_PROCESS_MRELEASE: u64 = 448;
 pub const SYS_FUTEX_WAITV: u64 = 449;
 pub const SYS_SET_MEMPOLICY_HOME_NODE: u64 = 450;
+pub const SYS_CACHESTAT: u64 = 451;
+pub const SYS_FCHMODAT2: u64 = 452;
 
 /// Names by number; `""` where x86-64 has no call of that number.
 pub static SYSCALL_NAMES: [&str; NR_SYSCALLS] = [
@@ -819,6 +821,8 @@ pub static SYSCALL_NAMES: [&str; NR_SYSCALLS] = [
     "process_mrelease",
     "futex_waitv",
     "set_mempolicy_home_node",
+    "cachestat",
+    "fchmodat2",
 ];
 
 /// The name of system call `nr`, if x86-64 has one.

@@ -468,6 +468,16 @@ impl Inode for OverlayInode {
         Ok(node)
     }
 
+    fn create_tmpfile(&self, attr: CreateAttr, linkable: bool) -> KResult<InodeRef> {
+        if !self.is_dir {
+            return Err(Errno::ENOTDIR);
+        }
+        let _ops = lock(&self.fs.ops);
+        let new = self.copy_up(true)?.create_tmpfile(attr, linkable)?;
+        let ino = upper_ino(&new)?;
+        Ok(OverlayInode::new(&self.fs, Some(self.arc()?), Vec::new(), Some(new), None, false, ino))
+    }
+
     fn link(&self, name: &[u8], target: &InodeRef) -> KResult<()> {
         let target = as_overlay(target)?;
         if !Arc::ptr_eq(&self.fs, &target.fs) {

@@ -8,8 +8,8 @@
 //! order: a directory's entries, then a child's entries, then metadata.
 
 use std::any::Any;
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use abi::consts::{
@@ -58,6 +58,8 @@ impl Shared {
             body,
             opaque: AtomicBool::new(false),
             origin_ino: AtomicU64::new(0),
+            seals: AtomicU32::new(F_SEAL_SEAL),
+            linkable: AtomicBool::new(false),
             xattrs: Mutex::default(),
         })
     }
@@ -105,10 +107,29 @@ struct Meta {
 
 /// The contents of a regular file. Bytes past `data.len()` up to `size` are
 /// a hole that reads as zeros (so `truncate -s 10G` costs no memory).
+/// `pages` are the page indexes that were written or allocated: the rest
+/// are holes for `SEEK_DATA`/`SEEK_HOLE` and `st_blocks`.
 #[derive(Default)]
 struct FileData {
     data: Vec<u8>,
     size: u64,
+    pages: BTreeSet<u64>,
+}
+
+/// `F_SEAL_*`: no more seals, no shrinking, no growing, no writing.
+pub const F_SEAL_SEAL: u32 = 1;
+pub const F_SEAL_SHRINK: u32 = 2;
+pub const F_SEAL_GROW: u32 = 4;
+pub const F_SEAL_WRITE: u32 = 8;
+pub const F_SEAL_FUTURE_WRITE: u32 = 0x10;
+const ALL_SEALS: u32 = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE | 0x20;
+const FALLOC_FL_KEEP_SIZE: u32 = 1;
+const FALLOC_FL_PUNCH_HOLE: u32 = 2;
+
+fn mark_pages(pages: &mut BTreeSet<u64>, start: u64, end: u64) {
+    if end > start {
+        pages.extend(start / PAGE_SIZE..end.div_ceil(PAGE_SIZE));
+    }
 }
 
 enum Body {
@@ -132,6 +153,11 @@ pub struct TmpfsInode {
     /// Overlay bookkeeping: the inode number of the lower object this one
     /// was copied up from (0 when none).
     pub(crate) origin_ino: AtomicU64,
+    /// `F_SEAL_*` (files start sealed against sealing; `memfd_create`
+    /// with `MFD_ALLOW_SEALING` clears that).
+    seals: AtomicU32,
+    /// An `O_TMPFILE` file that `link` may still name.
+    linkable: AtomicBool,
     /// Extended attributes by full name (listed in descending name order,
     /// as Linux's tmpfs lists them from its tree).
     xattrs: Mutex<BTreeMap<Vec<u8>, Vec<u8>>>,
@@ -164,6 +190,11 @@ impl TmpfsInode {
     pub fn is_whiteout(&self) -> bool {
         let m = lock(&self.meta);
         m.mode & S_IFMT == S_IFCHR && m.rdev == 0
+    }
+
+    /// Allow `F_ADD_SEALS` (a `memfd_create` with `MFD_ALLOW_SEALING`).
+    pub fn allow_sealing(&self) {
+        self.seals.store(0, Ordering::Relaxed);
     }
 
     fn arc(&self) -> KResult<Arc<TmpfsInode>> {
@@ -243,8 +274,16 @@ impl TmpfsInode {
         let end = off.checked_add(buf.len() as u64).filter(|&e| e <= MAX_FILE_SIZE).ok_or(Errno::EFBIG)?;
         let end_us = usize::try_from(end).map_err(|_| Errno::EFBIG)?;
         let start = end_us - buf.len();
+        let seals = self.seals.load(Ordering::Relaxed);
+        if seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0 {
+            return Err(Errno::EPERM);
+        }
         {
             let mut f = lock(f);
+            if seals & F_SEAL_GROW != 0 && end > f.size {
+                return Err(Errno::EPERM);
+            }
+            mark_pages(&mut f.pages, off, end);
             if f.data.len() < end_us {
                 let grow = end_us - f.data.len();
                 f.data.try_reserve(grow).map_err(|_| Errno::ENOSPC)?;
@@ -268,6 +307,12 @@ impl TmpfsInode {
         }
         {
             let mut f = lock(f);
+            let seals = self.seals.load(Ordering::Relaxed);
+            if (seals & F_SEAL_SHRINK != 0 && size < f.size) || (seals & F_SEAL_GROW != 0 && size > f.size) {
+                return Err(Errno::EPERM);
+            }
+            let first_gone = size.div_ceil(PAGE_SIZE);
+            f.pages.retain(|&p| p < first_gone);
             let keep = usize::try_from(size).unwrap_or(usize::MAX);
             if keep < f.data.len() {
                 f.data.truncate(keep);
@@ -276,6 +321,47 @@ impl TmpfsInode {
                 }
             }
             f.size = size;
+        }
+        self.touch_mtime();
+        Ok(())
+    }
+}
+
+impl TmpfsInode {
+    /// `fallocate(2)` on a regular file: mode 0 extends,
+    /// `KEEP_SIZE` allocates without extending, `PUNCH_HOLE|KEEP_SIZE`
+    /// zeroes and frees.
+    fn fallocate(&self, mode: u32, off: u64, len: u64) -> KResult<()> {
+        let Body::Regular(f) = &self.body else {
+            return Err(if self.is_dir() { Errno::EISDIR } else { Errno::ENODEV });
+        };
+        if mode & !(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE) != 0 {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let end = off.checked_add(len).filter(|&e| e <= MAX_FILE_SIZE).ok_or(Errno::EFBIG)?;
+        let seals = self.seals.load(Ordering::Relaxed);
+        {
+            let mut f = lock(f);
+            if mode & FALLOC_FL_PUNCH_HOLE != 0 {
+                if seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0 {
+                    return Err(Errno::EPERM);
+                }
+                let s = usize::try_from(off).unwrap_or(usize::MAX).min(f.data.len());
+                let e = usize::try_from(end).unwrap_or(usize::MAX).min(f.data.len());
+                f.data[s..e].fill(0);
+                // Whole pages inside the range become holes.
+                let (first, last) = (off.div_ceil(PAGE_SIZE), end / PAGE_SIZE);
+                f.pages.retain(|&p| p < first || p >= last);
+            } else {
+                if mode & FALLOC_FL_KEEP_SIZE == 0 && seals & F_SEAL_GROW != 0 && end > f.size {
+                    return Err(Errno::EPERM);
+                }
+                // Allocated but unwritten pages stay holes for SEEK_DATA,
+                // as Linux's tmpfs reports them.
+                if mode & FALLOC_FL_KEEP_SIZE == 0 {
+                    f.size = f.size.max(end);
+                }
+            }
         }
         self.touch_mtime();
         Ok(())
@@ -305,8 +391,7 @@ impl Inode for TmpfsInode {
         let (size, blocks, dir_links) = match &self.body {
             Body::Regular(f) => {
                 let f = lock(f);
-                let pages = (f.data.len() as u64).div_ceil(PAGE_SIZE);
-                (f.size, pages * (PAGE_SIZE / 512), 0)
+                (f.size, f.pages.len() as u64 * (PAGE_SIZE / 512), 0)
             }
             Body::Dir(d) => {
                 let d = lock(d);
@@ -438,6 +523,20 @@ impl Inode for TmpfsInode {
         Ok(child)
     }
 
+    fn create_tmpfile(&self, attr: CreateAttr, linkable: bool) -> KResult<InodeRef> {
+        self.dir()?;
+        let (parent_gid, parent_mode) = {
+            let m = lock(&self.meta);
+            (m.gid, m.mode)
+        };
+        let gid = if parent_mode & S_ISGID != 0 { parent_gid } else { attr.gid };
+        let child =
+            self.fs.new_inode(S_IFREG | (attr.mode & 0o7777), attr.uid, gid, 0, Body::Regular(Mutex::default()));
+        lock(&child.meta).nlink = 0;
+        child.linkable.store(linkable, Ordering::Relaxed);
+        Ok(child)
+    }
+
     fn link(&self, name: &[u8], target: &InodeRef) -> KResult<()> {
         check_name(name)?;
         let target = as_tmpfs(target)?;
@@ -458,7 +557,7 @@ impl Inode for TmpfsInode {
         }
         {
             let mut m = lock(&target.meta);
-            if m.nlink == 0 {
+            if m.nlink == 0 && !target.linkable.swap(false, Ordering::Relaxed) {
                 return Err(Errno::ENOENT);
             }
             m.nlink += 1;
@@ -664,6 +763,43 @@ impl FileOps for TmpfsFile {
 
     fn readable_bytes(&self) -> Option<u64> {
         self.inode.attr().ok().map(|a| a.size)
+    }
+
+    fn data_ranges(&self) -> Option<Vec<(u64, u64)>> {
+        let Body::Regular(f) = &self.inode.body else { return None };
+        let f = lock(f);
+        let mut out: Vec<(u64, u64)> = Vec::new();
+        for &p in &f.pages {
+            let (s, e) = (p * PAGE_SIZE, ((p + 1) * PAGE_SIZE).min(f.size));
+            if s >= f.size {
+                break;
+            }
+            match out.last_mut() {
+                Some(last) if last.1 == s => last.1 = e,
+                _ => out.push((s, e)),
+            }
+        }
+        Some(out)
+    }
+
+    fn fallocate(&self, mode: u32, off: u64, len: u64) -> Option<KResult<()>> {
+        Some(self.inode.fallocate(mode, off, len))
+    }
+
+    fn seals(&self) -> Option<u32> {
+        Some(self.inode.seals.load(Ordering::Relaxed))
+    }
+
+    fn add_seals(&self, seals: u32) -> KResult<()> {
+        if seals & !ALL_SEALS != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let cur = self.inode.seals.load(Ordering::Relaxed);
+        if cur & F_SEAL_SEAL != 0 {
+            return Err(Errno::EPERM);
+        }
+        self.inode.seals.fetch_or(seals, Ordering::Relaxed);
+        Ok(())
     }
 
     fn as_any(&self) -> &dyn Any {

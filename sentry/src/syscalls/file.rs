@@ -10,7 +10,8 @@ use zerocopy::AsBytes;
 use super::{dir_of, fd_arg, file_of, int_arg};
 use crate::kernel::Task;
 use crate::vfs::{
-    lock, may_access, CreateAttr, FileDescription, FileOps, KResult, NodeKind, SetAttr, UserMem, CURRENT_POS,
+    lock, may_access, CreateAttr, FileDescription, FileOps, KResult, NodeKind, ResolveOpts, SetAttr, UserMem,
+    CURRENT_POS,
 };
 
 /// Largest single read or write (Linux's `MAX_RW_COUNT`).
@@ -323,20 +324,7 @@ pub fn lseek(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
         SEEK_SET => off,
         SEEK_CUR => (*g as i64).checked_add(off).ok_or(Errno::EOVERFLOW)?,
         SEEK_END => size()?.checked_add(off).ok_or(Errno::EOVERFLOW)?,
-        SEEK_DATA => {
-            let s = size()?;
-            if off >= s || off < 0 {
-                return Err(Errno::ENXIO);
-            }
-            off
-        }
-        SEEK_HOLE => {
-            let s = size()?;
-            if off >= s || off < 0 {
-                return Err(Errno::ENXIO);
-            }
-            s
-        }
+        SEEK_DATA | SEEK_HOLE => super::file2::seek_data_hole(&f, off, whence)?,
         _ => return Err(Errno::EINVAL),
     };
     if new < 0 {
@@ -351,11 +339,19 @@ pub fn lseek(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
 
 /// The heart of `open`/`openat`/`creat`.
 pub fn do_open(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32) -> KResult<i32> {
+    do_open_with(t, dirfd, path, flags, mode, &ResolveOpts::default())
+}
+
+/// [`do_open`] with `openat2` resolution restrictions.
+pub fn do_open_with(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32, how: &ResolveOpts) -> KResult<i32> {
     if flags & O_TMPFILE == O_TMPFILE {
-        return Err(Errno::EOPNOTSUPP);
+        return super::file2::open_tmpfile(t, dirfd, path, flags, mode, how);
     }
-    let fs = t.fs();
+    let mut fs = t.fs();
     let creds = t.creds();
+    if how.in_root {
+        fs.root = dir_of(t, dirfd)?;
+    }
     let start = if path.first() == Some(&b'/') { fs.root.clone() } else { dir_of(t, dirfd)? };
     let acc = flags & O_ACCMODE;
     if acc == O_ACCMODE && flags & O_PATH == 0 {
@@ -364,7 +360,7 @@ pub fn do_open(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32) -> KRes
     let flags = if flags & O_PATH != 0 { flags & (O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) } else { flags };
     let mut created = false;
     let loc = if flags & O_CREAT != 0 && flags & O_PATH == 0 {
-        let r = t.k.vfs.resolve_parent(&fs.root, &start, path, &creds)?;
+        let r = t.k.vfs.resolve_parent_with(&fs.root, &start, path, &creds, how)?;
         if r.name == b"." || r.name == b".." || r.trailing_slash {
             return Err(Errno::EISDIR);
         }
@@ -374,7 +370,7 @@ pub fn do_open(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32) -> KRes
                     return Err(Errno::EEXIST);
                 }
                 let follow = flags & O_NOFOLLOW == 0;
-                let l = t.k.vfs.resolve(&fs.root, &r.parent, &r.name, follow, &creds)?;
+                let l = t.k.vfs.resolve_with(&fs.root, &r.parent, &r.name, follow, &creds, how)?;
                 if l.inode().attr()?.is_symlink() {
                     return Err(Errno::ELOOP);
                 }
@@ -398,7 +394,7 @@ pub fn do_open(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32) -> KRes
         }
     } else {
         let follow = flags & O_NOFOLLOW == 0;
-        let l = t.k.vfs.resolve(&fs.root, &start, path, follow, &creds)?;
+        let l = t.k.vfs.resolve_with(&fs.root, &start, path, follow, &creds, how)?;
         if !follow && flags & O_PATH == 0 && l.inode().attr()?.is_symlink() {
             return Err(Errno::ELOOP);
         }
@@ -424,6 +420,9 @@ pub fn do_open(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32) -> KRes
                 mask |= W_OK;
             }
             may_access(&attr, &creds, mask)?;
+        }
+        if flags & O_NOATIME != 0 && creds.fsuid != 0 && creds.fsuid != attr.uid {
+            return Err(Errno::EPERM);
         }
         if wants_write && loc.mount.readonly() && (attr.is_regular() || attr.is_dir()) {
             return Err(Errno::EROFS);
@@ -457,6 +456,7 @@ pub fn creat(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
 
 pub fn close(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     let f = lock(&t.fds).remove(fd_arg(a[0])?)?;
+    super::lock::on_close(t.pid(), &f);
     drop(f);
     Ok(0)
 }
@@ -518,6 +518,8 @@ pub fn fcntl(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
             file_of(t, fd)?.set_status_flags(a[2] as u32);
             Ok(0)
         }
+        c if super::lock::is_lock_cmd(c) => super::lock::fcntl_lock(t, fd, c, a[2]),
+        c if super::file2::is_seal_cmd(c) => super::file2::fcntl_seals(t, fd, c, a[2]),
         // Pipes (fs/pipe.rs).
         F_GETPIPE_SZ | F_SETPIPE_SZ => crate::fs::pipe::fcntl(&*file_of(t, fd)?.file, cmd, a[2]),
         _ => {

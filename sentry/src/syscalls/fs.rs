@@ -109,7 +109,13 @@ pub fn statx(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     let (inode, loc) = inode_at(t, int_arg(a[0]), &p, flags)?;
     let at = inode.attr()?;
     let sx = Statx {
-        stx_mask: STATX_BASIC_STATS | STATX_MNT_ID,
+        // Multigrain timestamps (Linux 6.13+): mtime and ctime are reported
+        // only when asked for.
+        stx_mask: if mask & (STATX_MTIME | STATX_CTIME) == 0 {
+            (STATX_BASIC_STATS | STATX_MNT_ID) & !(STATX_MTIME | STATX_CTIME)
+        } else {
+            STATX_BASIC_STATS | STATX_MNT_ID
+        },
         stx_blksize: at.blksize as u32,
         stx_nlink: at.nlink as u32,
         stx_uid: at.uid,
@@ -125,12 +131,22 @@ pub fn statx(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
         stx_rdev_minor: minor(at.rdev),
         stx_dev_major: major(at.dev),
         stx_dev_minor: minor(at.dev),
+        stx_attributes: if loc.as_ref().is_some_and(|l| std::sync::Arc::ptr_eq(&l.dentry, &l.mount.root)) {
+            STATX_ATTR_MOUNT_ROOT
+        } else {
+            0
+        },
+        stx_attributes_mask: STATX_ATTR_MOUNT_ROOT | STATX_ATTR_AUTOMOUNT | STATX_ATTR_DAX,
         stx_mnt_id: loc.map_or(0, |l| l.mount.id),
         ..Default::default()
     };
     t.write_val(a[4], &sx)?;
     Ok(0)
 }
+
+const STATX_ATTR_AUTOMOUNT: u64 = 0x1000;
+const STATX_ATTR_MOUNT_ROOT: u64 = 0x2000;
+const STATX_ATTR_DAX: u64 = 0x0020_0000;
 
 pub fn statfs(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     let p = t.read_path(a[0])?;
@@ -491,7 +507,7 @@ fn setattr_loc(_t: &Task, loc: &Location, sa: SetAttr) -> KResult<u64> {
     Ok(0)
 }
 
-fn do_chmod(t: &Task, loc: &Location, mode: u32) -> KResult<u64> {
+pub(super) fn do_chmod(t: &Task, loc: &Location, mode: u32) -> KResult<u64> {
     let at = loc.inode().attr()?;
     let creds = t.creds();
     if creds.fsuid != 0 && creds.fsuid != at.uid {

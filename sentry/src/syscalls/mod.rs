@@ -2,10 +2,12 @@
 
 mod creds;
 mod file;
+mod file2;
 mod fs;
 mod futex;
 mod inotify;
 mod ipc;
+mod lock;
 pub mod misc;
 mod mm;
 mod mount;
@@ -26,7 +28,7 @@ use abi::consts::*;
 use abi::Errno;
 
 use crate::kernel::Task;
-use crate::vfs::{lock, FileDescription, KResult, Location};
+use crate::vfs::{FileDescription, KResult, Location};
 
 pub use table::dispatch;
 
@@ -43,7 +45,7 @@ pub fn int_arg(v: u64) -> i32 {
 
 /// The open file for `fd`.
 pub fn file_of(t: &Task, fd: i32) -> KResult<Arc<FileDescription>> {
-    lock(&t.fds).get(fd)
+    crate::vfs::lock(&t.fds).get(fd)
 }
 
 /// The starting point for a relative path: the cwd for `AT_FDCWD`, else the

@@ -8,8 +8,8 @@ use abi::sysno::*;
 use abi::Errno;
 
 use super::{
-    creds, file, fs, futex, inotify, ipc, misc, mm, mount, pidfd, poll, process, signal, signalfd, socket, time,
-    timers, xattr,
+    creds, file, file2, fs, futex, inotify, ipc, lock as flock, misc, mm, mount, pidfd, poll, process, signal,
+    signalfd, socket, time, timers, xattr,
 };
 use crate::kernel::Task;
 use crate::vfs::lock;
@@ -114,6 +114,21 @@ fn build() -> Vec<Option<Entry>> {
     e(SYS_UTIMENSAT, fs::utimensat, &[Fd, Str, X, X]);
     e(SYS_TRUNCATE, fs::truncate, &[Str, I]);
     e(SYS_UMASK, fs::umask, &[Oct]);
+    // Issue 4 file calls.
+    e(SYS_FLOCK, flock::flock, &[Fd, I]);
+    e(SYS_OPENAT2, file2::openat2, &[Fd, Str, X, U]);
+    e(SYS_CLOSE_RANGE, file2::close_range, &[U, U, X]);
+    e(SYS_FCHMODAT2, file2::fchmodat2, &[Fd, Str, Oct, X]);
+    e(SYS_COPY_FILE_RANGE, file2::copy_file_range, &[Fd, X, Fd, X, U, X]);
+    e(SYS_SENDFILE, file2::sendfile, &[Fd, Fd, X, U]);
+    e(SYS_FALLOCATE, file2::fallocate, &[Fd, X, I, I]);
+    e(SYS_MKNOD, file2::mknod, &[Str, Oct, X]);
+    e(SYS_MKNODAT, file2::mknodat, &[Fd, Str, Oct, X]);
+    e(SYS_MEMFD_CREATE, file2::memfd_create, &[Str, X]);
+    e(SYS_SYNC, file2::sync, &[]);
+    e(SYS_SYNCFS, file2::syncfs, &[Fd]);
+    e(SYS_NAME_TO_HANDLE_AT, file2::no_handles, &[Fd, Str, X, X, X]);
+    e(SYS_OPEN_BY_HANDLE_AT, file2::no_handles, &[Fd, X, X]);
     // Mounts and the root.
     e(SYS_MOUNT, mount::mount, &[Str, Str, Str, X, X]);
     e(SYS_UMOUNT2, mount::umount2, &[Str, X]);

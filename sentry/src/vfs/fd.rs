@@ -22,6 +22,9 @@ pub struct FileDescription {
     pub dir_entries: Mutex<Option<Vec<DirEntry>>>,
     /// A display name for anonymous files (`pipe:[N]`, `anon_inode:...`).
     pub anon_name: Option<Vec<u8>>,
+    /// An OFD lock or flock was taken through this description: release
+    /// them when it goes.
+    has_locks: std::sync::atomic::AtomicBool,
 }
 
 impl FileDescription {
@@ -34,6 +37,7 @@ impl FileDescription {
             offset: Mutex::new(0),
             dir_entries: Mutex::new(None),
             anon_name: None,
+            has_locks: Default::default(),
         })
     }
 
@@ -48,6 +52,7 @@ impl FileDescription {
             offset: Mutex::new(0),
             dir_entries: Mutex::new(None),
             anon_name: Some(name),
+            has_locks: Default::default(),
         })
     }
 
@@ -73,6 +78,16 @@ impl FileDescription {
         f & O_PATH == 0 && matches!(f & O_ACCMODE, O_WRONLY | O_RDWR)
     }
 
+    /// This description's identity as a lock owner (`vfs::lock`).
+    pub fn lock_id(&self) -> usize {
+        self as *const FileDescription as usize
+    }
+
+    /// Note that a lock owned by this description exists.
+    pub fn mark_locked(&self) {
+        self.has_locks.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// The offset, locked for a read/write/seek.
     pub fn offset(&self) -> std::sync::MutexGuard<'_, u64> {
         lock(&self.offset)
@@ -80,9 +95,13 @@ impl FileDescription {
 }
 
 impl Drop for FileDescription {
-    /// The last reference to an open file went away: inotify's close event.
+    /// The last reference to an open file went away: inotify's close event,
+    /// and the OFD locks and flocks it owned go.
     fn drop(&mut self) {
         crate::fs::inotify::notify_close(self);
+        if *self.has_locks.get_mut() {
+            super::lock::release_description_locks(self.lock_id());
+        }
     }
 }
 

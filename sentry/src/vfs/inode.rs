@@ -144,6 +144,13 @@ pub trait Inode: Send + Sync + Any {
         Err(Errno::EROFS)
     }
 
+    /// `O_TMPFILE`: a new regular file in this directory's file system that
+    /// no directory names (link count 0). When `linkable`, `link` may give
+    /// it a name once.
+    fn create_tmpfile(&self, _attr: CreateAttr, _linkable: bool) -> KResult<InodeRef> {
+        Err(Errno::EOPNOTSUPP)
+    }
+
     /// Make `name` in this directory a hard link to `target` (same file system).
     fn link(&self, _name: &[u8], _target: &InodeRef) -> KResult<()> {
         Err(Errno::EROFS)
@@ -267,6 +274,30 @@ pub trait FileOps: Send + Sync + Any {
     /// Bytes available to read without blocking (`FIONREAD`), if known.
     fn readable_bytes(&self) -> Option<u64> {
         None
+    }
+
+    /// The extents `[start, end)` that hold data, in order, for `SEEK_DATA`
+    /// and `SEEK_HOLE`; `None` when the file system does not track holes
+    /// (the whole file is then data).
+    fn data_ranges(&self) -> Option<Vec<(u64, u64)>> {
+        None
+    }
+
+    /// `fallocate(2)`: `mode` is the `FALLOC_FL_*` bits. `None` when the
+    /// file system has no support (the VFS then extends with `set_attr`
+    /// for mode 0 and `KEEP_SIZE`).
+    fn fallocate(&self, _mode: u32, _off: u64, _len: u64) -> Option<KResult<()>> {
+        None
+    }
+
+    /// File seals (`F_GET_SEALS`); `None` where sealing is not supported.
+    fn seals(&self) -> Option<u32> {
+        None
+    }
+
+    /// Add file seals (`F_ADD_SEALS`).
+    fn add_seals(&self, _seals: u32) -> KResult<()> {
+        Err(Errno::EINVAL)
     }
 
     /// This file as `Any`.

@@ -4,6 +4,7 @@
 
 mod fd;
 pub mod inode;
+pub mod lock;
 mod path;
 
 use std::collections::HashMap;
@@ -12,7 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use fd::{FdTable, FileDescription};
 pub use inode::*;
-pub use path::{may_access, Creds, Resolved};
+pub use path::{may_access, Creds, ResolveOpts, Resolved};
 
 mod mounts;
 pub use mounts::is_mount_root;
@@ -52,6 +53,12 @@ impl Dentry {
         });
         lock(&self.children).insert(name.to_vec(), d.clone());
         Ok(d)
+    }
+
+    /// A dentry for `inode` under `parent` that the parent does not list
+    /// (an `O_TMPFILE` file): paths through it name `parent/name`.
+    pub fn detached(parent: &Arc<Dentry>, name: Vec<u8>, inode: InodeRef) -> Arc<Dentry> {
+        Arc::new(Dentry { inode, name, parent: Some(parent.clone()), children: Mutex::new(HashMap::new()) })
     }
 
     /// Forget the cached child `name` (after unlink, rename, create).

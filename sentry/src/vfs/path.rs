@@ -68,6 +68,33 @@ pub struct Resolved {
     pub trailing_slash: bool,
 }
 
+/// `openat2(2)` resolution restrictions (`RESOLVE_*`). The default is an
+/// ordinary walk.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ResolveOpts {
+    /// `RESOLVE_BENEATH`: never leave the starting directory (`EXDEV`).
+    pub beneath: bool,
+    /// `RESOLVE_IN_ROOT`: the starting directory is the root (the caller
+    /// passes it as `root`); `..` stops there.
+    pub in_root: bool,
+    /// `RESOLVE_NO_SYMLINKS`: following any symlink is `ELOOP`.
+    pub no_symlinks: bool,
+    /// `RESOLVE_NO_MAGICLINKS`: following a `/proc` magic link is `ELOOP`.
+    pub no_magiclinks: bool,
+    /// `RESOLVE_NO_XDEV`: crossing a mount is `EXDEV`.
+    pub no_xdev: bool,
+}
+
+impl ResolveOpts {
+    fn scoped(&self) -> bool {
+        self.beneath || self.in_root
+    }
+}
+
+fn same_loc(a: &Location, b: &Location) -> bool {
+    Arc::ptr_eq(&a.dentry, &b.dentry) && Arc::ptr_eq(&a.mount, &b.mount)
+}
+
 fn split(path: &[u8]) -> VecDeque<Vec<u8>> {
     path.split(|&b| b == b'/').filter(|c| !c.is_empty()).map(|c| c.to_vec()).collect()
 }
@@ -105,7 +132,10 @@ impl Vfs {
         stop_before_last: bool,
         creds: &Creds,
         links: &mut u32,
+        opts: &ResolveOpts,
     ) -> KResult<(Location, Option<Vec<u8>>)> {
+        // Where RESOLVE_BENEATH stops `..`.
+        let base = cur.clone();
         while let Some(c) = comps.pop_front() {
             let last = comps.is_empty();
             let attr = cur.inode().attr()?;
@@ -123,18 +153,37 @@ impl Vfs {
                 continue;
             }
             if c == b".." {
-                cur = self.parent_of(&cur, root);
+                if opts.beneath && same_loc(&cur, &base) {
+                    return Err(Errno::EXDEV);
+                }
+                let up = self.parent_of(&cur, root);
+                if opts.no_xdev && !Arc::ptr_eq(&up.mount, &cur.mount) {
+                    return Err(Errno::EXDEV);
+                }
+                cur = up;
                 continue;
             }
             let child = cur.dentry.child(&c)?;
             let next = self.cross_down(Location { mount: cur.mount.clone(), dentry: child });
+            if opts.no_xdev && !Arc::ptr_eq(&next.mount, &cur.mount) {
+                return Err(Errno::EXDEV);
+            }
             let nattr = next.inode().attr()?;
             if nattr.is_symlink() && (!last || follow_last || must_be_dir) {
+                if opts.no_symlinks {
+                    return Err(Errno::ELOOP);
+                }
                 *links += 1;
                 if *links > MAXSYMLINKS {
                     return Err(Errno::ELOOP);
                 }
                 if let Some(target) = next.inode().magic_link() {
+                    if opts.no_magiclinks {
+                        return Err(Errno::ELOOP);
+                    }
+                    if opts.no_xdev && !Arc::ptr_eq(&target.mount, &cur.mount) || opts.scoped() {
+                        return Err(Errno::EXDEV);
+                    }
                     cur = target;
                     continue;
                 }
@@ -147,6 +196,9 @@ impl Vfs {
                 tcomps.extend(comps.drain(..));
                 comps = tcomps;
                 if target[0] == b'/' {
+                    if opts.beneath || opts.no_xdev && !Arc::ptr_eq(&root.mount, &cur.mount) {
+                        return Err(Errno::EXDEV);
+                    }
                     cur = root.clone();
                 }
                 if comps.is_empty() {
@@ -172,27 +224,59 @@ impl Vfs {
         follow: bool,
         creds: &Creds,
     ) -> KResult<Location> {
+        self.resolve_with(root, start, path, follow, creds, &ResolveOpts::default())
+    }
+
+    /// [`Vfs::resolve`] with `openat2` restrictions. For `in_root`, pass the
+    /// starting directory as `root` too.
+    pub fn resolve_with(
+        &self,
+        root: &Location,
+        start: &Location,
+        path: &[u8],
+        follow: bool,
+        creds: &Creds,
+        opts: &ResolveOpts,
+    ) -> KResult<Location> {
         if path.is_empty() {
             return Err(Errno::ENOENT);
         }
         if path.len() >= PATH_MAX {
             return Err(Errno::ENAMETOOLONG);
         }
+        if path[0] == b'/' && opts.beneath {
+            return Err(Errno::EXDEV);
+        }
         let begin = if path[0] == b'/' { root.clone() } else { start.clone() };
         let must_be_dir = path.last() == Some(&b'/');
         let mut links = 0;
-        let (loc, _) = self.walk(root, begin, split(path), follow, must_be_dir, false, creds, &mut links)?;
+        let (loc, _) = self.walk(root, begin, split(path), follow, must_be_dir, false, creds, &mut links, opts)?;
         Ok(loc)
     }
 
     /// Resolve all but the last component of `path`; symlinks in the parent
     /// part are followed.
     pub fn resolve_parent(&self, root: &Location, start: &Location, path: &[u8], creds: &Creds) -> KResult<Resolved> {
+        self.resolve_parent_with(root, start, path, creds, &ResolveOpts::default())
+    }
+
+    /// [`Vfs::resolve_parent`] with `openat2` restrictions.
+    pub fn resolve_parent_with(
+        &self,
+        root: &Location,
+        start: &Location,
+        path: &[u8],
+        creds: &Creds,
+        opts: &ResolveOpts,
+    ) -> KResult<Resolved> {
         if path.is_empty() {
             return Err(Errno::ENOENT);
         }
         if path.len() >= PATH_MAX {
             return Err(Errno::ENAMETOOLONG);
+        }
+        if path[0] == b'/' && opts.beneath {
+            return Err(Errno::EXDEV);
         }
         let begin = if path[0] == b'/' { root.clone() } else { start.clone() };
         let trailing_slash = path.last() == Some(&b'/');
@@ -202,7 +286,7 @@ impl Vfs {
             return Ok(Resolved { parent: begin, name: b".".to_vec(), trailing_slash });
         }
         let mut links = 0;
-        let (parent, name) = self.walk(root, begin, comps, true, false, true, creds, &mut links)?;
+        let (parent, name) = self.walk(root, begin, comps, true, false, true, creds, &mut links, opts)?;
         let name = name.ok_or(Errno::ENOENT)?;
         if name.len() > NAME_MAX {
             return Err(Errno::ENAMETOOLONG);
