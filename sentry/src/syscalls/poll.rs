@@ -121,9 +121,30 @@ pub fn poll(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     do_poll(t, a[0], a[1], deadline)
 }
 
+/// Run `f` with the signal mask at `mask_addr` (when non-null) in force,
+/// as ppoll and pselect do: interrupted, the old mask comes back after the
+/// handler (through the signal frame); otherwise at once.
+fn with_mask(t: &mut Task, mask_addr: u64, size: u64, f: impl FnOnce(&Task) -> KResult<u64>) -> KResult<u64> {
+    if mask_addr == 0 {
+        return f(t);
+    }
+    if size != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let new: u64 = t.read_val(mask_addr)?;
+    let old = t.sigmask();
+    t.set_sigmask(new);
+    let r = f(t);
+    match r {
+        Err(Errno::ERESTARTNOHAND | Errno::ERESTARTSYS | Errno::EINTR) => t.saved_mask = Some(old),
+        _ => t.set_sigmask(old),
+    }
+    r
+}
+
 pub fn ppoll(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     let deadline = deadline_from_ts(t, a[2])?;
-    do_poll(t, a[0], a[1], deadline)
+    with_mask(t, a[3], a[4], |t| do_poll(t, a[0], a[1], deadline))
 }
 
 fn do_select(t: &Task, nfds: u64, sets: [u64; 3], deadline: Option<Instant>) -> KResult<u64> {
@@ -208,5 +229,12 @@ pub fn select(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
 
 pub fn pselect6(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     let deadline = deadline_from_ts(t, a[4])?;
-    do_select(t, a[0], [a[1], a[2], a[3]], deadline)
+    // The sixth argument points to { const sigset_t *ss; size_t ss_len; }.
+    let (mask_addr, size) = if a[5] != 0 {
+        let v: [u64; 2] = t.read_val(a[5])?;
+        (v[0], v[1])
+    } else {
+        (0, 0)
+    };
+    with_mask(t, mask_addr, size, |t| do_select(t, a[0], [a[1], a[2], a[3]], deadline))
 }
