@@ -662,13 +662,13 @@ impl Inode for ProcNode {
                 let loc = f.loc.clone().ok_or(Errno::ENOENT)?;
                 let k = self.fs.kernel()?;
                 let root = lock(&p.fs()).root.clone();
-                Ok(k.vfs.path_of(&loc, &root))
+                Ok(k.vfs.shown_path(&loc, &root))
             }
             Kind::PidLink(..) => {
                 let loc = self.magic_link().ok_or(Errno::ENOENT)?;
                 let k = self.fs.kernel()?;
                 let root = current().map(|p| lock(&p.fs()).root.clone()).unwrap_or_else(|| k.vfs.root());
-                Ok(k.vfs.path_of(&loc, &root))
+                Ok(k.vfs.shown_path(&loc, &root))
             }
             _ => Err(Errno::EINVAL),
         }

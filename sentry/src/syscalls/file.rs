@@ -127,7 +127,10 @@ fn write_from(t: &Task, f: &FileDescription, buf: u64, len: usize, pos: Option<u
     let own = pos.is_none() && f.file.has_own_offset();
     let seekable = f.file.seekable() && !own;
     let mut off_guard = if pos.is_none() && seekable { Some(f.offset()) } else { None };
-    let append = pos.is_none() && f.flags() & O_APPEND != 0 && !own;
+    // O_APPEND writes at the end even for pwrite/pwritev: Linux ignores
+    // their offset on such files (pwrite(2), BUGS); the file offset is left
+    // alone then. Caught by tests/c/fs_open_files.c ("pwrite on O_APPEND").
+    let append = f.flags() & O_APPEND != 0 && !own;
     let mut off = match (pos, &off_guard) {
         (Some(p), _) => p,
         (None, Some(g)) => **g,

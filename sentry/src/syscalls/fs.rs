@@ -204,7 +204,7 @@ fn do_readlink(t: &Task, dirfd: i32, path_addr: u64, buf: u64, size: u64) -> KRe
     let target = match loc.inode().magic_link() {
         Some(l) => {
             let root = t.fs().root;
-            t.k.vfs.path_of(&l, &root)
+            t.k.vfs.shown_path(&l, &root)
         }
         None => loc.inode().readlink()?,
     };
@@ -362,7 +362,7 @@ fn do_unlink(t: &Task, dirfd: i32, path: &[u8], dir: bool) -> KResult<u64> {
     }
     r.parent.inode().unlink(&r.name, dir)?;
     crate::fs::inotify::notify_unlink(&r.parent, &r.name, &vattr);
-    r.parent.dentry.invalidate(&r.name);
+    r.parent.dentry.remove_child(&r.name);
     Ok(0)
 }
 
@@ -447,7 +447,12 @@ fn do_rename(t: &Task, olddirfd: i32, old: &[u8], newdirfd: i32, new: &[u8], fla
     ro.parent.inode().rename(&ro.name, rn.parent.inode(), &rn.name, flags)?;
     crate::fs::inotify::notify_rename(&ro.parent, &ro.name, &rn.parent, &rn.name, &sattr);
     ro.parent.dentry.invalidate(&ro.name);
-    rn.parent.dentry.invalidate(&rn.name);
+    if flags & RENAME_EXCHANGE != 0 {
+        rn.parent.dentry.invalidate(&rn.name);
+    } else {
+        // A file renamed over is gone from the tree like an unlinked one.
+        rn.parent.dentry.remove_child(&rn.name);
+    }
     Ok(0)
 }
 

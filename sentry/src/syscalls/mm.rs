@@ -46,7 +46,7 @@ pub fn mmap(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
         }
         off.checked_add(len).ok_or(Errno::EOVERFLOW)?;
         let root = t.fs().root;
-        let name = f.loc.as_ref().map(|l| t.k.vfs.path_of(l, &root)).unwrap_or_default();
+        let name = f.loc.as_ref().map(|l| t.k.vfs.shown_path(l, &root)).unwrap_or_default();
         // Zeroes past the end of the file (a partial last page).
         let zero_from = u64::MAX;
         let shared = (typ != MAP_PRIVATE).then(|| {

@@ -31,12 +31,22 @@ pub struct Dentry {
     /// `None` at the root of the file system.
     pub parent: Option<Arc<Dentry>>,
     children: Mutex<HashMap<Vec<u8>, Arc<Dentry>>>,
+    /// Set when the name was removed (unlink, rmdir, renamed over) while
+    /// the dentry lived on in an open file or a working directory: its path
+    /// then reads `... (deleted)` in `/proc/<pid>/fd` as on Linux.
+    unlinked: AtomicBool,
 }
 
 impl Dentry {
     /// The root dentry of a file system.
     pub fn root(inode: InodeRef) -> Arc<Dentry> {
-        Arc::new(Dentry { inode, name: b"/".to_vec(), parent: None, children: Mutex::new(HashMap::new()) })
+        Arc::new(Dentry {
+            inode,
+            name: b"/".to_vec(),
+            parent: None,
+            children: Mutex::new(HashMap::new()),
+            unlinked: AtomicBool::new(false),
+        })
     }
 
     /// The child `name`, from the cache or the file system.
@@ -50,6 +60,7 @@ impl Dentry {
             name: name.to_vec(),
             parent: Some(self.clone()),
             children: Mutex::new(HashMap::new()),
+            unlinked: AtomicBool::new(false),
         });
         lock(&self.children).insert(name.to_vec(), d.clone());
         Ok(d)
@@ -58,12 +69,32 @@ impl Dentry {
     /// A dentry for `inode` under `parent` that the parent does not list
     /// (an `O_TMPFILE` file): paths through it name `parent/name`.
     pub fn detached(parent: &Arc<Dentry>, name: Vec<u8>, inode: InodeRef) -> Arc<Dentry> {
-        Arc::new(Dentry { inode, name, parent: Some(parent.clone()), children: Mutex::new(HashMap::new()) })
+        Arc::new(Dentry {
+            inode,
+            name,
+            parent: Some(parent.clone()),
+            children: Mutex::new(HashMap::new()),
+            unlinked: AtomicBool::new(false),
+        })
     }
 
     /// Forget the cached child `name` (after unlink, rename, create).
     pub fn invalidate(&self, name: &[u8]) {
         lock(&self.children).remove(name);
+    }
+
+    /// Forget the cached child `name` whose file system entry is gone
+    /// (unlinked, or replaced by a rename), marking it deleted for those
+    /// still holding it. Caught by tests/c/fs_open_files.c ("fd link").
+    pub fn remove_child(&self, name: &[u8]) {
+        if let Some(d) = lock(&self.children).remove(name) {
+            d.unlinked.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether this name was removed (see [`Dentry::remove_child`]).
+    pub fn is_unlinked(&self) -> bool {
+        self.unlinked.load(Ordering::Relaxed)
     }
 }
 
@@ -176,6 +207,16 @@ impl Vfs {
     /// `root` is shown by its path from the top of its mount tree).
     pub fn path_of(&self, loc: &Location, root: &Location) -> Vec<u8> {
         self.path_from(loc, root).0
+    }
+
+    /// The path of `loc` as `/proc/<pid>/fd`, `cwd` and `maps` show it:
+    /// with ` (deleted)` appended once its name was removed, as on Linux.
+    pub fn shown_path(&self, loc: &Location, root: &Location) -> Vec<u8> {
+        let mut path = self.path_of(loc, root);
+        if loc.dentry.is_unlinked() {
+            path.extend_from_slice(b" (deleted)");
+        }
+        path
     }
 
     /// The path of `loc` from `root`, and whether `loc` is under `root`.
