@@ -76,6 +76,7 @@ fn unlinked_open_files_stay_usable_appends_interleave_and_getdents_survives_unli
     // "X" from the descriptor without O_APPEND; "P" from pwrite, appended.
     assert!(out.contains("X0\nb0\na1\nb1\na2\nb2\nend\nP"), "{out}");
     assert!(out.contains("fd link ends with: /gone (deleted)\n"), "{out}");
+    assert!(out.contains("fadvise SEQUENTIAL: OK\nfadvise DONTNEED range: OK\nfadvise bad advice: EINVAL\n"), "{out}");
     assert!(out.contains("once=300 more=0 never=0"), "{out}");
 }
 

@@ -195,6 +195,35 @@ static void getdents_while_deleting(void) {
     printf("\n");
 }
 
+static const char *rc(int e) {
+    switch (e) {
+    case 0: return "OK";
+    case EBADF: return "EBADF";
+    case EINVAL: return "EINVAL";
+    case ESPIPE: return "ESPIPE";
+    default: return strerror(e);
+    }
+}
+
+/* posix_fadvise returns the error number instead of setting errno. */
+static void fadvise(void) {
+    int fd = open(p("log"), O_RDONLY);
+    printf("fadvise SEQUENTIAL: %s\n", rc(posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)));
+    printf("fadvise DONTNEED range: %s\n", rc(posix_fadvise(fd, 4096, 8192, POSIX_FADV_DONTNEED)));
+    printf("fadvise bad advice: %s\n", rc(posix_fadvise(fd, 0, 0, 99)));
+    printf("fadvise negative len: %s\n", rc(posix_fadvise(fd, 0, -1, POSIX_FADV_NORMAL)));
+    close(fd);
+    printf("fadvise closed fd: %s\n", rc(posix_fadvise(fd, 0, 0, POSIX_FADV_NORMAL)));
+    int pfd[2];
+    if (pipe(pfd)) return;
+    printf("fadvise pipe: %s\n", rc(posix_fadvise(pfd[0], 0, 0, POSIX_FADV_NORMAL)));
+    close(pfd[0]);
+    close(pfd[1]);
+    fd = open(p("log"), O_PATH);
+    printf("fadvise O_PATH: %s\n", rc(posix_fadvise(fd, 0, 0, POSIX_FADV_NORMAL)));
+    close(fd);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) return 2;
     snprintf(dir, sizeof dir, "%s/open-%d", argv[1], getpid());
@@ -203,6 +232,7 @@ int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IONBF, 0);
     unlinked_but_open();
     append_two_fds();
+    fadvise();
     getdents_while_deleting();
     return 0;
 }

@@ -122,6 +122,7 @@ fn build() -> Vec<Option<Entry>> {
     e(SYS_COPY_FILE_RANGE, file2::copy_file_range, &[Fd, X, Fd, X, U, X]);
     e(SYS_SENDFILE, file2::sendfile, &[Fd, Fd, X, U]);
     e(SYS_FALLOCATE, file2::fallocate, &[Fd, X, I, I]);
+    e(SYS_FADVISE64, file2::fadvise64, &[Fd, I, I, U]);
     e(SYS_MKNOD, file2::mknod, &[Str, Oct, X]);
     e(SYS_MKNODAT, file2::mknodat, &[Fd, Str, Oct, X]);
     e(SYS_MEMFD_CREATE, file2::memfd_create, &[Str, X]);
