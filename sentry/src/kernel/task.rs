@@ -128,12 +128,23 @@ pub fn new_process(
         vfork_done: AtomicBool::new(false),
         pdeathsig: AtomicI32::new(0),
         nice: AtomicI32::new(parent.map_or(0, |p| p.nice.load(Ordering::Relaxed))),
+        affinity: AtomicU64::new(parent.map_or_else(all_cpus, |p| p.affinity.load(Ordering::Relaxed))),
         status: AtomicI32::new(0),
         sys_ns: AtomicU64::new(0),
         user_ns: AtomicU64::new(0),
         itimer_real: Mutex::new(None),
         posix_timers: Mutex::new(std::collections::BTreeMap::new()),
     })
+}
+
+/// The affinity mask of every CPU the sandbox reports.
+fn all_cpus() -> u64 {
+    let n = super::ncpus().min(64);
+    if n == 64 {
+        u64::MAX
+    } else {
+        (1u64 << n) - 1
+    }
 }
 
 /// A new thread record, registered with its process and the kernel.
