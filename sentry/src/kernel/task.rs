@@ -130,6 +130,8 @@ pub fn new_process(
         vfork_done: AtomicBool::new(false),
         pdeathsig: AtomicI32::new(0),
         nice: AtomicI32::new(parent.map_or(0, |p| p.nice.load(Ordering::Relaxed))),
+        capbset: AtomicU64::new(parent.map_or((1u64 << 41) - 1, |p| p.capbset.load(Ordering::Relaxed))),
+        keepcaps: AtomicBool::new(false),
         affinity: AtomicU64::new(parent.map_or_else(all_cpus, |p| p.affinity.load(Ordering::Relaxed))),
         status: AtomicI32::new(0),
         sys_ns: AtomicU64::new(0),

@@ -476,6 +476,10 @@ pub fn getcpu(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
 const PR_SET_PDEATHSIG: u64 = 1;
 const PR_GET_PDEATHSIG: u64 = 2;
 const PR_GET_DUMPABLE: u64 = 3;
+const PR_GET_KEEPCAPS: u64 = 7;
+const PR_SET_KEEPCAPS: u64 = 8;
+const PR_CAPBSET_READ: u64 = 23;
+const PR_CAPBSET_DROP: u64 = 24;
 const PR_SET_DUMPABLE: u64 = 4;
 const PR_SET_NAME: u64 = 15;
 const PR_GET_NAME: u64 = 16;
@@ -505,6 +509,30 @@ pub fn prctl(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
             let mut name = t.comm();
             name.resize(16, 0);
             t.write_bytes(a[1], &name)?;
+            Ok(0)
+        }
+        PR_GET_KEEPCAPS => Ok(u64::from(t.proc_.keepcaps.load(Ordering::Relaxed))),
+        PR_SET_KEEPCAPS => {
+            if a[1] > 1 {
+                return Err(Errno::EINVAL);
+            }
+            t.proc_.keepcaps.store(a[1] == 1, Ordering::Relaxed);
+            Ok(0)
+        }
+        PR_CAPBSET_READ => {
+            if a[1] > 40 {
+                return Err(Errno::EINVAL);
+            }
+            Ok((t.proc_.capbset.load(Ordering::Relaxed) >> a[1]) & 1)
+        }
+        PR_CAPBSET_DROP => {
+            if a[1] > 40 {
+                return Err(Errno::EINVAL);
+            }
+            if t.creds().euid != 0 {
+                return Err(Errno::EPERM);
+            }
+            t.proc_.capbset.fetch_and(!(1u64 << a[1]), Ordering::Relaxed);
             Ok(0)
         }
         PR_GET_DUMPABLE => Ok(1),
