@@ -1,42 +1,50 @@
-//! Futexes: wait queues keyed by address space and address.
+//! Futexes: wait queues keyed by address space and address (or, for
+//! shared memory, by MemoryFile offset). A waiting task sleeps on its own
+//! `Waiter`, so signals interrupt futex waits like any other.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use abi::Errno;
 
+use super::waiter::Waiter;
 use crate::vfs::{lock, KResult};
 
-/// The key of a futex word: (address space identity, address).
+/// The key of a futex word: (address space identity or 0, address or
+/// MemoryFile offset).
 pub type FutexKey = (usize, u64);
 
-struct Waiter {
+struct FutexWaiter {
     bitset: u32,
-    woken: Mutex<bool>,
-    cv: Condvar,
+    woken: AtomicBool,
+    waiter: Arc<Waiter>,
 }
 
 /// All futex wait queues of the sandbox.
 #[derive(Default)]
 pub struct Futexes {
-    queues: Mutex<HashMap<FutexKey, Vec<Arc<Waiter>>>>,
+    queues: Mutex<HashMap<FutexKey, Vec<Arc<FutexWaiter>>>>,
 }
 
 impl Futexes {
-    /// Block while the word at `key` holds `expected` (checked by `check`
-    /// under the queue lock), until woken or `deadline`.
+    /// Block while the word at `key` holds the expected value (`check`,
+    /// evaluated under the queue lock), until woken (`Ok`), `interrupted()`
+    /// says a signal is pending (`ERESTARTSYS`) or `deadline` (`ETIMEDOUT`).
     pub fn wait(
         &self,
         key: FutexKey,
         bitset: u32,
         deadline: Option<Instant>,
+        waiter: &Arc<Waiter>,
+        interrupted: impl Fn() -> bool,
         check: impl FnOnce() -> KResult<bool>,
     ) -> KResult<()> {
         if bitset == 0 {
             return Err(Errno::EINVAL);
         }
-        let w = Arc::new(Waiter { bitset, woken: Mutex::new(false), cv: Condvar::new() });
+        let w = Arc::new(FutexWaiter { bitset, woken: AtomicBool::new(false), waiter: waiter.clone() });
         {
             let mut q = lock(&self.queues);
             if !check()? {
@@ -44,29 +52,24 @@ impl Futexes {
             }
             q.entry(key).or_default().push(w.clone());
         }
-        let mut woken = lock(&w.woken);
-        while !*woken {
-            match deadline {
-                None => woken = w.cv.wait(woken).unwrap_or_else(|e| e.into_inner()),
-                Some(d) => {
-                    let now = Instant::now();
-                    if now >= d {
-                        drop(woken);
-                        self.remove(key, &w);
-                        // A wake may have raced with the timeout.
-                        if *lock(&w.woken) {
-                            return Ok(());
-                        }
-                        return Err(Errno::ETIMEDOUT);
-                    }
-                    woken = w.cv.wait_timeout(woken, d - now).map(|r| r.0).unwrap_or_else(|e| e.into_inner().0);
-                }
+        loop {
+            if w.woken.load(Ordering::Acquire) {
+                return Ok(());
             }
+            let timed_out = deadline.is_some_and(|d| Instant::now() >= d);
+            if timed_out || interrupted() {
+                self.remove(key, &w);
+                // A wake may have raced with the timeout or the signal.
+                if w.woken.load(Ordering::Acquire) {
+                    return Ok(());
+                }
+                return Err(if timed_out { Errno::ETIMEDOUT } else { Errno::ERESTARTSYS });
+            }
+            waiter.wait(&[], deadline);
         }
-        Ok(())
     }
 
-    fn remove(&self, key: FutexKey, w: &Arc<Waiter>) {
+    fn remove(&self, key: FutexKey, w: &Arc<FutexWaiter>) {
         let mut q = lock(&self.queues);
         if let Some(v) = q.get_mut(&key) {
             v.retain(|x| !Arc::ptr_eq(x, w));
@@ -74,6 +77,11 @@ impl Futexes {
                 q.remove(&key);
             }
         }
+    }
+
+    fn wake_one(w: &FutexWaiter) {
+        w.woken.store(true, Ordering::Release);
+        w.waiter.notify();
     }
 
     /// Wake up to `n` waiters on `key` whose bitset intersects `bitset`.
@@ -86,8 +94,7 @@ impl Futexes {
         let mut woken = 0u64;
         v.retain(|w| {
             if woken < u64::from(n) && w.bitset & bitset != 0 {
-                *lock(&w.woken) = true;
-                w.cv.notify_one();
+                Self::wake_one(w);
                 woken += 1;
                 false
             } else {
@@ -110,8 +117,7 @@ impl Futexes {
         let mut rest = Vec::new();
         for w in v.drain(..) {
             if done < u64::from(n) {
-                *lock(&w.woken) = true;
-                w.cv.notify_one();
+                Self::wake_one(&w);
                 done += 1;
             } else if (moved.len() as u64) < u64::from(requeue) {
                 moved.push(w);

@@ -265,6 +265,13 @@ pub struct Process {
     pub pdeathsig: AtomicI32,
     /// Nice value (-20..19); the sandbox does not change host scheduling.
     pub nice: AtomicI32,
+    /// CPU affinity as the application set it (bit per CPU, up to 64); the
+    /// sentry keeps its own placement of the host threads.
+    pub affinity: AtomicU64,
+    /// The capability bounding set (`PR_CAPBSET_READ`/`DROP`).
+    pub capbset: AtomicU64,
+    /// `PR_SET_KEEPCAPS`.
+    pub keepcaps: AtomicBool,
     /// Exit status word for `wait` (valid once zombie).
     pub status: AtomicI32,
     /// CPU-time proxy: nanoseconds spent in the sentry on its behalf.

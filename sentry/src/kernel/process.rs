@@ -205,7 +205,9 @@ impl ChildStart {
         t.altstack = self.altstack;
         t.fpu = self.fpu;
         t.run();
-        t.park_while_space_used();
+        // The task (and its platform context) is dropped here, on its own
+        // tracer thread, before the thread ends.
+        drop(t);
     }
 
     /// The child could not start: it dies as if by SIGKILL.
@@ -218,27 +220,6 @@ impl ChildStart {
         };
         if last {
             exit_process(&self.k, &self.proc_, TaskExit::Signal(SIGKILL as i32));
-        }
-    }
-}
-
-impl Task {
-    /// The thread that forked a stub process must outlive the stub's other
-    /// threads (the host kills a process whose creator thread is gone when
-    /// PDEATHSIG is set): wait until nobody else uses the space.
-    pub fn park_while_space_used(&mut self) {
-        if !self.owns_space {
-            return;
-        }
-        let space = lock(&self.mm).space().clone();
-        let mm = self.mm.clone();
-        // Swap in an empty context so ours (bound to the space) is dropped.
-        if let Ok(c) = self.k.platform.new_context() {
-            self.ctx = c;
-        }
-        drop(mm);
-        while Arc::strong_count(&space) > 2 && !self.k.shutdown.load(Ordering::Relaxed) {
-            std::thread::sleep(std::time::Duration::from_millis(20));
         }
     }
 }

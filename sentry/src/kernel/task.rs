@@ -74,6 +74,8 @@ pub struct Task {
     /// `fpu` holds state to load into the context before it first runs
     /// (a new thread or process inherits its parent's).
     pub pending_fpu: bool,
+    /// The address of the last fault, to tell a retry from a loop.
+    pub last_fault: Option<u64>,
 }
 
 /// Default resource limits (what a Debian login shell sees).
@@ -128,12 +130,25 @@ pub fn new_process(
         vfork_done: AtomicBool::new(false),
         pdeathsig: AtomicI32::new(0),
         nice: AtomicI32::new(parent.map_or(0, |p| p.nice.load(Ordering::Relaxed))),
+        capbset: AtomicU64::new(parent.map_or((1u64 << 41) - 1, |p| p.capbset.load(Ordering::Relaxed))),
+        keepcaps: AtomicBool::new(false),
+        affinity: AtomicU64::new(parent.map_or_else(all_cpus, |p| p.affinity.load(Ordering::Relaxed))),
         status: AtomicI32::new(0),
         sys_ns: AtomicU64::new(0),
         user_ns: AtomicU64::new(0),
         itimer_real: Mutex::new(None),
         posix_timers: Mutex::new(std::collections::BTreeMap::new()),
     })
+}
+
+/// The affinity mask of every CPU the sandbox reports.
+fn all_cpus() -> u64 {
+    let n = super::ncpus().min(64);
+    if n == 64 {
+        u64::MAX
+    } else {
+        (1u64 << n) - 1
+    }
 }
 
 /// A new thread record, registered with its process and the kernel.
@@ -210,6 +225,7 @@ impl Task {
             saved_mask: None,
             owns_space,
             pending_fpu: false,
+            last_fault: None,
         }
     }
 
@@ -544,6 +560,17 @@ impl Task {
                         continue;
                     }
                     DefaultAction::Terminate | DefaultAction::CoreDump => {
+                        if signal::default_action(sig) == DefaultAction::CoreDump {
+                            self.k.log(&format!(
+                                "bulwark: {} (pid {}, tid {}): killed by signal {sig} (code {}, addr {:#x}) at rip {:#x}",
+                                String::from_utf8_lossy(&self.comm()),
+                                self.pid(),
+                                self.tid,
+                                info.si_code,
+                                info.fields[0],
+                                self.regs.rip
+                            ));
+                        }
                         self.proc_.group_exit(TaskExit::Signal(sig as i32));
                         return;
                     }
@@ -691,10 +718,23 @@ impl Task {
                 }
             };
             match ev {
-                Event::Syscall => syscalls::dispatch(self),
+                Event::Syscall => {
+                    self.last_fault = None;
+                    syscalls::dispatch(self)
+                }
                 Event::Fault { addr, si_code, .. } => {
-                    let handled = lock(&self.mm).handle_fault(addr);
+                    // A MAPERR on a page another thread has just mapped is
+                    // retried, but never twice in a row at one address.
+                    let repeat = self.last_fault == Some(addr);
+                    self.last_fault = Some(addr);
+                    let handled = lock(&self.mm).handle_fault(addr, si_code == 1 && !repeat);
+                    if let Err(e) = handled {
+                        let why = lock(&self.mm).last_error.take().unwrap_or_default();
+                        self.k.log(&format!("bulwark: tid {}: fault at {addr:#x} not handled: {e} {why}", self.tid));
+                    }
                     if !matches!(handled, Ok(true)) {
+                        let what = lock(&self.mm).describe(addr);
+                        self.k.log(&format!("bulwark: tid {}: SIGSEGV at {addr:#x}: {what}", self.tid));
                         let mut i = signal::info(SIGSEGV, si_code);
                         i.fields[0] = addr;
                         self.force_signal(i);

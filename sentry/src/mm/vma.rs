@@ -174,6 +174,8 @@ pub struct MemoryManager {
     pub arg_end: u64,
     pub env_start: u64,
     pub env_end: u64,
+    /// The last platform error, for the debug log.
+    pub last_error: Option<String>,
 }
 
 fn prot_of(bits: u32) -> Prot {
@@ -197,6 +199,7 @@ impl MemoryManager {
             arg_end: 0,
             env_start: 0,
             env_end: 0,
+            last_error: None,
         }
     }
 
@@ -640,7 +643,11 @@ impl MemoryManager {
     /// Handle an application fault at `addr`. `Ok(true)` when the page was
     /// made available and the application can retry; `Ok(false)` when it is
     /// a real violation (the sentry raises SIGSEGV).
-    pub fn handle_fault(&mut self, addr: u64) -> Result<bool, Errno> {
+    ///
+    /// `unmapped` says the host found no mapping at all (SEGV_MAPERR): if the
+    /// page is mapped by now, another thread mapped it in the meantime and
+    /// the access is simply retried.
+    pub fn handle_fault(&mut self, addr: u64, unmapped: bool) -> Result<bool, Errno> {
         let page = page_down(addr);
         let v = match self.find_vma(addr) {
             Some(v) => v.clone(),
@@ -653,7 +660,7 @@ impl MemoryManager {
             return Ok(false);
         }
         if self.pages.get(&page).is_some_and(|p| p.mapped) {
-            return Ok(false);
+            return Ok(unmapped);
         }
         let cstart = (page_down(addr) & !(FAULT_CHUNK - 1)).max(v.start);
         let cend = ((page_down(addr) & !(FAULT_CHUNK - 1)) + FAULT_CHUNK).min(v.end);
@@ -701,11 +708,21 @@ impl MemoryManager {
     }
 
     fn map_run(&mut self, addr: u64, off: u64, len: u64, prot: Prot) -> Result<(), Errno> {
-        self.space.map_file(addr, len, off, prot).map_err(|_| Errno::EFAULT)?;
+        if let Err(e) = self.space.map_file(addr, len, off, prot) {
+            self.last_error = Some(e.to_string());
+            return Err(Errno::EFAULT);
+        }
         for (_, p) in self.pages.range_mut(addr..addr + len) {
             p.mapped = true;
         }
         Ok(())
+    }
+
+    /// What the manager knows of `addr`, for the debug log.
+    pub fn describe(&self, addr: u64) -> String {
+        let v = self.find_vma(addr).map(|v| format!("vma {:#x}-{:#x} prot {:#x}", v.start, v.end, v.prot));
+        let p = self.pages.get(&page_down(addr)).map(|p| format!("page off {:#x} mapped {}", p.off, p.mapped));
+        format!("{} / {}", v.unwrap_or_else(|| "no vma".into()), p.unwrap_or_else(|| "no page".into()))
     }
 
     /// Grow a `MAP_GROWSDOWN` VMA down to cover `addr`, if it is just below.

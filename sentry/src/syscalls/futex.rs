@@ -87,7 +87,8 @@ pub fn futex(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
             let k = key(t, uaddr)?;
             let dl = deadline(t, timeout, cmd == FUTEX_WAIT_BITSET, realtime)?;
             let k2 = t.k.clone();
-            k2.futexes.wait(k, bitset, dl, || Ok(read_u32(t, uaddr)? == val))?;
+            let tt: &Task = t;
+            k2.futexes.wait(k, bitset, dl, &tt.waiter, || tt.signal_pending(), || Ok(read_u32(tt, uaddr)? == val))?;
             Ok(0)
         }
         FUTEX_WAKE | FUTEX_WAKE_BITSET => {

@@ -440,16 +440,19 @@ pub fn sched_getaffinity(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     if pid < 0 {
         return Err(Errno::EINVAL);
     }
-    target(t, pid)?;
+    let p = target(t, pid)?;
     let size = a[1] as usize;
     let n = ncpus();
     let need = n.div_ceil(64) * 8;
     if size < need || !size.is_multiple_of(8) {
         return Err(Errno::EINVAL);
     }
+    let bits = p.affinity.load(Ordering::Relaxed);
     let mut mask = vec![0u8; need];
-    for c in 0..n {
-        mask[c / 8] |= 1 << (c % 8);
+    for c in 0..n.min(64) {
+        if bits & (1 << c) != 0 {
+            mask[c / 8] |= 1 << (c % 8);
+        }
     }
     t.write_bytes(a[2], &mask)?;
     Ok(need as u64)
@@ -473,6 +476,10 @@ pub fn getcpu(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
 const PR_SET_PDEATHSIG: u64 = 1;
 const PR_GET_PDEATHSIG: u64 = 2;
 const PR_GET_DUMPABLE: u64 = 3;
+const PR_GET_KEEPCAPS: u64 = 7;
+const PR_SET_KEEPCAPS: u64 = 8;
+const PR_CAPBSET_READ: u64 = 23;
+const PR_CAPBSET_DROP: u64 = 24;
 const PR_SET_DUMPABLE: u64 = 4;
 const PR_SET_NAME: u64 = 15;
 const PR_GET_NAME: u64 = 16;
@@ -502,6 +509,30 @@ pub fn prctl(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
             let mut name = t.comm();
             name.resize(16, 0);
             t.write_bytes(a[1], &name)?;
+            Ok(0)
+        }
+        PR_GET_KEEPCAPS => Ok(u64::from(t.proc_.keepcaps.load(Ordering::Relaxed))),
+        PR_SET_KEEPCAPS => {
+            if a[1] > 1 {
+                return Err(Errno::EINVAL);
+            }
+            t.proc_.keepcaps.store(a[1] == 1, Ordering::Relaxed);
+            Ok(0)
+        }
+        PR_CAPBSET_READ => {
+            if a[1] > 40 {
+                return Err(Errno::EINVAL);
+            }
+            Ok((t.proc_.capbset.load(Ordering::Relaxed) >> a[1]) & 1)
+        }
+        PR_CAPBSET_DROP => {
+            if a[1] > 40 {
+                return Err(Errno::EINVAL);
+            }
+            if t.creds().euid != 0 {
+                return Err(Errno::EPERM);
+            }
+            t.proc_.capbset.fetch_and(!(1u64 << a[1]), Ordering::Relaxed);
             Ok(0)
         }
         PR_GET_DUMPABLE => Ok(1),
@@ -570,15 +601,18 @@ pub fn times(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
 }
 
 pub fn sched_setaffinity(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    target(t, int_arg(a[0]))?;
+    let p = target(t, int_arg(a[0]))?;
     let size = (a[1] as usize).min(128);
     let mask = t.read_vec(a[2], size)?;
-    // The sandbox keeps its own CPU placement; an empty set is invalid.
-    let n = ncpus();
-    let any = (0..n).any(|c| c / 8 < mask.len() && mask[c / 8] & (1 << (c % 8)) != 0);
-    if !any {
+    // Recorded for sched_getaffinity; the sentry keeps its own placement of
+    // host threads. A set with no CPU of the sandbox is invalid.
+    let n = ncpus().min(64);
+    let bits =
+        (0..n).filter(|&c| c / 8 < mask.len() && mask[c / 8] & (1 << (c % 8)) != 0).fold(0u64, |b, c| b | 1 << c);
+    if bits == 0 {
         return Err(Errno::EINVAL);
     }
+    p.affinity.store(bits, Ordering::Relaxed);
     Ok(0)
 }
 
