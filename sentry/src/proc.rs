@@ -305,10 +305,10 @@ fn mounts(k: &Arc<Kernel>, root: &Location, info: bool) -> Vec<u8> {
             let mut fs_root = Vec::new();
             let mut d = Some(m.root.clone());
             while let Some(cur) = d {
-                if cur.parent.is_some() {
-                    fs_root.splice(0..0, [b"/".as_slice(), &cur.name].concat());
+                if cur.parent().is_some() {
+                    fs_root.splice(0..0, [b"/".as_slice(), &cur.name()].concat());
                 }
-                d = cur.parent.clone();
+                d = cur.parent();
             }
             if fs_root.is_empty() {
                 fs_root.push(b'/');

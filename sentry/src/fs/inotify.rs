@@ -382,9 +382,10 @@ pub fn notify_inode(loc: Option<&Location>, attr: &InodeAttr, mask: u32) {
         return;
     }
     let mask = mask | isdir(attr);
-    if let Some(parent) = loc.and_then(|l| l.dentry.parent.as_ref()) {
+    if let Some(parent) = loc.and_then(|l| l.dentry.parent()) {
         if let Ok(pa) = parent.inode.attr() {
-            notify(identity(&pa), loc.map_or(&[][..], |l| &l.dentry.name[..]), mask, 0);
+            let name = loc.map(|l| l.dentry.name()).unwrap_or_default();
+            notify(identity(&pa), &name, mask, 0);
         }
     }
     notify(identity(attr), b"", mask, 0);
@@ -422,9 +423,9 @@ pub fn notify_open(loc: &Location, flags: u32, created: bool) {
     }
     let Ok(a) = loc.inode().attr() else { return };
     if created {
-        if let Some(parent) = &loc.dentry.parent {
+        if let Some(parent) = &loc.dentry.parent() {
             if let Ok(pa) = parent.inode.attr() {
-                notify(identity(&pa), &loc.dentry.name, IN_CREATE, 0);
+                notify(identity(&pa), &loc.dentry.name(), IN_CREATE, 0);
             }
         }
     } else if flags & O_TRUNC != 0 && a.is_regular() && matches!(flags & O_ACCMODE, O_WRONLY | O_RDWR) {

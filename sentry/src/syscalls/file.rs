@@ -630,7 +630,7 @@ pub fn getdents64(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
 
 fn parent_ino(f: &FileDescription) -> Option<u64> {
     let loc = f.loc.as_ref()?;
-    let p = loc.dentry.parent.as_ref()?;
+    let p = &loc.dentry.parent()?;
     p.inode.attr().ok().map(|a| a.ino)
 }
 

@@ -394,7 +394,7 @@ fn is_ancestor(anc: &Location, loc: &Location) -> bool {
         if std::sync::Arc::ptr_eq(&d, &anc.dentry) {
             return true;
         }
-        cur = d.parent.clone();
+        cur = d.parent();
     }
     false
 }
@@ -446,12 +446,14 @@ fn do_rename(t: &Task, olddirfd: i32, old: &[u8], newdirfd: i32, new: &[u8], fla
     }
     ro.parent.inode().rename(&ro.name, rn.parent.inode(), &rn.name, flags)?;
     crate::fs::inotify::notify_rename(&ro.parent, &ro.name, &rn.parent, &rn.name, &sattr);
-    ro.parent.dentry.invalidate(&ro.name);
     if flags & RENAME_EXCHANGE != 0 {
+        ro.parent.dentry.invalidate(&ro.name);
         rn.parent.dentry.invalidate(&rn.name);
     } else {
-        // A file renamed over is gone from the tree like an unlinked one.
-        rn.parent.dentry.remove_child(&rn.name);
+        // The moved dentry keeps serving open files and working
+        // directories under its new path; a file renamed over is gone from
+        // the tree like an unlinked one.
+        ro.parent.dentry.move_child(&ro.name, &rn.parent.dentry, &rn.name);
     }
     Ok(0)
 }

@@ -27,9 +27,10 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// A name in the dentry tree of one file system instance.
 pub struct Dentry {
     pub inode: InodeRef,
-    pub name: Vec<u8>,
-    /// `None` at the root of the file system.
-    pub parent: Option<Arc<Dentry>>,
+    /// The name in the parent; changes when the dentry is renamed.
+    name: Mutex<Vec<u8>>,
+    /// `None` at the root of the file system; changes with rename.
+    parent: Mutex<Option<Arc<Dentry>>>,
     children: Mutex<HashMap<Vec<u8>, Arc<Dentry>>>,
     /// Set when the name was removed (unlink, rmdir, renamed over) while
     /// the dentry lived on in an open file or a working directory: its path
@@ -42,8 +43,8 @@ impl Dentry {
     pub fn root(inode: InodeRef) -> Arc<Dentry> {
         Arc::new(Dentry {
             inode,
-            name: b"/".to_vec(),
-            parent: None,
+            name: Mutex::new(b"/".to_vec()),
+            parent: Mutex::new(None),
             children: Mutex::new(HashMap::new()),
             unlinked: AtomicBool::new(false),
         })
@@ -57,8 +58,8 @@ impl Dentry {
         let inode = self.inode.lookup(name)?;
         let d = Arc::new(Dentry {
             inode,
-            name: name.to_vec(),
-            parent: Some(self.clone()),
+            name: Mutex::new(name.to_vec()),
+            parent: Mutex::new(Some(self.clone())),
             children: Mutex::new(HashMap::new()),
             unlinked: AtomicBool::new(false),
         });
@@ -71,11 +72,39 @@ impl Dentry {
     pub fn detached(parent: &Arc<Dentry>, name: Vec<u8>, inode: InodeRef) -> Arc<Dentry> {
         Arc::new(Dentry {
             inode,
-            name,
-            parent: Some(parent.clone()),
+            name: Mutex::new(name),
+            parent: Mutex::new(Some(parent.clone())),
             children: Mutex::new(HashMap::new()),
             unlinked: AtomicBool::new(false),
         })
+    }
+
+    /// The current name in the parent.
+    pub fn name(&self) -> Vec<u8> {
+        lock(&self.name).clone()
+    }
+
+    /// The current parent (`None` at a file system's root).
+    pub fn parent(&self) -> Option<Arc<Dentry>> {
+        lock(&self.parent).clone()
+    }
+
+    /// After a successful rename of `old` in `self` to `new` in `new_dir`:
+    /// move the cached dentry, so open files and working directories under
+    /// it show the new path (as Linux's d_move). What was at `new` is
+    /// marked deleted.
+    pub fn move_child(self: &Arc<Dentry>, old: &[u8], new_dir: &Arc<Dentry>, new: &[u8]) {
+        let moved = lock(&self.children).remove(old);
+        if let Some(gone) = lock(&new_dir.children).remove(new) {
+            if !moved.as_ref().is_some_and(|m| Arc::ptr_eq(m, &gone)) {
+                gone.unlinked.store(true, Ordering::Relaxed);
+            }
+        }
+        if let Some(d) = moved {
+            *lock(&d.name) = new.to_vec();
+            *lock(&d.parent) = Some(new_dir.clone());
+            lock(&new_dir.children).insert(new.to_vec(), d);
+        }
     }
 
     /// Forget the cached child `name` (after unlink, rename, create).
@@ -229,10 +258,10 @@ impl Vfs {
             }
             // The root of a mount (for a bind mount, a dentry with a parent
             // in the source's tree) continues at the mount point.
-            let parent = if Arc::ptr_eq(&cur.dentry, &cur.mount.root) { None } else { cur.dentry.parent.clone() };
+            let parent = if Arc::ptr_eq(&cur.dentry, &cur.mount.root) { None } else { cur.dentry.parent() };
             match parent {
                 Some(p) => {
-                    parts.push(cur.dentry.name.clone());
+                    parts.push(cur.dentry.name());
                     cur = Location { mount: cur.mount.clone(), dentry: p };
                 }
                 None => match cur.mount.parent() {

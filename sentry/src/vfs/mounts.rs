@@ -16,7 +16,7 @@ fn dentry_under(d: &Arc<Dentry>, top: &Arc<Dentry>) -> bool {
         if Arc::ptr_eq(&c, top) {
             return true;
         }
-        cur = c.parent.clone();
+        cur = c.parent();
     }
     false
 }

@@ -108,7 +108,7 @@ impl Vfs {
             }
             // At a mount's root (a bind mount's root has a dentry parent in
             // the source tree: never walk into it), go to the mount point.
-            let parent = if Arc::ptr_eq(&cur.dentry, &cur.mount.root) { None } else { cur.dentry.parent.clone() };
+            let parent = if Arc::ptr_eq(&cur.dentry, &cur.mount.root) { None } else { cur.dentry.parent() };
             match parent {
                 Some(p) => return Location { mount: cur.mount.clone(), dentry: p },
                 None => match cur.mount.parent() {
