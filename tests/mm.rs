@@ -17,3 +17,22 @@ fn shared_file_mapping_is_coherent_with_read_write_and_across_fork() {
         "read sees: via-mapping\nmap sees: via-write\nparent sees: child-wrote\nafter munmap: child-wrote\n"
     );
 }
+
+#[test]
+fn renamed_directories_and_files_keep_their_new_paths_for_cwd_and_open_fds() {
+    // /dev/shm is a tmpfs both natively and in the sandbox; the pid keeps
+    // concurrent native runs apart.
+    let script = r#"import os, shutil
+base = '/dev/shm/rename-paths-%d' % os.getpid()
+os.makedirs(base + '/d/sub'); os.chdir(base + '/d/sub')
+f = open(base + '/d/sub/x', 'w')
+os.rename(base + '/d', base + '/e')
+print(os.getcwd().replace(base, 'B'), os.readlink('/proc/self/fd/%d' % f.fileno()).replace(base, 'B'))
+os.rename(base + '/e/sub/x', base + '/e/y')
+print(os.readlink('/proc/self/fd/%d' % f.fileno()).replace(base, 'B'), sorted(os.listdir(base + '/e')))
+os.chdir('/'); shutil.rmtree(base)
+"#;
+    let out = assert_same(&["/usr/bin/python3", "-c", script]);
+
+    assert_eq!(out.stdout_str(), "B/e/sub B/e/sub/x\nB/e/y ['sub', 'y']\n");
+}
