@@ -1,6 +1,7 @@
 //! The kernel proper: processes, tasks, credentials, signals, and the run
 //! loop.
 
+pub mod clock;
 pub mod futex;
 pub mod process;
 pub mod signal;
@@ -47,6 +48,11 @@ pub struct Kernel {
     /// Pages of files mapped `MAP_SHARED`, by (dev, ino).
     pub shared_objects: Mutex<std::collections::HashMap<(u64, u64), Arc<crate::mm::SharedObject>>>,
     pub timers: timer::TimerService,
+    /// The clocks applications see, and the vvar page the vDSO reads them from.
+    pub clock: clock::Clock,
+    /// The vDSO image mapped into every new program (`None` if it could
+    /// not be set up: programs then run without one).
+    pub vdso: Option<crate::loader::Vdso>,
     next_pid: Mutex<i32>,
     /// Set when pid 1 has exited: every task ends.
     pub shutdown: AtomicBool,
@@ -63,7 +69,9 @@ impl Kernel {
         strace: Option<File>,
         debug_log: Option<File>,
     ) -> Arc<Kernel> {
-        Arc::new(Kernel {
+        let clock = clock::Clock::new(mf.clone());
+        let vdso = clock.vvar_page().and_then(|vvar| crate::loader::Vdso::new(&mf, vvar));
+        let k = Arc::new(Kernel {
             mf,
             platform,
             vfs,
@@ -78,10 +86,14 @@ impl Kernel {
             futexes: futex::Futexes::default(),
             shared_objects: Mutex::new(std::collections::HashMap::new()),
             timers: timer::TimerService::new(),
+            clock,
+            vdso,
             next_pid: Mutex::new(1),
             shutdown: AtomicBool::new(false),
             exit_wq: WaitQueue::default(),
-        })
+        });
+        clock::start(&k);
+        k
     }
 
     /// A new process or thread id.

@@ -462,6 +462,7 @@ impl Task {
             gid: creds.gid,
             egid: creds.egid,
             random,
+            vdso: self.k.vdso.as_ref(),
         };
         let mut open_interp = |p: &[u8]| self.open_exec(p).map(|(e, _)| e);
         let img = loader::load(&mut mm, &exe, &mut open_interp, &info)?;

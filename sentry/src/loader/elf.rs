@@ -197,6 +197,8 @@ pub struct StackInfo<'a> {
     pub gid: u32,
     pub egid: u32,
     pub random: [u8; 16],
+    /// The vDSO to map (`AT_SYSINFO_EHDR`), if the sandbox has one.
+    pub vdso: Option<&'a super::Vdso>,
 }
 
 /// Load `exe` (and its interpreter, opened by `open_interp`) into the empty
@@ -238,28 +240,29 @@ pub fn load(
         }
         None => (main.entry, 0),
     };
-    let sp = build_stack(
-        mm,
-        info,
-        &[
-            (AT_PHDR, main.phdr_addr),
-            (AT_PHENT, 56),
-            (AT_PHNUM, u64::from(elf.phnum)),
-            (AT_PAGESZ, PAGE),
-            (AT_BASE, interp_base),
-            (AT_FLAGS, 0),
-            (AT_ENTRY, main.entry),
-            (AT_UID, u64::from(info.uid)),
-            (AT_EUID, u64::from(info.euid)),
-            (AT_GID, u64::from(info.gid)),
-            (AT_EGID, u64::from(info.egid)),
-            (AT_SECURE, 0),
-            (AT_CLKTCK, 100),
-            (AT_HWCAP, hwcap()),
-            (AT_HWCAP2, 0),
-            (AT_MINSIGSTKSZ, 3632),
-        ],
-    )?;
+    let mut aux = Vec::with_capacity(20);
+    if let Some(v) = info.vdso {
+        aux.push((AT_SYSINFO_EHDR, v.map(mm)?));
+    }
+    aux.extend_from_slice(&[
+        (AT_PHDR, main.phdr_addr),
+        (AT_PHENT, 56),
+        (AT_PHNUM, u64::from(elf.phnum)),
+        (AT_PAGESZ, PAGE),
+        (AT_BASE, interp_base),
+        (AT_FLAGS, 0),
+        (AT_ENTRY, main.entry),
+        (AT_UID, u64::from(info.uid)),
+        (AT_EUID, u64::from(info.euid)),
+        (AT_GID, u64::from(info.gid)),
+        (AT_EGID, u64::from(info.egid)),
+        (AT_SECURE, 0),
+        (AT_CLKTCK, 100),
+        (AT_HWCAP, hwcap()),
+        (AT_HWCAP2, 0),
+        (AT_MINSIGSTKSZ, 3632),
+    ]);
+    let sp = build_stack(mm, info, &aux)?;
     Ok(ExecImage { entry, sp })
 }
 

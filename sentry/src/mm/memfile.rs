@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::AtomicU64;
 use std::sync::Mutex;
 
 use abi::consts::PAGE_SIZE;
@@ -224,6 +225,19 @@ impl MemoryFile {
         assert!(off + src.len() as u64 <= MEMFILE_SIZE);
         // SAFETY: as in `read`.
         unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.base.add(off as usize), src.len()) }
+    }
+
+    /// The 64-bit words of `r`, for pages the sentry shares with
+    /// applications and updates in place (the vvar page): stores through
+    /// them are seen by every mapping of the range.
+    pub fn words(&self, r: FileRange) -> &[AtomicU64] {
+        assert!(r.off.is_multiple_of(8) && r.off + r.len <= MEMFILE_SIZE);
+        // SAFETY: the range lies inside our mapping, which lives as long as
+        // `self`, and is 8-byte aligned (the mapping is page-aligned). An
+        // `AtomicU64` may alias memory that others also access atomically
+        // or read as plain bytes; nothing here hands out a non-atomic
+        // reference to it.
+        unsafe { std::slice::from_raw_parts(self.base.add(r.off as usize).cast::<AtomicU64>(), (r.len / 8) as usize) }
     }
 
     /// Copy `len` bytes inside the file from `src` to `dst` (non-overlapping).

@@ -41,6 +41,12 @@ pub enum VmaBacking {
     /// `offset + k`; bytes at or beyond application address `zero_from`
     /// read as zeros (the end of an ELF segment's file data).
     File { file: FileRef, offset: u64, zero_from: u64, shared: Option<Arc<SharedObject>> },
+    /// Pages the sentry owns and keeps for the sandbox's lifetime (the
+    /// vvar page, the vDSO image): the page at `start + k` shows MemoryFile
+    /// bytes at `off + k`, for `k < len`; beyond that, zeros. A shared VMA
+    /// maps those very pages (it sees the sentry's later stores, and may
+    /// never be made writable); a private one gets a copy of them.
+    Kernel { off: u64, len: u64 },
 }
 
 /// The pages of a file mapped `MAP_SHARED`: every such mapping of the file,
@@ -129,7 +135,7 @@ pub struct Vma {
 impl Vma {
     fn file_offset_at(&self, addr: u64) -> u64 {
         match &self.backing {
-            VmaBacking::File { offset, .. } => offset + (addr - self.start),
+            VmaBacking::File { offset, .. } | VmaBacking::Kernel { off: offset, .. } => offset + (addr - self.start),
             VmaBacking::Anon => 0,
         }
     }
@@ -137,7 +143,7 @@ impl Vma {
     /// The VMA cut to `[start, end)`, keeping file offsets right.
     fn slice(&self, start: u64, end: u64) -> Vma {
         let mut v = self.clone();
-        if let VmaBacking::File { offset, .. } = &mut v.backing {
+        if let VmaBacking::File { offset, .. } | VmaBacking::Kernel { off: offset, .. } = &mut v.backing {
             *offset += start - self.start;
         }
         v.start = start;
@@ -147,7 +153,16 @@ impl Vma {
 
     /// Offset into the file of the start, for `/proc/<pid>/maps`.
     pub fn offset(&self) -> u64 {
-        self.file_offset_at(self.start)
+        match self.backing {
+            VmaBacking::File { .. } => self.file_offset_at(self.start),
+            VmaBacking::Anon | VmaBacking::Kernel { .. } => 0,
+        }
+    }
+
+    /// Whether `mprotect` may grant `prot`: the sentry's shared pages stay
+    /// read-only (Linux's `[vvar]` has no `VM_MAYWRITE` either).
+    fn may_protect(&self, prot: u32) -> bool {
+        !(self.shared && matches!(self.backing, VmaBacking::Kernel { .. }) && prot & (PROT_WRITE | PROT_EXEC) != 0)
     }
 }
 
@@ -400,6 +415,9 @@ impl MemoryManager {
         let mut cur = addr;
         while cur < end {
             let v = self.find_vma(cur).ok_or(Errno::ENOMEM)?;
+            if !v.may_protect(prot) {
+                return Err(Errno::EACCES);
+            }
             cur = v.end;
         }
         let starts: Vec<u64> =
@@ -580,6 +598,21 @@ impl MemoryManager {
             if let Some(off) = known {
                 self.mf.incref(off);
                 let p = Page { off, mapped: false };
+                self.pages.insert(page, p);
+                return Ok(p);
+            }
+        }
+        if let VmaBacking::Kernel { off, len } = v.backing {
+            let k = v.file_offset_at(page) - off;
+            if k < len {
+                let p = if v.shared {
+                    self.mf.incref(off + k);
+                    Page { off: off + k, mapped: false }
+                } else {
+                    let r = self.mf.allocate(PAGE).ok_or(Errno::ENOMEM)?;
+                    self.mf.copy(off + k, r.off, PAGE);
+                    Page { off: r.off, mapped: false }
+                };
                 self.pages.insert(page, p);
                 return Ok(p);
             }

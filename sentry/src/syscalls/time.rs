@@ -7,39 +7,30 @@ use abi::types::{Timespec, Timeval};
 use abi::Errno;
 
 use super::int_arg;
+use crate::kernel::clock::Base;
 use crate::kernel::Task;
 use crate::vfs::KResult;
 
-/// Read a host clock (the sentry's own use of time).
-fn host_clock(id: libc::clockid_t) -> Timespec {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: a valid clock id and a pointer to a local timespec.
-    #[allow(unsafe_code)]
-    unsafe {
-        libc::clock_gettime(id, &mut ts);
-    }
-    Timespec { tv_sec: ts.tv_sec, tv_nsec: ts.tv_nsec }
-}
-
-/// The value of application clock `id`.
+/// The value of application clock `id`. Realtime, monotonic and boottime
+/// come from the sandbox's clock, which the vDSO reads too.
 pub fn clock_now(t: &Task, id: i32) -> KResult<Timespec> {
     if id < 0 {
         // CPU-time clocks of other processes/threads (encoded pids).
         return Err(Errno::EINVAL);
     }
-    let host = match id as u32 {
-        CLOCK_REALTIME | CLOCK_REALTIME_COARSE => libc::CLOCK_REALTIME,
-        CLOCK_MONOTONIC | CLOCK_MONOTONIC_COARSE | CLOCK_MONOTONIC_RAW => libc::CLOCK_MONOTONIC,
-        CLOCK_BOOTTIME => libc::CLOCK_BOOTTIME,
+    let base = match id as u32 {
+        CLOCK_REALTIME | CLOCK_REALTIME_COARSE => Base::Realtime,
+        CLOCK_MONOTONIC | CLOCK_MONOTONIC_COARSE | CLOCK_MONOTONIC_RAW => Base::Monotonic,
+        CLOCK_BOOTTIME => Base::Boottime,
         CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => {
             // CPU time approximated by wall time since the process began.
             let d = t.proc_.start.elapsed();
             return Ok(Timespec { tv_sec: d.as_secs() as i64, tv_nsec: i64::from(d.subsec_nanos()) });
         }
-        8..=11 => libc::CLOCK_REALTIME,
+        8..=11 => Base::Realtime,
         _ => return Err(Errno::EINVAL),
     };
-    Ok(host_clock(host))
+    Ok(t.k.clock.now(base))
 }
 
 pub fn clock_gettime(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
@@ -60,7 +51,7 @@ pub fn clock_getres(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
 
 pub fn gettimeofday(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     if a[0] != 0 {
-        let ts = host_clock(libc::CLOCK_REALTIME);
+        let ts = t.k.clock.now(Base::Realtime);
         t.write_val(a[0], &Timeval { tv_sec: ts.tv_sec, tv_usec: ts.tv_nsec / 1000 })?;
     }
     if a[1] != 0 {
@@ -70,7 +61,7 @@ pub fn gettimeofday(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
 }
 
 pub fn time(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let s = host_clock(libc::CLOCK_REALTIME).tv_sec;
+    let s = t.k.clock.now(Base::Realtime).tv_sec;
     if a[0] != 0 {
         t.write_val(a[0], &s)?;
     }
