@@ -77,10 +77,20 @@ pub struct DirEnt {
     pub name: Vec<u8>,
 }
 
+/// One element of a `walk_dirs` answer: the walk of one name, and the
+/// complete listing (without `.` and `..`) if it is a directory whose
+/// listing fitted in the reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WalkedDir {
+    /// The new handle and attributes, or the errno of the failed walk.
+    pub walked: Result<(Handle, Attr), i32>,
+    pub listing: Option<Vec<DirEnt>>,
+}
+
 /// A connection to the gofer. Safe to share between sentry threads: each
 /// request and its reply are one exchange under a lock.
 ///
-/// Handles: every handle that `attach`, `walk`, `walk_many`, `create`,
+/// Handles: every handle that `attach`, `walk`, `walk_many`, `walk_dirs`, `create`,
 /// `mkdir`, `symlink` or `link` returns is a new gofer-side table entry (an
 /// `O_PATH` descriptor), even when it names a file another handle already
 /// names. The sentry must `close` each one when its inode is forgotten;
@@ -196,6 +206,23 @@ impl GoferClient {
             }
         }
         Ok(out)
+    }
+
+    /// Walk each of `names` (siblings: one component each, none `.`, `..`
+    /// or with a `/`) from `dir` in one round trip, with the complete
+    /// listing of each that is a directory. Returns one element per name,
+    /// in order, or fewer (at least one) when the rest did not fit in the
+    /// reply; a directory whose listing did not fit comes without one.
+    /// Every successful element's handle is new, as for `walk`.
+    pub fn walk_dirs(&self, dir: Handle, names: &[&[u8]]) -> Result<Vec<WalkedDir>, Errno> {
+        if names.is_empty() || names.len() > MAX_WALK || names.iter().any(|n| !protocol::valid_name(n)) {
+            return Err(Errno::EINVAL);
+        }
+        let req = Request::WalkDirs { dir, names: names.iter().map(|n| n.to_vec()).collect() };
+        match self.call_nofd(&req)? {
+            Reply::WalkedDirs(v) if !v.is_empty() && v.len() <= names.len() => Ok(v),
+            _ => Err(Errno::EIO),
+        }
     }
 
     /// Current attributes of `h`.
