@@ -314,6 +314,10 @@ impl Server {
             }
             Request::Walk { dir, names } => self.walk(dir, &names),
             Request::WalkDirs { dir, names } => self.walk_dirs(dir, &names),
+            Request::Pin { cpu } => {
+                sys::pin_to_cpu(cpu).map_err(|e| Errno::from_io(&e))?;
+                none(Reply::Ok)
+            }
             Request::GetAttr { h } => none(Reply::Attr(attr_of(&sys::fstat(self.node(h)?.fd.as_fd())?))),
             Request::Open { h, flags } => {
                 let fd = self.open(h, open_flags(flags)?)?;
