@@ -20,7 +20,7 @@
 //! A reply to `Open` or `Create` carries the opened descriptor as
 //! `SCM_RIGHTS` ancillary data; no other message carries descriptors.
 
-use crate::client::{Attr, DirEnt, Handle, SetAttr, SetTime, Time};
+use crate::client::{Attr, DirEnt, Handle, SetAttr, SetTime, Time, WalkedDir};
 
 /// The largest message either side sends or accepts, in bytes: room for a
 /// directory batch or for the largest extended attribute value and its
@@ -144,6 +144,21 @@ pub enum Request {
         h: Handle,
         name: Vec<u8>,
     },
+    /// Walk each of `names` (siblings, one component each) from `dir`, and
+    /// read the whole listing of each that is a directory: the sentry asks
+    /// for the subdirectories of a directory it listed, ahead of the walks
+    /// and `readdir`s a tree traversal makes. The reply is `WalkedDirs`.
+    WalkDirs {
+        dir: Handle,
+        names: Vec<Vec<u8>>,
+    },
+    /// Run the gofer on host CPU `cpu` (the one the sentry thread that
+    /// calls it runs on): a request then wakes the gofer on the caller's
+    /// own CPU, which sits idle while the caller waits, instead of
+    /// another one. The reply is `Ok`, or the error of `sched_setaffinity`.
+    Pin {
+        cpu: u32,
+    },
 }
 
 /// A reply from the gofer. (No `PartialEq`: `abi::types::Statfs` has none;
@@ -173,6 +188,9 @@ pub enum Reply {
     Xattr(Vec<u8>),
     /// Extended attribute names, in the host's order.
     XattrNames(Vec<Vec<u8>>),
+    /// One element per name of a `WalkDirs` request, in order; fewer when
+    /// the rest would not fit in a message (never none).
+    WalkedDirs(Vec<WalkedDir>),
 }
 
 /// Whether `name` is one path component the gofer accepts: not empty, not
@@ -211,6 +229,8 @@ const T_GETXATTR: u8 = 16;
 const T_LISTXATTR: u8 = 17;
 const T_SETXATTR: u8 = 18;
 const T_REMOVEXATTR: u8 = 19;
+const T_WALKDIRS: u8 = 20;
+const T_PIN: u8 = 21;
 
 // Reply kinds.
 const R_ERROR: u8 = 0;
@@ -224,6 +244,7 @@ const R_STATFS: u8 = 7;
 const R_OK: u8 = 8;
 const R_XATTR: u8 = 9;
 const R_XATTR_NAMES: u8 = 10;
+const R_WALKED_DIRS: u8 = 11;
 
 // SetAttr field mask.
 const SA_MODE: u8 = 1;
@@ -239,6 +260,11 @@ pub const ATTR_SIZE: usize = 116;
 pub const DIRENT_OVERHEAD: usize = 8 + 1 + 4;
 /// Encoded size of a `Dirents` reply with no entries.
 pub const DIRENTS_OVERHEAD: usize = 1 + 8 + 1 + 4;
+/// Encoded size of a `WalkedDirs` reply with no elements.
+pub const WALKED_DIRS_OVERHEAD: usize = 1 + 4;
+/// Encoded size of a successful `WalkedDirs` element without a listing (a
+/// failed one is smaller); a listing adds 4 plus its entries.
+pub const WALKED_DIR_SIZE: usize = 1 + 8 + ATTR_SIZE + 1;
 
 struct Writer(Vec<u8>);
 
@@ -287,6 +313,14 @@ impl Writer {
         self.time(a.atime);
         self.time(a.mtime);
         self.time(a.ctime);
+    }
+    fn dirents(&mut self, entries: &[DirEnt]) {
+        self.len(entries.len());
+        for e in entries {
+            self.u64(e.ino);
+            self.u8(e.kind);
+            self.bytes(&e.name);
+        }
     }
     fn set_time(&mut self, t: SetTime) {
         match t {
@@ -382,6 +416,14 @@ impl<'a> Reader<'a> {
             mtime: self.time()?,
             ctime: self.time()?,
         })
+    }
+    fn dirents(&mut self) -> Result<Vec<DirEnt>, DecodeError> {
+        let n = self.count(MAX_MSG, DIRENT_OVERHEAD)?;
+        let mut entries = Vec::with_capacity(n);
+        for _ in 0..n {
+            entries.push(DirEnt { ino: self.u64()?, kind: self.u8()?, name: self.bytes(MAX_NAME)? });
+        }
+        Ok(entries)
     }
     fn set_time(&mut self) -> Result<SetTime, DecodeError> {
         match self.u8()? {
@@ -534,6 +576,18 @@ impl Request {
                 w.u64(h.0);
                 w.bytes(name);
             }
+            Request::Pin { cpu } => {
+                w = Writer::new(T_PIN);
+                w.u32(*cpu);
+            }
+            Request::WalkDirs { dir, names } => {
+                w = Writer::new(T_WALKDIRS);
+                w.u64(dir.0);
+                w.len(names.len());
+                for n in names {
+                    w.bytes(n);
+                }
+            }
         }
         w.0
     }
@@ -605,6 +659,16 @@ impl Request {
                 flags: r.u32()?,
             },
             T_REMOVEXATTR => Request::RemoveXattr { h: r.handle()?, name: r.bytes(MAX_XATTR_NAME)? },
+            T_PIN => Request::Pin { cpu: r.u32()? },
+            T_WALKDIRS => {
+                let dir = r.handle()?;
+                let n = r.count(MAX_WALK, 4)?;
+                let mut names = Vec::with_capacity(n);
+                for _ in 0..n {
+                    names.push(r.bytes(MAX_NAME)?);
+                }
+                Request::WalkDirs { dir, names }
+            }
             t => return Err(DecodeError::UnknownTag(t)),
         };
         r.finish()?;
@@ -643,12 +707,7 @@ impl Reply {
                 w = Writer::new(R_DIRENTS);
                 w.u64(*next);
                 w.u8(u8::from(*more));
-                w.len(entries.len());
-                for e in entries {
-                    w.u64(e.ino);
-                    w.u8(e.kind);
-                    w.bytes(&e.name);
-                }
+                w.dirents(entries);
             }
             Reply::Target(t) => {
                 w = Writer::new(R_TARGET);
@@ -681,6 +740,30 @@ impl Reply {
                     w.bytes(n);
                 }
             }
+            Reply::WalkedDirs(v) => {
+                w = Writer::new(R_WALKED_DIRS);
+                w.len(v.len());
+                for d in v {
+                    match d.walked {
+                        Err(e) => {
+                            w.u8(0);
+                            w.0.extend_from_slice(&e.to_le_bytes());
+                        }
+                        Ok((h, a)) => {
+                            w.u8(1);
+                            w.u64(h.0);
+                            w.attr(&a);
+                            match &d.listing {
+                                None => w.u8(0),
+                                Some(entries) => {
+                                    w.u8(1);
+                                    w.dirents(entries);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
         }
         w.0
     }
@@ -704,11 +787,7 @@ impl Reply {
             R_DIRENTS => {
                 let next = r.u64()?;
                 let more = r.bool()?;
-                let n = r.count(MAX_MSG, DIRENT_OVERHEAD)?;
-                let mut entries = Vec::with_capacity(n);
-                for _ in 0..n {
-                    entries.push(DirEnt { ino: r.u64()?, kind: r.u8()?, name: r.bytes(MAX_NAME)? });
-                }
+                let entries = r.dirents()?;
                 Reply::Dirents { entries, next, more }
             }
             R_TARGET => Reply::Target(r.bytes(MAX_TARGET)?),
@@ -735,6 +814,23 @@ impl Reply {
                     names.push(r.bytes(MAX_XATTR_NAME)?);
                 }
                 Reply::XattrNames(names)
+            }
+            R_WALKED_DIRS => {
+                let n = r.count(MAX_WALK, 5)?;
+                let mut v = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let d = match r.u8()? {
+                        0 => WalkedDir { walked: Err(r.i32()?), listing: None },
+                        1 => {
+                            let walked = Ok((r.handle()?, r.attr()?));
+                            let listing = if r.bool()? { Some(r.dirents()?) } else { None };
+                            WalkedDir { walked, listing }
+                        }
+                        _ => return Err(DecodeError::BadValue),
+                    };
+                    v.push(d);
+                }
+                Reply::WalkedDirs(v)
             }
             t => return Err(DecodeError::UnknownTag(t)),
         };
@@ -797,6 +893,8 @@ mod tests {
             Request::ListXattr { h },
             Request::SetXattr { h, name: b"user.a".to_vec(), value: vec![0, 1, 2], flags: 1 },
             Request::RemoveXattr { h, name: b"user.a".to_vec() },
+            Request::WalkDirs { dir: h, names: vec![b"a".to_vec(), b"b".to_vec()] },
+            Request::Pin { cpu: 3 },
         ]
     }
 
@@ -826,6 +924,14 @@ mod tests {
             Reply::Ok,
             Reply::Xattr(b"v\0".to_vec()),
             Reply::XattrNames(vec![b"user.a".to_vec(), b"security.selinux".to_vec()]),
+            Reply::WalkedDirs(vec![
+                WalkedDir {
+                    walked: Ok((Handle(4), sample_attr())),
+                    listing: Some(vec![DirEnt { ino: 6, kind: 8, name: b"f".to_vec() }]),
+                },
+                WalkedDir { walked: Ok((Handle(5), Attr::default())), listing: None },
+                WalkedDir { walked: Err(2), listing: None },
+            ]),
         ]
     }
 
@@ -947,7 +1053,7 @@ mod tests {
                 let len = (rng.next() % 300) as usize;
                 let mut b: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
                 if let Some(first) = b.first_mut() {
-                    *first %= 20;
+                    *first %= 22;
                 }
                 b
             } else {

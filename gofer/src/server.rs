@@ -20,9 +20,10 @@ use std::sync::Arc;
 
 use abi::Errno;
 
-use crate::client::{Attr, DirEnt, Handle, SetAttr, SetTime, Time};
+use crate::client::{Attr, DirEnt, Handle, SetAttr, SetTime, Time, WalkedDir};
 use crate::protocol::{
     self, Reply, Request, DIRENTS_OVERHEAD, DIRENT_OVERHEAD, MAX_MSG, MAX_WALK, MAX_XATTR_NAME, MAX_XATTR_VALUE,
+    WALKED_DIRS_OVERHEAD, WALKED_DIR_SIZE,
 };
 use crate::{jail, sys};
 
@@ -213,6 +214,37 @@ fn lookup(dir: BorrowedFd<'_>, name: &CString) -> Result<(OwnedFd, libc::stat), 
     Ok((fd, st))
 }
 
+/// The encoded size of `entries` as a listing (count and entries).
+fn listing_size(entries: &[DirEnt]) -> usize {
+    4 + entries.iter().map(|e| DIRENT_OVERHEAD + e.name.len()).sum::<usize>()
+}
+
+/// All entries of directory `fd` (an `O_PATH` descriptor) but `.` and `..`,
+/// or `None` if they would take more than `room` bytes encoded as a listing.
+fn list_all(fd: BorrowedFd<'_>, room: usize) -> Result<Option<Vec<DirEnt>>, Errno> {
+    let dir = sys::openat(fd, c".", libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC, 0)?;
+    let mut entries = Vec::new();
+    let mut size = 4;
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        let n = sys::getdents64(dir.as_fd(), &mut buf)?;
+        if n == 0 {
+            return Ok(Some(entries));
+        }
+        let mut rec = &buf[..n.min(buf.len())];
+        while let Some(d) = parse_dirent64(rec) {
+            rec = d.rest;
+            if d.name != b"." && d.name != b".." {
+                size += DIRENT_OVERHEAD + d.name.len();
+                if size > room {
+                    return Ok(None);
+                }
+                entries.push(DirEnt { ino: d.ino, kind: d.kind, name: d.name.to_vec() });
+            }
+        }
+    }
+}
+
 /// Re-open by `parent/name` with host `flags` and check it is still the file
 /// `want` describes. Opens non-blocking (a FIFO swapped in cannot hang the
 /// gofer), then clears `O_NONBLOCK` unless the caller asked for it.
@@ -281,6 +313,11 @@ impl Server {
                 none(Reply::Handles(vec![(Handle(h), attr_of(&st))]))
             }
             Request::Walk { dir, names } => self.walk(dir, &names),
+            Request::WalkDirs { dir, names } => self.walk_dirs(dir, &names),
+            Request::Pin { cpu } => {
+                sys::pin_to_cpu(cpu).map_err(|e| Errno::from_io(&e))?;
+                none(Reply::Ok)
+            }
             Request::GetAttr { h } => none(Reply::Attr(attr_of(&sys::fstat(self.node(h)?.fd.as_fd())?))),
             Request::Open { h, flags } => {
                 let fd = self.open(h, open_flags(flags)?)?;
@@ -386,6 +423,43 @@ impl Server {
             }
         }
         Ok((Reply::Handles(out), None))
+    }
+
+    /// `WalkDirs`: each name walked from `dir`, directories with their
+    /// listing, as many as fit in one reply (at least the first).
+    fn walk_dirs(&mut self, dir: Handle, names: &[Vec<u8>]) -> Outcome {
+        if names.is_empty() || names.len() > MAX_WALK {
+            return Err(Errno::EINVAL);
+        }
+        let names = names.iter().map(|n| checked_name(n)).collect::<Result<Vec<_>, _>>()?;
+        let dirfd = self.node(dir)?.fd.clone();
+        let mut out = Vec::with_capacity(names.len());
+        let mut size = WALKED_DIRS_OVERHEAD;
+        for name in names {
+            let (fd, st) = match lookup(dirfd.as_fd(), &name) {
+                Ok(found) => found,
+                Err(e) => {
+                    out.push(WalkedDir { walked: Err(e.as_i32()), listing: None });
+                    size += WALKED_DIR_SIZE;
+                    continue;
+                }
+            };
+            let room = MAX_MSG.saturating_sub(size + WALKED_DIR_SIZE);
+            // A directory that cannot be listed comes without its listing
+            // (its own `ReadDir` reports why).
+            let is_dir = file_type(&st) == libc::S_IFDIR;
+            let listing = if is_dir { list_all(fd.as_fd(), room).ok().flatten() } else { None };
+            let need = WALKED_DIR_SIZE + listing.as_ref().map_or(0, |l| listing_size(l));
+            if size + need > MAX_MSG || (listing.is_none() && is_dir && !out.is_empty()) {
+                // Full: what is left is asked for again (the descriptor
+                // just opened is dropped, never made a handle).
+                break;
+            }
+            size += need;
+            let h = self.insert(fd, Some((dirfd.clone(), name)));
+            out.push(WalkedDir { walked: Ok((h, attr_of(&st))), listing });
+        }
+        Ok((Reply::WalkedDirs(out), None))
     }
 
     /// Open `h` with checked host `flags`.

@@ -270,6 +270,40 @@ fn walk_many_longer_than_one_request_continues_across_requests() {
 }
 
 #[test]
+fn walk_dirs_walks_siblings_with_the_listings_of_directories() {
+    let (_dir, c, _t) = fixture();
+    let (root, _) = c.attach().unwrap();
+    let got = c.walk_dirs(root, &[b"sub", b"nope", b"hello.txt"]).unwrap();
+    assert_eq!(got.len(), 3);
+    let (sub, attr) = got[0].walked.unwrap();
+    assert_eq!(attr.mode & S_IFMT, libc::S_IFDIR);
+    assert_eq!(names(got[0].listing.as_ref().unwrap()), names(&c.readdir(sub).unwrap()));
+    assert_eq!(got[1].walked.err(), Some(Errno::ENOENT.as_i32()));
+    assert_eq!(got[2].walked.unwrap().1.size, HELLO.len() as u64);
+    assert_eq!(got[2].listing, None);
+    // The handles are usable like `walk`'s.
+    assert_eq!(c.walk(sub, b"inner.txt").unwrap().1.size, 5);
+    assert_eq!(c.walk_dirs(root, &[b"sub", b".."]).err(), Some(Errno::EINVAL));
+}
+
+#[test]
+fn walk_dirs_stops_when_the_listings_fill_a_reply() {
+    let dir = TempDir::new("wide");
+    // Each listing takes about half a message (300 names of 100 bytes).
+    for d in ["a", "b", "c"] {
+        fs::create_dir(dir.path().join(d)).unwrap();
+        for i in 0..300 {
+            fs::write(dir.path().join(d).join(format!("{i:0>100}")), b"").unwrap();
+        }
+    }
+    let (c, _t) = serve(dir.path());
+    let (root, _) = c.attach().unwrap();
+    let got = c.walk_dirs(root, &[b"a", b"b", b"c"]).unwrap();
+    assert!(!got.is_empty() && got.len() < 3, "{}", got.len());
+    assert!(got.iter().all(|d| d.listing.as_ref().map(Vec::len) == Some(300)));
+}
+
+#[test]
 fn statfs_matches_the_host() {
     let (dir, c, _t) = fixture();
     let (root, _) = c.attach().unwrap();

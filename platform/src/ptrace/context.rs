@@ -84,16 +84,20 @@ pub struct PtraceContext {
     token: Option<ThreadToken>,
     /// FPU state set before the first switch, loaded once bound.
     pending_fpu: Option<FpState>,
+    /// The bound thread's registers as the last switch left them (read at
+    /// its stop), while nothing else has set them: a switch that changes
+    /// only `rax` (a system call's result) writes just that register.
+    last: Option<Registers>,
 }
 
 impl PtraceContext {
     pub(crate) fn new() -> PtraceContext {
-        PtraceContext { shared: Arc::default(), binding: None, token: None, pending_fpu: None }
+        PtraceContext { shared: Arc::default(), binding: None, token: None, pending_fpu: None, last: None }
     }
 
     /// A context that will run thread `token` (see the type's docs).
     pub fn for_thread(token: ThreadToken) -> PtraceContext {
-        PtraceContext { shared: Arc::default(), binding: None, token: Some(token), pending_fpu: None }
+        PtraceContext { shared: Arc::default(), binding: None, token: Some(token), pending_fpu: None, last: None }
     }
 
     /// Make this (not yet switched) context run thread `token` from
@@ -150,6 +154,7 @@ impl PtraceContext {
     }
 
     fn unbind(&mut self) {
+        self.last = None;
         if let Some(b) = self.binding.take() {
             self.shared.set_target(None);
             b.stub.release(&b.thread);
@@ -188,7 +193,18 @@ impl Context for PtraceContext {
         if run.ss & 3 != 3 {
             run.ss = stub.user_ss;
         }
-        sys::set_regs(tid, &run).map_err(|e| stub.diagnose(e))?;
+        // Registers the host changed behind our back (an injected call
+        // restores them, but say so anyway) are written whole.
+        let touched = thread.regs_touched.swap(false, Ordering::AcqRel);
+        let last = self.last.take().filter(|_| !touched);
+        match last {
+            Some(last) if only_rax_differs(&last, &run) => {
+                if run.rax != last.rax {
+                    sys::poke_user(tid, RAX_OFFSET, run.rax).map_err(|e| stub.diagnose(e))?;
+                }
+            }
+            _ => sys::set_regs(tid, &run).map_err(|e| stub.diagnose(e))?,
+        }
         loop {
             stub.resume(&thread, "ptrace(PTRACE_SYSEMU)", libc::PTRACE_SYSEMU)?;
             let stop = stub.wait(&thread)?;
@@ -206,6 +222,7 @@ impl Context for PtraceContext {
                 Stop::Exited(_) | Stop::Killed(_) => return Err(stub.died(stop, "running application code")),
             };
             sys::get_regs(tid, regs).map_err(|e| stub.diagnose(e))?;
+            self.last = Some(*regs);
             return Ok(event);
         }
     }
@@ -286,6 +303,23 @@ impl Context for PtraceContext {
         sys::ptrace("ptrace(PTRACE_SETFPREGS)", libc::PTRACE_SETFPREGS, tid, 0, st.bytes.as_ptr() as usize)
             .map_err(|e| stub.diagnose(e))
     }
+}
+
+/// Offset of `rax` in `struct user_regs_struct`, for `PTRACE_POKEUSER`.
+const RAX_OFFSET: usize = std::mem::offset_of!(Registers, rax);
+
+/// Whether `run` (about to be resumed, `orig_rax` -1) differs from the
+/// registers the stopped thread has (`last`) in `rax` at most, so that
+/// writing `rax` alone gives the thread `run`. The thread keeps the
+/// `orig_rax` of its stop, which matters to the host only if `rax` holds
+/// one of the `-ERESTART*` codes (it would then restart the call when a
+/// host signal interrupts the resume): those are written whole.
+fn only_rax_differs(last: &Registers, run: &Registers) -> bool {
+    const ERESTART: std::ops::RangeInclusive<i64> = -516..=-512;
+    let mut same = *last;
+    same.rax = run.rax;
+    same.orig_rax = run.orig_rax;
+    same == *run && !ERESTART.contains(&(run.rax as i64))
 }
 
 /// The event for a synchronous signal `sig` the application raised, or

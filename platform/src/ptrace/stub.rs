@@ -213,11 +213,19 @@ pub(crate) struct StubThread {
     pub(crate) interrupt_pending: AtomicBool,
     /// `resume` turned `PTRACE_O_TRACEEXIT` on for the current run.
     watch_exit: AtomicBool,
+    /// Something other than the context's switch set this thread's
+    /// registers: the next switch writes them all.
+    pub(crate) regs_touched: AtomicBool,
 }
 
 impl StubThread {
     fn new(tid: pid_t) -> StubThread {
-        StubThread { tid, interrupt_pending: AtomicBool::new(false), watch_exit: AtomicBool::new(false) }
+        StubThread {
+            tid,
+            interrupt_pending: AtomicBool::new(false),
+            watch_exit: AtomicBool::new(false),
+            regs_touched: AtomicBool::new(false),
+        }
     }
 }
 
@@ -831,6 +839,7 @@ impl Stub {
             return Err(self.dead_error());
         }
         let tid = thread.tid;
+        thread.regs_touched.store(true, Ordering::Release);
         let mut saved = Registers::default();
         sys::get_regs(tid, &mut saved).map_err(|e| self.diagnose(e))?;
         let mut regs = saved;

@@ -63,6 +63,13 @@ pub(crate) fn set_regs(pid: pid_t, regs: &Registers) -> Result<()> {
     ptrace("ptrace(PTRACE_SETREGS)", libc::PTRACE_SETREGS, pid, 0, regs as *const Registers as usize)
 }
 
+/// `PTRACE_POKEUSER`: store `value` at offset `off` of the thread's `struct
+/// user` (the registers come first, as `struct user_regs_struct`).
+pub(crate) fn poke_user(pid: pid_t, off: usize, value: u64) -> Result<()> {
+    // `value` is passed as the data word itself, not a pointer.
+    ptrace("ptrace(PTRACE_POKEUSER)", libc::PTRACE_POKEUSER, pid, off, value as usize)
+}
+
 /// `PTRACE_GETSIGINFO` of the current signal-delivery stop.
 pub(crate) fn get_siginfo(pid: pid_t) -> Result<libc::siginfo_t> {
     // SAFETY: siginfo_t is plain data; all-zero is a valid value.

@@ -22,7 +22,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, Weak};
 
-use abi::consts::{O_ACCMODE, O_CLOEXEC, O_RDONLY, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
+use abi::consts::{DT_DIR, O_ACCMODE, O_CLOEXEC, O_RDONLY, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
 use abi::types::Timespec;
 use abi::Errno;
 use gofer::{GoferClient, Handle};
@@ -195,6 +195,55 @@ impl GoferInode {
     }
 }
 
+impl GoferInode {
+    /// Look up subdirectory `list[at]` of this listed directory, walking in
+    /// the same round trip the subdirectories after it not looked up yet
+    /// and reading their listings: a traversal (`find`, `du`, `ls -R`)
+    /// that lists a directory goes on to walk and list its subdirectories,
+    /// which then cost no round trip each.
+    fn walk_subdirs(&self, children: &mut HashMap<Vec<u8>, Cached>, list: &[DirEntry], at: usize) -> KResult<InodeRef> {
+        let first = list[at].name.as_slice();
+        let mut names: Vec<&[u8]> = vec![first];
+        let rest = list[at + 1..].iter().chain(&list[..at]);
+        names.extend(
+            rest.filter(|e| e.kind == DT_DIR && !children.contains_key(&e.name))
+                .map(|e| e.name.as_slice())
+                .take(PREFETCH_DIRS - 1),
+        );
+        let walked = self.fs.client.walk_dirs(self.handle, &names)?;
+        let mut found = Err(Errno::EIO);
+        for (i, (name, d)) in names.iter().zip(walked).enumerate() {
+            let r = match d.walked {
+                Ok((h, a)) => {
+                    let child = GoferInode::new(&self.fs, h, a);
+                    if let Some(entries) = d.listing.filter(|_| child.is_dir()) {
+                        let entries = entries.into_iter().map(|e| DirEntry { ino: e.ino, kind: e.kind, name: e.name });
+                        *lock(&child.dirents) = Some(Arc::new(entries.collect()));
+                    }
+                    let entry =
+                        if child.is_dir() { Cached::Dir(child.clone()) } else { Cached::Other(Arc::downgrade(&child)) };
+                    children.insert(name.to_vec(), entry);
+                    Ok(child as InodeRef)
+                }
+                Err(e) => {
+                    let e = Errno::from_i32(e).unwrap_or(Errno::EIO);
+                    if e == Errno::ENOENT {
+                        children.insert(name.to_vec(), Cached::Negative);
+                    }
+                    Err(e)
+                }
+            };
+            if i == 0 {
+                found = r;
+            }
+        }
+        found
+    }
+}
+
+/// How many subdirectories one `walk_subdirs` round trip asks for.
+const PREFETCH_DIRS: usize = 64;
+
 impl Drop for GoferInode {
     fn drop(&mut self) {
         self.fs.client.close(self.handle);
@@ -225,12 +274,18 @@ impl Inode for GoferInode {
             }
             _ => {}
         }
-        // A listing already read answers misses without a round trip.
-        let listed_missing =
-            !self.fs.opts.revalidate && lock(&self.dirents).as_ref().is_some_and(|d| !d.iter().any(|e| e.name == name));
-        if listed_missing {
-            children.insert(name.to_vec(), Cached::Negative);
-            return Err(Errno::ENOENT);
+        // A listing already read answers misses without a round trip, and
+        // tells which names are subdirectories.
+        let listing = if self.fs.opts.revalidate { None } else { lock(&self.dirents).clone() };
+        if let Some(list) = listing {
+            match list.iter().position(|e| e.name == name) {
+                None => {
+                    children.insert(name.to_vec(), Cached::Negative);
+                    return Err(Errno::ENOENT);
+                }
+                Some(at) if list[at].kind == DT_DIR => return self.walk_subdirs(&mut children, &list, at),
+                Some(_) => {}
+            }
         }
         match self.fs.client.walk(self.handle, name) {
             Ok((h, a)) => {

@@ -100,6 +100,32 @@ fn nested_lookup_reaches_files_in_subdirectories() {
 }
 
 #[test]
+fn subdirectories_of_a_listed_directory_come_with_their_listings() {
+    let s = serve();
+    std::fs::create_dir(s.dir.join("sub2")).expect("mkdir sub2");
+    std::fs::write(s.dir.join("sub2/f"), b"f").expect("write f");
+    s.root.readdir().expect("readdir");
+
+    let sub = s.root.lookup(b"sub").expect("sub");
+    // Both listings were read with that lookup: host changes after it
+    // are not seen (the tree is the sandbox's own).
+    std::fs::write(s.dir.join("sub/later"), b"x").expect("write");
+    std::fs::write(s.dir.join("sub2/later"), b"x").expect("write");
+    let sub2 = s.root.lookup(b"sub2").expect("sub2");
+
+    let names = |d: &InodeRef| {
+        let mut v: Vec<_> = d.readdir().expect("readdir").into_iter().map(|e| e.name).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(&sub), vec![b"inner".to_vec()]);
+    assert_eq!(names(&sub2), vec![b"f".to_vec()]);
+    assert_eq!(read_all(&sub.lookup(b"inner").expect("inner")), b"inner");
+    assert_eq!(sub2.lookup(b"later").err(), Some(Errno::ENOENT));
+    assert_eq!(s.root.lookup(b"hello.txt").expect("file").attr().expect("attr").size, 13);
+}
+
+#[test]
 fn lookups_are_answered_from_cache_once_made() {
     let s = serve();
     let sub = s.root.lookup(b"sub").expect("sub");

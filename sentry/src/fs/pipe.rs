@@ -188,6 +188,10 @@ impl Drop for PipeEnd {
 }
 
 impl FileOps for PipeEnd {
+    fn is_stream(&self) -> bool {
+        true
+    }
+
     fn read(&self, buf: &mut [u8], _off: u64) -> KResult<usize> {
         if !self.read {
             return Err(Errno::EBADF);

@@ -826,12 +826,16 @@ impl MemoryManager {
     /// Read a NUL-terminated string of at most `max` bytes (without the NUL);
     /// `ENAMETOOLONG` if no NUL is found within `max`.
     pub fn read_cstring(&mut self, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
+        // Small pieces (never across a page, which may be unmapped): a path
+        // is usually much shorter than what is left of its page.
+        const PIECE: u64 = 256;
         let mut out = Vec::new();
         let mut cur = addr;
+        let mut piece = [0u8; PIECE as usize];
         loop {
-            let chunk = (PAGE - (cur % PAGE)) as usize;
-            let mut buf = vec![0u8; chunk];
-            self.read_bytes(cur, &mut buf)?;
+            let chunk = (PAGE - (cur % PAGE)).min(PIECE) as usize;
+            let buf = &mut piece[..chunk];
+            self.read_bytes(cur, buf)?;
             if let Some(i) = buf.iter().position(|&b| b == 0) {
                 out.extend_from_slice(&buf[..i]);
                 if out.len() >= max {
@@ -839,7 +843,7 @@ impl MemoryManager {
                 }
                 return Ok(out);
             }
-            out.extend_from_slice(&buf);
+            out.extend_from_slice(buf);
             if out.len() >= max {
                 return Err(Errno::ENAMETOOLONG);
             }

@@ -794,6 +794,10 @@ impl Drop for SocketFile {
 }
 
 impl FileOps for SocketFile {
+    fn is_stream(&self) -> bool {
+        self.ep.stype == SockType::Stream
+    }
+
     fn read(&self, buf: &mut [u8], _off: u64) -> KResult<usize> {
         // Rights received by a plain read are dropped, as on Linux.
         self.ep.recv(buf, false).map(|r| r.len)

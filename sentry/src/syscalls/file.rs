@@ -179,7 +179,7 @@ fn write_from(t: &Task, f: &FileDescription, buf: u64, len: usize, pos: Option<u
             off += n as u64;
         }
         // A blocking write to a pipe or socket goes on until all is written.
-        let streams = f.flags() & O_NONBLOCK == 0 && f.file.wait_queue().is_some();
+        let streams = f.flags() & O_NONBLOCK == 0 && f.file.is_stream();
         if n < want && !streams {
             break;
         }

@@ -231,6 +231,12 @@ pub trait FileOps: Send + Sync + Any {
         true
     }
 
+    /// A byte stream (pipe, stream socket): a blocking `write` goes on until
+    /// everything is written, across waits.
+    fn is_stream(&self) -> bool {
+        false
+    }
+
     /// Whether the position lives in the file itself rather than in the
     /// VFS's file description (a donated host descriptor shares its offset
     /// with the host). Such files get [`CURRENT_POS`] as the offset of
