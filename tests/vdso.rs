@@ -55,7 +55,7 @@ fn static_programs_find_the_vdso_too() {
 }
 
 /// The strace lines after the program's first sleep (by then the TSC path
-/// is on: it is calibrated within 20 ms of boot).
+/// is on: it is calibrated a few milliseconds after boot).
 fn calls_after_sleep(stderr: &str) -> Vec<String> {
     stderr
         .lines()

@@ -6,10 +6,11 @@
 //! At boot the fast path is off (the page's `mode` is 0: the vDSO makes the
 //! system call and the sentry reads the host's clocks). The timer thread
 //! samples the TSC against the host's CLOCK_MONOTONIC, again
-//! [`CALIBRATE`] later, and then turns the TSC path on; it re-samples every
-//! [`REFRESH`] and slews the rate so the sandbox's clocks follow the
-//! host's. Without an invariant TSC (CPUID 0x8000_0007 EDX bit 8) the fast
-//! path stays off.
+//! [`CALIBRATE`] later, and then turns the TSC path on; it re-samples after
+//! [`SETTLE`] and then every [`REFRESH`], and slews the rate so the
+//! sandbox's clocks follow the host's (within tens of nanoseconds on the
+//! development VM). Without an invariant TSC (CPUID 0x8000_0007 EDX bit 8)
+//! the fast path stays off.
 //!
 //! The page is a seqlock: the sentry makes `seq` odd, writes the rest, and
 //! makes it even again; readers retry while it is odd or changed.
@@ -35,8 +36,12 @@ const BOOT: usize = 7;
 
 /// `ns = ticks * mult >> SHIFT`.
 const SHIFT: u32 = 32;
-/// How long the first TSC rate measurement lasts.
-pub const CALIBRATE: Duration = Duration::from_millis(20);
+/// How long the first TSC rate measurement lasts: short, so that a
+/// program's start-up already runs without trapping. Each sample is good to
+/// tens of nanoseconds, so the rate is good to ~20 ppm; [`SETTLE`] fixes it.
+pub const CALIBRATE: Duration = Duration::from_millis(2);
+/// When the first refresh comes, measuring the rate over a longer span.
+pub const SETTLE: Duration = Duration::from_millis(100);
 /// How often the bases are refreshed against the host's clocks.
 pub const REFRESH: Duration = Duration::from_secs(1);
 /// The most the rate is slewed to catch up with the host (NTP's limit).
@@ -182,17 +187,18 @@ impl Clock {
         let rate = u64::try_from(rate).ok().filter(|&r| r > 0)?;
         let host_real_off = x.real.wrapping_sub(x.mono);
         let host_boot_off = x.boot.wrapping_sub(x.mono);
-        let new = match s.params {
+        let (new, next) = match s.params {
             None => {
                 // Start at the host's monotonic time read after `before`,
                 // so nothing the host reported earlier is ahead of us.
                 s.real_off = host_real_off;
                 s.boot_off = host_boot_off;
-                next_params(x.before, x.mono, rate, s.real_off, s.boot_off)
+                (next_params(x.before, x.mono, rate, s.real_off, s.boot_off), SETTLE)
             }
             Some(p) => {
                 // Continue from where the current conversion is (one
-                // nanosecond on, for rounding), slewing toward the host.
+                // nanosecond on, for rounding), slewing toward the host
+                // over the next REFRESH.
                 let mut ours = p.at(x.tsc, Base::Monotonic).wrapping_add(1);
                 let mut err = i128::from(x.mono) - i128::from(ours);
                 if err > STEP_NS {
@@ -209,11 +215,11 @@ impl Clock {
                 if (i128::from(host_boot_off as i64) - i128::from(s.boot_off as i64)).abs() > OFFSET_STEP_NS {
                     s.boot_off = host_boot_off;
                 }
-                next_params(x.tsc, ours, mult, s.real_off, s.boot_off)
+                (next_params(x.tsc, ours, mult, s.real_off, s.boot_off), REFRESH)
             }
         };
         self.publish(&mut s, new);
-        Some(REFRESH)
+        Some(next)
     }
 
     /// Write `p` to the page (seqlock) and make it the conversion in force.
