@@ -896,6 +896,7 @@ impl MemoryManager {
         m.arg_end = self.arg_end;
         m.env_start = self.env_start;
         m.env_end = self.env_end;
+        self.populate_shared_anon()?;
         // Every page gets one more owner: the child.
         let mut offs = Vec::with_capacity(self.pages.len());
         // Ranges mapped writable here that must become read-only:
@@ -939,6 +940,38 @@ impl MemoryManager {
             }
         }
         Ok(m)
+    }
+
+    /// Populate every missing page of `MAP_SHARED` anonymous VMAs (zeroed
+    /// pages: the file is sparse), so that a fork shares them all; a page
+    /// populated later would be private to whichever process touched it.
+    fn populate_shared_anon(&mut self) -> Result<(), Errno> {
+        let ranges: Vec<(u64, u64)> = self
+            .vmas
+            .values()
+            .filter(|v| v.shared && matches!(v.backing, VmaBacking::Anon))
+            .map(|v| (v.start, v.end))
+            .collect();
+        for (start, end) in ranges {
+            let mut gaps: Vec<(u64, u64)> = Vec::new();
+            let mut cur = start;
+            for &a in self.pages.range(start..end).map(|(a, _)| a) {
+                if a > cur {
+                    gaps.push((cur, a));
+                }
+                cur = a + PAGE;
+            }
+            if cur < end {
+                gaps.push((cur, end));
+            }
+            for (gs, ge) in gaps {
+                let r = self.mf.allocate(ge - gs).ok_or(Errno::ENOMEM)?;
+                for a in (gs..ge).step_by(PAGE as usize) {
+                    self.pages.insert(a, Page { off: r.off + (a - gs), mapped: false, cow: false });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Give a forked copy its platform address space (on the thread that
