@@ -202,6 +202,10 @@ fn write_in_parent_leaves_child_unchanged() {
     assert_eq!(used.1, 0);
     child.store(&mf, a, 9);
     assert_eq!(mf.usage(), used);
+    // The write fault made the other mapped pages of its chunk writable
+    // too, since they are not shared any more.
+    let chunk_end = ((a & !(16 * PAGE - 1)) + 16 * PAGE).min(a + N * PAGE);
+    assert_eq!(child.host.writable_pages() as u64, (chunk_end - a) / PAGE);
     assert_eq!(child.load(&mf, a + PAGE), 2);
     drop(child);
     assert_eq!(mf.usage(), (0, 0));

@@ -678,12 +678,12 @@ impl MemoryManager {
                 // would not fault on it): take our own copy.
                 let p = self.break_cow(page)?;
                 self.map_run(page, p.off, PAGE, prot_of(v.prot))?;
+                self.reclaim_cow(page, &v);
                 return Ok(true);
             }
             return Ok(unmapped);
         }
-        let cstart = (page_down(addr) & !(FAULT_CHUNK - 1)).max(v.start);
-        let cend = ((page_down(addr) & !(FAULT_CHUNK - 1)) + FAULT_CHUNK).min(v.end);
+        let (cstart, cend) = fault_chunk(page, &v);
         // Populate the chunk's missing pages with one contiguous allocation
         // when possible, so the mapping below is a single call.
         let missing: Vec<u64> = (cstart..cend).step_by(PAGE as usize).filter(|a| !self.pages.contains_key(a)).collect();
@@ -736,6 +736,33 @@ impl MemoryManager {
             self.map_run(ra, ro, rl, prot_of(rp))?;
         }
         Ok(true)
+    }
+
+    /// After a write fault on a copy-on-write page at `page`: the mapped
+    /// copy-on-write pages around it (in its fault chunk) that no other
+    /// address space owns any more are made writable now, sparing a fault
+    /// each (no copy is needed; typically the other process has exited or
+    /// exec'd).
+    fn reclaim_cow(&mut self, page: u64, v: &Vma) {
+        let (cstart, cend) = fault_chunk(page, v);
+        let mut runs: Vec<(u64, u64)> = Vec::new();
+        for (&a, p) in self.pages.range_mut(cstart..cend) {
+            if p.mapped && p.cow && self.mf.refcount(p.off) == 1 {
+                p.cow = false;
+                match runs.last_mut() {
+                    Some((s, l)) if *s + *l == a => *l += PAGE,
+                    _ => runs.push((a, PAGE)),
+                }
+            }
+        }
+        for (s, l) in runs {
+            if self.space.protect(s, l, prot_of(v.prot)).is_err() {
+                // Still read-only: the next write faults, which is enough.
+                for (_, p) in self.pages.range_mut(s..s + l) {
+                    p.cow = true;
+                }
+            }
+        }
     }
 
     /// Give the page at `page` (shared copy-on-write) to this address space
@@ -1000,6 +1027,12 @@ impl Drop for MemoryManager {
             self.drop_pages(first, last + PAGE);
         }
     }
+}
+
+/// The pages populated and mapped together with a fault at `page` in `v`.
+fn fault_chunk(page: u64, v: &Vma) -> (u64, u64) {
+    let base = page & !(FAULT_CHUNK - 1);
+    (base.max(v.start), (base + FAULT_CHUNK).min(v.end))
 }
 
 /// The platform address space of a forked copy before its own exists.
