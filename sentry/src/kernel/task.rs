@@ -723,11 +723,13 @@ impl Task {
                     syscalls::dispatch(self)
                 }
                 Event::Fault { addr, si_code, .. } => {
-                    // A MAPERR on a page another thread has just mapped is
+                    // A fault on a page another thread has just mapped (or
+                    // given its own copy of a copy-on-write page) is
                     // retried, but never twice in a row at one address.
                     let repeat = self.last_fault == Some(addr);
                     self.last_fault = Some(addr);
-                    let handled = lock(&self.mm).handle_fault(addr, si_code == 1 && !repeat);
+                    let stale = (si_code == SEGV_MAPERR || si_code == SEGV_ACCERR) && !repeat;
+                    let handled = lock(&self.mm).handle_fault(addr, stale);
                     if let Err(e) = handled {
                         let why = lock(&self.mm).last_error.take().unwrap_or_default();
                         self.k.log(&format!("bulwark: tid {}: fault at {addr:#x} not handled: {e} {why}", self.tid));
