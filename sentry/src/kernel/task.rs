@@ -758,11 +758,8 @@ impl Task {
     /// exit when this was the last thread.
     fn exit_task(&mut self, how: TaskExit) {
         self.exit_robust_list();
-        if self.clear_child_tid != 0 {
-            let _ = self.write_val(self.clear_child_tid, &0u32);
-            let key = (Arc::as_ptr(&self.mm) as usize, self.clear_child_tid);
-            let _ = self.k.futexes.wake(key, 1, u32::MAX);
-        }
+        // Gone from the process before a joiner is woken, so what it sees
+        // next (e.g. /proc/<pid>/task) already shows the thread exited.
         self.shared.exited.store(true, Ordering::Relaxed);
         *lock(&self.shared.interrupter) = None;
         lock(&self.k.tasks).remove(&self.tid);
@@ -771,6 +768,11 @@ impl Task {
             th.retain(|t| t.tid != self.tid);
             th.is_empty()
         };
+        if self.clear_child_tid != 0 {
+            let _ = self.write_val(self.clear_child_tid, &0u32);
+            let key = (Arc::as_ptr(&self.mm) as usize, self.clear_child_tid);
+            let _ = self.k.futexes.wake(key, 1, u32::MAX);
+        }
         if last {
             let status = lock(&self.proc_.exit).group_exit.unwrap_or(how);
             super::process::exit_process(&self.k, &self.proc_, status);
