@@ -19,6 +19,24 @@ fn shared_file_mapping_is_coherent_with_read_write_and_across_fork() {
 }
 
 #[test]
+fn fork_copies_private_memory_on_either_side_and_keeps_shared_memory_shared() {
+    let prog = c_program("cow", &["-pthread"]);
+    let out = assert_same(&[prog.to_str().expect("utf-8 path")]);
+
+    assert_eq!(
+        out.stdout_str(),
+        "child writes: child 0, parent unchanged 1, stack unchanged 1\n\
+         parent writes: child sees old 0, parent sees new 1\n\
+         child reads: child 0, parent writes after 1, unchanged 1\n\
+         copy-out: child 0, parent unchanged 1\n\
+         mprotect: child 0, parent unchanged 1\n\
+         nested: child 0 ok 1, grandchild ok 1, parent unchanged 1\n\
+         threads: bad children 0, parent final 1\n\
+         done\n"
+    );
+}
+
+#[test]
 fn renamed_directories_and_files_keep_their_new_paths_for_cwd_and_open_fds() {
     // /dev/shm is a tmpfs both natively and in the sandbox; the pid keeps
     // concurrent native runs apart.

@@ -145,26 +145,29 @@ impl Kernel {
         lock(&self.procs).values().cloned().collect()
     }
 
-    /// Send a process-directed signal.
-    pub fn signal_process(&self, p: &Arc<Process>, info: Siginfo) {
-        let sig = info.si_signo as u32;
-        if sig == 0 || p.is_dead() {
-            return;
-        }
-        // Blocked signals are never ignored: the handler may change first.
-        let all_block = lock(&p.threads).iter().all(|t| t.mask.load(Ordering::Relaxed) & signal::bit(sig) != 0);
-        if p.init_ignores(sig) && !all_block {
-            return;
+    /// The checks every sent signal goes through: `false` when it is
+    /// discarded on arrival (or has already acted: SIGKILL). `blocked` says
+    /// whether the receiver(s) block it: blocked signals are never ignored,
+    /// since the handler may change before they are unblocked.
+    fn admit(p: &Process, sig: u32, blocked: bool) -> bool {
+        if sig == 0 || p.is_dead() || (p.init_ignores(sig) && !blocked) {
+            return false;
         }
         if sig == SIGKILL {
             p.group_exit(TaskExit::Signal(SIGKILL as i32));
-            return;
+            return false;
         }
         if sig == SIGCONT {
             p.continue_all();
         }
-        let act = p.action(sig);
-        if signal::ignored(sig, &act) && !all_block {
+        blocked || !signal::ignored(sig, &p.action(sig))
+    }
+
+    /// Send a process-directed signal.
+    pub fn signal_process(&self, p: &Arc<Process>, info: Siginfo) {
+        let sig = info.si_signo as u32;
+        let all_block = lock(&p.threads).iter().all(|t| t.mask.load(Ordering::Relaxed) & signal::bit(sig) != 0);
+        if !Self::admit(p, sig, all_block) {
             return;
         }
         lock(&p.pending).push(info);
@@ -188,18 +191,7 @@ impl Kernel {
         let sig = info.si_signo as u32;
         let Some(p) = t.process.upgrade() else { return };
         let blocked = t.mask.load(Ordering::Relaxed) & signal::bit(sig) != 0;
-        if sig == 0 || p.is_dead() || (p.init_ignores(sig) && !blocked) {
-            return;
-        }
-        if sig == SIGKILL {
-            p.group_exit(TaskExit::Signal(SIGKILL as i32));
-            return;
-        }
-        if sig == SIGCONT {
-            p.continue_all();
-        }
-        let act = p.action(sig);
-        if signal::ignored(sig, &act) && t.mask.load(Ordering::Relaxed) & signal::bit(sig) == 0 {
+        if !Self::admit(&p, sig, blocked) {
             return;
         }
         lock(&t.pending).push(info);

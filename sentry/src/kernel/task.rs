@@ -724,11 +724,13 @@ impl Task {
                     syscalls::dispatch(self)
                 }
                 Event::Fault { addr, si_code, .. } => {
-                    // A MAPERR on a page another thread has just mapped is
+                    // A fault on a page another thread has just mapped (or
+                    // given its own copy of a copy-on-write page) is
                     // retried, but never twice in a row at one address.
                     let repeat = self.last_fault == Some(addr);
                     self.last_fault = Some(addr);
-                    let handled = lock(&self.mm).handle_fault(addr, si_code == 1 && !repeat);
+                    let stale = (si_code == SEGV_MAPERR || si_code == SEGV_ACCERR) && !repeat;
+                    let handled = lock(&self.mm).handle_fault(addr, stale);
                     if let Err(e) = handled {
                         let why = lock(&self.mm).last_error.take().unwrap_or_default();
                         self.k.log(&format!("bulwark: tid {}: fault at {addr:#x} not handled: {e} {why}", self.tid));
@@ -757,11 +759,8 @@ impl Task {
     /// exit when this was the last thread.
     fn exit_task(&mut self, how: TaskExit) {
         self.exit_robust_list();
-        if self.clear_child_tid != 0 {
-            let _ = self.write_val(self.clear_child_tid, &0u32);
-            let key = (Arc::as_ptr(&self.mm) as usize, self.clear_child_tid);
-            let _ = self.k.futexes.wake(key, 1, u32::MAX);
-        }
+        // Gone from the process before a joiner is woken, so what it sees
+        // next (e.g. /proc/<pid>/task) already shows the thread exited.
         self.shared.exited.store(true, Ordering::Relaxed);
         *lock(&self.shared.interrupter) = None;
         lock(&self.k.tasks).remove(&self.tid);
@@ -770,6 +769,11 @@ impl Task {
             th.retain(|t| t.tid != self.tid);
             th.is_empty()
         };
+        if self.clear_child_tid != 0 {
+            let _ = self.write_val(self.clear_child_tid, &0u32);
+            let key = (Arc::as_ptr(&self.mm) as usize, self.clear_child_tid);
+            let _ = self.k.futexes.wake(key, 1, u32::MAX);
+        }
         if last {
             let status = lock(&self.proc_.exit).group_exit.unwrap_or(how);
             super::process::exit_process(&self.k, &self.proc_, status);

@@ -116,9 +116,30 @@ impl MemoryFile {
     }
 
     /// Add an owner to the page at `off` (a `MAP_SHARED` page kept by a
-    /// forked child).
+    /// forked child, or a private page shared copy-on-write).
     pub fn incref(&self, off: u64) {
         *self.lock().shared.entry(off).or_insert(0) += 1;
+    }
+
+    /// Add an owner to each page in `offs` (under one lock: fork shares
+    /// every page of an address space).
+    pub fn incref_all(&self, offs: &[u64]) {
+        let mut a = self.lock();
+        for &off in offs {
+            *a.shared.entry(off).or_insert(0) += 1;
+        }
+    }
+
+    /// How many owners the allocated page at `off` has.
+    pub fn refcount(&self, off: u64) -> u32 {
+        1 + self.lock().shared.get(&off).copied().unwrap_or(0)
+    }
+
+    /// Bytes handed out and not freed, and the number of pages with more
+    /// than one owner (for tests and leak checks).
+    pub fn usage(&self) -> (u64, usize) {
+        let a = self.lock();
+        (a.top - a.free.values().sum::<u64>(), a.shared.len())
     }
 
     /// Drop one owner of each page of `r`, freeing the pages nobody else owns.

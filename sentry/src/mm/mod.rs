@@ -4,5 +4,8 @@
 pub mod memfile;
 mod vma;
 
+#[cfg(test)]
+mod cow_tests;
+
 pub use memfile::{FileRange, MemoryFile};
 pub use vma::{MemoryManager, SharedObject, Vma, VmaBacking};

@@ -3,8 +3,11 @@
 //! A VMA says what an application range may hold; pages are populated from
 //! the MemoryFile lazily, on the first fault or copy that touches them, and
 //! mapped into the platform's address space on the first fault. Mappings in
-//! the platform are always made with the VMA's protection, so a fault on a
-//! page that is already mapped is a real access violation.
+//! the platform are made with the VMA's protection, except that pages shared
+//! copy-on-write since a fork are mapped without write permission: a write
+//! to one faults, and the fault (or a copy-out) gives this address space its
+//! own copy. Otherwise a fault on a page that is already mapped is a real
+//! access violation (or a race with another thread that just mapped it).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -166,10 +169,14 @@ impl Vma {
     }
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Page {
     off: u64,
     mapped: bool,
+    /// Shared copy-on-write with another address space since a fork (only
+    /// private mappings): mapped read-only, copied on the first write unless
+    /// this is the last owner by then.
+    cow: bool,
 }
 
 /// One application address space.
@@ -597,7 +604,7 @@ impl MemoryManager {
             let known = crate::vfs::lock(&obj.pages).get(&idx).copied();
             if let Some(off) = known {
                 self.mf.incref(off);
-                let p = Page { off, mapped: false };
+                let p = Page { off, mapped: false, cow: false };
                 self.pages.insert(page, p);
                 return Ok(p);
             }
@@ -644,7 +651,7 @@ impl MemoryManager {
             self.mf.incref(r.off);
             crate::vfs::lock(&obj.pages).insert(idx, r.off);
         }
-        let p = Page { off: r.off, mapped: false };
+        let p = Page { off: r.off, mapped: false, cow: false };
         self.pages.insert(page, p);
         Ok(p)
     }
@@ -677,9 +684,15 @@ impl MemoryManager {
     /// made available and the application can retry; `Ok(false)` when it is
     /// a real violation (the sentry raises SIGSEGV).
     ///
-    /// `unmapped` says the host found no mapping at all (SEGV_MAPERR): if the
-    /// page is mapped by now, another thread mapped it in the meantime and
-    /// the access is simply retried.
+    /// A write to a copy-on-write page mapped read-only (SEGV_ACCERR) in a
+    /// writable VMA gives this space its own copy, mapped writable.
+    ///
+    /// `unmapped` says the fault may be stale: the host found no mapping
+    /// (SEGV_MAPERR), or a read-only one (SEGV_ACCERR) that another thread
+    /// may have replaced in the meantime (a copy-on-write page it copied).
+    /// If the page is mapped by now, the access is simply retried; the
+    /// caller passes `false` when the same access faults again, so a real
+    /// violation is reported on the second fault.
     pub fn handle_fault(&mut self, addr: u64, unmapped: bool) -> Result<bool, Errno> {
         let page = page_down(addr);
         let v = match self.find_vma(addr) {
@@ -692,11 +705,18 @@ impl MemoryManager {
         if v.prot & (PROT_READ | PROT_WRITE | PROT_EXEC) == 0 {
             return Ok(false);
         }
-        if self.pages.get(&page).is_some_and(|p| p.mapped) {
+        if let Some(p) = self.pages.get(&page).copied().filter(|p| p.mapped) {
+            if p.cow && v.prot & PROT_WRITE != 0 {
+                // A write to a page shared copy-on-write (a read or exec
+                // would not fault on it): take our own copy.
+                let p = self.break_cow(page)?;
+                self.map_run(page, p.off, PAGE, prot_of(v.prot))?;
+                self.reclaim_cow(page, &v);
+                return Ok(true);
+            }
             return Ok(unmapped);
         }
-        let cstart = (page_down(addr) & !(FAULT_CHUNK - 1)).max(v.start);
-        let cend = ((page_down(addr) & !(FAULT_CHUNK - 1)) + FAULT_CHUNK).min(v.end);
+        let (cstart, cend) = fault_chunk(page, &v);
         // Populate the chunk's missing pages with one contiguous allocation
         // when possible, so the mapping below is a single call.
         let missing: Vec<u64> = (cstart..cend).step_by(PAGE as usize).filter(|a| !self.pages.contains_key(a)).collect();
@@ -706,38 +726,99 @@ impl MemoryManager {
         {
             if let Some(r) = self.mf.allocate(cend - cstart) {
                 for (i, a) in missing.iter().enumerate() {
-                    self.pages.insert(*a, Page { off: r.off + i as u64 * PAGE, mapped: false });
+                    self.pages.insert(*a, Page { off: r.off + i as u64 * PAGE, mapped: false, cow: false });
                 }
             }
         }
         for a in (cstart..cend).step_by(PAGE as usize) {
             self.populate(a, &v)?;
         }
-        // Map runs of pages that are contiguous in the file.
-        let prot = prot_of(v.prot);
-        let mut run: Option<(u64, u64, u64)> = None; // (addr, off, len)
+        // Copy-on-write pages nobody else owns any more are ours again.
+        if v.prot & PROT_WRITE != 0 {
+            for (_, p) in self.pages.range_mut(cstart..cend) {
+                if p.cow && !p.mapped && self.mf.refcount(p.off) == 1 {
+                    p.cow = false;
+                }
+            }
+        }
+        // Map runs of pages that are contiguous in the file (and mapped with
+        // one protection: copy-on-write pages without write permission).
+        let full = v.prot;
+        let ro = v.prot & !PROT_WRITE;
+        let mut run: Option<(u64, u64, u64, u32)> = None; // (addr, off, len, prot)
         let items: Vec<(u64, Page)> = self.pages.range(cstart..cend).map(|(&a, &p)| (a, p)).collect();
         for (a, p) in items {
             if p.mapped {
-                if let Some((ra, ro, rl)) = run.take() {
-                    self.map_run(ra, ro, rl, prot)?;
+                if let Some((ra, ro, rl, rp)) = run.take() {
+                    self.map_run(ra, ro, rl, prot_of(rp))?;
                 }
                 continue;
             }
+            let prot = if p.cow { ro } else { full };
             match &mut run {
-                Some((ra, ro, rl)) if *ra + *rl == a && *ro + *rl == p.off => *rl += PAGE,
+                Some((ra, ro, rl, rp)) if *ra + *rl == a && *ro + *rl == p.off && *rp == prot => *rl += PAGE,
                 _ => {
-                    if let Some((ra, ro, rl)) = run.take() {
-                        self.map_run(ra, ro, rl, prot)?;
+                    if let Some((ra, ro, rl, rp)) = run.take() {
+                        self.map_run(ra, ro, rl, prot_of(rp))?;
                     }
-                    run = Some((a, p.off, PAGE));
+                    run = Some((a, p.off, PAGE, prot));
                 }
             }
         }
-        if let Some((ra, ro, rl)) = run {
-            self.map_run(ra, ro, rl, prot)?;
+        if let Some((ra, ro, rl, rp)) = run {
+            self.map_run(ra, ro, rl, prot_of(rp))?;
         }
         Ok(true)
+    }
+
+    /// After a write fault on a copy-on-write page at `page`: the mapped
+    /// copy-on-write pages around it (in its fault chunk) that no other
+    /// address space owns any more are made writable now, sparing a fault
+    /// each (no copy is needed; typically the other process has exited or
+    /// exec'd).
+    fn reclaim_cow(&mut self, page: u64, v: &Vma) {
+        let (cstart, cend) = fault_chunk(page, v);
+        let mut runs: Vec<(u64, u64)> = Vec::new();
+        for (&a, p) in self.pages.range_mut(cstart..cend) {
+            if p.mapped && p.cow && self.mf.refcount(p.off) == 1 {
+                p.cow = false;
+                match runs.last_mut() {
+                    Some((s, l)) if *s + *l == a => *l += PAGE,
+                    _ => runs.push((a, PAGE)),
+                }
+            }
+        }
+        for (s, l) in runs {
+            if self.space.protect(s, l, prot_of(v.prot)).is_err() {
+                // Still read-only: the next write faults, which is enough.
+                for (_, p) in self.pages.range_mut(s..s + l) {
+                    p.cow = true;
+                }
+            }
+        }
+    }
+
+    /// Give the page at `page` (shared copy-on-write) to this address space
+    /// alone: a copy when another owner remains, else the page itself. The
+    /// platform mapping is left as it was (the caller maps it again).
+    fn break_cow(&mut self, page: u64) -> Result<Page, Errno> {
+        let p = *self.pages.get(&page).ok_or(Errno::EFAULT)?;
+        if !p.cow {
+            return Ok(p);
+        }
+        let off = if self.mf.refcount(p.off) > 1 {
+            let r = self.mf.allocate(PAGE).ok_or(Errno::ENOMEM)?;
+            self.mf.copy(p.off, r.off, PAGE);
+            // The other owners keep the old page (and free it when the last
+            // of them is done with it).
+            self.mf.release(FileRange { off: p.off, len: PAGE });
+            r.off
+        } else {
+            p.off
+        };
+        let np = Page { off, mapped: p.mapped, cow: false };
+        self.pages.insert(page, np);
+        Ok(np)
     }
 
     fn map_run(&mut self, addr: u64, off: u64, len: u64, prot: Prot) -> Result<(), Errno> {
@@ -802,7 +883,17 @@ impl MemoryManager {
             if v.prot & need == 0 {
                 return Err(Errno::EFAULT);
             }
-            let p = self.populate(page, &v)?;
+            let mut p = self.populate(page, &v)?;
+            if write && p.cow {
+                p = self.break_cow(page)?;
+                if p.mapped {
+                    // The platform maps the shared page read-only: map ours.
+                    if self.map_run(page, p.off, PAGE, prot_of(v.prot)).is_err() {
+                        self.pages.entry(page).and_modify(|p| p.mapped = false);
+                        let _ = self.space.unmap(page, PAGE);
+                    }
+                }
+            }
             let pend = (page + PAGE).min(end);
             let boff = (cur - addr) as usize;
             let n = (pend - cur) as usize;
@@ -852,10 +943,15 @@ impl MemoryManager {
     }
 
     /// The copy of this address space a forked child gets: the same VMAs,
-    /// private pages copied (eagerly; copy-on-write is a later step),
-    /// `MAP_SHARED` pages shared. The copy has no platform address space
-    /// until `set_space`; nothing is mapped in it until its first faults.
-    pub fn fork_copy(&self) -> Result<MemoryManager, Errno> {
+    /// `MAP_SHARED` pages shared, private pages shared copy-on-write (in both
+    /// spaces: this one's writable mappings of them are write-protected
+    /// before this returns). The copy has no platform address space until
+    /// `set_space`; nothing is mapped in it until its first faults.
+    ///
+    /// Runs on a thread that may change this space's platform mappings
+    /// (the forking task's); other threads of the process may keep running
+    /// and fault on the protected pages once the fork is done.
+    pub fn fork_copy(&mut self) -> Result<MemoryManager, Errno> {
         let mut m = MemoryManager::new(self.mf.clone(), Arc::new(NoSpace(self.reserved.clone())), self.max_addr);
         m.vmas = self.vmas.clone();
         m.brk_start = self.brk_start;
@@ -864,19 +960,82 @@ impl MemoryManager {
         m.arg_end = self.arg_end;
         m.env_start = self.env_start;
         m.env_end = self.env_end;
-        for (&a, p) in &self.pages {
-            let shared = self.find_vma(a).is_some_and(|v| v.shared);
-            let off = if shared {
-                self.mf.incref(p.off);
-                p.off
-            } else {
-                let r = self.mf.allocate(PAGE).ok_or(Errno::ENOMEM)?;
-                self.mf.copy(p.off, r.off, PAGE);
-                r.off
-            };
-            m.pages.insert(a, Page { off, mapped: false });
+        self.populate_shared_anon()?;
+        // Every page gets one more owner: the child.
+        let mut offs = Vec::with_capacity(self.pages.len());
+        // Ranges mapped writable here that must become read-only:
+        // (start, len, prot without write).
+        let mut protect: Vec<(u64, u64, u32)> = Vec::new();
+        let mut vma: Option<&Vma> = None;
+        for (&a, p) in self.pages.iter_mut() {
+            if !vma.is_some_and(|v| v.start <= a && a < v.end) {
+                vma = self.vmas.range(..=a).next_back().map(|(_, v)| v).filter(|v| a < v.end);
+            }
+            offs.push(p.off);
+            let (shared, prot) = vma.map_or((false, 0), |v| (v.shared, v.prot));
+            if shared {
+                m.pages.insert(a, Page { off: p.off, mapped: false, cow: false });
+                continue;
+            }
+            if p.mapped && !p.cow && prot & PROT_WRITE != 0 {
+                let ro = prot & !PROT_WRITE;
+                match protect.last_mut() {
+                    Some((s, l, rp)) if *s + *l == a && *rp == ro => *l += PAGE,
+                    _ => protect.push((a, PAGE, ro)),
+                }
+            }
+            p.cow = true;
+            m.pages.insert(a, Page { off: p.off, mapped: false, cow: true });
+        }
+        self.mf.incref_all(&offs);
+        for (start, len, prot) in protect {
+            if let Err(e) = self.space.protect(start, len, prot_of(prot)) {
+                // Unmapped pages refault (and are mapped read-only then).
+                if self.space.unmap(start, len).is_err() {
+                    // The parent could still write to pages the child
+                    // shares: no fork (dropping `m` gives the pages back;
+                    // ours stay marked copy-on-write, which is harmless).
+                    self.last_error = Some(e.to_string());
+                    return Err(Errno::ENOMEM);
+                }
+                for (_, p) in self.pages.range_mut(start..start + len) {
+                    p.mapped = false;
+                }
+            }
         }
         Ok(m)
+    }
+
+    /// Populate every missing page of `MAP_SHARED` anonymous VMAs (zeroed
+    /// pages: the file is sparse), so that a fork shares them all; a page
+    /// populated later would be private to whichever process touched it.
+    fn populate_shared_anon(&mut self) -> Result<(), Errno> {
+        let ranges: Vec<(u64, u64)> = self
+            .vmas
+            .values()
+            .filter(|v| v.shared && matches!(v.backing, VmaBacking::Anon))
+            .map(|v| (v.start, v.end))
+            .collect();
+        for (start, end) in ranges {
+            let mut gaps: Vec<(u64, u64)> = Vec::new();
+            let mut cur = start;
+            for &a in self.pages.range(start..end).map(|(a, _)| a) {
+                if a > cur {
+                    gaps.push((cur, a));
+                }
+                cur = a + PAGE;
+            }
+            if cur < end {
+                gaps.push((cur, end));
+            }
+            for (gs, ge) in gaps {
+                let r = self.mf.allocate(ge - gs).ok_or(Errno::ENOMEM)?;
+                for a in (gs..ge).step_by(PAGE as usize) {
+                    self.pages.insert(a, Page { off: r.off + (a - gs), mapped: false, cow: false });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Give a forked copy its platform address space (on the thread that
@@ -905,6 +1064,12 @@ impl Drop for MemoryManager {
             self.drop_pages(first, last + PAGE);
         }
     }
+}
+
+/// The pages populated and mapped together with a fault at `page` in `v`.
+fn fault_chunk(page: u64, v: &Vma) -> (u64, u64) {
+    let base = page & !(FAULT_CHUNK - 1);
+    (base.max(v.start), (base + FAULT_CHUNK).min(v.end))
 }
 
 /// The platform address space of a forked copy before its own exists.

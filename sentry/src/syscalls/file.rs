@@ -245,9 +245,12 @@ pub fn pwrite64(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     write_from(t, &f, a[1], a[2] as usize, Some(pos_arg(a[3])?)).map(|n| n as u64)
 }
 
-fn iovecs(t: &Task, addr: u64, cnt: u64) -> KResult<Vec<Iovec>> {
+/// Read an iovec array of `cnt` entries at `addr`: EINVAL for more than
+/// `UIO_MAXIOV` (1024) entries (`too_many` lets sendmsg say EMSGSIZE), a
+/// negative length, or a total that overflows `ssize_t`.
+pub(super) fn read_iovecs(t: &Task, addr: u64, cnt: u64, too_many: Errno) -> KResult<Vec<Iovec>> {
     if cnt > 1024 {
-        return Err(Errno::EINVAL);
+        return Err(too_many);
     }
     let mut v = vec![Iovec::default(); cnt as usize];
     t.read_bytes(addr, v.as_bytes_mut())?;
@@ -262,6 +265,10 @@ fn iovecs(t: &Task, addr: u64, cnt: u64) -> KResult<Vec<Iovec>> {
         return Err(Errno::EINVAL);
     }
     Ok(v)
+}
+
+fn iovecs(t: &Task, addr: u64, cnt: u64) -> KResult<Vec<Iovec>> {
+    read_iovecs(t, addr, cnt, Errno::EINVAL)
 }
 
 fn rw_vec(t: &Task, a: &[u64; 6], write: bool, pos: Option<u64>) -> KResult<u64> {

@@ -440,22 +440,7 @@ pub fn recvfrom(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
 }
 
 fn iovecs(t: &Task, addr: u64, cnt: u64) -> KResult<Vec<Iovec>> {
-    if cnt > UIO_MAXIOV {
-        return Err(Errno::EMSGSIZE);
-    }
-    let mut v = vec![Iovec::default(); cnt as usize];
-    t.read_bytes(addr, v.as_bytes_mut())?;
-    let mut total: u64 = 0;
-    for io in &v {
-        if (io.iov_len as i64) < 0 {
-            return Err(Errno::EINVAL);
-        }
-        total = total.checked_add(io.iov_len).ok_or(Errno::EINVAL)?;
-    }
-    if total > i64::MAX as u64 {
-        return Err(Errno::EINVAL);
-    }
-    Ok(v)
+    super::file::read_iovecs(t, addr, cnt, Errno::EMSGSIZE)
 }
 
 fn align8(n: usize) -> usize {
