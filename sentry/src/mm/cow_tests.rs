@@ -323,3 +323,50 @@ fn exec_style_clear_frees_everything() {
     drop(parent);
     assert_eq!(mf.usage(), (0, 0));
 }
+
+/// A page the sentry owns and keeps (as the vDSO image and the vvar page
+/// are), holding `val`.
+fn kernel_page(mf: &MemoryFile, val: u8) -> VmaBacking {
+    let r = mf.allocate(PAGE).unwrap();
+    mf.write(r.off, &[val]);
+    VmaBacking::Kernel { off: r.off, len: PAGE }
+}
+
+#[test]
+fn private_kernel_pages_are_shared_until_written_and_the_sentry_keeps_its_copy() {
+    let mf = Arc::new(MemoryFile::new().unwrap());
+    let mut p = Proc::new(&mf);
+    let backing = kernel_page(&mf, 7);
+    let VmaBacking::Kernel { off: kpage, .. } = backing else { unreachable!() };
+    let a = p.mm.mmap(0, PAGE, PROT_READ | PROT_EXEC, MAP_PRIVATE, backing, b"[vdso]".to_vec(), (0, 0)).unwrap();
+
+    let seen = p.load(&mf, a);
+    let shared_before_write = p.off(a) == kpage;
+    p.mm.mprotect(a, PAGE, PROT_READ | PROT_WRITE).unwrap();
+    p.store(&mf, a, 9);
+    let mut kept = [0u8];
+    mf.read(kpage, &mut kept);
+
+    assert_eq!((seen, shared_before_write), (7, true));
+    assert_ne!(p.off(a), kpage);
+    assert_eq!((p.load(&mf, a), kept[0]), (9, 7));
+}
+
+#[test]
+fn shared_kernel_pages_are_seen_by_every_fork_and_never_made_writable() {
+    let mf = Arc::new(MemoryFile::new().unwrap());
+    let mut parent = Proc::new(&mf);
+    let backing = kernel_page(&mf, 1);
+    let VmaBacking::Kernel { off: kpage, .. } = backing else { unreachable!() };
+    let flags = MAP_SHARED;
+    let a = parent.mm.mmap(0, PAGE, PROT_READ, flags, backing, b"[vvar]".to_vec(), (0, 0)).unwrap();
+    parent.load(&mf, a);
+    let mut child = parent.fork();
+
+    mf.write(kpage, &[2]);
+    let writable = parent.mm.mprotect(a, PAGE, PROT_READ | PROT_WRITE);
+
+    assert_eq!((parent.load(&mf, a), child.load(&mf, a)), (2, 2));
+    assert_eq!((parent.off(a), child.off(a)), (kpage, kpage));
+    assert_eq!(writable, Err(abi::Errno::EACCES));
+}

@@ -48,7 +48,7 @@ pub enum VmaBacking {
     /// vvar page, the vDSO image): the page at `start + k` shows MemoryFile
     /// bytes at `off + k`, for `k < len`; beyond that, zeros. A shared VMA
     /// maps those very pages (it sees the sentry's later stores, and may
-    /// never be made writable); a private one gets a copy of them.
+    /// never be made writable); a private one shares them copy-on-write.
     Kernel { off: u64, len: u64 },
 }
 
@@ -612,14 +612,10 @@ impl MemoryManager {
         if let VmaBacking::Kernel { off, len } = v.backing {
             let k = v.file_offset_at(page) - off;
             if k < len {
-                let p = if v.shared {
-                    self.mf.incref(off + k);
-                    Page { off: off + k, mapped: false }
-                } else {
-                    let r = self.mf.allocate(PAGE).ok_or(Errno::ENOMEM)?;
-                    self.mf.copy(off + k, r.off, PAGE);
-                    Page { off: r.off, mapped: false }
-                };
+                // The sentry keeps its own reference, so a private page is
+                // always copied on its first write.
+                self.mf.incref(off + k);
+                let p = Page { off: off + k, mapped: false, cow: !v.shared };
                 self.pages.insert(page, p);
                 return Ok(p);
             }
