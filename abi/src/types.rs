@@ -304,3 +304,132 @@ pub struct RtSigframe {
     pub uc: Ucontext,
     pub info: Siginfo,
 }
+
+/// `struct ipc64_perm` (x86-64).
+#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct IpcPerm64 {
+    pub key: i32,
+    pub uid: u32,
+    pub gid: u32,
+    pub cuid: u32,
+    pub cgid: u32,
+    pub mode: u32,
+    pub seq: u16,
+    pub pad2: u16,
+    pub pad3: u32,
+    pub unused1: u64,
+    pub unused2: u64,
+}
+
+/// `struct shmid64_ds` (x86-64).
+#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct ShmidDs {
+    pub shm_perm: IpcPerm64,
+    pub shm_segsz: u64,
+    pub shm_atime: i64,
+    pub shm_dtime: i64,
+    pub shm_ctime: i64,
+    pub shm_cpid: i32,
+    pub shm_lpid: i32,
+    pub shm_nattch: u64,
+    pub unused4: u64,
+    pub unused5: u64,
+}
+
+/// `struct shminfo64` (`IPC_INFO`).
+#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct ShmInfo64 {
+    pub shmmax: u64,
+    pub shmmin: u64,
+    pub shmmni: u64,
+    pub shmseg: u64,
+    pub shmall: u64,
+    pub unused: [u64; 4],
+}
+
+/// `struct shm_info` (`SHM_INFO`).
+#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct ShmUsage {
+    pub used_ids: i32,
+    pub pad: i32,
+    pub shm_tot: u64,
+    pub shm_rss: u64,
+    pub shm_swp: u64,
+    pub swap_attempts: u64,
+    pub swap_successes: u64,
+}
+
+/// `struct semid64_ds` (x86-64).
+#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct SemidDs {
+    pub sem_perm: IpcPerm64,
+    pub sem_otime: i64,
+    pub unused1: u64,
+    pub sem_ctime: i64,
+    pub unused2: u64,
+    pub sem_nsems: u64,
+    pub unused3: u64,
+    pub unused4: u64,
+}
+
+/// `struct seminfo` (`IPC_INFO`, `SEM_INFO`).
+#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct SemInfo {
+    pub semmap: i32,
+    pub semmni: i32,
+    pub semmns: i32,
+    pub semmnu: i32,
+    pub semmsl: i32,
+    pub semopm: i32,
+    pub semume: i32,
+    pub semusz: i32,
+    pub semvmx: i32,
+    pub semaem: i32,
+}
+
+/// `struct sembuf`.
+#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct Sembuf {
+    pub sem_num: u16,
+    pub sem_op: i16,
+    pub sem_flg: i16,
+}
+
+/// `struct msqid64_ds` (x86-64).
+#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct MsqidDs {
+    pub msg_perm: IpcPerm64,
+    pub msg_stime: i64,
+    pub msg_rtime: i64,
+    pub msg_ctime: i64,
+    pub msg_cbytes: u64,
+    pub msg_qnum: u64,
+    pub msg_qbytes: u64,
+    pub msg_lspid: i32,
+    pub msg_lrpid: i32,
+    pub unused4: u64,
+    pub unused5: u64,
+}
+
+/// `struct msginfo` (`IPC_INFO`, `MSG_INFO`).
+#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct MsgInfo {
+    pub msgpool: i32,
+    pub msgmap: i32,
+    pub msgmax: i32,
+    pub msgmnb: i32,
+    pub msgmni: i32,
+    pub msgssz: i32,
+    pub msgtql: i32,
+    pub msgseg: u16,
+    pub pad: u16,
+}

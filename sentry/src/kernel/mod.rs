@@ -5,6 +5,7 @@ pub mod clock;
 pub mod futex;
 pub mod process;
 pub mod signal;
+pub mod sysv;
 mod task;
 pub mod timer;
 pub mod waiter;
@@ -47,6 +48,8 @@ pub struct Kernel {
     pub futexes: futex::Futexes,
     /// Pages of files mapped `MAP_SHARED`, by (dev, ino).
     pub shared_objects: Mutex<std::collections::HashMap<(u64, u64), Arc<crate::mm::SharedObject>>>,
+    /// System V shared memory, semaphores and message queues.
+    pub sysv: sysv::SysvIpc,
     pub timers: timer::TimerService,
     /// The clocks applications see, and the vvar page the vDSO reads them from.
     pub clock: clock::Clock,
@@ -85,6 +88,7 @@ impl Kernel {
             tasks: Mutex::new(BTreeMap::new()),
             futexes: futex::Futexes::default(),
             shared_objects: Mutex::new(std::collections::HashMap::new()),
+            sysv: sysv::SysvIpc::default(),
             timers: timer::TimerService::new(),
             clock,
             vdso,

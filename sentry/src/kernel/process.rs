@@ -240,6 +240,7 @@ pub fn exit_process(k: &Arc<Kernel>, p: &Arc<Process>, how: TaskExit) {
     // Files close now; memory goes when the process is reaped.
     *lock(&p.fds) = Arc::new(Mutex::new(crate::vfs::FdTable::new()));
     crate::vfs::lock::release_posix_locks(p.pid);
+    k.sysv.exit_process(p.pid);
     p.vfork_done.store(true, Ordering::Relaxed);
     p.exit_wq.notify_all();
     if p.pid == 1 {

@@ -17,6 +17,7 @@ use abi::Errno;
 use platform::{AddressSpace, Prot};
 
 use super::memfile::{FileRange, MemoryFile};
+use crate::kernel::sysv::{ShmAttach, ShmSegment};
 use crate::vfs::FileRef;
 
 const PAGE: u64 = PAGE_SIZE;
@@ -50,6 +51,11 @@ pub enum VmaBacking {
     /// maps those very pages (it sees the sentry's later stores, and may
     /// never be made writable); a private one shares them copy-on-write.
     Kernel { off: u64, len: u64 },
+    /// A System V shared memory segment attached with `shmat`: the page at
+    /// `start + k` is the segment's page at `offset + k`, shared by every
+    /// attach. The attach token counts the VMA in the segment's `nattch`
+    /// for as long as the VMA (or a split or forked copy of it) lives.
+    Shm { attach: ShmAttach, offset: u64, may_write: bool },
 }
 
 /// The pages of a file mapped `MAP_SHARED`: every such mapping of the file,
@@ -103,6 +109,33 @@ impl SharedObject {
         }
     }
 
+    /// The page at index `idx` (zero-filled when it is new), with one more
+    /// reference for the caller; the object keeps its own.
+    pub fn page_for(&self, mf: &MemoryFile, idx: u64) -> Result<u64, Errno> {
+        let mut pages = crate::vfs::lock(&self.pages);
+        if let Some(&off) = pages.get(&idx) {
+            mf.incref(off);
+            return Ok(off);
+        }
+        let r = mf.allocate(PAGE).ok_or(Errno::ENOMEM)?;
+        mf.incref(r.off);
+        pages.insert(idx, r.off);
+        Ok(r.off)
+    }
+
+    /// How many pages the object holds.
+    pub fn resident_pages(&self) -> u64 {
+        crate::vfs::lock(&self.pages).len() as u64
+    }
+
+    /// Drop the object's reference to each of its pages (the object is
+    /// going away; mappings keep their own references).
+    pub fn release_all(&self, mf: &MemoryFile) {
+        for (_, off) in crate::vfs::lock(&self.pages).drain() {
+            mf.release(FileRange { off, len: PAGE });
+        }
+    }
+
     /// Write resident pages back to `file` (msync, munmap), up to `size`.
     pub fn write_back(&self, mf: &MemoryFile, file: &FileRef, size: u64) {
         let pages: Vec<(u64, u64)> = crate::vfs::lock(&self.pages).iter().map(|(&i, &o)| (i, o)).collect();
@@ -138,7 +171,9 @@ pub struct Vma {
 impl Vma {
     fn file_offset_at(&self, addr: u64) -> u64 {
         match &self.backing {
-            VmaBacking::File { offset, .. } | VmaBacking::Kernel { off: offset, .. } => offset + (addr - self.start),
+            VmaBacking::File { offset, .. }
+            | VmaBacking::Kernel { off: offset, .. }
+            | VmaBacking::Shm { offset, .. } => offset + (addr - self.start),
             VmaBacking::Anon => 0,
         }
     }
@@ -146,7 +181,10 @@ impl Vma {
     /// The VMA cut to `[start, end)`, keeping file offsets right.
     fn slice(&self, start: u64, end: u64) -> Vma {
         let mut v = self.clone();
-        if let VmaBacking::File { offset, .. } | VmaBacking::Kernel { off: offset, .. } = &mut v.backing {
+        if let VmaBacking::File { offset, .. }
+        | VmaBacking::Kernel { off: offset, .. }
+        | VmaBacking::Shm { offset, .. } = &mut v.backing
+        {
             *offset += start - self.start;
         }
         v.start = start;
@@ -157,15 +195,20 @@ impl Vma {
     /// Offset into the file of the start, for `/proc/<pid>/maps`.
     pub fn offset(&self) -> u64 {
         match self.backing {
-            VmaBacking::File { .. } => self.file_offset_at(self.start),
+            VmaBacking::File { .. } | VmaBacking::Shm { .. } => self.file_offset_at(self.start),
             VmaBacking::Anon | VmaBacking::Kernel { .. } => 0,
         }
     }
 
     /// Whether `mprotect` may grant `prot`: the sentry's shared pages stay
     /// read-only (Linux's `[vvar]` has no `VM_MAYWRITE` either).
+    /// An `SHM_RDONLY` attach may not be made writable either.
     fn may_protect(&self, prot: u32) -> bool {
-        !(self.shared && matches!(self.backing, VmaBacking::Kernel { .. }) && prot & (PROT_WRITE | PROT_EXEC) != 0)
+        match self.backing {
+            VmaBacking::Kernel { .. } => !(self.shared && prot & (PROT_WRITE | PROT_EXEC) != 0),
+            VmaBacking::Shm { may_write, .. } => may_write || prot & PROT_WRITE == 0,
+            _ => true,
+        }
     }
 }
 
@@ -609,6 +652,12 @@ impl MemoryManager {
                 return Ok(p);
             }
         }
+        if let VmaBacking::Shm { attach, .. } = &v.backing {
+            let off = attach.segment().pages.page_for(&self.mf, v.file_offset_at(page) / PAGE)?;
+            let p = Page { off, mapped: false, cow: false };
+            self.pages.insert(page, p);
+            return Ok(p);
+        }
         if let VmaBacking::Kernel { off, len } = v.backing {
             let k = v.file_offset_at(page) - off;
             if k < len {
@@ -1042,6 +1091,34 @@ impl MemoryManager {
         for p in self.pages.values_mut() {
             p.mapped = false;
         }
+    }
+
+    /// `shmdt(2)`: unmap the segment attached at `addr` (every VMA of that
+    /// attach, split or not), and return it. `EINVAL` when no attach starts
+    /// at `addr`.
+    pub fn shm_detach(&mut self, addr: u64) -> Result<Arc<ShmSegment>, Errno> {
+        if !addr.is_multiple_of(PAGE) {
+            return Err(Errno::EINVAL);
+        }
+        let attach_start = |v: &Vma| match &v.backing {
+            VmaBacking::Shm { attach, offset, .. } => {
+                v.start.checked_sub(*offset).filter(|&s| s == addr).map(|_| attach.segment().clone())
+            }
+            _ => None,
+        };
+        let seg = self.vmas.range(addr..).find_map(|(_, v)| attach_start(v)).ok_or(Errno::EINVAL)?;
+        let end = addr.saturating_add(page_up(seg.size).unwrap_or(u64::MAX));
+        let doomed: Vec<(u64, u64)> = self
+            .vmas
+            .range(addr..end)
+            .map(|(_, v)| v)
+            .filter(|v| attach_start(v).is_some_and(|s| Arc::ptr_eq(&s, &seg)))
+            .map(|v| (v.start, v.end))
+            .collect();
+        for (s, e) in doomed {
+            self.remove_range(s, e);
+        }
+        Ok(seg)
     }
 
     /// Unmap everything (exec and exit).

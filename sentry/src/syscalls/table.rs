@@ -9,7 +9,7 @@ use abi::Errno;
 
 use super::{
     creds, file, file2, fs, futex, inotify, ipc, lock as flock, misc, mm, mount, pidfd, poll, process, signal,
-    signalfd, socket, time, timers, xattr,
+    signalfd, socket, sysv, time, timers, xattr,
 };
 use crate::kernel::Task;
 use crate::vfs::lock;
@@ -241,6 +241,19 @@ fn build() -> Vec<Option<Entry>> {
     e(SYS_GETPEERNAME, socket::getpeername, &[Fd, X, X]);
     e(SYS_GETSOCKOPT, socket::getsockopt, &[Fd, I, I, X, X]);
     e(SYS_SETSOCKOPT, socket::setsockopt, &[Fd, I, I, X, U]);
+    // SysV IPC.
+    e(SYS_SHMGET, sysv::shmget, &[I, U, Oct]);
+    e(SYS_SHMAT, sysv::shmat, &[I, X, X]);
+    e(SYS_SHMDT, sysv::shmdt, &[X]);
+    e(SYS_SHMCTL, sysv::shmctl, &[I, I, X]);
+    e(SYS_SEMGET, sysv::semget, &[I, I, Oct]);
+    e(SYS_SEMOP, sysv::semop, &[I, X, U]);
+    e(SYS_SEMTIMEDOP, sysv::semtimedop, &[I, X, U, X]);
+    e(SYS_SEMCTL, sysv::semctl, &[I, I, I, X]);
+    e(SYS_MSGGET, sysv::msgget, &[I, Oct]);
+    e(SYS_MSGSND, sysv::msgsnd, &[I, X, U, X]);
+    e(SYS_MSGRCV, sysv::msgrcv, &[I, X, U, I, X]);
+    e(SYS_MSGCTL, sysv::msgctl, &[I, I, X]);
     // Signals.
     e(SYS_RT_SIGACTION, signal::rt_sigaction, &[I, X, X, U]);
     e(SYS_RT_SIGPROCMASK, signal::rt_sigprocmask, &[I, X, X, U]);

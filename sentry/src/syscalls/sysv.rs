@@ -1,0 +1,727 @@
+//! System V IPC calls: shared memory (`shmget shmat shmdt shmctl`),
+//! semaphores (`semget semop semtimedop semctl`) and message queues
+//! (`msgget msgsnd msgrcv msgctl`). The objects are in `kernel::sysv`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use abi::consts::*;
+use abi::types::{IpcPerm64, MsgInfo, MsqidDs, SemInfo, Sembuf, SemidDs, ShmInfo64, ShmUsage, ShmidDs, Timespec};
+use abi::Errno;
+use zerocopy::FromBytes;
+
+use super::int_arg;
+use crate::kernel::sysv::*;
+use crate::kernel::Task;
+use crate::mm::VmaBacking;
+use crate::vfs::{lock, KResult};
+
+const IPC_RMID: i32 = 0;
+const IPC_SET: i32 = 1;
+const IPC_STAT: i32 = 2;
+const IPC_INFO: i32 = 3;
+/// Old programs or 32-bit ABIs or'ed this into the command; it means
+/// nothing on x86-64 and is ignored.
+const IPC_64: i32 = 0x100;
+
+const SHM_LOCK: i32 = 11;
+const SHM_UNLOCK: i32 = 12;
+const SHM_STAT: i32 = 13;
+const SHM_INFO: i32 = 14;
+const SHM_STAT_ANY: i32 = 15;
+const SHM_RDONLY: u32 = 0o10000;
+const SHM_RND: u32 = 0o20000;
+const SHM_REMAP: u32 = 0o40000;
+const SHM_EXEC: u32 = 0o100000;
+
+const GETPID: i32 = 11;
+const GETVAL: i32 = 12;
+const GETALL: i32 = 13;
+const GETNCNT: i32 = 14;
+const GETZCNT: i32 = 15;
+const SETVAL: i32 = 16;
+const SETALL: i32 = 17;
+const SEM_STAT: i32 = 18;
+const SEM_INFO: i32 = 19;
+const SEM_STAT_ANY: i32 = 20;
+const SEM_UNDO: i16 = 0x1000;
+
+const MSG_STAT: i32 = 11;
+const MSG_INFO: i32 = 12;
+const MSG_STAT_ANY: i32 = 13;
+const MSG_NOERROR: u32 = 0o10000;
+const MSG_COPY: u32 = 0o40000;
+
+const READ: u32 = 0o444;
+const WRITE: u32 = 0o222;
+
+fn perm64(p: &IpcPerm) -> IpcPerm64 {
+    IpcPerm64 {
+        key: p.key,
+        uid: p.uid,
+        gid: p.gid,
+        cuid: p.cuid,
+        cgid: p.cgid,
+        mode: p.mode,
+        seq: p.seq,
+        ..Default::default()
+    }
+}
+
+fn id_arg(v: u64) -> KResult<i32> {
+    let id = int_arg(v);
+    if id < 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(id)
+}
+
+/// A blocked IPC call is never restarted after a signal handler (signal(7)),
+/// and a timed-out `semtimedop` says `EAGAIN`.
+fn interrupted(e: Errno) -> Errno {
+    match e {
+        Errno::ERESTARTSYS => Errno::EINTR,
+        Errno::ETIMEDOUT => Errno::EAGAIN,
+        e => e,
+    }
+}
+
+fn to_u64(v: i32) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+// ---- shared memory ----
+
+pub fn shmget(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let (key, size, flag) = (int_arg(a[0]), a[1], int_arg(a[2]) as u32);
+    let creds = t.creds();
+    let mut reg = lock(&t.k.sysv.shm);
+    let id = match lookup(&reg, key, flag)? {
+        Lookup::Found(seg) => {
+            if size > seg.size {
+                return Err(Errno::EINVAL);
+            }
+            lock(&seg.st).perm.check(&creds, flag)?;
+            seg.id
+        }
+        Lookup::Create => {
+            if !(SHMMIN..=SHMMAX).contains(&size) {
+                return Err(Errno::EINVAL);
+            }
+            let (index, id) = reg.next_id()?;
+            let seg =
+                ShmSegment::new(id, IpcPerm::new(id, key, flag, &creds), size, t.pid(), t.k.mf.clone(), &t.k.sysv.shm);
+            reg.insert(index, key, Arc::new(seg));
+            id
+        }
+    };
+    Ok(to_u64(id))
+}
+
+pub fn shmat(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let (id, mut addr, flag) = (id_arg(a[0])?, a[1], int_arg(a[2]) as u32);
+    let seg = lock(&t.k.sysv.shm).get(id)?;
+    let rdonly = flag & SHM_RDONLY != 0;
+    let mut want = if rdonly { READ } else { READ | WRITE };
+    if flag & SHM_EXEC != 0 {
+        want |= 0o111;
+    }
+    let attach = {
+        let st = lock(&seg.st);
+        st.perm.check(&t.creds(), want)?;
+        // Counted from here, so a concurrent IPC_RMID leaves it alive.
+        drop(st);
+        ShmAttach::new(seg.clone())
+    };
+    if !addr.is_multiple_of(PAGE_SIZE) {
+        if flag & SHM_RND == 0 {
+            return Err(Errno::EINVAL);
+        }
+        addr &= !(PAGE_SIZE - 1);
+    }
+    let mut mflags = MAP_SHARED;
+    if addr != 0 {
+        mflags |= if flag & SHM_REMAP != 0 { MAP_FIXED } else { MAP_FIXED_NOREPLACE };
+    } else if flag & SHM_REMAP != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let mut prot = PROT_READ;
+    if !rdonly {
+        prot |= PROT_WRITE;
+    }
+    if flag & SHM_EXEC != 0 {
+        prot |= PROT_EXEC;
+    }
+    let key = lock(&seg.st).perm.key;
+    let name = format!("/SYSV{key:08x} (deleted)").into_bytes();
+    let backing = VmaBacking::Shm { attach, offset: 0, may_write: !rdonly };
+    let at = lock(&t.mm).mmap(addr, seg.size, prot, mflags, backing, name, (0, to_u64(seg.id))).map_err(|e| {
+        if e == Errno::EEXIST {
+            Errno::EINVAL
+        } else {
+            e
+        }
+    })?;
+    let mut st = lock(&seg.st);
+    st.atime = now_secs();
+    st.lpid = t.pid();
+    Ok(at)
+}
+
+pub fn shmdt(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let seg = lock(&t.mm).shm_detach(a[0])?;
+    let mut st = lock(&seg.st);
+    st.dtime = now_secs();
+    st.lpid = t.pid();
+    Ok(0)
+}
+
+fn shm_ds(seg: &ShmSegment) -> ShmidDs {
+    let st = lock(&seg.st);
+    ShmidDs {
+        shm_perm: perm64(&st.perm),
+        shm_segsz: seg.size,
+        shm_atime: st.atime,
+        shm_dtime: st.dtime,
+        shm_ctime: st.ctime,
+        shm_cpid: st.cpid,
+        shm_lpid: st.lpid,
+        shm_nattch: st.nattch,
+        ..Default::default()
+    }
+}
+
+pub fn shmctl(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let (id, cmd, buf) = (int_arg(a[0]), int_arg(a[1]) & !IPC_64, a[2]);
+    if id < 0 || cmd < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let creds = t.creds();
+    match cmd {
+        IPC_INFO => {
+            let info = ShmInfo64 {
+                shmmax: SHMMAX,
+                shmmin: SHMMIN,
+                shmmni: MNI as u64,
+                shmseg: MNI as u64,
+                shmall: SHMALL,
+                ..Default::default()
+            };
+            t.write_val(buf, &info)?;
+            Ok(lock(&t.k.sysv.shm).max_index() as u64)
+        }
+        SHM_INFO => {
+            let (segs, max) = {
+                let reg = lock(&t.k.sysv.shm);
+                (reg.all(), reg.max_index())
+            };
+            let info = ShmUsage {
+                used_ids: i32::try_from(segs.len()).unwrap_or(i32::MAX),
+                shm_tot: segs.iter().map(|s| s.size.div_ceil(PAGE_SIZE)).sum(),
+                shm_rss: segs.iter().map(|s| s.resident_pages()).sum(),
+                ..Default::default()
+            };
+            t.write_val(buf, &info)?;
+            Ok(max as u64)
+        }
+        SHM_STAT | SHM_STAT_ANY => {
+            let seg = lock(&t.k.sysv.shm).at_index(a[0])?;
+            if cmd == SHM_STAT {
+                lock(&seg.st).perm.check(&creds, READ)?;
+            }
+            t.write_val(buf, &shm_ds(&seg))?;
+            Ok(to_u64(seg.id))
+        }
+        IPC_STAT => {
+            let seg = lock(&t.k.sysv.shm).get(id)?;
+            lock(&seg.st).perm.check(&creds, READ)?;
+            t.write_val(buf, &shm_ds(&seg))?;
+            Ok(0)
+        }
+        IPC_SET => {
+            let ds: ShmidDs = t.read_val(buf)?;
+            let seg = lock(&t.k.sysv.shm).get(id)?;
+            let mut st = lock(&seg.st);
+            st.perm.check_owner(&creds)?;
+            st.perm.set(ds.shm_perm.uid, ds.shm_perm.gid, ds.shm_perm.mode);
+            st.ctime = now_secs();
+            Ok(0)
+        }
+        IPC_RMID => {
+            let mut reg = lock(&t.k.sysv.shm);
+            let seg = reg.get(id)?;
+            lock(&seg.st).perm.check_owner(&creds)?;
+            seg.remove(&mut reg);
+            Ok(0)
+        }
+        SHM_LOCK | SHM_UNLOCK => {
+            let seg = lock(&t.k.sysv.shm).get(id)?;
+            let mut st = lock(&seg.st);
+            st.perm.check_owner(&creds)?;
+            if cmd == SHM_LOCK {
+                st.perm.mode |= SHM_LOCKED;
+            } else {
+                st.perm.mode &= !SHM_LOCKED;
+            }
+            Ok(0)
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+// ---- semaphores ----
+
+pub fn semget(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let (key, nsems, flag) = (int_arg(a[0]), int_arg(a[1]), int_arg(a[2]) as u32);
+    let nsems = usize::try_from(nsems).map_err(|_| Errno::EINVAL)?;
+    if nsems > SEMMSL {
+        return Err(Errno::EINVAL);
+    }
+    let creds = t.creds();
+    let mut reg = lock(&t.k.sysv.sem);
+    let id = match lookup(&reg, key, flag)? {
+        Lookup::Found(set) => {
+            let st = lock(&set.st);
+            if nsems > st.sems.len() {
+                return Err(Errno::EINVAL);
+            }
+            st.perm.check(&creds, flag)?;
+            set.id
+        }
+        Lookup::Create => {
+            if nsems == 0 {
+                return Err(Errno::EINVAL);
+            }
+            let (index, id) = reg.next_id()?;
+            reg.insert(index, key, Arc::new(SemSet::new(id, key, nsems, flag, &creds)));
+            id
+        }
+    };
+    Ok(to_u64(id))
+}
+
+pub fn semop(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    semtimedop(t, &[a[0], a[1], a[2], 0, 0, 0])
+}
+
+pub fn semtimedop(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let (id, sops, nsops, timeout) = (id_arg(a[0])?, a[1], a[2], a[3]);
+    if nsops == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let nsops = usize::try_from(nsops).map_err(|_| Errno::E2BIG)?;
+    if nsops > SEMOPM {
+        return Err(Errno::E2BIG);
+    }
+    let size = std::mem::size_of::<Sembuf>();
+    let raw = t.read_vec(sops, nsops * size)?;
+    let bufs: Vec<Sembuf> = raw.chunks_exact(size).filter_map(Sembuf::read_from).collect();
+    let deadline = if timeout == 0 {
+        None
+    } else {
+        let ts: Timespec = t.read_val(timeout)?;
+        if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
+            return Err(Errno::EINVAL);
+        }
+        Some(Instant::now() + Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+    };
+    let set = lock(&t.k.sysv.sem).get(id)?;
+    let ops: Vec<SemOp> = bufs
+        .iter()
+        .map(|b| SemOp {
+            num: usize::from(b.sem_num),
+            op: i32::from(b.sem_op),
+            undo: b.sem_flg & SEM_UNDO != 0,
+            nowait: b.sem_flg as u32 & IPC_NOWAIT != 0,
+        })
+        .collect();
+    {
+        let st = lock(&set.st);
+        if ops.iter().any(|o| o.num >= st.sems.len()) {
+            return Err(Errno::EFBIG);
+        }
+        let alter = ops.iter().any(|o| o.op != 0);
+        st.perm.check(&t.creds(), if alter { WRITE } else { READ })?;
+    }
+    let pid = t.pid();
+    // The semaphore this task is counted as waiting on (GETNCNT, GETZCNT).
+    let mut counted: Option<(usize, bool)> = None;
+    fn uncount(st: &mut SemState, c: &mut Option<(usize, bool)>) {
+        if let Some((n, zero)) = c.take() {
+            let s = &mut st.sems[n];
+            if zero {
+                s.zcnt = s.zcnt.saturating_sub(1);
+            } else {
+                s.ncnt = s.ncnt.saturating_sub(1);
+            }
+        }
+    }
+    let r = t.wait_until(&[&set.wq], deadline, || {
+        let mut st = lock(&set.st);
+        uncount(&mut st, &mut counted);
+        if st.removed {
+            return Err(Errno::EIDRM);
+        }
+        match set.try_ops(&mut st, &ops, pid)? {
+            SemTry::Done => Ok(Some(())),
+            SemTry::Blocked { num, zero } => {
+                if zero {
+                    st.sems[num].zcnt += 1;
+                } else {
+                    st.sems[num].ncnt += 1;
+                }
+                counted = Some((num, zero));
+                Ok(None)
+            }
+        }
+    });
+    if counted.is_some() {
+        uncount(&mut lock(&set.st), &mut counted);
+    }
+    r.map_err(interrupted)?;
+    set.wq.notify_all();
+    Ok(0)
+}
+
+fn sem_ds(set: &SemSet) -> SemidDs {
+    let st = lock(&set.st);
+    SemidDs {
+        sem_perm: perm64(&st.perm),
+        sem_otime: st.otime,
+        sem_ctime: st.ctime,
+        sem_nsems: st.sems.len() as u64,
+        ..Default::default()
+    }
+}
+
+pub fn semctl(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let (id, semnum, cmd, arg) = (int_arg(a[0]), int_arg(a[1]), int_arg(a[2]) & !IPC_64, a[3]);
+    if id < 0 || cmd < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let creds = t.creds();
+    match cmd {
+        IPC_INFO | SEM_INFO => {
+            let (sets, max) = {
+                let reg = lock(&t.k.sysv.sem);
+                (reg.all(), reg.max_index())
+            };
+            let mut info = SemInfo {
+                semmap: SEMMNS as i32,
+                semmni: MNI as i32,
+                semmns: SEMMNS as i32,
+                semmnu: SEMMNS as i32,
+                semmsl: SEMMSL as i32,
+                semopm: SEMOPM as i32,
+                semume: SEMOPM as i32,
+                semusz: 16,
+                semvmx: SEMVMX,
+                semaem: SEMAEM,
+            };
+            if cmd == SEM_INFO {
+                info.semusz = i32::try_from(sets.len()).unwrap_or(i32::MAX);
+                let total: usize = sets.iter().map(|s| lock(&s.st).sems.len()).sum();
+                info.semaem = i32::try_from(total).unwrap_or(i32::MAX);
+            }
+            t.write_val(arg, &info)?;
+            Ok(max as u64)
+        }
+        SEM_STAT | SEM_STAT_ANY => {
+            let set = lock(&t.k.sysv.sem).at_index(a[0])?;
+            if cmd == SEM_STAT {
+                lock(&set.st).perm.check(&creds, READ)?;
+            }
+            t.write_val(arg, &sem_ds(&set))?;
+            Ok(to_u64(set.id))
+        }
+        IPC_STAT => {
+            let set = lock(&t.k.sysv.sem).get(id)?;
+            lock(&set.st).perm.check(&creds, READ)?;
+            t.write_val(arg, &sem_ds(&set))?;
+            Ok(0)
+        }
+        IPC_SET => {
+            let ds: SemidDs = t.read_val(arg)?;
+            let set = lock(&t.k.sysv.sem).get(id)?;
+            let mut st = lock(&set.st);
+            st.perm.check_owner(&creds)?;
+            st.perm.set(ds.sem_perm.uid, ds.sem_perm.gid, ds.sem_perm.mode);
+            st.ctime = now_secs();
+            Ok(0)
+        }
+        IPC_RMID => {
+            let set = {
+                let mut reg = lock(&t.k.sysv.sem);
+                let set = reg.get(id)?;
+                let mut st = lock(&set.st);
+                st.perm.check_owner(&creds)?;
+                st.removed = true;
+                reg.remove(id, st.perm.key);
+                drop(st);
+                set
+            };
+            set.wq.notify_all();
+            Ok(0)
+        }
+        GETVAL | GETPID | GETNCNT | GETZCNT => {
+            let set = lock(&t.k.sysv.sem).get(id)?;
+            let st = lock(&set.st);
+            let s = usize::try_from(semnum).ok().and_then(|n| st.sems.get(n)).copied().ok_or(Errno::EINVAL)?;
+            st.perm.check(&creds, READ)?;
+            Ok(match cmd {
+                GETVAL => to_u64(s.val),
+                GETPID => to_u64(s.pid),
+                GETNCNT => u64::from(s.ncnt),
+                _ => u64::from(s.zcnt),
+            })
+        }
+        GETALL => {
+            let set = lock(&t.k.sysv.sem).get(id)?;
+            let vals: Vec<u8> = {
+                let st = lock(&set.st);
+                st.perm.check(&creds, READ)?;
+                st.sems.iter().flat_map(|s| (s.val as u16).to_ne_bytes()).collect()
+            };
+            t.write_bytes(arg, &vals)?;
+            Ok(0)
+        }
+        SETVAL => {
+            let val = int_arg(arg);
+            if !(0..=SEMVMX).contains(&val) {
+                return Err(Errno::ERANGE);
+            }
+            let set = lock(&t.k.sysv.sem).get(id)?;
+            {
+                let mut st = lock(&set.st);
+                let n = usize::try_from(semnum).ok().filter(|&n| n < st.sems.len()).ok_or(Errno::EINVAL)?;
+                st.perm.check(&creds, WRITE)?;
+                st.sems[n].val = val;
+                st.sems[n].pid = t.pid();
+                st.ctime = now_secs();
+                SemSet::clear_undo(&mut st, Some(n));
+            }
+            set.wq.notify_all();
+            Ok(0)
+        }
+        SETALL => {
+            let set = lock(&t.k.sysv.sem).get(id)?;
+            let n = lock(&set.st).sems.len();
+            let raw = t.read_vec(arg, n * 2)?;
+            let vals: Vec<i32> = raw.chunks_exact(2).map(|c| i32::from(u16::from_ne_bytes([c[0], c[1]]))).collect();
+            if vals.iter().any(|&v| v > SEMVMX) {
+                return Err(Errno::ERANGE);
+            }
+            {
+                let mut st = lock(&set.st);
+                st.perm.check(&creds, WRITE)?;
+                if st.removed {
+                    return Err(Errno::EIDRM);
+                }
+                let pid = t.pid();
+                for (s, v) in st.sems.iter_mut().zip(vals) {
+                    s.val = v;
+                    s.pid = pid;
+                }
+                st.ctime = now_secs();
+                SemSet::clear_undo(&mut st, None);
+            }
+            set.wq.notify_all();
+            Ok(0)
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+// ---- message queues ----
+
+pub fn msgget(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let (key, flag) = (int_arg(a[0]), int_arg(a[1]) as u32);
+    let creds = t.creds();
+    let mut reg = lock(&t.k.sysv.msg);
+    let id = match lookup(&reg, key, flag)? {
+        Lookup::Found(q) => {
+            lock(&q.st).perm.check(&creds, flag)?;
+            q.id
+        }
+        Lookup::Create => {
+            let (index, id) = reg.next_id()?;
+            reg.insert(index, key, Arc::new(MsgQueue::new(id, key, flag, &creds)));
+            id
+        }
+    };
+    Ok(to_u64(id))
+}
+
+pub fn msgsnd(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let (id, msgp, msgsz, flag) = (id_arg(a[0])?, a[1], a[2] as i64, int_arg(a[3]) as u32);
+    let len = usize::try_from(msgsz).ok().filter(|&n| n <= MSGMAX).ok_or(Errno::EINVAL)?;
+    let mtype: i64 = t.read_val(msgp)?;
+    if mtype < 1 {
+        return Err(Errno::EINVAL);
+    }
+    let text = t.read_vec(msgp.checked_add(8).ok_or(Errno::EFAULT)?, len)?;
+    let q = lock(&t.k.sysv.msg).get(id)?;
+    lock(&q.st).perm.check(&t.creds(), WRITE)?;
+    let pid = t.pid();
+    let mut msg = Some(Message { mtype, text });
+    t.wait_until(&[&q.wq], None, || {
+        let mut st = lock(&q.st);
+        if st.removed {
+            return Err(Errno::EIDRM);
+        }
+        let fits = st.cbytes + len as u64 <= st.qbytes && (st.msgs.len() as u64) < st.qbytes;
+        if !fits {
+            return if flag & IPC_NOWAIT != 0 { Err(Errno::EAGAIN) } else { Ok(None) };
+        }
+        if let Some(m) = msg.take() {
+            st.msgs.push_back(m);
+        }
+        st.cbytes += len as u64;
+        st.lspid = pid;
+        st.stime = now_secs();
+        Ok(Some(()))
+    })
+    .map_err(interrupted)?;
+    q.wq.notify_all();
+    Ok(0)
+}
+
+pub fn msgrcv(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let (id, msgp, msgsz, msgtyp, flag) = (id_arg(a[0])?, a[1], a[2] as i64, a[3] as i64, int_arg(a[4]) as u32);
+    let max = usize::try_from(msgsz).map_err(|_| Errno::EINVAL)?;
+    if flag & MSG_COPY != 0 {
+        return Err(Errno::ENOSYS);
+    }
+    let q = lock(&t.k.sysv.msg).get(id)?;
+    lock(&q.st).perm.check(&t.creds(), READ)?;
+    let pid = t.pid();
+    let msg = t
+        .wait_until(&[&q.wq], None, || {
+            let mut st = lock(&q.st);
+            if st.removed {
+                return Err(Errno::EIDRM);
+            }
+            let Some(i) = MsgQueue::find(&st, msgtyp, flag & MSG_EXCEPT != 0) else {
+                return if flag & IPC_NOWAIT != 0 { Err(Errno::ENOMSG) } else { Ok(None) };
+            };
+            if st.msgs[i].text.len() > max && flag & MSG_NOERROR == 0 {
+                return Err(Errno::E2BIG);
+            }
+            let m = st.msgs.remove(i);
+            if let Some(m) = &m {
+                st.cbytes -= m.text.len() as u64;
+            }
+            st.lrpid = pid;
+            st.rtime = now_secs();
+            Ok(m)
+        })
+        .map_err(interrupted)?;
+    q.wq.notify_all();
+    let n = msg.text.len().min(max);
+    t.write_val(msgp, &msg.mtype)?;
+    t.write_bytes(msgp.checked_add(8).ok_or(Errno::EFAULT)?, &msg.text[..n])?;
+    Ok(n as u64)
+}
+
+fn msg_ds(q: &MsgQueue) -> MsqidDs {
+    let st = lock(&q.st);
+    MsqidDs {
+        msg_perm: perm64(&st.perm),
+        msg_stime: st.stime,
+        msg_rtime: st.rtime,
+        msg_ctime: st.ctime,
+        msg_cbytes: st.cbytes,
+        msg_qnum: st.msgs.len() as u64,
+        msg_qbytes: st.qbytes,
+        msg_lspid: st.lspid,
+        msg_lrpid: st.lrpid,
+        ..Default::default()
+    }
+}
+
+pub fn msgctl(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let (id, cmd, buf) = (int_arg(a[0]), int_arg(a[1]) & !IPC_64, a[2]);
+    if id < 0 || cmd < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let creds = t.creds();
+    match cmd {
+        IPC_INFO | MSG_INFO => {
+            let (queues, max) = {
+                let reg = lock(&t.k.sysv.msg);
+                (reg.all(), reg.max_index())
+            };
+            let mut info = MsgInfo {
+                msgpool: (MNI as i32 * MSGMNB as i32) / 1024,
+                msgmap: MSGMNB as i32,
+                msgmax: MSGMAX as i32,
+                msgmnb: MSGMNB as i32,
+                msgmni: MNI as i32,
+                msgssz: 16,
+                msgtql: MSGMNB as i32,
+                msgseg: 0xffff,
+                pad: 0,
+            };
+            if cmd == MSG_INFO {
+                let (mut n, mut bytes) = (0u64, 0u64);
+                for q in &queues {
+                    let st = lock(&q.st);
+                    n += st.msgs.len() as u64;
+                    bytes += st.cbytes;
+                }
+                info.msgpool = i32::try_from(queues.len()).unwrap_or(i32::MAX);
+                info.msgmap = i32::try_from(n).unwrap_or(i32::MAX);
+                info.msgtql = i32::try_from(bytes).unwrap_or(i32::MAX);
+            }
+            t.write_val(buf, &info)?;
+            Ok(max as u64)
+        }
+        MSG_STAT | MSG_STAT_ANY => {
+            let q = lock(&t.k.sysv.msg).at_index(a[0])?;
+            if cmd == MSG_STAT {
+                lock(&q.st).perm.check(&creds, READ)?;
+            }
+            t.write_val(buf, &msg_ds(&q))?;
+            Ok(to_u64(q.id))
+        }
+        IPC_STAT => {
+            let q = lock(&t.k.sysv.msg).get(id)?;
+            lock(&q.st).perm.check(&creds, READ)?;
+            t.write_val(buf, &msg_ds(&q))?;
+            Ok(0)
+        }
+        IPC_SET => {
+            let ds: MsqidDs = t.read_val(buf)?;
+            let q = lock(&t.k.sysv.msg).get(id)?;
+            {
+                let mut st = lock(&q.st);
+                st.perm.check_owner(&creds)?;
+                if ds.msg_qbytes > MSGMNB && creds.euid != 0 {
+                    return Err(Errno::EPERM);
+                }
+                st.perm.set(ds.msg_perm.uid, ds.msg_perm.gid, ds.msg_perm.mode);
+                st.qbytes = ds.msg_qbytes;
+                st.ctime = now_secs();
+            }
+            q.wq.notify_all();
+            Ok(0)
+        }
+        IPC_RMID => {
+            let q = {
+                let mut reg = lock(&t.k.sysv.msg);
+                let q = reg.get(id)?;
+                let mut st = lock(&q.st);
+                st.perm.check_owner(&creds)?;
+                st.removed = true;
+                st.msgs.clear();
+                st.cbytes = 0;
+                reg.remove(id, st.perm.key);
+                drop(st);
+                q
+            };
+            q.wq.notify_all();
+            Ok(0)
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
