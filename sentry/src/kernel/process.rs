@@ -240,6 +240,14 @@ pub fn exit_process(k: &Arc<Kernel>, p: &Arc<Process>, how: TaskExit) {
     // Files close now; memory goes when the process is reaped.
     *lock(&p.fds) = Arc::new(Mutex::new(crate::vfs::FdTable::new()));
     crate::vfs::lock::release_posix_locks(p.pid);
+    // The address space goes now, as Linux's exit_mm, so what it held
+    // (shm attaches) is released before the parent can see the exit;
+    // unless another live process shares it (CLONE_VM, vfork).
+    let mm = p.mm();
+    let shared = k.all_processes().iter().any(|q| !Arc::ptr_eq(q, p) && !q.is_zombie() && Arc::ptr_eq(&q.mm(), &mm));
+    if !shared {
+        lock(&mm).clear();
+    }
     k.sysv.exit_process(p.pid);
     p.vfork_done.store(true, Ordering::Relaxed);
     p.exit_wq.notify_all();
