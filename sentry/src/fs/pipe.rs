@@ -112,6 +112,32 @@ impl Pipe {
         (p.end(true, false), p.end(false, true))
     }
 
+    /// Copy up to `max` buffered bytes without consuming them (tee, and
+    /// splice before it knows how much the output took). `Ok(None)` when
+    /// the pipe is empty and has writers (the caller may wait), `Ok(Some(empty))`
+    /// at end of file.
+    pub fn peek(&self, max: usize) -> Option<Vec<u8>> {
+        let s = lock(&self.state);
+        if s.buf.is_empty() {
+            return if s.writers == 0 { Some(Vec::new()) } else { None };
+        }
+        Some(s.buf.iter().take(max).copied().collect())
+    }
+
+    /// Drop `n` buffered bytes that `peek` showed (splice moved them).
+    pub fn consume(&self, n: usize) {
+        let mut s = lock(&self.state);
+        let n = n.min(s.buf.len());
+        s.buf.drain(..n);
+        drop(s);
+        self.queue.notify_events(POLLOUT);
+    }
+
+    /// The queue readiness changes are announced on.
+    pub fn wait_queue(&self) -> &WaitQueue {
+        &self.queue
+    }
+
     pub fn capacity(&self) -> usize {
         lock(&self.state).cap
     }

@@ -411,7 +411,7 @@ fn wait_writable(t: &Task, f: &FileDescription) -> KResult<()> {
 /// Write all of `data` to `out` at `pos`, or at its file offset (the end
 /// for `O_APPEND`) when `pos` is `None`, through its `FileOps` (pipes and
 /// sockets block as `write` does). Returns how much was written.
-fn write_out(t: &Task, out: &FileDescription, data: &[u8], pos: Option<u64>) -> KResult<usize> {
+pub(super) fn write_out(t: &Task, out: &FileDescription, data: &[u8], pos: Option<u64>) -> KResult<usize> {
     let own = out.file.has_own_offset();
     let seekable = out.file.seekable() && !own;
     let mut guard = if pos.is_none() && seekable { Some(out.offset()) } else { None };

@@ -17,6 +17,7 @@ mod process;
 mod signal;
 mod signalfd;
 mod socket;
+mod splice;
 mod sysv;
 pub mod table;
 mod time;

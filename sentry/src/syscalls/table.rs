@@ -9,7 +9,7 @@ use abi::Errno;
 
 use super::{
     creds, file, file2, fs, futex, inotify, ipc, lock as flock, misc, mm, mount, pidfd, poll, process, signal,
-    signalfd, socket, sysv, time, timers, xattr,
+    signalfd, socket, splice, sysv, time, timers, xattr,
 };
 use crate::kernel::Task;
 use crate::vfs::lock;
@@ -121,6 +121,9 @@ fn build() -> Vec<Option<Entry>> {
     e(SYS_FCHMODAT2, file2::fchmodat2, &[Fd, Str, Oct, X]);
     e(SYS_COPY_FILE_RANGE, file2::copy_file_range, &[Fd, X, Fd, X, U, X]);
     e(SYS_SENDFILE, file2::sendfile, &[Fd, Fd, X, U]);
+    e(SYS_SPLICE, splice::splice, &[Fd, X, Fd, X, U, X]);
+    e(SYS_TEE, splice::tee, &[Fd, Fd, U, X]);
+    e(SYS_VMSPLICE, splice::vmsplice, &[Fd, X, U, X]);
     e(SYS_FALLOCATE, file2::fallocate, &[Fd, X, I, I]);
     e(SYS_FADVISE64, file2::fadvise64, &[Fd, I, I, U]);
     e(SYS_MKNOD, file2::mknod, &[Str, Oct, X]);

@@ -1,0 +1,190 @@
+//! splice, tee, vmsplice: moving data through pipes without a user buffer
+//! (here the sentry copies, which keeps the semantics: what moved, how much,
+//! and when a call blocks).
+
+use abi::consts::*;
+use abi::Errno;
+
+use super::file::read_iovecs;
+use super::file2::write_out;
+use super::{fd_arg, file_of};
+use crate::fs::pipe::{pipe_of, Pipe};
+use crate::kernel::Task;
+use crate::vfs::{FileDescription, KResult};
+
+const SPLICE_F_MOVE: u32 = 1;
+const SPLICE_F_NONBLOCK: u32 = 2;
+const SPLICE_F_MORE: u32 = 4;
+const SPLICE_F_GIFT: u32 = 8;
+/// Largest chunk moved per call (a pipe's default capacity).
+const CHUNK: usize = 64 * 1024;
+
+/// Wait until the pipe has data or no writers, then peek up to `max`.
+fn peek_wait(t: &Task, pipe: &Pipe, max: usize, nonblock: bool) -> KResult<Vec<u8>> {
+    if let Some(v) = pipe.peek(max) {
+        return Ok(v);
+    }
+    if nonblock {
+        return Err(Errno::EAGAIN);
+    }
+    t.wait_until(&[pipe.wait_queue()], None, || Ok(pipe.peek(max)))
+}
+
+fn offset_arg(t: &Task, addr: u64) -> KResult<Option<u64>> {
+    if addr == 0 {
+        return Ok(None);
+    }
+    let v: i64 = t.read_val(addr)?;
+    u64::try_from(v).map(Some).map_err(|_| Errno::EINVAL)
+}
+
+fn check_flags(flags: u32) -> KResult<()> {
+    if flags & !(SPLICE_F_MOVE | SPLICE_F_NONBLOCK | SPLICE_F_MORE | SPLICE_F_GIFT) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(())
+}
+
+/// Read up to `len` bytes from a non-pipe input at `off` (or its offset).
+fn read_in(inf: &FileDescription, off: Option<u64>, len: usize) -> KResult<Vec<u8>> {
+    let mut buf = vec![0u8; len];
+    let n = match off {
+        Some(o) => inf.file.read(&mut buf, o)?,
+        None if inf.file.has_own_offset() => inf.file.read(&mut buf, crate::vfs::CURRENT_POS)?,
+        None if inf.file.seekable() => {
+            let o = *inf.offset();
+            inf.file.read(&mut buf, o)?
+        }
+        None => inf.file.read(&mut buf, 0)?,
+    };
+    buf.truncate(n);
+    Ok(buf)
+}
+
+pub fn splice(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let inf = file_of(t, fd_arg(a[0])?)?;
+    let out = file_of(t, fd_arg(a[2])?)?;
+    let len = usize::try_from(a[4]).unwrap_or(usize::MAX).min(CHUNK);
+    let flags = a[5] as u32;
+    check_flags(flags)?;
+    if !inf.readable() || !out.writable() {
+        return Err(Errno::EBADF);
+    }
+    let in_pipe = pipe_of(&*inf.file).cloned();
+    let out_pipe = pipe_of(&*out.file).cloned();
+    if in_pipe.is_none() && out_pipe.is_none() {
+        return Err(Errno::EINVAL);
+    }
+    if (in_pipe.is_some() && a[1] != 0) || (out_pipe.is_some() && a[3] != 0) {
+        return Err(Errno::ESPIPE);
+    }
+    if out_pipe.is_none() && out.flags() & O_APPEND != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if len == 0 {
+        return Ok(0);
+    }
+    let nonblock = flags & SPLICE_F_NONBLOCK != 0;
+    let in_off = offset_arg(t, a[1])?;
+    let out_off = offset_arg(t, a[3])?;
+    let data = match &in_pipe {
+        Some(p) => peek_wait(t, p, len, nonblock || inf.flags() & O_NONBLOCK != 0)?,
+        None => read_in(&inf, in_off, len)?,
+    };
+    if data.is_empty() {
+        return Ok(0);
+    }
+    let n = write_out(t, &out, &data, out_off)?;
+    match &in_pipe {
+        Some(p) => p.consume(n),
+        None => match in_off {
+            Some(o) => t.write_val(a[1], &((o + n as u64) as i64))?,
+            None if inf.file.seekable() && !inf.file.has_own_offset() => *inf.offset() += n as u64,
+            None => {}
+        },
+    }
+    if let Some(o) = out_off {
+        t.write_val(a[3], &((o + n as u64) as i64))?;
+    }
+    Ok(n as u64)
+}
+
+pub fn tee(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let inf = file_of(t, fd_arg(a[0])?)?;
+    let out = file_of(t, fd_arg(a[1])?)?;
+    let len = usize::try_from(a[2]).unwrap_or(usize::MAX).min(CHUNK);
+    let flags = a[3] as u32;
+    check_flags(flags)?;
+    let (Some(ip), Some(op)) = (pipe_of(&*inf.file).cloned(), pipe_of(&*out.file).cloned()) else {
+        return Err(Errno::EINVAL);
+    };
+    if std::sync::Arc::ptr_eq(&ip, &op) {
+        return Err(Errno::EINVAL);
+    }
+    if !inf.readable() || !out.writable() {
+        return Err(Errno::EBADF);
+    }
+    if len == 0 {
+        return Ok(0);
+    }
+    let nonblock = flags & SPLICE_F_NONBLOCK != 0;
+    let data = peek_wait(t, &ip, len, nonblock || inf.flags() & O_NONBLOCK != 0)?;
+    if data.is_empty() {
+        return Ok(0);
+    }
+    // tee duplicates what fits now; it waits only when nothing fits.
+    let n = write_out(t, &out, &data, None)?;
+    Ok(n as u64)
+}
+
+pub fn vmsplice(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let f = file_of(t, fd_arg(a[0])?)?;
+    let flags = a[3] as u32;
+    check_flags(flags)?;
+    let pipe = pipe_of(&*f.file).cloned().ok_or(Errno::EBADF)?;
+    let iov = read_iovecs(t, a[1], a[2], Errno::EINVAL)?;
+    let nonblock = flags & SPLICE_F_NONBLOCK != 0 || f.flags() & O_NONBLOCK != 0;
+    let mut total = 0u64;
+    if f.writable() {
+        for io in iov {
+            if io.iov_len == 0 {
+                continue;
+            }
+            let data = t.read_vec(io.iov_base, io.iov_len as usize)?;
+            let r = if nonblock { f.file.write(&data, 0) } else { write_out(t, &f, &data, None) };
+            match r {
+                Ok(n) => {
+                    total += n as u64;
+                    if n < data.len() {
+                        break;
+                    }
+                }
+                Err(e) if total == 0 => return Err(e),
+                Err(_) => break,
+            }
+        }
+    } else if f.readable() {
+        for io in iov {
+            if io.iov_len == 0 {
+                continue;
+            }
+            let data = match peek_wait(t, &pipe, io.iov_len as usize, nonblock) {
+                Ok(d) => d,
+                Err(e) if total == 0 => return Err(e),
+                Err(_) => break,
+            };
+            if data.is_empty() {
+                break;
+            }
+            t.write_bytes(io.iov_base, &data)?;
+            pipe.consume(data.len());
+            total += data.len() as u64;
+            if (data.len() as u64) < io.iov_len {
+                break;
+            }
+        }
+    } else {
+        return Err(Errno::EBADF);
+    }
+    Ok(total)
+}
