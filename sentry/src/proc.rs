@@ -50,6 +50,9 @@ enum Kind {
     PidLink(i32, &'static str),
     FdDir(i32),
     FdLink(i32, i32),
+    /// `/proc/<pid>/fdinfo` and its files.
+    FdInfoDir(i32),
+    FdInfo(i32, i32),
     TaskDir(i32),
     /// `/proc/<pid>/task/<tid>`.
     ThreadDir(i32, i32),
@@ -96,6 +99,8 @@ fn ino_of(kind: &Kind) -> u64 {
         Kind::PidFile(p, n) => ("pf", p, n).hash(&mut h),
         Kind::PidLink(p, n) => ("pl", p, n).hash(&mut h),
         Kind::FdDir(p) => ("fd", p).hash(&mut h),
+        Kind::FdInfoDir(p) => ("fdi", p).hash(&mut h),
+        Kind::FdInfo(p, f) => ("fdf", p, f).hash(&mut h),
         Kind::FdLink(p, f) => ("fl", p, f).hash(&mut h),
         Kind::TaskDir(p) => ("td", p).hash(&mut h),
         Kind::ThreadDir(p, t) => ("th", p, t).hash(&mut h),
@@ -149,6 +154,8 @@ impl ProcNode {
             | Kind::PidFile(p, _)
             | Kind::PidLink(p, _)
             | Kind::FdDir(p)
+            | Kind::FdInfoDir(p)
+            | Kind::FdInfo(p, _)
             | Kind::FdLink(p, _)
             | Kind::TaskDir(p)
             | Kind::ThreadDir(p, _)
@@ -169,6 +176,19 @@ impl ProcNode {
         match &self.kind {
             Kind::Static(name) => static_file(&k, name),
             Kind::PidFile(pid, name) => pid_file(&k, &self.process(*pid)?, name),
+            Kind::FdInfo(pid, fd) => {
+                let p = self.process(*pid)?;
+                let fds = p.fds();
+                let (f, cloexec) = {
+                    let t = lock(&fds);
+                    (t.get(*fd).map_err(|_| Errno::ENOENT)?, t.cloexec(*fd).unwrap_or(false))
+                };
+                let pos = *f.offset();
+                let flags = f.flags() | if cloexec { O_CLOEXEC } else { 0 };
+                let mnt = f.loc.as_ref().map_or(0, |l| l.mount.id);
+                let ino = f.inode.as_ref().and_then(|i| i.attr().ok()).map_or(0, |a| a.ino);
+                Ok(format!("pos:\t{pos}\nflags:\t0{flags:o}\nmnt_id:\t{mnt}\nino:\t{ino}\n").into_bytes())
+            }
             Kind::ThreadFile(pid, tid, name) => {
                 let p = self.process(*pid)?;
                 let mut data = pid_file(&k, &p, name)?;
@@ -476,6 +496,8 @@ impl Inode for ProcNode {
                 (S_IFDIR | 0o555, 2)
             }
             Kind::FdDir(_) => (S_IFDIR | 0o500, 2),
+            Kind::FdInfoDir(_) => (S_IFDIR | 0o500, 2),
+            Kind::FdInfo(..) => (S_IFREG | 0o400, 1),
             Kind::SelfLink | Kind::PidLink(..) => (S_IFLNK | 0o777, 1),
             Kind::FdLink(..) => (S_IFLNK | 0o700, 1),
             Kind::Static(n) if n.starts_with("sys/kernel/hostname") || n.starts_with("sys/kernel/domainname") => {
@@ -545,6 +567,9 @@ impl Inode for ProcNode {
                 if name == "fd" {
                     return Ok(self.node(Kind::FdDir(*pid)));
                 }
+                if name == "fdinfo" {
+                    return Ok(self.node(Kind::FdInfoDir(*pid)));
+                }
                 if name == "task" {
                     return Ok(self.node(Kind::TaskDir(*pid)));
                 }
@@ -574,11 +599,15 @@ impl Inode for ProcNode {
                     .map(|n| self.node(Kind::ThreadFile(*pid, *tid, n)))
                     .ok_or(Errno::ENOENT)
             }
-            Kind::FdDir(pid) => {
+            Kind::FdDir(pid) | Kind::FdInfoDir(pid) => {
                 let fd: i32 = name.parse().map_err(|_| Errno::ENOENT)?;
                 let p = self.process(*pid)?;
                 lock(&p.fds()).get(fd).map_err(|_| Errno::ENOENT)?;
-                Ok(self.node(Kind::FdLink(*pid, fd)))
+                Ok(self.node(if matches!(self.kind, Kind::FdDir(_)) {
+                    Kind::FdLink(*pid, fd)
+                } else {
+                    Kind::FdInfo(*pid, fd)
+                }))
             }
             _ => Err(Errno::ENOTDIR),
         }
@@ -618,6 +647,7 @@ impl Inode for ProcNode {
                     push(Kind::PidLink(*pid, n), (*n).into(), DT_LNK);
                 }
                 push(Kind::FdDir(*pid), "fd".into(), DT_DIR);
+                push(Kind::FdInfoDir(*pid), "fdinfo".into(), DT_DIR);
                 push(Kind::TaskDir(*pid), "task".into(), DT_DIR);
             }
             Kind::TaskDir(pid) => {
@@ -640,6 +670,13 @@ impl Inode for ProcNode {
                 let fds = lock(&p.fds()).fds();
                 for fd in fds {
                     push(Kind::FdLink(*pid, fd), fd.to_string(), DT_LNK);
+                }
+            }
+            Kind::FdInfoDir(pid) => {
+                let p = self.process(*pid)?;
+                let fds = lock(&p.fds()).fds();
+                for fd in fds {
+                    push(Kind::FdInfo(*pid, fd), fd.to_string(), DT_REG);
                 }
             }
             _ => return Err(Errno::ENOTDIR),
@@ -703,9 +740,12 @@ impl Inode for ProcNode {
             | Kind::PidDir(_)
             | Kind::SysDir(_)
             | Kind::FdDir(_)
+            | Kind::FdInfoDir(_)
             | Kind::TaskDir(_)
             | Kind::ThreadDir(..) => Ok(Arc::new(DirFile)),
-            Kind::Static(_) | Kind::PidFile(..) | Kind::ThreadFile(..) => Ok(Arc::new(Snapshot(self.content()?))),
+            Kind::Static(_) | Kind::PidFile(..) | Kind::ThreadFile(..) | Kind::FdInfo(..) => {
+                Ok(Arc::new(Snapshot(self.content()?)))
+            }
             _ => Err(Errno::ELOOP),
         }
     }
