@@ -61,6 +61,8 @@ pub struct Kernel {
     pub shutdown: AtomicBool,
     /// Notified when a process exits (the sandbox's main loop waits on it).
     pub exit_wq: WaitQueue,
+    /// The foreground process group of the sandbox's terminal (stdio).
+    pub tty_pgrp: AtomicI32,
 }
 
 impl Kernel {
@@ -95,6 +97,7 @@ impl Kernel {
             next_pid: Mutex::new(1),
             shutdown: AtomicBool::new(false),
             exit_wq: WaitQueue::default(),
+            tty_pgrp: AtomicI32::new(1),
         });
         clock::start(&k);
         k

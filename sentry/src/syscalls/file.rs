@@ -31,6 +31,22 @@ impl UserMem for TaskMem<'_> {
     }
 }
 
+/// A `UserMem` over one sentry-side value, for asking a file an ioctl
+/// whose answer the sentry only needs to know succeeded.
+struct ScratchMem<'a>(&'a mut abi::types::Termios);
+
+impl UserMem for ScratchMem<'_> {
+    fn read_bytes(&self, _addr: u64, buf: &mut [u8]) -> KResult<()> {
+        let src = self.0.as_bytes();
+        let n = buf.len().min(src.len());
+        buf[..n].copy_from_slice(&src[..n]);
+        Ok(())
+    }
+    fn write_bytes(&self, _addr: u64, _buf: &[u8]) -> KResult<()> {
+        Ok(())
+    }
+}
+
 /// A file opened with `O_PATH`: no I/O.
 struct PathFile;
 
@@ -550,6 +566,34 @@ pub fn ioctl(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
             let on: i32 = t.read_val(a[2])?;
             let fl = f.flags();
             f.set_status_flags(if on != 0 { fl | O_NONBLOCK } else { fl & !O_NONBLOCK });
+            Ok(0)
+        }
+        // The terminal's foreground process group and session are the
+        // sandbox's own (the host's numbers mean nothing inside); the
+        // terminal itself answers whether it is one (TCGETS).
+        TIOCGPGRP | TIOCSPGRP | TIOCGSID => {
+            let mut probe = abi::types::Termios::default();
+            let scratch = ScratchMem(&mut probe);
+            f.file.ioctl(TCGETS, 0, &scratch)?;
+            match req {
+                TIOCGPGRP => {
+                    let g = t.k.tty_pgrp.load(std::sync::atomic::Ordering::Relaxed);
+                    t.write_val(a[2], &g)?;
+                }
+                TIOCGSID => t.write_val(a[2], &1i32)?,
+                _ => {
+                    let g: i32 = t.read_val(a[2])?;
+                    if g < 0 {
+                        return Err(Errno::EINVAL);
+                    }
+                    let exists =
+                        t.k.all_processes().iter().any(|p| p.pgid.load(std::sync::atomic::Ordering::Relaxed) == g);
+                    if !exists {
+                        return Err(Errno::ESRCH);
+                    }
+                    t.k.tty_pgrp.store(g, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
             Ok(0)
         }
         FIONREAD => {
