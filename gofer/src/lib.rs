@@ -15,6 +15,8 @@ pub mod client;
 #[allow(unsafe_code)]
 mod jail;
 pub mod protocol;
+#[allow(unsafe_code)]
+mod seccomp;
 pub mod server;
 #[allow(unsafe_code)]
 mod sys;

@@ -25,7 +25,7 @@ use crate::protocol::{
     self, Reply, Request, DIRENTS_OVERHEAD, DIRENT_OVERHEAD, MAX_MSG, MAX_WALK, MAX_XATTR_NAME, MAX_XATTR_VALUE,
     WALKED_DIRS_OVERHEAD, WALKED_DIR_SIZE,
 };
-use crate::{jail, sys};
+use crate::{jail, seccomp, sys};
 
 /// How to serve the root.
 #[derive(Clone, Copy, Debug)]
@@ -67,13 +67,17 @@ pub fn run(root: &Path, sock: OwnedFd) -> io::Result<()> {
 ///    `nosuid`/`nodev`;
 /// 4. `pivot_root` into it and detaches the old root, so no host path
 ///    outside `root` remains reachable;
-/// 5. sets `no_new_privs`.
+/// 5. sets `no_new_privs`;
+/// 6. installs a seccomp filter that allows only the host system calls the
+///    serving loop makes (see `seccomp::ALLOWED`) and kills the process on
+///    any other.
 ///
 /// `sock` must be a connected `SOCK_SEQPACKET` Unix socket; it is closed on
 /// return. All other descriptors of the process should be close-on-exec or
 /// closed by the caller: they stay open in the jail.
 pub fn run_with(root: &Path, sock: OwnedFd, opts: Options) -> io::Result<()> {
     let root_fd = jail::enter(root, opts.read_only)?;
+    seccomp::install()?;
     serve(root_fd, sock)
 }
 

@@ -66,6 +66,7 @@ fn jailed_gofer_serves_the_root_read_only_and_cannot_escape() {
     let etc = c.walk(root, b"etc").err();
     let dotdot = c.walk(root, b"..").err();
     let sfs = c.statfs(root).unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     drop(c);
     let code = wait(pid);
 
@@ -81,4 +82,6 @@ fn jailed_gofer_serves_the_root_read_only_and_cannot_escape() {
     assert_eq!(etc, Some(Errno::ENOENT));
     assert_eq!(dotdot, Some(Errno::EINVAL));
     assert_ne!(sfs.f_flags & libc::ST_RDONLY as i64, 0);
+    // Serving under the seccomp filter (mode 2).
+    assert!(status.lines().any(|l| l == "Seccomp:\t2"), "{status}");
 }
