@@ -54,3 +54,21 @@ os.chdir('/'); shutil.rmtree(base)
 
     assert_eq!(out.stdout_str(), "B/e/sub B/e/sub/x\nB/e/y ['sub', 'y']\n");
 }
+
+#[test]
+fn comm_is_the_name_execve_was_given_and_threads_keep_their_own_names() {
+    let script = r#"import threading, os, ctypes
+libc = ctypes.CDLL(None)
+libc.pthread_self.restype = ctypes.c_ulong
+libc.pthread_setname_np.argtypes = [ctypes.c_ulong, ctypes.c_char_p]
+ready, done = threading.Event(), threading.Event()
+def w():
+    libc.pthread_setname_np(libc.pthread_self(), b'worker-x'); ready.set(); done.wait()
+t = threading.Thread(target=w); t.start(); ready.wait()
+print(sorted(open('/proc/self/task/%s/comm' % d).read().strip() for d in os.listdir('/proc/self/task')))
+done.set(); t.join()
+"#;
+    let out = assert_same(&["/usr/bin/python3", "-c", script]);
+
+    assert_eq!(out.stdout_str(), "['python3', 'worker-x']\n");
+}

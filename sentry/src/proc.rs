@@ -191,6 +191,14 @@ impl ProcNode {
             }
             Kind::ThreadFile(pid, tid, name) => {
                 let p = self.process(*pid)?;
+                // A thread's own name (PR_SET_NAME, pthread_setname_np).
+                if *name == "comm" {
+                    if let Some(th) = lock(&p.threads).iter().find(|t| t.tid == *tid) {
+                        let mut c = lock(&th.comm).clone();
+                        c.push(b'\n');
+                        return Ok(c);
+                    }
+                }
                 let mut data = pid_file(&k, &p, name)?;
                 let gone = !lock(&p.threads).iter().any(|t| t.tid == *tid);
                 if gone && *name == "stat" {

@@ -477,7 +477,9 @@ impl Task {
         self.fds = Arc::new(Mutex::new(fds));
         lock(&self.fds).close_on_exec();
         *lock(&self.proc_.fds) = self.fds.clone();
-        let base = exe.path.rsplit(|b| *b == b'/').next().unwrap_or(&exe.path);
+        // comm is the last component of the name execve was given (before
+        // symlinks: `python3`, not `python3.11`), as Linux takes it.
+        let base = path.rsplit(|b| *b == b'/').next().unwrap_or(path);
         let comm = base[..base.len().min(15)].to_vec();
         *lock(&self.proc_.comm) = comm.clone();
         *lock(&self.shared.comm) = comm;
