@@ -237,9 +237,17 @@ pub fn run(cfg: Config) -> Result<i32, SandboxError> {
     let fds = stdio_table(cfg.stdio)?;
     let root = vfs.root();
     let creds = match cfg.user {
-        Some((uid, gid)) => {
-            Creds { uid, euid: uid, suid: uid, fsuid: uid, gid, egid: gid, sgid: gid, fsgid: gid, groups: vec![gid] }
-        }
+        Some((uid, gid)) => Creds {
+            uid,
+            euid: uid,
+            suid: uid,
+            fsuid: uid,
+            gid,
+            egid: gid,
+            sgid: gid,
+            fsgid: gid,
+            groups: vec![gid].into(),
+        },
         None => Creds::root(),
     };
     let cwd = vfs.resolve(&root, &root, &cfg.cwd, true, &creds).unwrap_or_else(|_| root.clone());

@@ -17,12 +17,11 @@ use crate::vfs::{lock, DirEntry, FileOps, FileRef, Inode, InodeAttr, InodeRef, K
 pub struct ProcFs {
     dev: u64,
     kernel: Mutex<Weak<Kernel>>,
-    me: Weak<ProcFs>,
 }
 
 impl ProcFs {
     pub fn new(dev: u64) -> Arc<ProcFs> {
-        Arc::new_cyclic(|me| ProcFs { dev, kernel: Mutex::new(Weak::new()), me: me.clone() })
+        Arc::new(ProcFs { dev, kernel: Mutex::new(Weak::new()) })
     }
 
     /// Tell /proc which kernel it describes (after the kernel exists).
@@ -34,8 +33,8 @@ impl ProcFs {
         lock(&self.kernel).upgrade().ok_or(Errno::ESRCH)
     }
 
-    pub fn root(&self) -> InodeRef {
-        Arc::new(ProcNode { fs: self.me.upgrade().expect("procfs alive"), kind: Kind::Root })
+    pub fn root(self: &Arc<Self>) -> InodeRef {
+        Arc::new(ProcNode { fs: self.clone(), kind: Kind::Root })
     }
 }
 
@@ -488,15 +487,6 @@ impl FileOps for Snapshot {
     }
 }
 
-/// An opened /proc directory (read through `readdir`).
-struct DirFile;
-
-impl FileOps for DirFile {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
 impl Inode for ProcNode {
     fn attr(&self) -> KResult<InodeAttr> {
         let (mode, nlink) = match &self.kind {
@@ -750,7 +740,7 @@ impl Inode for ProcNode {
             | Kind::FdDir(_)
             | Kind::FdInfoDir(_)
             | Kind::TaskDir(_)
-            | Kind::ThreadDir(..) => Ok(Arc::new(DirFile)),
+            | Kind::ThreadDir(..) => Ok(Arc::new(crate::fs::DirFile)),
             Kind::Static(_) | Kind::PidFile(..) | Kind::ThreadFile(..) | Kind::FdInfo(..) => {
                 Ok(Arc::new(Snapshot(self.content()?)))
             }

@@ -47,7 +47,10 @@ pub struct Kernel {
     pub tasks: Mutex<BTreeMap<i32, Arc<TaskShared>>>,
     pub futexes: futex::Futexes,
     /// Pages of files mapped `MAP_SHARED`, by (dev, ino).
-    pub shared_objects: Mutex<std::collections::HashMap<(u64, u64), Arc<crate::mm::SharedObject>>>,
+    shared_objects: Mutex<std::collections::HashMap<(u64, u64), Arc<crate::mm::SharedObject>>>,
+    /// Some file has been mapped `MAP_SHARED` (read and write skip the
+    /// lookup until then).
+    any_shared: AtomicBool,
     /// System V shared memory, semaphores and message queues.
     pub sysv: sysv::SysvIpc,
     pub timers: timer::TimerService,
@@ -90,6 +93,7 @@ impl Kernel {
             tasks: Mutex::new(BTreeMap::new()),
             futexes: futex::Futexes::default(),
             shared_objects: Mutex::new(std::collections::HashMap::new()),
+            any_shared: AtomicBool::new(false),
             sysv: sysv::SysvIpc::default(),
             timers: timer::TimerService::new(),
             clock,
@@ -101,6 +105,26 @@ impl Kernel {
         });
         clock::start(&k);
         k
+    }
+
+    /// The shared pages of file `(dev, ino)`, made on its first
+    /// `MAP_SHARED` mapping.
+    pub fn shared_object_for_mmap(&self, dev_ino: (u64, u64)) -> Arc<crate::mm::SharedObject> {
+        self.any_shared.store(true, Ordering::Relaxed);
+        lock(&self.shared_objects).entry(dev_ino).or_default().clone()
+    }
+
+    /// The shared pages of file `(dev, ino)`, if it is mapped shared.
+    pub fn shared_object(&self, dev_ino: (u64, u64)) -> Option<Arc<crate::mm::SharedObject>> {
+        if !self.any_shared.load(Ordering::Relaxed) {
+            return None;
+        }
+        lock(&self.shared_objects).get(&dev_ino).cloned()
+    }
+
+    /// Whether any file has been mapped shared.
+    pub fn any_shared(&self) -> bool {
+        self.any_shared.load(Ordering::Relaxed)
     }
 
     /// A new process or thread id.

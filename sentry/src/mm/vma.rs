@@ -72,38 +72,31 @@ impl SharedObject {
     /// Replace `buf` (file bytes at `off`) with what resident shared pages
     /// hold, so `read` sees stores made through mappings.
     pub fn overlay_read(&self, mf: &MemoryFile, off: u64, buf: &mut [u8]) {
-        let pages = crate::vfs::lock(&self.pages);
-        if pages.is_empty() {
-            return;
-        }
-        let end = off + buf.len() as u64;
-        let mut cur = off;
-        while cur < end {
-            let idx = cur / PAGE;
-            let pend = ((idx + 1) * PAGE).min(end);
-            if let Some(&poff) = pages.get(&idx) {
-                let b = (cur - off) as usize;
-                mf.read(poff + cur % PAGE, &mut buf[b..b + (pend - cur) as usize]);
-            }
-            cur = pend;
-        }
+        self.for_each_resident(off, buf.len(), |poff, r| mf.read(poff, &mut buf[r]));
     }
 
     /// Copy bytes written with `write` at `off` into resident shared pages,
     /// so mappings see them.
     pub fn apply_write(&self, mf: &MemoryFile, off: u64, data: &[u8]) {
+        self.for_each_resident(off, data.len(), |poff, r| mf.write(poff, &data[r]));
+    }
+
+    /// For each resident page under file bytes `[off, off+len)`: the
+    /// MemoryFile offset of the first byte and the matching range of a
+    /// buffer starting at `off`.
+    fn for_each_resident(&self, off: u64, len: usize, mut f: impl FnMut(u64, std::ops::Range<usize>)) {
         let pages = crate::vfs::lock(&self.pages);
         if pages.is_empty() {
             return;
         }
-        let end = off + data.len() as u64;
+        let end = off + len as u64;
         let mut cur = off;
         while cur < end {
             let idx = cur / PAGE;
             let pend = ((idx + 1) * PAGE).min(end);
             if let Some(&poff) = pages.get(&idx) {
                 let b = (cur - off) as usize;
-                mf.write(poff + cur % PAGE, &data[b..b + (pend - cur) as usize]);
+                f(poff + cur % PAGE, b..b + (pend - cur) as usize);
             }
             cur = pend;
         }

@@ -142,7 +142,7 @@ pub fn setgroups(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     }
     let mut g = vec![0u32; n as usize];
     t.read_bytes(a[1], g.as_bytes_mut())?;
-    lock(&t.proc_.creds).groups = g;
+    lock(&t.proc_.creds).groups = g.into();
     Ok(0)
 }
 

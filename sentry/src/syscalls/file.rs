@@ -66,12 +66,10 @@ fn read_into(t: &Task, f: &FileDescription, buf: u64, len: usize, pos: Option<u6
     if !f.readable() {
         return Err(Errno::EBADF);
     }
-    if is_dir(f) {
-        return Err(Errno::EISDIR);
-    }
     let len = len.min(MAX_RW);
     if len == 0 {
-        return Ok(0);
+        // The file still decides: a directory's file answers EISDIR.
+        return f.file.read(&mut [], pos.unwrap_or(0)).map(|_| 0);
     }
     let mut tmp = vec![0u8; len.min(CHUNK)];
     let own = pos.is_none() && f.file.has_own_offset();
@@ -90,6 +88,7 @@ fn read_into(t: &Task, f: &FileDescription, buf: u64, len: usize, pos: Option<u6
             t.wait_host(hfd, libc::POLLIN)?;
         }
     }
+    let shared = if off != CURRENT_POS { shared_object(t, f) } else { None };
     let mut done = 0;
     while done < len {
         let want = (len - done).min(tmp.len());
@@ -105,10 +104,8 @@ fn read_into(t: &Task, f: &FileDescription, buf: u64, len: usize, pos: Option<u6
         if n == 0 {
             break;
         }
-        if off != CURRENT_POS {
-            if let Some(obj) = shared_object(t, f) {
-                obj.overlay_read(&t.k.mf, off, &mut tmp[..n]);
-            }
+        if let Some(obj) = &shared {
+            obj.overlay_read(&t.k.mf, off, &mut tmp[..n]);
         }
         if let Err(e) = t.write_bytes(buf + done as u64, &tmp[..n]) {
             if done == 0 {
@@ -158,6 +155,7 @@ fn write_from(t: &Task, f: &FileDescription, buf: u64, len: usize, pos: Option<u
             off = i.attr()?.size;
         }
     }
+    let shared = if off != CURRENT_POS { shared_object(t, f) } else { None };
     let mut done = 0;
     while done < len {
         let want = (len - done).min(CHUNK);
@@ -167,10 +165,8 @@ fn write_from(t: &Task, f: &FileDescription, buf: u64, len: usize, pos: Option<u
             Err(_) => break,
         };
         let n = match f.file.write(&data, off).inspect(|&n| {
-            if off != CURRENT_POS {
-                if let Some(obj) = shared_object(t, f) {
-                    obj.apply_write(&t.k.mf, off, &data[..n]);
-                }
+            if let Some(obj) = &shared {
+                obj.apply_write(&t.k.mf, off, &data[..n]);
             }
         }) {
             Ok(n) => n,
@@ -209,12 +205,11 @@ fn write_from(t: &Task, f: &FileDescription, buf: u64, len: usize, pos: Option<u
 
 /// The `MAP_SHARED` pages of `f`'s file, if it is mapped shared anywhere.
 fn shared_object(t: &Task, f: &FileDescription) -> Option<Arc<crate::mm::SharedObject>> {
-    let objs = lock(&t.k.shared_objects);
-    if objs.is_empty() {
+    if !t.k.any_shared() {
         return None;
     }
     let a = f.inode.as_ref()?.attr().ok()?;
-    objs.get(&(a.dev, a.ino)).cloned()
+    t.k.shared_object((a.dev, a.ino))
 }
 
 /// Block until `f` is ready for one of `events` (its wait queue announces

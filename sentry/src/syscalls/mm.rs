@@ -50,7 +50,7 @@ pub fn mmap(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
         // Zeroes past the end of the file (a partial last page).
         let zero_from = u64::MAX;
         let shared = (typ != MAP_PRIVATE).then(|| {
-            let obj = lock(&t.k.shared_objects).entry((at.dev, at.ino)).or_default().clone();
+            let obj = t.k.shared_object_for_mmap((at.dev, at.ino));
             *lock(&obj.inode) = Some(inode.clone());
             obj
         });

@@ -174,11 +174,12 @@ fn target_of(t: &Task, a: &UnixAddr) -> KResult<Arc<Endpoint>> {
     }
 }
 
-pub fn socket(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let domain = int_arg(a[0]);
+/// The (domain, type|flags, protocol) arguments of socket and socketpair:
+/// Unix domain only, the socket type and the SOCK_NONBLOCK|SOCK_CLOEXEC flags.
+fn socket_args(a: &[u64; 6]) -> KResult<(SockType, u32)> {
     let raw = a[1] as u32;
     let flags = raw & (SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if domain != AF_UNIX {
+    if int_arg(a[0]) != AF_UNIX {
         return Err(Errno::EAFNOSUPPORT);
     }
     let ty = raw & !flags;
@@ -189,24 +190,16 @@ pub fn socket(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     if !matches!(int_arg(a[2]), 0 | AF_UNIX) {
         return Err(Errno::EPROTONOSUPPORT);
     }
+    Ok((stype, flags))
+}
+
+pub fn socket(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let (stype, flags) = socket_args(a)?;
     install_socket(t, Endpoint::new(stype), flags).map(|fd| fd as u64)
 }
 
 pub fn socketpair(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let domain = int_arg(a[0]);
-    let raw = a[1] as u32;
-    let flags = raw & (SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if domain != AF_UNIX {
-        return Err(Errno::EAFNOSUPPORT);
-    }
-    let ty = raw & !flags;
-    if ty & !0xf != 0 {
-        return Err(Errno::EINVAL);
-    }
-    let stype = SockType::from_raw(ty)?;
-    if !matches!(int_arg(a[2]), 0 | AF_UNIX) {
-        return Err(Errno::EPROTONOSUPPORT);
-    }
+    let (stype, flags) = socket_args(a)?;
     let (x, y) = Endpoint::pair(stype, cred_of(t));
     let fx = install_socket(t, x, flags)?;
     let fy = match install_socket(t, y, flags) {

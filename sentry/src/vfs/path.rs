@@ -19,7 +19,9 @@ pub struct Creds {
     pub egid: u32,
     pub sgid: u32,
     pub fsgid: u32,
-    pub groups: Vec<u32>,
+    /// Supplementary groups; shared, since credentials are copied on
+    /// every path walk and change rarely.
+    pub groups: std::sync::Arc<[u32]>,
 }
 
 impl Creds {
@@ -238,6 +240,16 @@ impl Vfs {
         creds: &Creds,
         opts: &ResolveOpts,
     ) -> KResult<Location> {
+        let begin = Self::walk_start(root, start, path, opts)?;
+        let must_be_dir = path.last() == Some(&b'/');
+        let mut links = 0;
+        let (loc, _) = self.walk(root, begin, split(path), follow, must_be_dir, false, creds, &mut links, opts)?;
+        Ok(loc)
+    }
+
+    /// Where a walk of `path` begins (the root for an absolute path), after
+    /// the checks every resolution makes.
+    fn walk_start(root: &Location, start: &Location, path: &[u8], opts: &ResolveOpts) -> KResult<Location> {
         if path.is_empty() {
             return Err(Errno::ENOENT);
         }
@@ -247,11 +259,7 @@ impl Vfs {
         if path[0] == b'/' && opts.beneath {
             return Err(Errno::EXDEV);
         }
-        let begin = if path[0] == b'/' { root.clone() } else { start.clone() };
-        let must_be_dir = path.last() == Some(&b'/');
-        let mut links = 0;
-        let (loc, _) = self.walk(root, begin, split(path), follow, must_be_dir, false, creds, &mut links, opts)?;
-        Ok(loc)
+        Ok(if path[0] == b'/' { root.clone() } else { start.clone() })
     }
 
     /// Resolve all but the last component of `path`; symlinks in the parent
@@ -269,16 +277,7 @@ impl Vfs {
         creds: &Creds,
         opts: &ResolveOpts,
     ) -> KResult<Resolved> {
-        if path.is_empty() {
-            return Err(Errno::ENOENT);
-        }
-        if path.len() >= PATH_MAX {
-            return Err(Errno::ENAMETOOLONG);
-        }
-        if path[0] == b'/' && opts.beneath {
-            return Err(Errno::EXDEV);
-        }
-        let begin = if path[0] == b'/' { root.clone() } else { start.clone() };
+        let begin = Self::walk_start(root, start, path, opts)?;
         let trailing_slash = path.last() == Some(&b'/');
         let comps = split(path);
         if comps.is_empty() {
