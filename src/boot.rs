@@ -23,7 +23,7 @@ use std::ffi::CString;
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 use anyhow::{bail, Context};
 
@@ -88,7 +88,11 @@ fn sentry_main(opts: BootOpts, gofer: OwnedFd, binds: Vec<OwnedFd>, debug_log: O
         platform: o.platform,
         argv: o.argv.iter().map(|a| a.as_bytes().to_vec()).collect(),
         envp: env.into_iter().map(String::into_bytes).collect(),
-        cwd: o.cwd.into_bytes(),
+        cwd: match (o.cwd, opts.caller_cwd) {
+            (Some(dir), _) => sentry::Cwd::Required(dir.into_bytes()),
+            (None, Some(dir)) => sentry::Cwd::Preferred(dir.into_os_string().into_vec()),
+            (None, None) => sentry::Cwd::Preferred(b"/".to_vec()),
+        },
         hostname: o.hostname,
         strace: o.strace,
         strace_out: None,

@@ -86,9 +86,11 @@ pub struct DoOpts {
     #[arg(long, value_name = "UID:GID", value_parser = parse_user)]
     pub user: Option<(u32, u32)>,
 
-    /// Working directory of the program, inside the sandbox.
-    #[arg(long, value_name = "DIR", default_value = "/")]
-    pub cwd: String,
+    /// Working directory of the program, inside the sandbox; it must
+    /// exist there. Default: the caller's working directory, when the
+    /// sandbox has it (with the host's root it does), else "/".
+    #[arg(long, value_name = "DIR", value_parser = parse_abs)]
+    pub cwd: Option<String>,
 
     /// Add K=V to the program's environment (repeatable; a later value
     /// replaces an earlier one). The environment starts clean, with only
@@ -199,14 +201,12 @@ impl DoOpts {
     /// descriptor) are left out; binds are passed (the sandbox finds their
     /// gofer connections at fixed descriptors, see `crate::launch`).
     pub fn to_boot_args(&self) -> Vec<OsString> {
-        let mut args: Vec<OsString> = vec![
-            "--platform".into(),
-            self.platform.clone().into(),
-            "--cwd".into(),
-            self.cwd.clone().into(),
-            "--hostname".into(),
-            self.hostname.clone().into(),
-        ];
+        let mut args: Vec<OsString> =
+            vec!["--platform".into(), self.platform.clone().into(), "--hostname".into(), self.hostname.clone().into()];
+        if let Some(cwd) = &self.cwd {
+            args.push("--cwd".into());
+            args.push(cwd.into());
+        }
         for kv in &self.env {
             args.push("--env".into());
             args.push(kv.into());
@@ -255,6 +255,11 @@ pub struct BootOpts {
     #[arg(long, value_name = "TERM")]
     pub host_term: Option<String>,
 
+    /// The CLI's working directory: the program's, when there is no
+    /// `--cwd` and the sandbox has that directory.
+    #[arg(long, value_name = "DIR")]
+    pub caller_cwd: Option<PathBuf>,
+
     #[command(flatten)]
     pub opts: DoOpts,
 }
@@ -292,8 +297,8 @@ mod tests {
         let o = parse(&["bulwark", "do", "--", "/bin/true"]);
 
         assert_eq!(
-            (o.rootfs.as_path(), o.cwd.as_str(), o.hostname.as_str(), o.strace),
-            (std::path::Path::new("/"), "/", "bulwark", false)
+            (o.rootfs.as_path(), o.cwd.as_deref(), o.hostname.as_str(), o.strace),
+            (std::path::Path::new("/"), None, "bulwark", false)
         );
     }
 
@@ -385,7 +390,7 @@ mod tests {
             (b.gofer_fd, b.opts.cwd, b.opts.env, b.opts.hostname, b.opts.strace, b.opts.argv),
             (
                 3,
-                "/tmp".into(),
+                Some("/tmp".into()),
                 vec!["A=1".to_owned()],
                 "h".into(),
                 true,

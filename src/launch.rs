@@ -140,6 +140,13 @@ fn spawn_boot(
     if let Ok(term) = std::env::var("TERM") {
         cmd.arg("--host-term").arg(term);
     }
+    // The caller's directory is the program's by default (as `runsc do`),
+    // with the host's root only: another rootfs has other paths.
+    if opts.cwd.is_none() && opts.rootfs.canonicalize().is_ok_and(|r| r == Path::new("/")) {
+        if let Ok(dir) = std::env::current_dir() {
+            cmd.arg("--caller-cwd").arg(dir);
+        }
+    }
     cmd.args(opts.to_boot_args()).env_clear();
     // SAFETY: the closure makes only async-signal-safe system calls (prctl,
     // dup2) and allocates nothing (`bind_fds` is moved in, built before

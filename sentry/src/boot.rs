@@ -100,9 +100,32 @@ fn build_mounts(cfg_overlay: bool, gofer: OwnedFd, procfs: &Arc<ProcFs>) -> Resu
     let sys = ensure_dir(&vfs, &r, b"sys")?;
     let sysfs = build_sys().map_err(|e| gofer_err("/sys", e))?;
     vfs.mount(&sys, sysfs, "sysfs", "sysfs", true);
-    let tmp = ensure_dir(&vfs, &r, b"tmp")?;
-    vfs.mount(&tmp, Tmpfs::new(next_dev(), S_IFDIR | 0o1777, 0, 0).root(), "tmpfs", "tmpfs", false);
     Ok(vfs)
+}
+
+/// `/tmp`: the rootfs's own, as natively (host files under `/tmp` are
+/// there, writes land where the root's do). A rootfs without one gets a
+/// `1777` directory. With a read-only root, `/tmp` stays writable: it is
+/// then a mount of its own, an in-memory layer over the rootfs's `/tmp`.
+fn mount_tmp(vfs: &Vfs, readonly_root: bool) -> Result<(), SandboxError> {
+    let r = vfs.root();
+    let tmp = match r.dentry.child(b"tmp") {
+        Ok(_) => ensure_dir(vfs, &r, b"tmp")?,
+        Err(Errno::ENOENT) => {
+            let attr = CreateAttr { mode: S_IFDIR | 0o1777, uid: 0, gid: 0 };
+            r.inode().create(b"tmp", NodeKind::Directory, attr).map_err(|e| gofer_err("creating /tmp", e))?;
+            r.dentry.invalidate(b"tmp");
+            ensure_dir(vfs, &r, b"tmp")?
+        }
+        Err(e) => return Err(gofer_err("/tmp", e)),
+    };
+    if !readonly_root {
+        return Ok(());
+    }
+    let upper = Tmpfs::new(next_dev(), S_IFDIR | 0o1777, 0, 0);
+    let ov = OverlayFs::new(tmp.inode().clone(), upper, next_dev()).map_err(|e| gofer_err("/tmp overlay", e))?;
+    vfs.mount(&tmp, ov.root(), "overlay", "tmp", false);
+    Ok(())
 }
 
 /// A minimal, read-only `/sys`: the CPU topology files and an empty
@@ -167,7 +190,9 @@ fn stdio_table(stdio: [OwnedFd; 3]) -> Result<FdTable, SandboxError> {
                 O_WRONLY
             }
         } else {
-            fl as u32 & O_ACCMODE
+            // The access mode and the status flags the host's description
+            // has (`>>` gives O_APPEND), which F_GETFL shows.
+            fl as u32 & (O_ACCMODE | O_APPEND | O_NONBLOCK)
         };
         let inode = HostInode::new(fd, dev).map_err(|e| SandboxError::Gofer(format!("stdio {n}: {e}")))?;
         let attr = crate::vfs::Inode::attr(&*inode).unwrap_or_default();
@@ -217,6 +242,7 @@ pub fn run(cfg: Config) -> Result<i32, SandboxError> {
     let platform = platform::new(&cfg.platform, mf.raw_fd())?;
     let procfs = ProcFs::new(next_dev());
     let vfs = build_mounts(cfg.overlay, cfg.gofer, &procfs)?;
+    mount_tmp(&vfs, cfg.readonly)?;
     extra_mounts(&vfs, cfg.binds, &cfg.tmpfs)?;
     if cfg.readonly {
         vfs.root().mount.set_readonly(true);
@@ -250,7 +276,22 @@ pub fn run(cfg: Config) -> Result<i32, SandboxError> {
         },
         None => Creds::root(),
     };
-    let cwd = vfs.resolve(&root, &root, &cfg.cwd, true, &creds).unwrap_or_else(|_| root.clone());
+    let cwd = match &cfg.cwd {
+        crate::Cwd::Required(dir) => {
+            let loc = vfs.resolve(&root, &root, dir, true, &creds).and_then(|loc| {
+                match loc.inode().attr()?.is_dir() {
+                    true => Ok(loc),
+                    false => Err(Errno::ENOTDIR),
+                }
+            });
+            loc.map_err(|e| SandboxError::Cwd { dir: String::from_utf8_lossy(dir).into_owned(), err: e })?
+        }
+        crate::Cwd::Preferred(dir) => vfs
+            .resolve(&root, &root, dir, true, &creds)
+            .ok()
+            .filter(|loc| loc.inode().attr().is_ok_and(|a| a.is_dir()))
+            .unwrap_or_else(|| root.clone()),
+    };
     let fs = FsContext { root: root.clone(), cwd, umask: 0o022 };
     let mut task = Task::new_init(kernel.clone(), fds, fs, creds).map_err(|e| SandboxError::Exec {
         program: String::from_utf8_lossy(cfg.argv.first().map_or(&b""[..], |v| v)).into_owned(),

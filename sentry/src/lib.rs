@@ -27,7 +27,7 @@ pub struct Config {
     /// The environment, `K=V` each.
     pub envp: Vec<Vec<u8>>,
     /// The working directory inside the sandbox.
-    pub cwd: Vec<u8>,
+    pub cwd: Cwd,
     /// What `uname` and `/proc/sys/kernel/hostname` say.
     pub hostname: String,
     /// Print every system call to `strace_out`.
@@ -57,6 +57,15 @@ pub struct Config {
     pub stdio: [OwnedFd; 3],
 }
 
+/// The program's working directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cwd {
+    /// Asked for (`--cwd`): the sandbox fails to start without it.
+    Required(Vec<u8>),
+    /// The caller's: used when the sandbox has it, else `/`.
+    Preferred(Vec<u8>),
+}
+
 /// A host directory mounted in the sandbox.
 pub struct Bind {
     /// The host path, shown as the mount's source in `/proc/mounts` (the
@@ -80,6 +89,8 @@ pub enum SandboxError {
     Gofer(String),
     #[error("cannot start {program}: {err}")]
     Exec { program: String, err: abi::Errno },
+    #[error("working directory {dir}: {}", crate::syscalls::table::describe(*err))]
+    Cwd { dir: String, err: abi::Errno },
     #[error("host call {call} failed: {err}")]
     Host { call: &'static str, err: std::io::Error },
 }

@@ -67,11 +67,12 @@ pub fn native_command<S: AsRef<OsStr>>(argv: &[S]) -> Command {
     cmd
 }
 
-/// `Command` for `bulwark do [opts] -- argv`. TERM is removed so that the
-/// sandbox's environment matches [`native_command`]'s.
+/// `Command` for `bulwark do [opts] -- argv`, started from `/` (the
+/// sandbox's default working directory is the caller's). TERM is removed
+/// so that the sandbox's environment matches [`native_command`]'s.
 pub fn sandboxed_command<S: AsRef<OsStr>>(argv: &[S], opts: &[&str]) -> Command {
     let mut cmd = Command::new(bulwark());
-    cmd.arg("do").args(opts).arg("--").args(argv).env_remove("TERM");
+    cmd.arg("do").args(opts).arg("--").args(argv).env_remove("TERM").current_dir("/");
     cmd
 }
 

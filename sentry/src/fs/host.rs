@@ -133,6 +133,24 @@ impl FileOps for HostFile {
         true
     }
 
+    fn set_status_flags(&self, flags: u32) -> KResult<()> {
+        // The host's open file description is shared with whoever donated
+        // it (the caller's shell): O_APPEND and O_NONBLOCK change there too,
+        // as they would natively.
+        let settable = (libc::O_APPEND | libc::O_NONBLOCK) as u32;
+        // SAFETY: F_GETFL on an open descriptor touches no memory.
+        let cur = unsafe { libc::fcntl(self.raw(), libc::F_GETFL) };
+        if cur < 0 {
+            return Err(last_errno());
+        }
+        let new = (cur as u32 & !settable) | (flags & settable);
+        // SAFETY: F_SETFL on an open descriptor takes a plain integer.
+        if unsafe { libc::fcntl(self.raw(), libc::F_SETFL, new as libc::c_int) } < 0 {
+            return Err(last_errno());
+        }
+        Ok(())
+    }
+
     fn host_fd(&self) -> Option<std::os::fd::RawFd> {
         if self.regular {
             None

@@ -536,7 +536,9 @@ pub fn fcntl(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
         F_SETFD => lock(&t.fds).set_cloexec(fd, a[2] & u64::from(FD_CLOEXEC) != 0).map(|_| 0),
         F_GETFL => Ok(u64::from(file_of(t, fd)?.flags())),
         F_SETFL => {
-            file_of(t, fd)?.set_status_flags(a[2] as u32);
+            let f = file_of(t, fd)?;
+            f.set_status_flags(a[2] as u32);
+            f.file.set_status_flags(f.flags())?;
             Ok(0)
         }
         c if super::lock::is_lock_cmd(c) => super::lock::fcntl_lock(t, fd, c, a[2]),

@@ -527,23 +527,43 @@ pub fn copy_file_range(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     }
     regular(&inf)?;
     regular(&out)?;
-    let mut in_off = if a[1] != 0 { read_off(t, a[1])? } else { *inf.offset() };
+    // A file that keeps its own offset (a donated host file, whose offset
+    // the host and every sharer of the description move) is read or
+    // written at that offset, never at the description's.
+    let in_own = a[1] == 0 && inf.file.has_own_offset();
+    let out_own = a[3] == 0 && out.file.has_own_offset();
+    let mut in_off = match a[1] {
+        0 if in_own => crate::vfs::CURRENT_POS,
+        0 => *inf.offset(),
+        p => read_off(t, p)?,
+    };
     let mut out_off = if a[3] != 0 { read_off(t, a[3])? } else { *out.offset() };
     let same = inf.inode.as_ref().zip(out.inode.as_ref()).is_some_and(|(x, y)| Arc::ptr_eq(x, y));
-    if same && in_off < out_off.saturating_add(len as u64) && out_off < in_off.saturating_add(len as u64) {
+    if same
+        && !in_own
+        && !out_own
+        && in_off < out_off.saturating_add(len as u64)
+        && out_off < in_off.saturating_add(len as u64)
+    {
         return Err(Errno::EINVAL);
     }
-    in_off.checked_add(len as u64).filter(|&e| e <= i64::MAX as u64).ok_or(Errno::EOVERFLOW)?;
+    if !in_own {
+        in_off.checked_add(len as u64).filter(|&e| e <= i64::MAX as u64).ok_or(Errno::EOVERFLOW)?;
+    }
     out_off.checked_add(len as u64).filter(|&e| e <= i64::MAX as u64).ok_or(Errno::EFBIG)?;
-    let n = copy_between(t, &inf, &mut in_off, &out, Some(&mut out_off), len)?;
+    let n = if out_own {
+        copy_between(t, &inf, &mut in_off, &out, None, len)?
+    } else {
+        copy_between(t, &inf, &mut in_off, &out, Some(&mut out_off), len)?
+    };
     if a[1] != 0 {
         t.write_val(a[1], &(in_off as i64))?;
-    } else {
+    } else if !in_own {
         *inf.offset() = in_off;
     }
     if a[3] != 0 {
         t.write_val(a[3], &(out_off as i64))?;
-    } else {
+    } else if !out_own {
         *out.offset() = out_off;
     }
     Ok(n as u64)

@@ -272,6 +272,13 @@ pub trait FileOps: Send + Sync + Any {
         None
     }
 
+    /// `F_SETFL` changed the description's status flags to `flags`: a file
+    /// whose open file description lives on the host (a donated descriptor,
+    /// shared with processes outside) makes the host's match.
+    fn set_status_flags(&self, _flags: u32) -> KResult<()> {
+        Ok(())
+    }
+
     /// A donated host descriptor whose readiness the host knows (stdio).
     fn host_fd(&self) -> Option<std::os::fd::RawFd> {
         None
