@@ -278,11 +278,9 @@ pub fn run(cfg: Config) -> Result<i32, SandboxError> {
     };
     let cwd = match &cfg.cwd {
         crate::Cwd::Required(dir) => {
-            let loc = vfs.resolve(&root, &root, dir, true, &creds).and_then(|loc| {
-                match loc.inode().attr()?.is_dir() {
-                    true => Ok(loc),
-                    false => Err(Errno::ENOTDIR),
-                }
+            let loc = vfs.resolve(&root, &root, dir, true, &creds).and_then(|loc| match loc.inode().attr()?.is_dir() {
+                true => Ok(loc),
+                false => Err(Errno::ENOTDIR),
             });
             loc.map_err(|e| SandboxError::Cwd { dir: String::from_utf8_lossy(dir).into_owned(), err: e })?
         }
