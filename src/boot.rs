@@ -103,6 +103,7 @@ fn sentry_main(opts: BootOpts, gofer: OwnedFd, binds: Vec<OwnedFd>, debug_log: O
         tmpfs: o.tmpfs.into_iter().map(String::into_bytes).collect(),
         readonly: o.readonly,
         user: o.user,
+        init: o.init,
         stdio: [dup_fd(0)?, dup_fd(1)?, dup_fd(2)?],
     };
     sentry::run(cfg).map_err(anyhow::Error::from)

@@ -103,6 +103,14 @@ pub struct DoOpts {
     #[arg(long, value_name = "NAME", default_value = "bulwark")]
     pub hostname: String,
 
+    /// Run the program as pid 2 under a small init of the sandbox's own
+    /// (pid 1: reaps orphans, passes signals on, exits with the program's
+    /// status, as `docker run --init`), so that it behaves as it does
+    /// natively. `--init=false` makes the program itself pid 1, which Linux
+    /// shields from every signal it has no handler for (SIGKILL included).
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub init: bool,
+
     /// Print every system call the program makes, with decoded arguments and
     /// result, one line per call, to standard error.
     #[arg(long)]
@@ -229,6 +237,9 @@ impl DoOpts {
         if let Some((u, g)) = self.user {
             args.push("--user".into());
             args.push(format!("{u}:{g}").into());
+        }
+        if !self.init {
+            args.push("--init=false".into());
         }
         if self.strace {
             args.push("--strace".into());

@@ -119,12 +119,12 @@ fn posix_timer_delivers_si_timer_signals_with_its_value() {
 fn kill_minus_one_from_init_reaches_every_other_process() {
     // kill(-1) natively would reach the whole host: run it natively as the
     // init of a fresh pid namespace, which is what the sandbox's first
-    // program is too.
+    // program is with --init=false.
     let prog = c_program("kill_all", &["-pthread"]);
     let prog = prog.to_str().expect("utf-8 path");
 
     let native = run_native(&["/usr/bin/unshare", "--pid", "--fork", prog]);
-    let sandboxed = run_sandboxed(&[prog], &[]);
+    let sandboxed = run_sandboxed(&[prog], &["--init=false"]);
 
     assert_eq!(native.status.code(), Some(0), "native run: {}{}", native.stdout_str(), native.stderr_str());
     assert_eq!(

@@ -61,7 +61,7 @@ fn bash_c_with_stdin_not_a_socket_reads_no_startup_files() {
 }
 
 #[test]
-fn ps_lists_only_the_sandboxs_processes_with_the_first_program_as_pid_1() {
+fn ps_lists_only_the_sandboxs_processes_with_init_as_pid_1_and_the_program_as_pid_2() {
     let out = run_sandboxed(&["/bin/bash", "-c", "sleep 1 & ps -e -o pid=,comm=; wait"], &[]);
 
     let rows: Vec<(String, String)> = out
@@ -74,9 +74,10 @@ fn ps_lists_only_the_sandboxs_processes_with_the_first_program_as_pid_1() {
         .collect();
     let comms: BTreeSet<&str> = rows.iter().map(|(_, c)| c.as_str()).collect();
     assert_eq!(out.status.code(), Some(0), "{}{}", out.stdout_str(), out.stderr_str());
-    assert_eq!(rows.first().map(|(p, c)| (p.as_str(), c.as_str())), Some(("1", "bash")), "{rows:?}");
-    assert_eq!(rows.len(), 3, "{rows:?}");
-    assert_eq!(comms, BTreeSet::from(["bash", "ps", "sleep"]), "{rows:?}");
+    let first: Vec<(&str, &str)> = rows.iter().take(2).map(|(p, c)| (p.as_str(), c.as_str())).collect();
+    assert_eq!(first, [("1", "bulwark-init"), ("2", "bash")], "{rows:?}");
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    assert_eq!(comms, BTreeSet::from(["bulwark-init", "bash", "ps", "sleep"]), "{rows:?}");
 }
 
 /// Every process of the host's process tree under `root`, `root` included.

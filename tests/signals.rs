@@ -39,11 +39,12 @@ fn first_program_dying_of_a_fault_makes_bulwark_exit_128_plus_the_signal() {
 #[test]
 fn init_survives_sigkill_it_sends_itself() {
     // Linux: init of a pid namespace ignores signals from inside it for
-    // which it has no handler. Natively, the shell is run as such an init.
+    // which it has no handler. Natively, the shell is run as such an init;
+    // in the sandbox, with --init=false, it is pid 1.
     let script = "kill -KILL $$; echo still here $$";
 
     let native = run_native(&["/usr/bin/unshare", "--pid", "--fork", "/bin/bash", "-c", script]);
-    let sandboxed = run_sandboxed(&["/bin/bash", "-c", script], &[]);
+    let sandboxed = run_sandboxed(&["/bin/bash", "-c", script], &["--init=false"]);
 
     assert_eq!((native.stdout_str().as_str(), native.status.code()), ("still here 1\n", Some(0)));
     assert_eq!(

@@ -291,7 +291,7 @@ pub fn run(cfg: Config) -> Result<i32, SandboxError> {
             .unwrap_or_else(|| root.clone()),
     };
     let fs = FsContext { root: root.clone(), cwd, umask: 0o022 };
-    let mut task = Task::new_init(kernel.clone(), fds, fs, creds).map_err(|e| SandboxError::Exec {
+    let mut task = Task::new_first(kernel.clone(), fds, fs, creds, cfg.init).map_err(|e| SandboxError::Exec {
         program: String::from_utf8_lossy(cfg.argv.first().map_or(&b""[..], |v| v)).into_owned(),
         err: e,
     })?;
@@ -304,12 +304,12 @@ pub fn run(cfg: Config) -> Result<i32, SandboxError> {
         kernel.log(&format!("bulwark: cannot run {name}: {e}"));
         return Ok(if e == Errno::ENOENT { 127 } else { 126 });
     }
+    let main = kernel.process(task.pid());
     let exit = task.run();
     drop(task);
     // The first thread may end before its process (pthread_exit in main):
-    // the sandbox lasts until the init process itself has exited.
-    let init = kernel.process(1);
-    let status = match init {
+    // the sandbox lasts until the program's process itself has exited.
+    let status = match main {
         Some(p) => {
             let w = crate::kernel::waiter::Waiter::new().map_err(|e| SandboxError::Gofer(format!("waiter: {e}")))?;
             loop {

@@ -52,6 +52,10 @@ pub struct Config {
     /// Run the program with these uid and gid (every id, and the only
     /// supplementary group) instead of root.
     pub user: Option<(u32, u32)>,
+    /// Run the program as pid 2 under the sandbox's own init (pid 1: reaps
+    /// orphans, ends the sandbox with the program's status), as `docker run
+    /// --init`; without, the program is pid 1 with init's signal semantics.
+    pub init: bool,
     /// Standard input, output and error of the application: host
     /// descriptors donated by the CLI.
     pub stdio: [OwnedFd; 3],

@@ -66,6 +66,11 @@ pub struct Kernel {
     pub exit_wq: WaitQueue,
     /// The foreground process group of the sandbox's terminal (stdio).
     pub tty_pgrp: AtomicI32,
+    /// The session the terminal is the controlling terminal of.
+    pub tty_sid: AtomicI32,
+    /// The process whose exit ends the sandbox: the first program (pid 1,
+    /// or pid 2 under the sandbox's own init).
+    pub main_pid: AtomicI32,
 }
 
 impl Kernel {
@@ -102,6 +107,8 @@ impl Kernel {
             shutdown: AtomicBool::new(false),
             exit_wq: WaitQueue::default(),
             tty_pgrp: AtomicI32::new(1),
+            tty_sid: AtomicI32::new(1),
+            main_pid: AtomicI32::new(1),
         });
         clock::start(&k);
         k

@@ -251,10 +251,12 @@ pub fn exit_process(k: &Arc<Kernel>, p: &Arc<Process>, how: TaskExit) {
     k.sysv.exit_process(p.pid);
     p.vfork_done.store(true, Ordering::Relaxed);
     p.exit_wq.notify_all();
-    if p.pid == 1 {
+    if p.pid == k.main_pid.load(Ordering::Relaxed) {
+        // The sandbox ends with its first program, as a pid namespace
+        // ends with its init: every other process is killed.
         k.shutdown.store(true, Ordering::Relaxed);
         for q in k.all_processes() {
-            if q.pid != 1 {
+            if q.pid != 1 && !Arc::ptr_eq(&q, p) {
                 q.group_exit(TaskExit::Signal(SIGKILL as i32));
             }
         }
@@ -271,6 +273,14 @@ pub fn exit_process(k: &Arc<Kernel>, p: &Arc<Process>, how: TaskExit) {
                 }
             }
             lock(&r.children).extend(orphans.iter().cloned());
+            // Zombies adopted by a reaper that does not wait for children
+            // (SIGCHLD ignored: the sandbox's init) are reaped at once.
+            let act = r.action(SIGCHLD);
+            if act.handler == signal::SIG_IGN || act.flags & signal::SA_NOCLDWAIT != 0 {
+                for c in orphans.iter().filter(|c| c.is_zombie()) {
+                    reap(k, &r, c);
+                }
+            }
             r.child_wq.notify_all();
         } else {
             for c in &orphans {

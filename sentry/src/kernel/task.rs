@@ -141,6 +141,33 @@ pub fn new_process(
     })
 }
 
+/// The name the sandbox's own init shows in `/proc/1/comm` and `ps`.
+pub const INIT_COMM: &[u8] = b"bulwark-init";
+
+/// The sandbox's own init, pid 1, as `docker run --init` gives: a process
+/// of the sentry's with no thread and no program. It ignores SIGCHLD, so
+/// the orphans it adopts are reaped as they exit; it is sent only the
+/// signals it has handlers for (none), as Linux treats a namespace's init;
+/// the sandbox ends, with the program's status, when the program (its
+/// first child, [`Kernel::main_pid`]) exits. `mm` is only a placeholder
+/// (the program's before its first execve): init runs no code.
+pub fn new_init_process(
+    k: &Kernel,
+    mm: &Arc<Mutex<MemoryManager>>,
+    fs: &Arc<Mutex<FsContext>>,
+    creds: &Creds,
+) -> Arc<Process> {
+    let pid = k.alloc_pid();
+    let fds = Arc::new(Mutex::new(FdTable::new()));
+    let init = new_process(pid, None, mm.clone(), fds, fs.clone(), creds.clone(), SIGCHLD);
+    *lock(&init.comm) = INIT_COMM.to_vec();
+    if let Some(a) = lock(&init.actions).get_mut(SIGCHLD as usize - 1) {
+        a.handler = super::signal::SIG_IGN;
+    }
+    lock(&k.procs).insert(pid, init.clone());
+    init
+}
+
 /// The affinity mask of every CPU the sandbox reports.
 fn all_cpus() -> u64 {
     let n = super::ncpus().min(64);
@@ -173,6 +200,12 @@ impl Task {
     /// The first task of the sandbox: pid 1, with `fds` and `fs`, not yet
     /// running any program (call `execve` next).
     pub fn new_init(k: Arc<Kernel>, fds: FdTable, fs: FsContext, creds: Creds) -> KResult<Task> {
+        Task::new_init_pid(k, fds, fs, creds, false)
+    }
+
+    /// The first task, made a child of a new init process (pid 1) when
+    /// `under_init`.
+    fn new_init_pid(k: Arc<Kernel>, fds: FdTable, fs: FsContext, creds: Creds, under_init: bool) -> KResult<Task> {
         let space = k.platform.new_address_space().map_err(|e| {
             k.log(&format!("bulwark: cannot create address space: {e}"));
             Errno::ENOMEM
@@ -182,13 +215,38 @@ impl Task {
             Errno::ENOMEM
         })?;
         let mm = Arc::new(Mutex::new(MemoryManager::new(k.mf.clone(), space, k.platform.max_user_address())));
+        let fsc = Arc::new(Mutex::new(fs));
+        let init = under_init.then(|| new_init_process(&k, &mm, &fsc, &creds));
         let pid = k.alloc_pid();
         let fds = Arc::new(Mutex::new(fds));
-        let fsc = Arc::new(Mutex::new(fs));
-        let p = new_process(pid, None, mm.clone(), fds.clone(), fsc.clone(), creds, SIGCHLD);
+        let p = new_process(pid, init.as_ref(), mm.clone(), fds.clone(), fsc.clone(), creds, SIGCHLD);
+        if let Some(init) = &init {
+            lock(&init.children).push(p.clone());
+        }
         lock(&k.procs).insert(pid, p.clone());
         let shared = new_shared(&k, &p, pid, 0)?;
         Ok(Task::assemble(k, p, shared, ctx, mm, fds, fsc, Registers::default(), true))
+    }
+
+    /// The first program's task, as pid 2 under the sandbox's own init
+    /// (pid 1, see [`new_init_process`]) when `with_init`, else as pid 1
+    /// itself ([`Task::new_init`]). Under the init, the program leads a
+    /// session and process group of its own, which holds the terminal.
+    pub fn new_first(k: Arc<Kernel>, fds: FdTable, fs: FsContext, creds: Creds, with_init: bool) -> KResult<Task> {
+        if !with_init {
+            return Task::new_init(k, fds, fs, creds);
+        }
+        let task = Task::new_init_pid(k.clone(), fds, fs, creds.clone(), true)?;
+        // Not init's dispositions (SIGCHLD ignored): the program starts as
+        // exec'd by a shell, every signal at its default.
+        *lock(&task.proc_.actions) = [KernelSigaction::default(); 64];
+        let pid = task.pid();
+        task.proc_.pgid.store(pid, Ordering::Relaxed);
+        task.proc_.sid.store(pid, Ordering::Relaxed);
+        k.main_pid.store(pid, Ordering::Relaxed);
+        k.tty_pgrp.store(pid, Ordering::Relaxed);
+        k.tty_sid.store(pid, Ordering::Relaxed);
+        Ok(task)
     }
 
     /// Put a task together from its parts.
