@@ -40,6 +40,7 @@ pub fn run_boot(opts: BootOpts) -> anyhow::Result<i32> {
     let namespaces = unshare_namespaces()?;
     log(&mut debug_log, &format!("namespaces: {namespaces}"));
     enter_empty_root().context("pivot_root into an empty root")?;
+    crate::forward::install().context("signal handlers")?;
 
     // SAFETY: boot is single-threaded (nothing here starts a thread), so the
     // child may run arbitrary code after fork.
@@ -57,6 +58,7 @@ pub fn run_boot(opts: BootOpts) -> anyhow::Result<i32> {
         };
         std::process::exit(code);
     }
+    crate::forward::to(pid);
     drop(gofer);
     drop(binds);
     drop(debug_log);

@@ -76,11 +76,15 @@ pub fn run_do(opts: &DoOpts) -> anyhow::Result<i32> {
         Ok(sandbox_end)
     });
     let status = started.and_then(|sandbox_end| {
+        crate::forward::install().context("signal handlers")?;
         let boot = spawn_boot(exe, opts, &sandbox_end, debug_log.as_ref(), &bind_ends);
         drop(sandbox_end);
         drop(bind_ends);
         drop(debug_log);
-        boot.and_then(|mut boot| boot.wait().context("waiting for the sandbox"))
+        boot.and_then(|mut boot| {
+            crate::forward::to(i32::try_from(boot.id()).unwrap_or(0));
+            boot.wait().context("waiting for the sandbox")
+        })
     });
 
     // Each gofer ends by itself when the sandbox's end closes; make sure.
@@ -112,10 +116,11 @@ fn spawn_gofer(exe: &Path, rootfs: &Path, rw: bool, sock: &OwnedFd) -> anyhow::R
     }
     cmd.env_clear().stdin(Stdio::null()).stdout(Stdio::null());
     // SAFETY: the closure makes only async-signal-safe system calls (prctl,
-    // fcntl) and allocates nothing.
+    // setpgid, fcntl) and allocates nothing.
     unsafe {
         cmd.pre_exec(move || {
             die_with_parent()?;
+            own_process_group()?;
             clear_cloexec(fd)
         });
     }
@@ -241,6 +246,16 @@ fn above(fd: RawFd) -> io::Result<OwnedFd> {
 fn die_with_parent() -> io::Result<()> {
     // SAFETY: prctl(PR_SET_PDEATHSIG) takes plain integers.
     if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// A process group of our own, so that the host terminal's signals (^C)
+/// do not reach us. Async-signal-safe.
+fn own_process_group() -> io::Result<()> {
+    // SAFETY: setpgid takes plain integers.
+    if unsafe { libc::setpgid(0, 0) } < 0 {
         return Err(io::Error::last_os_error());
     }
     Ok(())

@@ -6,6 +6,7 @@
 mod bench;
 mod boot;
 mod cli;
+mod forward;
 mod launch;
 
 use clap::Parser;

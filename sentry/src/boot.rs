@@ -237,6 +237,9 @@ pub fn run(cfg: Config) -> Result<i32, SandboxError> {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
     }
+    // Before any thread starts, so that every thread blocks them.
+    let host_signals =
+        crate::kernel::host_signals::take().map_err(|err| SandboxError::Host { call: "signalfd", err })?;
     crate::kernel::ncpus();
     let mf = Arc::new(MemoryFile::new().map_err(|err| SandboxError::Host { call: "memfd_create", err })?);
     let platform = platform::new(&cfg.platform, mf.raw_fd())?;
@@ -260,6 +263,8 @@ pub fn run(cfg: Config) -> Result<i32, SandboxError> {
     };
     let kernel = Kernel::new(mf, platform, vfs.clone(), &cfg.hostname, strace, cfg.debug_log);
     procfs.set_kernel(&kernel);
+    crate::kernel::host_signals::start(&kernel, host_signals)
+        .map_err(|err| SandboxError::Host { call: "spawn", err })?;
     let fds = stdio_table(cfg.stdio)?;
     let root = vfs.root();
     let creds = match cfg.user {

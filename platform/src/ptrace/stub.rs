@@ -286,6 +286,7 @@ const STEP_CLOSE: i32 = 104;
 const STEP_STOP: i32 = 105;
 const STEP_NO_NEW_PRIVS: i32 = 106;
 const STEP_SECCOMP: i32 = 107;
+const STEP_PGRP: i32 = 108;
 
 /// What a stub's exit `code` says about where its setup failed.
 fn setup_step(code: i32) -> &'static str {
@@ -297,6 +298,7 @@ fn setup_step(code: i32) -> &'static str {
         STEP_STOP => " (kill(SIGSTOP) failed)",
         STEP_NO_NEW_PRIVS => " (prctl(PR_SET_NO_NEW_PRIVS) failed)",
         STEP_SECCOMP => " (installing the seccomp filter failed)",
+        STEP_PGRP => " (setpgid failed)",
         _ => "",
     }
 }
@@ -321,6 +323,12 @@ fn child(parent: pid_t, memfd: c_int, prog: &sock_fprog) -> ! {
         let empty: u64 = 0;
         if libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, &empty as *const u64, 0, 8) != 0 {
             fail(STEP_SIGMASK);
+        }
+        // A process group of its own: the host terminal's signals (^C,
+        // ^Z, window changes) go to the sentry, which passes them on to the
+        // sandbox's foreground group, never straight to the stub.
+        if libc::syscall(libc::SYS_setpgid, 0, 0) != 0 {
+            fail(STEP_PGRP);
         }
         if libc::syscall(libc::SYS_ptrace, libc::PTRACE_TRACEME, 0, 0, 0) != 0 {
             fail(STEP_TRACEME);

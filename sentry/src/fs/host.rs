@@ -54,6 +54,8 @@ fn fstat(fd: BorrowedFd<'_>) -> KResult<libc::stat> {
 pub struct HostFile {
     fd: OwnedFd,
     regular: bool,
+    /// A terminal (TCGETS answers).
+    tty: bool,
 }
 
 impl HostFile {
@@ -61,7 +63,9 @@ impl HostFile {
     /// file (positional I/O) or a stream.
     pub fn new(fd: OwnedFd) -> KResult<HostFile> {
         let st = fstat(fd.as_fd())?;
-        Ok(HostFile { fd, regular: st.st_mode & libc::S_IFMT == libc::S_IFREG })
+        let mut f = HostFile { fd, regular: st.st_mode & libc::S_IFMT == libc::S_IFREG, tty: false };
+        f.tty = !f.regular && f.host_ioctl(TCGETS, &mut Termios::default()).is_ok();
+        Ok(f)
     }
 
     fn raw(&self) -> i32 {
@@ -149,6 +153,15 @@ impl FileOps for HostFile {
             return Err(last_errno());
         }
         Ok(())
+    }
+
+    fn is_terminal(&self) -> bool {
+        self.tty
+    }
+
+    fn terminal_lflag(&self) -> Option<u32> {
+        let mut tio = Termios::default();
+        (self.tty && self.host_ioctl(TCGETS, &mut tio).is_ok()).then_some(tio.c_lflag)
     }
 
     fn host_fd(&self) -> Option<std::os::fd::RawFd> {

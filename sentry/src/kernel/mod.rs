@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod futex;
+pub mod host_signals;
 pub mod process;
 pub mod signal;
 pub mod sysv;

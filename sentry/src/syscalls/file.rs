@@ -84,6 +84,7 @@ fn read_into(t: &Task, f: &FileDescription, buf: u64, len: usize, pos: Option<u6
     // A donated host stream (a pipe or terminal) is read once it is
     // readable, so that signals can interrupt the wait.
     if let Some(hfd) = f.file.host_fd() {
+        super::tty::job_control(t, f, SIGTTIN)?;
         if f.flags() & O_NONBLOCK == 0 {
             t.wait_host(hfd, libc::POLLIN)?;
         }
@@ -137,6 +138,7 @@ fn write_from(t: &Task, f: &FileDescription, buf: u64, len: usize, pos: Option<u
     if len == 0 {
         return Ok(0);
     }
+    super::tty::write_check(t, f)?;
     let own = pos.is_none() && f.file.has_own_offset();
     let seekable = f.file.seekable() && !own;
     let mut off_guard = if pos.is_none() && seekable { Some(f.offset()) } else { None };
@@ -556,6 +558,10 @@ pub fn ioctl(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     let fd = fd_arg(a[0])?;
     let req = a[1] as u32;
     let f = file_of(t, fd)?;
+    // Changing a terminal's settings from the background raises SIGTTOU.
+    if matches!(req, TCSETS | TCSETSW | TCSETSF | TIOCSWINSZ | TIOCSPGRP) {
+        super::tty::job_control(t, &f, SIGTTOU)?;
+    }
     match req {
         FIOCLEX => lock(&t.fds).set_cloexec(fd, true).map(|_| 0),
         FIONCLEX => lock(&t.fds).set_cloexec(fd, false).map(|_| 0),
@@ -563,8 +569,10 @@ pub fn ioctl(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
             let on: i32 = t.read_val(a[2])?;
             let fl = f.flags();
             f.set_status_flags(if on != 0 { fl | O_NONBLOCK } else { fl & !O_NONBLOCK });
+            f.file.set_status_flags(f.flags())?;
             Ok(0)
         }
+
         // The terminal's foreground process group and session are the
         // sandbox's own (the host's numbers mean nothing inside); the
         // terminal itself answers whether it is one (TCGETS).
@@ -577,7 +585,7 @@ pub fn ioctl(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
                     let g = t.k.tty_pgrp.load(std::sync::atomic::Ordering::Relaxed);
                     t.write_val(a[2], &g)?;
                 }
-                TIOCGSID => t.write_val(a[2], &1i32)?,
+                TIOCGSID => t.write_val(a[2], &t.k.tty_sid.load(std::sync::atomic::Ordering::Relaxed))?,
                 _ => {
                     let g: i32 = t.read_val(a[2])?;
                     if g < 0 {

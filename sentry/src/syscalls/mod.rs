@@ -22,6 +22,7 @@ mod sysv;
 pub mod table;
 mod time;
 mod timers;
+mod tty;
 mod xattr;
 
 use std::sync::Arc;

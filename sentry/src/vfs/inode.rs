@@ -279,6 +279,16 @@ pub trait FileOps: Send + Sync + Any {
         Ok(())
     }
 
+    /// A terminal (the host's, donated as stdio): job control applies.
+    fn is_terminal(&self) -> bool {
+        false
+    }
+
+    /// A terminal's local modes (`c_lflag`), `None` if not a terminal.
+    fn terminal_lflag(&self) -> Option<u32> {
+        None
+    }
+
     /// A donated host descriptor whose readiness the host knows (stdio).
     fn host_fd(&self) -> Option<std::os::fd::RawFd> {
         None

@@ -1,0 +1,55 @@
+//! Job control on the sandbox's terminal (the host terminal donated as
+//! stdio): a process of a background process group of the terminal's
+//! session that reads it gets SIGTTIN, and one that writes it with TOSTOP
+//! set, or changes its settings, gets SIGTTOU, as Linux's
+//! `tty_check_change` and `n_tty_read` do.
+
+use std::sync::atomic::Ordering;
+
+use abi::consts::{SIGTTIN, SIGTTOU};
+use abi::Errno;
+
+use crate::kernel::{signal, Task};
+use crate::vfs::{FileDescription, KResult};
+
+/// `c_lflag` bit: background writes raise SIGTTOU.
+const TOSTOP: u32 = 0o400;
+/// `si_code` of a signal the kernel (the terminal) sends.
+const SI_KERNEL: i32 = 0x80;
+
+/// May `t` touch the terminal `f` in the way that raises `sig` (SIGTTIN
+/// for a read, SIGTTOU for a write or a settings change) from the
+/// background? Ok if it is not a terminal, or `t` is in the foreground or
+/// outside the terminal's session. Otherwise the signal goes to `t`'s
+/// process group and the call restarts after it (`ERESTARTSYS`); a read
+/// with SIGTTIN ignored or blocked fails with `EIO`, a write or change with
+/// SIGTTOU ignored or blocked goes ahead.
+pub fn job_control(t: &Task, f: &FileDescription, sig: u32) -> KResult<()> {
+    if !f.file.is_terminal() {
+        return Ok(());
+    }
+    let k = &t.k;
+    let pgid = t.proc_.pgid.load(Ordering::Relaxed);
+    if t.proc_.sid.load(Ordering::Relaxed) != k.tty_sid.load(Ordering::Relaxed)
+        || pgid == k.tty_pgrp.load(Ordering::Relaxed)
+    {
+        return Ok(());
+    }
+    let blocked = t.sigmask() & signal::bit(sig) != 0;
+    if blocked || t.proc_.action(sig).handler == signal::SIG_IGN {
+        return if sig == SIGTTIN { Err(Errno::EIO) } else { Ok(()) };
+    }
+    for p in k.all_processes().iter().filter(|p| p.pgid.load(Ordering::Relaxed) == pgid && !p.is_dead()) {
+        k.signal_process(p, signal::info(sig, SI_KERNEL));
+    }
+    Err(Errno::ERESTARTSYS)
+}
+
+/// A write to terminal `f` from the background raises SIGTTOU only with
+/// TOSTOP set.
+pub fn write_check(t: &Task, f: &FileDescription) -> KResult<()> {
+    match f.file.terminal_lflag() {
+        Some(lflag) if lflag & TOSTOP != 0 => job_control(t, f, SIGTTOU),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,216 @@
+//! Interactive programs on a real terminal (issue 8, item 5): the same keys
+//! are typed into a tmux pane running the program natively and one running
+//! it under `bulwark do`, and the screens must match. ^C, ^Z and window size
+//! changes reach the sandbox's foreground process group; job control works
+//! inside; bulwark itself survives them.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{bulwark, SANDBOX_PATH};
+
+/// One detached tmux session (on a server of its own, so that tests do not
+/// share one), killed when dropped.
+struct Pane {
+    socket: String,
+    name: String,
+}
+
+impl Pane {
+    /// Start `command` (a shell command line) in a new 100x30 pane.
+    fn start(name: &str, command: &str) -> Pane {
+        let pane = Pane { socket: format!("bulwark-test-{name}-{}", std::process::id()), name: name.to_owned() };
+        let status = pane
+            .tmux()
+            .args(["new-session", "-d", "-s", name, "-x", "100", "-y", "30"])
+            // Keep the pane after the program ends, to read its last screen.
+            .arg(format!("{command}; echo \"[exit $?]\"; sleep 60"))
+            .status()
+            .expect("run tmux");
+        assert!(status.success(), "tmux new-session failed");
+        pane
+    }
+
+    fn tmux(&self) -> Command {
+        let mut cmd = Command::new("tmux");
+        cmd.args(["-L", &self.socket]);
+        cmd
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let status = self.tmux().args(["send-keys", "-t", &self.name]).args(keys).status().expect("send-keys");
+        assert!(status.success());
+    }
+
+    /// Type `line` and Enter.
+    fn line(&self, line: &str) {
+        self.keys(&["-l", line]);
+        self.keys(&["Enter"]);
+    }
+
+    fn screen(&self) -> String {
+        let out = self.tmux().args(["capture-pane", "-p", "-t", &self.name]).output().expect("capture-pane");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
+        let end = lines.iter().rposition(|l| !l.is_empty()).map_or(0, |i| i + 1);
+        lines[..end].join("\n")
+    }
+
+    /// Wait until the screen holds `needle` `count` times (at most 20 s),
+    /// then a moment more for the program to settle.
+    fn wait_for(&self, needle: &str, count: usize) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.screen().matches(needle).count() < count {
+            assert!(Instant::now() < deadline, "{needle:?} x{count} never appeared; screen:\n{}", self.screen());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    fn resize(&self, cols: u32, rows: u32) {
+        let status = self
+            .tmux()
+            .args(["resize-window", "-t", &self.name, "-x", &cols.to_string(), "-y", &rows.to_string()])
+            .status()
+            .expect("resize-window");
+        assert!(status.success());
+    }
+}
+
+impl Drop for Pane {
+    fn drop(&mut self) {
+        let _ = self.tmux().arg("kill-server").status();
+    }
+}
+
+fn have_tmux() -> bool {
+    Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success())
+}
+
+/// The command line that runs `program` natively with the sandbox's
+/// environment, or under `bulwark do` (the pane's TERM is kept by both).
+fn command_line(program: &str, sandboxed: bool) -> String {
+    if sandboxed {
+        format!("{} do -e 'PS1=$ ' -- {program}", bulwark().display())
+    } else {
+        format!("env -i PATH={SANDBOX_PATH} HOME=/root TERM=\"$TERM\" 'PS1=$ ' {program}")
+    }
+}
+
+/// Run `steps` against `program` natively and sandboxed; returns both
+/// screens, with `[N] PID` job lines' pids blanked (pids differ).
+fn both(name: &str, program: &str, steps: impl Fn(&Pane)) -> (String, String) {
+    let mut screens = Vec::new();
+    for sandboxed in [false, true] {
+        let pane =
+            Pane::start(&format!("{name}-{}", if sandboxed { "s" } else { "n" }), &command_line(program, sandboxed));
+        steps(&pane);
+        screens.push(blank_job_pids(&pane.screen()));
+    }
+    (screens.remove(0), screens.remove(0))
+}
+
+fn blank_job_pids(screen: &str) -> String {
+    screen
+        .lines()
+        .map(|l| match l.split_once("] ") {
+            Some((job, pid)) if l.starts_with('[') && pid.chars().all(|c| c.is_ascii_digit()) => format!("{job}] PID"),
+            _ => l.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn ctrl_c_interrupts_python_and_the_repl_goes_on() {
+    if !have_tmux() {
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+
+    let (native, sandboxed) = both("python", "python3 -q", |p| {
+        p.wait_for(">>>", 1);
+        p.line("while True: pass");
+        p.keys(&["Enter"]);
+        std::thread::sleep(Duration::from_millis(500));
+        p.keys(&["C-c"]);
+        p.wait_for("KeyboardInterrupt", 1);
+        p.line("print('still here', 6 * 7)");
+        p.wait_for("still here 42", 1);
+        p.keys(&["C-d"]);
+        p.wait_for("[exit ", 1);
+    });
+
+    assert_eq!(sandboxed, native);
+    assert!(native.contains("KeyboardInterrupt\n>>> print('still here', 6 * 7)\nstill here 42\n"), "{native}");
+    assert!(native.ends_with("[exit 0]"), "{native}");
+}
+
+#[test]
+fn job_control_in_an_interactive_bash_stops_resumes_and_interrupts_jobs() {
+    if !have_tmux() {
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+
+    let (native, sandboxed) = both("bash", "bash --norc --noprofile -i", |p| {
+        p.wait_for("$", 1);
+        p.line("sleep 100 &");
+        p.wait_for("[1] ", 1);
+        p.line("jobs");
+        p.wait_for("Running", 1);
+        p.line("fg");
+        p.wait_for("$ fg\nsleep 100", 1);
+        p.keys(&["C-z"]);
+        p.wait_for("Stopped", 1);
+        p.line("bg");
+        p.wait_for("[1]+ sleep 100 &", 1);
+        p.line("fg");
+        p.wait_for("$ fg\nsleep 100", 2);
+        p.keys(&["C-c"]);
+        p.line("echo status $?");
+        p.wait_for("status 130", 1);
+        // A background reader is stopped by SIGTTIN instead of taking the
+        // shell's input.
+        p.line("cat &");
+        p.wait_for("[1] ", 2);
+        p.line("jobs");
+        p.wait_for("Stopped", 2);
+        p.line("fg");
+        p.wait_for("$ fg\ncat", 1);
+        p.line("typed to cat");
+        p.wait_for("typed to cat", 2);
+        p.keys(&["C-d"]);
+        p.line("exit 3");
+        p.wait_for("[exit 3]", 1);
+    });
+
+    assert_eq!(sandboxed, native);
+    assert!(native.contains("[1]+  Stopped                 sleep 100"), "{native}");
+    assert!(native.contains("[1]+  Stopped                 cat"), "{native}");
+}
+
+#[test]
+fn a_window_size_change_reaches_the_program_with_the_new_size() {
+    if !have_tmux() {
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let script = "import os, signal, sys; \
+                  signal.signal(signal.SIGWINCH, lambda *a: print('winch', *os.get_terminal_size(), flush=True)); \
+                  print('ready', *os.get_terminal_size(), flush=True); sys.stdin.readline()";
+    let program = format!("python3 -c \"{script}\"");
+
+    let (native, sandboxed) = both("winch", &program, |p| {
+        p.wait_for("ready", 1);
+        p.resize(80, 24);
+        p.wait_for("winch 80 24", 1);
+        p.keys(&["Enter"]);
+        p.wait_for("[exit ", 1);
+    });
+
+    assert_eq!(sandboxed, native);
+    assert!(native.starts_with("ready 100 30\nwinch 80 24\n"), "{native}");
+}
