@@ -96,6 +96,7 @@ fn sentry_main(opts: BootOpts, gofer: OwnedFd, binds: Vec<OwnedFd>, debug_log: O
             (None, None) => sentry::Cwd::Preferred(b"/".to_vec()),
         },
         hostname: o.hostname,
+        release: Some(o.kernel_release.unwrap_or_else(host_release)),
         strace: o.strace,
         strace_out: None,
         debug_log,
@@ -109,6 +110,18 @@ fn sentry_main(opts: BootOpts, gofer: OwnedFd, binds: Vec<OwnedFd>, debug_log: O
         stdio: [dup_fd(0)?, dup_fd(1)?, dup_fd(2)?],
     };
     sentry::run(cfg).map_err(anyhow::Error::from)
+}
+
+/// The host kernel's release (`uname -r`).
+fn host_release() -> String {
+    // SAFETY: utsname is plain bytes, valid zeroed; uname fills it.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: `u` is valid for writes of one utsname.
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return String::from_utf8_lossy(sentry::syscalls::misc::RELEASE).into_owned();
+    }
+    let bytes: Vec<u8> = u.release.iter().take_while(|c| **c != 0).map(|c| *c as u8).collect();
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 /// Own the inherited gofer connection and debug log.

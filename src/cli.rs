@@ -111,6 +111,12 @@ pub struct DoOpts {
     #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
     pub init: bool,
 
+    /// Kernel release the program sees (`uname -r`,
+    /// /proc/sys/kernel/osrelease). Default: the host's, since programs
+    /// gate features on it.
+    #[arg(long, value_name = "RELEASE")]
+    pub kernel_release: Option<String>,
+
     /// Print every system call the program makes, with decoded arguments and
     /// result, one line per call, to standard error.
     #[arg(long)]
@@ -237,6 +243,10 @@ impl DoOpts {
         if let Some((u, g)) = self.user {
             args.push("--user".into());
             args.push(format!("{u}:{g}").into());
+        }
+        if let Some(r) = &self.kernel_release {
+            args.push("--kernel-release".into());
+            args.push(r.into());
         }
         if !self.init {
             args.push("--init=false".into());

@@ -236,3 +236,19 @@ fn callers_directory_outside_another_rootfs_falls_back_to_the_root() {
 
     assert_eq!(out.stdout_str(), "/\n", "stderr: {}", out.stderr_str());
 }
+
+#[test]
+fn uname_reports_the_hosts_kernel_release() {
+    let native = run_native(&["sh", "-c", "uname -r; uname -s; uname -m"]);
+    let sandboxed = run_sandboxed(&["sh", "-c", "uname -r; uname -s; uname -m"], &[]);
+
+    assert_eq!(sandboxed.stdout_str(), native.stdout_str());
+}
+
+#[test]
+fn kernel_release_option_sets_uname_and_proc() {
+    let out =
+        run_sandboxed(&["sh", "-c", "uname -r; cat /proc/sys/kernel/osrelease"], &["--kernel-release", "5.15.0-x"]);
+
+    assert_eq!(out.stdout_str(), "5.15.0-x\n5.15.0-x\n");
+}

@@ -263,6 +263,9 @@ pub fn run(cfg: Config) -> Result<i32, SandboxError> {
     };
     let kernel = Kernel::new(mf, platform, vfs.clone(), &cfg.hostname, strace, cfg.debug_log);
     procfs.set_kernel(&kernel);
+    if let Some(release) = cfg.release {
+        *crate::vfs::lock(&kernel.release) = release.into_bytes();
+    }
     crate::kernel::host_signals::start(&kernel, host_signals)
         .map_err(|err| SandboxError::Host { call: "spawn", err })?;
     let fds = stdio_table(cfg.stdio)?;

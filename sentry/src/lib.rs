@@ -30,6 +30,8 @@ pub struct Config {
     pub cwd: Cwd,
     /// What `uname` and `/proc/sys/kernel/hostname` say.
     pub hostname: String,
+    /// The kernel release `uname -r` reports (`None`: bulwark's own).
+    pub release: Option<String>,
     /// Print every system call to `strace_out`.
     pub strace: bool,
     /// Where `--strace` lines go (the sandbox's own stderr by default).

@@ -254,7 +254,7 @@ fn static_file(k: &Arc<Kernel>, name: &str) -> KResult<Vec<u8>> {
         }
         "version" => format!(
             "Linux version {} (bulwark) {}\n",
-            String::from_utf8_lossy(crate::syscalls::misc::RELEASE),
+            String::from_utf8_lossy(&lock(&k.release)),
             String::from_utf8_lossy(crate::syscalls::misc::VERSION)
         )
         .into_bytes(),
@@ -269,7 +269,7 @@ fn static_file(k: &Arc<Kernel>, name: &str) -> KResult<Vec<u8>> {
             h
         }
         "sys/kernel/osrelease" => {
-            let mut r = crate::syscalls::misc::RELEASE.to_vec();
+            let mut r = lock(&k.release).clone();
             r.push(b'\n');
             r
         }

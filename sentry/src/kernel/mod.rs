@@ -35,6 +35,8 @@ pub struct Kernel {
     pub platform: Arc<dyn Platform>,
     pub vfs: Arc<Vfs>,
     pub hostname: Mutex<Vec<u8>>,
+    /// The kernel release `uname` and `/proc/sys/kernel/osrelease` report.
+    pub release: Mutex<Vec<u8>>,
     pub domainname: Mutex<Vec<u8>>,
     /// Where `--strace` lines go.
     pub strace: Option<Mutex<File>>,
@@ -90,6 +92,7 @@ impl Kernel {
             platform,
             vfs,
             hostname: Mutex::new(hostname.as_bytes().to_vec()),
+            release: Mutex::new(crate::syscalls::misc::RELEASE.to_vec()),
             domainname: Mutex::new(b"(none)".to_vec()),
             strace: strace.map(Mutex::new),
             debug_log: debug_log.map(Mutex::new),

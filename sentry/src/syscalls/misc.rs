@@ -8,7 +8,8 @@ use zerocopy::FromZeroes;
 use crate::kernel::Task;
 use crate::vfs::{lock, KResult};
 
-/// The kernel release the sandbox reports.
+/// The kernel release the sandbox reports unless told another
+/// ([`crate::Config::release`]: `bulwark do` gives the host's).
 pub const RELEASE: &[u8] = b"6.1.0-bulwark";
 /// The kernel version string.
 pub const VERSION: &[u8] = b"#1 SMP PREEMPT_DYNAMIC bulwark";
@@ -22,7 +23,7 @@ pub fn uname(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     let mut u = Utsname::new_zeroed();
     fill(&mut u.sysname, b"Linux");
     fill(&mut u.nodename, &lock(&t.k.hostname));
-    fill(&mut u.release, RELEASE);
+    fill(&mut u.release, &lock(&t.k.release));
     fill(&mut u.version, VERSION);
     fill(&mut u.machine, b"x86_64");
     fill(&mut u.domainname, &lock(&t.k.domainname));
