@@ -11,7 +11,8 @@ use abi::types::Timespec;
 use abi::Errno;
 
 use crate::kernel::{current, Kernel, Process};
-use crate::vfs::{lock, DirEntry, FileOps, FileRef, Inode, InodeAttr, InodeRef, KResult, Location};
+use crate::vfs::anon::{anon_location, AnonInode};
+use crate::vfs::{lock, DirEntry, FileDescription, FileOps, FileRef, Inode, InodeAttr, InodeRef, KResult, Location};
 
 /// The /proc file system.
 pub struct ProcFs {
@@ -723,7 +724,7 @@ impl Inode for ProcNode {
             Kind::FdLink(pid, fd) => {
                 let p = self.process(*pid).ok()?;
                 let f = lock(&p.fds()).get(*fd).ok()?;
-                f.loc.clone()
+                Some(f.loc.clone().unwrap_or_else(|| reopen_target(&f)))
             }
             _ => None,
         }
@@ -761,6 +762,22 @@ impl Inode for ProcNode {
     fn as_any(&self) -> &dyn Any {
         self
     }
+}
+
+/// Where `/proc/<pid>/fd/N` leads for a description with no path: its
+/// inode (a pipe re-opens as a new end, a socket answers `ENXIO`, a memfd
+/// opens again), or for an anonymous-inode file Linux's shared anon inode
+/// (`ENXIO`; a pidfd re-opens as itself, as pidfs does).
+fn reopen_target(f: &FileDescription) -> Location {
+    let name = f.anon_name.clone().unwrap_or_default();
+    let inode = f.inode.clone().unwrap_or_else(|| {
+        if crate::syscalls::pidfd::process_of(f).is_some() {
+            AnonInode::new(0o700, Some(f.file.clone()))
+        } else {
+            AnonInode::new(0o600, None)
+        }
+    });
+    anon_location(name, inode)
 }
 
 /// `/proc/<pid>/limits`.
