@@ -852,3 +852,33 @@ fn limits(r: &[abi::types::Rlimit; 16]) -> Vec<u8> {
     }
     s.into_bytes()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::pipe::{Pipe, PipeInode};
+
+    #[test]
+    fn fd_link_of_an_anonymous_inode_file_leads_to_an_inode_that_answers_enxio() {
+        let f = FileDescription::new_anon(Arc::new(crate::fs::DirFile), None, O_RDWR, b"anon_inode:[eventfd]".to_vec());
+
+        let loc = reopen_target(&f);
+
+        assert_eq!(loc.dentry.name(), b"anon_inode:[eventfd]");
+        assert_eq!(loc.inode().open(O_RDONLY).err(), Some(Errno::ENXIO));
+    }
+
+    #[test]
+    fn fd_link_of_a_pipe_leads_to_the_pipe_and_reads_as_its_name() {
+        let (r, w) = Pipe::pair();
+        let inode: InodeRef = PipeInode::new(r.pipe(), 0, 0);
+        let f = FileDescription::new_anon(w.clone(), Some(inode), O_WRONLY, b"pipe:[9]".to_vec());
+
+        let loc = reopen_target(&f);
+        let reader = loc.inode().open(O_RDONLY).expect("reopen");
+        w.write(b"x", 0).expect("write");
+
+        assert_eq!(reader.read(&mut [0u8; 2], 0), Ok(1));
+        assert!(crate::vfs::anon::is_anon(&loc));
+    }
+}
