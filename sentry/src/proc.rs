@@ -11,7 +11,11 @@ use abi::types::Timespec;
 use abi::Errno;
 
 use crate::kernel::{current, Kernel, Process};
-use crate::vfs::{lock, DirEntry, FileOps, FileRef, Inode, InodeAttr, InodeRef, KResult, Location};
+use write::Sink;
+
+mod write;
+use crate::vfs::anon::{anon_location, AnonInode};
+use crate::vfs::{lock, DirEntry, FileDescription, FileOps, FileRef, Inode, InodeAttr, InodeRef, KResult, Location};
 
 /// The /proc file system.
 pub struct ProcFs {
@@ -85,6 +89,24 @@ const PID_FILES: &[&str] = &[
     "status",
 ];
 const PID_LINKS: &[&str] = &["cwd", "exe", "root"];
+/// The files of a process (and a thread) that writes change (see `write`).
+const PID_WRITABLE: &[&str] = &["comm", "oom_adj", "oom_score_adj"];
+/// The sys/ files Linux gives mode 0644 (only hostname and domainname are
+/// the sandbox's to change; `write` refuses the rest).
+const SYS_WRITABLE_MODE: &[&str] = &[
+    "sys/kernel/domainname",
+    "sys/kernel/hostname",
+    "sys/kernel/pid_max",
+    "sys/kernel/shmall",
+    "sys/kernel/shmmax",
+    "sys/kernel/shmmni",
+    "sys/kernel/threads-max",
+    "sys/vm/max_map_count",
+    "sys/vm/overcommit_memory",
+    "sys/vm/swappiness",
+    "sys/fs/file-max",
+    "sys/fs/nr_open",
+];
 
 fn ino_of(kind: &Kind) -> u64 {
     use std::hash::{Hash, Hasher};
@@ -147,8 +169,9 @@ impl ProcNode {
         self.fs.kernel()?.process(pid).ok_or(Errno::ENOENT)
     }
 
-    fn owner(&self) -> (u32, u32) {
-        let pid = match &self.kind {
+    /// The process whose directory this node is in.
+    fn pid(&self) -> Option<i32> {
+        match &self.kind {
             Kind::PidDir(p)
             | Kind::PidFile(p, _)
             | Kind::PidLink(p, _)
@@ -158,9 +181,13 @@ impl ProcNode {
             | Kind::FdLink(p, _)
             | Kind::TaskDir(p)
             | Kind::ThreadDir(p, _)
-            | Kind::ThreadFile(p, _, _) => *p,
-            _ => return (0, 0),
-        };
+            | Kind::ThreadFile(p, _, _) => Some(*p),
+            _ => None,
+        }
+    }
+
+    fn owner(&self) -> (u32, u32) {
+        let Some(pid) = self.pid() else { return (0, 0) };
         match self.process(pid) {
             Ok(p) => {
                 let c = lock(&p.creds);
@@ -233,7 +260,7 @@ fn static_file(k: &Arc<Kernel>, name: &str) -> KResult<Vec<u8>> {
         }
         "meminfo" => {
             // SAFETY-free: the sentry reads its host's totals for itself.
-            let total = host_mem_kb();
+            let (total, _) = host_mem_kb();
             let used =
                 k.pids().iter().filter_map(|p| k.process(*p)).map(|p| lock(&p.mm()).resident()).sum::<u64>() / 1024;
             let free = total.saturating_sub(used);
@@ -295,7 +322,8 @@ fn static_file(k: &Arc<Kernel>, name: &str) -> KResult<Vec<u8>> {
     })
 }
 
-fn host_mem_kb() -> u64 {
+/// The host's total memory and swap, in KiB.
+fn host_mem_kb() -> (u64, u64) {
     // SAFETY: zeroed sysinfo is valid; the call fills it.
     #[allow(unsafe_code)]
     let s = unsafe {
@@ -303,7 +331,8 @@ fn host_mem_kb() -> u64 {
         libc::sysinfo(&mut s);
         s
     };
-    s.totalram * u64::from(s.mem_unit) / 1024
+    let unit = u64::from(s.mem_unit);
+    (s.totalram * unit / 1024, s.totalswap * unit / 1024)
 }
 
 fn now_realtime() -> Timespec {
@@ -371,8 +400,14 @@ fn pid_file(k: &Arc<Kernel>, p: &Arc<Process>, name: &str) -> KResult<Vec<u8>> {
         "cgroup" => b"0::/\n".to_vec(),
         "io" => b"rchar: 0\nwchar: 0\nsyscr: 0\nsyscw: 0\nread_bytes: 0\nwrite_bytes: 0\ncancelled_write_bytes: 0\n"
             .to_vec(),
-        "oom_adj" | "oom_score_adj" => b"0\n".to_vec(),
-        "oom_score" => b"0\n".to_vec(),
+        "oom_score_adj" => format!("{}\n", lock(&p.oom).adj).into_bytes(),
+        "oom_adj" => format!("{}\n", write::oom_adj_of(lock(&p.oom).adj)).into_bytes(),
+        "oom_score" => {
+            let resident = lock(&p.mm()).resident() / PAGE_SIZE;
+            let (ram, swap) = host_mem_kb();
+            let total = (ram + swap) * 1024 / PAGE_SIZE;
+            format!("{}\n", write::oom_score(lock(&p.oom).adj, resident, total)).into_bytes()
+        }
         "limits" => limits(&lock(&p.rlimits)),
         "smaps_rollup" => {
             let mmr = p.mm();
@@ -469,18 +504,26 @@ fn pid_file(k: &Arc<Kernel>, p: &Arc<Process>, name: &str) -> KResult<Vec<u8>> {
     })
 }
 
-/// An opened /proc file: the snapshot taken at open.
-struct Snapshot(Vec<u8>);
+/// An opened /proc file: the snapshot taken at open (when opened for
+/// reading), and what writes do.
+struct Snapshot {
+    data: Vec<u8>,
+    sink: Sink,
+}
 
 impl FileOps for Snapshot {
     fn read(&self, buf: &mut [u8], off: u64) -> KResult<usize> {
         let Ok(off) = usize::try_from(off) else { return Ok(0) };
-        if off >= self.0.len() {
+        if off >= self.data.len() {
             return Ok(0);
         }
-        let n = buf.len().min(self.0.len() - off);
-        buf[..n].copy_from_slice(&self.0[off..off + n]);
+        let n = buf.len().min(self.data.len() - off);
+        buf[..n].copy_from_slice(&self.data[off..off + n]);
         Ok(n)
+    }
+
+    fn write(&self, buf: &[u8], off: u64) -> KResult<usize> {
+        self.sink.write(buf, off)
     }
     fn as_any(&self) -> &dyn Any {
         self
@@ -498,10 +541,9 @@ impl Inode for ProcNode {
             Kind::FdInfo(..) => (S_IFREG | 0o400, 1),
             Kind::SelfLink | Kind::PidLink(..) => (S_IFLNK | 0o777, 1),
             Kind::FdLink(..) => (S_IFLNK | 0o700, 1),
-            Kind::Static(n) if n.starts_with("sys/kernel/hostname") || n.starts_with("sys/kernel/domainname") => {
-                (S_IFREG | 0o644, 1)
-            }
-            Kind::PidFile(_, "environ") => (S_IFREG | 0o400, 1),
+            Kind::Static(n) if SYS_WRITABLE_MODE.contains(n) => (S_IFREG | 0o644, 1),
+            Kind::PidFile(_, n) | Kind::ThreadFile(_, _, n) if PID_WRITABLE.contains(n) => (S_IFREG | 0o644, 1),
+            Kind::PidFile(_, "environ" | "io") | Kind::ThreadFile(_, _, "environ" | "io") => (S_IFREG | 0o400, 1),
             Kind::Static(_) | Kind::PidFile(..) | Kind::ThreadFile(..) => (S_IFREG | 0o444, 1),
         };
         if let Kind::PidDir(p) | Kind::PidFile(p, _) | Kind::PidLink(p, _) | Kind::FdDir(p) | Kind::TaskDir(p) =
@@ -723,16 +765,13 @@ impl Inode for ProcNode {
             Kind::FdLink(pid, fd) => {
                 let p = self.process(*pid).ok()?;
                 let f = lock(&p.fds()).get(*fd).ok()?;
-                f.loc.clone()
+                Some(f.loc.clone().unwrap_or_else(|| reopen_target(&f)))
             }
             _ => None,
         }
     }
 
     fn open(&self, flags: u32) -> KResult<FileRef> {
-        if flags & O_ACCMODE != O_RDONLY {
-            return Err(Errno::EACCES);
-        }
         match &self.kind {
             Kind::Root
             | Kind::PidDir(_)
@@ -742,7 +781,14 @@ impl Inode for ProcNode {
             | Kind::TaskDir(_)
             | Kind::ThreadDir(..) => Ok(Arc::new(crate::fs::DirFile)),
             Kind::Static(_) | Kind::PidFile(..) | Kind::ThreadFile(..) | Kind::FdInfo(..) => {
-                Ok(Arc::new(Snapshot(self.content()?)))
+                let sink = if flags & O_ACCMODE == O_RDONLY {
+                    Sink::Refuse(Errno::EBADF)
+                } else {
+                    let p = self.pid().map(|pid| self.process(pid)).transpose()?;
+                    Sink::for_kind(&self.kind, &self.fs.kernel()?, p)?
+                };
+                let data = if flags & O_ACCMODE == O_WRONLY { Vec::new() } else { self.content()? };
+                Ok(Arc::new(Snapshot { data, sink }))
             }
             _ => Err(Errno::ELOOP),
         }
@@ -761,6 +807,22 @@ impl Inode for ProcNode {
     fn as_any(&self) -> &dyn Any {
         self
     }
+}
+
+/// Where `/proc/<pid>/fd/N` leads for a description with no path: its
+/// inode (a pipe re-opens as a new end, a socket answers `ENXIO`, a memfd
+/// opens again), or for an anonymous-inode file Linux's shared anon inode
+/// (`ENXIO`; a pidfd re-opens as itself, as pidfs does).
+fn reopen_target(f: &FileDescription) -> Location {
+    let name = f.anon_name.clone().unwrap_or_default();
+    let inode = f.inode.clone().unwrap_or_else(|| {
+        if crate::syscalls::pidfd::process_of(f).is_some() {
+            AnonInode::new(0o700, Some(f.file.clone()))
+        } else {
+            AnonInode::new(0o600, None)
+        }
+    });
+    anon_location(name, inode)
 }
 
 /// `/proc/<pid>/limits`.
@@ -789,4 +851,34 @@ fn limits(r: &[abi::types::Rlimit; 16]) -> Vec<u8> {
         s += &format!("{:<25} {:<20} {:<20} {:<10}\n", name, v(r[i].rlim_cur), v(r[i].rlim_max), unit);
     }
     s.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::pipe::{Pipe, PipeInode};
+
+    #[test]
+    fn fd_link_of_an_anonymous_inode_file_leads_to_an_inode_that_answers_enxio() {
+        let f = FileDescription::new_anon(Arc::new(crate::fs::DirFile), None, O_RDWR, b"anon_inode:[eventfd]".to_vec());
+
+        let loc = reopen_target(&f);
+
+        assert_eq!(loc.dentry.name(), b"anon_inode:[eventfd]");
+        assert_eq!(loc.inode().open(O_RDONLY).err(), Some(Errno::ENXIO));
+    }
+
+    #[test]
+    fn fd_link_of_a_pipe_leads_to_the_pipe_and_reads_as_its_name() {
+        let (r, w) = Pipe::pair();
+        let inode: InodeRef = PipeInode::new(r.pipe(), 0, 0);
+        let f = FileDescription::new_anon(w.clone(), Some(inode), O_WRONLY, b"pipe:[9]".to_vec());
+
+        let loc = reopen_target(&f);
+        let reader = loc.inode().open(O_RDONLY).expect("reopen");
+        w.write(b"x", 0).expect("write");
+
+        assert_eq!(reader.read(&mut [0u8; 2], 0), Ok(1));
+        assert!(crate::vfs::anon::is_anon(&loc));
+    }
 }

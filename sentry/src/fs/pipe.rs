@@ -312,34 +312,52 @@ impl FileOps for PipeEnd {
     }
 }
 
-/// The inode `fstat` shows for an anonymous pipe.
+/// The inode `fstat` shows for an anonymous pipe, owned by its creator.
 pub struct PipeInode {
     pipe: Weak<Pipe>,
     ino: u64,
+    uid: u32,
+    gid: u32,
 }
 
 impl PipeInode {
-    pub fn new(pipe: &Arc<Pipe>) -> Arc<PipeInode> {
-        Arc::new(PipeInode { pipe: Arc::downgrade(pipe), ino: pipe.ino })
+    pub fn new(pipe: &Arc<Pipe>, uid: u32, gid: u32) -> Arc<PipeInode> {
+        Arc::new(PipeInode { pipe: Arc::downgrade(pipe), ino: pipe.ino, uid, gid })
     }
 }
 
 impl Inode for PipeInode {
     fn attr(&self) -> KResult<InodeAttr> {
-        Ok(match self.pipe.upgrade() {
+        let attr = match self.pipe.upgrade() {
             Some(p) => p.attr(),
             None => {
                 InodeAttr { dev: pipefs_dev(), ino: self.ino, mode: S_IFIFO | 0o600, nlink: 1, ..Default::default() }
             }
-        })
+        };
+        Ok(InodeAttr { uid: self.uid, gid: self.gid, ..attr })
     }
 
-    fn open(&self, _flags: u32) -> KResult<FileRef> {
-        Err(Errno::ENXIO)
+    /// Re-open the pipe (`/proc/<pid>/fd/N`): a new end with the access
+    /// mode asked for, whichever end N is. An anonymous pipe's open never
+    /// waits for the other side (Linux's `fifo_open` for pipefs).
+    fn open(&self, flags: u32) -> KResult<FileRef> {
+        let pipe = self.pipe.upgrade().ok_or(Errno::ENXIO)?;
+        let (read, write) = access_of(flags)?;
+        Ok(pipe.end(read, write))
     }
 
     fn as_any(&self) -> &dyn Any {
         self
+    }
+}
+
+/// Which ends an open with `flags` asks for: (read, write).
+fn access_of(flags: u32) -> KResult<(bool, bool)> {
+    match flags & O_ACCMODE {
+        O_RDONLY => Ok((true, false)),
+        O_WRONLY => Ok((false, true)),
+        O_RDWR => Ok((true, true)),
+        _ => Err(Errno::EINVAL),
     }
 }
 
@@ -390,12 +408,7 @@ pub fn open_fifo(dev: u64, ino: u64, flags: u32) -> KResult<FileRef> {
         }
     };
     drop(map);
-    let (read, write) = match flags & O_ACCMODE {
-        O_RDONLY => (true, false),
-        O_WRONLY => (false, true),
-        O_RDWR => (true, true),
-        _ => return Err(Errno::EINVAL),
-    };
+    let (read, write) = access_of(flags)?;
     if write && !read && flags & O_NONBLOCK != 0 && lock(&pipe.state).readers == 0 {
         return Err(Errno::ENXIO);
     }
@@ -512,6 +525,42 @@ mod tests {
         drop(w);
         assert_eq!(r.read(&mut [0u8; 4], 0), Ok(1));
         assert_eq!(r.read(&mut [0u8; 4], 0), Ok(0));
+    }
+
+    #[test]
+    fn reopen_of_a_pipe_read_only_gives_a_reader_of_the_same_pipe() {
+        let (_r, w) = Pipe::pair();
+        let inode = PipeInode::new(w.pipe(), 1000, 1000);
+
+        let again = inode.open(O_RDONLY).expect("reopen");
+        w.write(b"hi", 0).expect("write");
+        let mut buf = [0u8; 4];
+
+        assert_eq!(again.read(&mut buf, 0), Ok(2));
+        assert_eq!(&buf[..2], b"hi");
+    }
+
+    #[test]
+    fn reopen_of_a_pipe_for_writing_counts_a_writer() {
+        let (r, w) = Pipe::pair();
+        let inode = PipeInode::new(r.pipe(), 0, 0);
+
+        let again = inode.open(O_WRONLY).expect("reopen");
+        drop(w);
+        again.write(b"z", 0).expect("write");
+        drop(again);
+
+        assert_eq!(r.read(&mut [0u8; 4], 0), Ok(1));
+        assert_eq!(r.read(&mut [0u8; 4], 0), Ok(0));
+    }
+
+    #[test]
+    fn pipe_inode_is_owned_by_its_creator() {
+        let (r, _w) = Pipe::pair();
+
+        let attr = PipeInode::new(r.pipe(), 1000, 100).attr().expect("attr");
+
+        assert_eq!((attr.uid, attr.gid, attr.mode), (1000, 100, S_IFIFO | 0o600));
     }
 
     #[test]

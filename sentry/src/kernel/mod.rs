@@ -328,6 +328,20 @@ pub struct Process {
     pub itimer_real: Mutex<Option<timer::Armed>>,
     /// POSIX timers (`timer_create`) by id.
     pub posix_timers: Mutex<BTreeMap<i32, timer::PosixTimer>>,
+    /// `/proc/<pid>/oom_score_adj` and its floor; inherited by fork, kept
+    /// across exec.
+    pub oom: Mutex<OomAdj>,
+}
+
+/// A process's OOM-killer adjustment, as Linux keeps it in the signal
+/// struct.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OomAdj {
+    /// `oom_score_adj`, -1000..=1000.
+    pub adj: i16,
+    /// `oom_score_adj_min`: the lowest value an unprivileged write may
+    /// set (a privileged write of `oom_score_adj` moves it).
+    pub min: i16,
 }
 
 impl Process {

@@ -138,6 +138,7 @@ pub fn new_process(
         user_ns: AtomicU64::new(0),
         itimer_real: Mutex::new(None),
         posix_timers: Mutex::new(std::collections::BTreeMap::new()),
+        oom: Mutex::new(parent.map(|p| *lock(&p.oom)).unwrap_or_default()),
     })
 }
 

@@ -42,7 +42,8 @@ fn do_pipe2(t: &Task, addr: u64, flags: u32) -> KResult<u64> {
     }
     let (r, w) = Pipe::pair();
     let pipe = r.pipe().clone();
-    let inode = PipeInode::new(&pipe);
+    let creds = t.creds();
+    let inode = PipeInode::new(&pipe, creds.fsuid, creds.fsgid);
     let name = format!("pipe:[{}]", pipe.ino()).into_bytes();
     let status = flags & (O_NONBLOCK | O_DIRECT);
     let rd = FileDescription::new_anon(r, Some(inode.clone()), O_RDONLY | status, name.clone());

@@ -2,6 +2,7 @@
 //! descriptions and the fd table. File systems plug in through [`Inode`]
 //! and [`FileOps`].
 
+pub mod anon;
 mod fd;
 pub mod inode;
 pub mod lock;
@@ -250,6 +251,9 @@ impl Vfs {
 
     /// The path of `loc` from `root`, and whether `loc` is under `root`.
     pub fn path_from(&self, loc: &Location, root: &Location) -> (Vec<u8>, bool) {
+        if anon::is_anon(loc) {
+            return (loc.dentry.name(), false);
+        }
         let mut parts: Vec<Vec<u8>> = Vec::new();
         let mut cur = loc.clone();
         let under = loop {
