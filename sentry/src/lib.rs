@@ -52,6 +52,11 @@ pub struct Config {
     /// Run the program with these uid and gid (every id, and the only
     /// supplementary group) instead of root.
     pub user: Option<(u32, u32)>,
+    /// Most tasks (threads) the sandbox may hold; `None`: no limit.
+    pub pids_limit: Option<u64>,
+    /// Most bytes of application memory (MemoryFile pages) the sandbox
+    /// may hold; `None`: no limit.
+    pub memory_limit: Option<u64>,
     /// Standard input, output and error of the application: host
     /// descriptors donated by the CLI.
     pub stdio: [OwnedFd; 3],

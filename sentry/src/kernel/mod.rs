@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod futex;
+pub mod limits;
 pub mod process;
 pub mod signal;
 pub mod sysv;
@@ -66,6 +67,10 @@ pub struct Kernel {
     pub exit_wq: WaitQueue,
     /// The foreground process group of the sandbox's terminal (stdio).
     pub tty_pgrp: AtomicI32,
+    /// Tasks in the sandbox and their limit (`--pids-limit`).
+    pub pids: limits::TaskCounter,
+    /// Processes the OOM killer has killed, until their memory is released.
+    pub oom_victims: limits::OomVictims,
 }
 
 impl Kernel {
@@ -102,6 +107,8 @@ impl Kernel {
             shutdown: AtomicBool::new(false),
             exit_wq: WaitQueue::default(),
             tty_pgrp: AtomicI32::new(1),
+            pids: limits::TaskCounter::default(),
+            oom_victims: limits::OomVictims::default(),
         });
         clock::start(&k);
         k
@@ -138,6 +145,14 @@ impl Kernel {
             if !procs.contains_key(&p) && !tasks.contains_key(&p) {
                 return p;
             }
+        }
+    }
+
+    /// Remove process `pid` from the process table (it has been reaped),
+    /// releasing its leader's task charge.
+    pub fn release_process(&self, pid: i32) {
+        if lock(&self.procs).remove(&pid).is_some() {
+            self.pids.uncharge();
         }
     }
 

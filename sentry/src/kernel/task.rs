@@ -187,6 +187,7 @@ impl Task {
         let fsc = Arc::new(Mutex::new(fs));
         let p = new_process(pid, None, mm.clone(), fds.clone(), fsc.clone(), creds, SIGCHLD);
         lock(&k.procs).insert(pid, p.clone());
+        k.pids.charge();
         let shared = new_shared(&k, &p, pid, 0)?;
         Ok(Task::assemble(k, p, shared, ctx, mm, fds, fsc, Registers::default(), true))
     }
@@ -733,6 +734,13 @@ impl Task {
                     self.last_fault = Some(addr);
                     let stale = (si_code == SEGV_MAPERR || si_code == SEGV_ACCERR) && !repeat;
                     let handled = lock(&self.mm).handle_fault(addr, stale);
+                    if handled == Err(Errno::ENOMEM) {
+                        // No page to give: the OOM killer makes room (or
+                        // ends this process), then the access is retried.
+                        self.last_fault = None;
+                        super::limits::out_of_memory(self);
+                        continue;
+                    }
                     if let Err(e) = handled {
                         let why = lock(&self.mm).last_error.take().unwrap_or_default();
                         self.k.log(&format!("bulwark: tid {}: fault at {addr:#x} not handled: {e} {why}", self.tid));
@@ -766,6 +774,11 @@ impl Task {
         self.shared.exited.store(true, Ordering::Relaxed);
         *lock(&self.shared.interrupter) = None;
         lock(&self.k.tasks).remove(&self.tid);
+        if self.tid != self.pid() {
+            // A thread is released as it exits; the leader when its
+            // process is reaped.
+            self.k.pids.uncharge();
+        }
         let last = {
             let mut th = lock(&self.proc_.threads);
             th.retain(|t| t.tid != self.tid);
