@@ -72,6 +72,19 @@ static int fork_until_failure(int *err) {
     }
 }
 
+/* Fork children until fork fails, report, then release and reap them. */
+static void fork_round(const char *label, int base) {
+    int err;
+    if (pipe(gate))
+        exit(2);
+    int n = fork_until_failure(&err);
+    printf("%s: %s with %d tasks\n", label, errno_name(err), base + n);
+    close(gate[1]);
+    for (int i = 0; i < n; i++)
+        waitpid(kids[i], NULL, 0);
+    close(gate[0]);
+}
+
 static void *wait_on_gate(void *arg) {
     char c;
     (void)arg;
@@ -105,25 +118,10 @@ int main(void) {
     fclose(f);
     printf("pids.max %s", max);
 
-    /* Processes. */
-    if (pipe(gate))
-        return 2;
-    int n = fork_until_failure(&err);
-    printf("fork: %s with %d tasks\n", errno_name(err), base + n);
-    close(gate[1]);
-    for (int i = 0; i < n; i++)
-        waitpid(kids[i], NULL, 0);
-    close(gate[0]);
-
-    /* Reaped children made room: the same number fits again. */
-    if (pipe(gate))
-        return 2;
-    int again = fork_until_failure(&err);
-    printf("fork again: %s with %d tasks\n", errno_name(err), base + again);
-    close(gate[1]);
-    for (int i = 0; i < again; i++)
-        waitpid(kids[i], NULL, 0);
-    close(gate[0]);
+    /* Processes; then, reaped children having made room, the same number
+     * fits again. */
+    fork_round("fork", base);
+    fork_round("fork again", base);
 
     /* Threads. */
     if (pipe(gate))

@@ -74,8 +74,17 @@ impl OomVictims {
         }
     }
 
-    fn first(&self) -> Option<Arc<Process>> {
-        lock(&self.0).first().cloned()
+    /// The victim still releasing its memory, or else a new one: the
+    /// process holding the most memory is killed (under the lock, so two
+    /// tasks out of memory at once kill one process, not two).
+    fn current_or_kill(&self, k: &Kernel) -> Option<Arc<Process>> {
+        let mut v = lock(&self.0);
+        if let Some(p) = v.first() {
+            return Some(p.clone());
+        }
+        let (victim, doomed) = kill_largest(k)?;
+        v.extend(doomed);
+        Some(victim)
     }
 
     fn contains(&self, p: &Arc<Process>) -> bool {
@@ -108,23 +117,19 @@ pub fn pick_victim(candidates: &[(i32, u64)]) -> Option<i32> {
 /// victim, it exits instead.
 pub fn out_of_memory(t: &Task) {
     let k = &t.k;
-    let victim = match k.oom_victims.first() {
-        Some(v) => v,
-        None => match kill_largest(k) {
-            Some(v) => v,
-            None => return,
-        },
-    };
+    let Some(victim) = k.oom_victims.current_or_kill(k) else { return };
     if t.must_exit().is_some() || Arc::ptr_eq(&victim, &t.proc_) {
         return;
     }
     let deadline = Instant::now() + VICTIM_WAIT;
-    let _ = t.wait_until(&[&victim.exit_wq], Some(deadline), || Ok((!k.oom_victims.contains(&victim)).then_some(())));
+    let _ = t.wait_until(&[&victim.exit_wq], Some(deadline), || {
+        Ok((t.must_exit().is_some() || !k.oom_victims.contains(&victim)).then_some(()))
+    });
 }
 
 /// Kill the live process holding the most memory, and every other live
-/// process sharing its address space; they become the victims waited for.
-fn kill_largest(k: &Arc<Kernel>) -> Option<Arc<Process>> {
+/// process sharing its address space: the victim, and all those killed.
+fn kill_largest(k: &Kernel) -> Option<(Arc<Process>, Vec<Arc<Process>>)> {
     let live: Vec<Arc<Process>> = k.all_processes().into_iter().filter(|p| !p.is_dead()).collect();
     let sizes: Vec<(i32, u64)> = live.iter().map(|p| (p.pid, lock(&p.mm()).resident())).collect();
     let pid = pick_victim(&sizes)?;
@@ -133,11 +138,10 @@ fn kill_largest(k: &Arc<Kernel>) -> Option<Arc<Process>> {
     let doomed: Vec<Arc<Process>> = live.iter().filter(|p| Arc::ptr_eq(&p.mm(), &mm)).cloned().collect();
     let comm = String::from_utf8_lossy(&lock(&victim.comm)).into_owned();
     k.log(&format!("out of memory: killed pid {pid} ({comm})"));
-    lock(&k.oom_victims.0).extend(doomed.iter().cloned());
     for p in &doomed {
         p.group_exit(TaskExit::Signal(SIGKILL as i32));
     }
-    Some(victim)
+    Some((victim, doomed))
 }
 
 #[cfg(test)]
