@@ -86,6 +86,7 @@ fn sentry_main(opts: BootOpts, gofer: OwnedFd, binds: Vec<OwnedFd>, debug_log: O
             gofer,
         })
         .collect();
+    let (pids_limit, memory_limit) = (o.pids_max(), o.memory_max());
     let cfg = sentry::Config {
         platform: o.platform,
         argv: o.argv.iter().map(|a| a.as_bytes().to_vec()).collect(),
@@ -107,6 +108,8 @@ fn sentry_main(opts: BootOpts, gofer: OwnedFd, binds: Vec<OwnedFd>, debug_log: O
         readonly: o.readonly,
         user: o.user,
         init: o.init,
+        pids_limit,
+        memory_limit,
         stdio: [dup_fd(0)?, dup_fd(1)?, dup_fd(2)?],
     };
     sentry::run(cfg).map_err(anyhow::Error::from)

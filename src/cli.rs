@@ -127,10 +127,44 @@ pub struct DoOpts {
     #[arg(long, value_name = "FILE")]
     pub debug_log: Option<PathBuf>,
 
+    /// Most tasks (processes and threads, counted as a pids cgroup counts
+    /// them, zombies included until reaped) the sandbox may hold at once:
+    /// fork and clone past it fail with EAGAIN, so a fork bomb stays
+    /// inside. The default, 2048, is podman's pids limit; 0 or -1: no limit.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_PIDS_LIMIT, allow_negative_numbers = true,
+          value_parser = clap::value_parser!(i64).range(-1..))]
+    pub pids_limit: i64,
+
+    /// Most application memory the sandbox may hold (bytes, or with a
+    /// suffix k, m or g as in `--memory 512m`; pages shared copy-on-write
+    /// count once). Past it, the sandbox's own OOM killer kills the
+    /// process inside holding the most memory; calls that allocate
+    /// eagerly fail with ENOMEM. Default (or 0): no limit.
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
+    pub memory: Option<u64>,
+
     /// The program (looked up in the sandbox's PATH when it has no '/') and
     /// its arguments.
     #[arg(required = true, last = true, value_name = "PROGRAM")]
     pub argv: Vec<OsString>,
+}
+
+/// `--pids-limit` when none is given: podman's default pids limit.
+pub const DEFAULT_PIDS_LIMIT: i64 = 2048;
+
+/// A size in bytes, with an optional binary suffix (k, m, g; either case,
+/// an optional trailing "b"), as docker's `--memory` takes it.
+fn parse_bytes(s: &str) -> Result<u64, String> {
+    let t = s.trim().to_ascii_lowercase();
+    let t = t.strip_suffix('b').unwrap_or(&t);
+    let (digits, shift) = match t.as_bytes().last() {
+        Some(b'k') => (&t[..t.len() - 1], 10),
+        Some(b'm') => (&t[..t.len() - 1], 20),
+        Some(b'g') => (&t[..t.len() - 1], 30),
+        _ => (t, 0),
+    };
+    let n: u64 = digits.parse().map_err(|_| format!("expected BYTES with an optional k, m or g suffix, got {s:?}"))?;
+    n.checked_mul(1 << shift).ok_or_else(|| format!("{s:?} is too large"))
 }
 
 /// `--overlay`.
@@ -210,6 +244,16 @@ impl DoOpts {
         env
     }
 
+    /// The task limit (`--pids-limit`), `None` for none.
+    pub fn pids_max(&self) -> Option<u64> {
+        u64::try_from(self.pids_limit).ok().filter(|&n| n > 0)
+    }
+
+    /// The memory limit (`--memory`), `None` for none.
+    pub fn memory_max(&self) -> Option<u64> {
+        self.memory.filter(|&m| m > 0)
+    }
+
     /// The arguments that make `bulwark boot` see the same options. The
     /// rootfs (the gofer's business) and the debug log (passed as an open
     /// descriptor) are left out; binds are passed (the sandbox finds their
@@ -253,6 +297,12 @@ impl DoOpts {
         }
         if self.strace {
             args.push("--strace".into());
+        }
+        args.push("--pids-limit".into());
+        args.push(self.pids_limit.to_string().into());
+        if let Some(m) = self.memory {
+            args.push("--memory".into());
+            args.push(m.to_string().into());
         }
         args.push("--".into());
         args.extend(self.argv.iter().cloned());
@@ -370,6 +420,55 @@ mod tests {
     }
 
     #[test]
+    fn limits_default_to_podman_pids_limit_and_no_memory_limit() {
+        let o = parse(&["bulwark", "do", "--", "x"]);
+
+        assert_eq!((o.pids_max(), o.memory_max()), (Some(2048), None));
+    }
+
+    #[test]
+    fn pids_limit_zero_or_minus_one_means_no_limit() {
+        let zero = parse(&["bulwark", "do", "--pids-limit", "0", "--", "x"]);
+        let minus_one = parse(&["bulwark", "do", "--pids-limit", "-1", "--", "x"]);
+
+        assert_eq!((zero.pids_max(), minus_one.pids_max()), (None, None));
+    }
+
+    #[test]
+    fn pids_limit_below_minus_one_is_rejected() {
+        let r = Cli::try_parse_from(["bulwark", "do", "--pids-limit", "-2", "--", "x"]);
+
+        assert!(r.is_err());
+    }
+
+    #[test]
+    fn memory_takes_docker_style_suffixes() {
+        let sizes = ["4096", "64k", "512m", "2G", "1gb", "0"].map(parse_bytes);
+
+        assert_eq!(sizes, [Ok(4096), Ok(64 << 10), Ok(512 << 20), Ok(2 << 30), Ok(1 << 30), Ok(0)]);
+    }
+
+    #[test]
+    fn memory_without_a_number_or_too_large_is_rejected() {
+        let bad = ["m", "12x", "-5m", "99999999999999g"].map(|s| parse_bytes(s).is_err());
+
+        assert_eq!(bad, [true; 4]);
+    }
+
+    #[test]
+    fn limits_round_trip_through_the_boot_parser() {
+        let o = parse(&["bulwark", "do", "--pids-limit", "-1", "--memory", "64m", "--", "x"]);
+        let mut argv: Vec<OsString> = vec!["bulwark".into(), "boot".into(), "--gofer-fd".into(), "3".into()];
+        argv.extend(o.to_boot_args());
+
+        let Command::Boot(b) = Cli::try_parse_from(argv).expect("valid boot line").command else {
+            panic!("expected boot");
+        };
+
+        assert_eq!((b.opts.pids_max(), b.opts.memory_max()), (None, Some(64 << 20)));
+    }
+
+    #[test]
     fn bind_with_relative_destination_or_bad_mode_is_rejected() {
         assert!(Cli::try_parse_from(["bulwark", "do", "--bind", "/a:rel", "--", "x"]).is_err());
         assert!(Cli::try_parse_from(["bulwark", "do", "--bind", "/a:/b:rx", "--", "x"]).is_err());
@@ -395,6 +494,10 @@ mod tests {
             "--hostname",
             "h",
             "--strace",
+            "--pids-limit",
+            "100",
+            "--memory",
+            "1g",
             "--",
             "prog",
             "--flag",
@@ -418,5 +521,6 @@ mod tests {
                 vec!["prog".into(), "--flag".into(), "arg".into()]
             )
         );
+        assert_eq!((b.opts.pids_limit, b.opts.memory), (100, Some(1 << 30)));
     }
 }

@@ -164,6 +164,22 @@ fn build_sys() -> Result<InodeRef, Errno> {
     Ok(root)
 }
 
+/// The limits in the cgroup2 root of `/sys`, where programs look for
+/// them: `pids.max` and `memory.max` ("max" when unlimited), with both
+/// controllers listed as enabled.
+fn cgroup_limit_files(vfs: &Vfs, pids: Option<u64>, memory: Option<u64>) -> Result<(), Errno> {
+    let root = vfs.root();
+    let cg = vfs.resolve(&root, &root, b"/sys/fs/cgroup", true, &Creds::root())?;
+    let show = |v: Option<u64>| v.map_or_else(|| "max\n".to_owned(), |n| format!("{n}\n"));
+    cg.inode().lookup(b"cgroup.controllers")?.open(O_WRONLY)?.write(b"memory pids\n", 0)?;
+    for (name, value) in [(&b"pids.max"[..], show(pids)), (b"memory.max", show(memory))] {
+        let f = cg.inode().create(name, NodeKind::Regular, CreateAttr { mode: S_IFREG | 0o444, uid: 0, gid: 0 })?;
+        f.open(O_WRONLY)?.write(value.as_bytes(), 0)?;
+        cg.dentry.invalidate(name);
+    }
+    Ok(())
+}
+
 /// What a donated host descriptor looks like in `/proc/<pid>/fd`.
 fn host_fd_name(mode: u32, ino: u64, rdev: u64) -> Vec<u8> {
     match mode & S_IFMT {
@@ -242,11 +258,13 @@ pub fn run(cfg: Config) -> Result<i32, SandboxError> {
         crate::kernel::host_signals::take().map_err(|err| SandboxError::Host { call: "signalfd", err })?;
     crate::kernel::ncpus();
     let mf = Arc::new(MemoryFile::new().map_err(|err| SandboxError::Host { call: "memfd_create", err })?);
+    mf.set_limit(cfg.memory_limit);
     let platform = platform::new(&cfg.platform, mf.raw_fd())?;
     let procfs = ProcFs::new(next_dev());
     let vfs = build_mounts(cfg.overlay, cfg.gofer, &procfs)?;
     mount_tmp(&vfs, cfg.readonly)?;
     extra_mounts(&vfs, cfg.binds, &cfg.tmpfs)?;
+    cgroup_limit_files(&vfs, cfg.pids_limit, cfg.memory_limit).map_err(|e| gofer_err("/sys/fs/cgroup", e))?;
     if cfg.readonly {
         vfs.root().mount.set_readonly(true);
     }
@@ -262,6 +280,7 @@ pub fn run(cfg: Config) -> Result<i32, SandboxError> {
         None
     };
     let kernel = Kernel::new(mf, platform, vfs.clone(), &cfg.hostname, strace, cfg.debug_log);
+    kernel.pids.set_max(cfg.pids_limit);
     procfs.set_kernel(&kernel);
     if let Some(release) = cfg.release {
         *crate::vfs::lock(&kernel.release) = release.into_bytes();

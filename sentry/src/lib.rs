@@ -58,6 +58,11 @@ pub struct Config {
     /// orphans, ends the sandbox with the program's status), as `docker run
     /// --init`; without, the program is pid 1 with init's signal semantics.
     pub init: bool,
+    /// Most tasks (threads) the sandbox may hold; `None`: no limit.
+    pub pids_limit: Option<u64>,
+    /// Most bytes of application memory (MemoryFile pages) the sandbox
+    /// may hold; `None`: no limit.
+    pub memory_limit: Option<u64>,
     /// Standard input, output and error of the application: host
     /// descriptors donated by the CLI.
     pub stdio: [OwnedFd; 3],

@@ -260,7 +260,7 @@ fn static_file(k: &Arc<Kernel>, name: &str) -> KResult<Vec<u8>> {
         }
         "meminfo" => {
             // SAFETY-free: the sentry reads its host's totals for itself.
-            let (total, _) = host_mem_kb();
+            let total = crate::kernel::limits::mem_total_kb(k, host_mem_kb().0);
             let used =
                 k.pids().iter().filter_map(|p| k.process(*p)).map(|p| lock(&p.mm()).resident()).sum::<u64>() / 1024;
             let free = total.saturating_sub(used);

@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod futex;
 pub mod host_signals;
+pub mod limits;
 pub mod process;
 pub mod signal;
 pub mod sysv;
@@ -74,6 +75,10 @@ pub struct Kernel {
     /// The process whose exit ends the sandbox: the first program (pid 1,
     /// or pid 2 under the sandbox's own init).
     pub main_pid: AtomicI32,
+    /// Tasks in the sandbox and their limit (`--pids-limit`).
+    pub pids: limits::TaskCounter,
+    /// Processes the OOM killer has killed, until their memory is released.
+    pub oom_victims: limits::OomVictims,
 }
 
 impl Kernel {
@@ -113,6 +118,8 @@ impl Kernel {
             tty_pgrp: AtomicI32::new(1),
             tty_sid: AtomicI32::new(1),
             main_pid: AtomicI32::new(1),
+            pids: limits::TaskCounter::default(),
+            oom_victims: limits::OomVictims::default(),
         });
         clock::start(&k);
         k
@@ -149,6 +156,14 @@ impl Kernel {
             if !procs.contains_key(&p) && !tasks.contains_key(&p) {
                 return p;
             }
+        }
+    }
+
+    /// Remove process `pid` from the process table (it has been reaped),
+    /// releasing its leader's task charge.
+    pub fn release_process(&self, pid: i32) {
+        if lock(&self.procs).remove(&pid).is_some() {
+            self.pids.uncharge();
         }
     }
 

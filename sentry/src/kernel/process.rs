@@ -76,6 +76,24 @@ pub fn do_clone(t: &mut Task, a: CloneArgs) -> KResult<i32> {
         return Err(Errno::EINVAL);
     }
     let k = t.k.clone();
+    if k.shutdown.load(Ordering::SeqCst) {
+        // As a dying pid namespace: no new tasks.
+        return Err(Errno::ENOMEM);
+    }
+    // Charged before any host resource (stub process, sentry thread) is
+    // made, as the pids cgroup charges before fork does its work.
+    k.pids.try_charge()?;
+    let r = clone_charged(t, &k, a);
+    if r.is_err() {
+        k.pids.uncharge();
+    }
+    r
+}
+
+/// `do_clone` once the new task is charged: every failure leaves no trace
+/// of the child (the caller uncharges it).
+fn clone_charged(t: &mut Task, k: &Arc<Kernel>, a: CloneArgs) -> KResult<i32> {
+    let f = a.flags;
     let tid = k.alloc_pid();
     let mut regs: Registers = t.regs;
     regs.rax = 0;
@@ -101,7 +119,7 @@ pub fn do_clone(t: &mut Task, a: CloneArgs) -> KResult<i32> {
     let fds = if f & CLONE_FILES != 0 { t.fds.clone() } else { Arc::new(Mutex::new(lock(&t.fds).clone())) };
     let fsc = if f & CLONE_FS != 0 { t.fsc.clone() } else { Arc::new(Mutex::new(lock(&t.fsc).clone())) };
     let (proc_, shared) = if f & CLONE_THREAD != 0 {
-        let s = new_shared(&k, &t.proc_, tid, t.sigmask())?;
+        let s = new_shared(k, &t.proc_, tid, t.sigmask())?;
         (t.proc_.clone(), s)
     } else {
         let parent =
@@ -117,28 +135,26 @@ pub fn do_clone(t: &mut Task, a: CloneArgs) -> KResult<i32> {
         }
         lock(&parent.children).push(p.clone());
         lock(&k.procs).insert(tid, p.clone());
-        let s = new_shared(&k, &p, tid, t.sigmask())?;
+        let s = match new_shared(k, &p, tid, t.sigmask()) {
+            Ok(s) => s,
+            Err(e) => {
+                forget_child(k, &p, None, true);
+                return Err(e);
+            }
+        };
         (p, s)
     };
+    let new_proc = f & CLONE_THREAD == 0;
     *lock(&shared.comm) = t.comm();
-    if f & CLONE_PARENT_SETTID != 0 {
-        t.write_val(a.parent_tid, &tid)?;
-    }
-    if f & CLONE_PIDFD != 0 {
-        let fd = crate::syscalls::pidfd::install(t, &proc_, O_CLOEXEC)?;
-        let at = if a.pidfd != 0 { a.pidfd } else { a.parent_tid };
-        t.write_val(at, &fd)?;
-    }
-    if f & CLONE_CHILD_SETTID != 0 {
-        lock(&mm).write_bytes(a.child_tid, &tid.to_ne_bytes())?;
-    }
     let clear_child_tid = if f & CLONE_CHILD_CLEARTID != 0 { a.child_tid } else { 0 };
     let altstack = if f & CLONE_VM != 0 && f & CLONE_VFORK == 0 { Default::default() } else { t.altstack };
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let (go_tx, go_rx) = std::sync::mpsc::channel();
     let spawn = ChildStart {
         k: k.clone(),
         proc_: proc_.clone(),
-        shared,
-        mm,
+        shared: shared.clone(),
+        mm: mm.clone(),
         fds,
         fsc,
         regs,
@@ -151,13 +167,89 @@ pub fn do_clone(t: &mut Task, a: CloneArgs) -> KResult<i32> {
         fresh_space,
         clear_child_tid,
         altstack,
+        ready: ready_tx,
+        go: go_rx,
     };
-    std::thread::Builder::new().name(format!("task-{tid}")).spawn(move || spawn.run()).map_err(|_| Errno::EAGAIN)?;
+    let spawned = std::thread::Builder::new().name(format!("task-{tid}")).spawn(move || spawn.run());
+    // The child's host resources exist once it says so; until then (and
+    // on failure) it has never run.
+    let started = match spawned {
+        Ok(_) => ready_rx.recv().unwrap_or(Err(Errno::EAGAIN)),
+        Err(e) => {
+            k.log(&format!("bulwark: pid {}: cannot start a sentry thread: {e}", t.pid()));
+            Err(Errno::EAGAIN)
+        }
+    };
+    let written = started.and_then(|()| write_clone_ids(t, &a, tid, &proc_, &mm));
+    let pidfd = match written {
+        Ok(fd) => fd,
+        Err(e) => {
+            forget_child(k, &proc_, Some(&shared), new_proc);
+            return Err(e);
+        }
+    };
+    if go_tx.send(()).is_err() {
+        // The child's thread is gone before running: it never existed.
+        if let Some(fd) = pidfd {
+            let _ = lock(&t.fds).remove(fd);
+        }
+        forget_child(k, &proc_, Some(&shared), new_proc);
+        return Err(Errno::EAGAIN);
+    }
     if f & CLONE_VFORK != 0 {
         let p = proc_.clone();
         let _ = t.wait_until(&[&proc_.exit_wq], None, || Ok(p.vfork_done.load(Ordering::Relaxed).then_some(())));
     }
     Ok(tid)
+}
+
+/// The ids `clone` hands out before the child runs: `CLONE_PARENT_SETTID`,
+/// `CLONE_PIDFD` (the descriptor, returned) and `CLONE_CHILD_SETTID`.
+fn write_clone_ids(
+    t: &mut Task,
+    a: &CloneArgs,
+    tid: i32,
+    child: &Arc<Process>,
+    mm: &Arc<Mutex<crate::mm::MemoryManager>>,
+) -> KResult<Option<i32>> {
+    let f = a.flags;
+    if f & CLONE_PARENT_SETTID != 0 {
+        t.write_val(a.parent_tid, &tid)?;
+    }
+    let pidfd = if f & CLONE_PIDFD != 0 { Some(crate::syscalls::pidfd::install(t, child, O_CLOEXEC)?) } else { None };
+    let written = (|| {
+        if let Some(fd) = pidfd {
+            t.write_val(if a.pidfd != 0 { a.pidfd } else { a.parent_tid }, &fd)?;
+        }
+        if f & CLONE_CHILD_SETTID != 0 {
+            lock(mm).write_bytes(a.child_tid, &tid.to_ne_bytes())?;
+        }
+        Ok(())
+    })();
+    match written {
+        Ok(()) => Ok(pidfd),
+        Err(e) => {
+            if let Some(fd) = pidfd {
+                let _ = lock(&t.fds).remove(fd);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Undo a child's registration (its thread record, and its process when
+/// `new_proc`): the clone failed before it ran.
+fn forget_child(k: &Kernel, p: &Arc<Process>, shared: Option<&Arc<super::TaskShared>>, new_proc: bool) {
+    if let Some(s) = shared {
+        lock(&k.tasks).remove(&s.tid);
+        lock(&p.threads).retain(|x| x.tid != s.tid);
+    }
+    if new_proc {
+        lock(&k.procs).remove(&p.pid);
+        if let Some(parent) = p.parent() {
+            lock(&parent.children).retain(|x| !Arc::ptr_eq(x, p));
+        }
+    }
 }
 
 /// Everything a new task's own sentry thread needs to start.
@@ -174,6 +266,10 @@ struct ChildStart {
     fresh_space: bool,
     clear_child_tid: u64,
     altstack: abi::types::StackT,
+    /// Tells the parent whether the child's host resources exist.
+    ready: std::sync::mpsc::Sender<KResult<()>>,
+    /// The parent's word to run (dropped unsent: the clone failed).
+    go: std::sync::mpsc::Receiver<()>,
 }
 
 impl ChildStart {
@@ -187,7 +283,8 @@ impl ChildStart {
             Ok(c) => c,
             Err(e) => {
                 k.log(&format!("bulwark: cannot start task {}: {e}", self.shared.tid));
-                return self.abort();
+                let _ = self.ready.send(Err(Errno::EAGAIN));
+                return;
             }
         };
         if self.fresh_space {
@@ -195,9 +292,13 @@ impl ChildStart {
                 Ok(space) => lock(&self.mm).set_space(space),
                 Err(e) => {
                     k.log(&format!("bulwark: cannot create address space for {}: {e}", self.shared.tid));
-                    return self.abort();
+                    let _ = self.ready.send(Err(Errno::EAGAIN));
+                    return;
                 }
             }
+        }
+        if self.ready.send(Ok(())).is_err() || self.go.recv().is_err() {
+            return;
         }
         let mut t =
             Task::assemble(k, self.proc_, self.shared, ctx, self.mm, self.fds, self.fsc, self.regs, self.fresh_space);
@@ -208,19 +309,6 @@ impl ChildStart {
         // The task (and its platform context) is dropped here, on its own
         // tracer thread, before the thread ends.
         drop(t);
-    }
-
-    /// The child could not start: it dies as if by SIGKILL.
-    fn abort(self) {
-        lock(&self.k.tasks).remove(&self.shared.tid);
-        let last = {
-            let mut th = lock(&self.proc_.threads);
-            th.retain(|x| x.tid != self.shared.tid);
-            th.is_empty()
-        };
-        if last {
-            exit_process(&self.k, &self.proc_, TaskExit::Signal(SIGKILL as i32));
-        }
     }
 }
 
@@ -248,13 +336,14 @@ pub fn exit_process(k: &Arc<Kernel>, p: &Arc<Process>, how: TaskExit) {
     if !shared {
         lock(&mm).clear();
     }
+    k.oom_victims.released(p);
     k.sysv.exit_process(p.pid);
     p.vfork_done.store(true, Ordering::Relaxed);
     p.exit_wq.notify_all();
     if p.pid == k.main_pid.load(Ordering::Relaxed) {
         // The sandbox ends with its first program, as a pid namespace
         // ends with its init: every other process is killed.
-        k.shutdown.store(true, Ordering::Relaxed);
+        k.shutdown.store(true, Ordering::SeqCst);
         for q in k.all_processes() {
             if q.pid != 1 && !Arc::ptr_eq(&q, p) {
                 q.group_exit(TaskExit::Signal(SIGKILL as i32));
@@ -284,7 +373,7 @@ pub fn exit_process(k: &Arc<Kernel>, p: &Arc<Process>, how: TaskExit) {
             r.child_wq.notify_all();
         } else {
             for c in &orphans {
-                lock(&k.procs).remove(&c.pid);
+                k.release_process(c.pid);
             }
         }
     }
@@ -308,7 +397,7 @@ pub fn exit_process(k: &Arc<Kernel>, p: &Arc<Process>, how: TaskExit) {
         }
         None => {
             if p.pid != 1 {
-                lock(&k.procs).remove(&p.pid);
+                k.release_process(p.pid);
             }
         }
     }
@@ -319,7 +408,7 @@ pub fn exit_process(k: &Arc<Kernel>, p: &Arc<Process>, how: TaskExit) {
 pub fn reap(k: &Kernel, parent: &Process, c: &Arc<Process>) {
     lock(&parent.children).retain(|x| !Arc::ptr_eq(x, c));
     if c.pid != 1 {
-        lock(&k.procs).remove(&c.pid);
+        k.release_process(c.pid);
     }
 }
 

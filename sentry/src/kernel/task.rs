@@ -150,7 +150,8 @@ pub const INIT_COMM: &[u8] = b"bulwark-init";
 /// the orphans it adopts are reaped as they exit; it is sent only the
 /// signals it has handlers for (none), as Linux treats a namespace's init;
 /// the sandbox ends, with the program's status, when the program (its
-/// first child, [`Kernel::main_pid`]) exits. `mm` is only a placeholder
+/// first child, [`Kernel::main_pid`]) exits; it counts against the pids
+/// limit. `mm` is only a placeholder
 /// (the program's before its first execve): init runs no code.
 pub fn new_init_process(
     k: &Kernel,
@@ -166,6 +167,8 @@ pub fn new_init_process(
         a.handler = super::signal::SIG_IGN;
     }
     lock(&k.procs).insert(pid, init.clone());
+    // A pid like any other for the pids limit, as tini is in a container.
+    k.pids.charge();
     init
 }
 
@@ -225,6 +228,7 @@ impl Task {
             lock(&init.children).push(p.clone());
         }
         lock(&k.procs).insert(pid, p.clone());
+        k.pids.charge();
         let shared = new_shared(&k, &p, pid, 0)?;
         Ok(Task::assemble(k, p, shared, ctx, mm, fds, fsc, Registers::default(), true))
     }
@@ -792,6 +796,13 @@ impl Task {
                     self.last_fault = Some(addr);
                     let stale = (si_code == SEGV_MAPERR || si_code == SEGV_ACCERR) && !repeat;
                     let handled = lock(&self.mm).handle_fault(addr, stale);
+                    if handled == Err(Errno::ENOMEM) {
+                        // No page to give: the OOM killer makes room (or
+                        // ends this process), then the access is retried.
+                        self.last_fault = None;
+                        super::limits::out_of_memory(self);
+                        continue;
+                    }
                     if let Err(e) = handled {
                         let why = lock(&self.mm).last_error.take().unwrap_or_default();
                         self.k.log(&format!("bulwark: tid {}: fault at {addr:#x} not handled: {e} {why}", self.tid));
@@ -825,6 +836,11 @@ impl Task {
         self.shared.exited.store(true, Ordering::Relaxed);
         *lock(&self.shared.interrupter) = None;
         lock(&self.k.tasks).remove(&self.tid);
+        if self.tid != self.pid() {
+            // A thread is released as it exits; the leader when its
+            // process is reaped.
+            self.k.pids.uncharge();
+        }
         let last = {
             let mut th = lock(&self.proc_.threads);
             th.retain(|t| t.tid != self.tid);

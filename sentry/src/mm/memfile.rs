@@ -33,6 +33,10 @@ struct Alloc {
     shared: std::collections::HashMap<u64, u32>,
     /// Everything at or above this offset has never been handed out.
     top: u64,
+    /// Bytes handed out and not freed.
+    used: u64,
+    /// `used` may not pass this (`--memory`; `u64::MAX`: no limit).
+    limit: u64,
 }
 
 /// The MemoryFile.
@@ -81,7 +85,13 @@ impl MemoryFile {
         Ok(MemoryFile {
             fd,
             base: base.cast(),
-            alloc: Mutex::new(Alloc { free: BTreeMap::new(), shared: std::collections::HashMap::new(), top: 0 }),
+            alloc: Mutex::new(Alloc {
+                free: BTreeMap::new(),
+                shared: std::collections::HashMap::new(),
+                top: 0,
+                used: 0,
+                limit: u64::MAX,
+            }),
         })
     }
 
@@ -94,17 +104,38 @@ impl MemoryFile {
         self.alloc.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Limit the bytes allocated at any time to `bytes` (`None`: no limit
+    /// but the file's size). Pages shared copy-on-write count once.
+    pub fn set_limit(&self, bytes: Option<u64>) {
+        self.lock().limit = bytes.unwrap_or(u64::MAX);
+    }
+
+    /// The limit set with [`MemoryFile::set_limit`].
+    pub fn limit(&self) -> Option<u64> {
+        Some(self.lock().limit).filter(|&l| l != u64::MAX)
+    }
+
+    /// Bytes allocated now.
+    pub fn used(&self) -> u64 {
+        self.lock().used
+    }
+
     /// Allocate `len` bytes (a multiple of the page size) of zeroed pages,
-    /// contiguous in the file. `None` when the file is exhausted.
+    /// contiguous in the file. `None` when the file is exhausted or the
+    /// allocation would pass the limit.
     pub fn allocate(&self, len: u64) -> Option<FileRange> {
         debug_assert!(len.is_multiple_of(PAGE_SIZE) && len > 0);
         let mut a = self.lock();
+        if a.used.checked_add(len).is_none_or(|u| u > a.limit) {
+            return None;
+        }
         let found = a.free.iter().find(|(_, &l)| l >= len).map(|(&o, &l)| (o, l));
         if let Some((off, flen)) = found {
             a.free.remove(&off);
             if flen > len {
                 a.free.insert(off + len, flen - len);
             }
+            a.used += len;
             return Some(FileRange { off, len });
         }
         if a.top + len > MEMFILE_SIZE {
@@ -112,6 +143,7 @@ impl MemoryFile {
         }
         let off = a.top;
         a.top += len;
+        a.used += len;
         Some(FileRange { off, len })
     }
 
@@ -139,7 +171,7 @@ impl MemoryFile {
     /// than one owner (for tests and leak checks).
     pub fn usage(&self) -> (u64, usize) {
         let a = self.lock();
-        (a.top - a.free.values().sum::<u64>(), a.shared.len())
+        (a.used, a.shared.len())
     }
 
     /// Drop one owner of each page of `r`, freeing the pages nobody else owns.
@@ -199,6 +231,7 @@ impl MemoryFile {
             );
         }
         let mut a = self.lock();
+        a.used = a.used.saturating_sub(r.len);
         let (mut off, mut len) = (r.off, r.len);
         // Coalesce with the previous and next free ranges.
         if let Some((&po, &pl)) = a.free.range(..off).next_back() {
@@ -294,5 +327,32 @@ mod tests {
         mf.read(b.off, &mut buf);
         assert_eq!(b.off, a.off);
         assert_eq!(buf, [0; 5]);
+    }
+
+    #[test]
+    fn allocation_past_the_limit_fails_and_fits_again_after_a_free() {
+        let mf = MemoryFile::new().unwrap();
+        mf.set_limit(Some(4 * PAGE_SIZE));
+        let a = mf.allocate(3 * PAGE_SIZE).unwrap();
+
+        let over = mf.allocate(2 * PAGE_SIZE);
+        mf.free(a);
+        let after = mf.allocate(4 * PAGE_SIZE);
+
+        assert_eq!((over, after.map(|r| r.len), mf.used()), (None, Some(4 * PAGE_SIZE), 4 * PAGE_SIZE));
+    }
+
+    #[test]
+    fn page_shared_by_two_owners_counts_once() {
+        let mf = MemoryFile::new().unwrap();
+        let a = mf.allocate(PAGE_SIZE).unwrap();
+
+        mf.incref(a.off);
+        let shared = mf.used();
+        mf.release(a);
+        let one_owner = mf.used();
+        mf.release(a);
+
+        assert_eq!((shared, one_owner, mf.used()), (PAGE_SIZE, PAGE_SIZE, 0));
     }
 }

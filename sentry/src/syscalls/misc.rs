@@ -57,10 +57,16 @@ fn host_sysinfo() -> libc::sysinfo {
 
 pub fn sysinfo(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     let h = host_sysinfo();
+    // Capped by the memory limit, as /proc/meminfo is.
+    let unit = u64::from(h.mem_unit.max(1));
+    let (totalram, freeram) = match t.k.mf.limit() {
+        Some(l) => (h.totalram.min(l / unit), h.freeram.min(l.saturating_sub(t.k.mf.used()) / unit)),
+        None => (h.totalram, h.freeram),
+    };
     let s = Sysinfo {
         uptime: t.k.start.elapsed().as_secs() as i64,
-        totalram: h.totalram,
-        freeram: h.freeram,
+        totalram,
+        freeram,
         sharedram: 0,
         bufferram: 0,
         totalswap: 0,
