@@ -102,6 +102,7 @@ fn command_line(program: &str, sandboxed: bool) -> String {
 /// Run `steps` against `program` natively and sandboxed; returns both
 /// screens, with `[N] PID` job lines' pids blanked (pids differ).
 fn both(name: &str, program: &str, steps: impl Fn(&Pane)) -> (String, String) {
+    assert!(have_tmux(), "the terminal tests need tmux (apt-get install tmux; .ci/run installs it)");
     let mut screens = Vec::new();
     for sandboxed in [false, true] {
         let pane =
@@ -125,11 +126,6 @@ fn blank_job_pids(screen: &str) -> String {
 
 #[test]
 fn ctrl_c_interrupts_python_and_the_repl_goes_on() {
-    if !have_tmux() {
-        eprintln!("skipped: tmux is not installed");
-        return;
-    }
-
     let (native, sandboxed) = both("python", "python3 -q", |p| {
         p.wait_for(">>>", 1);
         p.line("while True: pass");
@@ -150,11 +146,6 @@ fn ctrl_c_interrupts_python_and_the_repl_goes_on() {
 
 #[test]
 fn job_control_in_an_interactive_bash_stops_resumes_and_interrupts_jobs() {
-    if !have_tmux() {
-        eprintln!("skipped: tmux is not installed");
-        return;
-    }
-
     let (native, sandboxed) = both("bash", "bash --norc --noprofile -i", |p| {
         p.wait_for("$", 1);
         p.line("sleep 100 &");
@@ -199,10 +190,6 @@ fn job_control_in_an_interactive_bash_stops_resumes_and_interrupts_jobs() {
 
 #[test]
 fn a_window_size_change_reaches_the_program_with_the_new_size() {
-    if !have_tmux() {
-        eprintln!("skipped: tmux is not installed");
-        return;
-    }
     let script = "import os, signal, sys; \
                   signal.signal(signal.SIGWINCH, lambda *a: print('winch', *os.get_terminal_size(), flush=True)); \
                   print('ready', *os.get_terminal_size(), flush=True); sys.stdin.readline()";
