@@ -206,3 +206,39 @@ fn a_window_size_change_reaches_the_program_with_the_new_size() {
     assert_eq!(sandboxed, native);
     assert!(native.starts_with("ready 100 30\nwinch 80 24\n"), "{native}");
 }
+
+#[test]
+fn ctrl_z_on_the_program_stops_the_host_job_and_fg_resumes_it() {
+    assert!(have_tmux(), "the terminal tests need tmux");
+    let python = "python3 -c 'import time; time.sleep(60)'";
+    let mut screens = Vec::new();
+    for prefix in ["", "$BW do -- "] {
+        let shell = format!(
+            "env -i BW={} PATH={SANDBOX_PATH} HOME=/root TERM=\"$TERM\" 'PS1=$ ' bash --norc --noprofile -i",
+            bulwark().display()
+        );
+        let pane = Pane::start(if prefix.is_empty() { "hostjob-n" } else { "hostjob-s" }, &shell);
+        pane.wait_for("$", 1);
+        pane.line(&format!("{prefix}{python}"));
+        std::thread::sleep(Duration::from_millis(1500));
+        pane.keys(&["C-z"]);
+        pane.wait_for("Stopped", 1);
+        pane.line("jobs");
+        pane.wait_for("Stopped", 2);
+        pane.line("fg");
+        pane.wait_for("$ fg\n", 1);
+        std::thread::sleep(Duration::from_millis(500));
+        pane.keys(&["C-c"]);
+        pane.wait_for("KeyboardInterrupt", 1);
+        pane.line("echo status $?");
+        pane.wait_for("status 130", 1);
+        screens.push(pane.screen().replace(prefix, ""));
+    }
+    // bash prints an empty line after a job killed by SIGINT, not after one
+    // that exited with 130; bulwark reports the program's death by signal N
+    // as exit status 128+N, as container runtimes do.
+    let native = screens[0].replace("KeyboardInterrupt\n\n", "KeyboardInterrupt\n");
+
+    assert_eq!(screens[1], native);
+    assert!(screens[0].contains("[1]+  Stopped"), "{}", screens[0]);
+}

@@ -287,6 +287,13 @@ pub fn run(cfg: Config) -> Result<i32, SandboxError> {
     }
     crate::kernel::host_signals::start(&kernel, host_signals)
         .map_err(|err| SandboxError::Host { call: "spawn", err })?;
+    if let Ok(stdin) = cfg.stdio[0].try_clone() {
+        // SAFETY: isatty on a descriptor we own touches no memory.
+        #[allow(unsafe_code)]
+        if unsafe { libc::isatty(stdin.as_raw_fd()) } == 1 {
+            let _ = kernel.host_tty.set(stdin);
+        }
+    }
     let fds = stdio_table(cfg.stdio)?;
     let root = vfs.root();
     let creds = match cfg.user {

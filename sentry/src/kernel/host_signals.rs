@@ -10,6 +10,12 @@
 //!   they go to the program (pid 2 under the sandbox's init, else pid 1),
 //!   as `docker run --init` passes them to its child.
 //!
+//! When the program itself stops (`^Z` on a program that is not a shell),
+//! the host job stops too, as natively: the sentry stops its host process
+//! group (the CLI and boot; the sentry, a pid namespace's init, ignores its
+//! own SIGSTOP), so the caller's shell gets its terminal back, and the
+//! SIGCONT of the shell's `fg` continues the program's process group.
+//!
 //! The sentry blocks them in every thread and reads them from a signalfd in
 //! a thread of its own. A handler (which never runs) is installed for each:
 //! the sentry is the init of a host pid namespace, and Linux drops signals
@@ -53,7 +59,7 @@ pub fn take() -> io::Result<OwnedFd> {
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
-        for sig in FORWARDED {
+        for sig in FORWARDED.into_iter().chain([libc::SIGCONT]) {
             libc::sigaddset(&mut set, sig);
             let mut act: libc::sigaction = std::mem::zeroed();
             act.sa_sigaction = never_runs as extern "C" fn(libc::c_int) as usize;
@@ -103,14 +109,37 @@ pub fn start(k: &Arc<Kernel>, fd: OwnedFd) -> io::Result<()> {
 
 /// Send host signal `sig` (with host `si_code` `code`) on inside.
 pub fn deliver(k: &Kernel, sig: u32, code: i32) {
-    if code == SI_KERNEL {
-        let pgrp = k.tty_pgrp.load(Ordering::Relaxed);
-        for p in k.all_processes().iter().filter(|p| p.pgid.load(Ordering::Relaxed) == pgrp && !p.is_dead()) {
-            k.signal_process(p, signal::info(sig, SI_KERNEL));
+    if sig == libc::SIGCONT as u32 {
+        // The host job was continued (`fg`, `bg`): so is the program's group.
+        if let Some(main) = k.process(k.main_pid.load(Ordering::Relaxed)) {
+            signal_group(k, main.pgid.load(Ordering::Relaxed), sig, signal::SI_USER);
         }
+        return;
+    }
+    if code == SI_KERNEL {
+        signal_group(k, k.tty_pgrp.load(Ordering::Relaxed), sig, SI_KERNEL);
         return;
     }
     if let Some(p) = k.process(k.main_pid.load(Ordering::Relaxed)) {
         k.signal_process(&p, signal::info(sig, signal::SI_USER));
+    }
+}
+
+fn signal_group(k: &Kernel, pgrp: i32, sig: u32, code: i32) {
+    for p in k.all_processes().iter().filter(|p| p.pgid.load(Ordering::Relaxed) == pgrp && !p.is_dead()) {
+        k.signal_process(p, signal::info(sig, code));
+    }
+}
+
+/// The program has stopped: stop the host job it runs in, when that job is
+/// the foreground job of the terminal the sandbox was given as stdin (never
+/// a process group that is not a terminal's job, such as a test runner's).
+pub fn program_stopped(k: &Kernel) {
+    let Some(tty) = k.host_tty.get() else { return };
+    // SAFETY: tcgetpgrp and getpgrp take plain integers; `tty` is open.
+    let foreground = unsafe { libc::tcgetpgrp(tty.as_raw_fd()) == libc::getpgrp() };
+    if foreground {
+        // SAFETY: kill takes plain integers; group 0 is our own.
+        unsafe { libc::kill(0, libc::SIGSTOP) };
     }
 }

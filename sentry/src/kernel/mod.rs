@@ -75,6 +75,8 @@ pub struct Kernel {
     /// The process whose exit ends the sandbox: the first program (pid 1,
     /// or pid 2 under the sandbox's own init).
     pub main_pid: AtomicI32,
+    /// The host terminal given as stdin, if it is one (host job control).
+    pub host_tty: std::sync::OnceLock<std::os::fd::OwnedFd>,
     /// Tasks in the sandbox and their limit (`--pids-limit`).
     pub pids: limits::TaskCounter,
     /// Processes the OOM killer has killed, until their memory is released.
@@ -118,6 +120,7 @@ impl Kernel {
             tty_pgrp: AtomicI32::new(1),
             tty_sid: AtomicI32::new(1),
             main_pid: AtomicI32::new(1),
+            host_tty: std::sync::OnceLock::new(),
             pids: limits::TaskCounter::default(),
             oom_victims: limits::OomVictims::default(),
         });

@@ -755,6 +755,9 @@ impl Task {
             }
             parent.child_wq.notify_all();
         }
+        if self.pid() == self.k.main_pid.load(Ordering::Relaxed) {
+            super::host_signals::program_stopped(&self.k);
+        }
     }
 
     // ---- the run loop ----
