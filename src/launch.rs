@@ -252,10 +252,12 @@ fn die_with_parent() -> io::Result<()> {
 }
 
 /// A process group of our own, so that the host terminal's signals (^C)
-/// do not reach us. Async-signal-safe.
+/// do not reach us; an error message written to the terminal from this
+/// background group is not stopped by SIGTTOU (`stty tostop`).
+/// Async-signal-safe.
 fn own_process_group() -> io::Result<()> {
-    // SAFETY: setpgid takes plain integers.
-    if unsafe { libc::setpgid(0, 0) } < 0 {
+    // SAFETY: setpgid and signal take plain integers.
+    if unsafe { libc::setpgid(0, 0) } < 0 || unsafe { libc::signal(libc::SIGTTOU, libc::SIG_IGN) } == libc::SIG_ERR {
         return Err(io::Error::last_os_error());
     }
     Ok(())

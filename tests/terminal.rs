@@ -189,9 +189,10 @@ fn job_control_in_an_interactive_bash_stops_resumes_and_interrupts_jobs() {
 }
 
 #[test]
-fn a_window_size_change_reaches_the_program_with_the_new_size() {
+fn a_window_size_change_and_ctrl_backslash_reach_the_program() {
     let script = "import os, signal, sys; \
                   signal.signal(signal.SIGWINCH, lambda *a: print('winch', *os.get_terminal_size(), flush=True)); \
+                  signal.signal(signal.SIGQUIT, lambda *a: print('quit', flush=True)); \
                   print('ready', *os.get_terminal_size(), flush=True); sys.stdin.readline()";
     let program = format!("python3 -c \"{script}\"");
 
@@ -199,12 +200,14 @@ fn a_window_size_change_reaches_the_program_with_the_new_size() {
         p.wait_for("ready", 1);
         p.resize(80, 24);
         p.wait_for("winch 80 24", 1);
+        p.keys(&["C-\\"]);
+        p.wait_for("quit", 1);
         p.keys(&["Enter"]);
         p.wait_for("[exit ", 1);
     });
 
     assert_eq!(sandboxed, native);
-    assert!(native.starts_with("ready 100 30\nwinch 80 24\n"), "{native}");
+    assert!(native.starts_with("ready 100 30\nwinch 80 24\n^\\quit\n"), "{native}");
 }
 
 #[test]
@@ -241,4 +244,15 @@ fn ctrl_z_on_the_program_stops_the_host_job_and_fg_resumes_it() {
 
     assert_eq!(screens[1], native);
     assert!(screens[0].contains("[1]+  Stopped"), "{}", screens[0]);
+}
+
+#[test]
+fn output_to_a_terminal_keeps_every_writer_in_order() {
+    let script = "echo first; (echo child; exec echo child-exec); exec 3>&1; echo dup >&3; \
+                  sh -c 'echo nested'; exec cat /etc/hostname";
+
+    let (native, sandboxed) = both("tty-out", &format!("sh -c \"{script}\""), |p| p.wait_for("[exit 0]", 1));
+
+    assert_eq!(sandboxed, native);
+    assert!(native.starts_with("first\nchild\nchild-exec\ndup\nnested\n"), "{native}");
 }
