@@ -346,3 +346,17 @@ for f in ["cpuinfo", "meminfo", "loadavg", "uptime", "version", "stat", "self/st
          self/io: EINVAL\nself/oom_score: EINVAL\nself/fdinfo/0: EINVAL\n"
     );
 }
+
+#[test]
+fn fstat_of_anonymous_inode_files_shows_the_anon_inode() {
+    let out = python(
+        "import os, select, stat\n\
+         for name, fd in [('eventfd', os.eventfd(0)), ('epoll', select.epoll().fileno())]:\n\
+         \x20   st = os.fstat(fd)\n\
+         \x20   print(name, stat.S_IFMT(st.st_mode), oct(stat.S_IMODE(st.st_mode)), st.st_size, st.st_nlink)\n\
+         \x20   st = os.stat(fd)\n\
+         \x20   print(name, 'by fd', oct(st.st_mode))",
+    );
+
+    assert!(out.starts_with("eventfd 0 0o600 0 1\n"), "{out}");
+}

@@ -815,14 +815,20 @@ impl Inode for ProcNode {
 /// (`ENXIO`; a pidfd re-opens as itself, as pidfs does).
 fn reopen_target(f: &FileDescription) -> Location {
     let name = f.anon_name.clone().unwrap_or_default();
-    let inode = f.inode.clone().unwrap_or_else(|| {
+    anon_location(name, description_inode(f))
+}
+
+/// The inode of open file `f`: its own, or for an anonymous-inode file
+/// (eventfd, epoll, signalfd, timerfd, inotify, pidfd) Linux's shared anon
+/// inode, which `fstat` and `/proc/<pid>/fd/N` show.
+pub fn description_inode(f: &FileDescription) -> InodeRef {
+    f.inode.clone().unwrap_or_else(|| {
         if crate::syscalls::pidfd::process_of(f).is_some() {
             AnonInode::new(0o700, Some(f.file.clone()))
         } else {
             AnonInode::new(0o600, None)
         }
-    });
-    anon_location(name, inode)
+    })
 }
 
 /// `/proc/<pid>/limits`.
