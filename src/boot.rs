@@ -21,7 +21,7 @@
 
 use std::ffi::CString;
 use std::fs::File;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
@@ -41,6 +41,9 @@ pub fn run_boot(opts: BootOpts) -> anyhow::Result<i32> {
     log(&mut debug_log, &format!("namespaces: {namespaces}"));
     enter_empty_root().context("pivot_root into an empty root")?;
     crate::forward::install().context("signal handlers")?;
+    // The sentry, a pid namespace's init, cannot die of a signal: it says
+    // here which signal killed the program, and boot dies of it.
+    let (death_r, death_w) = pipe().context("pipe")?;
 
     // SAFETY: boot is single-threaded (nothing here starts a thread), so the
     // child may run arbitrary code after fork.
@@ -49,8 +52,13 @@ pub fn run_boot(opts: BootOpts) -> anyhow::Result<i32> {
         return Err(io::Error::last_os_error()).context("fork");
     }
     if pid == 0 {
+        drop(death_r);
         let code = match sentry_main(opts, gofer, binds, debug_log) {
-            Ok(code) => code,
+            Ok(sentry::TaskExit::Code(code)) => code,
+            Ok(sentry::TaskExit::Signal(sig)) => {
+                let _ = File::from(death_w).write_all(&[u8::try_from(sig).unwrap_or(0)]);
+                128 + sig
+            }
             Err(err) => {
                 eprintln!("bulwark: {err:#}");
                 125
@@ -59,14 +67,36 @@ pub fn run_boot(opts: BootOpts) -> anyhow::Result<i32> {
         std::process::exit(code);
     }
     crate::forward::to(pid);
+    drop(death_w);
     drop(gofer);
     drop(binds);
     drop(debug_log);
-    wait_for(pid)
+    let code = wait_for(pid)?;
+    let mut sig = [0u8];
+    if File::from(death_r).read(&mut sig).is_ok_and(|n| n == 1) && sig[0] > 0 {
+        crate::forward::die_of(i32::from(sig[0]));
+    }
+    Ok(code)
+}
+
+/// A close-on-exec pipe: (read end, write end).
+fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [-1; 2];
+    // SAFETY: `fds` is valid for two ints of writes.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: pipe2 succeeded: both are fresh descriptors we own.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
 /// The sentry process: pid 1 of the sandbox.
-fn sentry_main(opts: BootOpts, gofer: OwnedFd, binds: Vec<OwnedFd>, debug_log: Option<File>) -> anyhow::Result<i32> {
+fn sentry_main(
+    opts: BootOpts,
+    gofer: OwnedFd,
+    binds: Vec<OwnedFd>,
+    debug_log: Option<File>,
+) -> anyhow::Result<sentry::TaskExit> {
     set_pdeathsig()?;
     drop_capabilities().context("dropping capabilities")?;
     // SAFETY: prctl(PR_SET_NO_NEW_PRIVS) takes plain integers.

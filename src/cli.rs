@@ -26,10 +26,13 @@ pub struct Cli {
 pub enum Command {
     /// Run one program in a fresh sandbox and exit with its status.
     ///
-    /// The host's root (or --rootfs) is served read-only by the gofer under an
-    /// in-memory upper layer: the program sees its own writes, the host never
-    /// changes. Exit status is the program's (128+N if it dies by signal N);
-    /// 125 if the sandbox itself fails.
+    /// The host's root (or --rootfs), /tmp included, is served read-only by
+    /// the gofer under an in-memory upper layer: the program sees its own
+    /// writes, the host never changes. It runs in the caller's directory, as
+    /// pid 2 under a small init. Exit status is the program's; if it dies of
+    /// signal N, bulwark dies of N too (shells show 128+N); 125 if the
+    /// sandbox itself fails. Signals sent to bulwark, and the terminal's ^C,
+    /// ^Z and window changes, reach the program.
     Do(DoOpts),
     /// Measure system-call overhead and whole workloads natively, on each
     /// platform and under other runtimes, side by side (table, JSON, SVG).

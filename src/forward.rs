@@ -52,3 +52,23 @@ pub fn install() -> io::Result<()> {
 pub fn to(pid: libc::pid_t) {
     TARGET.store(pid, Ordering::Relaxed);
 }
+
+/// Die of signal `sig`, as the program did, so that whoever waits for us
+/// sees the same (a shell stops a loop whose command died of SIGINT), as
+/// sudo does; without a core file. Falls back to exit status 128+`sig` if
+/// the signal does not end the process.
+pub fn die_of(sig: i32) -> ! {
+    // SAFETY: setrlimit gets a valid rlimit; signal, sigprocmask and raise
+    // take plain integers or valid sigset pointers.
+    unsafe {
+        let none = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        libc::setrlimit(libc::RLIMIT_CORE, &none);
+        libc::signal(sig, libc::SIG_DFL);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, sig);
+        libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        libc::raise(sig);
+    }
+    std::process::exit(128 + sig)
+}

@@ -94,7 +94,11 @@ pub fn run_do(opts: &DoOpts) -> anyhow::Result<i32> {
     }
 
     let status = status?;
-    Ok(status.code().or_else(|| status.signal().map(|s| 128 + s)).unwrap_or(125))
+    if let Some(sig) = status.signal() {
+        // The program died of `sig` (boot died of it in turn): so do we.
+        crate::forward::die_of(sig);
+    }
+    Ok(status.code().unwrap_or(125))
 }
 
 /// Start a gofer serving `root` (read-write if `rw`), pushing it on

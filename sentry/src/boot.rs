@@ -7,7 +7,7 @@ use abi::consts::*;
 use abi::Errno;
 
 use crate::fs::{new_devfs, next_dev, GoferFs, GoferFsOptions, HostInode, OverlayFs, Tmpfs};
-use crate::kernel::{FsContext, Kernel, Task};
+use crate::kernel::{FsContext, Kernel, Task, TaskExit};
 use crate::mm::MemoryFile;
 use crate::proc::ProcFs;
 use crate::vfs::{CreateAttr, Creds, FdTable, FileDescription, InodeRef, Location, NodeKind, Vfs};
@@ -244,9 +244,9 @@ fn find_program(task: &Task, prog: &[u8], envp: &[Vec<u8>]) -> Result<Vec<u8>, E
 }
 
 /// Run the sandbox described by `cfg` to completion, on the calling thread
-/// (which must be allowed to ptrace and fork). Returns the exit status as a
-/// shell reports it: the program's exit code, or 128+N for death by signal N.
-pub fn run(cfg: Config) -> Result<i32, SandboxError> {
+/// (which must be allowed to ptrace and fork). Returns how the program
+/// ended: its exit code, or the signal that killed it.
+pub fn run(cfg: Config) -> Result<TaskExit, SandboxError> {
     // The sentry's own writes to a closed pipe must come back as EPIPE.
     // SAFETY: setting a signal disposition to SIG_IGN.
     #[allow(unsafe_code)]
@@ -336,7 +336,7 @@ pub fn run(cfg: Config) -> Result<i32, SandboxError> {
         let name = String::from_utf8_lossy(&prog);
         eprintln!("bulwark: cannot run {name}: {}", crate::syscalls::table::describe(e));
         kernel.log(&format!("bulwark: cannot run {name}: {e}"));
-        return Ok(if e == Errno::ENOENT { 127 } else { 126 });
+        return Ok(TaskExit::Code(if e == Errno::ENOENT { 127 } else { 126 }));
     }
     let main = kernel.process(task.pid());
     let exit = task.run();
@@ -353,10 +353,9 @@ pub fn run(cfg: Config) -> Result<i32, SandboxError> {
                 }
                 w.wait(&[], None);
             }
-            let e = crate::vfs::lock(&p.exit).group_exit.unwrap_or(exit);
-            e.shell_status()
+            crate::vfs::lock(&p.exit).group_exit.unwrap_or(exit)
         }
-        None => exit.shell_status(),
+        None => exit,
     };
     Ok(status)
 }

@@ -107,3 +107,4 @@ pub enum SandboxError {
 }
 
 pub use boot::run;
+pub use kernel::TaskExit;
