@@ -167,12 +167,12 @@ fn job_control_in_an_interactive_bash_stops_resumes_and_interrupts_jobs() {
         p.wait_for("status 130\n$", 1);
         // A background reader is stopped by SIGTTIN instead of taking the
         // shell's input.
-        p.line("cat &");
-        p.wait_for("[1] ", 2);
-        p.wait_for("$ cat &\n[1]", 1);
-        std::thread::sleep(Duration::from_millis(300));
-        p.line("jobs");
+        // (The sleep makes bash report the stop before its next prompt,
+        // natively too, instead of whenever SIGCHLD happens to come.)
+        p.line("cat & sleep 0.5");
         p.wait_for("Stopped                 cat\n$", 1);
+        p.line("jobs");
+        p.wait_for("Stopped                 cat\n$", 2);
         p.line("fg");
         p.wait_for("$ fg\ncat", 1);
         p.line("typed to cat");
