@@ -151,7 +151,7 @@ fn host_release() -> String {
     let mut u: libc::utsname = unsafe { std::mem::zeroed() };
     // SAFETY: `u` is valid for writes of one utsname.
     if unsafe { libc::uname(&mut u) } != 0 {
-        return String::from_utf8_lossy(sentry::syscalls::misc::RELEASE).into_owned();
+        return String::from_utf8_lossy(sentry::syscalls::sys::RELEASE).into_owned();
     }
     let bytes: Vec<u8> = u.release.iter().take_while(|c| **c != 0).map(|c| *c as u8).collect();
     String::from_utf8_lossy(&bytes).into_owned()

@@ -282,7 +282,7 @@ fn static_file(k: &Arc<Kernel>, name: &str) -> KResult<Vec<u8>> {
         "version" => format!(
             "Linux version {} (bulwark) {}\n",
             String::from_utf8_lossy(&lock(&k.release)),
-            String::from_utf8_lossy(crate::syscalls::misc::VERSION)
+            String::from_utf8_lossy(crate::syscalls::sys::VERSION)
         )
         .into_bytes(),
         "sys/kernel/hostname" => {
@@ -311,7 +311,7 @@ fn static_file(k: &Arc<Kernel>, name: &str) -> KResult<Vec<u8>> {
         "sys/kernel/shmmni" => b"4096\n".to_vec(),
         "sys/kernel/threads-max" => b"126774\n".to_vec(),
         "sys/kernel/version" => {
-            let mut v = crate::syscalls::misc::VERSION.to_vec();
+            let mut v = crate::syscalls::sys::VERSION.to_vec();
             v.push(b'\n');
             v
         }

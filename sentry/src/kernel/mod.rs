@@ -99,7 +99,7 @@ impl Kernel {
             platform,
             vfs,
             hostname: Mutex::new(hostname.as_bytes().to_vec()),
-            release: Mutex::new(crate::syscalls::misc::RELEASE.to_vec()),
+            release: Mutex::new(crate::syscalls::sys::RELEASE.to_vec()),
             domainname: Mutex::new(b"(none)".to_vec()),
             strace: strace.map(Mutex::new),
             debug_log: debug_log.map(Mutex::new),

@@ -347,7 +347,7 @@ pub fn lseek(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
         SEEK_SET => off,
         SEEK_CUR => (*g as i64).checked_add(off).ok_or(Errno::EOVERFLOW)?,
         SEEK_END => size()?.checked_add(off).ok_or(Errno::EOVERFLOW)?,
-        SEEK_DATA | SEEK_HOLE => super::file2::seek_data_hole(&f, off, whence)?,
+        SEEK_DATA | SEEK_HOLE => super::copy::seek_data_hole(&f, off, whence)?,
         _ => return Err(Errno::EINVAL),
     };
     if new < 0 {
@@ -368,7 +368,7 @@ pub fn do_open(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32) -> KRes
 /// [`do_open`] with `openat2` resolution restrictions.
 pub fn do_open_with(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32, how: &ResolveOpts) -> KResult<i32> {
     if flags & O_TMPFILE == O_TMPFILE {
-        return super::file2::open_tmpfile(t, dirfd, path, flags, mode, how);
+        return super::open::open_tmpfile(t, dirfd, path, flags, mode, how);
     }
     let mut fs = t.fs();
     let creds = t.creds();
@@ -544,7 +544,7 @@ pub fn fcntl(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
             Ok(0)
         }
         c if super::lock::is_lock_cmd(c) => super::lock::fcntl_lock(t, fd, c, a[2]),
-        c if super::file2::is_seal_cmd(c) => super::file2::fcntl_seals(t, fd, c, a[2]),
+        c if super::memfd::is_seal_cmd(c) => super::memfd::fcntl_seals(t, fd, c, a[2]),
         // Pipes (fs/pipe.rs).
         F_GETPIPE_SZ | F_SETPIPE_SZ => crate::fs::pipe::fcntl(&*file_of(t, fd)?.file, cmd, a[2]),
         _ => {

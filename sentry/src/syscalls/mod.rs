@@ -1,26 +1,36 @@
 //! System calls, one file per family; `table.rs` maps numbers to handlers.
 
+mod copy;
 mod creds;
+mod epoll;
+mod eventfd;
+mod fadvise;
+mod fhandle;
 mod file;
-mod file2;
 mod fs;
 mod futex;
 mod inotify;
-mod ipc;
 mod lock;
-pub mod misc;
+mod memfd;
 mod mm;
 mod mount;
+mod namei;
+mod open;
 pub mod pidfd;
+mod pipe;
 mod poll;
 mod process;
+mod random;
 mod signal;
 mod signalfd;
 mod socket;
 mod splice;
+mod sync;
+pub mod sys;
 mod sysv;
 pub mod table;
 mod time;
+mod timerfd;
 mod timers;
 mod tty;
 mod xattr;
@@ -80,4 +90,22 @@ pub fn resolve_at(t: &Task, dirfd: i32, path: &[u8], follow: bool, empty_ok: boo
     let fs = t.fs();
     let start = if path[0] == b'/' { fs.root.clone() } else { dir_of(t, dirfd)? };
     t.k.vfs.resolve(&fs.root, &start, path, follow, &t.creds())
+}
+
+/// The descriptor limit of `t` (`RLIMIT_NOFILE`).
+pub(super) fn fd_limit(t: &Task) -> i32 {
+    i32::try_from(t.rlimit(RLIMIT_NOFILE).rlim_cur.min(1 << 20)).unwrap_or(1 << 20)
+}
+
+/// Install `desc` at the lowest free descriptor.
+pub(super) fn install(t: &Task, desc: Arc<FileDescription>, cloexec: bool) -> KResult<i32> {
+    let limit = fd_limit(t);
+    crate::vfs::lock(&t.fds).insert_from(0, desc, cloexec, limit)
+}
+
+/// An anonymous-inode file (`anon_inode:[name]`) with no inode of its own.
+pub(super) fn install_anon(t: &Task, file: crate::vfs::FileRef, flags: u32, name: &str) -> KResult<u64> {
+    let desc =
+        FileDescription::new_anon(file, None, O_RDWR | (flags & O_NONBLOCK), format!("anon_inode:{name}").into_bytes());
+    install(t, desc, flags & O_CLOEXEC != 0).map(|fd| fd as u64)
 }

@@ -13,7 +13,7 @@ use abi::types::{Iovec, Timeval};
 use abi::Errno;
 use zerocopy::{AsBytes, FromBytes, FromZeroes};
 
-use super::ipc::install;
+use super::install;
 use super::{fd_arg, file_of, int_arg, resolve_at};
 use crate::kernel::waiter::WaitQueue;
 use crate::kernel::Task;

@@ -5,8 +5,8 @@
 use abi::consts::*;
 use abi::Errno;
 
+use super::copy::write_out;
 use super::file::read_iovecs;
-use super::file2::write_out;
 use super::{fd_arg, file_of};
 use crate::fs::pipe::{pipe_of, Pipe};
 use crate::kernel::Task;

@@ -1,6 +1,5 @@
-//! System information: uname, sysinfo, getrandom, hostname.
+//! System information, as Linux's kernel/sys.c: uname, sethostname, sysinfo.
 
-use abi::consts::*;
 use abi::types::{Sysinfo, Utsname};
 use abi::Errno;
 use zerocopy::FromZeroes;
@@ -77,24 +76,4 @@ pub fn sysinfo(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     };
     t.write_val(a[0], &s)?;
     Ok(0)
-}
-
-pub fn getrandom(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let flags = a[2] as u32;
-    if flags & !(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) != 0
-        || flags & (GRND_RANDOM | GRND_INSECURE) == GRND_RANDOM | GRND_INSECURE
-    {
-        return Err(Errno::EINVAL);
-    }
-    let n = (a[1] as usize).min(32 << 20);
-    let mut buf = vec![0u8; n];
-    crate::kernel::getrandom(&mut buf);
-    t.write_bytes(a[0], &buf)?;
-    Ok(n as u64)
-}
-
-/// A call the sandbox deliberately answers `ENOSYS` (e.g. `rseq`, which
-/// glibc probes and does without).
-pub fn enosys(_t: &mut Task, _: &[u64; 6]) -> KResult<u64> {
-    Err(Errno::ENOSYS)
 }

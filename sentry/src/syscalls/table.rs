@@ -8,11 +8,12 @@ use abi::sysno::*;
 use abi::Errno;
 
 use super::{
-    creds, file, file2, fs, futex, inotify, ipc, lock as flock, misc, mm, mount, pidfd, poll, process, signal,
-    signalfd, socket, splice, sysv, time, timers, xattr,
+    copy, creds, epoll, eventfd, fadvise, fhandle, file, fs, futex, inotify, lock as flock, memfd, mm, mount, namei,
+    open, pidfd, pipe, poll, process, random, signal, signalfd, socket, splice, sync, sys, sysv, time, timerfd, timers,
+    xattr,
 };
 use crate::kernel::Task;
-use crate::vfs::lock;
+use crate::vfs::{lock, KResult};
 
 /// A handler: the six raw arguments in, the return value or an errno out.
 pub type Handler = fn(&mut Task, &[u64; 6]) -> Result<u64, Errno>;
@@ -116,23 +117,23 @@ fn build() -> Vec<Option<Entry>> {
     e(SYS_UMASK, fs::umask, &[Oct]);
     // Issue 4 file calls.
     e(SYS_FLOCK, flock::flock, &[Fd, I]);
-    e(SYS_OPENAT2, file2::openat2, &[Fd, Str, X, U]);
-    e(SYS_CLOSE_RANGE, file2::close_range, &[U, U, X]);
-    e(SYS_FCHMODAT2, file2::fchmodat2, &[Fd, Str, Oct, X]);
-    e(SYS_COPY_FILE_RANGE, file2::copy_file_range, &[Fd, X, Fd, X, U, X]);
-    e(SYS_SENDFILE, file2::sendfile, &[Fd, Fd, X, U]);
+    e(SYS_OPENAT2, open::openat2, &[Fd, Str, X, U]);
+    e(SYS_CLOSE_RANGE, open::close_range, &[U, U, X]);
+    e(SYS_FCHMODAT2, open::fchmodat2, &[Fd, Str, Oct, X]);
+    e(SYS_COPY_FILE_RANGE, copy::copy_file_range, &[Fd, X, Fd, X, U, X]);
+    e(SYS_SENDFILE, copy::sendfile, &[Fd, Fd, X, U]);
     e(SYS_SPLICE, splice::splice, &[Fd, X, Fd, X, U, X]);
     e(SYS_TEE, splice::tee, &[Fd, Fd, U, X]);
     e(SYS_VMSPLICE, splice::vmsplice, &[Fd, X, U, X]);
-    e(SYS_FALLOCATE, file2::fallocate, &[Fd, X, I, I]);
-    e(SYS_FADVISE64, file2::fadvise64, &[Fd, I, I, U]);
-    e(SYS_MKNOD, file2::mknod, &[Str, Oct, X]);
-    e(SYS_MKNODAT, file2::mknodat, &[Fd, Str, Oct, X]);
-    e(SYS_MEMFD_CREATE, file2::memfd_create, &[Str, X]);
-    e(SYS_SYNC, file2::sync, &[]);
-    e(SYS_SYNCFS, file2::syncfs, &[Fd]);
-    e(SYS_NAME_TO_HANDLE_AT, file2::no_handles, &[Fd, Str, X, X, X]);
-    e(SYS_OPEN_BY_HANDLE_AT, file2::no_handles, &[Fd, X, X]);
+    e(SYS_FALLOCATE, open::fallocate, &[Fd, X, I, I]);
+    e(SYS_FADVISE64, fadvise::fadvise64, &[Fd, I, I, U]);
+    e(SYS_MKNOD, namei::mknod, &[Str, Oct, X]);
+    e(SYS_MKNODAT, namei::mknodat, &[Fd, Str, Oct, X]);
+    e(SYS_MEMFD_CREATE, memfd::memfd_create, &[Str, X]);
+    e(SYS_SYNC, sync::sync, &[]);
+    e(SYS_SYNCFS, sync::syncfs, &[Fd]);
+    e(SYS_NAME_TO_HANDLE_AT, fhandle::no_handles, &[Fd, Str, X, X, X]);
+    e(SYS_OPEN_BY_HANDLE_AT, fhandle::no_handles, &[Fd, X, X]);
     // Mounts and the root.
     e(SYS_MOUNT, mount::mount, &[Str, Str, Str, X, X]);
     e(SYS_UMOUNT2, mount::umount2, &[Str, X]);
@@ -213,19 +214,19 @@ fn build() -> Vec<Option<Entry>> {
     e(SYS_SELECT, poll::select, &[I, X, X, X, X]);
     e(SYS_PSELECT6, poll::pselect6, &[I, X, X, X, X, X]);
     // IPC (pipes, eventfd, timerfd, epoll, sockets).
-    e(SYS_PIPE, ipc::pipe, &[X]);
-    e(SYS_PIPE2, ipc::pipe2, &[X, X]);
-    e(SYS_EVENTFD, ipc::eventfd, &[U]);
-    e(SYS_EVENTFD2, ipc::eventfd2, &[U, X]);
-    e(SYS_TIMERFD_CREATE, ipc::timerfd_create, &[I, X]);
-    e(SYS_TIMERFD_SETTIME, ipc::timerfd_settime, &[Fd, X, X, X]);
-    e(SYS_TIMERFD_GETTIME, ipc::timerfd_gettime, &[Fd, X]);
-    e(SYS_EPOLL_CREATE, ipc::epoll_create, &[I]);
-    e(SYS_EPOLL_CREATE1, ipc::epoll_create1, &[X]);
-    e(SYS_EPOLL_CTL, ipc::epoll_ctl, &[Fd, I, Fd, X]);
-    e(SYS_EPOLL_WAIT, ipc::epoll_wait, &[Fd, X, I, I]);
-    e(SYS_EPOLL_PWAIT, ipc::epoll_pwait, &[Fd, X, I, I, X, U]);
-    e(SYS_EPOLL_PWAIT2, ipc::epoll_pwait2, &[Fd, X, I, X, X, U]);
+    e(SYS_PIPE, pipe::pipe, &[X]);
+    e(SYS_PIPE2, pipe::pipe2, &[X, X]);
+    e(SYS_EVENTFD, eventfd::eventfd, &[U]);
+    e(SYS_EVENTFD2, eventfd::eventfd2, &[U, X]);
+    e(SYS_TIMERFD_CREATE, timerfd::timerfd_create, &[I, X]);
+    e(SYS_TIMERFD_SETTIME, timerfd::timerfd_settime, &[Fd, X, X, X]);
+    e(SYS_TIMERFD_GETTIME, timerfd::timerfd_gettime, &[Fd, X]);
+    e(SYS_EPOLL_CREATE, epoll::epoll_create, &[I]);
+    e(SYS_EPOLL_CREATE1, epoll::epoll_create1, &[X]);
+    e(SYS_EPOLL_CTL, epoll::epoll_ctl, &[Fd, I, Fd, X]);
+    e(SYS_EPOLL_WAIT, epoll::epoll_wait, &[Fd, X, I, I]);
+    e(SYS_EPOLL_PWAIT, epoll::epoll_pwait, &[Fd, X, I, I, X, U]);
+    e(SYS_EPOLL_PWAIT2, epoll::epoll_pwait2, &[Fd, X, I, X, X, U]);
     e(SYS_SOCKET, socket::socket, &[I, X, I]);
     e(SYS_SOCKETPAIR, socket::socketpair, &[I, X, I, X]);
     e(SYS_BIND, socket::bind, &[Fd, X, U]);
@@ -289,11 +290,11 @@ fn build() -> Vec<Option<Entry>> {
     e(SYS_TIMER_GETOVERRUN, timers::timer_getoverrun, &[I]);
     e(SYS_TIMER_DELETE, timers::timer_delete, &[I]);
     // System.
-    e(SYS_UNAME, misc::uname, &[X]);
-    e(SYS_SYSINFO, misc::sysinfo, &[X]);
-    e(SYS_GETRANDOM, misc::getrandom, &[X, U, X]);
-    e(SYS_SETHOSTNAME, misc::sethostname, &[InBuf(1), U]);
-    e(SYS_RSEQ, misc::enosys, &[X, U, X, X]);
+    e(SYS_UNAME, sys::uname, &[X]);
+    e(SYS_SYSINFO, sys::sysinfo, &[X]);
+    e(SYS_GETRANDOM, random::getrandom, &[X, U, X]);
+    e(SYS_SETHOSTNAME, sys::sethostname, &[InBuf(1), U]);
+    e(SYS_RSEQ, enosys, &[X, U, X, X]);
     // Extended attributes.
     e(SYS_GETXATTR, xattr::getxattr, &[Str, Str, X, U]);
     e(SYS_LGETXATTR, xattr::lgetxattr, &[Str, Str, X, U]);
@@ -508,4 +509,10 @@ fn format_call(t: &Task, nr: u64, args: &[u64; 6], fmt: Option<&[Arg]>, ret: Opt
         })
         .collect();
     format!("{name}({})", parts.join(", "))
+}
+
+/// A call the sandbox deliberately answers `ENOSYS` (e.g. `rseq`, which
+/// glibc probes and does without).
+fn enosys(_t: &mut Task, _: &[u64; 6]) -> KResult<u64> {
+    Err(Errno::ENOSYS)
 }

@@ -1,0 +1,85 @@
+//! memfd_create and file seals (F_ADD_SEALS, F_GET_SEALS).
+
+use std::sync::{Arc, OnceLock};
+
+use abi::consts::*;
+use abi::Errno;
+
+use super::file_of;
+use crate::fs::{next_dev, Tmpfs, TmpfsInode};
+use crate::kernel::Task;
+use crate::vfs::{lock, CreateAttr, FileDescription, InodeRef, KResult};
+
+const F_ADD_SEALS: u32 = 1033;
+
+const F_GET_SEALS: u32 = 1034;
+
+const MFD_CLOEXEC: u32 = 1;
+
+const MFD_ALLOW_SEALING: u32 = 2;
+
+const MFD_HUGETLB: u32 = 4;
+
+const MFD_NOEXEC_SEAL: u32 = 8;
+
+const MFD_EXEC: u32 = 0x10;
+
+/// Longest `memfd_create` name (Linux: `NAME_MAX - strlen("memfd:")`).
+const MFD_NAME_MAX: usize = 249;
+
+/// The tmpfs instance memfd inodes come from (none of them is linked).
+fn memfd_fs() -> &'static Arc<Tmpfs> {
+    static FS: OnceLock<Arc<Tmpfs>> = OnceLock::new();
+    FS.get_or_init(|| Tmpfs::new(next_dev(), S_IFDIR | 0o1777, 0, 0))
+}
+
+pub fn memfd_create(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let flags = a[1] as u32;
+    if flags & !(MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB | MFD_NOEXEC_SEAL | MFD_EXEC) != 0
+        || flags & (MFD_NOEXEC_SEAL | MFD_EXEC) == MFD_NOEXEC_SEAL | MFD_EXEC
+        || flags & MFD_HUGETLB != 0
+    {
+        return Err(Errno::EINVAL);
+    }
+    let name = lock(&t.mm).read_cstring(a[0], MFD_NAME_MAX + 1).map_err(|e| match e {
+        Errno::ENAMETOOLONG => Errno::EINVAL,
+        e => e,
+    })?;
+    if name.len() > MFD_NAME_MAX {
+        return Err(Errno::EINVAL);
+    }
+    let creds = t.creds();
+    let perm = if flags & MFD_NOEXEC_SEAL != 0 { 0o666 } else { 0o777 };
+    let root = memfd_fs().root();
+    let inode: InodeRef =
+        root.create_tmpfile(CreateAttr { mode: S_IFREG | perm, uid: creds.fsuid, gid: creds.fsgid }, false)?;
+    if flags & (MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL) != 0 {
+        if let Some(ti) = inode.as_any().downcast_ref::<TmpfsInode>() {
+            ti.allow_sealing();
+        }
+    }
+    let file = inode.open(O_RDWR)?;
+    let mut shown = b"/memfd:".to_vec();
+    shown.extend_from_slice(&name);
+    shown.extend_from_slice(b" (deleted)");
+    let fd = FileDescription::new_anon(file, Some(inode), O_RDWR | O_LARGEFILE, shown);
+    lock(&t.fds).insert_from(0, fd, flags & MFD_CLOEXEC != 0, super::fd_limit(t)).map(|n| n as u64)
+}
+
+/// Whether `cmd` is `F_ADD_SEALS` or `F_GET_SEALS`.
+pub fn is_seal_cmd(cmd: u32) -> bool {
+    matches!(cmd, F_ADD_SEALS | F_GET_SEALS)
+}
+
+/// `fcntl(fd, F_ADD_SEALS | F_GET_SEALS, arg)`.
+pub fn fcntl_seals(t: &Task, fd: i32, cmd: u32, arg: u64) -> KResult<u64> {
+    let f = file_of(t, fd)?;
+    let seals = f.file.seals().ok_or(Errno::EINVAL)?;
+    if cmd == F_GET_SEALS {
+        return Ok(u64::from(seals));
+    }
+    if !f.writable() {
+        return Err(Errno::EPERM);
+    }
+    f.file.add_seals(arg as u32).map(|_| 0)
+}

@@ -1,0 +1,217 @@
+//! openat2 (with RESOLVE_*), O_TMPFILE opens, close_range, fchmodat2 and
+//! fallocate, as Linux's fs/open.c.
+
+use std::sync::{Arc, Mutex};
+
+use abi::consts::*;
+use abi::Errno;
+use zerocopy::{AsBytes, FromBytes, FromZeroes};
+
+use super::{dir_of, fd_arg, file_of, int_arg, resolve_at};
+use crate::kernel::Task;
+use crate::vfs::{lock, may_access, CreateAttr, Dentry, FileDescription, KResult, Location, ResolveOpts, SetAttr};
+
+const RESOLVE_NO_XDEV: u64 = 0x01;
+
+const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+
+const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+
+const RESOLVE_BENEATH: u64 = 0x08;
+
+const RESOLVE_IN_ROOT: u64 = 0x10;
+
+const RESOLVE_CACHED: u64 = 0x20;
+
+const CLOSE_RANGE_UNSHARE: u32 = 2;
+
+const CLOSE_RANGE_CLOEXEC: u32 = 4;
+
+const FALLOC_FL_KEEP_SIZE: u32 = 1;
+
+const FALLOC_FL_PUNCH_HOLE: u32 = 2;
+
+/// The flags `openat2` accepts (Linux's `VALID_OPEN_FLAGS`).
+const VALID_OPEN_FLAGS: u64 = (O_ACCMODE
+    | O_CREAT
+    | O_EXCL
+    | O_NOCTTY
+    | O_TRUNC
+    | O_APPEND
+    | O_NONBLOCK
+    | O_DSYNC
+    | O_ASYNC
+    | O_DIRECT
+    | O_LARGEFILE
+    | O_DIRECTORY
+    | O_NOFOLLOW
+    | O_NOATIME
+    | O_CLOEXEC
+    | O_PATH
+    | O_TMPFILE
+    | O_SYNC) as u64;
+
+/// `struct open_how`.
+#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+pub fn openat2(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let size = a[3];
+    let base = std::mem::size_of::<OpenHow>() as u64;
+    if size < base {
+        return Err(Errno::EINVAL);
+    }
+    if size > 4096 {
+        return Err(Errno::E2BIG);
+    }
+    let raw = t.read_vec(a[2], usize::try_from(size).map_err(|_| Errno::E2BIG)?)?;
+    if raw[std::mem::size_of::<OpenHow>()..].iter().any(|&b| b != 0) {
+        return Err(Errno::E2BIG);
+    }
+    let how = OpenHow::read_from_prefix(&raw[..]).ok_or(Errno::EINVAL)?;
+    if how.flags & !VALID_OPEN_FLAGS != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let flags = u32::try_from(how.flags).map_err(|_| Errno::EINVAL)?;
+    let creates = flags & O_CREAT != 0 || flags & O_TMPFILE == O_TMPFILE;
+    if how.mode & !0o7777 != 0 || (!creates && how.mode != 0) {
+        return Err(Errno::EINVAL);
+    }
+    let all = RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH | RESOLVE_IN_ROOT;
+    if how.resolve & !(all | RESOLVE_CACHED) != 0
+        || how.resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT) == RESOLVE_BENEATH | RESOLVE_IN_ROOT
+    {
+        return Err(Errno::EINVAL);
+    }
+    if how.resolve & RESOLVE_CACHED != 0 {
+        // The sentry cannot promise a walk from cache alone.
+        return Err(Errno::EAGAIN);
+    }
+    let opts = ResolveOpts {
+        beneath: how.resolve & RESOLVE_BENEATH != 0,
+        in_root: how.resolve & RESOLVE_IN_ROOT != 0,
+        no_symlinks: how.resolve & RESOLVE_NO_SYMLINKS != 0,
+        no_magiclinks: how.resolve & RESOLVE_NO_MAGICLINKS != 0,
+        no_xdev: how.resolve & RESOLVE_NO_XDEV != 0,
+    };
+    let path = t.read_path(a[1])?;
+    let mode = u32::try_from(how.mode).map_err(|_| Errno::EINVAL)?;
+    super::file::do_open_with(t, int_arg(a[0]), &path, flags, mode, &opts).map(|fd| fd as u64)
+}
+
+/// `open(dir, O_TMPFILE | O_WRONLY or O_RDWR, mode)`: an unnamed regular
+/// file in the file system of `dir`.
+pub fn open_tmpfile(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32, how: &ResolveOpts) -> KResult<i32> {
+    if flags & O_CREAT != 0 || flags & O_PATH != 0 || !matches!(flags & O_ACCMODE, O_WRONLY | O_RDWR) {
+        return Err(Errno::EINVAL);
+    }
+    let mut fs = t.fs();
+    let creds = t.creds();
+    if how.in_root {
+        fs.root = dir_of(t, dirfd)?;
+    }
+    let start = if path.first() == Some(&b'/') { fs.root.clone() } else { dir_of(t, dirfd)? };
+    let dir = t.k.vfs.resolve_with(&fs.root, &start, path, true, &creds, how)?;
+    let dattr = dir.inode().attr()?;
+    if !dattr.is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    may_access(&dattr, &creds, W_OK | X_OK)?;
+    if dir.mount.readonly() {
+        return Err(Errno::EROFS);
+    }
+    let attr = CreateAttr { mode: S_IFREG | (mode & 0o7777 & !fs.umask), uid: creds.fsuid, gid: creds.fsgid };
+    let inode = dir.inode().create_tmpfile(attr, flags & O_EXCL == 0)?;
+    let file = inode.open(flags)?;
+    let name = format!("#{}", inode.attr()?.ino).into_bytes();
+    let loc = Location { mount: dir.mount.clone(), dentry: Dentry::detached(&dir.dentry, name, inode.clone()) };
+    let keep = flags & !(O_TMPFILE | O_EXCL);
+    let fd = FileDescription::new(file, Some(loc), Some(inode), keep);
+    lock(&t.fds).insert_from(0, fd, flags & O_CLOEXEC != 0, super::fd_limit(t))
+}
+
+pub fn close_range(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let (first, last) = (a[0] as u32, a[1] as u32);
+    let flags = a[2] as u32;
+    if flags & !(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) != 0 || first > last {
+        return Err(Errno::EINVAL);
+    }
+    if flags & CLOSE_RANGE_UNSHARE != 0 {
+        let copy = lock(&t.fds).clone();
+        t.fds = Arc::new(Mutex::new(copy));
+        *lock(&t.proc_.fds) = t.fds.clone();
+    }
+    let in_range = |fd: i32| u32::try_from(fd).is_ok_and(|f| (first..=last).contains(&f));
+    let mut closed = Vec::new();
+    {
+        let mut fds = lock(&t.fds);
+        for fd in fds.fds().into_iter().filter(|&fd| in_range(fd)) {
+            if flags & CLOSE_RANGE_CLOEXEC != 0 {
+                fds.set_cloexec(fd, true)?;
+            } else if let Ok(f) = fds.remove(fd) {
+                closed.push(f);
+            }
+        }
+    }
+    let pid = t.pid();
+    for f in &closed {
+        super::lock::on_close(pid, f);
+    }
+    drop(closed);
+    Ok(0)
+}
+
+pub fn fchmodat2(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let flags = a[3] as u32;
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let p = t.read_path(a[1])?;
+    let loc = resolve_at(t, int_arg(a[0]), &p, flags & AT_SYMLINK_NOFOLLOW == 0, flags & AT_EMPTY_PATH != 0)?;
+    if loc.inode().attr()?.is_symlink() {
+        // Linux keeps a symlink's mode fixed.
+        return Err(Errno::EOPNOTSUPP);
+    }
+    super::fs::do_chmod(t, &loc, a[2] as u32)
+}
+
+pub fn fallocate(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    let f = file_of(t, fd_arg(a[0])?)?;
+    let mode = a[1] as u32;
+    let (off, len) = (a[2] as i64, a[3] as i64);
+    if off < 0 || len <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    if !f.writable() {
+        return Err(Errno::EBADF);
+    }
+    let inode = f.inode.clone().ok_or(Errno::ENODEV)?;
+    let at = inode.attr()?;
+    if at.is_dir() {
+        return Err(Errno::EISDIR);
+    }
+    if at.file_type() == S_IFIFO {
+        return Err(Errno::ESPIPE);
+    }
+    if !at.is_regular() {
+        return Err(Errno::ENODEV);
+    }
+    let (off, len) = (off.unsigned_abs(), len.unsigned_abs());
+    let end = off.checked_add(len).filter(|&e| e <= i64::MAX as u64).ok_or(Errno::EFBIG)?;
+    if mode & FALLOC_FL_PUNCH_HOLE != 0 && mode & FALLOC_FL_KEEP_SIZE == 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    if let Some(r) = f.file.fallocate(mode, off, len) {
+        return r.map(|_| 0);
+    }
+    match mode {
+        0 if end > at.size => inode.set_attr(&SetAttr { size: Some(end), ..Default::default() }).map(|_| 0),
+        0 | FALLOC_FL_KEEP_SIZE => Ok(0),
+        _ => Err(Errno::EOPNOTSUPP),
+    }
+}

@@ -1,0 +1,51 @@
+//! pipe, pipe2.
+
+use abi::consts::*;
+use abi::Errno;
+
+use super::fd_limit;
+use crate::fs::pipe::{Pipe, PipeInode};
+use crate::kernel::Task;
+use crate::vfs::{lock, FileDescription, KResult};
+
+fn do_pipe2(t: &Task, addr: u64, flags: u32) -> KResult<u64> {
+    if flags & !(O_NONBLOCK | O_CLOEXEC | O_DIRECT) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (r, w) = Pipe::pair();
+    let pipe = r.pipe().clone();
+    let creds = t.creds();
+    let inode = PipeInode::new(&pipe, creds.fsuid, creds.fsgid);
+    let name = format!("pipe:[{}]", pipe.ino()).into_bytes();
+    let status = flags & (O_NONBLOCK | O_DIRECT);
+    let rd = FileDescription::new_anon(r, Some(inode.clone()), O_RDONLY | status, name.clone());
+    let wd = FileDescription::new_anon(w, Some(inode), O_WRONLY | status, name);
+    let cloexec = flags & O_CLOEXEC != 0;
+    let limit = fd_limit(t);
+    let mut fds = lock(&t.fds);
+    let rfd = fds.insert_from(0, rd, cloexec, limit)?;
+    let wfd = match fds.insert_from(0, wd, cloexec, limit) {
+        Ok(fd) => fd,
+        Err(e) => {
+            let _ = fds.remove(rfd);
+            return Err(e);
+        }
+    };
+    drop(fds);
+    if let Err(e) = t.write_val(addr, &[rfd, wfd]) {
+        let mut fds = lock(&t.fds);
+        let removed = (fds.remove(rfd), fds.remove(wfd));
+        drop(fds);
+        drop(removed);
+        return Err(e);
+    }
+    Ok(0)
+}
+
+pub fn pipe(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    do_pipe2(t, a[0], 0)
+}
+
+pub fn pipe2(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+    do_pipe2(t, a[0], a[1] as u32)
+}
