@@ -7,13 +7,13 @@
 use std::fs::File;
 use std::os::fd::OwnedFd;
 
-mod boot;
 pub mod fs;
 pub mod kernel;
 pub mod loader;
 pub mod mm;
 pub mod net;
 pub mod proc;
+mod startup;
 pub mod syscalls;
 pub mod vfs;
 
@@ -106,5 +106,5 @@ pub enum SandboxError {
     Host { call: &'static str, err: std::io::Error },
 }
 
-pub use boot::run;
 pub use kernel::TaskExit;
+pub use startup::run;

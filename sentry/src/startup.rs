@@ -98,7 +98,7 @@ fn build_mounts(cfg_overlay: bool, gofer: OwnedFd, procfs: &Arc<ProcFs>) -> Resu
     let proc_ = ensure_dir(&vfs, &r, b"proc")?;
     vfs.mount(&proc_, procfs.root(), "proc", "proc", false);
     let sys = ensure_dir(&vfs, &r, b"sys")?;
-    let sysfs = build_sys().map_err(|e| gofer_err("/sys", e))?;
+    let sysfs = crate::fs::sys::new_sysfs().map_err(|e| gofer_err("/sys", e))?;
     vfs.mount(&sys, sysfs, "sysfs", "sysfs", true);
     Ok(vfs)
 }
@@ -125,58 +125,6 @@ fn mount_tmp(vfs: &Vfs, readonly_root: bool) -> Result<(), SandboxError> {
     let upper = Tmpfs::new(next_dev(), S_IFDIR | 0o1777, 0, 0);
     let ov = OverlayFs::new(tmp.inode().clone(), upper, next_dev()).map_err(|e| gofer_err("/tmp overlay", e))?;
     vfs.mount(&tmp, ov.root(), "overlay", "tmp", false);
-    Ok(())
-}
-
-/// A minimal, read-only `/sys`: the CPU topology files and an empty
-/// cgroup2 root, which runtimes and tools probe.
-fn build_sys() -> Result<InodeRef, Errno> {
-    let fs = Tmpfs::new(next_dev(), S_IFDIR | 0o555, 0, 0);
-    let root = fs.root();
-    let n = crate::kernel::ncpus();
-    let cpus = if n == 1 { "0\n".to_string() } else { format!("0-{}\n", n - 1) };
-    let dir = |at: &InodeRef, name: &[u8]| -> Result<InodeRef, Errno> {
-        at.create(name, NodeKind::Directory, CreateAttr { mode: S_IFDIR | 0o755, uid: 0, gid: 0 })
-    };
-    let file = |at: &InodeRef, name: &[u8], data: &[u8]| -> Result<(), Errno> {
-        let f = at.create(name, NodeKind::Regular, CreateAttr { mode: S_IFREG | 0o444, uid: 0, gid: 0 })?;
-        f.open(O_WRONLY)?.write(data, 0)?;
-        Ok(())
-    };
-    let devices = dir(&root, b"devices")?;
-    let system = dir(&devices, b"system")?;
-    let cpu = dir(&system, b"cpu")?;
-    for name in [&b"online"[..], b"possible", b"present"] {
-        file(&cpu, name, cpus.as_bytes())?;
-    }
-    for i in 0..n {
-        dir(&cpu, format!("cpu{i}").as_bytes())?;
-    }
-    let fsdir = dir(&root, b"fs")?;
-    let cg = dir(&fsdir, b"cgroup")?;
-    file(&cg, b"cgroup.controllers", b"\n")?;
-    file(&cg, b"cgroup.subtree_control", b"\n")?;
-    file(&cg, b"cgroup.procs", b"")?;
-    dir(&root, b"kernel")?;
-    dir(&root, b"class")?;
-    dir(&root, b"block")?;
-    dir(&root, b"bus")?;
-    Ok(root)
-}
-
-/// The limits in the cgroup2 root of `/sys`, where programs look for
-/// them: `pids.max` and `memory.max` ("max" when unlimited), with both
-/// controllers listed as enabled.
-fn cgroup_limit_files(vfs: &Vfs, pids: Option<u64>, memory: Option<u64>) -> Result<(), Errno> {
-    let root = vfs.root();
-    let cg = vfs.resolve(&root, &root, b"/sys/fs/cgroup", true, &Creds::root())?;
-    let show = |v: Option<u64>| v.map_or_else(|| "max\n".to_owned(), |n| format!("{n}\n"));
-    cg.inode().lookup(b"cgroup.controllers")?.open(O_WRONLY)?.write(b"memory pids\n", 0)?;
-    for (name, value) in [(&b"pids.max"[..], show(pids)), (b"memory.max", show(memory))] {
-        let f = cg.inode().create(name, NodeKind::Regular, CreateAttr { mode: S_IFREG | 0o444, uid: 0, gid: 0 })?;
-        f.open(O_WRONLY)?.write(value.as_bytes(), 0)?;
-        cg.dentry.invalidate(name);
-    }
     Ok(())
 }
 
@@ -264,7 +212,8 @@ pub fn run(cfg: Config) -> Result<TaskExit, SandboxError> {
     let vfs = build_mounts(cfg.overlay, cfg.gofer, &procfs)?;
     mount_tmp(&vfs, cfg.readonly)?;
     extra_mounts(&vfs, cfg.binds, &cfg.tmpfs)?;
-    cgroup_limit_files(&vfs, cfg.pids_limit, cfg.memory_limit).map_err(|e| gofer_err("/sys/fs/cgroup", e))?;
+    crate::fs::sys::cgroup_limit_files(&vfs, cfg.pids_limit, cfg.memory_limit)
+        .map_err(|e| gofer_err("/sys/fs/cgroup", e))?;
     if cfg.readonly {
         vfs.root().mount.set_readonly(true);
     }
