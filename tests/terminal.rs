@@ -128,9 +128,9 @@ fn blank_job_pids(screen: &str) -> String {
 fn ctrl_c_interrupts_python_and_the_repl_goes_on() {
     let (native, sandboxed) = both("python", "python3 -q", |p| {
         p.wait_for(">>>", 1);
-        p.line("while True: pass");
-        p.keys(&["Enter"]);
-        std::thread::sleep(Duration::from_millis(500));
+        // Interrupt only once the loop runs (its first line says so).
+        p.line("exec(\"print('spinning', flush=True)\\nwhile True: pass\")");
+        p.wait_for("spinning", 2);
         p.keys(&["C-c"]);
         p.wait_for("KeyboardInterrupt", 1);
         p.line("print('still here', 6 * 7)");
