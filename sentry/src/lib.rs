@@ -12,7 +12,7 @@ pub mod kernel;
 pub mod loader;
 pub mod mm;
 pub mod net;
-pub mod proc;
+
 mod startup;
 pub mod syscalls;
 pub mod vfs;

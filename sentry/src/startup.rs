@@ -6,10 +6,10 @@ use std::sync::Arc;
 use abi::consts::*;
 use abi::Errno;
 
+use crate::fs::proc::ProcFs;
 use crate::fs::{new_devfs, next_dev, GoferFs, GoferFsOptions, HostInode, OverlayFs, Tmpfs};
 use crate::kernel::{FsContext, Kernel, Task, TaskExit};
 use crate::mm::MemoryFile;
-use crate::proc::ProcFs;
 use crate::vfs::{CreateAttr, Creds, FdTable, FileDescription, InodeRef, Location, NodeKind, Vfs};
 use crate::{Config, SandboxError};
 

@@ -25,6 +25,7 @@ pub mod host;
 pub mod inotify;
 pub mod overlay;
 pub mod pipe;
+pub mod proc;
 pub mod sys;
 pub mod timerfd;
 pub mod tmpfs;

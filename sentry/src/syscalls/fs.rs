@@ -63,7 +63,7 @@ pub fn lstat(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
 
 pub fn fstat(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     let f = file_of(t, fd_arg(a[0])?)?;
-    let at = crate::proc::description_inode(&f).attr()?;
+    let at = crate::fs::proc::description_inode(&f).attr()?;
     t.write_val(a[1], &to_stat(&at))?;
     Ok(0)
 }
@@ -74,7 +74,7 @@ pub fn fstat(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
 fn inode_at(t: &Task, dirfd: i32, path: &[u8], flags: u32) -> KResult<(InodeRef, Option<Location>)> {
     if path.is_empty() && flags & AT_EMPTY_PATH != 0 && dirfd != AT_FDCWD {
         let f = file_of(t, dirfd)?;
-        return Ok((crate::proc::description_inode(&f), f.loc.clone()));
+        return Ok((crate::fs::proc::description_inode(&f), f.loc.clone()));
     }
     let loc = resolve_at(t, dirfd, path, flags & AT_SYMLINK_NOFOLLOW == 0, flags & AT_EMPTY_PATH != 0)?;
     Ok((loc.inode().clone(), Some(loc)))

@@ -10,9 +10,9 @@ use abi::consts::*;
 use abi::Errno;
 
 use super::{int_arg, resolve_at};
+use crate::fs::proc::ProcFs;
 use crate::fs::{next_dev, Tmpfs};
 use crate::kernel::Task;
-use crate::proc::ProcFs;
 use crate::vfs::{is_mount_root, lock, may_access, KResult, Location};
 
 const MS_RDONLY: u64 = libc::MS_RDONLY;

@@ -11,11 +11,15 @@ use abi::types::Timespec;
 use abi::Errno;
 
 use crate::kernel::{current, Kernel, Process};
+pub use pid::description_inode;
+use pid::{pid_file, reopen_target};
+use system::{now_realtime, static_file};
 use write::Sink;
 
+mod pid;
+mod system;
 mod write;
-use crate::vfs::anon::{anon_location, AnonInode};
-use crate::vfs::{lock, DirEntry, FileDescription, FileOps, FileRef, Inode, InodeAttr, InodeRef, KResult, Location};
+use crate::vfs::{lock, DirEntry, FileOps, FileRef, Inode, InodeAttr, InodeRef, KResult, Location};
 
 /// The /proc file system.
 pub struct ProcFs {
@@ -239,269 +243,6 @@ impl ProcNode {
             _ => Err(Errno::EISDIR),
         }
     }
-}
-
-fn static_file(k: &Arc<Kernel>, name: &str) -> KResult<Vec<u8>> {
-    let up = k.start.elapsed();
-    Ok(match name {
-        "cpuinfo" => {
-            let n = crate::kernel::ncpus();
-            let mut s = String::new();
-            for i in 0..n {
-                s += &format!(
-                    "processor\t: {i}\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 85\nmodel name\t: bulwark virtual CPU\nstepping\t: 0\ncpu MHz\t\t: 2000.000\ncache size\t: 16384 KB\nphysical id\t: 0\nsiblings\t: {n}\ncore id\t\t: {i}\ncpu cores\t: {n}\nfpu\t\t: yes\nflags\t\t: fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 clflush mmx fxsr sse sse2 syscall nx lm rep_good nopl cpuid pni ssse3 cx16 sse4_1 sse4_2 popcnt aes xsave avx hypervisor\nbogomips\t: 4000.00\naddress sizes\t: 46 bits physical, 48 bits virtual\n\n"
-                );
-            }
-            s.into_bytes()
-        }
-        "filesystems" => b"nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\toverlay\n\text4\n".to_vec(),
-        "loadavg" => {
-            format!("0.00 0.00 0.00 1/{} {}\n", k.pids().len(), k.pids().last().copied().unwrap_or(1)).into_bytes()
-        }
-        "meminfo" => {
-            // SAFETY-free: the sentry reads its host's totals for itself.
-            let total = crate::kernel::limits::mem_total_kb(k, host_mem_kb().0);
-            let used =
-                k.pids().iter().filter_map(|p| k.process(*p)).map(|p| lock(&p.mm()).resident()).sum::<u64>() / 1024;
-            let free = total.saturating_sub(used);
-            format!(
-                "MemTotal:       {total:8} kB\nMemFree:        {free:8} kB\nMemAvailable:   {free:8} kB\nBuffers:               0 kB\nCached:                0 kB\nSwapCached:            0 kB\nActive:         {used:8} kB\nInactive:              0 kB\nSwapTotal:             0 kB\nSwapFree:              0 kB\nDirty:                 0 kB\nShmem:                 0 kB\nHugePages_Total:       0\nHugePagesize:       2048 kB\n"
-            )
-            .into_bytes()
-        }
-        "mounts" => mounts(k, &current().map_or_else(|| k.vfs.root(), |p| lock(&p.fs()).root.clone()), false),
-        "stat" => {
-            let boot = now_realtime().tv_sec - up.as_secs() as i64;
-            let t = up.as_millis() as u64 / 10;
-            format!("cpu  {t} 0 0 {t} 0 0 0 0 0 0\ncpu0 {t} 0 0 {t} 0 0 0 0 0 0\nintr 0\nctxt 0\nbtime {boot}\nprocesses {}\nprocs_running 1\nprocs_blocked 0\n", k.pids().len()).into_bytes()
-        }
-        "uptime" => {
-            format!("{}.{:02} {}.{:02}\n", up.as_secs(), up.subsec_millis() / 10, up.as_secs(), up.subsec_millis() / 10)
-                .into_bytes()
-        }
-        "version" => format!(
-            "Linux version {} (bulwark) {}\n",
-            String::from_utf8_lossy(&lock(&k.release)),
-            String::from_utf8_lossy(crate::syscalls::sys::VERSION)
-        )
-        .into_bytes(),
-        "sys/kernel/hostname" => {
-            let mut h = lock(&k.hostname).clone();
-            h.push(b'\n');
-            h
-        }
-        "sys/kernel/domainname" => {
-            let mut h = lock(&k.domainname).clone();
-            h.push(b'\n');
-            h
-        }
-        "sys/kernel/osrelease" => {
-            let mut r = lock(&k.release).clone();
-            r.push(b'\n');
-            r
-        }
-        "sys/kernel/ostype" => b"Linux\n".to_vec(),
-        "sys/kernel/pid_max" => b"4194304\n".to_vec(),
-        "sys/kernel/ngroups_max" => b"65536\n".to_vec(),
-        "sys/vm/overcommit_memory" => b"0\n".to_vec(),
-        "sys/vm/swappiness" => b"60\n".to_vec(),
-        "sys/kernel/cap_last_cap" => b"40\n".to_vec(),
-        "sys/kernel/shmall" => b"18446744073692774399\n".to_vec(),
-        "sys/kernel/shmmax" => b"18446744073692774399\n".to_vec(),
-        "sys/kernel/shmmni" => b"4096\n".to_vec(),
-        "sys/kernel/threads-max" => b"126774\n".to_vec(),
-        "sys/kernel/version" => {
-            let mut v = crate::syscalls::sys::VERSION.to_vec();
-            v.push(b'\n');
-            v
-        }
-        "sys/vm/max_map_count" => b"65530\n".to_vec(),
-        "sys/fs/file-max" => b"9223372036854775807\n".to_vec(),
-        "sys/fs/nr_open" => b"1048576\n".to_vec(),
-        _ => return Err(Errno::ENOENT),
-    })
-}
-
-/// The host's total memory and swap, in KiB.
-fn host_mem_kb() -> (u64, u64) {
-    // SAFETY: zeroed sysinfo is valid; the call fills it.
-    #[allow(unsafe_code)]
-    let s = unsafe {
-        let mut s: libc::sysinfo = std::mem::zeroed();
-        libc::sysinfo(&mut s);
-        s
-    };
-    let unit = u64::from(s.mem_unit);
-    (s.totalram * unit / 1024, s.totalswap * unit / 1024)
-}
-
-fn now_realtime() -> Timespec {
-    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    Timespec { tv_sec: d.as_secs() as i64, tv_nsec: i64::from(d.subsec_nanos()) }
-}
-
-/// `/proc/<pid>/mounts` (`info` false) or `mountinfo` (true) as seen from
-/// `root`: mounts outside it are left out.
-fn mounts(k: &Arc<Kernel>, root: &Location, info: bool) -> Vec<u8> {
-    let mut s = Vec::new();
-    for m in k.vfs.mounts() {
-        let loc = Location { mount: m.clone(), dentry: m.root.clone() };
-        let (path, under) = k.vfs.path_from(&loc, root);
-        if !under {
-            continue;
-        }
-        let rw = if m.readonly() { "ro" } else { "rw" };
-        let opts = if m.options.is_empty() { String::new() } else { format!(",{}", m.options) };
-        if info {
-            let parent = m.parent().map_or(m.id, |(pm, _)| pm.id);
-            let dev = m.root.inode.attr().map_or(0, |a| a.dev);
-            let (major, minor) = (crate::fs::major(dev), crate::fs::minor(dev));
-            // The mount's root within its file system (not "/" for a bind
-            // mount of a subdirectory).
-            let mut fs_root = Vec::new();
-            let mut d = Some(m.root.clone());
-            while let Some(cur) = d {
-                if cur.parent().is_some() {
-                    fs_root.splice(0..0, [b"/".as_slice(), &cur.name()].concat());
-                }
-                d = cur.parent();
-            }
-            if fs_root.is_empty() {
-                fs_root.push(b'/');
-            }
-            s.extend_from_slice(format!("{} {parent} {major}:{minor} ", m.id).as_bytes());
-            s.extend_from_slice(&fs_root);
-            s.push(b' ');
-            s.extend_from_slice(&path);
-            s.extend_from_slice(format!(" {rw},relatime - {} {} {rw}{opts}\n", m.fstype, m.source).as_bytes());
-        } else {
-            s.extend_from_slice(m.source.as_bytes());
-            s.push(b' ');
-            s.extend_from_slice(&path);
-            s.extend_from_slice(format!(" {} {rw}{opts},relatime 0 0\n", m.fstype).as_bytes());
-        }
-    }
-    s
-}
-
-fn pid_file(k: &Arc<Kernel>, p: &Arc<Process>, name: &str) -> KResult<Vec<u8>> {
-    let comm = String::from_utf8_lossy(&lock(&p.comm)).into_owned();
-    let ppid = p.ppid();
-    Ok(match name {
-        "cmdline" | "environ" => {
-            let mmr = p.mm();
-            let mut mm = lock(&mmr);
-            let (s, e) = if name == "cmdline" { (mm.arg_start, mm.arg_end) } else { (mm.env_start, mm.env_end) };
-            let mut v = vec![0u8; e.saturating_sub(s).min(1 << 20) as usize];
-            mm.read_bytes(s, &mut v)?;
-            v
-        }
-        "comm" => format!("{comm}\n").into_bytes(),
-        "cgroup" => b"0::/\n".to_vec(),
-        "io" => b"rchar: 0\nwchar: 0\nsyscr: 0\nsyscw: 0\nread_bytes: 0\nwrite_bytes: 0\ncancelled_write_bytes: 0\n"
-            .to_vec(),
-        "oom_score_adj" => format!("{}\n", lock(&p.oom).adj).into_bytes(),
-        "oom_adj" => format!("{}\n", write::oom_adj_of(lock(&p.oom).adj)).into_bytes(),
-        "oom_score" => {
-            let resident = lock(&p.mm()).resident() / PAGE_SIZE;
-            let (ram, swap) = host_mem_kb();
-            let total = (ram + swap) * 1024 / PAGE_SIZE;
-            format!("{}\n", write::oom_score(lock(&p.oom).adj, resident, total)).into_bytes()
-        }
-        "limits" => limits(&lock(&p.rlimits)),
-        "smaps_rollup" => {
-            let mmr = p.mm();
-            let mm = lock(&mmr);
-            let lo = mm.vmas().map(|v| v.start).min().unwrap_or(0);
-            let hi = mm.vmas().map(|v| v.end).max().unwrap_or(0);
-            let rss = mm.resident() / 1024;
-            format!(
-                "{lo:08x}-{hi:08x} ---p 00000000 00:00 0                          [rollup]\nRss:            {rss:8} kB\nPss:            {rss:8} kB\nPss_Anon:       {rss:8} kB\nPss_File:              0 kB\nPss_Shmem:             0 kB\nShared_Clean:          0 kB\nShared_Dirty:          0 kB\nPrivate_Clean:         0 kB\nPrivate_Dirty:  {rss:8} kB\nReferenced:     {rss:8} kB\nAnonymous:      {rss:8} kB\nSwap:                  0 kB\nSwapPss:               0 kB\nLocked:                0 kB\n"
-            )
-            .into_bytes()
-        }
-        "maps" => {
-            let mmr = p.mm();
-            let mm = lock(&mmr);
-            let mut s = Vec::new();
-            for v in mm.vmas() {
-                let perms = format!(
-                    "{}{}{}{}",
-                    if v.prot & PROT_READ != 0 { 'r' } else { '-' },
-                    if v.prot & PROT_WRITE != 0 { 'w' } else { '-' },
-                    if v.prot & PROT_EXEC != 0 { 'x' } else { '-' },
-                    if v.shared { 's' } else { 'p' }
-                );
-                let (dev, ino) = v.dev_ino;
-                let line = format!(
-                    "{:08x}-{:08x} {perms} {:08x} {:02x}:{:02x} {ino}",
-                    v.start,
-                    v.end,
-                    v.offset(),
-                    (dev >> 8) & 0xfff,
-                    dev & 0xff
-                );
-                s.extend_from_slice(line.as_bytes());
-                if !v.name.is_empty() {
-                    let pad = 73usize.saturating_sub(line.len());
-                    s.extend(std::iter::repeat_n(b' ', pad.max(1)));
-                    s.extend_from_slice(&v.name);
-                }
-                s.push(b'\n');
-            }
-            s
-        }
-        "mounts" | "mountinfo" => mounts(k, &lock(&p.fs()).root.clone(), name == "mountinfo"),
-        "stat" | "statm" => {
-            let mmr = p.mm();
-            let mm = lock(&mmr);
-            let vsize: u64 = mm.vmas().map(|v| v.end - v.start).sum();
-            let rss = mm.resident() / PAGE_SIZE;
-            if name == "statm" {
-                return Ok(format!("{} {rss} 0 0 0 0 0\n", vsize / PAGE_SIZE).into_bytes());
-            }
-            let start = p.start.duration_since(k.start).as_millis() as u64 / 10;
-            format!(
-                "{} ({comm}) {state} {ppid} {} {} 0 -1 4194304 0 0 0 0 0 0 0 0 20 0 1 0 {start} {vsize} {rss} 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
-                p.pid,
-                p.pgid.load(std::sync::atomic::Ordering::Relaxed),
-                p.sid.load(std::sync::atomic::Ordering::Relaxed),
-                state = p.state_letter(),
-            )
-            .into_bytes()
-        }
-        "status" => {
-            let c = lock(&p.creds).clone();
-            let mmr = p.mm();
-            let mm = lock(&mmr);
-            let vsize: u64 = mm.vmas().map(|v| v.end - v.start).sum::<u64>() / 1024;
-            let rss = mm.resident() / 1024;
-            let umask = lock(&p.fs()).umask;
-            let groups: Vec<String> = c.groups.iter().map(|g| g.to_string()).collect();
-            format!(
-                "Name:\t{comm}\nUmask:\t{umask:04o}\nState:\t{state}\nTgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\nPPid:\t{ppid}\nTracerPid:\t0\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t64\nGroups:\t{}\nVmPeak:\t{vsize:8} kB\nVmSize:\t{vsize:8} kB\nVmRSS:\t{rss:8} kB\nThreads:\t{threads}\nSigQ:\t0/63432\nSigPnd:\t0000000000000000\nShdPnd:\t0000000000000000\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\nSigCgt:\t0000000000000000\nCapInh:\t0000000000000000\nCapPrm:\t000001ffffffffff\nCapEff:\t000001ffffffffff\nCapBnd:\t000001ffffffffff\nCapAmb:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t0\nCpus_allowed_list:\t0-{}\n",
-                c.uid,
-                c.euid,
-                c.suid,
-                c.fsuid,
-                c.gid,
-                c.egid,
-                c.sgid,
-                c.fsgid,
-                groups.join(" "),
-                crate::kernel::ncpus() - 1,
-                pid = p.pid,
-                state = match p.state_letter() {
-                    'Z' => "Z (zombie)",
-                    'T' => "T (stopped)",
-                    _ => "S (sleeping)",
-                },
-                threads = lock(&p.threads).len(),
-            )
-            .into_bytes()
-        }
-        _ => return Err(Errno::ENOENT),
-    })
 }
 
 /// An opened /proc file: the snapshot taken at open (when opened for
@@ -809,60 +550,11 @@ impl Inode for ProcNode {
     }
 }
 
-/// Where `/proc/<pid>/fd/N` leads for a description with no path: its
-/// inode (a pipe re-opens as a new end, a socket answers `ENXIO`, a memfd
-/// opens again), or for an anonymous-inode file Linux's shared anon inode
-/// (`ENXIO`; a pidfd re-opens as itself, as pidfs does).
-fn reopen_target(f: &FileDescription) -> Location {
-    let name = f.anon_name.clone().unwrap_or_default();
-    anon_location(name, description_inode(f))
-}
-
-/// The inode of open file `f`: its own, or for an anonymous-inode file
-/// (eventfd, epoll, signalfd, timerfd, inotify, pidfd) Linux's shared anon
-/// inode, which `fstat` and `/proc/<pid>/fd/N` show.
-pub fn description_inode(f: &FileDescription) -> InodeRef {
-    f.inode.clone().unwrap_or_else(|| {
-        if crate::syscalls::pidfd::process_of(f).is_some() {
-            AnonInode::new(0o700, Some(f.file.clone()))
-        } else {
-            AnonInode::new(0o600, None)
-        }
-    })
-}
-
-/// `/proc/<pid>/limits`.
-fn limits(r: &[abi::types::Rlimit; 16]) -> Vec<u8> {
-    const NAMES: [(&str, &str); 16] = [
-        ("Max cpu time", "seconds"),
-        ("Max file size", "bytes"),
-        ("Max data size", "bytes"),
-        ("Max stack size", "bytes"),
-        ("Max core file size", "bytes"),
-        ("Max resident set", "bytes"),
-        ("Max processes", "processes"),
-        ("Max open files", "files"),
-        ("Max locked memory", "bytes"),
-        ("Max address space", "bytes"),
-        ("Max file locks", "locks"),
-        ("Max pending signals", "signals"),
-        ("Max msgqueue size", "bytes"),
-        ("Max nice priority", ""),
-        ("Max realtime priority", ""),
-        ("Max realtime timeout", "us"),
-    ];
-    let v = |x: u64| if x == RLIM_INFINITY { "unlimited".to_string() } else { x.to_string() };
-    let mut s = format!("{:<25} {:<20} {:<20} {:<10}\n", "Limit", "Soft Limit", "Hard Limit", "Units");
-    for (i, (name, unit)) in NAMES.iter().enumerate() {
-        s += &format!("{:<25} {:<20} {:<20} {:<10}\n", name, v(r[i].rlim_cur), v(r[i].rlim_max), unit);
-    }
-    s.into_bytes()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::fs::pipe::{Pipe, PipeInode};
+    use crate::vfs::FileDescription;
 
     #[test]
     fn fd_link_of_an_anonymous_inode_file_leads_to_an_inode_that_answers_enxio() {

@@ -1,0 +1,153 @@
+//! `/proc` files about the whole system: meminfo, uptime, version, mounts,
+//! /proc/sys and the rest of the root's files.
+
+use std::sync::Arc;
+
+use abi::types::Timespec;
+use abi::Errno;
+
+use crate::kernel::{current, Kernel};
+use crate::vfs::{lock, KResult, Location};
+
+pub(super) fn static_file(k: &Arc<Kernel>, name: &str) -> KResult<Vec<u8>> {
+    let up = k.start.elapsed();
+    Ok(match name {
+        "cpuinfo" => {
+            let n = crate::kernel::ncpus();
+            let mut s = String::new();
+            for i in 0..n {
+                s += &format!(
+                    "processor\t: {i}\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 85\nmodel name\t: bulwark virtual CPU\nstepping\t: 0\ncpu MHz\t\t: 2000.000\ncache size\t: 16384 KB\nphysical id\t: 0\nsiblings\t: {n}\ncore id\t\t: {i}\ncpu cores\t: {n}\nfpu\t\t: yes\nflags\t\t: fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 clflush mmx fxsr sse sse2 syscall nx lm rep_good nopl cpuid pni ssse3 cx16 sse4_1 sse4_2 popcnt aes xsave avx hypervisor\nbogomips\t: 4000.00\naddress sizes\t: 46 bits physical, 48 bits virtual\n\n"
+                );
+            }
+            s.into_bytes()
+        }
+        "filesystems" => b"nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\toverlay\n\text4\n".to_vec(),
+        "loadavg" => {
+            format!("0.00 0.00 0.00 1/{} {}\n", k.pids().len(), k.pids().last().copied().unwrap_or(1)).into_bytes()
+        }
+        "meminfo" => {
+            // SAFETY-free: the sentry reads its host's totals for itself.
+            let total = crate::kernel::limits::mem_total_kb(k, host_mem_kb().0);
+            let used =
+                k.pids().iter().filter_map(|p| k.process(*p)).map(|p| lock(&p.mm()).resident()).sum::<u64>() / 1024;
+            let free = total.saturating_sub(used);
+            format!(
+                "MemTotal:       {total:8} kB\nMemFree:        {free:8} kB\nMemAvailable:   {free:8} kB\nBuffers:               0 kB\nCached:                0 kB\nSwapCached:            0 kB\nActive:         {used:8} kB\nInactive:              0 kB\nSwapTotal:             0 kB\nSwapFree:              0 kB\nDirty:                 0 kB\nShmem:                 0 kB\nHugePages_Total:       0\nHugePagesize:       2048 kB\n"
+            )
+            .into_bytes()
+        }
+        "mounts" => mounts(k, &current().map_or_else(|| k.vfs.root(), |p| lock(&p.fs()).root.clone()), false),
+        "stat" => {
+            let boot = now_realtime().tv_sec - up.as_secs() as i64;
+            let t = up.as_millis() as u64 / 10;
+            format!("cpu  {t} 0 0 {t} 0 0 0 0 0 0\ncpu0 {t} 0 0 {t} 0 0 0 0 0 0\nintr 0\nctxt 0\nbtime {boot}\nprocesses {}\nprocs_running 1\nprocs_blocked 0\n", k.pids().len()).into_bytes()
+        }
+        "uptime" => {
+            format!("{}.{:02} {}.{:02}\n", up.as_secs(), up.subsec_millis() / 10, up.as_secs(), up.subsec_millis() / 10)
+                .into_bytes()
+        }
+        "version" => format!(
+            "Linux version {} (bulwark) {}\n",
+            String::from_utf8_lossy(&lock(&k.release)),
+            String::from_utf8_lossy(crate::syscalls::sys::VERSION)
+        )
+        .into_bytes(),
+        "sys/kernel/hostname" => {
+            let mut h = lock(&k.hostname).clone();
+            h.push(b'\n');
+            h
+        }
+        "sys/kernel/domainname" => {
+            let mut h = lock(&k.domainname).clone();
+            h.push(b'\n');
+            h
+        }
+        "sys/kernel/osrelease" => {
+            let mut r = lock(&k.release).clone();
+            r.push(b'\n');
+            r
+        }
+        "sys/kernel/ostype" => b"Linux\n".to_vec(),
+        "sys/kernel/pid_max" => b"4194304\n".to_vec(),
+        "sys/kernel/ngroups_max" => b"65536\n".to_vec(),
+        "sys/vm/overcommit_memory" => b"0\n".to_vec(),
+        "sys/vm/swappiness" => b"60\n".to_vec(),
+        "sys/kernel/cap_last_cap" => b"40\n".to_vec(),
+        "sys/kernel/shmall" => b"18446744073692774399\n".to_vec(),
+        "sys/kernel/shmmax" => b"18446744073692774399\n".to_vec(),
+        "sys/kernel/shmmni" => b"4096\n".to_vec(),
+        "sys/kernel/threads-max" => b"126774\n".to_vec(),
+        "sys/kernel/version" => {
+            let mut v = crate::syscalls::sys::VERSION.to_vec();
+            v.push(b'\n');
+            v
+        }
+        "sys/vm/max_map_count" => b"65530\n".to_vec(),
+        "sys/fs/file-max" => b"9223372036854775807\n".to_vec(),
+        "sys/fs/nr_open" => b"1048576\n".to_vec(),
+        _ => return Err(Errno::ENOENT),
+    })
+}
+
+/// The host's total memory and swap, in KiB.
+pub(super) fn host_mem_kb() -> (u64, u64) {
+    // SAFETY: zeroed sysinfo is valid; the call fills it.
+    #[allow(unsafe_code)]
+    let s = unsafe {
+        let mut s: libc::sysinfo = std::mem::zeroed();
+        libc::sysinfo(&mut s);
+        s
+    };
+    let unit = u64::from(s.mem_unit);
+    (s.totalram * unit / 1024, s.totalswap * unit / 1024)
+}
+
+pub(super) fn now_realtime() -> Timespec {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    Timespec { tv_sec: d.as_secs() as i64, tv_nsec: i64::from(d.subsec_nanos()) }
+}
+
+/// `/proc/<pid>/mounts` (`info` false) or `mountinfo` (true) as seen from
+/// `root`: mounts outside it are left out.
+pub(super) fn mounts(k: &Arc<Kernel>, root: &Location, info: bool) -> Vec<u8> {
+    let mut s = Vec::new();
+    for m in k.vfs.mounts() {
+        let loc = Location { mount: m.clone(), dentry: m.root.clone() };
+        let (path, under) = k.vfs.path_from(&loc, root);
+        if !under {
+            continue;
+        }
+        let rw = if m.readonly() { "ro" } else { "rw" };
+        let opts = if m.options.is_empty() { String::new() } else { format!(",{}", m.options) };
+        if info {
+            let parent = m.parent().map_or(m.id, |(pm, _)| pm.id);
+            let dev = m.root.inode.attr().map_or(0, |a| a.dev);
+            let (major, minor) = (crate::fs::major(dev), crate::fs::minor(dev));
+            // The mount's root within its file system (not "/" for a bind
+            // mount of a subdirectory).
+            let mut fs_root = Vec::new();
+            let mut d = Some(m.root.clone());
+            while let Some(cur) = d {
+                if cur.parent().is_some() {
+                    fs_root.splice(0..0, [b"/".as_slice(), &cur.name()].concat());
+                }
+                d = cur.parent();
+            }
+            if fs_root.is_empty() {
+                fs_root.push(b'/');
+            }
+            s.extend_from_slice(format!("{} {parent} {major}:{minor} ", m.id).as_bytes());
+            s.extend_from_slice(&fs_root);
+            s.push(b' ');
+            s.extend_from_slice(&path);
+            s.extend_from_slice(format!(" {rw},relatime - {} {} {rw}{opts}\n", m.fstype, m.source).as_bytes());
+        } else {
+            s.extend_from_slice(m.source.as_bytes());
+            s.push(b' ');
+            s.extend_from_slice(&path);
+            s.extend_from_slice(format!(" {} {rw}{opts},relatime 0 0\n", m.fstype).as_bytes());
+        }
+    }
+    s
+}
