@@ -22,12 +22,17 @@ fn gofer_err(what: &str, e: Errno) -> SandboxError {
 
 /// The directory `name` under `parent`, made (0755) if missing.
 fn ensure_dir(vfs: &Vfs, parent: &Location, name: &[u8]) -> Result<Location, SandboxError> {
+    ensure_dir_mode(vfs, parent, name, 0o755)
+}
+
+/// [`ensure_dir`], made with permission bits `mode` if missing.
+fn ensure_dir_mode(vfs: &Vfs, parent: &Location, name: &[u8], mode: u32) -> Result<Location, SandboxError> {
     let d = match parent.dentry.child(name) {
         Ok(d) => d,
         Err(Errno::ENOENT) => {
             parent
                 .inode()
-                .create(name, NodeKind::Directory, CreateAttr { mode: S_IFDIR | 0o755, uid: 0, gid: 0 })
+                .create(name, NodeKind::Directory, CreateAttr { mode: S_IFDIR | mode, uid: 0, gid: 0 })
                 .map_err(|e| gofer_err(&format!("creating /{}", String::from_utf8_lossy(name)), e))?;
             parent.dentry.invalidate(name);
             parent.dentry.child(name).map_err(|e| gofer_err("mount point", e))?
@@ -108,17 +113,7 @@ fn build_mounts(cfg_overlay: bool, gofer: OwnedFd, procfs: &Arc<ProcFs>) -> Resu
 /// `1777` directory. With a read-only root, `/tmp` stays writable: it is
 /// then a mount of its own, an in-memory layer over the rootfs's `/tmp`.
 fn mount_tmp(vfs: &Vfs, readonly_root: bool) -> Result<(), SandboxError> {
-    let r = vfs.root();
-    let tmp = match r.dentry.child(b"tmp") {
-        Ok(_) => ensure_dir(vfs, &r, b"tmp")?,
-        Err(Errno::ENOENT) => {
-            let attr = CreateAttr { mode: S_IFDIR | 0o1777, uid: 0, gid: 0 };
-            r.inode().create(b"tmp", NodeKind::Directory, attr).map_err(|e| gofer_err("creating /tmp", e))?;
-            r.dentry.invalidate(b"tmp");
-            ensure_dir(vfs, &r, b"tmp")?
-        }
-        Err(e) => return Err(gofer_err("/tmp", e)),
-    };
+    let tmp = ensure_dir_mode(vfs, &vfs.root(), b"tmp", 0o1777)?;
     if !readonly_root {
         return Ok(());
     }
@@ -259,19 +254,19 @@ pub fn run(cfg: Config) -> Result<TaskExit, SandboxError> {
         },
         None => Creds::root(),
     };
+    let dir_at = |dir: &[u8]| {
+        let loc = vfs.resolve(&root, &root, dir, true, &creds)?;
+        if loc.inode().attr()?.is_dir() {
+            Ok(loc)
+        } else {
+            Err(Errno::ENOTDIR)
+        }
+    };
     let cwd = match &cfg.cwd {
         crate::Cwd::Required(dir) => {
-            let loc = vfs.resolve(&root, &root, dir, true, &creds).and_then(|loc| match loc.inode().attr()?.is_dir() {
-                true => Ok(loc),
-                false => Err(Errno::ENOTDIR),
-            });
-            loc.map_err(|e| SandboxError::Cwd { dir: String::from_utf8_lossy(dir).into_owned(), err: e })?
+            dir_at(dir).map_err(|e| SandboxError::Cwd { dir: String::from_utf8_lossy(dir).into_owned(), err: e })?
         }
-        crate::Cwd::Preferred(dir) => vfs
-            .resolve(&root, &root, dir, true, &creds)
-            .ok()
-            .filter(|loc| loc.inode().attr().is_ok_and(|a| a.is_dir()))
-            .unwrap_or_else(|| root.clone()),
+        crate::Cwd::Preferred(dir) => dir_at(dir).unwrap_or_else(|_| root.clone()),
     };
     let fs = FsContext { root: root.clone(), cwd, umask: 0o022 };
     let mut task = Task::new_first(kernel.clone(), fds, fs, creds, cfg.init).map_err(|e| SandboxError::Exec {

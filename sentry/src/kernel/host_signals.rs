@@ -42,9 +42,6 @@ pub const FORWARDED: [i32; 8] = [
     libc::SIGTSTP,
 ];
 
-/// `si_code` of a signal the kernel generated (the terminal's).
-const SI_KERNEL: i32 = 0x80;
-
 extern "C" fn never_runs(_sig: libc::c_int) {}
 
 /// Install handlers for [`FORWARDED`], block them in the calling thread
@@ -112,22 +109,16 @@ pub fn deliver(k: &Kernel, sig: u32, code: i32) {
     if sig == libc::SIGCONT as u32 {
         // The host job was continued (`fg`, `bg`): so is the program's group.
         if let Some(main) = k.process(k.main_pid.load(Ordering::Relaxed)) {
-            signal_group(k, main.pgid.load(Ordering::Relaxed), sig, signal::SI_USER);
+            k.signal_group(main.pgid.load(Ordering::Relaxed), signal::info(sig, signal::SI_USER));
         }
         return;
     }
-    if code == SI_KERNEL {
-        signal_group(k, k.tty_pgrp.load(Ordering::Relaxed), sig, SI_KERNEL);
+    if code == signal::SI_KERNEL {
+        k.signal_group(k.tty_pgrp.load(Ordering::Relaxed), signal::info(sig, signal::SI_KERNEL));
         return;
     }
     if let Some(p) = k.process(k.main_pid.load(Ordering::Relaxed)) {
         k.signal_process(&p, signal::info(sig, signal::SI_USER));
-    }
-}
-
-fn signal_group(k: &Kernel, pgrp: i32, sig: u32, code: i32) {
-    for p in k.all_processes().iter().filter(|p| p.pgid.load(Ordering::Relaxed) == pgrp && !p.is_dead()) {
-        k.signal_process(p, signal::info(sig, code));
     }
 }
 

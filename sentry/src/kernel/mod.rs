@@ -246,6 +246,13 @@ impl Kernel {
         }
     }
 
+    /// Send a process-directed signal to every process of group `pgid`.
+    pub fn signal_group(&self, pgid: i32, info: Siginfo) {
+        for p in self.all_processes().iter().filter(|p| p.pgid.load(Ordering::Relaxed) == pgid) {
+            self.signal_process(p, info);
+        }
+    }
+
     /// Send a thread-directed signal.
     pub fn signal_thread(&self, t: &Arc<TaskShared>, info: Siginfo) {
         let sig = info.si_signo as u32;

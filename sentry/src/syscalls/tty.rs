@@ -14,8 +14,6 @@ use crate::vfs::{FileDescription, KResult};
 
 /// `c_lflag` bit: background writes raise SIGTTOU.
 const TOSTOP: u32 = 0o400;
-/// `si_code` of a signal the kernel (the terminal) sends.
-const SI_KERNEL: i32 = 0x80;
 
 /// May `t` touch the terminal `f` in the way that raises `sig` (SIGTTIN
 /// for a read, SIGTTOU for a write or a settings change) from the
@@ -25,31 +23,35 @@ const SI_KERNEL: i32 = 0x80;
 /// with SIGTTIN ignored or blocked fails with `EIO`, a write or change with
 /// SIGTTOU ignored or blocked goes ahead.
 pub fn job_control(t: &Task, f: &FileDescription, sig: u32) -> KResult<()> {
-    if !f.file.is_terminal() {
+    if !f.file.is_terminal() || !in_background(t) {
         return Ok(());
     }
-    let k = &t.k;
     let pgid = t.proc_.pgid.load(Ordering::Relaxed);
-    if t.proc_.sid.load(Ordering::Relaxed) != k.tty_sid.load(Ordering::Relaxed)
-        || pgid == k.tty_pgrp.load(Ordering::Relaxed)
-    {
-        return Ok(());
-    }
     let blocked = t.sigmask() & signal::bit(sig) != 0;
     if blocked || t.proc_.action(sig).handler == signal::SIG_IGN {
         return if sig == SIGTTIN { Err(Errno::EIO) } else { Ok(()) };
     }
-    for p in k.all_processes().iter().filter(|p| p.pgid.load(Ordering::Relaxed) == pgid && !p.is_dead()) {
-        k.signal_process(p, signal::info(sig, SI_KERNEL));
-    }
+    t.k.signal_group(pgid, signal::info(sig, signal::SI_KERNEL));
     Err(Errno::ERESTARTSYS)
 }
 
 /// A write to terminal `f` from the background raises SIGTTOU only with
 /// TOSTOP set.
 pub fn write_check(t: &Task, f: &FileDescription) -> KResult<()> {
+    // The terminal's modes are asked of the host only for a background
+    // writer: a foreground one (the usual case) costs no host call.
+    if !f.file.is_terminal() || !in_background(t) {
+        return Ok(());
+    }
     match f.file.terminal_lflag() {
         Some(lflag) if lflag & TOSTOP != 0 => job_control(t, f, SIGTTOU),
         _ => Ok(()),
     }
+}
+
+/// `t` is in the terminal's session but not its foreground process group.
+fn in_background(t: &Task) -> bool {
+    let k = &t.k;
+    t.proc_.sid.load(Ordering::Relaxed) == k.tty_sid.load(Ordering::Relaxed)
+        && t.proc_.pgid.load(Ordering::Relaxed) != k.tty_pgrp.load(Ordering::Relaxed)
 }
