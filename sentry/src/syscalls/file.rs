@@ -7,6 +7,9 @@ use abi::types::{Dirent64Head, Iovec};
 use abi::Errno;
 use zerocopy::AsBytes;
 
+use sentry_macros::syscall;
+
+use super::args::{Fd, InBuf, Iovecs, Offset, OutBuf, UserBytes};
 use super::{dir_of, fd_arg, file_of, int_arg};
 use crate::kernel::Task;
 use crate::vfs::{
@@ -62,7 +65,7 @@ fn is_dir(f: &FileDescription) -> bool {
 
 /// Read up to `len` bytes into application memory at `buf`, at `pos` (or
 /// the file offset).
-fn read_into(t: &Task, f: &FileDescription, buf: u64, len: usize, pos: Option<u64>) -> KResult<usize> {
+fn read_into(t: &Task, f: &FileDescription, buf: UserBytes, len: usize, pos: Option<u64>) -> KResult<usize> {
     if !f.readable() {
         return Err(Errno::EBADF);
     }
@@ -108,7 +111,7 @@ fn read_into(t: &Task, f: &FileDescription, buf: u64, len: usize, pos: Option<u6
         if let Some(obj) = &shared {
             obj.overlay_read(&t.k.mf, off, &mut tmp[..n]);
         }
-        if let Err(e) = t.write_bytes(buf + done as u64, &tmp[..n]) {
+        if let Err(e) = buf.offset(done).and_then(|b| b.write(t, &tmp[..n])) {
             if done == 0 {
                 return Err(e);
             }
@@ -130,7 +133,7 @@ fn read_into(t: &Task, f: &FileDescription, buf: u64, len: usize, pos: Option<u6
 }
 
 /// Write `len` bytes from application memory at `buf`.
-fn write_from(t: &Task, f: &FileDescription, buf: u64, len: usize, pos: Option<u64>) -> KResult<usize> {
+fn write_from(t: &Task, f: &FileDescription, buf: UserBytes, len: usize, pos: Option<u64>) -> KResult<usize> {
     if !f.writable() {
         return Err(Errno::EBADF);
     }
@@ -161,7 +164,7 @@ fn write_from(t: &Task, f: &FileDescription, buf: u64, len: usize, pos: Option<u
     let mut done = 0;
     while done < len {
         let want = (len - done).min(CHUNK);
-        let data = match t.read_vec(buf + done as u64, want) {
+        let data = match buf.offset(done).and_then(|b| b.read(t, want)) {
             Ok(d) => d,
             Err(e) if done == 0 => return Err(e),
             Err(_) => break,
@@ -221,22 +224,16 @@ fn wait_ready(t: &Task, f: &FileDescription, events: u32) -> KResult<()> {
     t.wait_until(&[q], None, || Ok((f.file.poll() & events != 0).then_some(())))
 }
 
-fn pos_arg(v: u64) -> KResult<u64> {
-    if (v as i64) < 0 {
-        Err(Errno::EINVAL)
-    } else {
-        Ok(v)
-    }
+#[syscall]
+pub fn read(t: &mut Task, fd: Fd, buf: OutBuf, count: usize) -> KResult<u64> {
+    let f = file_of(t, fd.0)?;
+    read_into(t, &f, buf.bytes(), count, None).map(|n| n as u64)
 }
 
-pub fn read(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let f = file_of(t, fd_arg(a[0])?)?;
-    read_into(t, &f, a[1], a[2] as usize, None).map(|n| n as u64)
-}
-
-pub fn write(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let f = file_of(t, fd_arg(a[0])?)?;
-    write_from(t, &f, a[1], a[2] as usize, None).map(|n| n as u64)
+#[syscall]
+pub fn write(t: &mut Task, fd: Fd, buf: InBuf<2>, count: usize) -> KResult<u64> {
+    let f = file_of(t, fd.0)?;
+    write_from(t, &f, buf.bytes(), count, None).map(|n| n as u64)
 }
 
 fn check_positional(f: &FileDescription) -> KResult<()> {
@@ -246,60 +243,43 @@ fn check_positional(f: &FileDescription) -> KResult<()> {
     Ok(())
 }
 
-pub fn pread64(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let f = file_of(t, fd_arg(a[0])?)?;
+#[syscall]
+pub fn pread64(t: &mut Task, fd: Fd, buf: OutBuf, count: usize, pos: Offset) -> KResult<u64> {
+    let f = file_of(t, fd.0)?;
     check_positional(&f)?;
-    read_into(t, &f, a[1], a[2] as usize, Some(pos_arg(a[3])?)).map(|n| n as u64)
+    read_into(t, &f, buf.bytes(), count, Some(pos.0)).map(|n| n as u64)
 }
 
-pub fn pwrite64(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let f = file_of(t, fd_arg(a[0])?)?;
+#[syscall]
+pub fn pwrite64(t: &mut Task, fd: Fd, buf: InBuf<2>, count: usize, pos: Offset) -> KResult<u64> {
+    let f = file_of(t, fd.0)?;
     check_positional(&f)?;
-    write_from(t, &f, a[1], a[2] as usize, Some(pos_arg(a[3])?)).map(|n| n as u64)
+    write_from(t, &f, buf.bytes(), count, Some(pos.0)).map(|n| n as u64)
 }
 
-/// Read an iovec array of `cnt` entries at `addr`: EINVAL for more than
-/// `UIO_MAXIOV` (1024) entries (`too_many` lets sendmsg say EMSGSIZE), a
-/// negative length, or a total that overflows `ssize_t`.
+/// Read an iovec array for the calls not yet declared with [`Iovecs`].
 pub(super) fn read_iovecs(t: &Task, addr: u64, cnt: u64, too_many: Errno) -> KResult<Vec<Iovec>> {
-    if cnt > 1024 {
-        return Err(too_many);
-    }
-    let mut v = vec![Iovec::default(); cnt as usize];
-    t.read_bytes(addr, v.as_bytes_mut())?;
-    let mut total: u64 = 0;
-    for io in &v {
-        if (io.iov_len as i64) < 0 {
-            return Err(Errno::EINVAL);
-        }
-        total = total.checked_add(io.iov_len).ok_or(Errno::EINVAL)?;
-    }
-    if total > i64::MAX as u64 {
-        return Err(Errno::EINVAL);
-    }
-    Ok(v)
+    Iovecs::<0>::new(addr).read(t, cnt, too_many)
 }
 
-fn iovecs(t: &Task, addr: u64, cnt: u64) -> KResult<Vec<Iovec>> {
-    read_iovecs(t, addr, cnt, Errno::EINVAL)
-}
-
-fn rw_vec(t: &Task, a: &[u64; 6], write: bool, pos: Option<u64>) -> KResult<u64> {
-    let f = file_of(t, fd_arg(a[0])?)?;
+fn rw_vec(t: &Task, fd: Fd, iov: Iovecs<2>, cnt: u64, write: bool, pos: Option<Offset>) -> KResult<u64> {
+    let f = file_of(t, fd.0)?;
     if pos.is_some() {
         check_positional(&f)?;
     }
-    let iov = iovecs(t, a[1], a[2])?;
+    let pos = pos.map(|p| p.0);
+    let iov = iov.read(t, cnt, Errno::EINVAL)?;
     let mut total = 0u64;
     for io in iov {
         if io.iov_len == 0 {
             continue;
         }
         let p = pos.map(|p| p + total);
+        let base = UserBytes::new(io.iov_base);
         let r = if write {
-            write_from(t, &f, io.iov_base, io.iov_len as usize, p)
+            write_from(t, &f, base, io.iov_len as usize, p)
         } else {
-            read_into(t, &f, io.iov_base, io.iov_len as usize, p)
+            read_into(t, &f, base, io.iov_len as usize, p)
         };
         match r {
             Ok(n) => {
@@ -315,20 +295,24 @@ fn rw_vec(t: &Task, a: &[u64; 6], write: bool, pos: Option<u64>) -> KResult<u64>
     Ok(total)
 }
 
-pub fn readv(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    rw_vec(t, a, false, None)
+#[syscall]
+pub fn readv(t: &mut Task, fd: Fd, iov: Iovecs<2>, iovcnt: u64) -> KResult<u64> {
+    rw_vec(t, fd, iov, iovcnt, false, None)
 }
 
-pub fn writev(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    rw_vec(t, a, true, None)
+#[syscall]
+pub fn writev(t: &mut Task, fd: Fd, iov: Iovecs<2>, iovcnt: u64) -> KResult<u64> {
+    rw_vec(t, fd, iov, iovcnt, true, None)
 }
 
-pub fn preadv(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    rw_vec(t, a, false, Some(pos_arg(a[3])?))
+#[syscall]
+pub fn preadv(t: &mut Task, fd: Fd, iov: Iovecs<2>, iovcnt: u64, pos: Offset) -> KResult<u64> {
+    rw_vec(t, fd, iov, iovcnt, false, Some(pos))
 }
 
-pub fn pwritev(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    rw_vec(t, a, true, Some(pos_arg(a[3])?))
+#[syscall]
+pub fn pwritev(t: &mut Task, fd: Fd, iov: Iovecs<2>, iovcnt: u64, pos: Offset) -> KResult<u64> {
+    rw_vec(t, fd, iov, iovcnt, true, Some(pos))
 }
 
 pub fn lseek(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {

@@ -1,5 +1,6 @@
 //! System calls, one file per family; `table.rs` maps numbers to handlers.
 
+pub mod args;
 mod copy;
 mod creds;
 mod epoll;

@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 use abi::sysno::*;
 use abi::Errno;
 
+use super::args::{self, Call, DirFd, Entry, Hex, Mode, Printer, RetKind, SysArg, UserCStr};
 use super::{
     copy, creds, epoll, eventfd, fadvise, fhandle, file, fs, futex, inotify, lock as flock, memfd, mm, mount, namei,
     open, pidfd, pipe, poll, process, random, signal, signalfd, socket, splice, sync, sys, sysv, time, timerfd, timers,
@@ -15,10 +16,12 @@ use super::{
 use crate::kernel::Task;
 use crate::vfs::{lock, KResult};
 
-/// A handler: the six raw arguments in, the return value or an errno out.
+/// A handler not yet declared with `#[syscall]`: the six raw arguments in,
+/// the return value or an errno out, with its `--strace` formats beside it.
 pub type Handler = fn(&mut Task, &[u64; 6]) -> Result<u64, Errno>;
 
-/// How `--strace` prints one argument.
+/// How `--strace` prints one argument of a handler not yet declared with
+/// typed arguments.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Arg {
     /// Signed decimal.
@@ -41,28 +44,57 @@ pub enum Arg {
     OFlags,
 }
 
-/// One table entry.
-pub struct Entry {
-    pub handler: Handler,
-    pub args: &'static [Arg],
+fn printer(a: Arg) -> Printer {
+    match a {
+        I => <i64 as SysArg>::strace,
+        U => <u64 as SysArg>::strace,
+        X => <Hex as SysArg>::strace,
+        Fd => <DirFd as SysArg>::strace,
+        Str => <UserCStr as SysArg>::strace,
+        InBuf(1) => <args::InBuf<1> as SysArg>::strace,
+        InBuf(3) => <args::InBuf<3> as SysArg>::strace,
+        InBuf(_) => <args::InBuf<2> as SysArg>::strace,
+        OutBuf => <args::OutBuf as SysArg>::strace,
+        Oct => <Mode as SysArg>::strace,
+        OFlags => open_flags,
+    }
+}
+
+fn open_flags(c: &Call<'_>, i: usize) -> String {
+    oflags(c.raw[i])
+}
+
+/// How the result of a handler not yet declared with a typed result is
+/// handled.
+fn legacy_ret(nr: u64) -> RetKind {
+    match nr {
+        SYS_EXIT | SYS_EXIT_GROUP => RetKind::NoReturn,
+        SYS_EXECVE | SYS_EXECVEAT => RetKind::Exec,
+        SYS_RT_SIGRETURN => RetKind::SigReturn,
+        SYS_MMAP | SYS_BRK | SYS_MREMAP => RetKind::Addr,
+        _ => RetKind::Value,
+    }
 }
 
 use Arg::*;
 
 fn build() -> Vec<Option<Entry>> {
-    let mut t: Vec<Option<Entry>> = (0..NR_SYSCALLS).map(|_| None).collect();
-    let mut e = |nr: u64, handler: Handler, args: &'static [Arg]| {
-        t[nr as usize] = Some(Entry { handler, args });
+    let t = std::cell::RefCell::new((0..NR_SYSCALLS).map(|_| None).collect::<Vec<Option<Entry>>>());
+    // A call declared with `#[syscall]`.
+    let d = |nr: u64, entry: Entry| t.borrow_mut()[nr as usize] = Some(entry);
+    let e = |nr: u64, handler: Handler, fmt: &'static [Arg]| {
+        let args: &'static [Printer] = Box::leak(fmt.iter().map(|&a| printer(a)).collect());
+        t.borrow_mut()[nr as usize] = Some(Entry { handler, args, ret: legacy_ret(nr) });
     };
     // Files: data.
-    e(SYS_READ, file::read, &[Fd, OutBuf, U]);
-    e(SYS_WRITE, file::write, &[Fd, InBuf(2), U]);
-    e(SYS_PREAD64, file::pread64, &[Fd, OutBuf, U, I]);
-    e(SYS_PWRITE64, file::pwrite64, &[Fd, InBuf(2), U, I]);
-    e(SYS_READV, file::readv, &[Fd, X, I]);
-    e(SYS_WRITEV, file::writev, &[Fd, X, I]);
-    e(SYS_PREADV, file::preadv, &[Fd, X, I, I]);
-    e(SYS_PWRITEV, file::pwritev, &[Fd, X, I, I]);
+    d(SYS_READ, file::READ);
+    d(SYS_WRITE, file::WRITE);
+    d(SYS_PREAD64, file::PREAD64);
+    d(SYS_PWRITE64, file::PWRITE64);
+    d(SYS_READV, file::READV);
+    d(SYS_WRITEV, file::WRITEV);
+    d(SYS_PREADV, file::PREADV);
+    d(SYS_PWRITEV, file::PWRITEV);
     e(SYS_LSEEK, file::lseek, &[Fd, I, U]);
     e(SYS_OPEN, file::open, &[Str, OFlags, Oct]);
     e(SYS_OPENAT, file::openat, &[Fd, Str, OFlags, Oct]);
@@ -313,7 +345,7 @@ fn build() -> Vec<Option<Entry>> {
     e(SYS_INOTIFY_INIT1, inotify::inotify_init1, &[X]);
     e(SYS_INOTIFY_ADD_WATCH, inotify::inotify_add_watch, &[Fd, Str, X]);
     e(SYS_INOTIFY_RM_WATCH, inotify::inotify_rm_watch, &[Fd, I]);
-    t
+    t.into_inner()
 }
 
 fn table() -> &'static [Option<Entry>] {
@@ -326,13 +358,10 @@ pub fn dispatch(t: &mut Task) {
     let nr = t.regs.syscall_nr();
     let args = t.regs.syscall_args();
     let entry = usize::try_from(nr).ok().and_then(|n| table().get(n)).and_then(Option::as_ref);
-    // exit_group and execve change what the strace line can read: print
-    // those before the call.
-    let early =
-        nr == SYS_EXIT_GROUP || nr == SYS_EXIT || nr == SYS_EXECVE || nr == SYS_EXECVEAT || nr == SYS_RT_SIGRETURN;
+    let kind = entry.map_or(RetKind::Value, |e| e.ret);
     let mut pre = None;
-    if t.k.strace.is_some() && early {
-        pre = Some(format_call(t, nr, &args, entry.map(|e| e.args), None));
+    if t.k.strace.is_some() && kind.prints_before() {
+        pre = Some(format_call(t, nr, &args, entry, None));
     }
     let result = match entry {
         Some(e) => (e.handler)(t, &args),
@@ -343,41 +372,31 @@ pub fn dispatch(t: &mut Task) {
     };
     // Internal restart codes never reach the application: the signal
     // delivery that follows decides between a restart and EINTR.
-    let result = match result {
-        Err(
-            e @ (Errno::ERESTARTSYS | Errno::ERESTARTNOINTR | Errno::ERESTARTNOHAND | Errno::ERESTART_RESTARTBLOCK),
-        ) => {
-            t.restart = Some(e);
-            Err(e)
-        }
-        r => r,
-    };
-    if (nr == SYS_EXECVE || nr == SYS_EXECVEAT) && result.is_ok() {
+    if let Err(
+        e @ (Errno::ERESTARTSYS | Errno::ERESTARTNOINTR | Errno::ERESTARTNOHAND | Errno::ERESTART_RESTARTBLOCK),
+    ) = result
+    {
+        t.restart = Some(e);
+    }
+    match (kind, result) {
         // The new image's registers are already set; rax starts at 0.
-        t.regs.rax = 0;
-    } else if nr == SYS_RT_SIGRETURN && result.is_ok() {
+        (RetKind::Exec, Ok(_)) => t.regs.rax = 0,
         // The restored registers are the result.
-    } else {
-        t.regs.set_return(match result {
+        (RetKind::SigReturn, Ok(_)) => {}
+        (_, r) => t.regs.set_return(match r {
             Ok(v) => v,
             Err(e) => e.as_ret(),
-        });
+        }),
     }
     if let Some(out) = &t.k.strace {
-        let call = pre.unwrap_or_else(|| format_call(t, nr, &args, entry.map(|e| e.args), result.ok()));
+        let call = pre.unwrap_or_else(|| format_call(t, nr, &args, entry, Some(result)));
         let line = match result {
-            Ok(_) if nr == SYS_EXIT || nr == SYS_EXIT_GROUP => format!("[pid {}] {call} = ?\n", t.tid),
-            Ok(v) => format!("[pid {}] {call} = {}\n", t.tid, format_ret(nr, v)),
+            Ok(_) if kind == RetKind::NoReturn => format!("[pid {}] {call} = ?\n", t.tid),
+            Ok(v) if kind == RetKind::Addr => format!("[pid {}] {call} = {v:#x}\n", t.tid),
+            Ok(v) => format!("[pid {}] {call} = {}\n", t.tid, v as i64),
             Err(e) => format!("[pid {}] {call} = -1 {} ({})\n", t.tid, e.name(), describe(e)),
         };
         let _ = lock(out).write_all(line.as_bytes());
-    }
-}
-
-fn format_ret(nr: u64, v: u64) -> String {
-    match nr {
-        SYS_MMAP | SYS_BRK | SYS_MREMAP => format!("{v:#x}"),
-        _ => format!("{}", v as i64),
     }
 }
 
@@ -387,26 +406,6 @@ pub fn describe(e: Errno) -> String {
         return "Interrupted system call".into();
     }
     std::io::Error::from_raw_os_error(e as i32).to_string().split(" (os error").next().unwrap_or("").to_string()
-}
-
-fn quote(bytes: &[u8], max: usize) -> String {
-    let mut s = String::from("\"");
-    for &b in bytes.iter().take(max) {
-        match b {
-            b'"' => s.push_str("\\\""),
-            b'\\' => s.push_str("\\\\"),
-            b'\n' => s.push_str("\\n"),
-            b'\t' => s.push_str("\\t"),
-            b'\r' => s.push_str("\\r"),
-            0x20..=0x7e => s.push(b as char),
-            _ => s.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    s.push('"');
-    if bytes.len() > max {
-        s.push_str("...");
-    }
-    s
 }
 
 fn oflags(f: u64) -> String {
@@ -448,66 +447,12 @@ fn oflags(f: u64) -> String {
     parts.join("|")
 }
 
-fn format_call(t: &Task, nr: u64, args: &[u64; 6], fmt: Option<&[Arg]>, ret: Option<u64>) -> String {
+fn format_call(t: &Task, nr: u64, raw: &[u64; 6], entry: Option<&Entry>, result: Option<KResult<u64>>) -> String {
     let name = syscall_name(nr).map_or_else(|| format!("syscall_{nr}"), str::to_string);
-    let fmt: &[Arg] = match fmt {
-        Some(f) => f,
-        None => &[X, X, X, X, X, X],
-    };
-    let parts: Vec<String> = fmt
-        .iter()
-        .enumerate()
-        .map(|(i, a)| {
-            let v = args[i];
-            match a {
-                I => format!("{}", v as i64),
-                U => format!("{v}"),
-                X => format!("{v:#x}"),
-                Oct => format!("{v:#o}"),
-                OFlags => oflags(v),
-                Fd => {
-                    if v as i32 == abi::consts::AT_FDCWD {
-                        "AT_FDCWD".into()
-                    } else {
-                        format!("{}", v as i32)
-                    }
-                }
-                Str => match lock(&t.mm).read_cstring(v, 4096) {
-                    Ok(s) => quote(&s, 256),
-                    Err(_) => format!("{v:#x}"),
-                },
-                InBuf(n) => {
-                    let len = (args[*n] as usize).min(32);
-                    match t.read_vec(v, len) {
-                        Ok(b) => {
-                            let mut q = quote(&b, 32);
-                            if (args[*n] as usize) > 32 && !q.ends_with("...") {
-                                q.push_str("...");
-                            }
-                            q
-                        }
-                        Err(_) => format!("{v:#x}"),
-                    }
-                }
-                OutBuf => match ret {
-                    Some(n) if (n as i64) >= 0 => {
-                        let len = (n as usize).min(32);
-                        match t.read_vec(v, len) {
-                            Ok(b) => {
-                                let mut q = quote(&b, 32);
-                                if n as usize > 32 && !q.ends_with("...") {
-                                    q.push_str("...");
-                                }
-                                q
-                            }
-                            Err(_) => format!("{v:#x}"),
-                        }
-                    }
-                    _ => format!("{v:#x}"),
-                },
-            }
-        })
-        .collect();
+    let unknown: [Printer; 6] = [<Hex as SysArg>::strace; 6];
+    let printers: &[Printer] = entry.map_or(&unknown, |e| e.args);
+    let call = Call { t, raw, result };
+    let parts: Vec<String> = printers.iter().enumerate().map(|(i, p)| p(&call, i)).collect();
     format!("{name}({})", parts.join(", "))
 }
 

@@ -1,0 +1,661 @@
+//! The typed arguments and results of system calls.
+//!
+//! A handler is declared once with `#[syscall]` and typed parameters:
+//!
+//! ```ignore
+//! #[syscall]
+//! pub fn openat(t: &mut Task, dirfd: DirFd, path: UserCStr, flags: OpenFlags, mode: Mode) -> KResult<u64>
+//! ```
+//!
+//! Each parameter's type says how its register is decoded ([`SysArg::decode`]:
+//! a value the type does not admit is an errno before the handler runs) and
+//! how `--strace` prints it ([`SysArg::strace`]); the result type says how the
+//! return register is set and printed ([`SysRet`]). The attribute generates the
+//! call's [`Entry`] from that one declaration; `table.rs` maps numbers to
+//! entries.
+//!
+//! Application memory is reached only through the pointer types here
+//! ([`UserPtr`], [`UserCStr`], [`InBuf`], [`OutBuf`], [`Iovecs`]), each read
+//! capped.
+
+use std::marker::PhantomData;
+
+use abi::consts::*;
+use abi::types::{Iovec, Rlimit, Stat, Timespec, Timeval, Winsize};
+use abi::Errno;
+use zerocopy::{AsBytes, FromBytes};
+
+use crate::kernel::Task;
+use crate::vfs::{lock, KResult};
+
+/// How `--strace` prints argument `i` of a call.
+pub type Printer = fn(&Call<'_>, usize) -> String;
+
+/// A system call as the dispatcher sees it: decoder and handler in one
+/// function, the argument printers, and how the result is handled.
+pub struct Entry {
+    pub handler: fn(&mut Task, &[u64; 6]) -> KResult<u64>,
+    pub args: &'static [Printer],
+    pub ret: RetKind,
+}
+
+/// What the return register of a call is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetKind {
+    /// A number, printed in signed decimal.
+    Value,
+    /// An address, printed in hex.
+    Addr,
+    /// The call does not return (`exit`): printed `= ?`.
+    NoReturn,
+    /// A successful call replaced the image (`execve`): its registers are
+    /// already the new program's; `rax` starts at 0.
+    Exec,
+    /// A successful call restored registers (`rt_sigreturn`): they are the
+    /// result.
+    SigReturn,
+}
+
+impl RetKind {
+    /// Whether the strace line is formatted before the call: after it, the
+    /// arguments' memory is gone or belongs to another image.
+    pub fn prints_before(self) -> bool {
+        matches!(self, RetKind::NoReturn | RetKind::Exec | RetKind::SigReturn)
+    }
+}
+
+/// One call being printed: the task, its raw arguments, and the result when
+/// the line is formatted after the call.
+pub struct Call<'a> {
+    pub t: &'a Task,
+    pub raw: &'a [u64; 6],
+    pub result: Option<KResult<u64>>,
+}
+
+impl Call<'_> {
+    fn arg(&self, i: usize) -> u64 {
+        self.raw.get(i).copied().unwrap_or(0)
+    }
+}
+
+/// A system call argument type.
+pub trait SysArg: Sized {
+    /// The argument from its register; an errno for a value the call cannot
+    /// take.
+    fn decode(t: &Task, raw: u64) -> KResult<Self>;
+    /// How strace prints it (hex unless the type knows better).
+    fn strace(c: &Call<'_>, i: usize) -> String {
+        format!("{:#x}", c.arg(i))
+    }
+}
+
+/// A system call result type.
+pub trait SysRet {
+    const KIND: RetKind;
+    fn into_raw(self) -> u64;
+}
+
+impl SysRet for u64 {
+    const KIND: RetKind = RetKind::Value;
+    fn into_raw(self) -> u64 {
+        self
+    }
+}
+
+/// An address result (`mmap`, `brk`, `mremap`, `shmat`), printed in hex.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Addr(pub u64);
+
+impl SysRet for Addr {
+    const KIND: RetKind = RetKind::Addr;
+    fn into_raw(self) -> u64 {
+        self.0
+    }
+}
+
+/// The result of a call that ends the thread.
+pub struct NoReturn;
+
+impl SysRet for NoReturn {
+    const KIND: RetKind = RetKind::NoReturn;
+    fn into_raw(self) -> u64 {
+        0
+    }
+}
+
+/// The result of a successful `execve`: the new image's registers are set.
+pub struct Exec;
+
+impl SysRet for Exec {
+    const KIND: RetKind = RetKind::Exec;
+    fn into_raw(self) -> u64 {
+        0
+    }
+}
+
+/// The result of `rt_sigreturn`: the restored registers are the result;
+/// strace shows the restored `rax`.
+pub struct SigReturn(pub u64);
+
+impl SysRet for SigReturn {
+    const KIND: RetKind = RetKind::SigReturn;
+    fn into_raw(self) -> u64 {
+        self.0
+    }
+}
+
+// ---- numbers ----
+
+/// `int`: the upper half of the register is ignored, as the kernel does.
+impl SysArg for i32 {
+    fn decode(_: &Task, raw: u64) -> KResult<Self> {
+        Ok(raw as u32 as i32)
+    }
+    fn strace(c: &Call<'_>, i: usize) -> String {
+        format!("{}", c.arg(i) as u32 as i32)
+    }
+}
+
+/// `unsigned int`.
+impl SysArg for u32 {
+    fn decode(_: &Task, raw: u64) -> KResult<Self> {
+        Ok(raw as u32)
+    }
+    fn strace(c: &Call<'_>, i: usize) -> String {
+        format!("{}", c.arg(i) as u32)
+    }
+}
+
+/// `long`, `off_t`, `pid_t` passed whole.
+impl SysArg for i64 {
+    fn decode(_: &Task, raw: u64) -> KResult<Self> {
+        Ok(raw as i64)
+    }
+    fn strace(c: &Call<'_>, i: usize) -> String {
+        format!("{}", c.arg(i) as i64)
+    }
+}
+
+/// `unsigned long`.
+impl SysArg for u64 {
+    fn decode(_: &Task, raw: u64) -> KResult<Self> {
+        Ok(raw)
+    }
+    fn strace(c: &Call<'_>, i: usize) -> String {
+        format!("{}", c.arg(i))
+    }
+}
+
+/// `size_t`.
+impl SysArg for usize {
+    fn decode(_: &Task, raw: u64) -> KResult<Self> {
+        Ok(raw as usize)
+    }
+    fn strace(c: &Call<'_>, i: usize) -> String {
+        format!("{}", c.arg(i))
+    }
+}
+
+/// A word the handler interprets itself (its meaning depends on another
+/// argument, as `fcntl`'s third), printed in hex.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hex(pub u64);
+
+impl SysArg for Hex {
+    fn decode(_: &Task, raw: u64) -> KResult<Self> {
+        Ok(Hex(raw))
+    }
+}
+
+/// A file offset that must not be negative (`pread64`, `preadv`): `EINVAL`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Offset(pub u64);
+
+impl SysArg for Offset {
+    fn decode(_: &Task, raw: u64) -> KResult<Self> {
+        if (raw as i64) < 0 {
+            return Err(Errno::EINVAL);
+        }
+        Ok(Offset(raw))
+    }
+    fn strace(c: &Call<'_>, i: usize) -> String {
+        format!("{}", c.arg(i) as i64)
+    }
+}
+
+/// A file mode or permission bits, printed in octal as strace does (`0644`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mode(pub u32);
+
+impl SysArg for Mode {
+    fn decode(_: &Task, raw: u64) -> KResult<Self> {
+        Ok(Mode(raw as u32))
+    }
+    fn strace(c: &Call<'_>, i: usize) -> String {
+        octal(c.arg(i) as u32)
+    }
+}
+
+// ---- descriptors ----
+
+/// A descriptor number; one no descriptor can have is `EBADF`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fd(pub i32);
+
+fn fd_number(raw: u64) -> KResult<i32> {
+    i32::try_from(raw as i64).map_err(|_| Errno::EBADF)
+}
+
+impl SysArg for Fd {
+    fn decode(_: &Task, raw: u64) -> KResult<Self> {
+        fd_number(raw).map(Fd)
+    }
+    fn strace(c: &Call<'_>, i: usize) -> String {
+        format!("{}", c.arg(i) as i64)
+    }
+}
+
+/// The directory a relative path starts from: a descriptor or `AT_FDCWD`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DirFd(pub i32);
+
+impl SysArg for DirFd {
+    fn decode(_: &Task, raw: u64) -> KResult<Self> {
+        fd_number(raw).map(DirFd)
+    }
+    fn strace(c: &Call<'_>, i: usize) -> String {
+        let v = c.arg(i) as u32 as i32;
+        if v == AT_FDCWD {
+            "AT_FDCWD".into()
+        } else {
+            format!("{}", c.arg(i) as i64)
+        }
+    }
+}
+
+// ---- application memory ----
+
+/// Longest string strace shows of a buffer or a path before `...`.
+const SHOWN: usize = 32;
+/// Longest path strace shows.
+const SHOWN_PATH: usize = 256;
+
+/// strace's quoting of bytes: C escapes, other bytes in octal (as short as
+/// the next byte allows), `...` after `max` bytes or when `more`.
+pub fn quote(bytes: &[u8], max: usize, more: bool) -> String {
+    let shown = &bytes[..bytes.len().min(max)];
+    let mut s = String::from("\"");
+    for (i, &b) in shown.iter().enumerate() {
+        match b {
+            b'"' => s.push_str("\\\""),
+            b'\\' => s.push_str("\\\\"),
+            b'\n' => s.push_str("\\n"),
+            b'\t' => s.push_str("\\t"),
+            b'\r' => s.push_str("\\r"),
+            0x0b => s.push_str("\\v"),
+            0x0c => s.push_str("\\f"),
+            0x20..=0x7e => s.push(b as char),
+            _ => {
+                let next_digit = shown.get(i + 1).is_some_and(|n| (b'0'..=b'7').contains(n));
+                if next_digit {
+                    s.push_str(&format!("\\{b:03o}"));
+                } else {
+                    s.push_str(&format!("\\{b:o}"));
+                }
+            }
+        }
+    }
+    s.push('"');
+    if more || bytes.len() > max {
+        s.push_str("...");
+    }
+    s
+}
+
+fn null_or_hex(v: u64) -> String {
+    if v == 0 {
+        "NULL".into()
+    } else {
+        format!("{v:#x}")
+    }
+}
+
+/// `len` bytes at `addr`, quoted, or the address when unreadable.
+fn shown_bytes(c: &Call<'_>, addr: u64, len: u64) -> String {
+    let want = usize::try_from(len).unwrap_or(usize::MAX).min(SHOWN);
+    match c.t.read_vec(addr, want) {
+        Ok(b) => quote(&b, SHOWN, len > SHOWN as u64),
+        Err(_) => null_or_hex(addr),
+    }
+}
+
+/// An address the call hands on without reading it through this type (a
+/// hint, a stack, a `clone` TLS word), printed in hex or `NULL`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UserAddr(pub u64);
+
+impl SysArg for UserAddr {
+    fn decode(_: &Task, raw: u64) -> KResult<Self> {
+        Ok(UserAddr(raw))
+    }
+    fn strace(c: &Call<'_>, i: usize) -> String {
+        null_or_hex(c.arg(i))
+    }
+}
+
+/// A NUL-terminated string in application memory (a path, a name).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UserCStr(u64);
+
+impl UserCStr {
+    pub fn addr(self) -> u64 {
+        self.0
+    }
+    pub fn is_null(self) -> bool {
+        self.0 == 0
+    }
+    /// The string as a path: `ENAMETOOLONG` from `PATH_MAX` on, `EFAULT`
+    /// where unreadable.
+    pub fn read(self, t: &Task) -> KResult<Vec<u8>> {
+        t.read_path(self.0)
+    }
+    /// The string, `ENAMETOOLONG` from `max` bytes on.
+    pub fn read_max(self, t: &Task, max: usize) -> KResult<Vec<u8>> {
+        lock(&t.mm).read_cstring(self.0, max)
+    }
+}
+
+impl SysArg for UserCStr {
+    fn decode(_: &Task, raw: u64) -> KResult<Self> {
+        Ok(UserCStr(raw))
+    }
+    fn strace(c: &Call<'_>, i: usize) -> String {
+        let v = c.arg(i);
+        match lock(&c.t.mm).read_cstring(v, PATH_MAX) {
+            Ok(s) => quote(&s, SHOWN_PATH, false),
+            Err(_) => null_or_hex(v),
+        }
+    }
+}
+
+/// Bytes in application memory at an address: what the buffer types and
+/// `iovec`s come to in the helpers that move data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UserBytes(u64);
+
+impl UserBytes {
+    pub fn new(addr: u64) -> Self {
+        UserBytes(addr)
+    }
+    pub fn addr(self) -> u64 {
+        self.0
+    }
+    /// The bytes `n` on; `EFAULT` past the end of the address space.
+    pub fn offset(self, n: usize) -> KResult<Self> {
+        self.0.checked_add(n as u64).map(UserBytes).ok_or(Errno::EFAULT)
+    }
+    pub fn read(self, t: &Task, len: usize) -> KResult<Vec<u8>> {
+        t.read_vec(self.0, len)
+    }
+    pub fn read_into(self, t: &Task, buf: &mut [u8]) -> KResult<()> {
+        t.read_bytes(self.0, buf)
+    }
+    pub fn write(self, t: &Task, data: &[u8]) -> KResult<()> {
+        t.write_bytes(self.0, data)
+    }
+}
+
+/// A buffer the call reads, whose length is argument `LEN`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InBuf<const LEN: usize>(u64);
+
+impl<const LEN: usize> InBuf<LEN> {
+    pub fn addr(self) -> u64 {
+        self.0
+    }
+    /// `len` bytes of the buffer.
+    pub fn read(self, t: &Task, len: usize) -> KResult<Vec<u8>> {
+        t.read_vec(self.0, len)
+    }
+    pub fn bytes(self) -> UserBytes {
+        UserBytes(self.0)
+    }
+}
+
+impl<const LEN: usize> SysArg for InBuf<LEN> {
+    fn decode(_: &Task, raw: u64) -> KResult<Self> {
+        Ok(InBuf(raw))
+    }
+    fn strace(c: &Call<'_>, i: usize) -> String {
+        shown_bytes(c, c.arg(i), c.arg(LEN))
+    }
+}
+
+/// A buffer the call fills; printed after the call with as many bytes as it
+/// returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutBuf(u64);
+
+impl OutBuf {
+    pub fn addr(self) -> u64 {
+        self.0
+    }
+    /// Fill the start of the buffer with `data`.
+    pub fn write(self, t: &Task, data: &[u8]) -> KResult<()> {
+        t.write_bytes(self.0, data)
+    }
+    pub fn bytes(self) -> UserBytes {
+        UserBytes(self.0)
+    }
+}
+
+impl SysArg for OutBuf {
+    fn decode(_: &Task, raw: u64) -> KResult<Self> {
+        Ok(OutBuf(raw))
+    }
+    fn strace(c: &Call<'_>, i: usize) -> String {
+        match c.result {
+            Some(Ok(n)) => shown_bytes(c, c.arg(i), n),
+            _ => null_or_hex(c.arg(i)),
+        }
+    }
+}
+
+/// A plain-data type that crosses the application boundary; `strace` says
+/// how strace decodes it (`None`: the address is printed).
+pub trait UserType: FromBytes + AsBytes + Default {
+    fn strace(&self) -> Option<String> {
+        None
+    }
+}
+
+/// A pointer to a `T` in application memory (`NULL` allowed; the handler
+/// decides what it means).
+pub struct UserPtr<T>(u64, PhantomData<fn() -> T>);
+
+impl<T> Clone for UserPtr<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for UserPtr<T> {}
+
+impl<T> std::fmt::Debug for UserPtr<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "UserPtr({:#x})", self.0)
+    }
+}
+
+impl<T: UserType> UserPtr<T> {
+    pub fn new(addr: u64) -> Self {
+        UserPtr(addr, PhantomData)
+    }
+    pub fn addr(self) -> u64 {
+        self.0
+    }
+    pub fn is_null(self) -> bool {
+        self.0 == 0
+    }
+    /// The value, `EFAULT` where unreadable.
+    pub fn read(self, t: &Task) -> KResult<T> {
+        t.read_val(self.0)
+    }
+    /// The value, or `None` for `NULL`.
+    pub fn read_opt(self, t: &Task) -> KResult<Option<T>> {
+        if self.is_null() {
+            return Ok(None);
+        }
+        self.read(t).map(Some)
+    }
+    /// Store `v`, `EFAULT` where unwritable.
+    pub fn write(self, t: &Task, v: &T) -> KResult<()> {
+        t.write_val(self.0, v)
+    }
+    /// Store `v` unless the pointer is `NULL`.
+    pub fn write_opt(self, t: &Task, v: &T) -> KResult<()> {
+        if self.is_null() {
+            return Ok(());
+        }
+        self.write(t, v)
+    }
+    /// The `n`th `T` of an array starting here.
+    pub fn at(self, n: usize) -> KResult<Self> {
+        let off = (n as u64).checked_mul(std::mem::size_of::<T>() as u64).ok_or(Errno::EFAULT)?;
+        Ok(UserPtr::new(self.0.checked_add(off).ok_or(Errno::EFAULT)?))
+    }
+}
+
+impl<T: UserType> SysArg for UserPtr<T> {
+    fn decode(_: &Task, raw: u64) -> KResult<Self> {
+        Ok(UserPtr::new(raw))
+    }
+    fn strace(c: &Call<'_>, i: usize) -> String {
+        let v = c.arg(i);
+        // After a failed call an output struct holds nothing worth showing.
+        if v == 0 || matches!(c.result, Some(Err(_))) {
+            return null_or_hex(v);
+        }
+        match c.t.read_val::<T>(v).ok().and_then(|x| x.strace()) {
+            Some(s) => s,
+            None => format!("{v:#x}"),
+        }
+    }
+}
+
+/// Most `iovec`s one call takes (`UIO_MAXIOV`).
+pub const UIO_MAXIOV: u64 = 1024;
+
+/// An array of `struct iovec` whose length is argument `CNT`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Iovecs<const CNT: usize>(u64);
+
+impl<const CNT: usize> Iovecs<CNT> {
+    pub fn new(addr: u64) -> Self {
+        Iovecs(addr)
+    }
+    pub fn addr(self) -> u64 {
+        self.0
+    }
+    /// The `cnt` entries: `too_many` for more than `UIO_MAXIOV` (sendmsg
+    /// says `EMSGSIZE`, the rest `EINVAL`), `EINVAL` for a negative length
+    /// or a total that overflows `ssize_t`.
+    pub fn read(self, t: &Task, cnt: u64, too_many: Errno) -> KResult<Vec<Iovec>> {
+        if cnt > UIO_MAXIOV {
+            return Err(too_many);
+        }
+        let mut v = vec![Iovec::default(); cnt as usize];
+        t.read_bytes(self.0, v.as_bytes_mut())?;
+        let mut total: u64 = 0;
+        for io in &v {
+            if (io.iov_len as i64) < 0 {
+                return Err(Errno::EINVAL);
+            }
+            total = total.checked_add(io.iov_len).ok_or(Errno::EINVAL)?;
+        }
+        if total > i64::MAX as u64 {
+            return Err(Errno::EINVAL);
+        }
+        Ok(v)
+    }
+}
+
+impl<const CNT: usize> SysArg for Iovecs<CNT> {
+    fn decode(_: &Task, raw: u64) -> KResult<Self> {
+        Ok(Iovecs(raw))
+    }
+    fn strace(c: &Call<'_>, i: usize) -> String {
+        let (addr, cnt) = (c.arg(i), c.arg(CNT).min(8));
+        let mut v = vec![Iovec::default(); cnt as usize];
+        if c.t.read_bytes(addr, v.as_bytes_mut()).is_err() {
+            return null_or_hex(addr);
+        }
+        let parts: Vec<String> = v
+            .iter()
+            .map(|io| format!("{{iov_base={}, iov_len={}}}", shown_bytes(c, io.iov_base, io.iov_len), io.iov_len))
+            .collect();
+        let more = if c.arg(CNT) > cnt { ", ..." } else { "" };
+        format!("[{}{more}]", parts.join(", "))
+    }
+}
+
+// ---- structures strace decodes ----
+
+impl UserType for u32 {}
+impl UserType for i32 {}
+impl UserType for u64 {}
+impl UserType for Iovec {}
+
+impl UserType for Timespec {
+    fn strace(&self) -> Option<String> {
+        Some(format!("{{tv_sec={}, tv_nsec={}}}", self.tv_sec, self.tv_nsec))
+    }
+}
+
+impl UserType for Timeval {
+    fn strace(&self) -> Option<String> {
+        Some(format!("{{tv_sec={}, tv_usec={}}}", self.tv_sec, self.tv_usec))
+    }
+}
+
+impl UserType for Rlimit {
+    fn strace(&self) -> Option<String> {
+        let lim = |v: u64| if v == u64::MAX { "RLIM64_INFINITY".to_string() } else { v.to_string() };
+        Some(format!("{{rlim_cur={}, rlim_max={}}}", lim(self.rlim_cur), lim(self.rlim_max)))
+    }
+}
+
+impl UserType for Winsize {
+    fn strace(&self) -> Option<String> {
+        Some(format!(
+            "{{ws_row={}, ws_col={}, ws_xpixel={}, ws_ypixel={}}}",
+            self.ws_row, self.ws_col, self.ws_xpixel, self.ws_ypixel
+        ))
+    }
+}
+
+/// Octal as strace prints modes (C's `%#03o`: `0644`, `022`, `000`).
+pub fn octal(m: u32) -> String {
+    let digits = if m == 0 { String::new() } else { format!("{m:o}") };
+    format!("{:0>3}", format!("0{digits}"))
+}
+
+/// `S_IFREG|0644`, as strace prints a mode with its type.
+pub fn file_mode(mode: u32) -> String {
+    let kind = match mode & S_IFMT {
+        S_IFREG => "S_IFREG",
+        S_IFDIR => "S_IFDIR",
+        S_IFLNK => "S_IFLNK",
+        S_IFCHR => "S_IFCHR",
+        S_IFBLK => "S_IFBLK",
+        S_IFIFO => "S_IFIFO",
+        S_IFSOCK => "S_IFSOCK",
+        _ => return octal(mode),
+    };
+    format!("{kind}|{}", octal(mode & !S_IFMT))
+}
+
+impl UserType for Stat {
+    fn strace(&self) -> Option<String> {
+        Some(format!("{{st_mode={}, st_size={}, ...}}", file_mode(self.st_mode), self.st_size))
+    }
+}
