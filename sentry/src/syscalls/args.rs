@@ -659,3 +659,126 @@ impl UserType for Stat {
         Some(format!("{{st_mode={}, st_size={}, ...}}", file_mode(self.st_mode), self.st_size))
     }
 }
+
+// ---- flags and named values ----
+
+/// A flags or named-value argument: the handler reads `.0`; strace prints
+/// it symbolically through the formatter the macro names.
+macro_rules! named_arg {
+    ($(#[$m:meta])* $name:ident($repr:ty), $print:expr) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub struct $name(pub $repr);
+
+        impl SysArg for $name {
+            fn decode(_: &Task, raw: u64) -> KResult<Self> {
+                Ok($name(raw as $repr))
+            }
+            fn strace(c: &Call<'_>, i: usize) -> String {
+                let f: fn($repr) -> String = $print;
+                f(c.arg(i) as $repr)
+            }
+        }
+    };
+}
+
+fn hex32(v: u32) -> String {
+    format!("{v:#x}")
+}
+
+fn dec32(v: i32) -> String {
+    v.to_string()
+}
+
+named_arg!(/// `open(2)` flags (`O_*`).
+    OpenFlags(u32), |v| crate::syscalls::table::oflags(u64::from(v)));
+named_arg!(/// `AT_*` flags of the `*at` calls.
+    AtFlags(u32), hex32);
+named_arg!(/// `mmap` flags (`MAP_*`).
+    MapFlags(u32), hex32);
+named_arg!(/// Memory protection (`PROT_*`).
+    Prot(u32), hex32);
+named_arg!(/// `mremap` flags (`MREMAP_*`).
+    MremapFlags(u32), hex32);
+named_arg!(/// `mount` flags (`MS_*`).
+    MountFlags(u32), hex32);
+named_arg!(/// `umount2` flags (`MNT_*`, `UMOUNT_NOFOLLOW`).
+    UmountFlags(u32), hex32);
+named_arg!(/// `renameat2` flags (`RENAME_*`).
+    RenameFlags(u32), hex32);
+named_arg!(/// `statx` mask (`STATX_*`).
+    StatxMask(u32), hex32);
+named_arg!(/// `O_CLOEXEC`/`O_NONBLOCK`-style creation flags (`pipe2`, `dup3`).
+    PipeFlags(u32), hex32);
+named_arg!(/// `eventfd2` flags (`EFD_*`).
+    EventfdFlags(u32), hex32);
+named_arg!(/// `epoll_create1` flags (`EPOLL_CLOEXEC`).
+    EpollCreateFlags(u32), hex32);
+named_arg!(/// `inotify_init1` flags (`IN_CLOEXEC`, `IN_NONBLOCK`).
+    InotifyFlags(u32), hex32);
+named_arg!(/// An inotify event mask (`IN_*`).
+    InotifyMask(u32), hex32);
+named_arg!(/// `signalfd4` flags (`SFD_*`).
+    SignalfdFlags(u32), hex32);
+named_arg!(/// `timerfd_create` flags (`TFD_CLOEXEC`, `TFD_NONBLOCK`).
+    TimerfdFlags(u32), hex32);
+named_arg!(/// `timerfd_settime`/`timer_settime` flags (`TFD_TIMER_ABSTIME`, ...).
+    TimerSetFlags(u32), hex32);
+named_arg!(/// A socket type with its `SOCK_NONBLOCK`/`SOCK_CLOEXEC` flags.
+    SockType(u32), hex32);
+named_arg!(/// `send`/`recv` flags (`MSG_*`).
+    MsgFlags(u32), hex32);
+named_arg!(/// `wait4`/`waitid` options (`WNOHANG`, ...).
+    WaitOptions(u32), hex32);
+named_arg!(/// `memfd_create` flags (`MFD_*`).
+    MemfdFlags(u32), hex32);
+named_arg!(/// `setxattr` flags (`XATTR_CREATE`, `XATTR_REPLACE`).
+    XattrFlags(u32), hex32);
+named_arg!(/// `splice`/`tee`/`vmsplice` flags (`SPLICE_F_*`).
+    SpliceFlags(u32), hex32);
+named_arg!(/// `getrandom` flags (`GRND_*`).
+    GrndFlags(u32), hex32);
+named_arg!(/// `close_range` flags (`CLOSE_RANGE_*`).
+    CloseRangeFlags(u32), hex32);
+named_arg!(/// An `access` mode (`F_OK` or `R_OK|W_OK|X_OK`).
+    AccessMode(u32), hex32);
+named_arg!(/// `clone` flags with the exit signal in the low byte.
+    CloneFlags(u64), |v| format!("{v:#x}"));
+named_arg!(/// `lseek` whence (`SEEK_*`).
+    Whence(i32), dec32);
+named_arg!(/// An `fcntl` command (`F_*`).
+    FcntlCmd(i32), dec32);
+named_arg!(/// `sigprocmask` how (`SIG_BLOCK`, ...).
+    SigHow(i32), dec32);
+named_arg!(/// A clock (`CLOCK_*`).
+    ClockId(i32), dec32);
+named_arg!(/// An `epoll_ctl` operation (`EPOLL_CTL_*`).
+    EpollOp(i32), dec32);
+named_arg!(/// A futex operation with its `FUTEX_PRIVATE_FLAG`/`FUTEX_CLOCK_REALTIME` bits.
+    FutexOp(i32), dec32);
+named_arg!(/// A `prctl` option (`PR_*`).
+    PrctlOption(i32), dec32);
+named_arg!(/// An `arch_prctl` code (`ARCH_*`).
+    ArchPrctlCode(i32), dec32);
+named_arg!(/// A resource limit (`RLIMIT_*`).
+    Resource(i32), dec32);
+named_arg!(/// An address family (`AF_*`).
+    Family(i32), dec32);
+named_arg!(/// A signal number (`SIGINT`, ...; 0 probes).
+    Signal(i32), dec32);
+named_arg!(/// `madvise` advice (`MADV_*`).
+    Madvice(i32), dec32);
+named_arg!(/// `fadvise64` advice (`POSIX_FADV_*`).
+    Fadvice(i32), dec32);
+named_arg!(/// `shutdown` how (`SHUT_*`).
+    ShutdownHow(i32), dec32);
+named_arg!(/// An `ioctl` request (`TCGETS`, `FIONBIO`, ...).
+    IoctlReq(u32), hex32);
+named_arg!(/// A socket option level (`SOL_SOCKET`, `IPPROTO_TCP`, ...).
+    SockLevel(i32), dec32);
+named_arg!(/// A socket option name (`SO_*`, ...).
+    SockOpt(i32), dec32);
+named_arg!(/// An interval timer (`ITIMER_*`) or priority target (`PRIO_*`).
+    Which(i32), dec32);
+named_arg!(/// A SysV IPC command (`IPC_*`, `SHM_*`, `SEM_*`, `MSG_*`).
+    IpcCmd(i32), dec32);

@@ -408,7 +408,7 @@ pub fn describe(e: Errno) -> String {
     std::io::Error::from_raw_os_error(e as i32).to_string().split(" (os error").next().unwrap_or("").to_string()
 }
 
-fn oflags(f: u64) -> String {
+pub(super) fn oflags(f: u64) -> String {
     let names: [(u64, &str); 16] = [
         (0o100, "O_CREAT"),
         (0o200, "O_EXCL"),
