@@ -1,5 +1,5 @@
-//! C conformance programs for processes, threads, signals and timers
-//! (issue 3, acceptance 5): each program in `tests/c/` prints only
+//! C conformance programs for processes, threads, signals and timers:
+//! each program in `tests/c/` prints only
 //! deterministic facts, and must print the same natively and under
 //! `bulwark do`, with the exit status it has natively.
 

@@ -1,5 +1,5 @@
 //! Real programs produce the same output and exit status under `bulwark do`
-//! as natively (issue 2, acceptance 1).
+//! as natively.
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! Filesystem completeness (issue 4): C conformance programs give the same
+//! Filesystem completeness: C conformance programs give the same
 //! output natively and under `bulwark do`. Each program takes a tmpfs
 //! directory to work in: `/tmp` in the sandbox (the sentry's tmpfs), and a
 //! fresh directory under `/dev/shm` natively (host `/tmp` may be a disk file

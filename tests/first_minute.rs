@@ -1,4 +1,4 @@
-//! What a user meets in the first minute of `bulwark do` (issue 8): output
+//! What a user meets in the first minute of `bulwark do`: output
 //! redirected to a file, host files under /tmp, the caller's working
 //! directory. Each runs natively and sandboxed; the outputs must match.
 

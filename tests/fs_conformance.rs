@@ -1,4 +1,4 @@
-//! File system semantics (issue 4 acceptance): C programs run natively in a
+//! File system semantics: C programs run natively in a
 //! fresh directory on the host's tmpfs (`/dev/shm`) and under `bulwark do`
 //! in the sandbox's tmpfs `/tmp`, and must print the same.
 

@@ -1,4 +1,4 @@
-//! The sandbox's own init (issue 8, item 4): the program is pid 2 and
+//! The sandbox's own init: the program is pid 2 and
 //! behaves as natively (signals it has no handler for kill it), orphans are
 //! reaped, signals sent to `bulwark do` reach the program, and the sandbox
 //! exits with the program's status. `--init=false` makes the program pid 1.

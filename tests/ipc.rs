@@ -1,4 +1,4 @@
-//! IPC objects and their system calls (issue 3): pipes, eventfd, timerfd,
+//! IPC objects and their system calls: pipes, eventfd, timerfd,
 //! epoll and Unix domain sockets, run natively and under `bulwark do` with
 //! identical output.
 

@@ -1,5 +1,4 @@
-//! The sandbox changes nothing on the host and holds no host path (issue 2,
-//! acceptance 2 and 5).
+//! The sandbox changes nothing on the host and holds no host path.
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! The sandbox's resource limits (issue 8, item 8): a task limit
+//! The sandbox's resource limits: a task limit
 //! (`--pids-limit`) over which fork and clone fail with EAGAIN, so a fork
 //! bomb ends inside, and a memory limit (`--memory`) past which the
 //! sandbox's own OOM killer kills a process inside.

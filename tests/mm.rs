@@ -1,4 +1,4 @@
-//! Memory semantics across calls and processes (issue 4: mmap coherence).
+//! Memory semantics across calls and processes: mmap coherence.
 
 mod common;
 

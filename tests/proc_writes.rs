@@ -1,4 +1,4 @@
-//! Issue 8, items 6 and 7: `/proc/self/fd/N` re-opens what N refers to
+//! `/proc/self/fd/N` re-opens what N refers to
 //! (pipes, sockets, anonymous files, memfds, regular files), and writable
 //! /proc files keep what is written, with Linux's errno for the rest.
 //! Each test runs the same program natively (as root) and under

@@ -1,5 +1,5 @@
 //! Shells that fork, pipe and wait; `ps` sees only the sandbox; a sleeping
-//! sandbox is idle (issue 3, acceptance 1, 6 and 7).
+//! sandbox is idle.
 
 mod common;
 

@@ -1,5 +1,5 @@
 //! Real programs that thread, fork, signal and talk over pipes and sockets:
-//! python3, gcc and make (issue 3, acceptance 3 and 4). Each runs natively
+//! python3, gcc and make. Each runs natively
 //! and sandboxed with the same output.
 
 mod common;

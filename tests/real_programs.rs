@@ -1,4 +1,4 @@
-//! File-heavy real programs under `bulwark do` (issue 4 acceptance): git,
+//! File-heavy real programs under `bulwark do`: git,
 //! tar, cp, rsync, sqlite3 and python's file modules, working in the
 //! sandbox's `/tmp`. Where the output is deterministic it is compared with a
 //! native run of the same script in a fresh `/dev/shm` directory.

@@ -1,5 +1,5 @@
 //! Signals sent and caught by shells, and how a death by signal reaches
-//! `bulwark do`'s exit status (issue 3, acceptance 2).
+//! `bulwark do`'s exit status.
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! splice, tee and vmsplice (issue 4).
+//! splice, tee and vmsplice.
 
 mod common;
 

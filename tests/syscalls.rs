@@ -1,5 +1,5 @@
 //! How the sentry answers bad and unknown system calls, and what it reports
-//! about them (issue 2, acceptance 3, 4 and 6).
+//! about them.
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! Interactive programs on a real terminal (issue 8, item 5): the same keys
+//! Interactive programs on a real terminal: the same keys
 //! are typed into a tmux pane running the program natively and one running
 //! it under `bulwark do`, and the screens must match. ^C, ^Z and window size
 //! changes reach the sandbox's foreground process group; job control works

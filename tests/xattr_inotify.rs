@@ -1,4 +1,4 @@
-//! Extended attributes and inotify behave as on Linux (issue 4): the same C
+//! Extended attributes and inotify behave as on Linux: the same C
 //! programs run natively on a tmpfs directory (`/dev/shm`) and under
 //! `bulwark do` on the sandbox's tmpfs `/tmp`, and print the same.
 

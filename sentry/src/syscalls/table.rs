@@ -147,7 +147,7 @@ fn build() -> Vec<Option<Entry>> {
     e(SYS_UTIMENSAT, fs::utimensat, &[Fd, Str, X, X]);
     e(SYS_TRUNCATE, fs::truncate, &[Str, I]);
     e(SYS_UMASK, fs::umask, &[Oct]);
-    // Issue 4 file calls.
+    // Files: locks, openat2, ranges, copies, advice, special files.
     e(SYS_FLOCK, flock::flock, &[Fd, I]);
     e(SYS_OPENAT2, open::openat2, &[Fd, Str, X, U]);
     e(SYS_CLOSE_RANGE, open::close_range, &[U, U, X]);
