@@ -54,7 +54,7 @@ fn runs_alike(native: &[&str], sandboxed: &[&str]) -> (Output, Output) {
     (n, s)
 }
 
-// ---- item 6: /proc/self/fd/N and /dev/fd/N ----
+// ---- /proc/self/fd/N and /dev/fd/N ----
 
 #[test]
 fn diff_of_two_process_substitutions_finds_them_the_same() {
@@ -169,7 +169,7 @@ print(stat.S_ISLNK(os.lstat("/dev/fd/%d" % r).st_mode), os.path.exists("/dev/fd/
     assert_eq!(out, "True True\nTrue True\n");
 }
 
-// ---- item 7: writes to /proc files ----
+// ---- writes to /proc files ----
 
 #[test]
 fn oom_score_adj_write_is_read_back_by_the_process_and_its_children() {
