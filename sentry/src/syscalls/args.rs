@@ -782,3 +782,53 @@ named_arg!(/// An interval timer (`ITIMER_*`) or priority target (`PRIO_*`).
     Which(i32), dec32);
 named_arg!(/// A SysV IPC command (`IPC_*`, `SHM_*`, `SEM_*`, `MSG_*`).
     IpcCmd(i32), dec32);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quote_escapes_as_strace_does() {
+        let elf = b"\x7fELF\x02\x01\x01\x03\x00\x00";
+        assert_eq!(quote(elf, 32, false), r#""\177ELF\2\1\1\3\0\0""#);
+    }
+
+    #[test]
+    fn quote_uses_three_octal_digits_before_a_digit() {
+        assert_eq!(quote(b"\x01\x32", 32, false), r#""\0012""#);
+    }
+
+    #[test]
+    fn quote_marks_a_cut_buffer_with_dots() {
+        assert_eq!(quote(b"abcdef", 3, false), r#""abc"..."#);
+        assert_eq!(quote(b"ab", 3, true), r#""ab"..."#);
+    }
+
+    #[test]
+    fn quote_names_the_c_escapes() {
+        assert_eq!(quote(b"a\"\\\n\t\r\x0b\x0c", 32, false), r#""a\"\\\n\t\r\v\f""#);
+    }
+
+    #[test]
+    fn octal_prints_like_c_percent_hash_03o() {
+        assert_eq!(
+            (octal(0o644), octal(0o22), octal(0), octal(0o7)),
+            ("0644".into(), "022".into(), "000".into(), "007".into())
+        );
+    }
+
+    #[test]
+    fn file_mode_names_the_type_and_the_permissions() {
+        assert_eq!(file_mode(S_IFREG | 0o644), "S_IFREG|0644");
+        assert_eq!(file_mode(S_IFDIR | 0o1777), "S_IFDIR|01777");
+    }
+
+    #[test]
+    fn ret_kinds_that_leave_no_arguments_print_before_the_call() {
+        let before: Vec<bool> = [RetKind::Value, RetKind::Addr, RetKind::NoReturn, RetKind::Exec, RetKind::SigReturn]
+            .iter()
+            .map(|k| k.prints_before())
+            .collect();
+        assert_eq!(before, [false, false, true, true, true]);
+    }
+}
