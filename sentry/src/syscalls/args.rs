@@ -28,7 +28,8 @@ use zerocopy::{AsBytes, FromBytes};
 use crate::kernel::Task;
 use crate::vfs::{lock, KResult};
 
-/// How `--strace` prints argument `i` of a call.
+/// How `--strace` prints argument `i` of a call; an empty string leaves the
+/// argument out, as strace does for arguments a call ignores.
 pub type Printer = fn(&Call<'_>, usize) -> String;
 
 /// A system call as the dispatcher sees it: decoder and handler in one
@@ -251,7 +252,7 @@ impl SysArg for Fd {
         fd_number(raw).map(Fd)
     }
     fn strace(c: &Call<'_>, i: usize) -> String {
-        format!("{}", c.arg(i) as i64)
+        format!("{}", c.arg(i) as u32 as i32)
     }
 }
 
@@ -268,7 +269,26 @@ impl SysArg for DirFd {
         if v == AT_FDCWD {
             "AT_FDCWD".into()
         } else {
-            format!("{}", c.arg(i) as i64)
+            format!("{v}")
+        }
+    }
+}
+
+/// The mode of `open`/`openat`, which strace shows only when the flags in
+/// argument `FLAGS` create a file (`O_CREAT`, `O_TMPFILE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpenMode<const FLAGS: usize>(pub u32);
+
+impl<const FLAGS: usize> SysArg for OpenMode<FLAGS> {
+    fn decode(_: &Task, raw: u64) -> KResult<Self> {
+        Ok(OpenMode(raw as u32))
+    }
+    fn strace(c: &Call<'_>, i: usize) -> String {
+        let flags = c.arg(FLAGS) as u32;
+        if flags & O_CREAT != 0 || flags & O_TMPFILE == O_TMPFILE {
+            octal(c.arg(i) as u32)
+        } else {
+            String::new()
         }
     }
 }

@@ -452,7 +452,7 @@ fn format_call(t: &Task, nr: u64, raw: &[u64; 6], entry: Option<&Entry>, result:
     let unknown: [Printer; 6] = [<Hex as SysArg>::strace; 6];
     let printers: &[Printer] = entry.map_or(&unknown, |e| e.args);
     let call = Call { t, raw, result };
-    let parts: Vec<String> = printers.iter().enumerate().map(|(i, p)| p(&call, i)).collect();
+    let parts: Vec<String> = printers.iter().enumerate().map(|(i, p)| p(&call, i)).filter(|s| !s.is_empty()).collect();
     format!("{name}({})", parts.join(", "))
 }
 
