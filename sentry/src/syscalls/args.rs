@@ -257,12 +257,16 @@ impl SysArg for Fd {
 }
 
 /// The directory a relative path starts from: a descriptor or `AT_FDCWD`.
+/// It is a C `int`: the upper half of the register is ignored, as Linux
+/// does, so `AT_FDCWD` passed zero-extended (as `syscall(2)` does from an
+/// `int` vararg) still names the working directory; a bad descriptor is
+/// `EBADF` when the path walk starts, after the path is read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DirFd(pub i32);
 
 impl SysArg for DirFd {
     fn decode(_: &Task, raw: u64) -> KResult<Self> {
-        fd_number(raw).map(DirFd)
+        Ok(DirFd(raw as u32 as i32))
     }
     fn strace(c: &Call<'_>, i: usize) -> String {
         let v = c.arg(i) as u32 as i32;
