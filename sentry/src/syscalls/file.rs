@@ -1,16 +1,20 @@
 //! File data calls: open, read, write, seek, dup, fcntl, ioctl, getdents.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use abi::consts::*;
-use abi::types::{Dirent64Head, Iovec};
+use abi::types::{Dirent64Head, Iovec, Winsize};
 use abi::Errno;
 use zerocopy::AsBytes;
 
 use sentry_macros::syscall;
 
-use super::args::{Fd, InBuf, Iovecs, Offset, OutBuf, UserBytes};
-use super::{dir_of, fd_arg, file_of, int_arg};
+use super::args::{
+    Call, DirFd, FcntlCmd, Fd, InBuf, IoctlReq, Iovecs, Mode, Offset, OpenFlags, OpenMode, OutBuf, PipeFlags, SysArg,
+    UserBytes, UserCStr, UserPtr, Whence,
+};
+use super::{dir_of, fd_limit, file_of};
 use crate::kernel::Task;
 use crate::vfs::{
     lock, may_access, CreateAttr, FileDescription, FileOps, KResult, NodeKind, ResolveOpts, SetAttr, UserMem,
@@ -315,12 +319,15 @@ pub fn pwritev(t: &mut Task, fd: Fd, iov: Iovecs<2>, iovcnt: u64, pos: Offset) -
     rw_vec(t, fd, iov, iovcnt, true, Some(pos))
 }
 
-pub fn lseek(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let f = file_of(t, fd_arg(a[0])?)?;
-    let off = a[1] as i64;
-    let whence = int_arg(a[2]) as u32;
+/// Move the file offset of `fd`. Linux takes `unsigned int whence`, so a
+/// negative one is as unknown as a large one (`EINVAL`); as before, a file
+/// that cannot seek answers `ESPIPE` before the whence is looked at.
+#[syscall]
+pub fn lseek(t: &mut Task, fd: Fd, offset: i64, whence: Whence) -> KResult<u64> {
+    let f = file_of(t, fd.0)?;
+    let whence = u32::try_from(whence.0).unwrap_or(u32::MAX);
     if f.file.has_own_offset() {
-        return f.file.seek(off, whence);
+        return f.file.seek(offset, whence);
     }
     if !f.file.seekable() {
         return Err(Errno::ESPIPE);
@@ -328,20 +335,18 @@ pub fn lseek(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     let mut g = f.offset();
     let size = || -> KResult<i64> { Ok(f.inode.as_ref().map(|i| i.attr()).transpose()?.map_or(0, |a| a.size as i64)) };
     let new = match whence {
-        SEEK_SET => off,
-        SEEK_CUR => (*g as i64).checked_add(off).ok_or(Errno::EOVERFLOW)?,
-        SEEK_END => size()?.checked_add(off).ok_or(Errno::EOVERFLOW)?,
-        SEEK_DATA | SEEK_HOLE => super::copy::seek_data_hole(&f, off, whence)?,
+        SEEK_SET => offset,
+        SEEK_CUR => (*g as i64).checked_add(offset).ok_or(Errno::EOVERFLOW)?,
+        SEEK_END => size()?.checked_add(offset).ok_or(Errno::EOVERFLOW)?,
+        SEEK_DATA | SEEK_HOLE => super::copy::seek_data_hole(&f, offset, whence)?,
         _ => return Err(Errno::EINVAL),
     };
-    if new < 0 {
-        return Err(Errno::EINVAL);
-    }
+    let new = u64::try_from(new).map_err(|_| Errno::EINVAL)?;
     if is_dir(&f) && new == 0 {
         *crate::vfs::lock(&f.dir_entries) = None;
     }
-    *g = new as u64;
-    Ok(new as u64)
+    *g = new;
+    Ok(new)
 }
 
 /// The heart of `open`/`openat`/`creat`.
@@ -442,36 +447,64 @@ pub fn do_open_with(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32, ho
     crate::fs::inotify::notify_open(&loc, flags, created);
     let inode = loc.inode().clone();
     let fd = FileDescription::new(file, Some(loc), Some(inode), flags);
-    let limit = t.rlimit(RLIMIT_NOFILE).rlim_cur.min(1 << 20) as i32;
-    lock(&t.fds).insert_from(0, fd, flags & O_CLOEXEC != 0, limit)
+    lock(&t.fds).insert_from(0, fd, flags & O_CLOEXEC != 0, fd_limit(t))
 }
 
-pub fn open(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let path = t.read_path(a[0])?;
-    do_open(t, AT_FDCWD, &path, a[1] as u32, a[2] as u32).map(|f| f as u64)
+/// Open `pathname` relative to the working directory.
+#[syscall]
+pub fn open(t: &mut Task, pathname: UserCStr, flags: OpenFlags, mode: OpenMode<1>) -> KResult<u64> {
+    let path = pathname.read(t)?;
+    do_open(t, AT_FDCWD, &path, flags.0, mode.0).map(fd_result)
 }
 
-pub fn openat(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let path = t.read_path(a[1])?;
-    do_open(t, int_arg(a[0]), &path, a[2] as u32, a[3] as u32).map(|f| f as u64)
+/// Open `pathname` relative to `dirfd`.
+#[syscall]
+pub fn openat(t: &mut Task, dirfd: DirFd, pathname: UserCStr, flags: OpenFlags, mode: OpenMode<2>) -> KResult<u64> {
+    let path = pathname.read(t)?;
+    do_open(t, dirfd.0, &path, flags.0, mode.0).map(fd_result)
 }
 
-pub fn creat(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let path = t.read_path(a[0])?;
-    do_open(t, AT_FDCWD, &path, O_CREAT | O_WRONLY | O_TRUNC, a[1] as u32).map(|f| f as u64)
+/// `open(pathname, O_CREAT | O_WRONLY | O_TRUNC, mode)`.
+#[syscall]
+pub fn creat(t: &mut Task, pathname: UserCStr, mode: Mode) -> KResult<u64> {
+    let path = pathname.read(t)?;
+    do_open(t, AT_FDCWD, &path, O_CREAT | O_WRONLY | O_TRUNC, mode.0).map(fd_result)
 }
 
-pub fn close(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let f = lock(&t.fds).remove(fd_arg(a[0])?)?;
+/// `v` as strace prints flags: the names of its bits joined by `|`, what
+/// no name covers in hex, `0` for none.
+pub(super) fn flag_names(v: u64, names: &[(u64, &str)]) -> String {
+    let mut parts: Vec<String> = names.iter().filter(|(bit, _)| v & bit != 0).map(|(_, n)| n.to_string()).collect();
+    let rest = names.iter().fold(v, |r, (bit, _)| r & !bit);
+    if rest != 0 {
+        parts.push(format!("{rest:#x}"));
+    }
+    if parts.is_empty() {
+        return "0".into();
+    }
+    parts.join("|")
+}
+
+/// A new descriptor as a call's result (descriptors are never negative).
+pub(super) fn fd_result(fd: i32) -> u64 {
+    u64::from(fd.unsigned_abs())
+}
+
+/// Close `fd`; the process's POSIX locks on the file go with it.
+#[syscall]
+pub fn close(t: &mut Task, fd: Fd) -> KResult<u64> {
+    let f = lock(&t.fds).remove(fd.0)?;
     super::lock::on_close(t.pid(), &f);
     drop(f);
     Ok(0)
 }
 
-pub fn dup(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+/// A copy of `oldfd` at the lowest free descriptor, without `FD_CLOEXEC`.
+#[syscall]
+pub fn dup(t: &mut Task, oldfd: Fd) -> KResult<u64> {
     let mut fds = lock(&t.fds);
-    let f = fds.get(fd_arg(a[0])?)?;
-    fds.insert(f, false).map(|n| n as u64)
+    let f = fds.get(oldfd.0)?;
+    fds.insert(f, false).map(fd_result)
 }
 
 fn dup_to(t: &Task, old: i32, new: i32, cloexec: bool) -> KResult<u64> {
@@ -483,54 +516,91 @@ fn dup_to(t: &Task, old: i32, new: i32, cloexec: bool) -> KResult<u64> {
     let prev = fds.insert_at(new, f, cloexec);
     drop(fds);
     drop(prev);
-    Ok(new as u64)
+    Ok(fd_result(new))
 }
 
-pub fn dup2(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let (old, new) = (fd_arg(a[0])?, fd_arg(a[1])?);
-    if old == new {
-        file_of(t, old)?;
-        return Ok(new as u64);
+/// A copy of `oldfd` at `newfd`, closing what was there; `oldfd` itself
+/// when the two are equal (and valid).
+#[syscall]
+pub fn dup2(t: &mut Task, oldfd: Fd, newfd: Fd) -> KResult<u64> {
+    if oldfd == newfd {
+        file_of(t, oldfd.0)?;
+        return Ok(fd_result(newfd.0));
     }
-    dup_to(t, old, new, false)
+    dup_to(t, oldfd.0, newfd.0, false)
 }
 
-pub fn dup3(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let (old, new) = (fd_arg(a[0])?, fd_arg(a[1])?);
-    let flags = a[2] as u32;
-    if flags & !O_CLOEXEC != 0 || old == new {
+/// `dup2` with `O_CLOEXEC`; equal descriptors are `EINVAL`.
+#[syscall]
+pub fn dup3(t: &mut Task, oldfd: Fd, newfd: Fd, flags: PipeFlags) -> KResult<u64> {
+    if flags.0 & !O_CLOEXEC != 0 || oldfd == newfd {
         return Err(Errno::EINVAL);
     }
-    dup_to(t, old, new, flags & O_CLOEXEC != 0)
+    dup_to(t, oldfd.0, newfd.0, flags.0 & O_CLOEXEC != 0)
 }
 
-pub fn fcntl(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let fd = fd_arg(a[0])?;
-    let cmd = int_arg(a[1]) as u32;
+const F_GETOWN: u32 = 9;
+const F_GETSIG: u32 = 11;
+const F_GETLEASE: u32 = 1025;
+
+/// The `fcntl` commands that take no argument (strace leaves it out).
+const FCNTL_NO_ARG: [u32; 7] =
+    [F_GETFD, F_GETFL, F_GETOWN, F_GETSIG, F_GETLEASE, F_GETPIPE_SZ, super::memfd::F_GET_SEALS];
+
+/// `fcntl`'s third argument, whose meaning is the command's (argument 1):
+/// printed as strace does, left out for the commands that take none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FcntlArg(u64);
+
+impl SysArg for FcntlArg {
+    fn decode(_: &Task, raw: u64) -> KResult<Self> {
+        Ok(FcntlArg(raw))
+    }
+    fn strace(c: &Call<'_>, i: usize) -> String {
+        let (cmd, arg) = (c.raw[1] as u32, c.raw[i]);
+        match cmd {
+            _ if FCNTL_NO_ARG.contains(&cmd) => String::new(),
+            F_SETFD if arg & u64::from(FD_CLOEXEC) != 0 => "FD_CLOEXEC".into(),
+            F_SETFL => super::table::oflags(arg),
+            _ if super::lock::is_lock_cmd(cmd) => <UserPtr<super::lock::Flock> as SysArg>::strace(c, i),
+            F_DUPFD | F_DUPFD_CLOEXEC | F_SETFD | F_SETPIPE_SZ => <i32 as SysArg>::strace(c, i),
+            _ => format!("{arg:#x}"),
+        }
+    }
+}
+
+/// Operate on descriptor `fd`: duplicate it, get or set its descriptor and
+/// status flags, its record locks, seals and pipe size. `arg` is decoded
+/// by command, as the C type the command takes.
+#[syscall]
+pub fn fcntl(t: &mut Task, fd: Fd, cmd: FcntlCmd, arg: FcntlArg) -> KResult<u64> {
+    let fd = fd.0;
+    // Linux takes `unsigned int cmd`: a negative one is simply unknown.
+    let cmd = u32::try_from(cmd.0).unwrap_or(u32::MAX);
     match cmd {
         F_DUPFD | F_DUPFD_CLOEXEC => {
-            let min = int_arg(a[2]);
-            let limit = t.rlimit(RLIMIT_NOFILE).rlim_cur.min(1 << 20) as i32;
+            let min = i32::decode(t, arg.0)?;
+            let limit = fd_limit(t);
             if min < 0 || min >= limit {
                 return Err(Errno::EINVAL);
             }
             let mut fds = lock(&t.fds);
             let f = fds.get(fd)?;
-            fds.insert_from(min, f, cmd == F_DUPFD_CLOEXEC, limit).map(|n| n as u64)
+            fds.insert_from(min, f, cmd == F_DUPFD_CLOEXEC, limit).map(fd_result)
         }
         F_GETFD => Ok(u64::from(lock(&t.fds).cloexec(fd)?)),
-        F_SETFD => lock(&t.fds).set_cloexec(fd, a[2] & u64::from(FD_CLOEXEC) != 0).map(|_| 0),
+        F_SETFD => lock(&t.fds).set_cloexec(fd, arg.0 & u64::from(FD_CLOEXEC) != 0).map(|_| 0),
         F_GETFL => Ok(u64::from(file_of(t, fd)?.flags())),
         F_SETFL => {
             let f = file_of(t, fd)?;
-            f.set_status_flags(a[2] as u32);
+            f.set_status_flags(OpenFlags::decode(t, arg.0)?.0);
             f.file.set_status_flags(f.flags())?;
             Ok(0)
         }
-        c if super::lock::is_lock_cmd(c) => super::lock::fcntl_lock(t, fd, c, a[2]),
-        c if super::memfd::is_seal_cmd(c) => super::memfd::fcntl_seals(t, fd, c, a[2]),
+        c if super::lock::is_lock_cmd(c) => super::lock::fcntl_lock(t, fd, c, UserPtr::new(arg.0)),
+        c if super::memfd::is_seal_cmd(c) => super::memfd::fcntl_seals(t, fd, c, u32::decode(t, arg.0)?),
         // Pipes (fs/pipe.rs).
-        F_GETPIPE_SZ | F_SETPIPE_SZ => crate::fs::pipe::fcntl(&*file_of(t, fd)?.file, cmd, a[2]),
+        F_GETPIPE_SZ | F_SETPIPE_SZ => crate::fs::pipe::fcntl(&*file_of(t, fd)?.file, cmd, arg.0),
         _ => {
             file_of(t, fd)?;
             Err(Errno::EINVAL)
@@ -538,19 +608,51 @@ pub fn fcntl(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     }
 }
 
-pub fn ioctl(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let fd = fd_arg(a[0])?;
-    let req = a[1] as u32;
+/// `ioctl`'s third argument, whose meaning is the request's (argument 1):
+/// the `int` the request points at shown as strace does (`[1]`), a window
+/// size decoded, left out for the requests that take none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IoctlArg(u64);
+
+impl SysArg for IoctlArg {
+    fn decode(_: &Task, raw: u64) -> KResult<Self> {
+        Ok(IoctlArg(raw))
+    }
+    fn strace(c: &Call<'_>, i: usize) -> String {
+        let arg = c.raw[i];
+        let failed = matches!(c.result, Some(Err(_)));
+        match c.raw[1] as u32 {
+            FIOCLEX | FIONCLEX => String::new(),
+            TIOCGWINSZ | TIOCSWINSZ => <UserPtr<Winsize> as SysArg>::strace(c, i),
+            FIONBIO | FIONREAD | TIOCGPGRP | TIOCSPGRP | TIOCGSID if !failed => {
+                match UserPtr::<i32>::new(arg).read(c.t) {
+                    Ok(v) => format!("[{v}]"),
+                    Err(_) => format!("{arg:#x}"),
+                }
+            }
+            _ => format!("{arg:#x}"),
+        }
+    }
+}
+
+/// Device-specific requests on `fd`: the descriptor flags and non-blocking
+/// mode here, the terminal's process group and session from the sandbox's
+/// own job control, readable bytes of files that know them; the rest go to
+/// the file, which decodes `arg` itself.
+#[syscall]
+pub fn ioctl(t: &mut Task, fd: Fd, request: IoctlReq, arg: IoctlArg) -> KResult<u64> {
+    let (fd, req) = (fd.0, request.0);
     let f = file_of(t, fd)?;
     // Changing a terminal's settings from the background raises SIGTTOU.
     if matches!(req, TCSETS | TCSETSW | TCSETSF | TIOCSWINSZ | TIOCSPGRP) {
         super::tty::job_control(t, &f, SIGTTOU)?;
     }
+    let int_ptr = UserPtr::<i32>::new(arg.0);
     match req {
         FIOCLEX => lock(&t.fds).set_cloexec(fd, true).map(|_| 0),
         FIONCLEX => lock(&t.fds).set_cloexec(fd, false).map(|_| 0),
         FIONBIO => {
-            let on: i32 = t.read_val(a[2])?;
+            let on = int_ptr.read(t)?;
             let fl = f.flags();
             f.set_status_flags(if on != 0 { fl | O_NONBLOCK } else { fl & !O_NONBLOCK });
             f.file.set_status_flags(f.flags())?;
@@ -565,22 +667,18 @@ pub fn ioctl(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
             let scratch = ScratchMem(&mut probe);
             f.file.ioctl(TCGETS, 0, &scratch)?;
             match req {
-                TIOCGPGRP => {
-                    let g = t.k.tty_pgrp.load(std::sync::atomic::Ordering::Relaxed);
-                    t.write_val(a[2], &g)?;
-                }
-                TIOCGSID => t.write_val(a[2], &t.k.tty_sid.load(std::sync::atomic::Ordering::Relaxed))?,
+                TIOCGPGRP => int_ptr.write(t, &t.k.tty_pgrp.load(Ordering::Relaxed))?,
+                TIOCGSID => int_ptr.write(t, &t.k.tty_sid.load(Ordering::Relaxed))?,
                 _ => {
-                    let g: i32 = t.read_val(a[2])?;
+                    let g = int_ptr.read(t)?;
                     if g < 0 {
                         return Err(Errno::EINVAL);
                     }
-                    let exists =
-                        t.k.all_processes().iter().any(|p| p.pgid.load(std::sync::atomic::Ordering::Relaxed) == g);
+                    let exists = t.k.all_processes().iter().any(|p| p.pgid.load(Ordering::Relaxed) == g);
                     if !exists {
                         return Err(Errno::ESRCH);
                     }
-                    t.k.tty_pgrp.store(g, std::sync::atomic::Ordering::Relaxed);
+                    t.k.tty_pgrp.store(g, Ordering::Relaxed);
                 }
             }
             Ok(0)
@@ -594,14 +692,14 @@ pub fn ioctl(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
                         let size = f.inode.as_ref().and_then(|i| i.attr().ok()).map_or(0, |a| a.size);
                         size.saturating_sub(*f.offset())
                     } else {
-                        return f.file.ioctl(req, a[2], &TaskMem(t));
+                        return f.file.ioctl(req, arg.0, &TaskMem(t));
                     }
                 }
             };
-            t.write_val(a[2], &(n.min(i32::MAX as u64) as i32))?;
+            int_ptr.write(t, &i32::try_from(n).unwrap_or(i32::MAX))?;
             Ok(0)
         }
-        _ => f.file.ioctl(req, a[2], &TaskMem(t)),
+        _ => f.file.ioctl(req, arg.0, &TaskMem(t)),
     }
 }
 
@@ -618,8 +716,53 @@ fn dtype_of_mode(mode: u32) -> u8 {
     }
 }
 
-pub fn getdents64(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let f = file_of(t, fd_arg(a[0])?)?;
+/// The buffer `getdents64` fills, printed as strace does: its address and
+/// how many records the call stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dirents(u64);
+
+impl Dirents {
+    pub fn bytes(self) -> UserBytes {
+        UserBytes::new(self.0)
+    }
+}
+
+impl SysArg for Dirents {
+    fn decode(_: &Task, raw: u64) -> KResult<Self> {
+        Ok(Dirents(raw))
+    }
+    fn strace(c: &Call<'_>, i: usize) -> String {
+        let addr = c.raw[i];
+        let Some(Ok(len)) = c.result else { return format!("{addr:#x}") };
+        let Ok(buf) = usize::try_from(len).map_err(|_| Errno::EFAULT).and_then(|n| UserBytes::new(addr).read(c.t, n))
+        else {
+            return format!("{addr:#x}");
+        };
+        format!("{addr:#x} /* {} entries */", count_dirents(&buf))
+    }
+}
+
+/// How many `linux_dirent64` records `buf` holds.
+fn count_dirents(buf: &[u8]) -> usize {
+    let mut n = 0;
+    let mut at = 0;
+    // `d_reclen` is the little-endian u16 after `d_ino` and `d_off`.
+    while let Some(&[lo, hi]) = buf.get(at + 16..at + 18) {
+        let reclen = usize::from(u16::from_le_bytes([lo, hi]));
+        if reclen == 0 {
+            break;
+        }
+        n += 1;
+        at += reclen;
+    }
+    n
+}
+
+/// Read directory entries of `fd` into `dirp` as `struct linux_dirent64`
+/// records, as many whole ones as fit in `count` bytes.
+#[syscall]
+pub fn getdents64(t: &mut Task, fd: Fd, dirp: Dirents, count: u32) -> KResult<u64> {
+    let f = file_of(t, fd.0)?;
     let inode = f.inode.clone().ok_or(Errno::ENOTDIR)?;
     let attr = inode.attr()?;
     if !attr.is_dir() {
@@ -628,7 +771,7 @@ pub fn getdents64(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     if f.flags() & O_PATH != 0 {
         return Err(Errno::EBADF);
     }
-    let count = a[2] as usize;
+    let count = usize::try_from(count).map_err(|_| Errno::EINVAL)?;
     let mut entries = lock(&f.dir_entries);
     if entries.is_none() {
         let mut v = vec![
@@ -663,7 +806,7 @@ pub fn getdents64(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     if out.is_empty() && idx < list.len() {
         return Err(Errno::EINVAL);
     }
-    t.write_bytes(a[1], &out)?;
+    dirp.bytes().write(t, &out)?;
     *off = idx as u64;
     Ok(out.len() as u64)
 }
@@ -674,15 +817,19 @@ fn parent_ino(f: &FileDescription) -> Option<u64> {
     p.inode.attr().ok().map(|a| a.ino)
 }
 
-pub fn fsync(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    file_of(t, fd_arg(a[0])?)?.file.fsync().map(|_| 0)
+/// Flush `fd`'s file to its storage (`fdatasync` too: the file systems
+/// here keep no metadata apart from data).
+#[syscall]
+pub fn fsync(t: &mut Task, fd: Fd) -> KResult<u64> {
+    file_of(t, fd.0)?.file.fsync().map(|_| 0)
 }
 
-pub fn ftruncate(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let f = file_of(t, fd_arg(a[0])?)?;
-    if (a[1] as i64) < 0 {
-        return Err(Errno::EINVAL);
-    }
+/// Set the size of the regular file open for writing at `fd`. A negative
+/// length is `EINVAL` before the descriptor is looked at, as in Linux's
+/// `do_sys_ftruncate`.
+#[syscall]
+pub fn ftruncate(t: &mut Task, fd: Fd, length: Offset) -> KResult<u64> {
+    let f = file_of(t, fd.0)?;
     if !f.writable() {
         return Err(Errno::EINVAL);
     }
@@ -690,7 +837,7 @@ pub fn ftruncate(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     if !inode.attr()?.is_regular() {
         return Err(Errno::EINVAL);
     }
-    inode.set_attr(&SetAttr { size: Some(a[1]), ..Default::default() })?;
+    inode.set_attr(&SetAttr { size: Some(length.0), ..Default::default() })?;
     crate::fs::inotify::notify_file(&f, IN_MODIFY);
     Ok(0)
 }

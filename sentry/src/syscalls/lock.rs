@@ -6,7 +6,10 @@ use abi::consts::*;
 use abi::Errno;
 use zerocopy::{AsBytes, FromBytes, FromZeroes};
 
-use super::{fd_arg, file_of, int_arg};
+use sentry_macros::syscall;
+
+use super::args::{Call, Fd, SysArg, UserPtr, UserType};
+use super::file_of;
 use crate::kernel::Task;
 use crate::vfs::lock::{locks, InodeKey, LockKind, Owner, Pending, RecordLock};
 use crate::vfs::{FileDescription, KResult};
@@ -27,7 +30,7 @@ const F_UNLCK: i16 = 2;
 /// `struct flock` (x86-64: 32 bytes with padding).
 #[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
 #[repr(C)]
-struct Flock {
+pub struct Flock {
     l_type: i16,
     l_whence: i16,
     _pad0: u32,
@@ -35,6 +38,38 @@ struct Flock {
     l_len: i64,
     l_pid: i32,
     _pad1: u32,
+}
+
+impl UserType for Flock {
+    fn strace(&self) -> Option<String> {
+        let l_type = match self.l_type {
+            F_RDLCK => "F_RDLCK".to_string(),
+            F_WRLCK => "F_WRLCK".to_string(),
+            F_UNLCK => "F_UNLCK".to_string(),
+            v => v.to_string(),
+        };
+        let whence = match u32::try_from(self.l_whence) {
+            Ok(SEEK_SET) => "SEEK_SET".to_string(),
+            Ok(SEEK_CUR) => "SEEK_CUR".to_string(),
+            Ok(SEEK_END) => "SEEK_END".to_string(),
+            _ => self.l_whence.to_string(),
+        };
+        Some(format!("{{l_type={l_type}, l_whence={whence}, l_start={}, l_len={}}}", self.l_start, self.l_len))
+    }
+}
+
+/// A `flock` operation: `LOCK_SH`, `LOCK_EX` or `LOCK_UN`, with `LOCK_NB`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlockOp(pub i32);
+
+impl SysArg for FlockOp {
+    fn decode(t: &Task, raw: u64) -> KResult<Self> {
+        i32::decode(t, raw).map(FlockOp)
+    }
+    fn strace(c: &Call<'_>, i: usize) -> String {
+        let names = [(LOCK_SH, "LOCK_SH"), (LOCK_EX, "LOCK_EX"), (LOCK_UN, "LOCK_UN"), (LOCK_NB, "LOCK_NB")];
+        super::file::flag_names(u64::from(c.raw[i] as u32), &names.map(|(bit, n)| (bit.unsigned_abs().into(), n)))
+    }
 }
 
 /// Whether `cmd` is an `fcntl` record-lock command this module handles.
@@ -88,9 +123,12 @@ fn range_of(f: &FileDescription, fl: &Flock) -> KResult<(u64, u64)> {
     Ok((s, e))
 }
 
-pub fn flock(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let f = file_of(t, fd_arg(a[0])?)?;
-    let op = int_arg(a[1]);
+/// Take or drop a whole-file advisory lock on `fd`'s file (shared,
+/// exclusive, or none), waiting unless `LOCK_NB`.
+#[syscall]
+pub fn flock(t: &mut Task, fd: Fd, operation: FlockOp) -> KResult<u64> {
+    let f = file_of(t, fd.0)?;
+    let op = operation.0;
     let kind = match op & !LOCK_NB {
         LOCK_SH => Some(LockKind::Read),
         LOCK_EX => Some(LockKind::Write),
@@ -120,10 +158,10 @@ pub fn flock(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     Ok(0)
 }
 
-/// `fcntl(fd, cmd, arg)` for the record-lock commands.
-pub fn fcntl_lock(t: &Task, fd: i32, cmd: u32, arg: u64) -> KResult<u64> {
+/// `fcntl(fd, cmd, lock)` for the record-lock commands.
+pub fn fcntl_lock(t: &Task, fd: i32, cmd: u32, lock: UserPtr<Flock>) -> KResult<u64> {
     let f = file_of(t, fd)?;
-    let mut fl: Flock = t.read_val(arg)?;
+    let mut fl = lock.read(t)?;
     let ofd = matches!(cmd, F_OFD_GETLK | F_OFD_SETLK | F_OFD_SETLKW);
     if ofd && fl.l_pid != 0 {
         return Err(Errno::EINVAL);
@@ -144,7 +182,7 @@ pub fn fcntl_lock(t: &Task, fd: i32, cmd: u32, arg: u64) -> KResult<u64> {
             None => fl.l_type = F_UNLCK,
             Some(c) => fill(&mut fl, &c),
         }
-        t.write_val(arg, &fl)?;
+        lock.write(t, &fl)?;
         return Ok(0);
     }
 

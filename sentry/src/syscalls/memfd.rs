@@ -5,6 +5,9 @@ use std::sync::{Arc, OnceLock};
 use abi::consts::*;
 use abi::Errno;
 
+use sentry_macros::syscall;
+
+use super::args::{MemfdFlags, UserCStr};
 use super::file_of;
 use crate::fs::{next_dev, Tmpfs, TmpfsInode};
 use crate::kernel::Task;
@@ -12,7 +15,7 @@ use crate::vfs::{lock, CreateAttr, FileDescription, InodeRef, KResult};
 
 const F_ADD_SEALS: u32 = 1033;
 
-const F_GET_SEALS: u32 = 1034;
+pub(super) const F_GET_SEALS: u32 = 1034;
 
 const MFD_CLOEXEC: u32 = 1;
 
@@ -33,15 +36,18 @@ fn memfd_fs() -> &'static Arc<Tmpfs> {
     FS.get_or_init(|| Tmpfs::new(next_dev(), S_IFDIR | 0o1777, 0, 0))
 }
 
-pub fn memfd_create(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let flags = a[1] as u32;
+/// An anonymous tmpfs file named `memfd:name`, sealable with
+/// `MFD_ALLOW_SEALING`.
+#[syscall]
+pub fn memfd_create(t: &mut Task, name: UserCStr, flags: MemfdFlags) -> KResult<u64> {
+    let flags = flags.0;
     if flags & !(MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB | MFD_NOEXEC_SEAL | MFD_EXEC) != 0
         || flags & (MFD_NOEXEC_SEAL | MFD_EXEC) == MFD_NOEXEC_SEAL | MFD_EXEC
         || flags & MFD_HUGETLB != 0
     {
         return Err(Errno::EINVAL);
     }
-    let name = lock(&t.mm).read_cstring(a[0], MFD_NAME_MAX + 1).map_err(|e| match e {
+    let name = name.read_max(t, MFD_NAME_MAX + 1).map_err(|e| match e {
         Errno::ENAMETOOLONG => Errno::EINVAL,
         e => e,
     })?;
@@ -63,7 +69,7 @@ pub fn memfd_create(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     shown.extend_from_slice(&name);
     shown.extend_from_slice(b" (deleted)");
     let fd = FileDescription::new_anon(file, Some(inode), O_RDWR | O_LARGEFILE, shown);
-    lock(&t.fds).insert_from(0, fd, flags & MFD_CLOEXEC != 0, super::fd_limit(t)).map(|n| n as u64)
+    lock(&t.fds).insert_from(0, fd, flags & MFD_CLOEXEC != 0, super::fd_limit(t)).map(super::file::fd_result)
 }
 
 /// Whether `cmd` is `F_ADD_SEALS` or `F_GET_SEALS`.
@@ -71,8 +77,8 @@ pub fn is_seal_cmd(cmd: u32) -> bool {
     matches!(cmd, F_ADD_SEALS | F_GET_SEALS)
 }
 
-/// `fcntl(fd, F_ADD_SEALS | F_GET_SEALS, arg)`.
-pub fn fcntl_seals(t: &Task, fd: i32, cmd: u32, arg: u64) -> KResult<u64> {
+/// `fcntl(fd, F_ADD_SEALS | F_GET_SEALS, seals)`.
+pub fn fcntl_seals(t: &Task, fd: i32, cmd: u32, seals_to_add: u32) -> KResult<u64> {
     let f = file_of(t, fd)?;
     let seals = f.file.seals().ok_or(Errno::EINVAL)?;
     if cmd == F_GET_SEALS {
@@ -81,5 +87,5 @@ pub fn fcntl_seals(t: &Task, fd: i32, cmd: u32, arg: u64) -> KResult<u64> {
     if !f.writable() {
         return Err(Errno::EPERM);
     }
-    f.file.add_seals(arg as u32).map(|_| 0)
+    f.file.add_seals(seals_to_add).map(|_| 0)
 }
