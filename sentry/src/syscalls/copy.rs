@@ -5,10 +5,39 @@ use std::sync::Arc;
 
 use abi::consts::*;
 use abi::Errno;
+use sentry_macros::syscall;
+use zerocopy::{AsBytes, FromBytes, FromZeroes};
 
-use super::{fd_arg, file_of};
+use super::args::{Fd, UserPtr, UserType};
+use super::file_of;
 use crate::kernel::Task;
 use crate::vfs::{FileDescription, KResult};
+
+/// A `loff_t` the call reads and updates (`copy_file_range`, `sendfile`,
+/// `splice`), printed as strace does: `[offset]`.
+#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
+#[repr(transparent)]
+pub struct Loff(pub i64);
+
+impl UserType for Loff {
+    fn strace(&self) -> Option<String> {
+        Some(format!("[{}]", self.0))
+    }
+}
+
+/// The offset at `p`, or `None` for `NULL`; a negative one is `EINVAL`.
+pub(super) fn read_off(t: &Task, p: UserPtr<Loff>) -> KResult<Option<u64>> {
+    match p.read_opt(t)? {
+        Some(Loff(v)) => u64::try_from(v).map(Some).map_err(|_| Errno::EINVAL),
+        None => Ok(None),
+    }
+}
+
+/// Store the offset `v` (never past `i64::MAX`: the calls check the end of
+/// the range first) at `p`.
+pub(super) fn write_off(t: &Task, p: UserPtr<Loff>, v: u64) -> KResult<()> {
+    p.write(t, &Loff(i64::try_from(v).map_err(|_| Errno::EOVERFLOW)?))
+}
 
 /// Largest chunk copied at once by `sendfile` and `copy_file_range`.
 const CHUNK: usize = 1 << 16;
@@ -142,16 +171,24 @@ fn regular(f: &FileDescription) -> KResult<()> {
     Ok(())
 }
 
-fn read_off(t: &Task, addr: u64) -> KResult<u64> {
-    let v: i64 = t.read_val(addr)?;
-    u64::try_from(v).map_err(|_| Errno::EINVAL)
-}
-
-pub fn copy_file_range(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let inf = file_of(t, fd_arg(a[0])?)?;
-    let out = file_of(t, fd_arg(a[2])?)?;
-    let len = usize::try_from(a[4]).unwrap_or(usize::MAX).min(0x7fff_f000);
-    if a[5] != 0 {
+/// Copy up to `len` bytes between two regular files, at the offsets
+/// `off_in`/`off_out` point at (updated) or the files' own (moved). The
+/// descriptors are checked first, then `flags` (which must be 0), as in
+/// Linux.
+#[syscall]
+pub fn copy_file_range(
+    t: &mut Task,
+    fd_in: Fd,
+    off_in: UserPtr<Loff>,
+    fd_out: Fd,
+    off_out: UserPtr<Loff>,
+    len: usize,
+    flags: u32,
+) -> KResult<u64> {
+    let inf = file_of(t, fd_in.0)?;
+    let out = file_of(t, fd_out.0)?;
+    let len = len.min(0x7fff_f000);
+    if flags != 0 {
         return Err(Errno::EINVAL);
     }
     if !inf.readable() || !out.writable() || out.flags() & O_APPEND != 0 {
@@ -162,14 +199,17 @@ pub fn copy_file_range(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     // A file that keeps its own offset (a donated host file, whose offset
     // the host and every sharer of the description move) is read or
     // written at that offset, never at the description's.
-    let in_own = a[1] == 0 && inf.file.has_own_offset();
-    let out_own = a[3] == 0 && out.file.has_own_offset();
-    let mut in_off = match a[1] {
-        0 if in_own => crate::vfs::CURRENT_POS,
-        0 => *inf.offset(),
-        p => read_off(t, p)?,
+    let in_own = off_in.is_null() && inf.file.has_own_offset();
+    let out_own = off_out.is_null() && out.file.has_own_offset();
+    let mut in_off = match read_off(t, off_in)? {
+        Some(p) => p,
+        None if in_own => crate::vfs::CURRENT_POS,
+        None => *inf.offset(),
     };
-    let mut out_off = if a[3] != 0 { read_off(t, a[3])? } else { *out.offset() };
+    let mut out_off = match read_off(t, off_out)? {
+        Some(p) => p,
+        None => *out.offset(),
+    };
     let same = inf.inode.as_ref().zip(out.inode.as_ref()).is_some_and(|(x, y)| Arc::ptr_eq(x, y));
     if same
         && !in_own
@@ -188,23 +228,27 @@ pub fn copy_file_range(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     } else {
         copy_between(t, &inf, &mut in_off, &out, Some(&mut out_off), len)?
     };
-    if a[1] != 0 {
-        t.write_val(a[1], &(in_off as i64))?;
+    if !off_in.is_null() {
+        write_off(t, off_in, in_off)?;
     } else if !in_own {
         *inf.offset() = in_off;
     }
-    if a[3] != 0 {
-        t.write_val(a[3], &(out_off as i64))?;
+    if !off_out.is_null() {
+        write_off(t, off_out, out_off)?;
     } else if !out_own {
         *out.offset() = out_off;
     }
     Ok(n as u64)
 }
 
-pub fn sendfile(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let out = file_of(t, fd_arg(a[0])?)?;
-    let inf = file_of(t, fd_arg(a[1])?)?;
-    let count = usize::try_from(a[3]).unwrap_or(usize::MAX).min(0x7fff_f000);
+/// Copy up to `count` bytes from `in_fd` to `out_fd`, from the offset
+/// `offset` points at (updated; the file's own stays) or from the file's
+/// own offset (moved).
+#[syscall]
+pub fn sendfile(t: &mut Task, out_fd: Fd, in_fd: Fd, offset: UserPtr<Loff>, count: usize) -> KResult<u64> {
+    let out = file_of(t, out_fd.0)?;
+    let inf = file_of(t, in_fd.0)?;
+    let count = count.min(0x7fff_f000);
     if !inf.readable() || !out.writable() {
         return Err(Errno::EBADF);
     }
@@ -214,10 +258,9 @@ pub fn sendfile(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     if inf.inode.as_ref().and_then(|i| i.attr().ok()).is_some_and(|at| at.is_dir()) {
         return Err(Errno::EISDIR);
     }
-    if a[2] != 0 {
-        let mut off = read_off(t, a[2])?;
+    if let Some(mut off) = read_off(t, offset)? {
         let n = copy_between(t, &inf, &mut off, &out, None, count)?;
-        t.write_val(a[2], &(off as i64))?;
+        write_off(t, offset, off)?;
         return Ok(n as u64);
     }
     if !inf.file.seekable() || inf.file.has_own_offset() {

@@ -3,20 +3,24 @@
 use abi::consts::*;
 use abi::Errno;
 
-use super::{fd_arg, file_of};
+use sentry_macros::syscall;
+
+use super::args::{Fadvice, Fd};
+use super::file_of;
 use crate::kernel::Task;
 use crate::vfs::KResult;
 
 /// `fadvise64` advice: `POSIX_FADV_NORMAL` (0) to `POSIX_FADV_NOREUSE` (5).
-const POSIX_FADV_NOREUSE: u64 = 5;
+const POSIX_FADV_NOREUSE: i32 = 5;
 
 /// `fadvise64(fd, offset, len, advice)`. Advice is a hint about caching;
 /// the sentry's files live in memory or are read through the gofer on
 /// demand, so valid advice has no effect, as on Linux for files without a
 /// backing device. The checks are those of Linux's `generic_fadvise`.
 /// (Was ENOSYS; `cp` calls it on every file: tests/c/fs_open_files.c.)
-pub fn fadvise64(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let f = file_of(t, fd_arg(a[0])?)?;
+#[syscall]
+pub fn fadvise64(t: &mut Task, fd: Fd, _offset: i64, len: i64, advice: Fadvice) -> KResult<u64> {
+    let f = file_of(t, fd.0)?;
     if f.flags() & O_PATH != 0 {
         return Err(Errno::EBADF);
     }
@@ -25,8 +29,7 @@ pub fn fadvise64(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
             return Err(Errno::ESPIPE);
         }
     }
-    let len = a[2] as i64;
-    if len < 0 || a[3] > POSIX_FADV_NOREUSE {
+    if len < 0 || !(0..=POSIX_FADV_NOREUSE).contains(&advice.0) {
         return Err(Errno::EINVAL);
     }
     Ok(0)

@@ -31,10 +31,10 @@ pub struct TaskMem<'a>(pub &'a Task);
 
 impl UserMem for TaskMem<'_> {
     fn read_bytes(&self, addr: u64, buf: &mut [u8]) -> KResult<()> {
-        self.0.read_bytes(addr, buf)
+        UserBytes::new(addr).read_into(self.0, buf)
     }
     fn write_bytes(&self, addr: u64, buf: &[u8]) -> KResult<()> {
-        self.0.write_bytes(addr, buf)
+        UserBytes::new(addr).write(self.0, buf)
     }
 }
 

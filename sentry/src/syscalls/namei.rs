@@ -3,9 +3,44 @@
 use abi::consts::*;
 use abi::Errno;
 
-use super::{dir_of, int_arg};
+use sentry_macros::syscall;
+
+use super::args::{file_mode, Call, DirFd, SysArg, UserCStr};
+use super::dir_of;
 use crate::kernel::Task;
 use crate::vfs::{may_access, CreateAttr, KResult, NodeKind};
+
+/// A node's type and permissions (`mknod`'s mode), printed as strace
+/// does: `S_IFIFO|0644`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NodeMode(pub u32);
+
+impl SysArg for NodeMode {
+    fn decode(t: &Task, raw: u64) -> KResult<Self> {
+        u32::decode(t, raw).map(NodeMode)
+    }
+    fn strace(c: &Call<'_>, i: usize) -> String {
+        file_mode(c.raw[i] as u32)
+    }
+}
+
+/// The device number of a node whose mode is argument `MODE`: printed as
+/// strace does, `makedev(0x1, 0x3)`, and only for device nodes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dev<const MODE: usize>(pub u32);
+
+impl<const MODE: usize> SysArg for Dev<MODE> {
+    fn decode(t: &Task, raw: u64) -> KResult<Self> {
+        u32::decode(t, raw).map(Dev)
+    }
+    fn strace(c: &Call<'_>, i: usize) -> String {
+        if !matches!(c.raw[MODE] as u32 & S_IFMT, S_IFCHR | S_IFBLK) {
+            return String::new();
+        }
+        let dev = c.raw[i] as u32;
+        format!("makedev({:#x}, {:#x})", (dev >> 8) & 0xfff, (dev & 0xff) | ((dev >> 12) & 0xfff00))
+    }
+}
 
 fn do_mknod(t: &Task, dirfd: i32, path: &[u8], mode: u32, dev: u64) -> KResult<u64> {
     let creds = t.creds();
@@ -39,12 +74,17 @@ fn do_mknod(t: &Task, dirfd: i32, path: &[u8], mode: u32, dev: u64) -> KResult<u
     Ok(0)
 }
 
-pub fn mknod(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let p = t.read_path(a[0])?;
-    do_mknod(t, AT_FDCWD, &p, a[1] as u32, u64::from(a[2] as u32))
+/// Create a regular file, FIFO, socket or (for root) device node at
+/// `pathname`.
+#[syscall]
+pub fn mknod(t: &mut Task, pathname: UserCStr, mode: NodeMode, dev: Dev<1>) -> KResult<u64> {
+    let p = pathname.read(t)?;
+    do_mknod(t, AT_FDCWD, &p, mode.0, u64::from(dev.0))
 }
 
-pub fn mknodat(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let p = t.read_path(a[1])?;
-    do_mknod(t, int_arg(a[0]), &p, a[2] as u32, u64::from(a[3] as u32))
+/// `mknod` relative to `dirfd`.
+#[syscall]
+pub fn mknodat(t: &mut Task, dirfd: DirFd, pathname: UserCStr, mode: NodeMode, dev: Dev<2>) -> KResult<u64> {
+    let p = pathname.read(t)?;
+    do_mknod(t, dirfd.0, &p, mode.0, u64::from(dev.0))
 }

@@ -4,10 +4,16 @@
 use std::sync::{Arc, Mutex};
 
 use abi::consts::*;
+use abi::types::OpenHow;
 use abi::Errno;
-use zerocopy::{AsBytes, FromBytes, FromZeroes};
+use sentry_macros::syscall;
+use zerocopy::FromBytes;
 
-use super::{dir_of, fd_arg, file_of, int_arg, resolve_at};
+use super::args::{
+    octal, AtFlags, Call, CloseRangeFlags, DirFd, Fd, Mode, SysArg, UserBytes, UserCStr, UserPtr, UserType,
+};
+use super::file::{fd_result, flag_names};
+use super::{dir_of, file_of, resolve_at};
 use crate::kernel::Task;
 use crate::vfs::{lock, may_access, CreateAttr, Dentry, FileDescription, KResult, Location, ResolveOpts, SetAttr};
 
@@ -51,26 +57,45 @@ const VALID_OPEN_FLAGS: u64 = (O_ACCMODE
     | O_TMPFILE
     | O_SYNC) as u64;
 
-/// `struct open_how`.
-#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
-#[repr(C)]
-struct OpenHow {
-    flags: u64,
-    mode: u64,
-    resolve: u64,
+/// strace's `struct open_how`: the mode only where it matters.
+impl UserType for OpenHow {
+    fn strace(&self) -> Option<String> {
+        let creates = self.flags & u64::from(O_CREAT) != 0 || self.flags & u64::from(O_TMPFILE) == u64::from(O_TMPFILE);
+        let mode = match u32::try_from(self.mode) {
+            _ if !creates && self.mode == 0 => String::new(),
+            Ok(m) => format!(", mode={}", octal(m)),
+            Err(_) => format!(", mode=0{:o}", self.mode),
+        };
+        let resolve = flag_names(self.resolve, &RESOLVE_NAMES);
+        Some(format!("{{flags={}{mode}, resolve={resolve}}}", super::table::oflags(self.flags)))
+    }
 }
 
-pub fn openat2(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let size = a[3];
-    let base = std::mem::size_of::<OpenHow>() as u64;
+const RESOLVE_NAMES: [(u64, &str); 6] = [
+    (RESOLVE_NO_XDEV, "RESOLVE_NO_XDEV"),
+    (RESOLVE_NO_MAGICLINKS, "RESOLVE_NO_MAGICLINKS"),
+    (RESOLVE_NO_SYMLINKS, "RESOLVE_NO_SYMLINKS"),
+    (RESOLVE_BENEATH, "RESOLVE_BENEATH"),
+    (RESOLVE_IN_ROOT, "RESOLVE_IN_ROOT"),
+    (RESOLVE_CACHED, "RESOLVE_CACHED"),
+];
+
+/// `openat` with the flags, mode and path-walk restrictions (`RESOLVE_*`)
+/// in an extensible `struct open_how` of `size` bytes: bytes past the ones
+/// known here must be zero (`E2BIG`), and unknown flags, a mode without
+/// `O_CREAT`/`O_TMPFILE` or contradictory restrictions are `EINVAL`, all
+/// before the path is read, as in Linux.
+#[syscall]
+pub fn openat2(t: &mut Task, dirfd: DirFd, pathname: UserCStr, how: UserPtr<OpenHow>, size: usize) -> KResult<u64> {
+    let base = std::mem::size_of::<OpenHow>();
     if size < base {
         return Err(Errno::EINVAL);
     }
     if size > 4096 {
         return Err(Errno::E2BIG);
     }
-    let raw = t.read_vec(a[2], usize::try_from(size).map_err(|_| Errno::E2BIG)?)?;
-    if raw[std::mem::size_of::<OpenHow>()..].iter().any(|&b| b != 0) {
+    let raw = UserBytes::new(how.addr()).read(t, size)?;
+    if raw[base..].iter().any(|&b| b != 0) {
         return Err(Errno::E2BIG);
     }
     let how = OpenHow::read_from_prefix(&raw[..]).ok_or(Errno::EINVAL)?;
@@ -99,9 +124,9 @@ pub fn openat2(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
         no_magiclinks: how.resolve & RESOLVE_NO_MAGICLINKS != 0,
         no_xdev: how.resolve & RESOLVE_NO_XDEV != 0,
     };
-    let path = t.read_path(a[1])?;
+    let path = pathname.read(t)?;
     let mode = u32::try_from(how.mode).map_err(|_| Errno::EINVAL)?;
-    super::file::do_open_with(t, int_arg(a[0]), &path, flags, mode, &opts).map(|fd| fd as u64)
+    super::file::do_open_with(t, dirfd.0, &path, flags, mode, &opts).map(fd_result)
 }
 
 /// `open(dir, O_TMPFILE | O_WRONLY or O_RDWR, mode)`: an unnamed regular
@@ -135,9 +160,12 @@ pub fn open_tmpfile(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32, ho
     lock(&t.fds).insert_from(0, fd, flags & O_CLOEXEC != 0, super::fd_limit(t))
 }
 
-pub fn close_range(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let (first, last) = (a[0] as u32, a[1] as u32);
-    let flags = a[2] as u32;
+/// Close (or, with `CLOSE_RANGE_CLOEXEC`, mark close-on-exec) every open
+/// descriptor from `first` to `last`; `CLOSE_RANGE_UNSHARE` first gives the
+/// task its own copy of a shared table.
+#[syscall]
+pub fn close_range(t: &mut Task, first: u32, last: u32, flags: CloseRangeFlags) -> KResult<u64> {
+    let flags = flags.0;
     if flags & !(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) != 0 || first > last {
         return Err(Errno::EINVAL);
     }
@@ -166,24 +194,45 @@ pub fn close_range(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     Ok(0)
 }
 
-pub fn fchmodat2(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let flags = a[3] as u32;
+/// `fchmodat` with flags (`AT_SYMLINK_NOFOLLOW`, `AT_EMPTY_PATH`); a
+/// symlink's mode stays fixed, as in Linux.
+#[syscall]
+pub fn fchmodat2(t: &mut Task, dirfd: DirFd, pathname: UserCStr, mode: Mode, flags: AtFlags) -> KResult<u64> {
+    let flags = flags.0;
     if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
-    let p = t.read_path(a[1])?;
-    let loc = resolve_at(t, int_arg(a[0]), &p, flags & AT_SYMLINK_NOFOLLOW == 0, flags & AT_EMPTY_PATH != 0)?;
+    let p = pathname.read(t)?;
+    let loc = resolve_at(t, dirfd.0, &p, flags & AT_SYMLINK_NOFOLLOW == 0, flags & AT_EMPTY_PATH != 0)?;
     if loc.inode().attr()?.is_symlink() {
         // Linux keeps a symlink's mode fixed.
         return Err(Errno::EOPNOTSUPP);
     }
-    super::fs::do_chmod(t, &loc, a[2] as u32)
+    super::fs::do_chmod(t, &loc, mode.0)
 }
 
-pub fn fallocate(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let f = file_of(t, fd_arg(a[0])?)?;
-    let mode = a[1] as u32;
-    let (off, len) = (a[2] as i64, a[3] as i64);
+/// `fallocate` mode bits (`FALLOC_FL_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FallocMode(pub u32);
+
+impl SysArg for FallocMode {
+    fn decode(t: &Task, raw: u64) -> KResult<Self> {
+        u32::decode(t, raw).map(FallocMode)
+    }
+    fn strace(c: &Call<'_>, i: usize) -> String {
+        let names = [(FALLOC_FL_KEEP_SIZE, "FALLOC_FL_KEEP_SIZE"), (FALLOC_FL_PUNCH_HOLE, "FALLOC_FL_PUNCH_HOLE")];
+        flag_names(u64::from(c.raw[i] as u32), &names.map(|(bit, n)| (u64::from(bit), n)))
+    }
+}
+
+/// Reserve `len` bytes of `fd`'s regular file from `offset`: growing it
+/// (unless `FALLOC_FL_KEEP_SIZE`), or what the file itself supports (hole
+/// punching). The offset and length are checked after the descriptor, as
+/// in Linux.
+#[syscall]
+pub fn fallocate(t: &mut Task, fd: Fd, mode: FallocMode, offset: i64, len: i64) -> KResult<u64> {
+    let f = file_of(t, fd.0)?;
+    let (mode, off) = (mode.0, offset);
     if off < 0 || len <= 0 {
         return Err(Errno::EINVAL);
     }

@@ -3,12 +3,28 @@
 use abi::consts::*;
 use abi::Errno;
 
+use sentry_macros::syscall;
+use zerocopy::{AsBytes, FromBytes, FromZeroes};
+
+use super::args::{PipeFlags, UserPtr, UserType};
 use super::fd_limit;
 use crate::fs::pipe::{Pipe, PipeInode};
 use crate::kernel::Task;
 use crate::vfs::{lock, FileDescription, KResult};
 
-fn do_pipe2(t: &Task, addr: u64, flags: u32) -> KResult<u64> {
+/// The two descriptors `pipe` stores (`int pipefd[2]`), printed as strace
+/// does: `[3, 4]`.
+#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
+#[repr(transparent)]
+pub struct FdPair(pub [i32; 2]);
+
+impl UserType for FdPair {
+    fn strace(&self) -> Option<String> {
+        Some(format!("[{}, {}]", self.0[0], self.0[1]))
+    }
+}
+
+fn do_pipe2(t: &Task, pipefd: UserPtr<FdPair>, flags: u32) -> KResult<u64> {
     if flags & !(O_NONBLOCK | O_CLOEXEC | O_DIRECT) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -32,7 +48,7 @@ fn do_pipe2(t: &Task, addr: u64, flags: u32) -> KResult<u64> {
         }
     };
     drop(fds);
-    if let Err(e) = t.write_val(addr, &[rfd, wfd]) {
+    if let Err(e) = pipefd.write(t, &FdPair([rfd, wfd])) {
         let mut fds = lock(&t.fds);
         let removed = (fds.remove(rfd), fds.remove(wfd));
         drop(fds);
@@ -42,10 +58,14 @@ fn do_pipe2(t: &Task, addr: u64, flags: u32) -> KResult<u64> {
     Ok(0)
 }
 
-pub fn pipe(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    do_pipe2(t, a[0], 0)
+/// A pipe: its read end at `pipefd[0]`, its write end at `pipefd[1]`.
+#[syscall]
+pub fn pipe(t: &mut Task, pipefd: UserPtr<FdPair>) -> KResult<u64> {
+    do_pipe2(t, pipefd, 0)
 }
 
-pub fn pipe2(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    do_pipe2(t, a[0], a[1] as u32)
+/// `pipe` with `O_NONBLOCK`, `O_CLOEXEC` and `O_DIRECT`.
+#[syscall]
+pub fn pipe2(t: &mut Task, pipefd: UserPtr<FdPair>, flags: PipeFlags) -> KResult<u64> {
+    do_pipe2(t, pipefd, flags.0)
 }

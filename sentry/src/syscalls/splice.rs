@@ -5,9 +5,11 @@
 use abi::consts::*;
 use abi::Errno;
 
-use super::copy::write_out;
-use super::file::read_iovecs;
-use super::{fd_arg, file_of};
+use sentry_macros::syscall;
+
+use super::args::{Fd, Iovecs, SpliceFlags, UserBytes, UserPtr};
+use super::copy::{read_off, write_off, write_out, Loff};
+use super::file_of;
 use crate::fs::pipe::{pipe_of, Pipe};
 use crate::kernel::Task;
 use crate::vfs::{FileDescription, KResult};
@@ -28,14 +30,6 @@ fn peek_wait(t: &Task, pipe: &Pipe, max: usize, nonblock: bool) -> KResult<Vec<u
         return Err(Errno::EAGAIN);
     }
     t.wait_until(&[pipe.wait_queue()], None, || Ok(pipe.peek(max)))
-}
-
-fn offset_arg(t: &Task, addr: u64) -> KResult<Option<u64>> {
-    if addr == 0 {
-        return Ok(None);
-    }
-    let v: i64 = t.read_val(addr)?;
-    u64::try_from(v).map(Some).map_err(|_| Errno::EINVAL)
 }
 
 fn check_flags(flags: u32) -> KResult<()> {
@@ -61,11 +55,22 @@ fn read_in(inf: &FileDescription, off: Option<u64>, len: usize) -> KResult<Vec<u
     Ok(buf)
 }
 
-pub fn splice(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let inf = file_of(t, fd_arg(a[0])?)?;
-    let out = file_of(t, fd_arg(a[2])?)?;
-    let len = usize::try_from(a[4]).unwrap_or(usize::MAX).min(CHUNK);
-    let flags = a[5] as u32;
+/// Move up to `len` bytes from `fd_in` to `fd_out`, one of which is a
+/// pipe, at the offset the other's `off_*` points at (updated) or its own.
+#[syscall]
+pub fn splice(
+    t: &mut Task,
+    fd_in: Fd,
+    off_in: UserPtr<Loff>,
+    fd_out: Fd,
+    off_out: UserPtr<Loff>,
+    len: usize,
+    flags: SpliceFlags,
+) -> KResult<u64> {
+    let inf = file_of(t, fd_in.0)?;
+    let out = file_of(t, fd_out.0)?;
+    let len = len.min(CHUNK);
+    let flags = flags.0;
     check_flags(flags)?;
     if !inf.readable() || !out.writable() {
         return Err(Errno::EBADF);
@@ -75,7 +80,7 @@ pub fn splice(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     if in_pipe.is_none() && out_pipe.is_none() {
         return Err(Errno::EINVAL);
     }
-    if (in_pipe.is_some() && a[1] != 0) || (out_pipe.is_some() && a[3] != 0) {
+    if (in_pipe.is_some() && !off_in.is_null()) || (out_pipe.is_some() && !off_out.is_null()) {
         return Err(Errno::ESPIPE);
     }
     if out_pipe.is_none() && out.flags() & O_APPEND != 0 {
@@ -85,8 +90,8 @@ pub fn splice(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
         return Ok(0);
     }
     let nonblock = flags & SPLICE_F_NONBLOCK != 0;
-    let in_off = offset_arg(t, a[1])?;
-    let out_off = offset_arg(t, a[3])?;
+    let in_off = read_off(t, off_in)?;
+    let out_off = read_off(t, off_out)?;
     let data = match &in_pipe {
         Some(p) => peek_wait(t, p, len, nonblock || inf.flags() & O_NONBLOCK != 0)?,
         None => read_in(&inf, in_off, len)?,
@@ -98,22 +103,25 @@ pub fn splice(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     match &in_pipe {
         Some(p) => p.consume(n),
         None => match in_off {
-            Some(o) => t.write_val(a[1], &((o + n as u64) as i64))?,
+            Some(o) => write_off(t, off_in, o + n as u64)?,
             None if inf.file.seekable() && !inf.file.has_own_offset() => *inf.offset() += n as u64,
             None => {}
         },
     }
     if let Some(o) = out_off {
-        t.write_val(a[3], &((o + n as u64) as i64))?;
+        write_off(t, off_out, o + n as u64)?;
     }
     Ok(n as u64)
 }
 
-pub fn tee(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let inf = file_of(t, fd_arg(a[0])?)?;
-    let out = file_of(t, fd_arg(a[1])?)?;
-    let len = usize::try_from(a[2]).unwrap_or(usize::MAX).min(CHUNK);
-    let flags = a[3] as u32;
+/// Copy up to `len` bytes from pipe `fd_in` to pipe `fd_out` without
+/// consuming them.
+#[syscall]
+pub fn tee(t: &mut Task, fd_in: Fd, fd_out: Fd, len: usize, flags: SpliceFlags) -> KResult<u64> {
+    let inf = file_of(t, fd_in.0)?;
+    let out = file_of(t, fd_out.0)?;
+    let len = len.min(CHUNK);
+    let flags = flags.0;
     check_flags(flags)?;
     let (Some(ip), Some(op)) = (pipe_of(&*inf.file).cloned(), pipe_of(&*out.file).cloned()) else {
         return Err(Errno::EINVAL);
@@ -137,12 +145,15 @@ pub fn tee(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     Ok(n as u64)
 }
 
-pub fn vmsplice(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let f = file_of(t, fd_arg(a[0])?)?;
-    let flags = a[3] as u32;
+/// Move the bytes of `iov` into pipe `fd` (its write end) or out of it
+/// (its read end).
+#[syscall]
+pub fn vmsplice(t: &mut Task, fd: Fd, iov: Iovecs<2>, nr_segs: u64, flags: SpliceFlags) -> KResult<u64> {
+    let f = file_of(t, fd.0)?;
+    let flags = flags.0;
     check_flags(flags)?;
     let pipe = pipe_of(&*f.file).cloned().ok_or(Errno::EBADF)?;
-    let iov = read_iovecs(t, a[1], a[2], Errno::EINVAL)?;
+    let iov = iov.read(t, nr_segs, Errno::EINVAL)?;
     let nonblock = flags & SPLICE_F_NONBLOCK != 0 || f.flags() & O_NONBLOCK != 0;
     let mut total = 0u64;
     if f.writable() {
@@ -150,7 +161,7 @@ pub fn vmsplice(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
             if io.iov_len == 0 {
                 continue;
             }
-            let data = t.read_vec(io.iov_base, io.iov_len as usize)?;
+            let data = UserBytes::new(io.iov_base).read(t, io.iov_len as usize)?;
             let r = if nonblock { f.file.write(&data, 0) } else { write_out(t, &f, &data, None) };
             match r {
                 Ok(n) => {
@@ -176,7 +187,7 @@ pub fn vmsplice(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
             if data.is_empty() {
                 break;
             }
-            t.write_bytes(io.iov_base, &data)?;
+            UserBytes::new(io.iov_base).write(t, &data)?;
             pipe.consume(data.len());
             total += data.len() as u64;
             if (data.len() as u64) < io.iov_len {

@@ -1,14 +1,22 @@
 //! sync, syncfs.
 
-use super::{fd_arg, file_of};
+use sentry_macros::syscall;
+
+use super::args::Fd;
+use super::file_of;
 use crate::kernel::Task;
 use crate::vfs::KResult;
 
-pub fn sync(_t: &mut Task, _a: &[u64; 6]) -> KResult<u64> {
+/// Flush all file systems: the sentry's write through at once, so there is
+/// nothing to wait for.
+#[syscall]
+pub fn sync(_t: &mut Task) -> KResult<u64> {
     Ok(0)
 }
 
-pub fn syncfs(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    file_of(t, fd_arg(a[0])?)?;
+/// Flush the file system of `fd`: as `sync`, once the descriptor is known.
+#[syscall]
+pub fn syncfs(t: &mut Task, fd: Fd) -> KResult<u64> {
+    file_of(t, fd.0)?;
     Ok(0)
 }

@@ -149,23 +149,23 @@ fn build() -> Vec<Option<Entry>> {
     e(SYS_UMASK, fs::umask, &[Oct]);
     // Files: locks, openat2, ranges, copies, advice, special files.
     d(SYS_FLOCK, flock::FLOCK);
-    e(SYS_OPENAT2, open::openat2, &[Fd, Str, X, U]);
-    e(SYS_CLOSE_RANGE, open::close_range, &[U, U, X]);
-    e(SYS_FCHMODAT2, open::fchmodat2, &[Fd, Str, Oct, X]);
-    e(SYS_COPY_FILE_RANGE, copy::copy_file_range, &[Fd, X, Fd, X, U, X]);
-    e(SYS_SENDFILE, copy::sendfile, &[Fd, Fd, X, U]);
-    e(SYS_SPLICE, splice::splice, &[Fd, X, Fd, X, U, X]);
-    e(SYS_TEE, splice::tee, &[Fd, Fd, U, X]);
-    e(SYS_VMSPLICE, splice::vmsplice, &[Fd, X, U, X]);
-    e(SYS_FALLOCATE, open::fallocate, &[Fd, X, I, I]);
-    e(SYS_FADVISE64, fadvise::fadvise64, &[Fd, I, I, U]);
-    e(SYS_MKNOD, namei::mknod, &[Str, Oct, X]);
-    e(SYS_MKNODAT, namei::mknodat, &[Fd, Str, Oct, X]);
+    d(SYS_OPENAT2, open::OPENAT2);
+    d(SYS_CLOSE_RANGE, open::CLOSE_RANGE);
+    d(SYS_FCHMODAT2, open::FCHMODAT2);
+    d(SYS_COPY_FILE_RANGE, copy::COPY_FILE_RANGE);
+    d(SYS_SENDFILE, copy::SENDFILE);
+    d(SYS_SPLICE, splice::SPLICE);
+    d(SYS_TEE, splice::TEE);
+    d(SYS_VMSPLICE, splice::VMSPLICE);
+    d(SYS_FALLOCATE, open::FALLOCATE);
+    d(SYS_FADVISE64, fadvise::FADVISE64);
+    d(SYS_MKNOD, namei::MKNOD);
+    d(SYS_MKNODAT, namei::MKNODAT);
     d(SYS_MEMFD_CREATE, memfd::MEMFD_CREATE);
-    e(SYS_SYNC, sync::sync, &[]);
-    e(SYS_SYNCFS, sync::syncfs, &[Fd]);
-    e(SYS_NAME_TO_HANDLE_AT, fhandle::no_handles, &[Fd, Str, X, X, X]);
-    e(SYS_OPEN_BY_HANDLE_AT, fhandle::no_handles, &[Fd, X, X]);
+    d(SYS_SYNC, sync::SYNC);
+    d(SYS_SYNCFS, sync::SYNCFS);
+    d(SYS_NAME_TO_HANDLE_AT, fhandle::NAME_TO_HANDLE_AT);
+    d(SYS_OPEN_BY_HANDLE_AT, fhandle::OPEN_BY_HANDLE_AT);
     // Mounts and the root.
     e(SYS_MOUNT, mount::mount, &[Str, Str, Str, X, X]);
     e(SYS_UMOUNT2, mount::umount2, &[Str, X]);
@@ -246,10 +246,10 @@ fn build() -> Vec<Option<Entry>> {
     e(SYS_SELECT, poll::select, &[I, X, X, X, X]);
     e(SYS_PSELECT6, poll::pselect6, &[I, X, X, X, X, X]);
     // IPC (pipes, eventfd, timerfd, epoll, sockets).
-    e(SYS_PIPE, pipe::pipe, &[X]);
-    e(SYS_PIPE2, pipe::pipe2, &[X, X]);
-    e(SYS_EVENTFD, eventfd::eventfd, &[U]);
-    e(SYS_EVENTFD2, eventfd::eventfd2, &[U, X]);
+    d(SYS_PIPE, pipe::PIPE);
+    d(SYS_PIPE2, pipe::PIPE2);
+    d(SYS_EVENTFD, eventfd::EVENTFD);
+    d(SYS_EVENTFD2, eventfd::EVENTFD2);
     e(SYS_TIMERFD_CREATE, timerfd::timerfd_create, &[I, X]);
     e(SYS_TIMERFD_SETTIME, timerfd::timerfd_settime, &[Fd, X, X, X]);
     e(SYS_TIMERFD_GETTIME, timerfd::timerfd_gettime, &[Fd, X]);
