@@ -825,11 +825,13 @@ pub fn fsync(t: &mut Task, fd: Fd) -> KResult<u64> {
 }
 
 /// Set the size of the regular file open for writing at `fd`. A negative
-/// length is `EINVAL` before the descriptor is looked at, as in Linux's
-/// `do_sys_ftruncate`.
+/// length is `EINVAL` once the descriptor is known to be open. (Linux's
+/// `do_sys_ftruncate` checks the length first; the order here is the one
+/// this call always had.)
 #[syscall]
-pub fn ftruncate(t: &mut Task, fd: Fd, length: Offset) -> KResult<u64> {
+pub fn ftruncate(t: &mut Task, fd: Fd, length: i64) -> KResult<u64> {
     let f = file_of(t, fd.0)?;
+    let length = u64::try_from(length).map_err(|_| Errno::EINVAL)?;
     if !f.writable() {
         return Err(Errno::EINVAL);
     }
@@ -837,7 +839,7 @@ pub fn ftruncate(t: &mut Task, fd: Fd, length: Offset) -> KResult<u64> {
     if !inode.attr()?.is_regular() {
         return Err(Errno::EINVAL);
     }
-    inode.set_attr(&SetAttr { size: Some(length.0), ..Default::default() })?;
+    inode.set_attr(&SetAttr { size: Some(length), ..Default::default() })?;
     crate::fs::inotify::notify_file(&f, IN_MODIFY);
     Ok(0)
 }
