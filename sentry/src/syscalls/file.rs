@@ -843,3 +843,33 @@ pub fn ftruncate(t: &mut Task, fd: Fd, length: i64) -> KResult<u64> {
     crate::fs::inotify::notify_file(&f, IN_MODIFY);
     Ok(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NAMES: [(u64, &str); 2] = [(1, "A"), (4, "C")];
+
+    #[test]
+    fn flag_names_joins_the_named_bits_and_shows_the_rest_in_hex() {
+        assert_eq!(flag_names(5 | 0x10, &NAMES), "A|C|0x10");
+    }
+
+    #[test]
+    fn flag_names_of_no_bits_is_zero() {
+        assert_eq!(flag_names(0, &NAMES), "0");
+    }
+
+    #[test]
+    fn count_dirents_follows_the_record_lengths() {
+        let mut buf = vec![0u8; 24 + 32];
+        buf[16..18].copy_from_slice(&24u16.to_le_bytes());
+        buf[24 + 16..24 + 18].copy_from_slice(&32u16.to_le_bytes());
+        assert_eq!(count_dirents(&buf), 2);
+    }
+
+    #[test]
+    fn count_dirents_stops_at_a_zero_record_length() {
+        assert_eq!(count_dirents(&[0u8; 64]), 0);
+    }
+}

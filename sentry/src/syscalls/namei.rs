@@ -37,9 +37,14 @@ impl<const MODE: usize> SysArg for Dev<MODE> {
         if !matches!(c.raw[MODE] as u32 & S_IFMT, S_IFCHR | S_IFBLK) {
             return String::new();
         }
-        let dev = c.raw[i] as u32;
-        format!("makedev({:#x}, {:#x})", (dev >> 8) & 0xfff, (dev & 0xff) | ((dev >> 12) & 0xfff00))
+        makedev(c.raw[i] as u32)
     }
+}
+
+/// A 32-bit device number as strace shows it: `makedev(major, minor)`,
+/// the major in bits 8-19, the minor in bits 0-7 and 20-31.
+fn makedev(dev: u32) -> String {
+    format!("makedev({:#x}, {:#x})", (dev >> 8) & 0xfff, (dev & 0xff) | ((dev >> 12) & 0xfff00))
 }
 
 fn do_mknod(t: &Task, dirfd: i32, path: &[u8], mode: u32, dev: u64) -> KResult<u64> {
@@ -87,4 +92,15 @@ pub fn mknod(t: &mut Task, pathname: UserCStr, mode: NodeMode, dev: Dev<1>) -> K
 pub fn mknodat(t: &mut Task, dirfd: DirFd, pathname: UserCStr, mode: NodeMode, dev: Dev<2>) -> KResult<u64> {
     let p = pathname.read(t)?;
     do_mknod(t, dirfd.0, &p, mode.0, u64::from(dev.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn makedev_splits_major_and_minor_as_glibc_packs_them() {
+        assert_eq!(makedev(0x103), "makedev(0x1, 0x3)");
+        assert_eq!(makedev(0x41_2356), "makedev(0x123, 0x456)");
+    }
 }
