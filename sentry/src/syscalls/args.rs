@@ -694,17 +694,18 @@ macro_rules! named_arg {
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         pub struct $name(pub $repr);
 
-        impl SysArg for $name {
-            fn decode(_: &Task, raw: u64) -> KResult<Self> {
+        impl $crate::syscalls::args::SysArg for $name {
+            fn decode(_: &$crate::kernel::Task, raw: u64) -> $crate::vfs::KResult<Self> {
                 Ok($name(raw as $repr))
             }
-            fn strace(c: &Call<'_>, i: usize) -> String {
+            fn strace(c: &$crate::syscalls::args::Call<'_>, i: usize) -> String {
                 let f: fn($repr) -> String = $print;
-                f(c.arg(i) as $repr)
+                f(c.raw[i] as $repr)
             }
         }
     };
 }
+pub(crate) use named_arg;
 
 fn hex32(v: u32) -> String {
     format!("{v:#x}")

@@ -8,7 +8,7 @@ use zerocopy::{AsBytes, FromBytes, FromZeroes};
 
 use sentry_macros::syscall;
 
-use super::args::{Call, Fd, SysArg, UserPtr, UserType};
+use super::args::{Fd, UserPtr, UserType};
 use super::file_of;
 use crate::kernel::Task;
 use crate::vfs::lock::{locks, InodeKey, LockKind, Owner, Pending, RecordLock};
@@ -58,19 +58,11 @@ impl UserType for Flock {
     }
 }
 
-/// A `flock` operation: `LOCK_SH`, `LOCK_EX` or `LOCK_UN`, with `LOCK_NB`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FlockOp(pub i32);
-
-impl SysArg for FlockOp {
-    fn decode(t: &Task, raw: u64) -> KResult<Self> {
-        i32::decode(t, raw).map(FlockOp)
-    }
-    fn strace(c: &Call<'_>, i: usize) -> String {
-        let names = [(LOCK_SH, "LOCK_SH"), (LOCK_EX, "LOCK_EX"), (LOCK_UN, "LOCK_UN"), (LOCK_NB, "LOCK_NB")];
-        super::file::flag_names(u64::from(c.raw[i] as u32), &names.map(|(bit, n)| (bit.unsigned_abs().into(), n)))
-    }
-}
+super::args::named_arg!(/// A `flock` operation: `LOCK_SH`, `LOCK_EX` or `LOCK_UN`, with `LOCK_NB`.
+FlockOp(i32), |v| {
+    let names = [(LOCK_SH, "LOCK_SH"), (LOCK_EX, "LOCK_EX"), (LOCK_UN, "LOCK_UN"), (LOCK_NB, "LOCK_NB")];
+    super::file::flag_names(u64::from(v as u32), &names.map(|(bit, n)| (bit.unsigned_abs().into(), n)))
+});
 
 /// Whether `cmd` is an `fcntl` record-lock command this module handles.
 pub fn is_lock_cmd(cmd: u32) -> bool {

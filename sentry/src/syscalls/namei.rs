@@ -10,19 +10,9 @@ use super::dir_of;
 use crate::kernel::Task;
 use crate::vfs::{may_access, CreateAttr, KResult, NodeKind};
 
-/// A node's type and permissions (`mknod`'s mode), printed as strace
-/// does: `S_IFIFO|0644`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct NodeMode(pub u32);
-
-impl SysArg for NodeMode {
-    fn decode(t: &Task, raw: u64) -> KResult<Self> {
-        u32::decode(t, raw).map(NodeMode)
-    }
-    fn strace(c: &Call<'_>, i: usize) -> String {
-        file_mode(c.raw[i] as u32)
-    }
-}
+super::args::named_arg!(/// A node's type and permissions (`mknod`'s mode), printed as strace
+    /// does: `S_IFIFO|0644`.
+    NodeMode(u32), file_mode);
 
 /// The device number of a node whose mode is argument `MODE`: printed as
 /// strace does, `makedev(0x1, 0x3)`, and only for device nodes.

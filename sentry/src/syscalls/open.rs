@@ -9,9 +9,7 @@ use abi::Errno;
 use sentry_macros::syscall;
 use zerocopy::FromBytes;
 
-use super::args::{
-    octal, AtFlags, Call, CloseRangeFlags, DirFd, Fd, Mode, SysArg, UserBytes, UserCStr, UserPtr, UserType,
-};
+use super::args::{octal, AtFlags, CloseRangeFlags, DirFd, Fd, Mode, UserBytes, UserCStr, UserPtr, UserType};
 use super::file::{fd_result, flag_names};
 use super::{dir_of, file_of, resolve_at};
 use crate::kernel::Task;
@@ -211,19 +209,11 @@ pub fn fchmodat2(t: &mut Task, dirfd: DirFd, pathname: UserCStr, mode: Mode, fla
     super::fs::do_chmod(t, &loc, mode.0)
 }
 
-/// `fallocate` mode bits (`FALLOC_FL_*`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FallocMode(pub u32);
-
-impl SysArg for FallocMode {
-    fn decode(t: &Task, raw: u64) -> KResult<Self> {
-        u32::decode(t, raw).map(FallocMode)
-    }
-    fn strace(c: &Call<'_>, i: usize) -> String {
-        let names = [(FALLOC_FL_KEEP_SIZE, "FALLOC_FL_KEEP_SIZE"), (FALLOC_FL_PUNCH_HOLE, "FALLOC_FL_PUNCH_HOLE")];
-        flag_names(u64::from(c.raw[i] as u32), &names.map(|(bit, n)| (u64::from(bit), n)))
-    }
-}
+super::args::named_arg!(/// `fallocate` mode bits (`FALLOC_FL_*`).
+FallocMode(u32), |v| {
+    let names = [(FALLOC_FL_KEEP_SIZE, "FALLOC_FL_KEEP_SIZE"), (FALLOC_FL_PUNCH_HOLE, "FALLOC_FL_PUNCH_HOLE")];
+    flag_names(u64::from(v), &names.map(|(bit, n)| (u64::from(bit), n)))
+});
 
 /// Reserve `len` bytes of `fd`'s regular file from `offset`: growing it
 /// (unless `FALLOC_FL_KEEP_SIZE`), or what the file itself supports (hole
