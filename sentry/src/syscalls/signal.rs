@@ -2,44 +2,169 @@
 //! and `rt_sigreturn`.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use abi::consts::*;
 use abi::types::{KernelSigaction, Siginfo, StackT, Timespec};
 use abi::Errno;
+use zerocopy::{AsBytes, FromBytes, FromZeroes};
 
-use super::int_arg;
+use sentry_macros::syscall;
+
+use super::args::{SigHow, SigReturn, Signal, UserPtr, UserType};
+use super::file::flag_names;
+use super::time::duration_of;
 use crate::kernel::signal::{self, UNBLOCKABLE};
 use crate::kernel::{Process, Task};
 use crate::vfs::{lock, KResult};
 
-fn check_sig(sig: i32) -> KResult<u32> {
-    if (1..=NSIG as i32).contains(&sig) {
-        Ok(sig as u32)
-    } else {
-        Err(Errno::EINVAL)
+/// A `sigset_t` as the kernel passes it: one bit per signal, bit `n - 1`
+/// for signal `n`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, AsBytes, FromBytes, FromZeroes)]
+#[repr(transparent)]
+pub struct SigSet(pub u64);
+
+/// strace's name of signal `sig` inside a set: `INT`, `RTMIN`, `RT_1`.
+fn set_member_name(sig: u32) -> String {
+    const NAMES: [&str; 31] = [
+        "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2", "PIPE", "ALRM",
+        "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG", "XCPU", "XFSZ", "VTALRM", "PROF",
+        "WINCH", "IO", "PWR", "SYS",
+    ];
+    match sig {
+        32 => "RTMIN".into(),
+        33.. => format!("RT_{}", sig - 32),
+        _ => sig.checked_sub(1).and_then(|i| NAMES.get(i as usize)).map_or_else(|| sig.to_string(), |n| (*n).into()),
     }
 }
 
-pub fn rt_sigaction(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let sig = check_sig(int_arg(a[0]))?;
-    if a[3] != 8 {
+/// strace's form of a set: `[INT CHLD]`, or, when two thirds or more of the
+/// signals are in it, the complement: `~[RTMIN RT_1]`.
+fn sigset_str(mask: u64) -> String {
+    let negated = mask.count_ones() >= 64 * 2 / 3;
+    let shown = if negated { !mask } else { mask };
+    let names: Vec<String> = (1..=NSIG).filter(|&s| shown & signal::bit(s) != 0).map(set_member_name).collect();
+    format!("{}[{}]", if negated { "~" } else { "" }, names.join(" "))
+}
+
+impl UserType for SigSet {
+    fn strace(&self) -> Option<String> {
+        Some(sigset_str(self.0))
+    }
+}
+
+/// `sa_flags` as strace names them, in its order.
+const SA_NAMES: [(u64, &str); 9] = [
+    (signal::SA_RESTORER, "SA_RESTORER"),
+    (signal::SA_ONSTACK, "SA_ONSTACK"),
+    (signal::SA_RESTART, "SA_RESTART"),
+    (0x2000_0000, "SA_INTERRUPT"),
+    (signal::SA_NODEFER, "SA_NODEFER"),
+    (signal::SA_RESETHAND, "SA_RESETHAND"),
+    (signal::SA_SIGINFO, "SA_SIGINFO"),
+    (signal::SA_NOCLDSTOP, "SA_NOCLDSTOP"),
+    (signal::SA_NOCLDWAIT, "SA_NOCLDWAIT"),
+];
+
+fn null_or_hex(v: u64) -> String {
+    if v == 0 {
+        "NULL".into()
+    } else {
+        format!("{v:#x}")
+    }
+}
+
+/// strace's `{sa_handler=SIG_IGN, sa_mask=[TERM], sa_flags=SA_RESTORER|SA_RESTART, sa_restorer=0x...}`;
+/// the restorer shows only with `SA_RESTORER`.
+impl UserType for KernelSigaction {
+    fn strace(&self) -> Option<String> {
+        let handler = match self.handler {
+            signal::SIG_DFL => "SIG_DFL".into(),
+            signal::SIG_IGN => "SIG_IGN".into(),
+            u64::MAX => "SIG_ERR".into(),
+            h => format!("{h:#x}"),
+        };
+        let restorer = if self.flags & signal::SA_RESTORER != 0 {
+            format!(", sa_restorer={}", null_or_hex(self.restorer))
+        } else {
+            String::new()
+        };
+        Some(format!(
+            "{{sa_handler={handler}, sa_mask={}, sa_flags={}{restorer}}}",
+            sigset_str(self.mask),
+            flag_names(self.flags, &SA_NAMES)
+        ))
+    }
+}
+
+/// `SS_AUTODISARM`: accepted in `ss_flags`, not implemented.
+const SS_AUTODISARM: i32 = 1 << 31;
+
+/// strace's `{ss_sp=NULL, ss_flags=SS_DISABLE, ss_size=0}`.
+impl UserType for StackT {
+    fn strace(&self) -> Option<String> {
+        // The flags word's bits, not its value.
+        let flags = u64::from(self.ss_flags.cast_unsigned());
+        let names = [
+            (SS_ONSTACK.cast_unsigned().into(), "SS_ONSTACK"),
+            (SS_DISABLE.cast_unsigned().into(), "SS_DISABLE"),
+            (SS_AUTODISARM.cast_unsigned().into(), "SS_AUTODISARM"),
+        ];
+        Some(format!(
+            "{{ss_sp={}, ss_flags={}, ss_size={}}}",
+            null_or_hex(self.ss_sp),
+            flag_names(flags, &names),
+            self.ss_size
+        ))
+    }
+}
+
+impl UserType for Siginfo {}
+
+/// `sig` as a signal number, 1 to `NSIG`; `EINVAL` otherwise.
+fn check_sig(sig: Signal) -> KResult<u32> {
+    u32::try_from(sig.0).ok().filter(|s| (1..=NSIG).contains(s)).ok_or(Errno::EINVAL)
+}
+
+/// `sig` as a signal number or 0 (which only probes the target).
+fn check_sig_or_probe(sig: Signal) -> KResult<u32> {
+    if sig.0 == 0 {
+        return Ok(0);
+    }
+    check_sig(sig)
+}
+
+/// The size of `sigset_t` the kernel takes.
+pub(super) const SIGSET_SIZE: usize = 8;
+
+/// Examine and change the action of `signum`. Setting `SIG_IGN` (or a
+/// `SIG_DFL` whose default is to ignore) discards what is pending.
+#[syscall]
+pub fn rt_sigaction(
+    t: &mut Task,
+    signum: Signal,
+    act: UserPtr<KernelSigaction>,
+    oldact: UserPtr<KernelSigaction>,
+    sigsetsize: usize,
+) -> KResult<u64> {
+    let sig = check_sig(signum)?;
+    if sigsetsize != SIGSET_SIZE {
         return Err(Errno::EINVAL);
     }
-    let new: Option<KernelSigaction> = if a[1] != 0 { Some(t.read_val(a[1])?) } else { None };
+    let new = act.read_opt(t)?;
     if new.is_some() && (sig == SIGKILL || sig == SIGSTOP) {
         return Err(Errno::EINVAL);
     }
+    let slot = (sig - 1) as usize;
     let old = {
         let mut acts = lock(&t.proc_.actions);
-        let old = acts[(sig - 1) as usize];
+        let old = acts[slot];
         if let Some(mut n) = new {
             n.mask &= !UNBLOCKABLE;
-            acts[(sig - 1) as usize] = n;
+            acts[slot] = n;
         }
         old
     };
-    // Setting SIG_IGN (or a default-ignore SIG_DFL) discards what is pending.
     if let Some(n) = new {
         if signal::ignored(sig, &n) {
             lock(&t.proc_.pending).discard(sig);
@@ -48,42 +173,50 @@ pub fn rt_sigaction(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
             }
         }
     }
-    if a[2] != 0 {
-        t.write_val(a[2], &old)?;
-    }
+    oldact.write_opt(t, &old)?;
     Ok(0)
 }
 
-pub fn rt_sigprocmask(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    if a[3] != 8 {
+/// Examine and change the calling thread's blocked signals. The set is
+/// read before `how` is checked, as Linux does (`EFAULT` first).
+#[syscall]
+pub fn rt_sigprocmask(
+    t: &mut Task,
+    how: SigHow,
+    set: UserPtr<SigSet>,
+    oldset: UserPtr<SigSet>,
+    sigsetsize: usize,
+) -> KResult<u64> {
+    if sigsetsize != SIGSET_SIZE {
         return Err(Errno::EINVAL);
     }
     let old = t.sigmask();
-    if a[1] != 0 {
-        let set: u64 = t.read_val(a[1])?;
-        let new = match int_arg(a[0]) as u32 {
-            SIG_BLOCK => old | set,
-            SIG_UNBLOCK => old & !set,
-            SIG_SETMASK => set,
+    if let Some(SigSet(set)) = set.read_opt(t)? {
+        let new = match u32::try_from(how.0) {
+            Ok(SIG_BLOCK) => old | set,
+            Ok(SIG_UNBLOCK) => old & !set,
+            Ok(SIG_SETMASK) => set,
             _ => return Err(Errno::EINVAL),
         };
         t.set_sigmask(new);
     }
-    if a[2] != 0 {
-        t.write_val(a[2], &old)?;
-    }
+    oldset.write_opt(t, &SigSet(old))?;
     Ok(0)
 }
 
-pub fn sigaltstack(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+/// Set and get the alternate signal stack. `EPERM` while running on it;
+/// `SS_AUTODISARM` is accepted and ignored.
+#[syscall]
+pub fn sigaltstack(t: &mut Task, ss: UserPtr<StackT>, old_ss: UserPtr<StackT>) -> KResult<u64> {
     let old = t.altstack;
-    let on = old.ss_flags & SS_DISABLE == 0 && t.regs.rsp > old.ss_sp && t.regs.rsp <= old.ss_sp + old.ss_size;
-    if a[0] != 0 {
-        let ss: StackT = t.read_val(a[0])?;
+    let sp = t.regs.rsp;
+    // Linux's `on_sig_stack`, written so that no sum can overflow.
+    let on = old.ss_flags & SS_DISABLE == 0 && sp > old.ss_sp && sp - old.ss_sp <= old.ss_size;
+    if let Some(ss) = ss.read_opt(t)? {
         if on {
             return Err(Errno::EPERM);
         }
-        if ss.ss_flags & !(SS_DISABLE | (1 << 31)) != 0 {
+        if ss.ss_flags & !(SS_DISABLE | SS_AUTODISARM) != 0 {
             return Err(Errno::EINVAL);
         }
         if ss.ss_flags & SS_DISABLE != 0 {
@@ -95,35 +228,40 @@ pub fn sigaltstack(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
             t.altstack = StackT { ss_flags: 0, ..ss };
         }
     }
-    if a[1] != 0 {
-        let mut o = old;
-        if on {
-            o.ss_flags = SS_ONSTACK;
-        }
-        t.write_val(a[1], &o)?;
+    let mut o = old;
+    if on {
+        o.ss_flags = SS_ONSTACK;
     }
+    old_ss.write_opt(t, &o)?;
     Ok(0)
 }
 
-pub fn rt_sigreturn(t: &mut Task, _a: &[u64; 6]) -> KResult<u64> {
+/// Return from a signal handler: restore the registers and mask the frame
+/// saved. strace shows the restored `rax`.
+#[syscall]
+pub fn rt_sigreturn(t: &mut Task) -> KResult<SigReturn> {
     t.sigreturn()?;
-    Ok(t.regs.rax)
+    Ok(SigReturn(t.regs.rax))
 }
 
-pub fn rt_sigpending(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    if a[1] > 8 {
+/// The blocked signals pending for the thread or its process.
+#[syscall]
+pub fn rt_sigpending(t: &mut Task, set: UserPtr<SigSet>, sigsetsize: usize) -> KResult<u64> {
+    if sigsetsize > SIGSET_SIZE {
         return Err(Errno::EINVAL);
     }
-    let set = (lock(&t.shared.pending).set | lock(&t.proc_.pending).set) & t.sigmask();
-    t.write_val(a[0], &set)?;
+    let pending = (lock(&t.shared.pending).set | lock(&t.proc_.pending).set) & t.sigmask();
+    set.write(t, &SigSet(pending))?;
     Ok(0)
 }
 
-pub fn rt_sigsuspend(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    if a[1] != 8 {
+/// Wait for a signal with `mask` blocked instead of the thread's mask.
+#[syscall]
+pub fn rt_sigsuspend(t: &mut Task, mask: UserPtr<SigSet>, sigsetsize: usize) -> KResult<u64> {
+    if sigsetsize != SIGSET_SIZE {
         return Err(Errno::EINVAL);
     }
-    let set: u64 = t.read_val(a[0])?;
+    let SigSet(set) = mask.read(t)?;
     let old = t.sigmask();
     t.set_sigmask(set);
     let _ = t.wait_until(&[], None, || Ok(None::<()>));
@@ -137,24 +275,30 @@ pub fn rt_sigsuspend(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     Err(Errno::ERESTARTNOHAND)
 }
 
-pub fn pause(t: &mut Task, _a: &[u64; 6]) -> KResult<u64> {
+/// Wait for a signal.
+#[syscall]
+pub fn pause(t: &mut Task) -> KResult<u64> {
     let _ = t.wait_until(&[], None, || Ok(None::<()>));
     Err(Errno::ERESTARTNOHAND)
 }
 
-pub fn rt_sigtimedwait(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    if a[3] != 8 {
+/// Take a pending signal of `set` (waiting until `timeout`, forever when
+/// `NULL`); `EAGAIN` when none came.
+#[syscall]
+pub fn rt_sigtimedwait(
+    t: &mut Task,
+    set: UserPtr<SigSet>,
+    info: UserPtr<Siginfo>,
+    timeout: UserPtr<Timespec>,
+    sigsetsize: usize,
+) -> KResult<u64> {
+    if sigsetsize != SIGSET_SIZE {
         return Err(Errno::EINVAL);
     }
-    let set: u64 = t.read_val::<u64>(a[0])? & !UNBLOCKABLE;
-    let deadline = if a[2] != 0 {
-        let ts: Timespec = t.read_val(a[2])?;
-        if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
-            return Err(Errno::EINVAL);
-        }
-        Some(Instant::now() + Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
-    } else {
-        None
+    let set = set.read(t)?.0 & !UNBLOCKABLE;
+    let deadline = match timeout.read_opt(t)? {
+        Some(ts) => Some(Instant::now() + duration_of(&ts)?),
+        None => None,
     };
     let take = |t: &Task| -> Option<Siginfo> {
         let block = !set;
@@ -167,11 +311,9 @@ pub fn rt_sigtimedwait(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
         tt.wait_until(&[], deadline, || Ok(take(tt)))
     };
     match r {
-        Ok(info) => {
-            if a[1] != 0 {
-                t.write_val(a[1], &info)?;
-            }
-            Ok(info.si_signo as u64)
+        Ok(si) => {
+            info.write_opt(t, &si)?;
+            u64::try_from(si.si_signo).map_err(|_| Errno::EINVAL)
         }
         Err(Errno::ETIMEDOUT) => Err(Errno::EAGAIN),
         Err(e) => Err(e),
@@ -200,29 +342,27 @@ fn kill_targets(t: &Task, pid: i32) -> KResult<Vec<Arc<Process>>> {
     Ok(v)
 }
 
-pub fn kill(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let pid = int_arg(a[0]);
-    let sig = int_arg(a[1]);
-    if !(0..=NSIG as i32).contains(&sig) {
-        return Err(Errno::EINVAL);
-    }
+/// Send `sig` to a process, a process group, or every process but init and
+/// the caller (`pid` -1); signal 0 checks that the targets exist.
+#[syscall]
+pub fn kill(t: &mut Task, pid: i32, sig: Signal) -> KResult<u64> {
+    let sig = check_sig_or_probe(sig)?;
     let targets = kill_targets(t, pid)?;
     let uid = t.creds().uid;
     for p in targets {
         if sig != 0 {
-            t.k.signal_process(&p, signal::info_from(sig as u32, signal::SI_USER, t.pid(), uid));
+            t.k.signal_process(&p, signal::info_from(sig, signal::SI_USER, t.pid(), uid));
         }
     }
     Ok(0)
 }
 
-fn thread_signal(t: &Task, tgid: Option<i32>, tid: i32, sig: i32) -> KResult<u64> {
+/// Send `sig` to thread `tid` (of thread group `tgid` when given).
+fn thread_signal(t: &Task, tgid: Option<i32>, tid: i32, sig: Signal) -> KResult<u64> {
     if tid <= 0 || tgid.is_some_and(|g| g <= 0) {
         return Err(Errno::EINVAL);
     }
-    if !(0..=NSIG as i32).contains(&sig) {
-        return Err(Errno::EINVAL);
-    }
+    let sig = check_sig_or_probe(sig)?;
     let th = t.k.task(tid).ok_or(Errno::ESRCH)?;
     if let Some(g) = tgid {
         if th.process.upgrade().map(|p| p.pid) != Some(g) {
@@ -230,40 +370,109 @@ fn thread_signal(t: &Task, tgid: Option<i32>, tid: i32, sig: i32) -> KResult<u64
         }
     }
     if sig != 0 {
-        t.k.signal_thread(&th, signal::info_from(sig as u32, signal::SI_TKILL, t.pid(), t.creds().uid));
+        t.k.signal_thread(&th, signal::info_from(sig, signal::SI_TKILL, t.pid(), t.creds().uid));
     }
     Ok(0)
 }
 
-pub fn tkill(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    thread_signal(t, None, int_arg(a[0]), int_arg(a[1]))
+/// Send `sig` to thread `tid`.
+#[syscall]
+pub fn tkill(t: &mut Task, tid: i32, sig: Signal) -> KResult<u64> {
+    thread_signal(t, None, tid, sig)
 }
 
-pub fn tgkill(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    thread_signal(t, Some(int_arg(a[0])), int_arg(a[1]), int_arg(a[2]))
+/// Send `sig` to thread `tid` of thread group `tgid`.
+#[syscall]
+pub fn tgkill(t: &mut Task, tgid: i32, tid: i32, sig: Signal) -> KResult<u64> {
+    thread_signal(t, Some(tgid), tid, sig)
 }
 
-pub fn rt_sigqueueinfo(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let pid = int_arg(a[0]);
-    let sig = check_sig(int_arg(a[1]))?;
-    let mut info: Siginfo = t.read_val(a[2])?;
-    if (info.si_code >= 0 || info.si_code == signal::SI_TKILL) && pid != t.pid() {
+/// Queue `sig` with the caller's `info` to process `tgid`. Only the caller
+/// itself may be sent a kernel-looking (`si_code >= 0`) or `SI_TKILL` info.
+#[syscall]
+pub fn rt_sigqueueinfo(t: &mut Task, tgid: i32, sig: Signal, info: UserPtr<Siginfo>) -> KResult<u64> {
+    check_sig(sig)?;
+    let mut si = info.read(t)?;
+    if (si.si_code >= 0 || si.si_code == signal::SI_TKILL) && tgid != t.pid() {
         return Err(Errno::EPERM);
     }
-    info.si_signo = sig as i32;
-    let p = t.k.process(pid).ok_or(Errno::ESRCH)?;
-    t.k.signal_process(&p, info);
+    si.si_signo = sig.0;
+    let p = t.k.process(tgid).ok_or(Errno::ESRCH)?;
+    t.k.signal_process(&p, si);
     Ok(0)
 }
 
-pub fn rt_tgsigqueueinfo(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let sig = check_sig(int_arg(a[2]))?;
-    let mut info: Siginfo = t.read_val(a[3])?;
-    info.si_signo = sig as i32;
-    let th = t.k.task(int_arg(a[1])).ok_or(Errno::ESRCH)?;
-    if th.process.upgrade().map(|p| p.pid) != Some(int_arg(a[0])) {
+/// Queue `sig` with the caller's `info` to thread `tid` of group `tgid`.
+#[syscall]
+pub fn rt_tgsigqueueinfo(t: &mut Task, tgid: i32, tid: i32, sig: Signal, info: UserPtr<Siginfo>) -> KResult<u64> {
+    check_sig(sig)?;
+    let mut si = info.read(t)?;
+    si.si_signo = sig.0;
+    let th = t.k.task(tid).ok_or(Errno::ESRCH)?;
+    if th.process.upgrade().map(|p| p.pid) != Some(tgid) {
         return Err(Errno::ESRCH);
     }
-    t.k.signal_thread(&th, info);
+    t.k.signal_thread(&th, si);
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sigset_prints_member_names_as_strace_does() {
+        let set = SigSet(signal::bit(SIGINT) | signal::bit(SIGCHLD) | signal::bit(40));
+        assert_eq!(set.strace().as_deref(), Some("[INT CHLD RT_8]"));
+    }
+
+    #[test]
+    fn empty_sigset_prints_empty_brackets() {
+        assert_eq!(SigSet(0).strace().as_deref(), Some("[]"));
+    }
+
+    #[test]
+    fn sigset_of_two_thirds_or_more_prints_its_complement() {
+        let glibc_all = !(signal::bit(32) | signal::bit(33));
+        assert_eq!(SigSet(glibc_all).strace().as_deref(), Some("~[RTMIN RT_1]"));
+        assert_eq!(SigSet(u64::MAX).strace().as_deref(), Some("~[]"));
+    }
+
+    #[test]
+    fn sigset_of_forty_one_signals_is_listed_not_complemented() {
+        let first_41 = (1u64 << 41) - 1;
+        assert!(SigSet(first_41).strace().is_some_and(|s| s.starts_with("[HUP INT ") && s.ends_with(" RT_9]")));
+    }
+
+    #[test]
+    fn sigaction_prints_handler_mask_flags_and_restorer() {
+        let act = KernelSigaction {
+            handler: signal::SIG_IGN,
+            flags: signal::SA_RESTORER | signal::SA_RESTART,
+            restorer: 0x7f00_0000_1000,
+            mask: signal::bit(SIGTERM),
+        };
+        assert_eq!(
+            act.strace().as_deref(),
+            Some("{sa_handler=SIG_IGN, sa_mask=[TERM], sa_flags=SA_RESTORER|SA_RESTART, sa_restorer=0x7f0000001000}")
+        );
+    }
+
+    #[test]
+    fn sigaction_without_sa_restorer_omits_the_restorer() {
+        let act = KernelSigaction::default();
+        assert_eq!(act.strace().as_deref(), Some("{sa_handler=SIG_DFL, sa_mask=[], sa_flags=0}"));
+    }
+
+    #[test]
+    fn sigaction_flags_strace_cannot_name_print_in_hex() {
+        let flags = signal::SA_RESTORER | signal::SA_SIGINFO | 0xffff_ffff_0000_0000;
+        assert_eq!(flag_names(flags, &SA_NAMES), "SA_RESTORER|SA_SIGINFO|0xffffffff00000000");
+    }
+
+    #[test]
+    fn stack_prints_pointer_flags_and_size() {
+        let ss = StackT { ss_flags: SS_DISABLE, ..Default::default() };
+        assert_eq!(ss.strace().as_deref(), Some("{ss_sp=NULL, ss_flags=SS_DISABLE, ss_size=0}"));
+    }
 }

@@ -9,11 +9,15 @@ use abi::types::Siginfo;
 use abi::Errno;
 use zerocopy::{AsBytes, FromBytes, FromZeroes};
 
-use super::{file_of, int_arg};
+use sentry_macros::syscall;
+
+use super::args::{SignalfdFlags, UserPtr};
+use super::signal::{SigSet, SIGSET_SIZE};
+use super::{file_of, install_anon};
 use crate::kernel::signal::UNBLOCKABLE;
 use crate::kernel::waiter::WaitQueue;
 use crate::kernel::{current_thread, Task};
-use crate::vfs::{lock, FileDescription, FileOps, KResult};
+use crate::vfs::{lock, FileOps, KResult};
 
 #[derive(Clone, Copy, Default, AsBytes, FromBytes, FromZeroes)]
 #[repr(C)]
@@ -120,28 +124,36 @@ impl FileOps for SignalFd {
     }
 }
 
-pub fn signalfd4(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let fd = int_arg(a[0]);
-    if a[2] != 8 {
+/// Create a signalfd for `mask` (`fd` -1) or change the mask of signalfd
+/// `fd`.
+fn do_signalfd(t: &Task, fd: i32, mask: UserPtr<SigSet>, sizemask: usize, flags: u32) -> KResult<u64> {
+    if sizemask != SIGSET_SIZE {
         return Err(Errno::EINVAL);
     }
-    let flags = a[3] as u32;
     if flags & !(O_NONBLOCK | O_CLOEXEC) != 0 {
         return Err(Errno::EINVAL);
     }
-    let mask = t.read_val::<u64>(a[1])? & !UNBLOCKABLE;
+    let mask = mask.read(t)?.0 & !UNBLOCKABLE;
     if fd != -1 {
         let f = file_of(t, fd)?;
         let s = f.file.as_any().downcast_ref::<SignalFd>().ok_or(Errno::EINVAL)?;
         s.mask.store(mask, Ordering::Relaxed);
-        return Ok(fd as u64);
+        return u64::try_from(fd).map_err(|_| Errno::EBADF);
     }
     let file = Arc::new(SignalFd { mask: AtomicU64::new(mask), wq: WaitQueue::default() });
-    let desc = FileDescription::new_anon(file, None, O_RDWR | (flags & O_NONBLOCK), b"anon_inode:[signalfd]".to_vec());
-    let limit = t.rlimit(RLIMIT_NOFILE).rlim_cur.min(1 << 20) as i32;
-    lock(&t.fds).insert_from(0, desc, flags & O_CLOEXEC != 0, limit).map(|n| n as u64)
+    install_anon(t, file, flags, "[signalfd]")
 }
 
-pub fn signalfd(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    signalfd4(t, &[a[0], a[1], a[2], 0, 0, 0])
+/// A descriptor that reads the signals of `mask` pending for the reader;
+/// `fd` other than -1 changes an existing one's mask. `fd` is a C `int`
+/// (only its low half counts, so -1 as 32 bits is -1).
+#[syscall]
+pub fn signalfd4(t: &mut Task, fd: i32, mask: UserPtr<SigSet>, sizemask: usize, flags: SignalfdFlags) -> KResult<u64> {
+    do_signalfd(t, fd, mask, sizemask, flags.0)
+}
+
+/// `signalfd4` without flags.
+#[syscall]
+pub fn signalfd(t: &mut Task, fd: i32, mask: UserPtr<SigSet>, sizemask: usize) -> KResult<u64> {
+    do_signalfd(t, fd, mask, sizemask, 0)
 }

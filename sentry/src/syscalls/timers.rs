@@ -1,6 +1,10 @@
 //! Interval and POSIX timers: alarm, setitimer, getitimer, timer_create,
 //! timer_settime, timer_gettime, timer_getoverrun, timer_delete.
 
+// The handlers take pointers to structures this file defines for itself;
+// they are reached only through their table entries.
+#![allow(private_interfaces)]
+
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -9,7 +13,10 @@ use abi::types::{Timespec, Timeval};
 use abi::Errno;
 use zerocopy::{AsBytes, FromBytes, FromZeroes};
 
-use super::int_arg;
+use sentry_macros::syscall;
+
+use super::args::{ClockId, TimerSetFlags, UserPtr, UserType, Which};
+use super::time::{clock_now, duration_of, timespec_of};
 use crate::kernel::timer::{Armed, PosixTimer};
 use crate::kernel::{signal, Kernel, Process, Task};
 use crate::vfs::{lock, KResult};
@@ -38,26 +45,36 @@ struct Sigevent {
     pad: [i32; 11],
 }
 
-fn tv_dur(tv: &Timeval) -> KResult<Duration> {
-    if tv.tv_sec < 0 || !(0..1_000_000).contains(&tv.tv_usec) {
-        return Err(Errno::EINVAL);
-    }
-    Ok(Duration::new(tv.tv_sec as u64, (tv.tv_usec * 1000) as u32))
+/// strace's `{it_interval=..., it_value=...}` of an `itimerval` or
+/// `itimerspec`.
+pub(super) fn itimer_strace<T: UserType>(interval: &T, value: &T) -> Option<String> {
+    Some(format!("{{it_interval={}, it_value={}}}", interval.strace()?, value.strace()?))
 }
 
-fn ts_dur(ts: &Timespec) -> KResult<Duration> {
-    if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
-        return Err(Errno::EINVAL);
+impl UserType for Itimerval {
+    fn strace(&self) -> Option<String> {
+        itimer_strace(&self.interval, &self.value)
     }
-    Ok(Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+}
+
+impl UserType for Itimerspec {
+    fn strace(&self) -> Option<String> {
+        itimer_strace(&self.interval, &self.value)
+    }
+}
+
+impl UserType for Sigevent {}
+
+/// A `struct timeval` from the application as a duration: `EINVAL` for a
+/// negative time or microseconds outside `0..1e6`.
+fn tv_dur(tv: &Timeval) -> KResult<Duration> {
+    let secs = u64::try_from(tv.tv_sec).map_err(|_| Errno::EINVAL)?;
+    let micros = u32::try_from(tv.tv_usec).ok().filter(|&u| u < 1_000_000).ok_or(Errno::EINVAL)?;
+    Ok(Duration::new(secs, micros * 1000))
 }
 
 fn dur_tv(d: Duration) -> Timeval {
-    Timeval { tv_sec: d.as_secs() as i64, tv_usec: i64::from(d.subsec_micros()) }
-}
-
-fn dur_ts(d: Duration) -> Timespec {
-    Timespec { tv_sec: d.as_secs() as i64, tv_nsec: i64::from(d.subsec_nanos()) }
+    Timeval { tv_sec: i64::try_from(d.as_secs()).unwrap_or(i64::MAX), tv_usec: i64::from(d.subsec_micros()) }
 }
 
 fn remaining(a: &Option<Armed>) -> (Duration, Duration) {
@@ -106,9 +123,11 @@ fn set_real(t: &Task, value: Duration, interval: Duration) -> (Duration, Duratio
     prev
 }
 
-pub fn alarm(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let secs = a[0] as u32;
-    let (left, _) = set_real(t, Duration::from_secs(u64::from(secs)), Duration::ZERO);
+/// Arm `ITIMER_REAL` to send `SIGALRM` in `seconds` (0 disarms); the
+/// seconds that were left.
+#[syscall]
+pub fn alarm(t: &mut Task, seconds: u32) -> KResult<u64> {
+    let (left, _) = set_real(t, Duration::from_secs(u64::from(seconds)), Duration::ZERO);
     // Round to the nearest second, at least 1 if any time was left.
     let mut s = left.as_secs() + u64::from(left.subsec_nanos() >= 500_000_000);
     if s == 0 && !left.is_zero() {
@@ -117,29 +136,38 @@ pub fn alarm(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     Ok(s)
 }
 
-pub fn setitimer(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let which = int_arg(a[0]);
+/// Set interval timer `which`; only `ITIMER_REAL` is implemented
+/// (`ITIMER_VIRTUAL` and `ITIMER_PROF` are `ENOSYS`). A `NULL` new value
+/// disarms.
+#[syscall]
+pub fn setitimer(
+    t: &mut Task,
+    which: Which,
+    new_value: UserPtr<Itimerval>,
+    old_value: UserPtr<Itimerval>,
+) -> KResult<u64> {
+    let which = which.0;
     if which != 0 {
         // ITIMER_VIRTUAL and ITIMER_PROF need CPU accounting.
         return if (1..=2).contains(&which) { Err(Errno::ENOSYS) } else { Err(Errno::EINVAL) };
     }
-    let new: Itimerval = if a[1] != 0 { t.read_val(a[1])? } else { Itimerval::default() };
+    let new = new_value.read_opt(t)?.unwrap_or_default();
     let (v, i) = (tv_dur(&new.value)?, tv_dur(&new.interval)?);
     let (left, iv) = set_real(t, v, i);
-    if a[2] != 0 {
-        t.write_val(a[2], &Itimerval { interval: dur_tv(iv), value: dur_tv(left) })?;
-    }
+    old_value.write_opt(t, &Itimerval { interval: dur_tv(iv), value: dur_tv(left) })?;
     Ok(0)
 }
 
-pub fn getitimer(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let which = int_arg(a[0]);
-    let (left, iv) = match which {
+/// Interval timer `which`: what is left and its interval (`ITIMER_VIRTUAL`
+/// and `ITIMER_PROF` never run, so read as disarmed).
+#[syscall]
+pub fn getitimer(t: &mut Task, which: Which, curr_value: UserPtr<Itimerval>) -> KResult<u64> {
+    let (left, iv) = match which.0 {
         0 => remaining(&lock(&t.proc_.itimer_real)),
         1 | 2 => (Duration::ZERO, Duration::ZERO),
         _ => return Err(Errno::EINVAL),
     };
-    t.write_val(a[1], &Itimerval { interval: dur_tv(iv), value: dur_tv(left) })?;
+    curr_value.write(t, &Itimerval { interval: dur_tv(iv), value: dur_tv(left) })?;
     Ok(0)
 }
 
@@ -147,13 +175,16 @@ const SIGEV_SIGNAL: i32 = 0;
 const SIGEV_NONE: i32 = 1;
 const SIGEV_THREAD_ID: i32 = 4;
 
-pub fn timer_create(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let clock = int_arg(a[0]);
-    super::time::clock_now(t, clock)?;
-    let ev: Sigevent = if a[1] != 0 {
-        t.read_val(a[1])?
-    } else {
-        Sigevent { signo: SIGALRM as i32, notify: SIGEV_SIGNAL, ..Default::default() }
+/// Create a POSIX timer on `clockid` that notifies as `sevp` says
+/// (`SIGALRM` to the process when `NULL`); its id is stored at `timerid`.
+/// `SIGEV_THREAD` (a libc-level notification) is `EINVAL` here.
+#[syscall]
+pub fn timer_create(t: &mut Task, clockid: ClockId, sevp: UserPtr<Sigevent>, timerid: UserPtr<i32>) -> KResult<u64> {
+    let clock = clockid.0;
+    clock_now(t, clock)?;
+    let ev = match sevp.read_opt(t)? {
+        Some(ev) => ev,
+        None => Sigevent { signo: SIGALRM.cast_signed(), notify: SIGEV_SIGNAL, ..Default::default() },
     };
     match ev.notify {
         SIGEV_SIGNAL | SIGEV_NONE => {}
@@ -174,7 +205,8 @@ pub fn timer_create(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
         id,
         PosixTimer {
             notify: ev.notify,
-            signo: ev.signo as u32,
+            // Unused (and unchecked) with `SIGEV_NONE`.
+            signo: ev.signo.cast_unsigned(),
             value: ev.value,
             tid: ev.tid,
             clock,
@@ -183,7 +215,7 @@ pub fn timer_create(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
         },
     );
     drop(timers);
-    t.write_val(a[2], &id)?;
+    timerid.write(t, &id)?;
     Ok(0)
 }
 
@@ -221,51 +253,88 @@ fn fire_posix(wk: Weak<Kernel>, wp: Weak<Process>, id: i32, deadline: Instant) {
     }
 }
 
-pub fn timer_settime(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let id = int_arg(a[0]);
-    let flags = a[1] as u32;
-    let new: Itimerspec = t.read_val(a[2])?;
-    let (v, i) = (ts_dur(&new.value)?, ts_dur(&new.interval)?);
+/// Arm (or, with a zero value, disarm) POSIX timer `timerid`; the value
+/// is absolute on the timer's clock with `TIMER_ABSTIME`.
+#[syscall]
+pub fn timer_settime(
+    t: &mut Task,
+    timerid: i32,
+    flags: TimerSetFlags,
+    new_value: UserPtr<Itimerspec>,
+    old_value: UserPtr<Itimerspec>,
+) -> KResult<u64> {
+    let new = new_value.read(t)?;
+    let (v, i) = (duration_of(&new.value)?, duration_of(&new.interval)?);
     let mut timers = lock(&t.proc_.posix_timers);
-    let pt = timers.get_mut(&id).ok_or(Errno::EINVAL)?;
+    let pt = timers.get_mut(&timerid).ok_or(Errno::EINVAL)?;
     let old = pt.armed.take();
     if let Some(o) = &old {
         t.k.timers.cancel(o.handle);
     }
     let (left, iv) = remaining(&old);
     if !v.is_zero() {
-        let rel = if flags & TIMER_ABSTIME != 0 {
-            let now = super::time::clock_now(t, pt.clock)?;
-            v.saturating_sub(Duration::new(now.tv_sec.max(0) as u64, now.tv_nsec as u32))
+        let rel = if flags.0 & TIMER_ABSTIME != 0 {
+            let now = clock_now(t, pt.clock)?;
+            v.saturating_sub(duration_of(&now).unwrap_or_default())
         } else {
             v
         };
-        pt.armed = Some(arm_posix(&t.k, &t.proc_, id, Instant::now() + rel, i));
+        pt.armed = Some(arm_posix(&t.k, &t.proc_, timerid, Instant::now() + rel, i));
     }
     drop(timers);
-    if a[3] != 0 {
-        t.write_val(a[3], &Itimerspec { interval: dur_ts(iv), value: dur_ts(left) })?;
-    }
+    old_value.write_opt(t, &Itimerspec { interval: timespec_of(iv), value: timespec_of(left) })?;
     Ok(0)
 }
 
-pub fn timer_gettime(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let id = int_arg(a[0]);
-    let (left, iv) = remaining(&lock(&t.proc_.posix_timers).get(&id).ok_or(Errno::EINVAL)?.armed);
-    t.write_val(a[1], &Itimerspec { interval: dur_ts(iv), value: dur_ts(left) })?;
+/// What is left of POSIX timer `timerid` and its interval.
+#[syscall]
+pub fn timer_gettime(t: &mut Task, timerid: i32, curr_value: UserPtr<Itimerspec>) -> KResult<u64> {
+    let (left, iv) = remaining(&lock(&t.proc_.posix_timers).get(&timerid).ok_or(Errno::EINVAL)?.armed);
+    curr_value.write(t, &Itimerspec { interval: timespec_of(iv), value: timespec_of(left) })?;
     Ok(0)
 }
 
-pub fn timer_getoverrun(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let id = int_arg(a[0]);
-    Ok(lock(&t.proc_.posix_timers).get(&id).ok_or(Errno::EINVAL)?.overrun as u64)
+/// Expirations of POSIX timer `timerid` not delivered as signals.
+#[syscall]
+pub fn timer_getoverrun(t: &mut Task, timerid: i32) -> KResult<u64> {
+    let overrun = lock(&t.proc_.posix_timers).get(&timerid).ok_or(Errno::EINVAL)?.overrun;
+    Ok(u64::try_from(overrun).unwrap_or(0))
 }
 
-pub fn timer_delete(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let id = int_arg(a[0]);
-    let pt = lock(&t.proc_.posix_timers).remove(&id).ok_or(Errno::EINVAL)?;
+/// Disarm and delete POSIX timer `timerid`.
+#[syscall]
+pub fn timer_delete(t: &mut Task, timerid: i32) -> KResult<u64> {
+    let pt = lock(&t.proc_.posix_timers).remove(&timerid).ok_or(Errno::EINVAL)?;
     if let Some(a) = pt.armed {
         t.k.timers.cancel(a.handle);
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn itimerspec_prints_interval_then_value() {
+        let its = Itimerspec { interval: Timespec::default(), value: Timespec { tv_sec: 1, tv_nsec: 0 } };
+        assert_eq!(
+            its.strace().as_deref(),
+            Some("{it_interval={tv_sec=0, tv_nsec=0}, it_value={tv_sec=1, tv_nsec=0}}")
+        );
+    }
+
+    #[test]
+    fn itimerval_prints_microseconds() {
+        let itv = Itimerval { interval: Timeval::default(), value: Timeval { tv_sec: 0, tv_usec: 5 } };
+        assert_eq!(
+            itv.strace().as_deref(),
+            Some("{it_interval={tv_sec=0, tv_usec=0}, it_value={tv_sec=0, tv_usec=5}}")
+        );
+    }
+
+    #[test]
+    fn timeval_with_a_million_microseconds_is_einval() {
+        assert_eq!(tv_dur(&Timeval { tv_sec: 0, tv_usec: 1_000_000 }), Err(Errno::EINVAL));
+    }
 }
