@@ -4,6 +4,8 @@
 
 pub mod consts;
 pub mod errno;
+pub mod flags;
+pub mod names;
 pub mod sysno;
 pub mod types;
 

@@ -22,7 +22,7 @@ use std::marker::PhantomData;
 
 use abi::consts::*;
 use abi::types::{Iovec, Rlimit, Stat, Timespec, Timeval, Winsize};
-use abi::Errno;
+use abi::{flags, names, Errno};
 use zerocopy::{AsBytes, FromBytes};
 
 use crate::kernel::Task;
@@ -707,106 +707,203 @@ macro_rules! named_arg {
 }
 pub(crate) use named_arg;
 
-fn hex32(v: u32) -> String {
-    format!("{v:#x}")
+/// strace's form of a flag set: the names of the set flags joined by `|`,
+/// bits no flag names after them in hex, `zero` when no bit is set.
+pub fn flag_str<F: bitflags::Flags<Bits = u32>>(bits: u32, zero: &str) -> String {
+    let mut parts: Vec<String> = F::from_bits_retain(bits).iter_names().map(|(n, _)| n.to_string()).collect();
+    let rest = bits & !F::all().bits();
+    if rest != 0 {
+        parts.push(format!("{rest:#x}"));
+    }
+    if parts.is_empty() {
+        return zero.into();
+    }
+    parts.join("|")
 }
 
-fn dec32(v: i32) -> String {
-    v.to_string()
+/// The name `table` gives `v`, or `v` in decimal.
+pub fn value_str<V: Copy + PartialEq + std::fmt::Display>(v: V, table: &[(V, &str)]) -> String {
+    table.iter().find(|(k, _)| *k == v).map_or_else(|| v.to_string(), |(_, n)| (*n).to_string())
+}
+
+/// A signal number as strace prints it: `SIGINT`, `SIGRTMIN`, `SIGRT_2`,
+/// `0` for the probe.
+pub fn signal_str(sig: i32) -> String {
+    match sig {
+        32 => "SIGRTMIN".into(),
+        33..=64 => format!("SIGRT_{}", sig - 32),
+        _ => usize::try_from(sig)
+            .ok()
+            .and_then(|s| s.checked_sub(1))
+            .and_then(|i| names::SIGNALS.get(i))
+            .map_or_else(|| sig.to_string(), |n| (*n).to_string()),
+    }
+}
+
+/// `open` flags: the access mode by name, then the other flags.
+pub fn open_flags_str(v: u32) -> String {
+    let mode = match v & O_ACCMODE {
+        0 => "O_RDONLY",
+        1 => "O_WRONLY",
+        2 => "O_RDWR",
+        _ => "O_ACCMODE",
+    };
+    match v & !O_ACCMODE {
+        0 => mode.into(),
+        rest => format!("{mode}|{}", flag_str::<flags::OpenFlags>(rest, "0")),
+    }
+}
+
+/// `mmap` flags: the mapping type (the low two bits, 3 being
+/// `MAP_SHARED_VALIDATE`), then the other flags.
+fn map_flags_str(v: u32) -> String {
+    let kind = match v & 3 {
+        1 => "MAP_SHARED",
+        2 => "MAP_PRIVATE",
+        3 => "MAP_SHARED_VALIDATE",
+        _ => "",
+    };
+    match (kind, v & !3) {
+        ("", rest) => flag_str::<flags::MapFlags>(rest, "0"),
+        (kind, 0) => kind.into(),
+        (kind, rest) => format!("{kind}|{}", flag_str::<flags::MapFlags>(rest, "0")),
+    }
+}
+
+/// A socket type with its flags: `SOCK_STREAM|SOCK_CLOEXEC`.
+fn sock_type_str(v: u32) -> String {
+    let kind = value_str((v & 0xf) as i32, names::SOCK_TYPES);
+    match v & !0xf {
+        0 => kind,
+        rest => format!("{kind}|{}", flag_str::<flags::SockFlags>(rest, "0")),
+    }
+}
+
+/// A futex operation: the command, `_PRIVATE` when private, and
+/// `|FUTEX_CLOCK_REALTIME`.
+fn futex_op_str(v: i32) -> String {
+    const PRIVATE: i32 = 128;
+    const CLOCK_REALTIME: i32 = 256;
+    let mut s = value_str(v & !(PRIVATE | CLOCK_REALTIME), names::FUTEX_CMDS);
+    if v & PRIVATE != 0 {
+        s.push_str("_PRIVATE");
+    }
+    if v & CLOCK_REALTIME != 0 {
+        s.push_str("|FUTEX_CLOCK_REALTIME");
+    }
+    s
+}
+
+/// `clone` flags and, in the low byte, the signal sent at exit.
+fn clone_flags_str(v: u64) -> String {
+    let mut parts: Vec<String> = flags::CloneFlags::from_bits_retain(v).iter_names().map(|(n, _)| n.into()).collect();
+    let rest = v & !flags::CloneFlags::all().bits() & !0xff;
+    if rest != 0 {
+        parts.push(format!("{rest:#x}"));
+    }
+    if v & 0xff != 0 {
+        parts.push(signal_str((v & 0xff) as i32));
+    }
+    if parts.is_empty() {
+        return "0".into();
+    }
+    parts.join("|")
 }
 
 named_arg!(/// `open(2)` flags (`O_*`).
-    OpenFlags(u32), |v| crate::syscalls::table::oflags(u64::from(v)));
+    OpenFlags(u32), open_flags_str);
 named_arg!(/// `AT_*` flags of the `*at` calls.
-    AtFlags(u32), hex32);
+    AtFlags(u32), |v| flag_str::<flags::AtFlags>(v, "0"));
 named_arg!(/// `mmap` flags (`MAP_*`).
-    MapFlags(u32), hex32);
+    MapFlags(u32), map_flags_str);
 named_arg!(/// Memory protection (`PROT_*`).
-    Prot(u32), hex32);
+    Prot(u32), |v| flag_str::<flags::Prot>(v, "PROT_NONE"));
 named_arg!(/// `mremap` flags (`MREMAP_*`).
-    MremapFlags(u32), hex32);
+    MremapFlags(u32), |v| flag_str::<flags::MremapFlags>(v, "0"));
 named_arg!(/// `mount` flags (`MS_*`).
-    MountFlags(u32), hex32);
+    MountFlags(u32), |v| flag_str::<flags::MountFlags>(v, "0"));
 named_arg!(/// `umount2` flags (`MNT_*`, `UMOUNT_NOFOLLOW`).
-    UmountFlags(u32), hex32);
+    UmountFlags(u32), |v| flag_str::<flags::UmountFlags>(v, "0"));
 named_arg!(/// `renameat2` flags (`RENAME_*`).
-    RenameFlags(u32), hex32);
+    RenameFlags(u32), |v| flag_str::<flags::RenameFlags>(v, "0"));
 named_arg!(/// `statx` mask (`STATX_*`).
-    StatxMask(u32), hex32);
+    StatxMask(u32), |v| flag_str::<flags::StatxMask>(v, "0"));
 named_arg!(/// `O_CLOEXEC`/`O_NONBLOCK`-style creation flags (`pipe2`, `dup3`).
-    PipeFlags(u32), hex32);
+    PipeFlags(u32), |v| flag_str::<flags::PipeFlags>(v, "0"));
 named_arg!(/// `eventfd2` flags (`EFD_*`).
-    EventfdFlags(u32), hex32);
+    EventfdFlags(u32), |v| flag_str::<flags::EventfdFlags>(v, "0"));
 named_arg!(/// `epoll_create1` flags (`EPOLL_CLOEXEC`).
-    EpollCreateFlags(u32), hex32);
+    EpollCreateFlags(u32), |v| flag_str::<flags::EpollCreateFlags>(v, "0"));
 named_arg!(/// `inotify_init1` flags (`IN_CLOEXEC`, `IN_NONBLOCK`).
-    InotifyFlags(u32), hex32);
+    InotifyFlags(u32), |v| flag_str::<flags::InotifyFlags>(v, "0"));
 named_arg!(/// An inotify event mask (`IN_*`).
-    InotifyMask(u32), hex32);
+    InotifyMask(u32), |v| flag_str::<flags::InotifyMask>(v, "0"));
 named_arg!(/// `signalfd4` flags (`SFD_*`).
-    SignalfdFlags(u32), hex32);
+    SignalfdFlags(u32), |v| flag_str::<flags::SignalfdFlags>(v, "0"));
 named_arg!(/// `timerfd_create` flags (`TFD_CLOEXEC`, `TFD_NONBLOCK`).
-    TimerfdFlags(u32), hex32);
-named_arg!(/// `timerfd_settime`/`timer_settime` flags (`TFD_TIMER_ABSTIME`, ...).
-    TimerSetFlags(u32), hex32);
+    TimerfdFlags(u32), |v| flag_str::<flags::TimerfdFlags>(v, "0"));
+named_arg!(/// `timerfd_settime` flags (`TFD_TIMER_ABSTIME`, `TFD_TIMER_CANCEL_ON_SET`).
+    TimerSetFlags(u32), |v| flag_str::<flags::TimerfdSetFlags>(v, "0"));
+named_arg!(/// `timer_settime` and `clock_nanosleep` flags (`TIMER_ABSTIME`).
+    TimerFlags(u32), |v| flag_str::<flags::TimerFlags>(v, "0"));
 named_arg!(/// A socket type with its `SOCK_NONBLOCK`/`SOCK_CLOEXEC` flags.
-    SockType(u32), hex32);
+    SockType(u32), sock_type_str);
 named_arg!(/// `send`/`recv` flags (`MSG_*`).
-    MsgFlags(u32), hex32);
+    MsgFlags(u32), |v| flag_str::<flags::MsgFlags>(v, "0"));
 named_arg!(/// `wait4`/`waitid` options (`WNOHANG`, ...).
-    WaitOptions(u32), hex32);
+    WaitOptions(u32), |v| flag_str::<flags::WaitOptions>(v, "0"));
 named_arg!(/// `memfd_create` flags (`MFD_*`).
-    MemfdFlags(u32), hex32);
+    MemfdFlags(u32), |v| flag_str::<flags::MemfdFlags>(v, "0"));
 named_arg!(/// `setxattr` flags (`XATTR_CREATE`, `XATTR_REPLACE`).
-    XattrFlags(u32), hex32);
+    XattrFlags(u32), |v| flag_str::<flags::XattrFlags>(v, "0"));
 named_arg!(/// `splice`/`tee`/`vmsplice` flags (`SPLICE_F_*`).
-    SpliceFlags(u32), hex32);
+    SpliceFlags(u32), |v| flag_str::<flags::SpliceFlags>(v, "0"));
 named_arg!(/// `getrandom` flags (`GRND_*`).
-    GrndFlags(u32), hex32);
+    GrndFlags(u32), |v| flag_str::<flags::GrndFlags>(v, "0"));
 named_arg!(/// `close_range` flags (`CLOSE_RANGE_*`).
-    CloseRangeFlags(u32), hex32);
+    CloseRangeFlags(u32), |v| flag_str::<flags::CloseRangeFlags>(v, "0"));
 named_arg!(/// An `access` mode (`F_OK` or `R_OK|W_OK|X_OK`).
-    AccessMode(u32), hex32);
+    AccessMode(u32), |v| flag_str::<flags::AccessMode>(v, "F_OK"));
 named_arg!(/// `clone` flags with the exit signal in the low byte.
-    CloneFlags(u64), |v| format!("{v:#x}"));
+    CloneFlags(u64), clone_flags_str);
 named_arg!(/// `lseek` whence (`SEEK_*`).
-    Whence(i32), dec32);
+    Whence(i32), |v| value_str(v, names::WHENCE));
 named_arg!(/// An `fcntl` command (`F_*`).
-    FcntlCmd(i32), dec32);
+    FcntlCmd(i32), |v| value_str(v, names::FCNTL_CMDS));
 named_arg!(/// `sigprocmask` how (`SIG_BLOCK`, ...).
-    SigHow(i32), dec32);
+    SigHow(i32), |v| value_str(v, names::SIG_HOW));
 named_arg!(/// A clock (`CLOCK_*`).
-    ClockId(i32), dec32);
+    ClockId(i32), |v| value_str(v, names::CLOCKS));
 named_arg!(/// An `epoll_ctl` operation (`EPOLL_CTL_*`).
-    EpollOp(i32), dec32);
+    EpollOp(i32), |v| value_str(v, names::EPOLL_OPS));
 named_arg!(/// A futex operation with its `FUTEX_PRIVATE_FLAG`/`FUTEX_CLOCK_REALTIME` bits.
-    FutexOp(i32), dec32);
+    FutexOp(i32), futex_op_str);
 named_arg!(/// A `prctl` option (`PR_*`).
-    PrctlOption(i32), dec32);
+    PrctlOption(i32), |v| value_str(v, names::PRCTL_OPTIONS));
 named_arg!(/// An `arch_prctl` code (`ARCH_*`).
-    ArchPrctlCode(i32), dec32);
+    ArchPrctlCode(i32), |v| value_str(v, names::ARCH_PRCTL_CODES));
 named_arg!(/// A resource limit (`RLIMIT_*`).
-    Resource(i32), dec32);
+    Resource(i32), |v| value_str(v, names::RLIMITS));
 named_arg!(/// An address family (`AF_*`).
-    Family(i32), dec32);
+    Family(i32), |v| value_str(v, names::FAMILIES));
 named_arg!(/// A signal number (`SIGINT`, ...; 0 probes).
-    Signal(i32), dec32);
+    Signal(i32), signal_str);
 named_arg!(/// `madvise` advice (`MADV_*`).
-    Madvice(i32), dec32);
+    Madvice(i32), |v| value_str(v, names::MADVICE));
 named_arg!(/// `fadvise64` advice (`POSIX_FADV_*`).
-    Fadvice(i32), dec32);
+    Fadvice(i32), |v| value_str(v, names::FADVICE));
 named_arg!(/// `shutdown` how (`SHUT_*`).
-    ShutdownHow(i32), dec32);
+    ShutdownHow(i32), |v| value_str(v, names::SHUTDOWN_HOW));
 named_arg!(/// An `ioctl` request (`TCGETS`, `FIONBIO`, ...).
-    IoctlReq(u32), hex32);
+    IoctlReq(u32), |v| names::IOCTLS.iter().find(|(k, _)| *k == v).map_or_else(|| format!("{v:#x}"), |(_, n)| (*n).to_string()));
 named_arg!(/// A socket option level (`SOL_SOCKET`, `IPPROTO_TCP`, ...).
-    SockLevel(i32), dec32);
+    SockLevel(i32), |v| value_str(v, names::SOCK_LEVELS));
 named_arg!(/// A socket option name (`SO_*`, ...).
-    SockOpt(i32), dec32);
-named_arg!(/// An interval timer (`ITIMER_*`) or priority target (`PRIO_*`).
-    Which(i32), dec32);
+    SockOpt(i32), |v| v.to_string());
+named_arg!(/// An interval timer (`ITIMER_*`).
+    Which(i32), |v| value_str(v, names::ITIMERS));
 named_arg!(/// A SysV IPC command (`IPC_*`, `SHM_*`, `SEM_*`, `MSG_*`).
-    IpcCmd(i32), dec32);
+    IpcCmd(i32), |v| value_str(v, names::IPC_CMDS));
 
 #[cfg(test)]
 mod tests {
@@ -846,6 +943,53 @@ mod tests {
     fn file_mode_names_the_type_and_the_permissions() {
         assert_eq!(file_mode(S_IFREG | 0o644), "S_IFREG|0644");
         assert_eq!(file_mode(S_IFDIR | 0o1777), "S_IFDIR|01777");
+    }
+
+    #[test]
+    fn flags_print_by_name_with_unknown_bits_in_hex() {
+        assert_eq!(
+            flag_str::<flags::AtFlags>(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH, "0"),
+            "AT_SYMLINK_NOFOLLOW|AT_EMPTY_PATH"
+        );
+        assert_eq!(flag_str::<flags::AtFlags>(0x0010_0000, "0"), "0x100000");
+        assert_eq!(flag_str::<flags::Prot>(0, "PROT_NONE"), "PROT_NONE");
+        assert_eq!(flag_str::<flags::AccessMode>(R_OK | X_OK, "F_OK"), "R_OK|X_OK");
+        assert_eq!(
+            flag_str::<flags::StatxMask>(STATX_BASIC_STATS | STATX_MNT_ID, "0"),
+            "STATX_BASIC_STATS|STATX_MNT_ID"
+        );
+    }
+
+    #[test]
+    fn open_flags_name_the_access_mode_first() {
+        assert_eq!(open_flags_str(O_RDONLY | O_CLOEXEC), "O_RDONLY|O_CLOEXEC");
+        assert_eq!(open_flags_str(O_WRONLY | O_CREAT | O_TRUNC), "O_WRONLY|O_CREAT|O_TRUNC");
+        assert_eq!(open_flags_str(O_RDWR | O_TMPFILE), "O_RDWR|O_TMPFILE");
+        assert_eq!(
+            open_flags_str(O_RDONLY | O_DIRECTORY | O_NONBLOCK | O_CLOEXEC),
+            "O_RDONLY|O_NONBLOCK|O_CLOEXEC|O_DIRECTORY"
+        );
+    }
+
+    #[test]
+    fn map_flags_name_the_mapping_type() {
+        assert_eq!(map_flags_str(MAP_PRIVATE | MAP_ANONYMOUS), "MAP_PRIVATE|MAP_ANONYMOUS");
+        assert_eq!(map_flags_str(MAP_PRIVATE | MAP_FIXED | MAP_DENYWRITE), "MAP_PRIVATE|MAP_FIXED|MAP_DENYWRITE");
+        assert_eq!(map_flags_str(3), "MAP_SHARED_VALIDATE");
+    }
+
+    #[test]
+    fn compound_values_print_as_strace_does() {
+        assert_eq!(sock_type_str(1 | O_CLOEXEC), "SOCK_STREAM|SOCK_CLOEXEC");
+        assert_eq!(futex_op_str(128 | 9), "FUTEX_WAIT_BITSET_PRIVATE");
+        assert_eq!(futex_op_str(9 | 256), "FUTEX_WAIT_BITSET|FUTEX_CLOCK_REALTIME");
+        assert_eq!(clone_flags_str(0x0120_0000 | 17), "CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD");
+        assert_eq!(
+            (signal_str(2), signal_str(32), signal_str(34), signal_str(0)),
+            ("SIGINT".into(), "SIGRTMIN".into(), "SIGRT_2".into(), "0".into())
+        );
+        assert_eq!(value_str(1, names::SIG_HOW), "SIG_UNBLOCK");
+        assert_eq!(value_str(99, names::SIG_HOW), "99");
     }
 
     #[test]

@@ -561,7 +561,7 @@ impl SysArg for FcntlArg {
         match cmd {
             _ if FCNTL_NO_ARG.contains(&cmd) => String::new(),
             F_SETFD if arg & u64::from(FD_CLOEXEC) != 0 => "FD_CLOEXEC".into(),
-            F_SETFL => super::table::oflags(arg),
+            F_SETFL => super::args::open_flags_str(arg as u32),
             _ if super::lock::is_lock_cmd(cmd) => <UserPtr<super::lock::Flock> as SysArg>::strace(c, i),
             F_DUPFD | F_DUPFD_CLOEXEC | F_SETFD | F_SETPIPE_SZ => <i32 as SysArg>::strace(c, i),
             _ => format!("{arg:#x}"),

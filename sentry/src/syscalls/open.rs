@@ -9,7 +9,9 @@ use abi::Errno;
 use sentry_macros::syscall;
 use zerocopy::FromBytes;
 
-use super::args::{octal, AtFlags, CloseRangeFlags, DirFd, Fd, Mode, UserBytes, UserCStr, UserPtr, UserType};
+use super::args::{
+    octal, open_flags_str, AtFlags, CloseRangeFlags, DirFd, Fd, Mode, UserBytes, UserCStr, UserPtr, UserType,
+};
 use super::file::{fd_result, flag_names};
 use super::{dir_of, file_of, resolve_at};
 use crate::kernel::Task;
@@ -65,7 +67,11 @@ impl UserType for OpenHow {
             Err(_) => format!(", mode=0{:o}", self.mode),
         };
         let resolve = flag_names(self.resolve, &RESOLVE_NAMES);
-        Some(format!("{{flags={}{mode}, resolve={resolve}}}", super::table::oflags(self.flags)))
+        let flags = match self.flags >> 32 {
+            0 => open_flags_str(self.flags as u32),
+            high => format!("{}|{:#x}", open_flags_str(self.flags as u32), high << 32),
+        };
+        Some(format!("{{flags={flags}{mode}, resolve={resolve}}}"))
     }
 }
 

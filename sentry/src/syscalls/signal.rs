@@ -26,16 +26,8 @@ pub struct SigSet(pub u64);
 
 /// strace's name of signal `sig` inside a set: `INT`, `RTMIN`, `RT_1`.
 fn set_member_name(sig: u32) -> String {
-    const NAMES: [&str; 31] = [
-        "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2", "PIPE", "ALRM",
-        "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG", "XCPU", "XFSZ", "VTALRM", "PROF",
-        "WINCH", "IO", "PWR", "SYS",
-    ];
-    match sig {
-        32 => "RTMIN".into(),
-        33.. => format!("RT_{}", sig - 32),
-        _ => sig.checked_sub(1).and_then(|i| NAMES.get(i as usize)).map_or_else(|| sig.to_string(), |n| (*n).into()),
-    }
+    let name = super::args::signal_str(i32::try_from(sig).unwrap_or(i32::MAX));
+    name.strip_prefix("SIG").map_or(name.clone(), str::to_string)
 }
 
 /// strace's form of a set: `[INT CHLD]`, or, when two thirds or more of the

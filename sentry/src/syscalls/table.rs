@@ -61,7 +61,7 @@ fn printer(a: Arg) -> Printer {
 }
 
 fn open_flags(c: &Call<'_>, i: usize) -> String {
-    oflags(c.raw[i])
+    args::open_flags_str(c.raw[i] as u32)
 }
 
 /// How the result of a handler not yet declared with a typed result is
@@ -406,45 +406,6 @@ pub fn describe(e: Errno) -> String {
         return "Interrupted system call".into();
     }
     std::io::Error::from_raw_os_error(e as i32).to_string().split(" (os error").next().unwrap_or("").to_string()
-}
-
-pub(super) fn oflags(f: u64) -> String {
-    let names: [(u64, &str); 16] = [
-        (0o100, "O_CREAT"),
-        (0o200, "O_EXCL"),
-        (0o400, "O_NOCTTY"),
-        (0o1000, "O_TRUNC"),
-        (0o2000, "O_APPEND"),
-        (0o4000, "O_NONBLOCK"),
-        (0o10000, "O_DSYNC"),
-        (0o20000, "O_ASYNC"),
-        (0o40000, "O_DIRECT"),
-        (0o100000, "O_LARGEFILE"),
-        (0o200000, "O_DIRECTORY"),
-        (0o400000, "O_NOFOLLOW"),
-        (0o1000000, "O_NOATIME"),
-        (0o2000000, "O_CLOEXEC"),
-        (0o10000000, "O_PATH"),
-        (0o20000000, "O_TMPFILE"),
-    ];
-    let mut parts = vec![match f & 3 {
-        0 => "O_RDONLY",
-        1 => "O_WRONLY",
-        2 => "O_RDWR",
-        _ => "O_ACCMODE",
-    }
-    .to_string()];
-    let mut rest = f & !3;
-    for (bit, n) in names {
-        if rest & bit != 0 {
-            parts.push(n.into());
-            rest &= !bit;
-        }
-    }
-    if rest != 0 {
-        parts.push(format!("{rest:#o}"));
-    }
-    parts.join("|")
 }
 
 fn format_call(t: &Task, nr: u64, raw: &[u64; 6], entry: Option<&Entry>, result: Option<KResult<u64>>) -> String {

@@ -8,7 +8,7 @@ use abi::Errno;
 
 use sentry_macros::syscall;
 
-use super::args::{ClockId, TimerSetFlags, UserPtr, UserType};
+use super::args::{ClockId, TimerFlags, UserPtr, UserType};
 use crate::kernel::clock::Base;
 use crate::kernel::Task;
 use crate::vfs::KResult;
@@ -123,7 +123,7 @@ pub fn nanosleep(t: &mut Task, req: UserPtr<Timespec>, rem: UserPtr<Timespec>) -
 pub fn clock_nanosleep(
     t: &mut Task,
     clockid: ClockId,
-    flags: TimerSetFlags,
+    flags: TimerFlags,
     request: UserPtr<Timespec>,
     remain: UserPtr<Timespec>,
 ) -> KResult<u64> {

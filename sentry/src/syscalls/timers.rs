@@ -15,7 +15,7 @@ use zerocopy::{AsBytes, FromBytes, FromZeroes};
 
 use sentry_macros::syscall;
 
-use super::args::{ClockId, TimerSetFlags, UserPtr, UserType, Which};
+use super::args::{ClockId, TimerFlags, UserPtr, UserType, Which};
 use super::time::{clock_now, duration_of, timespec_of};
 use crate::kernel::timer::{Armed, PosixTimer};
 use crate::kernel::{signal, Kernel, Process, Task};
@@ -259,7 +259,7 @@ fn fire_posix(wk: Weak<Kernel>, wp: Weak<Process>, id: i32, deadline: Instant) {
 pub fn timer_settime(
     t: &mut Task,
     timerid: i32,
-    flags: TimerSetFlags,
+    flags: TimerFlags,
     new_value: UserPtr<Itimerspec>,
     old_value: UserPtr<Itimerspec>,
 ) -> KResult<u64> {
