@@ -118,6 +118,14 @@ bitflags! {
         const MS_LAZYTIME = 1 << 25;
     }
 
+    /// `msync` flags.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct MsyncFlags: u32 {
+        const MS_ASYNC = 1;
+        const MS_INVALIDATE = 2;
+        const MS_SYNC = 4;
+    }
+
     /// `umount2` flags.
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub struct UmountFlags: u32 {

@@ -1,19 +1,53 @@
 //! Memory calls: brk, mmap, munmap, mprotect, mremap, madvise.
 
 use abi::consts::*;
+use abi::flags::MsyncFlags;
 use abi::Errno;
+use sentry_macros::syscall;
 
-use super::{fd_arg, file_of};
+use super::args::{Addr, Call, Madvice, MapFlags, MremapFlags, Prot, SysArg, UserAddr};
+use super::file_of;
 use crate::kernel::Task;
 use crate::mm::VmaBacking;
 use crate::vfs::{lock, KResult};
 
-pub fn brk(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    Ok(lock(&t.mm).set_brk(a[0]))
+/// The file offset of `mmap`, printed in hex as strace does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MapOffset(pub u64);
+
+impl SysArg for MapOffset {
+    fn decode(_: &Task, raw: u64) -> KResult<Self> {
+        Ok(MapOffset(raw))
+    }
+    fn strace(c: &Call<'_>, i: usize) -> String {
+        match c.raw[i] {
+            0 => "0".into(),
+            v => format!("{v:#x}"),
+        }
+    }
 }
 
-pub fn mmap(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let (addr, len, prot, flags, off) = (a[0], a[1], a[2] as u32, a[3] as u32, a[5]);
+/// Set the end of the data segment; the result is the end now in force
+/// (the old one when the request cannot be met), never an error.
+#[syscall]
+pub fn brk(t: &mut Task, addr: UserAddr) -> KResult<Addr> {
+    Ok(Addr(lock(&t.mm).set_brk(addr.0)))
+}
+
+/// Map `length` bytes of a file, or of zeroes, into the address space.
+/// The descriptor is an `unsigned int` to Linux, so only its low half
+/// counts, and it is not looked at for an anonymous mapping.
+#[syscall]
+pub fn mmap(
+    t: &mut Task,
+    addr: UserAddr,
+    length: u64,
+    prot: Prot,
+    flags: MapFlags,
+    fd: i32,
+    offset: MapOffset,
+) -> KResult<Addr> {
+    let (addr, len, prot, flags, off) = (addr.0, length, prot.0, flags.0, offset.0);
     if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_GROWSDOWN | PROT_GROWSUP) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -32,7 +66,7 @@ pub fn mmap(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
         let name = if typ == MAP_PRIVATE { Vec::new() } else { b"/dev/zero (deleted)".to_vec() };
         (VmaBacking::Anon, name, (0, 0))
     } else {
-        let f = file_of(t, fd_arg(a[4])?)?;
+        let f = file_of(t, fd)?;
         if f.flags() & O_PATH != 0 || !f.readable() {
             return Err(Errno::EACCES);
         }
@@ -56,23 +90,39 @@ pub fn mmap(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
         });
         (VmaBacking::File { file: f.file.clone(), offset: off, zero_from, shared }, name, (at.dev, at.ino))
     };
-    lock(&t.mm).mmap(addr, len, prot, flags, backing, name, dev_ino)
+    lock(&t.mm).mmap(addr, len, prot, flags, backing, name, dev_ino).map(Addr)
 }
 
-pub fn munmap(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    lock(&t.mm).munmap(a[0], a[1]).map(|_| 0)
+/// Remove the mappings in a range.
+#[syscall]
+pub fn munmap(t: &mut Task, addr: UserAddr, length: u64) -> KResult<u64> {
+    lock(&t.mm).munmap(addr.0, length).map(|_| 0)
 }
 
-pub fn mprotect(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    lock(&t.mm).mprotect(a[0], a[1], a[2] as u32).map(|_| 0)
+/// Change the protection of the mappings in a range.
+#[syscall]
+pub fn mprotect(t: &mut Task, addr: UserAddr, len: u64, prot: Prot) -> KResult<u64> {
+    lock(&t.mm).mprotect(addr.0, len, prot.0).map(|_| 0)
 }
 
-pub fn mremap(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    lock(&t.mm).mremap(a[0], a[1], a[2], a[3] as u32, a[4])
+/// Grow, shrink or move a mapping.
+#[syscall]
+pub fn mremap(
+    t: &mut Task,
+    old_address: UserAddr,
+    old_size: u64,
+    new_size: u64,
+    flags: MremapFlags,
+    new_address: UserAddr,
+) -> KResult<Addr> {
+    lock(&t.mm).mremap(old_address.0, old_size, new_size, flags.0, new_address.0).map(Addr)
 }
 
-pub fn madvise(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let (addr, len, advice) = (a[0], a[1], a[2] as u32);
+/// Advice on the use of a range; the advice that drops pages is carried
+/// out, the rest is accepted as hints.
+#[syscall]
+pub fn madvise(t: &mut Task, addr: UserAddr, length: u64, advice: Madvice) -> KResult<u64> {
+    let (addr, len, advice) = (addr.0, length, advice.0 as u32);
     if addr % PAGE_SIZE != 0 {
         return Err(Errno::EINVAL);
     }
@@ -84,15 +134,12 @@ pub fn madvise(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     }
 }
 
-pub fn msync(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let (addr, len, flags) = (a[0], a[1], a[2] as u32);
-    const MS_ASYNC: u32 = 1;
-    const MS_INVALIDATE: u32 = 2;
-    const MS_SYNC: u32 = 4;
-    if !addr.is_multiple_of(PAGE_SIZE) || flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0 {
-        return Err(Errno::EINVAL);
-    }
-    if flags & MS_ASYNC != 0 && flags & MS_SYNC != 0 {
+/// Write back the shared file mappings in a range.
+#[syscall]
+pub fn msync(t: &mut Task, addr: UserAddr, length: u64, flags: SyncFlags) -> KResult<u64> {
+    let (addr, len) = (addr.0, length);
+    let Some(flags) = MsyncFlags::from_bits(flags.0) else { return Err(Errno::EINVAL) };
+    if !addr.is_multiple_of(PAGE_SIZE) || flags.contains(MsyncFlags::MS_ASYNC | MsyncFlags::MS_SYNC) {
         return Err(Errno::EINVAL);
     }
     let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
@@ -105,3 +152,6 @@ pub fn msync(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     mm.sync_range(addr, end);
     Ok(0)
 }
+
+super::args::named_arg!(/// `msync` flags (`MS_ASYNC`, `MS_INVALIDATE`, `MS_SYNC`).
+    SyncFlags(u32), |v| super::args::flag_str::<MsyncFlags>(v, "0"));

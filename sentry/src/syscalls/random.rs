@@ -1,21 +1,22 @@
 //! getrandom.
 
-use abi::consts::*;
+use abi::flags::GrndFlags as Grnd;
 use abi::Errno;
+use sentry_macros::syscall;
 
+use super::args::{GrndFlags, OutBuf};
 use crate::kernel::Task;
 use crate::vfs::KResult;
 
-pub fn getrandom(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let flags = a[2] as u32;
-    if flags & !(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) != 0
-        || flags & (GRND_RANDOM | GRND_INSECURE) == GRND_RANDOM | GRND_INSECURE
-    {
+/// Fill a buffer with random bytes (at most 32 MiB a call, as Linux).
+#[syscall]
+pub fn getrandom(t: &mut Task, buf: OutBuf, buflen: usize, flags: GrndFlags) -> KResult<u64> {
+    let Some(flags) = Grnd::from_bits(flags.0) else { return Err(Errno::EINVAL) };
+    if flags.contains(Grnd::GRND_RANDOM | Grnd::GRND_INSECURE) {
         return Err(Errno::EINVAL);
     }
-    let n = (a[1] as usize).min(32 << 20);
-    let mut buf = vec![0u8; n];
-    crate::kernel::getrandom(&mut buf);
-    t.write_bytes(a[0], &buf)?;
-    Ok(n as u64)
+    let mut bytes = vec![0u8; buflen.min(32 << 20)];
+    crate::kernel::getrandom(&mut bytes);
+    buf.write(t, &bytes)?;
+    Ok(bytes.len() as u64)
 }

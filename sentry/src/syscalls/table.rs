@@ -172,13 +172,13 @@ fn build() -> Vec<Option<Entry>> {
     e(SYS_CHROOT, mount::chroot, &[Str]);
     e(SYS_PIVOT_ROOT, mount::pivot_root, &[Str, Str]);
     // Memory.
-    e(SYS_BRK, mm::brk, &[X]);
-    e(SYS_MMAP, mm::mmap, &[X, U, X, X, Fd, X]);
-    e(SYS_MUNMAP, mm::munmap, &[X, U]);
-    e(SYS_MPROTECT, mm::mprotect, &[X, U, X]);
-    e(SYS_MREMAP, mm::mremap, &[X, U, U, X, X]);
-    e(SYS_MADVISE, mm::madvise, &[X, U, I]);
-    e(SYS_MSYNC, mm::msync, &[X, U, X]);
+    d(SYS_BRK, mm::BRK);
+    d(SYS_MMAP, mm::MMAP);
+    d(SYS_MUNMAP, mm::MUNMAP);
+    d(SYS_MPROTECT, mm::MPROTECT);
+    d(SYS_MREMAP, mm::MREMAP);
+    d(SYS_MADVISE, mm::MADVISE);
+    d(SYS_MSYNC, mm::MSYNC);
     // Process identity and control.
     e(SYS_GETPID, process::getpid, &[]);
     e(SYS_GETTID, process::gettid, &[]);
@@ -324,7 +324,7 @@ fn build() -> Vec<Option<Entry>> {
     // System.
     e(SYS_UNAME, sys::uname, &[X]);
     e(SYS_SYSINFO, sys::sysinfo, &[X]);
-    e(SYS_GETRANDOM, random::getrandom, &[X, U, X]);
+    d(SYS_GETRANDOM, random::GETRANDOM);
     e(SYS_SETHOSTNAME, sys::sethostname, &[InBuf(1), U]);
     e(SYS_RSEQ, enosys, &[X, U, X, X]);
     // Extended attributes.
