@@ -118,6 +118,12 @@ bitflags! {
         const MS_LAZYTIME = 1 << 25;
     }
 
+    /// `pidfd_open` flags.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct PidfdFlags: u32 {
+        const PIDFD_NONBLOCK = O_NONBLOCK;
+    }
+
     /// `msync` flags.
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub struct MsyncFlags: u32 {

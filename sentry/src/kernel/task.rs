@@ -336,8 +336,8 @@ impl Task {
         Ok(v)
     }
 
-    pub fn read_val<T: FromBytes + AsBytes + Default>(&self, addr: u64) -> KResult<T> {
-        let mut v = T::default();
+    pub fn read_val<T: FromBytes + AsBytes>(&self, addr: u64) -> KResult<T> {
+        let mut v = T::new_zeroed();
         self.read_bytes(addr, v.as_bytes_mut())?;
         Ok(v)
     }

@@ -487,7 +487,7 @@ impl SysArg for OutBuf {
 
 /// A plain-data type that crosses the application boundary; `strace` says
 /// how strace decodes it (`None`: the address is printed).
-pub trait UserType: FromBytes + AsBytes + Default {
+pub trait UserType: FromBytes + AsBytes {
     fn strace(&self) -> Option<String> {
         None
     }

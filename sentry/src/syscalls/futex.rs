@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 
 use abi::types::Timespec;
 use abi::Errno;
+use sentry_macros::syscall;
 
+use super::args::{Call, FutexOp, SysArg, UserAddr, UserPtr};
 use crate::kernel::futex::FutexKey;
 use crate::kernel::Task;
 use crate::vfs::{lock, KResult};
@@ -75,8 +77,80 @@ fn deadline(t: &Task, addr: u64, absolute: bool, realtime: bool) -> KResult<Opti
     Ok(Some(Instant::now() + rel))
 }
 
-pub fn futex(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let (uaddr, op, val, timeout, uaddr2, val3) = (a[0], a[1] as u32, a[2] as u32, a[3], a[4], a[5] as u32);
+/// The command of the operation in argument 1 of a futex call being
+/// printed.
+fn printed_cmd(c: &Call<'_>) -> u32 {
+    c.raw[1] as u32 & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME)
+}
+
+/// Argument 3 of `futex`: a timeout for the waits, a count (`val2`) for the
+/// requeues and `FUTEX_WAKE_OP`; strace shows it only where it is used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FutexArg3(pub u64);
+
+impl SysArg for FutexArg3 {
+    fn decode(_: &Task, raw: u64) -> KResult<Self> {
+        Ok(FutexArg3(raw))
+    }
+    fn strace(c: &Call<'_>, i: usize) -> String {
+        match printed_cmd(c) {
+            FUTEX_WAIT | FUTEX_WAIT_BITSET => <UserPtr<Timespec> as SysArg>::strace(c, i),
+            FUTEX_REQUEUE | FUTEX_CMP_REQUEUE | FUTEX_WAKE_OP => (c.raw[i] as u32).to_string(),
+            _ => String::new(),
+        }
+    }
+}
+
+/// Argument 4 of `futex`: the second futex word, of the requeues and
+/// `FUTEX_WAKE_OP`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FutexUaddr2(pub u64);
+
+impl SysArg for FutexUaddr2 {
+    fn decode(_: &Task, raw: u64) -> KResult<Self> {
+        Ok(FutexUaddr2(raw))
+    }
+    fn strace(c: &Call<'_>, i: usize) -> String {
+        match printed_cmd(c) {
+            FUTEX_REQUEUE | FUTEX_CMP_REQUEUE | FUTEX_WAKE_OP => <UserAddr as SysArg>::strace(c, i),
+            _ => String::new(),
+        }
+    }
+}
+
+/// Argument 5 of `futex`: the bitset of the `_BITSET` operations, the
+/// expected value of `FUTEX_CMP_REQUEUE`, the encoded operation of
+/// `FUTEX_WAKE_OP`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FutexVal3(pub u32);
+
+impl SysArg for FutexVal3 {
+    fn decode(_: &Task, raw: u64) -> KResult<Self> {
+        Ok(FutexVal3(raw as u32))
+    }
+    fn strace(c: &Call<'_>, i: usize) -> String {
+        let v = c.raw[i] as u32;
+        match printed_cmd(c) {
+            FUTEX_WAIT_BITSET | FUTEX_WAKE_BITSET if v == BITSET_ANY => "FUTEX_BITSET_MATCH_ANY".into(),
+            FUTEX_WAIT_BITSET | FUTEX_WAKE_BITSET | FUTEX_WAKE_OP => format!("{v:#x}"),
+            FUTEX_CMP_REQUEUE => v.to_string(),
+            _ => String::new(),
+        }
+    }
+}
+
+/// Wait on, wake, or requeue waiters of the futex word at `uaddr`.
+#[syscall]
+pub fn futex(
+    t: &mut Task,
+    uaddr: UserAddr,
+    futex_op: FutexOp,
+    val: u32,
+    timeout: FutexArg3,
+    uaddr2: FutexUaddr2,
+    val3: FutexVal3,
+) -> KResult<u64> {
+    let (uaddr, op, timeout, uaddr2, val3) = (uaddr.0, futex_op.0 as u32, timeout.0, uaddr2.0, val3.0);
     let cmd = op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
     let private = op & FUTEX_PRIVATE_FLAG != 0;
     let key = |t: &Task, addr: u64| key(t, addr, private);

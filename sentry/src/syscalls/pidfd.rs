@@ -9,7 +9,10 @@ use abi::consts::*;
 use abi::types::Siginfo;
 use abi::Errno;
 
-use super::{file_of, int_arg};
+use sentry_macros::syscall;
+
+use super::args::{Signal, UserPtr};
+use super::file_of;
 use crate::kernel::waiter::WaitQueue;
 use crate::kernel::{signal, Process, Task};
 use crate::vfs::{lock, FileDescription, FileOps, KResult};
@@ -58,9 +61,13 @@ pub fn install(t: &Task, p: &Arc<Process>, flags: u32) -> KResult<i32> {
     lock(&t.fds).insert_from(0, desc, true, limit)
 }
 
-pub fn pidfd_open(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let pid = int_arg(a[0]);
-    let flags = a[1] as u32;
+super::args::named_arg!(/// `pidfd_open` flags (`PIDFD_NONBLOCK`).
+    PidfdFlags(u32), |v| super::args::flag_str::<abi::flags::PidfdFlags>(v, "0"));
+
+/// A descriptor that refers to process `pid`.
+#[syscall]
+pub fn pidfd_open(t: &mut Task, pid: i32, flags: PidfdFlags) -> KResult<u64> {
+    let flags = flags.0;
     if pid <= 0 || flags & !O_NONBLOCK != 0 {
         return Err(Errno::EINVAL);
     }
@@ -68,11 +75,14 @@ pub fn pidfd_open(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     install(t, &p, flags).map(|fd| fd as u64)
 }
 
-pub fn pidfd_send_signal(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let f = file_of(t, int_arg(a[0]))?;
+/// Send signal `sig` to the process a pidfd refers to, with the `siginfo`
+/// at `info` when given.
+#[syscall]
+pub fn pidfd_send_signal(t: &mut Task, pidfd: i32, sig: Signal, info: UserPtr<Siginfo>, flags: u32) -> KResult<u64> {
+    let f = file_of(t, pidfd)?;
     let p = process_of(&f).ok_or(Errno::EBADF)?;
-    let sig = int_arg(a[1]);
-    if a[3] != 0 || !(0..=NSIG as i32).contains(&sig) {
+    let sig = sig.0;
+    if flags != 0 || !(0..=NSIG as i32).contains(&sig) {
         return Err(Errno::EINVAL);
     }
     if p.is_zombie() {
@@ -81,12 +91,12 @@ pub fn pidfd_send_signal(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     if sig == 0 {
         return Ok(0);
     }
-    let info = if a[2] != 0 {
-        let mut i: Siginfo = t.read_val(a[2])?;
-        i.si_signo = sig;
-        i
-    } else {
-        signal::info_from(sig as u32, signal::SI_USER, t.pid(), t.creds().uid)
+    let info = match info.read_opt(t)? {
+        Some(mut i) => {
+            i.si_signo = sig;
+            i
+        }
+        None => signal::info_from(sig as u32, signal::SI_USER, t.pid(), t.creds().uid),
     };
     t.k.signal_process(&p, info);
     Ok(0)

@@ -2,8 +2,10 @@
 
 use abi::types::{Sysinfo, Utsname};
 use abi::Errno;
+use sentry_macros::syscall;
 use zerocopy::FromZeroes;
 
+use super::args::{quote, InBuf, UserPtr, UserType};
 use crate::kernel::Task;
 use crate::vfs::{lock, KResult};
 
@@ -18,7 +20,24 @@ fn fill(dst: &mut [u8; 65], src: &[u8]) {
     dst[..n].copy_from_slice(&src[..n]);
 }
 
-pub fn uname(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+/// A `utsname` field up to its NUL.
+fn field(f: &[u8; 65]) -> String {
+    let n = f.iter().position(|&b| b == 0).unwrap_or(f.len());
+    quote(&f[..n], 64, false)
+}
+
+/// strace's `struct utsname`: the first two fields.
+impl UserType for Utsname {
+    fn strace(&self) -> Option<String> {
+        Some(format!("{{sysname={}, nodename={}, ...}}", field(&self.sysname), field(&self.nodename)))
+    }
+}
+
+impl UserType for Sysinfo {}
+
+/// The system's name, release and machine.
+#[syscall]
+pub fn uname(t: &mut Task, buf: UserPtr<Utsname>) -> KResult<u64> {
     let mut u = Utsname::new_zeroed();
     fill(&mut u.sysname, b"Linux");
     fill(&mut u.nodename, &lock(&t.k.hostname));
@@ -26,19 +45,20 @@ pub fn uname(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     fill(&mut u.version, VERSION);
     fill(&mut u.machine, b"x86_64");
     fill(&mut u.domainname, &lock(&t.k.domainname));
-    t.write_val(a[0], &u)?;
+    buf.write(t, &u)?;
     Ok(0)
 }
 
-pub fn sethostname(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    if a[1] > 64 {
+/// Set the host name of the sandbox's UTS namespace (root only).
+#[syscall]
+pub fn sethostname(t: &mut Task, name: InBuf<1>, len: usize) -> KResult<u64> {
+    if len > 64 {
         return Err(Errno::EINVAL);
     }
     if t.creds().euid != 0 {
         return Err(Errno::EPERM);
     }
-    let name = t.read_vec(a[0], a[1] as usize)?;
-    *lock(&t.k.hostname) = name;
+    *lock(&t.k.hostname) = name.read(t, len)?;
     Ok(0)
 }
 
@@ -54,7 +74,9 @@ fn host_sysinfo() -> libc::sysinfo {
     }
 }
 
-pub fn sysinfo(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+/// Uptime, memory and process figures.
+#[syscall]
+pub fn sysinfo(t: &mut Task, info: UserPtr<Sysinfo>) -> KResult<u64> {
     let h = host_sysinfo();
     // Capped by the memory limit, as /proc/meminfo is.
     let unit = u64::from(h.mem_unit.max(1));
@@ -74,6 +96,6 @@ pub fn sysinfo(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
         mem_unit: h.mem_unit,
         ..Default::default()
     };
-    t.write_val(a[0], &s)?;
+    info.write(t, &s)?;
     Ok(0)
 }
