@@ -193,6 +193,45 @@ bitflags! {
         const EPOLL_CLOEXEC = O_CLOEXEC;
     }
 
+    /// `epoll_event.events`: readiness and, from bit 28, how the entry
+    /// reports. In strace's order.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct EpollEvents: u32 {
+        const EPOLLIN = EPOLLIN;
+        const EPOLLPRI = EPOLLPRI;
+        const EPOLLOUT = EPOLLOUT;
+        const EPOLLERR = EPOLLERR;
+        const EPOLLHUP = EPOLLHUP;
+        const EPOLLNVAL = 0x20;
+        const EPOLLRDNORM = 0x40;
+        const EPOLLRDBAND = 0x80;
+        const EPOLLWRNORM = 0x100;
+        const EPOLLWRBAND = 0x200;
+        const EPOLLMSG = 0x400;
+        const EPOLLRDHUP = EPOLLRDHUP;
+        const EPOLLEXCLUSIVE = EPOLLEXCLUSIVE;
+        const EPOLLWAKEUP = EPOLLWAKEUP;
+        const EPOLLONESHOT = EPOLLONESHOT;
+        const EPOLLET = EPOLLET;
+    }
+
+    /// `pollfd.events` and `revents`.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct PollEvents: u16 {
+        const POLLIN = 0x1;
+        const POLLPRI = 0x2;
+        const POLLOUT = 0x4;
+        const POLLERR = 0x8;
+        const POLLHUP = 0x10;
+        const POLLNVAL = 0x20;
+        const POLLRDNORM = 0x40;
+        const POLLRDBAND = 0x80;
+        const POLLWRNORM = 0x100;
+        const POLLWRBAND = 0x200;
+        const POLLMSG = 0x400;
+        const POLLRDHUP = 0x2000;
+    }
+
     /// `inotify_init1` flags.
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub struct InotifyFlags: u32 {

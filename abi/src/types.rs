@@ -433,3 +433,20 @@ pub struct MsgInfo {
     pub msgseg: u16,
     pub pad: u16,
 }
+
+/// `struct epoll_event`, packed on x86-64.
+#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
+#[repr(C, packed)]
+pub struct EpollEvent {
+    pub events: u32,
+    pub data: u64,
+}
+
+/// `struct pollfd`.
+#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct Pollfd {
+    pub fd: i32,
+    pub events: i16,
+    pub revents: i16,
+}

@@ -21,21 +21,12 @@ use super::lock;
 use crate::kernel::waiter::{Subscriber, WaitQueue};
 use crate::vfs::{FileDescription, FileOps, KResult};
 
-pub const EPOLLIN: u32 = 0x001;
-pub const EPOLLOUT: u32 = 0x004;
-pub const EPOLLERR: u32 = 0x008;
-pub const EPOLLHUP: u32 = 0x010;
-pub const EPOLLRDHUP: u32 = 0x2000;
-pub const EPOLLEXCLUSIVE: u32 = 1 << 28;
-pub const EPOLLWAKEUP: u32 = 1 << 29;
-pub const EPOLLONESHOT: u32 = 1 << 30;
-pub const EPOLLET: u32 = 1 << 31;
+use abi::consts::{
+    EPOLLERR, EPOLLET, EPOLLEXCLUSIVE, EPOLLHUP, EPOLLIN, EPOLLONESHOT, EPOLLOUT, EPOLLRDHUP, EPOLLWAKEUP,
+    EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD,
+};
 /// The flag bits of `epoll_event.events` (not readiness).
 const FLAGS: u32 = EPOLLEXCLUSIVE | EPOLLWAKEUP | EPOLLONESHOT | EPOLLET;
-
-pub const EPOLL_CTL_ADD: i32 = 1;
-pub const EPOLL_CTL_DEL: i32 = 2;
-pub const EPOLL_CTL_MOD: i32 = 3;
 
 /// How deep epolls may nest (Linux's `EP_MAX_NESTS`).
 const MAX_NESTS: usize = 4;

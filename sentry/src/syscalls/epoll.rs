@@ -4,13 +4,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use abi::consts::*;
-use abi::types::Timespec;
+use abi::flags::EpollEvents;
+use abi::types::{EpollEvent, Timespec};
 use abi::Errno;
+use sentry_macros::syscall;
+use zerocopy::AsBytes;
 
+use super::args::{flag_str, Call, EpollCreateFlags, EpollOp, Fd, SysArg, UserPtr, UserType};
+use super::file_of;
 use super::install_anon;
+use super::signal::SigSet;
 use super::timerfd::duration_of;
-use super::{fd_arg, file_of, int_arg};
-use crate::fs::epoll::{Epoll, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD};
+use crate::fs::epoll::Epoll;
 use crate::kernel::Task;
 use crate::vfs::{FileDescription, KResult};
 
@@ -24,39 +29,69 @@ fn do_epoll_create(t: &Task, flags: u32) -> KResult<u64> {
     install_anon(t, Epoll::new(), flags, "[eventpoll]")
 }
 
-pub fn epoll_create(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    if int_arg(a[0]) <= 0 {
+/// strace's `struct epoll_event`: `{events=EPOLLIN, data={u32=3, u64=3}}`.
+impl UserType for EpollEvent {
+    fn strace(&self) -> Option<String> {
+        let (events, data) = (self.events, self.data);
+        Some(format!("{{events={}, data={{u32={}, u64={data}}}}}", flag_str::<EpollEvents>(events, "0"), data as u32))
+    }
+}
+
+/// The array `epoll_wait` fills: printed after the call with the events it
+/// returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EpollEventsOut(pub u64);
+
+impl SysArg for EpollEventsOut {
+    fn decode(_: &Task, raw: u64) -> KResult<Self> {
+        Ok(EpollEventsOut(raw))
+    }
+    fn strace(c: &Call<'_>, i: usize) -> String {
+        let addr = c.raw[i];
+        let Some(Ok(n)) = c.result else { return format!("{addr:#x}") };
+        let mut v = vec![EpollEvent::default(); n.min(8) as usize];
+        if c.t.read_bytes(addr, v.as_bytes_mut()).is_err() {
+            return format!("{addr:#x}");
+        }
+        let parts: Vec<String> = v.iter().filter_map(UserType::strace).collect();
+        let more = if n > 8 { ", ..." } else { "" };
+        format!("[{}{more}]", parts.join(", "))
+    }
+}
+
+/// A new epoll instance; `size` is a hint that must be positive.
+#[syscall]
+pub fn epoll_create(t: &mut Task, size: i32) -> KResult<u64> {
+    if size <= 0 {
         return Err(Errno::EINVAL);
     }
     do_epoll_create(t, 0)
 }
 
-pub fn epoll_create1(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    do_epoll_create(t, a[0] as u32)
+/// A new epoll instance, with `EPOLL_CLOEXEC`.
+#[syscall]
+pub fn epoll_create1(t: &mut Task, flags: EpollCreateFlags) -> KResult<u64> {
+    do_epoll_create(t, flags.0)
 }
 
-fn epoll_of(t: &Task, fd: u64) -> KResult<Arc<FileDescription>> {
-    let f = file_of(t, fd_arg(fd)?)?;
+fn epoll_of(t: &Task, fd: Fd) -> KResult<Arc<FileDescription>> {
+    let f = file_of(t, fd.0)?;
     if f.file.as_any().downcast_ref::<Epoll>().is_none() {
         return Err(Errno::EINVAL);
     }
     Ok(f)
 }
 
-pub fn epoll_ctl(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let ep = epoll_of(t, a[0])?;
-    let op = int_arg(a[1]);
-    let fd = fd_arg(a[2])?;
+/// Add, change or remove the entry for `fd` in epoll instance `epfd`.
+#[syscall]
+pub fn epoll_ctl(t: &mut Task, epfd: Fd, op: EpollOp, fd: Fd, event: UserPtr<EpollEvent>) -> KResult<u64> {
+    let ep = epoll_of(t, epfd)?;
+    let (op, fd) = (op.0, fd.0);
     let target = file_of(t, fd)?;
     let (events, data) = match op {
         EPOLL_CTL_ADD | EPOLL_CTL_MOD => {
-            let mut raw = [0u8; 12];
-            t.read_bytes(a[3], &mut raw)?;
-            let mut ev = [0u8; 4];
-            ev.copy_from_slice(&raw[..4]);
-            let mut data = [0u8; 8];
-            data.copy_from_slice(&raw[4..]);
-            (u32::from_ne_bytes(ev), u64::from_ne_bytes(data))
+            let ev = event.read(t)?;
+            (ev.events, ev.data)
         }
         EPOLL_CTL_DEL => (0, 0),
         _ => return Err(Errno::EINVAL),
@@ -70,13 +105,12 @@ pub fn epoll_ctl(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
 /// the signal mask meanwhile.
 fn do_epoll_wait(
     t: &mut Task,
-    epfd: u64,
-    events: u64,
-    max: u64,
+    epfd: Fd,
+    events: EpollEventsOut,
+    max: i32,
     deadline: Option<Instant>,
     mask: Option<u64>,
 ) -> KResult<u64> {
-    let max = int_arg(max);
     if max <= 0 || max > EP_MAX_EVENTS {
         return Err(Errno::EINVAL);
     }
@@ -116,41 +150,60 @@ fn do_epoll_wait(
         out.extend_from_slice(&ev.to_ne_bytes());
         out.extend_from_slice(&data.to_ne_bytes());
     }
-    t.write_bytes(events, &out)?;
+    t.write_bytes(events.0, &out)?;
     Ok(got.len() as u64)
 }
 
-fn deadline_ms(ms: u64) -> Option<Instant> {
-    let ms = int_arg(ms);
+fn deadline_ms(ms: i32) -> Option<Instant> {
     (ms >= 0).then(|| Instant::now() + Duration::from_millis(ms as u64))
 }
 
-fn sigmask_arg(t: &Task, addr: u64, size: u64) -> KResult<Option<u64>> {
-    if addr == 0 {
+fn sigmask_arg(t: &Task, sigmask: UserPtr<SigSet>, size: usize) -> KResult<Option<u64>> {
+    if sigmask.is_null() {
         return Ok(None);
     }
     if size != 8 {
         return Err(Errno::EINVAL);
     }
-    t.read_val::<u64>(addr).map(Some)
+    sigmask.read(t).map(|s| Some(s.0))
 }
 
-pub fn epoll_wait(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    do_epoll_wait(t, a[0], a[1], a[2], deadline_ms(a[3]), None)
+/// Wait up to `timeout` milliseconds (forever when negative) for events.
+#[syscall]
+pub fn epoll_wait(t: &mut Task, epfd: Fd, events: EpollEventsOut, maxevents: i32, timeout: i32) -> KResult<u64> {
+    do_epoll_wait(t, epfd, events, maxevents, deadline_ms(timeout), None)
 }
 
-pub fn epoll_pwait(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let mask = sigmask_arg(t, a[4], a[5])?;
-    do_epoll_wait(t, a[0], a[1], a[2], deadline_ms(a[3]), mask)
+/// `epoll_wait` with the signal mask replaced while it waits.
+#[syscall]
+pub fn epoll_pwait(
+    t: &mut Task,
+    epfd: Fd,
+    events: EpollEventsOut,
+    maxevents: i32,
+    timeout: i32,
+    sigmask: UserPtr<SigSet>,
+    sigsetsize: usize,
+) -> KResult<u64> {
+    let mask = sigmask_arg(t, sigmask, sigsetsize)?;
+    do_epoll_wait(t, epfd, events, maxevents, deadline_ms(timeout), mask)
 }
 
-pub fn epoll_pwait2(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let deadline = if a[3] == 0 {
-        None
-    } else {
-        let ts: Timespec = t.read_val(a[3])?;
-        Some(Instant::now() + duration_of(&ts)?)
+/// `epoll_pwait` with a `timespec` timeout (`NULL`: forever).
+#[syscall]
+pub fn epoll_pwait2(
+    t: &mut Task,
+    epfd: Fd,
+    events: EpollEventsOut,
+    maxevents: i32,
+    timeout: UserPtr<Timespec>,
+    sigmask: UserPtr<SigSet>,
+    sigsetsize: usize,
+) -> KResult<u64> {
+    let deadline = match timeout.read_opt(t)? {
+        None => None,
+        Some(ts) => Some(Instant::now() + duration_of(&ts)?),
     };
-    let mask = sigmask_arg(t, a[4], a[5])?;
-    do_epoll_wait(t, a[0], a[1], a[2], deadline, mask)
+    let mask = sigmask_arg(t, sigmask, sigsetsize)?;
+    do_epoll_wait(t, epfd, events, maxevents, deadline, mask)
 }

@@ -253,12 +253,12 @@ fn build() -> Vec<Option<Entry>> {
     d(SYS_TIMERFD_CREATE, timerfd::TIMERFD_CREATE);
     d(SYS_TIMERFD_SETTIME, timerfd::TIMERFD_SETTIME);
     d(SYS_TIMERFD_GETTIME, timerfd::TIMERFD_GETTIME);
-    e(SYS_EPOLL_CREATE, epoll::epoll_create, &[I]);
-    e(SYS_EPOLL_CREATE1, epoll::epoll_create1, &[X]);
-    e(SYS_EPOLL_CTL, epoll::epoll_ctl, &[Fd, I, Fd, X]);
-    e(SYS_EPOLL_WAIT, epoll::epoll_wait, &[Fd, X, I, I]);
-    e(SYS_EPOLL_PWAIT, epoll::epoll_pwait, &[Fd, X, I, I, X, U]);
-    e(SYS_EPOLL_PWAIT2, epoll::epoll_pwait2, &[Fd, X, I, X, X, U]);
+    d(SYS_EPOLL_CREATE, epoll::EPOLL_CREATE);
+    d(SYS_EPOLL_CREATE1, epoll::EPOLL_CREATE1);
+    d(SYS_EPOLL_CTL, epoll::EPOLL_CTL);
+    d(SYS_EPOLL_WAIT, epoll::EPOLL_WAIT);
+    d(SYS_EPOLL_PWAIT, epoll::EPOLL_PWAIT);
+    d(SYS_EPOLL_PWAIT2, epoll::EPOLL_PWAIT2);
     e(SYS_SOCKET, socket::socket, &[I, X, I]);
     e(SYS_SOCKETPAIR, socket::socketpair, &[I, X, I, X]);
     e(SYS_BIND, socket::bind, &[Fd, X, U]);
