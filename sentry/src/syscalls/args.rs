@@ -709,10 +709,14 @@ pub(crate) use named_arg;
 
 /// strace's form of a flag set: the names of the set flags joined by `|`,
 /// bits no flag names after them in hex, `zero` when no bit is set.
-pub fn flag_str<F: bitflags::Flags<Bits = u32>>(bits: u32, zero: &str) -> String {
+pub fn flag_str<F: bitflags::Flags>(bits: F::Bits, zero: &str) -> String
+where
+    F::Bits: std::fmt::LowerHex,
+{
+    use bitflags::Bits;
     let mut parts: Vec<String> = F::from_bits_retain(bits).iter_names().map(|(n, _)| n.to_string()).collect();
     let rest = bits & !F::all().bits();
-    if rest != 0 {
+    if rest != F::Bits::EMPTY {
         parts.push(format!("{rest:#x}"));
     }
     if parts.is_empty() {
@@ -796,18 +800,11 @@ fn futex_op_str(v: i32) -> String {
 
 /// `clone` flags and, in the low byte, the signal sent at exit.
 fn clone_flags_str(v: u64) -> String {
-    let mut parts: Vec<String> = flags::CloneFlags::from_bits_retain(v).iter_names().map(|(n, _)| n.into()).collect();
-    let rest = v & !flags::CloneFlags::all().bits() & !0xff;
-    if rest != 0 {
-        parts.push(format!("{rest:#x}"));
+    match (v & !0xff, v & 0xff) {
+        (flags, 0) => flag_str::<flags::CloneFlags>(flags, "0"),
+        (0, sig) => signal_str(sig as i32),
+        (flags, sig) => format!("{}|{}", flag_str::<flags::CloneFlags>(flags, "0"), signal_str(sig as i32)),
     }
-    if v & 0xff != 0 {
-        parts.push(signal_str((v & 0xff) as i32));
-    }
-    if parts.is_empty() {
-        return "0".into();
-    }
-    parts.join("|")
 }
 
 named_arg!(/// `open(2)` flags (`O_*`).

@@ -3,20 +3,82 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use abi::types::{Timespec, Timeval};
+use abi::flags::PollEvents;
+use abi::types::{Pollfd, Timespec, Timeval};
 use abi::Errno;
+use sentry_macros::syscall;
 use zerocopy::{AsBytes, FromBytes, FromZeroes};
 
-use super::int_arg;
+use super::args::{flag_str, Call, SysArg, UserPtr, UserType};
+use super::signal::SigSet;
+use super::time::duration_of;
 use crate::kernel::Task;
 use crate::vfs::{lock, FileDescription, KResult};
 
-#[derive(Clone, Copy, Default, AsBytes, FromBytes, FromZeroes)]
+/// Most entries strace shows of an array.
+const SHOWN_ENTRIES: u64 = 8;
+
+/// The `pollfd` array of `poll`/`ppoll`, whose length is argument `CNT`,
+/// printed as strace does: `[{fd=3, events=POLLIN}]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PollFds<const CNT: usize>(pub u64);
+
+impl<const CNT: usize> SysArg for PollFds<CNT> {
+    fn decode(_: &Task, raw: u64) -> KResult<Self> {
+        Ok(PollFds(raw))
+    }
+    fn strace(c: &Call<'_>, i: usize) -> String {
+        let (addr, cnt) = (c.raw[i], c.raw[CNT]);
+        let mut v = vec![Pollfd::default(); cnt.min(SHOWN_ENTRIES) as usize];
+        if c.t.read_bytes(addr, v.as_bytes_mut()).is_err() {
+            return format!("{addr:#x}");
+        }
+        let parts: Vec<String> = v
+            .iter()
+            .map(|p| format!("{{fd={}, events={}}}", p.fd, flag_str::<PollEvents>(p.events as u16, "0")))
+            .collect();
+        let more = if cnt > SHOWN_ENTRIES { ", ..." } else { "" };
+        format!("[{}{more}]", parts.join(", "))
+    }
+}
+
+/// An `fd_set` of `select`/`pselect6` for the `nfds` in argument 0,
+/// printed as strace does: `[3 5]`, `NULL`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FdSet(pub u64);
+
+impl SysArg for FdSet {
+    fn decode(_: &Task, raw: u64) -> KResult<Self> {
+        Ok(FdSet(raw))
+    }
+    fn strace(c: &Call<'_>, i: usize) -> String {
+        let (addr, nfds) = (c.raw[i], (c.raw[0] as u32).min(1 << 20));
+        if addr == 0 {
+            return "NULL".into();
+        }
+        let mut words = vec![0u64; (nfds as usize).div_ceil(64)];
+        if c.t.read_bytes(addr, words.as_bytes_mut()).is_err() {
+            return format!("{addr:#x}");
+        }
+        let set: Vec<String> =
+            (0..nfds).filter(|&fd| words[(fd / 64) as usize] >> (fd % 64) & 1 != 0).map(|fd| fd.to_string()).collect();
+        format!("[{}]", set.join(" "))
+    }
+}
+
+/// The sixth argument of `pselect6`: `{ const sigset_t *ss; size_t ss_len; }`.
+#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
 #[repr(C)]
-struct PollFd {
-    fd: i32,
-    events: i16,
-    revents: i16,
+pub struct SigmaskArg {
+    pub ss: u64,
+    pub ss_len: u64,
+}
+
+impl UserType for SigmaskArg {
+    fn strace(&self) -> Option<String> {
+        let ss = if self.ss == 0 { "NULL".to_string() } else { format!("{:#x}", self.ss) };
+        Some(format!("{{sigmask={ss}, sigsetsize={}}}", self.ss_len))
+    }
 }
 
 const POLLIN: i16 = libc::POLLIN;
@@ -75,22 +137,19 @@ fn wait_ready(
     }
 }
 
-fn deadline_from_ts(t: &Task, addr: u64) -> KResult<Option<Instant>> {
-    if addr == 0 {
-        return Ok(None);
+fn deadline_from_ts(t: &Task, timeout: UserPtr<Timespec>) -> KResult<Option<Instant>> {
+    match timeout.read_opt(t)? {
+        None => Ok(None),
+        Some(ts) => Ok(Some(Instant::now() + duration_of(&ts)?)),
     }
-    let ts: Timespec = t.read_val(addr)?;
-    if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
-        return Err(Errno::EINVAL);
-    }
-    Ok(Some(Instant::now() + Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)))
 }
 
-fn do_poll(t: &Task, addr: u64, nfds: u64, deadline: Option<Instant>) -> KResult<u64> {
+fn do_poll<const CNT: usize>(t: &Task, fds: PollFds<CNT>, nfds: u64, deadline: Option<Instant>) -> KResult<u64> {
+    let addr = fds.0;
     if nfds > 1 << 20 {
         return Err(Errno::EINVAL);
     }
-    let mut pfds = vec![PollFd::default(); nfds as usize];
+    let mut pfds = vec![Pollfd::default(); nfds as usize];
     t.read_bytes(addr, pfds.as_bytes_mut())?;
     let fds = lock(&t.fds).clone();
     let files: Vec<Option<Arc<FileDescription>>> =
@@ -115,23 +174,25 @@ fn do_poll(t: &Task, addr: u64, nfds: u64, deadline: Option<Instant>) -> KResult
     Ok(n)
 }
 
-pub fn poll(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let ms = int_arg(a[2]);
-    let deadline = if ms < 0 { None } else { Some(Instant::now() + Duration::from_millis(ms as u64)) };
-    do_poll(t, a[0], a[1], deadline)
+/// Wait up to `timeout` milliseconds (forever when negative) for one of
+/// the descriptors to be ready.
+#[syscall]
+pub fn poll(t: &mut Task, fds: PollFds<1>, nfds: u64, timeout: i32) -> KResult<u64> {
+    let deadline = if timeout < 0 { None } else { Some(Instant::now() + Duration::from_millis(timeout as u64)) };
+    do_poll(t, fds, nfds, deadline)
 }
 
 /// Run `f` with the signal mask at `mask_addr` (when non-null) in force,
 /// as ppoll and pselect do: interrupted, the old mask comes back after the
 /// handler (through the signal frame); otherwise at once.
-fn with_mask(t: &mut Task, mask_addr: u64, size: u64, f: impl FnOnce(&Task) -> KResult<u64>) -> KResult<u64> {
-    if mask_addr == 0 {
+fn with_mask(t: &mut Task, mask: UserPtr<SigSet>, size: u64, f: impl FnOnce(&Task) -> KResult<u64>) -> KResult<u64> {
+    if mask.is_null() {
         return f(t);
     }
     if size != 8 {
         return Err(Errno::EINVAL);
     }
-    let new: u64 = t.read_val(mask_addr)?;
+    let new = mask.read(t)?.0;
     let old = t.sigmask();
     t.set_sigmask(new);
     let r = f(t);
@@ -142,13 +203,23 @@ fn with_mask(t: &mut Task, mask_addr: u64, size: u64, f: impl FnOnce(&Task) -> K
     r
 }
 
-pub fn ppoll(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let deadline = deadline_from_ts(t, a[2])?;
-    with_mask(t, a[3], a[4], |t| do_poll(t, a[0], a[1], deadline))
+/// `poll` with a `timespec` timeout and the signal mask replaced while it
+/// waits.
+#[syscall]
+pub fn ppoll(
+    t: &mut Task,
+    fds: PollFds<1>,
+    nfds: u64,
+    tmo_p: UserPtr<Timespec>,
+    sigmask: UserPtr<SigSet>,
+    sigsetsize: u64,
+) -> KResult<u64> {
+    let deadline = deadline_from_ts(t, tmo_p)?;
+    with_mask(t, sigmask, sigsetsize, |t| do_poll(t, fds, nfds, deadline))
 }
 
-fn do_select(t: &Task, nfds: u64, sets: [u64; 3], deadline: Option<Instant>) -> KResult<u64> {
-    let nfds = int_arg(nfds);
+fn do_select(t: &Task, nfds: i32, sets: [FdSet; 3], deadline: Option<Instant>) -> KResult<u64> {
+    let sets = sets.map(|s| s.0);
     if !(0..=1 << 20).contains(&nfds) {
         return Err(Errno::EINVAL);
     }
@@ -214,27 +285,42 @@ fn do_select(t: &Task, nfds: u64, sets: [u64; 3], deadline: Option<Instant>) -> 
     Ok(n)
 }
 
-pub fn select(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let deadline = if a[4] == 0 {
-        None
-    } else {
-        let tv: Timeval = t.read_val(a[4])?;
-        if tv.tv_sec < 0 || !(0..1_000_000).contains(&tv.tv_usec) {
-            return Err(Errno::EINVAL);
+/// Wait up to `timeout` for a descriptor of the three sets to be ready for
+/// reading, writing, or with an exceptional condition.
+#[syscall]
+pub fn select(
+    t: &mut Task,
+    nfds: i32,
+    readfds: FdSet,
+    writefds: FdSet,
+    exceptfds: FdSet,
+    timeout: UserPtr<Timeval>,
+) -> KResult<u64> {
+    let deadline = match timeout.read_opt(t)? {
+        None => None,
+        Some(tv) => {
+            if tv.tv_sec < 0 || !(0..1_000_000).contains(&tv.tv_usec) {
+                return Err(Errno::EINVAL);
+            }
+            Some(Instant::now() + Duration::new(tv.tv_sec as u64, (tv.tv_usec * 1000) as u32))
         }
-        Some(Instant::now() + Duration::new(tv.tv_sec as u64, (tv.tv_usec * 1000) as u32))
     };
-    do_select(t, a[0], [a[1], a[2], a[3]], deadline)
+    do_select(t, nfds, [readfds, writefds, exceptfds], deadline)
 }
 
-pub fn pselect6(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let deadline = deadline_from_ts(t, a[4])?;
-    // The sixth argument points to { const sigset_t *ss; size_t ss_len; }.
-    let (mask_addr, size) = if a[5] != 0 {
-        let v: [u64; 2] = t.read_val(a[5])?;
-        (v[0], v[1])
-    } else {
-        (0, 0)
-    };
-    with_mask(t, mask_addr, size, |t| do_select(t, a[0], [a[1], a[2], a[3]], deadline))
+/// `select` with a `timespec` timeout and the signal mask replaced while
+/// it waits.
+#[syscall]
+pub fn pselect6(
+    t: &mut Task,
+    nfds: i32,
+    readfds: FdSet,
+    writefds: FdSet,
+    exceptfds: FdSet,
+    timeout: UserPtr<Timespec>,
+    sigmask: UserPtr<SigmaskArg>,
+) -> KResult<u64> {
+    let deadline = deadline_from_ts(t, timeout)?;
+    let m = sigmask.read_opt(t)?.unwrap_or_default();
+    with_mask(t, UserPtr::new(m.ss), m.ss_len, |t| do_select(t, nfds, [readfds, writefds, exceptfds], deadline))
 }
