@@ -9,21 +9,22 @@ use std::sync::Arc;
 use abi::consts::*;
 use abi::Errno;
 
-use super::{int_arg, resolve_at};
+use abi::flags::{MountFlags as Ms, UmountFlags as Mnt};
+use sentry_macros::syscall;
+
+use super::args::{MountFlags, UmountFlags, UserCStr};
+use super::resolve_at;
 use crate::fs::proc::ProcFs;
 use crate::fs::{next_dev, Tmpfs};
 use crate::kernel::Task;
 use crate::vfs::{is_mount_root, lock, may_access, KResult, Location};
 
-const MS_RDONLY: u64 = libc::MS_RDONLY;
-const MS_REMOUNT: u64 = libc::MS_REMOUNT;
-const MS_BIND: u64 = libc::MS_BIND;
-const MS_MOVE: u64 = libc::MS_MOVE;
-const MS_REC: u64 = libc::MS_REC;
-const MS_PROPAGATION: u64 = libc::MS_SHARED | libc::MS_PRIVATE | libc::MS_SLAVE | libc::MS_UNBINDABLE;
+/// The propagation changes, which one mount namespace has nothing to do
+/// with.
+const MS_PROPAGATION: Ms = Ms::MS_SHARED.union(Ms::MS_PRIVATE).union(Ms::MS_SLAVE).union(Ms::MS_UNBINDABLE);
 /// The old magic number callers may put in the top 16 bits of the flags.
-const MS_MGC_MSK: u64 = 0xffff_0000;
-const MS_MGC_VAL: u64 = 0xc0ed_0000;
+const MS_MGC_MSK: u32 = 0xffff_0000;
+const MS_MGC_VAL: u32 = 0xc0ed_0000;
 
 /// Most data a file system's options may take (one page, as Linux copies).
 const MAX_DATA: usize = 4096;
@@ -35,11 +36,11 @@ fn require_admin(t: &Task) -> KResult<()> {
     Ok(())
 }
 
-fn read_opt_str(t: &Task, addr: u64) -> KResult<Option<Vec<u8>>> {
-    if addr == 0 {
+fn read_opt_str(t: &Task, s: UserCStr) -> KResult<Option<Vec<u8>>> {
+    if s.is_null() {
         return Ok(None);
     }
-    t.read_path(addr).map(Some)
+    s.read(t).map(Some)
 }
 
 fn must_be_dir(loc: &Location) -> KResult<()> {
@@ -77,48 +78,59 @@ fn tmpfs_options(data: &[u8]) -> KResult<(u32, u32, u32, String)> {
     Ok((mode, uid, gid, shown.join(",")))
 }
 
-/// `mount(source, target, fstype, flags, data)`.
-pub fn mount(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+/// Mount a file system, bind or move a mount, or change a mount's flags.
+/// The flags are an `unsigned long` to Linux, whose flags all lie in the
+/// low half.
+#[syscall]
+pub fn mount(
+    t: &mut Task,
+    source: UserCStr,
+    target: UserCStr,
+    filesystemtype: UserCStr,
+    mountflags: MountFlags,
+    data: UserCStr,
+) -> KResult<u64> {
     require_admin(t)?;
-    let mut flags = a[3];
-    if flags & MS_MGC_MSK == MS_MGC_VAL {
-        flags &= !MS_MGC_MSK;
+    let mut raw = mountflags.0;
+    if raw & MS_MGC_MSK == MS_MGC_VAL {
+        raw &= !MS_MGC_MSK;
     }
-    let target_path = t.read_path(a[1])?;
+    let flags = Ms::from_bits_retain(raw);
+    let target_path = target.read(t)?;
     let target = resolve_at(t, AT_FDCWD, &target_path, true, false)?;
     let vfs = t.k.vfs.clone();
-    if flags & MS_REMOUNT != 0 {
+    if flags.contains(Ms::MS_REMOUNT) {
         if !is_mount_root(&target) {
             return Err(Errno::EINVAL);
         }
-        target.mount.set_readonly(flags & MS_RDONLY != 0);
+        target.mount.set_readonly(flags.contains(Ms::MS_RDONLY));
         return Ok(0);
     }
-    if flags & MS_BIND != 0 {
-        let src_path = read_opt_str(t, a[0])?.ok_or(Errno::EFAULT)?;
+    if flags.contains(Ms::MS_BIND) {
+        let src_path = read_opt_str(t, source)?.ok_or(Errno::EFAULT)?;
         let src = resolve_at(t, AT_FDCWD, &src_path, true, false)?;
         if src.inode().attr()?.is_dir() != target.inode().attr()?.is_dir() {
             return Err(Errno::ENOTDIR);
         }
-        vfs.bind(&src, &target, flags & MS_REC != 0);
+        vfs.bind(&src, &target, flags.contains(Ms::MS_REC));
         return Ok(0);
     }
-    if flags & MS_PROPAGATION != 0 {
+    if flags.intersects(MS_PROPAGATION) {
         // One mount namespace, nothing to propagate to: accepted as is.
         return Ok(0);
     }
-    if flags & MS_MOVE != 0 {
-        let src_path = read_opt_str(t, a[0])?.ok_or(Errno::EFAULT)?;
+    if flags.contains(Ms::MS_MOVE) {
+        let src_path = read_opt_str(t, source)?.ok_or(Errno::EFAULT)?;
         let src = resolve_at(t, AT_FDCWD, &src_path, true, false)?;
         vfs.move_mount(&src, &target)?;
         return Ok(0);
     }
-    let fstype = read_opt_str(t, a[2])?.ok_or(Errno::EFAULT)?;
-    let source = read_opt_str(t, a[0])?.unwrap_or_else(|| b"none".to_vec());
+    let fstype = read_opt_str(t, filesystemtype)?.ok_or(Errno::EFAULT)?;
+    let source = read_opt_str(t, source)?.unwrap_or_else(|| b"none".to_vec());
     let source = String::from_utf8_lossy(&source).into_owned();
-    let data = if a[4] == 0 { Vec::new() } else { lock(&t.mm).read_cstring(a[4], MAX_DATA)? };
+    let data = if data.is_null() { Vec::new() } else { data.read_max(t, MAX_DATA)? };
     must_be_dir(&target)?;
-    let readonly = flags & MS_RDONLY != 0;
+    let readonly = flags.contains(Ms::MS_RDONLY);
     match fstype.as_slice() {
         b"tmpfs" => {
             let (mode, uid, gid, shown) = tmpfs_options(&data)?;
@@ -135,31 +147,27 @@ pub fn mount(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     Ok(0)
 }
 
-/// `umount2(target, flags)`.
-pub fn umount2(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    const MNT_FORCE: u32 = 1;
-    const MNT_DETACH: u32 = 2;
-    const MNT_EXPIRE: u32 = 4;
-    const UMOUNT_NOFOLLOW: u32 = 8;
+/// Detach the mount at `target`.
+#[syscall]
+pub fn umount2(t: &mut Task, target: UserCStr, flags: UmountFlags) -> KResult<u64> {
     require_admin(t)?;
-    let flags = int_arg(a[1]) as u32;
-    if flags & !(MNT_FORCE | MNT_DETACH | MNT_EXPIRE | UMOUNT_NOFOLLOW) != 0
-        || (flags & MNT_EXPIRE != 0 && flags & (MNT_FORCE | MNT_DETACH) != 0)
-    {
+    let Some(flags) = Mnt::from_bits(flags.0) else { return Err(Errno::EINVAL) };
+    if flags.contains(Mnt::MNT_EXPIRE) && flags.intersects(Mnt::MNT_FORCE | Mnt::MNT_DETACH) {
         return Err(Errno::EINVAL);
     }
-    let p = t.read_path(a[0])?;
-    let loc = resolve_at(t, AT_FDCWD, &p, flags & UMOUNT_NOFOLLOW == 0, false)?;
+    let p = target.read(t)?;
+    let loc = resolve_at(t, AT_FDCWD, &p, !flags.contains(Mnt::UMOUNT_NOFOLLOW), false)?;
     // The topmost mount here: `umount2(".")` after `pivot_root(".", ".")`
     // takes away the old root stacked on the working directory.
     let loc = t.k.vfs.cross_down(loc);
-    t.k.vfs.umount(&loc, flags & MNT_DETACH != 0)?;
+    t.k.vfs.umount(&loc, flags.contains(Mnt::MNT_DETACH))?;
     Ok(0)
 }
 
-/// `chroot(path)`.
-pub fn chroot(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let p = t.read_path(a[0])?;
+/// Change the root directory of the calling process.
+#[syscall]
+pub fn chroot(t: &mut Task, path: UserCStr) -> KResult<u64> {
+    let p = path.read(t)?;
     let loc = resolve_at(t, AT_FDCWD, &p, true, false)?;
     let attr = loc.inode().attr()?;
     if !attr.is_dir() {
@@ -175,10 +183,11 @@ fn same(a: &Location, b: &Location) -> bool {
     Arc::ptr_eq(&a.mount, &b.mount) && Arc::ptr_eq(&a.dentry, &b.dentry)
 }
 
-/// `pivot_root(new_root, put_old)`.
-pub fn pivot_root(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+/// Make `new_root` the root mount and put the old one at `put_old`.
+#[syscall]
+pub fn pivot_root(t: &mut Task, new_root: UserCStr, put_old: UserCStr) -> KResult<u64> {
     require_admin(t)?;
-    let (n, o) = (t.read_path(a[0])?, t.read_path(a[1])?);
+    let (n, o) = (new_root.read(t)?, put_old.read(t)?);
     let new_root = resolve_at(t, AT_FDCWD, &n, true, false)?;
     let put_old = resolve_at(t, AT_FDCWD, &o, true, false)?;
     must_be_dir(&new_root)?;

@@ -167,10 +167,10 @@ fn build() -> Vec<Option<Entry>> {
     d(SYS_NAME_TO_HANDLE_AT, fhandle::NAME_TO_HANDLE_AT);
     d(SYS_OPEN_BY_HANDLE_AT, fhandle::OPEN_BY_HANDLE_AT);
     // Mounts and the root.
-    e(SYS_MOUNT, mount::mount, &[Str, Str, Str, X, X]);
-    e(SYS_UMOUNT2, mount::umount2, &[Str, X]);
-    e(SYS_CHROOT, mount::chroot, &[Str]);
-    e(SYS_PIVOT_ROOT, mount::pivot_root, &[Str, Str]);
+    d(SYS_MOUNT, mount::MOUNT);
+    d(SYS_UMOUNT2, mount::UMOUNT2);
+    d(SYS_CHROOT, mount::CHROOT);
+    d(SYS_PIVOT_ROOT, mount::PIVOT_ROOT);
     // Memory.
     d(SYS_BRK, mm::BRK);
     d(SYS_MMAP, mm::MMAP);
