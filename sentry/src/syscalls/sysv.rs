@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 use abi::consts::*;
 use abi::types::{IpcPerm64, MsgInfo, MsqidDs, SemInfo, Sembuf, SemidDs, ShmInfo64, ShmUsage, ShmidDs, Timespec};
 use abi::Errno;
+use sentry_macros::syscall;
 use zerocopy::FromBytes;
 
-use super::int_arg;
+use super::args::{octal, Addr, Hex, IpcCmd, UserAddr, UserPtr};
 use crate::kernel::sysv::*;
 use crate::kernel::Task;
 use crate::mm::VmaBacking;
@@ -68,8 +69,7 @@ fn perm64(p: &IpcPerm) -> IpcPerm64 {
     }
 }
 
-fn id_arg(v: u64) -> KResult<i32> {
-    let id = int_arg(v);
+fn id_arg(id: i32) -> KResult<i32> {
     if id < 0 {
         return Err(Errno::EINVAL);
     }
@@ -90,10 +90,31 @@ fn to_u64(v: i32) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
 
+super::args::named_arg!(/// An IPC key: `IPC_PRIVATE` or a number strace shows in hex.
+    IpcKey(i32), |v| if v == 0 { "IPC_PRIVATE".into() } else { format!("{:#x}", v as u32) });
+
+/// The flags of `shmget`/`semget`/`msgget`: `IPC_CREAT|IPC_EXCL|0600`.
+fn get_flags_str(v: u32) -> String {
+    const NAMES: [(u32, &str); 3] = [(0o1000, "IPC_CREAT"), (0o2000, "IPC_EXCL"), (0o4000, "SHM_HUGETLB")];
+    let mut parts: Vec<String> = NAMES.iter().filter(|(b, _)| v & b != 0).map(|(_, n)| (*n).to_string()).collect();
+    let rest = NAMES.iter().fold(v, |r, (b, _)| r & !b);
+    parts.push(octal(rest));
+    parts.join("|")
+}
+
+super::args::named_arg!(/// The flags and permissions of the `*get` calls.
+    IpcGetFlags(u32), get_flags_str);
+super::args::named_arg!(/// `shmat` flags (`SHM_RDONLY`, `SHM_RND`, `SHM_REMAP`, `SHM_EXEC`).
+    ShmatFlags(u32), |v| super::file::flag_names(u64::from(v), &[(u64::from(SHM_RDONLY), "SHM_RDONLY"), (u64::from(SHM_RND), "SHM_RND"), (u64::from(SHM_REMAP), "SHM_REMAP"), (u64::from(SHM_EXEC), "SHM_EXEC")]));
+super::args::named_arg!(/// `msgsnd`/`msgrcv` flags (`IPC_NOWAIT`, `MSG_NOERROR`, `MSG_EXCEPT`, `MSG_COPY`).
+    MsgIpcFlags(u32), |v| super::file::flag_names(u64::from(v), &[(0o4000, "IPC_NOWAIT"), (0o10000, "MSG_NOERROR"), (0o20000, "MSG_EXCEPT"), (0o40000, "MSG_COPY")]));
+
 // ---- shared memory ----
 
-pub fn shmget(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let (key, size, flag) = (int_arg(a[0]), a[1], int_arg(a[2]) as u32);
+/// The shared memory segment of `key`, created as `shmflg` says.
+#[syscall]
+pub fn shmget(t: &mut Task, key: IpcKey, size: u64, shmflg: IpcGetFlags) -> KResult<u64> {
+    let (key, flag) = (key.0, shmflg.0);
     let creds = t.creds();
     let mut reg = lock(&t.k.sysv.shm);
     let id = match lookup(&reg, key, flag)? {
@@ -118,8 +139,10 @@ pub fn shmget(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     Ok(to_u64(id))
 }
 
-pub fn shmat(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let (id, mut addr, flag) = (id_arg(a[0])?, a[1], int_arg(a[2]) as u32);
+/// Attach shared memory segment `shmid` to the address space.
+#[syscall]
+pub fn shmat(t: &mut Task, shmid: i32, shmaddr: UserAddr, shmflg: ShmatFlags) -> KResult<Addr> {
+    let (id, mut addr, flag) = (id_arg(shmid)?, shmaddr.0, shmflg.0);
     let seg = lock(&t.k.sysv.shm).get(id)?;
     let rdonly = flag & SHM_RDONLY != 0;
     let mut want = if rdonly { READ } else { READ | WRITE };
@@ -165,11 +188,13 @@ pub fn shmat(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     let mut st = lock(&seg.st);
     st.atime = now_secs();
     st.lpid = t.pid();
-    Ok(at)
+    Ok(Addr(at))
 }
 
-pub fn shmdt(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let seg = lock(&t.mm).shm_detach(a[0])?;
+/// Detach the segment attached at `shmaddr`.
+#[syscall]
+pub fn shmdt(t: &mut Task, shmaddr: UserAddr) -> KResult<u64> {
+    let seg = lock(&t.mm).shm_detach(shmaddr.0)?;
     let mut st = lock(&seg.st);
     st.dtime = now_secs();
     st.lpid = t.pid();
@@ -191,8 +216,11 @@ fn shm_ds(seg: &ShmSegment) -> ShmidDs {
     }
 }
 
-pub fn shmctl(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let (id, cmd, buf) = (int_arg(a[0]), int_arg(a[1]) & !IPC_64, a[2]);
+/// Query, change or remove shared memory segment `shmid` (an index for
+/// `SHM_STAT`).
+#[syscall]
+pub fn shmctl(t: &mut Task, shmid: i32, cmd: IpcCmd, buf: UserAddr) -> KResult<u64> {
+    let (id, cmd, buf) = (shmid, cmd.0 & !IPC_64, buf.0);
     if id < 0 || cmd < 0 {
         return Err(Errno::EINVAL);
     }
@@ -225,7 +253,7 @@ pub fn shmctl(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
             Ok(max as u64)
         }
         SHM_STAT | SHM_STAT_ANY => {
-            let seg = lock(&t.k.sysv.shm).at_index(a[0])?;
+            let seg = lock(&t.k.sysv.shm).at_index(to_u64(id))?;
             if cmd == SHM_STAT {
                 lock(&seg.st).perm.check(&creds, READ)?;
             }
@@ -271,8 +299,10 @@ pub fn shmctl(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
 
 // ---- semaphores ----
 
-pub fn semget(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let (key, nsems, flag) = (int_arg(a[0]), int_arg(a[1]), int_arg(a[2]) as u32);
+/// The semaphore set of `key`, created as `semflg` says.
+#[syscall]
+pub fn semget(t: &mut Task, key: IpcKey, nsems: i32, semflg: IpcGetFlags) -> KResult<u64> {
+    let (key, flag) = (key.0, semflg.0);
     let nsems = usize::try_from(nsems).map_err(|_| Errno::EINVAL)?;
     if nsems > SEMMSL {
         return Err(Errno::EINVAL);
@@ -300,12 +330,20 @@ pub fn semget(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     Ok(to_u64(id))
 }
 
-pub fn semop(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    semtimedop(t, &[a[0], a[1], a[2], 0, 0, 0])
+/// Carry out the operations `sops` on semaphore set `semid` at once.
+#[syscall]
+pub fn semop(t: &mut Task, semid: i32, sops: UserAddr, nsops: u64) -> KResult<u64> {
+    do_semtimedop(t, semid, sops, nsops, UserPtr::new(0))
 }
 
-pub fn semtimedop(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let (id, sops, nsops, timeout) = (id_arg(a[0])?, a[1], a[2], a[3]);
+/// `semop` that waits no longer than `timeout`.
+#[syscall]
+pub fn semtimedop(t: &mut Task, semid: i32, sops: UserAddr, nsops: u64, timeout: UserPtr<Timespec>) -> KResult<u64> {
+    do_semtimedop(t, semid, sops, nsops, timeout)
+}
+
+fn do_semtimedop(t: &mut Task, semid: i32, sops: UserAddr, nsops: u64, timeout: UserPtr<Timespec>) -> KResult<u64> {
+    let (id, sops) = (id_arg(semid)?, sops.0);
     if nsops == 0 {
         return Err(Errno::EINVAL);
     }
@@ -316,10 +354,10 @@ pub fn semtimedop(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     let size = std::mem::size_of::<Sembuf>();
     let raw = t.read_vec(sops, nsops * size)?;
     let bufs: Vec<Sembuf> = raw.chunks_exact(size).filter_map(Sembuf::read_from).collect();
-    let deadline = if timeout == 0 {
+    let deadline = if timeout.is_null() {
         None
     } else {
-        let ts: Timespec = t.read_val(timeout)?;
+        let ts = timeout.read(t)?;
         if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
             return Err(Errno::EINVAL);
         }
@@ -394,8 +432,11 @@ fn sem_ds(set: &SemSet) -> SemidDs {
     }
 }
 
-pub fn semctl(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let (id, semnum, cmd, arg) = (int_arg(a[0]), int_arg(a[1]), int_arg(a[2]) & !IPC_64, a[3]);
+/// Query or change semaphore set `semid` (an index for `SEM_STAT`) or one
+/// of its semaphores; `arg` is the `union semun`, a value or an address.
+#[syscall]
+pub fn semctl(t: &mut Task, semid: i32, semnum: i32, cmd: IpcCmd, arg: Hex) -> KResult<u64> {
+    let (id, cmd, arg) = (semid, cmd.0 & !IPC_64, arg.0);
     if id < 0 || cmd < 0 {
         return Err(Errno::EINVAL);
     }
@@ -427,7 +468,7 @@ pub fn semctl(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
             Ok(max as u64)
         }
         SEM_STAT | SEM_STAT_ANY => {
-            let set = lock(&t.k.sysv.sem).at_index(a[0])?;
+            let set = lock(&t.k.sysv.sem).at_index(to_u64(id))?;
             if cmd == SEM_STAT {
                 lock(&set.st).perm.check(&creds, READ)?;
             }
@@ -486,7 +527,7 @@ pub fn semctl(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
             Ok(0)
         }
         SETVAL => {
-            let val = int_arg(arg);
+            let val = arg as u32 as i32;
             if !(0..=SEMVMX).contains(&val) {
                 return Err(Errno::ERANGE);
             }
@@ -534,8 +575,10 @@ pub fn semctl(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
 
 // ---- message queues ----
 
-pub fn msgget(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let (key, flag) = (int_arg(a[0]), int_arg(a[1]) as u32);
+/// The message queue of `key`, created as `msgflg` says.
+#[syscall]
+pub fn msgget(t: &mut Task, key: IpcKey, msgflg: IpcGetFlags) -> KResult<u64> {
+    let (key, flag) = (key.0, msgflg.0);
     let creds = t.creds();
     let mut reg = lock(&t.k.sysv.msg);
     let id = match lookup(&reg, key, flag)? {
@@ -552,10 +595,14 @@ pub fn msgget(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     Ok(to_u64(id))
 }
 
-pub fn msgsnd(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let (id, msgp, msgsz, flag) = (id_arg(a[0])?, a[1], a[2] as i64, int_arg(a[3]) as u32);
+/// Send a message (`long mtype` then `msgsz` bytes at `msgp`) to queue
+/// `msqid`.
+#[syscall]
+pub fn msgsnd(t: &mut Task, msqid: i32, msgp: UserPtr<i64>, msgsz: i64, msgflg: MsgIpcFlags) -> KResult<u64> {
+    let (id, flag) = (id_arg(msqid)?, msgflg.0);
     let len = usize::try_from(msgsz).ok().filter(|&n| n <= MSGMAX).ok_or(Errno::EINVAL)?;
-    let mtype: i64 = t.read_val(msgp)?;
+    let mtype = msgp.read(t)?;
+    let msgp = msgp.addr();
     if mtype < 1 {
         return Err(Errno::EINVAL);
     }
@@ -586,8 +633,10 @@ pub fn msgsnd(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     Ok(0)
 }
 
-pub fn msgrcv(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let (id, msgp, msgsz, msgtyp, flag) = (id_arg(a[0])?, a[1], a[2] as i64, a[3] as i64, int_arg(a[4]) as u32);
+/// Receive a message of the type `msgtyp` selects from queue `msqid`.
+#[syscall]
+pub fn msgrcv(t: &mut Task, msqid: i32, msgp: UserAddr, msgsz: i64, msgtyp: i64, msgflg: MsgIpcFlags) -> KResult<u64> {
+    let (id, msgp, flag) = (id_arg(msqid)?, msgp.0, msgflg.0);
     let max = usize::try_from(msgsz).map_err(|_| Errno::EINVAL)?;
     if flag & MSG_COPY != 0 {
         return Err(Errno::ENOSYS);
@@ -639,8 +688,11 @@ fn msg_ds(q: &MsgQueue) -> MsqidDs {
     }
 }
 
-pub fn msgctl(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let (id, cmd, buf) = (int_arg(a[0]), int_arg(a[1]) & !IPC_64, a[2]);
+/// Query, change or remove message queue `msqid` (an index for
+/// `MSG_STAT`).
+#[syscall]
+pub fn msgctl(t: &mut Task, msqid: i32, cmd: IpcCmd, buf: UserAddr) -> KResult<u64> {
+    let (id, cmd, buf) = (msqid, cmd.0 & !IPC_64, buf.0);
     if id < 0 || cmd < 0 {
         return Err(Errno::EINVAL);
     }
@@ -677,7 +729,7 @@ pub fn msgctl(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
             Ok(max as u64)
         }
         MSG_STAT | MSG_STAT_ANY => {
-            let q = lock(&t.k.sysv.msg).at_index(a[0])?;
+            let q = lock(&t.k.sysv.msg).at_index(to_u64(id))?;
             if cmd == MSG_STAT {
                 lock(&q.st).perm.check(&creds, READ)?;
             }

@@ -278,18 +278,18 @@ fn build() -> Vec<Option<Entry>> {
     e(SYS_GETSOCKOPT, socket::getsockopt, &[Fd, I, I, X, X]);
     e(SYS_SETSOCKOPT, socket::setsockopt, &[Fd, I, I, X, U]);
     // SysV IPC.
-    e(SYS_SHMGET, sysv::shmget, &[I, U, Oct]);
-    e(SYS_SHMAT, sysv::shmat, &[I, X, X]);
-    e(SYS_SHMDT, sysv::shmdt, &[X]);
-    e(SYS_SHMCTL, sysv::shmctl, &[I, I, X]);
-    e(SYS_SEMGET, sysv::semget, &[I, I, Oct]);
-    e(SYS_SEMOP, sysv::semop, &[I, X, U]);
-    e(SYS_SEMTIMEDOP, sysv::semtimedop, &[I, X, U, X]);
-    e(SYS_SEMCTL, sysv::semctl, &[I, I, I, X]);
-    e(SYS_MSGGET, sysv::msgget, &[I, Oct]);
-    e(SYS_MSGSND, sysv::msgsnd, &[I, X, U, X]);
-    e(SYS_MSGRCV, sysv::msgrcv, &[I, X, U, I, X]);
-    e(SYS_MSGCTL, sysv::msgctl, &[I, I, X]);
+    d(SYS_SHMGET, sysv::SHMGET);
+    d(SYS_SHMAT, sysv::SHMAT);
+    d(SYS_SHMDT, sysv::SHMDT);
+    d(SYS_SHMCTL, sysv::SHMCTL);
+    d(SYS_SEMGET, sysv::SEMGET);
+    d(SYS_SEMOP, sysv::SEMOP);
+    d(SYS_SEMTIMEDOP, sysv::SEMTIMEDOP);
+    d(SYS_SEMCTL, sysv::SEMCTL);
+    d(SYS_MSGGET, sysv::MSGGET);
+    d(SYS_MSGSND, sysv::MSGSND);
+    d(SYS_MSGRCV, sysv::MSGRCV);
+    d(SYS_MSGCTL, sysv::MSGCTL);
     // Signals.
     d(SYS_RT_SIGACTION, signal::RT_SIGACTION);
     d(SYS_RT_SIGPROCMASK, signal::RT_SIGPROCMASK);
