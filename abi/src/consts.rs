@@ -326,3 +326,37 @@ pub const EPOLLET: u32 = 1 << 31;
 pub const EPOLL_CTL_ADD: i32 = 1;
 pub const EPOLL_CTL_DEL: i32 = 2;
 pub const EPOLL_CTL_MOD: i32 = 3;
+
+// Sockets: the Unix family, type flags, send/receive flags, `SOL_SOCKET`
+// options and control messages.
+pub const AF_UNIX: i32 = 1;
+pub const SOCK_NONBLOCK: u32 = O_NONBLOCK;
+pub const SOCK_CLOEXEC: u32 = O_CLOEXEC;
+pub const MSG_OOB: u32 = 0x1;
+pub const MSG_PEEK: u32 = 0x2;
+pub const MSG_CTRUNC: i32 = 0x8;
+pub const MSG_TRUNC: u32 = 0x20;
+pub const MSG_DONTWAIT: u32 = 0x40;
+pub const MSG_WAITALL: u32 = 0x100;
+pub const MSG_NOSIGNAL: u32 = 0x4000;
+pub const MSG_WAITFORONE: u32 = 0x10000;
+pub const MSG_CMSG_CLOEXEC: u32 = 0x4000_0000;
+pub const SOL_SOCKET: i32 = 1;
+pub const SCM_RIGHTS: i32 = 1;
+pub const SCM_CREDENTIALS: i32 = 2;
+pub const SO_REUSEADDR: i32 = 2;
+pub const SO_TYPE: i32 = 3;
+pub const SO_ERROR: i32 = 4;
+pub const SO_SNDBUF: i32 = 7;
+pub const SO_RCVBUF: i32 = 8;
+pub const SO_KEEPALIVE: i32 = 9;
+pub const SO_LINGER: i32 = 13;
+pub const SO_PASSCRED: i32 = 16;
+pub const SO_PEERCRED: i32 = 17;
+pub const SO_RCVTIMEO: i32 = 20;
+pub const SO_SNDTIMEO: i32 = 21;
+pub const SO_ACCEPTCONN: i32 = 30;
+pub const SO_SNDBUFFORCE: i32 = 32;
+pub const SO_RCVBUFFORCE: i32 = 33;
+pub const SO_PROTOCOL: i32 = 38;
+pub const SO_DOMAIN: i32 = 39;

@@ -9,63 +9,33 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use abi::consts::*;
+use abi::names::FAMILIES;
 use abi::types::{Iovec, Timeval};
 use abi::Errno;
+use sentry_macros::syscall;
 use zerocopy::{AsBytes, FromBytes, FromZeroes};
 
+use super::args::{
+    flag_str, value_str, Call, Family, Fd, InBuf, MsgFlags, OutBuf, ShutdownHow, SockLevel, SockOpt,
+    SockType as SocketType, SysArg, UserPtr, UserType, UIO_MAXIOV,
+};
 use super::install;
-use super::{fd_arg, file_of, int_arg, resolve_at};
+use super::{file_of, resolve_at};
 use crate::kernel::waiter::WaitQueue;
 use crate::kernel::Task;
 use crate::net::unix::{endpoint_of, lookup, NameKey, SockInode};
 use crate::net::{Endpoint, SockType, SocketFile, Ucred, UnixAddr};
 use crate::vfs::{lock, may_access, CreateAttr, FileDescription, KResult, NodeKind};
 
-const AF_UNIX: i32 = 1;
-const SOCK_NONBLOCK: u32 = O_NONBLOCK;
-const SOCK_CLOEXEC: u32 = O_CLOEXEC;
-
-const MSG_OOB: u32 = 0x1;
-const MSG_PEEK: u32 = 0x2;
-const MSG_CTRUNC: i32 = 0x8;
-const MSG_TRUNC: u32 = 0x20;
-const MSG_DONTWAIT: u32 = 0x40;
-const MSG_WAITALL: u32 = 0x100;
-const MSG_NOSIGNAL: u32 = 0x4000;
-const MSG_WAITFORONE: u32 = 0x10000;
-const MSG_CMSG_CLOEXEC: u32 = 0x4000_0000;
-
-const SOL_SOCKET: i32 = 1;
-const SCM_RIGHTS: i32 = 1;
-const SCM_CREDENTIALS: i32 = 2;
 /// Most descriptors one `SCM_RIGHTS` message carries.
 const SCM_MAX_FD: usize = 253;
-/// Most iovecs in one message.
-const UIO_MAXIOV: u64 = 1024;
 /// Largest buffer the sentry gathers for one send or receive.
 const MAX_IO: usize = 64 << 20;
-
-const SO_REUSEADDR: i32 = 2;
-const SO_TYPE: i32 = 3;
-const SO_ERROR: i32 = 4;
-const SO_SNDBUF: i32 = 7;
-const SO_RCVBUF: i32 = 8;
-const SO_KEEPALIVE: i32 = 9;
-const SO_LINGER: i32 = 13;
-const SO_PASSCRED: i32 = 16;
-const SO_PEERCRED: i32 = 17;
-const SO_RCVTIMEO: i32 = 20;
-const SO_SNDTIMEO: i32 = 21;
-const SO_ACCEPTCONN: i32 = 30;
-const SO_PROTOCOL: i32 = 38;
-const SO_DOMAIN: i32 = 39;
-const SO_SNDBUFFORCE: i32 = 32;
-const SO_RCVBUFFORCE: i32 = 33;
 
 /// `struct msghdr`.
 #[derive(Clone, Copy, Default, AsBytes, FromBytes, FromZeroes)]
 #[repr(C)]
-struct MsgHdr {
+pub struct MsgHdr {
     name: u64,
     namelen: u32,
     _pad0: u32,
@@ -75,6 +45,97 @@ struct MsgHdr {
     controllen: u64,
     flags: i32,
     _pad1: u32,
+}
+
+/// strace's `struct msghdr`, without following its pointers.
+impl UserType for MsgHdr {
+    fn strace(&self) -> Option<String> {
+        let ptr = |v: u64| if v == 0 { "NULL".to_string() } else { format!("{v:#x}") };
+        Some(format!(
+            "{{msg_name={}, msg_namelen={}, msg_iov={}, msg_iovlen={}, msg_control={}, msg_controllen={}, msg_flags={}}}",
+            ptr(self.name),
+            self.namelen,
+            ptr(self.iov),
+            self.iovlen,
+            ptr(self.control),
+            self.controllen,
+            flag_str::<abi::flags::MsgFlags>(self.flags as u32, "0")
+        ))
+    }
+}
+
+/// A `socklen_t` the call reads and writes back, printed `[110]`.
+#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
+#[repr(transparent)]
+pub struct SockLen(pub i32);
+
+impl UserType for SockLen {
+    fn strace(&self) -> Option<String> {
+        Some(format!("[{}]", self.0))
+    }
+}
+
+/// strace's form of the socket address in `b`.
+fn sockaddr_str(b: &[u8]) -> String {
+    let Some(family) = b.get(..2).map(|f| u16::from_ne_bytes([f[0], f[1]])) else {
+        return "{}".into();
+    };
+    let name = value_str(i32::from(family), FAMILIES);
+    let rest = &b[2..];
+    if i32::from(family) != AF_UNIX || rest.is_empty() {
+        return format!("{{sa_family={name}}}");
+    }
+    let path = match rest.first() {
+        Some(0) => format!("@{}", super::args::quote(&rest[1..], 108, false)),
+        _ => {
+            let end = rest.iter().position(|&c| c == 0).unwrap_or(rest.len());
+            super::args::quote(&rest[..end], 108, false)
+        }
+    };
+    format!("{{sa_family={name}, sun_path={path}}}")
+}
+
+/// A socket address the call reads, whose length is argument `LEN`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SockAddrIn<const LEN: usize>(pub u64);
+
+impl<const LEN: usize> SysArg for SockAddrIn<LEN> {
+    fn decode(_: &Task, raw: u64) -> KResult<Self> {
+        Ok(SockAddrIn(raw))
+    }
+    fn strace(c: &Call<'_>, i: usize) -> String {
+        let (addr, len) = (c.raw[i], (c.raw[LEN] as u32 as usize).min(128));
+        match c.t.read_vec(addr, len) {
+            Ok(b) if addr != 0 => sockaddr_str(&b),
+            _ if addr == 0 => "NULL".into(),
+            _ => format!("{addr:#x}"),
+        }
+    }
+}
+
+/// A socket address the call fills, whose `socklen_t` is at argument
+/// `LENP`; printed after the call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SockAddrOut<const LENP: usize>(pub u64);
+
+impl<const LENP: usize> SysArg for SockAddrOut<LENP> {
+    fn decode(_: &Task, raw: u64) -> KResult<Self> {
+        Ok(SockAddrOut(raw))
+    }
+    fn strace(c: &Call<'_>, i: usize) -> String {
+        let addr = c.raw[i];
+        if addr == 0 {
+            return "NULL".into();
+        }
+        if !matches!(c.result, Some(Ok(_))) {
+            return format!("{addr:#x}");
+        }
+        let len = c.t.read_val::<i32>(c.raw[LENP]).map_or(0, |l| usize::try_from(l).unwrap_or(0).min(128));
+        match c.t.read_vec(addr, len) {
+            Ok(b) => sockaddr_str(&b),
+            Err(_) => format!("{addr:#x}"),
+        }
+    }
 }
 
 /// `struct mmsghdr`.
@@ -87,8 +148,8 @@ fn cred_of(t: &Task) -> Ucred {
 }
 
 /// The socket open at `fd`: `ENOTSOCK` for other files.
-fn sock_of(t: &Task, fd: u64) -> KResult<(Arc<FileDescription>, Arc<Endpoint>)> {
-    let f = file_of(t, fd_arg(fd)?)?;
+fn sock_of(t: &Task, fd: Fd) -> KResult<(Arc<FileDescription>, Arc<Endpoint>)> {
+    let f = file_of(t, fd.0)?;
     let ep = endpoint_of(&*f.file).ok_or(Errno::ENOTSOCK)?.clone();
     Ok((f, ep))
 }
@@ -127,8 +188,8 @@ fn block_on<T>(
     }
 }
 
-fn read_addr(t: &Task, addr: u64, len: u64) -> KResult<Option<UnixAddr>> {
-    let len = usize::try_from(int_arg(len)).map_err(|_| Errno::EINVAL)?;
+fn read_addr(t: &Task, addr: u64, len: i32) -> KResult<Option<UnixAddr>> {
+    let len = usize::try_from(len).map_err(|_| Errno::EINVAL)?;
     if len > 2 + crate::net::unix::UNIX_PATH_MAX {
         return Err(Errno::EINVAL);
     }
@@ -138,14 +199,13 @@ fn read_addr(t: &Task, addr: u64, len: u64) -> KResult<Option<UnixAddr>> {
 
 /// Copy a socket address out to `addr`/`lenp` (truncated to the buffer,
 /// the full length written back).
-fn write_addr(t: &Task, addr: u64, lenp: u64, sa: &[u8]) -> KResult<()> {
+fn write_addr(t: &Task, addr: u64, lenp: UserPtr<SockLen>, sa: &[u8]) -> KResult<()> {
     if addr == 0 {
         return Ok(());
     }
-    let len: i32 = t.read_val(lenp)?;
-    let len = usize::try_from(len).map_err(|_| Errno::EINVAL)?;
+    let len = usize::try_from(lenp.read(t)?.0).map_err(|_| Errno::EINVAL)?;
     t.write_bytes(addr, &sa[..sa.len().min(len)])?;
-    t.write_val(lenp, &(sa.len() as i32))
+    lenp.write(t, &SockLen(sa.len() as i32))
 }
 
 /// The address a receive reports: nothing for an unnamed sender.
@@ -176,10 +236,10 @@ fn target_of(t: &Task, a: &UnixAddr) -> KResult<Arc<Endpoint>> {
 
 /// The (domain, type|flags, protocol) arguments of socket and socketpair:
 /// Unix domain only, the socket type and the SOCK_NONBLOCK|SOCK_CLOEXEC flags.
-fn socket_args(a: &[u64; 6]) -> KResult<(SockType, u32)> {
-    let raw = a[1] as u32;
+fn socket_args(domain: Family, ty: SocketType, protocol: i32) -> KResult<(SockType, u32)> {
+    let raw = ty.0;
     let flags = raw & (SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if int_arg(a[0]) != AF_UNIX {
+    if domain.0 != AF_UNIX {
         return Err(Errno::EAFNOSUPPORT);
     }
     let ty = raw & !flags;
@@ -187,19 +247,29 @@ fn socket_args(a: &[u64; 6]) -> KResult<(SockType, u32)> {
         return Err(Errno::EINVAL);
     }
     let stype = SockType::from_raw(ty)?;
-    if !matches!(int_arg(a[2]), 0 | AF_UNIX) {
+    if !matches!(protocol, 0 | AF_UNIX) {
         return Err(Errno::EPROTONOSUPPORT);
     }
     Ok((stype, flags))
 }
 
-pub fn socket(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let (stype, flags) = socket_args(a)?;
+/// A new socket.
+#[syscall]
+pub fn socket(t: &mut Task, domain: Family, type_: SocketType, protocol: i32) -> KResult<u64> {
+    let (stype, flags) = socket_args(domain, type_, protocol)?;
     install_socket(t, Endpoint::new(stype), flags).map(|fd| fd as u64)
 }
 
-pub fn socketpair(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let (stype, flags) = socket_args(a)?;
+/// A pair of connected sockets, stored at `sv`.
+#[syscall]
+pub fn socketpair(
+    t: &mut Task,
+    domain: Family,
+    type_: SocketType,
+    protocol: i32,
+    sv: UserPtr<super::pipe::FdPair>,
+) -> KResult<u64> {
+    let (stype, flags) = socket_args(domain, type_, protocol)?;
     let (x, y) = Endpoint::pair(stype, cred_of(t));
     let fx = install_socket(t, x, flags)?;
     let fy = match install_socket(t, y, flags) {
@@ -210,7 +280,7 @@ pub fn socketpair(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
             return Err(e);
         }
     };
-    if let Err(e) = t.write_val(a[3], &[fx, fy]) {
+    if let Err(e) = sv.write(t, &super::pipe::FdPair([fx, fy])) {
         let mut fds = lock(&t.fds);
         let removed = (fds.remove(fx), fds.remove(fy));
         drop(fds);
@@ -246,9 +316,11 @@ fn bind_path(t: &Task, ep: &Endpoint, path: Vec<u8>) -> KResult<()> {
     ep.bind(UnixAddr::Path(path), NameKey::Inode(at.dev, at.ino))
 }
 
-pub fn bind(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let (_f, ep) = sock_of(t, a[0])?;
-    match read_addr(t, a[1], a[2])? {
+/// Give a socket the name `addr`.
+#[syscall]
+pub fn bind(t: &mut Task, sockfd: Fd, addr: SockAddrIn<2>, addrlen: i32) -> KResult<u64> {
+    let (_f, ep) = sock_of(t, sockfd)?;
+    match read_addr(t, addr.0, addrlen)? {
         None => ep.autobind()?,
         Some(UnixAddr::Abstract(n)) => ep.bind(UnixAddr::Abstract(n.clone()), NameKey::Abstract(n))?,
         Some(UnixAddr::Path(p)) => {
@@ -260,17 +332,19 @@ pub fn bind(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     Ok(0)
 }
 
-pub fn listen(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let (_f, ep) = sock_of(t, a[0])?;
-    ep.listen(int_arg(a[1]), cred_of(t))?;
+/// Accept connections on a socket, with up to `backlog` waiting.
+#[syscall]
+pub fn listen(t: &mut Task, sockfd: Fd, backlog: i32) -> KResult<u64> {
+    let (_f, ep) = sock_of(t, sockfd)?;
+    ep.listen(backlog, cred_of(t))?;
     Ok(0)
 }
 
-fn do_accept(t: &Task, a: &[u64; 6], flags: u32) -> KResult<u64> {
+fn do_accept(t: &Task, sockfd: Fd, addr: SockAddrOut<2>, addrlen: UserPtr<SockLen>, flags: u32) -> KResult<u64> {
     if flags & !(SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
         return Err(Errno::EINVAL);
     }
-    let (f, ep) = sock_of(t, a[0])?;
+    let (f, ep) = sock_of(t, sockfd)?;
     if ep.stype == SockType::Dgram {
         return Err(Errno::EOPNOTSUPP);
     }
@@ -278,7 +352,7 @@ fn do_accept(t: &Task, a: &[u64; 6], flags: u32) -> KResult<u64> {
     let conn = block_on(t, &[ep.queue()], nonblock, ep.opts().rcvtimeo, || ep.accept())?;
     let peer = conn.peer_addr().unwrap_or_default();
     let fd = install_socket(t, conn, flags)?;
-    if let Err(e) = write_addr(t, a[1], a[2], &peer.to_sockaddr()) {
+    if let Err(e) = write_addr(t, addr.0, addrlen, &peer.to_sockaddr()) {
         let removed = lock(&t.fds).remove(fd);
         drop(removed);
         return Err(e);
@@ -286,17 +360,29 @@ fn do_accept(t: &Task, a: &[u64; 6], flags: u32) -> KResult<u64> {
     Ok(fd as u64)
 }
 
-pub fn accept(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    do_accept(t, a, 0)
+/// Take a connection from a listening socket's queue.
+#[syscall]
+pub fn accept(t: &mut Task, sockfd: Fd, addr: SockAddrOut<2>, addrlen: UserPtr<SockLen>) -> KResult<u64> {
+    do_accept(t, sockfd, addr, addrlen, 0)
 }
 
-pub fn accept4(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    do_accept(t, a, a[3] as u32)
+/// `accept` with `SOCK_NONBLOCK` and `SOCK_CLOEXEC` for the new socket.
+#[syscall]
+pub fn accept4(
+    t: &mut Task,
+    sockfd: Fd,
+    addr: SockAddrOut<2>,
+    addrlen: UserPtr<SockLen>,
+    flags: super::args::PipeFlags,
+) -> KResult<u64> {
+    do_accept(t, sockfd, addr, addrlen, flags.0)
 }
 
-pub fn connect(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let (f, ep) = sock_of(t, a[0])?;
-    let addr = read_addr(t, a[1], a[2])?.ok_or(Errno::EINVAL)?;
+/// Connect a socket to the one named `addr`.
+#[syscall]
+pub fn connect(t: &mut Task, sockfd: Fd, addr: SockAddrIn<2>, addrlen: i32) -> KResult<u64> {
+    let (f, ep) = sock_of(t, sockfd)?;
+    let addr = read_addr(t, addr.0, addrlen)?.ok_or(Errno::EINVAL)?;
     let target = target_of(t, &addr)?;
     if ep.stype == SockType::Dgram {
         ep.connect_dgram(&target)?;
@@ -308,14 +394,16 @@ pub fn connect(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     Ok(0)
 }
 
-pub fn shutdown(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let (_f, ep) = sock_of(t, a[0])?;
-    ep.shutdown(int_arg(a[1]))?;
+/// Shut down one or both directions of a connection.
+#[syscall]
+pub fn shutdown(t: &mut Task, sockfd: Fd, how: ShutdownHow) -> KResult<u64> {
+    let (_f, ep) = sock_of(t, sockfd)?;
+    ep.shutdown(how.0)?;
     Ok(0)
 }
 
 /// Where a send with an explicit address goes.
-fn send_target(t: &Task, ep: &Endpoint, addr: u64, len: u64) -> KResult<Option<Arc<Endpoint>>> {
+fn send_target(t: &Task, ep: &Endpoint, addr: u64, len: i32) -> KResult<Option<Arc<Endpoint>>> {
     if addr == 0 || len == 0 {
         return Ok(None);
     }
@@ -411,21 +499,39 @@ fn int_result(n: usize) -> u64 {
     n as u64
 }
 
-pub fn sendto(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let (f, ep) = sock_of(t, a[0])?;
-    let len = usize::try_from(a[2]).unwrap_or(usize::MAX).min(MAX_IO);
-    let data = t.read_vec(a[1], len)?;
-    let to = send_target(t, &ep, a[4], a[5])?;
-    do_send(t, &f, &ep, &data, Vec::new(), cred_of(t), to, a[3] as u32).map(int_result)
+/// Send `len` bytes, to `dest_addr` where the socket takes one.
+#[syscall]
+pub fn sendto(
+    t: &mut Task,
+    sockfd: Fd,
+    buf: InBuf<2>,
+    len: usize,
+    flags: MsgFlags,
+    dest_addr: SockAddrIn<5>,
+    addrlen: i32,
+) -> KResult<u64> {
+    let (f, ep) = sock_of(t, sockfd)?;
+    let data = buf.read(t, len.min(MAX_IO))?;
+    let to = send_target(t, &ep, dest_addr.0, addrlen)?;
+    do_send(t, &f, &ep, &data, Vec::new(), cred_of(t), to, flags.0).map(int_result)
 }
 
-pub fn recvfrom(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let (f, ep) = sock_of(t, a[0])?;
-    let flags = a[3] as u32;
-    let len = usize::try_from(a[2]).unwrap_or(usize::MAX);
+/// Receive up to `len` bytes, and the sender's address.
+#[syscall]
+pub fn recvfrom(
+    t: &mut Task,
+    sockfd: Fd,
+    buf: OutBuf,
+    len: usize,
+    flags: MsgFlags,
+    src_addr: SockAddrOut<5>,
+    addrlen: UserPtr<SockLen>,
+) -> KResult<u64> {
+    let (f, ep) = sock_of(t, sockfd)?;
+    let flags = flags.0;
     let (data, r) = do_recv(t, &f, &ep, len, flags)?;
-    t.write_bytes(a[1], &data)?;
-    write_addr(t, a[4], a[5], &from_bytes(&r.from))?;
+    buf.write(t, &data)?;
+    write_addr(t, src_addr.0, addrlen, &from_bytes(&r.from))?;
     if flags & MSG_TRUNC != 0 && ep.stype != SockType::Stream {
         return Ok(r.msg_len as u64);
     }
@@ -498,7 +604,7 @@ fn sendmsg_one(t: &Task, f: &FileDescription, ep: &Endpoint, msg: u64, flags: u3
             data.extend_from_slice(&t.read_vec(io.iov_base, n)?);
         }
     }
-    let to = send_target(t, ep, hdr.name, u64::from(hdr.namelen))?;
+    let to = send_target(t, ep, hdr.name, i32::try_from(hdr.namelen).unwrap_or(i32::MAX))?;
     let mut cred = cred_of(t);
     let rights = if hdr.control != 0 && hdr.controllen > 0 {
         let len = usize::try_from(hdr.controllen).map_err(|_| Errno::ENOBUFS)?;
@@ -513,9 +619,11 @@ fn sendmsg_one(t: &Task, f: &FileDescription, ep: &Endpoint, msg: u64, flags: u3
     do_send(t, f, ep, &data, rights, cred, to, flags)
 }
 
-pub fn sendmsg(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let (f, ep) = sock_of(t, a[0])?;
-    sendmsg_one(t, &f, &ep, a[1], a[2] as u32).map(int_result)
+/// Send the message `msg` describes: data, an address, control messages.
+#[syscall]
+pub fn sendmsg(t: &mut Task, sockfd: Fd, msg: UserPtr<MsgHdr>, flags: MsgFlags) -> KResult<u64> {
+    let (f, ep) = sock_of(t, sockfd)?;
+    sendmsg_one(t, &f, &ep, msg.addr(), flags.0).map(int_result)
 }
 
 /// One control message's bytes (header and data, padded).
@@ -604,18 +712,27 @@ fn recvmsg_one(t: &Task, f: &FileDescription, ep: &Endpoint, msg: u64, flags: u3
     Ok(data.len())
 }
 
-pub fn recvmsg(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let (f, ep) = sock_of(t, a[0])?;
-    recvmsg_one(t, &f, &ep, a[1], a[2] as u32).map(int_result)
+/// Receive one message into the buffers `msg` describes.
+#[syscall]
+pub fn recvmsg(t: &mut Task, sockfd: Fd, msg: UserPtr<MsgHdr>, flags: MsgFlags) -> KResult<u64> {
+    let (f, ep) = sock_of(t, sockfd)?;
+    recvmsg_one(t, &f, &ep, msg.addr(), flags.0).map(int_result)
 }
 
-pub fn sendmmsg(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let (f, ep) = sock_of(t, a[0])?;
-    let n = (a[2] as u32).min(UIO_MAXIOV as u32);
-    let flags = a[3] as u32;
+/// The address of entry `i` of an `mmsghdr` array.
+fn mmsg_at(msgvec: u64, i: u64) -> KResult<u64> {
+    msgvec.checked_add(i * MMSGHDR_SIZE).ok_or(Errno::EFAULT)
+}
+
+/// Send up to `vlen` messages; the result is how many went.
+#[syscall]
+pub fn sendmmsg(t: &mut Task, sockfd: Fd, msgvec: super::args::UserAddr, vlen: u32, flags: MsgFlags) -> KResult<u64> {
+    let (f, ep) = sock_of(t, sockfd)?;
+    let n = vlen.min(UIO_MAXIOV as u32);
+    let flags = flags.0;
     let mut sent = 0u64;
     for i in 0..u64::from(n) {
-        let at = a[1] + i * MMSGHDR_SIZE;
+        let at = mmsg_at(msgvec.0, i)?;
         match sendmsg_one(t, &f, &ep, at, flags) {
             Ok(len) => {
                 t.write_val(at + MMSG_LEN_OFFSET, &(len as u32))?;
@@ -628,13 +745,25 @@ pub fn sendmmsg(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     Ok(sent)
 }
 
-pub fn recvmmsg(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let (f, ep) = sock_of(t, a[0])?;
-    let n = (a[2] as u32).min(UIO_MAXIOV as u32);
-    let mut flags = a[3] as u32;
+/// Receive up to `vlen` messages; the result is how many came. The
+/// timeout is not carried out yet: the call ends as `MSG_WAITFORONE` and
+/// the socket's blocking decide.
+#[syscall]
+pub fn recvmmsg(
+    t: &mut Task,
+    sockfd: Fd,
+    msgvec: super::args::UserAddr,
+    vlen: u32,
+    flags: MsgFlags,
+    timeout: UserPtr<abi::types::Timespec>,
+) -> KResult<u64> {
+    let _ = timeout;
+    let (f, ep) = sock_of(t, sockfd)?;
+    let n = vlen.min(UIO_MAXIOV as u32);
+    let mut flags = flags.0;
     let mut got = 0u64;
     for i in 0..u64::from(n) {
-        let at = a[1] + i * MMSGHDR_SIZE;
+        let at = mmsg_at(msgvec.0, i)?;
         match recvmsg_one(t, &f, &ep, at, flags) {
             Ok(len) => {
                 t.write_val(at + MMSG_LEN_OFFSET, &(len as u32))?;
@@ -650,17 +779,21 @@ pub fn recvmmsg(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     Ok(got)
 }
 
-pub fn getsockname(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let (_f, ep) = sock_of(t, a[0])?;
+/// The name a socket is bound to.
+#[syscall]
+pub fn getsockname(t: &mut Task, sockfd: Fd, addr: SockAddrOut<2>, addrlen: UserPtr<SockLen>) -> KResult<u64> {
+    let (_f, ep) = sock_of(t, sockfd)?;
     let sa = ep.addr().to_sockaddr();
-    write_addr(t, a[1], a[2], &sa)?;
+    write_addr(t, addr.0, addrlen, &sa)?;
     Ok(0)
 }
 
-pub fn getpeername(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let (_f, ep) = sock_of(t, a[0])?;
+/// The name of a connected socket's peer.
+#[syscall]
+pub fn getpeername(t: &mut Task, sockfd: Fd, addr: SockAddrOut<2>, addrlen: UserPtr<SockLen>) -> KResult<u64> {
+    let (_f, ep) = sock_of(t, sockfd)?;
     let sa = ep.peer_addr()?.to_sockaddr();
-    write_addr(t, a[1], a[2], &sa)?;
+    write_addr(t, addr.0, addrlen, &sa)?;
     Ok(0)
 }
 
@@ -671,9 +804,18 @@ fn timeval_of(d: Option<Duration>) -> Timeval {
     }
 }
 
-pub fn getsockopt(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let (_f, ep) = sock_of(t, a[0])?;
-    let (level, name) = (int_arg(a[1]), int_arg(a[2]));
+/// The value of socket option `optname` at `level`.
+#[syscall]
+pub fn getsockopt(
+    t: &mut Task,
+    sockfd: Fd,
+    level: SockLevel,
+    optname: SockOpt,
+    optval: super::args::UserAddr,
+    optlen: UserPtr<SockLen>,
+) -> KResult<u64> {
+    let (_f, ep) = sock_of(t, sockfd)?;
+    let (level, name) = (level.0, optname.0);
     if level != SOL_SOCKET {
         return Err(Errno::EOPNOTSUPP);
     }
@@ -696,11 +838,10 @@ pub fn getsockopt(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
         SO_PEERCRED => ep.peer_cred().unwrap_or(Ucred { pid: 0, uid: 65534, gid: 65534 }).as_bytes().to_vec(),
         _ => return Err(Errno::ENOPROTOOPT),
     };
-    let len: i32 = t.read_val(a[4])?;
-    let len = usize::try_from(len).map_err(|_| Errno::EINVAL)?;
+    let len = usize::try_from(optlen.read(t)?.0).map_err(|_| Errno::EINVAL)?;
     let n = len.min(val.len());
-    t.write_bytes(a[3], &val[..n])?;
-    t.write_val(a[4], &(n as i32))?;
+    t.write_bytes(optval.0, &val[..n])?;
+    optlen.write(t, &SockLen(n as i32))?;
     Ok(0)
 }
 
@@ -718,10 +859,19 @@ fn timeout_arg(t: &Task, addr: u64, len: usize) -> KResult<Option<Duration>> {
     Ok(Some(Duration::new(tv.tv_sec as u64, (tv.tv_usec * 1000) as u32)))
 }
 
-pub fn setsockopt(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let (_f, ep) = sock_of(t, a[0])?;
-    let (level, name) = (int_arg(a[1]), int_arg(a[2]));
-    let len = usize::try_from(int_arg(a[4])).map_err(|_| Errno::EINVAL)?;
+/// Set socket option `optname` at `level` from `optlen` bytes at `optval`.
+#[syscall]
+pub fn setsockopt(
+    t: &mut Task,
+    sockfd: Fd,
+    level: SockLevel,
+    optname: SockOpt,
+    optval: super::args::UserAddr,
+    optlen: i32,
+) -> KResult<u64> {
+    let (_f, ep) = sock_of(t, sockfd)?;
+    let (level, name) = (level.0, optname.0);
+    let len = usize::try_from(optlen).map_err(|_| Errno::EINVAL)?;
     if level != SOL_SOCKET {
         return Err(Errno::EOPNOTSUPP);
     }
@@ -729,7 +879,7 @@ pub fn setsockopt(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
         if len < 4 {
             return Err(Errno::EINVAL);
         }
-        t.read_val::<i32>(a[3])
+        t.read_val::<i32>(optval.0)
     };
     // Linux doubles the buffer sizes asked for (bookkeeping overhead).
     let buf = |v: i32, min: usize| (usize::try_from(v).unwrap_or(0).min(crate::net::unix::DEFAULT_BUF) * 2).max(min);
@@ -759,15 +909,15 @@ pub fn setsockopt(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
                 return Err(Errno::EINVAL);
             }
             let mut l = [0u8; 8];
-            t.read_bytes(a[3], &mut l)?;
+            t.read_bytes(optval.0, &mut l)?;
             ep.set_opts(|o| o.linger = l);
         }
         SO_RCVTIMEO => {
-            let d = timeout_arg(t, a[3], len)?;
+            let d = timeout_arg(t, optval.0, len)?;
             ep.set_opts(|o| o.rcvtimeo = d);
         }
         SO_SNDTIMEO => {
-            let d = timeout_arg(t, a[3], len)?;
+            let d = timeout_arg(t, optval.0, len)?;
             ep.set_opts(|o| o.sndtimeo = d);
         }
         SO_TYPE | SO_ERROR | SO_PEERCRED | SO_ACCEPTCONN | SO_DOMAIN | SO_PROTOCOL => return Err(Errno::ENOPROTOOPT),
