@@ -373,5 +373,4 @@ pub fn release_description_locks(desc: usize) {
 }
 
 #[cfg(test)]
-#[path = "lock_tests.rs"]
 mod tests;

@@ -501,5 +501,4 @@ pub fn notify_rename(old_dir: &Location, old: &[u8], new_dir: &Location, new: &[
 }
 
 #[cfg(test)]
-#[path = "inotify_tests.rs"]
 mod tests;

@@ -808,5 +808,4 @@ impl FileOps for TmpfsFile {
 }
 
 #[cfg(test)]
-#[path = "tmpfs_tests.rs"]
 mod tests;

@@ -663,5 +663,4 @@ impl Inode for OverlayInode {
 }
 
 #[cfg(test)]
-#[path = "overlay_tests.rs"]
 mod tests;

@@ -870,5 +870,4 @@ pub fn endpoint_of(file: &dyn FileOps) -> Option<&Arc<Endpoint>> {
 }
 
 #[cfg(test)]
-#[path = "unix_tests.rs"]
 mod tests;

@@ -456,9 +456,7 @@ impl FileOps for GoferFile {
     }
 }
 
-#[path = "gofer_write.rs"]
 mod write;
 
 #[cfg(test)]
-#[path = "gofer_tests.rs"]
 mod tests;
