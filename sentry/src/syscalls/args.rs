@@ -643,7 +643,11 @@ impl UserType for Timeval {
 
 impl UserType for Rlimit {
     fn strace(&self) -> Option<String> {
-        let lim = |v: u64| if v == u64::MAX { "RLIM64_INFINITY".to_string() } else { v.to_string() };
+        let lim = |v: u64| match v {
+            u64::MAX => "RLIM64_INFINITY".to_string(),
+            v if v > 1024 && v % 1024 == 0 => format!("{}*1024", v / 1024),
+            v => v.to_string(),
+        };
         Some(format!("{{rlim_cur={}, rlim_max={}}}", lim(self.rlim_cur), lim(self.rlim_max)))
     }
 }

@@ -2,10 +2,16 @@
 //! rename, links, chmod/chown, utimensat, truncate, statfs, umask.
 
 use abi::consts::*;
-use abi::types::{Stat, Statx, StatxTimestamp, Timespec};
+use abi::types::{Stat, Statfs, Statx, StatxTimestamp, Timespec};
 use abi::Errno;
+use sentry_macros::syscall;
+use zerocopy::{AsBytes, FromBytes, FromZeroes};
 
-use super::{dir_of, fd_arg, file_of, int_arg, resolve_at};
+use super::args::{
+    file_mode, flag_str, AccessMode, AtFlags, DirFd, Fd, Mode, OutBuf, RenameFlags, StatxMask, UserCStr, UserPtr,
+    UserType,
+};
+use super::{dir_of, file_of, resolve_at};
 use crate::kernel::Task;
 use crate::vfs::{lock, may_access, CreateAttr, InodeAttr, InodeRef, KResult, Location, NodeKind, SetAttr, TimeSet};
 
@@ -43,28 +49,88 @@ fn ts(t: Timespec) -> StatxTimestamp {
     StatxTimestamp { tv_sec: t.tv_sec, tv_nsec: t.tv_nsec as u32, __reserved: 0 }
 }
 
-fn stat_loc(t: &Task, loc: &Location, buf: u64) -> KResult<u64> {
+/// strace's `struct statx`: the mask, attributes, mode and size.
+impl UserType for Statx {
+    fn strace(&self) -> Option<String> {
+        Some(format!(
+            "{{stx_mask={}, stx_attributes={}, stx_mode={}, stx_size={}, ...}}",
+            flag_str::<abi::flags::StatxMask>(self.stx_mask, "0"),
+            if self.stx_attributes == 0 { "0".to_string() } else { format!("{:#x}", self.stx_attributes) },
+            file_mode(u32::from(self.stx_mode)),
+            self.stx_size
+        ))
+    }
+}
+
+/// `struct statfs`, shown by its type and block size.
+impl UserType for Statfs {
+    fn strace(&self) -> Option<String> {
+        Some(format!("{{f_type={:#x}, f_bsize={}, ...}}", self.f_type, self.f_bsize))
+    }
+}
+
+/// The two times of `utimensat` (access, modification).
+#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct Utimes(pub [Timespec; 2]);
+
+impl UserType for Utimes {
+    fn strace(&self) -> Option<String> {
+        let one = |ts: &Timespec| match ts.tv_nsec {
+            UTIME_NOW => "UTIME_NOW".to_string(),
+            UTIME_OMIT => "UTIME_OMIT".to_string(),
+            n => format!("{{tv_sec={}, tv_nsec={n}}}", ts.tv_sec),
+        };
+        Some(format!("[{}, {}]", one(&self.0[0]), one(&self.0[1])))
+    }
+}
+
+/// The flags of `statx`: the sync type (bits 13 and 14, by name even when
+/// zero) and the `AT_*` flags.
+fn statx_flags_str(v: u32) -> String {
+    let sync = match v & AT_STATX_SYNC_TYPE {
+        0 => "AT_STATX_SYNC_AS_STAT",
+        0x2000 => "AT_STATX_FORCE_SYNC",
+        0x4000 => "AT_STATX_DONT_SYNC",
+        _ => "0x6000",
+    };
+    match v & !AT_STATX_SYNC_TYPE {
+        0 => sync.into(),
+        rest => format!("{sync}|{}", flag_str::<abi::flags::AtFlags>(rest, "0")),
+    }
+}
+
+super::args::named_arg!(/// `statx` flags: a sync type and `AT_*` flags.
+    StatxFlags(u32), statx_flags_str);
+
+fn stat_loc(t: &Task, loc: &Location, buf: UserPtr<Stat>) -> KResult<u64> {
     let a = loc.inode().attr()?;
-    t.write_val(buf, &to_stat(&a))?;
+    buf.write(t, &to_stat(&a))?;
     Ok(0)
 }
 
-pub fn stat(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let p = t.read_path(a[0])?;
+/// The attributes of the file `pathname` names, following a last link.
+#[syscall]
+pub fn stat(t: &mut Task, pathname: UserCStr, statbuf: UserPtr<Stat>) -> KResult<u64> {
+    let p = pathname.read(t)?;
     let loc = resolve_at(t, AT_FDCWD, &p, true, false)?;
-    stat_loc(t, &loc, a[1])
+    stat_loc(t, &loc, statbuf)
 }
 
-pub fn lstat(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let p = t.read_path(a[0])?;
+/// `stat` of a link itself.
+#[syscall]
+pub fn lstat(t: &mut Task, pathname: UserCStr, statbuf: UserPtr<Stat>) -> KResult<u64> {
+    let p = pathname.read(t)?;
     let loc = resolve_at(t, AT_FDCWD, &p, false, false)?;
-    stat_loc(t, &loc, a[1])
+    stat_loc(t, &loc, statbuf)
 }
 
-pub fn fstat(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let f = file_of(t, fd_arg(a[0])?)?;
+/// The attributes of the file open at `fd`.
+#[syscall]
+pub fn fstat(t: &mut Task, fd: Fd, statbuf: UserPtr<Stat>) -> KResult<u64> {
+    let f = file_of(t, fd.0)?;
     let at = crate::fs::proc::description_inode(&f).attr()?;
-    t.write_val(a[1], &to_stat(&at))?;
+    statbuf.write(t, &to_stat(&at))?;
     Ok(0)
 }
 
@@ -80,31 +146,48 @@ fn inode_at(t: &Task, dirfd: i32, path: &[u8], flags: u32) -> KResult<(InodeRef,
     Ok((loc.inode().clone(), Some(loc)))
 }
 
-pub fn newfstatat(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let flags = a[3] as u32;
+/// `stat` relative to a directory descriptor, or of the file open there.
+#[syscall]
+pub fn newfstatat(
+    t: &mut Task,
+    dirfd: DirFd,
+    pathname: UserCStr,
+    statbuf: UserPtr<Stat>,
+    flags: AtFlags,
+) -> KResult<u64> {
+    let flags = flags.0;
     if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT) != 0 {
         return Err(Errno::EINVAL);
     }
-    let p = t.read_path(a[1])?;
-    let (inode, _) = inode_at(t, int_arg(a[0]), &p, flags)?;
+    let p = pathname.read(t)?;
+    let (inode, _) = inode_at(t, dirfd.0, &p, flags)?;
     let at = inode.attr()?;
-    t.write_val(a[2], &to_stat(&at))?;
+    statbuf.write(t, &to_stat(&at))?;
     Ok(0)
 }
 
-pub fn statx(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let flags = a[2] as u32;
+/// The extended attributes `mask` asks for of the file `pathname` names.
+#[syscall]
+pub fn statx(
+    t: &mut Task,
+    dirfd: DirFd,
+    pathname: UserCStr,
+    flags: StatxFlags,
+    mask: StatxMask,
+    statxbuf: UserPtr<Statx>,
+) -> KResult<u64> {
+    let flags = flags.0;
     if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE) != 0
         || flags & AT_STATX_SYNC_TYPE == AT_STATX_SYNC_TYPE
     {
         return Err(Errno::EINVAL);
     }
-    let mask = a[3] as u32;
+    let mask = mask.0;
     if mask & 0x8000_0000 != 0 {
         return Err(Errno::EINVAL);
     }
-    let p = t.read_path(a[1])?;
-    let (inode, loc) = inode_at(t, int_arg(a[0]), &p, flags)?;
+    let p = pathname.read(t)?;
+    let (inode, loc) = inode_at(t, dirfd.0, &p, flags)?;
     let at = inode.attr()?;
     let sx = Statx {
         // Multigrain timestamps (Linux 6.13+): mtime and ctime are reported
@@ -138,7 +221,7 @@ pub fn statx(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
         stx_mnt_id: loc.map_or(0, |l| l.mount.id),
         ..Default::default()
     };
-    t.write_val(a[4], &sx)?;
+    statxbuf.write(t, &sx)?;
     Ok(0)
 }
 
@@ -146,26 +229,30 @@ const STATX_ATTR_AUTOMOUNT: u64 = 0x1000;
 const STATX_ATTR_MOUNT_ROOT: u64 = 0x2000;
 const STATX_ATTR_DAX: u64 = 0x0020_0000;
 
-pub fn statfs(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let p = t.read_path(a[0])?;
+/// The file system figures of the file system holding `path`.
+#[syscall]
+pub fn statfs(t: &mut Task, path: UserCStr, buf: UserPtr<Statfs>) -> KResult<u64> {
+    let p = path.read(t)?;
     let loc = resolve_at(t, AT_FDCWD, &p, true, false)?;
     let s = loc.inode().statfs()?;
-    t.write_val(a[1], &s)?;
+    buf.write(t, &s)?;
     Ok(0)
 }
 
-pub fn fstatfs(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let f = file_of(t, fd_arg(a[0])?)?;
+/// `statfs` of the file open at `fd`.
+#[syscall]
+pub fn fstatfs(t: &mut Task, fd: Fd, buf: UserPtr<Statfs>) -> KResult<u64> {
+    let f = file_of(t, fd.0)?;
     let s = f.inode.clone().ok_or(Errno::EBADF)?.statfs()?;
-    t.write_val(a[1], &s)?;
+    buf.write(t, &s)?;
     Ok(0)
 }
 
-fn do_access(t: &Task, dirfd: i32, path_addr: u64, mode: u32, flags: u32) -> KResult<u64> {
+fn do_access(t: &Task, dirfd: i32, pathname: UserCStr, mode: u32, flags: u32) -> KResult<u64> {
     if mode & !7 != 0 || flags & !(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
-    let p = t.read_path(path_addr)?;
+    let p = pathname.read(t)?;
     let loc = resolve_at(t, dirfd, &p, flags & AT_SYMLINK_NOFOLLOW == 0, flags & AT_EMPTY_PATH != 0)?;
     let at = loc.inode().attr()?;
     // access(2) checks with the real ids unless AT_EACCESS.
@@ -181,23 +268,30 @@ fn do_access(t: &Task, dirfd: i32, path_addr: u64, mode: u32, flags: u32) -> KRe
     Ok(0)
 }
 
-pub fn access(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    do_access(t, AT_FDCWD, a[0], a[1] as u32, 0)
+/// Whether the caller's real ids may access `pathname` as `mode` says.
+#[syscall]
+pub fn access(t: &mut Task, pathname: UserCStr, mode: AccessMode) -> KResult<u64> {
+    do_access(t, AT_FDCWD, pathname, mode.0, 0)
 }
 
-pub fn faccessat(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    do_access(t, int_arg(a[0]), a[1], a[2] as u32, 0)
+/// `access` relative to a directory descriptor.
+#[syscall]
+pub fn faccessat(t: &mut Task, dirfd: DirFd, pathname: UserCStr, mode: AccessMode) -> KResult<u64> {
+    do_access(t, dirfd.0, pathname, mode.0, 0)
 }
 
-pub fn faccessat2(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    do_access(t, int_arg(a[0]), a[1], a[2] as u32, a[3] as u32)
+/// `faccessat` with `AT_EACCESS`, `AT_SYMLINK_NOFOLLOW` and `AT_EMPTY_PATH`.
+#[syscall]
+pub fn faccessat2(t: &mut Task, dirfd: DirFd, pathname: UserCStr, mode: AccessMode, flags: AtFlags) -> KResult<u64> {
+    do_access(t, dirfd.0, pathname, mode.0, flags.0)
 }
 
-fn do_readlink(t: &Task, dirfd: i32, path_addr: u64, buf: u64, size: u64) -> KResult<u64> {
-    if (size as i64) <= 0 {
+/// The size is an `int` to Linux, so only the low half counts.
+fn do_readlink(t: &Task, dirfd: i32, pathname: UserCStr, buf: OutBuf, size: i32) -> KResult<u64> {
+    if size <= 0 {
         return Err(Errno::EINVAL);
     }
-    let p = t.read_path(path_addr)?;
+    let p = pathname.read(t)?;
     let loc = resolve_at(t, dirfd, &p, false, true)?;
     let target = match loc.inode().magic_link() {
         Some(l) => {
@@ -207,26 +301,33 @@ fn do_readlink(t: &Task, dirfd: i32, path_addr: u64, buf: u64, size: u64) -> KRe
         None => loc.inode().readlink()?,
     };
     let n = target.len().min(size as usize);
-    t.write_bytes(buf, &target[..n])?;
+    buf.write(t, &target[..n])?;
     Ok(n as u64)
 }
 
-pub fn readlink(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    do_readlink(t, AT_FDCWD, a[0], a[1], a[2])
+/// The target of the symbolic link `pathname`.
+#[syscall]
+pub fn readlink(t: &mut Task, pathname: UserCStr, buf: OutBuf, bufsiz: i32) -> KResult<u64> {
+    do_readlink(t, AT_FDCWD, pathname, buf, bufsiz)
 }
 
-pub fn readlinkat(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    do_readlink(t, int_arg(a[0]), a[1], a[2], a[3])
+/// `readlink` relative to a directory descriptor.
+#[syscall]
+pub fn readlinkat(t: &mut Task, dirfd: DirFd, pathname: UserCStr, buf: OutBuf, bufsiz: i32) -> KResult<u64> {
+    do_readlink(t, dirfd.0, pathname, buf, bufsiz)
 }
 
-pub fn getcwd(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+/// The working directory's path, NUL-terminated; the result is its length
+/// with the NUL.
+#[syscall]
+pub fn getcwd(t: &mut Task, buf: OutBuf, size: u64) -> KResult<u64> {
     let fs = t.fs();
     let mut p = t.k.vfs.path_of(&fs.cwd, &fs.root);
     p.push(0);
-    if p.len() as u64 > a[1] {
+    if p.len() as u64 > size {
         return Err(Errno::ERANGE);
     }
-    t.write_bytes(a[0], &p)?;
+    buf.write(t, &p)?;
     Ok(p.len() as u64)
 }
 
@@ -240,14 +341,18 @@ fn set_cwd(t: &Task, loc: Location) -> KResult<u64> {
     Ok(0)
 }
 
-pub fn chdir(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let p = t.read_path(a[0])?;
+/// Change the working directory.
+#[syscall]
+pub fn chdir(t: &mut Task, path: UserCStr) -> KResult<u64> {
+    let p = path.read(t)?;
     let loc = resolve_at(t, AT_FDCWD, &p, true, false)?;
     set_cwd(t, loc)
 }
 
-pub fn fchdir(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let f = file_of(t, fd_arg(a[0])?)?;
+/// Change the working directory to the directory open at `fd`.
+#[syscall]
+pub fn fchdir(t: &mut Task, fd: Fd) -> KResult<u64> {
+    let f = file_of(t, fd.0)?;
     set_cwd(t, f.loc.clone().ok_or(Errno::ENOTDIR)?)
 }
 
@@ -295,32 +400,40 @@ fn do_mknode(t: &Task, dirfd: i32, path: &[u8], kind: NodeKind, mode: u32) -> KR
     Ok(0)
 }
 
-pub fn mkdir(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let p = t.read_path(a[0])?;
-    do_mknode(t, AT_FDCWD, &p, NodeKind::Directory, a[1] as u32)
+/// Make a directory.
+#[syscall]
+pub fn mkdir(t: &mut Task, pathname: UserCStr, mode: Mode) -> KResult<u64> {
+    let p = pathname.read(t)?;
+    do_mknode(t, AT_FDCWD, &p, NodeKind::Directory, mode.0)
 }
 
-pub fn mkdirat(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let p = t.read_path(a[1])?;
-    do_mknode(t, int_arg(a[0]), &p, NodeKind::Directory, a[2] as u32)
+/// `mkdir` relative to a directory descriptor.
+#[syscall]
+pub fn mkdirat(t: &mut Task, dirfd: DirFd, pathname: UserCStr, mode: Mode) -> KResult<u64> {
+    let p = pathname.read(t)?;
+    do_mknode(t, dirfd.0, &p, NodeKind::Directory, mode.0)
 }
 
-pub fn symlink(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let target = t.read_path(a[0])?;
-    let p = t.read_path(a[1])?;
+/// Make a symbolic link `linkpath` to `target`.
+#[syscall]
+pub fn symlink(t: &mut Task, target: UserCStr, linkpath: UserCStr) -> KResult<u64> {
+    let target = target.read(t)?;
+    let p = linkpath.read(t)?;
     if target.is_empty() {
         return Err(Errno::ENOENT);
     }
     do_mknode(t, AT_FDCWD, &p, NodeKind::Symlink(target), 0o777)
 }
 
-pub fn symlinkat(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let target = t.read_path(a[0])?;
-    let p = t.read_path(a[2])?;
+/// `symlink` relative to a directory descriptor.
+#[syscall]
+pub fn symlinkat(t: &mut Task, target: UserCStr, newdirfd: DirFd, linkpath: UserCStr) -> KResult<u64> {
+    let target = target.read(t)?;
+    let p = linkpath.read(t)?;
     if target.is_empty() {
         return Err(Errno::ENOENT);
     }
-    do_mknode(t, int_arg(a[1]), &p, NodeKind::Symlink(target), 0o777)
+    do_mknode(t, newdirfd.0, &p, NodeKind::Symlink(target), 0o777)
 }
 
 /// The sticky-bit rule: in a sticky directory only the owner of the file or
@@ -364,23 +477,30 @@ fn do_unlink(t: &Task, dirfd: i32, path: &[u8], dir: bool) -> KResult<u64> {
     Ok(0)
 }
 
-pub fn unlink(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let p = t.read_path(a[0])?;
+/// Remove a name.
+#[syscall]
+pub fn unlink(t: &mut Task, pathname: UserCStr) -> KResult<u64> {
+    let p = pathname.read(t)?;
     do_unlink(t, AT_FDCWD, &p, false)
 }
 
-pub fn rmdir(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let p = t.read_path(a[0])?;
+/// Remove an empty directory.
+#[syscall]
+pub fn rmdir(t: &mut Task, pathname: UserCStr) -> KResult<u64> {
+    let p = pathname.read(t)?;
     do_unlink(t, AT_FDCWD, &p, true)
 }
 
-pub fn unlinkat(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let flags = a[2] as u32;
+/// `unlink`, or `rmdir` with `AT_REMOVEDIR`, relative to a directory
+/// descriptor.
+#[syscall]
+pub fn unlinkat(t: &mut Task, dirfd: DirFd, pathname: UserCStr, flags: AtFlags) -> KResult<u64> {
+    let flags = flags.0;
     if flags & !AT_REMOVEDIR != 0 {
         return Err(Errno::EINVAL);
     }
-    let p = t.read_path(a[1])?;
-    do_unlink(t, int_arg(a[0]), &p, flags & AT_REMOVEDIR != 0)
+    let p = pathname.read(t)?;
+    do_unlink(t, dirfd.0, &p, flags & AT_REMOVEDIR != 0)
 }
 
 fn is_ancestor(anc: &Location, loc: &Location) -> bool {
@@ -456,19 +576,32 @@ fn do_rename(t: &Task, olddirfd: i32, old: &[u8], newdirfd: i32, new: &[u8], fla
     Ok(0)
 }
 
-pub fn rename(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let (o, n) = (t.read_path(a[0])?, t.read_path(a[1])?);
+/// Rename a file.
+#[syscall]
+pub fn rename(t: &mut Task, oldpath: UserCStr, newpath: UserCStr) -> KResult<u64> {
+    let (o, n) = (oldpath.read(t)?, newpath.read(t)?);
     do_rename(t, AT_FDCWD, &o, AT_FDCWD, &n, 0)
 }
 
-pub fn renameat(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let (o, n) = (t.read_path(a[1])?, t.read_path(a[3])?);
-    do_rename(t, int_arg(a[0]), &o, int_arg(a[2]), &n, 0)
+/// `rename` relative to directory descriptors.
+#[syscall]
+pub fn renameat(t: &mut Task, olddirfd: DirFd, oldpath: UserCStr, newdirfd: DirFd, newpath: UserCStr) -> KResult<u64> {
+    let (o, n) = (oldpath.read(t)?, newpath.read(t)?);
+    do_rename(t, olddirfd.0, &o, newdirfd.0, &n, 0)
 }
 
-pub fn renameat2(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let (o, n) = (t.read_path(a[1])?, t.read_path(a[3])?);
-    do_rename(t, int_arg(a[0]), &o, int_arg(a[2]), &n, a[4] as u32)
+/// `renameat` with `RENAME_NOREPLACE`, `RENAME_EXCHANGE`, `RENAME_WHITEOUT`.
+#[syscall]
+pub fn renameat2(
+    t: &mut Task,
+    olddirfd: DirFd,
+    oldpath: UserCStr,
+    newdirfd: DirFd,
+    newpath: UserCStr,
+    flags: RenameFlags,
+) -> KResult<u64> {
+    let (o, n) = (oldpath.read(t)?, newpath.read(t)?);
+    do_rename(t, olddirfd.0, &o, newdirfd.0, &n, flags.0)
 }
 
 fn do_link(t: &Task, olddirfd: i32, old: &[u8], newdirfd: i32, new: &[u8], flags: u32) -> KResult<u64> {
@@ -493,14 +626,25 @@ fn do_link(t: &Task, olddirfd: i32, old: &[u8], newdirfd: i32, new: &[u8], flags
     Ok(0)
 }
 
-pub fn link(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let (o, n) = (t.read_path(a[0])?, t.read_path(a[1])?);
+/// Make a new name `newpath` for the file `oldpath`.
+#[syscall]
+pub fn link(t: &mut Task, oldpath: UserCStr, newpath: UserCStr) -> KResult<u64> {
+    let (o, n) = (oldpath.read(t)?, newpath.read(t)?);
     do_link(t, AT_FDCWD, &o, AT_FDCWD, &n, 0)
 }
 
-pub fn linkat(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let (o, n) = (t.read_path(a[1])?, t.read_path(a[3])?);
-    do_link(t, int_arg(a[0]), &o, int_arg(a[2]), &n, a[4] as u32)
+/// `link` relative to directory descriptors.
+#[syscall]
+pub fn linkat(
+    t: &mut Task,
+    olddirfd: DirFd,
+    oldpath: UserCStr,
+    newdirfd: DirFd,
+    newpath: UserCStr,
+    flags: AtFlags,
+) -> KResult<u64> {
+    let (o, n) = (oldpath.read(t)?, newpath.read(t)?);
+    do_link(t, olddirfd.0, &o, newdirfd.0, &n, flags.0)
 }
 
 fn setattr_loc(_t: &Task, loc: &Location, sa: SetAttr) -> KResult<u64> {
@@ -525,22 +669,28 @@ pub(super) fn do_chmod(t: &Task, loc: &Location, mode: u32) -> KResult<u64> {
     setattr_loc(t, loc, SetAttr { mode: Some(m), ..Default::default() })
 }
 
-pub fn chmod(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let p = t.read_path(a[0])?;
+/// Change a file's permissions.
+#[syscall]
+pub fn chmod(t: &mut Task, pathname: UserCStr, mode: Mode) -> KResult<u64> {
+    let p = pathname.read(t)?;
     let loc = resolve_at(t, AT_FDCWD, &p, true, false)?;
-    do_chmod(t, &loc, a[1] as u32)
+    do_chmod(t, &loc, mode.0)
 }
 
-pub fn fchmod(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let f = file_of(t, fd_arg(a[0])?)?;
+/// `chmod` of the file open at `fd`.
+#[syscall]
+pub fn fchmod(t: &mut Task, fd: Fd, mode: Mode) -> KResult<u64> {
+    let f = file_of(t, fd.0)?;
     let loc = f.loc.clone().ok_or(Errno::EBADF)?;
-    do_chmod(t, &loc, a[1] as u32)
+    do_chmod(t, &loc, mode.0)
 }
 
-pub fn fchmodat(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let p = t.read_path(a[1])?;
-    let loc = resolve_at(t, int_arg(a[0]), &p, true, false)?;
-    do_chmod(t, &loc, a[2] as u32)
+/// `chmod` relative to a directory descriptor.
+#[syscall]
+pub fn fchmodat(t: &mut Task, dirfd: DirFd, pathname: UserCStr, mode: Mode) -> KResult<u64> {
+    let p = pathname.read(t)?;
+    let loc = resolve_at(t, dirfd.0, &p, true, false)?;
+    do_chmod(t, &loc, mode.0)
 }
 
 fn do_chown(t: &Task, loc: &Location, uid: u32, gid: u32) -> KResult<u64> {
@@ -566,54 +716,71 @@ fn do_chown(t: &Task, loc: &Location, uid: u32, gid: u32) -> KResult<u64> {
     setattr_loc(t, loc, sa)
 }
 
-pub fn chown(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let p = t.read_path(a[0])?;
+/// Change a file's owner and group (`-1` leaves one as it is).
+#[syscall]
+pub fn chown(t: &mut Task, pathname: UserCStr, owner: i32, group: i32) -> KResult<u64> {
+    let p = pathname.read(t)?;
     let loc = resolve_at(t, AT_FDCWD, &p, true, false)?;
-    do_chown(t, &loc, a[1] as u32, a[2] as u32)
+    do_chown(t, &loc, owner as u32, group as u32)
 }
 
-pub fn lchown(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let p = t.read_path(a[0])?;
+/// `chown` of a link itself.
+#[syscall]
+pub fn lchown(t: &mut Task, pathname: UserCStr, owner: i32, group: i32) -> KResult<u64> {
+    let p = pathname.read(t)?;
     let loc = resolve_at(t, AT_FDCWD, &p, false, false)?;
-    do_chown(t, &loc, a[1] as u32, a[2] as u32)
+    do_chown(t, &loc, owner as u32, group as u32)
 }
 
-pub fn fchown(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let f = file_of(t, fd_arg(a[0])?)?;
+/// `chown` of the file open at `fd`.
+#[syscall]
+pub fn fchown(t: &mut Task, fd: Fd, owner: i32, group: i32) -> KResult<u64> {
+    let f = file_of(t, fd.0)?;
     let loc = f.loc.clone().ok_or(Errno::EBADF)?;
-    do_chown(t, &loc, a[1] as u32, a[2] as u32)
+    do_chown(t, &loc, owner as u32, group as u32)
 }
 
-pub fn fchownat(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let flags = a[4] as u32;
+/// `chown` relative to a directory descriptor.
+#[syscall]
+pub fn fchownat(
+    t: &mut Task,
+    dirfd: DirFd,
+    pathname: UserCStr,
+    owner: i32,
+    group: i32,
+    flags: AtFlags,
+) -> KResult<u64> {
+    let flags = flags.0;
     if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
-    let p = t.read_path(a[1])?;
-    let loc = resolve_at(t, int_arg(a[0]), &p, flags & AT_SYMLINK_NOFOLLOW == 0, flags & AT_EMPTY_PATH != 0)?;
-    do_chown(t, &loc, a[2] as u32, a[3] as u32)
+    let p = pathname.read(t)?;
+    let loc = resolve_at(t, dirfd.0, &p, flags & AT_SYMLINK_NOFOLLOW == 0, flags & AT_EMPTY_PATH != 0)?;
+    do_chown(t, &loc, owner as u32, group as u32)
 }
 
-pub fn utimensat(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let flags = a[3] as u32;
+/// Set a file's access and modification times (`NULL`: now); with a
+/// `NULL` path, of the file open at `dirfd` (`futimens`).
+#[syscall]
+pub fn utimensat(
+    t: &mut Task,
+    dirfd: DirFd,
+    pathname: UserCStr,
+    times: UserPtr<Utimes>,
+    flags: AtFlags,
+) -> KResult<u64> {
+    let flags = flags.0;
     if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
-    let loc = if a[1] == 0 {
-        // futimens: the fd itself.
-        let f = file_of(t, fd_arg(a[0])?)?;
+    let loc = if pathname.is_null() {
+        let f = file_of(t, dirfd.0)?;
         f.loc.clone().ok_or(Errno::EBADF)?
     } else {
-        let p = t.read_path(a[1])?;
-        resolve_at(t, int_arg(a[0]), &p, flags & AT_SYMLINK_NOFOLLOW == 0, flags & AT_EMPTY_PATH != 0)?
+        let p = pathname.read(t)?;
+        resolve_at(t, dirfd.0, &p, flags & AT_SYMLINK_NOFOLLOW == 0, flags & AT_EMPTY_PATH != 0)?
     };
-    let times: Option<[Timespec; 2]> = if a[2] == 0 {
-        None
-    } else {
-        let mut v = [Timespec::default(); 2];
-        t.read_bytes(a[2], zerocopy::AsBytes::as_bytes_mut(&mut v[..]))?;
-        Some(v)
-    };
+    let times: Option<[Timespec; 2]> = times.read_opt(t)?.map(|u| u.0);
     let conv = |ts: Timespec| -> KResult<Option<TimeSet>> {
         match ts.tv_nsec {
             UTIME_OMIT => Ok(None),
@@ -641,11 +808,11 @@ pub fn utimensat(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     setattr_loc(t, &loc, SetAttr { atime: at, mtime: mt, ..Default::default() })
 }
 
-pub fn truncate(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    if (a[1] as i64) < 0 {
-        return Err(Errno::EINVAL);
-    }
-    let p = t.read_path(a[0])?;
+/// Set the size of the file `path` names.
+#[syscall]
+pub fn truncate(t: &mut Task, path: UserCStr, length: i64) -> KResult<u64> {
+    let Ok(size) = u64::try_from(length) else { return Err(Errno::EINVAL) };
+    let p = path.read(t)?;
     let loc = resolve_at(t, AT_FDCWD, &p, true, false)?;
     let at = loc.inode().attr()?;
     if at.is_dir() {
@@ -655,12 +822,14 @@ pub fn truncate(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
         return Err(Errno::EINVAL);
     }
     may_access(&at, &t.creds(), W_OK)?;
-    setattr_loc(t, &loc, SetAttr { size: Some(a[1]), ..Default::default() })
+    setattr_loc(t, &loc, SetAttr { size: Some(size), ..Default::default() })
 }
 
-pub fn umask(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+/// Set the file mode creation mask; the result is the old one.
+#[syscall]
+pub fn umask(t: &mut Task, mask: Mode) -> KResult<u64> {
     let mut fs = lock(&t.fsc);
     let old = fs.umask;
-    fs.umask = a[0] as u32 & 0o777;
+    fs.umask = mask.0 & 0o777;
     Ok(u64::from(old))
 }
