@@ -4,9 +4,10 @@
 //! sandbox's own objects); the rules are setuid(2)'s.
 
 use abi::Errno;
+use sentry_macros::syscall;
 use zerocopy::AsBytes;
 
-use super::int_arg;
+use super::args::{UserAddr, UserPtr, UserType};
 use crate::kernel::Task;
 use crate::vfs::{lock, Creds, KResult};
 
@@ -70,8 +71,14 @@ fn set_gids(t: &Task, r: u32, e: u32, s: u32, saved_follows_effective: bool) -> 
     Ok(0)
 }
 
-pub fn setuid(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let u = a[0] as u32;
+super::args::named_arg!(/// A user or group id; `-1` (keep) prints as strace shows it.
+    Id(u32), |v| if v == u32::MAX { "-1".into() } else { v.to_string() });
+
+/// Set the user ids: all three for a privileged caller, else the
+/// effective one to the real or saved one.
+#[syscall]
+pub fn setuid(t: &mut Task, uid: Id) -> KResult<u64> {
+    let u = uid.0;
     if u == KEEP {
         return Err(Errno::EINVAL);
     }
@@ -83,8 +90,10 @@ pub fn setuid(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     }
 }
 
-pub fn setgid(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let g = a[0] as u32;
+/// `setuid` for the group ids.
+#[syscall]
+pub fn setgid(t: &mut Task, gid: Id) -> KResult<u64> {
+    let g = gid.0;
     if g == KEEP {
         return Err(Errno::EINVAL);
     }
@@ -96,44 +105,58 @@ pub fn setgid(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     }
 }
 
-pub fn setreuid(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    set_uids(t, a[0] as u32, a[1] as u32, KEEP, true)
+/// Set the real and effective user ids (`-1` keeps one).
+#[syscall]
+pub fn setreuid(t: &mut Task, ruid: Id, euid: Id) -> KResult<u64> {
+    set_uids(t, ruid.0, euid.0, KEEP, true)
 }
 
-pub fn setregid(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    set_gids(t, a[0] as u32, a[1] as u32, KEEP, true)
+/// Set the real and effective group ids (`-1` keeps one).
+#[syscall]
+pub fn setregid(t: &mut Task, rgid: Id, egid: Id) -> KResult<u64> {
+    set_gids(t, rgid.0, egid.0, KEEP, true)
 }
 
-pub fn setresuid(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    set_uids(t, a[0] as u32, a[1] as u32, a[2] as u32, false)
+/// Set the real, effective and saved user ids (`-1` keeps one).
+#[syscall]
+pub fn setresuid(t: &mut Task, ruid: Id, euid: Id, suid: Id) -> KResult<u64> {
+    set_uids(t, ruid.0, euid.0, suid.0, false)
 }
 
-pub fn setresgid(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    set_gids(t, a[0] as u32, a[1] as u32, a[2] as u32, false)
+/// Set the real, effective and saved group ids (`-1` keeps one).
+#[syscall]
+pub fn setresgid(t: &mut Task, rgid: Id, egid: Id, sgid: Id) -> KResult<u64> {
+    set_gids(t, rgid.0, egid.0, sgid.0, false)
 }
 
-pub fn setfsuid(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+/// Set the file system user id; the result is the old one.
+#[syscall]
+pub fn setfsuid(t: &mut Task, fsuid: Id) -> KResult<u64> {
     let mut c = lock(&t.proc_.creds);
     let old = c.fsuid;
-    let u = a[0] as u32;
+    let u = fsuid.0;
     if privileged(&c) || [c.uid, c.euid, c.suid, c.fsuid].contains(&u) {
         c.fsuid = u;
     }
     Ok(u64::from(old))
 }
 
-pub fn setfsgid(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+/// Set the file system group id; the result is the old one.
+#[syscall]
+pub fn setfsgid(t: &mut Task, fsgid: Id) -> KResult<u64> {
     let mut c = lock(&t.proc_.creds);
     let old = c.fsgid;
-    let g = a[0] as u32;
+    let g = fsgid.0;
     if privileged(&c) || [c.gid, c.egid, c.sgid, c.fsgid].contains(&g) {
         c.fsgid = g;
     }
     Ok(u64::from(old))
 }
 
-pub fn setgroups(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let n = int_arg(a[0]);
+/// Set the supplementary groups.
+#[syscall]
+pub fn setgroups(t: &mut Task, size: i32, list: UserAddr) -> KResult<u64> {
+    let n = size;
     if !(0..=65536).contains(&n) {
         return Err(Errno::EINVAL);
     }
@@ -141,16 +164,29 @@ pub fn setgroups(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
         return Err(Errno::EPERM);
     }
     let mut g = vec![0u32; n as usize];
-    t.read_bytes(a[1], g.as_bytes_mut())?;
+    t.read_bytes(list.0, g.as_bytes_mut())?;
     lock(&t.proc_.creds).groups = g.into();
     Ok(0)
 }
 
+/// `struct __user_cap_header_struct`.
 #[derive(Clone, Copy, Default, zerocopy::AsBytes, zerocopy::FromBytes, zerocopy::FromZeroes)]
 #[repr(C)]
-struct CapHeader {
+pub struct CapHeader {
     version: u32,
     pid: i32,
+}
+
+impl UserType for CapHeader {
+    fn strace(&self) -> Option<String> {
+        let version = match self.version {
+            CAP_V3 => "_LINUX_CAPABILITY_VERSION_3".to_string(),
+            0x2007_1026 => "_LINUX_CAPABILITY_VERSION_2".to_string(),
+            0x1998_0330 => "_LINUX_CAPABILITY_VERSION_1".to_string(),
+            v => format!("{v:#x}"),
+        };
+        Some(format!("{{version={version}, pid={}}}", self.pid))
+    }
 }
 
 #[derive(Clone, Copy, Default, zerocopy::AsBytes, zerocopy::FromBytes, zerocopy::FromZeroes)]
@@ -165,17 +201,20 @@ const CAP_V3: u32 = 0x2008_0522;
 /// All 41 capabilities Linux 6.x defines.
 const ALL_CAPS: u64 = (1 << 41) - 1;
 
-pub fn capget(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let mut h: CapHeader = t.read_val(a[0])?;
+/// The capabilities of a process (all of them for root, none otherwise);
+/// a version the kernel does not know is answered with the one it prefers.
+#[syscall]
+pub fn capget(t: &mut Task, hdrp: UserPtr<CapHeader>, datap: UserAddr) -> KResult<u64> {
+    let mut h = hdrp.read(t)?;
     if h.version != CAP_V3 && h.version != 0x2007_1026 && h.version != 0x1998_0330 {
         h.version = CAP_V3;
-        t.write_val(a[0], &h)?;
+        hdrp.write(t, &h)?;
         return Err(Errno::EINVAL);
     }
     if h.pid != 0 && t.k.process(h.pid).is_none() {
         return Err(Errno::ESRCH);
     }
-    if a[1] == 0 {
+    if datap.0 == 0 {
         return Ok(0);
     }
     let caps = if lock(&t.proc_.creds).euid == 0 { ALL_CAPS } else { 0 };
@@ -184,12 +223,14 @@ pub fn capget(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
         CapData { effective: (caps >> 32) as u32, permitted: (caps >> 32) as u32, inheritable: 0 },
     ];
     let n = if h.version == 0x1998_0330 { 1 } else { 2 };
-    t.write_bytes(a[1], d[..n].as_bytes())?;
+    t.write_bytes(datap.0, d[..n].as_bytes())?;
     Ok(0)
 }
 
-pub fn capset(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let h: CapHeader = t.read_val(a[0])?;
+/// Set capabilities: only to the ones already held.
+#[syscall]
+pub fn capset(t: &mut Task, hdrp: UserPtr<CapHeader>, datap: UserAddr) -> KResult<u64> {
+    let h = hdrp.read(t)?;
     if h.version != CAP_V3 && h.version != 0x2007_1026 {
         return Err(Errno::EINVAL);
     }
@@ -200,7 +241,7 @@ pub fn capset(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     // when they are not held (a non-root process), else EPERM rather than
     // pretending they were dropped.
     let mut d = [CapData::default(); 2];
-    t.read_bytes(a[1], d.as_bytes_mut())?;
+    t.read_bytes(datap.0, d.as_bytes_mut())?;
     let want = u64::from(d[0].permitted) | (u64::from(d[1].permitted) << 32);
     let have = if lock(&t.proc_.creds).euid == 0 { ALL_CAPS } else { 0 };
     if want & !have != 0 {

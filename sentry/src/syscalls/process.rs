@@ -7,44 +7,63 @@ use std::sync::Arc;
 
 use abi::types::{Rlimit, Rusage, Siginfo, Tms};
 use abi::Errno;
+use sentry_macros::syscall;
 use zerocopy::{AsBytes, FromBytes, FromZeroes};
 
-use super::int_arg;
+use super::args::{
+    quote, ArchPrctlCode, Call, CloneFlags, DirFd, Exec, Hex, NoReturn, PrctlOption, Resource, SysArg, UserAddr,
+    UserCStr, UserPtr, UserType, WaitOptions,
+};
 use crate::kernel::process::*;
 use crate::kernel::signal;
 use crate::kernel::{Process, Task, TaskExit};
 use crate::vfs::{lock, KResult};
 
-pub fn getpid(t: &mut Task, _: &[u64; 6]) -> KResult<u64> {
+/// The caller's process id (its thread group's).
+#[syscall]
+pub fn getpid(t: &mut Task) -> KResult<u64> {
     Ok(t.pid() as u64)
 }
 
-pub fn gettid(t: &mut Task, _: &[u64; 6]) -> KResult<u64> {
+/// The caller's thread id.
+#[syscall]
+pub fn gettid(t: &mut Task) -> KResult<u64> {
     Ok(t.tid as u64)
 }
 
-pub fn getppid(t: &mut Task, _: &[u64; 6]) -> KResult<u64> {
+/// The parent's process id.
+#[syscall]
+pub fn getppid(t: &mut Task) -> KResult<u64> {
     Ok(t.proc_.ppid() as u64)
 }
 
-pub fn getuid(t: &mut Task, _: &[u64; 6]) -> KResult<u64> {
+/// The real user id.
+#[syscall]
+pub fn getuid(t: &mut Task) -> KResult<u64> {
     Ok(u64::from(t.creds().uid))
 }
 
-pub fn geteuid(t: &mut Task, _: &[u64; 6]) -> KResult<u64> {
+/// The effective user id.
+#[syscall]
+pub fn geteuid(t: &mut Task) -> KResult<u64> {
     Ok(u64::from(t.creds().euid))
 }
 
-pub fn getgid(t: &mut Task, _: &[u64; 6]) -> KResult<u64> {
+/// The real group id.
+#[syscall]
+pub fn getgid(t: &mut Task) -> KResult<u64> {
     Ok(u64::from(t.creds().gid))
 }
 
-pub fn getegid(t: &mut Task, _: &[u64; 6]) -> KResult<u64> {
+/// The effective group id.
+#[syscall]
+pub fn getegid(t: &mut Task) -> KResult<u64> {
     Ok(u64::from(t.creds().egid))
 }
 
-pub fn getgroups(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let size = int_arg(a[0]);
+/// The supplementary groups, or their number for `size` 0.
+#[syscall]
+pub fn getgroups(t: &mut Task, size: i32, list: UserAddr) -> KResult<u64> {
     if size < 0 {
         return Err(Errno::EINVAL);
     }
@@ -55,27 +74,44 @@ pub fn getgroups(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     if (size as usize) < groups.len() {
         return Err(Errno::EINVAL);
     }
-    t.write_bytes(a[1], groups.as_bytes())?;
+    t.write_bytes(list.0, groups.as_bytes())?;
     Ok(groups.len() as u64)
 }
 
-pub fn getresuid(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+/// An id stored by `getresuid`/`getresgid`, printed `[0]`.
+#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
+#[repr(transparent)]
+pub struct IdOut(pub u32);
+
+impl UserType for IdOut {
+    fn strace(&self) -> Option<String> {
+        Some(format!("[{}]", self.0))
+    }
+}
+
+/// The real, effective and saved user ids.
+#[syscall]
+pub fn getresuid(t: &mut Task, ruid: UserPtr<IdOut>, euid: UserPtr<IdOut>, suid: UserPtr<IdOut>) -> KResult<u64> {
     let c = t.creds();
-    t.write_val(a[0], &c.uid)?;
-    t.write_val(a[1], &c.euid)?;
-    t.write_val(a[2], &c.suid)?;
+    ruid.write(t, &IdOut(c.uid))?;
+    euid.write(t, &IdOut(c.euid))?;
+    suid.write(t, &IdOut(c.suid))?;
     Ok(0)
 }
 
-pub fn getresgid(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+/// The real, effective and saved group ids.
+#[syscall]
+pub fn getresgid(t: &mut Task, rgid: UserPtr<IdOut>, egid: UserPtr<IdOut>, sgid: UserPtr<IdOut>) -> KResult<u64> {
     let c = t.creds();
-    t.write_val(a[0], &c.gid)?;
-    t.write_val(a[1], &c.egid)?;
-    t.write_val(a[2], &c.sgid)?;
+    rgid.write(t, &IdOut(c.gid))?;
+    egid.write(t, &IdOut(c.egid))?;
+    sgid.write(t, &IdOut(c.sgid))?;
     Ok(0)
 }
 
-pub fn getpgrp(t: &mut Task, _: &[u64; 6]) -> KResult<u64> {
+/// The caller's process group.
+#[syscall]
+pub fn getpgrp(t: &mut Task) -> KResult<u64> {
     Ok(t.proc_.pgid.load(Ordering::Relaxed) as u64)
 }
 
@@ -89,15 +125,21 @@ fn target(t: &Task, pid: i32) -> KResult<Arc<Process>> {
     t.k.process(pid).ok_or(Errno::ESRCH)
 }
 
-pub fn getpgid(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    Ok(target(t, int_arg(a[0]))?.pgid.load(Ordering::Relaxed) as u64)
+/// The process group of process `pid` (0: the caller).
+#[syscall]
+pub fn getpgid(t: &mut Task, pid: i32) -> KResult<u64> {
+    Ok(target(t, pid)?.pgid.load(Ordering::Relaxed) as u64)
 }
 
-pub fn getsid(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    Ok(target(t, int_arg(a[0]))?.sid.load(Ordering::Relaxed) as u64)
+/// The session of process `pid` (0: the caller).
+#[syscall]
+pub fn getsid(t: &mut Task, pid: i32) -> KResult<u64> {
+    Ok(target(t, pid)?.sid.load(Ordering::Relaxed) as u64)
 }
 
-pub fn setsid(t: &mut Task, _: &[u64; 6]) -> KResult<u64> {
+/// Start a new session with the caller as its leader.
+#[syscall]
+pub fn setsid(t: &mut Task) -> KResult<u64> {
     let pid = t.pid();
     // A process group leader cannot start a session.
     if t.k.all_processes().iter().any(|p| p.pgid.load(Ordering::Relaxed) == pid) {
@@ -108,9 +150,10 @@ pub fn setsid(t: &mut Task, _: &[u64; 6]) -> KResult<u64> {
     Ok(pid as u64)
 }
 
-pub fn setpgid(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let pid = int_arg(a[0]);
-    let pgid = int_arg(a[1]);
+/// Move process `pid` into process group `pgid` (0s: the caller, its own
+/// group).
+#[syscall]
+pub fn setpgid(t: &mut Task, pid: i32, pgid: i32) -> KResult<u64> {
     if pgid < 0 {
         return Err(Errno::EINVAL);
     }
@@ -144,38 +187,109 @@ pub fn setpgid(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     Ok(0)
 }
 
-pub fn exit(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    t.exit = Some(TaskExit::Code(int_arg(a[0]) & 0xff));
-    Ok(0)
+/// End the calling thread with `status`.
+#[syscall]
+pub fn exit(t: &mut Task, status: i32) -> KResult<NoReturn> {
+    t.exit = Some(TaskExit::Code(status & 0xff));
+    Ok(NoReturn)
 }
 
-pub fn exit_group(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let how = TaskExit::Code(int_arg(a[0]) & 0xff);
+/// End every thread of the process with `status`.
+#[syscall]
+pub fn exit_group(t: &mut Task, status: i32) -> KResult<NoReturn> {
+    let how = TaskExit::Code(status & 0xff);
     t.proc_.group_exit(how);
     t.exit = Some(how);
-    Ok(0)
+    Ok(NoReturn)
 }
 
-pub fn execve(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let path = t.read_path(a[0])?;
-    let argv = t.read_string_array(a[1])?;
-    let envp = t.read_string_array(a[2])?;
+/// Most entries of an `argv` strace shows.
+const SHOWN_ARGS: usize = 32;
+
+/// The `argv` of `execve`: printed as strace does, `["ls", "-la"]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Argv(pub u64);
+
+impl SysArg for Argv {
+    fn decode(_: &Task, raw: u64) -> KResult<Self> {
+        Ok(Argv(raw))
+    }
+    fn strace(c: &Call<'_>, i: usize) -> String {
+        let addr = c.raw[i];
+        if addr == 0 {
+            return "NULL".into();
+        }
+        let mut shown = Vec::new();
+        for n in 0..=SHOWN_ARGS as u64 {
+            let Ok(p) = c.t.read_val::<u64>(addr.wrapping_add(n * 8)) else { return format!("{addr:#x}") };
+            if p == 0 {
+                break;
+            }
+            if n as usize == SHOWN_ARGS {
+                shown.push("...".to_string());
+                break;
+            }
+            match lock(&c.t.mm).read_cstring(p, 4096) {
+                Ok(s) => shown.push(quote(&s, 32, false)),
+                Err(_) => shown.push(format!("{p:#x}")),
+            }
+        }
+        format!("[{}]", shown.join(", "))
+    }
+}
+
+/// The `envp` of `execve`: printed as strace does, `0x7ffd... /* 39 vars */`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Envp(pub u64);
+
+impl SysArg for Envp {
+    fn decode(_: &Task, raw: u64) -> KResult<Self> {
+        Ok(Envp(raw))
+    }
+    fn strace(c: &Call<'_>, i: usize) -> String {
+        let addr = c.raw[i];
+        if addr == 0 {
+            return "NULL".into();
+        }
+        let mut n = 0u64;
+        while n < 4096 && c.t.read_val::<u64>(addr.wrapping_add(n * 8)).is_ok_and(|p| p != 0) {
+            n += 1;
+        }
+        format!("{addr:#x} /* {n} vars */")
+    }
+}
+
+/// Replace the process image with the program `pathname`.
+#[syscall]
+pub fn execve(t: &mut Task, pathname: UserCStr, argv: Argv, envp: Envp) -> KResult<Exec> {
+    let path = pathname.read(t)?;
+    let argv = t.read_string_array(argv.0)?;
+    let envp = t.read_string_array(envp.0)?;
     if path.is_empty() {
         return Err(Errno::ENOENT);
     }
     t.execve(&path, argv, envp)?;
-    Ok(0)
+    Ok(Exec)
 }
 
-pub fn execveat(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let dirfd = int_arg(a[0]);
-    let flags = a[4] as u32;
+/// `execve` of a program named relative to a directory descriptor.
+#[syscall]
+pub fn execveat(
+    t: &mut Task,
+    dirfd: DirFd,
+    pathname: UserCStr,
+    argv: Argv,
+    envp: Envp,
+    flags: super::args::AtFlags,
+) -> KResult<Exec> {
+    let dirfd = dirfd.0;
+    let flags = flags.0;
     if flags & !(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0 {
         return Err(Errno::EINVAL);
     }
-    let path = t.read_path(a[1])?;
-    let argv = t.read_string_array(a[2])?;
-    let envp = t.read_string_array(a[3])?;
+    let path = pathname.read(t)?;
+    let argv = t.read_string_array(argv.0)?;
+    let envp = t.read_string_array(envp.0)?;
     let full = if path.first() == Some(&b'/') {
         path
     } else {
@@ -184,19 +298,28 @@ pub fn execveat(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
         t.k.vfs.path_of(&loc, &root)
     };
     t.execve(&full, argv, envp)?;
-    Ok(0)
+    Ok(Exec)
 }
 
-pub fn clone(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    // x86-64: clone(flags, stack, parent_tid, child_tid, tls).
-    let flags = a[0];
+/// A new thread or process (x86-64 argument order: flags, stack,
+/// parent_tid, child_tid, tls).
+#[syscall]
+pub fn clone(
+    t: &mut Task,
+    flags: CloneFlags,
+    stack: UserAddr,
+    parent_tid: UserAddr,
+    child_tid: UserAddr,
+    tls: Hex,
+) -> KResult<u64> {
+    let flags = flags.0;
     let args = CloneArgs {
         flags: flags & !0xff,
         exit_signal: (flags & 0xff) as u32,
-        stack: a[1],
-        parent_tid: a[2],
-        child_tid: a[3],
-        tls: a[4],
+        stack: stack.0,
+        parent_tid: parent_tid.0,
+        child_tid: child_tid.0,
+        tls: tls.0,
         pidfd: 0,
     };
     if args.exit_signal > NSIG {
@@ -205,12 +328,17 @@ pub fn clone(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     do_clone(t, args).map(|tid| tid as u64)
 }
 
-pub fn fork(t: &mut Task, _: &[u64; 6]) -> KResult<u64> {
+/// A child process with a copy of the caller's memory.
+#[syscall]
+pub fn fork(t: &mut Task) -> KResult<u64> {
     let args = CloneArgs { flags: 0, exit_signal: SIGCHLD, stack: 0, parent_tid: 0, child_tid: 0, tls: 0, pidfd: 0 };
     do_clone(t, args).map(|tid| tid as u64)
 }
 
-pub fn vfork(t: &mut Task, _: &[u64; 6]) -> KResult<u64> {
+/// A child sharing the caller's memory; the caller waits until it execs
+/// or exits.
+#[syscall]
+pub fn vfork(t: &mut Task) -> KResult<u64> {
     let args = CloneArgs {
         flags: CLONE_VM | CLONE_VFORK,
         exit_signal: SIGCHLD,
@@ -226,7 +354,7 @@ pub fn vfork(t: &mut Task, _: &[u64; 6]) -> KResult<u64> {
 /// `struct clone_args` of clone3 (the first 88 bytes, version 2).
 #[derive(Clone, Copy, Default, AsBytes, FromBytes, FromZeroes)]
 #[repr(C)]
-struct Clone3Args {
+pub struct Clone3Args {
     flags: u64,
     pidfd: u64,
     child_tid: u64,
@@ -240,13 +368,28 @@ struct Clone3Args {
     cgroup: u64,
 }
 
-pub fn clone3(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let size = a[1] as usize;
+/// strace's `struct clone_args`: the flags, the exit signal and the
+/// stack.
+impl UserType for Clone3Args {
+    fn strace(&self) -> Option<String> {
+        Some(format!(
+            "{{flags={}, exit_signal={}, stack={:#x}, stack_size={:#x}, ...}}",
+            super::args::flag_str::<abi::flags::CloneFlags>(self.flags, "0"),
+            super::args::signal_str(self.exit_signal as i32),
+            self.stack,
+            self.stack_size
+        ))
+    }
+}
+
+/// `clone` with its arguments in a `struct clone_args` of `size` bytes.
+#[syscall]
+pub fn clone3(t: &mut Task, cl_args: UserPtr<Clone3Args>, size: usize) -> KResult<u64> {
     if !(64..=4096).contains(&size) {
         return Err(Errno::EINVAL);
     }
     let mut raw = vec![0u8; size];
-    t.read_bytes(a[0], &mut raw)?;
+    t.read_bytes(cl_args.addr(), &mut raw)?;
     let mut ca = Clone3Args::default();
     let n = size.min(std::mem::size_of::<Clone3Args>());
     ca.as_bytes_mut()[..n].copy_from_slice(&raw[..n]);
@@ -280,9 +423,42 @@ fn wait_target(pid: i32, t: &Task) -> WaitFor {
     }
 }
 
-pub fn wait4(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let pid = int_arg(a[0]);
-    let options = a[2] as u32;
+/// A wait status as strace decodes it: `[{WIFEXITED(s) && WEXITSTATUS(s) == 0}]`.
+#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
+#[repr(transparent)]
+pub struct WaitStatus(pub i32);
+
+impl UserType for WaitStatus {
+    fn strace(&self) -> Option<String> {
+        let s = self.0;
+        let sig = |n: i32| super::args::signal_str(n);
+        let text = if s == 0xffff {
+            "WIFCONTINUED(s)".to_string()
+        } else if s & 0xff == 0x7f {
+            format!("WIFSTOPPED(s) && WSTOPSIG(s) == {}", sig((s >> 8) & 0xff))
+        } else if s & 0x7f == 0 {
+            format!("WIFEXITED(s) && WEXITSTATUS(s) == {}", (s >> 8) & 0xff)
+        } else {
+            let core = if s & 0x80 != 0 { " && WCOREDUMP(s)" } else { "" };
+            format!("WIFSIGNALED(s) && WTERMSIG(s) == {}{core}", sig(s & 0x7f))
+        };
+        Some(format!("[{{{text}}}]"))
+    }
+}
+
+impl UserType for Rusage {}
+impl UserType for Tms {}
+
+/// Wait for a child to change state; its status at `wstatus`.
+#[syscall]
+pub fn wait4(
+    t: &mut Task,
+    pid: i32,
+    wstatus: UserPtr<WaitStatus>,
+    options: WaitOptions,
+    rusage: UserPtr<Rusage>,
+) -> KResult<u64> {
+    let options = options.0;
     if options & !(WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WALL | WCLONE) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -293,21 +469,25 @@ pub fn wait4(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     match r {
         None => Ok(0),
         Some(w) => {
-            if a[1] != 0 {
-                t.write_val(a[1], &w.wstatus)?;
-            }
-            if a[3] != 0 {
-                t.write_val(a[3], &Rusage::default())?;
-            }
+            wstatus.write_opt(t, &WaitStatus(w.wstatus))?;
+            rusage.write_opt(t, &Rusage::default())?;
             Ok(w.pid as u64)
         }
     }
 }
 
-pub fn waitid(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let idtype = a[0] as u32;
-    let id = int_arg(a[1]);
-    let options = a[3] as u32;
+/// Wait for a child that `idtype` and `id` select (`P_ALL`, `P_PID`,
+/// `P_PGID`, `P_PIDFD`); what happened at `infop`.
+#[syscall]
+pub fn waitid(
+    t: &mut Task,
+    idtype: u32,
+    id: i32,
+    infop: UserPtr<Siginfo>,
+    options: WaitOptions,
+    rusage: UserPtr<Rusage>,
+) -> KResult<u64> {
+    let options = options.0;
     if options & !(WNOHANG | WSTOPPED | WEXITED | WCONTINUED | WNOWAIT | WNOTHREAD | WALL | WCLONE) != 0
         || options & (WEXITED | WSTOPPED | WCONTINUED) == 0
     {
@@ -326,7 +506,7 @@ pub fn waitid(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
         _ => return Err(Errno::EINVAL),
     };
     let r = do_wait(t, which, options)?;
-    if a[2] != 0 {
+    if !infop.is_null() {
         let info = match &r {
             None => Siginfo::default(),
             Some(w) => {
@@ -335,38 +515,40 @@ pub fn waitid(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
                 i
             }
         };
-        t.write_val(a[2], &info)?;
+        infop.write(t, &info)?;
     }
-    if a[4] != 0 {
-        t.write_val(a[4], &Rusage::default())?;
-    }
+    rusage.write_opt(t, &Rusage::default())?;
     Ok(0)
 }
 
-pub fn arch_prctl(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    match a[0] {
+/// Set or get the FS and GS bases, or query CPUID faulting. The code is an
+/// `int` to Linux, the address an `unsigned long`.
+#[syscall]
+pub fn arch_prctl(t: &mut Task, code: ArchPrctlCode, addr: Hex) -> KResult<u64> {
+    let addr = addr.0;
+    match u64::from(code.0 as u32) {
         ARCH_SET_FS => {
-            if a[1] >= t.k.platform.max_user_address() {
+            if addr >= t.k.platform.max_user_address() {
                 return Err(Errno::EPERM);
             }
-            t.regs.fs_base = a[1];
+            t.regs.fs_base = addr;
             Ok(0)
         }
         ARCH_SET_GS => {
-            if a[1] >= t.k.platform.max_user_address() {
+            if addr >= t.k.platform.max_user_address() {
                 return Err(Errno::EPERM);
             }
-            t.regs.gs_base = a[1];
+            t.regs.gs_base = addr;
             Ok(0)
         }
         ARCH_GET_FS => {
             let v = t.regs.fs_base;
-            t.write_val(a[1], &v)?;
+            t.write_val(addr, &v)?;
             Ok(0)
         }
         ARCH_GET_GS => {
             let v = t.regs.gs_base;
-            t.write_val(a[1], &v)?;
+            t.write_val(addr, &v)?;
             Ok(0)
         }
         ARCH_GET_CPUID => Ok(1),
@@ -374,26 +556,30 @@ pub fn arch_prctl(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     }
 }
 
-pub fn set_tid_address(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    t.clear_child_tid = a[0];
+/// Where the thread's id is cleared (and a futex woken) when it exits.
+#[syscall]
+pub fn set_tid_address(t: &mut Task, tidptr: UserAddr) -> KResult<u64> {
+    t.clear_child_tid = tidptr.0;
     Ok(t.tid as u64)
 }
 
-pub fn set_robust_list(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    if a[1] != 24 {
+/// The head of the thread's robust futex list.
+#[syscall]
+pub fn set_robust_list(t: &mut Task, head: UserAddr, len: usize) -> KResult<u64> {
+    if len != 24 {
         return Err(Errno::EINVAL);
     }
-    t.robust_list = (a[0], a[1]);
+    t.robust_list = (head.0, len as u64);
     Ok(0)
 }
 
-fn do_prlimit(t: &mut Task, resource: u32, new: u64, old: u64) -> KResult<u64> {
+fn do_prlimit(t: &mut Task, resource: u32, new: UserPtr<Rlimit>, old: UserPtr<Rlimit>) -> KResult<u64> {
     if resource >= RLIMIT_NLIMITS {
         return Err(Errno::EINVAL);
     }
     let r = resource as usize;
     let cur = t.rlimit(resource);
-    let newv: Option<Rlimit> = if new != 0 { Some(t.read_val(new)?) } else { None };
+    let newv = new.read_opt(t)?;
     if let Some(n) = &newv {
         if n.rlim_cur > n.rlim_max {
             return Err(Errno::EINVAL);
@@ -405,29 +591,61 @@ fn do_prlimit(t: &mut Task, resource: u32, new: u64, old: u64) -> KResult<u64> {
             return Err(Errno::EPERM);
         }
     }
-    if old != 0 {
-        t.write_val(old, &cur)?;
-    }
+    old.write_opt(t, &cur)?;
     if let Some(n) = newv {
         lock(&t.proc_.rlimits)[r] = n;
     }
     Ok(0)
 }
 
-pub fn prlimit64(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let pid = int_arg(a[0]);
+/// Get and set a resource limit of process `pid` (0: the caller).
+#[syscall]
+pub fn prlimit64(
+    t: &mut Task,
+    pid: i32,
+    resource: Resource,
+    new_limit: UserPtr<Rlimit>,
+    old_limit: UserPtr<Rlimit>,
+) -> KResult<u64> {
     if pid != 0 && pid != t.pid() {
         return Err(if t.k.process(pid).is_some() { Errno::EPERM } else { Errno::ESRCH });
     }
-    do_prlimit(t, a[1] as u32, a[2], a[3])
+    do_prlimit(t, resource.0 as u32, new_limit, old_limit)
 }
 
-pub fn getrlimit(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    do_prlimit(t, a[0] as u32, 0, a[1])
+/// A resource limit of the caller.
+#[syscall]
+pub fn getrlimit(t: &mut Task, resource: Resource, rlim: UserPtr<Rlimit>) -> KResult<u64> {
+    do_prlimit(t, resource.0 as u32, UserPtr::new(0), rlim)
 }
 
-pub fn setrlimit(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    do_prlimit(t, a[0] as u32, a[1], 0)
+/// Set a resource limit of the caller.
+#[syscall]
+pub fn setrlimit(t: &mut Task, resource: Resource, rlim: UserPtr<Rlimit>) -> KResult<u64> {
+    do_prlimit(t, resource.0 as u32, rlim, UserPtr::new(0))
+}
+
+/// A CPU mask whose size is argument `LEN`, printed as strace does:
+/// `[0 1]` (after the call, the bytes it returned).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CpuMask<const LEN: usize>(pub u64);
+
+impl<const LEN: usize> SysArg for CpuMask<LEN> {
+    fn decode(_: &Task, raw: u64) -> KResult<Self> {
+        Ok(CpuMask(raw))
+    }
+    fn strace(c: &Call<'_>, i: usize) -> String {
+        let addr = c.raw[i];
+        let len = match c.result {
+            Some(Err(_)) => return format!("{addr:#x}"),
+            Some(Ok(n)) if c.raw[LEN] != n && n > 0 => n,
+            _ => c.raw[LEN],
+        };
+        let Ok(bytes) = c.t.read_vec(addr, len.min(128) as usize) else { return format!("{addr:#x}") };
+        let cpus: Vec<String> =
+            (0..bytes.len() * 8).filter(|&b| bytes[b / 8] & (1 << (b % 8)) != 0).map(|b| b.to_string()).collect();
+        format!("[{}]", cpus.join(" "))
+    }
 }
 
 /// CPUs the sandbox reports (the host's count).
@@ -435,41 +653,44 @@ fn ncpus() -> usize {
     crate::kernel::ncpus()
 }
 
-pub fn sched_getaffinity(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let pid = int_arg(a[0]);
+/// The CPUs process `pid` may run on; the result is the mask's size.
+#[syscall]
+pub fn sched_getaffinity(t: &mut Task, pid: i32, cpusetsize: usize, mask: CpuMask<1>) -> KResult<u64> {
     if pid < 0 {
         return Err(Errno::EINVAL);
     }
     let p = target(t, pid)?;
-    let size = a[1] as usize;
+    let size = cpusetsize;
     let n = ncpus();
     let need = n.div_ceil(64) * 8;
     if size < need || !size.is_multiple_of(8) {
         return Err(Errno::EINVAL);
     }
     let bits = p.affinity.load(Ordering::Relaxed);
-    let mut mask = vec![0u8; need];
+    let mut out = vec![0u8; need];
     for c in 0..n.min(64) {
         if bits & (1 << c) != 0 {
-            mask[c / 8] |= 1 << (c % 8);
+            out[c / 8] |= 1 << (c % 8);
         }
     }
-    t.write_bytes(a[2], &mask)?;
+    t.write_bytes(mask.0, &out)?;
     Ok(need as u64)
 }
 
-pub fn sched_yield(_t: &mut Task, _: &[u64; 6]) -> KResult<u64> {
+/// Let other threads run.
+#[syscall]
+pub fn sched_yield(_t: &mut Task) -> KResult<u64> {
     std::thread::yield_now();
     Ok(0)
 }
 
-pub fn getcpu(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    if a[0] != 0 {
-        t.write_val(a[0], &0u32)?;
-    }
-    if a[1] != 0 {
-        t.write_val(a[1], &0u32)?;
-    }
+/// The CPU and NUMA node the caller runs on (always 0: the sandbox does
+/// not expose its placement).
+#[syscall]
+pub fn getcpu(t: &mut Task, cpu: UserPtr<u32>, node: UserPtr<u32>, tcache: UserAddr) -> KResult<u64> {
+    let _ = tcache;
+    cpu.write_opt(t, &0)?;
+    node.write_opt(t, &0)?;
     Ok(0)
 }
 
@@ -488,12 +709,17 @@ const PR_GET_CHILD_SUBREAPER: u64 = 37;
 const PR_SET_NO_NEW_PRIVS: u64 = 38;
 const PR_GET_NO_NEW_PRIVS: u64 = 39;
 
-pub fn prctl(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    match a[0] {
+/// Process and thread attributes: name, dumpable, capabilities bounding
+/// set, no-new-privs, parent-death signal, child subreaper. The option is
+/// an `int` to Linux, the other arguments `unsigned long`.
+#[syscall]
+pub fn prctl(t: &mut Task, option: PrctlOption, arg2: Hex, arg3: Hex, arg4: Hex, arg5: Hex) -> KResult<u64> {
+    let (arg2, arg3, arg4, arg5) = (arg2.0, arg3.0, arg4.0, arg5.0);
+    match u64::from(option.0 as u32) {
         PR_SET_NAME => {
-            let mut name = lock(&t.mm).read_cstring(a[1], 4096).or_else(|e| {
+            let mut name = lock(&t.mm).read_cstring(arg2, 4096).or_else(|e| {
                 if e == Errno::ENAMETOOLONG {
-                    t.read_vec(a[1], 15)
+                    t.read_vec(arg2, 15)
                 } else {
                     Err(e)
                 }
@@ -508,42 +734,42 @@ pub fn prctl(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
         PR_GET_NAME => {
             let mut name = t.comm();
             name.resize(16, 0);
-            t.write_bytes(a[1], &name)?;
+            t.write_bytes(arg2, &name)?;
             Ok(0)
         }
         PR_GET_KEEPCAPS => Ok(u64::from(t.proc_.keepcaps.load(Ordering::Relaxed))),
         PR_SET_KEEPCAPS => {
-            if a[1] > 1 {
+            if arg2 > 1 {
                 return Err(Errno::EINVAL);
             }
-            t.proc_.keepcaps.store(a[1] == 1, Ordering::Relaxed);
+            t.proc_.keepcaps.store(arg2 == 1, Ordering::Relaxed);
             Ok(0)
         }
         PR_CAPBSET_READ => {
-            if a[1] > 40 {
+            if arg2 > 40 {
                 return Err(Errno::EINVAL);
             }
-            Ok((t.proc_.capbset.load(Ordering::Relaxed) >> a[1]) & 1)
+            Ok((t.proc_.capbset.load(Ordering::Relaxed) >> arg2) & 1)
         }
         PR_CAPBSET_DROP => {
-            if a[1] > 40 {
+            if arg2 > 40 {
                 return Err(Errno::EINVAL);
             }
             if t.creds().euid != 0 {
                 return Err(Errno::EPERM);
             }
-            t.proc_.capbset.fetch_and(!(1u64 << a[1]), Ordering::Relaxed);
+            t.proc_.capbset.fetch_and(!(1u64 << arg2), Ordering::Relaxed);
             Ok(0)
         }
         PR_GET_DUMPABLE => Ok(1),
         PR_SET_DUMPABLE => {
-            if a[1] > 1 {
+            if arg2 > 1 {
                 return Err(Errno::EINVAL);
             }
             Ok(0)
         }
         PR_SET_NO_NEW_PRIVS => {
-            if a[1] != 1 || a[2] != 0 || a[3] != 0 || a[4] != 0 {
+            if arg2 != 1 || arg3 != 0 || arg4 != 0 || arg5 != 0 {
                 return Err(Errno::EINVAL);
             }
             Ok(0)
@@ -551,34 +777,40 @@ pub fn prctl(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
         PR_GET_NO_NEW_PRIVS => Ok(1),
         PR_GET_PDEATHSIG => {
             let v = t.proc_.pdeathsig.load(Ordering::Relaxed);
-            t.write_val(a[1], &v)?;
+            t.write_val(arg2, &v)?;
             Ok(0)
         }
         PR_SET_PDEATHSIG => {
-            if a[1] > u64::from(NSIG) {
+            if arg2 > u64::from(NSIG) {
                 return Err(Errno::EINVAL);
             }
-            t.proc_.pdeathsig.store(a[1] as i32, Ordering::Relaxed);
+            t.proc_.pdeathsig.store(arg2 as i32, Ordering::Relaxed);
             Ok(0)
         }
         PR_SET_CHILD_SUBREAPER => {
-            t.proc_.subreaper.store(a[1] != 0, Ordering::Relaxed);
+            t.proc_.subreaper.store(arg2 != 0, Ordering::Relaxed);
             Ok(0)
         }
         PR_GET_CHILD_SUBREAPER => {
             let v = i32::from(t.proc_.subreaper.load(Ordering::Relaxed));
-            t.write_val(a[1], &v)?;
+            t.write_val(arg2, &v)?;
             Ok(0)
         }
         _ => {
-            t.k.log(&format!("bulwark: unsupported prctl option {} by {}", a[0], String::from_utf8_lossy(&t.comm())));
+            t.k.log(&format!(
+                "bulwark: unsupported prctl option {} by {}",
+                option.0,
+                String::from_utf8_lossy(&t.comm())
+            ));
             Err(Errno::EINVAL)
         }
     }
 }
 
-pub fn getrusage(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let who = int_arg(a[0]);
+/// Resource usage of the caller (`RUSAGE_SELF`), its children or its
+/// thread.
+#[syscall]
+pub fn getrusage(t: &mut Task, who: i32, usage: UserPtr<Rusage>) -> KResult<u64> {
     if !(-1..=1).contains(&who) {
         return Err(Errno::EINVAL);
     }
@@ -588,22 +820,25 @@ pub fn getrusage(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
         ru.ru_utime.tv_sec = d.as_secs() as i64;
         ru.ru_utime.tv_usec = i64::from(d.subsec_micros());
     }
-    t.write_val(a[1], &ru)?;
+    usage.write(t, &ru)?;
     Ok(0)
 }
 
-pub fn times(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
+/// Process times in clock ticks; the result is ticks since an arbitrary
+/// point.
+#[syscall]
+pub fn times(t: &mut Task, buf: UserPtr<Tms>) -> KResult<u64> {
     let ticks = (t.proc_.start.elapsed().as_millis() / 10) as i64;
-    if a[0] != 0 {
-        t.write_val(a[0], &Tms { tms_utime: ticks, ..Default::default() })?;
-    }
+    buf.write_opt(t, &Tms { tms_utime: ticks, ..Default::default() })?;
     Ok((t.k.start.elapsed().as_millis() / 10) as u64 + 100_000)
 }
 
-pub fn sched_setaffinity(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let p = target(t, int_arg(a[0]))?;
-    let size = (a[1] as usize).min(128);
-    let mask = t.read_vec(a[2], size)?;
+/// Set the CPUs process `pid` may run on.
+#[syscall]
+pub fn sched_setaffinity(t: &mut Task, pid: i32, cpusetsize: usize, mask: CpuMask<1>) -> KResult<u64> {
+    let p = target(t, pid)?;
+    let size = cpusetsize.min(128);
+    let mask = t.read_vec(mask.0, size)?;
     // Recorded for sched_getaffinity; the sentry keeps its own placement of
     // host threads. A set with no CPU of the sandbox is invalid.
     let n = ncpus().min(64);
@@ -616,30 +851,38 @@ pub fn sched_setaffinity(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     Ok(0)
 }
 
-pub fn sched_getparam(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    target(t, int_arg(a[0]))?;
-    t.write_val(a[1], &0i32)?;
+/// The scheduling priority of process `pid` (0 under `SCHED_OTHER`).
+#[syscall]
+pub fn sched_getparam(t: &mut Task, pid: i32, param: UserPtr<i32>) -> KResult<u64> {
+    target(t, pid)?;
+    param.write(t, &0)?;
     Ok(0)
 }
 
-pub fn sched_setparam(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    target(t, int_arg(a[0]))?;
-    let prio: i32 = t.read_val(a[1])?;
+/// Set the scheduling priority of process `pid` (only 0 is valid).
+#[syscall]
+pub fn sched_setparam(t: &mut Task, pid: i32, param: UserPtr<i32>) -> KResult<u64> {
+    target(t, pid)?;
+    let prio = param.read(t)?;
     if prio != 0 {
         return Err(Errno::EINVAL);
     }
     Ok(0)
 }
 
-pub fn sched_getscheduler(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    target(t, int_arg(a[0]))?;
+/// The scheduling policy of process `pid` (`SCHED_OTHER`).
+#[syscall]
+pub fn sched_getscheduler(t: &mut Task, pid: i32) -> KResult<u64> {
+    target(t, pid)?;
     Ok(0) // SCHED_OTHER
 }
 
-pub fn sched_setscheduler(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    target(t, int_arg(a[0]))?;
-    let policy = int_arg(a[1]) & !0x4000_0000; // SCHED_RESET_ON_FORK
-    let prio: i32 = t.read_val(a[2])?;
+/// Set the scheduling policy of process `pid`: the unprivileged ones only.
+#[syscall]
+pub fn sched_setscheduler(t: &mut Task, pid: i32, policy: i32, param: UserPtr<i32>) -> KResult<u64> {
+    target(t, pid)?;
+    let policy = policy & !0x4000_0000; // SCHED_RESET_ON_FORK
+    let prio = param.read(t)?;
     match policy {
         0 | 3 | 5 if prio == 0 => Ok(0), // OTHER, BATCH, IDLE
         1 | 2 => Err(Errno::EPERM),      // FIFO, RR need privileges the sandbox does not grant
@@ -647,16 +890,20 @@ pub fn sched_setscheduler(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
     }
 }
 
-pub fn sched_get_priority_max(_t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    match int_arg(a[0]) {
+/// The highest priority of `policy`.
+#[syscall]
+pub fn sched_get_priority_max(_t: &mut Task, policy: i32) -> KResult<u64> {
+    match policy {
         1 | 2 => Ok(99),
         0 | 3 | 5 => Ok(0),
         _ => Err(Errno::EINVAL),
     }
 }
 
-pub fn sched_get_priority_min(_t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    match int_arg(a[0]) {
+/// The lowest priority of `policy`.
+#[syscall]
+pub fn sched_get_priority_min(_t: &mut Task, policy: i32) -> KResult<u64> {
+    match policy {
         1 | 2 => Ok(1),
         0 | 3 | 5 => Ok(0),
         _ => Err(Errno::EINVAL),
@@ -682,16 +929,24 @@ fn prio_targets(t: &Task, which: i32, who: i32) -> KResult<Vec<Arc<Process>>> {
     Ok(v)
 }
 
-pub fn getpriority(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let v = prio_targets(t, int_arg(a[0]), int_arg(a[1]))?;
+super::args::named_arg!(/// `getpriority`/`setpriority` targets (`PRIO_PROCESS`, ...).
+    PrioWhich(i32), |v| super::args::value_str(v, abi::names::PRIO_WHICH));
+
+/// The best nice value among the targets, as the raw call reports it
+/// (`20 - nice`).
+#[syscall]
+pub fn getpriority(t: &mut Task, which: PrioWhich, who: i32) -> KResult<u64> {
+    let v = prio_targets(t, which.0, who)?;
     let best = v.iter().map(|p| p.nice.load(Ordering::Relaxed)).min().unwrap_or(0);
     // The raw syscall reports 20 - nice.
     Ok((20 - best) as u64)
 }
 
-pub fn setpriority(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    let v = prio_targets(t, int_arg(a[0]), int_arg(a[1]))?;
-    let nice = int_arg(a[2]).clamp(-20, 19);
+/// Set the nice value of the targets (lowering it needs root).
+#[syscall]
+pub fn setpriority(t: &mut Task, which: PrioWhich, who: i32, prio: i32) -> KResult<u64> {
+    let v = prio_targets(t, which.0, who)?;
+    let nice = prio.clamp(-20, 19);
     for p in v {
         if nice < p.nice.load(Ordering::Relaxed) && t.creds().euid != 0 {
             return Err(Errno::EACCES);

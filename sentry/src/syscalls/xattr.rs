@@ -10,7 +10,10 @@
 use abi::consts::*;
 use abi::Errno;
 
-use super::{fd_arg, file_of, resolve_at};
+use sentry_macros::syscall;
+
+use super::args::{Fd, InBuf, OutBuf, UserCStr, XattrFlags};
+use super::{file_of, resolve_at};
 use crate::kernel::Task;
 use crate::vfs::{lock, may_access, InodeAttr, InodeRef, KResult, Location};
 
@@ -23,19 +26,19 @@ struct Target {
 /// How the call names its file.
 #[derive(Clone, Copy)]
 enum By {
-    Path { follow: bool },
-    Fd,
+    Path { path: UserCStr, follow: bool },
+    Fd(Fd),
 }
 
-fn target(t: &Task, by: By, arg: u64) -> KResult<Target> {
+fn target(t: &Task, by: By) -> KResult<Target> {
     match by {
-        By::Path { follow } => {
-            let p = t.read_path(arg)?;
+        By::Path { path, follow } => {
+            let p = path.read(t)?;
             let loc = resolve_at(t, AT_FDCWD, &p, follow, false)?;
             Ok(Target { inode: loc.inode().clone(), loc: Some(loc) })
         }
-        By::Fd => {
-            let f = file_of(t, fd_arg(arg)?)?;
+        By::Fd(fd) => {
+            let f = file_of(t, fd.0)?;
             if f.flags() & O_PATH != 0 {
                 return Err(Errno::EBADF);
             }
@@ -47,8 +50,8 @@ fn target(t: &Task, by: By, arg: u64) -> KResult<Target> {
 
 /// An attribute name argument: 1 to `XATTR_NAME_MAX` bytes (`ERANGE`
 /// otherwise, as Linux answers).
-fn read_name(t: &Task, addr: u64) -> KResult<Vec<u8>> {
-    let name = match lock(&t.mm).read_cstring(addr, XATTR_NAME_MAX + 1) {
+fn read_name(t: &Task, name: UserCStr) -> KResult<Vec<u8>> {
+    let name = match lock(&t.mm).read_cstring(name.addr(), XATTR_NAME_MAX + 1) {
         Ok(n) => n,
         Err(Errno::ENAMETOOLONG) => return Err(Errno::ERANGE),
         Err(e) => return Err(e),
@@ -102,45 +105,44 @@ fn check_writable(tg: &Target) -> KResult<()> {
     Ok(())
 }
 
-fn do_get(t: &Task, by: By, a: &[u64; 6]) -> KResult<u64> {
-    let name = read_name(t, a[1])?;
-    let tg = target(t, by, a[0])?;
+fn do_get(t: &Task, by: By, name: UserCStr, value: OutBuf, size: usize) -> KResult<u64> {
+    let name = read_name(t, name)?;
+    let tg = target(t, by)?;
     let attr = tg.inode.attr()?;
     check_permission(t, &attr, &name, false)?;
-    let value = tg.inode.getxattr(&name)?;
-    let size = usize::try_from(a[3]).unwrap_or(usize::MAX).min(XATTR_SIZE_MAX);
+    let data = tg.inode.getxattr(&name)?;
+    let size = size.min(XATTR_SIZE_MAX);
     if size == 0 {
-        return Ok(value.len() as u64);
+        return Ok(data.len() as u64);
     }
-    if value.len() > size {
+    if data.len() > size {
         return Err(Errno::ERANGE);
     }
-    t.write_bytes(a[2], &value)?;
-    Ok(value.len() as u64)
+    value.write(t, &data)?;
+    Ok(data.len() as u64)
 }
 
-fn do_set(t: &Task, by: By, a: &[u64; 6]) -> KResult<u64> {
-    let flags = u32::try_from(a[4]).map_err(|_| Errno::EINVAL)?;
+fn do_set(t: &Task, by: By, name: UserCStr, value: InBuf<3>, size: usize, flags: XattrFlags) -> KResult<u64> {
+    let flags = flags.0;
     if flags & !(XATTR_CREATE | XATTR_REPLACE) != 0 {
         return Err(Errno::EINVAL);
     }
-    let name = read_name(t, a[1])?;
-    let size = usize::try_from(a[3]).unwrap_or(usize::MAX);
+    let name = read_name(t, name)?;
     if size > XATTR_SIZE_MAX {
         return Err(Errno::E2BIG);
     }
-    let value = t.read_vec(a[2], size)?;
-    let tg = target(t, by, a[0])?;
+    let data = value.read(t, size)?;
+    let tg = target(t, by)?;
     check_writable(&tg)?;
     let attr = tg.inode.attr()?;
     check_permission(t, &attr, &name, true)?;
-    tg.inode.setxattr(&name, &value, flags)?;
+    tg.inode.setxattr(&name, &data, flags)?;
     crate::fs::inotify::notify_inode(tg.loc.as_ref(), &attr, IN_ATTRIB);
     Ok(0)
 }
 
-fn do_list(t: &Task, by: By, a: &[u64; 6]) -> KResult<u64> {
-    let tg = target(t, by, a[0])?;
+fn do_list(t: &Task, by: By, list: OutBuf, size: usize) -> KResult<u64> {
+    let tg = target(t, by)?;
     let privileged = t.creds().fsuid == 0;
     let names = match tg.inode.listxattr() {
         Ok(n) => n,
@@ -153,7 +155,7 @@ fn do_list(t: &Task, by: By, a: &[u64; 6]) -> KResult<u64> {
         out.extend_from_slice(n);
         out.push(0);
     }
-    let size = usize::try_from(a[2]).unwrap_or(usize::MAX).min(XATTR_LIST_MAX);
+    let size = size.min(XATTR_LIST_MAX);
     if out.len() > XATTR_LIST_MAX {
         return Err(Errno::E2BIG);
     }
@@ -163,13 +165,13 @@ fn do_list(t: &Task, by: By, a: &[u64; 6]) -> KResult<u64> {
     if out.len() > size {
         return Err(Errno::ERANGE);
     }
-    t.write_bytes(a[1], &out)?;
+    list.write(t, &out)?;
     Ok(out.len() as u64)
 }
 
-fn do_remove(t: &Task, by: By, a: &[u64; 6]) -> KResult<u64> {
-    let name = read_name(t, a[1])?;
-    let tg = target(t, by, a[0])?;
+fn do_remove(t: &Task, by: By, name: UserCStr) -> KResult<u64> {
+    let name = read_name(t, name)?;
+    let tg = target(t, by)?;
     check_writable(&tg)?;
     let attr = tg.inode.attr()?;
     check_permission(t, &attr, &name, true)?;
@@ -178,50 +180,95 @@ fn do_remove(t: &Task, by: By, a: &[u64; 6]) -> KResult<u64> {
     Ok(0)
 }
 
-pub fn getxattr(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    do_get(t, By::Path { follow: true }, a)
+/// The value of attribute `name` of the file `path` names.
+#[syscall]
+pub fn getxattr(t: &mut Task, path: UserCStr, name: UserCStr, value: OutBuf, size: usize) -> KResult<u64> {
+    do_get(t, By::Path { path, follow: true }, name, value, size)
 }
 
-pub fn lgetxattr(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    do_get(t, By::Path { follow: false }, a)
+/// Set attribute `name` of the file `path` names.
+#[syscall]
+pub fn setxattr(
+    t: &mut Task,
+    path: UserCStr,
+    name: UserCStr,
+    value: InBuf<3>,
+    size: usize,
+    flags: XattrFlags,
+) -> KResult<u64> {
+    do_set(t, By::Path { path, follow: true }, name, value, size, flags)
 }
 
-pub fn fgetxattr(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    do_get(t, By::Fd, a)
+/// The attribute names of the file `path` names, NUL-separated.
+#[syscall]
+pub fn listxattr(t: &mut Task, path: UserCStr, list: OutBuf, size: usize) -> KResult<u64> {
+    do_list(t, By::Path { path, follow: true }, list, size)
 }
 
-pub fn setxattr(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    do_set(t, By::Path { follow: true }, a)
+/// Remove attribute `name` of the file `path` names.
+#[syscall]
+pub fn removexattr(t: &mut Task, path: UserCStr, name: UserCStr) -> KResult<u64> {
+    do_remove(t, By::Path { path, follow: true }, name)
 }
 
-pub fn lsetxattr(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    do_set(t, By::Path { follow: false }, a)
+/// `getxattr` of a link itself.
+#[syscall]
+pub fn lgetxattr(t: &mut Task, path: UserCStr, name: UserCStr, value: OutBuf, size: usize) -> KResult<u64> {
+    do_get(t, By::Path { path, follow: false }, name, value, size)
 }
 
-pub fn fsetxattr(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    do_set(t, By::Fd, a)
+/// `setxattr` of a link itself.
+#[syscall]
+pub fn lsetxattr(
+    t: &mut Task,
+    path: UserCStr,
+    name: UserCStr,
+    value: InBuf<3>,
+    size: usize,
+    flags: XattrFlags,
+) -> KResult<u64> {
+    do_set(t, By::Path { path, follow: false }, name, value, size, flags)
 }
 
-pub fn listxattr(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    do_list(t, By::Path { follow: true }, a)
+/// `listxattr` of a link itself.
+#[syscall]
+pub fn llistxattr(t: &mut Task, path: UserCStr, list: OutBuf, size: usize) -> KResult<u64> {
+    do_list(t, By::Path { path, follow: false }, list, size)
 }
 
-pub fn llistxattr(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    do_list(t, By::Path { follow: false }, a)
+/// `removexattr` of a link itself.
+#[syscall]
+pub fn lremovexattr(t: &mut Task, path: UserCStr, name: UserCStr) -> KResult<u64> {
+    do_remove(t, By::Path { path, follow: false }, name)
 }
 
-pub fn flistxattr(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    do_list(t, By::Fd, a)
+/// `getxattr` of the file open at `fd`.
+#[syscall]
+pub fn fgetxattr(t: &mut Task, fd: Fd, name: UserCStr, value: OutBuf, size: usize) -> KResult<u64> {
+    do_get(t, By::Fd(fd), name, value, size)
 }
 
-pub fn removexattr(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    do_remove(t, By::Path { follow: true }, a)
+/// `setxattr` of the file open at `fd`.
+#[syscall]
+pub fn fsetxattr(
+    t: &mut Task,
+    fd: Fd,
+    name: UserCStr,
+    value: InBuf<3>,
+    size: usize,
+    flags: XattrFlags,
+) -> KResult<u64> {
+    do_set(t, By::Fd(fd), name, value, size, flags)
 }
 
-pub fn lremovexattr(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    do_remove(t, By::Path { follow: false }, a)
+/// `listxattr` of the file open at `fd`.
+#[syscall]
+pub fn flistxattr(t: &mut Task, fd: Fd, list: OutBuf, size: usize) -> KResult<u64> {
+    do_list(t, By::Fd(fd), list, size)
 }
 
-pub fn fremovexattr(t: &mut Task, a: &[u64; 6]) -> KResult<u64> {
-    do_remove(t, By::Fd, a)
+/// `removexattr` of the file open at `fd`.
+#[syscall]
+pub fn fremovexattr(t: &mut Task, fd: Fd, name: UserCStr) -> KResult<u64> {
+    do_remove(t, By::Fd(fd), name)
 }
