@@ -22,6 +22,7 @@ mod pipe;
 mod poll;
 mod process;
 mod random;
+mod rseq;
 mod signal;
 mod signalfd;
 mod socket;
@@ -45,17 +46,6 @@ use crate::kernel::Task;
 use crate::vfs::{FileDescription, KResult, Location};
 
 pub use table::dispatch;
-
-/// An argument as a descriptor number (`EBADF` when out of range).
-pub fn fd_arg(v: u64) -> KResult<i32> {
-    i32::try_from(v as i64).map_err(|_| Errno::EBADF)
-}
-
-/// An argument as a 32-bit int (the upper half is ignored, as the kernel
-/// does for `int` parameters).
-pub fn int_arg(v: u64) -> i32 {
-    v as u32 as i32
-}
 
 /// The open file for `fd`.
 pub fn file_of(t: &Task, fd: i32) -> KResult<Arc<FileDescription>> {

@@ -7,85 +7,19 @@ use std::sync::OnceLock;
 use abi::sysno::*;
 use abi::Errno;
 
-use super::args::{self, Call, DirFd, Entry, Hex, Mode, Printer, RetKind, SysArg, UserCStr};
+use super::args::{Call, Entry, Hex, Printer, RetKind, SysArg};
 use super::{
     copy, creds, epoll, eventfd, fadvise, fhandle, file, fs, futex, inotify, lock as flock, memfd, mm, mount, namei,
-    open, pidfd, pipe, poll, process, random, signal, signalfd, socket, splice, sync, sys, sysv, time, timerfd, timers,
-    xattr,
+    open, pidfd, pipe, poll, process, random, rseq, signal, signalfd, socket, splice, sync, sys, sysv, time, timerfd,
+    timers, xattr,
 };
 use crate::kernel::Task;
 use crate::vfs::{lock, KResult};
-
-/// A handler not yet declared with `#[syscall]`: the six raw arguments in,
-/// the return value or an errno out, with its `--strace` formats beside it.
-pub type Handler = fn(&mut Task, &[u64; 6]) -> Result<u64, Errno>;
-
-/// How `--strace` prints one argument of a handler not yet declared with
-/// typed arguments.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Arg {
-    /// Signed decimal.
-    I,
-    /// Unsigned decimal.
-    U,
-    /// Hexadecimal (pointers, masks).
-    X,
-    /// A descriptor (`AT_FDCWD` by name).
-    Fd,
-    /// A NUL-terminated path or string.
-    Str,
-    /// A buffer the call reads, of the length in argument `n`.
-    InBuf(usize),
-    /// A buffer the call fills: printed after, with the returned length.
-    OutBuf,
-    /// Octal (modes).
-    Oct,
-    /// `open(2)` flags.
-    OFlags,
-}
-
-fn printer(a: Arg) -> Printer {
-    match a {
-        I => <i64 as SysArg>::strace,
-        U => <u64 as SysArg>::strace,
-        X => <Hex as SysArg>::strace,
-        Fd => <DirFd as SysArg>::strace,
-        Str => <UserCStr as SysArg>::strace,
-        InBuf(1) => <args::InBuf<1> as SysArg>::strace,
-        InBuf(3) => <args::InBuf<3> as SysArg>::strace,
-        InBuf(_) => <args::InBuf<2> as SysArg>::strace,
-        OutBuf => <args::OutBuf as SysArg>::strace,
-        Oct => <Mode as SysArg>::strace,
-        OFlags => open_flags,
-    }
-}
-
-fn open_flags(c: &Call<'_>, i: usize) -> String {
-    args::open_flags_str(c.raw[i] as u32)
-}
-
-/// How the result of a handler not yet declared with a typed result is
-/// handled.
-fn legacy_ret(nr: u64) -> RetKind {
-    match nr {
-        SYS_EXIT | SYS_EXIT_GROUP => RetKind::NoReturn,
-        SYS_EXECVE | SYS_EXECVEAT => RetKind::Exec,
-        SYS_RT_SIGRETURN => RetKind::SigReturn,
-        SYS_MMAP | SYS_BRK | SYS_MREMAP => RetKind::Addr,
-        _ => RetKind::Value,
-    }
-}
-
-use Arg::*;
 
 fn build() -> Vec<Option<Entry>> {
     let t = std::cell::RefCell::new((0..NR_SYSCALLS).map(|_| None).collect::<Vec<Option<Entry>>>());
     // A call declared with `#[syscall]`.
     let d = |nr: u64, entry: Entry| t.borrow_mut()[nr as usize] = Some(entry);
-    let e = |nr: u64, handler: Handler, fmt: &'static [Arg]| {
-        let args: &'static [Printer] = Box::leak(fmt.iter().map(|&a| printer(a)).collect());
-        t.borrow_mut()[nr as usize] = Some(Entry { handler, args, ret: legacy_ret(nr) });
-    };
     // Files: data.
     d(SYS_READ, file::READ);
     d(SYS_WRITE, file::WRITE);
@@ -326,7 +260,7 @@ fn build() -> Vec<Option<Entry>> {
     d(SYS_SYSINFO, sys::SYSINFO);
     d(SYS_GETRANDOM, random::GETRANDOM);
     d(SYS_SETHOSTNAME, sys::SETHOSTNAME);
-    e(SYS_RSEQ, enosys, &[X, U, X, X]);
+    d(SYS_RSEQ, rseq::RSEQ);
     // Extended attributes.
     d(SYS_GETXATTR, xattr::GETXATTR);
     d(SYS_LGETXATTR, xattr::LGETXATTR);
@@ -415,10 +349,4 @@ fn format_call(t: &Task, nr: u64, raw: &[u64; 6], entry: Option<&Entry>, result:
     let call = Call { t, raw, result };
     let parts: Vec<String> = printers.iter().enumerate().map(|(i, p)| p(&call, i)).filter(|s| !s.is_empty()).collect();
     format!("{name}({})", parts.join(", "))
-}
-
-/// A call the sandbox deliberately answers `ENOSYS` (e.g. `rseq`, which
-/// glibc probes and does without).
-fn enosys(_t: &mut Task, _: &[u64; 6]) -> KResult<u64> {
-    Err(Errno::ENOSYS)
 }
