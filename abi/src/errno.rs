@@ -1,151 +1,184 @@
-//! Linux errno values as the application sees them.
+//! Linux errno values as the application sees them, from one list: each
+//! name, number and message (glibc's `strerror`, as strace prints it) is
+//! written once, in the `errnos!` invocation below.
 
-/// An error number returned to the application (the positive value; the
-/// syscall ABI returns its negation). `ERESTARTSYS` and friends are internal:
-/// they never reach the application.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(i32)]
-#[allow(clippy::upper_case_acronyms, non_camel_case_types)]
-pub enum Errno {
-    EPERM = 1,
-    ENOENT = 2,
-    ESRCH = 3,
-    EINTR = 4,
-    EIO = 5,
-    ENXIO = 6,
-    E2BIG = 7,
-    ENOEXEC = 8,
-    EBADF = 9,
-    ECHILD = 10,
-    EAGAIN = 11,
-    ENOMEM = 12,
-    EACCES = 13,
-    EFAULT = 14,
-    ENOTBLK = 15,
-    EBUSY = 16,
-    EEXIST = 17,
-    EXDEV = 18,
-    ENODEV = 19,
-    ENOTDIR = 20,
-    EISDIR = 21,
-    EINVAL = 22,
-    ENFILE = 23,
-    EMFILE = 24,
-    ENOTTY = 25,
-    ETXTBSY = 26,
-    EFBIG = 27,
-    ENOSPC = 28,
-    ESPIPE = 29,
-    EROFS = 30,
-    EMLINK = 31,
-    EPIPE = 32,
-    EDOM = 33,
-    ERANGE = 34,
-    EDEADLK = 35,
-    ENAMETOOLONG = 36,
-    ENOLCK = 37,
-    ENOSYS = 38,
-    ENOTEMPTY = 39,
-    ELOOP = 40,
-    ENOMSG = 42,
-    EIDRM = 43,
-    ECHRNG = 44,
-    EL2NSYNC = 45,
-    EL3HLT = 46,
-    EL3RST = 47,
-    ELNRNG = 48,
-    EUNATCH = 49,
-    ENOCSI = 50,
-    EL2HLT = 51,
-    EBADE = 52,
-    EBADR = 53,
-    EXFULL = 54,
-    ENOANO = 55,
-    EBADRQC = 56,
-    EBADSLT = 57,
-    EBFONT = 59,
-    ENOSTR = 60,
-    ENODATA = 61,
-    ETIME = 62,
-    ENOSR = 63,
-    ENONET = 64,
-    ENOPKG = 65,
-    EREMOTE = 66,
-    ENOLINK = 67,
-    EADV = 68,
-    ESRMNT = 69,
-    ECOMM = 70,
-    EPROTO = 71,
-    EMULTIHOP = 72,
-    EDOTDOT = 73,
-    EBADMSG = 74,
-    EOVERFLOW = 75,
-    ENOTUNIQ = 76,
-    EBADFD = 77,
-    EREMCHG = 78,
-    ELIBACC = 79,
-    ELIBBAD = 80,
-    ELIBSCN = 81,
-    ELIBMAX = 82,
-    ELIBEXEC = 83,
-    EILSEQ = 84,
-    ERESTART = 85,
-    ESTRPIPE = 86,
-    EUSERS = 87,
-    ENOTSOCK = 88,
-    EDESTADDRREQ = 89,
-    EMSGSIZE = 90,
-    EPROTOTYPE = 91,
-    ENOPROTOOPT = 92,
-    EPROTONOSUPPORT = 93,
-    ESOCKTNOSUPPORT = 94,
-    EOPNOTSUPP = 95,
-    EPFNOSUPPORT = 96,
-    EAFNOSUPPORT = 97,
-    EADDRINUSE = 98,
-    EADDRNOTAVAIL = 99,
-    ENETDOWN = 100,
-    ENETUNREACH = 101,
-    ENETRESET = 102,
-    ECONNABORTED = 103,
-    ECONNRESET = 104,
-    ENOBUFS = 105,
-    EISCONN = 106,
-    ENOTCONN = 107,
-    ESHUTDOWN = 108,
-    ETOOMANYREFS = 109,
-    ETIMEDOUT = 110,
-    ECONNREFUSED = 111,
-    EHOSTDOWN = 112,
-    EHOSTUNREACH = 113,
-    EALREADY = 114,
-    EINPROGRESS = 115,
-    ESTALE = 116,
-    EUCLEAN = 117,
-    ENOTNAM = 118,
-    ENAVAIL = 119,
-    EISNAM = 120,
-    EREMOTEIO = 121,
-    EDQUOT = 122,
-    ENOMEDIUM = 123,
-    EMEDIUMTYPE = 124,
-    ECANCELED = 125,
-    ENOKEY = 126,
-    EKEYEXPIRED = 127,
-    EKEYREVOKED = 128,
-    EKEYREJECTED = 129,
-    EOWNERDEAD = 130,
-    ENOTRECOVERABLE = 131,
-    ERFKILL = 132,
-    EHWPOISON = 133,
-    /// Restart the call if the signal handler has SA_RESTART, else EINTR.
-    ERESTARTSYS = 512,
-    /// Restart the call unless a handler ran.
-    ERESTARTNOINTR = 513,
-    /// Restart if no handler ran, else EINTR.
-    ERESTARTNOHAND = 514,
-    /// Restart through restart_syscall.
-    ERESTART_RESTARTBLOCK = 516,
+/// Declares [`Errno`] and its number, name and message lookups from one
+/// list of `NAME = number, "message";`.
+macro_rules! errnos {
+    ($($name:ident = $num:literal, $msg:literal;)*) => {
+        /// An error number returned to the application (the positive value;
+        /// the syscall ABI returns its negation). `ERESTARTSYS` and the
+        /// other numbers from 512 are internal: they never reach the
+        /// application.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[repr(i32)]
+        #[allow(clippy::upper_case_acronyms, non_camel_case_types)]
+        pub enum Errno {
+            $(#[doc = $msg] $name = $num,)*
+        }
+
+        impl Errno {
+            /// The errno with number `n`, if Linux has one.
+            pub fn from_i32(n: i32) -> Option<Errno> {
+                match n {
+                    $($num => Some(Errno::$name),)*
+                    _ => None,
+                }
+            }
+
+            /// The symbolic name, as strace prints it.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Errno::$name => stringify!($name),)*
+                }
+            }
+
+            /// The message, as `strerror` (and strace) give it.
+            pub fn message(self) -> &'static str {
+                match self {
+                    $(Errno::$name => $msg,)*
+                }
+            }
+        }
+    };
+}
+
+errnos! {
+    EPERM = 1, "Operation not permitted";
+    ENOENT = 2, "No such file or directory";
+    ESRCH = 3, "No such process";
+    EINTR = 4, "Interrupted system call";
+    EIO = 5, "Input/output error";
+    ENXIO = 6, "No such device or address";
+    E2BIG = 7, "Argument list too long";
+    ENOEXEC = 8, "Exec format error";
+    EBADF = 9, "Bad file descriptor";
+    ECHILD = 10, "No child processes";
+    EAGAIN = 11, "Resource temporarily unavailable";
+    ENOMEM = 12, "Cannot allocate memory";
+    EACCES = 13, "Permission denied";
+    EFAULT = 14, "Bad address";
+    ENOTBLK = 15, "Block device required";
+    EBUSY = 16, "Device or resource busy";
+    EEXIST = 17, "File exists";
+    EXDEV = 18, "Invalid cross-device link";
+    ENODEV = 19, "No such device";
+    ENOTDIR = 20, "Not a directory";
+    EISDIR = 21, "Is a directory";
+    EINVAL = 22, "Invalid argument";
+    ENFILE = 23, "Too many open files in system";
+    EMFILE = 24, "Too many open files";
+    ENOTTY = 25, "Inappropriate ioctl for device";
+    ETXTBSY = 26, "Text file busy";
+    EFBIG = 27, "File too large";
+    ENOSPC = 28, "No space left on device";
+    ESPIPE = 29, "Illegal seek";
+    EROFS = 30, "Read-only file system";
+    EMLINK = 31, "Too many links";
+    EPIPE = 32, "Broken pipe";
+    EDOM = 33, "Numerical argument out of domain";
+    ERANGE = 34, "Numerical result out of range";
+    EDEADLK = 35, "Resource deadlock avoided";
+    ENAMETOOLONG = 36, "File name too long";
+    ENOLCK = 37, "No locks available";
+    ENOSYS = 38, "Function not implemented";
+    ENOTEMPTY = 39, "Directory not empty";
+    ELOOP = 40, "Too many levels of symbolic links";
+    ENOMSG = 42, "No message of desired type";
+    EIDRM = 43, "Identifier removed";
+    ECHRNG = 44, "Channel number out of range";
+    EL2NSYNC = 45, "Level 2 not synchronized";
+    EL3HLT = 46, "Level 3 halted";
+    EL3RST = 47, "Level 3 reset";
+    ELNRNG = 48, "Link number out of range";
+    EUNATCH = 49, "Protocol driver not attached";
+    ENOCSI = 50, "No CSI structure available";
+    EL2HLT = 51, "Level 2 halted";
+    EBADE = 52, "Invalid exchange";
+    EBADR = 53, "Invalid request descriptor";
+    EXFULL = 54, "Exchange full";
+    ENOANO = 55, "No anode";
+    EBADRQC = 56, "Invalid request code";
+    EBADSLT = 57, "Invalid slot";
+    EBFONT = 59, "Bad font file format";
+    ENOSTR = 60, "Device not a stream";
+    ENODATA = 61, "No data available";
+    ETIME = 62, "Timer expired";
+    ENOSR = 63, "Out of streams resources";
+    ENONET = 64, "Machine is not on the network";
+    ENOPKG = 65, "Package not installed";
+    EREMOTE = 66, "Object is remote";
+    ENOLINK = 67, "Link has been severed";
+    EADV = 68, "Advertise error";
+    ESRMNT = 69, "Srmount error";
+    ECOMM = 70, "Communication error on send";
+    EPROTO = 71, "Protocol error";
+    EMULTIHOP = 72, "Multihop attempted";
+    EDOTDOT = 73, "RFS specific error";
+    EBADMSG = 74, "Bad message";
+    EOVERFLOW = 75, "Value too large for defined data type";
+    ENOTUNIQ = 76, "Name not unique on network";
+    EBADFD = 77, "File descriptor in bad state";
+    EREMCHG = 78, "Remote address changed";
+    ELIBACC = 79, "Can not access a needed shared library";
+    ELIBBAD = 80, "Accessing a corrupted shared library";
+    ELIBSCN = 81, ".lib section in a.out corrupted";
+    ELIBMAX = 82, "Attempting to link in too many shared libraries";
+    ELIBEXEC = 83, "Cannot exec a shared library directly";
+    EILSEQ = 84, "Invalid or incomplete multibyte or wide character";
+    ERESTART = 85, "Interrupted system call should be restarted";
+    ESTRPIPE = 86, "Streams pipe error";
+    EUSERS = 87, "Too many users";
+    ENOTSOCK = 88, "Socket operation on non-socket";
+    EDESTADDRREQ = 89, "Destination address required";
+    EMSGSIZE = 90, "Message too long";
+    EPROTOTYPE = 91, "Protocol wrong type for socket";
+    ENOPROTOOPT = 92, "Protocol not available";
+    EPROTONOSUPPORT = 93, "Protocol not supported";
+    ESOCKTNOSUPPORT = 94, "Socket type not supported";
+    EOPNOTSUPP = 95, "Operation not supported";
+    EPFNOSUPPORT = 96, "Protocol family not supported";
+    EAFNOSUPPORT = 97, "Address family not supported by protocol";
+    EADDRINUSE = 98, "Address already in use";
+    EADDRNOTAVAIL = 99, "Cannot assign requested address";
+    ENETDOWN = 100, "Network is down";
+    ENETUNREACH = 101, "Network is unreachable";
+    ENETRESET = 102, "Network dropped connection on reset";
+    ECONNABORTED = 103, "Software caused connection abort";
+    ECONNRESET = 104, "Connection reset by peer";
+    ENOBUFS = 105, "No buffer space available";
+    EISCONN = 106, "Transport endpoint is already connected";
+    ENOTCONN = 107, "Transport endpoint is not connected";
+    ESHUTDOWN = 108, "Cannot send after transport endpoint shutdown";
+    ETOOMANYREFS = 109, "Too many references: cannot splice";
+    ETIMEDOUT = 110, "Connection timed out";
+    ECONNREFUSED = 111, "Connection refused";
+    EHOSTDOWN = 112, "Host is down";
+    EHOSTUNREACH = 113, "No route to host";
+    EALREADY = 114, "Operation already in progress";
+    EINPROGRESS = 115, "Operation now in progress";
+    ESTALE = 116, "Stale file handle";
+    EUCLEAN = 117, "Structure needs cleaning";
+    ENOTNAM = 118, "Not a XENIX named type file";
+    ENAVAIL = 119, "No XENIX semaphores available";
+    EISNAM = 120, "Is a named type file";
+    EREMOTEIO = 121, "Remote I/O error";
+    EDQUOT = 122, "Disk quota exceeded";
+    ENOMEDIUM = 123, "No medium found";
+    EMEDIUMTYPE = 124, "Wrong medium type";
+    ECANCELED = 125, "Operation canceled";
+    ENOKEY = 126, "Required key not available";
+    EKEYEXPIRED = 127, "Key has expired";
+    EKEYREVOKED = 128, "Key has been revoked";
+    EKEYREJECTED = 129, "Key was rejected by service";
+    EOWNERDEAD = 130, "Owner died";
+    ENOTRECOVERABLE = 131, "State not recoverable";
+    ERFKILL = 132, "Operation not possible due to RF-kill";
+    EHWPOISON = 133, "Memory page has hardware error";
+    ERESTARTSYS = 512, "To be restarted if SA_RESTART is set";
+    ERESTARTNOINTR = 513, "To be restarted";
+    ERESTARTNOHAND = 514, "To be restarted if no handler";
+    ERESTART_RESTARTBLOCK = 516, "Interrupted by signal";
 }
 
 impl Errno {
@@ -162,289 +195,6 @@ impl Errno {
     /// The value a system call returns for this error: `-errno` as u64.
     pub fn as_ret(self) -> u64 {
         (-(self as i64)) as u64
-    }
-
-    /// The errno with number `n`, if Linux has one.
-    pub fn from_i32(n: i32) -> Option<Errno> {
-        Some(match n {
-            1 => Errno::EPERM,
-            2 => Errno::ENOENT,
-            3 => Errno::ESRCH,
-            4 => Errno::EINTR,
-            5 => Errno::EIO,
-            6 => Errno::ENXIO,
-            7 => Errno::E2BIG,
-            8 => Errno::ENOEXEC,
-            9 => Errno::EBADF,
-            10 => Errno::ECHILD,
-            11 => Errno::EAGAIN,
-            12 => Errno::ENOMEM,
-            13 => Errno::EACCES,
-            14 => Errno::EFAULT,
-            15 => Errno::ENOTBLK,
-            16 => Errno::EBUSY,
-            17 => Errno::EEXIST,
-            18 => Errno::EXDEV,
-            19 => Errno::ENODEV,
-            20 => Errno::ENOTDIR,
-            21 => Errno::EISDIR,
-            22 => Errno::EINVAL,
-            23 => Errno::ENFILE,
-            24 => Errno::EMFILE,
-            25 => Errno::ENOTTY,
-            26 => Errno::ETXTBSY,
-            27 => Errno::EFBIG,
-            28 => Errno::ENOSPC,
-            29 => Errno::ESPIPE,
-            30 => Errno::EROFS,
-            31 => Errno::EMLINK,
-            32 => Errno::EPIPE,
-            33 => Errno::EDOM,
-            34 => Errno::ERANGE,
-            35 => Errno::EDEADLK,
-            36 => Errno::ENAMETOOLONG,
-            37 => Errno::ENOLCK,
-            38 => Errno::ENOSYS,
-            39 => Errno::ENOTEMPTY,
-            40 => Errno::ELOOP,
-            42 => Errno::ENOMSG,
-            43 => Errno::EIDRM,
-            44 => Errno::ECHRNG,
-            45 => Errno::EL2NSYNC,
-            46 => Errno::EL3HLT,
-            47 => Errno::EL3RST,
-            48 => Errno::ELNRNG,
-            49 => Errno::EUNATCH,
-            50 => Errno::ENOCSI,
-            51 => Errno::EL2HLT,
-            52 => Errno::EBADE,
-            53 => Errno::EBADR,
-            54 => Errno::EXFULL,
-            55 => Errno::ENOANO,
-            56 => Errno::EBADRQC,
-            57 => Errno::EBADSLT,
-            59 => Errno::EBFONT,
-            60 => Errno::ENOSTR,
-            61 => Errno::ENODATA,
-            62 => Errno::ETIME,
-            63 => Errno::ENOSR,
-            64 => Errno::ENONET,
-            65 => Errno::ENOPKG,
-            66 => Errno::EREMOTE,
-            67 => Errno::ENOLINK,
-            68 => Errno::EADV,
-            69 => Errno::ESRMNT,
-            70 => Errno::ECOMM,
-            71 => Errno::EPROTO,
-            72 => Errno::EMULTIHOP,
-            73 => Errno::EDOTDOT,
-            74 => Errno::EBADMSG,
-            75 => Errno::EOVERFLOW,
-            76 => Errno::ENOTUNIQ,
-            77 => Errno::EBADFD,
-            78 => Errno::EREMCHG,
-            79 => Errno::ELIBACC,
-            80 => Errno::ELIBBAD,
-            81 => Errno::ELIBSCN,
-            82 => Errno::ELIBMAX,
-            83 => Errno::ELIBEXEC,
-            84 => Errno::EILSEQ,
-            85 => Errno::ERESTART,
-            86 => Errno::ESTRPIPE,
-            87 => Errno::EUSERS,
-            88 => Errno::ENOTSOCK,
-            89 => Errno::EDESTADDRREQ,
-            90 => Errno::EMSGSIZE,
-            91 => Errno::EPROTOTYPE,
-            92 => Errno::ENOPROTOOPT,
-            93 => Errno::EPROTONOSUPPORT,
-            94 => Errno::ESOCKTNOSUPPORT,
-            95 => Errno::EOPNOTSUPP,
-            96 => Errno::EPFNOSUPPORT,
-            97 => Errno::EAFNOSUPPORT,
-            98 => Errno::EADDRINUSE,
-            99 => Errno::EADDRNOTAVAIL,
-            100 => Errno::ENETDOWN,
-            101 => Errno::ENETUNREACH,
-            102 => Errno::ENETRESET,
-            103 => Errno::ECONNABORTED,
-            104 => Errno::ECONNRESET,
-            105 => Errno::ENOBUFS,
-            106 => Errno::EISCONN,
-            107 => Errno::ENOTCONN,
-            108 => Errno::ESHUTDOWN,
-            109 => Errno::ETOOMANYREFS,
-            110 => Errno::ETIMEDOUT,
-            111 => Errno::ECONNREFUSED,
-            112 => Errno::EHOSTDOWN,
-            113 => Errno::EHOSTUNREACH,
-            114 => Errno::EALREADY,
-            115 => Errno::EINPROGRESS,
-            116 => Errno::ESTALE,
-            117 => Errno::EUCLEAN,
-            118 => Errno::ENOTNAM,
-            119 => Errno::ENAVAIL,
-            120 => Errno::EISNAM,
-            121 => Errno::EREMOTEIO,
-            122 => Errno::EDQUOT,
-            123 => Errno::ENOMEDIUM,
-            124 => Errno::EMEDIUMTYPE,
-            125 => Errno::ECANCELED,
-            126 => Errno::ENOKEY,
-            127 => Errno::EKEYEXPIRED,
-            128 => Errno::EKEYREVOKED,
-            129 => Errno::EKEYREJECTED,
-            130 => Errno::EOWNERDEAD,
-            131 => Errno::ENOTRECOVERABLE,
-            132 => Errno::ERFKILL,
-            133 => Errno::EHWPOISON,
-            512 => Errno::ERESTARTSYS,
-            513 => Errno::ERESTARTNOINTR,
-            514 => Errno::ERESTARTNOHAND,
-            516 => Errno::ERESTART_RESTARTBLOCK,
-            _ => return None,
-        })
-    }
-
-    /// The symbolic name, as strace prints it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Errno::EPERM => "EPERM",
-            Errno::ENOENT => "ENOENT",
-            Errno::ESRCH => "ESRCH",
-            Errno::EINTR => "EINTR",
-            Errno::EIO => "EIO",
-            Errno::ENXIO => "ENXIO",
-            Errno::E2BIG => "E2BIG",
-            Errno::ENOEXEC => "ENOEXEC",
-            Errno::EBADF => "EBADF",
-            Errno::ECHILD => "ECHILD",
-            Errno::EAGAIN => "EAGAIN",
-            Errno::ENOMEM => "ENOMEM",
-            Errno::EACCES => "EACCES",
-            Errno::EFAULT => "EFAULT",
-            Errno::ENOTBLK => "ENOTBLK",
-            Errno::EBUSY => "EBUSY",
-            Errno::EEXIST => "EEXIST",
-            Errno::EXDEV => "EXDEV",
-            Errno::ENODEV => "ENODEV",
-            Errno::ENOTDIR => "ENOTDIR",
-            Errno::EISDIR => "EISDIR",
-            Errno::EINVAL => "EINVAL",
-            Errno::ENFILE => "ENFILE",
-            Errno::EMFILE => "EMFILE",
-            Errno::ENOTTY => "ENOTTY",
-            Errno::ETXTBSY => "ETXTBSY",
-            Errno::EFBIG => "EFBIG",
-            Errno::ENOSPC => "ENOSPC",
-            Errno::ESPIPE => "ESPIPE",
-            Errno::EROFS => "EROFS",
-            Errno::EMLINK => "EMLINK",
-            Errno::EPIPE => "EPIPE",
-            Errno::EDOM => "EDOM",
-            Errno::ERANGE => "ERANGE",
-            Errno::EDEADLK => "EDEADLK",
-            Errno::ENAMETOOLONG => "ENAMETOOLONG",
-            Errno::ENOLCK => "ENOLCK",
-            Errno::ENOSYS => "ENOSYS",
-            Errno::ENOTEMPTY => "ENOTEMPTY",
-            Errno::ELOOP => "ELOOP",
-            Errno::ENOMSG => "ENOMSG",
-            Errno::EIDRM => "EIDRM",
-            Errno::ECHRNG => "ECHRNG",
-            Errno::EL2NSYNC => "EL2NSYNC",
-            Errno::EL3HLT => "EL3HLT",
-            Errno::EL3RST => "EL3RST",
-            Errno::ELNRNG => "ELNRNG",
-            Errno::EUNATCH => "EUNATCH",
-            Errno::ENOCSI => "ENOCSI",
-            Errno::EL2HLT => "EL2HLT",
-            Errno::EBADE => "EBADE",
-            Errno::EBADR => "EBADR",
-            Errno::EXFULL => "EXFULL",
-            Errno::ENOANO => "ENOANO",
-            Errno::EBADRQC => "EBADRQC",
-            Errno::EBADSLT => "EBADSLT",
-            Errno::EBFONT => "EBFONT",
-            Errno::ENOSTR => "ENOSTR",
-            Errno::ENODATA => "ENODATA",
-            Errno::ETIME => "ETIME",
-            Errno::ENOSR => "ENOSR",
-            Errno::ENONET => "ENONET",
-            Errno::ENOPKG => "ENOPKG",
-            Errno::EREMOTE => "EREMOTE",
-            Errno::ENOLINK => "ENOLINK",
-            Errno::EADV => "EADV",
-            Errno::ESRMNT => "ESRMNT",
-            Errno::ECOMM => "ECOMM",
-            Errno::EPROTO => "EPROTO",
-            Errno::EMULTIHOP => "EMULTIHOP",
-            Errno::EDOTDOT => "EDOTDOT",
-            Errno::EBADMSG => "EBADMSG",
-            Errno::EOVERFLOW => "EOVERFLOW",
-            Errno::ENOTUNIQ => "ENOTUNIQ",
-            Errno::EBADFD => "EBADFD",
-            Errno::EREMCHG => "EREMCHG",
-            Errno::ELIBACC => "ELIBACC",
-            Errno::ELIBBAD => "ELIBBAD",
-            Errno::ELIBSCN => "ELIBSCN",
-            Errno::ELIBMAX => "ELIBMAX",
-            Errno::ELIBEXEC => "ELIBEXEC",
-            Errno::EILSEQ => "EILSEQ",
-            Errno::ERESTART => "ERESTART",
-            Errno::ESTRPIPE => "ESTRPIPE",
-            Errno::EUSERS => "EUSERS",
-            Errno::ENOTSOCK => "ENOTSOCK",
-            Errno::EDESTADDRREQ => "EDESTADDRREQ",
-            Errno::EMSGSIZE => "EMSGSIZE",
-            Errno::EPROTOTYPE => "EPROTOTYPE",
-            Errno::ENOPROTOOPT => "ENOPROTOOPT",
-            Errno::EPROTONOSUPPORT => "EPROTONOSUPPORT",
-            Errno::ESOCKTNOSUPPORT => "ESOCKTNOSUPPORT",
-            Errno::EOPNOTSUPP => "EOPNOTSUPP",
-            Errno::EPFNOSUPPORT => "EPFNOSUPPORT",
-            Errno::EAFNOSUPPORT => "EAFNOSUPPORT",
-            Errno::EADDRINUSE => "EADDRINUSE",
-            Errno::EADDRNOTAVAIL => "EADDRNOTAVAIL",
-            Errno::ENETDOWN => "ENETDOWN",
-            Errno::ENETUNREACH => "ENETUNREACH",
-            Errno::ENETRESET => "ENETRESET",
-            Errno::ECONNABORTED => "ECONNABORTED",
-            Errno::ECONNRESET => "ECONNRESET",
-            Errno::ENOBUFS => "ENOBUFS",
-            Errno::EISCONN => "EISCONN",
-            Errno::ENOTCONN => "ENOTCONN",
-            Errno::ESHUTDOWN => "ESHUTDOWN",
-            Errno::ETOOMANYREFS => "ETOOMANYREFS",
-            Errno::ETIMEDOUT => "ETIMEDOUT",
-            Errno::ECONNREFUSED => "ECONNREFUSED",
-            Errno::EHOSTDOWN => "EHOSTDOWN",
-            Errno::EHOSTUNREACH => "EHOSTUNREACH",
-            Errno::EALREADY => "EALREADY",
-            Errno::EINPROGRESS => "EINPROGRESS",
-            Errno::ESTALE => "ESTALE",
-            Errno::EUCLEAN => "EUCLEAN",
-            Errno::ENOTNAM => "ENOTNAM",
-            Errno::ENAVAIL => "ENAVAIL",
-            Errno::EISNAM => "EISNAM",
-            Errno::EREMOTEIO => "EREMOTEIO",
-            Errno::EDQUOT => "EDQUOT",
-            Errno::ENOMEDIUM => "ENOMEDIUM",
-            Errno::EMEDIUMTYPE => "EMEDIUMTYPE",
-            Errno::ECANCELED => "ECANCELED",
-            Errno::ENOKEY => "ENOKEY",
-            Errno::EKEYEXPIRED => "EKEYEXPIRED",
-            Errno::EKEYREVOKED => "EKEYREVOKED",
-            Errno::EKEYREJECTED => "EKEYREJECTED",
-            Errno::EOWNERDEAD => "EOWNERDEAD",
-            Errno::ENOTRECOVERABLE => "ENOTRECOVERABLE",
-            Errno::ERFKILL => "ERFKILL",
-            Errno::EHWPOISON => "EHWPOISON",
-            Errno::ERESTARTSYS => "ERESTARTSYS",
-            Errno::ERESTARTNOINTR => "ERESTARTNOINTR",
-            Errno::ERESTARTNOHAND => "ERESTARTNOHAND",
-            Errno::ERESTART_RESTARTBLOCK => "ERESTART_RESTARTBLOCK",
-        }
     }
 
     /// The errno for a host `std::io::Error` (EIO when it carries none).
@@ -464,5 +214,18 @@ impl std::error::Error for Errno {}
 impl From<std::io::Error> for Errno {
     fn from(e: std::io::Error) -> Errno {
         Errno::from_io(&e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_names_and_messages_come_from_one_list() {
+        assert_eq!(Errno::from_i32(2), Some(Errno::ENOENT));
+        assert_eq!((Errno::ENOENT.name(), Errno::ENOENT.message()), ("ENOENT", "No such file or directory"));
+        assert_eq!(Errno::from_i32(41), None);
+        assert_eq!(Errno::ERESTARTSYS.message(), "To be restarted if SA_RESTART is set");
     }
 }

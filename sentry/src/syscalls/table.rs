@@ -336,10 +336,7 @@ pub fn dispatch(t: &mut Task) {
 
 /// strace's message for an errno (`strerror`).
 pub fn describe(e: Errno) -> String {
-    if (e as i32) >= 512 {
-        return "Interrupted system call".into();
-    }
-    std::io::Error::from_raw_os_error(e as i32).to_string().split(" (os error").next().unwrap_or("").to_string()
+    e.message().to_string()
 }
 
 fn format_call(t: &Task, nr: u64, raw: &[u64; 6], entry: Option<&Entry>, result: Option<KResult<u64>>) -> String {
