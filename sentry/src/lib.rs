@@ -3,11 +3,19 @@
 //! It runs the application's threads on a [`platform::Platform`], carries
 //! out every system call itself, keeps the application's memory in one
 //! MemoryFile, and reaches host files only through the gofer.
+//!
+//! Unsafe code is denied here except in four modules, each saying why:
+//! the host layer (`host`), the MemoryFile mapping (`mm::memfile`), the
+//! waiter (`kernel::waiter`) and the host signal dispositions
+//! (`kernel::host_signals`).
+
+#![deny(unsafe_code)]
 
 use std::fs::File;
 use std::os::fd::OwnedFd;
 
 pub mod fs;
+mod host;
 pub mod kernel;
 pub mod loader;
 pub mod mm;

@@ -1,6 +1,6 @@
 //! Bringing the sandbox up: memory, platform, mounts, the first task.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
 use abi::consts::*;
@@ -139,9 +139,7 @@ fn stdio_table(stdio: [OwnedFd; 3]) -> Result<FdTable, SandboxError> {
     let dev = next_dev();
     for (n, fd) in stdio.into_iter().enumerate() {
         // The access mode the host gave the descriptor.
-        // SAFETY: F_GETFL on a descriptor we own touches no memory.
-        #[allow(unsafe_code)]
-        let fl = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+        let fl = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_GETFL).unwrap_or(-1);
         let acc = if fl < 0 {
             if n == 0 {
                 O_RDONLY
@@ -191,11 +189,7 @@ fn find_program(task: &Task, prog: &[u8], envp: &[Vec<u8>]) -> Result<Vec<u8>, E
 /// ended: its exit code, or the signal that killed it.
 pub fn run(cfg: Config) -> Result<TaskExit, SandboxError> {
     // The sentry's own writes to a closed pipe must come back as EPIPE.
-    // SAFETY: setting a signal disposition to SIG_IGN.
-    #[allow(unsafe_code)]
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
-    }
+    crate::kernel::host_signals::ignore_sigpipe();
     // Before any thread starts, so that every thread blocks them.
     let host_signals =
         crate::kernel::host_signals::take().map_err(|err| SandboxError::Host { call: "signalfd", err })?;
@@ -232,9 +226,7 @@ pub fn run(cfg: Config) -> Result<TaskExit, SandboxError> {
     crate::kernel::host_signals::start(&kernel, host_signals)
         .map_err(|err| SandboxError::Host { call: "spawn", err })?;
     if let Ok(stdin) = cfg.stdio[0].try_clone() {
-        // SAFETY: isatty on a descriptor we own touches no memory.
-        #[allow(unsafe_code)]
-        if unsafe { libc::isatty(stdin.as_raw_fd()) } == 1 {
+        if nix::unistd::isatty(&stdin).unwrap_or(false) {
             let _ = kernel.host_tty.set(stdin);
         }
     }

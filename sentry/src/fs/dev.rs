@@ -116,23 +116,7 @@ pub struct Random;
 
 impl FileOps for Random {
     fn read(&self, buf: &mut [u8], _off: u64) -> KResult<usize> {
-        let mut done = 0;
-        while done < buf.len() {
-            let rest = &mut buf[done..];
-            // SAFETY: `rest` is a valid, writable buffer of `rest.len()`
-            // bytes for the duration of the call.
-            let n = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
-            match usize::try_from(n) {
-                Ok(n) => done += n,
-                Err(_) => {
-                    let e = Errno::from_io(&std::io::Error::last_os_error());
-                    if e != Errno::EINTR {
-                        return if done > 0 { Ok(done) } else { Err(e) };
-                    }
-                }
-            }
-        }
-        Ok(done)
+        crate::host::getrandom(buf)
     }
     fn write(&self, buf: &[u8], _off: u64) -> KResult<usize> {
         Ok(buf.len())

@@ -83,11 +83,13 @@ fn key_of(f: &Arc<FileDescription>) -> usize {
 /// Current readiness of `f` (asking the host for donated host descriptors).
 pub fn readiness(f: &FileDescription) -> u32 {
     if let Some(fd) = f.file.host_fd() {
-        let mut p = libc::pollfd { fd, events: libc::POLLIN | libc::POLLOUT | libc::POLLRDHUP, revents: 0 };
-        // SAFETY: one valid pollfd; timeout 0.
-        #[allow(unsafe_code)]
-        let n = unsafe { libc::poll(&mut p, 1, 0) };
-        return if n > 0 { u32::from(p.revents as u16) } else { 0 };
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        let mut p =
+            [PollFd::new(fd, PollFlags::POLLIN | PollFlags::POLLOUT | PollFlags::from_bits_retain(libc::POLLRDHUP))];
+        return match poll(&mut p, PollTimeout::ZERO) {
+            Ok(n) if n > 0 => u32::from(p[0].revents().map_or(0, |r| r.bits() as u16)),
+            _ => 0,
+        };
     }
     f.file.poll()
 }
@@ -245,7 +247,7 @@ impl Epoll {
             .filter(|w| !w.disabled.load(Ordering::Acquire))
             .filter_map(|w| {
                 let f = w.file.upgrade()?;
-                let fd = f.file.host_fd()?;
+                let fd = std::os::fd::AsRawFd::as_raw_fd(&f.file.host_fd()?);
                 let ev = w.events.load(Ordering::Acquire) & (EPOLLIN | EPOLLOUT | EPOLLRDHUP);
                 Some((fd, ev as i16))
             })

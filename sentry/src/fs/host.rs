@@ -7,7 +7,7 @@
 //! descriptor itself.
 
 use std::any::Any;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 
 use abi::consts::{FIONREAD, S_IFMT, S_IFREG, TCGETS, TCSETS, TCSETSF, TCSETSW, TIOCGPGRP, TIOCGWINSZ, TIOCSWINSZ};
@@ -16,39 +16,8 @@ use abi::Errno;
 use zerocopy::{AsBytes, FromBytes, FromZeroes};
 
 use super::gofer::pread_host;
+use crate::host::{errno, ioctl_ptr, retry};
 use crate::vfs::{FileOps, FileRef, Inode, InodeAttr, KResult, SetAttr, UserMem, CURRENT_POS};
-
-fn last_errno() -> Errno {
-    Errno::from_io(&std::io::Error::last_os_error())
-}
-
-/// Run a host call returning `-1` on error, retrying on `EINTR`.
-fn retry(mut f: impl FnMut() -> isize) -> KResult<usize> {
-    loop {
-        match usize::try_from(f()) {
-            Ok(n) => return Ok(n),
-            Err(_) => {
-                let e = last_errno();
-                if e != Errno::EINTR {
-                    return Err(e);
-                }
-            }
-        }
-    }
-}
-
-fn fstat(fd: BorrowedFd<'_>) -> KResult<libc::stat> {
-    let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
-    // SAFETY: `st` is valid, writable memory for one `struct stat`, and
-    // `fd` is an open descriptor for the duration of the call.
-    let r = unsafe { libc::fstat(fd.as_raw_fd(), st.as_mut_ptr()) };
-    if r != 0 {
-        return Err(last_errno());
-    }
-    // SAFETY: fstat succeeded and filled the structure (which was zeroed,
-    // and every bit pattern is a valid `struct stat` anyway).
-    Ok(unsafe { st.assume_init() })
-}
 
 /// An open host descriptor, as the application's file.
 pub struct HostFile {
@@ -62,27 +31,15 @@ impl HostFile {
     /// Wrap a donated descriptor. `fstat` tells whether it is a regular
     /// file (positional I/O) or a stream.
     pub fn new(fd: OwnedFd) -> KResult<HostFile> {
-        let st = fstat(fd.as_fd())?;
+        let st = nix::sys::stat::fstat(&fd).map_err(errno)?;
         let mut f = HostFile { fd, regular: st.st_mode & libc::S_IFMT == libc::S_IFREG, tty: false };
         f.tty = !f.regular && f.host_ioctl(TCGETS, &mut Termios::default()).is_ok();
         Ok(f)
     }
 
-    fn raw(&self) -> i32 {
-        self.fd.as_raw_fd()
-    }
-
     /// `ioctl` on the host descriptor with a pointer argument of type `T`.
     fn host_ioctl<T: AsBytes + FromBytes>(&self, req: u32, val: &mut T) -> KResult<()> {
-        let p: *mut T = val;
-        // SAFETY: `p` points to a valid, writable `T`, which is the argument
-        // type the kernel expects for `req` (callers pair them), and the
-        // descriptor is open.
-        let r = unsafe { libc::ioctl(self.raw(), libc::c_ulong::from(req), p) };
-        if r < 0 {
-            return Err(last_errno());
-        }
-        Ok(())
+        ioctl_ptr(self.fd.as_fd(), req, val)
     }
 
     /// Ask the host for a `T` and copy it to the application at `arg`.
@@ -113,20 +70,15 @@ impl FileOps for HostFile {
         if self.regular && off != CURRENT_POS {
             return pread_host(self.fd.as_fd(), buf, off);
         }
-        // SAFETY: `buf` is valid and writable for `buf.len()` bytes, and the
-        // descriptor is open.
-        retry(|| unsafe { libc::read(self.raw(), buf.as_mut_ptr().cast(), buf.len()) })
+        retry(|| nix::unistd::read(&self.fd, buf))
     }
 
     fn write(&self, buf: &[u8], off: u64) -> KResult<usize> {
         if self.regular && off != CURRENT_POS {
             let off = libc::off_t::try_from(off).map_err(|_| Errno::EFBIG)?;
-            // SAFETY: `buf` is valid for reading `buf.len()` bytes, and the
-            // descriptor is open.
-            return retry(|| unsafe { libc::pwrite(self.raw(), buf.as_ptr().cast(), buf.len(), off) });
+            return retry(|| nix::sys::uio::pwrite(&self.fd, buf, off));
         }
-        // SAFETY: as above.
-        retry(|| unsafe { libc::write(self.raw(), buf.as_ptr().cast(), buf.len()) })
+        retry(|| nix::unistd::write(&self.fd, buf))
     }
 
     fn seekable(&self) -> bool {
@@ -142,16 +94,10 @@ impl FileOps for HostFile {
         // it (the caller's shell): O_APPEND and O_NONBLOCK change there too,
         // as they would natively.
         let settable = (libc::O_APPEND | libc::O_NONBLOCK) as u32;
-        // SAFETY: F_GETFL on an open descriptor touches no memory.
-        let cur = unsafe { libc::fcntl(self.raw(), libc::F_GETFL) };
-        if cur < 0 {
-            return Err(last_errno());
-        }
+        use nix::fcntl::{fcntl, FcntlArg, OFlag};
+        let cur = fcntl(&self.fd, FcntlArg::F_GETFL).map_err(errno)?;
         let new = (cur as u32 & !settable) | (flags & settable);
-        // SAFETY: F_SETFL on an open descriptor takes a plain integer.
-        if unsafe { libc::fcntl(self.raw(), libc::F_SETFL, new as libc::c_int) } < 0 {
-            return Err(last_errno());
-        }
+        fcntl(&self.fd, FcntlArg::F_SETFL(OFlag::from_bits_retain(new as libc::c_int))).map_err(errno)?;
         Ok(())
     }
 
@@ -164,11 +110,11 @@ impl FileOps for HostFile {
         (self.tty && self.host_ioctl(TCGETS, &mut tio).is_ok()).then_some(tio.c_lflag)
     }
 
-    fn host_fd(&self) -> Option<std::os::fd::RawFd> {
+    fn host_fd(&self) -> Option<BorrowedFd<'_>> {
         if self.regular {
             None
         } else {
-            Some(self.raw())
+            Some(self.fd.as_fd())
         }
     }
 
@@ -176,12 +122,16 @@ impl FileOps for HostFile {
         if !self.regular {
             return Err(Errno::ESPIPE);
         }
-        let whence = i32::try_from(whence).map_err(|_| Errno::EINVAL)?;
-        // SAFETY: lseek on an open descriptor touches no memory.
-        let r = unsafe { libc::lseek(self.raw(), off, whence) };
-        if r < 0 {
-            return Err(last_errno());
-        }
+        use nix::unistd::Whence;
+        let whence = match whence {
+            abi::consts::SEEK_SET => Whence::SeekSet,
+            abi::consts::SEEK_CUR => Whence::SeekCur,
+            abi::consts::SEEK_END => Whence::SeekEnd,
+            abi::consts::SEEK_DATA => Whence::SeekData,
+            abi::consts::SEEK_HOLE => Whence::SeekHole,
+            _ => return Err(Errno::EINVAL),
+        };
+        let r = nix::unistd::lseek(&self.fd, off, whence).map_err(errno)?;
         u64::try_from(r).map_err(|_| Errno::EOVERFLOW)
     }
 
@@ -205,12 +155,7 @@ impl FileOps for HostFile {
         if !self.regular {
             return Ok(());
         }
-        // SAFETY: fsync on an open descriptor touches no memory.
-        let r = unsafe { libc::fsync(self.raw()) };
-        if r != 0 {
-            return Err(last_errno());
-        }
-        Ok(())
+        nix::unistd::fsync(&self.fd).map_err(errno)
     }
 
     fn readable_bytes(&self) -> Option<u64> {
@@ -248,7 +193,7 @@ impl HostInode {
 
 impl Inode for HostInode {
     fn attr(&self) -> KResult<InodeAttr> {
-        let st = fstat(self.file.fd.as_fd())?;
+        let st = nix::sys::stat::fstat(&self.file.fd).map_err(errno)?;
         let ts = |sec: i64, nsec: i64| Timespec { tv_sec: sec, tv_nsec: nsec };
         Ok(InodeAttr {
             dev: self.dev,
@@ -276,12 +221,7 @@ impl Inode for HostInode {
             return Err(Errno::EINVAL);
         }
         let size = libc::off_t::try_from(size).map_err(|_| Errno::EFBIG)?;
-        // SAFETY: ftruncate on an open descriptor touches no memory.
-        let r = unsafe { libc::ftruncate(self.file.raw(), size) };
-        if r != 0 {
-            return Err(last_errno());
-        }
-        Ok(())
+        nix::unistd::ftruncate(&self.file.fd, size).map_err(errno)
     }
 
     fn open(&self, _flags: u32) -> KResult<FileRef> {

@@ -290,14 +290,7 @@ fn invariant_tsc() -> bool {
 fn rdtsc_ordered() -> u64 {
     #[cfg(target_arch = "x86_64")]
     {
-        // SAFETY: lfence (SSE2, part of x86-64) and rdtsc have no memory
-        // effects; rdtsc is allowed in user mode (the sentry never sets
-        // PR_TSC_SIGSEGV).
-        #[allow(unsafe_code)]
-        unsafe {
-            std::arch::x86_64::_mm_lfence();
-            std::arch::x86_64::_rdtsc()
-        }
+        crate::host::rdtsc()
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -307,13 +300,7 @@ fn rdtsc_ordered() -> u64 {
 
 /// A host clock in nanoseconds.
 fn host_ns(id: libc::clockid_t) -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: a valid clock id and a pointer to a local timespec.
-    #[allow(unsafe_code)]
-    unsafe {
-        libc::clock_gettime(id, &mut ts);
-    }
-    u64::try_from(ts.tv_sec).unwrap_or(0) * NSEC + u64::try_from(ts.tv_nsec).unwrap_or(0)
+    crate::host::clock_ns(nix::time::ClockId::from_raw(id))
 }
 
 /// The TSC and the host's clocks, read close together: the tightest of a

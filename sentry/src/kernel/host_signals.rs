@@ -78,6 +78,15 @@ pub fn take() -> io::Result<OwnedFd> {
     }
 }
 
+/// Ignore `SIGPIPE` in the sentry, whose writes to a closed pipe then
+/// fail with `EPIPE`.
+pub fn ignore_sigpipe() {
+    // SAFETY: SIG_IGN is not a handler: no code runs on the signal.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+}
+
 /// Serve the signalfd from [`take`] on a thread of its own, for as long as
 /// the sandbox runs.
 pub fn start(k: &Arc<Kernel>, fd: OwnedFd) -> io::Result<()> {
@@ -127,10 +136,8 @@ pub fn deliver(k: &Kernel, sig: u32, code: i32) {
 /// a process group that is not a terminal's job, such as a test runner's).
 pub fn program_stopped(k: &Kernel) {
     let Some(tty) = k.host_tty.get() else { return };
-    // SAFETY: tcgetpgrp and getpgrp take plain integers; `tty` is open.
-    let foreground = unsafe { libc::tcgetpgrp(tty.as_raw_fd()) == libc::getpgrp() };
+    let foreground = nix::unistd::tcgetpgrp(tty).is_ok_and(|g| g == nix::unistd::getpgrp());
     if foreground {
-        // SAFETY: kill takes plain integers; group 0 is our own.
-        unsafe { libc::kill(0, libc::SIGSTOP) };
+        let _ = nix::sys::signal::killpg(nix::unistd::getpgrp(), nix::sys::signal::Signal::SIGSTOP);
     }
 }

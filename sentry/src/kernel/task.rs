@@ -902,13 +902,7 @@ impl Task {
 
 /// Fill `buf` from the host's random source (the sentry's own use).
 pub fn getrandom(buf: &mut [u8]) {
-    let mut done = 0;
-    while done < buf.len() {
-        // SAFETY: writing into the unfilled tail of `buf`, whose length we pass.
-        #[allow(unsafe_code)]
-        let n = unsafe { libc::getrandom(buf[done..].as_mut_ptr().cast(), buf.len() - done, 0) };
-        if n > 0 {
-            done += n as usize;
-        }
-    }
+    // The host's pool never fails a blocking read once ready; an error
+    // leaves the rest zero rather than spinning.
+    let _ = crate::host::getrandom(buf);
 }

@@ -93,7 +93,7 @@ fn read_into(t: &Task, f: &FileDescription, buf: UserBytes, len: usize, pos: Opt
     if let Some(hfd) = f.file.host_fd() {
         super::tty::job_control(t, f, SIGTTIN)?;
         if f.flags() & O_NONBLOCK == 0 {
-            t.wait_host(hfd, libc::POLLIN)?;
+            t.wait_host(std::os::fd::AsRawFd::as_raw_fd(&hfd), libc::POLLIN)?;
         }
     }
     let shared = if off != CURRENT_POS { shared_object(t, f) } else { None };

@@ -48,13 +48,7 @@ fn realtime_now() -> Duration {
 }
 
 fn monotonic_now() -> Duration {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: a valid clock id and a pointer to a local timespec.
-    #[allow(unsafe_code)]
-    unsafe {
-        libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts);
-    }
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    Duration::from_nanos(crate::host::monotonic_ns())
 }
 
 /// The deadline of a wait: `timeout` is relative for FUTEX_WAIT and absolute

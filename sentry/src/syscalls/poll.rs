@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use abi::flags::PollEvents;
 use abi::types::{Pollfd, Timespec, Timeval};
 use abi::Errno;
+use nix::poll::{poll as host_poll, PollFd, PollFlags, PollTimeout};
 use sentry_macros::syscall;
 use zerocopy::{AsBytes, FromBytes, FromZeroes};
 
@@ -102,30 +103,26 @@ fn wait_ready(
             }
         }
         let mut host: Vec<(i32, i16)> = Vec::new();
+        let mut host_pfds = Vec::new();
         let mut host_idx = Vec::new();
         let mut rev = vec![0i16; files.len()];
         for (i, f) in files.iter().enumerate() {
             let Some(f) = f else { continue };
             let ev = events[i] | POLLERR | POLLHUP;
             if let Some(fd) = f.file.host_fd() {
-                host.push((fd, events[i]));
+                host.push((std::os::fd::AsRawFd::as_raw_fd(&fd), events[i]));
+                host_pfds.push(PollFd::new(fd, PollFlags::from_bits_retain(events[i])));
                 host_idx.push(i);
             } else {
                 rev[i] = (f.file.poll() as i16) & ev;
             }
         }
-        if !host.is_empty() {
-            let mut pfds: Vec<libc::pollfd> =
-                host.iter().map(|&(fd, events)| libc::pollfd { fd, events, revents: 0 }).collect();
-            // SAFETY: a valid pollfd array of the given length; timeout 0.
-            #[allow(unsafe_code)]
-            unsafe {
-                libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, 0);
-            }
-            for (k, p) in pfds.iter().enumerate() {
-                rev[host_idx[k]] = p.revents;
+        if !host_pfds.is_empty() && host_poll(&mut host_pfds, PollTimeout::ZERO).is_ok() {
+            for (k, p) in host_pfds.iter().enumerate() {
+                rev[host_idx[k]] = p.revents().map_or(0, |r| r.bits());
             }
         }
+        drop(host_pfds);
         if rev.iter().any(|r| *r != 0) || deadline.is_some_and(|d| Instant::now() >= d) {
             return Ok(rev);
         }

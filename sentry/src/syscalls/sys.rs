@@ -62,27 +62,15 @@ pub fn sethostname(t: &mut Task, name: InBuf<1>, len: usize) -> KResult<u64> {
     Ok(0)
 }
 
-/// Host memory figures from the sentry's own view (`sysinfo` of the host
-/// is read once by the sentry, not by the application).
-fn host_sysinfo() -> libc::sysinfo {
-    // SAFETY: zeroed is a valid sysinfo; the call fills it.
-    #[allow(unsafe_code)]
-    unsafe {
-        let mut s: libc::sysinfo = std::mem::zeroed();
-        libc::sysinfo(&mut s);
-        s
-    }
-}
-
 /// Uptime, memory and process figures.
 #[syscall]
 pub fn sysinfo(t: &mut Task, info: UserPtr<Sysinfo>) -> KResult<u64> {
-    let h = host_sysinfo();
-    // Capped by the memory limit, as /proc/meminfo is.
-    let unit = u64::from(h.mem_unit.max(1));
+    // The host's figures (read by the sentry, not the application),
+    // capped by the memory limit as /proc/meminfo is; in bytes (mem_unit 1).
+    let (total, free, _) = crate::host::memory();
     let (totalram, freeram) = match t.k.mf.limit() {
-        Some(l) => (h.totalram.min(l / unit), h.freeram.min(l.saturating_sub(t.k.mf.used()) / unit)),
-        None => (h.totalram, h.freeram),
+        Some(l) => (total.min(l), free.min(l.saturating_sub(t.k.mf.used()))),
+        None => (total, free),
     };
     let s = Sysinfo {
         uptime: t.k.start.elapsed().as_secs() as i64,
@@ -93,7 +81,7 @@ pub fn sysinfo(t: &mut Task, info: UserPtr<Sysinfo>) -> KResult<u64> {
         totalswap: 0,
         freeswap: 0,
         procs: t.k.pids().len() as u16,
-        mem_unit: h.mem_unit,
+        mem_unit: 1,
         ..Default::default()
     };
     info.write(t, &s)?;

@@ -290,7 +290,7 @@ pub trait FileOps: Send + Sync + Any {
     }
 
     /// A donated host descriptor whose readiness the host knows (stdio).
-    fn host_fd(&self) -> Option<std::os::fd::RawFd> {
+    fn host_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
         None
     }
 

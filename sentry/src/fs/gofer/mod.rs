@@ -18,7 +18,7 @@
 
 use std::any::Any;
 use std::collections::HashMap;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, Weak};
 
@@ -422,20 +422,7 @@ impl GoferFile {
 /// `pread` on a host descriptor, retrying on `EINTR`.
 pub(crate) fn pread_host(fd: BorrowedFd<'_>, buf: &mut [u8], off: u64) -> KResult<usize> {
     let off = libc::off_t::try_from(off).map_err(|_| Errno::EINVAL)?;
-    loop {
-        // SAFETY: `buf` is valid and writable for `buf.len()` bytes, and `fd`
-        // is an open descriptor borrowed for the call.
-        let n = unsafe { libc::pread(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), off) };
-        match usize::try_from(n) {
-            Ok(n) => return Ok(n),
-            Err(_) => {
-                let e = Errno::from_io(&std::io::Error::last_os_error());
-                if e != Errno::EINTR {
-                    return Err(e);
-                }
-            }
-        }
-    }
+    crate::host::retry(|| nix::sys::uio::pread(fd, buf, off))
 }
 
 impl FileOps for GoferFile {

@@ -1,6 +1,7 @@
 use super::*;
 use abi::consts::S_IFDIR;
 use abi::consts::{DT_DIR, DT_LNK, DT_REG, O_DIRECTORY, O_RDWR, O_WRONLY};
+use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 

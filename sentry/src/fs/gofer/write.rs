@@ -11,7 +11,7 @@
 //! Permission checks are the VFS's; the gofer acts with its own rights.
 
 use std::any::Any;
-use std::os::fd::AsRawFd;
+
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -222,20 +222,7 @@ impl GoferFile {
         // A file opened read-only holds the read-only descriptor: the host
         // answers EBADF.
         let at = libc::off_t::try_from(off).map_err(|_| Errno::EINVAL)?;
-        let n = loop {
-            // SAFETY: `buf` is valid for reads of `buf.len()` bytes and the
-            // descriptor is open for the call.
-            let n = unsafe { libc::pwrite(self.fd.as_raw_fd(), buf.as_ptr().cast(), buf.len(), at) };
-            match usize::try_from(n) {
-                Ok(n) => break n,
-                Err(_) => {
-                    let e = Errno::from_io(&std::io::Error::last_os_error());
-                    if e != Errno::EINTR {
-                        return Err(e);
-                    }
-                }
-            }
-        };
+        let n = crate::host::retry(|| nix::sys::uio::pwrite(&*self.fd, buf, at))?;
         let now = super::super::now();
         let mut a = lock(&self.inode.attr);
         a.size = a.size.max(off.saturating_add(n as u64));
@@ -247,10 +234,6 @@ impl GoferFile {
 
     /// `fsync` of the host descriptor.
     pub(super) fn sync(&self) -> KResult<()> {
-        // SAFETY: fsync takes a plain descriptor, open for the call.
-        if unsafe { libc::fsync(self.fd.as_raw_fd()) } < 0 {
-            return Err(Errno::from_io(&std::io::Error::last_os_error()));
-        }
-        Ok(())
+        nix::unistd::fsync(&*self.fd).map_err(crate::host::errno)
     }
 }

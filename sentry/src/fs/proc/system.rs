@@ -92,15 +92,8 @@ pub(super) fn static_file(k: &Arc<Kernel>, name: &str) -> KResult<Vec<u8>> {
 
 /// The host's total memory and swap, in KiB.
 pub(super) fn host_mem_kb() -> (u64, u64) {
-    // SAFETY: zeroed sysinfo is valid; the call fills it.
-    #[allow(unsafe_code)]
-    let s = unsafe {
-        let mut s: libc::sysinfo = std::mem::zeroed();
-        libc::sysinfo(&mut s);
-        s
-    };
-    let unit = u64::from(s.mem_unit);
-    (s.totalram * unit / 1024, s.totalswap * unit / 1024)
+    let (total, _, swap) = crate::host::memory();
+    (total / 1024, swap / 1024)
 }
 
 pub(super) fn now_realtime() -> Timespec {
