@@ -711,6 +711,28 @@ macro_rules! named_arg {
 }
 pub(crate) use named_arg;
 
+/// An argument kept as its register whose strace form depends on more than
+/// its own value (other arguments, application memory, the result): the
+/// handler reads `.0`; the function the macro names prints it.
+macro_rules! call_arg {
+    ($(#[$m:meta])* $name:ident($repr:ty), $print:expr) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub struct $name(pub $repr);
+
+        impl $crate::syscalls::args::SysArg for $name {
+            fn decode(_: &$crate::kernel::Task, raw: u64) -> $crate::vfs::KResult<Self> {
+                Ok($name(raw as $repr))
+            }
+            fn strace(c: &$crate::syscalls::args::Call<'_>, i: usize) -> String {
+                let f: fn(&$crate::syscalls::args::Call<'_>, usize) -> String = $print;
+                f(c, i)
+            }
+        }
+    };
+}
+pub(crate) use call_arg;
+
 /// strace's form of a flag set: the names of the set flags joined by `|`,
 /// bits no flag names after them in hex, `zero` when no bit is set.
 pub fn flag_str<F: bitflags::Flags>(bits: F::Bits, zero: &str) -> String

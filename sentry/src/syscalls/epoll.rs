@@ -10,7 +10,7 @@ use abi::Errno;
 use sentry_macros::syscall;
 use zerocopy::AsBytes;
 
-use super::args::{flag_str, Call, EpollCreateFlags, EpollOp, Fd, SysArg, UserPtr, UserType};
+use super::args::{flag_str, Call, EpollCreateFlags, EpollOp, Fd, UserPtr, UserType};
 use super::file_of;
 use super::install_anon;
 use super::signal::SigSet;
@@ -37,27 +37,21 @@ impl UserType for EpollEvent {
     }
 }
 
-/// The array `epoll_wait` fills: printed after the call with the events it
-/// returned.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct EpollEventsOut(pub u64);
-
-impl SysArg for EpollEventsOut {
-    fn decode(_: &Task, raw: u64) -> KResult<Self> {
-        Ok(EpollEventsOut(raw))
+fn epoll_events_out_str(c: &Call<'_>, i: usize) -> String {
+    let addr = c.raw[i];
+    let Some(Ok(n)) = c.result else { return format!("{addr:#x}") };
+    let mut v = vec![EpollEvent::default(); n.min(8) as usize];
+    if c.t.read_bytes(addr, v.as_bytes_mut()).is_err() {
+        return format!("{addr:#x}");
     }
-    fn strace(c: &Call<'_>, i: usize) -> String {
-        let addr = c.raw[i];
-        let Some(Ok(n)) = c.result else { return format!("{addr:#x}") };
-        let mut v = vec![EpollEvent::default(); n.min(8) as usize];
-        if c.t.read_bytes(addr, v.as_bytes_mut()).is_err() {
-            return format!("{addr:#x}");
-        }
-        let parts: Vec<String> = v.iter().filter_map(UserType::strace).collect();
-        let more = if n > 8 { ", ..." } else { "" };
-        format!("[{}{more}]", parts.join(", "))
-    }
+    let parts: Vec<String> = v.iter().filter_map(UserType::strace).collect();
+    let more = if n > 8 { ", ..." } else { "" };
+    format!("[{}{more}]", parts.join(", "))
 }
+
+super::args::call_arg!(/// The array `epoll_wait` fills: printed after the call with the events it
+    /// returned.
+    EpollEventsOut(u64), epoll_events_out_str);
 
 /// A new epoll instance; `size` is a hint that must be positive.
 #[syscall]

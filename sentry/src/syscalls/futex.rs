@@ -77,61 +77,43 @@ fn printed_cmd(c: &Call<'_>) -> u32 {
     c.raw[1] as u32 & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME)
 }
 
-/// Argument 3 of `futex`: a timeout for the waits, a count (`val2`) for the
-/// requeues and `FUTEX_WAKE_OP`; strace shows it only where it is used.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FutexArg3(pub u64);
-
-impl SysArg for FutexArg3 {
-    fn decode(_: &Task, raw: u64) -> KResult<Self> {
-        Ok(FutexArg3(raw))
-    }
-    fn strace(c: &Call<'_>, i: usize) -> String {
-        match printed_cmd(c) {
-            FUTEX_WAIT | FUTEX_WAIT_BITSET => <UserPtr<Timespec> as SysArg>::strace(c, i),
-            FUTEX_REQUEUE | FUTEX_CMP_REQUEUE | FUTEX_WAKE_OP => (c.raw[i] as u32).to_string(),
-            _ => String::new(),
-        }
+fn futex_arg3_str(c: &Call<'_>, i: usize) -> String {
+    match printed_cmd(c) {
+        FUTEX_WAIT | FUTEX_WAIT_BITSET => <UserPtr<Timespec> as SysArg>::strace(c, i),
+        FUTEX_REQUEUE | FUTEX_CMP_REQUEUE | FUTEX_WAKE_OP => (c.raw[i] as u32).to_string(),
+        _ => String::new(),
     }
 }
 
-/// Argument 4 of `futex`: the second futex word, of the requeues and
-/// `FUTEX_WAKE_OP`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FutexUaddr2(pub u64);
+super::args::call_arg!(/// Argument 3 of `futex`: a timeout for the waits, a count (`val2`) for the
+    /// requeues and `FUTEX_WAKE_OP`; strace shows it only where it is used.
+    FutexArg3(u64), futex_arg3_str);
 
-impl SysArg for FutexUaddr2 {
-    fn decode(_: &Task, raw: u64) -> KResult<Self> {
-        Ok(FutexUaddr2(raw))
-    }
-    fn strace(c: &Call<'_>, i: usize) -> String {
-        match printed_cmd(c) {
-            FUTEX_REQUEUE | FUTEX_CMP_REQUEUE | FUTEX_WAKE_OP => <UserAddr as SysArg>::strace(c, i),
-            _ => String::new(),
-        }
+fn futex_uaddr2_str(c: &Call<'_>, i: usize) -> String {
+    match printed_cmd(c) {
+        FUTEX_REQUEUE | FUTEX_CMP_REQUEUE | FUTEX_WAKE_OP => <UserAddr as SysArg>::strace(c, i),
+        _ => String::new(),
     }
 }
 
-/// Argument 5 of `futex`: the bitset of the `_BITSET` operations, the
-/// expected value of `FUTEX_CMP_REQUEUE`, the encoded operation of
-/// `FUTEX_WAKE_OP`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FutexVal3(pub u32);
+super::args::call_arg!(/// Argument 4 of `futex`: the second futex word, of the requeues and
+    /// `FUTEX_WAKE_OP`.
+    FutexUaddr2(u64), futex_uaddr2_str);
 
-impl SysArg for FutexVal3 {
-    fn decode(_: &Task, raw: u64) -> KResult<Self> {
-        Ok(FutexVal3(raw as u32))
-    }
-    fn strace(c: &Call<'_>, i: usize) -> String {
-        let v = c.raw[i] as u32;
-        match printed_cmd(c) {
-            FUTEX_WAIT_BITSET | FUTEX_WAKE_BITSET if v == BITSET_ANY => "FUTEX_BITSET_MATCH_ANY".into(),
-            FUTEX_WAIT_BITSET | FUTEX_WAKE_BITSET | FUTEX_WAKE_OP => format!("{v:#x}"),
-            FUTEX_CMP_REQUEUE => v.to_string(),
-            _ => String::new(),
-        }
+fn futex_val3_str(c: &Call<'_>, i: usize) -> String {
+    let v = c.raw[i] as u32;
+    match printed_cmd(c) {
+        FUTEX_WAIT_BITSET | FUTEX_WAKE_BITSET if v == BITSET_ANY => "FUTEX_BITSET_MATCH_ANY".into(),
+        FUTEX_WAIT_BITSET | FUTEX_WAKE_BITSET | FUTEX_WAKE_OP => format!("{v:#x}"),
+        FUTEX_CMP_REQUEUE => v.to_string(),
+        _ => String::new(),
     }
 }
+
+super::args::call_arg!(/// Argument 5 of `futex`: the bitset of the `_BITSET` operations, the
+    /// expected value of `FUTEX_CMP_REQUEUE`, the encoded operation of
+    /// `FUTEX_WAKE_OP`.
+    FutexVal3(u32), futex_val3_str);
 
 /// Wait on, wake, or requeue waiters of the futex word at `uaddr`.
 #[syscall]

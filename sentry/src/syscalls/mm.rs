@@ -5,27 +5,21 @@ use abi::flags::MsyncFlags;
 use abi::Errno;
 use sentry_macros::syscall;
 
-use super::args::{Addr, Call, Madvice, MapFlags, MremapFlags, Prot, SysArg, UserAddr};
+use super::args::{Addr, Call, Madvice, MapFlags, MremapFlags, Prot, UserAddr};
 use super::file_of;
 use crate::kernel::Task;
 use crate::mm::VmaBacking;
 use crate::vfs::{lock, KResult};
 
-/// The file offset of `mmap`, printed in hex as strace does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MapOffset(pub u64);
-
-impl SysArg for MapOffset {
-    fn decode(_: &Task, raw: u64) -> KResult<Self> {
-        Ok(MapOffset(raw))
-    }
-    fn strace(c: &Call<'_>, i: usize) -> String {
-        match c.raw[i] {
-            0 => "0".into(),
-            v => format!("{v:#x}"),
-        }
+fn map_offset_str(c: &Call<'_>, i: usize) -> String {
+    match c.raw[i] {
+        0 => "0".into(),
+        v => format!("{v:#x}"),
     }
 }
+
+super::args::call_arg!(/// The file offset of `mmap`, printed in hex as strace does.
+    MapOffset(u64), map_offset_str);
 
 /// Set the end of the data segment; the result is the end now in force
 /// (the old one when the request cannot be met), never an error.

@@ -43,29 +43,23 @@ impl<const CNT: usize> SysArg for PollFds<CNT> {
     }
 }
 
-/// An `fd_set` of `select`/`pselect6` for the `nfds` in argument 0,
-/// printed as strace does: `[3 5]`, `NULL`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FdSet(pub u64);
-
-impl SysArg for FdSet {
-    fn decode(_: &Task, raw: u64) -> KResult<Self> {
-        Ok(FdSet(raw))
+fn fd_set_str(c: &Call<'_>, i: usize) -> String {
+    let (addr, nfds) = (c.raw[i], (c.raw[0] as u32).min(1 << 20));
+    if addr == 0 {
+        return "NULL".into();
     }
-    fn strace(c: &Call<'_>, i: usize) -> String {
-        let (addr, nfds) = (c.raw[i], (c.raw[0] as u32).min(1 << 20));
-        if addr == 0 {
-            return "NULL".into();
-        }
-        let mut words = vec![0u64; (nfds as usize).div_ceil(64)];
-        if c.t.read_bytes(addr, words.as_bytes_mut()).is_err() {
-            return format!("{addr:#x}");
-        }
-        let set: Vec<String> =
-            (0..nfds).filter(|&fd| words[(fd / 64) as usize] >> (fd % 64) & 1 != 0).map(|fd| fd.to_string()).collect();
-        format!("[{}]", set.join(" "))
+    let mut words = vec![0u64; (nfds as usize).div_ceil(64)];
+    if c.t.read_bytes(addr, words.as_bytes_mut()).is_err() {
+        return format!("{addr:#x}");
     }
+    let set: Vec<String> =
+        (0..nfds).filter(|&fd| words[(fd / 64) as usize] >> (fd % 64) & 1 != 0).map(|fd| fd.to_string()).collect();
+    format!("[{}]", set.join(" "))
 }
+
+super::args::call_arg!(/// An `fd_set` of `select`/`pselect6` for the `nfds` in argument 0,
+    /// printed as strace does: `[3 5]`, `NULL`.
+    FdSet(u64), fd_set_str);
 
 /// The sixth argument of `pselect6`: `{ const sigset_t *ss; size_t ss_len; }`.
 #[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]

@@ -206,58 +206,46 @@ pub fn exit_group(t: &mut Task, status: i32) -> KResult<NoReturn> {
 /// Most entries of an `argv` strace shows.
 const SHOWN_ARGS: usize = 32;
 
-/// The `argv` of `execve`: printed as strace does, `["ls", "-la"]`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Argv(pub u64);
-
-impl SysArg for Argv {
-    fn decode(_: &Task, raw: u64) -> KResult<Self> {
-        Ok(Argv(raw))
+fn argv_str(c: &Call<'_>, i: usize) -> String {
+    let addr = c.raw[i];
+    if addr == 0 {
+        return "NULL".into();
     }
-    fn strace(c: &Call<'_>, i: usize) -> String {
-        let addr = c.raw[i];
-        if addr == 0 {
-            return "NULL".into();
+    let mut shown = Vec::new();
+    for n in 0..=SHOWN_ARGS as u64 {
+        let Ok(p) = c.t.read_val::<u64>(addr.wrapping_add(n * 8)) else { return format!("{addr:#x}") };
+        if p == 0 {
+            break;
         }
-        let mut shown = Vec::new();
-        for n in 0..=SHOWN_ARGS as u64 {
-            let Ok(p) = c.t.read_val::<u64>(addr.wrapping_add(n * 8)) else { return format!("{addr:#x}") };
-            if p == 0 {
-                break;
-            }
-            if n as usize == SHOWN_ARGS {
-                shown.push("...".to_string());
-                break;
-            }
-            match lock(&c.t.mm).read_cstring(p, 4096) {
-                Ok(s) => shown.push(quote(&s, 32, false)),
-                Err(_) => shown.push(format!("{p:#x}")),
-            }
+        if n as usize == SHOWN_ARGS {
+            shown.push("...".to_string());
+            break;
         }
-        format!("[{}]", shown.join(", "))
+        match lock(&c.t.mm).read_cstring(p, 4096) {
+            Ok(s) => shown.push(quote(&s, 32, false)),
+            Err(_) => shown.push(format!("{p:#x}")),
+        }
     }
+    format!("[{}]", shown.join(", "))
 }
 
-/// The `envp` of `execve`: printed as strace does, `0x7ffd... /* 39 vars */`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Envp(pub u64);
+super::args::call_arg!(/// The `argv` of `execve`: printed as strace does, `["ls", "-la"]`.
+    Argv(u64), argv_str);
 
-impl SysArg for Envp {
-    fn decode(_: &Task, raw: u64) -> KResult<Self> {
-        Ok(Envp(raw))
+fn envp_str(c: &Call<'_>, i: usize) -> String {
+    let addr = c.raw[i];
+    if addr == 0 {
+        return "NULL".into();
     }
-    fn strace(c: &Call<'_>, i: usize) -> String {
-        let addr = c.raw[i];
-        if addr == 0 {
-            return "NULL".into();
-        }
-        let mut n = 0u64;
-        while n < 4096 && c.t.read_val::<u64>(addr.wrapping_add(n * 8)).is_ok_and(|p| p != 0) {
-            n += 1;
-        }
-        format!("{addr:#x} /* {n} vars */")
+    let mut n = 0u64;
+    while n < 4096 && c.t.read_val::<u64>(addr.wrapping_add(n * 8)).is_ok_and(|p| p != 0) {
+        n += 1;
     }
+    format!("{addr:#x} /* {n} vars */")
 }
+
+super::args::call_arg!(/// The `envp` of `execve`: printed as strace does, `0x7ffd... /* 39 vars */`.
+    Envp(u64), envp_str);
 
 /// Replace the process image with the program `pathname`.
 #[syscall]
