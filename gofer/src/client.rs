@@ -6,17 +6,23 @@
 //!   ...), or the gofer's own verdict on a bad request (`EINVAL` for a bad
 //!   name or flag, `EBADF` for an unknown handle, `ESTALE` when a file was
 //!   replaced between walk and open);
-//! - `EIO` when the transport is broken: the gofer died, closed the socket,
-//!   or sent a reply that does not decode. The sentry should treat `EIO` from
-//!   a previously healthy client as fatal for file access.
+//! - a broken transport (the gofer died, closed the socket, or sent a reply
+//!   that does not decode or does not answer the request) is not the
+//!   application's error: the client marks itself broken, tells the hook
+//!   the sentry installed ([`GoferClient::on_broken`], which ends the
+//!   sandbox with a message), and answers `EIO` to this and every later
+//!   call, without touching the socket again.
 
 use std::os::fd::{AsFd, OwnedFd};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use abi::Errno;
 
 use crate::protocol::{self, Reply, Request, MAX_MSG, MAX_WALK};
 use crate::sys;
+
+/// What the client calls when its transport breaks, with the reason.
+type BrokenHook = Box<dyn Fn(&str) + Send + Sync>;
 
 /// A file the gofer holds open for the sentry (an index into its table).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -98,6 +104,10 @@ pub struct WalkedDir {
 /// Handle numbers are never reused within a connection.
 pub struct GoferClient {
     conn: Mutex<Conn>,
+    /// Why the transport broke, once it has.
+    broken: OnceLock<String>,
+    /// Told once, when the transport breaks.
+    hook: OnceLock<BrokenHook>,
 }
 
 /// The socket and what goes with it, under one lock.
@@ -112,7 +122,38 @@ struct Conn {
 impl GoferClient {
     /// Wrap a connected `SOCK_SEQPACKET` socket.
     pub fn new(sock: OwnedFd) -> GoferClient {
-        GoferClient { conn: Mutex::new(Conn { sock, buf: vec![0u8; MAX_MSG], pinned: None }) }
+        GoferClient {
+            conn: Mutex::new(Conn { sock, buf: vec![0u8; MAX_MSG], pinned: None }),
+            broken: OnceLock::new(),
+            hook: OnceLock::new(),
+        }
+    }
+
+    /// Call `hook` with the reason when the transport breaks (once; a
+    /// second hook is ignored).
+    pub fn on_broken(&self, hook: impl Fn(&str) + Send + Sync + 'static) {
+        let _ = self.hook.set(Box::new(hook));
+    }
+
+    /// Why the transport broke, if it has.
+    pub fn broken(&self) -> Option<&str> {
+        self.broken.get().map(String::as_str)
+    }
+
+    /// A reply of the wrong kind for its request: the protocol is broken.
+    fn mismatch(&self) -> Errno {
+        self.transport("the gofer's reply does not answer the request".into())
+    }
+
+    /// Record that the transport broke (`why`), tell the hook the first
+    /// time, and give the errno the call answers.
+    fn transport(&self, why: String) -> Errno {
+        if self.broken.set(why).is_ok() {
+            if let (Some(hook), Some(why)) = (self.hook.get(), self.broken.get()) {
+                hook(why);
+            }
+        }
+        Errno::EIO
     }
 
     /// One exchange: send `req`, wait for its reply and the descriptor that
@@ -124,6 +165,9 @@ impl GoferClient {
     /// idle while the caller waits, costs a few microseconds, and waking it
     /// on another CPU tens (measured on a 2-vCPU VM: ~75 us per exchange).
     fn call(&self, req: &Request) -> Result<(Reply, Option<OwnedFd>), Errno> {
+        if self.broken.get().is_some() {
+            return Err(Errno::EIO);
+        }
         let msg = req.encode();
         if msg.len() > MAX_MSG {
             return Err(Errno::EINVAL);
@@ -146,22 +190,26 @@ impl GoferClient {
         let sent = sys::send_msg(sock, &msg, None);
         if pinning {
             // The pin's reply comes first; what it says does not matter.
-            sys::recv_msg(sock, &mut conn.buf).map_err(|_| Errno::EIO)?;
+            sys::recv_msg(sock, &mut conn.buf).map_err(|e| self.transport(format!("receiving from the gofer: {e}")))?;
         }
-        sent.map_err(|_| Errno::EIO)?;
-        let received = sys::recv_msg(sock, &mut conn.buf).map_err(|_| Errno::EIO)?;
-        if received.len == 0 || received.truncated || received.fds_truncated {
-            return Err(Errno::EIO);
+        sent.map_err(|e| self.transport(format!("sending to the gofer: {e}")))?;
+        let received =
+            sys::recv_msg(sock, &mut conn.buf).map_err(|e| self.transport(format!("receiving from the gofer: {e}")))?;
+        if received.len == 0 {
+            return Err(self.transport("the gofer closed its connection".into()));
+        }
+        if received.truncated || received.fds_truncated {
+            return Err(self.transport("the gofer sent a reply larger than the protocol allows".into()));
         }
         let mut fds = received.fds.into_iter();
         let fd = fds.next();
         if fds.next().is_some() {
-            return Err(Errno::EIO);
+            return Err(self.transport("the gofer sent more than one descriptor with a reply".into()));
         }
         match Reply::decode(&conn.buf[..received.len]) {
             Ok(Reply::Error(e)) => Err(Errno::from_i32(e).unwrap_or(Errno::EIO)),
             Ok(rep) => Ok((rep, fd)),
-            Err(_) => Err(Errno::EIO),
+            Err(_) => Err(self.transport("the gofer sent a reply that does not decode".into())),
         }
     }
 
@@ -169,7 +217,7 @@ impl GoferClient {
     fn call_nofd(&self, req: &Request) -> Result<Reply, Errno> {
         match self.call(req)? {
             (rep, None) => Ok(rep),
-            (_, Some(_)) => Err(Errno::EIO),
+            (_, Some(_)) => Err(self.mismatch()),
         }
     }
 
@@ -177,7 +225,7 @@ impl GoferClient {
     fn call_one(&self, req: &Request) -> Result<(Handle, Attr), Errno> {
         match self.call_nofd(req)? {
             Reply::Handles(v) if v.len() == 1 => Ok(v[0]),
-            _ => Err(Errno::EIO),
+            _ => Err(self.mismatch()),
         }
     }
 
@@ -185,7 +233,7 @@ impl GoferClient {
     fn call_ok(&self, req: &Request) -> Result<(), Errno> {
         match self.call_nofd(req)? {
             Reply::Ok => Ok(()),
-            _ => Err(Errno::EIO),
+            _ => Err(self.mismatch()),
         }
     }
 
@@ -222,7 +270,7 @@ impl GoferClient {
             let req = Request::Walk { dir: from, names: chunk.iter().map(|n| n.to_vec()).collect() };
             let got = match self.call_nofd(&req) {
                 Ok(Reply::Handles(v)) if !v.is_empty() && v.len() <= chunk.len() => v,
-                Ok(_) => return Err(Errno::EIO),
+                Ok(_) => return Err(self.mismatch()),
                 Err(e) if out.is_empty() => return Err(e),
                 Err(_) => return Ok(out),
             };
@@ -249,7 +297,7 @@ impl GoferClient {
         let req = Request::WalkDirs { dir, names: names.iter().map(|n| n.to_vec()).collect() };
         match self.call_nofd(&req)? {
             Reply::WalkedDirs(v) if !v.is_empty() && v.len() <= names.len() => Ok(v),
-            _ => Err(Errno::EIO),
+            _ => Err(self.mismatch()),
         }
     }
 
@@ -257,7 +305,7 @@ impl GoferClient {
     pub fn getattr(&self, h: Handle) -> Result<Attr, Errno> {
         match self.call_nofd(&Request::GetAttr { h })? {
             Reply::Attr(a) => Ok(a),
-            _ => Err(Errno::EIO),
+            _ => Err(self.mismatch()),
         }
     }
 
@@ -275,7 +323,7 @@ impl GoferClient {
     pub fn open(&self, h: Handle, flags: u32) -> Result<OwnedFd, Errno> {
         match self.call(&Request::Open { h, flags })? {
             (Reply::Opened, Some(fd)) => Ok(fd),
-            _ => Err(Errno::EIO),
+            _ => Err(self.mismatch()),
         }
     }
 
@@ -292,11 +340,11 @@ impl GoferClient {
                         return Ok(out);
                     }
                     if stuck {
-                        return Err(Errno::EIO);
+                        return Err(self.transport("the gofer's directory listing does not advance".into()));
                     }
                     cookie = next;
                 }
-                _ => return Err(Errno::EIO),
+                _ => return Err(self.mismatch()),
             }
         }
     }
@@ -305,7 +353,7 @@ impl GoferClient {
     pub fn readlink(&self, h: Handle) -> Result<Vec<u8>, Errno> {
         match self.call_nofd(&Request::ReadLink { h })? {
             Reply::Target(t) => Ok(t),
-            _ => Err(Errno::EIO),
+            _ => Err(self.mismatch()),
         }
     }
 
@@ -313,7 +361,7 @@ impl GoferClient {
     pub fn statfs(&self, h: Handle) -> Result<abi::types::Statfs, Errno> {
         match self.call_nofd(&Request::StatFs { h })? {
             Reply::StatFs(s) => Ok(s),
-            _ => Err(Errno::EIO),
+            _ => Err(self.mismatch()),
         }
     }
 
@@ -334,7 +382,7 @@ impl GoferClient {
         }
         match self.call(&Request::Create { dir, name: name.to_vec(), mode, flags })? {
             (Reply::Created(h, a), Some(fd)) => Ok((h, a, fd)),
-            _ => Err(Errno::EIO),
+            _ => Err(self.mismatch()),
         }
     }
 
@@ -391,7 +439,7 @@ impl GoferClient {
     pub fn getxattr(&self, h: Handle, name: &[u8]) -> Result<Vec<u8>, Errno> {
         match self.call_nofd(&Request::GetXattr { h, name: name.to_vec() })? {
             Reply::Xattr(v) => Ok(v),
-            _ => Err(Errno::EIO),
+            _ => Err(self.mismatch()),
         }
     }
 
@@ -399,7 +447,7 @@ impl GoferClient {
     pub fn listxattr(&self, h: Handle) -> Result<Vec<Vec<u8>>, Errno> {
         match self.call_nofd(&Request::ListXattr { h })? {
             Reply::XattrNames(v) => Ok(v),
-            _ => Err(Errno::EIO),
+            _ => Err(self.mismatch()),
         }
     }
 
@@ -421,5 +469,31 @@ impl GoferClient {
     /// uid/gid, mode, size, times; the first failure stops and is returned.
     pub fn setattr(&self, h: Handle, attr: &SetAttr) -> Result<(), Errno> {
         self.call_ok(&Request::SetAttr { h, attr: *attr })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    #[test]
+    fn a_closed_connection_breaks_the_client_once_and_for_all() {
+        let (ours, theirs) = sys::seqpacket_pair().expect("socketpair");
+        drop(theirs);
+        let client = GoferClient::new(ours);
+        let told = Arc::new(AtomicUsize::new(0));
+        let t = told.clone();
+        client.on_broken(move |_| {
+            t.fetch_add(1, Ordering::Relaxed);
+        });
+
+        let first = client.attach().err();
+        let second = client.getattr(Handle(0)).err();
+
+        assert_eq!((first, second), (Some(Errno::EIO), Some(Errno::EIO)));
+        assert!(client.broken().is_some_and(|why| why.contains("gofer")), "{:?}", client.broken());
+        assert_eq!(told.load(Ordering::Relaxed), 1);
     }
 }

@@ -1,7 +1,7 @@
 //! Bringing the sandbox up: memory, platform, mounts, the first task.
 
 use std::os::fd::OwnedFd;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 
 use abi::consts::*;
 use abi::Errno;
@@ -60,11 +60,41 @@ fn ensure_path(vfs: &Vfs, path: &[u8]) -> Result<Location, SandboxError> {
     Ok(cur)
 }
 
+/// Ends the sandbox when a gofer connection breaks (the gofer died or
+/// spoke out of protocol): that is the sandbox's failure, not an error of
+/// the application's, so every process is killed and [`run`] returns the
+/// reason instead of the program's status.
+#[derive(Default)]
+struct Teardown {
+    reason: OnceLock<String>,
+    kernel: OnceLock<Weak<Kernel>>,
+}
+
+impl Teardown {
+    fn fail(&self, why: &str) {
+        let _ = self.reason.set(why.to_string());
+        if let Some(k) = self.kernel.get().and_then(Weak::upgrade) {
+            k.log(&format!("bulwark: {why}: ending the sandbox"));
+            for p in k.all_processes() {
+                p.group_exit(TaskExit::Signal(SIGKILL as i32));
+            }
+        }
+    }
+
+    /// A client whose broken transport ends the sandbox.
+    fn client(self: &Arc<Self>, sock: OwnedFd) -> Arc<gofer::GoferClient> {
+        let client = Arc::new(gofer::GoferClient::new(sock));
+        let t = self.clone();
+        client.on_broken(move |why| t.fail(why));
+        client
+    }
+}
+
 /// The `--bind` and `--tmpfs` mounts, in order.
-fn extra_mounts(vfs: &Vfs, binds: Vec<crate::Bind>, tmpfs: &[Vec<u8>]) -> Result<(), SandboxError> {
+fn extra_mounts(vfs: &Vfs, binds: Vec<crate::Bind>, tmpfs: &[Vec<u8>], td: &Arc<Teardown>) -> Result<(), SandboxError> {
     for b in binds {
         let name = String::from_utf8_lossy(&b.dst).into_owned();
-        let client = Arc::new(gofer::GoferClient::new(b.gofer));
+        let client = td.client(b.gofer);
         // The host may change a bind mount behind our back: revalidate.
         let opts = GoferFsOptions { writable: !b.readonly, revalidate: true };
         let fs = GoferFs::with_options(client, next_dev(), opts).map_err(|e| gofer_err(&format!("bind {name}"), e))?;
@@ -79,8 +109,13 @@ fn extra_mounts(vfs: &Vfs, binds: Vec<crate::Bind>, tmpfs: &[Vec<u8>]) -> Result
 }
 
 /// The file systems of the sandbox: the root, /dev, /dev/shm, /proc, /tmp.
-fn build_mounts(cfg_overlay: bool, gofer: OwnedFd, procfs: &Arc<ProcFs>) -> Result<Arc<Vfs>, SandboxError> {
-    let client = Arc::new(gofer::GoferClient::new(gofer));
+fn build_mounts(
+    cfg_overlay: bool,
+    gofer: OwnedFd,
+    procfs: &Arc<ProcFs>,
+    td: &Arc<Teardown>,
+) -> Result<Arc<Vfs>, SandboxError> {
+    let client = td.client(gofer);
     let (root, fstype): (InodeRef, &str) = if cfg_overlay {
         let lower = GoferFs::new(client, next_dev()).map_err(|e| gofer_err("attaching the root", e))?;
         let upper = Tmpfs::new(next_dev(), S_IFDIR | 0o755, 0, 0);
@@ -198,9 +233,10 @@ pub fn run(cfg: Config) -> Result<TaskExit, SandboxError> {
     mf.set_limit(cfg.memory_limit);
     let platform = platform::new(&cfg.platform, mf.raw_fd())?;
     let procfs = ProcFs::new(next_dev());
-    let vfs = build_mounts(cfg.overlay, cfg.gofer, &procfs)?;
+    let teardown = Arc::new(Teardown::default());
+    let vfs = build_mounts(cfg.overlay, cfg.gofer, &procfs, &teardown)?;
     mount_tmp(&vfs, cfg.readonly)?;
-    extra_mounts(&vfs, cfg.binds, &cfg.tmpfs)?;
+    extra_mounts(&vfs, cfg.binds, &cfg.tmpfs, &teardown)?;
     crate::fs::sys::cgroup_limit_files(&vfs, cfg.pids_limit, cfg.memory_limit)
         .map_err(|e| gofer_err("/sys/fs/cgroup", e))?;
     if cfg.readonly {
@@ -218,6 +254,7 @@ pub fn run(cfg: Config) -> Result<TaskExit, SandboxError> {
         None
     };
     let kernel = Kernel::new(mf, platform, vfs.clone(), &cfg.hostname, strace, cfg.debug_log);
+    let _ = teardown.kernel.set(Arc::downgrade(&kernel));
     kernel.pids.set_max(cfg.pids_limit);
     procfs.set_kernel(&kernel);
     if let Some(release) = cfg.release {
@@ -293,5 +330,8 @@ pub fn run(cfg: Config) -> Result<TaskExit, SandboxError> {
         }
         None => exit,
     };
+    if let Some(why) = teardown.reason.get() {
+        return Err(SandboxError::Gofer(why.clone()));
+    }
     Ok(status)
 }
