@@ -61,7 +61,7 @@ impl UserType for Flock {
 super::args::named_arg!(/// A `flock` operation: `LOCK_SH`, `LOCK_EX` or `LOCK_UN`, with `LOCK_NB`.
 FlockOp(i32), |v| {
     let names = [(LOCK_SH, "LOCK_SH"), (LOCK_EX, "LOCK_EX"), (LOCK_UN, "LOCK_UN"), (LOCK_NB, "LOCK_NB")];
-    super::file::flag_names(u64::from(v as u32), &names.map(|(bit, n)| (bit.unsigned_abs().into(), n)))
+    super::args::flag_names(u64::from(v as u32), &names.map(|(bit, n)| (bit.unsigned_abs().into(), n)))
 });
 
 /// Whether `cmd` is an `fcntl` record-lock command this module handles.

@@ -3,14 +3,16 @@
 pub mod args;
 mod copy;
 mod creds;
+mod d_path;
 mod epoll;
 mod eventfd;
 mod fadvise;
+mod fcntl;
 mod fhandle;
 mod file;
-mod fs;
 mod futex;
 mod inotify;
+mod ioctl;
 mod lock;
 mod memfd;
 mod mm;
@@ -22,11 +24,15 @@ mod pipe;
 mod poll;
 mod process;
 mod random;
+mod read_write;
+mod readdir;
 mod rseq;
 mod signal;
 mod signalfd;
 mod socket;
 mod splice;
+mod stat;
+mod statfs;
 mod sync;
 pub mod sys;
 mod sysv;
@@ -35,6 +41,7 @@ mod time;
 mod timerfd;
 mod timers;
 mod tty;
+mod utimes;
 mod xattr;
 
 use std::sync::Arc;
@@ -99,4 +106,9 @@ pub(super) fn install_anon(t: &Task, file: crate::vfs::FileRef, flags: u32, name
     let desc =
         FileDescription::new_anon(file, None, O_RDWR | (flags & O_NONBLOCK), format!("anon_inode:{name}").into_bytes());
     install(t, desc, flags & O_CLOEXEC != 0).map(|fd| fd as u64)
+}
+
+/// A new descriptor as a call's result (descriptors are never negative).
+pub(super) fn fd_result(fd: i32) -> u64 {
+    u64::from(fd.unsigned_abs())
 }

@@ -1,14 +1,15 @@
-//! mknod, mknodat.
+//! mkdir, mknod, symlink, unlink, rmdir, rename and link, as Linux's
+//! fs/namei.c.
 
 use abi::consts::*;
 use abi::Errno;
 
 use sentry_macros::syscall;
 
-use super::args::{file_mode, Call, DirFd, SysArg, UserCStr};
-use super::dir_of;
+use super::args::{file_mode, AtFlags, Call, DirFd, Mode, RenameFlags, SysArg, UserCStr};
+use super::{dir_of, resolve_at};
 use crate::kernel::Task;
-use crate::vfs::{may_access, CreateAttr, KResult, NodeKind};
+use crate::vfs::{may_access, CreateAttr, InodeAttr, KResult, Location, NodeKind};
 
 super::args::named_arg!(/// A node's type and permissions (`mknod`'s mode), printed as strace
     /// does: `S_IFIFO|0644`.
@@ -82,6 +83,297 @@ pub fn mknod(t: &mut Task, pathname: UserCStr, mode: NodeMode, dev: Dev<1>) -> K
 pub fn mknodat(t: &mut Task, dirfd: DirFd, pathname: UserCStr, mode: NodeMode, dev: Dev<2>) -> KResult<u64> {
     let p = pathname.read(t)?;
     do_mknod(t, dirfd.0, &p, mode.0, u64::from(dev.0))
+}
+
+/// Resolve the parent of a name to create or remove, checking write and
+/// search permission on it and that its mount is writable.
+fn parent_for_change(t: &Task, dirfd: i32, path: &[u8]) -> KResult<crate::vfs::Resolved> {
+    let fs = t.fs();
+    let start = if path.first() == Some(&b'/') { fs.root.clone() } else { dir_of(t, dirfd)? };
+    let r = t.k.vfs.resolve_parent(&fs.root, &start, path, &t.creds())?;
+    Ok(r)
+}
+
+fn check_writable_dir(t: &Task, loc: &Location) -> KResult<()> {
+    let at = loc.inode().attr()?;
+    may_access(&at, &t.creds(), W_OK | X_OK)?;
+    if loc.mount.readonly() {
+        return Err(Errno::EROFS);
+    }
+    Ok(())
+}
+
+fn do_mknode(t: &Task, dirfd: i32, path: &[u8], kind: NodeKind, mode: u32) -> KResult<u64> {
+    let r = parent_for_change(t, dirfd, path)?;
+    if r.name == b"." || r.name == b".." {
+        return Err(Errno::EEXIST);
+    }
+    if r.trailing_slash && kind != NodeKind::Directory {
+        return Err(Errno::ENOENT);
+    }
+    if r.parent.dentry.child(&r.name).is_ok() {
+        return Err(Errno::EEXIST);
+    }
+    check_writable_dir(t, &r.parent)?;
+    let creds = t.creds();
+    let umask = t.fs().umask;
+    let ftype = match kind {
+        NodeKind::Directory => S_IFDIR,
+        NodeKind::Symlink(_) => S_IFLNK,
+        _ => S_IFREG,
+    };
+    let perm = if ftype == S_IFLNK { 0o777 } else { mode & 0o7777 & !umask };
+    r.parent.inode().create(&r.name, kind, CreateAttr { mode: ftype | perm, uid: creds.fsuid, gid: creds.fsgid })?;
+    r.parent.dentry.invalidate(&r.name);
+    crate::fs::inotify::notify_create(&r.parent, &r.name, ftype == S_IFDIR);
+    Ok(0)
+}
+
+/// Make a directory.
+#[syscall]
+pub fn mkdir(t: &mut Task, pathname: UserCStr, mode: Mode) -> KResult<u64> {
+    let p = pathname.read(t)?;
+    do_mknode(t, AT_FDCWD, &p, NodeKind::Directory, mode.0)
+}
+
+/// `mkdir` relative to a directory descriptor.
+#[syscall]
+pub fn mkdirat(t: &mut Task, dirfd: DirFd, pathname: UserCStr, mode: Mode) -> KResult<u64> {
+    let p = pathname.read(t)?;
+    do_mknode(t, dirfd.0, &p, NodeKind::Directory, mode.0)
+}
+
+/// Make a symbolic link `linkpath` to `target`.
+#[syscall]
+pub fn symlink(t: &mut Task, target: UserCStr, linkpath: UserCStr) -> KResult<u64> {
+    let target = target.read(t)?;
+    let p = linkpath.read(t)?;
+    if target.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    do_mknode(t, AT_FDCWD, &p, NodeKind::Symlink(target), 0o777)
+}
+
+/// `symlink` relative to a directory descriptor.
+#[syscall]
+pub fn symlinkat(t: &mut Task, target: UserCStr, newdirfd: DirFd, linkpath: UserCStr) -> KResult<u64> {
+    let target = target.read(t)?;
+    let p = linkpath.read(t)?;
+    if target.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    do_mknode(t, newdirfd.0, &p, NodeKind::Symlink(target), 0o777)
+}
+
+/// The sticky-bit rule: in a sticky directory only the owner of the file or
+/// of the directory (or root) may remove or rename it.
+fn check_sticky(t: &Task, dir: &Location, victim: &InodeAttr) -> KResult<()> {
+    let dattr = dir.inode().attr()?;
+    let creds = t.creds();
+    if dattr.mode & S_ISVTX != 0 && creds.fsuid != 0 && creds.fsuid != victim.uid && creds.fsuid != dattr.uid {
+        return Err(Errno::EPERM);
+    }
+    Ok(())
+}
+
+fn do_unlink(t: &Task, dirfd: i32, path: &[u8], dir: bool) -> KResult<u64> {
+    let r = parent_for_change(t, dirfd, path)?;
+    if dir {
+        if r.name == b"." {
+            return Err(Errno::EINVAL);
+        }
+        if r.name == b".." {
+            return Err(Errno::ENOTEMPTY);
+        }
+    } else if r.name == b"." || r.name == b".." {
+        return Err(Errno::EISDIR);
+    }
+    let victim = r.parent.dentry.child(&r.name)?;
+    let vattr = victim.inode.attr()?;
+    if !dir && r.trailing_slash {
+        return Err(if vattr.is_dir() { Errno::EISDIR } else { Errno::ENOTDIR });
+    }
+    check_writable_dir(t, &r.parent)?;
+    check_sticky(t, &r.parent, &vattr)?;
+    // A mount point cannot be removed.
+    let vloc = Location { mount: r.parent.mount.clone(), dentry: victim.clone() };
+    if !std::sync::Arc::ptr_eq(&t.k.vfs.cross_down(vloc).dentry, &victim) {
+        return Err(Errno::EBUSY);
+    }
+    r.parent.inode().unlink(&r.name, dir)?;
+    crate::fs::inotify::notify_unlink(&r.parent, &r.name, &vattr);
+    r.parent.dentry.remove_child(&r.name);
+    Ok(0)
+}
+
+/// Remove a name.
+#[syscall]
+pub fn unlink(t: &mut Task, pathname: UserCStr) -> KResult<u64> {
+    let p = pathname.read(t)?;
+    do_unlink(t, AT_FDCWD, &p, false)
+}
+
+/// Remove an empty directory.
+#[syscall]
+pub fn rmdir(t: &mut Task, pathname: UserCStr) -> KResult<u64> {
+    let p = pathname.read(t)?;
+    do_unlink(t, AT_FDCWD, &p, true)
+}
+
+/// `unlink`, or `rmdir` with `AT_REMOVEDIR`, relative to a directory
+/// descriptor.
+#[syscall]
+pub fn unlinkat(t: &mut Task, dirfd: DirFd, pathname: UserCStr, flags: AtFlags) -> KResult<u64> {
+    let flags = flags.0;
+    if flags & !AT_REMOVEDIR != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let p = pathname.read(t)?;
+    do_unlink(t, dirfd.0, &p, flags & AT_REMOVEDIR != 0)
+}
+
+fn is_ancestor(anc: &Location, loc: &Location) -> bool {
+    if !std::sync::Arc::ptr_eq(&anc.mount, &loc.mount) {
+        return false;
+    }
+    let mut cur = Some(loc.dentry.clone());
+    while let Some(d) = cur {
+        if std::sync::Arc::ptr_eq(&d, &anc.dentry) {
+            return true;
+        }
+        cur = d.parent();
+    }
+    false
+}
+
+fn do_rename(t: &Task, olddirfd: i32, old: &[u8], newdirfd: i32, new: &[u8], flags: u32) -> KResult<u64> {
+    if flags & !(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT) != 0
+        || (flags & RENAME_EXCHANGE != 0 && flags & (RENAME_NOREPLACE | RENAME_WHITEOUT) != 0)
+    {
+        return Err(Errno::EINVAL);
+    }
+    if flags & RENAME_WHITEOUT != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let ro = parent_for_change(t, olddirfd, old)?;
+    let rn = parent_for_change(t, newdirfd, new)?;
+    for n in [&ro.name, &rn.name] {
+        if n.as_slice() == b"." || n.as_slice() == b".." {
+            return Err(Errno::EBUSY);
+        }
+    }
+    if !std::sync::Arc::ptr_eq(&ro.parent.mount, &rn.parent.mount) {
+        return Err(Errno::EXDEV);
+    }
+    let src = ro.parent.dentry.child(&ro.name)?;
+    let sattr = src.inode.attr()?;
+    if (ro.trailing_slash || rn.trailing_slash) && !sattr.is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    check_writable_dir(t, &ro.parent)?;
+    check_writable_dir(t, &rn.parent)?;
+    check_sticky(t, &ro.parent, &sattr)?;
+    let src_loc = Location { mount: ro.parent.mount.clone(), dentry: src.clone() };
+    if sattr.is_dir() && is_ancestor(&src_loc, &rn.parent) {
+        return Err(Errno::EINVAL);
+    }
+    if let Ok(dst) = rn.parent.dentry.child(&rn.name) {
+        if std::sync::Arc::ptr_eq(&dst.inode, &src.inode)
+            || dst.inode.attr()?.ino == sattr.ino && dst.inode.attr()?.dev == sattr.dev
+        {
+            return Ok(0);
+        }
+        check_sticky(t, &rn.parent, &dst.inode.attr()?)?;
+        let dst_loc = Location { mount: rn.parent.mount.clone(), dentry: dst };
+        if flags & RENAME_EXCHANGE != 0 && is_ancestor(&dst_loc, &ro.parent) {
+            return Err(Errno::EINVAL);
+        }
+    } else if flags & RENAME_EXCHANGE != 0 {
+        return Err(Errno::ENOENT);
+    }
+    ro.parent.inode().rename(&ro.name, rn.parent.inode(), &rn.name, flags)?;
+    crate::fs::inotify::notify_rename(&ro.parent, &ro.name, &rn.parent, &rn.name, &sattr);
+    if flags & RENAME_EXCHANGE != 0 {
+        ro.parent.dentry.invalidate(&ro.name);
+        rn.parent.dentry.invalidate(&rn.name);
+    } else {
+        // The moved dentry keeps serving open files and working
+        // directories under its new path; a file renamed over is gone from
+        // the tree like an unlinked one.
+        ro.parent.dentry.move_child(&ro.name, &rn.parent.dentry, &rn.name);
+    }
+    Ok(0)
+}
+
+/// Rename a file.
+#[syscall]
+pub fn rename(t: &mut Task, oldpath: UserCStr, newpath: UserCStr) -> KResult<u64> {
+    let (o, n) = (oldpath.read(t)?, newpath.read(t)?);
+    do_rename(t, AT_FDCWD, &o, AT_FDCWD, &n, 0)
+}
+
+/// `rename` relative to directory descriptors.
+#[syscall]
+pub fn renameat(t: &mut Task, olddirfd: DirFd, oldpath: UserCStr, newdirfd: DirFd, newpath: UserCStr) -> KResult<u64> {
+    let (o, n) = (oldpath.read(t)?, newpath.read(t)?);
+    do_rename(t, olddirfd.0, &o, newdirfd.0, &n, 0)
+}
+
+/// `renameat` with `RENAME_NOREPLACE`, `RENAME_EXCHANGE`, `RENAME_WHITEOUT`.
+#[syscall]
+pub fn renameat2(
+    t: &mut Task,
+    olddirfd: DirFd,
+    oldpath: UserCStr,
+    newdirfd: DirFd,
+    newpath: UserCStr,
+    flags: RenameFlags,
+) -> KResult<u64> {
+    let (o, n) = (oldpath.read(t)?, newpath.read(t)?);
+    do_rename(t, olddirfd.0, &o, newdirfd.0, &n, flags.0)
+}
+
+fn do_link(t: &Task, olddirfd: i32, old: &[u8], newdirfd: i32, new: &[u8], flags: u32) -> KResult<u64> {
+    if flags & !(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let src = resolve_at(t, olddirfd, old, flags & AT_SYMLINK_FOLLOW != 0, flags & AT_EMPTY_PATH != 0)?;
+    if src.inode().attr()?.is_dir() {
+        return Err(Errno::EPERM);
+    }
+    let r = parent_for_change(t, newdirfd, new)?;
+    if r.name == b"." || r.name == b".." || r.parent.dentry.child(&r.name).is_ok() {
+        return Err(Errno::EEXIST);
+    }
+    if !std::sync::Arc::ptr_eq(&src.mount, &r.parent.mount) {
+        return Err(Errno::EXDEV);
+    }
+    check_writable_dir(t, &r.parent)?;
+    r.parent.inode().link(&r.name, src.inode())?;
+    crate::fs::inotify::notify_link(&r.parent, &r.name, src.inode());
+    r.parent.dentry.invalidate(&r.name);
+    Ok(0)
+}
+
+/// Make a new name `newpath` for the file `oldpath`.
+#[syscall]
+pub fn link(t: &mut Task, oldpath: UserCStr, newpath: UserCStr) -> KResult<u64> {
+    let (o, n) = (oldpath.read(t)?, newpath.read(t)?);
+    do_link(t, AT_FDCWD, &o, AT_FDCWD, &n, 0)
+}
+
+/// `link` relative to directory descriptors.
+#[syscall]
+pub fn linkat(
+    t: &mut Task,
+    olddirfd: DirFd,
+    oldpath: UserCStr,
+    newdirfd: DirFd,
+    newpath: UserCStr,
+    flags: AtFlags,
+) -> KResult<u64> {
+    let (o, n) = (oldpath.read(t)?, newpath.read(t)?);
+    do_link(t, olddirfd.0, &o, newdirfd.0, &n, flags.0)
 }
 
 #[cfg(test)]

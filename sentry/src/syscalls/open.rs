@@ -1,5 +1,6 @@
-//! openat2 (with RESOLVE_*), O_TMPFILE opens, close_range, fchmodat2 and
-//! fallocate, as Linux's fs/open.c.
+//! open, openat, creat, openat2 (with RESOLVE_*), close, close_range,
+//! access, chdir, chmod, chown, truncate, ftruncate and fallocate, as
+//! Linux's fs/open.c.
 
 use std::sync::{Arc, Mutex};
 
@@ -9,13 +10,17 @@ use abi::Errno;
 use sentry_macros::syscall;
 use zerocopy::FromBytes;
 
+use super::args::flag_names;
 use super::args::{
-    octal, open_flags_str, AtFlags, CloseRangeFlags, DirFd, Fd, Mode, UserBytes, UserCStr, UserPtr, UserType,
+    octal, open_flags_str, AccessMode, AtFlags, CloseRangeFlags, DirFd, Fd, Mode, OpenFlags, OpenMode, UserBytes,
+    UserCStr, UserPtr, UserType,
 };
-use super::file::{fd_result, flag_names};
-use super::{dir_of, file_of, resolve_at};
+use super::fd_result;
+use super::{dir_of, fd_limit, file_of, resolve_at};
 use crate::kernel::Task;
-use crate::vfs::{lock, may_access, CreateAttr, Dentry, FileDescription, KResult, Location, ResolveOpts, SetAttr};
+use crate::vfs::{
+    lock, may_access, CreateAttr, Dentry, FileDescription, FileOps, KResult, Location, NodeKind, ResolveOpts, SetAttr,
+};
 
 const RESOLVE_NO_XDEV: u64 = 0x01;
 
@@ -130,7 +135,7 @@ pub fn openat2(t: &mut Task, dirfd: DirFd, pathname: UserCStr, how: UserPtr<Open
     };
     let path = pathname.read(t)?;
     let mode = u32::try_from(how.mode).map_err(|_| Errno::EINVAL)?;
-    super::file::do_open_with(t, dirfd.0, &path, flags, mode, &opts).map(fd_result)
+    do_open_with(t, dirfd.0, &path, flags, mode, &opts).map(fd_result)
 }
 
 /// `open(dir, O_TMPFILE | O_WRONLY or O_RDWR, mode)`: an unnamed regular
@@ -212,7 +217,7 @@ pub fn fchmodat2(t: &mut Task, dirfd: DirFd, pathname: UserCStr, mode: Mode, fla
         // Linux keeps a symlink's mode fixed.
         return Err(Errno::EOPNOTSUPP);
     }
-    super::fs::do_chmod(t, &loc, mode.0)
+    do_chmod(t, &loc, mode.0)
 }
 
 super::args::named_arg!(/// `fallocate` mode bits (`FALLOC_FL_*`).
@@ -259,4 +264,356 @@ pub fn fallocate(t: &mut Task, fd: Fd, mode: FallocMode, offset: i64, len: i64) 
         0 | FALLOC_FL_KEEP_SIZE => Ok(0),
         _ => Err(Errno::EOPNOTSUPP),
     }
+}
+
+fn do_access(t: &Task, dirfd: i32, pathname: UserCStr, mode: u32, flags: u32) -> KResult<u64> {
+    if mode & !7 != 0 || flags & !(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let p = pathname.read(t)?;
+    let loc = resolve_at(t, dirfd, &p, flags & AT_SYMLINK_NOFOLLOW == 0, flags & AT_EMPTY_PATH != 0)?;
+    let at = loc.inode().attr()?;
+    // access(2) checks with the real ids unless AT_EACCESS.
+    let mut creds = t.creds();
+    if flags & AT_EACCESS == 0 {
+        creds.fsuid = creds.uid;
+        creds.fsgid = creds.gid;
+    }
+    if mode & W_OK != 0 && loc.mount.readonly() && !matches!(at.file_type(), S_IFCHR | S_IFBLK | S_IFIFO | S_IFSOCK) {
+        return Err(Errno::EROFS);
+    }
+    may_access(&at, &creds, mode)?;
+    Ok(0)
+}
+
+/// Whether the caller's real ids may access `pathname` as `mode` says.
+#[syscall]
+pub fn access(t: &mut Task, pathname: UserCStr, mode: AccessMode) -> KResult<u64> {
+    do_access(t, AT_FDCWD, pathname, mode.0, 0)
+}
+
+/// `access` relative to a directory descriptor.
+#[syscall]
+pub fn faccessat(t: &mut Task, dirfd: DirFd, pathname: UserCStr, mode: AccessMode) -> KResult<u64> {
+    do_access(t, dirfd.0, pathname, mode.0, 0)
+}
+
+/// `faccessat` with `AT_EACCESS`, `AT_SYMLINK_NOFOLLOW` and `AT_EMPTY_PATH`.
+#[syscall]
+pub fn faccessat2(t: &mut Task, dirfd: DirFd, pathname: UserCStr, mode: AccessMode, flags: AtFlags) -> KResult<u64> {
+    do_access(t, dirfd.0, pathname, mode.0, flags.0)
+}
+
+fn set_cwd(t: &Task, loc: Location) -> KResult<u64> {
+    let at = loc.inode().attr()?;
+    if !at.is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    may_access(&at, &t.creds(), X_OK)?;
+    lock(&t.fsc).cwd = loc;
+    Ok(0)
+}
+
+/// Change the working directory.
+#[syscall]
+pub fn chdir(t: &mut Task, path: UserCStr) -> KResult<u64> {
+    let p = path.read(t)?;
+    let loc = resolve_at(t, AT_FDCWD, &p, true, false)?;
+    set_cwd(t, loc)
+}
+
+/// Change the working directory to the directory open at `fd`.
+#[syscall]
+pub fn fchdir(t: &mut Task, fd: Fd) -> KResult<u64> {
+    let f = file_of(t, fd.0)?;
+    set_cwd(t, f.loc.clone().ok_or(Errno::ENOTDIR)?)
+}
+
+pub(super) fn setattr_loc(_t: &Task, loc: &Location, sa: SetAttr) -> KResult<u64> {
+    if loc.mount.readonly() {
+        return Err(Errno::EROFS);
+    }
+    loc.inode().set_attr(&sa)?;
+    crate::fs::inotify::notify_setattr(loc, &sa);
+    Ok(0)
+}
+
+pub(super) fn do_chmod(t: &Task, loc: &Location, mode: u32) -> KResult<u64> {
+    let at = loc.inode().attr()?;
+    let creds = t.creds();
+    if creds.fsuid != 0 && creds.fsuid != at.uid {
+        return Err(Errno::EPERM);
+    }
+    let mut m = mode & 0o7777;
+    if creds.fsuid != 0 && m & S_ISGID != 0 && creds.fsgid != at.gid && !creds.groups.contains(&at.gid) {
+        m &= !S_ISGID;
+    }
+    setattr_loc(t, loc, SetAttr { mode: Some(m), ..Default::default() })
+}
+
+/// Change a file's permissions.
+#[syscall]
+pub fn chmod(t: &mut Task, pathname: UserCStr, mode: Mode) -> KResult<u64> {
+    let p = pathname.read(t)?;
+    let loc = resolve_at(t, AT_FDCWD, &p, true, false)?;
+    do_chmod(t, &loc, mode.0)
+}
+
+/// `chmod` of the file open at `fd`.
+#[syscall]
+pub fn fchmod(t: &mut Task, fd: Fd, mode: Mode) -> KResult<u64> {
+    let f = file_of(t, fd.0)?;
+    let loc = f.loc.clone().ok_or(Errno::EBADF)?;
+    do_chmod(t, &loc, mode.0)
+}
+
+/// `chmod` relative to a directory descriptor.
+#[syscall]
+pub fn fchmodat(t: &mut Task, dirfd: DirFd, pathname: UserCStr, mode: Mode) -> KResult<u64> {
+    let p = pathname.read(t)?;
+    let loc = resolve_at(t, dirfd.0, &p, true, false)?;
+    do_chmod(t, &loc, mode.0)
+}
+
+fn do_chown(t: &Task, loc: &Location, uid: u32, gid: u32) -> KResult<u64> {
+    let at = loc.inode().attr()?;
+    let creds = t.creds();
+    let uid = (uid != u32::MAX).then_some(uid);
+    let gid = (gid != u32::MAX).then_some(gid);
+    if creds.fsuid != 0 {
+        if uid.is_some_and(|u| u != at.uid) {
+            return Err(Errno::EPERM);
+        }
+        if let Some(g) = gid {
+            if creds.fsuid != at.uid || (g != creds.fsgid && !creds.groups.contains(&g)) {
+                return Err(Errno::EPERM);
+            }
+        }
+    }
+    let mut sa = SetAttr { uid, gid, ..Default::default() };
+    // Changing the owner of a non-directory clears set-id bits.
+    if (uid.is_some() || gid.is_some()) && !at.is_dir() && at.mode & (S_ISUID | S_ISGID) != 0 {
+        sa.mode = Some(at.mode & 0o7777 & !(S_ISUID | S_ISGID));
+    }
+    setattr_loc(t, loc, sa)
+}
+
+/// Change a file's owner and group (`-1` leaves one as it is).
+#[syscall]
+pub fn chown(t: &mut Task, pathname: UserCStr, owner: i32, group: i32) -> KResult<u64> {
+    let p = pathname.read(t)?;
+    let loc = resolve_at(t, AT_FDCWD, &p, true, false)?;
+    do_chown(t, &loc, owner as u32, group as u32)
+}
+
+/// `chown` of a link itself.
+#[syscall]
+pub fn lchown(t: &mut Task, pathname: UserCStr, owner: i32, group: i32) -> KResult<u64> {
+    let p = pathname.read(t)?;
+    let loc = resolve_at(t, AT_FDCWD, &p, false, false)?;
+    do_chown(t, &loc, owner as u32, group as u32)
+}
+
+/// `chown` of the file open at `fd`.
+#[syscall]
+pub fn fchown(t: &mut Task, fd: Fd, owner: i32, group: i32) -> KResult<u64> {
+    let f = file_of(t, fd.0)?;
+    let loc = f.loc.clone().ok_or(Errno::EBADF)?;
+    do_chown(t, &loc, owner as u32, group as u32)
+}
+
+/// `chown` relative to a directory descriptor.
+#[syscall]
+pub fn fchownat(
+    t: &mut Task,
+    dirfd: DirFd,
+    pathname: UserCStr,
+    owner: i32,
+    group: i32,
+    flags: AtFlags,
+) -> KResult<u64> {
+    let flags = flags.0;
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let p = pathname.read(t)?;
+    let loc = resolve_at(t, dirfd.0, &p, flags & AT_SYMLINK_NOFOLLOW == 0, flags & AT_EMPTY_PATH != 0)?;
+    do_chown(t, &loc, owner as u32, group as u32)
+}
+
+/// Set the size of the file `path` names.
+#[syscall]
+pub fn truncate(t: &mut Task, path: UserCStr, length: i64) -> KResult<u64> {
+    let Ok(size) = u64::try_from(length) else { return Err(Errno::EINVAL) };
+    let p = path.read(t)?;
+    let loc = resolve_at(t, AT_FDCWD, &p, true, false)?;
+    let at = loc.inode().attr()?;
+    if at.is_dir() {
+        return Err(Errno::EISDIR);
+    }
+    if !at.is_regular() {
+        return Err(Errno::EINVAL);
+    }
+    may_access(&at, &t.creds(), W_OK)?;
+    setattr_loc(t, &loc, SetAttr { size: Some(size), ..Default::default() })
+}
+
+/// A file opened with `O_PATH`: no I/O.
+struct PathFile;
+
+impl FileOps for PathFile {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+/// The heart of `open`/`openat`/`creat`.
+pub fn do_open(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32) -> KResult<i32> {
+    do_open_with(t, dirfd, path, flags, mode, &ResolveOpts::default())
+}
+
+/// [`do_open`] with `openat2` resolution restrictions.
+pub fn do_open_with(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32, how: &ResolveOpts) -> KResult<i32> {
+    if flags & O_TMPFILE == O_TMPFILE {
+        return super::open::open_tmpfile(t, dirfd, path, flags, mode, how);
+    }
+    let mut fs = t.fs();
+    let creds = t.creds();
+    if how.in_root {
+        fs.root = dir_of(t, dirfd)?;
+    }
+    let start = if path.first() == Some(&b'/') { fs.root.clone() } else { dir_of(t, dirfd)? };
+    let acc = flags & O_ACCMODE;
+    if acc == O_ACCMODE && flags & O_PATH == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let flags = if flags & O_PATH != 0 { flags & (O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) } else { flags };
+    let mut created = false;
+    let loc = if flags & O_CREAT != 0 && flags & O_PATH == 0 {
+        let r = t.k.vfs.resolve_parent_with(&fs.root, &start, path, &creds, how)?;
+        if r.name == b"." || r.name == b".." || r.trailing_slash {
+            return Err(Errno::EISDIR);
+        }
+        match r.parent.dentry.child(&r.name) {
+            Ok(_) => {
+                if flags & O_EXCL != 0 {
+                    return Err(Errno::EEXIST);
+                }
+                let follow = flags & O_NOFOLLOW == 0;
+                let l = t.k.vfs.resolve_with(&fs.root, &r.parent, &r.name, follow, &creds, how)?;
+                if l.inode().attr()?.is_symlink() {
+                    return Err(Errno::ELOOP);
+                }
+                l
+            }
+            Err(Errno::ENOENT) => {
+                let pattr = r.parent.inode().attr()?;
+                may_access(&pattr, &creds, W_OK | X_OK)?;
+                if r.parent.mount.readonly() {
+                    return Err(Errno::EROFS);
+                }
+                let cattr =
+                    CreateAttr { mode: S_IFREG | (mode & 0o7777 & !fs.umask), uid: creds.fsuid, gid: creds.fsgid };
+                r.parent.inode().create(&r.name, NodeKind::Regular, cattr)?;
+                r.parent.dentry.invalidate(&r.name);
+                created = true;
+                let d = r.parent.dentry.child(&r.name)?;
+                crate::vfs::Location { mount: r.parent.mount.clone(), dentry: d }
+            }
+            Err(e) => return Err(e),
+        }
+    } else {
+        let follow = flags & O_NOFOLLOW == 0;
+        let l = t.k.vfs.resolve_with(&fs.root, &start, path, follow, &creds, how)?;
+        if !follow && flags & O_PATH == 0 && l.inode().attr()?.is_symlink() {
+            return Err(Errno::ELOOP);
+        }
+        l
+    };
+    let attr = loc.inode().attr()?;
+    if flags & O_DIRECTORY != 0 && !attr.is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    let file: Arc<dyn FileOps> = if flags & O_PATH != 0 {
+        Arc::new(PathFile)
+    } else {
+        let wants_write = matches!(acc, O_WRONLY | O_RDWR) || flags & O_TRUNC != 0;
+        if attr.is_dir() && wants_write {
+            return Err(Errno::EISDIR);
+        }
+        if !created {
+            let mut mask = 0;
+            if matches!(acc, O_RDONLY | O_RDWR) {
+                mask |= R_OK;
+            }
+            if wants_write {
+                mask |= W_OK;
+            }
+            may_access(&attr, &creds, mask)?;
+        }
+        if flags & O_NOATIME != 0 && creds.fsuid != 0 && creds.fsuid != attr.uid {
+            return Err(Errno::EPERM);
+        }
+        if wants_write && loc.mount.readonly() && (attr.is_regular() || attr.is_dir()) {
+            return Err(Errno::EROFS);
+        }
+        if flags & O_TRUNC != 0 && attr.is_regular() && attr.size != 0 {
+            loc.inode().set_attr(&SetAttr { size: Some(0), ..Default::default() })?;
+        }
+        loc.inode().open(flags)?
+    };
+    crate::fs::inotify::notify_open(&loc, flags, created);
+    let inode = loc.inode().clone();
+    let fd = FileDescription::new(file, Some(loc), Some(inode), flags);
+    lock(&t.fds).insert_from(0, fd, flags & O_CLOEXEC != 0, fd_limit(t))
+}
+
+/// Open `pathname` relative to the working directory.
+#[syscall]
+pub fn open(t: &mut Task, pathname: UserCStr, flags: OpenFlags, mode: OpenMode<1>) -> KResult<u64> {
+    let path = pathname.read(t)?;
+    do_open(t, AT_FDCWD, &path, flags.0, mode.0).map(fd_result)
+}
+
+/// Open `pathname` relative to `dirfd`.
+#[syscall]
+pub fn openat(t: &mut Task, dirfd: DirFd, pathname: UserCStr, flags: OpenFlags, mode: OpenMode<2>) -> KResult<u64> {
+    let path = pathname.read(t)?;
+    do_open(t, dirfd.0, &path, flags.0, mode.0).map(fd_result)
+}
+
+/// `open(pathname, O_CREAT | O_WRONLY | O_TRUNC, mode)`.
+#[syscall]
+pub fn creat(t: &mut Task, pathname: UserCStr, mode: Mode) -> KResult<u64> {
+    let path = pathname.read(t)?;
+    do_open(t, AT_FDCWD, &path, O_CREAT | O_WRONLY | O_TRUNC, mode.0).map(fd_result)
+}
+
+/// Close `fd`; the process's POSIX locks on the file go with it.
+#[syscall]
+pub fn close(t: &mut Task, fd: Fd) -> KResult<u64> {
+    let f = lock(&t.fds).remove(fd.0)?;
+    super::lock::on_close(t.pid(), &f);
+    drop(f);
+    Ok(0)
+}
+
+/// Set the size of the regular file open for writing at `fd`. A negative
+/// length is `EINVAL` once the descriptor is known to be open. (Linux's
+/// `do_sys_ftruncate` checks the length first; the order here is the one
+/// this call always had.)
+#[syscall]
+pub fn ftruncate(t: &mut Task, fd: Fd, length: i64) -> KResult<u64> {
+    let f = file_of(t, fd.0)?;
+    let length = u64::try_from(length).map_err(|_| Errno::EINVAL)?;
+    if !f.writable() {
+        return Err(Errno::EINVAL);
+    }
+    let inode = f.inode.clone().ok_or(Errno::EINVAL)?;
+    if !inode.attr()?.is_regular() {
+        return Err(Errno::EINVAL);
+    }
+    inode.set_attr(&SetAttr { size: Some(length), ..Default::default() })?;
+    crate::fs::inotify::notify_file(&f, IN_MODIFY);
+    Ok(0)
 }

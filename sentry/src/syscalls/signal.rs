@@ -11,8 +11,8 @@ use zerocopy::{AsBytes, FromBytes, FromZeroes};
 
 use sentry_macros::syscall;
 
+use super::args::flag_names;
 use super::args::{SigHow, SigReturn, Signal, UserPtr, UserType};
-use super::file::flag_names;
 use super::time::duration_of;
 use crate::kernel::signal::{self, UNBLOCKABLE};
 use crate::kernel::{Process, Task};

@@ -539,7 +539,7 @@ pub fn recvfrom(
 }
 
 fn iovecs(t: &Task, addr: u64, cnt: u64) -> KResult<Vec<Iovec>> {
-    super::file::read_iovecs(t, addr, cnt, Errno::EMSGSIZE)
+    super::read_write::read_iovecs(t, addr, cnt, Errno::EMSGSIZE)
 }
 
 fn align8(n: usize) -> usize {

@@ -1,4 +1,4 @@
-//! sync, syncfs.
+//! sync, syncfs, fsync, fdatasync, as Linux's fs/sync.c.
 
 use sentry_macros::syscall;
 
@@ -19,4 +19,11 @@ pub fn sync(_t: &mut Task) -> KResult<u64> {
 pub fn syncfs(t: &mut Task, fd: Fd) -> KResult<u64> {
     file_of(t, fd.0)?;
     Ok(0)
+}
+
+/// Flush `fd`'s file to its storage (`fdatasync` too: the file systems
+/// here keep no metadata apart from data).
+#[syscall]
+pub fn fsync(t: &mut Task, fd: Fd) -> KResult<u64> {
+    file_of(t, fd.0)?.file.fsync().map(|_| 0)
 }

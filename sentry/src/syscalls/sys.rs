@@ -1,11 +1,12 @@
-//! System information, as Linux's kernel/sys.c: uname, sethostname, sysinfo.
+//! System information and per-process settings, as Linux's kernel/sys.c:
+//! uname, sethostname, sysinfo, umask.
 
 use abi::types::{Sysinfo, Utsname};
 use abi::Errno;
 use sentry_macros::syscall;
 use zerocopy::FromZeroes;
 
-use super::args::{quote, InBuf, UserPtr, UserType};
+use super::args::{quote, InBuf, Mode, UserPtr, UserType};
 use crate::kernel::Task;
 use crate::vfs::{lock, KResult};
 
@@ -86,4 +87,13 @@ pub fn sysinfo(t: &mut Task, info: UserPtr<Sysinfo>) -> KResult<u64> {
     };
     info.write(t, &s)?;
     Ok(0)
+}
+
+/// Set the file mode creation mask; the result is the old one.
+#[syscall]
+pub fn umask(t: &mut Task, mask: Mode) -> KResult<u64> {
+    let mut fs = lock(&t.fsc);
+    let old = fs.umask;
+    fs.umask = mask.0 & 0o777;
+    Ok(u64::from(old))
 }

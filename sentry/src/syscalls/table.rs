@@ -9,9 +9,9 @@ use abi::Errno;
 
 use super::args::{Call, Entry, Hex, Printer, RetKind, SysArg};
 use super::{
-    copy, creds, epoll, eventfd, fadvise, fhandle, file, fs, futex, inotify, lock as flock, memfd, mm, mount, namei,
-    open, pidfd, pipe, poll, process, random, rseq, signal, signalfd, socket, splice, sync, sys, sysv, time, timerfd,
-    timers, xattr,
+    copy, creds, d_path, epoll, eventfd, fadvise, fcntl, fhandle, file, futex, inotify, ioctl, lock as flock, memfd,
+    mm, mount, namei, open, pidfd, pipe, poll, process, random, read_write, readdir, rseq, signal, signalfd, socket,
+    splice, stat, statfs, sync, sys, sysv, time, timerfd, timers, utimes, xattr,
 };
 use crate::kernel::Task;
 use crate::vfs::{lock, KResult};
@@ -21,66 +21,66 @@ fn build() -> Vec<Option<Entry>> {
     // A call declared with `#[syscall]`.
     let d = |nr: u64, entry: Entry| t.borrow_mut()[nr as usize] = Some(entry);
     // Files: data.
-    d(SYS_READ, file::READ);
-    d(SYS_WRITE, file::WRITE);
-    d(SYS_PREAD64, file::PREAD64);
-    d(SYS_PWRITE64, file::PWRITE64);
-    d(SYS_READV, file::READV);
-    d(SYS_WRITEV, file::WRITEV);
-    d(SYS_PREADV, file::PREADV);
-    d(SYS_PWRITEV, file::PWRITEV);
-    d(SYS_LSEEK, file::LSEEK);
-    d(SYS_OPEN, file::OPEN);
-    d(SYS_OPENAT, file::OPENAT);
-    d(SYS_CREAT, file::CREAT);
-    d(SYS_CLOSE, file::CLOSE);
+    d(SYS_READ, read_write::READ);
+    d(SYS_WRITE, read_write::WRITE);
+    d(SYS_PREAD64, read_write::PREAD64);
+    d(SYS_PWRITE64, read_write::PWRITE64);
+    d(SYS_READV, read_write::READV);
+    d(SYS_WRITEV, read_write::WRITEV);
+    d(SYS_PREADV, read_write::PREADV);
+    d(SYS_PWRITEV, read_write::PWRITEV);
+    d(SYS_LSEEK, read_write::LSEEK);
+    d(SYS_OPEN, open::OPEN);
+    d(SYS_OPENAT, open::OPENAT);
+    d(SYS_CREAT, open::CREAT);
+    d(SYS_CLOSE, open::CLOSE);
     d(SYS_DUP, file::DUP);
     d(SYS_DUP2, file::DUP2);
     d(SYS_DUP3, file::DUP3);
-    d(SYS_FCNTL, file::FCNTL);
-    d(SYS_IOCTL, file::IOCTL);
-    d(SYS_GETDENTS64, file::GETDENTS64);
-    d(SYS_FSYNC, file::FSYNC);
-    d(SYS_FDATASYNC, file::FSYNC);
-    d(SYS_FTRUNCATE, file::FTRUNCATE);
+    d(SYS_FCNTL, fcntl::FCNTL);
+    d(SYS_IOCTL, ioctl::IOCTL);
+    d(SYS_GETDENTS64, readdir::GETDENTS64);
+    d(SYS_FSYNC, sync::FSYNC);
+    d(SYS_FDATASYNC, sync::FSYNC);
+    d(SYS_FTRUNCATE, open::FTRUNCATE);
     // Files: names and metadata.
-    d(SYS_STAT, fs::STAT);
-    d(SYS_LSTAT, fs::LSTAT);
-    d(SYS_FSTAT, fs::FSTAT);
-    d(SYS_NEWFSTATAT, fs::NEWFSTATAT);
-    d(SYS_STATX, fs::STATX);
-    d(SYS_STATFS, fs::STATFS);
-    d(SYS_FSTATFS, fs::FSTATFS);
-    d(SYS_ACCESS, fs::ACCESS);
-    d(SYS_FACCESSAT, fs::FACCESSAT);
-    d(SYS_FACCESSAT2, fs::FACCESSAT2);
-    d(SYS_READLINK, fs::READLINK);
-    d(SYS_READLINKAT, fs::READLINKAT);
-    d(SYS_GETCWD, fs::GETCWD);
-    d(SYS_CHDIR, fs::CHDIR);
-    d(SYS_FCHDIR, fs::FCHDIR);
-    d(SYS_MKDIR, fs::MKDIR);
-    d(SYS_MKDIRAT, fs::MKDIRAT);
-    d(SYS_UNLINK, fs::UNLINK);
-    d(SYS_UNLINKAT, fs::UNLINKAT);
-    d(SYS_RMDIR, fs::RMDIR);
-    d(SYS_RENAME, fs::RENAME);
-    d(SYS_RENAMEAT, fs::RENAMEAT);
-    d(SYS_RENAMEAT2, fs::RENAMEAT2);
-    d(SYS_SYMLINK, fs::SYMLINK);
-    d(SYS_SYMLINKAT, fs::SYMLINKAT);
-    d(SYS_LINK, fs::LINK);
-    d(SYS_LINKAT, fs::LINKAT);
-    d(SYS_CHMOD, fs::CHMOD);
-    d(SYS_FCHMOD, fs::FCHMOD);
-    d(SYS_FCHMODAT, fs::FCHMODAT);
-    d(SYS_CHOWN, fs::CHOWN);
-    d(SYS_FCHOWN, fs::FCHOWN);
-    d(SYS_LCHOWN, fs::LCHOWN);
-    d(SYS_FCHOWNAT, fs::FCHOWNAT);
-    d(SYS_UTIMENSAT, fs::UTIMENSAT);
-    d(SYS_TRUNCATE, fs::TRUNCATE);
-    d(SYS_UMASK, fs::UMASK);
+    d(SYS_STAT, stat::STAT);
+    d(SYS_LSTAT, stat::LSTAT);
+    d(SYS_FSTAT, stat::FSTAT);
+    d(SYS_NEWFSTATAT, stat::NEWFSTATAT);
+    d(SYS_STATX, stat::STATX);
+    d(SYS_STATFS, statfs::STATFS);
+    d(SYS_FSTATFS, statfs::FSTATFS);
+    d(SYS_ACCESS, open::ACCESS);
+    d(SYS_FACCESSAT, open::FACCESSAT);
+    d(SYS_FACCESSAT2, open::FACCESSAT2);
+    d(SYS_READLINK, stat::READLINK);
+    d(SYS_READLINKAT, stat::READLINKAT);
+    d(SYS_GETCWD, d_path::GETCWD);
+    d(SYS_CHDIR, open::CHDIR);
+    d(SYS_FCHDIR, open::FCHDIR);
+    d(SYS_MKDIR, namei::MKDIR);
+    d(SYS_MKDIRAT, namei::MKDIRAT);
+    d(SYS_UNLINK, namei::UNLINK);
+    d(SYS_UNLINKAT, namei::UNLINKAT);
+    d(SYS_RMDIR, namei::RMDIR);
+    d(SYS_RENAME, namei::RENAME);
+    d(SYS_RENAMEAT, namei::RENAMEAT);
+    d(SYS_RENAMEAT2, namei::RENAMEAT2);
+    d(SYS_SYMLINK, namei::SYMLINK);
+    d(SYS_SYMLINKAT, namei::SYMLINKAT);
+    d(SYS_LINK, namei::LINK);
+    d(SYS_LINKAT, namei::LINKAT);
+    d(SYS_CHMOD, open::CHMOD);
+    d(SYS_FCHMOD, open::FCHMOD);
+    d(SYS_FCHMODAT, open::FCHMODAT);
+    d(SYS_CHOWN, open::CHOWN);
+    d(SYS_FCHOWN, open::FCHOWN);
+    d(SYS_LCHOWN, open::LCHOWN);
+    d(SYS_FCHOWNAT, open::FCHOWNAT);
+    d(SYS_UTIMENSAT, utimes::UTIMENSAT);
+    d(SYS_TRUNCATE, open::TRUNCATE);
+    d(SYS_UMASK, sys::UMASK);
     // Files: locks, openat2, ranges, copies, advice, special files.
     d(SYS_FLOCK, flock::FLOCK);
     d(SYS_OPENAT2, open::OPENAT2);

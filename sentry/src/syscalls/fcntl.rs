@@ -1,0 +1,80 @@
+//! fcntl, as Linux's fs/fcntl.c.
+
+use abi::consts::*;
+use abi::Errno;
+
+use sentry_macros::syscall;
+
+use super::args::{Call, FcntlCmd, Fd, OpenFlags, SysArg, UserPtr};
+use super::{fd_limit, fd_result, file_of};
+use crate::kernel::Task;
+use crate::vfs::{lock, KResult};
+
+const F_GETOWN: u32 = 9;
+const F_GETSIG: u32 = 11;
+const F_GETLEASE: u32 = 1025;
+
+/// The `fcntl` commands that take no argument (strace leaves it out).
+const FCNTL_NO_ARG: [u32; 7] =
+    [F_GETFD, F_GETFL, F_GETOWN, F_GETSIG, F_GETLEASE, F_GETPIPE_SZ, super::memfd::F_GET_SEALS];
+
+/// `fcntl`'s third argument, whose meaning is the command's (argument 1):
+/// printed as strace does, left out for the commands that take none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FcntlArg(u64);
+
+impl SysArg for FcntlArg {
+    fn decode(_: &Task, raw: u64) -> KResult<Self> {
+        Ok(FcntlArg(raw))
+    }
+    fn strace(c: &Call<'_>, i: usize) -> String {
+        let (cmd, arg) = (c.raw[1] as u32, c.raw[i]);
+        match cmd {
+            _ if FCNTL_NO_ARG.contains(&cmd) => String::new(),
+            F_SETFD if arg & u64::from(FD_CLOEXEC) != 0 => "FD_CLOEXEC".into(),
+            F_SETFL => super::args::open_flags_str(arg as u32),
+            _ if super::lock::is_lock_cmd(cmd) => <UserPtr<super::lock::Flock> as SysArg>::strace(c, i),
+            F_DUPFD | F_DUPFD_CLOEXEC | F_SETFD | F_SETPIPE_SZ => <i32 as SysArg>::strace(c, i),
+            _ => format!("{arg:#x}"),
+        }
+    }
+}
+
+/// Operate on descriptor `fd`: duplicate it, get or set its descriptor and
+/// status flags, its record locks, seals and pipe size. `arg` is decoded
+/// by command, as the C type the command takes.
+#[syscall]
+pub fn fcntl(t: &mut Task, fd: Fd, cmd: FcntlCmd, arg: FcntlArg) -> KResult<u64> {
+    let fd = fd.0;
+    // Linux takes `unsigned int cmd`: a negative one is simply unknown.
+    let cmd = u32::try_from(cmd.0).unwrap_or(u32::MAX);
+    match cmd {
+        F_DUPFD | F_DUPFD_CLOEXEC => {
+            let min = i32::decode(t, arg.0)?;
+            let limit = fd_limit(t);
+            if min < 0 || min >= limit {
+                return Err(Errno::EINVAL);
+            }
+            let mut fds = lock(&t.fds);
+            let f = fds.get(fd)?;
+            fds.insert_from(min, f, cmd == F_DUPFD_CLOEXEC, limit).map(fd_result)
+        }
+        F_GETFD => Ok(u64::from(lock(&t.fds).cloexec(fd)?)),
+        F_SETFD => lock(&t.fds).set_cloexec(fd, arg.0 & u64::from(FD_CLOEXEC) != 0).map(|_| 0),
+        F_GETFL => Ok(u64::from(file_of(t, fd)?.flags())),
+        F_SETFL => {
+            let f = file_of(t, fd)?;
+            f.set_status_flags(OpenFlags::decode(t, arg.0)?.0);
+            f.file.set_status_flags(f.flags())?;
+            Ok(0)
+        }
+        c if super::lock::is_lock_cmd(c) => super::lock::fcntl_lock(t, fd, c, UserPtr::new(arg.0)),
+        c if super::memfd::is_seal_cmd(c) => super::memfd::fcntl_seals(t, fd, c, u32::decode(t, arg.0)?),
+        // Pipes (fs/pipe.rs).
+        F_GETPIPE_SZ | F_SETPIPE_SZ => crate::fs::pipe::fcntl(&*file_of(t, fd)?.file, cmd, arg.0),
+        _ => {
+            file_of(t, fd)?;
+            Err(Errno::EINVAL)
+        }
+    }
+}
