@@ -360,3 +360,76 @@ pub const SO_SNDBUFFORCE: i32 = 32;
 pub const SO_RCVBUFFORCE: i32 = 33;
 pub const SO_PROTOCOL: i32 = 38;
 pub const SO_DOMAIN: i32 = 39;
+
+// SysV IPC: keys, get flags, commands and operation flags.
+pub const IPC_RMID: i32 = 0;
+pub const IPC_SET: i32 = 1;
+pub const IPC_STAT: i32 = 2;
+pub const IPC_INFO: i32 = 3;
+/// Old programs or 32-bit ABIs or'ed this into the command; it means
+/// nothing on x86-64 and is ignored.
+pub const IPC_64: i32 = 0x100;
+pub const SHM_LOCK: i32 = 11;
+pub const SHM_UNLOCK: i32 = 12;
+pub const SHM_STAT: i32 = 13;
+pub const SHM_INFO: i32 = 14;
+pub const SHM_STAT_ANY: i32 = 15;
+pub const SHM_RDONLY: u32 = 0o10000;
+pub const SHM_RND: u32 = 0o20000;
+pub const SHM_REMAP: u32 = 0o40000;
+pub const SHM_EXEC: u32 = 0o100000;
+pub const GETPID: i32 = 11;
+pub const GETVAL: i32 = 12;
+pub const GETALL: i32 = 13;
+pub const GETNCNT: i32 = 14;
+pub const GETZCNT: i32 = 15;
+pub const SETVAL: i32 = 16;
+pub const SETALL: i32 = 17;
+pub const SEM_STAT: i32 = 18;
+pub const SEM_INFO: i32 = 19;
+pub const SEM_STAT_ANY: i32 = 20;
+pub const SEM_UNDO: i16 = 0x1000;
+pub const MSG_STAT: i32 = 11;
+pub const MSG_INFO: i32 = 12;
+pub const MSG_STAT_ANY: i32 = 13;
+pub const MSG_NOERROR: u32 = 0o10000;
+pub const MSG_COPY: u32 = 0o40000;
+/// `IPC_PRIVATE`.
+pub const IPC_PRIVATE: i32 = 0;
+/// `IPC_CREAT`, `IPC_EXCL`.
+pub const IPC_CREAT: u32 = 0o1000;
+pub const IPC_EXCL: u32 = 0o2000;
+pub const IPC_NOWAIT: u32 = 0o4000;
+/// `SHM_DEST` in `shm_perm.mode`: removed, going away at the last detach.
+pub const SHM_DEST: u32 = 0o1000;
+/// `SHM_LOCKED`.
+pub const SHM_LOCKED: u32 = 0o2000;
+/// `MSG_EXCEPT`.
+pub const MSG_EXCEPT: u32 = 0o20000;
+
+// futex operations and their flag bits.
+pub const FUTEX_WAIT: u32 = 0;
+pub const FUTEX_WAKE: u32 = 1;
+pub const FUTEX_REQUEUE: u32 = 3;
+pub const FUTEX_CMP_REQUEUE: u32 = 4;
+pub const FUTEX_WAKE_OP: u32 = 5;
+pub const FUTEX_WAIT_BITSET: u32 = 9;
+pub const FUTEX_WAKE_BITSET: u32 = 10;
+pub const FUTEX_PRIVATE_FLAG: u32 = 128;
+pub const FUTEX_CLOCK_REALTIME: u32 = 256;
+
+// prctl options.
+pub const PR_SET_PDEATHSIG: u64 = 1;
+pub const PR_GET_PDEATHSIG: u64 = 2;
+pub const PR_GET_DUMPABLE: u64 = 3;
+pub const PR_GET_KEEPCAPS: u64 = 7;
+pub const PR_SET_KEEPCAPS: u64 = 8;
+pub const PR_CAPBSET_READ: u64 = 23;
+pub const PR_CAPBSET_DROP: u64 = 24;
+pub const PR_SET_DUMPABLE: u64 = 4;
+pub const PR_SET_NAME: u64 = 15;
+pub const PR_GET_NAME: u64 = 16;
+pub const PR_SET_CHILD_SUBREAPER: u64 = 36;
+pub const PR_GET_CHILD_SUBREAPER: u64 = 37;
+pub const PR_SET_NO_NEW_PRIVS: u64 = 38;
+pub const PR_GET_NO_NEW_PRIVS: u64 = 39;

@@ -292,13 +292,15 @@ static void test_msg(void) {
     printf("msg: full, nowait send %s\n", err(msgsnd(q, &(struct msg){1, "x"}, 2, IPC_NOWAIT)));
     c = fork();
     if (c == 0) {
+        /* The child's send completes only once the parent's receive makes
+           room, so the child reports through its exit status: a print here
+           would race the parent's. */
         send(q, 2, "later");
-        printf("child: send done\n");
         _exit(0);
     }
     msleep(50);
     printf("parent: receiving '%s'\n", recv(q, 1, &m));
-    reap(c);
+    printf("child: send done %d\n", reap(c) == 0);
     printf("msg: then '%s'\n", recv(q, 0, &m));
 
     /* Removed while a receiver waits. */

@@ -5,6 +5,7 @@
 //! number times `SEQ_MULTIPLIER`, so a stale id of a removed object does not
 //! name its successor in the same slot.
 
+use abi::consts::{IPC_CREAT, IPC_EXCL, IPC_PRIVATE, SHM_DEST};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, Weak};
 
@@ -14,8 +15,6 @@ use super::waiter::WaitQueue;
 use crate::mm::{MemoryFile, SharedObject};
 use crate::vfs::{lock, Creds, KResult};
 
-/// `IPC_PRIVATE`.
-pub const IPC_PRIVATE: i32 = 0;
 /// Ids are `index + seq * SEQ_MULTIPLIER` (Linux's `IPCMNI`).
 const SEQ_MULTIPLIER: i32 = 32768;
 /// How many objects of one kind may exist (Linux's `SHMMNI`; the same cap
@@ -207,11 +206,6 @@ pub enum Lookup<T> {
     Create,
 }
 
-/// `IPC_CREAT`, `IPC_EXCL`.
-pub const IPC_CREAT: u32 = 0o1000;
-pub const IPC_EXCL: u32 = 0o2000;
-pub const IPC_NOWAIT: u32 = 0o4000;
-
 /// The common part of `shmget`, `semget`, `msgget`: find `key`, or say to
 /// create it. The caller checks permissions and sizes of what is found.
 pub fn lookup<T: IpcObject>(reg: &Registry<T>, key: i32, flag: u32) -> KResult<Lookup<T>> {
@@ -249,11 +243,6 @@ impl SysvIpc {
 }
 
 // ---- shared memory ----
-
-/// `SHM_DEST` in `shm_perm.mode`: removed, going away at the last detach.
-pub const SHM_DEST: u32 = 0o1000;
-/// `SHM_LOCKED`.
-pub const SHM_LOCKED: u32 = 0o2000;
 
 /// The changing part of a segment.
 #[derive(Clone, Debug, Default)]
@@ -550,9 +539,6 @@ impl IpcObject for MsgQueue {
         self.id
     }
 }
-
-/// `MSG_EXCEPT`.
-pub const MSG_EXCEPT: u32 = 0o20000;
 
 impl MsgQueue {
     pub fn new(id: i32, key: i32, mode: u32, creds: &Creds) -> MsgQueue {

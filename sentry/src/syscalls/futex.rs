@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use abi::consts::*;
 use abi::types::Timespec;
 use abi::Errno;
 use sentry_macros::syscall;
@@ -12,15 +13,6 @@ use crate::kernel::futex::FutexKey;
 use crate::kernel::Task;
 use crate::vfs::{lock, KResult};
 
-const FUTEX_WAIT: u32 = 0;
-const FUTEX_WAKE: u32 = 1;
-const FUTEX_REQUEUE: u32 = 3;
-const FUTEX_CMP_REQUEUE: u32 = 4;
-const FUTEX_WAKE_OP: u32 = 5;
-const FUTEX_WAIT_BITSET: u32 = 9;
-const FUTEX_WAKE_BITSET: u32 = 10;
-const FUTEX_PRIVATE_FLAG: u32 = 128;
-const FUTEX_CLOCK_REALTIME: u32 = 256;
 const BITSET_ANY: u32 = u32::MAX;
 
 /// The wait-queue key of the futex word at `addr`: private futexes by

@@ -682,21 +682,6 @@ pub fn getcpu(t: &mut Task, cpu: UserPtr<u32>, node: UserPtr<u32>, tcache: UserA
     Ok(0)
 }
 
-const PR_SET_PDEATHSIG: u64 = 1;
-const PR_GET_PDEATHSIG: u64 = 2;
-const PR_GET_DUMPABLE: u64 = 3;
-const PR_GET_KEEPCAPS: u64 = 7;
-const PR_SET_KEEPCAPS: u64 = 8;
-const PR_CAPBSET_READ: u64 = 23;
-const PR_CAPBSET_DROP: u64 = 24;
-const PR_SET_DUMPABLE: u64 = 4;
-const PR_SET_NAME: u64 = 15;
-const PR_GET_NAME: u64 = 16;
-const PR_SET_CHILD_SUBREAPER: u64 = 36;
-const PR_GET_CHILD_SUBREAPER: u64 = 37;
-const PR_SET_NO_NEW_PRIVS: u64 = 38;
-const PR_GET_NO_NEW_PRIVS: u64 = 39;
-
 /// Process and thread attributes: name, dumpable, capabilities bounding
 /// set, no-new-privs, parent-death signal, child subreaper. The option is
 /// an `int` to Linux, the other arguments `unsigned long`.

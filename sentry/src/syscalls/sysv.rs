@@ -17,42 +17,6 @@ use crate::kernel::Task;
 use crate::mm::VmaBacking;
 use crate::vfs::{lock, KResult};
 
-const IPC_RMID: i32 = 0;
-const IPC_SET: i32 = 1;
-const IPC_STAT: i32 = 2;
-const IPC_INFO: i32 = 3;
-/// Old programs or 32-bit ABIs or'ed this into the command; it means
-/// nothing on x86-64 and is ignored.
-const IPC_64: i32 = 0x100;
-
-const SHM_LOCK: i32 = 11;
-const SHM_UNLOCK: i32 = 12;
-const SHM_STAT: i32 = 13;
-const SHM_INFO: i32 = 14;
-const SHM_STAT_ANY: i32 = 15;
-const SHM_RDONLY: u32 = 0o10000;
-const SHM_RND: u32 = 0o20000;
-const SHM_REMAP: u32 = 0o40000;
-const SHM_EXEC: u32 = 0o100000;
-
-const GETPID: i32 = 11;
-const GETVAL: i32 = 12;
-const GETALL: i32 = 13;
-const GETNCNT: i32 = 14;
-const GETZCNT: i32 = 15;
-const SETVAL: i32 = 16;
-const SETALL: i32 = 17;
-const SEM_STAT: i32 = 18;
-const SEM_INFO: i32 = 19;
-const SEM_STAT_ANY: i32 = 20;
-const SEM_UNDO: i16 = 0x1000;
-
-const MSG_STAT: i32 = 11;
-const MSG_INFO: i32 = 12;
-const MSG_STAT_ANY: i32 = 13;
-const MSG_NOERROR: u32 = 0o10000;
-const MSG_COPY: u32 = 0o40000;
-
 const READ: u32 = 0o444;
 const WRITE: u32 = 0o222;
 
