@@ -376,8 +376,75 @@ bitflags! {
     /// `close_range` flags.
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub struct CloseRangeFlags: u32 {
-        const CLOSE_RANGE_UNSHARE = 2;
-        const CLOSE_RANGE_CLOEXEC = 4;
+        const CLOSE_RANGE_UNSHARE = CLOSE_RANGE_UNSHARE;
+        const CLOSE_RANGE_CLOEXEC = CLOSE_RANGE_CLOEXEC;
+    }
+
+    /// `openat2`'s `resolve` flags.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct ResolveFlags: u64 {
+        const RESOLVE_NO_XDEV = RESOLVE_NO_XDEV;
+        const RESOLVE_NO_MAGICLINKS = RESOLVE_NO_MAGICLINKS;
+        const RESOLVE_NO_SYMLINKS = RESOLVE_NO_SYMLINKS;
+        const RESOLVE_BENEATH = RESOLVE_BENEATH;
+        const RESOLVE_IN_ROOT = RESOLVE_IN_ROOT;
+        const RESOLVE_CACHED = RESOLVE_CACHED;
+    }
+
+    /// `fallocate` modes.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct FallocFlags: u32 {
+        const FALLOC_FL_KEEP_SIZE = FALLOC_FL_KEEP_SIZE;
+        const FALLOC_FL_PUNCH_HOLE = FALLOC_FL_PUNCH_HOLE;
+    }
+
+    /// `flock` operations.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct FlockFlags: u32 {
+        const LOCK_SH = LOCK_SH as u32;
+        const LOCK_EX = LOCK_EX as u32;
+        const LOCK_UN = LOCK_UN as u32;
+        const LOCK_NB = LOCK_NB as u32;
+    }
+
+    /// `stack_t.ss_flags`.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct SsFlags: u32 {
+        const SS_ONSTACK = SS_ONSTACK as u32;
+        const SS_DISABLE = SS_DISABLE as u32;
+        const SS_AUTODISARM = SS_AUTODISARM as u32;
+    }
+
+    /// `sa_flags`, in strace's order.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct SaFlags: u64 {
+        const SA_RESTORER = SA_RESTORER;
+        const SA_ONSTACK = SA_ONSTACK;
+        const SA_RESTART = SA_RESTART;
+        const SA_INTERRUPT = SA_INTERRUPT;
+        const SA_NODEFER = SA_NODEFER;
+        const SA_RESETHAND = SA_RESETHAND;
+        const SA_SIGINFO = SA_SIGINFO;
+        const SA_NOCLDSTOP = SA_NOCLDSTOP;
+        const SA_NOCLDWAIT = SA_NOCLDWAIT;
+    }
+
+    /// `shmat` flags.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct ShmatFlags: u32 {
+        const SHM_RDONLY = SHM_RDONLY;
+        const SHM_RND = SHM_RND;
+        const SHM_REMAP = SHM_REMAP;
+        const SHM_EXEC = SHM_EXEC;
+    }
+
+    /// `msgsnd`/`msgrcv` flags.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct IpcMsgFlags: u32 {
+        const IPC_NOWAIT = IPC_NOWAIT;
+        const MSG_NOERROR = MSG_NOERROR;
+        const MSG_EXCEPT = MSG_EXCEPT;
+        const MSG_COPY = MSG_COPY;
     }
 
     /// An `access` mode; none is `F_OK`. In strace's order.

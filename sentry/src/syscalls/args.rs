@@ -751,20 +751,6 @@ where
     parts.join("|")
 }
 
-/// `v` as strace prints flags: the names of its bits joined by `|`, what
-/// no name covers in hex, `0` for none.
-pub fn flag_names(v: u64, names: &[(u64, &str)]) -> String {
-    let mut parts: Vec<String> = names.iter().filter(|(bit, _)| v & bit != 0).map(|(_, n)| n.to_string()).collect();
-    let rest = names.iter().fold(v, |r, (bit, _)| r & !bit);
-    if rest != 0 {
-        parts.push(format!("{rest:#x}"));
-    }
-    if parts.is_empty() {
-        return "0".into();
-    }
-    parts.join("|")
-}
-
 /// The name `table` gives `v`, or `v` in decimal.
 pub fn value_str<V: Copy + PartialEq + std::fmt::Display>(v: V, table: &[(V, &str)]) -> String {
     table.iter().find(|(k, _)| *k == v).map_or_else(|| v.to_string(), |(_, n)| (*n).to_string())
@@ -1027,12 +1013,6 @@ mod tests {
         );
         assert_eq!(value_str(1, names::SIG_HOW), "SIG_UNBLOCK");
         assert_eq!(value_str(99, names::SIG_HOW), "99");
-    }
-
-    #[test]
-    fn flag_names_joins_the_named_bits_and_shows_the_rest_in_hex() {
-        let names = [(1, "A"), (4, "C")];
-        assert_eq!((flag_names(5 | 0x10, &names), flag_names(0, &names)), ("A|C|0x10".into(), "0".into()));
     }
 
     #[test]

@@ -14,11 +14,6 @@ use crate::kernel::Task;
 use crate::vfs::lock::{locks, InodeKey, LockKind, Owner, Pending, RecordLock};
 use crate::vfs::{FileDescription, KResult};
 
-const LOCK_SH: i32 = 1;
-const LOCK_EX: i32 = 2;
-const LOCK_NB: i32 = 4;
-const LOCK_UN: i32 = 8;
-
 const F_OFD_GETLK: u32 = 36;
 const F_OFD_SETLK: u32 = 37;
 const F_OFD_SETLKW: u32 = 38;
@@ -60,8 +55,7 @@ impl UserType for Flock {
 
 super::args::named_arg!(/// A `flock` operation: `LOCK_SH`, `LOCK_EX` or `LOCK_UN`, with `LOCK_NB`.
 FlockOp(i32), |v| {
-    let names = [(LOCK_SH, "LOCK_SH"), (LOCK_EX, "LOCK_EX"), (LOCK_UN, "LOCK_UN"), (LOCK_NB, "LOCK_NB")];
-    super::args::flag_names(u64::from(v as u32), &names.map(|(bit, n)| (bit.unsigned_abs().into(), n)))
+    super::args::flag_str::<abi::flags::FlockFlags>(v as u32, "0")
 });
 
 /// Whether `cmd` is an `fcntl` record-lock command this module handles.

@@ -10,7 +10,7 @@ use abi::Errno;
 use sentry_macros::syscall;
 use zerocopy::FromBytes;
 
-use super::args::flag_names;
+use super::args::flag_str;
 use super::args::{
     octal, open_flags_str, AccessMode, AtFlags, CloseRangeFlags, DirFd, Fd, Mode, OpenFlags, OpenMode, UserBytes,
     UserCStr, UserPtr, UserType,
@@ -21,26 +21,6 @@ use crate::kernel::Task;
 use crate::vfs::{
     lock, may_access, CreateAttr, Dentry, FileDescription, FileOps, KResult, Location, NodeKind, ResolveOpts, SetAttr,
 };
-
-const RESOLVE_NO_XDEV: u64 = 0x01;
-
-const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
-
-const RESOLVE_NO_SYMLINKS: u64 = 0x04;
-
-const RESOLVE_BENEATH: u64 = 0x08;
-
-const RESOLVE_IN_ROOT: u64 = 0x10;
-
-const RESOLVE_CACHED: u64 = 0x20;
-
-const CLOSE_RANGE_UNSHARE: u32 = 2;
-
-const CLOSE_RANGE_CLOEXEC: u32 = 4;
-
-const FALLOC_FL_KEEP_SIZE: u32 = 1;
-
-const FALLOC_FL_PUNCH_HOLE: u32 = 2;
 
 /// The flags `openat2` accepts (Linux's `VALID_OPEN_FLAGS`).
 const VALID_OPEN_FLAGS: u64 = (O_ACCMODE
@@ -71,7 +51,7 @@ impl UserType for OpenHow {
             Ok(m) => format!(", mode={}", octal(m)),
             Err(_) => format!(", mode=0{:o}", self.mode),
         };
-        let resolve = flag_names(self.resolve, &RESOLVE_NAMES);
+        let resolve = flag_str::<abi::flags::ResolveFlags>(self.resolve, "0");
         let flags = match self.flags >> 32 {
             0 => open_flags_str(self.flags as u32),
             high => format!("{}|{:#x}", open_flags_str(self.flags as u32), high << 32),
@@ -79,15 +59,6 @@ impl UserType for OpenHow {
         Some(format!("{{flags={flags}{mode}, resolve={resolve}}}"))
     }
 }
-
-const RESOLVE_NAMES: [(u64, &str); 6] = [
-    (RESOLVE_NO_XDEV, "RESOLVE_NO_XDEV"),
-    (RESOLVE_NO_MAGICLINKS, "RESOLVE_NO_MAGICLINKS"),
-    (RESOLVE_NO_SYMLINKS, "RESOLVE_NO_SYMLINKS"),
-    (RESOLVE_BENEATH, "RESOLVE_BENEATH"),
-    (RESOLVE_IN_ROOT, "RESOLVE_IN_ROOT"),
-    (RESOLVE_CACHED, "RESOLVE_CACHED"),
-];
 
 /// `openat` with the flags, mode and path-walk restrictions (`RESOLVE_*`)
 /// in an extensible `struct open_how` of `size` bytes: bytes past the ones
@@ -222,8 +193,7 @@ pub fn fchmodat2(t: &mut Task, dirfd: DirFd, pathname: UserCStr, mode: Mode, fla
 
 super::args::named_arg!(/// `fallocate` mode bits (`FALLOC_FL_*`).
 FallocMode(u32), |v| {
-    let names = [(FALLOC_FL_KEEP_SIZE, "FALLOC_FL_KEEP_SIZE"), (FALLOC_FL_PUNCH_HOLE, "FALLOC_FL_PUNCH_HOLE")];
-    flag_names(u64::from(v), &names.map(|(bit, n)| (u64::from(bit), n)))
+    flag_str::<abi::flags::FallocFlags>(v, "0")
 });
 
 /// Reserve `len` bytes of `fd`'s regular file from `offset`: growing it

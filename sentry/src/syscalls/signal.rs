@@ -11,7 +11,7 @@ use zerocopy::{AsBytes, FromBytes, FromZeroes};
 
 use sentry_macros::syscall;
 
-use super::args::flag_names;
+use super::args::flag_str;
 use super::args::{SigHow, SigReturn, Signal, UserPtr, UserType};
 use super::time::duration_of;
 use crate::kernel::signal::{self, UNBLOCKABLE};
@@ -45,19 +45,6 @@ impl UserType for SigSet {
     }
 }
 
-/// `sa_flags` as strace names them, in its order.
-const SA_NAMES: [(u64, &str); 9] = [
-    (signal::SA_RESTORER, "SA_RESTORER"),
-    (signal::SA_ONSTACK, "SA_ONSTACK"),
-    (signal::SA_RESTART, "SA_RESTART"),
-    (0x2000_0000, "SA_INTERRUPT"),
-    (signal::SA_NODEFER, "SA_NODEFER"),
-    (signal::SA_RESETHAND, "SA_RESETHAND"),
-    (signal::SA_SIGINFO, "SA_SIGINFO"),
-    (signal::SA_NOCLDSTOP, "SA_NOCLDSTOP"),
-    (signal::SA_NOCLDWAIT, "SA_NOCLDWAIT"),
-];
-
 fn null_or_hex(v: u64) -> String {
     if v == 0 {
         "NULL".into()
@@ -84,28 +71,20 @@ impl UserType for KernelSigaction {
         Some(format!(
             "{{sa_handler={handler}, sa_mask={}, sa_flags={}{restorer}}}",
             sigset_str(self.mask),
-            flag_names(self.flags, &SA_NAMES)
+            flag_str::<abi::flags::SaFlags>(self.flags, "0")
         ))
     }
 }
-
-/// `SS_AUTODISARM`: accepted in `ss_flags`, not implemented.
-const SS_AUTODISARM: i32 = 1 << 31;
 
 /// strace's `{ss_sp=NULL, ss_flags=SS_DISABLE, ss_size=0}`.
 impl UserType for StackT {
     fn strace(&self) -> Option<String> {
         // The flags word's bits, not its value.
-        let flags = u64::from(self.ss_flags.cast_unsigned());
-        let names = [
-            (SS_ONSTACK.cast_unsigned().into(), "SS_ONSTACK"),
-            (SS_DISABLE.cast_unsigned().into(), "SS_DISABLE"),
-            (SS_AUTODISARM.cast_unsigned().into(), "SS_AUTODISARM"),
-        ];
+        let flags = self.ss_flags.cast_unsigned();
         Some(format!(
             "{{ss_sp={}, ss_flags={}, ss_size={}}}",
             null_or_hex(self.ss_sp),
-            flag_names(flags, &names),
+            flag_str::<abi::flags::SsFlags>(flags, "0"),
             self.ss_size
         ))
     }
@@ -459,7 +438,7 @@ mod tests {
     #[test]
     fn sigaction_flags_strace_cannot_name_print_in_hex() {
         let flags = signal::SA_RESTORER | signal::SA_SIGINFO | 0xffff_ffff_0000_0000;
-        assert_eq!(flag_names(flags, &SA_NAMES), "SA_RESTORER|SA_SIGINFO|0xffffffff00000000");
+        assert_eq!(flag_str::<abi::flags::SaFlags>(flags, "0"), "SA_RESTORER|SA_SIGINFO|0xffffffff00000000");
     }
 
     #[test]

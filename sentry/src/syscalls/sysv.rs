@@ -69,9 +69,9 @@ fn get_flags_str(v: u32) -> String {
 super::args::named_arg!(/// The flags and permissions of the `*get` calls.
     IpcGetFlags(u32), get_flags_str);
 super::args::named_arg!(/// `shmat` flags (`SHM_RDONLY`, `SHM_RND`, `SHM_REMAP`, `SHM_EXEC`).
-    ShmatFlags(u32), |v| super::args::flag_names(u64::from(v), &[(u64::from(SHM_RDONLY), "SHM_RDONLY"), (u64::from(SHM_RND), "SHM_RND"), (u64::from(SHM_REMAP), "SHM_REMAP"), (u64::from(SHM_EXEC), "SHM_EXEC")]));
+    ShmatFlags(u32), |v| super::args::flag_str::<abi::flags::ShmatFlags>(v, "0"));
 super::args::named_arg!(/// `msgsnd`/`msgrcv` flags (`IPC_NOWAIT`, `MSG_NOERROR`, `MSG_EXCEPT`, `MSG_COPY`).
-    MsgIpcFlags(u32), |v| super::args::flag_names(u64::from(v), &[(0o4000, "IPC_NOWAIT"), (0o10000, "MSG_NOERROR"), (0o20000, "MSG_EXCEPT"), (0o40000, "MSG_COPY")]));
+    MsgIpcFlags(u32), |v| super::args::flag_str::<abi::flags::IpcMsgFlags>(v, "0"));
 
 // ---- shared memory ----
 

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
+use abi::consts::{FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE};
 use abi::consts::{
     O_ACCMODE, O_RDONLY, RENAME_EXCHANGE, RENAME_NOREPLACE, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT,
     S_IFREG, S_IFSOCK, S_ISGID, TMPFS_MAGIC, XATTR_CREATE, XATTR_REPLACE, XATTR_SIZE_MAX,
@@ -123,8 +124,6 @@ pub const F_SEAL_GROW: u32 = 4;
 pub const F_SEAL_WRITE: u32 = 8;
 pub const F_SEAL_FUTURE_WRITE: u32 = 0x10;
 const ALL_SEALS: u32 = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE | 0x20;
-const FALLOC_FL_KEEP_SIZE: u32 = 1;
-const FALLOC_FL_PUNCH_HOLE: u32 = 2;
 
 fn mark_pages(pages: &mut BTreeSet<u64>, start: u64, end: u64) {
     if end > start {
