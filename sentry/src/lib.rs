@@ -108,7 +108,7 @@ pub enum SandboxError {
     Gofer(String),
     #[error("cannot start {program}: {err}")]
     Exec { program: String, err: abi::Errno },
-    #[error("working directory {dir}: {}", crate::syscalls::table::describe(*err))]
+    #[error("working directory {dir}: {}", err.message())]
     Cwd { dir: String, err: abi::Errno },
     #[error("host call {call} failed: {err}")]
     Host { call: &'static str, err: std::io::Error },

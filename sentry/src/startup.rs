@@ -307,7 +307,7 @@ pub fn run(cfg: Config) -> Result<TaskExit, SandboxError> {
     let started = path.and_then(|p| task.execve(&p, cfg.argv.clone(), cfg.envp.clone()));
     if let Err(e) = started {
         let name = String::from_utf8_lossy(&prog);
-        eprintln!("bulwark: cannot run {name}: {}", crate::syscalls::table::describe(e));
+        eprintln!("bulwark: cannot run {name}: {}", e.message());
         kernel.log(&format!("bulwark: cannot run {name}: {e}"));
         return Ok(TaskExit::Code(if e == Errno::ENOENT { 127 } else { 126 }));
     }

@@ -566,6 +566,34 @@ impl<T: UserType> SysArg for UserPtr<T> {
     }
 }
 
+/// Most entries strace shows of an array.
+pub const SHOWN_ENTRIES: u64 = 8;
+
+/// An array of `count` `T`s at `addr` as strace prints it, its first
+/// [`SHOWN_ENTRIES`] each by `each`: `[a, b, ...]`; `None` when unreadable.
+pub fn array_str<T: FromBytes + AsBytes + Clone>(
+    c: &Call<'_>,
+    addr: u64,
+    count: u64,
+    each: impl Fn(&T) -> String,
+) -> Option<String> {
+    let mut v = vec![T::new_zeroed(); count.min(SHOWN_ENTRIES) as usize];
+    c.t.read_bytes(addr, v.as_bytes_mut()).ok()?;
+    let parts: Vec<String> = v.iter().map(each).collect();
+    let more = if count > SHOWN_ENTRIES { ", ..." } else { "" };
+    Some(format!("[{}{more}]", parts.join(", ")))
+}
+
+/// The numbers of the bits set in `bytes` below `limit`, as strace prints
+/// a CPU mask or an `fd_set`: `[0 3]`.
+pub fn bits_str(bytes: &[u8], limit: usize) -> String {
+    let set: Vec<String> = (0..(bytes.len() * 8).min(limit))
+        .filter(|&b| bytes[b / 8] & (1 << (b % 8)) != 0)
+        .map(|b| b.to_string())
+        .collect();
+    format!("[{}]", set.join(" "))
+}
+
 /// Most `iovec`s one call takes (`UIO_MAXIOV`).
 pub const UIO_MAXIOV: u64 = 1024;
 
@@ -608,17 +636,11 @@ impl<const CNT: usize> SysArg for Iovecs<CNT> {
         Ok(Iovecs(raw))
     }
     fn strace(c: &Call<'_>, i: usize) -> String {
-        let (addr, cnt) = (c.arg(i), c.arg(CNT).min(8));
-        let mut v = vec![Iovec::default(); cnt as usize];
-        if c.t.read_bytes(addr, v.as_bytes_mut()).is_err() {
-            return null_or_hex(addr);
-        }
-        let parts: Vec<String> = v
-            .iter()
-            .map(|io| format!("{{iov_base={}, iov_len={}}}", shown_bytes(c, io.iov_base, io.iov_len), io.iov_len))
-            .collect();
-        let more = if c.arg(CNT) > cnt { ", ..." } else { "" };
-        format!("[{}{more}]", parts.join(", "))
+        let addr = c.arg(i);
+        array_str(c, addr, c.arg(CNT), |io: &Iovec| {
+            format!("{{iov_base={}, iov_len={}}}", shown_bytes(c, io.iov_base, io.iov_len), io.iov_len)
+        })
+        .unwrap_or_else(|| null_or_hex(addr))
     }
 }
 
@@ -694,19 +716,10 @@ impl UserType for Stat {
 /// it symbolically through the formatter the macro names.
 macro_rules! named_arg {
     ($(#[$m:meta])* $name:ident($repr:ty), $print:expr) => {
-        $(#[$m])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-        pub struct $name(pub $repr);
-
-        impl $crate::syscalls::args::SysArg for $name {
-            fn decode(_: &$crate::kernel::Task, raw: u64) -> $crate::vfs::KResult<Self> {
-                Ok($name(raw as $repr))
-            }
-            fn strace(c: &$crate::syscalls::args::Call<'_>, i: usize) -> String {
-                let f: fn($repr) -> String = $print;
-                f(c.raw[i] as $repr)
-            }
-        }
+        $crate::syscalls::args::call_arg!($(#[$m])* $name($repr), |c, i| {
+            let f: fn($repr) -> String = $print;
+            f(c.raw[i] as $repr)
+        });
     };
 }
 pub(crate) use named_arg;

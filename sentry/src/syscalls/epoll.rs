@@ -8,9 +8,8 @@ use abi::flags::EpollEvents;
 use abi::types::{EpollEvent, Timespec};
 use abi::Errno;
 use sentry_macros::syscall;
-use zerocopy::AsBytes;
 
-use super::args::{flag_str, Call, EpollCreateFlags, EpollOp, Fd, UserPtr, UserType};
+use super::args::{array_str, flag_str, Call, EpollCreateFlags, EpollOp, Fd, UserPtr, UserType};
 use super::file_of;
 use super::install_anon;
 use super::signal::SigSet;
@@ -40,13 +39,7 @@ impl UserType for EpollEvent {
 fn epoll_events_out_str(c: &Call<'_>, i: usize) -> String {
     let addr = c.raw[i];
     let Some(Ok(n)) = c.result else { return format!("{addr:#x}") };
-    let mut v = vec![EpollEvent::default(); n.min(8) as usize];
-    if c.t.read_bytes(addr, v.as_bytes_mut()).is_err() {
-        return format!("{addr:#x}");
-    }
-    let parts: Vec<String> = v.iter().filter_map(UserType::strace).collect();
-    let more = if n > 8 { ", ..." } else { "" };
-    format!("[{}{more}]", parts.join(", "))
+    array_str(c, addr, n, |e: &EpollEvent| e.strace().unwrap_or_default()).unwrap_or_else(|| format!("{addr:#x}"))
 }
 
 super::args::call_arg!(/// The array `epoll_wait` fills: printed after the call with the events it

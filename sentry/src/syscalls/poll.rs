@@ -10,14 +10,11 @@ use nix::poll::{poll as host_poll, PollFd, PollFlags, PollTimeout};
 use sentry_macros::syscall;
 use zerocopy::{AsBytes, FromBytes, FromZeroes};
 
-use super::args::{flag_str, Call, SysArg, UserPtr, UserType};
+use super::args::{array_str, bits_str, flag_str, Call, SysArg, UserPtr, UserType};
 use super::signal::SigSet;
 use super::time::duration_of;
 use crate::kernel::Task;
 use crate::vfs::{lock, FileDescription, KResult};
-
-/// Most entries strace shows of an array.
-const SHOWN_ENTRIES: u64 = 8;
 
 /// The `pollfd` array of `poll`/`ppoll`, whose length is argument `CNT`,
 /// printed as strace does: `[{fd=3, events=POLLIN}]`.
@@ -29,17 +26,11 @@ impl<const CNT: usize> SysArg for PollFds<CNT> {
         Ok(PollFds(raw))
     }
     fn strace(c: &Call<'_>, i: usize) -> String {
-        let (addr, cnt) = (c.raw[i], c.raw[CNT]);
-        let mut v = vec![Pollfd::default(); cnt.min(SHOWN_ENTRIES) as usize];
-        if c.t.read_bytes(addr, v.as_bytes_mut()).is_err() {
-            return format!("{addr:#x}");
-        }
-        let parts: Vec<String> = v
-            .iter()
-            .map(|p| format!("{{fd={}, events={}}}", p.fd, flag_str::<PollEvents>(p.events as u16, "0")))
-            .collect();
-        let more = if cnt > SHOWN_ENTRIES { ", ..." } else { "" };
-        format!("[{}{more}]", parts.join(", "))
+        let addr = c.raw[i];
+        array_str(c, addr, c.raw[CNT], |p: &Pollfd| {
+            format!("{{fd={}, events={}}}", p.fd, flag_str::<PollEvents>(p.events as u16, "0"))
+        })
+        .unwrap_or_else(|| format!("{addr:#x}"))
     }
 }
 
@@ -48,13 +39,11 @@ fn fd_set_str(c: &Call<'_>, i: usize) -> String {
     if addr == 0 {
         return "NULL".into();
     }
-    let mut words = vec![0u64; (nfds as usize).div_ceil(64)];
-    if c.t.read_bytes(addr, words.as_bytes_mut()).is_err() {
-        return format!("{addr:#x}");
+    // An fd_set is whole 64-bit words, little-endian: bit n of byte n / 8.
+    match c.t.read_vec(addr, (nfds as usize).div_ceil(64) * 8) {
+        Ok(bytes) => bits_str(&bytes, nfds as usize),
+        Err(_) => format!("{addr:#x}"),
     }
-    let set: Vec<String> =
-        (0..nfds).filter(|&fd| words[(fd / 64) as usize] >> (fd % 64) & 1 != 0).map(|fd| fd.to_string()).collect();
-    format!("[{}]", set.join(" "))
 }
 
 super::args::call_arg!(/// An `fd_set` of `select`/`pselect6` for the `nfds` in argument 0,

@@ -629,10 +629,10 @@ impl<const LEN: usize> SysArg for CpuMask<LEN> {
             Some(Ok(n)) if c.raw[LEN] != n && n > 0 => n,
             _ => c.raw[LEN],
         };
-        let Ok(bytes) = c.t.read_vec(addr, len.min(128) as usize) else { return format!("{addr:#x}") };
-        let cpus: Vec<String> =
-            (0..bytes.len() * 8).filter(|&b| bytes[b / 8] & (1 << (b % 8)) != 0).map(|b| b.to_string()).collect();
-        format!("[{}]", cpus.join(" "))
+        match c.t.read_vec(addr, len.min(128) as usize) {
+            Ok(bytes) => super::args::bits_str(&bytes, usize::MAX),
+            Err(_) => format!("{addr:#x}"),
+        }
     }
 }
 

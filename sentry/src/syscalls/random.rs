@@ -16,7 +16,7 @@ pub fn getrandom(t: &mut Task, buf: OutBuf, buflen: usize, flags: GrndFlags) -> 
         return Err(Errno::EINVAL);
     }
     let mut bytes = vec![0u8; buflen.min(32 << 20)];
-    crate::kernel::getrandom(&mut bytes);
-    buf.write(t, &bytes)?;
-    Ok(bytes.len() as u64)
+    let n = crate::host::getrandom(&mut bytes)?;
+    buf.write(t, &bytes[..n])?;
+    Ok(n as u64)
 }
