@@ -81,6 +81,14 @@ impl Teardown {
         }
     }
 
+    /// The sandbox error, once a gofer connection has broken.
+    fn check(&self) -> Result<(), SandboxError> {
+        match self.reason.get() {
+            Some(why) => Err(SandboxError::Gofer(why.clone())),
+            None => Ok(()),
+        }
+    }
+
     /// A client whose broken transport ends the sandbox.
     fn client(self: &Arc<Self>, sock: OwnedFd) -> Arc<gofer::GoferClient> {
         let client = Arc::new(gofer::GoferClient::new(sock));
@@ -306,6 +314,9 @@ pub fn run(cfg: Config) -> Result<TaskExit, SandboxError> {
     let path = find_program(&task, &prog, &cfg.envp);
     let started = path.and_then(|p| task.execve(&p, cfg.argv.clone(), cfg.envp.clone()));
     if let Err(e) = started {
+        // The program could not start because the gofer is gone: that is
+        // the sandbox's failure, as it is once the program runs.
+        teardown.check()?;
         let name = String::from_utf8_lossy(&prog);
         eprintln!("bulwark: cannot run {name}: {}", e.message());
         kernel.log(&format!("bulwark: cannot run {name}: {e}"));
@@ -330,8 +341,6 @@ pub fn run(cfg: Config) -> Result<TaskExit, SandboxError> {
         }
         None => exit,
     };
-    if let Some(why) = teardown.reason.get() {
-        return Err(SandboxError::Gofer(why.clone()));
-    }
+    teardown.check()?;
     Ok(status)
 }
