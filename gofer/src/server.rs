@@ -69,7 +69,7 @@ pub fn run(root: &Path, sock: OwnedFd) -> io::Result<()> {
 ///    outside `root` remains reachable;
 /// 5. sets `no_new_privs`;
 /// 6. installs a seccomp filter that allows only the host system calls the
-///    serving loop makes (see `seccomp::ALLOWED`) and kills the process on
+///    serving loop makes (see `seccomp::RULES`) and kills the process on
 ///    any other.
 ///
 /// `sock` must be a connected `SOCK_SEQPACKET` Unix socket; it is closed on

@@ -8,7 +8,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use libc::{c_int, pid_t, sock_filter, sock_fprog};
+use hostsys::seccomp::{sock_filter, Action, Policy, Rule};
+use libc::{c_int, pid_t};
 
 use super::sys::{self, Stop};
 use crate::{Error, Registers, Result};
@@ -119,14 +120,6 @@ pub(crate) fn install_stub_page() -> Result<()> {
     r.clone().map_err(|e| Error::Unavailable("ptrace", e))
 }
 
-/// The host system calls a stub may make, and why. Everything else kills it.
-const ALLOWED_SYSCALLS: [(u32, &str); 5] = [
-    (abi::sysno::SYS_MMAP as u32, "map_file: mmap(MAP_SHARED|MAP_FIXED) of the MemoryFile"),
-    (abi::sysno::SYS_MUNMAP as u32, "unmap, and the entry routine unmapping the sentry's memory"),
-    (abi::sysno::SYS_MPROTECT as u32, "protect"),
-    (SYS_EXIT as u32, "a context dropped: its stub thread exits (exit, not exit_group)"),
-    (abi::sysno::SYS_PAUSE as u32, "a new thread waits, blocked, until its tracer seizes it"),
-];
 /// `exit`: ends the calling thread only.
 const SYS_EXIT: u64 = 60;
 /// `clone`: allowed only with exactly `CLONE_THREAD_FLAGS` (new_thread).
@@ -140,57 +133,37 @@ pub(crate) const CLONE_THREAD_FLAGS: u64 = (libc::CLONE_VM
     | libc::CLONE_THREAD
     | libc::CLONE_SYSVSEM) as u64;
 
-const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
-// Classic BPF opcodes (linux/bpf_common.h); BPF_LD, BPF_W and BPF_K are 0.
-const BPF_LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS (0x20)
-const BPF_JMP_JEQ_K: u16 = 0x05 | 0x10; // BPF_JMP (0x05) | BPF_JEQ (0x10) | BPF_K
-const BPF_RET_K: u16 = 0x06; // BPF_RET (0x06) | BPF_K
-const SECCOMP_DATA_NR: u32 = 0; // offsetof(struct seccomp_data, nr)
-const SECCOMP_DATA_ARCH: u32 = 4; // offsetof(struct seccomp_data, arch)
-const SECCOMP_DATA_ARG0_LO: u32 = 16; // offsetof(struct seccomp_data, args[0]), low half
-const SECCOMP_DATA_ARG0_HI: u32 = 20; // high half (x86-64 is little-endian)
-const FILTER_LEN: usize = 11 + ALLOWED_SYSCALLS.len();
+/// The host system calls a stub may make, and why. Application system
+/// calls never reach the filter (PTRACE_SYSEMU stops them first); only
+/// calls the sentry injects do. Everything else kills the stub.
+const RULES: &[Rule] = &[
+    Rule::any(abi::sysno::SYS_MMAP as i64, "map_file: mmap(MAP_SHARED|MAP_FIXED) of the MemoryFile"),
+    Rule::any(abi::sysno::SYS_MUNMAP as i64, "unmap, and the entry routine unmapping the sentry's memory"),
+    Rule::any(abi::sysno::SYS_MPROTECT as i64, "protect"),
+    Rule::any(SYS_EXIT as i64, "a context dropped: its stub thread exits (exit, not exit_group)"),
+    Rule::any(abi::sysno::SYS_PAUSE as i64, "a new thread waits, blocked, until its tracer seizes it"),
+    Rule::with(SYS_CLONE as i64, &[(0, CLONE_THREAD_FLAGS)], "new_thread: a thread of the stub, nothing else"),
+];
 
-/// The stub's seccomp filter: x86-64 only, `ALLOWED_SYSCALLS`, and `clone`
-/// with exactly `CLONE_THREAD_FLAGS`. Application system calls never reach
-/// it (PTRACE_SYSEMU stops them first); only calls the sentry injects do.
-///
-/// ```text
-///  0      ld arch;  jeq X86_64 ? 3 : 2;  2: kill
-///  3      ld nr
-///  4..4+n jeq allowed[i] ? ALLOW
-///  4+n    jeq clone ? next : KILL
-///  5+n    ld args[0].lo;  jeq CLONE_THREAD_FLAGS ? next : KILL
-///  7+n    ld args[0].hi;  jeq 0 ? ALLOW : KILL
-///  9+n    KILL;  10+n ALLOW
-/// ```
-fn seccomp_filter() -> [sock_filter; FILTER_LEN] {
-    let stmt = |code, k| sock_filter { code, jt: 0, jf: 0, k };
-    let jeq = |k, jt: usize, jf: usize| sock_filter {
-        code: BPF_JMP_JEQ_K,
-        jt: u8::try_from(jt).unwrap_or(u8::MAX),
-        jf: u8::try_from(jf).unwrap_or(u8::MAX),
-        k,
-    };
-    let n = ALLOWED_SYSCALLS.len();
-    let (kill_at, allow_at) = (9 + n, 10 + n);
-    let kill = stmt(BPF_RET_K, libc::SECCOMP_RET_KILL_PROCESS);
-    let mut f = [kill; FILTER_LEN];
-    f[0] = stmt(BPF_LD_W_ABS, SECCOMP_DATA_ARCH);
-    f[1] = jeq(AUDIT_ARCH_X86_64, 1, 0);
-    f[2] = kill;
-    f[3] = stmt(BPF_LD_W_ABS, SECCOMP_DATA_NR);
-    for (i, (nr, _why)) in ALLOWED_SYSCALLS.iter().enumerate() {
-        f[4 + i] = jeq(*nr, allow_at - (4 + i) - 1, 0);
+/// `struct sock_fprog` over seccompiler's `sock_filter` (the same layout
+/// as the kernel's, which libc's type also has).
+#[repr(C)]
+struct SockFprog {
+    len: u16,
+    filter: *const sock_filter,
+}
+
+/// The stub's policy.
+const POLICY: Policy = Policy { name: "stub", rules: RULES, default: Action::KillProcess };
+
+/// The compiled stub filter, built once per sentry: the forked child may
+/// not allocate, so it installs this program with a raw `seccomp` call.
+fn stub_filter() -> Result<&'static [sock_filter]> {
+    static PROG: OnceLock<std::result::Result<Vec<sock_filter>, String>> = OnceLock::new();
+    match PROG.get_or_init(|| POLICY.compile().map_err(|e| e.to_string())) {
+        Ok(p) => Ok(p),
+        Err(e) => Err(Error::Unavailable("ptrace", e.clone())),
     }
-    f[4 + n] = jeq(SYS_CLONE as u32, 0, kill_at - (4 + n) - 1);
-    f[5 + n] = stmt(BPF_LD_W_ABS, SECCOMP_DATA_ARG0_LO);
-    f[6 + n] = jeq(CLONE_THREAD_FLAGS as u32, 0, kill_at - (6 + n) - 1);
-    f[7 + n] = stmt(BPF_LD_W_ABS, SECCOMP_DATA_ARG0_HI);
-    f[8 + n] = jeq(0, allow_at - (8 + n) - 1, kill_at - (8 + n) - 1);
-    f[kill_at] = kill;
-    f[allow_at] = stmt(BPF_RET_K, libc::SECCOMP_RET_ALLOW);
-    f
 }
 
 /// What a stub thread is doing.
@@ -305,7 +278,7 @@ fn setup_step(code: i32) -> &'static str {
 
 /// The child side of `Stub::spawn`. Runs in a fork of a multi-threaded
 /// process: only raw system calls, no allocation, no locks.
-fn child(parent: pid_t, memfd: c_int, prog: &sock_fprog) -> ! {
+fn child(parent: pid_t, memfd: c_int, prog: &SockFprog) -> ! {
     let fail = |step: i32| -> ! {
         // SAFETY: _exit has no preconditions.
         unsafe { libc::_exit(step) }
@@ -354,7 +327,7 @@ fn child(parent: pid_t, memfd: c_int, prog: &sock_fprog) -> ! {
         if libc::syscall(libc::SYS_prctl, libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
             fail(STEP_NO_NEW_PRIVS);
         }
-        if libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, prog as *const sock_fprog) != 0 {
+        if libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, 0, prog as *const SockFprog) != 0 {
             fail(STEP_SECCOMP);
         }
         // From here on only mmap/munmap/mprotect are allowed. The entry
@@ -374,11 +347,11 @@ impl Stub {
     pub(crate) fn spawn(memfd: c_int) -> Result<Stub> {
         install_stub_page()?;
         pin_to_current_cpu()?;
-        let mut filter = seccomp_filter();
-        let prog = sock_fprog {
-            // FILTER_LEN is a small constant.
-            len: FILTER_LEN as u16,
-            filter: filter.as_mut_ptr(),
+        let filter = stub_filter()?;
+        let prog = SockFprog {
+            len: u16::try_from(filter.len())
+                .map_err(|_| Error::Unavailable("ptrace", "stub filter too long".into()))?,
+            filter: filter.as_ptr(),
         };
         // SAFETY: getpid has no preconditions.
         let parent = unsafe { libc::getpid() };
@@ -955,34 +928,13 @@ mod tests {
         assert_eq!(&page[inject..inject + 3], &[0x0f, 0x05, 0xcc]);
     }
 
-    /// Run the classic BPF `filter` over a `seccomp_data` for x86-64.
-    fn run_filter(f: &[sock_filter], arch: u32, nr: u64, arg0: u64) -> u32 {
-        let word = |off: u32| match off {
-            SECCOMP_DATA_NR => nr as u32,
-            SECCOMP_DATA_ARCH => arch,
-            SECCOMP_DATA_ARG0_LO => arg0 as u32,
-            SECCOMP_DATA_ARG0_HI => (arg0 >> 32) as u32,
-            other => panic!("unexpected load at {other}"),
-        };
-        let (mut pc, mut acc) = (0usize, 0u32);
-        loop {
-            let i = f[pc];
-            match i.code {
-                BPF_LD_W_ABS => acc = word(i.k),
-                BPF_JMP_JEQ_K => pc += usize::from(if acc == i.k { i.jt } else { i.jf }),
-                BPF_RET_K => return i.k,
-                other => panic!("unexpected opcode {other:#x}"),
-            }
-            pc += 1;
-        }
-    }
-
     #[test]
     fn seccomp_filter_allows_exactly_the_injected_calls() {
-        let f = seccomp_filter();
+        use hostsys::seccomp::{evaluate, AUDIT_ARCH_X86_64};
+        let f = stub_filter().expect("the stub policy compiles");
         let allow = libc::SECCOMP_RET_ALLOW;
         let kill = libc::SECCOMP_RET_KILL_PROCESS;
-        let run = |nr, arg0| run_filter(&f, AUDIT_ARCH_X86_64, nr, arg0);
+        let run = |nr: u64, arg0| evaluate(f, AUDIT_ARCH_X86_64, nr as u32, [arg0, 0, 0, 0, 0, 0]).expect("runs");
 
         let verdicts: Vec<u32> = [9, 11, 10, 60, 34].iter().map(|&nr| run(nr, 0)).collect();
 
@@ -995,7 +947,7 @@ mod tests {
         assert_eq!(run(SYS_CLONE, CLONE_THREAD_FLAGS & !(libc::CLONE_THREAD as u64)), kill);
         assert_eq!(run(SYS_CLONE, CLONE_THREAD_FLAGS | 1 << 32), kill);
         assert_eq!(run(SYS_CLONE, 0x11), kill); // fork-like clone(SIGCHLD)
-        assert_eq!(run_filter(&f, 0x4000_0003, 9, 0), kill); // i386 mmap2 number space
+        assert_eq!(evaluate(f, 0x4000_0003, 9, [0; 6]), Some(kill)); // i386 number space
     }
 
     #[test]

@@ -129,23 +129,10 @@ pub(crate) fn pidfd_kill(pidfd: c_int, sig: c_int) {
 
 /// Pin thread `tid` (0: the calling thread) to `cpu`.
 pub(crate) fn pin(tid: pid_t, cpu: usize) -> Result<()> {
-    // SAFETY: cpu_set_t is plain data; all-zero is the empty set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: CPU_SET checks `cpu` against the set's size before writing.
-    unsafe { libc::CPU_SET(cpu, &mut set) };
-    // SAFETY: `set` is a live cpu_set_t of the size passed.
-    let r = unsafe { libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set) };
-    if r != 0 {
-        return Err(Error::last_os("sched_setaffinity"));
-    }
-    Ok(())
+    hostsys::cpu::pin(Some(tid), cpu).map_err(|err| Error::Host { call: "sched_setaffinity", err })
 }
 
-/// The CPU the calling thread runs on, if the host says.
-pub(crate) fn current_cpu() -> Option<usize> {
-    // SAFETY: sched_getcpu has no preconditions.
-    usize::try_from(unsafe { libc::sched_getcpu() }).ok()
-}
+pub(crate) use hostsys::cpu::current as current_cpu;
 
 /// `PTRACE_GETREGSET`/`PTRACE_SETREGSET` of note type `nt` through `buf`;
 /// returns the length the kernel transferred.
