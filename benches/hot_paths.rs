@@ -25,7 +25,7 @@ use platform::{AddressSpace, Context, Event, FpState, Platform, Prot, Registers}
 use sentry::fs::Tmpfs;
 use sentry::kernel::{FsContext, Kernel, Task};
 use sentry::mm::{MemoryFile, MemoryManager, VmaBacking};
-use sentry::vfs::{CreateAttr, Creds, FdTable, NodeKind, Vfs};
+use sentry::vfs::{Caller, CreateAttr, Creds, FdTable, NodeKind, Vfs};
 
 /// An address space that maps nothing on the host: the sentry's own
 /// bookkeeping and copies run as usual; nothing executes application code.
@@ -139,9 +139,9 @@ fn path_walk(c: &mut Criterion) {
     let vfs = Vfs::new(root, "tmpfs", "none");
     let (top, creds) = (vfs.root(), Creds::root());
     // The first walk fills the dentry cache.
-    vfs.resolve(&top, &top, b"/a/b/c/d/e", true, &creds).expect("resolve");
+    vfs.resolve(Caller::SENTRY, &top, &top, b"/a/b/c/d/e", true, &creds).expect("resolve");
     c.bench_function("vfs/resolve-5-cached", |b| {
-        b.iter(|| vfs.resolve(&top, &top, black_box(b"/a/b/c/d/e"), true, &creds).expect("resolve"))
+        b.iter(|| vfs.resolve(Caller::SENTRY, &top, &top, black_box(b"/a/b/c/d/e"), true, &creds).expect("resolve"))
     });
 }
 

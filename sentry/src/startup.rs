@@ -10,6 +10,7 @@ use crate::fs::proc::ProcFs;
 use crate::fs::{new_devfs, next_dev, GoferFs, GoferFsOptions, HostInode, OverlayFs, Tmpfs};
 use crate::kernel::{FsContext, Kernel, Task, TaskExit};
 use crate::mm::MemoryFile;
+use crate::vfs::Caller;
 use crate::vfs::{CreateAttr, Creds, FdTable, FileDescription, InodeRef, Location, NodeKind, Vfs};
 use crate::{Config, SandboxError};
 
@@ -48,7 +49,7 @@ fn ensure_path(vfs: &Vfs, path: &[u8]) -> Result<Location, SandboxError> {
     let root = vfs.root();
     let mut cur = root.clone();
     for comp in path.split(|b| *b == b'/').filter(|c| !c.is_empty()) {
-        cur = match vfs.resolve(&root, &cur, comp, true, &Creds::root()) {
+        cur = match vfs.resolve(Caller::SENTRY, &root, &cur, comp, true, &Creds::root()) {
             Ok(loc) => loc,
             Err(Errno::ENOENT) => ensure_dir(vfs, &cur, comp)?,
             Err(e) => return Err(gofer_err(&format!("mount point {}", String::from_utf8_lossy(path)), e)),
@@ -292,7 +293,7 @@ pub fn run(cfg: Config) -> Result<TaskExit, SandboxError> {
         None => Creds::root(),
     };
     let dir_at = |dir: &[u8]| {
-        let loc = vfs.resolve(&root, &root, dir, true, &creds)?;
+        let loc = vfs.resolve(Caller::SENTRY, &root, &root, dir, true, &creds)?;
         if loc.inode().attr()?.is_dir() {
             Ok(loc)
         } else {

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use abi::Errno;
 
 use super::{major, makedev, minor, Tmpfs};
+use crate::vfs::Caller;
 use crate::vfs::{CreateAttr, FileOps, FileRef, KResult, NodeKind};
 
 /// Device numbers of the devices bulwark drives.
@@ -67,10 +68,10 @@ pub fn open_char_device(rdev: u64, _flags: u32) -> KResult<FileRef> {
 pub struct Null;
 
 impl FileOps for Null {
-    fn read(&self, _buf: &mut [u8], _off: u64) -> KResult<usize> {
+    fn read(&self, _cx: Caller<'_>, _buf: &mut [u8], _off: u64) -> KResult<usize> {
         Ok(0)
     }
-    fn write(&self, buf: &[u8], _off: u64) -> KResult<usize> {
+    fn write(&self, _cx: Caller<'_>, buf: &[u8], _off: u64) -> KResult<usize> {
         Ok(buf.len())
     }
     fn as_any(&self) -> &dyn Any {
@@ -82,11 +83,11 @@ impl FileOps for Null {
 pub struct Zero;
 
 impl FileOps for Zero {
-    fn read(&self, buf: &mut [u8], _off: u64) -> KResult<usize> {
+    fn read(&self, _cx: Caller<'_>, buf: &mut [u8], _off: u64) -> KResult<usize> {
         buf.fill(0);
         Ok(buf.len())
     }
-    fn write(&self, buf: &[u8], _off: u64) -> KResult<usize> {
+    fn write(&self, _cx: Caller<'_>, buf: &[u8], _off: u64) -> KResult<usize> {
         Ok(buf.len())
     }
     fn as_any(&self) -> &dyn Any {
@@ -98,11 +99,11 @@ impl FileOps for Zero {
 pub struct Full;
 
 impl FileOps for Full {
-    fn read(&self, buf: &mut [u8], _off: u64) -> KResult<usize> {
+    fn read(&self, _cx: Caller<'_>, buf: &mut [u8], _off: u64) -> KResult<usize> {
         buf.fill(0);
         Ok(buf.len())
     }
-    fn write(&self, _buf: &[u8], _off: u64) -> KResult<usize> {
+    fn write(&self, _cx: Caller<'_>, _buf: &[u8], _off: u64) -> KResult<usize> {
         Err(Errno::ENOSPC)
     }
     fn as_any(&self) -> &dyn Any {
@@ -115,10 +116,10 @@ impl FileOps for Full {
 pub struct Random;
 
 impl FileOps for Random {
-    fn read(&self, buf: &mut [u8], _off: u64) -> KResult<usize> {
+    fn read(&self, _cx: Caller<'_>, buf: &mut [u8], _off: u64) -> KResult<usize> {
         crate::host::getrandom(buf)
     }
-    fn write(&self, buf: &[u8], _off: u64) -> KResult<usize> {
+    fn write(&self, _cx: Caller<'_>, buf: &[u8], _off: u64) -> KResult<usize> {
         Ok(buf.len())
     }
     fn as_any(&self) -> &dyn Any {
@@ -137,7 +138,7 @@ mod tests {
     }
 
     fn open(name: &str) -> FileRef {
-        devroot().lookup(name.as_bytes()).expect("lookup").open(O_RDWR).expect("open")
+        devroot().lookup(name.as_bytes()).expect("lookup").open(Caller::SENTRY, O_RDWR).expect("open")
     }
 
     #[test]
@@ -145,8 +146,8 @@ mod tests {
         let f = open("null");
         let mut buf = [7u8; 4];
 
-        assert_eq!(f.read(&mut buf, 0), Ok(0));
-        assert_eq!(f.write(b"abc", 0), Ok(3));
+        assert_eq!(f.read(Caller::SENTRY, &mut buf, 0), Ok(0));
+        assert_eq!(f.write(Caller::SENTRY, b"abc", 0), Ok(3));
     }
 
     #[test]
@@ -154,7 +155,7 @@ mod tests {
         let f = open("zero");
         let mut buf = [7u8; 4];
 
-        let n = f.read(&mut buf, 0);
+        let n = f.read(Caller::SENTRY, &mut buf, 0);
 
         assert_eq!((n, buf), (Ok(4), [0; 4]));
     }
@@ -164,8 +165,8 @@ mod tests {
         let f = open("full");
         let mut buf = [7u8; 4];
 
-        assert_eq!((f.read(&mut buf, 0), buf), (Ok(4), [0; 4]));
-        assert_eq!(f.write(b"x", 0), Err(Errno::ENOSPC));
+        assert_eq!((f.read(Caller::SENTRY, &mut buf, 0), buf), (Ok(4), [0; 4]));
+        assert_eq!(f.write(Caller::SENTRY, b"x", 0), Err(Errno::ENOSPC));
     }
 
     #[test]
@@ -174,8 +175,8 @@ mod tests {
         let mut a = [0u8; 64];
         let mut b = [0u8; 64];
 
-        assert_eq!(f.read(&mut a, 0), Ok(64));
-        assert_eq!(f.read(&mut b, 0), Ok(64));
+        assert_eq!(f.read(Caller::SENTRY, &mut a, 0), Ok(64));
+        assert_eq!(f.read(Caller::SENTRY, &mut b, 0), Ok(64));
         assert_ne!(a, b);
     }
 
@@ -183,7 +184,7 @@ mod tests {
     fn tty_open_returns_enxio() {
         let tty = devroot().lookup(b"tty").expect("lookup");
 
-        assert_eq!(tty.open(O_RDWR).err(), Some(Errno::ENXIO));
+        assert_eq!(tty.open(Caller::SENTRY, O_RDWR).err(), Some(Errno::ENXIO));
     }
 
     #[test]
@@ -210,10 +211,10 @@ mod tests {
         let shm = root.lookup(b"shm").expect("shm").attr().expect("attr");
 
         assert_eq!(stdout.attr().expect("attr").mode & S_IFLNK, S_IFLNK);
-        assert_eq!(stdout.readlink().expect("readlink"), b"/proc/self/fd/1");
-        assert_eq!(root.lookup(b"fd").expect("fd").readlink().expect("readlink"), b"/proc/self/fd");
+        assert_eq!(stdout.readlink(Caller::SENTRY).expect("readlink"), b"/proc/self/fd/1");
+        assert_eq!(root.lookup(b"fd").expect("fd").readlink(Caller::SENTRY).expect("readlink"), b"/proc/self/fd");
         assert_eq!(shm.mode, S_IFDIR | 0o1777);
         assert!(root.lookup(b"pts").expect("pts").readdir().expect("readdir").is_empty());
-        assert_eq!(root.lookup(b"null").expect("null").open(O_RDONLY).map(|_| ()), Ok(()));
+        assert_eq!(root.lookup(b"null").expect("null").open(Caller::SENTRY, O_RDONLY).map(|_| ()), Ok(()));
     }
 }

@@ -19,6 +19,7 @@ use abi::Errno;
 
 use super::lock;
 use crate::kernel::waiter::{Subscriber, WaitQueue};
+use crate::vfs::Caller;
 use crate::vfs::{FileDescription, FileOps, KResult};
 
 use abi::consts::{
@@ -81,7 +82,7 @@ fn key_of(f: &Arc<FileDescription>) -> usize {
 }
 
 /// Current readiness of `f` (asking the host for donated host descriptors).
-pub fn readiness(f: &FileDescription) -> u32 {
+pub fn readiness(f: &FileDescription, cx: Caller<'_>) -> u32 {
     if let Some(fd) = f.file.host_fd() {
         use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
         let mut p =
@@ -91,7 +92,7 @@ pub fn readiness(f: &FileDescription) -> u32 {
             _ => 0,
         };
     }
-    f.file.poll()
+    f.file.poll(cx)
 }
 
 impl Epoll {
@@ -109,7 +110,15 @@ impl Epoll {
     }
 
     /// `epoll_ctl(op, fd, event)` on the description `file` open at `fd`.
-    pub fn ctl(&self, op: i32, fd: i32, file: &Arc<FileDescription>, events: u32, data: u64) -> KResult<()> {
+    pub fn ctl(
+        &self,
+        cx: Caller<'_>,
+        op: i32,
+        fd: i32,
+        file: &Arc<FileDescription>,
+        events: u32,
+        data: u64,
+    ) -> KResult<()> {
         if std::ptr::addr_eq(Arc::as_ptr(&file.file), self as *const Epoll) {
             return Err(Errno::EINVAL);
         }
@@ -173,7 +182,7 @@ impl Epoll {
             _ => return Err(Errno::EINVAL),
         }
         drop(ws);
-        if readiness(file) != 0 {
+        if readiness(file, cx) != 0 {
             self.queue.notify_events(EPOLLIN);
         }
         Ok(())
@@ -191,11 +200,11 @@ impl Epoll {
 
     /// Collect up to `max` ready events as `(events, data)`, consuming edges
     /// and disarming one-shot watches that report.
-    pub fn collect(&self, max: usize) -> Vec<(u32, u64)> {
-        self.scan(max, true)
+    pub fn collect(&self, cx: Caller<'_>, max: usize) -> Vec<(u32, u64)> {
+        self.scan(cx, max, true)
     }
 
-    fn scan(&self, max: usize, consume: bool) -> Vec<(u32, u64)> {
+    fn scan(&self, cx: Caller<'_>, max: usize, consume: bool) -> Vec<(u32, u64)> {
         let ws: Vec<Arc<Watch>> = {
             let mut g = lock(&self.watches);
             g.retain(|w| w.file.strong_count() > 0);
@@ -221,7 +230,7 @@ impl Epoll {
                     continue;
                 }
             }
-            let r = readiness(&f) & w.interest();
+            let r = readiness(&f, cx) & w.interest();
             if r == 0 {
                 continue;
             }
@@ -269,8 +278,8 @@ impl FileOps for Epoll {
         false
     }
 
-    fn poll(&self) -> u32 {
-        if self.scan(1, false).is_empty() {
+    fn poll(&self, cx: Caller<'_>) -> u32 {
+        if self.scan(cx, 1, false).is_empty() {
             0
         } else {
             (libc::POLLIN | libc::POLLRDNORM) as u32
@@ -307,86 +316,86 @@ mod tests {
     fn level_triggered_reports_until_drained() {
         let ep = Epoll::new();
         let (r, w) = pipe_descs();
-        ep.ctl(EPOLL_CTL_ADD, 3, &r, EPOLLIN, 7).expect("add");
-        let before = ep.collect(8);
-        w.file.write(b"ab", 0).expect("write");
+        ep.ctl(Caller::SENTRY, EPOLL_CTL_ADD, 3, &r, EPOLLIN, 7).expect("add");
+        let before = ep.collect(Caller::SENTRY, 8);
+        w.file.write(Caller::SENTRY, b"ab", 0).expect("write");
 
         assert!(before.is_empty());
-        assert_eq!(ep.collect(8), vec![(EPOLLIN, 7)]);
-        assert_eq!(ep.collect(8).len(), 1);
-        r.file.read(&mut [0u8; 2], 0).expect("read");
-        assert!(ep.collect(8).is_empty());
+        assert_eq!(ep.collect(Caller::SENTRY, 8), vec![(EPOLLIN, 7)]);
+        assert_eq!(ep.collect(Caller::SENTRY, 8).len(), 1);
+        r.file.read(Caller::SENTRY, &mut [0u8; 2], 0).expect("read");
+        assert!(ep.collect(Caller::SENTRY, 8).is_empty());
     }
 
     #[test]
     fn edge_triggered_reports_once_per_arrival() {
         let ep = Epoll::new();
         let (r, w) = pipe_descs();
-        ep.ctl(EPOLL_CTL_ADD, 3, &r, EPOLLIN | EPOLLET, 1).expect("add");
-        w.file.write(b"a", 0).expect("write");
+        ep.ctl(Caller::SENTRY, EPOLL_CTL_ADD, 3, &r, EPOLLIN | EPOLLET, 1).expect("add");
+        w.file.write(Caller::SENTRY, b"a", 0).expect("write");
 
-        assert_eq!(ep.collect(8).len(), 1);
-        assert!(ep.collect(8).is_empty());
-        w.file.write(b"b", 0).expect("write");
-        assert_eq!(ep.collect(8).len(), 1);
+        assert_eq!(ep.collect(Caller::SENTRY, 8).len(), 1);
+        assert!(ep.collect(Caller::SENTRY, 8).is_empty());
+        w.file.write(Caller::SENTRY, b"b", 0).expect("write");
+        assert_eq!(ep.collect(Caller::SENTRY, 8).len(), 1);
     }
 
     #[test]
     fn edge_triggered_partial_read_does_not_report_again() {
         let ep = Epoll::new();
         let (r, w) = pipe_descs();
-        ep.ctl(EPOLL_CTL_ADD, 3, &r, EPOLLIN | EPOLLET, 1).expect("add");
-        w.file.write(b"abc", 0).expect("write");
-        assert_eq!(ep.collect(8).len(), 1);
+        ep.ctl(Caller::SENTRY, EPOLL_CTL_ADD, 3, &r, EPOLLIN | EPOLLET, 1).expect("add");
+        w.file.write(Caller::SENTRY, b"abc", 0).expect("write");
+        assert_eq!(ep.collect(Caller::SENTRY, 8).len(), 1);
 
-        r.file.read(&mut [0u8; 1], 0).expect("read");
-        assert!(ep.collect(8).is_empty());
+        r.file.read(Caller::SENTRY, &mut [0u8; 1], 0).expect("read");
+        assert!(ep.collect(Caller::SENTRY, 8).is_empty());
     }
 
     #[test]
     fn oneshot_reports_once_until_modified() {
         let ep = Epoll::new();
         let (r, w) = pipe_descs();
-        ep.ctl(EPOLL_CTL_ADD, 3, &r, EPOLLIN | EPOLLONESHOT, 1).expect("add");
-        w.file.write(b"a", 0).expect("write");
+        ep.ctl(Caller::SENTRY, EPOLL_CTL_ADD, 3, &r, EPOLLIN | EPOLLONESHOT, 1).expect("add");
+        w.file.write(Caller::SENTRY, b"a", 0).expect("write");
 
-        assert_eq!(ep.collect(8).len(), 1);
-        assert!(ep.collect(8).is_empty());
-        ep.ctl(EPOLL_CTL_MOD, 3, &r, EPOLLIN | EPOLLONESHOT, 2).expect("mod");
-        assert_eq!(ep.collect(8), vec![(EPOLLIN, 2)]);
+        assert_eq!(ep.collect(Caller::SENTRY, 8).len(), 1);
+        assert!(ep.collect(Caller::SENTRY, 8).is_empty());
+        ep.ctl(Caller::SENTRY, EPOLL_CTL_MOD, 3, &r, EPOLLIN | EPOLLONESHOT, 2).expect("mod");
+        assert_eq!(ep.collect(Caller::SENTRY, 8), vec![(EPOLLIN, 2)]);
     }
 
     #[test]
     fn ctl_errors_match_linux() {
         let ep = Epoll::new();
         let (r, _w) = pipe_descs();
-        ep.ctl(EPOLL_CTL_ADD, 3, &r, EPOLLIN, 0).expect("add");
+        ep.ctl(Caller::SENTRY, EPOLL_CTL_ADD, 3, &r, EPOLLIN, 0).expect("add");
 
-        assert_eq!(ep.ctl(EPOLL_CTL_ADD, 3, &r, EPOLLIN, 0), Err(Errno::EEXIST));
-        assert_eq!(ep.ctl(EPOLL_CTL_MOD, 4, &r, EPOLLIN, 0), Err(Errno::ENOENT));
-        assert_eq!(ep.ctl(EPOLL_CTL_DEL, 3, &r, 0, 0), Ok(()));
-        assert_eq!(ep.ctl(EPOLL_CTL_DEL, 3, &r, 0, 0), Err(Errno::ENOENT));
+        assert_eq!(ep.ctl(Caller::SENTRY, EPOLL_CTL_ADD, 3, &r, EPOLLIN, 0), Err(Errno::EEXIST));
+        assert_eq!(ep.ctl(Caller::SENTRY, EPOLL_CTL_MOD, 4, &r, EPOLLIN, 0), Err(Errno::ENOENT));
+        assert_eq!(ep.ctl(Caller::SENTRY, EPOLL_CTL_DEL, 3, &r, 0, 0), Ok(()));
+        assert_eq!(ep.ctl(Caller::SENTRY, EPOLL_CTL_DEL, 3, &r, 0, 0), Err(Errno::ENOENT));
     }
 
     #[test]
     fn closing_the_watched_file_removes_the_watch() {
         let ep = Epoll::new();
         let (r, w) = pipe_descs();
-        ep.ctl(EPOLL_CTL_ADD, 3, &r, EPOLLIN, 0).expect("add");
+        ep.ctl(Caller::SENTRY, EPOLL_CTL_ADD, 3, &r, EPOLLIN, 0).expect("add");
         drop(r);
 
         assert_eq!(ep.len(), 0);
-        assert_eq!(w.file.poll() & libc::POLLERR as u32, libc::POLLERR as u32);
+        assert_eq!(w.file.poll(Caller::SENTRY) & libc::POLLERR as u32, libc::POLLERR as u32);
     }
 
     #[test]
     fn hangup_is_reported_without_being_asked() {
         let ep = Epoll::new();
         let (r, w) = pipe_descs();
-        ep.ctl(EPOLL_CTL_ADD, 3, &r, EPOLLIN, 0).expect("add");
+        ep.ctl(Caller::SENTRY, EPOLL_CTL_ADD, 3, &r, EPOLLIN, 0).expect("add");
         drop(w);
 
-        assert_eq!(ep.collect(8), vec![(EPOLLHUP, 0)]);
+        assert_eq!(ep.collect(Caller::SENTRY, 8), vec![(EPOLLHUP, 0)]);
     }
 
     #[test]
@@ -397,16 +406,16 @@ mod tests {
         let inner_desc = FileDescription::new_anon(inner.clone(), None, O_RDONLY, b"anon_inode:[eventpoll]".to_vec());
         let outer_desc = FileDescription::new_anon(outer.clone(), None, O_RDONLY, b"anon_inode:[eventpoll]".to_vec());
         let ev_desc = FileDescription::new_anon(e.clone(), None, abi::consts::O_RDWR, b"anon_inode:[eventfd]".to_vec());
-        inner.ctl(EPOLL_CTL_ADD, 5, &ev_desc, EPOLLIN, 9).expect("add inner");
-        outer.ctl(EPOLL_CTL_ADD, 6, &inner_desc, EPOLLIN, 10).expect("add outer");
+        inner.ctl(Caller::SENTRY, EPOLL_CTL_ADD, 5, &ev_desc, EPOLLIN, 9).expect("add inner");
+        outer.ctl(Caller::SENTRY, EPOLL_CTL_ADD, 6, &inner_desc, EPOLLIN, 10).expect("add outer");
         let w = Waiter::new().expect("waiter");
         outer.queue().add(&w);
 
-        e.write(&1u64.to_ne_bytes(), 0).expect("write");
+        e.write(Caller::SENTRY, &1u64.to_ne_bytes(), 0).expect("write");
         let (_, notified) = w.wait(&[], Some(Instant::now() + Duration::from_secs(5)));
         assert!(notified);
-        assert_eq!(outer.collect(8), vec![(EPOLLIN, 10)]);
-        assert_eq!(inner.ctl(EPOLL_CTL_ADD, 7, &outer_desc, EPOLLIN, 0), Err(Errno::ELOOP));
+        assert_eq!(outer.collect(Caller::SENTRY, 8), vec![(EPOLLIN, 10)]);
+        assert_eq!(inner.ctl(Caller::SENTRY, EPOLL_CTL_ADD, 7, &outer_desc, EPOLLIN, 0), Err(Errno::ELOOP));
     }
 
     #[test]
@@ -414,13 +423,13 @@ mod tests {
         let ep = Epoll::new();
         let (r1, w1) = pipe_descs();
         let (r2, w2) = pipe_descs();
-        ep.ctl(EPOLL_CTL_ADD, 3, &r1, EPOLLIN, 1).expect("add");
-        ep.ctl(EPOLL_CTL_ADD, 4, &r2, EPOLLIN, 2).expect("add");
-        w1.file.write(b"a", 0).expect("write");
-        w2.file.write(b"b", 0).expect("write");
+        ep.ctl(Caller::SENTRY, EPOLL_CTL_ADD, 3, &r1, EPOLLIN, 1).expect("add");
+        ep.ctl(Caller::SENTRY, EPOLL_CTL_ADD, 4, &r2, EPOLLIN, 2).expect("add");
+        w1.file.write(Caller::SENTRY, b"a", 0).expect("write");
+        w2.file.write(Caller::SENTRY, b"b", 0).expect("write");
 
-        let first = ep.collect(1);
-        let second = ep.collect(1);
+        let first = ep.collect(Caller::SENTRY, 1);
+        let second = ep.collect(Caller::SENTRY, 1);
         assert_ne!(first, second);
     }
 }

@@ -7,6 +7,7 @@ use abi::Errno;
 
 use super::lock;
 use crate::kernel::waiter::WaitQueue;
+use crate::vfs::Caller;
 use crate::vfs::{FileOps, KResult};
 
 /// The largest value the counter holds.
@@ -34,7 +35,7 @@ impl EventFd {
 }
 
 impl FileOps for EventFd {
-    fn read(&self, buf: &mut [u8], _off: u64) -> KResult<usize> {
+    fn read(&self, _cx: Caller<'_>, buf: &mut [u8], _off: u64) -> KResult<usize> {
         if buf.len() < 8 {
             return Err(Errno::EINVAL);
         }
@@ -50,7 +51,7 @@ impl FileOps for EventFd {
         Ok(8)
     }
 
-    fn write(&self, buf: &[u8], _off: u64) -> KResult<usize> {
+    fn write(&self, _cx: Caller<'_>, buf: &[u8], _off: u64) -> KResult<usize> {
         let Some(bytes) = buf.get(..8) else { return Err(Errno::EINVAL) };
         let mut v = [0u8; 8];
         v.copy_from_slice(bytes);
@@ -74,7 +75,7 @@ impl FileOps for EventFd {
         false
     }
 
-    fn poll(&self) -> u32 {
+    fn poll(&self, _cx: Caller<'_>) -> u32 {
         let c = *lock(&self.count);
         let mut r = 0;
         if c > 0 {
@@ -101,14 +102,14 @@ mod tests {
 
     fn read_u64(e: &EventFd) -> KResult<u64> {
         let mut b = [0u8; 8];
-        e.read(&mut b, 0)?;
+        e.read(Caller::SENTRY, &mut b, 0)?;
         Ok(u64::from_ne_bytes(b))
     }
 
     #[test]
     fn read_returns_the_sum_of_writes_and_resets() {
         let e = EventFd::new(1, false);
-        e.write(&5u64.to_ne_bytes(), 0).expect("write");
+        e.write(Caller::SENTRY, &5u64.to_ne_bytes(), 0).expect("write");
 
         assert_eq!(read_u64(&e), Ok(6));
         assert_eq!(read_u64(&e), Err(Errno::EAGAIN));
@@ -127,27 +128,27 @@ mod tests {
     fn short_buffers_are_einval() {
         let e = EventFd::new(1, false);
 
-        assert_eq!(e.read(&mut [0u8; 4], 0), Err(Errno::EINVAL));
-        assert_eq!(e.write(&[0u8; 4], 0), Err(Errno::EINVAL));
+        assert_eq!(e.read(Caller::SENTRY, &mut [0u8; 4], 0), Err(Errno::EINVAL));
+        assert_eq!(e.write(Caller::SENTRY, &[0u8; 4], 0), Err(Errno::EINVAL));
     }
 
     #[test]
     fn write_that_would_overflow_returns_eagain_and_max_is_einval() {
         let e = EventFd::new(MAX - 1, false);
 
-        assert_eq!(e.write(&2u64.to_ne_bytes(), 0), Err(Errno::EAGAIN));
-        assert_eq!(e.write(&u64::MAX.to_ne_bytes(), 0), Err(Errno::EINVAL));
-        assert_eq!(e.write(&1u64.to_ne_bytes(), 0), Ok(8));
-        assert_eq!(e.poll() & POLLOUT, 0);
+        assert_eq!(e.write(Caller::SENTRY, &2u64.to_ne_bytes(), 0), Err(Errno::EAGAIN));
+        assert_eq!(e.write(Caller::SENTRY, &u64::MAX.to_ne_bytes(), 0), Err(Errno::EINVAL));
+        assert_eq!(e.write(Caller::SENTRY, &1u64.to_ne_bytes(), 0), Ok(8));
+        assert_eq!(e.poll(Caller::SENTRY) & POLLOUT, 0);
     }
 
     #[test]
     fn poll_is_readable_only_when_nonzero() {
         let e = EventFd::new(0, false);
-        let before = e.poll();
-        e.write(&1u64.to_ne_bytes(), 0).expect("write");
+        let before = e.poll(Caller::SENTRY);
+        e.write(Caller::SENTRY, &1u64.to_ne_bytes(), 0).expect("write");
 
         assert_eq!(before & POLLIN, 0);
-        assert_ne!(e.poll() & POLLIN, 0);
+        assert_ne!(e.poll(Caller::SENTRY) & POLLIN, 0);
     }
 }

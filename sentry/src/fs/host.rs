@@ -17,6 +17,7 @@ use zerocopy::{AsBytes, FromBytes, FromZeroes};
 
 use super::gofer::pread_host;
 use crate::host::{errno, ioctl_ptr, retry};
+use crate::vfs::Caller;
 use crate::vfs::{FileOps, FileRef, Inode, InodeAttr, KResult, SetAttr, UserMem, CURRENT_POS};
 
 /// An open host descriptor, as the application's file.
@@ -66,14 +67,14 @@ impl HostFile {
 }
 
 impl FileOps for HostFile {
-    fn read(&self, buf: &mut [u8], off: u64) -> KResult<usize> {
+    fn read(&self, _cx: Caller<'_>, buf: &mut [u8], off: u64) -> KResult<usize> {
         if self.regular && off != CURRENT_POS {
             return pread_host(self.fd.as_fd(), buf, off);
         }
         retry(|| nix::unistd::read(&self.fd, buf))
     }
 
-    fn write(&self, buf: &[u8], off: u64) -> KResult<usize> {
+    fn write(&self, _cx: Caller<'_>, buf: &[u8], off: u64) -> KResult<usize> {
         if self.regular && off != CURRENT_POS {
             let off = libc::off_t::try_from(off).map_err(|_| Errno::EFBIG)?;
             return retry(|| nix::sys::uio::pwrite(&self.fd, buf, off));
@@ -224,7 +225,7 @@ impl Inode for HostInode {
         nix::unistd::ftruncate(&self.file.fd, size).map_err(errno)
     }
 
-    fn open(&self, _flags: u32) -> KResult<FileRef> {
+    fn open(&self, _cx: Caller<'_>, _flags: u32) -> KResult<FileRef> {
         Ok(self.file())
     }
 
@@ -282,9 +283,9 @@ mod tests {
         let (r, w) = pipe();
         let (r, w) = (HostFile::new(r).expect("r"), HostFile::new(w).expect("w"));
 
-        w.write(b"abc", 999).expect("write");
+        w.write(Caller::SENTRY, b"abc", 999).expect("write");
         let mut buf = [0u8; 8];
-        let n = r.read(&mut buf, 12345).expect("read");
+        let n = r.read(Caller::SENTRY, &mut buf, 12345).expect("read");
 
         assert_eq!(&buf[..n], b"abc");
         assert!(!r.seekable());
@@ -294,7 +295,7 @@ mod tests {
     fn fionread_on_stream_reports_pending_bytes() {
         let (r, w) = pipe();
         let (r, w) = (HostFile::new(r).expect("r"), HostFile::new(w).expect("w"));
-        w.write(b"12345", 0).expect("write");
+        w.write(Caller::SENTRY, b"12345", 0).expect("write");
         let mem = Mem(RefCell::new(vec![0; 8]));
 
         let ret = r.ioctl(FIONREAD, 0, &mem);
@@ -320,9 +321,9 @@ mod tests {
         let (path, fd) = temp_file(b"hello");
         let f = HostFile::new(fd).expect("file");
 
-        f.write(b"J", 0).expect("write");
+        f.write(Caller::SENTRY, b"J", 0).expect("write");
         let mut buf = [0u8; 3];
-        let n = f.read(&mut buf, 1).expect("read");
+        let n = f.read(Caller::SENTRY, &mut buf, 1).expect("read");
 
         assert!(f.seekable());
         assert_eq!(&buf[..n], b"ell");

@@ -15,6 +15,7 @@ use abi::consts::{S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, 
 use abi::types::Timespec;
 use abi::Errno;
 
+use crate::vfs::Caller;
 use crate::vfs::{FileOps, KResult};
 
 pub mod dev;
@@ -106,11 +107,11 @@ pub(crate) fn wants_write(flags: u32) -> bool {
 pub struct DirFile;
 
 impl FileOps for DirFile {
-    fn read(&self, _buf: &mut [u8], _off: u64) -> KResult<usize> {
+    fn read(&self, _cx: Caller<'_>, _buf: &mut [u8], _off: u64) -> KResult<usize> {
         Err(Errno::EISDIR)
     }
 
-    fn write(&self, _buf: &[u8], _off: u64) -> KResult<usize> {
+    fn write(&self, _cx: Caller<'_>, _buf: &[u8], _off: u64) -> KResult<usize> {
         Err(Errno::EISDIR)
     }
 

@@ -17,6 +17,7 @@ use abi::Errno;
 
 use super::lock;
 use crate::kernel::waiter::WaitQueue;
+use crate::vfs::Caller;
 use crate::vfs::{FileOps, FileRef, Inode, InodeAttr, KResult};
 
 /// Writes of at most this many bytes are atomic.
@@ -218,7 +219,7 @@ impl FileOps for PipeEnd {
         true
     }
 
-    fn read(&self, buf: &mut [u8], _off: u64) -> KResult<usize> {
+    fn read(&self, _cx: Caller<'_>, buf: &mut [u8], _off: u64) -> KResult<usize> {
         if !self.read {
             return Err(Errno::EBADF);
         }
@@ -241,7 +242,7 @@ impl FileOps for PipeEnd {
         Ok(n)
     }
 
-    fn write(&self, buf: &[u8], _off: u64) -> KResult<usize> {
+    fn write(&self, _cx: Caller<'_>, buf: &[u8], _off: u64) -> KResult<usize> {
         if !self.write {
             return Err(Errno::EBADF);
         }
@@ -277,7 +278,7 @@ impl FileOps for PipeEnd {
         false
     }
 
-    fn poll(&self) -> u32 {
+    fn poll(&self, _cx: Caller<'_>) -> u32 {
         let s = lock(&self.pipe.state);
         let mut r = 0;
         if self.read {
@@ -340,7 +341,7 @@ impl Inode for PipeInode {
     /// Re-open the pipe (`/proc/<pid>/fd/N`): a new end with the access
     /// mode asked for, whichever end N is. An anonymous pipe's open never
     /// waits for the other side (Linux's `fifo_open` for pipefs).
-    fn open(&self, flags: u32) -> KResult<FileRef> {
+    fn open(&self, _cx: Caller<'_>, flags: u32) -> KResult<FileRef> {
         let pipe = self.pipe.upgrade().ok_or(Errno::ENXIO)?;
         let (read, write) = access_of(flags)?;
         Ok(pipe.end(read, write))
@@ -424,8 +425,8 @@ mod tests {
         let (r, w) = Pipe::pair();
         let mut buf = [0u8; 8];
 
-        assert_eq!(w.write(b"hello", 0), Ok(5));
-        assert_eq!(r.read(&mut buf, 0), Ok(5));
+        assert_eq!(w.write(Caller::SENTRY, b"hello", 0), Ok(5));
+        assert_eq!(r.read(Caller::SENTRY, &mut buf, 0), Ok(5));
         assert_eq!(&buf[..5], b"hello");
     }
 
@@ -433,19 +434,19 @@ mod tests {
     fn read_of_empty_pipe_with_writer_returns_eagain() {
         let (r, _w) = Pipe::pair();
 
-        assert_eq!(r.read(&mut [0u8; 4], 0), Err(Errno::EAGAIN));
+        assert_eq!(r.read(Caller::SENTRY, &mut [0u8; 4], 0), Err(Errno::EAGAIN));
     }
 
     #[test]
     fn read_after_last_writer_closes_returns_eof() {
         let (r, w) = Pipe::pair();
-        w.write(b"x", 0).expect("write");
+        w.write(Caller::SENTRY, b"x", 0).expect("write");
         drop(w);
         let mut buf = [0u8; 4];
 
-        assert_eq!(r.read(&mut buf, 0), Ok(1));
-        assert_eq!(r.read(&mut buf, 0), Ok(0));
-        assert_ne!(r.poll() & POLLHUP, 0);
+        assert_eq!(r.read(Caller::SENTRY, &mut buf, 0), Ok(1));
+        assert_eq!(r.read(Caller::SENTRY, &mut buf, 0), Ok(0));
+        assert_ne!(r.poll(Caller::SENTRY) & POLLHUP, 0);
     }
 
     #[test]
@@ -453,8 +454,8 @@ mod tests {
         let (r, w) = Pipe::pair();
         drop(r);
 
-        assert_eq!(w.write(b"x", 0), Err(Errno::EPIPE));
-        assert_ne!(w.poll() & POLLERR, 0);
+        assert_eq!(w.write(Caller::SENTRY, b"x", 0), Err(Errno::EPIPE));
+        assert_ne!(w.poll(Caller::SENTRY) & POLLERR, 0);
     }
 
     #[test]
@@ -462,32 +463,32 @@ mod tests {
         let (_r, w) = Pipe::pair();
         let big = vec![7u8; 100_000];
 
-        assert_eq!(w.write(&big, 0), Ok(DEFAULT_CAPACITY));
-        assert_eq!(w.write(b"y", 0), Err(Errno::EAGAIN));
-        assert_eq!(w.poll() & POLLOUT, 0);
+        assert_eq!(w.write(Caller::SENTRY, &big, 0), Ok(DEFAULT_CAPACITY));
+        assert_eq!(w.write(Caller::SENTRY, b"y", 0), Err(Errno::EAGAIN));
+        assert_eq!(w.poll(Caller::SENTRY) & POLLOUT, 0);
     }
 
     #[test]
     fn small_write_is_all_or_eagain() {
         let (_r, w) = Pipe::pair();
-        w.write(&vec![0u8; DEFAULT_CAPACITY - 100], 0).expect("fill");
+        w.write(Caller::SENTRY, &vec![0u8; DEFAULT_CAPACITY - 100], 0).expect("fill");
 
-        assert_eq!(w.write(&[1u8; 200], 0), Err(Errno::EAGAIN));
-        assert_eq!(w.write(&[1u8; 100], 0), Ok(100));
+        assert_eq!(w.write(Caller::SENTRY, &[1u8; 200], 0), Err(Errno::EAGAIN));
+        assert_eq!(w.write(Caller::SENTRY, &[1u8; 100], 0), Ok(100));
     }
 
     #[test]
     fn large_write_into_partly_full_pipe_writes_what_fits() {
         let (_r, w) = Pipe::pair();
-        w.write(&vec![0u8; DEFAULT_CAPACITY - 100], 0).expect("fill");
+        w.write(Caller::SENTRY, &vec![0u8; DEFAULT_CAPACITY - 100], 0).expect("fill");
 
-        assert_eq!(w.write(&[1u8; 5000], 0), Ok(100));
+        assert_eq!(w.write(Caller::SENTRY, &[1u8; 5000], 0), Ok(100));
     }
 
     #[test]
     fn readable_bytes_counts_buffered_data() {
         let (r, w) = Pipe::pair();
-        w.write(b"abc", 0).expect("write");
+        w.write(Caller::SENTRY, b"abc", 0).expect("write");
 
         assert_eq!(r.readable_bytes(), Some(3));
     }
@@ -495,7 +496,7 @@ mod tests {
     #[test]
     fn set_capacity_rounds_up_to_power_of_two_pages_and_refuses_to_drop_data() {
         let (r, w) = Pipe::pair();
-        w.write(&[0u8; 10_000], 0).expect("write");
+        w.write(Caller::SENTRY, &[0u8; 10_000], 0).expect("write");
 
         assert_eq!(fcntl(&*r, F_SETPIPE_SZ, 5000), Err(Errno::EBUSY));
         assert_eq!(fcntl(&*r, F_SETPIPE_SZ, 12_000), Ok(16384));
@@ -506,12 +507,12 @@ mod tests {
     #[test]
     fn poll_reports_readable_only_with_data() {
         let (r, w) = Pipe::pair();
-        let before = r.poll();
-        w.write(b"z", 0).expect("write");
+        let before = r.poll(Caller::SENTRY);
+        w.write(Caller::SENTRY, b"z", 0).expect("write");
 
         assert_eq!(before & POLLIN, 0);
-        assert_ne!(r.poll() & POLLIN, 0);
-        assert_ne!(w.poll() & POLLOUT, 0);
+        assert_ne!(r.poll(Caller::SENTRY) & POLLIN, 0);
+        assert_ne!(w.poll(Caller::SENTRY) & POLLOUT, 0);
     }
 
     #[test]
@@ -519,12 +520,12 @@ mod tests {
         let (dev, ino) = (u64::MAX, next_ino());
         let r = open_fifo(dev, ino, O_RDONLY).expect("open reader");
 
-        assert_eq!(r.read(&mut [0u8; 1], 0), Err(Errno::EAGAIN));
+        assert_eq!(r.read(Caller::SENTRY, &mut [0u8; 1], 0), Err(Errno::EAGAIN));
         let w = open_fifo(dev, ino, O_WRONLY).expect("open writer");
-        w.write(b"q", 0).expect("write");
+        w.write(Caller::SENTRY, b"q", 0).expect("write");
         drop(w);
-        assert_eq!(r.read(&mut [0u8; 4], 0), Ok(1));
-        assert_eq!(r.read(&mut [0u8; 4], 0), Ok(0));
+        assert_eq!(r.read(Caller::SENTRY, &mut [0u8; 4], 0), Ok(1));
+        assert_eq!(r.read(Caller::SENTRY, &mut [0u8; 4], 0), Ok(0));
     }
 
     #[test]
@@ -532,11 +533,11 @@ mod tests {
         let (_r, w) = Pipe::pair();
         let inode = PipeInode::new(w.pipe(), 1000, 1000);
 
-        let again = inode.open(O_RDONLY).expect("reopen");
-        w.write(b"hi", 0).expect("write");
+        let again = inode.open(Caller::SENTRY, O_RDONLY).expect("reopen");
+        w.write(Caller::SENTRY, b"hi", 0).expect("write");
         let mut buf = [0u8; 4];
 
-        assert_eq!(again.read(&mut buf, 0), Ok(2));
+        assert_eq!(again.read(Caller::SENTRY, &mut buf, 0), Ok(2));
         assert_eq!(&buf[..2], b"hi");
     }
 
@@ -545,13 +546,13 @@ mod tests {
         let (r, w) = Pipe::pair();
         let inode = PipeInode::new(r.pipe(), 0, 0);
 
-        let again = inode.open(O_WRONLY).expect("reopen");
+        let again = inode.open(Caller::SENTRY, O_WRONLY).expect("reopen");
         drop(w);
-        again.write(b"z", 0).expect("write");
+        again.write(Caller::SENTRY, b"z", 0).expect("write");
         drop(again);
 
-        assert_eq!(r.read(&mut [0u8; 4], 0), Ok(1));
-        assert_eq!(r.read(&mut [0u8; 4], 0), Ok(0));
+        assert_eq!(r.read(Caller::SENTRY, &mut [0u8; 4], 0), Ok(1));
+        assert_eq!(r.read(Caller::SENTRY, &mut [0u8; 4], 0), Ok(0));
     }
 
     #[test]

@@ -5,6 +5,7 @@ use abi::consts::*;
 use abi::Errno;
 
 use super::{next_dev, Tmpfs};
+use crate::vfs::Caller;
 use crate::vfs::{CreateAttr, Creds, InodeRef, NodeKind, Vfs};
 
 /// A minimal, read-only `/sys`: the CPU topology files and an empty
@@ -19,7 +20,7 @@ pub fn new_sysfs() -> Result<InodeRef, Errno> {
     };
     let file = |at: &InodeRef, name: &[u8], data: &[u8]| -> Result<(), Errno> {
         let f = at.create(name, NodeKind::Regular, CreateAttr { mode: S_IFREG | 0o444, uid: 0, gid: 0 })?;
-        f.open(O_WRONLY)?.write(data, 0)?;
+        f.open(Caller::SENTRY, O_WRONLY)?.write(Caller::SENTRY, data, 0)?;
         Ok(())
     };
     let devices = dir(&root, b"devices")?;
@@ -48,12 +49,16 @@ pub fn new_sysfs() -> Result<InodeRef, Errno> {
 /// controllers listed as enabled.
 pub fn cgroup_limit_files(vfs: &Vfs, pids: Option<u64>, memory: Option<u64>) -> Result<(), Errno> {
     let root = vfs.root();
-    let cg = vfs.resolve(&root, &root, b"/sys/fs/cgroup", true, &Creds::root())?;
+    let cg = vfs.resolve(Caller::SENTRY, &root, &root, b"/sys/fs/cgroup", true, &Creds::root())?;
     let show = |v: Option<u64>| v.map_or_else(|| "max\n".to_owned(), |n| format!("{n}\n"));
-    cg.inode().lookup(b"cgroup.controllers")?.open(O_WRONLY)?.write(b"memory pids\n", 0)?;
+    cg.inode().lookup(b"cgroup.controllers")?.open(Caller::SENTRY, O_WRONLY)?.write(
+        Caller::SENTRY,
+        b"memory pids\n",
+        0,
+    )?;
     for (name, value) in [(&b"pids.max"[..], show(pids)), (b"memory.max", show(memory))] {
         let f = cg.inode().create(name, NodeKind::Regular, CreateAttr { mode: S_IFREG | 0o444, uid: 0, gid: 0 })?;
-        f.open(O_WRONLY)?.write(value.as_bytes(), 0)?;
+        f.open(Caller::SENTRY, O_WRONLY)?.write(Caller::SENTRY, value.as_bytes(), 0)?;
         cg.dentry.invalidate(name);
     }
     Ok(())

@@ -12,6 +12,7 @@ use abi::Errno;
 
 use super::lock;
 use crate::kernel::waiter::WaitQueue;
+use crate::vfs::Caller;
 use crate::vfs::{FileOps, KResult};
 
 const POLLIN: u32 = libc::POLLIN as u32 | libc::POLLRDNORM as u32;
@@ -180,7 +181,7 @@ impl TimerFd {
 }
 
 impl FileOps for TimerFd {
-    fn read(&self, buf: &mut [u8], _off: u64) -> KResult<usize> {
+    fn read(&self, _cx: Caller<'_>, buf: &mut [u8], _off: u64) -> KResult<usize> {
         if buf.len() < 8 {
             return Err(Errno::EINVAL);
         }
@@ -195,7 +196,7 @@ impl FileOps for TimerFd {
         Ok(8)
     }
 
-    fn write(&self, _buf: &[u8], _off: u64) -> KResult<usize> {
+    fn write(&self, _cx: Caller<'_>, _buf: &[u8], _off: u64) -> KResult<usize> {
         Err(Errno::EINVAL)
     }
 
@@ -203,7 +204,7 @@ impl FileOps for TimerFd {
         false
     }
 
-    fn poll(&self) -> u32 {
+    fn poll(&self, _cx: Caller<'_>) -> u32 {
         let mut s = lock(&self.state);
         s.update(Instant::now());
         if s.ticks > 0 {
@@ -229,7 +230,7 @@ mod tests {
 
     fn read_u64(t: &TimerFd) -> KResult<u64> {
         let mut b = [0u8; 8];
-        t.read(&mut b, 0)?;
+        t.read(Caller::SENTRY, &mut b, 0)?;
         Ok(u64::from_ne_bytes(b))
     }
 
@@ -256,7 +257,7 @@ mod tests {
         let t = TimerFd::new(libc::CLOCK_MONOTONIC);
         t.set(Some(Instant::now()), Duration::ZERO);
 
-        assert_ne!(t.poll() & POLLIN, 0);
+        assert_ne!(t.poll(Caller::SENTRY) & POLLIN, 0);
         assert_eq!(read_u64(&t), Ok(1));
         assert_eq!(t.get().0, Duration::ZERO);
     }

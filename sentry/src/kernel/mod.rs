@@ -490,31 +490,6 @@ impl TaskShared {
     }
 }
 
-thread_local! {
-    static CURRENT: std::cell::RefCell<Option<Arc<Process>>> = const { std::cell::RefCell::new(None) };
-    static CURRENT_THREAD: std::cell::RefCell<Option<Arc<TaskShared>>> = const { std::cell::RefCell::new(None) };
-}
-
-/// Make `t` the task of the calling sentry thread.
-pub fn set_current_thread(t: Option<Arc<TaskShared>>) {
-    CURRENT_THREAD.with(|c| *c.borrow_mut() = t);
-}
-
-/// The task of the calling sentry thread (signalfd reads its signals).
-pub fn current_thread() -> Option<Arc<TaskShared>> {
-    CURRENT_THREAD.with(|c| c.borrow().clone())
-}
-
-/// Make `p` the process of the calling sentry thread (for `/proc/self`).
-pub fn set_current(p: Option<Arc<Process>>) {
-    CURRENT.with(|c| *c.borrow_mut() = p);
-}
-
-/// The process of the calling sentry thread.
-pub fn current() -> Option<Arc<Process>> {
-    CURRENT.with(|c| c.borrow().clone())
-}
-
 /// CPUs the sandbox reports: the host's count, read once at boot (before
 /// the platform pins sentry threads, which would make it look like one).
 pub fn ncpus() -> usize {

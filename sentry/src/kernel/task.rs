@@ -16,6 +16,7 @@ use super::{ExitState, FsContext, Kernel, Process, TaskShared};
 use crate::loader::{self, ExecFile, StackInfo};
 use crate::mm::MemoryManager;
 use crate::syscalls;
+use crate::vfs::Caller;
 use crate::vfs::{lock, Creds, FdTable, KResult, Location};
 
 /// How a task ended.
@@ -449,13 +450,13 @@ impl Task {
     pub fn open_exec(&self, path: &[u8]) -> KResult<(ExecFile, Location)> {
         let fs = self.fs();
         let creds = self.creds();
-        let loc = self.k.vfs.resolve(&fs.root, &fs.cwd, path, true, &creds)?;
+        let loc = self.k.vfs.resolve(Caller::of(self), &fs.root, &fs.cwd, path, true, &creds)?;
         let attr = loc.inode().attr()?;
         if !attr.is_regular() {
             return Err(Errno::EACCES);
         }
         crate::vfs::may_access(&attr, &creds, X_OK)?;
-        let file = loc.inode().open(O_RDONLY)?;
+        let file = loc.inode().open(Caller::of(self), O_RDONLY)?;
         let full = self.k.vfs.path_of(&loc, &fs.root);
         Ok((ExecFile { file, attr, path: full }, loc))
     }
@@ -480,7 +481,7 @@ impl Task {
         // `#!` scripts, up to 4 levels like Linux's binfmt recursion limit.
         for _ in 0..5 {
             let mut head = [0u8; 256];
-            let n = exe.file.read(&mut head, 0)?;
+            let n = exe.file.read(Caller::SENTRY, &mut head, 0)?;
             if n < 2 || &head[..2] != b"#!" {
                 break;
             }
@@ -764,8 +765,6 @@ impl Task {
 
     /// Run until the task exits; then tear it down.
     pub fn run(&mut self) -> TaskExit {
-        super::set_current(Some(self.proc_.clone()));
-        super::set_current_thread(Some(self.shared.clone()));
         self.install_interrupter();
         let how = loop {
             self.deliver_signals();

@@ -4,6 +4,7 @@ use abi::consts::*;
 use abi::Errno;
 
 use crate::mm::{MemoryManager, VmaBacking};
+use crate::vfs::Caller;
 use crate::vfs::{FileRef, InodeAttr};
 
 const PAGE: u64 = PAGE_SIZE;
@@ -71,7 +72,7 @@ fn u64_at(b: &[u8], o: usize) -> u64 {
 fn read_full(file: &FileRef, off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
     let mut done = 0;
     while done < buf.len() {
-        match file.read(&mut buf[done..], off + done as u64) {
+        match file.read(Caller::SENTRY, &mut buf[done..], off + done as u64) {
             Ok(0) => break,
             Ok(n) => done += n,
             Err(Errno::EINTR) => {}

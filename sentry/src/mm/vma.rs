@@ -18,6 +18,7 @@ use platform::{AddressSpace, Prot};
 
 use super::memfile::{FileRange, MemoryFile};
 use crate::kernel::sysv::{ShmAttach, ShmSegment};
+use crate::vfs::Caller;
 use crate::vfs::FileRef;
 
 const PAGE: u64 = PAGE_SIZE;
@@ -140,7 +141,7 @@ impl SharedObject {
             }
             let n = (size - foff).min(PAGE) as usize;
             mf.read(poff, &mut buf[..n]);
-            let _ = file.write(&buf[..n], foff);
+            let _ = file.write(Caller::SENTRY, &buf[..n], foff);
         }
     }
 }
@@ -670,7 +671,7 @@ impl MemoryManager {
                 let off = v.file_offset_at(page);
                 let mut done = 0;
                 while done < fill {
-                    match file.read(&mut buf[done..fill], off + done as u64) {
+                    match file.read(Caller::SENTRY, &mut buf[done..fill], off + done as u64) {
                         Ok(0) => break,
                         Ok(n) => done += n,
                         Err(Errno::EINTR) => continue,

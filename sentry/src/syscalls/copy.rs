@@ -11,6 +11,7 @@ use zerocopy::{AsBytes, FromBytes, FromZeroes};
 use super::args::{Fd, UserPtr, UserType};
 use super::file_of;
 use crate::kernel::Task;
+use crate::vfs::Caller;
 use crate::vfs::{FileDescription, KResult};
 
 /// A `loff_t` the call reads and updates (`copy_file_range`, `sendfile`,
@@ -66,7 +67,7 @@ pub fn seek_data_hole(f: &FileDescription, off: i64, whence: u32) -> KResult<i64
 fn wait_writable(t: &Task, f: &FileDescription) -> KResult<()> {
     let Some(q) = f.file.wait_queue() else { return Ok(()) };
     let ev = (libc::POLLOUT | libc::POLLERR | libc::POLLHUP) as u32;
-    t.wait_until(&[q], None, || Ok((f.file.poll() & ev != 0).then_some(())))
+    t.wait_until(&[q], None, || Ok((f.file.poll(Caller::of(t)) & ev != 0).then_some(())))
 }
 
 /// Write all of `data` to `out` at `pos`, or at its file offset (the end
@@ -89,7 +90,7 @@ pub(super) fn write_out(t: &Task, out: &FileDescription, data: &[u8], pos: Optio
     }
     let mut done = 0;
     while done < data.len() {
-        match out.file.write(&data[done..], off) {
+        match out.file.write(Caller::of(t), &data[done..], off) {
             Ok(0) => break,
             Ok(n) => {
                 done += n;
@@ -133,7 +134,7 @@ fn copy_between(
     let mut done = 0;
     while done < count {
         let want = (count - done).min(buf.len());
-        let n = match inf.file.read(&mut buf[..want], *in_off) {
+        let n = match inf.file.read(Caller::of(t), &mut buf[..want], *in_off) {
             Ok(n) => n,
             Err(e) if done == 0 => return Err(e),
             Err(_) => break,

@@ -16,6 +16,7 @@ use super::signal::SigSet;
 use super::timerfd::duration_of;
 use crate::fs::epoll::Epoll;
 use crate::kernel::Task;
+use crate::vfs::Caller;
 use crate::vfs::{FileDescription, KResult};
 
 /// Most events one `epoll_wait` returns (Linux's `EP_MAX_EVENTS`).
@@ -84,7 +85,7 @@ pub fn epoll_ctl(t: &mut Task, epfd: Fd, op: EpollOp, fd: Fd, event: UserPtr<Epo
         _ => return Err(Errno::EINVAL),
     };
     let Some(e) = ep.file.as_any().downcast_ref::<Epoll>() else { return Err(Errno::EINVAL) };
-    e.ctl(op, fd, &target, events, data)?;
+    e.ctl(Caller::of(t), op, fd, &target, events, data)?;
     Ok(0)
 }
 
@@ -109,7 +110,7 @@ fn do_epoll_wait(
     }
     let got = loop {
         ep.queue().add(&t.waiter);
-        let got = ep.collect(max as usize);
+        let got = ep.collect(Caller::of(t), max as usize);
         if !got.is_empty() {
             break Ok(got);
         }

@@ -11,6 +11,7 @@ use super::args::{MemfdFlags, UserCStr};
 use super::file_of;
 use crate::fs::{next_dev, Tmpfs, TmpfsInode};
 use crate::kernel::Task;
+use crate::vfs::Caller;
 use crate::vfs::{lock, CreateAttr, FileDescription, InodeRef, KResult};
 
 const F_ADD_SEALS: u32 = 1033;
@@ -64,7 +65,7 @@ pub fn memfd_create(t: &mut Task, name: UserCStr, flags: MemfdFlags) -> KResult<
             ti.allow_sealing();
         }
     }
-    let file = inode.open(O_RDWR)?;
+    let file = inode.open(Caller::of(t), O_RDWR)?;
     let mut shown = b"/memfd:".to_vec();
     shown.extend_from_slice(&name);
     shown.extend_from_slice(b" (deleted)");

@@ -50,6 +50,7 @@ use abi::consts::*;
 use abi::Errno;
 
 use crate::kernel::Task;
+use crate::vfs::Caller;
 use crate::vfs::{FileDescription, KResult, Location};
 
 pub use table::dispatch;
@@ -87,7 +88,7 @@ pub fn resolve_at(t: &Task, dirfd: i32, path: &[u8], follow: bool, empty_ok: boo
     }
     let fs = t.fs();
     let start = if path[0] == b'/' { fs.root.clone() } else { dir_of(t, dirfd)? };
-    t.k.vfs.resolve(&fs.root, &start, path, follow, &t.creds())
+    t.k.vfs.resolve(Caller::of(t), &fs.root, &start, path, follow, &t.creds())
 }
 
 /// The descriptor limit of `t` (`RLIMIT_NOFILE`).

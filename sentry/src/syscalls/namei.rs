@@ -9,6 +9,7 @@ use sentry_macros::syscall;
 use super::args::{file_mode, AtFlags, Call, DirFd, Mode, RenameFlags, SysArg, UserCStr};
 use super::{dir_of, resolve_at};
 use crate::kernel::Task;
+use crate::vfs::Caller;
 use crate::vfs::{may_access, CreateAttr, InodeAttr, KResult, Location, NodeKind};
 
 super::args::named_arg!(/// A node's type and permissions (`mknod`'s mode), printed as strace
@@ -52,7 +53,7 @@ fn do_mknod(t: &Task, dirfd: i32, path: &[u8], mode: u32, dev: u64) -> KResult<u
     };
     let fs = t.fs();
     let start = if path.first() == Some(&b'/') { fs.root.clone() } else { dir_of(t, dirfd)? };
-    let r = t.k.vfs.resolve_parent(&fs.root, &start, path, &creds)?;
+    let r = t.k.vfs.resolve_parent(Caller::of(t), &fs.root, &start, path, &creds)?;
     if r.name == b"." || r.name == b".." || r.parent.dentry.child(&r.name).is_ok() {
         return Err(Errno::EEXIST);
     }
@@ -90,7 +91,7 @@ pub fn mknodat(t: &mut Task, dirfd: DirFd, pathname: UserCStr, mode: NodeMode, d
 fn parent_for_change(t: &Task, dirfd: i32, path: &[u8]) -> KResult<crate::vfs::Resolved> {
     let fs = t.fs();
     let start = if path.first() == Some(&b'/') { fs.root.clone() } else { dir_of(t, dirfd)? };
-    let r = t.k.vfs.resolve_parent(&fs.root, &start, path, &t.creds())?;
+    let r = t.k.vfs.resolve_parent(Caller::of(t), &fs.root, &start, path, &t.creds())?;
     Ok(r)
 }
 

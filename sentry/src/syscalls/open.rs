@@ -18,6 +18,7 @@ use super::args::{
 use super::fd_result;
 use super::{dir_of, fd_limit, file_of, resolve_at};
 use crate::kernel::Task;
+use crate::vfs::Caller;
 use crate::vfs::{
     lock, may_access, CreateAttr, Dentry, FileDescription, FileOps, KResult, Location, NodeKind, ResolveOpts, SetAttr,
 };
@@ -121,7 +122,7 @@ pub fn open_tmpfile(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32, ho
         fs.root = dir_of(t, dirfd)?;
     }
     let start = if path.first() == Some(&b'/') { fs.root.clone() } else { dir_of(t, dirfd)? };
-    let dir = t.k.vfs.resolve_with(&fs.root, &start, path, true, &creds, how)?;
+    let dir = t.k.vfs.resolve_with(Caller::of(t), &fs.root, &start, path, true, &creds, how)?;
     let dattr = dir.inode().attr()?;
     if !dattr.is_dir() {
         return Err(Errno::ENOTDIR);
@@ -132,7 +133,7 @@ pub fn open_tmpfile(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32, ho
     }
     let attr = CreateAttr { mode: S_IFREG | (mode & 0o7777 & !fs.umask), uid: creds.fsuid, gid: creds.fsgid };
     let inode = dir.inode().create_tmpfile(attr, flags & O_EXCL == 0)?;
-    let file = inode.open(flags)?;
+    let file = inode.open(Caller::of(t), flags)?;
     let name = format!("#{}", inode.attr()?.ino).into_bytes();
     let loc = Location { mount: dir.mount.clone(), dentry: Dentry::detached(&dir.dentry, name, inode.clone()) };
     let keep = flags & !(O_TMPFILE | O_EXCL);
@@ -460,7 +461,7 @@ pub fn do_open_with(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32, ho
     let flags = if flags & O_PATH != 0 { flags & (O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) } else { flags };
     let mut created = false;
     let loc = if flags & O_CREAT != 0 && flags & O_PATH == 0 {
-        let r = t.k.vfs.resolve_parent_with(&fs.root, &start, path, &creds, how)?;
+        let r = t.k.vfs.resolve_parent_with(Caller::of(t), &fs.root, &start, path, &creds, how)?;
         if r.name == b"." || r.name == b".." || r.trailing_slash {
             return Err(Errno::EISDIR);
         }
@@ -470,7 +471,7 @@ pub fn do_open_with(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32, ho
                     return Err(Errno::EEXIST);
                 }
                 let follow = flags & O_NOFOLLOW == 0;
-                let l = t.k.vfs.resolve_with(&fs.root, &r.parent, &r.name, follow, &creds, how)?;
+                let l = t.k.vfs.resolve_with(Caller::of(t), &fs.root, &r.parent, &r.name, follow, &creds, how)?;
                 if l.inode().attr()?.is_symlink() {
                     return Err(Errno::ELOOP);
                 }
@@ -494,7 +495,7 @@ pub fn do_open_with(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32, ho
         }
     } else {
         let follow = flags & O_NOFOLLOW == 0;
-        let l = t.k.vfs.resolve_with(&fs.root, &start, path, follow, &creds, how)?;
+        let l = t.k.vfs.resolve_with(Caller::of(t), &fs.root, &start, path, follow, &creds, how)?;
         if !follow && flags & O_PATH == 0 && l.inode().attr()?.is_symlink() {
             return Err(Errno::ELOOP);
         }
@@ -530,7 +531,7 @@ pub fn do_open_with(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32, ho
         if flags & O_TRUNC != 0 && attr.is_regular() && attr.size != 0 {
             loc.inode().set_attr(&SetAttr { size: Some(0), ..Default::default() })?;
         }
-        loc.inode().open(flags)?
+        loc.inode().open(Caller::of(t), flags)?
     };
     crate::fs::inotify::notify_open(&loc, flags, created);
     let inode = loc.inode().clone();

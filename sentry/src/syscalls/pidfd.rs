@@ -15,6 +15,7 @@ use super::args::{Signal, UserPtr};
 use super::file_of;
 use crate::kernel::waiter::WaitQueue;
 use crate::kernel::{signal, Process, Task};
+use crate::vfs::Caller;
 use crate::vfs::{lock, FileDescription, FileOps, KResult};
 
 /// The open file of a pidfd.
@@ -27,7 +28,7 @@ impl FileOps for PidFd {
         false
     }
 
-    fn poll(&self) -> u32 {
+    fn poll(&self, _cx: Caller<'_>) -> u32 {
         if self.process.is_zombie() {
             (libc::POLLIN | libc::POLLRDNORM) as u32
         } else {

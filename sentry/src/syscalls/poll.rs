@@ -14,6 +14,7 @@ use super::args::{array_str, bits_str, flag_str, Call, SysArg, UserPtr, UserType
 use super::signal::SigSet;
 use super::time::duration_of;
 use crate::kernel::Task;
+use crate::vfs::Caller;
 use crate::vfs::{lock, FileDescription, KResult};
 
 /// The `pollfd` array of `poll`/`ppoll`, whose length is argument `CNT`,
@@ -97,7 +98,7 @@ fn wait_ready(
                 host_pfds.push(PollFd::new(fd, PollFlags::from_bits_retain(events[i])));
                 host_idx.push(i);
             } else {
-                rev[i] = (f.file.poll() as i16) & ev;
+                rev[i] = (f.file.poll(Caller::of(t)) as i16) & ev;
             }
         }
         if !host_pfds.is_empty() && host_poll(&mut host_pfds, PollTimeout::ZERO).is_ok() {

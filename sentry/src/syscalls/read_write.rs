@@ -12,6 +12,7 @@ use sentry_macros::syscall;
 use super::args::{Fd, InBuf, Iovecs, Offset, OutBuf, UserBytes, Whence};
 use super::file_of;
 use crate::kernel::Task;
+use crate::vfs::Caller;
 use crate::vfs::{FileDescription, KResult, CURRENT_POS};
 
 /// Largest single read or write (Linux's `MAX_RW_COUNT`).
@@ -32,7 +33,7 @@ fn read_into(t: &Task, f: &FileDescription, buf: UserBytes, len: usize, pos: Opt
     let len = len.min(MAX_RW);
     if len == 0 {
         // The file still decides: a directory's file answers EISDIR.
-        return f.file.read(&mut [], pos.unwrap_or(0)).map(|_| 0);
+        return f.file.read(Caller::of(t), &mut [], pos.unwrap_or(0)).map(|_| 0);
     }
     let mut tmp = vec![0u8; len.min(CHUNK)];
     let own = pos.is_none() && f.file.has_own_offset();
@@ -56,7 +57,7 @@ fn read_into(t: &Task, f: &FileDescription, buf: UserBytes, len: usize, pos: Opt
     let mut done = 0;
     while done < len {
         let want = (len - done).min(tmp.len());
-        let n = match f.file.read(&mut tmp[..want], off) {
+        let n = match f.file.read(Caller::of(t), &mut tmp[..want], off) {
             Ok(n) => n,
             Err(Errno::EAGAIN) if done == 0 && f.flags() & O_NONBLOCK == 0 && f.file.wait_queue().is_some() => {
                 wait_ready(t, f, (libc::POLLIN | libc::POLLHUP | libc::POLLERR) as u32)?;
@@ -129,7 +130,7 @@ fn write_from(t: &Task, f: &FileDescription, buf: UserBytes, len: usize, pos: Op
             Err(e) if done == 0 => return Err(e),
             Err(_) => break,
         };
-        let n = match f.file.write(&data, off).inspect(|&n| {
+        let n = match f.file.write(Caller::of(t), &data, off).inspect(|&n| {
             if let Some(obj) = &shared {
                 obj.apply_write(&t.k.mf, off, &data[..n]);
             }
@@ -181,7 +182,7 @@ fn shared_object(t: &Task, f: &FileDescription) -> Option<Arc<crate::mm::SharedO
 /// changes), or a signal interrupts.
 fn wait_ready(t: &Task, f: &FileDescription, events: u32) -> KResult<()> {
     let Some(q) = f.file.wait_queue() else { return Ok(()) };
-    t.wait_until(&[q], None, || Ok((f.file.poll() & events != 0).then_some(())))
+    t.wait_until(&[q], None, || Ok((f.file.poll(Caller::of(t)) & events != 0).then_some(())))
 }
 
 #[syscall]

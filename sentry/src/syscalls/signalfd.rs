@@ -16,7 +16,8 @@ use super::signal::{SigSet, SIGSET_SIZE};
 use super::{file_of, install_anon};
 use crate::kernel::signal::UNBLOCKABLE;
 use crate::kernel::waiter::WaitQueue;
-use crate::kernel::{current_thread, Task};
+use crate::kernel::Task;
+use crate::vfs::Caller;
 use crate::vfs::{lock, FileOps, KResult};
 
 #[derive(Clone, Copy, Default, AsBytes, FromBytes, FromZeroes)]
@@ -53,8 +54,9 @@ pub struct SignalFd {
     wq: WaitQueue,
 }
 
-fn take(mask: u64) -> Option<Siginfo> {
-    let th = current_thread()?;
+/// Take one signal in `mask` pending for the reading thread or its process.
+fn take(cx: Caller<'_>, mask: u64) -> Option<Siginfo> {
+    let th = cx.thread()?;
     let p = th.process.upgrade()?;
     let block = !mask;
     let i = lock(&th.pending).take(block).or_else(|| lock(&p.pending).take(block));
@@ -77,7 +79,7 @@ fn convert(i: &Siginfo) -> SignalfdSiginfo {
 }
 
 impl FileOps for SignalFd {
-    fn read(&self, buf: &mut [u8], _off: u64) -> KResult<usize> {
+    fn read(&self, cx: Caller<'_>, buf: &mut [u8], _off: u64) -> KResult<usize> {
         let sz = std::mem::size_of::<SignalfdSiginfo>();
         if buf.len() < sz {
             return Err(Errno::EINVAL);
@@ -85,7 +87,7 @@ impl FileOps for SignalFd {
         let mask = self.mask.load(Ordering::Relaxed);
         let mut n = 0;
         while n + sz <= buf.len() {
-            let Some(i) = take(mask) else { break };
+            let Some(i) = take(cx, mask) else { break };
             buf[n..n + sz].copy_from_slice(convert(&i).as_bytes());
             n += sz;
         }
@@ -99,9 +101,10 @@ impl FileOps for SignalFd {
         false
     }
 
-    fn poll(&self) -> u32 {
+    fn poll(&self, cx: Caller<'_>) -> u32 {
         let mask = self.mask.load(Ordering::Relaxed);
-        let pending = current_thread()
+        let pending = cx
+            .thread()
             .map(|th| {
                 let p = th.process.upgrade().map_or(0, |p| lock(&p.pending).set);
                 lock(&th.pending).set | p

@@ -25,6 +25,7 @@ use crate::kernel::waiter::WaitQueue;
 use crate::kernel::Task;
 use crate::net::unix::{endpoint_of, lookup, NameKey, SockInode};
 use crate::net::{Endpoint, SockType, SocketFile, Ucred, UnixAddr};
+use crate::vfs::Caller;
 use crate::vfs::{lock, may_access, CreateAttr, FileDescription, KResult, NodeKind};
 
 /// Most descriptors one `SCM_RIGHTS` message carries.
@@ -295,7 +296,7 @@ fn bind_path(t: &Task, ep: &Endpoint, path: Vec<u8>) -> KResult<()> {
     let fs = t.fs();
     let creds = t.creds();
     let start = if path.first() == Some(&b'/') { fs.root.clone() } else { fs.cwd.clone() };
-    let r = t.k.vfs.resolve_parent(&fs.root, &start, &path, &creds)?;
+    let r = t.k.vfs.resolve_parent(Caller::of(t), &fs.root, &start, &path, &creds)?;
     if r.name == b"." || r.name == b".." || r.trailing_slash {
         return Err(Errno::EADDRINUSE);
     }

@@ -12,6 +12,7 @@ use super::copy::{read_off, write_off, write_out, Loff};
 use super::file_of;
 use crate::fs::pipe::{pipe_of, Pipe};
 use crate::kernel::Task;
+use crate::vfs::Caller;
 use crate::vfs::{FileDescription, KResult};
 
 const SPLICE_F_MOVE: u32 = 1;
@@ -40,16 +41,16 @@ fn check_flags(flags: u32) -> KResult<()> {
 }
 
 /// Read up to `len` bytes from a non-pipe input at `off` (or its offset).
-fn read_in(inf: &FileDescription, off: Option<u64>, len: usize) -> KResult<Vec<u8>> {
+fn read_in(cx: Caller<'_>, inf: &FileDescription, off: Option<u64>, len: usize) -> KResult<Vec<u8>> {
     let mut buf = vec![0u8; len];
     let n = match off {
-        Some(o) => inf.file.read(&mut buf, o)?,
-        None if inf.file.has_own_offset() => inf.file.read(&mut buf, crate::vfs::CURRENT_POS)?,
+        Some(o) => inf.file.read(cx, &mut buf, o)?,
+        None if inf.file.has_own_offset() => inf.file.read(cx, &mut buf, crate::vfs::CURRENT_POS)?,
         None if inf.file.seekable() => {
             let o = *inf.offset();
-            inf.file.read(&mut buf, o)?
+            inf.file.read(cx, &mut buf, o)?
         }
-        None => inf.file.read(&mut buf, 0)?,
+        None => inf.file.read(cx, &mut buf, 0)?,
     };
     buf.truncate(n);
     Ok(buf)
@@ -94,7 +95,7 @@ pub fn splice(
     let out_off = read_off(t, off_out)?;
     let data = match &in_pipe {
         Some(p) => peek_wait(t, p, len, nonblock || inf.flags() & O_NONBLOCK != 0)?,
-        None => read_in(&inf, in_off, len)?,
+        None => read_in(Caller::of(t), &inf, in_off, len)?,
     };
     if data.is_empty() {
         return Ok(0);
@@ -162,7 +163,7 @@ pub fn vmsplice(t: &mut Task, fd: Fd, iov: Iovecs<2>, nr_segs: u64, flags: Splic
                 continue;
             }
             let data = UserBytes::new(io.iov_base).read(t, io.iov_len as usize)?;
-            let r = if nonblock { f.file.write(&data, 0) } else { write_out(t, &f, &data, None) };
+            let r = if nonblock { f.file.write(Caller::of(t), &data, 0) } else { write_out(t, &f, &data, None) };
             match r {
                 Ok(n) => {
                     total += n as u64;

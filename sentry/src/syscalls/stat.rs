@@ -9,6 +9,7 @@ use sentry_macros::syscall;
 use super::args::{file_mode, flag_str, AtFlags, DirFd, Fd, OutBuf, StatxMask, UserCStr, UserPtr, UserType};
 use super::{file_of, resolve_at};
 use crate::kernel::Task;
+use crate::vfs::Caller;
 use crate::vfs::{InodeAttr, InodeRef, KResult, Location};
 
 fn to_stat(a: &InodeAttr) -> Stat {
@@ -214,7 +215,7 @@ fn do_readlink(t: &Task, dirfd: i32, pathname: UserCStr, buf: OutBuf, size: i32)
             let root = t.fs().root;
             t.k.vfs.shown_path(&l, &root)
         }
-        None => loc.inode().readlink()?,
+        None => loc.inode().readlink(Caller::of(t))?,
     };
     let n = target.len().min(size as usize);
     buf.write(t, &target[..n])?;

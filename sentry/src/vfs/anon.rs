@@ -8,6 +8,7 @@
 //! on one detached pseudo mount, named as the link reads (`pipe:[N]`);
 //! its path shows as that name alone.
 
+use super::Caller;
 use std::any::Any;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -45,7 +46,7 @@ impl Inode for AnonInode {
         Ok(InodeAttr { dev, ino, mode: self.mode, nlink: 1, blksize: 4096, ..Default::default() })
     }
 
-    fn open(&self, _flags: u32) -> KResult<FileRef> {
+    fn open(&self, _cx: Caller<'_>, _flags: u32) -> KResult<FileRef> {
         self.reopen.clone().ok_or(Errno::ENXIO)
     }
 
@@ -102,7 +103,7 @@ mod tests {
     fn opening_an_anonymous_inode_without_reopen_returns_enxio() {
         let inode = AnonInode::new(0o600, None);
 
-        assert_eq!(inode.open(O_RDONLY).err(), Some(Errno::ENXIO));
+        assert_eq!(inode.open(Caller::SENTRY, O_RDONLY).err(), Some(Errno::ENXIO));
         assert_eq!(inode.attr().expect("attr").mode & S_IFMT, 0);
     }
 }

@@ -6,6 +6,7 @@
 //! failure: a file system never panics on what an application or the gofer
 //! sends.
 
+use super::Caller;
 use std::any::Any;
 use std::sync::Arc;
 
@@ -130,14 +131,14 @@ pub trait Inode: Send + Sync + Any {
     }
 
     /// The target of this symlink.
-    fn readlink(&self) -> KResult<Vec<u8>> {
+    fn readlink(&self, _cx: Caller<'_>) -> KResult<Vec<u8>> {
         Err(Errno::EINVAL)
     }
 
     /// Open this inode. `flags` are the `open(2)` flags (access mode,
     /// `O_TRUNC` already applied by the VFS through `set_attr`). Directories
     /// may be opened for reading (the VFS reads them with `readdir`).
-    fn open(&self, flags: u32) -> KResult<FileRef>;
+    fn open(&self, cx: Caller<'_>, flags: u32) -> KResult<FileRef>;
 
     /// Create `name` in this directory; `EEXIST` if it exists.
     fn create(&self, _name: &[u8], _kind: NodeKind, _attr: CreateAttr) -> KResult<InodeRef> {
@@ -217,12 +218,12 @@ pub trait Inode: Send + Sync + Any {
 /// `write` get the position to use (ignored where `seekable` is false).
 pub trait FileOps: Send + Sync + Any {
     /// Read at `off` into `buf`; 0 at end of file.
-    fn read(&self, _buf: &mut [u8], _off: u64) -> KResult<usize> {
+    fn read(&self, _cx: Caller<'_>, _buf: &mut [u8], _off: u64) -> KResult<usize> {
         Err(Errno::EINVAL)
     }
 
     /// Write `buf` at `off` (the VFS passes the end of file for `O_APPEND`).
-    fn write(&self, _buf: &[u8], _off: u64) -> KResult<usize> {
+    fn write(&self, _cx: Caller<'_>, _buf: &[u8], _off: u64) -> KResult<usize> {
         Err(Errno::EINVAL)
     }
 
@@ -262,7 +263,7 @@ pub trait FileOps: Send + Sync + Any {
     }
 
     /// Current readiness as `POLL*` bits (regular files are always ready).
-    fn poll(&self) -> u32 {
+    fn poll(&self, _cx: Caller<'_>) -> u32 {
         (libc::POLLIN | libc::POLLOUT | libc::POLLRDNORM | libc::POLLWRNORM) as u32
     }
 

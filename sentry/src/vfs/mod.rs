@@ -3,6 +3,7 @@
 //! and [`FileOps`].
 
 pub mod anon;
+mod caller;
 mod fd;
 pub mod inode;
 pub mod lock;
@@ -12,6 +13,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+pub use caller::Caller;
 pub use fd::{FdTable, FileDescription};
 pub use inode::*;
 pub use path::{may_access, Creds, ResolveOpts, Resolved};

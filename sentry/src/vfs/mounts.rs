@@ -178,6 +178,7 @@ impl Vfs {
 mod tests {
     use super::*;
     use crate::fs::Tmpfs;
+    use crate::vfs::Caller;
     use crate::vfs::{CreateAttr, Creds, NodeKind};
     use abi::consts::S_IFDIR;
 
@@ -193,7 +194,7 @@ mod tests {
     }
 
     fn at(vfs: &Vfs, root: &Location, p: &[u8]) -> KResult<Location> {
-        vfs.resolve(root, root, p, true, &Creds::root())
+        vfs.resolve(Caller::SENTRY, root, root, p, true, &Creds::root())
     }
 
     #[test]

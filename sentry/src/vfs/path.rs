@@ -1,5 +1,6 @@
 //! Path resolution and permission checks.
 
+use super::Caller;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -126,6 +127,7 @@ impl Vfs {
     #[allow(clippy::too_many_arguments)]
     fn walk(
         &self,
+        cx: Caller<'_>,
         root: &Location,
         mut cur: Location,
         mut comps: VecDeque<Vec<u8>>,
@@ -189,7 +191,7 @@ impl Vfs {
                     cur = target;
                     continue;
                 }
-                let target = next.inode().readlink()?;
+                let target = next.inode().readlink(cx)?;
                 if target.is_empty() {
                     return Err(Errno::ENOENT);
                 }
@@ -220,19 +222,24 @@ impl Vfs {
     /// Resolve `path` from `start` (used when it is relative) within `root`.
     pub fn resolve(
         &self,
+        cx: Caller<'_>,
         root: &Location,
         start: &Location,
         path: &[u8],
         follow: bool,
         creds: &Creds,
     ) -> KResult<Location> {
-        self.resolve_with(root, start, path, follow, creds, &ResolveOpts::default())
+        self.resolve_with(cx, root, start, path, follow, creds, &ResolveOpts::default())
     }
 
     /// [`Vfs::resolve`] with `openat2` restrictions. For `in_root`, pass the
     /// starting directory as `root` too.
+    // The caller, where the walk starts and under which root and
+    // credentials, and the openat2 options: each an independent input.
+    #[allow(clippy::too_many_arguments)]
     pub fn resolve_with(
         &self,
+        cx: Caller<'_>,
         root: &Location,
         start: &Location,
         path: &[u8],
@@ -243,7 +250,7 @@ impl Vfs {
         let begin = Self::walk_start(root, start, path, opts)?;
         let must_be_dir = path.last() == Some(&b'/');
         let mut links = 0;
-        let (loc, _) = self.walk(root, begin, split(path), follow, must_be_dir, false, creds, &mut links, opts)?;
+        let (loc, _) = self.walk(cx, root, begin, split(path), follow, must_be_dir, false, creds, &mut links, opts)?;
         Ok(loc)
     }
 
@@ -264,13 +271,21 @@ impl Vfs {
 
     /// Resolve all but the last component of `path`; symlinks in the parent
     /// part are followed.
-    pub fn resolve_parent(&self, root: &Location, start: &Location, path: &[u8], creds: &Creds) -> KResult<Resolved> {
-        self.resolve_parent_with(root, start, path, creds, &ResolveOpts::default())
+    pub fn resolve_parent(
+        &self,
+        cx: Caller<'_>,
+        root: &Location,
+        start: &Location,
+        path: &[u8],
+        creds: &Creds,
+    ) -> KResult<Resolved> {
+        self.resolve_parent_with(cx, root, start, path, creds, &ResolveOpts::default())
     }
 
     /// [`Vfs::resolve_parent`] with `openat2` restrictions.
     pub fn resolve_parent_with(
         &self,
+        cx: Caller<'_>,
         root: &Location,
         start: &Location,
         path: &[u8],
@@ -285,7 +300,7 @@ impl Vfs {
             return Ok(Resolved { parent: begin, name: b".".to_vec(), trailing_slash });
         }
         let mut links = 0;
-        let (parent, name) = self.walk(root, begin, comps, true, false, true, creds, &mut links, opts)?;
+        let (parent, name) = self.walk(cx, root, begin, comps, true, false, true, creds, &mut links, opts)?;
         let name = name.ok_or(Errno::ENOENT)?;
         if name.len() > NAME_MAX {
             return Err(Errno::ENAMETOOLONG);

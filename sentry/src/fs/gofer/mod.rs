@@ -28,6 +28,7 @@ use abi::Errno;
 use gofer::{GoferClient, Handle};
 
 use super::{lock, DirFile};
+use crate::vfs::Caller;
 use crate::vfs::{
     CreateAttr, DirEntry, FileOps, FileRef, FsStat, Inode, InodeAttr, InodeRef, KResult, NodeKind, SetAttr,
 };
@@ -310,7 +311,7 @@ impl Inode for GoferInode {
         Ok(self.listing()?.as_ref().clone())
     }
 
-    fn readlink(&self) -> KResult<Vec<u8>> {
+    fn readlink(&self, _cx: Caller<'_>) -> KResult<Vec<u8>> {
         if self.ftype != S_IFLNK {
             return Err(Errno::EINVAL);
         }
@@ -323,7 +324,7 @@ impl Inode for GoferInode {
         Ok(t)
     }
 
-    fn open(&self, flags: u32) -> KResult<FileRef> {
+    fn open(&self, _cx: Caller<'_>, flags: u32) -> KResult<FileRef> {
         let writes = flags & O_ACCMODE != O_RDONLY;
         match self.ftype {
             S_IFDIR if writes => Err(Errno::EISDIR),
@@ -426,11 +427,11 @@ pub(crate) fn pread_host(fd: BorrowedFd<'_>, buf: &mut [u8], off: u64) -> KResul
 }
 
 impl FileOps for GoferFile {
-    fn read(&self, buf: &mut [u8], off: u64) -> KResult<usize> {
+    fn read(&self, _cx: Caller<'_>, buf: &mut [u8], off: u64) -> KResult<usize> {
         pread_host(self.host_fd(), buf, off)
     }
 
-    fn write(&self, buf: &[u8], off: u64) -> KResult<usize> {
+    fn write(&self, _cx: Caller<'_>, buf: &[u8], off: u64) -> KResult<usize> {
         self.write_at(buf, off)
     }
 

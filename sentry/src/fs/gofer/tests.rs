@@ -1,4 +1,5 @@
 use super::*;
+use crate::vfs::Caller;
 use abi::consts::S_IFDIR;
 use abi::consts::{DT_DIR, DT_LNK, DT_REG, O_DIRECTORY, O_RDWR, O_WRONLY};
 use std::os::fd::AsRawFd;
@@ -41,7 +42,7 @@ fn serve() -> Served {
 
 fn read_all(inode: &InodeRef) -> Vec<u8> {
     let mut buf = vec![0u8; 4096];
-    let n = inode.open(O_RDONLY).expect("open").read(&mut buf, 0).expect("read");
+    let n = inode.open(Caller::SENTRY, O_RDONLY).expect("open").read(Caller::SENTRY, &mut buf, 0).expect("read");
     buf.truncate(n);
     buf
 }
@@ -50,10 +51,10 @@ fn read_all(inode: &InodeRef) -> Vec<u8> {
 fn regular_file_reads_host_contents_at_offsets() {
     let s = serve();
     let f = s.root.lookup(b"hello.txt").expect("lookup");
-    let file = f.open(O_RDONLY).expect("open");
+    let file = f.open(Caller::SENTRY, O_RDONLY).expect("open");
     let mut buf = [0u8; 5];
 
-    let n = file.read(&mut buf, 7).expect("read");
+    let n = file.read(Caller::SENTRY, &mut buf, 7).expect("read");
 
     assert_eq!(&buf[..n], b"world");
     assert_eq!(read_all(&f), b"hello, world\n");
@@ -87,8 +88,8 @@ fn symlink_target_is_read() {
 
     let l = s.root.lookup(b"link").expect("lookup");
 
-    assert_eq!(l.readlink().expect("readlink"), b"hello.txt");
-    assert_eq!(l.open(O_RDONLY).err(), Some(Errno::ELOOP));
+    assert_eq!(l.readlink(Caller::SENTRY).expect("readlink"), b"hello.txt");
+    assert_eq!(l.open(Caller::SENTRY, O_RDONLY).err(), Some(Errno::ELOOP));
 }
 
 #[test]
@@ -154,8 +155,8 @@ fn changes_return_erofs() {
     let s = serve();
     let f = s.root.lookup(b"hello.txt").expect("lookup");
 
-    assert_eq!(f.open(O_WRONLY).err(), Some(Errno::EROFS));
-    assert_eq!(f.open(O_RDWR).err(), Some(Errno::EROFS));
+    assert_eq!(f.open(Caller::SENTRY, O_WRONLY).err(), Some(Errno::EROFS));
+    assert_eq!(f.open(Caller::SENTRY, O_RDWR).err(), Some(Errno::EROFS));
     assert_eq!(f.set_attr(&SetAttr { size: Some(0), ..Default::default() }), Err(Errno::EROFS));
     assert_eq!(s.root.unlink(b"hello.txt", false), Err(Errno::EROFS));
     let r = s.root.create(b"x", crate::vfs::NodeKind::Regular, crate::vfs::CreateAttr { mode: 0o644, uid: 0, gid: 0 });
@@ -166,8 +167,8 @@ fn changes_return_erofs() {
 fn directory_opens_for_reading_only() {
     let s = serve();
 
-    assert!(s.root.open(O_RDONLY | O_DIRECTORY).is_ok());
-    assert_eq!(s.root.open(O_RDWR).err(), Some(Errno::EISDIR));
+    assert!(s.root.open(Caller::SENTRY, O_RDONLY | O_DIRECTORY).is_ok());
+    assert_eq!(s.root.open(Caller::SENTRY, O_RDWR).err(), Some(Errno::EISDIR));
 }
 
 #[test]
@@ -189,7 +190,7 @@ fn overlay_over_gofer_copies_up_without_touching_the_host() {
     let ovl = super::super::OverlayFs::new(s.fs.root(), upper, 4).expect("overlay");
     let f = ovl.root().lookup(b"hello.txt").expect("lookup");
 
-    f.open(O_WRONLY).expect("open").write(b"J", 0).expect("write");
+    f.open(Caller::SENTRY, O_WRONLY).expect("open").write(Caller::SENTRY, b"J", 0).expect("write");
 
     assert_eq!(read_all(&f), b"Jello, world\n");
     assert_eq!(std::fs::read(s.dir.join("hello.txt")).expect("host read"), b"hello, world\n");
@@ -215,7 +216,7 @@ fn writable_create_write_and_read_back_reach_the_host() {
     let s = serve_writable(false);
 
     let f = s.root.create(b"new", crate::vfs::NodeKind::Regular, attr(0o600)).expect("create");
-    let n = f.open(O_WRONLY).expect("open").write(b"data", 2).expect("write");
+    let n = f.open(Caller::SENTRY, O_WRONLY).expect("open").write(Caller::SENTRY, b"data", 2).expect("write");
 
     assert_eq!(n, 4);
     assert_eq!(std::fs::read(s.dir.join("new")).expect("host read"), b"\0\0data");

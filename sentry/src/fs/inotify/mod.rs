@@ -22,6 +22,7 @@ use abi::Errno;
 
 use super::lock;
 use crate::kernel::waiter::WaitQueue;
+use crate::vfs::Caller;
 use crate::vfs::{FileDescription, FileOps, InodeAttr, InodeRef, KResult, Location, SetAttr};
 
 /// An inode's identity: `(st_dev, st_ino)`.
@@ -252,7 +253,7 @@ impl Drop for Inotify {
 }
 
 impl FileOps for Inotify {
-    fn read(&self, buf: &mut [u8], _off: u64) -> KResult<usize> {
+    fn read(&self, _cx: Caller<'_>, buf: &mut [u8], _off: u64) -> KResult<usize> {
         let mut st = lock(&self.state);
         let Some(first) = st.events.front() else {
             return Err(Errno::EAGAIN);
@@ -274,7 +275,7 @@ impl FileOps for Inotify {
         Ok(out.len())
     }
 
-    fn write(&self, _buf: &[u8], _off: u64) -> KResult<usize> {
+    fn write(&self, _cx: Caller<'_>, _buf: &[u8], _off: u64) -> KResult<usize> {
         Err(Errno::EINVAL)
     }
 
@@ -282,7 +283,7 @@ impl FileOps for Inotify {
         false
     }
 
-    fn poll(&self) -> u32 {
+    fn poll(&self, _cx: Caller<'_>) -> u32 {
         if lock(&self.state).events.is_empty() {
             0
         } else {

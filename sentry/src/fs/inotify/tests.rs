@@ -1,4 +1,5 @@
 use super::*;
+use crate::vfs::Caller;
 
 /// Identities in a device range no real file system of the tests uses, one
 /// per test so parallel tests do not see each other's events.
@@ -8,7 +9,7 @@ fn id(test: u64, ino: u64) -> Identity {
 
 fn read_all(i: &Inotify) -> Vec<u8> {
     let mut buf = vec![0u8; 4096];
-    let n = i.read(&mut buf, 0).expect("read");
+    let n = i.read(Caller::SENTRY, &mut buf, 0).expect("read");
     buf.truncate(n);
     buf
 }
@@ -41,7 +42,7 @@ fn notify_queues_an_event_for_a_watch_whose_mask_wants_it() {
     notify(id(1, 1), b"f", IN_DELETE, 0);
 
     assert_eq!(i.queued(), vec![(wd, IN_CREATE, 0, b"f".to_vec())]);
-    assert_eq!(i.poll() & libc::POLLIN as u32, libc::POLLIN as u32);
+    assert_eq!(i.poll(Caller::SENTRY) & libc::POLLIN as u32, libc::POLLIN as u32);
 }
 
 #[test]
@@ -95,10 +96,10 @@ fn read_returns_whole_records_and_einval_when_the_first_does_not_fit() {
     notify(id(6, 1), b"name", IN_CREATE, 0);
     let mut small = [0u8; 20];
 
-    assert_eq!(i.read(&mut small, 0), Err(Errno::EINVAL));
+    assert_eq!(i.read(Caller::SENTRY, &mut small, 0), Err(Errno::EINVAL));
     assert_eq!(i.readable_bytes(), Some(32));
     assert_eq!(read_all(&i), encode_event(wd, IN_CREATE, 0, b"name"));
-    assert_eq!(i.read(&mut small, 0), Err(Errno::EAGAIN));
+    assert_eq!(i.read(Caller::SENTRY, &mut small, 0), Err(Errno::EAGAIN));
 }
 
 #[test]

@@ -27,6 +27,7 @@ use abi::consts::{
 use abi::Errno;
 
 use super::{lock, wants_write, DirFile, Tmpfs, TmpfsInode};
+use crate::vfs::Caller;
 use crate::vfs::{
     CreateAttr, DirEntry, FileRef, FsStat, Inode, InodeAttr, InodeRef, KResult, NodeKind, SetAttr, TimeSet,
 };
@@ -168,7 +169,7 @@ fn node_kind(attr: &InodeAttr, lower: &InodeRef) -> KResult<NodeKind> {
     Ok(match attr.mode & S_IFMT {
         S_IFREG => NodeKind::Regular,
         S_IFDIR => NodeKind::Directory,
-        S_IFLNK => NodeKind::Symlink(lower.readlink()?),
+        S_IFLNK => NodeKind::Symlink(lower.readlink(Caller::SENTRY)?),
         S_IFIFO => NodeKind::Fifo,
         S_IFSOCK => NodeKind::Socket,
         S_IFCHR => NodeKind::CharDevice(attr.rdev),
@@ -178,18 +179,18 @@ fn node_kind(attr: &InodeAttr, lower: &InodeRef) -> KResult<NodeKind> {
 }
 
 fn copy_data(from: &InodeRef, to: &InodeRef) -> KResult<()> {
-    let src = from.open(O_RDONLY)?;
-    let dst = to.open(O_WRONLY)?;
+    let src = from.open(Caller::SENTRY, O_RDONLY)?;
+    let dst = to.open(Caller::SENTRY, O_WRONLY)?;
     let mut buf = vec![0u8; COPY_CHUNK];
     let mut off = 0u64;
     loop {
-        let n = src.read(&mut buf, off)?;
+        let n = src.read(Caller::SENTRY, &mut buf, off)?;
         if n == 0 {
             return Ok(());
         }
         let mut done = 0;
         while done < n {
-            let w = dst.write(&buf[done..n], off + done as u64)?;
+            let w = dst.write(Caller::SENTRY, &buf[done..n], off + done as u64)?;
             if w == 0 {
                 return Err(Errno::EIO);
             }
@@ -428,20 +429,20 @@ impl Inode for OverlayInode {
         Ok(out)
     }
 
-    fn readlink(&self) -> KResult<Vec<u8>> {
-        self.top()?.readlink()
+    fn readlink(&self, cx: Caller<'_>) -> KResult<Vec<u8>> {
+        self.top()?.readlink(cx)
     }
 
-    fn open(&self, flags: u32) -> KResult<FileRef> {
+    fn open(&self, cx: Caller<'_>, flags: u32) -> KResult<FileRef> {
         if self.is_dir {
             return if wants_write(flags) { Err(Errno::EISDIR) } else { Ok(Arc::new(DirFile)) };
         }
         let top = self.top()?;
         if wants_write(flags) && lock(&self.layers).upper.is_none() && top.attr()?.is_regular() {
             let _ops = lock(&self.fs.ops);
-            return self.copy_up(true)?.open(flags);
+            return self.copy_up(true)?.open(cx, flags);
         }
-        top.open(flags)
+        top.open(cx, flags)
     }
 
     fn create(&self, name: &[u8], kind: NodeKind, attr: CreateAttr) -> KResult<InodeRef> {

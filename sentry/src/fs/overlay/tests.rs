@@ -1,4 +1,5 @@
 use super::*;
+use crate::vfs::Caller;
 use abi::consts::{O_RDWR, S_IFDIR};
 
 struct World {
@@ -14,7 +15,7 @@ fn ca(mode: u32) -> CreateAttr {
 
 fn mkfile(dir: &InodeRef, name: &str, data: &[u8]) -> InodeRef {
     let f = dir.create(name.as_bytes(), NodeKind::Regular, ca(0o640)).expect("create");
-    f.open(O_WRONLY).expect("open").write(data, 0).expect("write");
+    f.open(Caller::SENTRY, O_WRONLY).expect("open").write(Caller::SENTRY, data, 0).expect("write");
     f
 }
 
@@ -24,7 +25,7 @@ fn mkdir(dir: &InodeRef, name: &str) -> InodeRef {
 
 fn read_all(inode: &InodeRef) -> Vec<u8> {
     let mut buf = vec![0u8; 4096];
-    let n = inode.open(O_RDONLY).expect("open").read(&mut buf, 0).expect("read");
+    let n = inode.open(Caller::SENTRY, O_RDONLY).expect("open").read(Caller::SENTRY, &mut buf, 0).expect("read");
     buf.truncate(n);
     buf
 }
@@ -79,7 +80,7 @@ fn writing_a_lower_file_copies_it_up_and_leaves_lower_unchanged() {
     let f = get(&w.root, "etc/passwd");
     let ino = f.attr().expect("attr").ino;
 
-    f.open(O_RDWR).expect("open").write(b"R", 0).expect("write");
+    f.open(Caller::SENTRY, O_RDWR).expect("open").write(Caller::SENTRY, b"R", 0).expect("write");
 
     assert_eq!(read_all(&get(&w.root, "etc/passwd")), b"Root");
     assert_eq!(read_all(&get(&w.lower, "etc/passwd")), b"root");
@@ -93,7 +94,11 @@ fn copy_up_keeps_the_inode_seen_by_earlier_lookups() {
     let w = world();
     let before = get(&w.root, "etc/hosts");
 
-    get(&w.root, "etc/hosts").open(O_WRONLY).expect("open").write(b"X", 0).expect("write");
+    get(&w.root, "etc/hosts")
+        .open(Caller::SENTRY, O_WRONLY)
+        .expect("open")
+        .write(Caller::SENTRY, b"X", 0)
+        .expect("write");
 
     assert_eq!(read_all(&before), b"Xocalhost");
 }
@@ -141,7 +146,7 @@ fn unlink_of_lower_file_whiteout_hides_it() {
 fn unlink_of_copied_up_file_still_hides_the_lower() {
     let w = world();
     let etc = get(&w.root, "etc");
-    get(&etc, "hosts").open(O_WRONLY).expect("open").write(b"x", 0).expect("write");
+    get(&etc, "hosts").open(Caller::SENTRY, O_WRONLY).expect("open").write(Caller::SENTRY, b"x", 0).expect("write");
 
     etc.unlink(b"hosts", false).expect("unlink");
 
@@ -164,7 +169,7 @@ fn recreating_a_whited_out_file_shows_the_new_one() {
 fn merged_readdir_lists_upper_then_unshadowed_lower_entries() {
     let w = world();
     mkfile(&w.root, "aaa", b"");
-    get(&w.root, "top").open(O_WRONLY).expect("open").write(b"T", 0).expect("write");
+    get(&w.root, "top").open(Caller::SENTRY, O_WRONLY).expect("open").write(Caller::SENTRY, b"T", 0).expect("write");
 
     let got = names(&w.root);
 
@@ -329,7 +334,7 @@ fn copy_up_keeps_the_lower_files_xattrs() {
     get(&w.lower, "etc/passwd").setxattr(b"security.s", b"label", 0).expect("setxattr lower");
     let f = get(&w.root, "etc/passwd");
 
-    f.open(O_RDWR).expect("open for writing copies up");
+    f.open(Caller::SENTRY, O_RDWR).expect("open for writing copies up");
 
     let up = get(&w.upper.root(), "etc/passwd");
     assert_eq!(up.getxattr(b"user.l").expect("getxattr"), b"lower");

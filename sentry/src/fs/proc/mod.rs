@@ -10,7 +10,8 @@ use abi::consts::*;
 use abi::types::Timespec;
 use abi::Errno;
 
-use crate::kernel::{current, Kernel, Process};
+use crate::kernel::{Kernel, Process};
+use crate::vfs::Caller;
 pub use pid::description_inode;
 use pid::{pid_file, reopen_target};
 use system::{now_realtime, static_file};
@@ -201,10 +202,10 @@ impl ProcNode {
         }
     }
 
-    fn content(&self) -> KResult<Vec<u8>> {
+    fn content(&self, cx: Caller<'_>) -> KResult<Vec<u8>> {
         let k = self.fs.kernel()?;
         match &self.kind {
-            Kind::Static(name) => static_file(&k, name),
+            Kind::Static(name) => static_file(&k, name, cx),
             Kind::PidFile(pid, name) => pid_file(&k, &self.process(*pid)?, name),
             Kind::FdInfo(pid, fd) => {
                 let p = self.process(*pid)?;
@@ -253,7 +254,7 @@ struct Snapshot {
 }
 
 impl FileOps for Snapshot {
-    fn read(&self, buf: &mut [u8], off: u64) -> KResult<usize> {
+    fn read(&self, _cx: Caller<'_>, buf: &mut [u8], off: u64) -> KResult<usize> {
         let Ok(off) = usize::try_from(off) else { return Ok(0) };
         if off >= self.data.len() {
             return Ok(0);
@@ -263,8 +264,8 @@ impl FileOps for Snapshot {
         Ok(n)
     }
 
-    fn write(&self, buf: &[u8], off: u64) -> KResult<usize> {
-        self.sink.write(buf, off)
+    fn write(&self, cx: Caller<'_>, buf: &[u8], off: u64) -> KResult<usize> {
+        self.sink.write(cx, buf, off)
     }
     fn as_any(&self) -> &dyn Any {
         self
@@ -465,10 +466,10 @@ impl Inode for ProcNode {
         Ok(out)
     }
 
-    fn readlink(&self) -> KResult<Vec<u8>> {
+    fn readlink(&self, cx: Caller<'_>) -> KResult<Vec<u8>> {
         match &self.kind {
             Kind::SelfLink => {
-                let p = current().ok_or(Errno::ENOENT)?;
+                let p = cx.process().ok_or(Errno::ENOENT)?;
                 Ok(p.pid.to_string().into_bytes())
             }
             Kind::FdLink(pid, fd) => {
@@ -485,7 +486,7 @@ impl Inode for ProcNode {
             Kind::PidLink(..) => {
                 let loc = self.magic_link().ok_or(Errno::ENOENT)?;
                 let k = self.fs.kernel()?;
-                let root = current().map(|p| lock(&p.fs()).root.clone()).unwrap_or_else(|| k.vfs.root());
+                let root = cx.root_or(|| k.vfs.root());
                 Ok(k.vfs.shown_path(&loc, &root))
             }
             _ => Err(Errno::EINVAL),
@@ -512,7 +513,7 @@ impl Inode for ProcNode {
         }
     }
 
-    fn open(&self, flags: u32) -> KResult<FileRef> {
+    fn open(&self, cx: Caller<'_>, flags: u32) -> KResult<FileRef> {
         match &self.kind {
             Kind::Root
             | Kind::PidDir(_)
@@ -528,7 +529,7 @@ impl Inode for ProcNode {
                     let p = self.pid().map(|pid| self.process(pid)).transpose()?;
                     Sink::for_kind(&self.kind, &self.fs.kernel()?, p)?
                 };
-                let data = if flags & O_ACCMODE == O_WRONLY { Vec::new() } else { self.content()? };
+                let data = if flags & O_ACCMODE == O_WRONLY { Vec::new() } else { self.content(cx)? };
                 Ok(Arc::new(Snapshot { data, sink }))
             }
             _ => Err(Errno::ELOOP),
@@ -563,7 +564,7 @@ mod tests {
         let loc = reopen_target(&f);
 
         assert_eq!(loc.dentry.name(), b"anon_inode:[eventfd]");
-        assert_eq!(loc.inode().open(O_RDONLY).err(), Some(Errno::ENXIO));
+        assert_eq!(loc.inode().open(Caller::SENTRY, O_RDONLY).err(), Some(Errno::ENXIO));
     }
 
     #[test]
@@ -573,10 +574,10 @@ mod tests {
         let f = FileDescription::new_anon(w.clone(), Some(inode), O_WRONLY, b"pipe:[9]".to_vec());
 
         let loc = reopen_target(&f);
-        let reader = loc.inode().open(O_RDONLY).expect("reopen");
-        w.write(b"x", 0).expect("write");
+        let reader = loc.inode().open(Caller::SENTRY, O_RDONLY).expect("reopen");
+        w.write(Caller::SENTRY, b"x", 0).expect("write");
 
-        assert_eq!(reader.read(&mut [0u8; 2], 0), Ok(1));
+        assert_eq!(reader.read(Caller::SENTRY, &mut [0u8; 2], 0), Ok(1));
         assert!(crate::vfs::anon::is_anon(&loc));
     }
 }

@@ -6,10 +6,11 @@ use std::sync::Arc;
 use abi::types::Timespec;
 use abi::Errno;
 
-use crate::kernel::{current, Kernel};
+use crate::kernel::Kernel;
+use crate::vfs::Caller;
 use crate::vfs::{lock, KResult, Location};
 
-pub(super) fn static_file(k: &Arc<Kernel>, name: &str) -> KResult<Vec<u8>> {
+pub(super) fn static_file(k: &Arc<Kernel>, name: &str, cx: Caller<'_>) -> KResult<Vec<u8>> {
     let up = k.start.elapsed();
     Ok(match name {
         "cpuinfo" => {
@@ -37,7 +38,7 @@ pub(super) fn static_file(k: &Arc<Kernel>, name: &str) -> KResult<Vec<u8>> {
             )
             .into_bytes()
         }
-        "mounts" => mounts(k, &current().map_or_else(|| k.vfs.root(), |p| lock(&p.fs()).root.clone()), false),
+        "mounts" => mounts(k, &cx.root_or(|| k.vfs.root()), false),
         "stat" => {
             let boot = now_realtime().tv_sec - up.as_secs() as i64;
             let t = up.as_millis() as u64 / 10;

@@ -16,7 +16,8 @@ use std::sync::{Arc, Weak};
 use abi::Errno;
 
 use super::Kind;
-use crate::kernel::{current, Kernel, OomAdj, Process};
+use crate::kernel::{Kernel, OomAdj, Process};
+use crate::vfs::Caller;
 use crate::vfs::{lock, KResult};
 
 /// `OOM_SCORE_ADJ_MIN`, `OOM_SCORE_ADJ_MAX`.
@@ -62,8 +63,8 @@ impl Sink {
     }
 
     /// Write `buf` at `off`; the count written, as Linux reports it.
-    pub(super) fn write(&self, buf: &[u8], off: u64) -> KResult<usize> {
-        let privileged = current().is_some_and(|w| lock(&w.creds).euid == 0);
+    pub(super) fn write(&self, cx: Caller<'_>, buf: &[u8], off: u64) -> KResult<usize> {
+        let privileged = cx.process().is_some_and(|w| lock(&w.creds).euid == 0);
         match self {
             Sink::Refuse(e) => Err(*e),
             Sink::OomScoreAdj(p) => {
@@ -85,7 +86,7 @@ impl Sink {
             }
             Sink::Comm(p, tid) => {
                 let p = alive(p)?;
-                if current().is_none_or(|w| w.pid != p.pid) {
+                if cx.process().is_none_or(|w| w.pid != p.pid) {
                     return Err(Errno::EINVAL);
                 }
                 let name = until_nul(&buf[..buf.len().min(COMM_MAX)]).to_vec();

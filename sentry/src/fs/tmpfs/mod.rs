@@ -21,6 +21,7 @@ use abi::types::Timespec;
 use abi::Errno;
 
 use super::{dtype_of_mode, lock, now, ts_key, DirFile};
+use crate::vfs::Caller;
 use crate::vfs::{
     CreateAttr, DirEntry, FileOps, FileRef, FsStat, Inode, InodeAttr, InodeRef, KResult, NodeKind, SetAttr, TimeSet,
 };
@@ -459,14 +460,14 @@ impl Inode for TmpfsInode {
             .collect())
     }
 
-    fn readlink(&self) -> KResult<Vec<u8>> {
+    fn readlink(&self, _cx: Caller<'_>) -> KResult<Vec<u8>> {
         match &self.body {
             Body::Symlink(t) => Ok(t.clone()),
             _ => Err(Errno::EINVAL),
         }
     }
 
-    fn open(&self, flags: u32) -> KResult<FileRef> {
+    fn open(&self, _cx: Caller<'_>, flags: u32) -> KResult<FileRef> {
         let (mode, rdev) = {
             let m = lock(&self.meta);
             (m.mode, m.rdev)
@@ -752,11 +753,11 @@ impl TmpfsFile {
 }
 
 impl FileOps for TmpfsFile {
-    fn read(&self, buf: &mut [u8], off: u64) -> KResult<usize> {
+    fn read(&self, _cx: Caller<'_>, buf: &mut [u8], off: u64) -> KResult<usize> {
         self.inode.read_data(buf, off)
     }
 
-    fn write(&self, buf: &[u8], off: u64) -> KResult<usize> {
+    fn write(&self, _cx: Caller<'_>, buf: &[u8], off: u64) -> KResult<usize> {
         self.inode.write_data(buf, off)
     }
 

@@ -1,5 +1,6 @@
 use super::super::ts_key as k;
 use super::*;
+use crate::vfs::Caller;
 use abi::consts::{DT_DIR, DT_LNK, DT_REG, O_RDWR, O_WRONLY, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG};
 
 fn fs() -> (Arc<Tmpfs>, InodeRef) {
@@ -14,7 +15,7 @@ fn ca(mode: u32) -> CreateAttr {
 
 fn mkfile(dir: &InodeRef, name: &str, data: &[u8]) -> InodeRef {
     let f = dir.create(name.as_bytes(), NodeKind::Regular, ca(0o644)).expect("create");
-    f.open(O_WRONLY).expect("open").write(data, 0).expect("write");
+    f.open(Caller::SENTRY, O_WRONLY).expect("open").write(Caller::SENTRY, data, 0).expect("write");
     f
 }
 
@@ -24,7 +25,7 @@ fn mkdir(dir: &InodeRef, name: &str) -> InodeRef {
 
 fn read_all(inode: &InodeRef) -> Vec<u8> {
     let mut buf = vec![0u8; 1 << 16];
-    let n = inode.open(O_RDONLY).expect("open").read(&mut buf, 0).expect("read");
+    let n = inode.open(Caller::SENTRY, O_RDONLY).expect("open").read(Caller::SENTRY, &mut buf, 0).expect("read");
     buf.truncate(n);
     buf
 }
@@ -50,7 +51,7 @@ fn write_past_end_zero_fills_the_gap() {
     let (_fs, root) = fs();
     let f = mkfile(&root, "a", b"ab");
 
-    f.open(O_RDWR).expect("open").write(b"z", 5).expect("write");
+    f.open(Caller::SENTRY, O_RDWR).expect("open").write(Caller::SENTRY, b"z", 5).expect("write");
 
     assert_eq!(read_all(&f), b"ab\0\0\0z");
 }
@@ -73,7 +74,7 @@ fn extending_to_a_huge_size_costs_no_memory_and_reads_zeros() {
 
     f.set_attr(&SetAttr { size: Some(10 << 30), ..Default::default() }).expect("grow");
     let mut buf = [1u8; 4];
-    let n = f.open(O_RDONLY).expect("open").read(&mut buf, 5 << 30).expect("read");
+    let n = f.open(Caller::SENTRY, O_RDONLY).expect("open").read(Caller::SENTRY, &mut buf, 5 << 30).expect("read");
 
     assert_eq!((n, buf), (4, [0; 4]));
     assert_eq!(f.attr().expect("attr").blocks, 0);
@@ -84,7 +85,7 @@ fn write_at_offset_overflowing_max_size_returns_efbig() {
     let (_fs, root) = fs();
     let f = mkfile(&root, "a", b"");
 
-    let r = f.open(O_RDWR).expect("open").write(b"x", u64::MAX);
+    let r = f.open(Caller::SENTRY, O_RDWR).expect("open").write(Caller::SENTRY, b"x", u64::MAX);
 
     assert_eq!(r, Err(Errno::EFBIG));
 }
@@ -112,11 +113,11 @@ fn lookup_missing_name_returns_enoent_and_in_a_file_enotdir() {
 fn unlinked_file_stays_readable_through_open_file() {
     let (_fs, root) = fs();
     let f = mkfile(&root, "a", b"data");
-    let file = f.open(O_RDONLY).expect("open");
+    let file = f.open(Caller::SENTRY, O_RDONLY).expect("open");
 
     root.unlink(b"a", false).expect("unlink");
     let mut buf = [0u8; 8];
-    let n = file.read(&mut buf, 0).expect("read");
+    let n = file.read(Caller::SENTRY, &mut buf, 0).expect("read");
 
     assert_eq!(&buf[..n], b"data");
     assert_eq!(f.attr().expect("attr").nlink, 0);
@@ -306,10 +307,10 @@ fn symlink_reports_target_and_link_mode() {
 
     let l = root.create(b"l", NodeKind::Symlink(b"/x/y".to_vec()), ca(0o644)).expect("symlink");
 
-    assert_eq!(l.readlink().expect("readlink"), b"/x/y");
+    assert_eq!(l.readlink(Caller::SENTRY).expect("readlink"), b"/x/y");
     let a = l.attr().expect("attr");
     assert_eq!((a.mode, a.size), (S_IFLNK | 0o777, 4));
-    assert_eq!(l.open(O_RDONLY).err(), Some(Errno::ELOOP));
+    assert_eq!(l.open(Caller::SENTRY, O_RDONLY).err(), Some(Errno::ELOOP));
 }
 
 #[test]
@@ -320,9 +321,9 @@ fn special_nodes_have_their_type_and_rdev() {
     let null = root.create(b"n", NodeKind::CharDevice(super::super::makedev(1, 3)), ca(0o666)).expect("chr");
 
     assert_eq!(fifo.attr().expect("attr").mode, S_IFIFO | 0o600);
-    assert!(fifo.open(O_RDONLY | abi::consts::O_NONBLOCK).is_ok());
+    assert!(fifo.open(Caller::SENTRY, O_RDONLY | abi::consts::O_NONBLOCK).is_ok());
     assert_eq!((null.attr().expect("attr").mode, null.attr().expect("attr").rdev), (S_IFCHR | 0o666, 0x103));
-    assert_eq!(null.open(O_RDWR).expect("open null").write(b"gone", 0), Ok(4));
+    assert_eq!(null.open(Caller::SENTRY, O_RDWR).expect("open null").write(Caller::SENTRY, b"gone", 0), Ok(4));
 }
 
 #[test]
@@ -344,7 +345,7 @@ fn write_updates_mtime_and_ctime() {
     f.set_attr(&SetAttr { atime: Some(TimeSet::At(old)), mtime: Some(TimeSet::At(old)), ..Default::default() })
         .expect("utimes");
 
-    f.open(O_WRONLY).expect("open").write(b"x", 0).expect("write");
+    f.open(Caller::SENTRY, O_WRONLY).expect("open").write(Caller::SENTRY, b"x", 0).expect("write");
 
     let a = f.attr().expect("attr");
     assert!(k(a.mtime) > k(old) && k(a.ctime) > k(old));

@@ -25,6 +25,7 @@ use zerocopy::{AsBytes, FromBytes, FromZeroes};
 
 use crate::fs::lock;
 use crate::kernel::waiter::WaitQueue;
+use crate::vfs::Caller;
 use crate::vfs::{FileDescription, FileOps, FileRef, Inode, InodeAttr, KResult};
 
 const POLLIN: u32 = libc::POLLIN as u32 | libc::POLLRDNORM as u32;
@@ -798,12 +799,12 @@ impl FileOps for SocketFile {
         self.ep.stype == SockType::Stream
     }
 
-    fn read(&self, buf: &mut [u8], _off: u64) -> KResult<usize> {
+    fn read(&self, _cx: Caller<'_>, buf: &mut [u8], _off: u64) -> KResult<usize> {
         // Rights received by a plain read are dropped, as on Linux.
         self.ep.recv(buf, false).map(|r| r.len)
     }
 
-    fn write(&self, buf: &[u8], _off: u64) -> KResult<usize> {
+    fn write(&self, _cx: Caller<'_>, buf: &[u8], _off: u64) -> KResult<usize> {
         self.ep.send(buf, &mut Vec::new(), self.cred, None)
     }
 
@@ -811,7 +812,7 @@ impl FileOps for SocketFile {
         false
     }
 
-    fn poll(&self) -> u32 {
+    fn poll(&self, _cx: Caller<'_>) -> u32 {
         self.ep.poll()
     }
 
@@ -855,7 +856,7 @@ impl Inode for SockInode {
         })
     }
 
-    fn open(&self, _flags: u32) -> KResult<FileRef> {
+    fn open(&self, _cx: Caller<'_>, _flags: u32) -> KResult<FileRef> {
         Err(Errno::ENXIO)
     }
 

@@ -1,5 +1,6 @@
 use super::*;
 use crate::fs::pipe::Pipe;
+use crate::vfs::Caller;
 use abi::consts::{O_RDONLY, O_WRONLY};
 
 const CRED: Ucred = Ucred { pid: 7, uid: 1000, gid: 100 };
@@ -113,8 +114,8 @@ fn scm_rights_moves_a_file_description() {
     let (_, got) = recv_vec(&b, 16).expect("recv");
     assert!(rights.is_empty());
     assert_eq!(got.rights.len(), 1);
-    assert_eq!(got.rights[0].file.write(b"via", 0), Ok(3));
-    assert_eq!(rd.file.read(&mut [0u8; 8], 0), Ok(3));
+    assert_eq!(got.rights[0].file.write(Caller::SENTRY, b"via", 0), Ok(3));
+    assert_eq!(rd.file.read(Caller::SENTRY, &mut [0u8; 8], 0), Ok(3));
 }
 
 #[test]
