@@ -469,3 +469,85 @@ pub const SA_RESTART: u64 = 0x1000_0000;
 pub const SA_INTERRUPT: u64 = 0x2000_0000;
 pub const SA_NODEFER: u64 = 0x4000_0000;
 pub const SA_RESETHAND: u64 = 0x8000_0000;
+
+// Capability header versions (linux/capability.h): version 1 carries one
+// 32-bit `__user_cap_data_struct`, versions 2 and 3 two.
+pub const LINUX_CAPABILITY_VERSION_1: u32 = 0x1998_0330;
+pub const LINUX_CAPABILITY_VERSION_2: u32 = 0x2007_1026;
+pub const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+// splice, tee and vmsplice flags (linux/splice.h).
+pub const SPLICE_F_MOVE: u32 = 1;
+pub const SPLICE_F_NONBLOCK: u32 = 2;
+pub const SPLICE_F_MORE: u32 = 4;
+pub const SPLICE_F_GIFT: u32 = 8;
+
+// fcntl commands the sentry answers without implementing (linux/fcntl.h).
+pub const F_GETOWN: u32 = 9;
+pub const F_GETSIG: u32 = 11;
+pub const F_GETLEASE: u32 = 1025;
+
+// Open file description locks (fcntl F_OFD_*).
+pub const F_OFD_GETLK: u32 = 36;
+pub const F_OFD_SETLK: u32 = 37;
+pub const F_OFD_SETLKW: u32 = 38;
+
+// mount(2) flag magic.
+/// The old magic number callers may put in the top 16 bits of the flags.
+pub const MS_MGC_MSK: u32 = 0xffff_0000;
+pub const MS_MGC_VAL: u32 = 0xc0ed_0000;
+
+// posix_fadvise advice.
+/// `fadvise64` advice: `POSIX_FADV_NORMAL` (0) to `POSIX_FADV_NOREUSE` (5).
+pub const POSIX_FADV_NOREUSE: i32 = 5;
+
+// Socket limits.
+/// Most descriptors one `SCM_RIGHTS` message carries.
+pub const SCM_MAX_FD: usize = 253;
+
+// sigevent notification kinds (timer_create).
+pub const SIGEV_SIGNAL: i32 = 0;
+pub const SIGEV_NONE: i32 = 1;
+pub const SIGEV_THREAD_ID: i32 = 4;
+
+// memfd_create flags and seals.
+pub const F_ADD_SEALS: u32 = 1033;
+pub const MFD_CLOEXEC: u32 = 1;
+pub const MFD_ALLOW_SEALING: u32 = 2;
+pub const MFD_HUGETLB: u32 = 4;
+pub const MFD_NOEXEC_SEAL: u32 = 8;
+pub const MFD_EXEC: u32 = 0x10;
+/// Longest `memfd_create` name (Linux: `NAME_MAX - strlen("memfd:")`).
+pub const MFD_NAME_MAX: usize = 249;
+
+// eventfd flags.
+pub const EFD_SEMAPHORE: u32 = 1;
+
+// Terminal local modes.
+/// `c_lflag` bit: background writes raise SIGTTOU.
+pub const TOSTOP: u32 = 0o400;
+
+// timerfd_settime flags.
+pub const TFD_TIMER_ABSTIME: u32 = 1;
+pub const TFD_TIMER_CANCEL_ON_SET: u32 = 2;
+
+// statx attribute bits.
+pub const STATX_ATTR_AUTOMOUNT: u64 = 0x1000;
+pub const STATX_ATTR_MOUNT_ROOT: u64 = 0x2000;
+pub const STATX_ATTR_DAX: u64 = 0x0020_0000;
+
+// Signal dispositions and si_code values.
+/// `sa_handler` values.
+pub const SIG_DFL: u64 = 0;
+pub const SIG_IGN: u64 = 1;
+/// `si_code` values.
+pub const SI_USER: i32 = 0;
+pub const SI_KERNEL: i32 = 0x80;
+pub const SI_QUEUE: i32 = -1;
+pub const SI_TIMER: i32 = -2;
+pub const SI_TKILL: i32 = -6;
+pub const CLD_EXITED: i32 = 1;
+pub const CLD_KILLED: i32 = 2;
+pub const CLD_DUMPED: i32 = 3;
+pub const CLD_STOPPED: i32 = 5;
+pub const CLD_CONTINUED: i32 = 6;

@@ -450,3 +450,148 @@ pub struct Pollfd {
     pub events: i16,
     pub revents: i16,
 }
+
+/// `struct clone_args` of clone3 (the first 88 bytes, version 2).
+#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct Clone3Args {
+    pub flags: u64,
+    pub pidfd: u64,
+    pub child_tid: u64,
+    pub parent_tid: u64,
+    pub exit_signal: u64,
+    pub stack: u64,
+    pub stack_size: u64,
+    pub tls: u64,
+    pub set_tid: u64,
+    pub set_tid_size: u64,
+    pub cgroup: u64,
+}
+
+/// `struct msghdr`.
+#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct MsgHdr {
+    pub name: u64,
+    pub namelen: u32,
+    pub _pad0: u32,
+    pub iov: u64,
+    pub iovlen: u64,
+    pub control: u64,
+    pub controllen: u64,
+    pub flags: i32,
+    pub _pad1: u32,
+}
+
+/// `struct __user_cap_header_struct`.
+#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct CapHeader {
+    pub version: u32,
+    pub pid: i32,
+}
+
+/// `struct __user_cap_data_struct`: one 32-bit half of each set.
+#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct CapData {
+    pub effective: u32,
+    pub permitted: u32,
+    pub inheritable: u32,
+}
+
+/// The two descriptors `pipe` stores (`int pipefd[2]`), printed as strace
+/// does: `[3, 4]`.
+#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
+#[repr(transparent)]
+pub struct FdPair(pub [i32; 2]);
+
+/// `struct signalfd_siginfo`: what a signalfd read returns per signal (128 bytes).
+#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct SignalfdSiginfo {
+    pub signo: u32,
+    pub errno: i32,
+    pub code: i32,
+    pub pid: u32,
+    pub uid: u32,
+    pub fd: i32,
+    pub tid: u32,
+    pub band: u32,
+    pub overrun: u32,
+    pub trapno: u32,
+    pub status: i32,
+    pub int: i32,
+    pub ptr: u64,
+    pub utime: u64,
+    pub stime: u64,
+    pub addr: u64,
+    pub addr_lsb: u16,
+    pub pad2: u16,
+    pub syscall: i32,
+    pub call_addr: u64,
+    pub arch: u32,
+    pub pad: [u8; 28],
+}
+
+/// `struct itimerval` (setitimer, getitimer).
+#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct Itimerval {
+    pub interval: Timeval,
+    pub value: Timeval,
+}
+
+/// `struct itimerspec` (timer_settime, timerfd_settime).
+#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct Itimerspec {
+    pub interval: Timespec,
+    pub value: Timespec,
+}
+
+/// `struct sigevent` as timer_create reads it (64 bytes; `sigev_notify_thread_id` in the union).
+#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct Sigevent {
+    pub value: u64,
+    pub signo: i32,
+    pub notify: i32,
+    pub tid: i32,
+    pub pad: [i32; 11],
+}
+
+/// `struct flock` (x86-64: 32 bytes with padding).
+#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct Flock {
+    pub l_type: i16,
+    pub l_whence: i16,
+    pub _pad0: u32,
+    pub l_start: i64,
+    pub l_len: i64,
+    pub l_pid: i32,
+    pub _pad1: u32,
+}
+
+/// `struct ucred`: who is at the other end.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct Ucred {
+    pub pid: i32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// The two times of `utimensat` (access, modification).
+#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct Utimes(pub [Timespec; 2]);
+
+/// The sixth argument of `pselect6`: `{ const sigset_t *ss; size_t ss_len; }`.
+#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct SigmaskArg {
+    pub ss: u64,
+    pub ss_len: u64,
+}

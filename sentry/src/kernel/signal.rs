@@ -1,6 +1,10 @@
 //! Signals: queues, actions, default dispositions, and the x86-64
 //! `rt_sigframe` that delivery builds and `rt_sigreturn` unwinds.
 
+pub use abi::consts::{
+    CLD_CONTINUED, CLD_DUMPED, CLD_EXITED, CLD_KILLED, CLD_STOPPED, SIG_DFL, SIG_IGN, SI_KERNEL, SI_QUEUE, SI_TIMER,
+    SI_TKILL, SI_USER,
+};
 use std::collections::VecDeque;
 
 use abi::consts::*;
@@ -8,24 +12,9 @@ use abi::types::{KernelSigaction, RtSigframe, Sigcontext, Siginfo, StackT, Ucont
 use abi::Errno;
 use platform::Registers;
 
-/// `sa_handler` values.
-pub const SIG_DFL: u64 = 0;
-pub const SIG_IGN: u64 = 1;
 pub use abi::consts::{
     SA_NOCLDSTOP, SA_NOCLDWAIT, SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTART, SA_RESTORER, SA_SIGINFO,
 };
-
-/// `si_code` values.
-pub const SI_USER: i32 = 0;
-pub const SI_KERNEL: i32 = 0x80;
-pub const SI_QUEUE: i32 = -1;
-pub const SI_TIMER: i32 = -2;
-pub const SI_TKILL: i32 = -6;
-pub const CLD_EXITED: i32 = 1;
-pub const CLD_KILLED: i32 = 2;
-pub const CLD_DUMPED: i32 = 3;
-pub const CLD_STOPPED: i32 = 5;
-pub const CLD_CONTINUED: i32 = 6;
 
 /// The bit of signal `sig` in a mask.
 pub fn bit(sig: u32) -> u64 {

@@ -3,4 +3,5 @@
 
 pub mod unix;
 
-pub use unix::{Endpoint, SockType, SocketFile, Ucred, UnixAddr};
+pub use abi::types::Ucred;
+pub use unix::{Endpoint, SockType, SocketFile, UnixAddr};

@@ -3,6 +3,10 @@
 //! Privilege is uid 0 (the sandbox's root has every capability over the
 //! sandbox's own objects); the rules are setuid(2)'s.
 
+use abi::consts::{
+    LINUX_CAPABILITY_VERSION_1 as CAP_V1, LINUX_CAPABILITY_VERSION_2 as CAP_V2, LINUX_CAPABILITY_VERSION_3 as CAP_V3,
+};
+use abi::types::{CapData, CapHeader};
 use abi::Errno;
 use sentry_macros::syscall;
 use zerocopy::AsBytes;
@@ -169,35 +173,18 @@ pub fn setgroups(t: &mut Task, size: i32, list: UserAddr) -> KResult<u64> {
     Ok(0)
 }
 
-/// `struct __user_cap_header_struct`.
-#[derive(Clone, Copy, Default, zerocopy::AsBytes, zerocopy::FromBytes, zerocopy::FromZeroes)]
-#[repr(C)]
-pub struct CapHeader {
-    version: u32,
-    pid: i32,
-}
-
 impl UserType for CapHeader {
     fn strace(&self) -> Option<String> {
         let version = match self.version {
             CAP_V3 => "_LINUX_CAPABILITY_VERSION_3".to_string(),
-            0x2007_1026 => "_LINUX_CAPABILITY_VERSION_2".to_string(),
-            0x1998_0330 => "_LINUX_CAPABILITY_VERSION_1".to_string(),
+            CAP_V2 => "_LINUX_CAPABILITY_VERSION_2".to_string(),
+            CAP_V1 => "_LINUX_CAPABILITY_VERSION_1".to_string(),
             v => format!("{v:#x}"),
         };
         Some(format!("{{version={version}, pid={}}}", self.pid))
     }
 }
 
-#[derive(Clone, Copy, Default, zerocopy::AsBytes, zerocopy::FromBytes, zerocopy::FromZeroes)]
-#[repr(C)]
-struct CapData {
-    effective: u32,
-    permitted: u32,
-    inheritable: u32,
-}
-
-const CAP_V3: u32 = 0x2008_0522;
 /// All 41 capabilities Linux 6.x defines.
 const ALL_CAPS: u64 = (1 << 41) - 1;
 
@@ -206,7 +193,7 @@ const ALL_CAPS: u64 = (1 << 41) - 1;
 #[syscall]
 pub fn capget(t: &mut Task, hdrp: UserPtr<CapHeader>, datap: UserAddr) -> KResult<u64> {
     let mut h = hdrp.read(t)?;
-    if h.version != CAP_V3 && h.version != 0x2007_1026 && h.version != 0x1998_0330 {
+    if h.version != CAP_V3 && h.version != CAP_V2 && h.version != CAP_V1 {
         h.version = CAP_V3;
         hdrp.write(t, &h)?;
         return Err(Errno::EINVAL);
@@ -222,7 +209,7 @@ pub fn capget(t: &mut Task, hdrp: UserPtr<CapHeader>, datap: UserAddr) -> KResul
         CapData { effective: caps as u32, permitted: caps as u32, inheritable: 0 },
         CapData { effective: (caps >> 32) as u32, permitted: (caps >> 32) as u32, inheritable: 0 },
     ];
-    let n = if h.version == 0x1998_0330 { 1 } else { 2 };
+    let n = if h.version == CAP_V1 { 1 } else { 2 };
     t.write_bytes(datap.0, d[..n].as_bytes())?;
     Ok(0)
 }
@@ -231,7 +218,7 @@ pub fn capget(t: &mut Task, hdrp: UserPtr<CapHeader>, datap: UserAddr) -> KResul
 #[syscall]
 pub fn capset(t: &mut Task, hdrp: UserPtr<CapHeader>, datap: UserAddr) -> KResult<u64> {
     let h = hdrp.read(t)?;
-    if h.version != CAP_V3 && h.version != 0x2007_1026 {
+    if h.version != CAP_V3 && h.version != CAP_V2 {
         return Err(Errno::EINVAL);
     }
     if h.pid != 0 && h.pid != t.pid() {

@@ -1,5 +1,6 @@
 //! eventfd, eventfd2.
 
+use abi::consts::EFD_SEMAPHORE;
 use abi::consts::*;
 use abi::Errno;
 
@@ -10,8 +11,6 @@ use super::install_anon;
 use crate::fs::eventfd::EventFd;
 use crate::kernel::Task;
 use crate::vfs::KResult;
-
-const EFD_SEMAPHORE: u32 = 1;
 
 /// An eventfd counter starting at `initval`.
 #[syscall]

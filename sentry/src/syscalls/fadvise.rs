@@ -1,5 +1,6 @@
 //! fadvise64.
 
+use abi::consts::POSIX_FADV_NOREUSE;
 use abi::consts::*;
 use abi::Errno;
 
@@ -9,9 +10,6 @@ use super::args::{Fadvice, Fd};
 use super::file_of;
 use crate::kernel::Task;
 use crate::vfs::KResult;
-
-/// `fadvise64` advice: `POSIX_FADV_NORMAL` (0) to `POSIX_FADV_NOREUSE` (5).
-const POSIX_FADV_NOREUSE: i32 = 5;
 
 /// `fadvise64(fd, offset, len, advice)`. Advice is a hint about caching;
 /// the sentry's files live in memory or are read through the gofer on

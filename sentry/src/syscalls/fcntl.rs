@@ -1,6 +1,7 @@
 //! fcntl, as Linux's fs/fcntl.c.
 
 use abi::consts::*;
+use abi::consts::{F_GETLEASE, F_GETOWN, F_GETSIG};
 use abi::Errno;
 
 use sentry_macros::syscall;
@@ -9,10 +10,6 @@ use super::args::{Call, FcntlCmd, Fd, OpenFlags, SysArg, UserPtr};
 use super::{fd_limit, fd_result, file_of};
 use crate::kernel::Task;
 use crate::vfs::{lock, KResult};
-
-const F_GETOWN: u32 = 9;
-const F_GETSIG: u32 = 11;
-const F_GETLEASE: u32 = 1025;
 
 /// The `fcntl` commands that take no argument (strace leaves it out).
 const FCNTL_NO_ARG: [u32; 7] =
@@ -33,7 +30,7 @@ impl SysArg for FcntlArg {
             _ if FCNTL_NO_ARG.contains(&cmd) => String::new(),
             F_SETFD if arg & u64::from(FD_CLOEXEC) != 0 => "FD_CLOEXEC".into(),
             F_SETFL => super::args::open_flags_str(arg as u32),
-            _ if super::lock::is_lock_cmd(cmd) => <UserPtr<super::lock::Flock> as SysArg>::strace(c, i),
+            _ if super::lock::is_lock_cmd(cmd) => <UserPtr<abi::types::Flock> as SysArg>::strace(c, i),
             F_DUPFD | F_DUPFD_CLOEXEC | F_SETFD | F_SETPIPE_SZ => <i32 as SysArg>::strace(c, i),
             _ => format!("{arg:#x}"),
         }

@@ -3,8 +3,9 @@
 //! The tables live in `vfs::lock`.
 
 use abi::consts::*;
+use abi::consts::{F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW};
+use abi::types::Flock;
 use abi::Errno;
-use zerocopy::{AsBytes, FromBytes, FromZeroes};
 
 use sentry_macros::syscall;
 
@@ -14,26 +15,9 @@ use crate::kernel::Task;
 use crate::vfs::lock::{locks, InodeKey, LockKind, Owner, Pending, RecordLock};
 use crate::vfs::{FileDescription, KResult};
 
-const F_OFD_GETLK: u32 = 36;
-const F_OFD_SETLK: u32 = 37;
-const F_OFD_SETLKW: u32 = 38;
-
 const F_RDLCK: i16 = 0;
 const F_WRLCK: i16 = 1;
 const F_UNLCK: i16 = 2;
-
-/// `struct flock` (x86-64: 32 bytes with padding).
-#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
-#[repr(C)]
-pub struct Flock {
-    l_type: i16,
-    l_whence: i16,
-    _pad0: u32,
-    l_start: i64,
-    l_len: i64,
-    l_pid: i32,
-    _pad1: u32,
-}
 
 impl UserType for Flock {
     fn strace(&self) -> Option<String> {

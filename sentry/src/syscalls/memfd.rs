@@ -1,5 +1,6 @@
 //! memfd_create and file seals (F_ADD_SEALS, F_GET_SEALS).
 
+use abi::consts::{F_ADD_SEALS, MFD_ALLOW_SEALING, MFD_CLOEXEC, MFD_EXEC, MFD_HUGETLB, MFD_NAME_MAX, MFD_NOEXEC_SEAL};
 use std::sync::{Arc, OnceLock};
 
 use abi::consts::*;
@@ -14,22 +15,7 @@ use crate::kernel::Task;
 use crate::vfs::Caller;
 use crate::vfs::{lock, CreateAttr, FileDescription, InodeRef, KResult};
 
-const F_ADD_SEALS: u32 = 1033;
-
 pub(super) const F_GET_SEALS: u32 = 1034;
-
-const MFD_CLOEXEC: u32 = 1;
-
-const MFD_ALLOW_SEALING: u32 = 2;
-
-const MFD_HUGETLB: u32 = 4;
-
-const MFD_NOEXEC_SEAL: u32 = 8;
-
-const MFD_EXEC: u32 = 0x10;
-
-/// Longest `memfd_create` name (Linux: `NAME_MAX - strlen("memfd:")`).
-const MFD_NAME_MAX: usize = 249;
 
 /// The tmpfs instance memfd inodes come from (none of them is linked).
 fn memfd_fs() -> &'static Arc<Tmpfs> {

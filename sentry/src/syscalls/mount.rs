@@ -4,6 +4,7 @@
 //! Only a task with effective uid 0 may change mounts or its root (the
 //! sandbox models `CAP_SYS_ADMIN`/`CAP_SYS_CHROOT` as uid 0).
 
+use abi::consts::{MS_MGC_MSK, MS_MGC_VAL};
 use std::sync::Arc;
 
 use abi::consts::*;
@@ -22,9 +23,6 @@ use crate::vfs::{is_mount_root, lock, may_access, KResult, Location};
 /// The propagation changes, which one mount namespace has nothing to do
 /// with.
 const MS_PROPAGATION: Ms = Ms::MS_SHARED.union(Ms::MS_PRIVATE).union(Ms::MS_SLAVE).union(Ms::MS_UNBINDABLE);
-/// The old magic number callers may put in the top 16 bits of the flags.
-const MS_MGC_MSK: u32 = 0xffff_0000;
-const MS_MGC_VAL: u32 = 0xc0ed_0000;
 
 /// Most data a file system's options may take (one page, as Linux copies).
 const MAX_DATA: usize = 4096;

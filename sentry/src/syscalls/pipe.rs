@@ -1,22 +1,16 @@
 //! pipe, pipe2.
 
 use abi::consts::*;
+use abi::types::FdPair;
 use abi::Errno;
 
 use sentry_macros::syscall;
-use zerocopy::{AsBytes, FromBytes, FromZeroes};
 
 use super::args::{PipeFlags, UserPtr, UserType};
 use super::fd_limit;
 use crate::fs::pipe::{Pipe, PipeInode};
 use crate::kernel::Task;
 use crate::vfs::{lock, FileDescription, KResult};
-
-/// The two descriptors `pipe` stores (`int pipefd[2]`), printed as strace
-/// does: `[3, 4]`.
-#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
-#[repr(transparent)]
-pub struct FdPair(pub [i32; 2]);
 
 impl UserType for FdPair {
     fn strace(&self) -> Option<String> {

@@ -1,5 +1,6 @@
 //! poll, ppoll, select, pselect6.
 
+use abi::types::SigmaskArg;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -8,7 +9,7 @@ use abi::types::{Pollfd, Timespec, Timeval};
 use abi::Errno;
 use nix::poll::{poll as host_poll, PollFd, PollFlags, PollTimeout};
 use sentry_macros::syscall;
-use zerocopy::{AsBytes, FromBytes, FromZeroes};
+use zerocopy::AsBytes;
 
 use super::args::{array_str, bits_str, flag_str, Call, SysArg, UserPtr, UserType};
 use super::signal::SigSet;
@@ -50,14 +51,6 @@ fn fd_set_str(c: &Call<'_>, i: usize) -> String {
 super::args::call_arg!(/// An `fd_set` of `select`/`pselect6` for the `nfds` in argument 0,
     /// printed as strace does: `[3 5]`, `NULL`.
     FdSet(u64), fd_set_str);
-
-/// The sixth argument of `pselect6`: `{ const sigset_t *ss; size_t ss_len; }`.
-#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
-#[repr(C)]
-pub struct SigmaskArg {
-    pub ss: u64,
-    pub ss_len: u64,
-}
 
 impl UserType for SigmaskArg {
     fn strace(&self) -> Option<String> {

@@ -2,6 +2,7 @@
 //! scheduling queries, prctl, resource usage.
 
 use abi::consts::*;
+use abi::types::Clone3Args;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -337,23 +338,6 @@ pub fn vfork(t: &mut Task) -> KResult<u64> {
         pidfd: 0,
     };
     do_clone(t, args).map(|tid| tid as u64)
-}
-
-/// `struct clone_args` of clone3 (the first 88 bytes, version 2).
-#[derive(Clone, Copy, Default, AsBytes, FromBytes, FromZeroes)]
-#[repr(C)]
-pub struct Clone3Args {
-    flags: u64,
-    pidfd: u64,
-    child_tid: u64,
-    parent_tid: u64,
-    exit_signal: u64,
-    stack: u64,
-    stack_size: u64,
-    tls: u64,
-    set_tid: u64,
-    set_tid_size: u64,
-    cgroup: u64,
 }
 
 /// strace's `struct clone_args`: the flags, the exit signal and the

@@ -1,5 +1,6 @@
 //! `signalfd4`: pending signals read as `struct signalfd_siginfo`.
 
+use abi::types::SignalfdSiginfo;
 use std::any::Any;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -7,7 +8,7 @@ use std::sync::Arc;
 use abi::consts::*;
 use abi::types::Siginfo;
 use abi::Errno;
-use zerocopy::{AsBytes, FromBytes, FromZeroes};
+use zerocopy::AsBytes;
 
 use sentry_macros::syscall;
 
@@ -19,33 +20,6 @@ use crate::kernel::waiter::WaitQueue;
 use crate::kernel::Task;
 use crate::vfs::Caller;
 use crate::vfs::{lock, FileOps, KResult};
-
-#[derive(Clone, Copy, Default, AsBytes, FromBytes, FromZeroes)]
-#[repr(C)]
-struct SignalfdSiginfo {
-    signo: u32,
-    errno: i32,
-    code: i32,
-    pid: u32,
-    uid: u32,
-    fd: i32,
-    tid: u32,
-    band: u32,
-    overrun: u32,
-    trapno: u32,
-    status: i32,
-    int: i32,
-    ptr: u64,
-    utime: u64,
-    stime: u64,
-    addr: u64,
-    addr_lsb: u16,
-    pad2: u16,
-    syscall: i32,
-    call_addr: u64,
-    arch: u32,
-    pad: [u8; 28],
-}
 
 /// A signalfd: reads take signals in `mask` pending for the reading thread
 /// or its process.

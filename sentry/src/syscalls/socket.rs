@@ -5,6 +5,8 @@
 //! Only `AF_UNIX` exists so far (`net/unix.rs`); other families answer
 //! `EAFNOSUPPORT`.
 
+use abi::consts::SCM_MAX_FD;
+use abi::types::MsgHdr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -28,25 +30,8 @@ use crate::net::{Endpoint, SockType, SocketFile, Ucred, UnixAddr};
 use crate::vfs::Caller;
 use crate::vfs::{lock, may_access, CreateAttr, FileDescription, KResult, NodeKind};
 
-/// Most descriptors one `SCM_RIGHTS` message carries.
-const SCM_MAX_FD: usize = 253;
 /// Largest buffer the sentry gathers for one send or receive.
 const MAX_IO: usize = 64 << 20;
-
-/// `struct msghdr`.
-#[derive(Clone, Copy, Default, AsBytes, FromBytes, FromZeroes)]
-#[repr(C)]
-pub struct MsgHdr {
-    name: u64,
-    namelen: u32,
-    _pad0: u32,
-    iov: u64,
-    iovlen: u64,
-    control: u64,
-    controllen: u64,
-    flags: i32,
-    _pad1: u32,
-}
 
 /// strace's `struct msghdr`, without following its pointers.
 impl UserType for MsgHdr {
@@ -268,7 +253,7 @@ pub fn socketpair(
     domain: Family,
     type_: SocketType,
     protocol: i32,
-    sv: UserPtr<super::pipe::FdPair>,
+    sv: UserPtr<abi::types::FdPair>,
 ) -> KResult<u64> {
     let (stype, flags) = socket_args(domain, type_, protocol)?;
     let (x, y) = Endpoint::pair(stype, cred_of(t));
@@ -281,7 +266,7 @@ pub fn socketpair(
             return Err(e);
         }
     };
-    if let Err(e) = sv.write(t, &super::pipe::FdPair([fx, fy])) {
+    if let Err(e) = sv.write(t, &abi::types::FdPair([fx, fy])) {
         let mut fds = lock(&t.fds);
         let removed = (fds.remove(fx), fds.remove(fy));
         drop(fds);

@@ -3,6 +3,7 @@
 //! and when a call blocks).
 
 use abi::consts::*;
+use abi::consts::{SPLICE_F_GIFT, SPLICE_F_MORE, SPLICE_F_MOVE, SPLICE_F_NONBLOCK};
 use abi::Errno;
 
 use sentry_macros::syscall;
@@ -15,10 +16,6 @@ use crate::kernel::Task;
 use crate::vfs::Caller;
 use crate::vfs::{FileDescription, KResult};
 
-const SPLICE_F_MOVE: u32 = 1;
-const SPLICE_F_NONBLOCK: u32 = 2;
-const SPLICE_F_MORE: u32 = 4;
-const SPLICE_F_GIFT: u32 = 8;
 /// Largest chunk moved per call (a pipe's default capacity).
 const CHUNK: usize = 64 * 1024;
 

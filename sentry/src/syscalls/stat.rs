@@ -2,6 +2,7 @@
 //! Linux's fs/stat.c.
 
 use abi::consts::*;
+use abi::consts::{STATX_ATTR_AUTOMOUNT, STATX_ATTR_DAX, STATX_ATTR_MOUNT_ROOT};
 use abi::types::{Stat, Statx, StatxTimestamp, Timespec};
 use abi::Errno;
 use sentry_macros::syscall;
@@ -198,10 +199,6 @@ pub fn statx(
     statxbuf.write(t, &sx)?;
     Ok(0)
 }
-
-const STATX_ATTR_AUTOMOUNT: u64 = 0x1000;
-const STATX_ATTR_MOUNT_ROOT: u64 = 0x2000;
-const STATX_ATTR_DAX: u64 = 0x0020_0000;
 
 /// The size is an `int` to Linux, so only the low half counts.
 fn do_readlink(t: &Task, dirfd: i32, pathname: UserCStr, buf: OutBuf, size: i32) -> KResult<u64> {

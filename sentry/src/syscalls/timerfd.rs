@@ -4,40 +4,22 @@
 // they are reached only through their table entries.
 #![allow(private_interfaces)]
 
+use abi::consts::{TFD_TIMER_ABSTIME, TFD_TIMER_CANCEL_ON_SET};
+use abi::types::Itimerspec;
 use std::sync::Arc;
 use std::time::Instant;
 
 use abi::consts::*;
-use abi::types::Timespec;
 use abi::Errno;
-use zerocopy::{AsBytes, FromBytes, FromZeroes};
 
 use sentry_macros::syscall;
 
-use super::args::{ClockId, Fd, TimerSetFlags, TimerfdFlags, UserPtr, UserType};
+use super::args::{ClockId, Fd, TimerSetFlags, TimerfdFlags, UserPtr};
 use super::time::{clock_now, timespec_of};
-use super::timers::itimer_strace;
 use super::{file_of, install_anon};
 use crate::fs::timerfd::TimerFd;
 use crate::kernel::Task;
 use crate::vfs::{FileDescription, KResult};
-
-const TFD_TIMER_ABSTIME: u32 = 1;
-const TFD_TIMER_CANCEL_ON_SET: u32 = 2;
-
-/// `struct itimerspec`.
-#[derive(Clone, Copy, Default, AsBytes, FromBytes, FromZeroes)]
-#[repr(C)]
-struct Itimerspec {
-    interval: Timespec,
-    value: Timespec,
-}
-
-impl UserType for Itimerspec {
-    fn strace(&self) -> Option<String> {
-        itimer_strace(&self.interval, &self.value)
-    }
-}
 
 /// Kept here for `epoll.rs`, which takes its timeout check from this
 /// module; the check itself lives with the time calls.

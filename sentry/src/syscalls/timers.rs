@@ -5,13 +5,14 @@
 // they are reached only through their table entries.
 #![allow(private_interfaces)]
 
+use abi::consts::{SIGEV_NONE, SIGEV_SIGNAL, SIGEV_THREAD_ID};
+use abi::types::{Itimerspec, Itimerval, Sigevent};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use abi::consts::*;
-use abi::types::{Timespec, Timeval};
+use abi::types::Timeval;
 use abi::Errno;
-use zerocopy::{AsBytes, FromBytes, FromZeroes};
 
 use sentry_macros::syscall;
 
@@ -20,30 +21,6 @@ use super::time::{clock_now, duration_of, timespec_of};
 use crate::kernel::timer::{Armed, PosixTimer};
 use crate::kernel::{signal, Kernel, Process, Task};
 use crate::vfs::{lock, KResult};
-
-#[derive(Clone, Copy, Default, AsBytes, FromBytes, FromZeroes)]
-#[repr(C)]
-struct Itimerval {
-    interval: Timeval,
-    value: Timeval,
-}
-
-#[derive(Clone, Copy, Default, AsBytes, FromBytes, FromZeroes)]
-#[repr(C)]
-struct Itimerspec {
-    interval: Timespec,
-    value: Timespec,
-}
-
-#[derive(Clone, Copy, Default, AsBytes, FromBytes, FromZeroes)]
-#[repr(C)]
-struct Sigevent {
-    value: u64,
-    signo: i32,
-    notify: i32,
-    tid: i32,
-    pad: [i32; 11],
-}
 
 /// strace's `{it_interval=..., it_value=...}` of an `itimerval` or
 /// `itimerspec`.
@@ -170,10 +147,6 @@ pub fn getitimer(t: &mut Task, which: Which, curr_value: UserPtr<Itimerval>) -> 
     curr_value.write(t, &Itimerval { interval: dur_tv(iv), value: dur_tv(left) })?;
     Ok(0)
 }
-
-const SIGEV_SIGNAL: i32 = 0;
-const SIGEV_NONE: i32 = 1;
-const SIGEV_THREAD_ID: i32 = 4;
 
 /// Create a POSIX timer on `clockid` that notifies as `sevp` says
 /// (`SIGALRM` to the process when `NULL`); its id is stored at `timerid`.
@@ -313,6 +286,8 @@ pub fn timer_delete(t: &mut Task, timerid: i32) -> KResult<u64> {
 
 #[cfg(test)]
 mod tests {
+    use abi::types::Timespec;
+
     use super::*;
 
     #[test]

@@ -4,6 +4,7 @@
 //! set, or changes its settings, gets SIGTTOU, as Linux's
 //! `tty_check_change` and `n_tty_read` do.
 
+use abi::consts::TOSTOP;
 use std::sync::atomic::Ordering;
 
 use abi::consts::{SIGTTIN, SIGTTOU};
@@ -11,9 +12,6 @@ use abi::Errno;
 
 use crate::kernel::{signal, Task};
 use crate::vfs::{FileDescription, KResult};
-
-/// `c_lflag` bit: background writes raise SIGTTOU.
-const TOSTOP: u32 = 0o400;
 
 /// May `t` touch the terminal `f` in the way that raises `sig` (SIGTTIN
 /// for a read, SIGTTOU for a write or a settings change) from the

@@ -2,19 +2,14 @@
 
 use abi::consts::*;
 use abi::types::Timespec;
+use abi::types::Utimes;
 use abi::Errno;
 use sentry_macros::syscall;
-use zerocopy::{AsBytes, FromBytes, FromZeroes};
 
 use super::args::{AtFlags, DirFd, UserCStr, UserPtr, UserType};
 use super::{file_of, resolve_at};
 use crate::kernel::Task;
 use crate::vfs::{may_access, KResult, SetAttr, TimeSet};
-
-/// The two times of `utimensat` (access, modification).
-#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
-#[repr(C)]
-pub struct Utimes(pub [Timespec; 2]);
 
 impl UserType for Utimes {
     fn strace(&self) -> Option<String> {

@@ -13,6 +13,7 @@
 //! endpoint's is taken, and nothing that can drop a file description (queued
 //! `SCM_RIGHTS` files) is dropped under a lock.
 
+use abi::types::Ucred;
 use std::any::Any;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,7 +22,6 @@ use std::time::Duration;
 
 use abi::consts::S_IFSOCK;
 use abi::Errno;
-use zerocopy::{AsBytes, FromBytes, FromZeroes};
 
 use crate::fs::lock;
 use crate::kernel::waiter::WaitQueue;
@@ -127,15 +127,6 @@ impl UnixAddr {
             }
         }
     }
-}
-
-/// `struct ucred`: who is at the other end.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, AsBytes, FromBytes, FromZeroes)]
-#[repr(C)]
-pub struct Ucred {
-    pub pid: i32,
-    pub uid: u32,
-    pub gid: u32,
 }
 
 /// What the sentry-wide name registry is keyed by.
