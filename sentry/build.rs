@@ -39,43 +39,24 @@ fn main() {
     }
 }
 
-fn u16_at(b: &[u8], o: usize) -> u16 {
-    u16::from_le_bytes([b[o], b[o + 1]])
-}
-fn u32_at(b: &[u8], o: usize) -> u32 {
-    u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
-}
-fn u64_at(b: &[u8], o: usize) -> u64 {
-    u64::from_le_bytes(b[o..o + 8].try_into().expect("8 bytes"))
-}
-
+/// The vDSO is mapped as the file's bytes, unrelocated: exactly one
+/// PT_LOAD, at offset and address 0, not writable, with nothing to zero
+/// beyond the file (`p_memsz == p_filesz`), and no relocation sections.
 fn check(b: &[u8]) -> Result<(), String> {
-    if b.len() < 64 || &b[..4] != b"\x7fELF" {
-        return Err("not an ELF file".into());
+    use goblin::elf::program_header::{PF_W, PT_LOAD};
+    use goblin::elf::section_header::{SHT_REL, SHT_RELA};
+
+    let elf = goblin::elf::Elf::parse(b).map_err(|e| format!("not a readable ELF file: {e}"))?;
+    let loads: Vec<_> = elf.program_headers.iter().filter(|p| p.p_type == PT_LOAD).collect();
+    if loads.len() != 1 {
+        return Err(format!("{} PT_LOAD segments, not 1", loads.len()));
     }
-    let (phoff, phnum) = (u64_at(b, 32) as usize, usize::from(u16_at(b, 56)));
-    let mut loads = 0;
-    for i in 0..phnum {
-        let p = phoff + i * 56;
-        let (ty, flags, off, vaddr, filesz, memsz) =
-            (u32_at(b, p), u32_at(b, p + 4), u64_at(b, p + 8), u64_at(b, p + 16), u64_at(b, p + 32), u64_at(b, p + 40));
-        if ty == 1 {
-            loads += 1;
-            if off != 0 || vaddr != 0 || filesz != memsz || flags & 2 != 0 {
-                return Err(format!("PT_LOAD at offset {off:#x}, address {vaddr:#x}, flags {flags:#x}"));
-            }
-        }
+    let p = loads[0];
+    if p.p_offset != 0 || p.p_vaddr != 0 || p.p_filesz != p.p_memsz || p.p_flags & PF_W != 0 {
+        return Err(format!("PT_LOAD at offset {:#x}, address {:#x}, flags {:#x}", p.p_offset, p.p_vaddr, p.p_flags));
     }
-    if loads != 1 {
-        return Err(format!("{loads} PT_LOAD segments, not 1"));
-    }
-    let (shoff, shnum) = (u64_at(b, 40) as usize, usize::from(u16_at(b, 60)));
-    for i in 0..shnum {
-        let s = shoff + i * 64;
-        let (ty, size) = (u32_at(b, s + 4), u64_at(b, s + 32));
-        if (ty == 4 || ty == 9) && size > 0 {
-            return Err("it has relocations".into());
-        }
+    if elf.section_headers.iter().any(|s| (s.sh_type == SHT_REL || s.sh_type == SHT_RELA) && s.sh_size > 0) {
+        return Err("it has relocations".into());
     }
     Ok(())
 }

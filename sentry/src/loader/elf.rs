@@ -2,6 +2,11 @@
 
 use abi::consts::*;
 use abi::Errno;
+use goblin::container::{Container, Ctx, Endian};
+use goblin::elf::header::{EI_CLASS, EI_DATA, ELFCLASS64, ELFDATA2LSB, EM_X86_64, ET_DYN, ET_EXEC};
+use goblin::elf::program_header::{ProgramHeader, PF_R, PF_W, PF_X, PT_INTERP, PT_LOAD, PT_PHDR};
+use goblin::elf64::header::SIZEOF_EHDR;
+use goblin::elf64::program_header::SIZEOF_PHDR;
 
 use crate::mm::{MemoryManager, VmaBacking};
 use crate::vfs::Caller;
@@ -15,13 +20,6 @@ const ET_DYN_BASE: u64 = 0x5555_5555_4000;
 pub const STACK_TOP: u64 = 0x7fff_f000_0000;
 /// Initial stack VMA size (it grows down on faults).
 const STACK_INITIAL: u64 = 128 << 10;
-
-const PT_LOAD: u32 = 1;
-const PT_INTERP: u32 = 3;
-const PT_PHDR: u32 = 6;
-const PF_X: u32 = 1;
-const PF_W: u32 = 2;
-const PF_R: u32 = 4;
 
 /// Why an image could not be loaded: what `execve` returns.
 pub type LoadError = Errno;
@@ -39,35 +37,17 @@ pub struct ExecImage {
     pub sp: u64,
 }
 
-#[derive(Clone, Copy, Default)]
-struct Phdr {
-    p_type: u32,
-    p_flags: u32,
-    p_offset: u64,
-    p_vaddr: u64,
-    p_filesz: u64,
-    p_memsz: u64,
-}
-
+/// The parts of an ELF file the loader uses; headers are parsed by goblin.
 struct Elf {
     e_type: u16,
     entry: u64,
     phoff: u64,
     phnum: u16,
-    phdrs: Vec<Phdr>,
+    phdrs: Vec<ProgramHeader>,
 }
 
-fn u16_at(b: &[u8], o: usize) -> u16 {
-    u16::from_le_bytes([b[o], b[o + 1]])
-}
-fn u32_at(b: &[u8], o: usize) -> u32 {
-    u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
-}
-fn u64_at(b: &[u8], o: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[o..o + 8]);
-    u64::from_le_bytes(a)
-}
+/// Most program headers an image may have (Linux allows 64 KiB of them).
+const MAX_PHNUM: u16 = 512;
 
 fn read_full(file: &FileRef, off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
     let mut done = 0;
@@ -82,42 +62,31 @@ fn read_full(file: &FileRef, off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
     Ok(done)
 }
 
+/// Read and check `file`'s ELF header and program headers: a 64-bit
+/// little-endian x86-64 executable or shared object, else `ENOEXEC`.
 fn parse(file: &FileRef) -> Result<Elf, Errno> {
-    let mut h = [0u8; 64];
-    if read_full(file, 0, &mut h)? < 64 || &h[..4] != b"\x7fELF" {
+    let mut h = [0u8; SIZEOF_EHDR];
+    if read_full(file, 0, &mut h)? < h.len() {
         return Err(Errno::ENOEXEC);
     }
-    // ELFCLASS64, little-endian, x86-64.
-    if h[4] != 2 || h[5] != 1 || u16_at(&h, 18) != 62 {
+    let hdr = goblin::elf::Elf::parse_header(&h).map_err(|_| Errno::ENOEXEC)?;
+    if hdr.e_ident[EI_CLASS] != ELFCLASS64 || hdr.e_ident[EI_DATA] != ELFDATA2LSB || hdr.e_machine != EM_X86_64 {
         return Err(Errno::ENOEXEC);
     }
-    let e_type = u16_at(&h, 16);
-    if e_type != 2 && e_type != 3 {
+    if hdr.e_type != ET_EXEC && hdr.e_type != ET_DYN {
         return Err(Errno::ENOEXEC);
     }
-    let entry = u64_at(&h, 24);
-    let phoff = u64_at(&h, 32);
-    let phentsize = u16_at(&h, 54);
-    let phnum = u16_at(&h, 56);
-    if phentsize != 56 || phnum == 0 || phnum > 512 {
+    let phnum = hdr.e_phnum;
+    if usize::from(hdr.e_phentsize) != SIZEOF_PHDR || phnum == 0 || phnum > MAX_PHNUM {
         return Err(Errno::ENOEXEC);
     }
-    let mut pb = vec![0u8; 56 * phnum as usize];
-    if read_full(file, phoff, &mut pb)? < pb.len() {
+    let mut pb = vec![0u8; SIZEOF_PHDR * usize::from(phnum)];
+    if read_full(file, hdr.e_phoff, &mut pb)? < pb.len() {
         return Err(Errno::ENOEXEC);
     }
-    let phdrs = pb
-        .chunks(56)
-        .map(|p| Phdr {
-            p_type: u32_at(p, 0),
-            p_flags: u32_at(p, 4),
-            p_offset: u64_at(p, 8),
-            p_vaddr: u64_at(p, 16),
-            p_filesz: u64_at(p, 32),
-            p_memsz: u64_at(p, 40),
-        })
-        .collect();
-    Ok(Elf { e_type, entry, phoff, phnum, phdrs })
+    let ctx = Ctx::new(Container::Big, Endian::Little);
+    let phdrs = ProgramHeader::parse(&pb, 0, usize::from(phnum), ctx).map_err(|_| Errno::ENOEXEC)?;
+    Ok(Elf { e_type: hdr.e_type, entry: hdr.e_entry, phoff: hdr.e_phoff, phnum, phdrs })
 }
 
 struct Loaded {
@@ -130,14 +99,14 @@ struct Loaded {
 /// Map `elf`'s PT_LOAD segments. `base` is where an ET_DYN goes (0: let
 /// mmap choose).
 fn map_image(mm: &mut MemoryManager, f: &ExecFile, elf: &Elf, dyn_base: Option<u64>) -> Result<Loaded, Errno> {
-    let loads: Vec<&Phdr> = elf.phdrs.iter().filter(|p| p.p_type == PT_LOAD).collect();
+    let loads: Vec<&ProgramHeader> = elf.phdrs.iter().filter(|p| p.p_type == PT_LOAD).collect();
     let (Some(first), Some(last)) = (loads.first(), loads.last()) else {
         return Err(Errno::ENOEXEC);
     };
     let lo = first.p_vaddr & !(PAGE - 1);
     let hi = last.p_vaddr.checked_add(last.p_memsz).ok_or(Errno::ENOEXEC)?;
     let span = hi.checked_sub(lo).ok_or(Errno::ENOEXEC)?;
-    let bias = if elf.e_type == 3 {
+    let bias = if elf.e_type == ET_DYN {
         // Reserve the whole span to find room, then map segments over it.
         let hint = dyn_base.unwrap_or(0);
         let flags = if hint != 0 { MAP_PRIVATE | MAP_FIXED_NOREPLACE } else { MAP_PRIVATE };
