@@ -178,7 +178,8 @@ impl GoferClient {
         let mut guard = self.conn.lock().unwrap_or_else(|e| e.into_inner());
         let conn = &mut *guard;
         let sock = conn.sock.as_fd();
-        let pin = sys::current_cpu().filter(|&cpu| conn.pinned != Some(cpu));
+        let pin =
+            hostsys::cpu::current().and_then(|cpu| u32::try_from(cpu).ok()).filter(|&cpu| conn.pinned != Some(cpu));
         let pinning = match pin {
             Some(cpu) => {
                 // Asked once per change of CPU, whatever the answer.
@@ -480,7 +481,7 @@ mod tests {
 
     #[test]
     fn a_closed_connection_breaks_the_client_once_and_for_all() {
-        let (ours, theirs) = sys::seqpacket_pair().expect("socketpair");
+        let (ours, theirs) = crate::seqpacket_pair().expect("socketpair");
         drop(theirs);
         let client = GoferClient::new(ours);
         let told = Arc::new(AtomicUsize::new(0));

@@ -4,10 +4,17 @@
 
 use std::ffi::{CStr, CString};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::ptr;
+
+use nix::errno::Errno;
+use nix::fcntl::{self, OFlag};
+use nix::mount::{self, MntFlags, MsFlags};
+use nix::sched::{self, CloneFlags};
+use nix::sys::prctl;
+use nix::sys::stat::Mode;
+use nix::unistd;
 
 /// `struct mount_attr` for `mount_setattr(2)`.
 #[repr(C)]
@@ -23,31 +30,42 @@ const MOUNT_ATTR_NOSUID: u64 = 0x2;
 const MOUNT_ATTR_NODEV: u64 = 0x4;
 const AT_RECURSIVE: libc::c_uint = 0x8000;
 
-/// Wrap the last OS error with what we were doing.
-fn fail(what: &str) -> io::Error {
-    let e = io::Error::last_os_error();
-    let hint = match e.raw_os_error() {
-        Some(libc::EPERM) => " (the gofer needs CAP_SYS_ADMIN: run it as root or in a user namespace)",
+/// A failed jail step as an I/O error that says which step and why.
+fn fail(what: &str, e: Errno) -> io::Error {
+    let hint = match e {
+        Errno::EPERM => " (the gofer needs CAP_SYS_ADMIN: run it as root or in a user namespace)",
         _ => "",
     };
+    let e = io::Error::from(e);
     io::Error::new(e.kind(), format!("gofer jail: {what}: {e}{hint}"))
 }
 
-fn check(ret: libc::c_int, what: &str) -> io::Result<()> {
-    if ret < 0 {
-        Err(fail(what))
-    } else {
-        Ok(())
-    }
+/// A `mount(2)` with no file system type and no data: a bind, a remount or
+/// a propagation change.
+fn change_mount(src: Option<&CStr>, target: &CStr, flags: MsFlags, what: &str) -> io::Result<()> {
+    mount::mount(src, target, None::<&CStr>, flags, None::<&CStr>).map_err(|e| fail(what, e))
 }
 
-fn mount(src: Option<&CStr>, target: &CStr, flags: libc::c_ulong, what: &str) -> io::Result<()> {
-    // SAFETY: every pointer is a NUL-terminated string or null, as mount(2)
-    // allows for the source, file system type and data.
-    check(
-        unsafe { libc::mount(src.map_or(ptr::null(), CStr::as_ptr), target.as_ptr(), ptr::null(), flags, ptr::null()) },
-        what,
-    )
+/// `mount_setattr(AT_FDCWD, path, AT_RECURSIVE, {attr_set: set})`.
+///
+/// A raw call: neither nix 0.32 nor rustix 1 wraps `mount_setattr`
+/// (rustix has the `MOUNT_ATTR_*` flags only for `fsmount`).
+#[allow(unsafe_code)]
+fn mount_setattr_recursive(path: &CStr, set: u64) -> Result<(), Errno> {
+    let attr = MountAttr { attr_set: set, attr_clr: 0, propagation: 0, userns_fd: 0 };
+    // SAFETY: `path` is NUL-terminated and `attr` is a valid `struct
+    // mount_attr` whose size we pass; the kernel only reads them.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            AT_RECURSIVE,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    Errno::result(ret).map(drop)
 }
 
 /// Make the tree under `root` (a mount point by now) read-only, `nosuid`
@@ -57,31 +75,17 @@ fn restrict(root: &CStr, read_only: bool) -> io::Result<()> {
     if read_only {
         set |= MOUNT_ATTR_RDONLY;
     }
-    let attr = MountAttr { attr_set: set, attr_clr: 0, propagation: 0, userns_fd: 0 };
-    // SAFETY: `root` is NUL-terminated and `attr` is a valid `struct
-    // mount_attr` whose size we pass.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            libc::AT_FDCWD,
-            root.as_ptr(),
-            AT_RECURSIVE,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    if ret == 0 {
-        return Ok(());
-    }
-    if io::Error::last_os_error().raw_os_error() != Some(libc::ENOSYS) {
-        return Err(fail("mount_setattr"));
+    match mount_setattr_recursive(root, set) {
+        Ok(()) => return Ok(()),
+        Err(Errno::ENOSYS) => {}
+        Err(e) => return Err(fail("mount_setattr", e)),
     }
     // Old kernel: remount the top mount only.
-    let mut flags = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_NOSUID | libc::MS_NODEV;
+    let mut flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
     if read_only {
-        flags |= libc::MS_RDONLY;
+        flags |= MsFlags::MS_RDONLY;
     }
-    mount(None, root, flags, "remount read-only")
+    change_mount(None, root, flags, "remount read-only")
 }
 
 /// Jail the calling process in `root` (steps in
@@ -90,76 +94,43 @@ fn restrict(root: &CStr, read_only: bool) -> io::Result<()> {
 pub fn enter(root: &Path, read_only: bool) -> io::Result<OwnedFd> {
     let root = CString::new(root.as_os_str().as_bytes())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "gofer jail: root path has a NUL"))?;
-    // SAFETY: plain call; no pointers.
-    let ret = unsafe { libc::unshare(libc::CLONE_NEWNS) };
-    check(ret, "unshare(CLONE_NEWNS)")?;
+    sched::unshare(CloneFlags::CLONE_NEWNS).map_err(|e| fail("unshare(CLONE_NEWNS)", e))?;
     // Best effort: no network and no System V IPC in the gofer. Failing
     // these (e.g. a host policy forbids them) leaves the jail weaker but
     // still confined to `root`.
-    for ns in [libc::CLONE_NEWNET, libc::CLONE_NEWIPC] {
-        // SAFETY: plain call; no pointers.
-        let _ = unsafe { libc::unshare(ns) };
+    for ns in [CloneFlags::CLONE_NEWNET, CloneFlags::CLONE_NEWIPC] {
+        let _ = sched::unshare(ns);
     }
-    mount(None, c"/", libc::MS_REC | libc::MS_PRIVATE, "make / private")?;
+    change_mount(None, c"/", MsFlags::MS_REC | MsFlags::MS_PRIVATE, "make / private")?;
     // Stage the new root on a private tmpfs (over /tmp, in this mount
     // namespace only): a bind mount stacked on "/" itself could not be
     // entered, and pivot_root needs the new root to be a mount of its own.
     // The root may itself live under /tmp: hold it open first and bind it
     // through its descriptor once the staging tmpfs hides the path.
-    // SAFETY: `root` is NUL-terminated; the result is checked.
-    let root_fd = unsafe { libc::open(root.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) };
-    check(root_fd, "open root")?;
-    // SAFETY: a fresh descriptor we own.
-    let root_fd = unsafe { OwnedFd::from_raw_fd(root_fd) };
+    let dir_flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    let root_fd = fcntl::open(root.as_c_str(), dir_flags, Mode::empty()).map_err(|e| fail("open root", e))?;
     let root_src = CString::new(format!("/proc/self/fd/{}", root_fd.as_raw_fd()))
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "gofer jail: fd path"))?;
     let staging = c"/tmp";
     let target = c"/tmp/root";
     let fstype = c"tmpfs";
-    // SAFETY: all strings are NUL-terminated; no data argument.
-    let ret = unsafe {
-        libc::mount(
-            fstype.as_ptr(),
-            staging.as_ptr(),
-            fstype.as_ptr(),
-            libc::MS_NOSUID | libc::MS_NODEV,
-            std::ptr::null(),
-        )
-    };
-    check(ret, "mount staging tmpfs")?;
-    // SAFETY: the path is NUL-terminated.
-    let ret = unsafe { libc::mkdir(target.as_ptr(), 0o755) };
-    check(ret, "mkdir staging root")?;
-    mount(Some(&root_src), target, libc::MS_BIND | libc::MS_REC, "bind-mount root")?;
+    mount::mount(Some(fstype), staging, Some(fstype), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, None::<&CStr>)
+        .map_err(|e| fail("mount staging tmpfs", e))?;
+    unistd::mkdir(target, Mode::from_bits_retain(0o755)).map_err(|e| fail("mkdir staging root", e))?;
+    change_mount(Some(&root_src), target, MsFlags::MS_BIND | MsFlags::MS_REC, "bind-mount root")?;
     drop(root_fd);
     restrict(target, read_only)?;
-    // SAFETY: `target` is NUL-terminated.
-    let ret = unsafe { libc::chdir(target.as_ptr()) };
-    check(ret, "chdir(root)")?;
+    unistd::chdir(target).map_err(|e| fail("chdir(root)", e))?;
     // pivot_root(".", "."): the old root is stacked under the new one at
     // "."; detaching "." then removes it, leaving only the new root.
-    // SAFETY: both arguments are NUL-terminated strings.
-    let ret = unsafe { libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) };
-    check(if ret < 0 { -1 } else { 0 }, "pivot_root")?;
-    // SAFETY: the path is NUL-terminated.
-    let ret = unsafe { libc::umount2(c".".as_ptr(), libc::MNT_DETACH) };
-    check(ret, "detach old root")?;
-    // SAFETY: the path is NUL-terminated.
-    let ret = unsafe { libc::chdir(c"/".as_ptr()) };
-    check(ret, "chdir(/)")?;
+    unistd::pivot_root(c".", c".").map_err(|e| fail("pivot_root", e))?;
+    mount::umount2(c".", MntFlags::MNT_DETACH).map_err(|e| fail("detach old root", e))?;
+    unistd::chdir(c"/").map_err(|e| fail("chdir(/)", e))?;
     // When the root was "/" the recursive bind copied the staging tmpfs
     // too: take it off so the root's own /tmp shows again.
     if root.as_bytes() == b"/" {
-        // SAFETY: the path is NUL-terminated.
-        let ret = unsafe { libc::umount2(c"/tmp".as_ptr(), libc::MNT_DETACH) };
-        check(ret, "detach staging copy")?;
+        mount::umount2(c"/tmp", MntFlags::MNT_DETACH).map_err(|e| fail("detach staging copy", e))?;
     }
-    // SAFETY: plain call; the extra arguments are ignored zeros.
-    let ret = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
-    check(ret, "no_new_privs")?;
-    // SAFETY: the path is NUL-terminated.
-    let fd = unsafe { libc::open(c"/".as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) };
-    check(fd, "open new root")?;
-    // SAFETY: `fd` is a fresh descriptor nobody else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    prctl::set_no_new_privs().map_err(|e| fail("no_new_privs", e))?;
+    fcntl::open(c"/", dir_flags, Mode::empty()).map_err(|e| fail("open new root", e))
 }

@@ -12,14 +12,13 @@
 #![deny(unsafe_code)]
 
 pub mod client;
-#[allow(unsafe_code)]
 mod jail;
 pub mod protocol;
-#[allow(unsafe_code)]
 mod seccomp;
 pub mod server;
-#[allow(unsafe_code)]
 mod sys;
 
 pub use client::{Attr, DirEnt, GoferClient, Handle, SetAttr, SetTime, Time};
-pub use sys::seqpacket_pair;
+/// The sentry–gofer transport, `socketpair(AF_UNIX, SOCK_SEQPACKET |
+/// SOCK_CLOEXEC)`, from the shared host layer.
+pub use hostsys::socket::seqpacket_pair;

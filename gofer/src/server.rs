@@ -218,6 +218,9 @@ fn lookup(dir: BorrowedFd<'_>, name: &CString) -> Result<(OwnedFd, libc::stat), 
     Ok((fd, st))
 }
 
+/// Bytes of `getdents64` records read per call.
+const DIRENTS_BUF: usize = 32 * 1024;
+
 /// The encoded size of `entries` as a listing (count and entries).
 fn listing_size(entries: &[DirEnt]) -> usize {
     4 + entries.iter().map(|e| DIRENT_OVERHEAD + e.name.len()).sum::<usize>()
@@ -229,24 +232,19 @@ fn list_all(fd: BorrowedFd<'_>, room: usize) -> Result<Option<Vec<DirEnt>>, Errn
     let dir = sys::openat(fd, c".", libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC, 0)?;
     let mut entries = Vec::new();
     let mut size = 4;
-    let mut buf = vec![0u8; 32 * 1024];
-    loop {
-        let n = sys::getdents64(dir.as_fd(), &mut buf)?;
-        if n == 0 {
-            return Ok(Some(entries));
-        }
-        let mut rec = &buf[..n.min(buf.len())];
-        while let Some(d) = parse_dirent64(rec) {
-            rec = d.rest;
-            if d.name != b"." && d.name != b".." {
-                size += DIRENT_OVERHEAD + d.name.len();
-                if size > room {
-                    return Ok(None);
-                }
-                entries.push(DirEnt { ino: d.ino, kind: d.kind, name: d.name.to_vec() });
+    let mut buf = Vec::with_capacity(DIRENTS_BUF);
+    let mut dirents = sys::Dirents::new(dir.as_fd(), &mut buf);
+    while let Some(d) = dirents.next_entry() {
+        let d = d?;
+        if d.name != b"." && d.name != b".." {
+            size += DIRENT_OVERHEAD + d.name.len();
+            if size > room {
+                return Ok(None);
             }
+            entries.push(DirEnt { ino: d.ino, kind: d.kind, name: d.name });
         }
     }
+    Ok(Some(entries))
 }
 
 /// Re-open by `parent/name` with host `flags` and check it is still the file
@@ -319,7 +317,9 @@ impl Server {
             Request::Walk { dir, names } => self.walk(dir, &names),
             Request::WalkDirs { dir, names } => self.walk_dirs(dir, &names),
             Request::Pin { cpu } => {
-                sys::pin_to_cpu(cpu).map_err(|e| Errno::from_io(&e))?;
+                // A CPU past the host's CPU set is `EINVAL`.
+                let cpu = usize::try_from(cpu).map_err(|_| Errno::EINVAL)?;
+                hostsys::cpu::pin(None, cpu).map_err(|e| Errno::from_io(&e))?;
                 none(Reply::Ok)
             }
             Request::GetAttr { h } => none(Reply::Attr(attr_of(&sys::fstat(self.node(h)?.fd.as_fd())?))),
@@ -360,12 +360,12 @@ impl Server {
             Request::Link { dir, name, target } => self.link(dir, &name, target),
             Request::Unlink { dir, name, flags } => {
                 let name = checked_name(&name)?;
-                let flags = match flags {
-                    0 => 0,
-                    f if f == libc::AT_REMOVEDIR as u32 => libc::AT_REMOVEDIR,
+                let is_dir = match flags {
+                    0 => false,
+                    f if f == libc::AT_REMOVEDIR as u32 => true,
                     _ => return Err(Errno::EINVAL),
                 };
-                sys::unlinkat(self.node(dir)?.fd.as_fd(), &name, flags)?;
+                sys::unlinkat(self.node(dir)?.fd.as_fd(), &name, is_dir)?;
                 none(Reply::Ok)
             }
             Request::Rename { olddir, old, newdir, new } => {
@@ -394,7 +394,6 @@ impl Server {
                 if flags & !XATTR_FLAGS != 0 || value.len() > MAX_XATTR_VALUE {
                     return Err(Errno::EINVAL);
                 }
-                let flags = i32::try_from(flags).map_err(|_| Errno::EINVAL)?;
                 self.with_xattr_target(h, |at| sys::setxattr(at, &name, &value, flags))?;
                 none(Reply::Ok)
             }
@@ -497,26 +496,21 @@ impl Server {
         let mut entries = Vec::new();
         let mut size = DIRENTS_OVERHEAD;
         let mut pos = cookie;
-        let mut buf = vec![0u8; 32 * 1024];
-        loop {
-            let n = sys::getdents64(dir.as_fd(), &mut buf)?;
-            if n == 0 {
-                return Ok(Reply::Dirents { entries, next: pos, more: false });
-            }
-            let mut rec = &buf[..n.min(buf.len())];
-            while let Some(d) = parse_dirent64(rec) {
-                rec = d.rest;
-                if d.name != b"." && d.name != b".." {
-                    let need = DIRENT_OVERHEAD + d.name.len();
-                    if size + need > MAX_MSG {
-                        return Ok(Reply::Dirents { entries, next: pos, more: true });
-                    }
-                    size += need;
-                    entries.push(DirEnt { ino: d.ino, kind: d.kind, name: d.name.to_vec() });
+        let mut buf = Vec::with_capacity(DIRENTS_BUF);
+        let mut dirents = sys::Dirents::new(dir.as_fd(), &mut buf);
+        while let Some(d) = dirents.next_entry() {
+            let d = d?;
+            if d.name != b"." && d.name != b".." {
+                let need = DIRENT_OVERHEAD + d.name.len();
+                if size + need > MAX_MSG {
+                    return Ok(Reply::Dirents { entries, next: pos, more: true });
                 }
-                pos = d.off;
+                size += need;
+                entries.push(DirEnt { ino: d.ino, kind: d.kind, name: d.name });
             }
+            pos = d.off;
         }
+        Ok(Reply::Dirents { entries, next: pos, more: false })
     }
 
     fn create(&mut self, dir: Handle, name: &[u8], mode: u32, flags: u32) -> Outcome {
@@ -547,7 +541,7 @@ impl Server {
         let (fd, st) = lookup(dirfd.as_fd(), &name)?;
         if !same_file(&st, &want) {
             // The name we linked by now names another file: undo.
-            let _ = sys::unlinkat(dirfd.as_fd(), &name, 0);
+            let _ = sys::unlinkat(dirfd.as_fd(), &name, false);
             return Err(Errno::ESTALE);
         }
         let h = self.insert(fd, Some((dirfd, name)));
@@ -630,7 +624,7 @@ impl Server {
             return Err(Errno::EINVAL);
         }
         if attr.uid.is_some() || attr.gid.is_some() {
-            sys::fchown(node.fd.as_fd(), attr.uid.unwrap_or(u32::MAX), attr.gid.unwrap_or(u32::MAX))?;
+            sys::fchown(node.fd.as_fd(), attr.uid, attr.gid)?;
         }
         let needs_fd = attr.mode.is_some() || attr.size.is_some() || attr.atime.is_some() || attr.mtime.is_some();
         if !needs_fd {
@@ -675,29 +669,6 @@ fn timespec(t: Option<SetTime>) -> libc::timespec {
     }
 }
 
-/// One `struct linux_dirent64` record.
-struct Dirent64<'a> {
-    ino: u64,
-    off: u64,
-    kind: u8,
-    name: &'a [u8],
-    rest: &'a [u8],
-}
-
-/// Parse the first record of a `getdents64` buffer (`None` at the end or on
-/// a malformed record).
-fn parse_dirent64(buf: &[u8]) -> Option<Dirent64<'_>> {
-    const NAME_AT: usize = 19;
-    let ino = u64::from_ne_bytes(buf.get(0..8)?.try_into().ok()?);
-    let off = u64::from_ne_bytes(buf.get(8..16)?.try_into().ok()?);
-    let reclen = usize::from(u16::from_ne_bytes(buf.get(16..18)?.try_into().ok()?));
-    let kind = *buf.get(18)?;
-    let rec = buf.get(..reclen)?;
-    let raw = rec.get(NAME_AT..)?;
-    let name = &raw[..raw.iter().position(|&b| b == 0)?];
-    Some(Dirent64 { ino, off, kind, name, rest: &buf[reclen..] })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -718,18 +689,5 @@ mod tests {
     fn open_flags_pass_access_mode_and_drop_ignored_bits() {
         let f = libc::O_RDWR | libc::O_APPEND | libc::O_CLOEXEC | libc::O_LARGEFILE;
         assert_eq!(open_flags(f as u32), Ok(libc::O_RDWR | libc::O_APPEND));
-    }
-
-    #[test]
-    fn parse_dirent64_rejects_short_and_overlong_records() {
-        assert!(parse_dirent64(&[0; 18]).is_none());
-        let mut rec = vec![0u8; 24];
-        rec[16] = 200; // reclen past the buffer
-        assert!(parse_dirent64(&rec).is_none());
-        rec[16] = 24;
-        rec[19] = b'a';
-        let d = parse_dirent64(&rec).expect("parses");
-        assert_eq!(d.name, b"a");
-        assert!(d.rest.is_empty());
     }
 }

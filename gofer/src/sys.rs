@@ -1,304 +1,272 @@
-//! Thin, safe wrappers over the host calls the gofer and its client make.
-//! This is the only module (with `jail`) allowed `unsafe`; every wrapper
-//! returns the host errno as an [`Errno`].
+//! Thin wrappers over the host calls the gofer and its client make, on
+//! `nix`, with `rustix` for what nix 0.32 lacks or cannot do safely
+//! (extended attributes, `getdents64` with its seek cookies, receiving
+//! descriptors as owned ones). Every wrapper returns the host errno as an
+//! [`Errno`].
+//!
+//! The calls here are the serving loop's host calls, which the seccomp
+//! policy (`seccomp::RULES`) lists one by one: a wrapper that starts making
+//! a different system call must change the policy with it.
 
 use std::ffi::CStr;
-use std::io;
-use std::mem;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::io::{self, IoSlice, IoSliceMut};
+use std::mem::{self, MaybeUninit};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStringExt;
 
 use abi::Errno;
+use nix::fcntl::{self, AtFlags, FcntlArg, OFlag};
+use nix::sys::socket::{self, ControlMessage, MsgFlags, UnixAddr};
+use nix::sys::stat::{self, Mode};
+use nix::sys::time::TimeSpec;
+use nix::unistd::{self, Gid, Uid, UnlinkatFlags, Whence};
+use rustix::fs::{FileType, RawDir, XattrFlags};
+use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, ReturnFlags};
 
-/// The most descriptors one message may carry; extra ones are closed.
+/// The most descriptors one message may carry; the kernel closes extra
+/// ones (and reports `MSG_CTRUNC`).
 const MAX_FDS: usize = 4;
 
-/// The errno of the last failed host call.
-pub fn last_errno() -> Errno {
-    errno_of(&io::Error::last_os_error())
+/// `CMSG_SPACE(MAX_FDS * sizeof(int))`: a header, then the descriptors
+/// padded to the header's alignment. Computed here because libc's macro is
+/// an `unsafe fn`.
+const CMSG_ROOM: usize =
+    mem::size_of::<libc::cmsghdr>() + (MAX_FDS * mem::size_of::<RawFd>()).next_multiple_of(mem::size_of::<usize>());
+
+/// The errno of a failed `nix` call.
+fn errno(e: nix::Error) -> Errno {
+    Errno::from_i32(e as i32).unwrap_or(Errno::EIO)
 }
 
-/// The errno inside an I/O error (`EIO` if it has none Linux knows).
-pub fn errno_of(e: &io::Error) -> Errno {
-    e.raw_os_error().and_then(Errno::from_i32).unwrap_or(Errno::EIO)
+/// The errno of a failed `rustix` call.
+fn rerrno(e: rustix::io::Errno) -> Errno {
+    Errno::from_i32(e.raw_os_error()).unwrap_or(Errno::EIO)
 }
 
-fn check(ret: libc::c_int) -> Result<libc::c_int, Errno> {
-    if ret < 0 {
-        Err(last_errno())
-    } else {
-        Ok(ret)
-    }
-}
-
-/// Take ownership of a descriptor a host call just returned.
-fn owned(ret: libc::c_int) -> Result<OwnedFd, Errno> {
-    let fd = check(ret)?;
-    // SAFETY: `fd` is a fresh descriptor returned by the host; nothing else
-    // owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-/// `openat(2)`.
+/// `openat(2)`, retried on `EINTR` (an open of a FIFO or device can block).
 pub fn openat(dir: BorrowedFd<'_>, name: &CStr, flags: i32, mode: u32) -> Result<OwnedFd, Errno> {
+    let (flags, mode) = (OFlag::from_bits_retain(flags), Mode::from_bits_retain(mode));
     loop {
-        // SAFETY: `name` is NUL-terminated and outlives the call; `dir` is a
-        // live descriptor.
-        let ret = unsafe { libc::openat(dir.as_raw_fd(), name.as_ptr(), flags, mode) };
-        match owned(ret) {
-            Err(Errno::EINTR) => continue,
-            r => return r,
+        match fcntl::openat(dir, name, flags, mode) {
+            Err(nix::Error::EINTR) => continue,
+            r => return r.map_err(errno),
         }
     }
 }
 
-/// `fstat(2)` (works on `O_PATH` descriptors).
+/// `fstatat(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW)` (the host's
+/// `newfstatat`): works on `O_PATH` descriptors.
 pub fn fstat(fd: BorrowedFd<'_>) -> Result<libc::stat, Errno> {
-    // SAFETY: `libc::stat` is plain data; all-zero is a valid value.
-    let mut st: libc::stat = unsafe { mem::zeroed() };
-    // SAFETY: `st` is a valid, writable `struct stat`; the empty path is a
-    // NUL-terminated string.
-    check(unsafe {
-        libc::fstatat(fd.as_raw_fd(), c"".as_ptr(), &mut st, libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW)
-    })?;
-    Ok(st)
+    stat::fstatat(fd, c"", AtFlags::AT_EMPTY_PATH | AtFlags::AT_SYMLINK_NOFOLLOW).map_err(errno)
 }
 
 /// `fstatfs(2)` (works on `O_PATH` descriptors), straight into the
-/// kernel's x86-64 `struct statfs`, which `abi::types::Statfs` mirrors.
+/// kernel's x86-64 `struct statfs`, which `abi::types::Statfs` mirrors and
+/// the sentry passes on to the application field for field.
+///
+/// A raw call: nix's `Statfs` has no `f_frsize`, truncates `f_flags` to the
+/// flags it knows and keeps `f_fsid` opaque, and rustix's `StatFs` keeps
+/// `f_fsid` private too, so neither hands back the whole structure.
+#[allow(unsafe_code)]
 pub fn fstatfs(fd: BorrowedFd<'_>) -> Result<abi::types::Statfs, Errno> {
     let mut st = abi::types::Statfs::default();
     // SAFETY: `st` is a valid, writable `struct statfs` in the kernel's
-    // layout (`#[repr(C)]`, same fields and sizes).
-    let ret = unsafe { libc::syscall(libc::SYS_fstatfs, fd.as_raw_fd(), &mut st as *mut _) };
-    if ret < 0 {
-        return Err(last_errno());
-    }
+    // layout (`#[repr(C)]`, same fields and sizes); the kernel writes only
+    // within it.
+    let ret = unsafe { libc::syscall(libc::SYS_fstatfs, fd.as_raw_fd(), &mut st as *mut abi::types::Statfs) };
+    nix::errno::Errno::result(ret).map_err(errno)?;
     Ok(st)
 }
 
 /// `readlinkat(fd, "")`: the target of the symlink `fd` (an `O_PATH`
-/// descriptor of the link itself).
+/// descriptor of the link itself). A target of `PATH_MAX` bytes or more
+/// (which nix reads by retrying with a larger buffer) is `ENAMETOOLONG`:
+/// Linux's own symlinks stay below, and a reply must fit one message.
 pub fn readlink(fd: BorrowedFd<'_>) -> Result<Vec<u8>, Errno> {
-    let mut buf = vec![0u8; libc::PATH_MAX as usize];
-    // SAFETY: `buf` is writable for `buf.len()` bytes; the path is a
-    // NUL-terminated empty string.
-    let n = unsafe { libc::readlinkat(fd.as_raw_fd(), c"".as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-    let n = usize::try_from(n).map_err(|_| last_errno())?;
-    if n >= buf.len() {
+    let target = fcntl::readlinkat(fd, c"").map_err(errno)?.into_vec();
+    if target.len() >= libc::PATH_MAX as usize {
         return Err(Errno::ENAMETOOLONG);
     }
-    buf.truncate(n);
-    Ok(buf)
+    Ok(target)
 }
 
 /// `lseek(fd, off, SEEK_SET)`.
 pub fn seek_set(fd: BorrowedFd<'_>, off: i64) -> Result<(), Errno> {
-    // SAFETY: plain call on a live descriptor.
-    let ret = unsafe { libc::lseek(fd.as_raw_fd(), off, libc::SEEK_SET) };
-    if ret < 0 {
-        Err(last_errno())
-    } else {
-        Ok(())
+    unistd::lseek(fd, off, Whence::SeekSet).map(drop).map_err(errno)
+}
+
+/// One directory entry, as `getdents64` reports it.
+pub struct DirEntry {
+    pub ino: u64,
+    /// The cookie to seek to for the entry after this one (`d_off`).
+    pub off: u64,
+    /// `DT_*`.
+    pub kind: u8,
+    pub name: Vec<u8>,
+}
+
+/// A directory's entries from its current offset on, read with
+/// `getdents64` into a caller's buffer. rustix's `RawDir`: nix reads
+/// directories only through libc's `readdir`, and its entries leave out the
+/// `d_off` cookies the protocol carries.
+pub struct Dirents<'a> {
+    raw: RawDir<'a, BorrowedFd<'a>>,
+}
+
+impl<'a> Dirents<'a> {
+    /// Entries of `dir` (an open, not `O_PATH`, directory), each
+    /// `getdents64` call filling `buf`'s spare capacity.
+    pub fn new(dir: BorrowedFd<'a>, buf: &'a mut Vec<u8>) -> Dirents<'a> {
+        Dirents { raw: RawDir::new(dir, buf.spare_capacity_mut()) }
+    }
+
+    /// The next entry, `None` at the end of the directory.
+    pub fn next_entry(&mut self) -> Option<Result<DirEntry, Errno>> {
+        Some(self.raw.next()?.map_err(rerrno).map(|e| DirEntry {
+            ino: e.ino(),
+            off: e.next_entry_cookie(),
+            kind: d_type(e.file_type()),
+            name: e.file_name().to_bytes().to_vec(),
+        }))
     }
 }
 
-/// `getdents64(2)` into `buf`; returns the number of bytes filled (0 at end).
-pub fn getdents64(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {
-    // SAFETY: `buf` is writable for `buf.len()` bytes.
-    let n = unsafe { libc::syscall(libc::SYS_getdents64, fd.as_raw_fd(), buf.as_mut_ptr(), buf.len()) };
-    usize::try_from(n).map_err(|_| last_errno())
+/// The `d_type` of a file type rustix decoded from one (it maps `DT_WHT`,
+/// which Linux's `getdents64` does not report, to unknown).
+fn d_type(t: FileType) -> u8 {
+    match t {
+        FileType::RegularFile => libc::DT_REG,
+        FileType::Directory => libc::DT_DIR,
+        FileType::Symlink => libc::DT_LNK,
+        FileType::Fifo => libc::DT_FIFO,
+        FileType::Socket => libc::DT_SOCK,
+        FileType::CharacterDevice => libc::DT_CHR,
+        FileType::BlockDevice => libc::DT_BLK,
+        FileType::Unknown => libc::DT_UNKNOWN,
+    }
 }
 
 /// `fcntl(F_GETFL)` / `fcntl(F_SETFL)`: clear `O_NONBLOCK`.
 pub fn clear_nonblock(fd: BorrowedFd<'_>) -> Result<(), Errno> {
-    // SAFETY: plain call on a live descriptor.
-    let fl = check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) })?;
-    // SAFETY: plain call on a live descriptor.
-    check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, fl & !libc::O_NONBLOCK) })?;
-    Ok(())
+    let fl = OFlag::from_bits_retain(fcntl::fcntl(fd, FcntlArg::F_GETFL).map_err(errno)?);
+    fcntl::fcntl(fd, FcntlArg::F_SETFL(fl & !OFlag::O_NONBLOCK)).map(drop).map_err(errno)
 }
 
 /// `ftruncate(2)`.
 pub fn ftruncate(fd: BorrowedFd<'_>, len: u64) -> Result<(), Errno> {
     let len = i64::try_from(len).map_err(|_| Errno::EFBIG)?;
-    // SAFETY: plain call on a live descriptor.
-    check(unsafe { libc::ftruncate(fd.as_raw_fd(), len) })?;
-    Ok(())
+    unistd::ftruncate(fd, len).map_err(errno)
 }
 
 /// `fchmod(2)`.
 pub fn fchmod(fd: BorrowedFd<'_>, mode: u32) -> Result<(), Errno> {
-    // SAFETY: plain call on a live descriptor.
-    check(unsafe { libc::fchmod(fd.as_raw_fd(), mode) })?;
-    Ok(())
+    stat::fchmod(fd, Mode::from_bits_retain(mode)).map_err(errno)
 }
 
 /// `fchownat(fd, "", uid, gid, AT_EMPTY_PATH)` (works on `O_PATH`
-/// descriptors and symlinks). `u32::MAX` leaves an id unchanged.
-pub fn fchown(fd: BorrowedFd<'_>, uid: u32, gid: u32) -> Result<(), Errno> {
-    // SAFETY: the path is a NUL-terminated empty string.
-    check(unsafe { libc::fchownat(fd.as_raw_fd(), c"".as_ptr(), uid, gid, libc::AT_EMPTY_PATH) })?;
-    Ok(())
+/// descriptors and symlinks). `None` leaves an id unchanged.
+pub fn fchown(fd: BorrowedFd<'_>, uid: Option<u32>, gid: Option<u32>) -> Result<(), Errno> {
+    let (uid, gid) = (uid.map(Uid::from_raw), gid.map(Gid::from_raw));
+    unistd::fchownat(fd, c"", uid, gid, AtFlags::AT_EMPTY_PATH).map_err(errno)
 }
 
-/// `futimens(2)`.
+/// `futimens(2)` (the host's `utimensat(fd, NULL, ...)`).
 pub fn futimens(fd: BorrowedFd<'_>, times: &[libc::timespec; 2]) -> Result<(), Errno> {
-    // SAFETY: `times` points at two valid timespecs.
-    check(unsafe { libc::futimens(fd.as_raw_fd(), times.as_ptr()) })?;
-    Ok(())
+    let [atime, mtime] = times.map(TimeSpec::from);
+    stat::futimens(fd, &atime, &mtime).map_err(errno)
 }
 
 /// `mkdirat(2)`.
 pub fn mkdirat(dir: BorrowedFd<'_>, name: &CStr, mode: u32) -> Result<(), Errno> {
-    // SAFETY: `name` is NUL-terminated.
-    check(unsafe { libc::mkdirat(dir.as_raw_fd(), name.as_ptr(), mode) })?;
-    Ok(())
+    stat::mkdirat(dir, name, Mode::from_bits_retain(mode)).map_err(errno)
 }
 
 /// `symlinkat(2)`.
 pub fn symlinkat(target: &CStr, dir: BorrowedFd<'_>, name: &CStr) -> Result<(), Errno> {
-    // SAFETY: both strings are NUL-terminated.
-    check(unsafe { libc::symlinkat(target.as_ptr(), dir.as_raw_fd(), name.as_ptr()) })?;
-    Ok(())
+    unistd::symlinkat(target, dir, name).map_err(errno)
 }
 
 /// `linkat(olddir, old, newdir, new, 0)` (never follows a symlink).
 pub fn linkat(olddir: BorrowedFd<'_>, old: &CStr, newdir: BorrowedFd<'_>, new: &CStr) -> Result<(), Errno> {
-    // SAFETY: both strings are NUL-terminated.
-    check(unsafe { libc::linkat(olddir.as_raw_fd(), old.as_ptr(), newdir.as_raw_fd(), new.as_ptr(), 0) })?;
-    Ok(())
+    unistd::linkat(olddir, old, newdir, new, AtFlags::empty()).map_err(errno)
 }
 
-/// `unlinkat(2)`.
-pub fn unlinkat(dir: BorrowedFd<'_>, name: &CStr, flags: i32) -> Result<(), Errno> {
-    // SAFETY: `name` is NUL-terminated.
-    check(unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), flags) })?;
-    Ok(())
+/// `unlinkat(2)`; `dir` removes a directory (`AT_REMOVEDIR`).
+pub fn unlinkat(parent: BorrowedFd<'_>, name: &CStr, dir: bool) -> Result<(), Errno> {
+    let flags = if dir { UnlinkatFlags::RemoveDir } else { UnlinkatFlags::NoRemoveDir };
+    unistd::unlinkat(parent, name, flags).map_err(errno)
 }
 
-/// `renameat(2)`.
+/// `renameat(2)` (glibc's, which is the host's `renameat` on x86-64).
 pub fn renameat(olddir: BorrowedFd<'_>, old: &CStr, newdir: BorrowedFd<'_>, new: &CStr) -> Result<(), Errno> {
-    // SAFETY: both strings are NUL-terminated.
-    check(unsafe { libc::renameat(olddir.as_raw_fd(), old.as_ptr(), newdir.as_raw_fd(), new.as_ptr()) })?;
-    Ok(())
+    fcntl::renameat(olddir, old, newdir, new).map_err(errno)
 }
 
 /// What an extended-attribute call applies to: an open (not `O_PATH`)
 /// descriptor, or a name in the current directory, never followed if it is
-/// a symlink (the `l*xattr` calls).
+/// a symlink (the `l*xattr` calls). The calls are rustix's: nix has none.
 #[derive(Clone, Copy)]
 pub enum XattrAt<'a> {
     Fd(BorrowedFd<'a>),
     Name(&'a CStr),
 }
 
-fn check_size(ret: libc::ssize_t) -> Result<usize, Errno> {
-    usize::try_from(ret).map_err(|_| last_errno())
-}
-
 /// `fgetxattr(2)` / `lgetxattr(2)` into `buf`; the value's length.
 pub fn getxattr(at: XattrAt<'_>, name: &CStr, buf: &mut [u8]) -> Result<usize, Errno> {
-    let ret = match at {
-        // SAFETY: `name` is NUL-terminated; `buf` is writable for its length.
-        XattrAt::Fd(fd) => unsafe {
-            libc::fgetxattr(fd.as_raw_fd(), name.as_ptr(), buf.as_mut_ptr().cast(), buf.len())
-        },
-        // SAFETY: as above; `path` is NUL-terminated.
-        XattrAt::Name(path) => unsafe {
-            libc::lgetxattr(path.as_ptr(), name.as_ptr(), buf.as_mut_ptr().cast(), buf.len())
-        },
-    };
-    check_size(ret)
+    match at {
+        XattrAt::Fd(fd) => rustix::fs::fgetxattr(fd, name, buf),
+        XattrAt::Name(path) => rustix::fs::lgetxattr(path, name, buf),
+    }
+    .map_err(rerrno)
 }
 
 /// `flistxattr(2)` / `llistxattr(2)` into `buf` (NUL-terminated names); the
 /// list's length.
 pub fn listxattr(at: XattrAt<'_>, buf: &mut [u8]) -> Result<usize, Errno> {
-    let ret = match at {
-        // SAFETY: `buf` is writable for its length.
-        XattrAt::Fd(fd) => unsafe { libc::flistxattr(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) },
-        // SAFETY: as above; `path` is NUL-terminated.
-        XattrAt::Name(path) => unsafe { libc::llistxattr(path.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) },
-    };
-    check_size(ret)
+    match at {
+        XattrAt::Fd(fd) => rustix::fs::flistxattr(fd, buf),
+        XattrAt::Name(path) => rustix::fs::llistxattr(path, buf),
+    }
+    .map_err(rerrno)
 }
 
-/// `fsetxattr(2)` / `lsetxattr(2)`.
-pub fn setxattr(at: XattrAt<'_>, name: &CStr, value: &[u8], flags: i32) -> Result<(), Errno> {
-    let ret = match at {
-        // SAFETY: `name` is NUL-terminated; `value` is readable for its length.
-        XattrAt::Fd(fd) => unsafe {
-            libc::fsetxattr(fd.as_raw_fd(), name.as_ptr(), value.as_ptr().cast(), value.len(), flags)
-        },
-        // SAFETY: as above; `path` is NUL-terminated.
-        XattrAt::Name(path) => unsafe {
-            libc::lsetxattr(path.as_ptr(), name.as_ptr(), value.as_ptr().cast(), value.len(), flags)
-        },
-    };
-    check(ret)?;
-    Ok(())
+/// `fsetxattr(2)` / `lsetxattr(2)`; `flags` are `XATTR_CREATE` and
+/// `XATTR_REPLACE`, passed through as given.
+pub fn setxattr(at: XattrAt<'_>, name: &CStr, value: &[u8], flags: u32) -> Result<(), Errno> {
+    let flags = XattrFlags::from_bits_retain(flags);
+    match at {
+        XattrAt::Fd(fd) => rustix::fs::fsetxattr(fd, name, value, flags),
+        XattrAt::Name(path) => rustix::fs::lsetxattr(path, name, value, flags),
+    }
+    .map_err(rerrno)
 }
 
 /// `fremovexattr(2)` / `lremovexattr(2)`.
 pub fn removexattr(at: XattrAt<'_>, name: &CStr) -> Result<(), Errno> {
-    let ret = match at {
-        // SAFETY: `name` is NUL-terminated.
-        XattrAt::Fd(fd) => unsafe { libc::fremovexattr(fd.as_raw_fd(), name.as_ptr()) },
-        // SAFETY: both strings are NUL-terminated.
-        XattrAt::Name(path) => unsafe { libc::lremovexattr(path.as_ptr(), name.as_ptr()) },
-    };
-    check(ret)?;
-    Ok(())
+    match at {
+        XattrAt::Fd(fd) => rustix::fs::fremovexattr(fd, name),
+        XattrAt::Name(path) => rustix::fs::lremovexattr(path, name),
+    }
+    .map_err(rerrno)
 }
 
 /// `fchdir(2)` (works on `O_PATH` directory descriptors).
 pub fn fchdir(fd: BorrowedFd<'_>) -> Result<(), Errno> {
-    // SAFETY: plain call on a live descriptor.
-    check(unsafe { libc::fchdir(fd.as_raw_fd()) })?;
-    Ok(())
+    unistd::fchdir(fd).map_err(errno)
 }
 
 /// Send one message, with `fd` attached by `SCM_RIGHTS` if given.
 /// Retries on `EINTR`; never raises `SIGPIPE`.
 pub fn send_msg(sock: BorrowedFd<'_>, data: &[u8], fd: Option<BorrowedFd<'_>>) -> io::Result<()> {
-    let fds: [RawFd; 1] = [fd.map_or(-1, |f| f.as_raw_fd())];
-    let nfds = usize::from(fd.is_some());
-    let payload = mem::size_of::<RawFd>() * nfds;
-    // u64 storage keeps the control buffer aligned for `cmsghdr`.
-    let mut cbuf = [0u64; 8];
-    let mut iov = libc::iovec { iov_base: data.as_ptr().cast_mut().cast(), iov_len: data.len() };
-    // SAFETY: `msghdr` is plain data; all-zero is a valid (empty) value.
-    let mut msg: libc::msghdr = unsafe { mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    if nfds > 0 {
-        // SAFETY: CMSG_SPACE is a pure size computation.
-        let space = unsafe { libc::CMSG_SPACE(payload as u32) } as usize;
-        debug_assert!(space <= mem::size_of_val(&cbuf));
-        msg.msg_control = cbuf.as_mut_ptr().cast();
-        msg.msg_controllen = space;
-        // SAFETY: `msg_control` points at `space` zeroed, aligned bytes, which
-        // is room for one header; CMSG_FIRSTHDR therefore returns a valid,
-        // non-null pointer into `cbuf`, and CMSG_DATA points inside it with
-        // room for `payload` bytes.
-        unsafe {
-            let c = libc::CMSG_FIRSTHDR(&msg);
-            (*c).cmsg_level = libc::SOL_SOCKET;
-            (*c).cmsg_type = libc::SCM_RIGHTS;
-            (*c).cmsg_len = libc::CMSG_LEN(payload as u32) as usize;
-            std::ptr::copy_nonoverlapping(fds.as_ptr().cast::<u8>(), libc::CMSG_DATA(c), payload);
-        }
-    }
+    let fds = fd.map(|f| [f.as_raw_fd()]);
+    let rights = fds.as_ref().map(|fds| ControlMessage::ScmRights(fds));
+    let cmsgs = rights.as_slice();
+    let iov = [IoSlice::new(data)];
     loop {
-        // SAFETY: `msg` points at `iov` (valid for `data.len()` readable
-        // bytes) and at the control buffer built above; both outlive the call.
-        let n = unsafe { libc::sendmsg(sock.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) };
-        if n >= 0 {
-            return Ok(());
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
+        match socket::sendmsg::<UnixAddr>(sock.as_raw_fd(), &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None) {
+            Ok(_) => return Ok(()),
+            Err(nix::Error::EINTR) => continue,
+            Err(e) => return Err(e.into()),
         }
     }
 }
@@ -316,91 +284,81 @@ pub struct Received {
 }
 
 /// Receive one message into `buf` (`len == 0` with no error is end of
-/// stream). Descriptors are received with `MSG_CMSG_CLOEXEC`. Retries on
-/// `EINTR`.
+/// stream). Descriptors are received with `MSG_CMSG_CLOEXEC`, at most
+/// [`MAX_FDS`] of them. Retries on `EINTR`.
+///
+/// rustix's `recvmsg`: nix's hands received descriptors out as raw numbers
+/// (owning them would take `unsafe`) and refuses to walk the control
+/// messages after `MSG_CTRUNC`, which would leak the descriptors that did
+/// arrive. rustix gives them as `OwnedFd`s, and closes any left unread.
 pub fn recv_msg(sock: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Received> {
-    let mut cbuf = [0u64; 8];
-    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
-    // SAFETY: `msghdr` is plain data; all-zero is a valid (empty) value.
-    let mut msg: libc::msghdr = unsafe { mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = cbuf.as_mut_ptr().cast();
-    // SAFETY: CMSG_SPACE is a pure size computation.
-    msg.msg_controllen = unsafe { libc::CMSG_SPACE((MAX_FDS * mem::size_of::<RawFd>()) as u32) } as usize;
-    debug_assert!(msg.msg_controllen <= mem::size_of_val(&cbuf));
-    let n = loop {
-        // SAFETY: `msg` points at `iov` (valid for `buf.len()` writable bytes)
-        // and at `cbuf` (valid for `msg_controllen` bytes); both outlive the
-        // call.
-        let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
-        if n >= 0 {
-            break n as usize;
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
+    let mut space = [MaybeUninit::<u8>::uninit(); CMSG_ROOM + mem::align_of::<libc::cmsghdr>()];
+    // Offer the kernel exactly `CMSG_ROOM` aligned bytes (rustix would align
+    // a longer slice itself, and the slack could hold more descriptors).
+    let start = space.as_ptr().align_offset(mem::align_of::<libc::cmsghdr>());
+    let room = match start.checked_add(CMSG_ROOM) {
+        Some(end) if end <= space.len() => &mut space[start..end],
+        _ => &mut space[..],
+    };
+    let mut control = RecvAncillaryBuffer::new(room);
+    let mut iov = [IoSliceMut::new(buf)];
+    let msg = loop {
+        match rustix::net::recvmsg(sock, &mut iov, &mut control, RecvFlags::CMSG_CLOEXEC) {
+            Ok(m) => break m,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
         }
     };
     let mut fds = Vec::new();
-    // SAFETY: the kernel filled `msg_control`/`msg_controllen`; the CMSG
-    // macros walk only within that range, and each SCM_RIGHTS payload holds
-    // `(cmsg_len - CMSG_LEN(0)) / 4` descriptors that are now ours.
-    unsafe {
-        let mut c = libc::CMSG_FIRSTHDR(&msg);
-        while !c.is_null() {
-            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
-                let bytes = (*c).cmsg_len - libc::CMSG_LEN(0) as usize;
-                let data = libc::CMSG_DATA(c);
-                for i in 0..bytes / mem::size_of::<RawFd>() {
-                    let raw: RawFd = std::ptr::read_unaligned(data.add(i * mem::size_of::<RawFd>()).cast::<RawFd>());
-                    fds.push(OwnedFd::from_raw_fd(raw));
-                }
-            }
-            c = libc::CMSG_NXTHDR(&msg, c);
+    for m in control.drain() {
+        if let RecvAncillaryMessage::ScmRights(rights) = m {
+            fds.extend(rights);
         }
     }
     Ok(Received {
-        len: n.min(buf.len()),
-        truncated: msg.msg_flags & libc::MSG_TRUNC != 0,
+        len: msg.bytes.min(iov[0].len()),
+        truncated: msg.flags.contains(ReturnFlags::TRUNC),
         fds,
-        fds_truncated: msg.msg_flags & libc::MSG_CTRUNC != 0,
+        fds_truncated: msg.flags.contains(ReturnFlags::CTRUNC),
     })
 }
 
-/// `socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC)`: the transport the
-/// CLI creates; handy for tests.
-pub fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut sv = [-1 as RawFd; 2];
-    // SAFETY: `sv` is room for two descriptors.
-    let ret = unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0, sv.as_mut_ptr()) };
-    if ret < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: both descriptors are fresh and owned by nobody else.
-    Ok(unsafe { (OwnedFd::from_raw_fd(sv[0]), OwnedFd::from_raw_fd(sv[1])) })
-}
+#[cfg(test)]
+mod tests {
+    use std::fs::File;
+    use std::os::fd::AsFd;
 
-/// The CPU the calling thread runs on, if the host says.
-pub fn current_cpu() -> Option<u32> {
-    // SAFETY: sched_getcpu has no preconditions.
-    u32::try_from(unsafe { libc::sched_getcpu() }).ok()
-}
+    use super::*;
 
-/// Run the calling thread on `cpu` only.
-pub fn pin_to_cpu(cpu: u32) -> io::Result<()> {
-    let cpu = usize::try_from(cpu).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    if cpu >= libc::CPU_SETSIZE as usize {
-        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    #[test]
+    fn recv_msg_keeps_max_fds_and_reports_the_rest_truncated() {
+        let (a, b) = crate::seqpacket_pair().unwrap();
+        let files: Vec<File> = (0..MAX_FDS + 2).map(|_| File::open("/dev/null").unwrap()).collect();
+        let raw: Vec<RawFd> = files.iter().map(|f| f.as_raw_fd()).collect();
+        let iov = [IoSlice::new(b"x")];
+        let cmsg = [ControlMessage::ScmRights(&raw)];
+        socket::sendmsg::<UnixAddr>(a.as_raw_fd(), &iov, &cmsg, MsgFlags::empty(), None).unwrap();
+
+        let mut buf = [0u8; 8];
+        let got = recv_msg(b.as_fd(), &mut buf).unwrap();
+
+        assert_eq!((got.len, got.truncated), (1, false));
+        assert_eq!(got.fds.len(), MAX_FDS);
+        assert!(got.fds_truncated);
     }
-    // SAFETY: cpu_set_t is plain data; all-zero is the empty set.
-    let mut set: libc::cpu_set_t = unsafe { mem::zeroed() };
-    // SAFETY: `cpu` is below CPU_SETSIZE (checked above).
-    unsafe { libc::CPU_SET(cpu, &mut set) };
-    // SAFETY: `set` is a live cpu_set_t of the size passed.
-    let r = unsafe { libc::sched_setaffinity(0, mem::size_of::<libc::cpu_set_t>(), &set) };
-    if r != 0 {
-        return Err(io::Error::last_os_error());
+
+    #[test]
+    fn send_msg_passes_one_descriptor_and_recv_msg_owns_it() {
+        let (a, b) = crate::seqpacket_pair().unwrap();
+        let f = File::open("/dev/null").unwrap();
+
+        send_msg(a.as_fd(), b"hi", Some(f.as_fd())).unwrap();
+        let mut buf = [0u8; 1];
+        let got = recv_msg(b.as_fd(), &mut buf).unwrap();
+
+        assert_eq!((got.len, got.truncated, got.fds_truncated), (1, true, false));
+        assert_eq!(got.fds.len(), 1);
+        let flags = fcntl::fcntl(got.fds[0].as_fd(), FcntlArg::F_GETFD).unwrap();
+        assert_ne!(flags & libc::FD_CLOEXEC, 0);
     }
-    Ok(())
 }

@@ -10,43 +10,48 @@ use std::io::Read;
 use abi::Errno;
 use common::{populate, TempDir, HELLO};
 use gofer::{server, GoferClient};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{fork, ForkResult, Pid};
 
 /// Fork; the child runs `run(root, sock)` and exits 0 on `Ok`, 1 on `Err`.
-fn spawn_jailed_gofer(root: &std::path::Path) -> (GoferClient, libc::pid_t) {
+fn spawn_jailed_gofer(root: &std::path::Path) -> (GoferClient, Pid) {
     let (a, b) = gofer::seqpacket_pair().unwrap();
     // SAFETY: the child only calls `server::run` (async-signal-unsafe work
     // like allocation is safe with glibc's fork handlers, and no other
     // thread of this test binary holds locks the child needs) and `_exit`.
-    let pid = unsafe { libc::fork() };
-    assert!(pid >= 0, "fork failed");
-    if pid == 0 {
-        drop(a);
-        let code = match server::run(root, b) {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("gofer child: {e}");
-                1
-            }
-        };
-        // SAFETY: ends the child without running the parent's destructors.
-        unsafe { libc::_exit(code) };
+    match unsafe { fork() }.expect("fork") {
+        ForkResult::Child => {
+            drop(a);
+            let code = match server::run(root, b) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("gofer child: {e}");
+                    1
+                }
+            };
+            // SAFETY: ends the child without running the parent's atexit
+            // handlers or destructors. Raw: nix 0.32 has no `_exit`, and
+            // rustix's `exit_group` is in its runtime module, not meant for
+            // applications.
+            unsafe { libc::_exit(code) }
+        }
+        ForkResult::Parent { child } => {
+            drop(b);
+            (GoferClient::new(a), child)
+        }
     }
-    drop(b);
-    (GoferClient::new(a), pid)
 }
 
-fn wait(pid: libc::pid_t) -> i32 {
-    let mut status = 0;
-    // SAFETY: `status` is writable; `pid` is our child.
-    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
-    assert!(libc::WIFEXITED(status), "status {status:#x}");
-    libc::WEXITSTATUS(status)
+fn wait(pid: Pid) -> i32 {
+    match waitpid(pid, None).unwrap() {
+        WaitStatus::Exited(p, code) if p == pid => code,
+        status => panic!("status {status:?}"),
+    }
 }
 
 #[test]
 fn jailed_gofer_serves_the_root_read_only_and_cannot_escape() {
-    // SAFETY: plain call.
-    if unsafe { libc::geteuid() } != 0 {
+    if !nix::unistd::geteuid().is_root() {
         eprintln!("skipped: needs root");
         return;
     }

@@ -106,9 +106,7 @@ fn open_of_a_file_replaced_after_walk_is_estale() {
 #[test]
 fn open_of_a_symlink_is_eloop_and_of_a_fifo_is_eopnotsupp() {
     let (dir, c, _t) = fixture();
-    let fifo = std::ffi::CString::new(dir.path().join("fifo").as_os_str().as_encoded_bytes()).unwrap();
-    // SAFETY: `fifo` is a NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    nix::unistd::mkfifo(&dir.path().join("fifo"), nix::sys::stat::Mode::from_bits_retain(0o644)).unwrap();
     let (root, _) = c.attach().unwrap();
     let (l, _) = c.walk(root, b"link").unwrap();
     let (f, _) = c.walk(root, b"fifo").unwrap();
@@ -308,14 +306,18 @@ fn statfs_matches_the_host() {
     let (dir, c, _t) = fixture();
     let (root, _) = c.attach().unwrap();
     let s = c.statfs(root).unwrap();
-    let p = std::ffi::CString::new(dir.path().as_os_str().as_encoded_bytes()).unwrap();
-    // SAFETY: `libc::statfs` is plain data; zero is a valid value.
-    let mut host: libc::statfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `p` is NUL-terminated and `host` is writable.
-    assert_eq!(unsafe { libc::statfs(p.as_ptr(), &mut host) }, 0);
+    let host = rustix::fs::statfs(dir.path()).unwrap();
     assert_eq!(s.f_type, host.f_type);
     assert_eq!(s.f_bsize, host.f_bsize);
+    assert_eq!(s.f_blocks, host.f_blocks);
     assert_eq!(s.f_namelen, host.f_namelen);
+    assert_eq!(s.f_frsize, host.f_frsize);
+    assert_eq!(s.f_flags, host.f_flags);
+    // `f_fsid` is private in rustix's `StatFs`; `statvfs` gives it as one
+    // number, the two halves low first.
+    let fsid = rustix::fs::statvfs(dir.path()).unwrap().f_fsid;
+    let halves = s.f_fsid.map(|h| u64::from(u32::from_ne_bytes(h.to_ne_bytes())));
+    assert_eq!(fsid, halves[0] | halves[1] << 32);
 }
 
 #[test]
@@ -542,12 +544,8 @@ fn an_empty_or_over_long_xattr_name_is_erange() {
 
 /// The value of `name` of `path` as the host reports it.
 fn xattr_on_host(path: &Path, name: &str) -> Option<Vec<u8>> {
-    use std::os::unix::ffi::OsStrExt;
-    let p = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
-    let n = std::ffi::CString::new(name).ok()?;
     let mut buf = vec![0u8; 256];
-    // SAFETY: both strings are NUL-terminated; `buf` is writable for its length.
-    let r = unsafe { libc::getxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-    buf.truncate(usize::try_from(r).ok()?);
+    let n = rustix::fs::getxattr(path, name, &mut buf[..]).ok()?;
+    buf.truncate(n);
     Some(buf)
 }
