@@ -8,11 +8,16 @@
 #![allow(unsafe_code)]
 
 use std::collections::BTreeMap;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::fs::File;
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::AtomicU64;
 use std::sync::Mutex;
 
 use abi::consts::PAGE_SIZE;
+use memmap2::{MmapOptions, MmapRaw};
+use nix::fcntl::{fallocate, FallocateFlags};
+use nix::sys::memfd::{memfd_create, MFdFlags};
+use nix::unistd::ftruncate;
 
 /// Virtual size reserved for the file and the sentry's mapping of it. The
 /// file is sparse: only pages in use take memory.
@@ -41,50 +46,25 @@ struct Alloc {
 
 /// The MemoryFile.
 pub struct MemoryFile {
-    fd: OwnedFd,
-    base: *mut u8,
+    file: File,
+    /// The sentry's mapping of the file, unmapped when the MemoryFile is
+    /// dropped.
+    map: MmapRaw,
     alloc: Mutex<Alloc>,
 }
-
-// SAFETY: `base` points to a shared mapping that lives as long as the
-// MemoryFile; concurrent access to application memory is what application
-// threads do anyway (bytes, no Rust references escape beyond a call).
-unsafe impl Send for MemoryFile {}
-// SAFETY: as above; the allocator state is behind a Mutex.
-unsafe impl Sync for MemoryFile {}
 
 impl MemoryFile {
     /// Create the memfd and map it.
     pub fn new() -> std::io::Result<MemoryFile> {
-        // SAFETY: a NUL-terminated name and valid flags; the result is checked.
-        let raw = unsafe { libc::memfd_create(c"bulwark-memory".as_ptr(), libc::MFD_CLOEXEC) };
-        if raw < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: `raw` is a fresh descriptor we own.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        // SAFETY: ftruncate on our own fd.
-        if unsafe { libc::ftruncate(fd.as_raw_fd(), MEMFILE_SIZE as libc::off_t) } < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: a fresh shared mapping of our fd at an address the kernel
-        // picks; nothing else refers to that range.
-        let base = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                MEMFILE_SIZE as usize,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_NORESERVE,
-                fd.as_raw_fd(),
-                0,
-            )
-        };
-        if base == libc::MAP_FAILED {
-            return Err(std::io::Error::last_os_error());
-        }
+        let fd = memfd_create(c"bulwark-memory", MFdFlags::MFD_CLOEXEC)?;
+        let size = i64::try_from(MEMFILE_SIZE).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+        ftruncate(&fd, size)?;
+        let file = File::from(fd);
+        // A shared, read-write mapping of the whole (sparse) file.
+        let map = MmapOptions::new().len(MEMFILE_SIZE as usize).map_raw(&file)?;
         Ok(MemoryFile {
-            fd,
-            base: base.cast(),
+            file,
+            map,
             alloc: Mutex::new(Alloc {
                 free: BTreeMap::new(),
                 shared: std::collections::HashMap::new(),
@@ -97,7 +77,7 @@ impl MemoryFile {
 
     /// The memfd, for the platform.
     pub fn raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
+        self.file.as_raw_fd()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Alloc> {
@@ -221,15 +201,7 @@ impl MemoryFile {
     /// Return `r` to the allocator; its pages are released to the host and
     /// read as zeros when handed out again.
     pub fn free(&self, r: FileRange) {
-        // SAFETY: punching a hole in our own file; `r` was allocated by us.
-        unsafe {
-            libc::fallocate(
-                self.fd.as_raw_fd(),
-                libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
-                r.off as libc::off_t,
-                r.len as libc::off_t,
-            );
-        }
+        self.punch(r);
         let mut a = self.lock();
         a.used = a.used.saturating_sub(r.len);
         let (mut off, mut len) = (r.off, r.len);
@@ -252,17 +224,18 @@ impl MemoryFile {
         }
     }
 
+    /// Release `r`'s pages to the host; they read as zeros afterwards.
+    /// Hole punching on a memfd (shmem) cannot fail for a range inside the
+    /// file, which `r` is.
+    fn punch(&self, r: FileRange) {
+        let (Ok(off), Ok(len)) = (i64::try_from(r.off), i64::try_from(r.len)) else { return };
+        let flags = FallocateFlags::FALLOC_FL_PUNCH_HOLE | FallocateFlags::FALLOC_FL_KEEP_SIZE;
+        let _ = fallocate(&self.file, flags, off, len);
+    }
+
     /// Zero `r` (for `MADV_DONTNEED` on pages that stay allocated).
     pub fn zero(&self, r: FileRange) {
-        // SAFETY: as in `free`.
-        unsafe {
-            libc::fallocate(
-                self.fd.as_raw_fd(),
-                libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
-                r.off as libc::off_t,
-                r.len as libc::off_t,
-            );
-        }
+        self.punch(r);
     }
 
     /// Copy `dst.len()` bytes out of the file at `off`.
@@ -271,14 +244,14 @@ impl MemoryFile {
         // SAFETY: the range lies inside our mapping (checked above); the
         // source is shared memory that another thread may write, which is
         // a data race only on plain bytes, as between application threads.
-        unsafe { std::ptr::copy_nonoverlapping(self.base.add(off as usize), dst.as_mut_ptr(), dst.len()) }
+        unsafe { std::ptr::copy_nonoverlapping(self.map.as_mut_ptr().add(off as usize), dst.as_mut_ptr(), dst.len()) }
     }
 
     /// Copy `src` into the file at `off`.
     pub fn write(&self, off: u64, src: &[u8]) {
         assert!(off + src.len() as u64 <= MEMFILE_SIZE);
         // SAFETY: as in `read`.
-        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.base.add(off as usize), src.len()) }
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.map.as_mut_ptr().add(off as usize), src.len()) }
     }
 
     /// The 64-bit words of `r`, for pages the sentry shares with
@@ -291,7 +264,12 @@ impl MemoryFile {
         // `AtomicU64` may alias memory that others also access atomically
         // or read as plain bytes; nothing here hands out a non-atomic
         // reference to it.
-        unsafe { std::slice::from_raw_parts(self.base.add(r.off as usize).cast::<AtomicU64>(), (r.len / 8) as usize) }
+        unsafe {
+            std::slice::from_raw_parts(
+                self.map.as_mut_ptr().add(r.off as usize).cast::<AtomicU64>(),
+                (r.len / 8) as usize,
+            )
+        }
     }
 
     /// Copy `len` bytes inside the file from `src` to `dst` (non-overlapping).
@@ -299,15 +277,12 @@ impl MemoryFile {
         assert!(src + len <= MEMFILE_SIZE && dst + len <= MEMFILE_SIZE);
         // SAFETY: both ranges inside our mapping; callers pass distinct
         // allocations, so they do not overlap.
-        unsafe { std::ptr::copy_nonoverlapping(self.base.add(src as usize), self.base.add(dst as usize), len as usize) }
-    }
-}
-
-impl Drop for MemoryFile {
-    fn drop(&mut self) {
-        // SAFETY: unmapping the mapping made in `new`; no slices outlive us.
         unsafe {
-            libc::munmap(self.base.cast(), MEMFILE_SIZE as usize);
+            std::ptr::copy_nonoverlapping(
+                self.map.as_mut_ptr().add(src as usize),
+                self.map.as_mut_ptr().add(dst as usize),
+                len as usize,
+            )
         }
     }
 }
