@@ -267,7 +267,7 @@ pub fn run(cfg: Config) -> Result<TaskExit, SandboxError> {
     kernel.pids.set_max(cfg.pids_limit);
     procfs.set_kernel(&kernel);
     if let Some(release) = cfg.release {
-        *crate::vfs::lock(&kernel.release) = release.into_bytes();
+        *kernel.release.lock() = release.into_bytes();
     }
     crate::kernel::host_signals::start(&kernel, host_signals)
         .map_err(|err| SandboxError::Host { call: "spawn", err })?;
@@ -338,7 +338,7 @@ pub fn run(cfg: Config) -> Result<TaskExit, SandboxError> {
                 }
                 w.wait(&[], None);
             }
-            crate::vfs::lock(&p.exit).group_exit.unwrap_or(exit)
+            p.exit.lock().group_exit.unwrap_or(exit)
         }
         None => exit,
     };

@@ -11,13 +11,13 @@
 //! Watches hold their file weakly: closing the last descriptor of a file
 //! removes its watches, as on Linux.
 
+use parking_lot::Mutex;
 use std::any::Any;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 
 use abi::Errno;
 
-use super::lock;
 use crate::kernel::waiter::{Subscriber, WaitQueue};
 use crate::vfs::Caller;
 use crate::vfs::{FileDescription, FileOps, KResult};
@@ -126,7 +126,7 @@ impl Epoll {
             return Err(Errno::EPERM);
         }
         let key = key_of(file);
-        let mut ws = lock(&self.watches);
+        let mut ws = self.watches.lock();
         ws.retain(|w| w.file.strong_count() > 0);
         let pos = ws.iter().position(|w| w.fd == fd && w.key == key);
         match op {
@@ -194,7 +194,7 @@ impl Epoll {
         if std::ptr::eq(self, target) || depth >= MAX_NESTS {
             return true;
         }
-        let files: Vec<Arc<FileDescription>> = lock(&self.watches).iter().filter_map(|w| w.file.upgrade()).collect();
+        let files: Vec<Arc<FileDescription>> = self.watches.lock().iter().filter_map(|w| w.file.upgrade()).collect();
         files.iter().any(|f| f.file.as_any().downcast_ref::<Epoll>().is_some_and(|e| e.reaches(target, depth + 1)))
     }
 
@@ -206,7 +206,7 @@ impl Epoll {
 
     fn scan(&self, cx: Caller<'_>, max: usize, consume: bool) -> Vec<(u32, u64)> {
         let ws: Vec<Arc<Watch>> = {
-            let mut g = lock(&self.watches);
+            let mut g = self.watches.lock();
             g.retain(|w| w.file.strong_count() > 0);
             g.clone()
         };
@@ -251,7 +251,7 @@ impl Epoll {
     /// Donated host descriptors among the watched files, with the `poll`
     /// events to wait for.
     pub fn host_fds(&self) -> Vec<(i32, i16)> {
-        let ws = lock(&self.watches).clone();
+        let ws = self.watches.lock().clone();
         ws.iter()
             .filter(|w| !w.disabled.load(Ordering::Acquire))
             .filter_map(|w| {
@@ -265,7 +265,7 @@ impl Epoll {
 
     /// Number of live watches.
     pub fn len(&self) -> usize {
-        lock(&self.watches).iter().filter(|w| w.file.strong_count() > 0).count()
+        self.watches.lock().iter().filter(|w| w.file.strong_count() > 0).count()
     }
 
     pub fn is_empty(&self) -> bool {

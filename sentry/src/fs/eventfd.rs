@@ -1,11 +1,11 @@
 //! eventfd: a 64-bit counter read and written 8 bytes at a time.
 
+use parking_lot::Mutex;
 use std::any::Any;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use abi::Errno;
 
-use super::lock;
 use crate::kernel::waiter::WaitQueue;
 use crate::vfs::Caller;
 use crate::vfs::{FileOps, KResult};
@@ -30,7 +30,7 @@ impl EventFd {
 
     /// The counter, as `/proc/<pid>/fdinfo` shows it.
     pub fn count(&self) -> u64 {
-        *lock(&self.count)
+        *self.count.lock()
     }
 }
 
@@ -39,7 +39,7 @@ impl FileOps for EventFd {
         if buf.len() < 8 {
             return Err(Errno::EINVAL);
         }
-        let mut c = lock(&self.count);
+        let mut c = self.count.lock();
         if *c == 0 {
             return Err(Errno::EAGAIN);
         }
@@ -59,7 +59,7 @@ impl FileOps for EventFd {
         if v == u64::MAX {
             return Err(Errno::EINVAL);
         }
-        let mut c = lock(&self.count);
+        let mut c = self.count.lock();
         if MAX - *c < v {
             return Err(Errno::EAGAIN);
         }
@@ -76,7 +76,7 @@ impl FileOps for EventFd {
     }
 
     fn poll(&self, _cx: Caller<'_>) -> u32 {
-        let c = *lock(&self.count);
+        let c = *self.count.lock();
         let mut r = 0;
         if c > 0 {
             r |= POLLIN;

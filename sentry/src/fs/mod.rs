@@ -7,7 +7,6 @@
 
 use std::any::Any;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use abi::consts::{DT_BLK, DT_CHR, DT_DIR, DT_FIFO, DT_LNK, DT_REG, DT_SOCK, DT_UNKNOWN};
@@ -74,13 +73,6 @@ pub(crate) fn now() -> Timespec {
 /// A timestamp as an ordered pair (`Timespec` has no ordering).
 pub(crate) fn ts_key(t: Timespec) -> (i64, i64) {
     (t.tv_sec, t.tv_nsec)
-}
-
-/// Lock `m`, recovering the data if a thread panicked while holding it
-/// (the data of a file system stays usable; a panic is a bug reported
-/// elsewhere).
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The `DT_*` directory entry type for a `st_mode`.

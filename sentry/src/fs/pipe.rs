@@ -7,15 +7,15 @@
 //! writes never block: they answer `EAGAIN` and the VFS waits on the pipe's
 //! queue (see `syscalls/file.rs`).
 
+use parking_lot::Mutex;
 use std::any::Any;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 
 use abi::consts::{F_GETPIPE_SZ, F_SETPIPE_SZ, O_ACCMODE, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY, S_IFIFO};
 use abi::Errno;
 
-use super::lock;
 use crate::kernel::waiter::WaitQueue;
 use crate::vfs::Caller;
 use crate::vfs::{FileOps, FileRef, Inode, InodeAttr, KResult};
@@ -90,7 +90,7 @@ impl Pipe {
     }
 
     fn new_end(self: &Arc<Pipe>, read: bool, write: bool, fifo: bool) -> Arc<PipeEnd> {
-        let mut s = lock(&self.state);
+        let mut s = self.state.lock();
         // A FIFO end opened while the other side is present never waits for it.
         let r0 = if s.readers > 0 { u64::MAX } else { s.readers_opened };
         let w0 = if s.writers > 0 { u64::MAX } else { s.writers_opened };
@@ -118,7 +118,7 @@ impl Pipe {
     /// the pipe is empty and has writers (the caller may wait), `Ok(Some(empty))`
     /// at end of file.
     pub fn peek(&self, max: usize) -> Option<Vec<u8>> {
-        let s = lock(&self.state);
+        let s = self.state.lock();
         if s.buf.is_empty() {
             return if s.writers == 0 { Some(Vec::new()) } else { None };
         }
@@ -127,7 +127,7 @@ impl Pipe {
 
     /// Drop `n` buffered bytes that `peek` showed (splice moved them).
     pub fn consume(&self, n: usize) {
-        let mut s = lock(&self.state);
+        let mut s = self.state.lock();
         let n = n.min(s.buf.len());
         s.buf.drain(..n);
         drop(s);
@@ -140,7 +140,7 @@ impl Pipe {
     }
 
     pub fn capacity(&self) -> usize {
-        lock(&self.state).cap
+        self.state.lock().cap
     }
 
     /// `F_SETPIPE_SZ`: round up to a power-of-two number of pages;
@@ -151,7 +151,7 @@ impl Pipe {
         }
         let pages = (usize::try_from(want).map_err(|_| Errno::EINVAL)?.div_ceil(PAGE)).max(1).next_power_of_two();
         let cap = pages * PAGE;
-        let mut s = lock(&self.state);
+        let mut s = self.state.lock();
         if s.buf.len() > cap {
             return Err(Errno::EBUSY);
         }
@@ -202,7 +202,7 @@ impl PipeEnd {
 
 impl Drop for PipeEnd {
     fn drop(&mut self) {
-        let mut s = lock(&self.pipe.state);
+        let mut s = self.pipe.state.lock();
         if self.read {
             s.readers -= 1;
         }
@@ -226,7 +226,7 @@ impl FileOps for PipeEnd {
         if buf.is_empty() {
             return Ok(0);
         }
-        let mut s = lock(&self.pipe.state);
+        let mut s = self.pipe.state.lock();
         if s.buf.is_empty() {
             if s.writers == 0 && !self.waiting_for_writer(&s) {
                 return Ok(0);
@@ -246,7 +246,7 @@ impl FileOps for PipeEnd {
         if !self.write {
             return Err(Errno::EBADF);
         }
-        let mut s = lock(&self.pipe.state);
+        let mut s = self.pipe.state.lock();
         if s.readers == 0 {
             if self.waiting_for_reader(&s) {
                 return Err(Errno::EAGAIN);
@@ -279,7 +279,7 @@ impl FileOps for PipeEnd {
     }
 
     fn poll(&self, _cx: Caller<'_>) -> u32 {
-        let s = lock(&self.pipe.state);
+        let s = self.pipe.state.lock();
         let mut r = 0;
         if self.read {
             if !s.buf.is_empty() {
@@ -305,7 +305,7 @@ impl FileOps for PipeEnd {
     }
 
     fn readable_bytes(&self) -> Option<u64> {
-        Some(lock(&self.pipe.state).buf.len() as u64)
+        Some(self.pipe.state.lock().buf.len() as u64)
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -398,7 +398,7 @@ fn fifos() -> &'static FifoMap {
 /// reader waits at its first write; a non-blocking writer with no reader
 /// gets `ENXIO` as on Linux.
 pub fn open_fifo(dev: u64, ino: u64, flags: u32) -> KResult<FileRef> {
-    let mut map = lock(fifos());
+    let mut map = fifos().lock();
     map.retain(|_, w| w.strong_count() > 0);
     let pipe = match map.get(&(dev, ino)).and_then(Weak::upgrade) {
         Some(p) => p,
@@ -410,7 +410,7 @@ pub fn open_fifo(dev: u64, ino: u64, flags: u32) -> KResult<FileRef> {
     };
     drop(map);
     let (read, write) = access_of(flags)?;
-    if write && !read && flags & O_NONBLOCK != 0 && lock(&pipe.state).readers == 0 {
+    if write && !read && flags & O_NONBLOCK != 0 && pipe.state.lock().readers == 0 {
         return Err(Errno::ENXIO);
     }
     Ok(pipe.new_end(read, write, true))

@@ -1,16 +1,17 @@
 //! timerfd: a timer read as a count of expirations.
 //!
 //! Expirations are computed from the clock when the timer is read or polled;
-//! a shared sentry timer thread only announces each deadline on the timer's
+//! the kernel's timer thread only announces each deadline on the timer's
 //! wait queue, so blocked readers, `poll` and epoll see it fire.
 
+use parking_lot::Mutex;
 use std::any::Any;
-use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use abi::Errno;
 
-use super::lock;
+use crate::kernel::timer::TimerService;
 use crate::kernel::waiter::WaitQueue;
 use crate::vfs::Caller;
 use crate::vfs::{FileOps, KResult};
@@ -19,57 +20,6 @@ const POLLIN: u32 = libc::POLLIN as u32 | libc::POLLRDNORM as u32;
 /// Periodic announcements are spaced at least this far apart (the count
 /// stays exact; only wake-ups are coalesced).
 const MIN_NOTIFY_GAP: Duration = Duration::from_millis(1);
-
-type Job = Box<dyn FnOnce() + Send>;
-
-/// The sentry's timer thread: runs jobs at their deadlines.
-struct TimerThread {
-    jobs: Mutex<Vec<(Instant, Job)>>,
-    cv: Condvar,
-}
-
-fn timer_thread() -> &'static TimerThread {
-    static T: OnceLock<&'static TimerThread> = OnceLock::new();
-    T.get_or_init(|| {
-        let t: &'static TimerThread =
-            Box::leak(Box::new(TimerThread { jobs: Mutex::new(Vec::new()), cv: Condvar::new() }));
-        let spawned = std::thread::Builder::new().name("sentry-timers".into()).spawn(move || t.run());
-        if spawned.is_err() {
-            // Without the thread, deadlines are still seen by reads and polls
-            // that come after them; only wake-ups are lost.
-        }
-        t
-    })
-}
-
-impl TimerThread {
-    fn run(&self) {
-        let mut jobs = lock(&self.jobs);
-        loop {
-            let now = Instant::now();
-            let next = jobs.iter().enumerate().min_by_key(|(_, (at, _))| *at).map(|(i, (at, _))| (i, *at));
-            match next {
-                None => jobs = self.cv.wait(jobs).unwrap_or_else(|e| e.into_inner()),
-                Some((i, at)) if at <= now => {
-                    let (_, job) = jobs.swap_remove(i);
-                    drop(jobs);
-                    job();
-                    jobs = lock(&self.jobs);
-                }
-                Some((_, at)) => {
-                    jobs = self.cv.wait_timeout(jobs, at - now).unwrap_or_else(|e| e.into_inner()).0;
-                }
-            }
-        }
-    }
-}
-
-/// Run `job` on the sentry's timer thread at `at`.
-pub fn schedule(at: Instant, job: Job) {
-    let t = timer_thread();
-    lock(&t.jobs).push((at, job));
-    t.cv.notify_one();
-}
 
 struct State {
     /// The next expiry, if armed.
@@ -111,15 +61,17 @@ pub struct TimerFd {
     pub clock: i32,
     state: Mutex<State>,
     queue: WaitQueue,
+    timers: TimerService,
     me: Weak<TimerFd>,
 }
 
 impl TimerFd {
-    pub fn new(clock: i32) -> Arc<TimerFd> {
+    pub fn new(clock: i32, timers: TimerService) -> Arc<TimerFd> {
         Arc::new_cyclic(|me| TimerFd {
             clock,
             state: Mutex::new(State { next: None, interval: Duration::ZERO, ticks: 0, generation: 0 }),
             queue: WaitQueue::default(),
+            timers,
             me: me.clone(),
         })
     }
@@ -128,7 +80,7 @@ impl TimerFd {
     /// if non-zero. Returns the previous (time left, interval).
     pub fn set(&self, deadline: Option<Instant>, interval: Duration) -> (Duration, Duration) {
         let now = Instant::now();
-        let mut s = lock(&self.state);
+        let mut s = self.state.lock();
         s.update(now);
         let old = (s.remaining(now), s.interval);
         s.next = deadline;
@@ -146,14 +98,14 @@ impl TimerFd {
     /// (time left, interval); zero time left when disarmed.
     pub fn get(&self) -> (Duration, Duration) {
         let now = Instant::now();
-        let mut s = lock(&self.state);
+        let mut s = self.state.lock();
         s.update(now);
         (s.remaining(now), s.interval)
     }
 
     fn announce_at(&self, at: Instant, gen: u64) {
         let me = self.me.clone();
-        schedule(
+        self.timers.add(
             at,
             Box::new(move || {
                 if let Some(t) = me.upgrade() {
@@ -166,7 +118,7 @@ impl TimerFd {
     /// The timer thread reached a deadline of setting `gen`.
     fn fired(&self, gen: u64) {
         let now = Instant::now();
-        let mut s = lock(&self.state);
+        let mut s = self.state.lock();
         if s.generation != gen {
             return;
         }
@@ -185,7 +137,7 @@ impl FileOps for TimerFd {
         if buf.len() < 8 {
             return Err(Errno::EINVAL);
         }
-        let mut s = lock(&self.state);
+        let mut s = self.state.lock();
         s.update(Instant::now());
         if s.ticks == 0 {
             return Err(Errno::EAGAIN);
@@ -205,7 +157,7 @@ impl FileOps for TimerFd {
     }
 
     fn poll(&self, _cx: Caller<'_>) -> u32 {
-        let mut s = lock(&self.state);
+        let mut s = self.state.lock();
         s.update(Instant::now());
         if s.ticks > 0 {
             POLLIN
@@ -236,7 +188,7 @@ mod tests {
 
     #[test]
     fn disarmed_timer_reads_eagain() {
-        let t = TimerFd::new(libc::CLOCK_MONOTONIC);
+        let t = TimerFd::new(libc::CLOCK_MONOTONIC, TimerService::new());
 
         assert_eq!(read_u64(&t), Err(Errno::EAGAIN));
         assert_eq!(t.get(), (Duration::ZERO, Duration::ZERO));
@@ -244,7 +196,7 @@ mod tests {
 
     #[test]
     fn expired_periodic_timer_counts_every_interval() {
-        let t = TimerFd::new(libc::CLOCK_MONOTONIC);
+        let t = TimerFd::new(libc::CLOCK_MONOTONIC, TimerService::new());
         let start = Instant::now() - Duration::from_millis(35);
         t.set(Some(start), Duration::from_millis(10));
 
@@ -254,7 +206,7 @@ mod tests {
 
     #[test]
     fn one_shot_timer_fires_once_and_disarms() {
-        let t = TimerFd::new(libc::CLOCK_MONOTONIC);
+        let t = TimerFd::new(libc::CLOCK_MONOTONIC, TimerService::new());
         t.set(Some(Instant::now()), Duration::ZERO);
 
         assert_ne!(t.poll(Caller::SENTRY) & POLLIN, 0);
@@ -264,7 +216,7 @@ mod tests {
 
     #[test]
     fn timer_thread_wakes_a_waiter_at_the_deadline() {
-        let t = TimerFd::new(libc::CLOCK_MONOTONIC);
+        let t = TimerFd::new(libc::CLOCK_MONOTONIC, TimerService::new());
         let w = Waiter::new().expect("waiter");
         t.queue.add(&w);
         t.set(Some(Instant::now() + Duration::from_millis(20)), Duration::ZERO);
@@ -276,7 +228,7 @@ mod tests {
 
     #[test]
     fn set_returns_the_previous_setting() {
-        let t = TimerFd::new(libc::CLOCK_MONOTONIC);
+        let t = TimerFd::new(libc::CLOCK_MONOTONIC, TimerService::new());
         t.set(Some(Instant::now() + Duration::from_secs(100)), Duration::from_secs(3));
 
         let (left, interval) = t.set(None, Duration::ZERO);

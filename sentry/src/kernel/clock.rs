@@ -15,12 +15,12 @@
 //! The page is a seqlock: the sentry makes `seq` odd, writes the rest, and
 //! makes it even again; readers retry while it is odd or changed.
 
+use parking_lot::Mutex;
 use std::sync::atomic::{fence, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use crate::mm::{FileRange, MemoryFile};
-use crate::vfs::lock;
 
 use super::Kernel;
 
@@ -146,12 +146,12 @@ impl Clock {
 
     /// Whether the vDSO currently answers from the TSC.
     pub fn fast(&self) -> bool {
-        lock(&self.state).params.is_some()
+        self.state.lock().params.is_some()
     }
 
     /// The current value of `base`, in nanoseconds since its epoch.
     pub fn now_ns(&self, base: Base) -> u64 {
-        let s = lock(&self.state);
+        let s = self.state.lock();
         match s.params {
             // Read under the lock: a refresh cannot slip between the TSC
             // reading and the parameters it is converted with.
@@ -172,7 +172,7 @@ impl Clock {
         if !self.tsc_ok || self.page.is_none() {
             return None;
         }
-        let mut s = lock(&self.state);
+        let mut s = self.state.lock();
         let Some((t0, m0)) = s.anchor else {
             let x = sample();
             s.anchor = Some((x.tsc, x.mono));

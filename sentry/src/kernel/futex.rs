@@ -2,15 +2,16 @@
 //! shared memory, by MemoryFile offset). A waiting task sleeps on its own
 //! `Waiter`, so signals interrupt futex waits like any other.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use abi::Errno;
 
 use super::waiter::Waiter;
-use crate::vfs::{lock, KResult};
+use crate::vfs::KResult;
 
 /// The key of a futex word: (address space identity or 0, address or
 /// MemoryFile offset).
@@ -46,7 +47,7 @@ impl Futexes {
         }
         let w = Arc::new(FutexWaiter { bitset, woken: AtomicBool::new(false), waiter: waiter.clone() });
         {
-            let mut q = lock(&self.queues);
+            let mut q = self.queues.lock();
             if !check()? {
                 return Err(Errno::EAGAIN);
             }
@@ -70,7 +71,7 @@ impl Futexes {
     }
 
     fn remove(&self, key: FutexKey, w: &Arc<FutexWaiter>) {
-        let mut q = lock(&self.queues);
+        let mut q = self.queues.lock();
         if let Some(v) = q.get_mut(&key) {
             v.retain(|x| !Arc::ptr_eq(x, w));
             if v.is_empty() {
@@ -89,7 +90,7 @@ impl Futexes {
         if bitset == 0 {
             return Err(Errno::EINVAL);
         }
-        let mut q = lock(&self.queues);
+        let mut q = self.queues.lock();
         let Some(v) = q.get_mut(&key) else { return Ok(0) };
         let mut woken = 0u64;
         v.retain(|w| {
@@ -110,7 +111,7 @@ impl Futexes {
     /// Wake up to `n` waiters on `from` and move up to `requeue` of the rest
     /// to `to`.
     pub fn requeue(&self, from: FutexKey, to: FutexKey, n: u32, requeue: u32) -> u64 {
-        let mut q = lock(&self.queues);
+        let mut q = self.queues.lock();
         let Some(mut v) = q.remove(&from) else { return 0 };
         let mut done = 0u64;
         let mut moved = Vec::new();

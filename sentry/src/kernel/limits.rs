@@ -3,15 +3,16 @@
 //! with `EAGAIN`) and the memory held in the MemoryFile (past it, the
 //! sandbox's own OOM killer ends a process inside, never the host's).
 
+use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use abi::consts::SIGKILL;
 use abi::Errno;
 
 use super::{Kernel, Process, Task, TaskExit};
-use crate::vfs::{lock, KResult};
+use crate::vfs::KResult;
 
 /// The task count and its limit, as the pids cgroup keeps them: a task is
 /// charged when it is created and uncharged when it is released (a thread
@@ -68,7 +69,7 @@ impl OomVictims {
     /// `p` has released its memory (its exit has cleared its address
     /// space): it is no longer waited for.
     pub fn released(&self, p: &Arc<Process>) {
-        let mut v = lock(&self.0);
+        let mut v = self.0.lock();
         if !v.is_empty() {
             v.retain(|x| !Arc::ptr_eq(x, p));
         }
@@ -78,7 +79,7 @@ impl OomVictims {
     /// process holding the most memory is killed (under the lock, so two
     /// tasks out of memory at once kill one process, not two).
     fn current_or_kill(&self, k: &Kernel) -> Option<Arc<Process>> {
-        let mut v = lock(&self.0);
+        let mut v = self.0.lock();
         if let Some(p) = v.first() {
             return Some(p.clone());
         }
@@ -88,7 +89,7 @@ impl OomVictims {
     }
 
     fn contains(&self, p: &Arc<Process>) -> bool {
-        lock(&self.0).iter().any(|x| Arc::ptr_eq(x, p))
+        self.0.lock().iter().any(|x| Arc::ptr_eq(x, p))
     }
 }
 
@@ -131,12 +132,12 @@ pub fn out_of_memory(t: &Task) {
 /// process sharing its address space: the victim, and all those killed.
 fn kill_largest(k: &Kernel) -> Option<(Arc<Process>, Vec<Arc<Process>>)> {
     let live: Vec<Arc<Process>> = k.all_processes().into_iter().filter(|p| !p.is_dead()).collect();
-    let sizes: Vec<(i32, u64)> = live.iter().map(|p| (p.pid, lock(&p.mm()).resident())).collect();
+    let sizes: Vec<(i32, u64)> = live.iter().map(|p| (p.pid, p.mm().lock().resident())).collect();
     let pid = pick_victim(&sizes)?;
     let victim = live.iter().find(|p| p.pid == pid)?.clone();
     let mm = victim.mm();
     let doomed: Vec<Arc<Process>> = live.iter().filter(|p| Arc::ptr_eq(&p.mm(), &mm)).cloned().collect();
-    let comm = String::from_utf8_lossy(&lock(&victim.comm)).into_owned();
+    let comm = String::from_utf8_lossy(&victim.comm.lock()).into_owned();
     k.log(&format!("out of memory: killed pid {pid} ({comm})"));
     for p in &doomed {
         p.group_exit(TaskExit::Signal(SIGKILL as i32));

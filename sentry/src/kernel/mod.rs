@@ -12,11 +12,12 @@ mod task;
 pub mod timer;
 pub mod waiter;
 
+use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use abi::consts::*;
@@ -24,7 +25,7 @@ use abi::types::{KernelSigaction, Rlimit, Siginfo};
 use platform::Platform;
 
 use crate::mm::{MemoryFile, MemoryManager};
-use crate::vfs::{lock, Creds, FdTable, Location, Vfs};
+use crate::vfs::{Creds, FdTable, Location, Vfs};
 use signal::SigQueue;
 use waiter::{WaitQueue, Waiter};
 
@@ -132,7 +133,7 @@ impl Kernel {
     /// `MAP_SHARED` mapping.
     pub fn shared_object_for_mmap(&self, dev_ino: (u64, u64)) -> Arc<crate::mm::SharedObject> {
         self.any_shared.store(true, Ordering::Relaxed);
-        lock(&self.shared_objects).entry(dev_ino).or_default().clone()
+        self.shared_objects.lock().entry(dev_ino).or_default().clone()
     }
 
     /// The shared pages of file `(dev, ino)`, if it is mapped shared.
@@ -140,7 +141,7 @@ impl Kernel {
         if !self.any_shared.load(Ordering::Relaxed) {
             return None;
         }
-        lock(&self.shared_objects).get(&dev_ino).cloned()
+        self.shared_objects.lock().get(&dev_ino).cloned()
     }
 
     /// Whether any file has been mapped shared.
@@ -150,9 +151,9 @@ impl Kernel {
 
     /// A new process or thread id.
     pub fn alloc_pid(&self) -> i32 {
-        let mut n = lock(&self.next_pid);
-        let procs = lock(&self.procs);
-        let tasks = lock(&self.tasks);
+        let mut n = self.next_pid.lock();
+        let procs = self.procs.lock();
+        let tasks = self.tasks.lock();
         loop {
             let p = *n;
             *n = if *n >= 4_194_303 { 2 } else { *n + 1 };
@@ -165,7 +166,7 @@ impl Kernel {
     /// Remove process `pid` from the process table (it has been reaped),
     /// releasing its leader's task charge.
     pub fn release_process(&self, pid: i32) {
-        if lock(&self.procs).remove(&pid).is_some() {
+        if self.procs.lock().remove(&pid).is_some() {
             self.pids.uncharge();
         }
     }
@@ -173,13 +174,13 @@ impl Kernel {
     /// Write one line to the debug log, if there is one.
     pub fn log(&self, line: &str) {
         if let Some(f) = &self.debug_log {
-            let _ = writeln!(lock(f), "{line}");
+            let _ = writeln!(f.lock(), "{line}");
         }
     }
 
     /// Report an unsupported system call once per number.
     pub fn report_unsupported(&self, nr: u64, comm: &[u8]) {
-        if lock(&self.reported).insert(nr) {
+        if self.reported.lock().insert(nr) {
             let name = abi::sysno::syscall_name(nr).unwrap_or("unknown");
             self.log(&format!("bulwark: unsupported syscall {name} ({nr}) by {}", String::from_utf8_lossy(comm)));
         }
@@ -187,22 +188,22 @@ impl Kernel {
 
     /// Process `pid` (live or zombie).
     pub fn process(&self, pid: i32) -> Option<Arc<Process>> {
-        lock(&self.procs).get(&pid).cloned()
+        self.procs.lock().get(&pid).cloned()
     }
 
     /// Thread `tid`.
     pub fn task(&self, tid: i32) -> Option<Arc<TaskShared>> {
-        lock(&self.tasks).get(&tid).cloned()
+        self.tasks.lock().get(&tid).cloned()
     }
 
     /// Pids of all processes, ascending.
     pub fn pids(&self) -> Vec<i32> {
-        lock(&self.procs).keys().copied().collect()
+        self.procs.lock().keys().copied().collect()
     }
 
     /// All processes.
     pub fn all_processes(&self) -> Vec<Arc<Process>> {
-        lock(&self.procs).values().cloned().collect()
+        self.procs.lock().values().cloned().collect()
     }
 
     /// The checks every sent signal goes through: `false` when it is
@@ -226,12 +227,12 @@ impl Kernel {
     /// Send a process-directed signal.
     pub fn signal_process(&self, p: &Arc<Process>, info: Siginfo) {
         let sig = info.si_signo as u32;
-        let all_block = lock(&p.threads).iter().all(|t| t.mask.load(Ordering::Relaxed) & signal::bit(sig) != 0);
+        let all_block = p.threads.lock().iter().all(|t| t.mask.load(Ordering::Relaxed) & signal::bit(sig) != 0);
         if !Self::admit(p, sig, all_block) {
             return;
         }
-        lock(&p.pending).push(info);
-        let threads = lock(&p.threads).clone();
+        p.pending.lock().push(info);
+        let threads = p.threads.lock().clone();
         let target = threads
             .iter()
             .find(|t| t.mask.load(Ordering::Relaxed) & signal::bit(sig) == 0)
@@ -261,7 +262,7 @@ impl Kernel {
         if !Self::admit(&p, sig, blocked) {
             return;
         }
-        lock(&t.pending).push(info);
+        t.pending.lock().push(info);
         t.kick();
     }
 
@@ -371,7 +372,7 @@ pub struct OomAdj {
 
 impl Process {
     pub fn parent(&self) -> Option<Arc<Process>> {
-        lock(&self.parent).upgrade()
+        self.parent.lock().upgrade()
     }
 
     pub fn ppid(&self) -> i32 {
@@ -379,19 +380,19 @@ impl Process {
     }
 
     pub fn action(&self, sig: u32) -> KernelSigaction {
-        lock(&self.actions).get((sig as usize).wrapping_sub(1)).copied().unwrap_or_default()
+        self.actions.lock().get((sig as usize).wrapping_sub(1)).copied().unwrap_or_default()
     }
 
     pub fn mm(&self) -> Arc<Mutex<MemoryManager>> {
-        lock(&self.mm).clone()
+        self.mm.lock().clone()
     }
 
     pub fn fds(&self) -> Arc<Mutex<FdTable>> {
-        lock(&self.fds).clone()
+        self.fds.lock().clone()
     }
 
     pub fn fs(&self) -> Arc<Mutex<FsContext>> {
-        lock(&self.fs).clone()
+        self.fs.lock().clone()
     }
 
     /// The sandbox's init (pid 1) is sent only the signals it has handlers
@@ -403,39 +404,39 @@ impl Process {
 
     /// Zombie or exiting.
     pub fn is_dead(&self) -> bool {
-        let e = lock(&self.exit);
+        let e = self.exit.lock();
         e.zombie || e.group_exit.is_some()
     }
 
     pub fn is_zombie(&self) -> bool {
-        lock(&self.exit).zombie
+        self.exit.lock().zombie
     }
 
     /// Make every thread of the process exit with `how` (the first reason
     /// wins).
     pub fn group_exit(&self, how: TaskExit) {
         {
-            let mut e = lock(&self.exit);
+            let mut e = self.exit.lock();
             if e.group_exit.is_some() || e.zombie {
                 return;
             }
             e.group_exit = Some(how);
             e.stopped = false;
         }
-        for t in lock(&self.threads).iter() {
+        for t in self.threads.lock().iter() {
             t.kick();
         }
     }
 
     /// SIGCONT: resume a stopped process.
     pub fn continue_all(&self) {
-        let mut e = lock(&self.exit);
+        let mut e = self.exit.lock();
         if e.stopped {
             e.stopped = false;
             e.continue_report = true;
             e.stop_report = None;
             drop(e);
-            for t in lock(&self.threads).iter() {
+            for t in self.threads.lock().iter() {
                 t.kick();
             }
             if let Some(p) = self.parent() {
@@ -443,7 +444,7 @@ impl Process {
             }
         }
         // Pending stop signals are discarded by SIGCONT.
-        let mut q = lock(&self.pending);
+        let mut q = self.pending.lock();
         for s in [SIGSTOP, 20, 21, 22] {
             q.discard(s);
         }
@@ -451,7 +452,7 @@ impl Process {
 
     /// A one-line state letter for /proc.
     pub fn state_letter(&self) -> char {
-        let e = lock(&self.exit);
+        let e = self.exit.lock();
         if e.zombie {
             'Z'
         } else if e.stopped {
@@ -484,7 +485,7 @@ impl TaskShared {
     /// its signals.
     pub fn kick(&self) {
         self.waiter.notify();
-        if let Some(f) = lock(&self.interrupter).as_ref() {
+        if let Some(f) = self.interrupter.lock().as_ref() {
             f();
         }
     }

@@ -1,7 +1,8 @@
 //! Process lifecycle: clone/fork, exit, reparenting, and wait.
 
+use parking_lot::Mutex;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use abi::consts::*;
 use abi::Errno;
@@ -10,7 +11,7 @@ use platform::Registers;
 use super::signal::{self, bit};
 use super::task::{new_process, new_shared};
 use super::{Kernel, Process, Task, TaskExit};
-use crate::vfs::{lock, KResult};
+use crate::vfs::KResult;
 
 pub const CLONE_VM: u64 = 0x100;
 pub const CLONE_FS: u64 = 0x200;
@@ -106,9 +107,9 @@ fn clone_charged(t: &mut Task, k: &Arc<Kernel>, a: CloneArgs) -> KResult<i32> {
     // The child's memory: shared, or a copy made now (before the parent
     // runs again).
     let (mm, fresh_space) =
-        if f & CLONE_VM != 0 { (t.mm.clone(), false) } else { (Arc::new(Mutex::new(lock(&t.mm).fork_copy()?)), true) };
+        if f & CLONE_VM != 0 { (t.mm.clone(), false) } else { (Arc::new(Mutex::new(t.mm.lock().fork_copy()?)), true) };
     let token = if f & CLONE_VM != 0 {
-        let space = lock(&t.mm).space().clone();
+        let space = t.mm.lock().space().clone();
         Some(space.new_thread().map_err(|e| {
             k.log(&format!("bulwark: pid {}: cannot create a thread: {e}", t.pid()));
             Errno::EAGAIN
@@ -116,8 +117,8 @@ fn clone_charged(t: &mut Task, k: &Arc<Kernel>, a: CloneArgs) -> KResult<i32> {
     } else {
         None
     };
-    let fds = if f & CLONE_FILES != 0 { t.fds.clone() } else { Arc::new(Mutex::new(lock(&t.fds).clone())) };
-    let fsc = if f & CLONE_FS != 0 { t.fsc.clone() } else { Arc::new(Mutex::new(lock(&t.fsc).clone())) };
+    let fds = if f & CLONE_FILES != 0 { t.fds.clone() } else { Arc::new(Mutex::new(t.fds.lock().clone())) };
+    let fsc = if f & CLONE_FS != 0 { t.fsc.clone() } else { Arc::new(Mutex::new(t.fsc.lock().clone())) };
     let (proc_, shared) = if f & CLONE_THREAD != 0 {
         let s = new_shared(k, &t.proc_, tid, t.sigmask())?;
         (t.proc_.clone(), s)
@@ -127,14 +128,14 @@ fn clone_charged(t: &mut Task, k: &Arc<Kernel>, a: CloneArgs) -> KResult<i32> {
         let exit_signal = if f & CLONE_PARENT != 0 { t.proc_.exit_signal } else { a.exit_signal };
         let p = new_process(tid, Some(&parent), mm.clone(), fds.clone(), fsc.clone(), t.creds(), exit_signal);
         if f & CLONE_CLEAR_SIGHAND != 0 {
-            for act in lock(&p.actions).iter_mut() {
+            for act in p.actions.lock().iter_mut() {
                 if act.handler > 1 {
                     *act = Default::default();
                 }
             }
         }
-        lock(&parent.children).push(p.clone());
-        lock(&k.procs).insert(tid, p.clone());
+        parent.children.lock().push(p.clone());
+        k.procs.lock().insert(tid, p.clone());
         let s = match new_shared(k, &p, tid, t.sigmask()) {
             Ok(s) => s,
             Err(e) => {
@@ -145,7 +146,7 @@ fn clone_charged(t: &mut Task, k: &Arc<Kernel>, a: CloneArgs) -> KResult<i32> {
         (p, s)
     };
     let new_proc = f & CLONE_THREAD == 0;
-    *lock(&shared.comm) = t.comm();
+    *shared.comm.lock() = t.comm();
     let clear_child_tid = if f & CLONE_CHILD_CLEARTID != 0 { a.child_tid } else { 0 };
     let altstack = if f & CLONE_VM != 0 && f & CLONE_VFORK == 0 { Default::default() } else { t.altstack };
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -191,7 +192,7 @@ fn clone_charged(t: &mut Task, k: &Arc<Kernel>, a: CloneArgs) -> KResult<i32> {
     if go_tx.send(()).is_err() {
         // The child's thread is gone before running: it never existed.
         if let Some(fd) = pidfd {
-            let _ = lock(&t.fds).remove(fd);
+            let _ = t.fds.lock().remove(fd);
         }
         forget_child(k, &proc_, Some(&shared), new_proc);
         return Err(Errno::EAGAIN);
@@ -222,7 +223,7 @@ fn write_clone_ids(
             t.write_val(if a.pidfd != 0 { a.pidfd } else { a.parent_tid }, &fd)?;
         }
         if f & CLONE_CHILD_SETTID != 0 {
-            lock(mm).write_bytes(a.child_tid, &tid.to_ne_bytes())?;
+            mm.lock().write_bytes(a.child_tid, &tid.to_ne_bytes())?;
         }
         Ok(())
     })();
@@ -230,7 +231,7 @@ fn write_clone_ids(
         Ok(()) => Ok(pidfd),
         Err(e) => {
             if let Some(fd) = pidfd {
-                let _ = lock(&t.fds).remove(fd);
+                let _ = t.fds.lock().remove(fd);
             }
             Err(e)
         }
@@ -241,13 +242,13 @@ fn write_clone_ids(
 /// `new_proc`): the clone failed before it ran.
 fn forget_child(k: &Kernel, p: &Arc<Process>, shared: Option<&Arc<super::TaskShared>>, new_proc: bool) {
     if let Some(s) = shared {
-        lock(&k.tasks).remove(&s.tid);
-        lock(&p.threads).retain(|x| x.tid != s.tid);
+        k.tasks.lock().remove(&s.tid);
+        p.threads.lock().retain(|x| x.tid != s.tid);
     }
     if new_proc {
-        lock(&k.procs).remove(&p.pid);
+        k.procs.lock().remove(&p.pid);
         if let Some(parent) = p.parent() {
-            lock(&parent.children).retain(|x| !Arc::ptr_eq(x, p));
+            parent.children.lock().retain(|x| !Arc::ptr_eq(x, p));
         }
     }
 }
@@ -289,7 +290,7 @@ impl ChildStart {
         };
         if self.fresh_space {
             match k.platform.new_address_space() {
-                Ok(space) => lock(&self.mm).set_space(space),
+                Ok(space) => self.mm.lock().set_space(space),
                 Err(e) => {
                     k.log(&format!("bulwark: cannot create address space for {}: {e}", self.shared.tid));
                     let _ = self.ready.send(Err(Errno::EAGAIN));
@@ -316,7 +317,7 @@ impl ChildStart {
 /// the parent, hand the children to a reaper.
 pub fn exit_process(k: &Arc<Kernel>, p: &Arc<Process>, how: TaskExit) {
     {
-        let mut e = lock(&p.exit);
+        let mut e = p.exit.lock();
         if e.zombie {
             return;
         }
@@ -326,7 +327,7 @@ pub fn exit_process(k: &Arc<Kernel>, p: &Arc<Process>, how: TaskExit) {
     }
     p.status.store(how.wait_status(), Ordering::Relaxed);
     // Files close now; memory goes when the process is reaped.
-    *lock(&p.fds) = Arc::new(Mutex::new(crate::vfs::FdTable::new()));
+    *p.fds.lock() = Arc::new(Mutex::new(crate::vfs::FdTable::new()));
     crate::vfs::lock::release_posix_locks(p.pid);
     // The address space goes now, as Linux's exit_mm, so what it held
     // (shm attaches) is released before the parent can see the exit;
@@ -334,7 +335,7 @@ pub fn exit_process(k: &Arc<Kernel>, p: &Arc<Process>, how: TaskExit) {
     let mm = p.mm();
     let shared = k.all_processes().iter().any(|q| !Arc::ptr_eq(q, p) && !q.is_zombie() && Arc::ptr_eq(&q.mm(), &mm));
     if !shared {
-        lock(&mm).clear();
+        mm.lock().clear();
     }
     k.oom_victims.released(p);
     k.sysv.exit_process(p.pid);
@@ -351,17 +352,17 @@ pub fn exit_process(k: &Arc<Kernel>, p: &Arc<Process>, how: TaskExit) {
         }
     }
     // Orphans go to the reaper.
-    let orphans: Vec<Arc<Process>> = std::mem::take(&mut *lock(&p.children));
+    let orphans: Vec<Arc<Process>> = std::mem::take(&mut *p.children.lock());
     if !orphans.is_empty() {
         if let Some(r) = k.reaper_for(p) {
             for c in &orphans {
-                *lock(&c.parent) = Arc::downgrade(&r);
+                *c.parent.lock() = Arc::downgrade(&r);
                 let sig = c.pdeathsig.load(Ordering::Relaxed);
                 if sig > 0 {
                     k.signal_process(c, signal::info(sig as u32, signal::SI_USER));
                 }
             }
-            lock(&r.children).extend(orphans.iter().cloned());
+            r.children.lock().extend(orphans.iter().cloned());
             // Zombies adopted by a reaper that does not wait for children
             // (SIGCHLD ignored: the sandbox's init) are reaped at once.
             let act = r.action(SIGCHLD);
@@ -389,7 +390,7 @@ pub fn exit_process(k: &Arc<Kernel>, p: &Arc<Process>, how: TaskExit) {
                     TaskExit::Code(c) => (signal::CLD_EXITED, c),
                     TaskExit::Signal(s) => (signal::CLD_KILLED, s),
                 };
-                let mut i = signal::info_from(p.exit_signal, code, p.pid, lock(&p.creds).uid);
+                let mut i = signal::info_from(p.exit_signal, code, p.pid, p.creds.lock().uid);
                 i.fields[1] = u64::from(status as u32);
                 k.signal_process(&parent, i);
             }
@@ -406,7 +407,7 @@ pub fn exit_process(k: &Arc<Kernel>, p: &Arc<Process>, how: TaskExit) {
 
 /// Remove zombie `c` from `parent` and the process table.
 pub fn reap(k: &Kernel, parent: &Process, c: &Arc<Process>) {
-    lock(&parent.children).retain(|x| !Arc::ptr_eq(x, c));
+    parent.children.lock().retain(|x| !Arc::ptr_eq(x, c));
     if c.pid != 1 {
         k.release_process(c.pid);
     }
@@ -448,7 +449,7 @@ pub fn do_wait(t: &Task, which: WaitFor, options: u32) -> KResult<Option<WaitRes
     let p = t.proc_.clone();
     let k = t.k.clone();
     let r = t.wait_until(&[&p.child_wq], None, || {
-        let children: Vec<Arc<Process>> = lock(&p.children).clone();
+        let children: Vec<Arc<Process>> = p.children.lock().clone();
         // Children of other threads of this process count too (they are all
         // the process's children here).
         let matching: Vec<&Arc<Process>> = children
@@ -467,8 +468,8 @@ pub fn do_wait(t: &Task, which: WaitFor, options: u32) -> KResult<Option<WaitRes
             return Err(Errno::ECHILD);
         }
         for c in matching {
-            let mut e = lock(&c.exit);
-            let uid = lock(&c.creds).uid;
+            let mut e = c.exit.lock();
+            let uid = c.creds.lock().uid;
             if e.zombie && options & WEXITED != 0 {
                 let how = e.group_exit.unwrap_or(TaskExit::Code(0));
                 drop(e);

@@ -6,14 +6,15 @@
 //! name its successor in the same slot.
 
 use abi::consts::{IPC_CREAT, IPC_EXCL, IPC_PRIVATE, SHM_DEST};
+use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 
 use abi::Errno;
 
 use super::waiter::WaitQueue;
 use crate::mm::{MemoryFile, SharedObject};
-use crate::vfs::{lock, Creds, KResult};
+use crate::vfs::{Creds, KResult};
 
 /// Ids are `index + seq * SEQ_MULTIPLIER` (Linux's `IPCMNI`).
 const SEQ_MULTIPLIER: i32 = 32768;
@@ -235,7 +236,7 @@ impl SysvIpc {
     /// Process `pid` has exited: apply its semaphore adjustments
     /// (`SEM_UNDO`). Its shm attaches went with its address space.
     pub fn exit_process(&self, pid: i32) {
-        let sets = lock(&self.sem).all();
+        let sets = self.sem.lock().all();
         for s in sets {
             s.apply_undo(pid);
         }
@@ -294,7 +295,7 @@ impl ShmSegment {
     /// `IPC_RMID`: gone now if nothing is attached, else at the last detach
     /// (found by id only until then).
     pub fn remove(self: &Arc<Self>, reg: &mut Registry<ShmSegment>) {
-        let mut st = lock(&self.st);
+        let mut st = self.st.lock();
         reg.forget_key(st.perm.key);
         st.perm.mode |= SHM_DEST;
         st.perm.key = IPC_PRIVATE;
@@ -326,7 +327,7 @@ pub struct ShmAttach {
 
 impl ShmAttach {
     pub fn new(seg: Arc<ShmSegment>) -> ShmAttach {
-        lock(&seg.st).nattch += 1;
+        seg.st.lock().nattch += 1;
         ShmAttach { seg }
     }
 
@@ -344,15 +345,15 @@ impl Clone for ShmAttach {
 impl Drop for ShmAttach {
     fn drop(&mut self) {
         let gone = {
-            let mut st = lock(&self.seg.st);
+            let mut st = self.seg.st.lock();
             st.nattch = st.nattch.saturating_sub(1);
             st.nattch == 0 && st.perm.mode & SHM_DEST != 0
         };
         if gone {
             if let Some(reg) = self.seg.registry.upgrade() {
-                let mut reg = lock(&reg);
+                let mut reg = reg.lock();
                 // Another attach may have come (shmat by id) meanwhile.
-                if lock(&self.seg.st).nattch == 0 {
+                if self.seg.st.lock().nattch == 0 {
                     reg.remove(self.seg.id, IPC_PRIVATE);
                 }
             }
@@ -488,7 +489,7 @@ impl SemSet {
 
     /// Apply and forget the adjustments of process `pid` (it exited).
     fn apply_undo(&self, pid: i32) {
-        let mut st = lock(&self.st);
+        let mut st = self.st.lock();
         let Some(adj) = st.undo.remove(&pid) else { return };
         if st.removed {
             return;
@@ -588,7 +589,7 @@ mod tests {
 
     fn queue_with(types: &[i64]) -> MsgState {
         let q = MsgQueue::new(0, IPC_PRIVATE, 0o600, &Creds::root());
-        let mut st = q.st.into_inner().unwrap();
+        let mut st = q.st.into_inner();
         for &t in types {
             st.msgs.push_back(Message { mtype: t, text: Vec::new() });
         }
@@ -626,7 +627,7 @@ mod tests {
     #[test]
     fn semop_that_would_go_negative_blocks_and_changes_nothing() {
         let set = SemSet::new(0, IPC_PRIVATE, 2, 0o600, &Creds::root());
-        let mut st = lock(&set.st);
+        let mut st = set.st.lock();
         st.sems[0].val = 1;
         let ops = [
             SemOp { num: 0, op: -1, undo: false, nowait: false },

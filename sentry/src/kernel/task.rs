@@ -1,7 +1,8 @@
 //! A task: one application thread, run by one sentry thread.
 
+use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use abi::consts::*;
@@ -17,7 +18,7 @@ use crate::loader::{self, ExecFile, StackInfo};
 use crate::mm::MemoryManager;
 use crate::syscalls;
 use crate::vfs::Caller;
-use crate::vfs::{lock, Creds, FdTable, KResult, Location};
+use crate::vfs::{Creds, FdTable, KResult, Location};
 
 /// How a task ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,16 +117,16 @@ pub fn new_process(
         fds: Mutex::new(fds),
         fs: Mutex::new(fs),
         creds: Mutex::new(creds),
-        comm: Mutex::new(parent.map(|p| lock(&p.comm).clone()).unwrap_or_default()),
-        exe: Mutex::new(parent.and_then(|p| lock(&p.exe).clone())),
+        comm: Mutex::new(parent.map(|p| p.comm.lock().clone()).unwrap_or_default()),
+        exe: Mutex::new(parent.and_then(|p| p.exe.lock().clone())),
         start: Instant::now(),
-        actions: Mutex::new(parent.map(|p| *lock(&p.actions)).unwrap_or([KernelSigaction::default(); 64])),
+        actions: Mutex::new(parent.map(|p| *p.actions.lock()).unwrap_or([KernelSigaction::default(); 64])),
         pending: Mutex::new(SigQueue::default()),
         threads: Mutex::new(Vec::new()),
         exit: Mutex::new(ExitState::default()),
         child_wq: WaitQueue::default(),
         exit_wq: WaitQueue::default(),
-        rlimits: Mutex::new(parent.map(|p| *lock(&p.rlimits)).unwrap_or_else(default_rlimits)),
+        rlimits: Mutex::new(parent.map(|p| *p.rlimits.lock()).unwrap_or_else(default_rlimits)),
         exit_signal,
         subreaper: AtomicBool::new(false),
         vfork_done: AtomicBool::new(false),
@@ -139,7 +140,7 @@ pub fn new_process(
         user_ns: AtomicU64::new(0),
         itimer_real: Mutex::new(None),
         posix_timers: Mutex::new(std::collections::BTreeMap::new()),
-        oom: Mutex::new(parent.map(|p| *lock(&p.oom)).unwrap_or_default()),
+        oom: Mutex::new(parent.map(|p| *p.oom.lock()).unwrap_or_default()),
     })
 }
 
@@ -163,11 +164,11 @@ pub fn new_init_process(
     let pid = k.alloc_pid();
     let fds = Arc::new(Mutex::new(FdTable::new()));
     let init = new_process(pid, None, mm.clone(), fds, fs.clone(), creds.clone(), SIGCHLD);
-    *lock(&init.comm) = INIT_COMM.to_vec();
-    if let Some(a) = lock(&init.actions).get_mut(SIGCHLD as usize - 1) {
+    *init.comm.lock() = INIT_COMM.to_vec();
+    if let Some(a) = init.actions.lock().get_mut(SIGCHLD as usize - 1) {
         a.handler = super::signal::SIG_IGN;
     }
-    lock(&k.procs).insert(pid, init.clone());
+    k.procs.lock().insert(pid, init.clone());
     // A pid like any other for the pids limit, as tini is in a container.
     k.pids.charge();
     init
@@ -194,10 +195,10 @@ pub fn new_shared(k: &Kernel, p: &Arc<Process>, tid: i32, mask: u64) -> KResult<
         interrupter: Mutex::new(None),
         exited: AtomicBool::new(false),
         killed: AtomicBool::new(false),
-        comm: Mutex::new(lock(&p.comm).clone()),
+        comm: Mutex::new(p.comm.lock().clone()),
     });
-    lock(&p.threads).push(s.clone());
-    lock(&k.tasks).insert(tid, s.clone());
+    p.threads.lock().push(s.clone());
+    k.tasks.lock().insert(tid, s.clone());
     Ok(s)
 }
 
@@ -226,9 +227,9 @@ impl Task {
         let fds = Arc::new(Mutex::new(fds));
         let p = new_process(pid, init.as_ref(), mm.clone(), fds.clone(), fsc.clone(), creds, SIGCHLD);
         if let Some(init) = &init {
-            lock(&init.children).push(p.clone());
+            init.children.lock().push(p.clone());
         }
-        lock(&k.procs).insert(pid, p.clone());
+        k.procs.lock().insert(pid, p.clone());
         k.pids.charge();
         let shared = new_shared(&k, &p, pid, 0)?;
         Ok(Task::assemble(k, p, shared, ctx, mm, fds, fsc, Registers::default(), true))
@@ -245,7 +246,7 @@ impl Task {
         let task = Task::new_init_pid(k.clone(), fds, fs, creds.clone(), true)?;
         // Not init's dispositions (SIGCHLD ignored): the program starts as
         // exec'd by a shell, every signal at its default.
-        *lock(&task.proc_.actions) = [KernelSigaction::default(); 64];
+        *task.proc_.actions.lock() = [KernelSigaction::default(); 64];
         let pid = task.pid();
         task.proc_.pgid.store(pid, Ordering::Relaxed);
         task.proc_.sid.store(pid, Ordering::Relaxed);
@@ -298,15 +299,15 @@ impl Task {
     }
 
     pub fn creds(&self) -> Creds {
-        lock(&self.proc_.creds).clone()
+        self.proc_.creds.lock().clone()
     }
 
     pub fn comm(&self) -> Vec<u8> {
-        lock(&self.shared.comm).clone()
+        self.shared.comm.lock().clone()
     }
 
     pub fn fs(&self) -> FsContext {
-        lock(&self.fsc).clone()
+        self.fsc.lock().clone()
     }
 
     pub fn sigmask(&self) -> u64 {
@@ -318,17 +319,17 @@ impl Task {
     }
 
     pub fn rlimit(&self, r: u32) -> Rlimit {
-        lock(&self.proc_.rlimits).get(r as usize).copied().unwrap_or_default()
+        self.proc_.rlimits.lock().get(r as usize).copied().unwrap_or_default()
     }
 
     // ---- application memory ----
 
     pub fn read_bytes(&self, addr: u64, buf: &mut [u8]) -> KResult<()> {
-        lock(&self.mm).read_bytes(addr, buf)
+        self.mm.lock().read_bytes(addr, buf)
     }
 
     pub fn write_bytes(&self, addr: u64, buf: &[u8]) -> KResult<()> {
-        lock(&self.mm).write_bytes(addr, buf)
+        self.mm.lock().write_bytes(addr, buf)
     }
 
     pub fn read_vec(&self, addr: u64, len: usize) -> KResult<Vec<u8>> {
@@ -349,7 +350,7 @@ impl Task {
 
     /// A path argument: NUL-terminated, shorter than `PATH_MAX`.
     pub fn read_path(&self, addr: u64) -> KResult<Vec<u8>> {
-        lock(&self.mm).read_cstring(addr, PATH_MAX)
+        self.mm.lock().read_cstring(addr, PATH_MAX)
     }
 
     /// A NULL-terminated array of string pointers (argv, envp).
@@ -364,7 +365,7 @@ impl Task {
             if p == 0 {
                 return Ok(out);
             }
-            let s = lock(&self.mm).read_cstring(p, 128 * 1024)?;
+            let s = self.mm.lock().read_cstring(p, 128 * 1024)?;
             total += s.len() + 1;
             if total > 2 << 20 {
                 return Err(Errno::E2BIG);
@@ -383,7 +384,7 @@ impl Task {
             return true;
         }
         let mask = self.sigmask();
-        lock(&self.shared.pending).set & !mask != 0 || lock(&self.proc_.pending).set & !mask != 0
+        self.shared.pending.lock().set & !mask != 0 || self.proc_.pending.lock().set & !mask != 0
     }
 
     /// Block until `ready` yields a value, a signal is pending
@@ -464,12 +465,12 @@ impl Task {
     /// End every other thread of the process (exec).
     fn kill_other_threads(&self) {
         let others: Vec<Arc<TaskShared>> =
-            lock(&self.proc_.threads).iter().filter(|t| t.tid != self.tid).cloned().collect();
+            self.proc_.threads.lock().iter().filter(|t| t.tid != self.tid).cloned().collect();
         for t in &others {
             t.killed.store(true, Ordering::Relaxed);
             t.kick();
         }
-        while lock(&self.proc_.threads).iter().any(|t| t.tid != self.tid) {
+        while self.proc_.threads.lock().iter().any(|t| t.tid != self.tid) {
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
     }
@@ -534,21 +535,21 @@ impl Task {
         let ctx = self.k.platform.new_context().map_err(|_| Errno::ENOMEM)?;
         let mm = Arc::new(Mutex::new(mm));
         self.mm = mm.clone();
-        *lock(&self.proc_.mm) = mm;
+        *self.proc_.mm.lock() = mm;
         self.owns_space = true;
         // A shared descriptor table (CLONE_FILES) is unshared by exec.
-        let fds = lock(&self.fds).clone();
+        let fds = self.fds.lock().clone();
         self.fds = Arc::new(Mutex::new(fds));
-        lock(&self.fds).close_on_exec();
-        *lock(&self.proc_.fds) = self.fds.clone();
+        self.fds.lock().close_on_exec();
+        *self.proc_.fds.lock() = self.fds.clone();
         // comm is the last component of the name execve was given (before
         // symlinks: `python3`, not `python3.11`), as Linux takes it.
         let base = path.rsplit(|b| *b == b'/').next().unwrap_or(path);
         let comm = base[..base.len().min(15)].to_vec();
-        *lock(&self.proc_.comm) = comm.clone();
-        *lock(&self.shared.comm) = comm;
-        *lock(&self.proc_.exe) = Some(loc);
-        for a in lock(&self.proc_.actions).iter_mut() {
+        *self.proc_.comm.lock() = comm.clone();
+        *self.shared.comm.lock() = comm;
+        *self.proc_.exe.lock() = Some(loc);
+        for a in self.proc_.actions.lock().iter_mut() {
             // Handlers reset to default; ignored stays ignored.
             if a.handler > 1 {
                 *a = KernelSigaction::default();
@@ -568,7 +569,7 @@ impl Task {
     }
 
     fn install_interrupter(&self) {
-        *lock(&self.shared.interrupter) = Some(self.ctx.interrupter());
+        *self.shared.interrupter.lock() = Some(self.ctx.interrupter());
     }
 
     // ---- signals ----
@@ -581,7 +582,7 @@ impl Task {
         if self.shared.killed.load(Ordering::Relaxed) {
             return Some(TaskExit::Signal(SIGKILL as i32));
         }
-        if let Some(e) = lock(&self.proc_.exit).group_exit {
+        if let Some(e) = self.proc_.exit.lock().group_exit {
             return Some(e);
         }
         if self.k.shutdown.load(Ordering::Relaxed) {
@@ -596,13 +597,13 @@ impl Task {
         let sig = info.si_signo as u32;
         let idx = (sig - 1) as usize;
         {
-            let mut acts = lock(&self.proc_.actions);
+            let mut acts = self.proc_.actions.lock();
             if acts[idx].handler == signal::SIG_IGN || self.sigmask() & bit(sig) != 0 {
                 acts[idx].handler = signal::SIG_DFL;
             }
         }
         self.set_sigmask(self.sigmask() & !bit(sig));
-        lock(&self.shared.pending).push(info);
+        self.shared.pending.lock().push(info);
     }
 
     /// Deliver pending signals: run default actions or set up handlers.
@@ -612,7 +613,7 @@ impl Task {
                 return;
             }
             let mask = self.sigmask();
-            let info = lock(&self.shared.pending).take(mask).or_else(|| lock(&self.proc_.pending).take(mask));
+            let info = self.shared.pending.lock().take(mask).or_else(|| self.proc_.pending.lock().take(mask));
             let Some(info) = info else { break };
             let sig = info.si_signo as u32;
             let act = self.proc_.action(sig);
@@ -706,7 +707,7 @@ impl Task {
         }
         self.set_sigmask(newmask);
         if act.flags & signal::SA_RESETHAND != 0 {
-            lock(&self.proc_.actions)[(sig - 1) as usize] = KernelSigaction::default();
+            self.proc_.actions.lock()[(sig - 1) as usize] = KernelSigaction::default();
         }
         Ok(())
     }
@@ -743,7 +744,7 @@ impl Task {
     /// Stop the process (SIGSTOP & co.) until SIGCONT.
     fn stop(&mut self, sig: u32) {
         {
-            let mut e = lock(&self.proc_.exit);
+            let mut e = self.proc_.exit.lock();
             e.stopped = true;
             e.stop_report = Some(sig);
             e.continue_report = false;
@@ -771,12 +772,12 @@ impl Task {
             if let Some(e) = self.must_exit() {
                 break e;
             }
-            if lock(&self.proc_.exit).stopped {
+            if self.proc_.exit.lock().stopped {
                 let p = self.proc_.clone();
-                let _ = self.wait_until(&[], None, || Ok((!lock(&p.exit).stopped).then_some(())));
+                let _ = self.wait_until(&[], None, || Ok((!p.exit.lock().stopped).then_some(())));
                 continue;
             }
-            let space = lock(&self.mm).space().clone();
+            let space = self.mm.lock().space().clone();
             let ev = match self.ctx.switch(&space, &mut self.regs, &mut self.fpu) {
                 Ok(ev) => ev,
                 Err(e) => {
@@ -797,7 +798,7 @@ impl Task {
                     let repeat = self.last_fault == Some(addr);
                     self.last_fault = Some(addr);
                     let stale = (si_code == SEGV_MAPERR || si_code == SEGV_ACCERR) && !repeat;
-                    let handled = lock(&self.mm).handle_fault(addr, stale);
+                    let handled = self.mm.lock().handle_fault(addr, stale);
                     if handled == Err(Errno::ENOMEM) {
                         // No page to give: the OOM killer makes room (or
                         // ends this process), then the access is retried.
@@ -806,11 +807,11 @@ impl Task {
                         continue;
                     }
                     if let Err(e) = handled {
-                        let why = lock(&self.mm).last_error.take().unwrap_or_default();
+                        let why = self.mm.lock().last_error.take().unwrap_or_default();
                         self.k.log(&format!("bulwark: tid {}: fault at {addr:#x} not handled: {e} {why}", self.tid));
                     }
                     if !matches!(handled, Ok(true)) {
-                        let what = lock(&self.mm).describe(addr);
+                        let what = self.mm.lock().describe(addr);
                         self.k.log(&format!("bulwark: tid {}: SIGSEGV at {addr:#x}: {what}", self.tid));
                         let mut i = signal::info(SIGSEGV, si_code);
                         i.fields[0] = addr;
@@ -836,15 +837,15 @@ impl Task {
         // Gone from the process before a joiner is woken, so what it sees
         // next (e.g. /proc/<pid>/task) already shows the thread exited.
         self.shared.exited.store(true, Ordering::Relaxed);
-        *lock(&self.shared.interrupter) = None;
-        lock(&self.k.tasks).remove(&self.tid);
+        *self.shared.interrupter.lock() = None;
+        self.k.tasks.lock().remove(&self.tid);
         if self.tid != self.pid() {
             // A thread is released as it exits; the leader when its
             // process is reaped.
             self.k.pids.uncharge();
         }
         let last = {
-            let mut th = lock(&self.proc_.threads);
+            let mut th = self.proc_.threads.lock();
             th.retain(|t| t.tid != self.tid);
             th.is_empty()
         };
@@ -854,7 +855,7 @@ impl Task {
             let _ = self.k.futexes.wake(key, 1, u32::MAX);
         }
         if last {
-            let status = lock(&self.proc_.exit).group_exit.unwrap_or(how);
+            let status = self.proc_.exit.lock().group_exit.unwrap_or(how);
             super::process::exit_process(&self.k, &self.proc_, status);
         }
     }

@@ -2,10 +2,10 @@
 //! their deadlines.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
-use crate::vfs::lock;
+use parking_lot::{Condvar, Mutex};
 
 type Callback = Box<dyn FnOnce() + Send>;
 
@@ -16,7 +16,10 @@ struct State {
     started: bool,
 }
 
-/// The timer thread and its queue.
+/// The timer thread and its queue. Clones share one thread: the kernel's
+/// interval and POSIX timers, the realtime clock's updates and timerfds
+/// all run on it.
+#[derive(Clone)]
 pub struct TimerService {
     state: Arc<(Mutex<State>, Condvar)>,
 }
@@ -34,17 +37,19 @@ impl TimerService {
         }
     }
 
-    /// Run `f` at `at`; returns a handle for `cancel`.
+    /// Run `f` at `at`; returns a handle for `cancel`. If the thread cannot
+    /// be started, callbacks do not run: deadlines are still seen by the
+    /// reads and polls that compute expirations from the clock.
     pub fn add(&self, at: Instant, f: Callback) -> (Instant, u64) {
         let (m, cv) = &*self.state;
-        let mut s = lock(m);
+        let mut s = m.lock();
         let id = s.next_id;
         s.next_id += 1;
         s.queue.insert((at, id), f);
         if !s.started {
             s.started = true;
             let st = self.state.clone();
-            std::thread::Builder::new().name("bulwark-timers".into()).spawn(move || run(st)).ok();
+            std::thread::Builder::new().name("bulwark-timers".into()).spawn(move || run(&st)).ok();
         }
         cv.notify_one();
         (at, id)
@@ -53,30 +58,28 @@ impl TimerService {
     /// Cancel a timer that has not fired; true if it was pending.
     pub fn cancel(&self, h: (Instant, u64)) -> bool {
         let (m, _) = &*self.state;
-        lock(m).queue.remove(&h).is_some()
+        m.lock().queue.remove(&h).is_some()
     }
 }
 
-fn run(st: Arc<(Mutex<State>, Condvar)>) {
-    let (m, cv) = &*st;
-    let mut s = lock(m);
+/// The timer thread: run each callback at its deadline, without the lock.
+fn run(st: &(Mutex<State>, Condvar)) {
+    let (m, cv) = st;
+    let mut s = m.lock();
     loop {
         let now = Instant::now();
-        let first = s.queue.keys().next().copied();
-        match first {
+        match s.queue.keys().next().copied() {
             Some(k) if k.0 <= now => {
                 if let Some(f) = s.queue.remove(&k) {
                     drop(s);
                     f();
-                    s = lock(m);
+                    s = m.lock();
                 }
             }
             Some(k) => {
-                s = cv.wait_timeout(s, k.0 - now).map(|r| r.0).unwrap_or_else(|e| e.into_inner().0);
+                cv.wait_until(&mut s, k.0);
             }
-            None => {
-                s = cv.wait(s).unwrap_or_else(|e| e.into_inner());
-            }
+            None => cv.wait(&mut s),
         }
     }
 }

@@ -5,13 +5,14 @@
 
 #![allow(unsafe_code)]
 
+use parking_lot::Mutex;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use abi::Errno;
 
-use crate::vfs::{lock, KResult};
+use crate::vfs::KResult;
 
 /// What one task blocks on.
 pub struct Waiter {
@@ -104,7 +105,7 @@ pub struct WaitQueue {
 impl WaitQueue {
     /// Add `w`; it stays until notified once.
     pub fn add(&self, w: &Arc<Waiter>) {
-        let mut v = lock(&self.waiters);
+        let mut v = self.waiters.lock();
         if !v.iter().any(|x| x.as_ptr() == Arc::as_ptr(w)) {
             v.push(Arc::downgrade(w));
         }
@@ -119,14 +120,14 @@ impl WaitQueue {
     /// which `POLL*` readiness bits may have changed. Called with no lock of
     /// the notifying object held is best; subscribers take only leaf locks.
     pub fn notify_events(&self, events: u32) {
-        let v = std::mem::take(&mut *lock(&self.waiters));
+        let v = std::mem::take(&mut *self.waiters.lock());
         for w in v {
             if let Some(w) = w.upgrade() {
                 w.notify();
             }
         }
         let subs: Vec<Arc<dyn Subscriber>> = {
-            let mut s = lock(&self.subscribers);
+            let mut s = self.subscribers.lock();
             s.retain(|w| w.strong_count() > 0);
             s.iter().filter_map(Weak::upgrade).collect()
         };
@@ -137,11 +138,11 @@ impl WaitQueue {
 
     /// Tell `s` of every notification until it is dropped or unsubscribed.
     pub fn subscribe(&self, s: &Arc<dyn Subscriber>) {
-        lock(&self.subscribers).push(Arc::downgrade(s));
+        self.subscribers.lock().push(Arc::downgrade(s));
     }
 
     /// Stop telling `s`.
     pub fn unsubscribe(&self, s: &Arc<dyn Subscriber>) {
-        lock(&self.subscribers).retain(|w| w.strong_count() > 0 && !std::ptr::addr_eq(w.as_ptr(), Arc::as_ptr(s)));
+        self.subscribers.lock().retain(|w| w.strong_count() > 0 && !std::ptr::addr_eq(w.as_ptr(), Arc::as_ptr(s)));
     }
 }

@@ -1,8 +1,9 @@
 //! Copy-on-write fork: page sharing, refcounts and platform mappings, with a
 //! mock address space that plays the host's page tables and the CPU.
 
+use parking_lot::Mutex;
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use abi::consts::*;
 use platform::{AddressSpace, Prot};
@@ -21,16 +22,16 @@ struct MockSpace {
 
 impl AddressSpace for MockSpace {
     fn map_file(&self, addr: u64, len: u64, off: u64, prot: Prot) -> platform::Result<()> {
-        self.calls.lock().unwrap().push("map");
-        let mut p = self.pages.lock().unwrap();
+        self.calls.lock().push("map");
+        let mut p = self.pages.lock();
         for i in 0..len / PAGE {
             p.insert(addr + i * PAGE, (off + i * PAGE, prot));
         }
         Ok(())
     }
     fn unmap(&self, addr: u64, len: u64) -> platform::Result<()> {
-        self.calls.lock().unwrap().push("unmap");
-        let mut p = self.pages.lock().unwrap();
+        self.calls.lock().push("unmap");
+        let mut p = self.pages.lock();
         let keys: Vec<u64> = p.range(addr..addr + len).map(|(&a, _)| a).collect();
         for a in keys {
             p.remove(&a);
@@ -38,8 +39,8 @@ impl AddressSpace for MockSpace {
         Ok(())
     }
     fn protect(&self, addr: u64, len: u64, prot: Prot) -> platform::Result<()> {
-        self.calls.lock().unwrap().push("protect");
-        for (_, e) in self.pages.lock().unwrap().range_mut(addr..addr + len) {
+        self.calls.lock().push("protect");
+        for (_, e) in self.pages.lock().range_mut(addr..addr + len) {
             e.1 = prot;
         }
         Ok(())
@@ -51,10 +52,10 @@ impl AddressSpace for MockSpace {
 
 impl MockSpace {
     fn entry(&self, addr: u64) -> Option<(u64, Prot)> {
-        self.pages.lock().unwrap().get(&(addr & !(PAGE - 1))).copied()
+        self.pages.lock().get(&(addr & !(PAGE - 1))).copied()
     }
     fn writable_pages(&self) -> usize {
-        self.pages.lock().unwrap().values().filter(|(_, p)| p.write).count()
+        self.pages.lock().values().filter(|(_, p)| p.write).count()
     }
 }
 
@@ -140,7 +141,7 @@ fn fork_shares_pages_and_write_protects_the_parent() {
     // write through its mappings; the child has nothing mapped.
     assert_eq!(mf.usage(), (used, N as usize));
     assert_eq!(parent.host.writable_pages(), 0);
-    assert!(child.host.pages.lock().unwrap().is_empty());
+    assert!(child.host.pages.lock().is_empty());
     for i in 0..N {
         let (po, co) = (parent.off(a + i * PAGE), child.off(a + i * PAGE));
         assert_eq!(po, co);

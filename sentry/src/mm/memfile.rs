@@ -7,11 +7,11 @@
 
 #![allow(unsafe_code)]
 
+use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::AtomicU64;
-use std::sync::Mutex;
 
 use abi::consts::PAGE_SIZE;
 use memmap2::{MmapOptions, MmapRaw};
@@ -80,8 +80,8 @@ impl MemoryFile {
         self.file.as_raw_fd()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Alloc> {
-        self.alloc.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> parking_lot::MutexGuard<'_, Alloc> {
+        self.alloc.lock()
     }
 
     /// Limit the bytes allocated at any time to `bytes` (`None`: no limit

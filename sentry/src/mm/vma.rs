@@ -64,9 +64,9 @@ pub enum VmaBacking {
 /// file), so they see each other's stores.
 #[derive(Default)]
 pub struct SharedObject {
-    pages: std::sync::Mutex<std::collections::HashMap<u64, u64>>,
+    pages: parking_lot::Mutex<std::collections::HashMap<u64, u64>>,
     /// The file's inode, for its size at write-back.
-    pub inode: std::sync::Mutex<Option<crate::vfs::InodeRef>>,
+    pub inode: parking_lot::Mutex<Option<crate::vfs::InodeRef>>,
 }
 
 impl SharedObject {
@@ -86,7 +86,7 @@ impl SharedObject {
     /// MemoryFile offset of the first byte and the matching range of a
     /// buffer starting at `off`.
     fn for_each_resident(&self, off: u64, len: usize, mut f: impl FnMut(u64, std::ops::Range<usize>)) {
-        let pages = crate::vfs::lock(&self.pages);
+        let pages = self.pages.lock();
         if pages.is_empty() {
             return;
         }
@@ -106,7 +106,7 @@ impl SharedObject {
     /// The page at index `idx` (zero-filled when it is new), with one more
     /// reference for the caller; the object keeps its own.
     pub fn page_for(&self, mf: &MemoryFile, idx: u64) -> Result<u64, Errno> {
-        let mut pages = crate::vfs::lock(&self.pages);
+        let mut pages = self.pages.lock();
         if let Some(&off) = pages.get(&idx) {
             mf.incref(off);
             return Ok(off);
@@ -119,20 +119,20 @@ impl SharedObject {
 
     /// How many pages the object holds.
     pub fn resident_pages(&self) -> u64 {
-        crate::vfs::lock(&self.pages).len() as u64
+        self.pages.lock().len() as u64
     }
 
     /// Drop the object's reference to each of its pages (the object is
     /// going away; mappings keep their own references).
     pub fn release_all(&self, mf: &MemoryFile) {
-        for (_, off) in crate::vfs::lock(&self.pages).drain() {
+        for (_, off) in self.pages.lock().drain() {
             mf.release(FileRange { off, len: PAGE });
         }
     }
 
     /// Write resident pages back to `file` (msync, munmap), up to `size`.
     pub fn write_back(&self, mf: &MemoryFile, file: &FileRef, size: u64) {
-        let pages: Vec<(u64, u64)> = crate::vfs::lock(&self.pages).iter().map(|(&i, &o)| (i, o)).collect();
+        let pages: Vec<(u64, u64)> = self.pages.lock().iter().map(|(&i, &o)| (i, o)).collect();
         let mut buf = vec![0u8; PAGE as usize];
         for (idx, poff) in pages {
             let foff = idx * PAGE;
@@ -638,7 +638,7 @@ impl MemoryManager {
         }
         if let VmaBacking::File { shared: Some(obj), .. } = &v.backing {
             let idx = v.file_offset_at(page) / PAGE;
-            let known = crate::vfs::lock(&obj.pages).get(&idx).copied();
+            let known = obj.pages.lock().get(&idx).copied();
             if let Some(off) = known {
                 self.mf.incref(off);
                 let p = Page { off, mapped: false, cow: false };
@@ -688,7 +688,7 @@ impl MemoryManager {
             // The object keeps its own reference to the page.
             let idx = v.file_offset_at(page) / PAGE;
             self.mf.incref(r.off);
-            crate::vfs::lock(&obj.pages).insert(idx, r.off);
+            obj.pages.lock().insert(idx, r.off);
         }
         let p = Page { off: r.off, mapped: false, cow: false };
         self.pages.insert(page, p);
@@ -701,7 +701,7 @@ impl MemoryManager {
         for v in self.vmas.range(..end).map(|(_, v)| v).filter(|v| v.end > start) {
             if let VmaBacking::File { file, shared: Some(obj), .. } = &v.backing {
                 if v.prot & PROT_WRITE != 0 {
-                    let inode = crate::vfs::lock(&obj.inode).clone();
+                    let inode = obj.inode.lock().clone();
                     if let Some(size) = inode.and_then(|i| i.attr().ok()).map(|a| a.size) {
                         obj.write_back(&self.mf, file, size);
                     }

@@ -26,7 +26,7 @@ use abi::{flags, names, Errno};
 use zerocopy::{AsBytes, FromBytes};
 
 use crate::kernel::Task;
-use crate::vfs::{lock, KResult};
+use crate::vfs::KResult;
 
 /// How `--strace` prints argument `i` of a call; an empty string leaves the
 /// argument out, as strace does for arguments a call ignores.
@@ -385,7 +385,7 @@ impl UserCStr {
     }
     /// The string, `ENAMETOOLONG` from `max` bytes on.
     pub fn read_max(self, t: &Task, max: usize) -> KResult<Vec<u8>> {
-        lock(&t.mm).read_cstring(self.0, max)
+        t.mm.lock().read_cstring(self.0, max)
     }
 }
 
@@ -395,7 +395,7 @@ impl SysArg for UserCStr {
     }
     fn strace(c: &Call<'_>, i: usize) -> String {
         let v = c.arg(i);
-        match lock(&c.t.mm).read_cstring(v, PATH_MAX) {
+        match c.t.mm.lock().read_cstring(v, PATH_MAX) {
             Ok(s) => quote(&s, SHOWN_PATH, false),
             Err(_) => null_or_hex(v),
         }

@@ -13,7 +13,7 @@ use zerocopy::AsBytes;
 
 use super::args::{UserAddr, UserPtr, UserType};
 use crate::kernel::Task;
-use crate::vfs::{lock, Creds, KResult};
+use crate::vfs::{Creds, KResult};
 
 const KEEP: u32 = u32::MAX;
 
@@ -24,7 +24,7 @@ fn privileged(c: &Creds) -> bool {
 /// Apply a change of the real/effective/saved uids, checking that an
 /// unprivileged caller only picks among its current ids.
 fn set_uids(t: &Task, r: u32, e: u32, s: u32, saved_follows_effective: bool) -> KResult<u64> {
-    let mut c = lock(&t.proc_.creds);
+    let mut c = t.proc_.creds.lock();
     let ids = [c.uid, c.euid, c.suid];
     if !privileged(&c) {
         for v in [r, e, s] {
@@ -50,7 +50,7 @@ fn set_uids(t: &Task, r: u32, e: u32, s: u32, saved_follows_effective: bool) -> 
 }
 
 fn set_gids(t: &Task, r: u32, e: u32, s: u32, saved_follows_effective: bool) -> KResult<u64> {
-    let mut c = lock(&t.proc_.creds);
+    let mut c = t.proc_.creds.lock();
     let ids = [c.gid, c.egid, c.sgid];
     if !privileged(&c) {
         for v in [r, e, s] {
@@ -86,7 +86,7 @@ pub fn setuid(t: &mut Task, uid: Id) -> KResult<u64> {
     if u == KEEP {
         return Err(Errno::EINVAL);
     }
-    let privileged = privileged(&lock(&t.proc_.creds));
+    let privileged = privileged(&t.proc_.creds.lock());
     if privileged {
         set_uids(t, u, u, u, false)
     } else {
@@ -101,7 +101,7 @@ pub fn setgid(t: &mut Task, gid: Id) -> KResult<u64> {
     if g == KEEP {
         return Err(Errno::EINVAL);
     }
-    let privileged = privileged(&lock(&t.proc_.creds));
+    let privileged = privileged(&t.proc_.creds.lock());
     if privileged {
         set_gids(t, g, g, g, false)
     } else {
@@ -136,7 +136,7 @@ pub fn setresgid(t: &mut Task, rgid: Id, egid: Id, sgid: Id) -> KResult<u64> {
 /// Set the file system user id; the result is the old one.
 #[syscall]
 pub fn setfsuid(t: &mut Task, fsuid: Id) -> KResult<u64> {
-    let mut c = lock(&t.proc_.creds);
+    let mut c = t.proc_.creds.lock();
     let old = c.fsuid;
     let u = fsuid.0;
     if privileged(&c) || [c.uid, c.euid, c.suid, c.fsuid].contains(&u) {
@@ -148,7 +148,7 @@ pub fn setfsuid(t: &mut Task, fsuid: Id) -> KResult<u64> {
 /// Set the file system group id; the result is the old one.
 #[syscall]
 pub fn setfsgid(t: &mut Task, fsgid: Id) -> KResult<u64> {
-    let mut c = lock(&t.proc_.creds);
+    let mut c = t.proc_.creds.lock();
     let old = c.fsgid;
     let g = fsgid.0;
     if privileged(&c) || [c.gid, c.egid, c.sgid, c.fsgid].contains(&g) {
@@ -164,12 +164,12 @@ pub fn setgroups(t: &mut Task, size: i32, list: UserAddr) -> KResult<u64> {
     if !(0..=65536).contains(&n) {
         return Err(Errno::EINVAL);
     }
-    if !privileged(&lock(&t.proc_.creds)) {
+    if !privileged(&t.proc_.creds.lock()) {
         return Err(Errno::EPERM);
     }
     let mut g = vec![0u32; n as usize];
     t.read_bytes(list.0, g.as_bytes_mut())?;
-    lock(&t.proc_.creds).groups = g.into();
+    t.proc_.creds.lock().groups = g.into();
     Ok(0)
 }
 
@@ -204,7 +204,7 @@ pub fn capget(t: &mut Task, hdrp: UserPtr<CapHeader>, datap: UserAddr) -> KResul
     if datap.0 == 0 {
         return Ok(0);
     }
-    let caps = if lock(&t.proc_.creds).euid == 0 { ALL_CAPS } else { 0 };
+    let caps = if t.proc_.creds.lock().euid == 0 { ALL_CAPS } else { 0 };
     let d = [
         CapData { effective: caps as u32, permitted: caps as u32, inheritable: 0 },
         CapData { effective: (caps >> 32) as u32, permitted: (caps >> 32) as u32, inheritable: 0 },
@@ -230,7 +230,7 @@ pub fn capset(t: &mut Task, hdrp: UserPtr<CapHeader>, datap: UserAddr) -> KResul
     let mut d = [CapData::default(); 2];
     t.read_bytes(datap.0, d.as_bytes_mut())?;
     let want = u64::from(d[0].permitted) | (u64::from(d[1].permitted) << 32);
-    let have = if lock(&t.proc_.creds).euid == 0 { ALL_CAPS } else { 0 };
+    let have = if t.proc_.creds.lock().euid == 0 { ALL_CAPS } else { 0 };
     if want & !have != 0 {
         return Err(Errno::EPERM);
     }

@@ -9,7 +9,7 @@ use sentry_macros::syscall;
 use super::args::{Call, FcntlCmd, Fd, OpenFlags, SysArg, UserPtr};
 use super::{fd_limit, fd_result, file_of};
 use crate::kernel::Task;
-use crate::vfs::{lock, KResult};
+use crate::vfs::KResult;
 
 /// The `fcntl` commands that take no argument (strace leaves it out).
 const FCNTL_NO_ARG: [u32; 7] =
@@ -52,12 +52,12 @@ pub fn fcntl(t: &mut Task, fd: Fd, cmd: FcntlCmd, arg: FcntlArg) -> KResult<u64>
             if min < 0 || min >= limit {
                 return Err(Errno::EINVAL);
             }
-            let mut fds = lock(&t.fds);
+            let mut fds = t.fds.lock();
             let f = fds.get(fd)?;
             fds.insert_from(min, f, cmd == F_DUPFD_CLOEXEC, limit).map(fd_result)
         }
-        F_GETFD => Ok(u64::from(lock(&t.fds).cloexec(fd)?)),
-        F_SETFD => lock(&t.fds).set_cloexec(fd, arg.0 & u64::from(FD_CLOEXEC) != 0).map(|_| 0),
+        F_GETFD => Ok(u64::from(t.fds.lock().cloexec(fd)?)),
+        F_SETFD => t.fds.lock().set_cloexec(fd, arg.0 & u64::from(FD_CLOEXEC) != 0).map(|_| 0),
         F_GETFL => Ok(u64::from(file_of(t, fd)?.flags())),
         F_SETFL => {
             let f = file_of(t, fd)?;

@@ -8,12 +8,12 @@ use sentry_macros::syscall;
 use super::args::{Fd, PipeFlags};
 use super::{fd_result, file_of};
 use crate::kernel::Task;
-use crate::vfs::{lock, KResult};
+use crate::vfs::KResult;
 
 /// A copy of `oldfd` at the lowest free descriptor, without `FD_CLOEXEC`.
 #[syscall]
 pub fn dup(t: &mut Task, oldfd: Fd) -> KResult<u64> {
-    let mut fds = lock(&t.fds);
+    let mut fds = t.fds.lock();
     let f = fds.get(oldfd.0)?;
     fds.insert(f, false).map(fd_result)
 }
@@ -22,7 +22,7 @@ fn dup_to(t: &Task, old: i32, new: i32, cloexec: bool) -> KResult<u64> {
     if !(0..1 << 20).contains(&new) {
         return Err(Errno::EBADF);
     }
-    let mut fds = lock(&t.fds);
+    let mut fds = t.fds.lock();
     let f = fds.get(old)?;
     let prev = fds.insert_at(new, f, cloexec);
     drop(fds);

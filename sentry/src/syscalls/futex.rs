@@ -11,7 +11,7 @@ use sentry_macros::syscall;
 use super::args::{Call, FutexOp, SysArg, UserAddr, UserPtr};
 use crate::kernel::futex::FutexKey;
 use crate::kernel::Task;
-use crate::vfs::{lock, KResult};
+use crate::vfs::KResult;
 
 const BITSET_ANY: u32 = u32::MAX;
 
@@ -22,7 +22,7 @@ fn key(t: &Task, addr: u64, private: bool) -> KResult<FutexKey> {
     if !addr.is_multiple_of(4) {
         return Err(Errno::EINVAL);
     }
-    let mut mm = lock(&t.mm);
+    let mut mm = t.mm.lock();
     // As in Linux, a futex in private memory has the same key whether the
     // call says private or shared; only MAP_SHARED memory is keyed by page.
     if private || !mm.find_vma(addr).is_some_and(|v| v.shared) {

@@ -10,7 +10,7 @@ use super::args::{Fd, InotifyFlags, InotifyMask, UserCStr};
 use super::{file_of, resolve_at};
 use crate::fs::inotify::Inotify;
 use crate::kernel::Task;
-use crate::vfs::{lock, may_access, FileDescription, KResult};
+use crate::vfs::{may_access, FileDescription, KResult};
 
 fn do_inotify_init1(t: &Task, flags: u32) -> KResult<u64> {
     if flags & !(O_NONBLOCK | O_CLOEXEC) != 0 {
@@ -23,7 +23,7 @@ fn do_inotify_init1(t: &Task, flags: u32) -> KResult<u64> {
         b"anon_inode:inotify".to_vec(),
     );
     let limit = t.rlimit(RLIMIT_NOFILE).rlim_cur.min(1 << 20) as i32;
-    lock(&t.fds).insert_from(0, desc, flags & O_CLOEXEC != 0, limit).map(|n| n as u64)
+    t.fds.lock().insert_from(0, desc, flags & O_CLOEXEC != 0, limit).map(|n| n as u64)
 }
 
 /// A new inotify instance.

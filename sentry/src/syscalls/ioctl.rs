@@ -12,7 +12,7 @@ use sentry_macros::syscall;
 use super::args::{Call, Fd, IoctlReq, SysArg, UserBytes, UserPtr};
 use super::file_of;
 use crate::kernel::Task;
-use crate::vfs::{lock, KResult, UserMem};
+use crate::vfs::{KResult, UserMem};
 
 /// `UserMem` over a task, for `ioctl` handlers.
 pub struct TaskMem<'a>(pub &'a Task);
@@ -83,8 +83,8 @@ pub fn ioctl(t: &mut Task, fd: Fd, request: IoctlReq, arg: IoctlArg) -> KResult<
     }
     let int_ptr = UserPtr::<i32>::new(arg.0);
     match req {
-        FIOCLEX => lock(&t.fds).set_cloexec(fd, true).map(|_| 0),
-        FIONCLEX => lock(&t.fds).set_cloexec(fd, false).map(|_| 0),
+        FIOCLEX => t.fds.lock().set_cloexec(fd, true).map(|_| 0),
+        FIONCLEX => t.fds.lock().set_cloexec(fd, false).map(|_| 0),
         FIONBIO => {
             let on = int_ptr.read(t)?;
             let fl = f.flags();

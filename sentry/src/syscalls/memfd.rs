@@ -13,7 +13,7 @@ use super::file_of;
 use crate::fs::{next_dev, Tmpfs, TmpfsInode};
 use crate::kernel::Task;
 use crate::vfs::Caller;
-use crate::vfs::{lock, CreateAttr, FileDescription, InodeRef, KResult};
+use crate::vfs::{CreateAttr, FileDescription, InodeRef, KResult};
 
 pub(super) const F_GET_SEALS: u32 = 1034;
 
@@ -56,7 +56,7 @@ pub fn memfd_create(t: &mut Task, name: UserCStr, flags: MemfdFlags) -> KResult<
     shown.extend_from_slice(&name);
     shown.extend_from_slice(b" (deleted)");
     let fd = FileDescription::new_anon(file, Some(inode), O_RDWR | O_LARGEFILE, shown);
-    lock(&t.fds).insert_from(0, fd, flags & MFD_CLOEXEC != 0, super::fd_limit(t)).map(super::fd_result)
+    t.fds.lock().insert_from(0, fd, flags & MFD_CLOEXEC != 0, super::fd_limit(t)).map(super::fd_result)
 }
 
 /// Whether `cmd` is `F_ADD_SEALS` or `F_GET_SEALS`.

@@ -9,7 +9,7 @@ use super::args::{Addr, Call, Madvice, MapFlags, MremapFlags, Prot, UserAddr};
 use super::file_of;
 use crate::kernel::Task;
 use crate::mm::VmaBacking;
-use crate::vfs::{lock, KResult};
+use crate::vfs::KResult;
 
 fn map_offset_str(c: &Call<'_>, i: usize) -> String {
     match c.raw[i] {
@@ -25,7 +25,7 @@ super::args::call_arg!(/// The file offset of `mmap`, printed in hex as strace d
 /// (the old one when the request cannot be met), never an error.
 #[syscall]
 pub fn brk(t: &mut Task, addr: UserAddr) -> KResult<Addr> {
-    Ok(Addr(lock(&t.mm).set_brk(addr.0)))
+    Ok(Addr(t.mm.lock().set_brk(addr.0)))
 }
 
 /// Map `length` bytes of a file, or of zeroes, into the address space.
@@ -79,24 +79,24 @@ pub fn mmap(
         let zero_from = u64::MAX;
         let shared = (typ != MAP_PRIVATE).then(|| {
             let obj = t.k.shared_object_for_mmap((at.dev, at.ino));
-            *lock(&obj.inode) = Some(inode.clone());
+            *obj.inode.lock() = Some(inode.clone());
             obj
         });
         (VmaBacking::File { file: f.file.clone(), offset: off, zero_from, shared }, name, (at.dev, at.ino))
     };
-    lock(&t.mm).mmap(addr, len, prot, flags, backing, name, dev_ino).map(Addr)
+    t.mm.lock().mmap(addr, len, prot, flags, backing, name, dev_ino).map(Addr)
 }
 
 /// Remove the mappings in a range.
 #[syscall]
 pub fn munmap(t: &mut Task, addr: UserAddr, length: u64) -> KResult<u64> {
-    lock(&t.mm).munmap(addr.0, length).map(|_| 0)
+    t.mm.lock().munmap(addr.0, length).map(|_| 0)
 }
 
 /// Change the protection of the mappings in a range.
 #[syscall]
 pub fn mprotect(t: &mut Task, addr: UserAddr, len: u64, prot: Prot) -> KResult<u64> {
-    lock(&t.mm).mprotect(addr.0, len, prot.0).map(|_| 0)
+    t.mm.lock().mprotect(addr.0, len, prot.0).map(|_| 0)
 }
 
 /// Grow, shrink or move a mapping.
@@ -109,7 +109,7 @@ pub fn mremap(
     flags: MremapFlags,
     new_address: UserAddr,
 ) -> KResult<Addr> {
-    lock(&t.mm).mremap(old_address.0, old_size, new_size, flags.0, new_address.0).map(Addr)
+    t.mm.lock().mremap(old_address.0, old_size, new_size, flags.0, new_address.0).map(Addr)
 }
 
 /// Advice on the use of a range; the advice that drops pages is carried
@@ -121,7 +121,7 @@ pub fn madvise(t: &mut Task, addr: UserAddr, length: u64, advice: Madvice) -> KR
         return Err(Errno::EINVAL);
     }
     match advice {
-        MADV_DONTNEED | MADV_FREE | MADV_REMOVE => lock(&t.mm).dontneed(addr, len).map(|_| 0),
+        MADV_DONTNEED | MADV_FREE | MADV_REMOVE => t.mm.lock().dontneed(addr, len).map(|_| 0),
         MADV_NORMAL | MADV_RANDOM | MADV_SEQUENTIAL | MADV_WILLNEED | MADV_DONTFORK | MADV_DOFORK | MADV_HUGEPAGE
         | MADV_NOHUGEPAGE | MADV_DONTDUMP | MADV_DODUMP => Ok(0),
         _ => Err(Errno::EINVAL),
@@ -137,7 +137,7 @@ pub fn msync(t: &mut Task, addr: UserAddr, length: u64, flags: SyncFlags) -> KRe
         return Err(Errno::EINVAL);
     }
     let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
-    let mm = lock(&t.mm);
+    let mm = t.mm.lock();
     let mut cur = addr;
     while cur < end {
         let v = mm.find_vma(cur).ok_or(Errno::ENOMEM)?;

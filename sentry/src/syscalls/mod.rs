@@ -57,7 +57,7 @@ pub use table::dispatch;
 
 /// The open file for `fd`.
 pub fn file_of(t: &Task, fd: i32) -> KResult<Arc<FileDescription>> {
-    crate::vfs::lock(&t.fds).get(fd)
+    t.fds.lock().get(fd)
 }
 
 /// The starting point for a relative path: the cwd for `AT_FDCWD`, else the
@@ -99,7 +99,7 @@ pub(super) fn fd_limit(t: &Task) -> i32 {
 /// Install `desc` at the lowest free descriptor.
 pub(super) fn install(t: &Task, desc: Arc<FileDescription>, cloexec: bool) -> KResult<i32> {
     let limit = fd_limit(t);
-    crate::vfs::lock(&t.fds).insert_from(0, desc, cloexec, limit)
+    t.fds.lock().insert_from(0, desc, cloexec, limit)
 }
 
 /// An anonymous-inode file (`anon_inode:[name]`) with no inode of its own.

@@ -18,7 +18,7 @@ use super::resolve_at;
 use crate::fs::proc::ProcFs;
 use crate::fs::{next_dev, Tmpfs};
 use crate::kernel::Task;
-use crate::vfs::{is_mount_root, lock, may_access, KResult, Location};
+use crate::vfs::{is_mount_root, may_access, KResult, Location};
 
 /// The propagation changes, which one mount namespace has nothing to do
 /// with.
@@ -173,7 +173,7 @@ pub fn chroot(t: &mut Task, path: UserCStr) -> KResult<u64> {
     }
     may_access(&attr, &t.creds(), X_OK)?;
     require_admin(t)?;
-    lock(&t.fsc).root = loc;
+    t.fsc.lock().root = loc;
     Ok(0)
 }
 
@@ -196,7 +196,7 @@ pub fn pivot_root(t: &mut Task, new_root: UserCStr, put_old: UserCStr) -> KResul
     // moves to the new one.
     for p in t.k.all_processes() {
         let fsc = p.fs();
-        let mut fs = lock(&fsc);
+        let mut fs = fsc.lock();
         if same(&fs.root, &old_root) {
             fs.root = new_root.clone();
         }
@@ -204,7 +204,7 @@ pub fn pivot_root(t: &mut Task, new_root: UserCStr, put_old: UserCStr) -> KResul
             fs.cwd = new_root.clone();
         }
     }
-    let mut fs = lock(&t.fsc);
+    let mut fs = t.fsc.lock();
     if same(&fs.root, &old_root) {
         fs.root = new_root.clone();
     }

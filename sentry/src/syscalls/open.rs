@@ -2,7 +2,8 @@
 //! access, chdir, chmod, chown, truncate, ftruncate and fallocate, as
 //! Linux's fs/open.c.
 
-use std::sync::{Arc, Mutex};
+use parking_lot::Mutex;
+use std::sync::Arc;
 
 use abi::consts::*;
 use abi::types::OpenHow;
@@ -20,7 +21,7 @@ use super::{dir_of, fd_limit, file_of, resolve_at};
 use crate::kernel::Task;
 use crate::vfs::Caller;
 use crate::vfs::{
-    lock, may_access, CreateAttr, Dentry, FileDescription, FileOps, KResult, Location, NodeKind, ResolveOpts, SetAttr,
+    may_access, CreateAttr, Dentry, FileDescription, FileOps, KResult, Location, NodeKind, ResolveOpts, SetAttr,
 };
 
 /// The flags `openat2` accepts (Linux's `VALID_OPEN_FLAGS`).
@@ -138,7 +139,7 @@ pub fn open_tmpfile(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32, ho
     let loc = Location { mount: dir.mount.clone(), dentry: Dentry::detached(&dir.dentry, name, inode.clone()) };
     let keep = flags & !(O_TMPFILE | O_EXCL);
     let fd = FileDescription::new(file, Some(loc), Some(inode), keep);
-    lock(&t.fds).insert_from(0, fd, flags & O_CLOEXEC != 0, super::fd_limit(t))
+    t.fds.lock().insert_from(0, fd, flags & O_CLOEXEC != 0, super::fd_limit(t))
 }
 
 /// Close (or, with `CLOSE_RANGE_CLOEXEC`, mark close-on-exec) every open
@@ -151,14 +152,14 @@ pub fn close_range(t: &mut Task, first: u32, last: u32, flags: CloseRangeFlags) 
         return Err(Errno::EINVAL);
     }
     if flags & CLOSE_RANGE_UNSHARE != 0 {
-        let copy = lock(&t.fds).clone();
+        let copy = t.fds.lock().clone();
         t.fds = Arc::new(Mutex::new(copy));
-        *lock(&t.proc_.fds) = t.fds.clone();
+        *t.proc_.fds.lock() = t.fds.clone();
     }
     let in_range = |fd: i32| u32::try_from(fd).is_ok_and(|f| (first..=last).contains(&f));
     let mut closed = Vec::new();
     {
-        let mut fds = lock(&t.fds);
+        let mut fds = t.fds.lock();
         for fd in fds.fds().into_iter().filter(|&fd| in_range(fd)) {
             if flags & CLOSE_RANGE_CLOEXEC != 0 {
                 fds.set_cloexec(fd, true)?;
@@ -281,7 +282,7 @@ fn set_cwd(t: &Task, loc: Location) -> KResult<u64> {
         return Err(Errno::ENOTDIR);
     }
     may_access(&at, &t.creds(), X_OK)?;
-    lock(&t.fsc).cwd = loc;
+    t.fsc.lock().cwd = loc;
     Ok(0)
 }
 
@@ -536,7 +537,7 @@ pub fn do_open_with(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32, ho
     crate::fs::inotify::notify_open(&loc, flags, created);
     let inode = loc.inode().clone();
     let fd = FileDescription::new(file, Some(loc), Some(inode), flags);
-    lock(&t.fds).insert_from(0, fd, flags & O_CLOEXEC != 0, fd_limit(t))
+    t.fds.lock().insert_from(0, fd, flags & O_CLOEXEC != 0, fd_limit(t))
 }
 
 /// Open `pathname` relative to the working directory.
@@ -563,7 +564,7 @@ pub fn creat(t: &mut Task, pathname: UserCStr, mode: Mode) -> KResult<u64> {
 /// Close `fd`; the process's POSIX locks on the file go with it.
 #[syscall]
 pub fn close(t: &mut Task, fd: Fd) -> KResult<u64> {
-    let f = lock(&t.fds).remove(fd.0)?;
+    let f = t.fds.lock().remove(fd.0)?;
     super::lock::on_close(t.pid(), &f);
     drop(f);
     Ok(0)

@@ -16,7 +16,7 @@ use super::file_of;
 use crate::kernel::waiter::WaitQueue;
 use crate::kernel::{signal, Process, Task};
 use crate::vfs::Caller;
-use crate::vfs::{lock, FileDescription, FileOps, KResult};
+use crate::vfs::{FileDescription, FileOps, KResult};
 
 /// The open file of a pidfd.
 pub struct PidFd {
@@ -59,7 +59,7 @@ pub fn install(t: &Task, p: &Arc<Process>, flags: u32) -> KResult<i32> {
         b"anon_inode:[pidfd]".to_vec(),
     );
     let limit = t.rlimit(RLIMIT_NOFILE).rlim_cur.min(1 << 20) as i32;
-    lock(&t.fds).insert_from(0, desc, true, limit)
+    t.fds.lock().insert_from(0, desc, true, limit)
 }
 
 super::args::named_arg!(/// `pidfd_open` flags (`PIDFD_NONBLOCK`).

@@ -10,7 +10,7 @@ use super::args::{PipeFlags, UserPtr, UserType};
 use super::fd_limit;
 use crate::fs::pipe::{Pipe, PipeInode};
 use crate::kernel::Task;
-use crate::vfs::{lock, FileDescription, KResult};
+use crate::vfs::{FileDescription, KResult};
 
 impl UserType for FdPair {
     fn strace(&self) -> Option<String> {
@@ -32,7 +32,7 @@ fn do_pipe2(t: &Task, pipefd: UserPtr<FdPair>, flags: u32) -> KResult<u64> {
     let wd = FileDescription::new_anon(w, Some(inode), O_WRONLY | status, name);
     let cloexec = flags & O_CLOEXEC != 0;
     let limit = fd_limit(t);
-    let mut fds = lock(&t.fds);
+    let mut fds = t.fds.lock();
     let rfd = fds.insert_from(0, rd, cloexec, limit)?;
     let wfd = match fds.insert_from(0, wd, cloexec, limit) {
         Ok(fd) => fd,
@@ -43,7 +43,7 @@ fn do_pipe2(t: &Task, pipefd: UserPtr<FdPair>, flags: u32) -> KResult<u64> {
     };
     drop(fds);
     if let Err(e) = pipefd.write(t, &FdPair([rfd, wfd])) {
-        let mut fds = lock(&t.fds);
+        let mut fds = t.fds.lock();
         let removed = (fds.remove(rfd), fds.remove(wfd));
         drop(fds);
         drop(removed);

@@ -16,7 +16,7 @@ use super::signal::SigSet;
 use super::time::duration_of;
 use crate::kernel::Task;
 use crate::vfs::Caller;
-use crate::vfs::{lock, FileDescription, KResult};
+use crate::vfs::{FileDescription, KResult};
 
 /// The `pollfd` array of `poll`/`ppoll`, whose length is argument `CNT`,
 /// printed as strace does: `[{fd=3, events=POLLIN}]`.
@@ -125,7 +125,7 @@ fn do_poll<const CNT: usize>(t: &Task, fds: PollFds<CNT>, nfds: u64, deadline: O
     }
     let mut pfds = vec![Pollfd::default(); nfds as usize];
     t.read_bytes(addr, pfds.as_bytes_mut())?;
-    let fds = lock(&t.fds).clone();
+    let fds = t.fds.lock().clone();
     let files: Vec<Option<Arc<FileDescription>>> =
         pfds.iter().map(|p| if p.fd < 0 { None } else { fds.get(p.fd).ok() }).collect();
     drop(fds);
@@ -204,7 +204,7 @@ fn do_select(t: &Task, nfds: i32, sets: [FdSet; 3], deadline: Option<Instant>) -
             t.read_bytes(sets[k], bits[k].as_bytes_mut())?;
         }
     }
-    let fdt = lock(&t.fds).clone();
+    let fdt = t.fds.lock().clone();
     let mut files = Vec::new();
     let mut events = Vec::new();
     let mut which = Vec::new();

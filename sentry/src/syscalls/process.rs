@@ -18,7 +18,7 @@ use super::args::{
 use crate::kernel::process::*;
 use crate::kernel::signal;
 use crate::kernel::{Process, Task, TaskExit};
-use crate::vfs::{lock, KResult};
+use crate::vfs::KResult;
 
 /// The caller's process id (its thread group's).
 #[syscall]
@@ -222,7 +222,7 @@ fn argv_str(c: &Call<'_>, i: usize) -> String {
             shown.push("...".to_string());
             break;
         }
-        match lock(&c.t.mm).read_cstring(p, 4096) {
+        match c.t.mm.lock().read_cstring(p, 4096) {
             Ok(s) => shown.push(quote(&s, 32, false)),
             Err(_) => shown.push(format!("{p:#x}")),
         }
@@ -565,7 +565,7 @@ fn do_prlimit(t: &mut Task, resource: u32, new: UserPtr<Rlimit>, old: UserPtr<Rl
     }
     old.write_opt(t, &cur)?;
     if let Some(n) = newv {
-        lock(&t.proc_.rlimits)[r] = n;
+        t.proc_.rlimits.lock()[r] = n;
     }
     Ok(0)
 }
@@ -674,7 +674,7 @@ pub fn prctl(t: &mut Task, option: PrctlOption, arg2: Hex, arg3: Hex, arg4: Hex,
     let (arg2, arg3, arg4, arg5) = (arg2.0, arg3.0, arg4.0, arg5.0);
     match u64::from(option.0 as u32) {
         PR_SET_NAME => {
-            let mut name = lock(&t.mm).read_cstring(arg2, 4096).or_else(|e| {
+            let mut name = t.mm.lock().read_cstring(arg2, 4096).or_else(|e| {
                 if e == Errno::ENAMETOOLONG {
                     t.read_vec(arg2, 15)
                 } else {
@@ -682,9 +682,9 @@ pub fn prctl(t: &mut Task, option: PrctlOption, arg2: Hex, arg3: Hex, arg4: Hex,
                 }
             })?;
             name.truncate(15);
-            *lock(&t.shared.comm) = name.clone();
+            *t.shared.comm.lock() = name.clone();
             if t.tid == t.pid() {
-                *lock(&t.proc_.comm) = name;
+                *t.proc_.comm.lock() = name;
             }
             Ok(0)
         }
@@ -876,7 +876,7 @@ fn prio_targets(t: &Task, which: i32, who: i32) -> KResult<Vec<Arc<Process>>> {
         }
         2 => {
             let u = if who == 0 { t.creds().uid } else { who as u32 };
-            t.k.all_processes().into_iter().filter(|p| lock(&p.creds).uid == u).collect()
+            t.k.all_processes().into_iter().filter(|p| p.creds.lock().uid == u).collect()
         }
         _ => return Err(Errno::EINVAL),
     };

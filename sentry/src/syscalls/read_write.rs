@@ -300,7 +300,7 @@ pub fn lseek(t: &mut Task, fd: Fd, offset: i64, whence: Whence) -> KResult<u64> 
     };
     let new = u64::try_from(new).map_err(|_| Errno::EINVAL)?;
     if is_dir(&f) && new == 0 {
-        *crate::vfs::lock(&f.dir_entries) = None;
+        *f.dir_entries.lock() = None;
     }
     *g = new;
     Ok(new)

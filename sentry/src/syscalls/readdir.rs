@@ -10,7 +10,7 @@ use sentry_macros::syscall;
 use super::args::{Call, Fd, SysArg, UserBytes};
 use super::file_of;
 use crate::kernel::Task;
-use crate::vfs::{lock, FileDescription, KResult};
+use crate::vfs::{FileDescription, KResult};
 
 /// The buffer `getdents64` fills, printed as strace does: its address and
 /// how many records the call stored.
@@ -68,7 +68,7 @@ pub fn getdents64(t: &mut Task, fd: Fd, dirp: Dirents, count: u32) -> KResult<u6
         return Err(Errno::EBADF);
     }
     let count = usize::try_from(count).map_err(|_| Errno::EINVAL)?;
-    let mut entries = lock(&f.dir_entries);
+    let mut entries = f.dir_entries.lock();
     if entries.is_none() {
         let mut v = vec![
             crate::vfs::DirEntry { ino: attr.ino, kind: DT_DIR, name: b".".to_vec() },

@@ -16,7 +16,7 @@ use super::args::{SigHow, SigReturn, Signal, UserPtr, UserType};
 use super::time::duration_of;
 use crate::kernel::signal::{self, UNBLOCKABLE};
 use crate::kernel::{Process, Task};
-use crate::vfs::{lock, KResult};
+use crate::vfs::KResult;
 
 /// A `sigset_t` as the kernel passes it: one bit per signal, bit `n - 1`
 /// for signal `n`.
@@ -128,7 +128,7 @@ pub fn rt_sigaction(
     }
     let slot = (sig - 1) as usize;
     let old = {
-        let mut acts = lock(&t.proc_.actions);
+        let mut acts = t.proc_.actions.lock();
         let old = acts[slot];
         if let Some(mut n) = new {
             n.mask &= !UNBLOCKABLE;
@@ -138,9 +138,9 @@ pub fn rt_sigaction(
     };
     if let Some(n) = new {
         if signal::ignored(sig, &n) {
-            lock(&t.proc_.pending).discard(sig);
-            for th in lock(&t.proc_.threads).iter() {
-                lock(&th.pending).discard(sig);
+            t.proc_.pending.lock().discard(sig);
+            for th in t.proc_.threads.lock().iter() {
+                th.pending.lock().discard(sig);
             }
         }
     }
@@ -221,7 +221,7 @@ pub fn rt_sigpending(t: &mut Task, set: UserPtr<SigSet>, sigsetsize: usize) -> K
     if sigsetsize > SIGSET_SIZE {
         return Err(Errno::EINVAL);
     }
-    let pending = (lock(&t.shared.pending).set | lock(&t.proc_.pending).set) & t.sigmask();
+    let pending = (t.shared.pending.lock().set | t.proc_.pending.lock().set) & t.sigmask();
     set.write(t, &SigSet(pending))?;
     Ok(0)
 }
@@ -273,7 +273,7 @@ pub fn rt_sigtimedwait(
     };
     let take = |t: &Task| -> Option<Siginfo> {
         let block = !set;
-        lock(&t.shared.pending).take(block).or_else(|| lock(&t.proc_.pending).take(block))
+        t.shared.pending.lock().take(block).or_else(|| t.proc_.pending.lock().take(block))
     };
     // The set stays blocked (so init and ignored-signal rules see it as
     // blocked); arrivals wake every thread's waiter.

@@ -19,7 +19,7 @@ use crate::kernel::signal::UNBLOCKABLE;
 use crate::kernel::waiter::WaitQueue;
 use crate::kernel::Task;
 use crate::vfs::Caller;
-use crate::vfs::{lock, FileOps, KResult};
+use crate::vfs::{FileOps, KResult};
 
 /// A signalfd: reads take signals in `mask` pending for the reading thread
 /// or its process.
@@ -33,7 +33,7 @@ fn take(cx: Caller<'_>, mask: u64) -> Option<Siginfo> {
     let th = cx.thread()?;
     let p = th.process.upgrade()?;
     let block = !mask;
-    let i = lock(&th.pending).take(block).or_else(|| lock(&p.pending).take(block));
+    let i = th.pending.lock().take(block).or_else(|| p.pending.lock().take(block));
     i
 }
 
@@ -80,8 +80,8 @@ impl FileOps for SignalFd {
         let pending = cx
             .thread()
             .map(|th| {
-                let p = th.process.upgrade().map_or(0, |p| lock(&p.pending).set);
-                lock(&th.pending).set | p
+                let p = th.process.upgrade().map_or(0, |p| p.pending.lock().set);
+                th.pending.lock().set | p
             })
             .unwrap_or(0);
         if pending & mask != 0 {

@@ -28,7 +28,7 @@ use crate::kernel::Task;
 use crate::net::unix::{endpoint_of, lookup, NameKey, SockInode};
 use crate::net::{Endpoint, SockType, SocketFile, Ucred, UnixAddr};
 use crate::vfs::Caller;
-use crate::vfs::{lock, may_access, CreateAttr, FileDescription, KResult, NodeKind};
+use crate::vfs::{may_access, CreateAttr, FileDescription, KResult, NodeKind};
 
 /// Largest buffer the sentry gathers for one send or receive.
 const MAX_IO: usize = 64 << 20;
@@ -261,13 +261,13 @@ pub fn socketpair(
     let fy = match install_socket(t, y, flags) {
         Ok(fd) => fd,
         Err(e) => {
-            let removed = lock(&t.fds).remove(fx);
+            let removed = t.fds.lock().remove(fx);
             drop(removed);
             return Err(e);
         }
     };
     if let Err(e) = sv.write(t, &abi::types::FdPair([fx, fy])) {
-        let mut fds = lock(&t.fds);
+        let mut fds = t.fds.lock();
         let removed = (fds.remove(fx), fds.remove(fy));
         drop(fds);
         drop(removed);
@@ -339,7 +339,7 @@ fn do_accept(t: &Task, sockfd: Fd, addr: SockAddrOut<2>, addrlen: UserPtr<SockLe
     let peer = conn.peer_addr().unwrap_or_default();
     let fd = install_socket(t, conn, flags)?;
     if let Err(e) = write_addr(t, addr.0, addrlen, &peer.to_sockaddr()) {
-        let removed = lock(&t.fds).remove(fd);
+        let removed = t.fds.lock().remove(fd);
         drop(removed);
         return Err(e);
     }

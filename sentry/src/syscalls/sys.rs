@@ -8,7 +8,7 @@ use zerocopy::FromZeroes;
 
 use super::args::{quote, InBuf, Mode, UserPtr, UserType};
 use crate::kernel::Task;
-use crate::vfs::{lock, KResult};
+use crate::vfs::KResult;
 
 /// The kernel release the sandbox reports unless told another
 /// ([`crate::Config::release`]: `bulwark do` gives the host's).
@@ -41,11 +41,11 @@ impl UserType for Sysinfo {}
 pub fn uname(t: &mut Task, buf: UserPtr<Utsname>) -> KResult<u64> {
     let mut u = Utsname::new_zeroed();
     fill(&mut u.sysname, b"Linux");
-    fill(&mut u.nodename, &lock(&t.k.hostname));
-    fill(&mut u.release, &lock(&t.k.release));
+    fill(&mut u.nodename, &t.k.hostname.lock());
+    fill(&mut u.release, &t.k.release.lock());
     fill(&mut u.version, VERSION);
     fill(&mut u.machine, b"x86_64");
-    fill(&mut u.domainname, &lock(&t.k.domainname));
+    fill(&mut u.domainname, &t.k.domainname.lock());
     buf.write(t, &u)?;
     Ok(0)
 }
@@ -59,7 +59,7 @@ pub fn sethostname(t: &mut Task, name: InBuf<1>, len: usize) -> KResult<u64> {
     if t.creds().euid != 0 {
         return Err(Errno::EPERM);
     }
-    *lock(&t.k.hostname) = name.read(t, len)?;
+    *t.k.hostname.lock() = name.read(t, len)?;
     Ok(0)
 }
 
@@ -92,7 +92,7 @@ pub fn sysinfo(t: &mut Task, info: UserPtr<Sysinfo>) -> KResult<u64> {
 /// Set the file mode creation mask; the result is the old one.
 #[syscall]
 pub fn umask(t: &mut Task, mask: Mode) -> KResult<u64> {
-    let mut fs = lock(&t.fsc);
+    let mut fs = t.fsc.lock();
     let old = fs.umask;
     fs.umask = mask.0 & 0o777;
     Ok(u64::from(old))

@@ -15,7 +15,7 @@ use super::args::{octal, Addr, Hex, IpcCmd, UserAddr, UserPtr};
 use crate::kernel::sysv::*;
 use crate::kernel::Task;
 use crate::mm::VmaBacking;
-use crate::vfs::{lock, KResult};
+use crate::vfs::KResult;
 
 const READ: u32 = 0o444;
 const WRITE: u32 = 0o222;
@@ -80,13 +80,13 @@ super::args::named_arg!(/// `msgsnd`/`msgrcv` flags (`IPC_NOWAIT`, `MSG_NOERROR`
 pub fn shmget(t: &mut Task, key: IpcKey, size: u64, shmflg: IpcGetFlags) -> KResult<u64> {
     let (key, flag) = (key.0, shmflg.0);
     let creds = t.creds();
-    let mut reg = lock(&t.k.sysv.shm);
+    let mut reg = t.k.sysv.shm.lock();
     let id = match lookup(&reg, key, flag)? {
         Lookup::Found(seg) => {
             if size > seg.size {
                 return Err(Errno::EINVAL);
             }
-            lock(&seg.st).perm.check(&creds, flag)?;
+            seg.st.lock().perm.check(&creds, flag)?;
             seg.id
         }
         Lookup::Create => {
@@ -107,14 +107,14 @@ pub fn shmget(t: &mut Task, key: IpcKey, size: u64, shmflg: IpcGetFlags) -> KRes
 #[syscall]
 pub fn shmat(t: &mut Task, shmid: i32, shmaddr: UserAddr, shmflg: ShmatFlags) -> KResult<Addr> {
     let (id, mut addr, flag) = (id_arg(shmid)?, shmaddr.0, shmflg.0);
-    let seg = lock(&t.k.sysv.shm).get(id)?;
+    let seg = t.k.sysv.shm.lock().get(id)?;
     let rdonly = flag & SHM_RDONLY != 0;
     let mut want = if rdonly { READ } else { READ | WRITE };
     if flag & SHM_EXEC != 0 {
         want |= 0o111;
     }
     let attach = {
-        let st = lock(&seg.st);
+        let st = seg.st.lock();
         st.perm.check(&t.creds(), want)?;
         // Counted from here, so a concurrent IPC_RMID leaves it alive.
         drop(st);
@@ -139,17 +139,17 @@ pub fn shmat(t: &mut Task, shmid: i32, shmaddr: UserAddr, shmflg: ShmatFlags) ->
     if flag & SHM_EXEC != 0 {
         prot |= PROT_EXEC;
     }
-    let key = lock(&seg.st).perm.key;
+    let key = seg.st.lock().perm.key;
     let name = format!("/SYSV{key:08x} (deleted)").into_bytes();
     let backing = VmaBacking::Shm { attach, offset: 0, may_write: !rdonly };
-    let at = lock(&t.mm).mmap(addr, seg.size, prot, mflags, backing, name, (0, to_u64(seg.id))).map_err(|e| {
+    let at = t.mm.lock().mmap(addr, seg.size, prot, mflags, backing, name, (0, to_u64(seg.id))).map_err(|e| {
         if e == Errno::EEXIST {
             Errno::EINVAL
         } else {
             e
         }
     })?;
-    let mut st = lock(&seg.st);
+    let mut st = seg.st.lock();
     st.atime = now_secs();
     st.lpid = t.pid();
     Ok(Addr(at))
@@ -158,15 +158,15 @@ pub fn shmat(t: &mut Task, shmid: i32, shmaddr: UserAddr, shmflg: ShmatFlags) ->
 /// Detach the segment attached at `shmaddr`.
 #[syscall]
 pub fn shmdt(t: &mut Task, shmaddr: UserAddr) -> KResult<u64> {
-    let seg = lock(&t.mm).shm_detach(shmaddr.0)?;
-    let mut st = lock(&seg.st);
+    let seg = t.mm.lock().shm_detach(shmaddr.0)?;
+    let mut st = seg.st.lock();
     st.dtime = now_secs();
     st.lpid = t.pid();
     Ok(0)
 }
 
 fn shm_ds(seg: &ShmSegment) -> ShmidDs {
-    let st = lock(&seg.st);
+    let st = seg.st.lock();
     ShmidDs {
         shm_perm: perm64(&st.perm),
         shm_segsz: seg.size,
@@ -200,11 +200,11 @@ pub fn shmctl(t: &mut Task, shmid: i32, cmd: IpcCmd, buf: UserAddr) -> KResult<u
                 ..Default::default()
             };
             t.write_val(buf, &info)?;
-            Ok(lock(&t.k.sysv.shm).max_index() as u64)
+            Ok(t.k.sysv.shm.lock().max_index() as u64)
         }
         SHM_INFO => {
             let (segs, max) = {
-                let reg = lock(&t.k.sysv.shm);
+                let reg = t.k.sysv.shm.lock();
                 (reg.all(), reg.max_index())
             };
             let info = ShmUsage {
@@ -217,38 +217,38 @@ pub fn shmctl(t: &mut Task, shmid: i32, cmd: IpcCmd, buf: UserAddr) -> KResult<u
             Ok(max as u64)
         }
         SHM_STAT | SHM_STAT_ANY => {
-            let seg = lock(&t.k.sysv.shm).at_index(to_u64(id))?;
+            let seg = t.k.sysv.shm.lock().at_index(to_u64(id))?;
             if cmd == SHM_STAT {
-                lock(&seg.st).perm.check(&creds, READ)?;
+                seg.st.lock().perm.check(&creds, READ)?;
             }
             t.write_val(buf, &shm_ds(&seg))?;
             Ok(to_u64(seg.id))
         }
         IPC_STAT => {
-            let seg = lock(&t.k.sysv.shm).get(id)?;
-            lock(&seg.st).perm.check(&creds, READ)?;
+            let seg = t.k.sysv.shm.lock().get(id)?;
+            seg.st.lock().perm.check(&creds, READ)?;
             t.write_val(buf, &shm_ds(&seg))?;
             Ok(0)
         }
         IPC_SET => {
             let ds: ShmidDs = t.read_val(buf)?;
-            let seg = lock(&t.k.sysv.shm).get(id)?;
-            let mut st = lock(&seg.st);
+            let seg = t.k.sysv.shm.lock().get(id)?;
+            let mut st = seg.st.lock();
             st.perm.check_owner(&creds)?;
             st.perm.set(ds.shm_perm.uid, ds.shm_perm.gid, ds.shm_perm.mode);
             st.ctime = now_secs();
             Ok(0)
         }
         IPC_RMID => {
-            let mut reg = lock(&t.k.sysv.shm);
+            let mut reg = t.k.sysv.shm.lock();
             let seg = reg.get(id)?;
-            lock(&seg.st).perm.check_owner(&creds)?;
+            seg.st.lock().perm.check_owner(&creds)?;
             seg.remove(&mut reg);
             Ok(0)
         }
         SHM_LOCK | SHM_UNLOCK => {
-            let seg = lock(&t.k.sysv.shm).get(id)?;
-            let mut st = lock(&seg.st);
+            let seg = t.k.sysv.shm.lock().get(id)?;
+            let mut st = seg.st.lock();
             st.perm.check_owner(&creds)?;
             if cmd == SHM_LOCK {
                 st.perm.mode |= SHM_LOCKED;
@@ -272,10 +272,10 @@ pub fn semget(t: &mut Task, key: IpcKey, nsems: i32, semflg: IpcGetFlags) -> KRe
         return Err(Errno::EINVAL);
     }
     let creds = t.creds();
-    let mut reg = lock(&t.k.sysv.sem);
+    let mut reg = t.k.sysv.sem.lock();
     let id = match lookup(&reg, key, flag)? {
         Lookup::Found(set) => {
-            let st = lock(&set.st);
+            let st = set.st.lock();
             if nsems > st.sems.len() {
                 return Err(Errno::EINVAL);
             }
@@ -327,7 +327,7 @@ fn do_semtimedop(t: &mut Task, semid: i32, sops: UserAddr, nsops: u64, timeout: 
         }
         Some(Instant::now() + Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
     };
-    let set = lock(&t.k.sysv.sem).get(id)?;
+    let set = t.k.sysv.sem.lock().get(id)?;
     let ops: Vec<SemOp> = bufs
         .iter()
         .map(|b| SemOp {
@@ -338,7 +338,7 @@ fn do_semtimedop(t: &mut Task, semid: i32, sops: UserAddr, nsops: u64, timeout: 
         })
         .collect();
     {
-        let st = lock(&set.st);
+        let st = set.st.lock();
         if ops.iter().any(|o| o.num >= st.sems.len()) {
             return Err(Errno::EFBIG);
         }
@@ -359,7 +359,7 @@ fn do_semtimedop(t: &mut Task, semid: i32, sops: UserAddr, nsops: u64, timeout: 
         }
     }
     let r = t.wait_until(&[&set.wq], deadline, || {
-        let mut st = lock(&set.st);
+        let mut st = set.st.lock();
         uncount(&mut st, &mut counted);
         if st.removed {
             return Err(Errno::EIDRM);
@@ -378,7 +378,7 @@ fn do_semtimedop(t: &mut Task, semid: i32, sops: UserAddr, nsops: u64, timeout: 
         }
     });
     if counted.is_some() {
-        uncount(&mut lock(&set.st), &mut counted);
+        uncount(&mut set.st.lock(), &mut counted);
     }
     r.map_err(interrupted)?;
     set.wq.notify_all();
@@ -386,7 +386,7 @@ fn do_semtimedop(t: &mut Task, semid: i32, sops: UserAddr, nsops: u64, timeout: 
 }
 
 fn sem_ds(set: &SemSet) -> SemidDs {
-    let st = lock(&set.st);
+    let st = set.st.lock();
     SemidDs {
         sem_perm: perm64(&st.perm),
         sem_otime: st.otime,
@@ -408,7 +408,7 @@ pub fn semctl(t: &mut Task, semid: i32, semnum: i32, cmd: IpcCmd, arg: Hex) -> K
     match cmd {
         IPC_INFO | SEM_INFO => {
             let (sets, max) = {
-                let reg = lock(&t.k.sysv.sem);
+                let reg = t.k.sysv.sem.lock();
                 (reg.all(), reg.max_index())
             };
             let mut info = SemInfo {
@@ -425,30 +425,30 @@ pub fn semctl(t: &mut Task, semid: i32, semnum: i32, cmd: IpcCmd, arg: Hex) -> K
             };
             if cmd == SEM_INFO {
                 info.semusz = i32::try_from(sets.len()).unwrap_or(i32::MAX);
-                let total: usize = sets.iter().map(|s| lock(&s.st).sems.len()).sum();
+                let total: usize = sets.iter().map(|s| s.st.lock().sems.len()).sum();
                 info.semaem = i32::try_from(total).unwrap_or(i32::MAX);
             }
             t.write_val(arg, &info)?;
             Ok(max as u64)
         }
         SEM_STAT | SEM_STAT_ANY => {
-            let set = lock(&t.k.sysv.sem).at_index(to_u64(id))?;
+            let set = t.k.sysv.sem.lock().at_index(to_u64(id))?;
             if cmd == SEM_STAT {
-                lock(&set.st).perm.check(&creds, READ)?;
+                set.st.lock().perm.check(&creds, READ)?;
             }
             t.write_val(arg, &sem_ds(&set))?;
             Ok(to_u64(set.id))
         }
         IPC_STAT => {
-            let set = lock(&t.k.sysv.sem).get(id)?;
-            lock(&set.st).perm.check(&creds, READ)?;
+            let set = t.k.sysv.sem.lock().get(id)?;
+            set.st.lock().perm.check(&creds, READ)?;
             t.write_val(arg, &sem_ds(&set))?;
             Ok(0)
         }
         IPC_SET => {
             let ds: SemidDs = t.read_val(arg)?;
-            let set = lock(&t.k.sysv.sem).get(id)?;
-            let mut st = lock(&set.st);
+            let set = t.k.sysv.sem.lock().get(id)?;
+            let mut st = set.st.lock();
             st.perm.check_owner(&creds)?;
             st.perm.set(ds.sem_perm.uid, ds.sem_perm.gid, ds.sem_perm.mode);
             st.ctime = now_secs();
@@ -456,9 +456,9 @@ pub fn semctl(t: &mut Task, semid: i32, semnum: i32, cmd: IpcCmd, arg: Hex) -> K
         }
         IPC_RMID => {
             let set = {
-                let mut reg = lock(&t.k.sysv.sem);
+                let mut reg = t.k.sysv.sem.lock();
                 let set = reg.get(id)?;
-                let mut st = lock(&set.st);
+                let mut st = set.st.lock();
                 st.perm.check_owner(&creds)?;
                 st.removed = true;
                 reg.remove(id, st.perm.key);
@@ -469,8 +469,8 @@ pub fn semctl(t: &mut Task, semid: i32, semnum: i32, cmd: IpcCmd, arg: Hex) -> K
             Ok(0)
         }
         GETVAL | GETPID | GETNCNT | GETZCNT => {
-            let set = lock(&t.k.sysv.sem).get(id)?;
-            let st = lock(&set.st);
+            let set = t.k.sysv.sem.lock().get(id)?;
+            let st = set.st.lock();
             let s = usize::try_from(semnum).ok().and_then(|n| st.sems.get(n)).copied().ok_or(Errno::EINVAL)?;
             st.perm.check(&creds, READ)?;
             Ok(match cmd {
@@ -481,9 +481,9 @@ pub fn semctl(t: &mut Task, semid: i32, semnum: i32, cmd: IpcCmd, arg: Hex) -> K
             })
         }
         GETALL => {
-            let set = lock(&t.k.sysv.sem).get(id)?;
+            let set = t.k.sysv.sem.lock().get(id)?;
             let vals: Vec<u8> = {
-                let st = lock(&set.st);
+                let st = set.st.lock();
                 st.perm.check(&creds, READ)?;
                 st.sems.iter().flat_map(|s| (s.val as u16).to_ne_bytes()).collect()
             };
@@ -495,9 +495,9 @@ pub fn semctl(t: &mut Task, semid: i32, semnum: i32, cmd: IpcCmd, arg: Hex) -> K
             if !(0..=SEMVMX).contains(&val) {
                 return Err(Errno::ERANGE);
             }
-            let set = lock(&t.k.sysv.sem).get(id)?;
+            let set = t.k.sysv.sem.lock().get(id)?;
             {
-                let mut st = lock(&set.st);
+                let mut st = set.st.lock();
                 let n = usize::try_from(semnum).ok().filter(|&n| n < st.sems.len()).ok_or(Errno::EINVAL)?;
                 st.perm.check(&creds, WRITE)?;
                 st.sems[n].val = val;
@@ -509,15 +509,15 @@ pub fn semctl(t: &mut Task, semid: i32, semnum: i32, cmd: IpcCmd, arg: Hex) -> K
             Ok(0)
         }
         SETALL => {
-            let set = lock(&t.k.sysv.sem).get(id)?;
-            let n = lock(&set.st).sems.len();
+            let set = t.k.sysv.sem.lock().get(id)?;
+            let n = set.st.lock().sems.len();
             let raw = t.read_vec(arg, n * 2)?;
             let vals: Vec<i32> = raw.chunks_exact(2).map(|c| i32::from(u16::from_ne_bytes([c[0], c[1]]))).collect();
             if vals.iter().any(|&v| v > SEMVMX) {
                 return Err(Errno::ERANGE);
             }
             {
-                let mut st = lock(&set.st);
+                let mut st = set.st.lock();
                 st.perm.check(&creds, WRITE)?;
                 if st.removed {
                     return Err(Errno::EIDRM);
@@ -544,10 +544,10 @@ pub fn semctl(t: &mut Task, semid: i32, semnum: i32, cmd: IpcCmd, arg: Hex) -> K
 pub fn msgget(t: &mut Task, key: IpcKey, msgflg: IpcGetFlags) -> KResult<u64> {
     let (key, flag) = (key.0, msgflg.0);
     let creds = t.creds();
-    let mut reg = lock(&t.k.sysv.msg);
+    let mut reg = t.k.sysv.msg.lock();
     let id = match lookup(&reg, key, flag)? {
         Lookup::Found(q) => {
-            lock(&q.st).perm.check(&creds, flag)?;
+            q.st.lock().perm.check(&creds, flag)?;
             q.id
         }
         Lookup::Create => {
@@ -571,12 +571,12 @@ pub fn msgsnd(t: &mut Task, msqid: i32, msgp: UserPtr<i64>, msgsz: i64, msgflg: 
         return Err(Errno::EINVAL);
     }
     let text = t.read_vec(msgp.checked_add(8).ok_or(Errno::EFAULT)?, len)?;
-    let q = lock(&t.k.sysv.msg).get(id)?;
-    lock(&q.st).perm.check(&t.creds(), WRITE)?;
+    let q = t.k.sysv.msg.lock().get(id)?;
+    q.st.lock().perm.check(&t.creds(), WRITE)?;
     let pid = t.pid();
     let mut msg = Some(Message { mtype, text });
     t.wait_until(&[&q.wq], None, || {
-        let mut st = lock(&q.st);
+        let mut st = q.st.lock();
         if st.removed {
             return Err(Errno::EIDRM);
         }
@@ -605,12 +605,12 @@ pub fn msgrcv(t: &mut Task, msqid: i32, msgp: UserAddr, msgsz: i64, msgtyp: i64,
     if flag & MSG_COPY != 0 {
         return Err(Errno::ENOSYS);
     }
-    let q = lock(&t.k.sysv.msg).get(id)?;
-    lock(&q.st).perm.check(&t.creds(), READ)?;
+    let q = t.k.sysv.msg.lock().get(id)?;
+    q.st.lock().perm.check(&t.creds(), READ)?;
     let pid = t.pid();
     let msg = t
         .wait_until(&[&q.wq], None, || {
-            let mut st = lock(&q.st);
+            let mut st = q.st.lock();
             if st.removed {
                 return Err(Errno::EIDRM);
             }
@@ -637,7 +637,7 @@ pub fn msgrcv(t: &mut Task, msqid: i32, msgp: UserAddr, msgsz: i64, msgtyp: i64,
 }
 
 fn msg_ds(q: &MsgQueue) -> MsqidDs {
-    let st = lock(&q.st);
+    let st = q.st.lock();
     MsqidDs {
         msg_perm: perm64(&st.perm),
         msg_stime: st.stime,
@@ -664,7 +664,7 @@ pub fn msgctl(t: &mut Task, msqid: i32, cmd: IpcCmd, buf: UserAddr) -> KResult<u
     match cmd {
         IPC_INFO | MSG_INFO => {
             let (queues, max) = {
-                let reg = lock(&t.k.sysv.msg);
+                let reg = t.k.sysv.msg.lock();
                 (reg.all(), reg.max_index())
             };
             let mut info = MsgInfo {
@@ -681,7 +681,7 @@ pub fn msgctl(t: &mut Task, msqid: i32, cmd: IpcCmd, buf: UserAddr) -> KResult<u
             if cmd == MSG_INFO {
                 let (mut n, mut bytes) = (0u64, 0u64);
                 for q in &queues {
-                    let st = lock(&q.st);
+                    let st = q.st.lock();
                     n += st.msgs.len() as u64;
                     bytes += st.cbytes;
                 }
@@ -693,24 +693,24 @@ pub fn msgctl(t: &mut Task, msqid: i32, cmd: IpcCmd, buf: UserAddr) -> KResult<u
             Ok(max as u64)
         }
         MSG_STAT | MSG_STAT_ANY => {
-            let q = lock(&t.k.sysv.msg).at_index(to_u64(id))?;
+            let q = t.k.sysv.msg.lock().at_index(to_u64(id))?;
             if cmd == MSG_STAT {
-                lock(&q.st).perm.check(&creds, READ)?;
+                q.st.lock().perm.check(&creds, READ)?;
             }
             t.write_val(buf, &msg_ds(&q))?;
             Ok(to_u64(q.id))
         }
         IPC_STAT => {
-            let q = lock(&t.k.sysv.msg).get(id)?;
-            lock(&q.st).perm.check(&creds, READ)?;
+            let q = t.k.sysv.msg.lock().get(id)?;
+            q.st.lock().perm.check(&creds, READ)?;
             t.write_val(buf, &msg_ds(&q))?;
             Ok(0)
         }
         IPC_SET => {
             let ds: MsqidDs = t.read_val(buf)?;
-            let q = lock(&t.k.sysv.msg).get(id)?;
+            let q = t.k.sysv.msg.lock().get(id)?;
             {
-                let mut st = lock(&q.st);
+                let mut st = q.st.lock();
                 st.perm.check_owner(&creds)?;
                 if ds.msg_qbytes > MSGMNB && creds.euid != 0 {
                     return Err(Errno::EPERM);
@@ -724,9 +724,9 @@ pub fn msgctl(t: &mut Task, msqid: i32, cmd: IpcCmd, buf: UserAddr) -> KResult<u
         }
         IPC_RMID => {
             let q = {
-                let mut reg = lock(&t.k.sysv.msg);
+                let mut reg = t.k.sysv.msg.lock();
                 let q = reg.get(id)?;
-                let mut st = lock(&q.st);
+                let mut st = q.st.lock();
                 st.perm.check_owner(&creds)?;
                 st.removed = true;
                 st.msgs.clear();

@@ -14,7 +14,7 @@ use super::{
     splice, stat, statfs, sync, sys, sysv, time, timerfd, timers, utimes, xattr,
 };
 use crate::kernel::Task;
-use crate::vfs::{lock, KResult};
+use crate::vfs::KResult;
 
 fn build() -> Vec<Option<Entry>> {
     let mut t: Vec<Option<Entry>> = (0..NR_SYSCALLS).map(|_| None).collect();
@@ -330,7 +330,7 @@ pub fn dispatch(t: &mut Task) {
             Ok(v) => format!("[pid {}] {call} = {}\n", t.tid, v as i64),
             Err(e) => format!("[pid {}] {call} = -1 {} ({})\n", t.tid, e.name(), e.message()),
         };
-        let _ = lock(out).write_all(line.as_bytes());
+        let _ = out.lock().write_all(line.as_bytes());
     }
 }
 

@@ -44,7 +44,7 @@ pub fn timerfd_create(t: &mut Task, clockid: ClockId, flags: TimerfdFlags) -> KR
     if flags & !(O_NONBLOCK | O_CLOEXEC) != 0 {
         return Err(Errno::EINVAL);
     }
-    install_anon(t, TimerFd::new(clock), flags, "[timerfd]")
+    install_anon(t, TimerFd::new(clock, t.k.timers.clone()), flags, "[timerfd]")
 }
 
 /// Arm (or, with a zero value, disarm) timer descriptor `fd`; the value is

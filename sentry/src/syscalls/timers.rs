@@ -20,7 +20,7 @@ use super::args::{ClockId, TimerFlags, UserPtr, UserType, Which};
 use super::time::{clock_now, duration_of, timespec_of};
 use crate::kernel::timer::{Armed, PosixTimer};
 use crate::kernel::{signal, Kernel, Process, Task};
-use crate::vfs::{lock, KResult};
+use crate::vfs::KResult;
 
 /// strace's `{it_interval=..., it_value=...}` of an `itimerval` or
 /// `itimerspec`.
@@ -69,19 +69,19 @@ fn remaining(a: &Option<Armed>) -> (Duration, Duration) {
 fn arm_real(k: &Arc<Kernel>, p: &Arc<Process>, deadline: Instant, interval: Duration) {
     let (wk, wp) = (Arc::downgrade(k), Arc::downgrade(p));
     let handle = k.timers.add(deadline, Box::new(move || fire_real(wk, wp, deadline, interval)));
-    *lock(&p.itimer_real) = Some(Armed { deadline, interval, handle });
+    *p.itimer_real.lock() = Some(Armed { deadline, interval, handle });
 }
 
 fn fire_real(wk: Weak<Kernel>, wp: Weak<Process>, deadline: Instant, interval: Duration) {
     let (Some(k), Some(p)) = (wk.upgrade(), wp.upgrade()) else { return };
     {
-        let cur = lock(&p.itimer_real);
+        let cur = p.itimer_real.lock();
         if !cur.is_some_and(|a| a.deadline == deadline) {
             return;
         }
     }
     if interval.is_zero() {
-        *lock(&p.itimer_real) = None;
+        *p.itimer_real.lock() = None;
     } else {
         arm_real(&k, &p, deadline + interval, interval);
     }
@@ -89,7 +89,7 @@ fn fire_real(wk: Weak<Kernel>, wp: Weak<Process>, deadline: Instant, interval: D
 }
 
 fn set_real(t: &Task, value: Duration, interval: Duration) -> (Duration, Duration) {
-    let old = lock(&t.proc_.itimer_real).take();
+    let old = t.proc_.itimer_real.lock().take();
     if let Some(a) = &old {
         t.k.timers.cancel(a.handle);
     }
@@ -140,7 +140,7 @@ pub fn setitimer(
 #[syscall]
 pub fn getitimer(t: &mut Task, which: Which, curr_value: UserPtr<Itimerval>) -> KResult<u64> {
     let (left, iv) = match which.0 {
-        0 => remaining(&lock(&t.proc_.itimer_real)),
+        0 => remaining(&t.proc_.itimer_real.lock()),
         1 | 2 => (Duration::ZERO, Duration::ZERO),
         _ => return Err(Errno::EINVAL),
     };
@@ -172,7 +172,7 @@ pub fn timer_create(t: &mut Task, clockid: ClockId, sevp: UserPtr<Sigevent>, tim
     if ev.notify != SIGEV_NONE && !(1..=NSIG as i32).contains(&ev.signo) {
         return Err(Errno::EINVAL);
     }
-    let mut timers = lock(&t.proc_.posix_timers);
+    let mut timers = t.proc_.posix_timers.lock();
     let id = (0..i32::MAX).find(|i| !timers.contains_key(i)).ok_or(Errno::EAGAIN)?;
     timers.insert(
         id,
@@ -201,7 +201,7 @@ fn arm_posix(k: &Arc<Kernel>, p: &Arc<Process>, id: i32, deadline: Instant, inte
 fn fire_posix(wk: Weak<Kernel>, wp: Weak<Process>, id: i32, deadline: Instant) {
     let (Some(k), Some(p)) = (wk.upgrade(), wp.upgrade()) else { return };
     let (notify, signo, value, tid) = {
-        let mut timers = lock(&p.posix_timers);
+        let mut timers = p.posix_timers.lock();
         let Some(pt) = timers.get_mut(&id) else { return };
         let Some(a) = pt.armed else { return };
         if a.deadline != deadline {
@@ -238,7 +238,7 @@ pub fn timer_settime(
 ) -> KResult<u64> {
     let new = new_value.read(t)?;
     let (v, i) = (duration_of(&new.value)?, duration_of(&new.interval)?);
-    let mut timers = lock(&t.proc_.posix_timers);
+    let mut timers = t.proc_.posix_timers.lock();
     let pt = timers.get_mut(&timerid).ok_or(Errno::EINVAL)?;
     let old = pt.armed.take();
     if let Some(o) = &old {
@@ -262,7 +262,7 @@ pub fn timer_settime(
 /// What is left of POSIX timer `timerid` and its interval.
 #[syscall]
 pub fn timer_gettime(t: &mut Task, timerid: i32, curr_value: UserPtr<Itimerspec>) -> KResult<u64> {
-    let (left, iv) = remaining(&lock(&t.proc_.posix_timers).get(&timerid).ok_or(Errno::EINVAL)?.armed);
+    let (left, iv) = remaining(&t.proc_.posix_timers.lock().get(&timerid).ok_or(Errno::EINVAL)?.armed);
     curr_value.write(t, &Itimerspec { interval: timespec_of(iv), value: timespec_of(left) })?;
     Ok(0)
 }
@@ -270,14 +270,14 @@ pub fn timer_gettime(t: &mut Task, timerid: i32, curr_value: UserPtr<Itimerspec>
 /// Expirations of POSIX timer `timerid` not delivered as signals.
 #[syscall]
 pub fn timer_getoverrun(t: &mut Task, timerid: i32) -> KResult<u64> {
-    let overrun = lock(&t.proc_.posix_timers).get(&timerid).ok_or(Errno::EINVAL)?.overrun;
+    let overrun = t.proc_.posix_timers.lock().get(&timerid).ok_or(Errno::EINVAL)?.overrun;
     Ok(u64::try_from(overrun).unwrap_or(0))
 }
 
 /// Disarm and delete POSIX timer `timerid`.
 #[syscall]
 pub fn timer_delete(t: &mut Task, timerid: i32) -> KResult<u64> {
-    let pt = lock(&t.proc_.posix_timers).remove(&timerid).ok_or(Errno::EINVAL)?;
+    let pt = t.proc_.posix_timers.lock().remove(&timerid).ok_or(Errno::EINVAL)?;
     if let Some(a) = pt.armed {
         t.k.timers.cancel(a.handle);
     }

@@ -15,7 +15,7 @@ use sentry_macros::syscall;
 use super::args::{Fd, InBuf, OutBuf, UserCStr, XattrFlags};
 use super::{file_of, resolve_at};
 use crate::kernel::Task;
-use crate::vfs::{lock, may_access, InodeAttr, InodeRef, KResult, Location};
+use crate::vfs::{may_access, InodeAttr, InodeRef, KResult, Location};
 
 /// What an xattr call applies to.
 struct Target {
@@ -51,7 +51,7 @@ fn target(t: &Task, by: By) -> KResult<Target> {
 /// An attribute name argument: 1 to `XATTR_NAME_MAX` bytes (`ERANGE`
 /// otherwise, as Linux answers).
 fn read_name(t: &Task, name: UserCStr) -> KResult<Vec<u8>> {
-    let name = match lock(&t.mm).read_cstring(name.addr(), XATTR_NAME_MAX + 1) {
+    let name = match t.mm.lock().read_cstring(name.addr(), XATTR_NAME_MAX + 1) {
         Ok(n) => n,
         Err(Errno::ENAMETOOLONG) => return Err(Errno::ERANGE),
         Err(e) => return Err(e),

@@ -9,9 +9,10 @@
 //! its path shows as that name alone.
 
 use super::Caller;
+use parking_lot::Mutex;
 use std::any::Any;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use abi::consts::S_IFDIR;
 use abi::Errno;

@@ -42,7 +42,7 @@ impl<'a> Caller<'a> {
     /// The caller's root directory, or `default` for the sentry.
     pub fn root_or(&self, default: impl FnOnce() -> Location) -> Location {
         match self.process {
-            Some(p) => crate::vfs::lock(&p.fs()).root.clone(),
+            Some(p) => p.fs().lock().root.clone(),
             None => default(),
         }
     }

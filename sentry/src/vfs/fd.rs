@@ -1,12 +1,13 @@
 //! File descriptions (offset, status flags) and the fd table.
 
+use parking_lot::Mutex;
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use abi::consts::*;
 use abi::Errno;
 
-use super::{lock, DirEntry, FileRef, InodeRef, KResult, Location};
+use super::{DirEntry, FileRef, InodeRef, KResult, Location};
 
 /// An open file description: shared by `dup`ed descriptors and across fork.
 pub struct FileDescription {
@@ -57,14 +58,14 @@ impl FileDescription {
     }
 
     pub fn flags(&self) -> u32 {
-        *lock(&self.flags)
+        *self.flags.lock()
     }
 
     /// `F_SETFL`: only `O_APPEND`, `O_NONBLOCK`, `O_ASYNC`, `O_DIRECT`,
     /// `O_NOATIME` change.
     pub fn set_status_flags(&self, f: u32) {
         let settable = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME;
-        let mut g = lock(&self.flags);
+        let mut g = self.flags.lock();
         *g = (*g & !settable) | (f & settable);
     }
 
@@ -89,8 +90,8 @@ impl FileDescription {
     }
 
     /// The offset, locked for a read/write/seek.
-    pub fn offset(&self) -> std::sync::MutexGuard<'_, u64> {
-        lock(&self.offset)
+    pub fn offset(&self) -> parking_lot::MutexGuard<'_, u64> {
+        self.offset.lock()
     }
 }
 

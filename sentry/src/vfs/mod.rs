@@ -9,9 +9,10 @@ pub mod inode;
 pub mod lock;
 mod path;
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 pub use caller::Caller;
 pub use fd::{FdTable, FileDescription};
@@ -20,12 +21,6 @@ pub use path::{may_access, Creds, ResolveOpts, Resolved};
 
 mod mounts;
 pub use mounts::is_mount_root;
-
-/// Lock a mutex, recovering from poisoning (a panicked holder left plain
-/// data behind; the sentry keeps going).
-pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// A name in the dentry tree of one file system instance.
 pub struct Dentry {
@@ -55,7 +50,7 @@ impl Dentry {
 
     /// The child `name`, from the cache or the file system.
     pub fn child(self: &Arc<Dentry>, name: &[u8]) -> KResult<Arc<Dentry>> {
-        if let Some(d) = lock(&self.children).get(name) {
+        if let Some(d) = self.children.lock().get(name) {
             return Ok(d.clone());
         }
         let inode = self.inode.lookup(name)?;
@@ -66,7 +61,7 @@ impl Dentry {
             children: Mutex::new(HashMap::new()),
             unlinked: AtomicBool::new(false),
         });
-        lock(&self.children).insert(name.to_vec(), d.clone());
+        self.children.lock().insert(name.to_vec(), d.clone());
         Ok(d)
     }
 
@@ -84,12 +79,12 @@ impl Dentry {
 
     /// The current name in the parent.
     pub fn name(&self) -> Vec<u8> {
-        lock(&self.name).clone()
+        self.name.lock().clone()
     }
 
     /// The current parent (`None` at a file system's root).
     pub fn parent(&self) -> Option<Arc<Dentry>> {
-        lock(&self.parent).clone()
+        self.parent.lock().clone()
     }
 
     /// After a successful rename of `old` in `self` to `new` in `new_dir`:
@@ -97,29 +92,29 @@ impl Dentry {
     /// it show the new path (as Linux's d_move). What was at `new` is
     /// marked deleted.
     pub fn move_child(self: &Arc<Dentry>, old: &[u8], new_dir: &Arc<Dentry>, new: &[u8]) {
-        let moved = lock(&self.children).remove(old);
-        if let Some(gone) = lock(&new_dir.children).remove(new) {
+        let moved = self.children.lock().remove(old);
+        if let Some(gone) = new_dir.children.lock().remove(new) {
             if !moved.as_ref().is_some_and(|m| Arc::ptr_eq(m, &gone)) {
                 gone.unlinked.store(true, Ordering::Relaxed);
             }
         }
         if let Some(d) = moved {
-            *lock(&d.name) = new.to_vec();
-            *lock(&d.parent) = Some(new_dir.clone());
-            lock(&new_dir.children).insert(new.to_vec(), d);
+            *d.name.lock() = new.to_vec();
+            *d.parent.lock() = Some(new_dir.clone());
+            new_dir.children.lock().insert(new.to_vec(), d);
         }
     }
 
     /// Forget the cached child `name` (after unlink, rename, create).
     pub fn invalidate(&self, name: &[u8]) {
-        lock(&self.children).remove(name);
+        self.children.lock().remove(name);
     }
 
     /// Forget the cached child `name` whose file system entry is gone
     /// (unlinked, or replaced by a rename), marking it deleted for those
     /// still holding it. Caught by tests/c/fs_open_files.c ("fd link").
     pub fn remove_child(&self, name: &[u8]) {
-        if let Some(d) = lock(&self.children).remove(name) {
+        if let Some(d) = self.children.lock().remove(name) {
             d.unlinked.store(true, Ordering::Relaxed);
         }
     }
@@ -150,7 +145,7 @@ pub struct Mount {
 impl Mount {
     /// The mount and dentry this is mounted on (`None` at the root).
     pub fn parent(&self) -> Option<(Arc<Mount>, Arc<Dentry>)> {
-        lock(&self.parent).clone()
+        self.parent.lock().clone()
     }
 
     /// Whether changes through this mount fail with `EROFS`.
@@ -213,7 +208,7 @@ impl Vfs {
 
     /// The root of the mount tree.
     pub fn root(&self) -> Location {
-        lock(&self.root).clone()
+        self.root.lock().clone()
     }
 
     /// Mount `fs_root` on the directory at `at`.
@@ -223,12 +218,12 @@ impl Vfs {
 
     /// Every mount, in mount order.
     pub fn mounts(&self) -> Vec<Arc<Mount>> {
-        lock(&self.all).clone()
+        self.all.lock().clone()
     }
 
     /// If a file system is mounted on `loc`, the root of the topmost one.
     pub fn cross_down(&self, mut loc: Location) -> Location {
-        let mounts = lock(&self.mounts);
+        let mounts = self.mounts.lock();
         while let Some(m) = mounts.get(&key(&loc.mount, &loc.dentry)) {
             loc = Location { mount: m.clone(), dentry: m.root.clone() };
         }

@@ -2,12 +2,13 @@
 //! moves, unmounts, `pivot_root`. The system calls (`syscalls/mount.rs`)
 //! check permissions and resolve paths; these only rearrange the tree.
 
+use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use abi::Errno;
 
-use super::{key, lock, Dentry, KResult, Location, Mount, Vfs};
+use super::{key, Dentry, KResult, Location, Mount, Vfs};
 
 /// Whether `d` is `top` or below it in one file system's dentry tree.
 fn dentry_under(d: &Arc<Dentry>, top: &Arc<Dentry>) -> bool {
@@ -47,8 +48,8 @@ impl Vfs {
             source: source.into(),
             options: options.into(),
         });
-        lock(&self.mounts).insert(key(&at.mount, &at.dentry), m.clone());
-        lock(&self.all).push(m.clone());
+        self.mounts.lock().insert(key(&at.mount, &at.dentry), m.clone());
+        self.all.lock().push(m.clone());
         m
     }
 
@@ -86,8 +87,8 @@ impl Vfs {
     /// Take `m` off its mount point (it and what is below it stay usable by
     /// whoever holds them, as after a lazy unmount).
     fn detach(&self, m: &Arc<Mount>) {
-        if let Some((pm, pd)) = lock(&m.parent).take() {
-            let mut map = lock(&self.mounts);
+        if let Some((pm, pd)) = m.parent.lock().take() {
+            let mut map = self.mounts.lock();
             if map.get(&key(&pm, &pd)).is_some_and(|x| Arc::ptr_eq(x, m)) {
                 map.remove(&key(&pm, &pd));
             }
@@ -96,8 +97,8 @@ impl Vfs {
 
     /// Put detached mount `m` on `at`.
     fn attach(&self, m: &Arc<Mount>, at: &Location) {
-        *lock(&m.parent) = Some((at.mount.clone(), at.dentry.clone()));
-        lock(&self.mounts).insert(key(&at.mount, &at.dentry), m.clone());
+        *m.parent.lock() = Some((at.mount.clone(), at.dentry.clone()));
+        self.mounts.lock().insert(key(&at.mount, &at.dentry), m.clone());
     }
 
     /// Unmount the mount whose root is `loc` (`umount2`): `EINVAL` if `loc`
@@ -123,7 +124,7 @@ impl Vfs {
         self.detach(m);
         // Mounts below stay attached to `m` (reachable only through
         // locations already inside it), but leave the table.
-        lock(&self.all).retain(|x| !doomed.iter().any(|d| Arc::ptr_eq(d, x)));
+        self.all.lock().retain(|x| !doomed.iter().any(|d| Arc::ptr_eq(d, x)));
         Ok(())
     }
 
@@ -166,7 +167,7 @@ impl Vfs {
         self.detach(&new_root.mount);
         self.detach(&old);
         self.attach(&old, put_old);
-        let mut root = lock(&self.root);
+        let mut root = self.root.lock();
         if Arc::ptr_eq(&root.mount, &old) {
             *root = new_root.clone();
         }

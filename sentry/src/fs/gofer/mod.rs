@@ -16,18 +16,19 @@
 //! change them behind the sandbox's back) attributes, listings and misses
 //! are asked for again each time instead of cached.
 
+use parking_lot::Mutex;
 use std::any::Any;
 use std::collections::HashMap;
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 
 use abi::consts::{DT_DIR, O_ACCMODE, O_CLOEXEC, O_RDONLY, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
 use abi::types::Timespec;
 use abi::Errno;
 use gofer::{GoferClient, Handle};
 
-use super::{lock, DirFile};
+use super::DirFile;
 use crate::vfs::Caller;
 use crate::vfs::{
     CreateAttr, DirEntry, FileOps, FileRef, FsStat, Inode, InodeAttr, InodeRef, KResult, NodeKind, SetAttr,
@@ -169,7 +170,7 @@ impl GoferInode {
     /// The host descriptor of this regular file, opened read-only on first
     /// use (also what `mmap` of the file maps).
     pub fn host_fd(&self) -> KResult<Arc<OwnedFd>> {
-        let mut slot = lock(&self.host_fd);
+        let mut slot = self.host_fd.lock();
         if let Some(fd) = &*slot {
             return Ok(Arc::clone(fd));
         }
@@ -179,7 +180,7 @@ impl GoferInode {
     }
 
     fn listing(&self) -> KResult<Arc<Vec<DirEntry>>> {
-        let mut slot = lock(&self.dirents);
+        let mut slot = self.dirents.lock();
         if let Some(d) = slot.as_ref().filter(|_| !self.fs.opts.revalidate) {
             return Ok(Arc::clone(d));
         }
@@ -219,7 +220,7 @@ impl GoferInode {
                     let child = GoferInode::new(&self.fs, h, a);
                     if let Some(entries) = d.listing.filter(|_| child.is_dir()) {
                         let entries = entries.into_iter().map(|e| DirEntry { ino: e.ino, kind: e.kind, name: e.name });
-                        *lock(&child.dirents) = Some(Arc::new(entries.collect()));
+                        *child.dirents.lock() = Some(Arc::new(entries.collect()));
                     }
                     let entry =
                         if child.is_dir() { Cached::Dir(child.clone()) } else { Cached::Other(Arc::downgrade(&child)) };
@@ -264,7 +265,7 @@ impl Inode for GoferInode {
         if !self.is_dir() {
             return Err(Errno::ENOTDIR);
         }
-        let mut children = lock(&self.children);
+        let mut children = self.children.lock();
         match children.get(name) {
             Some(Cached::Negative) if !self.fs.opts.revalidate => return Err(Errno::ENOENT),
             Some(Cached::Dir(d)) => return Ok(d.clone()),
@@ -277,7 +278,7 @@ impl Inode for GoferInode {
         }
         // A listing already read answers misses without a round trip, and
         // tells which names are subdirectories.
-        let listing = if self.fs.opts.revalidate { None } else { lock(&self.dirents).clone() };
+        let listing = if self.fs.opts.revalidate { None } else { self.dirents.lock().clone() };
         if let Some(list) = listing {
             match list.iter().position(|e| e.name == name) {
                 None => {
@@ -315,7 +316,7 @@ impl Inode for GoferInode {
         if self.ftype != S_IFLNK {
             return Err(Errno::EINVAL);
         }
-        let mut slot = lock(&self.link);
+        let mut slot = self.link.lock();
         if let Some(t) = &*slot {
             return Ok(t.clone());
         }
@@ -336,7 +337,7 @@ impl Inode for GoferInode {
                 Ok(Arc::new(GoferFile { fd: self.host_fd()?, inode }))
             }
             S_IFLNK => Err(Errno::ELOOP),
-            S_IFCHR => super::dev::open_char_device(lock(&self.attr).rdev, flags),
+            S_IFCHR => super::dev::open_char_device(self.attr.lock().rdev, flags),
             _ => Err(Errno::ENXIO),
         }
     }
@@ -362,7 +363,7 @@ impl Inode for GoferInode {
     }
 
     fn getxattr(&self, name: &[u8]) -> KResult<Vec<u8>> {
-        let mut cache = lock(&self.xattrs);
+        let mut cache = self.xattrs.lock();
         if let Some(r) = cache.values.get(name).filter(|_| !self.fs.opts.revalidate) {
             return r.clone();
         }
@@ -374,7 +375,7 @@ impl Inode for GoferInode {
     }
 
     fn setxattr(&self, name: &[u8], value: &[u8], flags: u32) -> KResult<()> {
-        let mut cache = lock(&self.xattrs);
+        let mut cache = self.xattrs.lock();
         self.fs.client.setxattr(self.handle, name, value, flags)?;
         cache.names = None;
         cache.values.insert(name.to_vec(), Ok(value.to_vec()));
@@ -382,7 +383,7 @@ impl Inode for GoferInode {
     }
 
     fn listxattr(&self) -> KResult<Vec<Vec<u8>>> {
-        let mut cache = lock(&self.xattrs);
+        let mut cache = self.xattrs.lock();
         if let Some(r) = cache.names.as_ref().filter(|_| !self.fs.opts.revalidate) {
             return r.clone();
         }
@@ -394,7 +395,7 @@ impl Inode for GoferInode {
     }
 
     fn removexattr(&self, name: &[u8]) -> KResult<()> {
-        let mut cache = lock(&self.xattrs);
+        let mut cache = self.xattrs.lock();
         self.fs.client.removexattr(self.handle, name)?;
         cache.names = None;
         cache.values.insert(name.to_vec(), Err(Errno::ENODATA));

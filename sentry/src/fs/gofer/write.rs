@@ -19,7 +19,7 @@ use abi::consts::{AT_REMOVEDIR, O_CLOEXEC, O_RDWR, RENAME_NOREPLACE};
 use abi::Errno;
 use gofer::client::{SetAttr as GSetAttr, SetTime, Time};
 
-use super::{lock, Cached, GoferFile, GoferInode};
+use super::{Cached, GoferFile, GoferInode};
 use crate::vfs::{CreateAttr, FileRef, InodeAttr, InodeRef, KResult, NodeKind, SetAttr, TimeSet};
 
 fn gtime(t: TimeSet) -> SetTime {
@@ -35,14 +35,14 @@ impl GoferInode {
         if self.fs.opts.revalidate || self.stale.load(Ordering::Acquire) {
             self.stale.store(false, Ordering::Release);
             match self.fs.client.getattr(self.handle) {
-                Ok(a) => *lock(&self.attr) = self.fs.inode_attr(a),
+                Ok(a) => *self.attr.lock() = self.fs.inode_attr(a),
                 Err(e) => {
                     self.stale.store(true, Ordering::Release);
                     return Err(e);
                 }
             }
         }
-        Ok(*lock(&self.attr))
+        Ok(*self.attr.lock())
     }
 
     fn mark_stale(&self) {
@@ -59,14 +59,14 @@ impl GoferInode {
 
     /// This directory changed: forget the listing and the attributes.
     fn dir_changed(&self) {
-        *lock(&self.dirents) = None;
+        *self.dirents.lock() = None;
         self.mark_stale();
     }
 
     /// Mark the cached inode of `name`, if any, stale (its link count or
     /// ctime changed).
     fn child_changed(&self, name: &[u8]) {
-        let child = match lock(&self.children).get(name) {
+        let child = match self.children.lock().get(name) {
             Some(Cached::Dir(d)) => Some(d.clone()),
             Some(Cached::Other(w)) => w.upgrade(),
             _ => None,
@@ -88,7 +88,7 @@ impl GoferInode {
     /// Remember a new child `name` (made by this sandbox).
     fn adopt(&self, name: &[u8], child: &Arc<GoferInode>) {
         let entry = if child.is_dir() { Cached::Dir(child.clone()) } else { Cached::Other(Arc::downgrade(child)) };
-        lock(&self.children).insert(name.to_vec(), entry);
+        self.children.lock().insert(name.to_vec(), entry);
         self.dir_changed();
     }
 
@@ -128,7 +128,7 @@ impl GoferInode {
             NodeKind::Regular => {
                 let (h, a, fd) = self.fs.client.create(self.handle, name, perm, O_RDWR | O_CLOEXEC)?;
                 let c = GoferInode::new(&self.fs, h, a);
-                *lock(&c.host_fd_rw) = Some(Arc::new(fd));
+                *c.host_fd_rw.lock() = Some(Arc::new(fd));
                 (c, a)
             }
             NodeKind::Directory => {
@@ -156,7 +156,7 @@ impl GoferInode {
         t.mark_stale();
         // The new handle names the same file: the next lookup walks again.
         drop(GoferInode::new(&self.fs, h, a));
-        lock(&self.children).remove(name);
+        self.children.lock().remove(name);
         self.dir_changed();
         Ok(())
     }
@@ -165,7 +165,7 @@ impl GoferInode {
         self.check_writable()?;
         self.fs.client.unlink(self.handle, name, if dir { AT_REMOVEDIR } else { 0 })?;
         self.child_changed(name);
-        lock(&self.children).insert(name.to_vec(), Cached::Negative);
+        self.children.lock().insert(name.to_vec(), Cached::Negative);
         self.dir_changed();
         Ok(())
     }
@@ -188,8 +188,8 @@ impl GoferInode {
         self.fs.client.rename(self.handle, old, nd.handle, new)?;
         self.child_changed(old);
         nd.child_changed(new);
-        lock(&self.children).insert(old.to_vec(), Cached::Negative);
-        lock(&nd.children).remove(new);
+        self.children.lock().insert(old.to_vec(), Cached::Negative);
+        nd.children.lock().remove(new);
         self.dir_changed();
         nd.dir_changed();
         Ok(())
@@ -198,7 +198,7 @@ impl GoferInode {
     /// The read-write host descriptor of this regular file, opened on first
     /// use.
     fn host_fd_rw(&self) -> KResult<Arc<std::os::fd::OwnedFd>> {
-        let mut slot = lock(&self.host_fd_rw);
+        let mut slot = self.host_fd_rw.lock();
         if let Some(fd) = &*slot {
             return Ok(Arc::clone(fd));
         }
@@ -224,7 +224,7 @@ impl GoferFile {
         let at = libc::off_t::try_from(off).map_err(|_| Errno::EINVAL)?;
         let n = crate::host::retry(|| nix::sys::uio::pwrite(&*self.fd, buf, at))?;
         let now = super::super::now();
-        let mut a = lock(&self.inode.attr);
+        let mut a = self.inode.attr.lock();
         a.size = a.size.max(off.saturating_add(n as u64));
         a.blocks = a.size.div_ceil(512);
         a.mtime = now;

@@ -12,15 +12,15 @@
 //! collects the watchers under the registry lock and delivers after
 //! releasing it, so an instance is never dropped with the registry held.
 
+use parking_lot::Mutex;
 use std::any::Any;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 
 use abi::consts::*;
 use abi::Errno;
 
-use super::lock;
 use crate::kernel::waiter::WaitQueue;
 use crate::vfs::Caller;
 use crate::vfs::{FileDescription, FileOps, InodeAttr, InodeRef, KResult, Location, SetAttr};
@@ -139,12 +139,12 @@ fn registry() -> &'static Mutex<Watchers> {
 static WATCHES: AtomicUsize = AtomicUsize::new(0);
 
 fn register(id: Identity, inst: &Weak<Inotify>, wd: i32) {
-    lock(registry()).entry(id).or_default().push((inst.clone(), wd));
+    registry().lock().entry(id).or_default().push((inst.clone(), wd));
     WATCHES.fetch_add(1, Ordering::Relaxed);
 }
 
 fn unregister(id: Identity, inst: *const Inotify, wd: i32) {
-    let mut r = lock(registry());
+    let mut r = registry().lock();
     if let Some(v) = r.get_mut(&id) {
         let before = v.len();
         v.retain(|(w, d)| !(w.as_ptr() == inst && *d == wd));
@@ -167,7 +167,7 @@ impl Inotify {
             return Err(Errno::EINVAL);
         }
         let keep = IN_ALL_EVENTS | IN_ONESHOT | IN_EXCL_UNLINK;
-        let mut st = lock(&self.state);
+        let mut st = self.state.lock();
         if let Some(&wd) = st.by_id.get(&id) {
             if mask & IN_MASK_CREATE != 0 {
                 return Err(Errno::EEXIST);
@@ -196,7 +196,7 @@ impl Inotify {
     /// `inotify_rm_watch`: `EINVAL` for an unknown descriptor.
     pub fn rm_watch(&self, wd: i32) -> KResult<()> {
         let id = {
-            let mut st = lock(&self.state);
+            let mut st = self.state.lock();
             st.remove_watch(wd).ok_or(Errno::EINVAL)?
         };
         unregister(id, self, wd);
@@ -208,7 +208,7 @@ impl Inotify {
     /// watch is removed after its event.
     fn deliver(&self, wd: i32, mask: u32, cookie: u32, name: &[u8]) {
         let gone = {
-            let mut st = lock(&self.state);
+            let mut st = self.state.lock();
             let Some(w) = st.watches.get(&wd) else { return };
             if mask & w.mask & IN_ALL_EVENTS == 0 {
                 return;
@@ -229,7 +229,7 @@ impl Inotify {
 
     /// The inode of watch `wd` is gone: `IN_IGNORED`, and forget the watch.
     fn drop_watch(&self, wd: i32) {
-        let gone = lock(&self.state).remove_watch(wd);
+        let gone = self.state.lock().remove_watch(wd);
         if let Some(id) = gone {
             unregister(id, self, wd);
         }
@@ -239,13 +239,13 @@ impl Inotify {
     /// Queued events, for tests.
     #[cfg(test)]
     fn queued(&self) -> Vec<(i32, u32, u32, Vec<u8>)> {
-        lock(&self.state).events.iter().map(|e| (e.wd, e.mask, e.cookie, e.name.clone())).collect()
+        self.state.lock().events.iter().map(|e| (e.wd, e.mask, e.cookie, e.name.clone())).collect()
     }
 }
 
 impl Drop for Inotify {
     fn drop(&mut self) {
-        let st = std::mem::take(&mut *lock(&self.state));
+        let st = std::mem::take(&mut *self.state.lock());
         for (wd, w) in st.watches {
             unregister(w.id, self, wd);
         }
@@ -254,7 +254,7 @@ impl Drop for Inotify {
 
 impl FileOps for Inotify {
     fn read(&self, _cx: Caller<'_>, buf: &mut [u8], _off: u64) -> KResult<usize> {
-        let mut st = lock(&self.state);
+        let mut st = self.state.lock();
         let Some(first) = st.events.front() else {
             return Err(Errno::EAGAIN);
         };
@@ -284,7 +284,7 @@ impl FileOps for Inotify {
     }
 
     fn poll(&self, _cx: Caller<'_>) -> u32 {
-        if lock(&self.state).events.is_empty() {
+        if self.state.lock().events.is_empty() {
             0
         } else {
             (libc::POLLIN | libc::POLLRDNORM) as u32
@@ -296,7 +296,7 @@ impl FileOps for Inotify {
     }
 
     fn readable_bytes(&self) -> Option<u64> {
-        Some(lock(&self.state).bytes as u64)
+        Some(self.state.lock().bytes as u64)
     }
 
     fn as_any(&self) -> &dyn Any {
@@ -310,7 +310,8 @@ fn active() -> bool {
 }
 
 fn watchers(id: Identity) -> Vec<(Arc<Inotify>, i32)> {
-    lock(registry())
+    registry()
+        .lock()
         .get(&id)
         .map(|v| v.iter().filter_map(|(w, wd)| w.upgrade().map(|i| (i, *wd))).collect())
         .unwrap_or_default()

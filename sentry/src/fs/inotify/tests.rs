@@ -110,7 +110,7 @@ fn dropping_an_instance_unregisters_its_watches() {
     drop(i);
 
     assert!(watchers(id(7, 1)).is_empty());
-    assert!(!lock(registry()).contains_key(&id(7, 1)));
+    assert!(!registry().lock().contains_key(&id(7, 1)));
 }
 
 #[test]

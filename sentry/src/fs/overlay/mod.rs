@@ -15,10 +15,11 @@
 //! own lock by every change, and a lookup holds it while it consults the
 //! layers, so it never caches a stale answer.
 
+use parking_lot::Mutex;
 use std::any::Any;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 
 use abi::consts::{
     OVERLAYFS_SUPER_MAGIC, O_RDONLY, O_WRONLY, RENAME_EXCHANGE, RENAME_NOREPLACE, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO,
@@ -26,7 +27,7 @@ use abi::consts::{
 };
 use abi::Errno;
 
-use super::{lock, wants_write, DirFile, Tmpfs, TmpfsInode};
+use super::{wants_write, DirFile, Tmpfs, TmpfsInode};
 use crate::vfs::Caller;
 use crate::vfs::{
     CreateAttr, DirEntry, FileRef, FsStat, Inode, InodeAttr, InodeRef, KResult, NodeKind, SetAttr, TimeSet,
@@ -249,12 +250,12 @@ impl OverlayInode {
     }
 
     fn layers(&self) -> Layers {
-        lock(&self.layers).clone()
+        self.layers.lock().clone()
     }
 
     /// The layer `attr`, `readlink` and `open` use.
     fn top(&self) -> KResult<InodeRef> {
-        let l = lock(&self.layers);
+        let l = self.layers.lock();
         l.upper.clone().or_else(|| l.lower.clone()).ok_or(Errno::EIO)
     }
 
@@ -262,7 +263,7 @@ impl OverlayInode {
         if !self.is_dir {
             return Err(Errno::ENOTDIR);
         }
-        let mut children = lock(&self.children);
+        let mut children = self.children.lock();
         if let Some(c) = children.get(name).and_then(Weak::upgrade) {
             return Ok(c);
         }
@@ -317,14 +318,14 @@ impl OverlayInode {
     /// the contents of a regular file (it is about to be truncated).
     fn copy_up(&self, with_data: bool) -> KResult<InodeRef> {
         let lower = {
-            let l = lock(&self.layers);
+            let l = self.layers.lock();
             if let Some(u) = &l.upper {
                 return Ok(u.clone());
             }
             l.lower.clone().ok_or(Errno::EIO)?
         };
         let (parent, name) = {
-            let p = lock(&self.pos);
+            let p = self.pos.lock();
             (p.parent.clone().ok_or(Errno::EIO)?, p.name.clone())
         };
         let parent_upper = parent.copy_up(true)?;
@@ -354,7 +355,7 @@ impl OverlayInode {
         if let Some(t) = as_tmpfs(&upper) {
             t.origin_ino.store(self.ino, Ordering::Relaxed);
         }
-        let mut l = lock(&self.layers);
+        let mut l = self.layers.lock();
         l.upper = Some(upper.clone());
         if !self.is_dir {
             l.lower = None;
@@ -363,13 +364,13 @@ impl OverlayInode {
     }
 
     fn set_pos(&self, parent: Arc<OverlayInode>, name: &[u8]) {
-        let mut p = lock(&self.pos);
+        let mut p = self.pos.lock();
         p.parent = Some(parent);
         p.name = name.to_vec();
     }
 
     fn has_lower(&self) -> bool {
-        lock(&self.layers).lower.is_some()
+        self.layers.lock().lower.is_some()
     }
 
     fn is_empty_merged(&self) -> KResult<bool> {
@@ -397,7 +398,7 @@ impl Inode for OverlayInode {
     }
 
     fn set_attr(&self, attr: &SetAttr) -> KResult<()> {
-        let _ops = lock(&self.fs.ops);
+        let _ops = self.fs.ops.lock();
         let with_data = attr.size != Some(0);
         self.copy_up(with_data)?.set_attr(attr)
     }
@@ -438,8 +439,8 @@ impl Inode for OverlayInode {
             return if wants_write(flags) { Err(Errno::EISDIR) } else { Ok(Arc::new(DirFile)) };
         }
         let top = self.top()?;
-        if wants_write(flags) && lock(&self.layers).upper.is_none() && top.attr()?.is_regular() {
-            let _ops = lock(&self.fs.ops);
+        if wants_write(flags) && self.layers.lock().upper.is_none() && top.attr()?.is_regular() {
+            let _ops = self.fs.ops.lock();
             return self.copy_up(true)?.open(cx, flags);
         }
         top.open(cx, flags)
@@ -449,7 +450,7 @@ impl Inode for OverlayInode {
         if !self.is_dir {
             return Err(Errno::ENOTDIR);
         }
-        let _ops = lock(&self.fs.ops);
+        let _ops = self.fs.ops.lock();
         match self.lookup_ovl(name) {
             Ok(_) => return Err(Errno::EEXIST),
             Err(Errno::ENOENT) => {}
@@ -457,7 +458,7 @@ impl Inode for OverlayInode {
         }
         let up = self.copy_up(true)?;
         let is_dir = kind == NodeKind::Directory;
-        let mut children = lock(&self.children);
+        let mut children = self.children.lock();
         let had_whiteout = remove_whiteout(&up, name)?;
         let new = up.create(name, kind, attr)?;
         if is_dir && had_whiteout {
@@ -473,7 +474,7 @@ impl Inode for OverlayInode {
         if !self.is_dir {
             return Err(Errno::ENOTDIR);
         }
-        let _ops = lock(&self.fs.ops);
+        let _ops = self.fs.ops.lock();
         let new = self.copy_up(true)?.create_tmpfile(attr, linkable)?;
         let ino = upper_ino(&new)?;
         Ok(OverlayInode::new(&self.fs, Some(self.arc()?), Vec::new(), Some(new), None, false, ino))
@@ -490,7 +491,7 @@ impl Inode for OverlayInode {
         if !self.is_dir {
             return Err(Errno::ENOTDIR);
         }
-        let _ops = lock(&self.fs.ops);
+        let _ops = self.fs.ops.lock();
         match self.lookup_ovl(name) {
             Ok(_) => return Err(Errno::EEXIST),
             Err(Errno::ENOENT) => {}
@@ -498,13 +499,13 @@ impl Inode for OverlayInode {
         }
         let tu = target.copy_up(true)?;
         let up = self.copy_up(true)?;
-        let _children = lock(&self.children);
+        let _children = self.children.lock();
         remove_whiteout(&up, name)?;
         up.link(name, &tu)
     }
 
     fn unlink(&self, name: &[u8], dir: bool) -> KResult<()> {
-        let _ops = lock(&self.fs.ops);
+        let _ops = self.fs.ops.lock();
         let child = self.lookup_ovl(name)?;
         match (dir, child.is_dir) {
             (false, true) => return Err(Errno::EISDIR),
@@ -514,8 +515,8 @@ impl Inode for OverlayInode {
         }
         let lower_has = self.lower_has(name)?;
         let up = self.copy_up(true)?;
-        let child_upper = lock(&child.layers).upper.clone();
-        let mut children = lock(&self.children);
+        let child_upper = child.layers.lock().upper.clone();
+        let mut children = self.children.lock();
         if let Some(cu) = child_upper {
             if dir {
                 clear_whiteouts(&cu)?;
@@ -542,7 +543,7 @@ impl Inode for OverlayInode {
         if !nd.is_dir {
             return Err(Errno::ENOTDIR);
         }
-        let _ops = lock(&self.fs.ops);
+        let _ops = self.fs.ops.lock();
         let src = self.lookup_ovl(old)?;
         // Moving a directory of the lower layer would need redirects, which
         // this overlay (like Linux's without redirect_dir) does not keep.
@@ -582,14 +583,14 @@ impl Inode for OverlayInode {
         let su = src.copy_up(true)?;
         let dst_upper = match (&dst, exchange) {
             (Some(d), true) => Some(d.copy_up(true)?),
-            (Some(d), false) => lock(&d.layers).upper.clone(),
+            (Some(d), false) => d.layers.lock().upper.clone(),
             (None, _) => None,
         };
         let ou = self.copy_up(true)?;
         let nu = nd.copy_up(true)?;
         let same_dir = std::ptr::eq(self, nd);
-        let mut old_children = lock(&self.children);
-        let mut new_children = if same_dir { None } else { Some(lock(&nd.children)) };
+        let mut old_children = self.children.lock();
+        let mut new_children = if same_dir { None } else { Some(nd.children.lock()) };
 
         if exchange {
             ou.rename(old, &nu, new, RENAME_EXCHANGE)?;
@@ -635,7 +636,7 @@ impl Inode for OverlayInode {
     }
 
     fn setxattr(&self, name: &[u8], value: &[u8], flags: u32) -> KResult<()> {
-        let _ops = lock(&self.fs.ops);
+        let _ops = self.fs.ops.lock();
         self.copy_up(true)?.setxattr(name, value, flags)
     }
 
@@ -644,9 +645,9 @@ impl Inode for OverlayInode {
     }
 
     fn removexattr(&self, name: &[u8]) -> KResult<()> {
-        let _ops = lock(&self.fs.ops);
+        let _ops = self.fs.ops.lock();
         // Removing what the lower file lacks must not copy it up.
-        if lock(&self.layers).upper.is_none() {
+        if self.layers.lock().upper.is_none() {
             self.top()?.getxattr(name)?;
         }
         self.copy_up(true)?.removexattr(name)

@@ -3,8 +3,9 @@
 //! Files are generated when opened (a snapshot, as Linux's seq files are
 //! for small reads) and report size 0, as on Linux.
 
+use parking_lot::Mutex;
 use std::any::Any;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 
 use abi::consts::*;
 use abi::types::Timespec;
@@ -20,7 +21,7 @@ use write::Sink;
 mod pid;
 mod system;
 mod write;
-use crate::vfs::{lock, DirEntry, FileOps, FileRef, Inode, InodeAttr, InodeRef, KResult, Location};
+use crate::vfs::{DirEntry, FileOps, FileRef, Inode, InodeAttr, InodeRef, KResult, Location};
 
 /// The /proc file system.
 pub struct ProcFs {
@@ -35,11 +36,11 @@ impl ProcFs {
 
     /// Tell /proc which kernel it describes (after the kernel exists).
     pub fn set_kernel(&self, k: &Arc<Kernel>) {
-        *lock(&self.kernel) = Arc::downgrade(k);
+        *self.kernel.lock() = Arc::downgrade(k);
     }
 
     fn kernel(&self) -> KResult<Arc<Kernel>> {
-        lock(&self.kernel).upgrade().ok_or(Errno::ESRCH)
+        self.kernel.lock().upgrade().ok_or(Errno::ESRCH)
     }
 
     pub fn root(self: &Arc<Self>) -> InodeRef {
@@ -195,7 +196,7 @@ impl ProcNode {
         let Some(pid) = self.pid() else { return (0, 0) };
         match self.process(pid) {
             Ok(p) => {
-                let c = lock(&p.creds);
+                let c = p.creds.lock();
                 (c.euid, c.egid)
             }
             Err(_) => (0, 0),
@@ -211,7 +212,7 @@ impl ProcNode {
                 let p = self.process(*pid)?;
                 let fds = p.fds();
                 let (f, cloexec) = {
-                    let t = lock(&fds);
+                    let t = fds.lock();
                     (t.get(*fd).map_err(|_| Errno::ENOENT)?, t.cloexec(*fd).unwrap_or(false))
                 };
                 let pos = *f.offset();
@@ -224,14 +225,14 @@ impl ProcNode {
                 let p = self.process(*pid)?;
                 // A thread's own name (PR_SET_NAME, pthread_setname_np).
                 if *name == "comm" {
-                    if let Some(th) = lock(&p.threads).iter().find(|t| t.tid == *tid) {
-                        let mut c = lock(&th.comm).clone();
+                    if let Some(th) = p.threads.lock().iter().find(|t| t.tid == *tid) {
+                        let mut c = th.comm.lock().clone();
                         c.push(b'\n');
                         return Ok(c);
                     }
                 }
                 let mut data = pid_file(&k, &p, name)?;
-                let gone = !lock(&p.threads).iter().any(|t| t.tid == *tid);
+                let gone = !p.threads.lock().iter().any(|t| t.tid == *tid);
                 if gone && *name == "stat" {
                     if let Some(i) = data.iter().rposition(|b| *b == b')') {
                         if data.len() > i + 2 {
@@ -294,7 +295,7 @@ impl Inode for ProcNode {
             self.process(*p)?;
         }
         let (uid, gid) = self.owner();
-        let t = lock(&self.fs.kernel).upgrade().map(|k| k.start.elapsed()).unwrap_or_default();
+        let t = self.fs.kernel.lock().upgrade().map(|k| k.start.elapsed()).unwrap_or_default();
         let now = now_realtime();
         let boot = Timespec { tv_sec: now.tv_sec - t.as_secs() as i64, tv_nsec: 0 };
         Ok(InodeAttr {
@@ -368,7 +369,7 @@ impl Inode for ProcNode {
                 // leader stays listed (as a zombie) while the process lives.
                 let tid: i32 = name.parse().map_err(|_| Errno::ENOENT)?;
                 let p = self.process(*pid)?;
-                if tid != *pid && !lock(&p.threads).iter().any(|t| t.tid == tid) {
+                if tid != *pid && !p.threads.lock().iter().any(|t| t.tid == tid) {
                     return Err(Errno::ENOENT);
                 }
                 Ok(self.node(Kind::ThreadDir(*pid, tid)))
@@ -384,7 +385,7 @@ impl Inode for ProcNode {
             Kind::FdDir(pid) | Kind::FdInfoDir(pid) => {
                 let fd: i32 = name.parse().map_err(|_| Errno::ENOENT)?;
                 let p = self.process(*pid)?;
-                lock(&p.fds()).get(fd).map_err(|_| Errno::ENOENT)?;
+                p.fds().lock().get(fd).map_err(|_| Errno::ENOENT)?;
                 Ok(self.node(if matches!(self.kind, Kind::FdDir(_)) {
                     Kind::FdLink(*pid, fd)
                 } else {
@@ -434,7 +435,7 @@ impl Inode for ProcNode {
             }
             Kind::TaskDir(pid) => {
                 let p = self.process(*pid)?;
-                let mut tids: Vec<i32> = lock(&p.threads).iter().map(|t| t.tid).collect();
+                let mut tids: Vec<i32> = p.threads.lock().iter().map(|t| t.tid).collect();
                 if !tids.contains(pid) && !p.is_zombie() {
                     tids.insert(0, *pid);
                 }
@@ -449,14 +450,14 @@ impl Inode for ProcNode {
             }
             Kind::FdDir(pid) => {
                 let p = self.process(*pid)?;
-                let fds = lock(&p.fds()).fds();
+                let fds = p.fds().lock().fds();
                 for fd in fds {
                     push(Kind::FdLink(*pid, fd), fd.to_string(), DT_LNK);
                 }
             }
             Kind::FdInfoDir(pid) => {
                 let p = self.process(*pid)?;
-                let fds = lock(&p.fds()).fds();
+                let fds = p.fds().lock().fds();
                 for fd in fds {
                     push(Kind::FdInfo(*pid, fd), fd.to_string(), DT_REG);
                 }
@@ -474,13 +475,13 @@ impl Inode for ProcNode {
             }
             Kind::FdLink(pid, fd) => {
                 let p = self.process(*pid)?;
-                let f = lock(&p.fds()).get(*fd).map_err(|_| Errno::ENOENT)?;
+                let f = p.fds().lock().get(*fd).map_err(|_| Errno::ENOENT)?;
                 if let Some(n) = &f.anon_name {
                     return Ok(n.clone());
                 }
                 let loc = f.loc.clone().ok_or(Errno::ENOENT)?;
                 let k = self.fs.kernel()?;
-                let root = lock(&p.fs()).root.clone();
+                let root = p.fs().lock().root.clone();
                 Ok(k.vfs.shown_path(&loc, &root))
             }
             Kind::PidLink(..) => {
@@ -498,15 +499,15 @@ impl Inode for ProcNode {
             Kind::PidLink(pid, name) => {
                 let p = self.process(*pid).ok()?;
                 match *name {
-                    "exe" => lock(&p.exe).clone(),
-                    "cwd" => Some(lock(&p.fs()).cwd.clone()),
-                    "root" => Some(lock(&p.fs()).root.clone()),
+                    "exe" => p.exe.lock().clone(),
+                    "cwd" => Some(p.fs().lock().cwd.clone()),
+                    "root" => Some(p.fs().lock().root.clone()),
                     _ => None,
                 }
             }
             Kind::FdLink(pid, fd) => {
                 let p = self.process(*pid).ok()?;
-                let f = lock(&p.fds()).get(*fd).ok()?;
+                let f = p.fds().lock().get(*fd).ok()?;
                 Some(f.loc.clone().unwrap_or_else(|| reopen_target(&f)))
             }
             _ => None,

@@ -10,15 +10,15 @@ use super::system::{host_mem_kb, mounts};
 use super::write;
 use crate::kernel::{Kernel, Process};
 use crate::vfs::anon::{anon_location, AnonInode};
-use crate::vfs::{lock, FileDescription, InodeRef, KResult, Location};
+use crate::vfs::{FileDescription, InodeRef, KResult, Location};
 
 pub(super) fn pid_file(k: &Arc<Kernel>, p: &Arc<Process>, name: &str) -> KResult<Vec<u8>> {
-    let comm = String::from_utf8_lossy(&lock(&p.comm)).into_owned();
+    let comm = String::from_utf8_lossy(&p.comm.lock()).into_owned();
     let ppid = p.ppid();
     Ok(match name {
         "cmdline" | "environ" => {
             let mmr = p.mm();
-            let mut mm = lock(&mmr);
+            let mut mm = mmr.lock();
             let (s, e) = if name == "cmdline" { (mm.arg_start, mm.arg_end) } else { (mm.env_start, mm.env_end) };
             let mut v = vec![0u8; e.saturating_sub(s).min(1 << 20) as usize];
             mm.read_bytes(s, &mut v)?;
@@ -28,18 +28,18 @@ pub(super) fn pid_file(k: &Arc<Kernel>, p: &Arc<Process>, name: &str) -> KResult
         "cgroup" => b"0::/\n".to_vec(),
         "io" => b"rchar: 0\nwchar: 0\nsyscr: 0\nsyscw: 0\nread_bytes: 0\nwrite_bytes: 0\ncancelled_write_bytes: 0\n"
             .to_vec(),
-        "oom_score_adj" => format!("{}\n", lock(&p.oom).adj).into_bytes(),
-        "oom_adj" => format!("{}\n", write::oom_adj_of(lock(&p.oom).adj)).into_bytes(),
+        "oom_score_adj" => format!("{}\n", p.oom.lock().adj).into_bytes(),
+        "oom_adj" => format!("{}\n", write::oom_adj_of(p.oom.lock().adj)).into_bytes(),
         "oom_score" => {
-            let resident = lock(&p.mm()).resident() / PAGE_SIZE;
+            let resident = p.mm().lock().resident() / PAGE_SIZE;
             let (ram, swap) = host_mem_kb();
             let total = (ram + swap) * 1024 / PAGE_SIZE;
-            format!("{}\n", write::oom_score(lock(&p.oom).adj, resident, total)).into_bytes()
+            format!("{}\n", write::oom_score(p.oom.lock().adj, resident, total)).into_bytes()
         }
-        "limits" => limits(&lock(&p.rlimits)),
+        "limits" => limits(&p.rlimits.lock()),
         "smaps_rollup" => {
             let mmr = p.mm();
-            let mm = lock(&mmr);
+            let mm = mmr.lock();
             let lo = mm.vmas().map(|v| v.start).min().unwrap_or(0);
             let hi = mm.vmas().map(|v| v.end).max().unwrap_or(0);
             let rss = mm.resident() / 1024;
@@ -50,7 +50,7 @@ pub(super) fn pid_file(k: &Arc<Kernel>, p: &Arc<Process>, name: &str) -> KResult
         }
         "maps" => {
             let mmr = p.mm();
-            let mm = lock(&mmr);
+            let mm = mmr.lock();
             let mut s = Vec::new();
             for v in mm.vmas() {
                 let perms = format!(
@@ -79,10 +79,10 @@ pub(super) fn pid_file(k: &Arc<Kernel>, p: &Arc<Process>, name: &str) -> KResult
             }
             s
         }
-        "mounts" | "mountinfo" => mounts(k, &lock(&p.fs()).root.clone(), name == "mountinfo"),
+        "mounts" | "mountinfo" => mounts(k, &p.fs().lock().root.clone(), name == "mountinfo"),
         "stat" | "statm" => {
             let mmr = p.mm();
-            let mm = lock(&mmr);
+            let mm = mmr.lock();
             let vsize: u64 = mm.vmas().map(|v| v.end - v.start).sum();
             let rss = mm.resident() / PAGE_SIZE;
             if name == "statm" {
@@ -99,12 +99,12 @@ pub(super) fn pid_file(k: &Arc<Kernel>, p: &Arc<Process>, name: &str) -> KResult
             .into_bytes()
         }
         "status" => {
-            let c = lock(&p.creds).clone();
+            let c = p.creds.lock().clone();
             let mmr = p.mm();
-            let mm = lock(&mmr);
+            let mm = mmr.lock();
             let vsize: u64 = mm.vmas().map(|v| v.end - v.start).sum::<u64>() / 1024;
             let rss = mm.resident() / 1024;
-            let umask = lock(&p.fs()).umask;
+            let umask = p.fs().lock().umask;
             let groups: Vec<String> = c.groups.iter().map(|g| g.to_string()).collect();
             format!(
                 "Name:\t{comm}\nUmask:\t{umask:04o}\nState:\t{state}\nTgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\nPPid:\t{ppid}\nTracerPid:\t0\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t64\nGroups:\t{}\nVmPeak:\t{vsize:8} kB\nVmSize:\t{vsize:8} kB\nVmRSS:\t{rss:8} kB\nThreads:\t{threads}\nSigQ:\t0/63432\nSigPnd:\t0000000000000000\nShdPnd:\t0000000000000000\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\nSigCgt:\t0000000000000000\nCapInh:\t0000000000000000\nCapPrm:\t000001ffffffffff\nCapEff:\t000001ffffffffff\nCapBnd:\t000001ffffffffff\nCapAmb:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t0\nCpus_allowed_list:\t0-{}\n",
@@ -124,7 +124,7 @@ pub(super) fn pid_file(k: &Arc<Kernel>, p: &Arc<Process>, name: &str) -> KResult
                     'T' => "T (stopped)",
                     _ => "S (sleeping)",
                 },
-                threads = lock(&p.threads).len(),
+                threads = p.threads.lock().len(),
             )
             .into_bytes()
         }

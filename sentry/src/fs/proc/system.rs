@@ -8,7 +8,7 @@ use abi::Errno;
 
 use crate::kernel::Kernel;
 use crate::vfs::Caller;
-use crate::vfs::{lock, KResult, Location};
+use crate::vfs::{KResult, Location};
 
 pub(super) fn static_file(k: &Arc<Kernel>, name: &str, cx: Caller<'_>) -> KResult<Vec<u8>> {
     let up = k.start.elapsed();
@@ -31,7 +31,7 @@ pub(super) fn static_file(k: &Arc<Kernel>, name: &str, cx: Caller<'_>) -> KResul
             // SAFETY-free: the sentry reads its host's totals for itself.
             let total = crate::kernel::limits::mem_total_kb(k, host_mem_kb().0);
             let used =
-                k.pids().iter().filter_map(|p| k.process(*p)).map(|p| lock(&p.mm()).resident()).sum::<u64>() / 1024;
+                k.pids().iter().filter_map(|p| k.process(*p)).map(|p| p.mm().lock().resident()).sum::<u64>() / 1024;
             let free = total.saturating_sub(used);
             format!(
                 "MemTotal:       {total:8} kB\nMemFree:        {free:8} kB\nMemAvailable:   {free:8} kB\nBuffers:               0 kB\nCached:                0 kB\nSwapCached:            0 kB\nActive:         {used:8} kB\nInactive:              0 kB\nSwapTotal:             0 kB\nSwapFree:              0 kB\nDirty:                 0 kB\nShmem:                 0 kB\nHugePages_Total:       0\nHugePagesize:       2048 kB\n"
@@ -50,22 +50,22 @@ pub(super) fn static_file(k: &Arc<Kernel>, name: &str, cx: Caller<'_>) -> KResul
         }
         "version" => format!(
             "Linux version {} (bulwark) {}\n",
-            String::from_utf8_lossy(&lock(&k.release)),
+            String::from_utf8_lossy(&k.release.lock()),
             String::from_utf8_lossy(crate::syscalls::sys::VERSION)
         )
         .into_bytes(),
         "sys/kernel/hostname" => {
-            let mut h = lock(&k.hostname).clone();
+            let mut h = k.hostname.lock().clone();
             h.push(b'\n');
             h
         }
         "sys/kernel/domainname" => {
-            let mut h = lock(&k.domainname).clone();
+            let mut h = k.domainname.lock().clone();
             h.push(b'\n');
             h
         }
         "sys/kernel/osrelease" => {
-            let mut r = lock(&k.release).clone();
+            let mut r = k.release.lock().clone();
             r.push(b'\n');
             r
         }

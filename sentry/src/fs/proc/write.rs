@@ -18,7 +18,7 @@ use abi::Errno;
 use super::Kind;
 use crate::kernel::{Kernel, OomAdj, Process};
 use crate::vfs::Caller;
-use crate::vfs::{lock, KResult};
+use crate::vfs::KResult;
 
 /// `OOM_SCORE_ADJ_MIN`, `OOM_SCORE_ADJ_MAX`.
 const OOM_SCORE_ADJ: std::ops::RangeInclusive<i32> = -1000..=1000;
@@ -64,7 +64,7 @@ impl Sink {
 
     /// Write `buf` at `off`; the count written, as Linux reports it.
     pub(super) fn write(&self, cx: Caller<'_>, buf: &[u8], off: u64) -> KResult<usize> {
-        let privileged = cx.process().is_some_and(|w| lock(&w.creds).euid == 0);
+        let privileged = cx.process().is_some_and(|w| w.creds.lock().euid == 0);
         match self {
             Sink::Refuse(e) => Err(*e),
             Sink::OomScoreAdj(p) => {
@@ -72,7 +72,7 @@ impl Sink {
                 if !OOM_SCORE_ADJ.contains(&v) {
                     return Err(Errno::EINVAL);
                 }
-                set_oom(&mut lock(&alive(p)?.oom), v, false, privileged)?;
+                set_oom(&mut alive(p)?.oom.lock(), v, false, privileged)?;
                 Ok(n)
             }
             Sink::OomAdj(p) => {
@@ -81,7 +81,7 @@ impl Sink {
                     return Err(Errno::EINVAL);
                 }
                 let adj = if v == *OOM_ADJ.end() { *OOM_SCORE_ADJ.end() } else { v * 1000 / 17 };
-                set_oom(&mut lock(&alive(p)?.oom), adj, true, privileged)?;
+                set_oom(&mut alive(p)?.oom.lock(), adj, true, privileged)?;
                 Ok(n)
             }
             Sink::Comm(p, tid) => {
@@ -90,11 +90,11 @@ impl Sink {
                     return Err(Errno::EINVAL);
                 }
                 let name = until_nul(&buf[..buf.len().min(COMM_MAX)]).to_vec();
-                if let Some(th) = lock(&p.threads).iter().find(|t| t.tid == *tid) {
-                    *lock(&th.comm) = name.clone();
+                if let Some(th) = p.threads.lock().iter().find(|t| t.tid == *tid) {
+                    *th.comm.lock() = name.clone();
                 }
                 if *tid == p.pid {
-                    *lock(&p.comm) = name;
+                    *p.comm.lock() = name;
                 }
                 Ok(buf.len())
             }
@@ -170,8 +170,8 @@ fn set_oom(o: &mut OomAdj, adj: i32, legacy: bool, privileged: bool) -> KResult<
 /// value keeps its first `off` bytes and takes the written bytes up to a
 /// newline or NUL, at most [`UTS_MAX`] in all; a write past the end of the
 /// value changes nothing. Every byte counts as written.
-fn write_uts(field: &std::sync::Mutex<Vec<u8>>, buf: &[u8], off: u64) -> KResult<usize> {
-    let mut v = lock(field);
+fn write_uts(field: &parking_lot::Mutex<Vec<u8>>, buf: &[u8], off: u64) -> KResult<usize> {
+    let mut v = field.lock();
     let keep = usize::try_from(off).unwrap_or(usize::MAX);
     if keep > v.len().min(UTS_MAX) {
         return Ok(buf.len());
@@ -208,7 +208,7 @@ pub(super) fn oom_score(adj: i16, resident_pages: u64, total_pages: u64) -> u64 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Mutex;
+    use parking_lot::Mutex;
 
     #[test]
     fn number_is_read_as_kstrtoint_reads_it() {
@@ -281,7 +281,7 @@ mod tests {
         let name = Mutex::new(b"old-name".to_vec());
 
         assert_eq!(write_uts(&name, b"new\nignored", 0), Ok(11));
-        assert_eq!(*lock(&name), b"new");
+        assert_eq!(*name.lock(), b"new");
     }
 
     #[test]
@@ -289,9 +289,9 @@ mod tests {
         let name = Mutex::new(b"abc".to_vec());
 
         write_uts(&name, b"XY", 2).expect("append");
-        assert_eq!(*lock(&name), b"abXY");
+        assert_eq!(*name.lock(), b"abXY");
         assert_eq!(write_uts(&name, b"Z", 9), Ok(1));
-        assert_eq!(*lock(&name), b"abXY");
+        assert_eq!(*name.lock(), b"abXY");
     }
 
     #[test]
@@ -300,6 +300,6 @@ mod tests {
 
         write_uts(&name, &[b'h'; 100], 0).expect("write");
 
-        assert_eq!(lock(&name).len(), 64);
+        assert_eq!(name.lock().len(), 64);
     }
 }

@@ -7,10 +7,11 @@
 //! only the lock of the one directory or file they touch. Locks nest in one
 //! order: a directory's entries, then a child's entries, then metadata.
 
+use parking_lot::Mutex;
 use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 
 use abi::consts::{FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE};
 use abi::consts::{
@@ -20,7 +21,7 @@ use abi::consts::{
 use abi::types::Timespec;
 use abi::Errno;
 
-use super::{dtype_of_mode, lock, now, ts_key, DirFile};
+use super::{dtype_of_mode, now, ts_key, DirFile};
 use crate::vfs::Caller;
 use crate::vfs::{
     CreateAttr, DirEntry, FileOps, FileRef, FsStat, Inode, InodeAttr, InodeRef, KResult, NodeKind, SetAttr, TimeSet,
@@ -188,7 +189,7 @@ impl TmpfsInode {
 
     /// Whether this is an overlay whiteout: a character device 0:0.
     pub fn is_whiteout(&self) -> bool {
-        let m = lock(&self.meta);
+        let m = self.meta.lock();
         m.mode & S_IFMT == S_IFCHR && m.rdev == 0
     }
 
@@ -214,20 +215,20 @@ impl TmpfsInode {
 
     fn is_empty_dir(&self) -> bool {
         match &self.body {
-            Body::Dir(d) => lock(d).is_empty(),
+            Body::Dir(d) => d.lock().is_empty(),
             _ => false,
         }
     }
 
     /// Mark a change of this inode's attributes.
     fn touch_ctime(&self) {
-        lock(&self.meta).ctime = now();
+        self.meta.lock().ctime = now();
     }
 
     /// Mark a change of this directory's or file's contents.
     fn touch_mtime(&self) {
         let t = now();
-        let mut m = lock(&self.meta);
+        let mut m = self.meta.lock();
         m.mtime = t;
         m.ctime = t;
     }
@@ -242,7 +243,7 @@ impl TmpfsInode {
             return Err(Errno::EINVAL);
         };
         let n = {
-            let f = lock(f);
+            let f = f.lock();
             if off >= f.size {
                 return Ok(0);
             }
@@ -257,7 +258,7 @@ impl TmpfsInode {
             n
         };
         // relatime: update atime when it is older than the last change.
-        let mut m = lock(&self.meta);
+        let mut m = self.meta.lock();
         if ts_key(m.atime) <= ts_key(m.mtime) || ts_key(m.atime) <= ts_key(m.ctime) {
             m.atime = now();
         }
@@ -279,7 +280,7 @@ impl TmpfsInode {
             return Err(Errno::EPERM);
         }
         {
-            let mut f = lock(f);
+            let mut f = f.lock();
             if seals & F_SEAL_GROW != 0 && end > f.size {
                 return Err(Errno::EPERM);
             }
@@ -306,7 +307,7 @@ impl TmpfsInode {
             return Err(Errno::EFBIG);
         }
         {
-            let mut f = lock(f);
+            let mut f = f.lock();
             let seals = self.seals.load(Ordering::Relaxed);
             if (seals & F_SEAL_SHRINK != 0 && size < f.size) || (seals & F_SEAL_GROW != 0 && size > f.size) {
                 return Err(Errno::EPERM);
@@ -341,7 +342,7 @@ impl TmpfsInode {
         let end = off.checked_add(len).filter(|&e| e <= MAX_FILE_SIZE).ok_or(Errno::EFBIG)?;
         let seals = self.seals.load(Ordering::Relaxed);
         {
-            let mut f = lock(f);
+            let mut f = f.lock();
             if mode & FALLOC_FL_PUNCH_HOLE != 0 {
                 if seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0 {
                     return Err(Errno::EPERM);
@@ -390,18 +391,18 @@ impl Inode for TmpfsInode {
     fn attr(&self) -> KResult<InodeAttr> {
         let (size, blocks, dir_links) = match &self.body {
             Body::Regular(f) => {
-                let f = lock(f);
+                let f = f.lock();
                 (f.size, f.pages.len() as u64 * (PAGE_SIZE / 512), 0)
             }
             Body::Dir(d) => {
-                let d = lock(d);
+                let d = d.lock();
                 let subdirs = d.values().filter(|c| c.is_dir()).count() as u64;
                 ((d.len() as u64 + 2) * BOGO_DIRENT_SIZE, 0, 2 + subdirs)
             }
             Body::Symlink(t) => (t.len() as u64, 0, 0),
             Body::Special => (0, 0, 0),
         };
-        let m = lock(&self.meta);
+        let m = self.meta.lock();
         let nlink = if self.is_dir() && m.nlink > 0 { dir_links } else { m.nlink };
         Ok(InodeAttr {
             dev: self.fs.dev,
@@ -425,7 +426,7 @@ impl Inode for TmpfsInode {
             self.truncate(size)?;
         }
         let t = now();
-        let mut m = lock(&self.meta);
+        let mut m = self.meta.lock();
         if let Some(mode) = attr.mode {
             m.mode = (m.mode & S_IFMT) | (mode & 0o7777);
         }
@@ -446,7 +447,7 @@ impl Inode for TmpfsInode {
     }
 
     fn lookup(&self, name: &[u8]) -> KResult<InodeRef> {
-        let d = lock(self.dir()?);
+        let d = self.dir()?.lock();
         match d.get(name) {
             Some(c) => Ok(c.clone()),
             None => Err(Errno::ENOENT),
@@ -454,9 +455,9 @@ impl Inode for TmpfsInode {
     }
 
     fn readdir(&self) -> KResult<Vec<DirEntry>> {
-        let d = lock(self.dir()?);
+        let d = self.dir()?.lock();
         Ok(d.iter()
-            .map(|(name, c)| DirEntry { ino: c.ino, kind: dtype_of_mode(lock(&c.meta).mode), name: name.clone() })
+            .map(|(name, c)| DirEntry { ino: c.ino, kind: dtype_of_mode(c.meta.lock().mode), name: name.clone() })
             .collect())
     }
 
@@ -469,7 +470,7 @@ impl Inode for TmpfsInode {
 
     fn open(&self, _cx: Caller<'_>, flags: u32) -> KResult<FileRef> {
         let (mode, rdev) = {
-            let m = lock(&self.meta);
+            let m = self.meta.lock();
             (m.mode, m.rdev)
         };
         match &self.body {
@@ -486,13 +487,13 @@ impl Inode for TmpfsInode {
     fn create(&self, name: &[u8], kind: NodeKind, attr: CreateAttr) -> KResult<InodeRef> {
         check_name(name)?;
         let dir = self.dir()?;
-        let _tree = lock(&self.fs.tree);
-        let mut d = lock(dir);
+        let _tree = self.fs.tree.lock();
+        let mut d = dir.lock();
         if d.contains_key(name) {
             return Err(Errno::EEXIST);
         }
         let (parent_mode, parent_gid, parent_nlink) = {
-            let m = lock(&self.meta);
+            let m = self.meta.lock();
             (m.mode, m.gid, m.nlink)
         };
         if parent_nlink == 0 {
@@ -526,13 +527,13 @@ impl Inode for TmpfsInode {
     fn create_tmpfile(&self, attr: CreateAttr, linkable: bool) -> KResult<InodeRef> {
         self.dir()?;
         let (parent_gid, parent_mode) = {
-            let m = lock(&self.meta);
+            let m = self.meta.lock();
             (m.gid, m.mode)
         };
         let gid = if parent_mode & S_ISGID != 0 { parent_gid } else { attr.gid };
         let child =
             self.fs.new_inode(S_IFREG | (attr.mode & 0o7777), attr.uid, gid, 0, Body::Regular(Mutex::default()));
-        lock(&child.meta).nlink = 0;
+        child.meta.lock().nlink = 0;
         child.linkable.store(linkable, Ordering::Relaxed);
         Ok(child)
     }
@@ -547,16 +548,16 @@ impl Inode for TmpfsInode {
             return Err(Errno::EPERM);
         }
         let dir = self.dir()?;
-        let _tree = lock(&self.fs.tree);
-        let mut d = lock(dir);
+        let _tree = self.fs.tree.lock();
+        let mut d = dir.lock();
         if d.contains_key(name) {
             return Err(Errno::EEXIST);
         }
-        if lock(&self.meta).nlink == 0 {
+        if self.meta.lock().nlink == 0 {
             return Err(Errno::ENOENT);
         }
         {
-            let mut m = lock(&target.meta);
+            let mut m = target.meta.lock();
             if m.nlink == 0 && !target.linkable.swap(false, Ordering::Relaxed) {
                 return Err(Errno::ENOENT);
             }
@@ -571,8 +572,8 @@ impl Inode for TmpfsInode {
 
     fn unlink(&self, name: &[u8], dir: bool) -> KResult<()> {
         let entries = self.dir()?;
-        let _tree = lock(&self.fs.tree);
-        let mut d = lock(entries);
+        let _tree = self.fs.tree.lock();
+        let mut d = entries.lock();
         let child = d.get(name).ok_or(Errno::ENOENT)?;
         match (dir, child.is_dir()) {
             (false, true) => return Err(Errno::EISDIR),
@@ -583,7 +584,7 @@ impl Inode for TmpfsInode {
         let child = d.remove(name).ok_or(Errno::ENOENT)?;
         drop(d);
         {
-            let mut m = lock(&child.meta);
+            let mut m = child.meta.lock();
             m.nlink = if dir { 0 } else { m.nlink.saturating_sub(1) };
             m.ctime = now();
         }
@@ -604,10 +605,10 @@ impl Inode for TmpfsInode {
         }
         let src_entries = self.dir()?;
         let dst_entries = nd.dir()?;
-        let _tree = lock(&self.fs.tree);
+        let _tree = self.fs.tree.lock();
         let same_dir = std::ptr::eq(self, nd);
-        let mut sd = lock(src_entries);
-        let mut dd = if same_dir { None } else { Some(lock(dst_entries)) };
+        let mut sd = src_entries.lock();
+        let mut dd = if same_dir { None } else { Some(dst_entries.lock()) };
 
         let src = sd.get(old).cloned().ok_or(Errno::ENOENT)?;
         if std::ptr::eq(Arc::as_ptr(&src), nd) {
@@ -667,7 +668,7 @@ impl Inode for TmpfsInode {
         drop(dd);
         drop(sd);
         if let Some(dst) = dst {
-            let mut m = lock(&dst.meta);
+            let mut m = dst.meta.lock();
             m.nlink = if dst.is_dir() { 0 } else { m.nlink.saturating_sub(1) };
             m.ctime = now();
         }
@@ -684,7 +685,7 @@ impl Inode for TmpfsInode {
             return Err(Errno::ENODATA);
         }
         check_xattr_namespace(name)?;
-        lock(&self.xattrs).get(name).cloned().ok_or(Errno::ENODATA)
+        self.xattrs.lock().get(name).cloned().ok_or(Errno::ENODATA)
     }
 
     fn setxattr(&self, name: &[u8], value: &[u8], flags: u32) -> KResult<()> {
@@ -696,7 +697,7 @@ impl Inode for TmpfsInode {
             return Err(Errno::E2BIG);
         }
         {
-            let mut x = lock(&self.xattrs);
+            let mut x = self.xattrs.lock();
             match (x.contains_key(name), flags) {
                 (true, XATTR_CREATE) => return Err(Errno::EEXIST),
                 (false, XATTR_REPLACE) => return Err(Errno::ENODATA),
@@ -709,12 +710,12 @@ impl Inode for TmpfsInode {
     }
 
     fn listxattr(&self) -> KResult<Vec<Vec<u8>>> {
-        Ok(lock(&self.xattrs).keys().rev().cloned().collect())
+        Ok(self.xattrs.lock().keys().rev().cloned().collect())
     }
 
     fn removexattr(&self, name: &[u8]) -> KResult<()> {
         check_xattr_namespace(name)?;
-        lock(&self.xattrs).remove(name).ok_or(Errno::ENODATA)?;
+        self.xattrs.lock().remove(name).ok_or(Errno::ENODATA)?;
         self.touch_ctime();
         Ok(())
     }
@@ -767,7 +768,7 @@ impl FileOps for TmpfsFile {
 
     fn data_ranges(&self) -> Option<Vec<(u64, u64)>> {
         let Body::Regular(f) = &self.inode.body else { return None };
-        let f = lock(f);
+        let f = f.lock();
         let mut out: Vec<(u64, u64)> = Vec::new();
         for &p in &f.pages {
             let (s, e) = (p * PAGE_SIZE, ((p + 1) * PAGE_SIZE).min(f.size));

@@ -14,16 +14,16 @@
 //! `SCM_RIGHTS` files) is dropped under a lock.
 
 use abi::types::Ucred;
+use parking_lot::Mutex;
 use std::any::Any;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use abi::consts::S_IFSOCK;
 use abi::Errno;
 
-use crate::fs::lock;
 use crate::kernel::waiter::WaitQueue;
 use crate::vfs::Caller;
 use crate::vfs::{FileDescription, FileOps, FileRef, Inode, InodeAttr, KResult};
@@ -144,7 +144,7 @@ fn registry() -> &'static Mutex<HashMap<NameKey, Weak<Endpoint>>> {
 
 /// The bound socket named `key`, if it is still open.
 pub fn lookup(key: &NameKey) -> Option<Arc<Endpoint>> {
-    lock(registry()).get(key).and_then(Weak::upgrade).filter(|e| !lock(&e.state).closed)
+    registry().lock().get(key).and_then(Weak::upgrade).filter(|e| !e.state.lock().closed)
 }
 
 /// One queued message (for streams, one write's worth of bytes).
@@ -275,7 +275,7 @@ impl Endpoint {
         let a = Endpoint::new(stype);
         let b = Endpoint::new(stype);
         for (x, y) in [(&a, &b), (&b, &a)] {
-            let mut s = lock(&x.state);
+            let mut s = x.state.lock();
             s.peer = Some(y.clone());
             s.was_connected = true;
             s.peer_cred = Some(cred);
@@ -296,39 +296,39 @@ impl Endpoint {
     }
 
     pub fn addr(&self) -> UnixAddr {
-        lock(&self.state).addr.clone()
+        self.state.lock().addr.clone()
     }
 
     /// The connected peer's name (`ENOTCONN` without one).
     pub fn peer_addr(&self) -> KResult<UnixAddr> {
-        let peer = lock(&self.state).peer.clone().ok_or(Errno::ENOTCONN)?;
+        let peer = self.state.lock().peer.clone().ok_or(Errno::ENOTCONN)?;
         Ok(peer.addr())
     }
 
     pub fn peer_cred(&self) -> Option<Ucred> {
-        lock(&self.state).peer_cred
+        self.state.lock().peer_cred
     }
 
     pub fn is_listening(&self) -> bool {
-        lock(&self.state).listening
+        self.state.lock().listening
     }
 
     pub fn opts(&self) -> Opts {
-        lock(&self.state).opts
+        self.state.lock().opts
     }
 
     pub fn set_opts(&self, f: impl FnOnce(&mut Opts)) {
-        f(&mut lock(&self.state).opts);
+        f(&mut self.state.lock().opts);
     }
 
     /// `SO_ERROR`: the pending error, cleared.
     pub fn take_error(&self) -> Option<Errno> {
-        lock(&self.state).error.take()
+        self.state.lock().error.take()
     }
 
     /// Whether a name may be given: `EINVAL` if already bound.
     pub fn check_unbound(&self) -> KResult<()> {
-        if lock(&self.state).addr == UnixAddr::Unnamed {
+        if self.state.lock().addr == UnixAddr::Unnamed {
             Ok(())
         } else {
             Err(Errno::EINVAL)
@@ -339,9 +339,9 @@ impl Endpoint {
     /// (`EADDRINUSE` if another open socket holds it).
     pub fn bind(&self, addr: UnixAddr, key: NameKey) -> KResult<()> {
         let me = self.arc().ok_or(Errno::EINVAL)?;
-        let mut reg = lock(registry());
+        let mut reg = registry().lock();
         reg.retain(|_, w| w.strong_count() > 0);
-        let mut s = lock(&self.state);
+        let mut s = self.state.lock();
         if s.addr != UnixAddr::Unnamed {
             return Err(Errno::EINVAL);
         }
@@ -371,7 +371,7 @@ impl Endpoint {
         if !self.stype.connection_oriented() {
             return Err(Errno::EOPNOTSUPP);
         }
-        let mut s = lock(&self.state);
+        let mut s = self.state.lock();
         if s.addr == UnixAddr::Unnamed || s.peer.is_some() || s.was_connected {
             return Err(Errno::EINVAL);
         }
@@ -389,7 +389,7 @@ impl Endpoint {
     pub fn connect(&self, target: &Arc<Endpoint>, cred: Ucred) -> KResult<()> {
         let me = self.arc().ok_or(Errno::EINVAL)?;
         {
-            let s = lock(&self.state);
+            let s = self.state.lock();
             if s.listening {
                 return Err(Errno::EINVAL);
             }
@@ -401,7 +401,7 @@ impl Endpoint {
             return Err(Errno::EPROTOTYPE);
         }
         let server = Endpoint::new(self.stype);
-        let mut t = lock(&target.state);
+        let mut t = target.state.lock();
         if !t.listening || t.closed {
             return Err(Errno::ECONNREFUSED);
         }
@@ -409,7 +409,7 @@ impl Endpoint {
             return Err(Errno::EAGAIN);
         }
         {
-            let mut ss = lock(&server.state);
+            let mut ss = server.state.lock();
             ss.addr = t.addr.clone();
             ss.peer = Some(me.clone());
             ss.was_connected = true;
@@ -420,7 +420,7 @@ impl Endpoint {
         t.backlog.push_back(server.clone());
         drop(t);
         {
-            let mut s = lock(&self.state);
+            let mut s = self.state.lock();
             s.peer = Some(server);
             s.was_connected = true;
             s.peer_cred = listen_cred;
@@ -436,19 +436,19 @@ impl Endpoint {
             return Err(Errno::EPROTOTYPE);
         }
         let cred = target.peer_cred_of_self();
-        let mut s = lock(&self.state);
+        let mut s = self.state.lock();
         s.peer = Some(target.clone());
         s.peer_cred = cred;
         Ok(())
     }
 
     fn peer_cred_of_self(&self) -> Option<Ucred> {
-        lock(&self.state).listen_cred
+        self.state.lock().listen_cred
     }
 
     /// Take the next queued connection (`EAGAIN` if none).
     pub fn accept(&self) -> KResult<Arc<Endpoint>> {
-        let mut s = lock(&self.state);
+        let mut s = self.state.lock();
         if !s.listening {
             return Err(Errno::EINVAL);
         }
@@ -466,7 +466,7 @@ impl Endpoint {
             2 => (true, true),
             _ => return Err(Errno::EINVAL),
         };
-        let mut s = lock(&self.state);
+        let mut s = self.state.lock();
         if self.stype.connection_oriented() && s.peer.is_none() && !s.listening {
             return Err(Errno::ENOTCONN);
         }
@@ -475,7 +475,7 @@ impl Endpoint {
         let peer = s.peer.clone();
         drop(s);
         if let Some(p) = peer.filter(|_| self.stype.connection_oriented()) {
-            let mut ps = lock(&p.state);
+            let mut ps = p.state.lock();
             if ps.peer.as_ref().is_some_and(|x| std::ptr::eq(x.as_ref(), self)) {
                 ps.peer_shut_wr |= wr;
                 ps.peer_shut_rd |= rd;
@@ -499,7 +499,7 @@ impl Endpoint {
         to: Option<&Arc<Endpoint>>,
     ) -> KResult<usize> {
         let (target, from) = {
-            let s = lock(&self.state);
+            let s = self.state.lock();
             if s.shut_wr {
                 return Err(Errno::EPIPE);
             }
@@ -520,11 +520,11 @@ impl Endpoint {
         if self.stype == SockType::Stream && data.is_empty() {
             return Ok(0);
         }
-        let max = lock(&self.state).opts.sndbuf.max(DEFAULT_BUF);
+        let max = self.state.lock().opts.sndbuf.max(DEFAULT_BUF);
         if self.stype != SockType::Stream && data.len() + DGRAM_OVERHEAD > max {
             return Err(Errno::EMSGSIZE);
         }
-        let mut t = lock(&target.state);
+        let mut t = target.state.lock();
         if t.closed {
             return Err(if self.stype == SockType::Dgram { Errno::ECONNREFUSED } else { Errno::EPIPE });
         }
@@ -566,7 +566,7 @@ impl Endpoint {
     /// nothing is queued yet. With `peek` the data stays queued (and the
     /// rights come as extra references).
     pub fn recv(&self, buf: &mut [u8], peek: bool) -> KResult<Received> {
-        let mut s = lock(&self.state);
+        let mut s = self.state.lock();
         if s.listening {
             return Err(Errno::EINVAL);
         }
@@ -671,7 +671,7 @@ impl Endpoint {
     /// Bytes readable now (`FIONREAD`): all queued stream bytes, or the
     /// next datagram's size.
     pub fn readable_bytes(&self) -> u64 {
-        let s = lock(&self.state);
+        let s = self.state.lock();
         let n = match self.stype {
             SockType::Stream => s.rx.iter().map(|m| m.data.len() - m.off).sum(),
             _ => s.rx.front().map_or(0, |m| m.data.len()),
@@ -681,7 +681,7 @@ impl Endpoint {
 
     /// Current readiness (`POLL*`).
     pub fn poll(&self) -> u32 {
-        let s = lock(&self.state);
+        let s = self.state.lock();
         let mut r = 0;
         if s.listening {
             return if s.backlog.is_empty() { 0 } else { POLLIN };
@@ -710,7 +710,7 @@ impl Endpoint {
             _ if snd_shut => true,
             None => !connection_oriented,
             Some(p) => {
-                let ps = lock(&p.state);
+                let ps = p.state.lock();
                 ps.closed || ps.rx_used < ps.opts.rcvbuf.max(DEFAULT_BUF)
             }
         };
@@ -722,7 +722,7 @@ impl Endpoint {
 
     /// The last file description holding this socket closed.
     pub fn close(&self) {
-        let mut s = lock(&self.state);
+        let mut s = self.state.lock();
         s.closed = true;
         let peer = s.peer.take();
         let backlog = std::mem::take(&mut s.backlog);
@@ -733,7 +733,7 @@ impl Endpoint {
         let key = s.key.take();
         drop(s);
         if let Some(k) = key {
-            let mut reg = lock(registry());
+            let mut reg = registry().lock();
             if reg.get(&k).is_some_and(|w| std::ptr::eq(w.as_ptr(), self)) {
                 reg.remove(&k);
             }
@@ -742,7 +742,7 @@ impl Endpoint {
             c.close();
         }
         if let Some(p) = peer {
-            let mut ps = lock(&p.state);
+            let mut ps = p.state.lock();
             if ps.peer.as_ref().is_some_and(|x| std::ptr::eq(x.as_ref(), self)) && self.stype.connection_oriented() {
                 ps.peer = None;
                 ps.peer_shut_rd = true;

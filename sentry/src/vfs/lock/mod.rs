@@ -11,12 +11,11 @@
 //! `flock` locks and record locks are independent, as on Linux; POSIX and OFD
 //! record locks share one table and conflict with each other.
 
+use parking_lot::{Mutex, MutexGuard};
 use std::collections::{HashMap, HashSet};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::OnceLock;
 
 use crate::kernel::waiter::WaitQueue;
-
-use super::lock as lock_mutex;
 
 /// The identity of a file for locking: `(st_dev, st_ino)`.
 pub type InodeKey = (u64, u64);
@@ -328,7 +327,7 @@ pub struct Locks {
 
 impl Locks {
     pub fn registry(&self) -> MutexGuard<'_, Registry> {
-        lock_mutex(&self.reg)
+        self.reg.lock()
     }
 
     /// Where blocked lockers wait; notified on every release.
