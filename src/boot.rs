@@ -19,16 +19,21 @@
 //! Every child here dies with its parent (`PR_SET_PDEATHSIG`), so nothing
 //! outlives the CLI.
 
-use std::ffi::CString;
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 use anyhow::{bail, Context};
+use nix::fcntl::OFlag;
+use nix::mount::{MntFlags, MsFlags};
+use nix::sched::CloneFlags;
+use nix::sys::{prctl, utsname};
+use nix::unistd::{ForkResult, Gid, Pid, Uid};
+use rustix::thread::{CapabilitySet, CapabilitySets};
 
 use crate::cli::{BootOpts, Overlay};
-use crate::launch::{check_open, BOOT_DEBUG_LOG_FD, BOOT_FIRST_BIND_FD, MAX_BINDS};
+use crate::launch::{BOOT_DEBUG_LOG_FD, BOOT_FIRST_BIND_FD, MAX_BINDS};
 
 /// Run the sandbox; returns the exit status the shell should see.
 pub fn run_boot(opts: BootOpts) -> anyhow::Result<i32> {
@@ -47,26 +52,25 @@ pub fn run_boot(opts: BootOpts) -> anyhow::Result<i32> {
 
     // SAFETY: boot is single-threaded (nothing here starts a thread), so the
     // child may run arbitrary code after fork.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(io::Error::last_os_error()).context("fork");
-    }
-    if pid == 0 {
-        drop(death_r);
-        let code = match sentry_main(opts, gofer, binds, debug_log) {
-            Ok(sentry::TaskExit::Code(code)) => code,
-            Ok(sentry::TaskExit::Signal(sig)) => {
-                let _ = File::from(death_w).write_all(&[u8::try_from(sig).unwrap_or(0)]);
-                128 + sig
-            }
-            Err(err) => {
-                eprintln!("bulwark: {err:#}");
-                125
-            }
-        };
-        std::process::exit(code);
-    }
-    crate::forward::to(pid);
+    let pid = match unsafe { nix::unistd::fork() }.map_err(io::Error::from).context("fork")? {
+        ForkResult::Parent { child } => child,
+        ForkResult::Child => {
+            drop(death_r);
+            let code = match sentry_main(opts, gofer, binds, debug_log) {
+                Ok(sentry::TaskExit::Code(code)) => code,
+                Ok(sentry::TaskExit::Signal(sig)) => {
+                    let _ = File::from(death_w).write_all(&[u8::try_from(sig).unwrap_or(0)]);
+                    128 + sig
+                }
+                Err(err) => {
+                    eprintln!("bulwark: {err:#}");
+                    125
+                }
+            };
+            std::process::exit(code);
+        }
+    };
+    crate::forward::to(pid.as_raw());
     drop(death_w);
     drop(gofer);
     drop(binds);
@@ -81,13 +85,7 @@ pub fn run_boot(opts: BootOpts) -> anyhow::Result<i32> {
 
 /// A close-on-exec pipe: (read end, write end).
 fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [-1; 2];
-    // SAFETY: `fds` is valid for two ints of writes.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: pipe2 succeeded: both are fresh descriptors we own.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(io::Error::from)
 }
 
 /// The sentry process: pid 1 of the sandbox.
@@ -97,12 +95,9 @@ fn sentry_main(
     binds: Vec<OwnedFd>,
     debug_log: Option<File>,
 ) -> anyhow::Result<sentry::TaskExit> {
-    set_pdeathsig()?;
+    hostsys::process::die_with_parent().context("PR_SET_PDEATHSIG")?;
     drop_capabilities().context("dropping capabilities")?;
-    // SAFETY: prctl(PR_SET_NO_NEW_PRIVS) takes plain integers.
-    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } < 0 {
-        return Err(io::Error::last_os_error()).context("no_new_privs");
-    }
+    prctl::set_no_new_privs().map_err(io::Error::from).context("no_new_privs")?;
     let env = opts.opts.environment(opts.host_term.clone());
     let o = opts.opts;
     let binds = o
@@ -140,21 +135,17 @@ fn sentry_main(
         init: o.init,
         pids_limit,
         memory_limit,
-        stdio: [dup_fd(0)?, dup_fd(1)?, dup_fd(2)?],
+        stdio: [dup_fd(io::stdin(), 0)?, dup_fd(io::stdout(), 1)?, dup_fd(io::stderr(), 2)?],
     };
     sentry::run(cfg).map_err(anyhow::Error::from)
 }
 
 /// The host kernel's release (`uname -r`).
 fn host_release() -> String {
-    // SAFETY: utsname is plain bytes, valid zeroed; uname fills it.
-    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
-    // SAFETY: `u` is valid for writes of one utsname.
-    if unsafe { libc::uname(&mut u) } != 0 {
-        return String::from_utf8_lossy(sentry::syscalls::sys::RELEASE).into_owned();
+    match utsname::uname() {
+        Ok(u) => u.release().to_string_lossy().into_owned(),
+        Err(_) => String::from_utf8_lossy(sentry::syscalls::sys::RELEASE).into_owned(),
     }
-    let bytes: Vec<u8> = u.release.iter().take_while(|c| **c != 0).map(|c| *c as u8).collect();
-    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 /// Own the inherited gofer connection and debug log.
@@ -176,64 +167,52 @@ fn take_bind_fds(opts: &BootOpts) -> anyhow::Result<Vec<OwnedFd>> {
 }
 
 fn take_fd(fd: RawFd) -> anyhow::Result<OwnedFd> {
-    check_open(fd).with_context(|| format!("descriptor {fd}"))?;
-    // SAFETY: `fd` is open (checked) and was handed to this process for its
-    // exclusive use by the CLI; each number is taken once.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    // SAFETY: the CLI handed `fd` to this process for its exclusive use
+    // (the table in `crate::launch`); each number is taken once, before
+    // boot opens anything.
+    unsafe { crate::fds::take_inherited(fd) }.with_context(|| format!("descriptor {fd}"))
 }
 
-/// A copy of inherited `fd` for the sentry, so that boot keeps its own
-/// stderr for reporting a failure after the sentry is done with the copies.
-fn dup_fd(fd: RawFd) -> anyhow::Result<OwnedFd> {
-    // SAFETY: F_DUPFD_CLOEXEC creates a new descriptor and touches no memory.
-    let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
-    if new < 0 {
-        return Err(io::Error::last_os_error()).with_context(|| format!("descriptor {fd}"));
-    }
-    // SAFETY: `new` is a fresh descriptor we own.
-    Ok(unsafe { OwnedFd::from_raw_fd(new) })
+/// A copy of inherited descriptor `fd` (number `n`) for the sentry, so that
+/// boot keeps its own stderr for reporting a failure after the sentry is
+/// done with the copies.
+fn dup_fd(fd: impl AsFd, n: RawFd) -> anyhow::Result<OwnedFd> {
+    fd.as_fd().try_clone_to_owned().with_context(|| format!("descriptor {n}"))
 }
 
 /// Close every descriptor other than the ones documented in `crate::launch`.
 fn close_others(have_log: bool, binds: usize) -> anyhow::Result<()> {
-    if !have_log {
-        // SAFETY: close takes a plain integer; descriptor 4 was not taken
-        // without a debug log (EBADF if it is not open is fine).
-        unsafe { libc::close(BOOT_DEBUG_LOG_FD) };
-    }
     let first = BOOT_FIRST_BIND_FD + i32::try_from(binds).context("too many binds")?;
-    // SAFETY: close_range takes plain integers; the descriptors it closes
-    // are owned by nothing in this process (only 0-4 and the binds' were
-    // taken).
-    let r = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0) };
-    if r < 0 {
-        return Err(io::Error::last_os_error()).context("close_range");
+    let first = u32::try_from(first).context("too many binds")?;
+    let log = u32::try_from(BOOT_DEBUG_LOG_FD).context("debug log descriptor")?;
+    // SAFETY: nothing in this process owns the descriptors closed: only
+    // 0-3, 4 with a debug log, and the binds' below `first` were taken.
+    unsafe {
+        if !have_log {
+            // Descriptor 4 was not taken without a debug log; not open is fine.
+            let _ = crate::fds::close_range(log, log);
+        }
+        crate::fds::close_range(first, u32::MAX).context("close_range")
     }
-    Ok(())
 }
 
 /// Create the namespaces; returns a description of what was made.
 fn unshare_namespaces() -> anyhow::Result<String> {
-    // SAFETY: geteuid/getegid have no preconditions.
-    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-    let mut flags = libc::CLONE_NEWNS | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS | libc::CLONE_NEWPID;
+    let (uid, gid) = (nix::unistd::geteuid(), nix::unistd::getegid());
+    let mut flags =
+        CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWPID;
     let mut names = vec!["mnt", "ipc", "uts", "pid"];
-    if uid != 0 {
-        flags |= libc::CLONE_NEWUSER;
+    if !uid.is_root() {
+        flags |= CloneFlags::CLONE_NEWUSER;
         names.push("user");
     }
-    // SAFETY: unshare takes plain integers; boot is single-threaded, as
-    // CLONE_NEWUSER requires.
-    if unsafe { libc::unshare(flags | libc::CLONE_NEWNET) } == 0 {
+    // Boot is single-threaded, as CLONE_NEWUSER requires.
+    if nix::sched::unshare(flags | CloneFlags::CLONE_NEWNET).is_ok() {
         names.push("net");
-    } else if unsafe {
-        // SAFETY: as above.
-        libc::unshare(flags)
-    } < 0
-    {
-        return Err(io::Error::last_os_error()).context("unshare");
+    } else {
+        nix::sched::unshare(flags).map_err(io::Error::from).context("unshare")?;
     }
-    if uid != 0 {
+    if !uid.is_root() {
         map_ids(uid, gid).context("writing uid/gid maps")?;
     }
     Ok(names.join(" "))
@@ -242,17 +221,14 @@ fn unshare_namespaces() -> anyhow::Result<String> {
 /// Unshare a user namespace alone and become root in it (for an
 /// unprivileged gofer).
 pub fn enter_user_namespace() -> anyhow::Result<()> {
-    // SAFETY: geteuid/getegid have no preconditions.
-    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
-    // SAFETY: unshare takes plain integers; the gofer is single-threaded.
-    if unsafe { libc::unshare(libc::CLONE_NEWUSER) } < 0 {
-        return Err(io::Error::last_os_error()).context("unshare(CLONE_NEWUSER)");
-    }
+    let (uid, gid) = (nix::unistd::geteuid(), nix::unistd::getegid());
+    // The gofer is single-threaded, as CLONE_NEWUSER requires.
+    nix::sched::unshare(CloneFlags::CLONE_NEWUSER).map_err(io::Error::from).context("unshare(CLONE_NEWUSER)")?;
     map_ids(uid, gid).context("writing uid/gid maps")
 }
 
 /// In a new user namespace: be root inside, our own ids outside.
-fn map_ids(uid: libc::uid_t, gid: libc::gid_t) -> io::Result<()> {
+fn map_ids(uid: Uid, gid: Gid) -> io::Result<()> {
     std::fs::write("/proc/self/setgroups", "deny")?;
     std::fs::write("/proc/self/uid_map", format!("0 {uid} 1"))?;
     std::fs::write("/proc/self/gid_map", format!("0 {gid} 1"))?;
@@ -264,28 +240,21 @@ fn map_ids(uid: libc::uid_t, gid: libc::gid_t) -> io::Result<()> {
 const ROOT_CANDIDATES: &[&str] = &["/tmp", "/mnt", "/run", "/var/tmp"];
 
 fn enter_empty_root() -> anyhow::Result<()> {
-    mount(None, "/", None, libc::MS_REC | libc::MS_PRIVATE, None).context("make / private")?;
+    mount(None, "/", None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None).context("make / private")?;
     let dir = ROOT_CANDIDATES
         .iter()
         .find(|d| std::path::Path::new(d).is_dir())
         .context("no directory to mount the empty root on")?;
-    let nodev = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+    let nodev = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     mount(Some("none"), dir, Some("tmpfs"), nodev, Some("size=16k,nr_inodes=4,mode=0555"))
         .with_context(|| format!("mount tmpfs on {dir}"))?;
     std::env::set_current_dir(dir).with_context(|| format!("chdir {dir}"))?;
     // pivot_root(".", "."): the old root ends up stacked on the new one, and
     // is then detached from the current directory.
-    let dot = c".";
-    // SAFETY: both arguments are valid NUL-terminated strings.
-    if unsafe { libc::syscall(libc::SYS_pivot_root, dot.as_ptr(), dot.as_ptr()) } < 0 {
-        return Err(io::Error::last_os_error()).context("pivot_root");
-    }
-    // SAFETY: `dot` is a valid NUL-terminated string.
-    if unsafe { libc::umount2(dot.as_ptr(), libc::MNT_DETACH) } < 0 {
-        return Err(io::Error::last_os_error()).context("detach the old root");
-    }
+    nix::unistd::pivot_root(".", ".").map_err(io::Error::from).context("pivot_root")?;
+    nix::mount::umount2(".", MntFlags::MNT_DETACH).map_err(io::Error::from).context("detach the old root")?;
     std::env::set_current_dir("/").context("chdir /")?;
-    mount(None, "/", None, libc::MS_REMOUNT | libc::MS_RDONLY | nodev, None)
+    mount(None, "/", None, MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | nodev, None)
         .context("remount the empty root read-only")?;
     if std::path::Path::new("/proc").exists() || std::fs::read_dir("/")?.next().is_some() {
         bail!("the empty root is not empty");
@@ -293,91 +262,46 @@ fn enter_empty_root() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn mount(
-    src: Option<&str>,
-    target: &str,
-    fstype: Option<&str>,
-    flags: libc::c_ulong,
-    data: Option<&str>,
-) -> io::Result<()> {
-    let c = |s: &str| CString::new(s).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput));
-    let src = src.map(c).transpose()?;
-    let target = c(target)?;
-    let fstype = fstype.map(c).transpose()?;
-    let data = data.map(c).transpose()?;
-    let ptr = |s: &Option<CString>| s.as_ref().map_or(std::ptr::null(), |s| s.as_ptr());
-    // SAFETY: every pointer is null or a valid NUL-terminated string that
-    // outlives the call.
-    let r = unsafe { libc::mount(ptr(&src), target.as_ptr(), ptr(&fstype), flags, ptr(&data).cast()) };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+fn mount(src: Option<&str>, target: &str, fstype: Option<&str>, flags: MsFlags, data: Option<&str>) -> io::Result<()> {
+    nix::mount::mount(src, target, fstype, flags, data).map_err(io::Error::from)
 }
 
 /// Empty the bounding, ambient, effective, permitted and inheritable sets.
+/// rustix, as nix has no capability calls.
 fn drop_capabilities() -> io::Result<()> {
     for cap in 0..64 {
-        // SAFETY: prctl takes plain integers; EINVAL past the last cap.
-        if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) } < 0 {
-            let err = io::Error::last_os_error();
-            if err.raw_os_error() == Some(libc::EINVAL) {
-                break;
-            }
-            return Err(err);
+        // Every number up to the kernel's last capability, named or not:
+        // the drop fails with EINVAL past the last one.
+        match rustix::thread::remove_capability_from_bounding_set(CapabilitySet::from_bits_retain(1 << cap)) {
+            Ok(()) => {}
+            Err(rustix::io::Errno::INVAL) => break,
+            Err(err) => return Err(err.into()),
         }
     }
-    // SAFETY: prctl takes plain integers.
-    unsafe { libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) };
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: i32,
-    }
-    #[repr(C)]
-    #[derive(Clone, Copy)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
-    }
-    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
-    let header = Header { version: LINUX_CAPABILITY_VERSION_3, pid: 0 };
-    let data = [Data { effective: 0, permitted: 0, inheritable: 0 }; 2];
-    // SAFETY: header and data are laid out as the kernel's v3 structures
-    // and valid for the duration of the call.
-    if unsafe { libc::syscall(libc::SYS_capset, &header, data.as_ptr()) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-fn set_pdeathsig() -> anyhow::Result<()> {
-    // SAFETY: prctl(PR_SET_PDEATHSIG) takes plain integers.
-    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) } < 0 {
-        return Err(io::Error::last_os_error()).context("PR_SET_PDEATHSIG");
-    }
-    Ok(())
+    let _ = rustix::thread::clear_ambient_capability_set();
+    let none = CapabilitySet::empty();
+    let sets = CapabilitySets { effective: none, permitted: none, inheritable: none };
+    rustix::thread::set_capabilities(None, sets).map_err(io::Error::from)
 }
 
 /// Wait for `pid`; its exit code, or 128+N if signal N killed it.
-fn wait_for(pid: libc::pid_t) -> anyhow::Result<i32> {
+///
+/// rustix's waitpid, as nix's decodes the status into its `Signal`, which
+/// has no real-time signals: a child killed by one would be reaped and its
+/// status lost to an EINVAL.
+fn wait_for(pid: Pid) -> anyhow::Result<i32> {
+    let pid = rustix::process::Pid::from_raw(pid.as_raw()).context("waitpid: no child")?;
     loop {
-        let mut status = 0;
-        // SAFETY: `status` is valid for writes for the call.
-        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
-        if r < 0 {
-            let err = io::Error::last_os_error();
-            if err.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(err).context("waitpid");
+        let status = match rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty()) {
+            Ok(Some((_, status))) => status,
+            Ok(None) | Err(rustix::io::Errno::INTR) => continue,
+            Err(err) => return Err(io::Error::from(err)).context("waitpid"),
+        };
+        if let Some(code) = status.exit_status() {
+            return Ok(code);
         }
-        if libc::WIFEXITED(status) {
-            return Ok(libc::WEXITSTATUS(status));
-        }
-        if libc::WIFSIGNALED(status) {
-            return Ok(128 + libc::WTERMSIG(status));
+        if let Some(sig) = status.terminating_signal() {
+            return Ok(128 + sig);
         }
     }
 }

@@ -8,6 +8,9 @@
 use std::io;
 use std::sync::atomic::{AtomicI32, Ordering};
 
+use nix::sys::resource::{setrlimit, Resource};
+use nix::sys::signal::{kill, sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+use nix::unistd::Pid;
 use sentry::kernel::host_signals::FORWARDED;
 
 /// Where signals are passed on to; nothing is passed while it is 0 (a
@@ -24,26 +27,22 @@ extern "C" fn pass_on(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut l
     if code > 0 {
         return;
     }
-    // SAFETY: kill is async-signal-safe and takes plain integers.
-    unsafe { libc::kill(target, sig) };
+    // Both calls are async-signal-safe: a match on the number, and kill.
+    if let Ok(sig) = Signal::try_from(sig) {
+        let _ = kill(Pid::from_raw(target), sig);
+    }
 }
 
 /// Catch every signal of [`FORWARDED`] (and keep them from killing or
 /// stopping this process); they are passed on once [`to`] names a target.
 pub fn install() -> io::Result<()> {
+    let act =
+        SigAction::new(SigHandler::SigAction(pass_on), SaFlags::SA_SIGINFO | SaFlags::SA_RESTART, SigSet::empty());
     for sig in FORWARDED {
-        // SAFETY: a zeroed sigaction is valid; the handler is an extern "C"
-        // fn of the SA_SIGINFO signature that only loads an atomic and calls
-        // kill (async-signal-safe).
-        unsafe {
-            let mut act: libc::sigaction = std::mem::zeroed();
-            act.sa_sigaction = pass_on as extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) as usize;
-            act.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
-            libc::sigemptyset(&mut act.sa_mask);
-            if libc::sigaction(sig, &act, std::ptr::null_mut()) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-        }
+        let sig = Signal::try_from(sig)?;
+        // SAFETY: the handler is async-signal-safe: it loads an atomic,
+        // reads the siginfo the kernel passes, and calls kill.
+        unsafe { sigaction(sig, &act) }?;
     }
     Ok(())
 }
@@ -58,11 +57,15 @@ pub fn to(pid: libc::pid_t) {
 /// sudo does; without a core file. Falls back to exit status 128+`sig` if
 /// the signal does not end the process.
 pub fn die_of(sig: i32) -> ! {
-    // SAFETY: setrlimit gets a valid rlimit; signal, sigprocmask and raise
-    // take plain integers or valid sigset pointers.
+    let _ = setrlimit(Resource::RLIMIT_CORE, 0, 0);
+    // Raw libc: the program may have died of a real-time signal, which
+    // nix's `Signal` and `SigSet` cannot name and rustix names only in
+    // unsafe code; and nix marks resetting a disposition unsafe, while
+    // rustix has no call for it.
+    // SAFETY: SIG_DFL installs no handler; `set` is a local sigset_t (all
+    // zeroes is a valid value), emptied before use; sigprocmask and raise
+    // get plain integers and valid sigset pointers.
     unsafe {
-        let none = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-        libc::setrlimit(libc::RLIMIT_CORE, &none);
         libc::signal(sig, libc::SIG_DFL);
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);

@@ -18,12 +18,14 @@
 
 use std::fs::OpenOptions;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use anyhow::{bail, Context};
+use nix::fcntl::{FcntlArg, FdFlag};
+use nix::sys::signal::{SigHandler, Signal};
 
 use crate::cli::{DoOpts, GoferOpts, Overlay};
 
@@ -59,7 +61,7 @@ pub fn run_do(opts: &DoOpts) -> anyhow::Result<i32> {
     if opts.binds.len() > MAX_BINDS {
         bail!("at most {MAX_BINDS} --bind options");
     }
-    let debug_log = debug_log.map(|f| above(f.as_raw_fd())).transpose()?;
+    let debug_log = debug_log.map(above).transpose()?;
     let exe = Path::new("/proc/self/exe");
     let mut gofers = Vec::new();
     let root_rw = opts.overlay == Overlay::None && !opts.readonly;
@@ -104,9 +106,9 @@ pub fn run_do(opts: &DoOpts) -> anyhow::Result<i32> {
 /// Start a gofer serving `root` (read-write if `rw`), pushing it on
 /// `gofers`; returns the sandbox's end of its connection.
 fn start_gofer(exe: &Path, root: &Path, rw: bool, gofers: &mut Vec<Child>) -> anyhow::Result<OwnedFd> {
-    let (sandbox_end, gofer_end) = seqpacket_pair()?;
-    let sandbox_end = above(sandbox_end.as_raw_fd())?;
-    let gofer_end = above(gofer_end.as_raw_fd())?;
+    let (sandbox_end, gofer_end) = hostsys::socket::seqpacket_pair()?;
+    let sandbox_end = above(sandbox_end)?;
+    let gofer_end = above(gofer_end)?;
     gofers.push(spawn_gofer(exe, root, rw, &gofer_end)?);
     Ok(sandbox_end)
 }
@@ -118,14 +120,25 @@ fn spawn_gofer(exe: &Path, rootfs: &Path, rw: bool, sock: &OwnedFd) -> anyhow::R
     if rw {
         cmd.arg("--read-write");
     }
-    cmd.env_clear().stdin(Stdio::null()).stdout(Stdio::null());
-    // SAFETY: the closure makes only async-signal-safe system calls (prctl,
-    // setpgid, fcntl) and allocates nothing.
+    // A process group of its own, so that the host terminal's signals (^C)
+    // do not reach the gofer.
+    cmd.env_clear().stdin(Stdio::null()).stdout(Stdio::null()).process_group(0);
+    // SAFETY: the closure runs in the forked child of a process that may
+    // have other threads, so it stays async-signal-safe: it makes three
+    // system calls through wrappers that allocate nothing (hostsys's prctl,
+    // nix's signal and fcntl), and its errors are `io::Error`s from an
+    // errno, which do not allocate either. The signal call sets SIGTTOU to
+    // be ignored, so an error message written to the terminal from the
+    // gofer's background group is not stopped (`stty tostop`); it installs
+    // no handler. `fd` is open in the child: the parent holds `sock` until
+    // spawn returns, and the child has a copy of its descriptor table.
     unsafe {
         cmd.pre_exec(move || {
-            die_with_parent()?;
-            own_process_group()?;
-            clear_cloexec(fd)
+            hostsys::process::die_with_parent()?;
+            nix::sys::signal::signal(Signal::SIGTTOU, SigHandler::SigIgn)?;
+            // Let `fd` survive exec.
+            nix::fcntl::fcntl(BorrowedFd::borrow_raw(fd), FcntlArg::F_SETFD(FdFlag::empty()))?;
+            Ok(())
         });
     }
     cmd.spawn().context("starting the gofer")
@@ -157,13 +170,27 @@ fn spawn_boot(
         }
     }
     cmd.args(opts.to_boot_args()).env_clear();
-    // SAFETY: the closure makes only async-signal-safe system calls (prctl,
-    // dup2) and allocates nothing (`bind_fds` is moved in, built before
-    // fork). Every source is >= HIGH_FD and every target below it, so no
-    // dup2 overwrites another's source.
+    // SAFETY: the closure runs in the forked child of a process that may
+    // have other threads, so it stays async-signal-safe: it makes only
+    // prctl (hostsys, no allocation) and dup2 calls, and allocates nothing
+    // (`bind_fds` is moved in, built before fork; an `io::Error` from an
+    // errno does not allocate). dup2 is raw libc: nix's and rustix's take
+    // the target as an `OwnedFd`, and the targets are the fixed numbers 3,
+    // 4, 5... What the child has there is close-on-exec and replaced
+    // unread: the parent's own descriptors, and std's socket for reporting
+    // a failed exec, whose report would then be lost. Every source is open
+    // (the parent holds them until spawn returns) and >= HIGH_FD, every
+    // target below it, so no dup2 overwrites another's source. The copies
+    // survive exec: dup2 does not copy close-on-exec.
     unsafe {
         cmd.pre_exec(move || {
-            die_with_parent()?;
+            let dup_onto = |from: RawFd, to: RawFd| {
+                if libc::dup2(from, to) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            };
+            hostsys::process::die_with_parent()?;
             dup_onto(sock_fd, BOOT_GOFER_FD)?;
             if let Some(fd) = log_fd {
                 dup_onto(fd, BOOT_DEBUG_LOG_FD)?;
@@ -179,13 +206,11 @@ fn spawn_boot(
 
 /// `bulwark gofer`: serve the root until the sandbox hangs up.
 pub fn run_gofer(opts: &GoferOpts) -> anyhow::Result<()> {
-    check_open(opts.fd).context("gofer connection")?;
-    // SAFETY: `opts.fd` is open (checked above) and owned by nobody else in
-    // this process.
-    let sock = unsafe { OwnedFd::from_raw_fd(opts.fd) };
+    // SAFETY: the CLI handed `opts.fd` to this process for its exclusive
+    // use; it is taken once, before the gofer opens anything.
+    let sock = unsafe { crate::fds::take_inherited(opts.fd) }.context("gofer connection")?;
     close_all_but(opts.fd).context("closing inherited descriptors")?;
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
+    if !nix::unistd::geteuid().is_root() {
         // The jail needs CAP_SYS_ADMIN: take it in a user namespace of our own.
         crate::boot::enter_user_namespace().context("gofer user namespace")?;
     }
@@ -200,87 +225,20 @@ fn gofer_server(root: &Path, sock: OwnedFd, rw: bool) -> io::Result<()> {
 /// Close every descriptor from 3 up, except `keep`.
 fn close_all_but(keep: RawFd) -> io::Result<()> {
     let keep = u32::try_from(keep).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
-    let mut ranges = vec![(keep + 1, u32::MAX)];
-    if keep > 3 {
-        ranges.push((3, keep - 1));
-    }
-    for (first, last) in ranges {
-        // SAFETY: close_range takes plain integers; nothing in this process
-        // owns the descriptors it closes.
-        if unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) } < 0 {
-            return Err(io::Error::last_os_error());
+    // SAFETY: nothing in this process owns the descriptors closed: only
+    // stdio and `keep` were taken.
+    unsafe {
+        crate::fds::close_range(keep + 1, u32::MAX)?;
+        if keep > 3 {
+            crate::fds::close_range(3, keep - 1)?;
         }
     }
     Ok(())
 }
 
-/// Fail with `EBADF` unless `fd` is an open descriptor.
-pub fn check_open(fd: RawFd) -> io::Result<()> {
-    // SAFETY: F_GETFD only inspects the descriptor table.
-    if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [-1; 2];
-    // SAFETY: `fds` is valid for two ints of writes.
-    let r = unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: socketpair succeeded, so both are fresh descriptors we own.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
-}
-
-/// A close-on-exec duplicate of `fd` numbered at least `HIGH_FD` (the
-/// original is closed by its owner's drop).
-fn above(fd: RawFd) -> io::Result<OwnedFd> {
-    // SAFETY: F_DUPFD_CLOEXEC creates a new descriptor and touches no memory.
-    let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, HIGH_FD) };
-    if new < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `new` is a fresh descriptor we own.
-    Ok(unsafe { OwnedFd::from_raw_fd(new) })
-}
-
-/// Be killed when the parent (the CLI) goes away. Async-signal-safe.
-fn die_with_parent() -> io::Result<()> {
-    // SAFETY: prctl(PR_SET_PDEATHSIG) takes plain integers.
-    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-/// A process group of our own, so that the host terminal's signals (^C)
-/// do not reach us; an error message written to the terminal from this
-/// background group is not stopped by SIGTTOU (`stty tostop`).
-/// Async-signal-safe.
-fn own_process_group() -> io::Result<()> {
-    // SAFETY: setpgid and signal take plain integers.
-    if unsafe { libc::setpgid(0, 0) } < 0 || unsafe { libc::signal(libc::SIGTTOU, libc::SIG_IGN) } == libc::SIG_ERR {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-/// Let `fd` survive exec. Async-signal-safe.
-fn clear_cloexec(fd: RawFd) -> io::Result<()> {
-    // SAFETY: F_SETFD takes plain integers.
-    if unsafe { libc::fcntl(fd, libc::F_SETFD, 0) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-/// `dup2(from, to)`; the copy survives exec. Async-signal-safe.
-fn dup_onto(from: RawFd, to: RawFd) -> io::Result<()> {
-    // SAFETY: dup2 takes plain integers.
-    if unsafe { libc::dup2(from, to) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+/// A close-on-exec duplicate of `fd` numbered at least `HIGH_FD`; `fd`
+/// itself is closed. rustix, as nix's fcntl returns the new descriptor as
+/// a bare number, which only unsafe code could own.
+fn above(fd: impl Into<OwnedFd>) -> io::Result<OwnedFd> {
+    rustix::io::fcntl_dupfd_cloexec(fd.into(), HIGH_FD).map_err(io::Error::from)
 }

@@ -29,17 +29,11 @@ impl Machine {
 }
 
 fn uname() -> String {
-    // SAFETY: `utsname` is plain data; all zeroes is a valid value.
-    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
-    // SAFETY: `u` is a writable utsname.
-    if unsafe { libc::uname(&mut u) } != 0 {
+    let Ok(u) = nix::sys::utsname::uname() else {
         return "unknown".into();
-    }
-    let field = |f: &[libc::c_char]| {
-        let bytes: Vec<u8> = f.iter().take_while(|&&c| c != 0).map(|&c| c.to_ne_bytes()[0]).collect();
-        String::from_utf8_lossy(&bytes).into_owned()
     };
-    format!("{} {} {} {}", field(&u.sysname), field(&u.release), field(&u.version), field(&u.machine))
+    let field = |f: &std::ffi::OsStr| f.to_string_lossy().into_owned();
+    format!("{} {} {} {}", field(u.sysname()), field(u.release()), field(u.version()), field(u.machine()))
 }
 
 /// Median, min and max of a non-empty set of samples.

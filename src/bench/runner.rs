@@ -7,6 +7,9 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+
 use super::cases::{is_executable, Case, Fixtures, Kind};
 use crate::cli::DEFAULT_PATH;
 
@@ -135,8 +138,8 @@ fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Result<(Option<ExitS
     let (cancel, cancelled) = mpsc::channel::<()>();
     let watchdog = std::thread::spawn(move || {
         if cancelled.recv_timeout(timeout) == Err(mpsc::RecvTimeoutError::Timeout) {
-            // SAFETY: kill takes plain integers; the group is our child's.
-            unsafe { libc::kill(-pgid, libc::SIGKILL) };
+            // The group is our child's.
+            let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
             true
         } else {
             false
