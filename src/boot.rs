@@ -38,12 +38,15 @@ use crate::launch::{BOOT_DEBUG_LOG_FD, BOOT_FIRST_BIND_FD, MAX_BINDS};
 /// Run the sandbox; returns the exit status the shell should see.
 pub fn run_boot(opts: BootOpts) -> anyhow::Result<i32> {
     // PR_SET_PDEATHSIG was set before exec by the CLI.
-    let (gofer, mut debug_log) = take_fds(&opts)?;
+    let (gofer, debug_log) = take_fds(&opts)?;
+    if let Some(file) = debug_log {
+        crate::debug_log::init(file, opts.opts.debug_log_format, opts.opts.log_level);
+    }
     let binds = take_bind_fds(&opts)?;
     close_others(opts.debug_log_fd.is_some(), binds.len())?;
 
     let namespaces = unshare_namespaces()?;
-    log(&mut debug_log, &format!("namespaces: {namespaces}"));
+    tracing::info!(%namespaces, "unshared namespaces");
     enter_empty_root().context("pivot_root into an empty root")?;
     crate::forward::install().context("signal handlers")?;
     // The sentry, a pid namespace's init, cannot die of a signal: it says
@@ -56,7 +59,7 @@ pub fn run_boot(opts: BootOpts) -> anyhow::Result<i32> {
         ForkResult::Parent { child } => child,
         ForkResult::Child => {
             drop(death_r);
-            let code = match sentry_main(opts, gofer, binds, debug_log) {
+            let code = match sentry_main(opts, gofer, binds) {
                 Ok(sentry::TaskExit::Code(code)) => code,
                 Ok(sentry::TaskExit::Signal(sig)) => {
                     let _ = File::from(death_w).write_all(&[u8::try_from(sig).unwrap_or(0)]);
@@ -74,7 +77,6 @@ pub fn run_boot(opts: BootOpts) -> anyhow::Result<i32> {
     drop(death_w);
     drop(gofer);
     drop(binds);
-    drop(debug_log);
     let code = wait_for(pid)?;
     let mut sig = [0u8];
     if File::from(death_r).read(&mut sig).is_ok_and(|n| n == 1) && sig[0] > 0 {
@@ -89,12 +91,7 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
 }
 
 /// The sentry process: pid 1 of the sandbox.
-fn sentry_main(
-    opts: BootOpts,
-    gofer: OwnedFd,
-    binds: Vec<OwnedFd>,
-    debug_log: Option<File>,
-) -> anyhow::Result<sentry::TaskExit> {
+fn sentry_main(opts: BootOpts, gofer: OwnedFd, binds: Vec<OwnedFd>) -> anyhow::Result<sentry::TaskExit> {
     hostsys::process::die_with_parent().context("PR_SET_PDEATHSIG")?;
     drop_capabilities().context("dropping capabilities")?;
     prctl::set_no_new_privs().map_err(io::Error::from).context("no_new_privs")?;
@@ -125,7 +122,6 @@ fn sentry_main(
         release: Some(o.kernel_release.unwrap_or_else(host_release)),
         strace: o.strace,
         strace_out: None,
-        debug_log,
         gofer,
         overlay: o.overlay == Overlay::Memory,
         binds,
@@ -303,11 +299,5 @@ fn wait_for(pid: Pid) -> anyhow::Result<i32> {
         if let Some(sig) = status.terminating_signal() {
             return Ok(128 + sig);
         }
-    }
-}
-
-fn log(out: &mut Option<File>, line: &str) {
-    if let Some(f) = out {
-        let _ = writeln!(f, "bulwark: boot: {line}");
     }
 }

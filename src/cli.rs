@@ -126,9 +126,22 @@ pub struct DoOpts {
     pub strace: bool,
 
     /// Append the sandbox's own log (unsupported system calls, reported once
-    /// each; internal errors) to FILE on the host.
+    /// each; internal errors; start-up) to FILE on the host.
     #[arg(long, value_name = "FILE")]
     pub debug_log: Option<PathBuf>,
+
+    /// How `--debug-log` writes events: `text`, one line each (time,
+    /// level, module, message and fields), or `json`, one JSON object per
+    /// line ({"timestamp", "level", "target", "fields": {"message", ...}})
+    /// for log collectors.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = LogFormat::Text)]
+    pub debug_log_format: LogFormat,
+
+    /// The least severe events `--debug-log` records: error, warn (an
+    /// unsupported system call, a task killed for memory), info (start-up
+    /// steps), debug or trace.
+    #[arg(long, value_enum, value_name = "LEVEL", default_value_t = LogLevel::Info)]
+    pub log_level: LogLevel,
 
     /// Most tasks (processes and threads, counted as a pids cgroup counts
     /// them, zombies included until reaped) the sandbox may hold at once:
@@ -301,6 +314,10 @@ impl DoOpts {
         if self.strace {
             args.push("--strace".into());
         }
+        args.push("--debug-log-format".into());
+        args.push(self.debug_log_format.as_arg().into());
+        args.push("--log-level".into());
+        args.push(self.log_level.as_arg().into());
         args.push("--pids-limit".into());
         args.push(self.pids_limit.to_string().into());
         if let Some(m) = self.memory {
@@ -310,6 +327,55 @@ impl DoOpts {
         args.push("--".into());
         args.extend(self.argv.iter().cloned());
         args
+    }
+}
+
+/// The debug log's format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl LogFormat {
+    fn as_arg(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
+}
+
+/// The debug log's least severe level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl LogLevel {
+    fn as_arg(self) -> &'static str {
+        match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::Trace => "trace",
+        }
+    }
+
+    /// The `tracing` level.
+    pub fn level(self) -> tracing::Level {
+        match self {
+            LogLevel::Error => tracing::Level::ERROR,
+            LogLevel::Warn => tracing::Level::WARN,
+            LogLevel::Info => tracing::Level::INFO,
+            LogLevel::Debug => tracing::Level::DEBUG,
+            LogLevel::Trace => tracing::Level::TRACE,
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 mod bench;
 mod boot;
 mod cli;
+mod debug_log;
 mod fds;
 mod forward;
 mod launch;

@@ -61,3 +61,24 @@ fn unknown_call_is_reported_once_in_the_debug_log() {
     let reports: Vec<&str> = text.lines().filter(|l| l.contains("999")).collect();
     assert_eq!(reports.len(), 1, "debug log:\n{text}");
 }
+
+#[test]
+fn the_debug_log_writes_json_events_with_levels_and_fields() {
+    let prog = c_program("unsupported", &[]);
+    let log = fresh_dir("debug-log-json").join("log");
+    let log_arg = log.to_str().expect("utf-8 path");
+
+    let out = run_sandboxed(&[&prog], &["--debug-log", log_arg, "--debug-log-format", "json", "--log-level", "warn"]);
+
+    assert_eq!(out.stdout_str(), "syscall(999) = -1 ENOSYS\n".repeat(2), "{}", out.stderr_str());
+    let text = std::fs::read_to_string(&log).expect("debug log written");
+    let events: Vec<serde_json::Value> =
+        text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+    // Boot's start-up events are info, below the chosen level.
+    assert!(events.iter().all(|e| e["level"] == "WARN" || e["level"] == "ERROR"), "{text}");
+    let reports: Vec<&serde_json::Value> = events.iter().filter(|e| e["fields"]["nr"] == 999).collect();
+    assert_eq!(reports.len(), 1, "{text}");
+    assert_eq!(reports[0]["fields"]["message"], "unsupported system call");
+    assert_eq!(reports[0]["fields"]["syscall"], "unknown");
+    assert_eq!(reports[0]["level"], "WARN");
+}

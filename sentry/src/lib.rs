@@ -44,8 +44,6 @@ pub struct Config {
     pub strace: bool,
     /// Where `--strace` lines go (the sandbox's own stderr by default).
     pub strace_out: Option<File>,
-    /// Where the sandbox logs what it does not support and what went wrong.
-    pub debug_log: Option<File>,
     /// The `SOCK_SEQPACKET` connection to the gofer serving the root.
     pub gofer: OwnedFd,
     /// Whether the root is the gofer's read-only view under an in-memory

@@ -75,7 +75,7 @@ impl Teardown {
     fn fail(&self, why: &str) {
         let _ = self.reason.set(why.to_string());
         if let Some(k) = self.kernel.get().and_then(Weak::upgrade) {
-            k.log(&format!("bulwark: {why}: ending the sandbox"));
+            tracing::error!("{why}: ending the sandbox");
             for p in k.all_processes() {
                 p.group_exit(TaskExit::Signal(SIGKILL as i32));
             }
@@ -262,7 +262,7 @@ pub fn run(cfg: Config) -> Result<TaskExit, SandboxError> {
     } else {
         None
     };
-    let kernel = Kernel::new(mf, platform, vfs.clone(), &cfg.hostname, strace, cfg.debug_log);
+    let kernel = Kernel::new(mf, platform, vfs.clone(), &cfg.hostname, strace);
     let _ = teardown.kernel.set(Arc::downgrade(&kernel));
     kernel.pids.set_max(cfg.pids_limit);
     procfs.set_kernel(&kernel);
@@ -320,7 +320,7 @@ pub fn run(cfg: Config) -> Result<TaskExit, SandboxError> {
         teardown.check()?;
         let name = String::from_utf8_lossy(&prog);
         eprintln!("bulwark: cannot run {name}: {}", e.message());
-        kernel.log(&format!("bulwark: cannot run {name}: {e}"));
+        tracing::warn!("cannot run {name}: {e}");
         return Ok(TaskExit::Code(if e == Errno::ENOENT { 127 } else { 126 }));
     }
     let main = kernel.process(task.pid());

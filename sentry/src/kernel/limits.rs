@@ -138,7 +138,7 @@ fn kill_largest(k: &Kernel) -> Option<(Arc<Process>, Vec<Arc<Process>>)> {
     let mm = victim.mm();
     let doomed: Vec<Arc<Process>> = live.iter().filter(|p| Arc::ptr_eq(&p.mm(), &mm)).cloned().collect();
     let comm = String::from_utf8_lossy(&victim.comm.lock()).into_owned();
-    k.log(&format!("out of memory: killed pid {pid} ({comm})"));
+    tracing::warn!("out of memory: killed pid {pid} ({comm})");
     for p in &doomed {
         p.group_exit(TaskExit::Signal(SIGKILL as i32));
     }

@@ -15,7 +15,6 @@ pub mod waiter;
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
-use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Instant;
@@ -42,7 +41,6 @@ pub struct Kernel {
     pub domainname: Mutex<Vec<u8>>,
     /// Where `--strace` lines go.
     pub strace: Option<Mutex<File>>,
-    pub debug_log: Option<Mutex<File>>,
     reported: Mutex<HashSet<u64>>,
     /// When the sandbox booted (uptime, CLOCK_BOOTTIME offset).
     pub start: Instant,
@@ -91,7 +89,6 @@ impl Kernel {
         vfs: Arc<Vfs>,
         hostname: &str,
         strace: Option<File>,
-        debug_log: Option<File>,
     ) -> Arc<Kernel> {
         let clock = clock::Clock::new(mf.clone());
         let vdso = clock.vvar_page().and_then(|vvar| crate::loader::Vdso::new(&mf, vvar));
@@ -103,7 +100,6 @@ impl Kernel {
             release: Mutex::new(crate::syscalls::sys::RELEASE.to_vec()),
             domainname: Mutex::new(b"(none)".to_vec()),
             strace: strace.map(Mutex::new),
-            debug_log: debug_log.map(Mutex::new),
             reported: Mutex::new(HashSet::new()),
             start: Instant::now(),
             procs: Mutex::new(BTreeMap::new()),
@@ -171,18 +167,11 @@ impl Kernel {
         }
     }
 
-    /// Write one line to the debug log, if there is one.
-    pub fn log(&self, line: &str) {
-        if let Some(f) = &self.debug_log {
-            let _ = writeln!(f.lock(), "{line}");
-        }
-    }
-
     /// Report an unsupported system call once per number.
     pub fn report_unsupported(&self, nr: u64, comm: &[u8]) {
         if self.reported.lock().insert(nr) {
             let name = abi::sysno::syscall_name(nr).unwrap_or("unknown");
-            self.log(&format!("bulwark: unsupported syscall {name} ({nr}) by {}", String::from_utf8_lossy(comm)));
+            tracing::warn!(syscall = name, nr, comm = %String::from_utf8_lossy(comm), "unsupported system call");
         }
     }
 

@@ -111,7 +111,7 @@ fn clone_charged(t: &mut Task, k: &Arc<Kernel>, a: CloneArgs) -> KResult<i32> {
     let token = if f & CLONE_VM != 0 {
         let space = t.mm.lock().space().clone();
         Some(space.new_thread().map_err(|e| {
-            k.log(&format!("bulwark: pid {}: cannot create a thread: {e}", t.pid()));
+            tracing::error!("pid {}: cannot create a thread: {e}", t.pid());
             Errno::EAGAIN
         })?)
     } else {
@@ -177,7 +177,7 @@ fn clone_charged(t: &mut Task, k: &Arc<Kernel>, a: CloneArgs) -> KResult<i32> {
     let started = match spawned {
         Ok(_) => ready_rx.recv().unwrap_or(Err(Errno::EAGAIN)),
         Err(e) => {
-            k.log(&format!("bulwark: pid {}: cannot start a sentry thread: {e}", t.pid()));
+            tracing::error!("pid {}: cannot start a sentry thread: {e}", t.pid());
             Err(Errno::EAGAIN)
         }
     };
@@ -283,7 +283,7 @@ impl ChildStart {
         let ctx = match ctx {
             Ok(c) => c,
             Err(e) => {
-                k.log(&format!("bulwark: cannot start task {}: {e}", self.shared.tid));
+                tracing::error!("cannot start task {}: {e}", self.shared.tid);
                 let _ = self.ready.send(Err(Errno::EAGAIN));
                 return;
             }
@@ -292,7 +292,7 @@ impl ChildStart {
             match k.platform.new_address_space() {
                 Ok(space) => self.mm.lock().set_space(space),
                 Err(e) => {
-                    k.log(&format!("bulwark: cannot create address space for {}: {e}", self.shared.tid));
+                    tracing::error!("cannot create address space for {}: {e}", self.shared.tid);
                     let _ = self.ready.send(Err(Errno::EAGAIN));
                     return;
                 }

@@ -213,11 +213,11 @@ impl Task {
     /// `under_init`.
     fn new_init_pid(k: Arc<Kernel>, fds: FdTable, fs: FsContext, creds: Creds, under_init: bool) -> KResult<Task> {
         let space = k.platform.new_address_space().map_err(|e| {
-            k.log(&format!("bulwark: cannot create address space: {e}"));
+            tracing::error!("cannot create address space: {e}");
             Errno::ENOMEM
         })?;
         let ctx = k.platform.new_context().map_err(|e| {
-            k.log(&format!("bulwark: cannot create context: {e}"));
+            tracing::error!("cannot create context: {e}");
             Errno::ENOMEM
         })?;
         let mm = Arc::new(Mutex::new(MemoryManager::new(k.mf.clone(), space, k.platform.max_user_address())));
@@ -511,7 +511,7 @@ impl Task {
         }
         // Point of no return once the new image is built.
         let space = self.k.platform.new_address_space().map_err(|e| {
-            self.k.log(&format!("bulwark: cannot create address space: {e}"));
+            tracing::error!("cannot create address space: {e}");
             Errno::ENOMEM
         })?;
         let mut mm = MemoryManager::new(self.k.mf.clone(), space, self.k.platform.max_user_address());
@@ -629,15 +629,15 @@ impl Task {
                     }
                     DefaultAction::Terminate | DefaultAction::CoreDump => {
                         if signal::default_action(sig) == DefaultAction::CoreDump {
-                            self.k.log(&format!(
-                                "bulwark: {} (pid {}, tid {}): killed by signal {sig} (code {}, addr {:#x}) at rip {:#x}",
+                            tracing::info!(
+                                "{} (pid {}, tid {}): killed by signal {sig} (code {}, addr {:#x}) at rip {:#x}",
                                 String::from_utf8_lossy(&self.comm()),
                                 self.pid(),
                                 self.tid,
                                 info.si_code,
                                 info.fields[0],
                                 self.regs.rip
-                            ));
+                            );
                         }
                         self.proc_.group_exit(TaskExit::Signal(sig as i32));
                         return;
@@ -645,7 +645,7 @@ impl Task {
                 }
             }
             if let Err(e) = self.setup_frame(sig, &act, &info) {
-                self.k.log(&format!("bulwark: pid {}: cannot deliver signal {sig}: {e}", self.pid()));
+                tracing::error!("pid {}: cannot deliver signal {sig}: {e}", self.pid());
                 self.proc_.group_exit(TaskExit::Signal(SIGSEGV as i32));
                 return;
             }
@@ -781,7 +781,7 @@ impl Task {
             let ev = match self.ctx.switch(&space, &mut self.regs, &mut self.fpu) {
                 Ok(ev) => ev,
                 Err(e) => {
-                    self.k.log(&format!("bulwark: pid {}: platform failure: {e}", self.pid()));
+                    tracing::error!("pid {}: platform failure: {e}", self.pid());
                     self.proc_.group_exit(TaskExit::Signal(SIGKILL as i32));
                     continue;
                 }
@@ -808,11 +808,11 @@ impl Task {
                     }
                     if let Err(e) = handled {
                         let why = self.mm.lock().last_error.take().unwrap_or_default();
-                        self.k.log(&format!("bulwark: tid {}: fault at {addr:#x} not handled: {e} {why}", self.tid));
+                        tracing::warn!("tid {}: fault at {addr:#x} not handled: {e} {why}", self.tid);
                     }
                     if !matches!(handled, Ok(true)) {
                         let what = self.mm.lock().describe(addr);
-                        self.k.log(&format!("bulwark: tid {}: SIGSEGV at {addr:#x}: {what}", self.tid));
+                        tracing::info!("tid {}: SIGSEGV at {addr:#x}: {what}", self.tid);
                         let mut i = signal::info(SIGSEGV, si_code);
                         i.fields[0] = addr;
                         self.force_signal(i);

@@ -754,11 +754,7 @@ pub fn prctl(t: &mut Task, option: PrctlOption, arg2: Hex, arg3: Hex, arg4: Hex,
             Ok(0)
         }
         _ => {
-            t.k.log(&format!(
-                "bulwark: unsupported prctl option {} by {}",
-                option.0,
-                String::from_utf8_lossy(&t.comm())
-            ));
+            tracing::warn!("unsupported prctl option {} by {}", option.0, String::from_utf8_lossy(&t.comm()));
             Err(Errno::EINVAL)
         }
     }
