@@ -113,6 +113,30 @@ pub struct Registers {
     pub gs: u64,
 }
 
+/// Conversions from and to libc's `user_regs_struct`, the type nix's
+/// `PTRACE_GETREGS`/`PTRACE_SETREGS` take: the same fields in the same
+/// order.
+macro_rules! user_regs_conversions {
+    ($($f:ident),* $(,)?) => {
+        impl From<libc::user_regs_struct> for Registers {
+            fn from(r: libc::user_regs_struct) -> Registers {
+                Registers { $($f: r.$f),* }
+            }
+        }
+
+        impl From<Registers> for libc::user_regs_struct {
+            fn from(r: Registers) -> libc::user_regs_struct {
+                libc::user_regs_struct { $($f: r.$f),* }
+            }
+        }
+    };
+}
+
+user_regs_conversions!(
+    r15, r14, r13, r12, rbp, rbx, r11, r10, r9, r8, rax, rcx, rdx, rsi, rdi, orig_rax, rip, cs, eflags, rsp, ss,
+    fs_base, gs_base, ds, es, fs, gs,
+);
+
 impl Registers {
     /// The system call number of a `Event::Syscall` stop.
     pub fn syscall_nr(&self) -> u64 {

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use super::stub::{Stub, StubThread, INTERRUPT_SIGNAL};
-use super::sys::{self, Stop};
+use super::sys::{self, Resume, Stop};
 use crate::{Access, AddressSpace, Context, Error, Event, FpState, Registers, Result, ThreadToken};
 
 /// Size of the `FXSAVE` area `PTRACE_GETFPREGS` transfers.
@@ -206,7 +206,7 @@ impl Context for PtraceContext {
             _ => sys::set_regs(tid, &run).map_err(|e| stub.diagnose(e))?,
         }
         loop {
-            stub.resume(&thread, "ptrace(PTRACE_SYSEMU)", libc::PTRACE_SYSEMU)?;
+            stub.resume(&thread, Resume::Sysemu)?;
             let stop = stub.wait(&thread)?;
             let event = match stop {
                 Stop::Syscall => Event::Syscall,
@@ -257,7 +257,7 @@ impl Context for PtraceContext {
             Ok(_) | Err(Error::Host { .. }) if !stub.is_dead() => {
                 out.bytes.truncate(FXSAVE_LEN);
                 let data = out.bytes.as_mut_ptr() as usize;
-                sys::ptrace("ptrace(PTRACE_GETFPREGS)", libc::PTRACE_GETFPREGS, tid, 0, data)
+                sys::ptrace_raw("ptrace(PTRACE_GETFPREGS)", libc::PTRACE_GETFPREGS, tid, 0, data)
                     .map_err(|e| stub.diagnose(e))
             }
             Ok(_) => Err(stub.dead_error()),
@@ -300,7 +300,7 @@ impl Context for PtraceContext {
         if st.bytes.len() < FXSAVE_LEN {
             return Err(einval("ptrace(PTRACE_SETFPREGS)"));
         }
-        sys::ptrace("ptrace(PTRACE_SETFPREGS)", libc::PTRACE_SETFPREGS, tid, 0, st.bytes.as_ptr() as usize)
+        sys::ptrace_raw("ptrace(PTRACE_SETFPREGS)", libc::PTRACE_SETFPREGS, tid, 0, st.bytes.as_ptr() as usize)
             .map_err(|e| stub.diagnose(e))
     }
 }

@@ -5,13 +5,14 @@
 //! is traced by that thread (`PTRACE_TRACEME` makes the forking *thread* the
 //! tracer). Every `ptrace` request on a stub must come from that thread.
 
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use hostsys::seccomp::{sock_filter, Action, Policy, Rule};
 use libc::{c_int, pid_t};
 
-use super::sys::{self, Stop};
+use super::sys::{self, Resume, Stop};
 use crate::{Error, Registers, Result};
 
 /// Where the stub code page lives, in the sentry and in every stub. The
@@ -234,7 +235,7 @@ pub(crate) struct Stub {
     /// Process id of the stub (and thread id of its initial thread).
     pub(crate) pid: pid_t,
     /// A pidfd of the stub process: signals it without pid-reuse races.
-    pidfd: c_int,
+    pidfd: OwnedFd,
     /// The MemoryFile's fd number inside the stub.
     pub(crate) memfd: c_int,
     /// Set once the stub process is known to be dead or dying (and has been
@@ -353,8 +354,7 @@ impl Stub {
                 .map_err(|_| Error::Unavailable("ptrace", "stub filter too long".into()))?,
             filter: filter.as_ptr(),
         };
-        // SAFETY: getpid has no preconditions.
-        let parent = unsafe { libc::getpid() };
+        let parent = nix::unistd::getpid().as_raw();
         let tracer = sys::gettid();
         // SAFETY: the child runs only `child`, which makes raw system calls
         // and never returns, so no state shared with other threads of this
@@ -369,8 +369,8 @@ impl Stub {
         let pidfd = match sys::pidfd_open(pid) {
             Ok(fd) => fd,
             Err(e) => {
-                // SAFETY: `pid` is our unreaped child.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
+                // `pid` is our unreaped child: the number is still its.
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
                 let _ = sys::wait(pid);
                 return Err(e);
             }
@@ -397,15 +397,9 @@ impl Stub {
             Stop::Signal(libc::SIGSTOP) => {}
             other => return Err(stub.died(other, "stopping for its tracer")),
         }
-        sys::ptrace(
-            "ptrace(PTRACE_SETOPTIONS)",
-            libc::PTRACE_SETOPTIONS,
-            pid,
-            0,
-            TRACE_OPTIONS.unsigned_abs() as usize,
-        )?;
+        sys::set_options(pid, TRACE_OPTIONS)?;
         stub.unregister_rseq(&leader)?;
-        sys::resume("ptrace(PTRACE_CONT)", libc::PTRACE_CONT, pid, 0)?;
+        sys::resume(pid, Resume::Cont)?;
         match stub.wait(&leader)? {
             Stop::Signal(libc::SIGTRAP) => {}
             other => return Err(stub.died(other, "entering the stub")),
@@ -442,7 +436,7 @@ impl Stub {
         const PTRACE_GET_RSEQ_CONFIGURATION: libc::c_uint = 0x420f;
         const RSEQ_FLAG_UNREGISTER: u64 = 1;
         let mut config = RseqConfig::default();
-        let r = sys::ptrace(
+        let r = sys::ptrace_raw(
             "ptrace(PTRACE_GET_RSEQ_CONFIGURATION)",
             PTRACE_GET_RSEQ_CONFIGURATION,
             self.pid,
@@ -550,14 +544,14 @@ impl Stub {
 
     fn seize(&self, thread: &StubThread) -> Result<()> {
         let tid = thread.tid;
-        sys::ptrace("ptrace(PTRACE_SEIZE)", libc::PTRACE_SEIZE, tid, 0, TRACE_OPTIONS.unsigned_abs() as usize)?;
-        sys::ptrace("ptrace(PTRACE_INTERRUPT)", libc::PTRACE_INTERRUPT, tid, 0, 0)?;
+        sys::seize(tid, TRACE_OPTIONS)?;
+        sys::interrupt(tid)?;
         loop {
             match self.wait(thread)? {
                 Stop::Event(PTRACE_EVENT_STOP) => break,
                 // A host signal before the interrupt stop: suppress it.
                 Stop::Signal(_) | Stop::Event(_) | Stop::Syscall => {
-                    sys::resume("ptrace(PTRACE_CONT)", libc::PTRACE_CONT, tid, 0)?;
+                    sys::resume(tid, Resume::Cont)?;
                 }
                 other => return Err(self.died(other, "seizing a new thread")),
             }
@@ -631,17 +625,17 @@ impl Stub {
         regs.ss = self.user_ss;
         regs.eflags &= !EFLAGS_TF;
         sys::set_regs(tid, &regs)?;
-        let options = (TRACE_OPTIONS | libc::PTRACE_O_TRACEEXIT).unsigned_abs() as usize;
-        sys::ptrace("ptrace(PTRACE_SETOPTIONS)", libc::PTRACE_SETOPTIONS, tid, 0, options)?;
-        sys::resume("ptrace(PTRACE_CONT)", libc::PTRACE_CONT, tid, 0)?;
+        let options = TRACE_OPTIONS | libc::PTRACE_O_TRACEEXIT;
+        sys::set_options(tid, options)?;
+        sys::resume(tid, Resume::Cont)?;
         loop {
             match self.wait(thread)? {
                 Stop::Event(libc::PTRACE_EVENT_EXIT) => {
-                    return sys::ptrace("ptrace(PTRACE_DETACH)", libc::PTRACE_DETACH, tid, 0, 0);
+                    return sys::detach(tid);
                 }
                 Stop::Signal(libc::SIGTRAP) => return Err(self.died(Stop::Signal(libc::SIGTRAP), "exit (injected)")),
                 Stop::Signal(_) | Stop::Event(_) | Stop::Syscall => {
-                    sys::resume("ptrace(PTRACE_CONT)", libc::PTRACE_CONT, tid, 0)?;
+                    sys::resume(tid, Resume::Cont)?;
                 }
                 stop @ (Stop::Exited(_) | Stop::Killed(_)) => return Err(self.died(stop, "exit (injected)")),
             }
@@ -668,7 +662,7 @@ impl Stub {
         if self.dead.swap(true, Ordering::AcqRel) {
             return;
         }
-        sys::pidfd_kill(self.pidfd, libc::SIGKILL);
+        sys::pidfd_kill(self.pidfd.as_fd());
         let tids: Vec<pid_t> = {
             let slots = self.slots();
             slots
@@ -692,7 +686,7 @@ impl Stub {
             match stop {
                 Stop::Exited(_) | Stop::Killed(_) => break,
                 Stop::Event(libc::PTRACE_EVENT_EXIT) => {
-                    let _ = sys::resume("ptrace(PTRACE_CONT)", libc::PTRACE_CONT, tid, 0);
+                    let _ = sys::resume(tid, Resume::Cont);
                 }
                 _ => {}
             }
@@ -710,15 +704,14 @@ impl Stub {
     /// with `PTRACE_O_TRACEEXIT`: should the process die meanwhile, its
     /// exit event reaches its tracer at once, while its death proper would
     /// wait for every other thread to be reaped by its (maybe idle) tracer.
-    pub(crate) fn resume(&self, thread: &StubThread, call: &'static str, req: libc::c_uint) -> Result<()> {
+    pub(crate) fn resume(&self, thread: &StubThread, how: Resume) -> Result<()> {
         let tid = thread.tid;
         if tid == self.pid && self.has_other_threads() {
-            let options = (TRACE_OPTIONS | libc::PTRACE_O_TRACEEXIT).unsigned_abs() as usize;
-            sys::ptrace("ptrace(PTRACE_SETOPTIONS)", libc::PTRACE_SETOPTIONS, tid, 0, options)
-                .map_err(|e| self.diagnose(e))?;
+            let options = TRACE_OPTIONS | libc::PTRACE_O_TRACEEXIT;
+            sys::set_options(tid, options).map_err(|e| self.diagnose(e))?;
             thread.watch_exit.store(true, Ordering::Relaxed);
         }
-        sys::resume(call, req, tid, 0).map_err(|e| self.diagnose(e))
+        sys::resume(tid, how).map_err(|e| self.diagnose(e))
     }
 
     /// Wait for `thread`'s next stop (after `resume`). Its death means the
@@ -733,24 +726,18 @@ impl Stub {
         if thread.watch_exit.swap(false, Ordering::Relaxed) {
             if stop == Stop::Event(libc::PTRACE_EVENT_EXIT) {
                 // How it is dying, as a wait status.
-                let mut status: libc::c_ulong = 0;
-                let msg = sys::ptrace(
-                    "ptrace(PTRACE_GETEVENTMSG)",
-                    libc::PTRACE_GETEVENTMSG,
-                    tid,
-                    0,
-                    &mut status as *mut libc::c_ulong as usize,
-                );
+                let msg = sys::event_msg(tid);
                 self.process_died();
-                let _ = sys::resume("ptrace(PTRACE_CONT)", libc::PTRACE_CONT, tid, 0);
+                let _ = sys::resume(tid, Resume::Cont);
                 self.reap(tid);
-                let status = c_int::try_from(status).unwrap_or(libc::SIGKILL);
-                return Ok(if msg.is_ok() { Stop::from_status(status) } else { Stop::Killed(libc::SIGKILL) });
+                return Ok(match msg.map(c_int::try_from) {
+                    Ok(Ok(status)) => Stop::from_status(status),
+                    _ => Stop::Killed(libc::SIGKILL),
+                });
             }
             if !matches!(stop, Stop::Exited(_) | Stop::Killed(_)) {
-                let options = TRACE_OPTIONS.unsigned_abs() as usize;
-                sys::ptrace("ptrace(PTRACE_SETOPTIONS)", libc::PTRACE_SETOPTIONS, tid, 0, options)
-                    .map_err(|e| self.diagnose(e))?;
+                let options = TRACE_OPTIONS;
+                sys::set_options(tid, options).map_err(|e| self.diagnose(e))?;
             }
         }
         if matches!(stop, Stop::Exited(_) | Stop::Killed(_)) {
@@ -840,7 +827,7 @@ impl Stub {
         regs.eflags &= !EFLAGS_TF;
         [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9] = args;
         sys::set_regs(tid, &regs).map_err(|e| self.diagnose(e))?;
-        self.resume(thread, "ptrace(PTRACE_CONT)", libc::PTRACE_CONT)?;
+        self.resume(thread, Resume::Cont)?;
         loop {
             match self.wait(thread)? {
                 Stop::Signal(libc::SIGTRAP) => {
@@ -853,7 +840,7 @@ impl Stub {
                 Stop::Signal(INTERRUPT_SIGNAL) => {
                     // An interrupt raced with us: report it on the next switch.
                     thread.interrupt_pending.store(true, Ordering::Release);
-                    self.resume(thread, "ptrace(PTRACE_CONT)", libc::PTRACE_CONT)?;
+                    self.resume(thread, Resume::Cont)?;
                 }
                 Stop::Signal(sig @ (libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE)) => {
                     // The injection itself faulted: the stub is broken.
@@ -861,7 +848,7 @@ impl Stub {
                 }
                 Stop::Signal(_) | Stop::Event(_) | Stop::Syscall => {
                     // Asynchronous host signals are not the application's.
-                    self.resume(thread, "ptrace(PTRACE_CONT)", libc::PTRACE_CONT)?;
+                    self.resume(thread, Resume::Cont)?;
                 }
                 other => return Err(self.died(other, call)),
             }
@@ -899,8 +886,6 @@ impl Drop for Stub {
         if !self.leader_reaped.load(Ordering::Acquire) {
             self.reap(self.pid);
         }
-        // SAFETY: our own descriptor, closed once.
-        unsafe { libc::close(self.pidfd) };
     }
 }
 

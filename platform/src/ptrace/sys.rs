@@ -1,10 +1,19 @@
 //! Thin wrappers over the host calls the ptrace platform makes: `ptrace`,
-//! `waitpid` and friends. Each returns `Error` instead of `-1`/`errno`.
+//! `waitpid` and friends, on nix (rustix for `waitpid` and the pidfd
+//! calls, which nix lacks or decodes lossily). Each returns `Error`
+//! instead of `-1`/`errno`. Raw calls remain for the ptrace requests nix
+//! has no wrapper for ([`ptrace_raw`]) and `tgkill`, which neither crate
+//! offers.
 
 use std::cell::Cell;
 use std::io;
 
+use std::os::fd::{BorrowedFd, OwnedFd};
+
 use libc::{c_int, c_uint, c_void, pid_t};
+use nix::sys::ptrace::{self, Options};
+use nix::unistd::Pid;
+use rustix::process::{PidfdFlags, WaitOptions};
 
 use crate::{Error, Registers, Result};
 
@@ -40,11 +49,24 @@ impl Stop {
     }
 }
 
-/// `ptrace(req, pid, addr, data)` for requests whose result is 0 or -1.
-pub(crate) fn ptrace(call: &'static str, req: c_uint, pid: pid_t, addr: usize, data: usize) -> Result<()> {
-    // SAFETY: every request passed here either ignores `addr`/`data` or is
-    // given (by its typed wrapper below) a pointer to a live buffer of the
-    // size the kernel writes or reads for that request.
+/// A host error of `call`.
+fn host(call: &'static str) -> impl FnOnce(nix::Error) -> Error {
+    move |e| Error::Host { call, err: io::Error::from(e) }
+}
+
+fn pid(p: pid_t) -> Pid {
+    Pid::from_raw(p)
+}
+
+/// `ptrace(req, pid, addr, data)` for the requests nix has no wrapper
+/// for: `PTRACE_GETREGSET`/`PTRACE_SETREGSET` of the XSAVE area
+/// (`NT_X86_XSTATE`), `PTRACE_GETFPREGS`/`PTRACE_SETFPREGS`, and
+/// `PTRACE_GET_RSEQ_CONFIGURATION`. Their result is 0 or -1.
+pub(crate) fn ptrace_raw(call: &'static str, req: c_uint, pid: pid_t, addr: usize, data: usize) -> Result<()> {
+    // SAFETY: each caller passes, for its request, a pointer to a live
+    // buffer of the size the kernel writes or reads (an iovec for the
+    // regsets, a `user_fpregs_struct`-sized buffer for the FP registers,
+    // a `ptrace_rseq_configuration` with its size in `addr`).
     let r = unsafe { libc::ptrace(req, pid, addr as *mut c_void, data as *mut c_void) };
     if r == -1 {
         return Err(Error::last_os(call));
@@ -53,36 +75,73 @@ pub(crate) fn ptrace(call: &'static str, req: c_uint, pid: pid_t, addr: usize, d
 }
 
 /// `PTRACE_GETREGS` into `regs`.
-pub(crate) fn get_regs(pid: pid_t, regs: &mut Registers) -> Result<()> {
-    // `Registers` is laid out as `struct user_regs_struct` (lib.rs).
-    ptrace("ptrace(PTRACE_GETREGS)", libc::PTRACE_GETREGS, pid, 0, regs as *mut Registers as usize)
+pub(crate) fn get_regs(p: pid_t, regs: &mut Registers) -> Result<()> {
+    let r = ptrace::getregs(pid(p)).map_err(host("ptrace(PTRACE_GETREGS)"))?;
+    *regs = Registers::from(r);
+    Ok(())
 }
 
 /// `PTRACE_SETREGS` from `regs`.
-pub(crate) fn set_regs(pid: pid_t, regs: &Registers) -> Result<()> {
-    ptrace("ptrace(PTRACE_SETREGS)", libc::PTRACE_SETREGS, pid, 0, regs as *const Registers as usize)
+pub(crate) fn set_regs(p: pid_t, regs: &Registers) -> Result<()> {
+    ptrace::setregs(pid(p), (*regs).into()).map_err(host("ptrace(PTRACE_SETREGS)"))
 }
 
 /// `PTRACE_POKEUSER`: store `value` at offset `off` of the thread's `struct
 /// user` (the registers come first, as `struct user_regs_struct`).
-pub(crate) fn poke_user(pid: pid_t, off: usize, value: u64) -> Result<()> {
-    // `value` is passed as the data word itself, not a pointer.
-    ptrace("ptrace(PTRACE_POKEUSER)", libc::PTRACE_POKEUSER, pid, off, value as usize)
+pub(crate) fn poke_user(p: pid_t, off: usize, value: u64) -> Result<()> {
+    // The word's bits, reinterpreted as the kernel's `long`.
+    #[allow(clippy::cast_possible_wrap)]
+    let word = value as libc::c_long;
+    ptrace::write_user(pid(p), off as ptrace::AddressType, word).map_err(host("ptrace(PTRACE_POKEUSER)"))
 }
 
 /// `PTRACE_GETSIGINFO` of the current signal-delivery stop.
-pub(crate) fn get_siginfo(pid: pid_t) -> Result<libc::siginfo_t> {
-    // SAFETY: siginfo_t is plain data; all-zero is a valid value.
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    ptrace("ptrace(PTRACE_GETSIGINFO)", libc::PTRACE_GETSIGINFO, pid, 0, &mut info as *mut libc::siginfo_t as usize)?;
-    Ok(info)
+pub(crate) fn get_siginfo(p: pid_t) -> Result<libc::siginfo_t> {
+    ptrace::getsiginfo(pid(p)).map_err(host("ptrace(PTRACE_GETSIGINFO)"))
 }
 
-/// Resume the stopped stub with `req` (`PTRACE_SYSEMU`, `PTRACE_CONT`)
-/// delivering signal `sig` (0: none; the stopping signal is suppressed).
-pub(crate) fn resume(call: &'static str, req: c_uint, pid: pid_t, sig: c_int) -> Result<()> {
-    // `sig` is a signal number (0..=64): never negative.
-    ptrace(call, req, pid, 0, sig.unsigned_abs() as usize)
+/// How a stopped stub thread is resumed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Resume {
+    /// `PTRACE_SYSEMU`: run to the next system call, which is not made.
+    Sysemu,
+    /// `PTRACE_CONT`: run on (injected calls, stops being passed over).
+    Cont,
+}
+
+/// Resume the stopped stub thread, delivering no signal (the stopping
+/// signal is suppressed).
+pub(crate) fn resume(p: pid_t, how: Resume) -> Result<()> {
+    match how {
+        Resume::Sysemu => ptrace::sysemu(pid(p), None).map_err(host("ptrace(PTRACE_SYSEMU)")),
+        Resume::Cont => ptrace::cont(pid(p), None).map_err(host("ptrace(PTRACE_CONT)")),
+    }
+}
+
+/// `PTRACE_SETOPTIONS`.
+pub(crate) fn set_options(p: pid_t, options: c_int) -> Result<()> {
+    ptrace::setoptions(pid(p), Options::from_bits_retain(options)).map_err(host("ptrace(PTRACE_SETOPTIONS)"))
+}
+
+/// `PTRACE_SEIZE` with `options`.
+pub(crate) fn seize(p: pid_t, options: c_int) -> Result<()> {
+    ptrace::seize(pid(p), Options::from_bits_retain(options)).map_err(host("ptrace(PTRACE_SEIZE)"))
+}
+
+/// `PTRACE_INTERRUPT`: stop a seized thread (`PTRACE_EVENT_STOP`).
+pub(crate) fn interrupt(p: pid_t) -> Result<()> {
+    ptrace::interrupt(pid(p)).map_err(host("ptrace(PTRACE_INTERRUPT)"))
+}
+
+/// `PTRACE_DETACH`, delivering no signal.
+pub(crate) fn detach(p: pid_t) -> Result<()> {
+    ptrace::detach(pid(p), None).map_err(host("ptrace(PTRACE_DETACH)"))
+}
+
+/// `PTRACE_GETEVENTMSG`: the event stop's message (for
+/// `PTRACE_EVENT_EXIT`, the wait status the thread is exiting with).
+pub(crate) fn event_msg(p: pid_t) -> Result<libc::c_long> {
+    ptrace::getevent(pid(p)).map_err(host("ptrace(PTRACE_GETEVENTMSG)"))
 }
 
 /// `waitpid(pid, __WALL)`, retried on `EINTR`.
@@ -95,36 +154,31 @@ pub(crate) fn wait(pid: pid_t) -> Result<Stop> {
 }
 
 /// `waitpid(pid, __WALL | flags)`: `None` when `WNOHANG` is in `flags` and
-/// nothing is ready, or the call was interrupted.
-pub(crate) fn wait_flags(pid: pid_t, flags: c_int) -> Result<Option<Stop>> {
-    let mut status: c_int = 0;
-    // SAFETY: `status` is a live c_int the kernel writes.
-    let r = unsafe { libc::waitpid(pid, &mut status, libc::__WALL | flags) };
-    if r == pid {
-        return Ok(Some(Stop::from_status(status)));
+/// nothing is ready, or the call was interrupted. rustix, not nix: nix
+/// decodes the status into its `Signal`, which cannot name real-time
+/// signals, while rustix hands back the raw status.
+pub(crate) fn wait_flags(p: pid_t, flags: c_int) -> Result<Option<Stop>> {
+    let opts = WaitOptions::from_bits_retain((libc::__WALL | flags).cast_unsigned());
+    let target = rustix::process::Pid::from_raw(p);
+    match rustix::process::waitpid(target, opts) {
+        Ok(Some((_, status))) => Ok(Some(Stop::from_status(status.as_raw()))),
+        Ok(None) | Err(rustix::io::Errno::INTR) => Ok(None),
+        Err(e) => Err(Error::Host { call: "waitpid", err: io::Error::from(e) }),
     }
-    let err = io::Error::last_os_error();
-    if r == 0 || (r == -1 && err.raw_os_error() == Some(libc::EINTR)) {
-        return Ok(None);
-    }
-    Err(Error::Host { call: "waitpid", err })
 }
 
 /// `pidfd_open(pid, 0)`.
-pub(crate) fn pidfd_open(pid: pid_t) -> Result<c_int> {
-    // SAFETY: integer arguments only.
-    let r = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if r < 0 {
-        return Err(Error::last_os("pidfd_open"));
-    }
-    c_int::try_from(r).map_err(|_| Error::Host { call: "pidfd_open", err: io::Error::from_raw_os_error(libc::EBADF) })
+pub(crate) fn pidfd_open(p: pid_t) -> Result<OwnedFd> {
+    let target = rustix::process::Pid::from_raw(p)
+        .ok_or_else(|| Error::Host { call: "pidfd_open", err: io::Error::from_raw_os_error(libc::EINVAL) })?;
+    rustix::process::pidfd_open(target, PidfdFlags::empty())
+        .map_err(|e| Error::Host { call: "pidfd_open", err: io::Error::from(e) })
 }
 
-/// `pidfd_send_signal(pidfd, sig)`: race-free against pid reuse.
-pub(crate) fn pidfd_kill(pidfd: c_int, sig: c_int) {
-    // SAFETY: integer arguments and a null siginfo. A failure means the
-    // process is already gone.
-    unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd, sig, std::ptr::null::<libc::siginfo_t>(), 0) };
+/// `pidfd_send_signal(pidfd, SIGKILL)`: race-free against pid reuse. A
+/// failure means the process is already gone.
+pub(crate) fn pidfd_kill(pidfd: BorrowedFd<'_>) {
+    let _ = rustix::process::pidfd_send_signal(pidfd, rustix::process::Signal::KILL);
 }
 
 /// Pin thread `tid` (0: the calling thread) to `cpu`.
@@ -145,7 +199,7 @@ pub(crate) fn regset(
     len: usize,
 ) -> Result<usize> {
     let mut iov = libc::iovec { iov_base: buf.cast(), iov_len: len };
-    ptrace(call, req, pid, nt, &mut iov as *mut libc::iovec as usize)?;
+    ptrace_raw(call, req, pid, nt, &mut iov as *mut libc::iovec as usize)?;
     Ok(iov.iov_len)
 }
 
@@ -167,8 +221,7 @@ thread_local! {
 pub(crate) fn gettid() -> pid_t {
     TID.with(|t| {
         if t.get() == 0 {
-            // SAFETY: gettid has no preconditions.
-            t.set(unsafe { libc::gettid() });
+            t.set(nix::unistd::gettid().as_raw());
         }
         t.get()
     })
