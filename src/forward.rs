@@ -39,7 +39,6 @@ pub fn install() -> io::Result<()> {
     let act =
         SigAction::new(SigHandler::SigAction(pass_on), SaFlags::SA_SIGINFO | SaFlags::SA_RESTART, SigSet::empty());
     for sig in FORWARDED {
-        let sig = Signal::try_from(sig)?;
         // SAFETY: the handler is async-signal-safe: it loads an atomic,
         // reads the siginfo the kernel passes, and calls kill.
         unsafe { sigaction(sig, &act) }?;

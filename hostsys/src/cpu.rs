@@ -18,3 +18,17 @@ pub fn pin(tid: Option<i32>, cpu: usize) -> io::Result<()> {
     set.set(cpu).map_err(io::Error::from)?;
     sched_setaffinity(Pid::from_raw(tid.unwrap_or(0)), &set).map_err(io::Error::from)
 }
+
+/// The time-stamp counter, read after earlier loads complete (as the vDSO
+/// reads it).
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+pub fn rdtsc() -> u64 {
+    // SAFETY: lfence and rdtsc have no memory effects; rdtsc is allowed in
+    // user mode (bulwark never sets PR_TSC_SIGSEGV); SSE2, which lfence
+    // needs, is part of x86-64.
+    unsafe {
+        std::arch::x86_64::_mm_lfence();
+        std::arch::x86_64::_rdtsc()
+    }
+}

@@ -3,12 +3,16 @@
 //! CPU pinning, the parent-death signal) and the seccomp policies, written
 //! once as data and compiled with `seccompiler`.
 //!
-//! Everything here is safe code on `nix`; the one unsafe block installs a
-//! precompiled filter from the post-fork stub, which may not allocate.
+//! Everything here is safe to call. Unsafe code is allowed only where no
+//! safe wrapper exists, each with the reason: terminal `ioctl`s paired
+//! with their structures (`term`), signal dispositions that run no code
+//! (`signal`), and the time-stamp counter (`cpu::rdtsc`).
 
 #![deny(unsafe_code)]
 
 pub mod cpu;
 pub mod process;
 pub mod seccomp;
+pub mod signal;
 pub mod socket;
+pub mod term;

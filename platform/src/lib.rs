@@ -5,8 +5,15 @@
 //! the sentry's MemoryFile) and [`Context`]s (one per application thread,
 //! which runs application code until it needs the kernel). `ptrace` is the
 //! first implementation; systrap and KVM fit the same traits.
+//!
+//! Unsafe code is denied but where the platform works below any safe
+//! wrapper: the stub's code page and its post-fork child (raw system calls
+//! only), the ptrace requests nix lacks, `tgkill`, and a fault's address
+//! in a `siginfo_t`.
 
-use std::os::fd::RawFd;
+#![deny(unsafe_code)]
+
+use std::os::fd::BorrowedFd;
 use std::sync::Arc;
 
 pub mod ptrace;
@@ -284,7 +291,7 @@ pub trait Platform: Send + Sync {
 }
 
 /// Make the platform named `name` over MemoryFile `memfd`.
-pub fn new(name: &str, memfd: RawFd) -> Result<Arc<dyn Platform>> {
+pub fn new(name: &str, memfd: BorrowedFd<'_>) -> Result<Arc<dyn Platform>> {
     match name {
         "ptrace" => Ok(Arc::new(ptrace::PtracePlatform::new(memfd)?)),
         other => Err(Error::Unavailable(

@@ -1,7 +1,7 @@
 //! The ptrace platform against real stub processes. Every test runs its whole
 //! body on one thread: the thread that creates an address space traces it.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::sync::Arc;
 
 use platform::ptrace::{PtraceAddressSpace, PtracePlatform};
@@ -69,7 +69,7 @@ struct Fixture {
 /// A fresh address space with `code` mapped R+X at CODE_ADDR.
 fn fixture(code: &[u8]) -> Fixture {
     let memfd = memfile(code);
-    let platform = PtracePlatform::new(memfd.as_raw_fd()).expect("platform");
+    let platform = PtracePlatform::new(memfd.as_fd()).expect("platform");
     let space = platform.new_ptrace_address_space().expect("address space");
     space.map_file(CODE_ADDR, PAGE, CODE_OFF, RX).expect("map code");
     let dyn_space: Arc<dyn AddressSpace> = space.clone();
@@ -209,7 +209,7 @@ fn int3_in_application_code_is_a_sigtrap_signal_event() {
 fn interrupt_from_another_thread_stops_a_spinning_application() {
     let f = fixture(&[0xeb, 0xfe]); // jmp .
     let memfd = memfile(&[]);
-    let platform = PtracePlatform::new(memfd.as_raw_fd()).expect("platform");
+    let platform = PtracePlatform::new(memfd.as_fd()).expect("platform");
     let mut ctx = platform.new_ptrace_context();
     let interrupter = ctx.interrupter();
     let mut regs = start_regs();
@@ -239,7 +239,7 @@ fn interrupt_before_switch_makes_the_next_switch_return_interrupted() {
 #[test]
 fn fpu_state_round_trips_through_the_stub_thread() {
     let memfd = memfile(&syscall_insn(39));
-    let platform = PtracePlatform::new(memfd.as_raw_fd()).expect("platform");
+    let platform = PtracePlatform::new(memfd.as_fd()).expect("platform");
     let space = platform.new_ptrace_address_space().expect("space");
     space.map_file(CODE_ADDR, PAGE, CODE_OFF, RX).expect("map");
     let dyn_space: Arc<dyn AddressSpace> = space;

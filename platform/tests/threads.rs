@@ -1,7 +1,7 @@
 //! Several application threads in one ptrace address space, each run by its
 //! own OS thread (its tracer), and many address spaces at once.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
@@ -82,7 +82,7 @@ struct Space {
 /// page mapped R+W.
 fn space(a: &[u8], b: &[u8]) -> Space {
     let memfd = memfile(a, b);
-    let platform = Arc::new(PtracePlatform::new(memfd.as_raw_fd()).expect("platform"));
+    let platform = Arc::new(PtracePlatform::new(memfd.as_fd()).expect("platform"));
     let space = platform.new_ptrace_address_space().expect("address space");
     space.map_file(CODE_ADDR, PAGE, CODE_OFF, RX).expect("map code");
     space.map_file(DATA_ADDR, PAGE, DATA_OFF, Prot::RW).expect("map data");
@@ -375,7 +375,7 @@ fn fpu_state_round_trips_through_the_trait_and_reaches_the_thread() {
 #[test]
 fn fpu_state_of_an_unswitched_context_is_an_error() {
     let memfd = memfile(&[], &[]);
-    let platform = PtracePlatform::new(memfd.as_raw_fd()).expect("platform");
+    let platform = PtracePlatform::new(memfd.as_fd()).expect("platform");
     let mut ctx = platform.new_context().expect("context");
 
     let r = ctx.fpu_state(&mut FpState::default());
@@ -438,7 +438,7 @@ fn seccomp_kill_through_one_thread_ends_every_thread_without_hanging() {
 #[test]
 fn twenty_address_spaces_from_four_threads_concurrently() {
     let memfd = memfile(&getpid_loop(), &[]);
-    let platform = Arc::new(PtracePlatform::new(memfd.as_raw_fd()).expect("platform"));
+    let platform = Arc::new(PtracePlatform::new(memfd.as_fd()).expect("platform"));
     let start = Arc::new(Barrier::new(4));
 
     let workers: Vec<_> = (0..4)
@@ -470,7 +470,7 @@ fn twenty_address_spaces_from_four_threads_concurrently() {
 #[test]
 fn fifty_address_spaces_coexist() {
     let memfd = memfile(&getpid_loop(), &[]);
-    let platform = PtracePlatform::new(memfd.as_raw_fd()).expect("platform");
+    let platform = PtracePlatform::new(memfd.as_fd()).expect("platform");
     let mut live = Vec::new();
     for _ in 0..50 {
         let space = platform.new_address_space().expect("space");

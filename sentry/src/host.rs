@@ -1,18 +1,12 @@
 //! The sentry's host layer. Host system calls go through the `nix` crate
 //! (and `rustix` for the one nix lacks, `getrandom`), which check their
-//! arguments' types and lifetimes; this module turns their errors into the
-//! application's errno and holds the few calls no safe wrapper offers: a
-//! terminal `ioctl` on a donated descriptor and the time-stamp counter.
-//! The other modules with unsafe code are the MemoryFile mapping
-//! (`mm::memfile`), the waiter (`kernel::waiter`) and the host signal
-//! dispositions (`kernel::host_signals`).
-
-#![allow(unsafe_code)]
-
-use std::os::fd::{AsRawFd, BorrowedFd};
+//! arguments' types and lifetimes, and through `hostsys` for what neither
+//! wraps safely (terminal requests, signal dispositions, the time-stamp
+//! counter); this module turns their errors into the application's errno.
+//! The only sentry modules with unsafe code are the MemoryFile mapping
+//! (`mm::memfile`) and the waiter (`kernel::waiter`).
 
 use abi::Errno;
-use zerocopy::{AsBytes, FromBytes};
 
 use crate::vfs::KResult;
 
@@ -28,32 +22,6 @@ pub fn retry<T>(mut f: impl FnMut() -> nix::Result<T>) -> KResult<T> {
             Err(nix::Error::EINTR) => continue,
             r => return r.map_err(errno),
         }
-    }
-}
-
-/// `ioctl(fd, req, val)` with a pointer argument of type `T`. Callers
-/// pair each request with the type the kernel reads or writes for it
-/// (`TCGETS` with `Termios`, `TIOCGWINSZ` with `Winsize`, ...).
-pub fn ioctl_ptr<T: AsBytes + FromBytes>(fd: BorrowedFd<'_>, req: u32, val: &mut T) -> KResult<()> {
-    let p: *mut T = val;
-    // SAFETY: `p` points to a valid, writable `T`, the argument type the
-    // kernel expects for `req` (see above), for the duration of the call;
-    // `fd` is open while borrowed.
-    let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::c_ulong::from(req), p) };
-    if r < 0 {
-        return Err(Errno::from_io(&std::io::Error::last_os_error()));
-    }
-    Ok(())
-}
-
-/// The time-stamp counter, read after earlier loads complete.
-#[cfg(target_arch = "x86_64")]
-pub fn rdtsc() -> u64 {
-    // SAFETY: lfence and rdtsc have no memory effects; rdtsc is allowed in
-    // user mode (the sentry never sets PR_TSC_SIGSEGV).
-    unsafe {
-        std::arch::x86_64::_mm_lfence();
-        std::arch::x86_64::_rdtsc()
     }
 }
 

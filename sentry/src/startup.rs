@@ -240,7 +240,7 @@ pub fn run(cfg: Config) -> Result<TaskExit, SandboxError> {
     crate::kernel::ncpus();
     let mf = Arc::new(MemoryFile::new().map_err(|err| SandboxError::Host { call: "memfd_create", err })?);
     mf.set_limit(cfg.memory_limit);
-    let platform = platform::new(&cfg.platform, mf.raw_fd())?;
+    let platform = platform::new(&cfg.platform, mf.fd())?;
     let procfs = ProcFs::new(next_dev());
     let teardown = Arc::new(Teardown::default());
     let vfs = build_mounts(cfg.overlay, cfg.gofer, &procfs, &teardown)?;

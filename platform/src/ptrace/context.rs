@@ -324,6 +324,8 @@ fn only_rax_differs(last: &Registers, run: &Registers) -> bool {
 
 /// The event for a synchronous signal `sig` the application raised, or
 /// `None` if the signal was sent from outside (kill, tgkill).
+// Unsafe: reads `si_addr` out of the kernel's siginfo union.
+#[allow(unsafe_code)]
 fn fault_event(pid: libc::pid_t, sig: libc::c_int) -> Result<Option<Event>> {
     let info = sys::get_siginfo(pid)?;
     if info.si_code <= 0 {

@@ -35,7 +35,7 @@ mod stub;
 mod sys;
 
 use std::collections::BTreeMap;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::sync::{Arc, Mutex, Weak};
 
 pub use context::{Interrupter, PtraceContext};
@@ -52,14 +52,12 @@ pub struct PtracePlatform {
 }
 
 impl PtracePlatform {
-    /// A ptrace platform whose address spaces map pages of `memfd`.
-    pub fn new(memfd: RawFd) -> Result<PtracePlatform> {
-        // SAFETY: F_GETFD only inspects the descriptor table.
-        if unsafe { libc::fcntl(memfd, libc::F_GETFD) } == -1 {
-            return Err(Error::last_os("fcntl(memfd, F_GETFD)"));
-        }
+    /// A ptrace platform whose address spaces map pages of `memfd`. The
+    /// platform keeps its number: `memfd` must stay open as long as the
+    /// platform is used (the MemoryFile outlives every address space).
+    pub fn new(memfd: BorrowedFd<'_>) -> Result<PtracePlatform> {
         stub::install_stub_page()?;
-        Ok(PtracePlatform { memfd })
+        Ok(PtracePlatform { memfd: memfd.as_raw_fd() })
     }
 
     /// `new_address_space` with its concrete type. The calling thread

@@ -88,6 +88,8 @@ static STUB_PAGE: OnceLock<std::result::Result<(), String>> = OnceLock::new();
 
 /// Map the stub code page into the sentry, once per process. Forked stubs
 /// inherit it.
+// Unsafe: maps and fills the stub code page at its fixed address.
+#[allow(unsafe_code)]
 pub(crate) fn install_stub_page() -> Result<()> {
     let r = STUB_PAGE.get_or_init(|| {
         // SAFETY: a fresh anonymous mapping at an address nothing else uses
@@ -279,6 +281,8 @@ fn setup_step(code: i32) -> &'static str {
 
 /// The child side of `Stub::spawn`. Runs in a fork of a multi-threaded
 /// process: only raw system calls, no allocation, no locks.
+// Unsafe: the post-fork stub child: raw system calls only.
+#[allow(unsafe_code)]
 fn child(parent: pid_t, memfd: c_int, prog: &SockFprog) -> ! {
     let fail = |step: i32| -> ! {
         // SAFETY: _exit has no preconditions.
@@ -345,6 +349,8 @@ impl Stub {
     ///
     /// The calling thread and the stub are pinned to the CPU the caller is
     /// running on: a same-CPU ptrace round trip is several times cheaper.
+    // Unsafe: forks the stub from a multi-threaded sentry.
+    #[allow(unsafe_code)]
     pub(crate) fn spawn(memfd: c_int) -> Result<Stub> {
         install_stub_page()?;
         pin_to_current_cpu()?;

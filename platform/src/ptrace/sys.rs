@@ -62,6 +62,8 @@ fn pid(p: pid_t) -> Pid {
 /// for: `PTRACE_GETREGSET`/`PTRACE_SETREGSET` of the XSAVE area
 /// (`NT_X86_XSTATE`), `PTRACE_GETFPREGS`/`PTRACE_SETFPREGS`, and
 /// `PTRACE_GET_RSEQ_CONFIGURATION`. Their result is 0 or -1.
+// Unsafe: ptrace requests nix has no wrapper for.
+#[allow(unsafe_code)]
 pub(crate) fn ptrace_raw(call: &'static str, req: c_uint, pid: pid_t, addr: usize, data: usize) -> Result<()> {
     // SAFETY: each caller passes, for its request, a pointer to a live
     // buffer of the size the kernel writes or reads (an iovec for the
@@ -204,6 +206,8 @@ pub(crate) fn regset(
 }
 
 /// `tgkill(pid, tid, sig)`.
+// Unsafe: tgkill, which neither nix nor rustix offers.
+#[allow(unsafe_code)]
 pub(crate) fn tgkill(pid: pid_t, tid: pid_t, sig: c_int) -> Result<()> {
     // SAFETY: tgkill takes integers only.
     let r = unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, sig) };

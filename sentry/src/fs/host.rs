@@ -16,7 +16,9 @@ use abi::Errno;
 use zerocopy::{AsBytes, FromBytes, FromZeroes};
 
 use super::gofer::pread_host;
-use crate::host::{errno, ioctl_ptr, retry};
+use hostsys::term::{self, When};
+
+use crate::host::{errno, retry};
 use crate::vfs::Caller;
 use crate::vfs::{FileOps, FileRef, Inode, InodeAttr, KResult, SetAttr, UserMem, CURRENT_POS};
 
@@ -34,36 +36,32 @@ impl HostFile {
     pub fn new(fd: OwnedFd) -> KResult<HostFile> {
         let st = nix::sys::stat::fstat(&fd).map_err(errno)?;
         let mut f = HostFile { fd, regular: st.st_mode & libc::S_IFMT == libc::S_IFREG, tty: false };
-        f.tty = !f.regular && f.host_ioctl(TCGETS, &mut Termios::default()).is_ok();
+        f.tty = !f.regular && term::get_attr(f.fd.as_fd()).is_ok();
         Ok(f)
     }
 
-    /// `ioctl` on the host descriptor with a pointer argument of type `T`.
-    fn host_ioctl<T: AsBytes + FromBytes>(&self, req: u32, val: &mut T) -> KResult<()> {
-        ioctl_ptr(self.fd.as_fd(), req, val)
-    }
-
-    /// Ask the host for a `T` and copy it to the application at `arg`.
-    fn get<T: AsBytes + FromBytes + FromZeroes>(&self, req: u32, arg: u64, mem: &dyn UserMem) -> KResult<u64> {
-        let mut v = T::new_zeroed();
-        self.host_ioctl(req, &mut v)?;
-        mem.write_bytes(arg, v.as_bytes())?;
-        Ok(0)
-    }
-
-    /// Copy a `T` from the application at `arg` and hand it to the host.
-    fn set<T: AsBytes + FromBytes + FromZeroes>(&self, req: u32, arg: u64, mem: &dyn UserMem) -> KResult<u64> {
-        let mut v = T::new_zeroed();
-        mem.read_bytes(arg, v.as_bytes_mut())?;
-        self.host_ioctl(req, &mut v)?;
-        Ok(0)
-    }
-
     fn host_fionread(&self) -> KResult<u64> {
-        let mut n: i32 = 0;
-        self.host_ioctl(FIONREAD, &mut n)?;
+        let n = term::readable(self.fd.as_fd()).map_err(|e| Errno::from_io(&e))?;
         u64::try_from(n).map_err(|_| Errno::EIO)
     }
+}
+
+/// A host terminal call's error as the application's errno.
+fn host_err(e: std::io::Error) -> Errno {
+    Errno::from_io(&e)
+}
+
+/// Copy `v` to the application at `arg`.
+fn put<T: AsBytes>(mem: &dyn UserMem, arg: u64, v: &T) -> KResult<u64> {
+    mem.write_bytes(arg, v.as_bytes())?;
+    Ok(0)
+}
+
+/// Copy a `T` from the application at `arg`.
+fn take<T: AsBytes + FromBytes + FromZeroes>(mem: &dyn UserMem, arg: u64) -> KResult<T> {
+    let mut v = T::new_zeroed();
+    mem.read_bytes(arg, v.as_bytes_mut())?;
+    Ok(v)
 }
 
 impl FileOps for HostFile {
@@ -107,8 +105,10 @@ impl FileOps for HostFile {
     }
 
     fn terminal_lflag(&self) -> Option<u32> {
-        let mut tio = Termios::default();
-        (self.tty && self.host_ioctl(TCGETS, &mut tio).is_ok()).then_some(tio.c_lflag)
+        if !self.tty {
+            return None;
+        }
+        term::get_attr(self.fd.as_fd()).ok().map(|t| t.c_lflag)
     }
 
     fn host_fd(&self) -> Option<BorrowedFd<'_>> {
@@ -137,12 +137,24 @@ impl FileOps for HostFile {
     }
 
     fn ioctl(&self, req: u32, arg: u64, mem: &dyn UserMem) -> KResult<u64> {
+        let fd = self.fd.as_fd();
         match req {
-            TCGETS => self.get::<Termios>(req, arg, mem),
-            TCSETS | TCSETSW | TCSETSF => self.set::<Termios>(req, arg, mem),
-            TIOCGWINSZ => self.get::<Winsize>(req, arg, mem),
-            TIOCSWINSZ => self.set::<Winsize>(req, arg, mem),
-            TIOCGPGRP => self.get::<i32>(req, arg, mem),
+            TCGETS => put(mem, arg, &term::get_attr(fd).map_err(host_err)?),
+            TCSETS | TCSETSW | TCSETSF => {
+                let when = match req {
+                    TCSETS => When::Now,
+                    TCSETSW => When::Drain,
+                    _ => When::Flush,
+                };
+                term::set_attr(fd, when, &take::<Termios>(mem, arg)?).map_err(host_err)?;
+                Ok(0)
+            }
+            TIOCGWINSZ => put(mem, arg, &term::get_winsize(fd).map_err(host_err)?),
+            TIOCSWINSZ => {
+                term::set_winsize(fd, &take::<Winsize>(mem, arg)?).map_err(host_err)?;
+                Ok(0)
+            }
+            TIOCGPGRP => put(mem, arg, &term::get_pgrp(fd).map_err(host_err)?),
             FIONREAD if !self.regular => {
                 let n = i32::try_from(self.host_fionread()?).unwrap_or(i32::MAX);
                 mem.write_bytes(arg, n.as_bytes())?;

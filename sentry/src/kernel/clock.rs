@@ -290,7 +290,7 @@ fn invariant_tsc() -> bool {
 fn rdtsc_ordered() -> u64 {
     #[cfg(target_arch = "x86_64")]
     {
-        crate::host::rdtsc()
+        hostsys::cpu::rdtsc()
     }
     #[cfg(not(target_arch = "x86_64"))]
     {

@@ -21,89 +21,61 @@
 //! the sentry is the init of a host pid namespace, and Linux drops signals
 //! to such an init that have no handler.
 
-#![allow(unsafe_code)]
-
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use super::{signal, Kernel};
 
 /// The signals passed on to the sandbox.
-pub const FORWARDED: [i32; 8] = [
-    libc::SIGHUP,
-    libc::SIGINT,
-    libc::SIGQUIT,
-    libc::SIGTERM,
-    libc::SIGUSR1,
-    libc::SIGUSR2,
-    libc::SIGWINCH,
-    libc::SIGTSTP,
+pub const FORWARDED: [Signal; 8] = [
+    Signal::SIGHUP,
+    Signal::SIGINT,
+    Signal::SIGQUIT,
+    Signal::SIGTERM,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGWINCH,
+    Signal::SIGTSTP,
 ];
-
-extern "C" fn never_runs(_sig: libc::c_int) {}
 
 /// Install handlers for [`FORWARDED`], block them in the calling thread
 /// (and so in every thread it starts later) and return a signalfd that
 /// reads them. Call before any other thread exists. The sentry's own reads
 /// and writes of a host terminal in a background job get `EIO` rather than
 /// stopping the sentry (SIGTTIN and SIGTTOU are ignored).
-pub fn take() -> io::Result<OwnedFd> {
-    // SAFETY: `set` is a valid sigset_t for each call; sigaction gets a
-    // zeroed, then filled, struct whose handler is a valid extern "C" fn;
-    // signal(SIG_IGN) takes plain integers.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for sig in FORWARDED.into_iter().chain([libc::SIGCONT]) {
-            libc::sigaddset(&mut set, sig);
-            let mut act: libc::sigaction = std::mem::zeroed();
-            act.sa_sigaction = never_runs as extern "C" fn(libc::c_int) as usize;
-            libc::sigemptyset(&mut act.sa_mask);
-            if libc::sigaction(sig, &act, std::ptr::null_mut()) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-        }
-        libc::signal(libc::SIGTTIN, libc::SIG_IGN);
-        libc::signal(libc::SIGTTOU, libc::SIG_IGN);
-        if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let fd = libc::signalfd(-1, &set, libc::SFD_CLOEXEC);
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(OwnedFd::from_raw_fd(fd))
+pub fn take() -> io::Result<SignalFd> {
+    let mut set = SigSet::empty();
+    for sig in FORWARDED.into_iter().chain([Signal::SIGCONT]) {
+        set.add(sig);
+        hostsys::signal::catch(sig)?;
     }
+    hostsys::signal::ignore(Signal::SIGTTIN)?;
+    hostsys::signal::ignore(Signal::SIGTTOU)?;
+    set.thread_block().map_err(io::Error::from)?;
+    SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC).map_err(io::Error::from)
 }
 
 /// Ignore `SIGPIPE` in the sentry, whose writes to a closed pipe then
 /// fail with `EPIPE`.
 pub fn ignore_sigpipe() {
-    // SAFETY: SIG_IGN is not a handler: no code runs on the signal.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
-    }
+    // Ignoring a valid signal cannot fail.
+    let _ = hostsys::signal::ignore(Signal::SIGPIPE);
 }
 
 /// Serve the signalfd from [`take`] on a thread of its own, for as long as
 /// the sandbox runs.
-pub fn start(k: &Arc<Kernel>, fd: OwnedFd) -> io::Result<()> {
+pub fn start(k: &Arc<Kernel>, fd: SignalFd) -> io::Result<()> {
     let k = Arc::downgrade(k);
     std::thread::Builder::new().name("host-signals".into()).spawn(move || loop {
-        let mut info: libc::signalfd_siginfo =
-            // SAFETY: signalfd_siginfo is plain integers; all zeroes is valid.
-            unsafe { std::mem::zeroed() };
-        let size = std::mem::size_of::<libc::signalfd_siginfo>();
-        // SAFETY: `info` is valid for `size` bytes of writes; the fd is open.
-        let n = unsafe { libc::read(fd.as_raw_fd(), (&mut info as *mut libc::signalfd_siginfo).cast(), size) };
-        if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
-            continue;
-        }
-        if usize::try_from(n).ok() != Some(size) {
-            return;
-        }
+        let info = match fd.read_signal() {
+            Ok(Some(info)) => info,
+            Err(nix::Error::EINTR) => continue,
+            Ok(None) | Err(_) => return,
+        };
         let Some(k) = k.upgrade() else { return };
         if k.shutdown.load(Ordering::Relaxed) {
             return;

@@ -10,7 +10,7 @@
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::AtomicU64;
 
 use abi::consts::PAGE_SIZE;
@@ -76,8 +76,8 @@ impl MemoryFile {
     }
 
     /// The memfd, for the platform.
-    pub fn raw_fd(&self) -> RawFd {
-        self.file.as_raw_fd()
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.file.as_fd()
     }
 
     fn lock(&self) -> parking_lot::MutexGuard<'_, Alloc> {
