@@ -26,7 +26,7 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 use anyhow::{bail, Context};
 use nix::fcntl::OFlag;
-use nix::mount::{MntFlags, MsFlags};
+use nix::mount::MsFlags;
 use nix::sched::CloneFlags;
 use nix::sys::{prctl, utsname};
 use nix::unistd::{ForkResult, Gid, Pid, Uid};
@@ -236,7 +236,7 @@ fn map_ids(uid: Uid, gid: Gid) -> io::Result<()> {
 const ROOT_CANDIDATES: &[&str] = &["/tmp", "/mnt", "/run", "/var/tmp"];
 
 fn enter_empty_root() -> anyhow::Result<()> {
-    mount(None, "/", None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None).context("make / private")?;
+    hostsys::mount::make_private().map_err(io::Error::from).context("make / private")?;
     let dir = ROOT_CANDIDATES
         .iter()
         .find(|d| std::path::Path::new(d).is_dir())
@@ -245,11 +245,7 @@ fn enter_empty_root() -> anyhow::Result<()> {
     mount(Some("none"), dir, Some("tmpfs"), nodev, Some("size=16k,nr_inodes=4,mode=0555"))
         .with_context(|| format!("mount tmpfs on {dir}"))?;
     std::env::set_current_dir(dir).with_context(|| format!("chdir {dir}"))?;
-    // pivot_root(".", "."): the old root ends up stacked on the new one, and
-    // is then detached from the current directory.
-    nix::unistd::pivot_root(".", ".").map_err(io::Error::from).context("pivot_root")?;
-    nix::mount::umount2(".", MntFlags::MNT_DETACH).map_err(io::Error::from).context("detach the old root")?;
-    std::env::set_current_dir("/").context("chdir /")?;
+    hostsys::mount::pivot_to_cwd().map_err(|(what, e)| anyhow::Error::from(io::Error::from(e)).context(what))?;
     mount(None, "/", None, MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | nodev, None)
         .context("remount the empty root read-only")?;
     if std::path::Path::new("/proc").exists() || std::fs::read_dir("/")?.next().is_some() {

@@ -101,7 +101,7 @@ pub fn enter(root: &Path, read_only: bool) -> io::Result<OwnedFd> {
     for ns in [CloneFlags::CLONE_NEWNET, CloneFlags::CLONE_NEWIPC] {
         let _ = sched::unshare(ns);
     }
-    change_mount(None, c"/", MsFlags::MS_REC | MsFlags::MS_PRIVATE, "make / private")?;
+    hostsys::mount::make_private().map_err(|e| fail("make / private", e))?;
     // Stage the new root on a private tmpfs (over /tmp, in this mount
     // namespace only): a bind mount stacked on "/" itself could not be
     // entered, and pivot_root needs the new root to be a mount of its own.
@@ -121,11 +121,7 @@ pub fn enter(root: &Path, read_only: bool) -> io::Result<OwnedFd> {
     drop(root_fd);
     restrict(target, read_only)?;
     unistd::chdir(target).map_err(|e| fail("chdir(root)", e))?;
-    // pivot_root(".", "."): the old root is stacked under the new one at
-    // "."; detaching "." then removes it, leaving only the new root.
-    unistd::pivot_root(c".", c".").map_err(|e| fail("pivot_root", e))?;
-    mount::umount2(c".", MntFlags::MNT_DETACH).map_err(|e| fail("detach old root", e))?;
-    unistd::chdir(c"/").map_err(|e| fail("chdir(/)", e))?;
+    hostsys::mount::pivot_to_cwd().map_err(|(what, e)| fail(what, e))?;
     // When the root was "/" the recursive bind copied the staging tmpfs
     // too: take it off so the root's own /tmp shows again.
     if root.as_bytes() == b"/" {

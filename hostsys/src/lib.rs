@@ -11,6 +11,7 @@
 #![deny(unsafe_code)]
 
 pub mod cpu;
+pub mod mount;
 pub mod process;
 pub mod seccomp;
 pub mod signal;
