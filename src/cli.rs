@@ -130,6 +130,14 @@ pub struct DoOpts {
     #[arg(long, value_name = "FILE")]
     pub debug_log: Option<PathBuf>,
 
+    /// The network the program gets. `none` (the default): a loopback of
+    /// the sandbox's own, in the sentry: TCP and UDP on 127.0.0.0/8 and ::1
+    /// between the sandbox's processes, nothing reaching the host. `host`
+    /// and `sandbox` (host sockets; a user-space TCP/IP stack on a veth)
+    /// are not available yet.
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = Network::None)]
+    pub network: Network,
+
     /// How `--debug-log` writes events: `text`, one line each (time,
     /// level, module, message and fields), or `json`, one JSON object per
     /// line ({"timestamp", "level", "target", "fields": {"message", ...}})
@@ -328,6 +336,14 @@ impl DoOpts {
         args.extend(self.argv.iter().cloned());
         args
     }
+}
+
+/// The sandbox's network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Network {
+    None,
+    Host,
+    Sandbox,
 }
 
 /// The debug log's format.

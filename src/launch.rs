@@ -44,6 +44,12 @@ const HIGH_FD: RawFd = 100;
 
 /// Run `bulwark do`: returns the exit status the shell should see.
 pub fn run_do(opts: &DoOpts) -> anyhow::Result<i32> {
+    if opts.network != crate::cli::Network::None {
+        anyhow::bail!(
+            "--network {}: not available yet; `none`, the sandbox's own loopback, is",
+            if opts.network == crate::cli::Network::Host { "host" } else { "sandbox" }
+        );
+    }
     let rootfs = opts.rootfs.canonicalize().with_context(|| format!("rootfs {}", opts.rootfs.display()))?;
     if !rootfs.is_dir() {
         bail!("rootfs {} is not a directory", rootfs.display());

@@ -330,6 +330,9 @@ pub const EPOLL_CTL_MOD: i32 = 3;
 // Sockets: the Unix family, type flags, send/receive flags, `SOL_SOCKET`
 // options and control messages.
 pub const AF_UNIX: i32 = 1;
+pub const AF_INET: i32 = 2;
+pub const AF_INET6: i32 = 10;
+pub const AF_NETLINK: i32 = 16;
 pub const SOCK_NONBLOCK: u32 = O_NONBLOCK;
 pub const SOCK_CLOEXEC: u32 = O_CLOEXEC;
 pub const MSG_OOB: u32 = 0x1;
@@ -551,3 +554,22 @@ pub const CLD_KILLED: i32 = 2;
 pub const CLD_DUMPED: i32 = 3;
 pub const CLD_STOPPED: i32 = 5;
 pub const CLD_CONTINUED: i32 = 6;
+
+// Internet protocols and their socket options (netinet/in.h, netinet/tcp.h).
+pub const IPPROTO_IP: i32 = 0;
+pub const IPPROTO_TCP: i32 = 6;
+pub const IPPROTO_UDP: i32 = 17;
+pub const IPPROTO_IPV6: i32 = 41;
+pub const IP_TOS: i32 = 1;
+pub const IP_TTL: i32 = 2;
+pub const IPV6_V6ONLY: i32 = 26;
+pub const TCP_NODELAY: i32 = 1;
+pub const TCP_MAXSEG: i32 = 2;
+pub const TCP_KEEPIDLE: i32 = 4;
+pub const TCP_KEEPINTVL: i32 = 5;
+pub const TCP_KEEPCNT: i32 = 6;
+pub const TCP_QUICKACK: i32 = 12;
+pub const SO_BROADCAST: i32 = 6;
+pub const SO_REUSEPORT: i32 = 15;
+/// The ephemeral port range (`/proc/sys/net/ipv4/ip_local_port_range`).
+pub const EPHEMERAL_PORTS: std::ops::RangeInclusive<u16> = 32768..=60999;

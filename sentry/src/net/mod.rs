@@ -1,7 +1,11 @@
-//! Networking. For now only Unix domain sockets (`unix.rs`); `AF_INET` and
-//! `AF_INET6` sockets answer `EAFNOSUPPORT` until the network stack comes.
+//! Networking: Unix domain sockets (`unix`), and Internet sockets on an
+//! in-sentry loopback (`inet`) that share the Unix sockets' queues and
+//! connections but are named by address and port.
 
+pub mod addr;
+pub mod inet;
 pub mod unix;
 
 pub use abi::types::Ucred;
-pub use unix::{Endpoint, SockType, SocketFile, UnixAddr};
+pub use addr::{Addr, Domain};
+pub use unix::{Endpoint, SockType, SocketFile};

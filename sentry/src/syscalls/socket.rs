@@ -5,10 +5,12 @@
 //! Only `AF_UNIX` exists so far (`net/unix.rs`); other families answer
 //! `EAFNOSUPPORT`.
 
-use abi::consts::SCM_MAX_FD;
-use abi::types::MsgHdr;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use abi::consts::SCM_MAX_FD;
+use abi::types::MsgHdr;
 
 use abi::consts::*;
 use abi::names::FAMILIES;
@@ -25,8 +27,9 @@ use super::install;
 use super::{file_of, resolve_at};
 use crate::kernel::waiter::WaitQueue;
 use crate::kernel::Task;
+use crate::net::addr::UNIX_PATH_MAX;
 use crate::net::unix::{endpoint_of, lookup, NameKey, SockInode};
-use crate::net::{Endpoint, SockType, SocketFile, Ucred, UnixAddr};
+use crate::net::{inet, Addr, Domain, Endpoint, SockType, SocketFile, Ucred};
 use crate::vfs::Caller;
 use crate::vfs::{may_access, CreateAttr, FileDescription, KResult, NodeKind};
 
@@ -174,13 +177,30 @@ fn block_on<T>(
     }
 }
 
-fn read_addr(t: &Task, addr: u64, len: i32) -> KResult<Option<UnixAddr>> {
+/// Longest socket address accepted (`sizeof(struct sockaddr_storage)`).
+const SOCKADDR_MAX: usize = 128;
+
+/// The raw socket address at `addr`, `len` bytes.
+fn read_sockaddr(t: &Task, addr: u64, len: i32) -> KResult<Vec<u8>> {
     let len = usize::try_from(len).map_err(|_| Errno::EINVAL)?;
-    if len > 2 + crate::net::unix::UNIX_PATH_MAX {
+    if len > SOCKADDR_MAX {
         return Err(Errno::EINVAL);
     }
-    let b = t.read_vec(addr, len)?;
-    UnixAddr::parse(&b)
+    t.read_vec(addr, len)
+}
+
+/// A Unix socket address (`None`: a bare family, to autobind).
+fn read_addr(t: &Task, addr: u64, len: i32) -> KResult<Option<Addr>> {
+    let len_ok = usize::try_from(len).is_ok_and(|l| l <= 2 + UNIX_PATH_MAX);
+    if !len_ok {
+        return Err(Errno::EINVAL);
+    }
+    Addr::parse_unix(&read_sockaddr(t, addr, len)?)
+}
+
+/// An Internet socket address for a socket of `domain`.
+fn read_inet(t: &Task, domain: Domain, addr: u64, len: i32) -> KResult<SocketAddr> {
+    Addr::parse_inet(domain, &read_sockaddr(t, addr, len)?)
 }
 
 /// Copy a socket address out to `addr`/`lenp` (truncated to the buffer,
@@ -195,20 +215,30 @@ fn write_addr(t: &Task, addr: u64, lenp: UserPtr<SockLen>, sa: &[u8]) -> KResult
 }
 
 /// The address a receive reports: nothing for an unnamed sender.
-fn from_bytes(a: &UnixAddr) -> Vec<u8> {
-    if *a == UnixAddr::Unnamed {
+fn from_bytes(ep: &Endpoint, a: &Addr) -> Vec<u8> {
+    // TCP reports no sender: the connection has one peer.
+    if *a == Addr::Unnamed || (ep.domain.is_inet() && ep.stype == SockType::Stream) {
         Vec::new()
     } else {
-        a.to_sockaddr()
+        seen_from(ep, a.clone()).to_sockaddr()
+    }
+}
+
+/// `a`, another socket's name, as socket `ep` reports it: an IPv4 name
+/// seen from an IPv6 socket is v4-mapped.
+fn seen_from(ep: &Endpoint, a: Addr) -> Addr {
+    match a {
+        Addr::Inet(x) => Addr::Inet(inet::name_at(ep, x)),
+        a => a,
     }
 }
 
 /// The open socket named `a` (`ECONNREFUSED` if nobody listens there).
-fn target_of(t: &Task, a: &UnixAddr) -> KResult<Arc<Endpoint>> {
+fn target_of(t: &Task, a: &Addr) -> KResult<Arc<Endpoint>> {
     match a {
-        UnixAddr::Unnamed => Err(Errno::EINVAL),
-        UnixAddr::Abstract(n) => lookup(&NameKey::Abstract(n.clone())).ok_or(Errno::ECONNREFUSED),
-        UnixAddr::Path(p) => {
+        Addr::Unnamed | Addr::Inet(_) => Err(Errno::EINVAL),
+        Addr::Abstract(n) => lookup(&NameKey::Abstract(n.clone())).ok_or(Errno::ECONNREFUSED),
+        Addr::Path(p) => {
             let loc = resolve_at(t, AT_FDCWD, p, true, false)?;
             let attr = loc.inode().attr()?;
             if attr.file_type() != S_IFSOCK {
@@ -221,29 +251,44 @@ fn target_of(t: &Task, a: &UnixAddr) -> KResult<Arc<Endpoint>> {
 }
 
 /// The (domain, type|flags, protocol) arguments of socket and socketpair:
-/// Unix domain only, the socket type and the SOCK_NONBLOCK|SOCK_CLOEXEC flags.
-fn socket_args(domain: Family, ty: SocketType, protocol: i32) -> KResult<(SockType, u32)> {
+/// the family, the socket type and the SOCK_NONBLOCK|SOCK_CLOEXEC flags.
+/// Internet sockets are TCP and UDP (on the sandbox's loopback).
+fn socket_args(domain: Family, ty: SocketType, protocol: i32) -> KResult<(Domain, SockType, u32)> {
     let raw = ty.0;
     let flags = raw & (SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if domain.0 != AF_UNIX {
-        return Err(Errno::EAFNOSUPPORT);
-    }
+    let domain = match domain.0 {
+        AF_UNIX => Domain::Unix,
+        AF_INET => Domain::Inet,
+        AF_INET6 => Domain::Inet6,
+        _ => return Err(Errno::EAFNOSUPPORT),
+    };
     let ty = raw & !flags;
     if ty & !0xf != 0 {
         return Err(Errno::EINVAL);
     }
-    let stype = SockType::from_raw(ty)?;
-    if !matches!(protocol, 0 | AF_UNIX) {
-        return Err(Errno::EPROTONOSUPPORT);
+    if domain == Domain::Unix {
+        let stype = SockType::from_raw(ty)?;
+        if !matches!(protocol, 0 | AF_UNIX) {
+            return Err(Errno::EPROTONOSUPPORT);
+        }
+        return Ok((domain, stype, flags));
     }
-    Ok((stype, flags))
+    let stype = match ty {
+        1 => SockType::Stream,
+        2 => SockType::Dgram,
+        _ => return Err(Errno::ESOCKTNOSUPPORT),
+    };
+    match (stype, protocol) {
+        (SockType::Stream, 0 | IPPROTO_TCP) | (SockType::Dgram, 0 | IPPROTO_UDP) => Ok((domain, stype, flags)),
+        _ => Err(Errno::EPROTONOSUPPORT),
+    }
 }
 
 /// A new socket.
 #[syscall]
 pub fn socket(t: &mut Task, domain: Family, type_: SocketType, protocol: i32) -> KResult<u64> {
-    let (stype, flags) = socket_args(domain, type_, protocol)?;
-    install_socket(t, Endpoint::new(stype), flags).map(|fd| fd as u64)
+    let (domain, stype, flags) = socket_args(domain, type_, protocol)?;
+    install_socket(t, Endpoint::new_in(domain, stype), flags).map(|fd| fd as u64)
 }
 
 /// A pair of connected sockets, stored at `sv`.
@@ -255,7 +300,10 @@ pub fn socketpair(
     protocol: i32,
     sv: UserPtr<abi::types::FdPair>,
 ) -> KResult<u64> {
-    let (stype, flags) = socket_args(domain, type_, protocol)?;
+    let (domain, stype, flags) = socket_args(domain, type_, protocol)?;
+    if domain != Domain::Unix {
+        return Err(Errno::EOPNOTSUPP);
+    }
     let (x, y) = Endpoint::pair(stype, cred_of(t));
     let fx = install_socket(t, x, flags)?;
     let fy = match install_socket(t, y, flags) {
@@ -299,21 +347,26 @@ fn bind_path(t: &Task, ep: &Endpoint, path: Vec<u8>) -> KResult<()> {
     })?;
     r.parent.dentry.invalidate(&r.name);
     let at = inode.attr()?;
-    ep.bind(UnixAddr::Path(path), NameKey::Inode(at.dev, at.ino))
+    ep.bind(Addr::Path(path), NameKey::Inode(at.dev, at.ino))
 }
 
 /// Give a socket the name `addr`.
 #[syscall]
 pub fn bind(t: &mut Task, sockfd: Fd, addr: SockAddrIn<2>, addrlen: i32) -> KResult<u64> {
     let (_f, ep) = sock_of(t, sockfd)?;
+    if ep.domain.is_inet() {
+        let want = read_inet(t, ep.domain, addr.0, addrlen)?;
+        inet::bind(&ep, want)?;
+        return Ok(0);
+    }
     match read_addr(t, addr.0, addrlen)? {
         None => ep.autobind()?,
-        Some(UnixAddr::Abstract(n)) => ep.bind(UnixAddr::Abstract(n.clone()), NameKey::Abstract(n))?,
-        Some(UnixAddr::Path(p)) => {
+        Some(Addr::Abstract(n)) => ep.bind(Addr::Abstract(n.clone()), NameKey::Abstract(n))?,
+        Some(Addr::Path(p)) => {
             ep.check_unbound()?;
             bind_path(t, &ep, p)?;
         }
-        Some(UnixAddr::Unnamed) => return Err(Errno::EINVAL),
+        Some(Addr::Unnamed | Addr::Inet(_)) => return Err(Errno::EINVAL),
     }
     Ok(0)
 }
@@ -322,6 +375,15 @@ pub fn bind(t: &mut Task, sockfd: Fd, addr: SockAddrIn<2>, addrlen: i32) -> KRes
 #[syscall]
 pub fn listen(t: &mut Task, sockfd: Fd, backlog: i32) -> KResult<u64> {
     let (_f, ep) = sock_of(t, sockfd)?;
+    if ep.domain.is_inet() {
+        if ep.stype != SockType::Stream {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        if ep.is_connected() {
+            return Err(Errno::EINVAL);
+        }
+        inet::autobind(&ep)?;
+    }
     ep.listen(backlog, cred_of(t))?;
     Ok(0)
 }
@@ -336,7 +398,7 @@ fn do_accept(t: &Task, sockfd: Fd, addr: SockAddrOut<2>, addrlen: UserPtr<SockLe
     }
     let nonblock = f.flags() & O_NONBLOCK != 0;
     let conn = block_on(t, &[ep.queue()], nonblock, ep.opts().rcvtimeo, || ep.accept())?;
-    let peer = conn.peer_addr().unwrap_or_default();
+    let peer = seen_from(&ep, conn.peer_addr().unwrap_or_default());
     let fd = install_socket(t, conn, flags)?;
     if let Err(e) = write_addr(t, addr.0, addrlen, &peer.to_sockaddr()) {
         let removed = t.fds.lock().remove(fd);
@@ -368,6 +430,9 @@ pub fn accept4(
 #[syscall]
 pub fn connect(t: &mut Task, sockfd: Fd, addr: SockAddrIn<2>, addrlen: i32) -> KResult<u64> {
     let (f, ep) = sock_of(t, sockfd)?;
+    if ep.domain.is_inet() {
+        return connect_inet(t, &f, &ep, read_inet(t, ep.domain, addr.0, addrlen)?);
+    }
     let addr = read_addr(t, addr.0, addrlen)?.ok_or(Errno::EINVAL)?;
     let target = target_of(t, &addr)?;
     if ep.stype == SockType::Dgram {
@@ -376,7 +441,48 @@ pub fn connect(t: &mut Task, sockfd: Fd, addr: SockAddrIn<2>, addrlen: i32) -> K
     }
     let cred = cred_of(t);
     let nonblock = f.flags() & O_NONBLOCK != 0;
-    block_on(t, &[target.queue(), ep.queue()], nonblock, ep.opts().sndtimeo, || ep.connect(&target, cred))?;
+    block_on(t, &[target.queue(), ep.queue()], nonblock, ep.opts().sndtimeo, || ep.connect(&target, cred, None))?;
+    Ok(0)
+}
+
+/// `connect` of an Internet socket to `dst` on the loopback. A stream
+/// connection is made at once, but a non-blocking one reports
+/// `EINPROGRESS` as Linux's TCP does (and a refused one leaves
+/// `ECONNREFUSED` in `SO_ERROR`). A UDP socket takes `dst` as its peer.
+fn connect_inet(t: &Task, f: &FileDescription, ep: &Arc<Endpoint>, dst: SocketAddr) -> KResult<u64> {
+    if !inet::is_local(dst.ip()) {
+        return Err(Errno::ENETUNREACH);
+    }
+    if ep.stype == SockType::Dgram {
+        let local = inet::autobind(ep)?;
+        ep.settle_inet_name(inet::settled(ep, local, dst));
+        ep.set_inet_peer(Some(inet::name_at(ep, dst)));
+        return Ok(0);
+    }
+    if ep.is_listening() {
+        return Err(Errno::EINVAL);
+    }
+    if ep.is_connected() {
+        return Err(Errno::EISCONN);
+    }
+    let nonblock = f.flags() & O_NONBLOCK != 0;
+    let local = inet::autobind(ep)?;
+    let target = match inet::lookup(SockType::Stream, dst).filter(|_| dst.port() != 0) {
+        Some(target) => target,
+        None if nonblock => {
+            ep.set_error(Errno::ECONNREFUSED);
+            return Err(Errno::EINPROGRESS);
+        }
+        None => return Err(Errno::ECONNREFUSED),
+    };
+    ep.settle_inet_name(inet::settled(ep, local, dst));
+    let server = Addr::Inet(inet::name_at(&target, dst));
+    let cred = cred_of(t);
+    let queues = [target.queue(), ep.queue()];
+    block_on(t, &queues, nonblock, ep.opts().sndtimeo, || ep.connect(&target, cred, Some(&server)))?;
+    if nonblock {
+        return Err(Errno::EINPROGRESS);
+    }
     Ok(0)
 }
 
@@ -388,12 +494,26 @@ pub fn shutdown(t: &mut Task, sockfd: Fd, how: ShutdownHow) -> KResult<u64> {
     Ok(0)
 }
 
-/// Where a send with an explicit address goes.
-fn send_target(t: &Task, ep: &Endpoint, addr: u64, len: i32) -> KResult<Option<Arc<Endpoint>>> {
-    if addr == 0 || len == 0 {
-        return Ok(None);
+/// Where a send goes.
+enum Dest {
+    /// The connected peer.
+    Peer,
+    /// This socket.
+    To(Arc<Endpoint>),
+    /// Nowhere: a UDP datagram for a port nobody has bound, which the
+    /// network drops (the send succeeds).
+    Dropped,
+}
+
+/// Where a send with an explicit address (or none) goes.
+fn send_target(t: &Task, ep: &Arc<Endpoint>, addr: u64, len: i32) -> KResult<Dest> {
+    if ep.domain.is_inet() {
+        return send_target_inet(t, ep, addr, len);
     }
-    match ep.stype {
+    if addr == 0 || len == 0 {
+        return Ok(Dest::Peer);
+    }
+    let to = match ep.stype {
         SockType::Stream => Err(if ep.peer_addr().is_ok() { Errno::EISCONN } else { Errno::EOPNOTSUPP }),
         // Linux ignores the address of a packet socket's send.
         SockType::Seqpacket => Ok(None),
@@ -401,7 +521,42 @@ fn send_target(t: &Task, ep: &Endpoint, addr: u64, len: i32) -> KResult<Option<A
             let a = read_addr(t, addr, len)?.ok_or(Errno::EINVAL)?;
             target_of(t, &a).map(Some)
         }
+    }?;
+    Ok(to.map_or(Dest::Peer, Dest::To))
+}
+
+/// [`send_target`] for an Internet socket: TCP ignores the address; UDP
+/// goes to the address, or the connected peer, from an autobound port.
+fn send_target_inet(t: &Task, ep: &Arc<Endpoint>, addr: u64, len: i32) -> KResult<Dest> {
+    if ep.stype == SockType::Stream {
+        return Ok(Dest::Peer);
     }
+    let dst = if addr == 0 || len == 0 {
+        ep.inet_peer().ok_or(Errno::EDESTADDRREQ)?
+    } else {
+        read_inet(t, ep.domain, addr, len)?
+    };
+    if !inet::is_local(dst.ip()) {
+        return Err(Errno::ENETUNREACH);
+    }
+    if dst.port() == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let local = inet::autobind(ep)?;
+    let Some(target) = inet::lookup(SockType::Dgram, dst) else {
+        // A connected socket learns of the refusal (the ICMP error Linux
+        // would get back) on its next call.
+        if ep.inet_peer() == Some(dst) {
+            ep.set_error(Errno::ECONNREFUSED);
+        }
+        return Ok(Dest::Dropped);
+    };
+    // A connected UDP socket takes datagrams from its peer only.
+    let from = inet::name_at(&target, inet::settled(ep, local, dst));
+    if target.inet_peer().is_some_and(|p| p != from) {
+        return Ok(Dest::Dropped);
+    }
+    Ok(Dest::To(target))
 }
 
 /// Send `data` (all of it on a blocking stream), with `SIGPIPE` on a
@@ -414,12 +569,17 @@ fn do_send(
     data: &[u8],
     mut rights: Vec<Arc<FileDescription>>,
     cred: Ucred,
-    to: Option<Arc<Endpoint>>,
+    to: Dest,
     flags: u32,
 ) -> KResult<usize> {
     if flags & MSG_OOB != 0 {
         return Err(Errno::EOPNOTSUPP);
     }
+    let to = match to {
+        Dest::Peer => None,
+        Dest::To(e) => Some(e),
+        Dest::Dropped => return Ok(data.len()),
+    };
     let nonblock = f.flags() & O_NONBLOCK != 0 || flags & MSG_DONTWAIT != 0;
     let timeout = ep.opts().sndtimeo;
     let mut queues = vec![ep.queue()];
@@ -517,7 +677,7 @@ pub fn recvfrom(
     let flags = flags.0;
     let (data, r) = do_recv(t, &f, &ep, len, flags)?;
     buf.write(t, &data)?;
-    write_addr(t, src_addr.0, addrlen, &from_bytes(&r.from))?;
+    write_addr(t, src_addr.0, addrlen, &from_bytes(&ep, &r.from))?;
     if flags & MSG_TRUNC != 0 && ep.stype != SockType::Stream {
         return Ok(r.msg_len as u64);
     }
@@ -579,7 +739,7 @@ fn parse_control(t: &Task, ctl: &[u8], cred: &mut Ucred) -> KResult<Vec<Arc<File
     Ok(rights)
 }
 
-fn sendmsg_one(t: &Task, f: &FileDescription, ep: &Endpoint, msg: u64, flags: u32) -> KResult<usize> {
+fn sendmsg_one(t: &Task, f: &FileDescription, ep: &Arc<Endpoint>, msg: u64, flags: u32) -> KResult<usize> {
     let hdr: MsgHdr = t.read_val(msg)?;
     let iov = iovecs(t, hdr.iov, hdr.iovlen)?;
     let mut data = Vec::new();
@@ -598,7 +758,12 @@ fn sendmsg_one(t: &Task, f: &FileDescription, ep: &Endpoint, msg: u64, flags: u3
             return Err(Errno::ENOBUFS);
         }
         let ctl = t.read_vec(hdr.control, len)?;
-        parse_control(t, &ctl, &mut cred)?
+        let rights = parse_control(t, &ctl, &mut cred)?;
+        // Descriptors and credentials travel over Unix sockets only.
+        if ep.domain.is_inet() && (!rights.is_empty() || cred != cred_of(t)) {
+            return Err(Errno::EINVAL);
+        }
+        rights
     } else {
         Vec::new()
     };
@@ -646,7 +811,7 @@ fn recvmsg_one(t: &Task, f: &FileDescription, ep: &Endpoint, msg: u64, flags: u3
         out_flags |= MSG_TRUNC as i32;
     }
     if hdr.name != 0 {
-        let sa = from_bytes(&r.from);
+        let sa = from_bytes(ep, &r.from);
         let n = sa.len().min(hdr.namelen as usize);
         t.write_bytes(hdr.name, &sa[..n])?;
         hdr.namelen = sa.len() as u32;
@@ -769,7 +934,11 @@ pub fn recvmmsg(
 #[syscall]
 pub fn getsockname(t: &mut Task, sockfd: Fd, addr: SockAddrOut<2>, addrlen: UserPtr<SockLen>) -> KResult<u64> {
     let (_f, ep) = sock_of(t, sockfd)?;
-    let sa = ep.addr().to_sockaddr();
+    let name = match ep.addr() {
+        Addr::Unnamed => ep.domain.unbound(),
+        a => a,
+    };
+    let sa = name.to_sockaddr();
     write_addr(t, addr.0, addrlen, &sa)?;
     Ok(0)
 }
@@ -778,7 +947,11 @@ pub fn getsockname(t: &mut Task, sockfd: Fd, addr: SockAddrOut<2>, addrlen: User
 #[syscall]
 pub fn getpeername(t: &mut Task, sockfd: Fd, addr: SockAddrOut<2>, addrlen: UserPtr<SockLen>) -> KResult<u64> {
     let (_f, ep) = sock_of(t, sockfd)?;
-    let sa = ep.peer_addr()?.to_sockaddr();
+    let peer = match ep.inet_peer() {
+        Some(p) if ep.stype == SockType::Dgram => Addr::Inet(p),
+        _ => seen_from(&ep, ep.peer_addr()?),
+    };
+    let sa = peer.to_sockaddr();
     write_addr(t, addr.0, addrlen, &sa)?;
     Ok(0)
 }
@@ -802,33 +975,78 @@ pub fn getsockopt(
 ) -> KResult<u64> {
     let (_f, ep) = sock_of(t, sockfd)?;
     let (level, name) = (level.0, optname.0);
-    if level != SOL_SOCKET {
-        return Err(Errno::EOPNOTSUPP);
-    }
     let o = ep.opts();
     let int = |v: i64| (v as i32).to_ne_bytes().to_vec();
-    let val: Vec<u8> = match name {
-        SO_TYPE => int(i64::from(ep.stype.raw())),
-        SO_ERROR => int(ep.take_error().map_or(0, |e| e as i64)),
-        SO_SNDBUF => int(o.sndbuf as i64),
-        SO_RCVBUF => int(o.rcvbuf as i64),
-        SO_PASSCRED => int(i64::from(o.passcred)),
-        SO_REUSEADDR => int(i64::from(o.reuseaddr)),
-        SO_KEEPALIVE => int(i64::from(o.keepalive)),
-        SO_ACCEPTCONN => int(i64::from(ep.is_listening())),
-        SO_DOMAIN => int(i64::from(AF_UNIX)),
-        SO_PROTOCOL => int(0),
-        SO_LINGER => o.linger.to_vec(),
-        SO_RCVTIMEO => timeval_of(o.rcvtimeo).as_bytes().to_vec(),
-        SO_SNDTIMEO => timeval_of(o.sndtimeo).as_bytes().to_vec(),
-        SO_PEERCRED => ep.peer_cred().unwrap_or(Ucred { pid: 0, uid: 65534, gid: 65534 }).as_bytes().to_vec(),
-        _ => return Err(Errno::ENOPROTOOPT),
+    let val: Vec<u8> = match (level, name) {
+        (SOL_SOCKET, _) => match name {
+            SO_TYPE => int(i64::from(ep.stype.raw())),
+            SO_ERROR => int(ep.take_error().map_or(0, |e| e as i64)),
+            SO_SNDBUF => int(o.sndbuf as i64),
+            SO_RCVBUF => int(o.rcvbuf as i64),
+            SO_PASSCRED => int(i64::from(o.passcred)),
+            SO_REUSEADDR => int(i64::from(o.reuseaddr)),
+            SO_KEEPALIVE => int(i64::from(o.keepalive)),
+            SO_ACCEPTCONN => int(i64::from(ep.is_listening())),
+            SO_DOMAIN => int(i64::from(ep.domain.raw())),
+            SO_PROTOCOL => int(i64::from(protocol_of(&ep))),
+            SO_REUSEPORT => int(i64::from(o.reuseport)),
+            SO_BROADCAST => int(i64::from(o.broadcast)),
+            SO_LINGER => o.linger.to_vec(),
+            SO_RCVTIMEO => timeval_of(o.rcvtimeo).as_bytes().to_vec(),
+            SO_SNDTIMEO => timeval_of(o.sndtimeo).as_bytes().to_vec(),
+            SO_PEERCRED => ep.peer_cred().unwrap_or(Ucred { pid: 0, uid: 65534, gid: 65534 }).as_bytes().to_vec(),
+            _ => return Err(Errno::ENOPROTOOPT),
+        },
+        _ if !ep.domain.is_inet() => return Err(Errno::EOPNOTSUPP),
+        (IPPROTO_IPV6, IPV6_V6ONLY) if ep.domain == Domain::Inet6 => int(i64::from(o.v6only)),
+        _ => int(i64::from(stored_option(&ep, level, name)?)),
     };
     let len = usize::try_from(optlen.read(t)?.0).map_err(|_| Errno::EINVAL)?;
     let n = len.min(val.len());
     t.write_bytes(optval.0, &val[..n])?;
     optlen.write(t, &SockLen(n as i32))?;
     Ok(0)
+}
+
+/// `IPPROTO_TCP` or `IPPROTO_UDP` for an Internet socket, 0 otherwise.
+fn protocol_of(ep: &Endpoint) -> i32 {
+    match (ep.domain.is_inet(), ep.stype) {
+        (true, SockType::Stream) => IPPROTO_TCP,
+        (true, _) => IPPROTO_UDP,
+        _ => 0,
+    }
+}
+
+/// The value of an Internet option that is kept and reported but changes
+/// nothing on the loopback, or `ENOPROTOOPT` for one the socket does not
+/// have. Defaults are Linux's.
+fn stored_option(ep: &Endpoint, level: i32, name: i32) -> KResult<i32> {
+    let default = match (level, name) {
+        (IPPROTO_TCP, _) if ep.stype != SockType::Stream => return Err(Errno::ENOPROTOOPT),
+        (IPPROTO_TCP, TCP_NODELAY) => 0,
+        (IPPROTO_TCP, TCP_MAXSEG) => 536,
+        (IPPROTO_TCP, TCP_KEEPIDLE) => 7200,
+        (IPPROTO_TCP, TCP_KEEPINTVL) => 75,
+        (IPPROTO_TCP, TCP_KEEPCNT) => 9,
+        (IPPROTO_TCP, TCP_QUICKACK) => 1,
+        (IPPROTO_IP, IP_TOS) => 0,
+        (IPPROTO_IP, IP_TTL) => 64,
+        (IPPROTO_IPV6, _) if ep.domain != Domain::Inet6 => return Err(Errno::ENOPROTOOPT),
+        (IPPROTO_IP | IPPROTO_TCP | IPPROTO_UDP | IPPROTO_IPV6, _) => return Err(Errno::ENOPROTOOPT),
+        _ => return Err(Errno::EOPNOTSUPP),
+    };
+    let o = ep.opts();
+    Ok(o.stored.iter().find(|(l, n, _)| (*l, *n) == (level, name)).map_or(default, |(_, _, v)| *v))
+}
+
+/// Keep `value` for a stored-only option (the table has room for every
+/// option [`stored_option`] knows).
+fn store(o: &mut crate::net::unix::Opts, level: i32, name: i32, value: i32) {
+    let slot = o.stored.iter().position(|(l, n, _)| (*l, *n) == (level, name));
+    let slot = slot.or_else(|| o.stored.iter().position(|(l, _, _)| *l == -1));
+    if let Some(i) = slot {
+        o.stored[i] = (level, name, value);
+    }
 }
 
 fn timeout_arg(t: &Task, addr: u64, len: usize) -> KResult<Option<Duration>> {
@@ -858,15 +1076,30 @@ pub fn setsockopt(
     let (_f, ep) = sock_of(t, sockfd)?;
     let (level, name) = (level.0, optname.0);
     let len = usize::try_from(optlen).map_err(|_| Errno::EINVAL)?;
-    if level != SOL_SOCKET {
-        return Err(Errno::EOPNOTSUPP);
-    }
     let int = || -> KResult<i32> {
         if len < 4 {
             return Err(Errno::EINVAL);
         }
         t.read_val::<i32>(optval.0)
     };
+    if level != SOL_SOCKET {
+        if !ep.domain.is_inet() {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        if (level, name) == (IPPROTO_IPV6, IPV6_V6ONLY) && ep.domain == Domain::Inet6 {
+            let v = int()? != 0;
+            if ep.inet_name().is_some() {
+                return Err(Errno::EINVAL);
+            }
+            ep.set_opts(|o| o.v6only = v);
+            return Ok(0);
+        }
+        // An unknown level is ENOPROTOOPT here, EOPNOTSUPP for getsockopt.
+        stored_option(&ep, level, name).map_err(|_| Errno::ENOPROTOOPT)?;
+        let v = int()?;
+        ep.set_opts(|o| store(o, level, name, v));
+        return Ok(0);
+    }
     // Linux doubles the buffer sizes asked for (bookkeeping overhead).
     let buf = |v: i32, min: usize| (usize::try_from(v).unwrap_or(0).min(crate::net::unix::DEFAULT_BUF) * 2).max(min);
     match name {
@@ -889,6 +1122,14 @@ pub fn setsockopt(
         SO_KEEPALIVE => {
             let v = int()? != 0;
             ep.set_opts(|o| o.keepalive = v);
+        }
+        SO_REUSEPORT => {
+            let v = int()? != 0;
+            ep.set_opts(|o| o.reuseport = v);
+        }
+        SO_BROADCAST => {
+            let v = int()? != 0;
+            ep.set_opts(|o| o.broadcast = v);
         }
         SO_LINGER => {
             if len < 8 {

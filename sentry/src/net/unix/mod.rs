@@ -24,6 +24,7 @@ use std::time::Duration;
 use abi::consts::S_IFSOCK;
 use abi::Errno;
 
+use super::addr::{Addr, Domain};
 use crate::kernel::waiter::WaitQueue;
 use crate::vfs::Caller;
 use crate::vfs::{FileDescription, FileOps, FileRef, Inode, InodeAttr, KResult};
@@ -43,8 +44,6 @@ pub const DEFAULT_BUF: usize = 212_992;
 const DGRAM_OVERHEAD: usize = 512;
 /// The most connections a listener queues (`SOMAXCONN`).
 pub const SOMAXCONN: usize = 4096;
-/// Longest `sun_path`.
-pub const UNIX_PATH_MAX: usize = 108;
 
 /// The socket type (`SOCK_*`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,56 +78,6 @@ impl SockType {
     }
 }
 
-/// A socket's name.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub enum UnixAddr {
-    #[default]
-    Unnamed,
-    /// A path in the file system (without the terminating NUL).
-    Path(Vec<u8>),
-    /// An abstract name (the bytes after the leading NUL).
-    Abstract(Vec<u8>),
-}
-
-impl UnixAddr {
-    /// The `sockaddr_un` bytes (family, then the name), as long as Linux
-    /// reports it.
-    pub fn to_sockaddr(&self) -> Vec<u8> {
-        let mut v = (libc::AF_UNIX as u16).to_ne_bytes().to_vec();
-        match self {
-            UnixAddr::Unnamed => {}
-            UnixAddr::Path(p) => {
-                v.extend_from_slice(p);
-                v.push(0);
-            }
-            UnixAddr::Abstract(n) => {
-                v.push(0);
-                v.extend_from_slice(n);
-            }
-        }
-        v
-    }
-
-    /// Parse `sockaddr_un` bytes. `Ok(None)` for a bare family (autobind).
-    pub fn parse(b: &[u8]) -> KResult<Option<UnixAddr>> {
-        if b.len() < 2 || b.len() > 2 + UNIX_PATH_MAX {
-            return Err(Errno::EINVAL);
-        }
-        if u16::from_ne_bytes([b[0], b[1]]) != libc::AF_UNIX as u16 {
-            return Err(Errno::EINVAL);
-        }
-        let path = &b[2..];
-        match path.first() {
-            None => Ok(None),
-            Some(0) => Ok(Some(UnixAddr::Abstract(path[1..].to_vec()))),
-            Some(_) => {
-                let end = path.iter().position(|&c| c == 0).unwrap_or(path.len());
-                Ok(Some(UnixAddr::Path(path[..end].to_vec())))
-            }
-        }
-    }
-}
-
 /// What the sentry-wide name registry is keyed by.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum NameKey {
@@ -154,7 +103,7 @@ struct Message {
     off: usize,
     rights: Vec<Arc<FileDescription>>,
     cred: Ucred,
-    from: UnixAddr,
+    from: Addr,
     sender: Weak<Endpoint>,
 }
 
@@ -179,7 +128,18 @@ pub struct Opts {
     pub sndtimeo: Option<Duration>,
     /// `struct linger` as set.
     pub linger: [u8; 8],
+    /// Internet sockets: `SO_REUSEPORT`, `IPV6_V6ONLY`, `SO_BROADCAST`.
+    pub reuseport: bool,
+    pub v6only: bool,
+    pub broadcast: bool,
+    /// Internet options that are stored and reported but change nothing
+    /// on the loopback (`TCP_NODELAY`: nothing is delayed; keepalive
+    /// timings; `IP_TOS`), by (level, name).
+    pub stored: [(i32, i32, i32); STORED_OPTS],
 }
+
+/// How many stored-only options a socket keeps.
+pub const STORED_OPTS: usize = 8;
 
 impl Default for Opts {
     fn default() -> Opts {
@@ -192,13 +152,17 @@ impl Default for Opts {
             rcvtimeo: None,
             sndtimeo: None,
             linger: [0; 8],
+            reuseport: false,
+            v6only: false,
+            broadcast: false,
+            stored: [(-1, -1, 0); STORED_OPTS],
         }
     }
 }
 
 #[derive(Default)]
 struct State {
-    addr: UnixAddr,
+    addr: Addr,
     key: Option<NameKey>,
     listening: bool,
     backlog: VecDeque<Arc<Endpoint>>,
@@ -219,6 +183,9 @@ struct State {
     closed: bool,
     /// A pending error (`SO_ERROR`).
     error: Option<Errno>,
+    /// A connected UDP socket's peer (its default destination, and the
+    /// only sender it takes datagrams from).
+    inet_peer: Option<std::net::SocketAddr>,
     peer_cred: Option<Ucred>,
     /// Credentials recorded by `listen`, given to connecting clients.
     listen_cred: Option<Ucred>,
@@ -234,8 +201,9 @@ impl State {
     }
 }
 
-/// A Unix domain socket.
+/// A socket: Unix domain, or Internet on the loopback.
 pub struct Endpoint {
+    pub domain: Domain,
     pub stype: SockType,
     state: Mutex<State>,
     queue: WaitQueue,
@@ -254,14 +222,21 @@ pub struct Received {
     /// The sender's credentials, if the receiver asked for them
     /// (`SO_PASSCRED`).
     pub cred: Option<Ucred>,
-    pub from: UnixAddr,
+    pub from: Addr,
 }
 
 static AUTOBIND: AtomicU64 = AtomicU64::new(1);
 
 impl Endpoint {
+    /// A Unix domain socket.
     pub fn new(stype: SockType) -> Arc<Endpoint> {
+        Endpoint::new_in(Domain::Unix, stype)
+    }
+
+    /// A socket of `domain`.
+    pub fn new_in(domain: Domain, stype: SockType) -> Arc<Endpoint> {
         Arc::new_cyclic(|me| Endpoint {
+            domain,
             stype,
             state: Mutex::new(State::default()),
             queue: WaitQueue::default(),
@@ -295,12 +270,12 @@ impl Endpoint {
         self.me.upgrade()
     }
 
-    pub fn addr(&self) -> UnixAddr {
+    pub fn addr(&self) -> Addr {
         self.state.lock().addr.clone()
     }
 
     /// The connected peer's name (`ENOTCONN` without one).
-    pub fn peer_addr(&self) -> KResult<UnixAddr> {
+    pub fn peer_addr(&self) -> KResult<Addr> {
         let peer = self.state.lock().peer.clone().ok_or(Errno::ENOTCONN)?;
         Ok(peer.addr())
     }
@@ -328,7 +303,7 @@ impl Endpoint {
 
     /// Whether a name may be given: `EINVAL` if already bound.
     pub fn check_unbound(&self) -> KResult<()> {
-        if self.state.lock().addr == UnixAddr::Unnamed {
+        if self.state.lock().addr == Addr::Unnamed {
             Ok(())
         } else {
             Err(Errno::EINVAL)
@@ -337,12 +312,12 @@ impl Endpoint {
 
     /// Give this socket the name `addr`, registered under `key`
     /// (`EADDRINUSE` if another open socket holds it).
-    pub fn bind(&self, addr: UnixAddr, key: NameKey) -> KResult<()> {
+    pub fn bind(&self, addr: Addr, key: NameKey) -> KResult<()> {
         let me = self.arc().ok_or(Errno::EINVAL)?;
         let mut reg = registry().lock();
         reg.retain(|_, w| w.strong_count() > 0);
         let mut s = self.state.lock();
-        if s.addr != UnixAddr::Unnamed {
+        if s.addr != Addr::Unnamed {
             return Err(Errno::EINVAL);
         }
         if reg.get(&key).and_then(Weak::upgrade).is_some() {
@@ -354,12 +329,64 @@ impl Endpoint {
         Ok(())
     }
 
+    /// Name an Internet socket `addr` (the port table in `net::inet` has
+    /// checked it is free); `EINVAL` if already named.
+    pub fn set_inet_name(&self, addr: std::net::SocketAddr) -> KResult<()> {
+        let mut s = self.state.lock();
+        if s.addr != Addr::Unnamed {
+            return Err(Errno::EINVAL);
+        }
+        s.addr = Addr::Inet(addr);
+        Ok(())
+    }
+
+    /// Rename a connected Internet socket bound to a wildcard address to
+    /// the address its connection uses.
+    pub fn settle_inet_name(&self, addr: std::net::SocketAddr) {
+        self.state.lock().addr = Addr::Inet(addr);
+    }
+
+    /// The socket's Internet name, if it has one.
+    pub fn inet_name(&self) -> Option<std::net::SocketAddr> {
+        match self.state.lock().addr {
+            Addr::Inet(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// A UDP socket's connected peer.
+    pub fn inet_peer(&self) -> Option<std::net::SocketAddr> {
+        self.state.lock().inet_peer
+    }
+
+    /// Connect (`Some`) or disconnect a UDP socket.
+    pub fn set_inet_peer(&self, peer: Option<std::net::SocketAddr>) {
+        self.state.lock().inet_peer = peer;
+    }
+
+    /// Closed: its last file description went away.
+    pub fn is_closed(&self) -> bool {
+        self.state.lock().closed
+    }
+
+    /// Whether a connection exists or existed.
+    pub fn is_connected(&self) -> bool {
+        let s = self.state.lock();
+        s.peer.is_some() || s.was_connected
+    }
+
+    /// Record a pending error (`SO_ERROR`; returned by the next receive).
+    pub fn set_error(&self, e: Errno) {
+        self.state.lock().error = Some(e);
+        self.queue.notify_events(ALL_EVENTS);
+    }
+
     /// Bind to a fresh abstract name (`bind` with only a family).
     pub fn autobind(&self) -> KResult<()> {
         loop {
             let n = AUTOBIND.fetch_add(1, Ordering::Relaxed) & 0xf_ffff;
             let name = format!("{n:05x}").into_bytes();
-            match self.bind(UnixAddr::Abstract(name.clone()), NameKey::Abstract(name)) {
+            match self.bind(Addr::Abstract(name.clone()), NameKey::Abstract(name)) {
                 Err(Errno::EADDRINUSE) => continue,
                 r => return r,
             }
@@ -372,7 +399,7 @@ impl Endpoint {
             return Err(Errno::EOPNOTSUPP);
         }
         let mut s = self.state.lock();
-        if s.addr == UnixAddr::Unnamed || s.peer.is_some() || s.was_connected {
+        if s.addr == Addr::Unnamed || s.peer.is_some() || s.was_connected {
             return Err(Errno::EINVAL);
         }
         let b = usize::try_from(backlog).unwrap_or(SOMAXCONN).min(SOMAXCONN);
@@ -386,7 +413,9 @@ impl Endpoint {
 
     /// Connect to the listening socket `target` (`EAGAIN` while its backlog
     /// is full). The connection is complete once queued, as on Linux.
-    pub fn connect(&self, target: &Arc<Endpoint>, cred: Ucred) -> KResult<()> {
+    /// `server_addr` names the accepted end (an Internet connection's
+    /// destination); `None`: the listener's name.
+    pub fn connect(&self, target: &Arc<Endpoint>, cred: Ucred, server_addr: Option<&Addr>) -> KResult<()> {
         let me = self.arc().ok_or(Errno::EINVAL)?;
         {
             let s = self.state.lock();
@@ -400,7 +429,7 @@ impl Endpoint {
         if target.stype != self.stype {
             return Err(Errno::EPROTOTYPE);
         }
-        let server = Endpoint::new(self.stype);
+        let server = Endpoint::new_in(target.domain, self.stype);
         let mut t = target.state.lock();
         if !t.listening || t.closed {
             return Err(Errno::ECONNREFUSED);
@@ -410,7 +439,8 @@ impl Endpoint {
         }
         {
             let mut ss = server.state.lock();
-            ss.addr = t.addr.clone();
+            ss.addr = server_addr.cloned().unwrap_or_else(|| t.addr.clone());
+            ss.opts.reuseport = false;
             ss.peer = Some(me.clone());
             ss.was_connected = true;
             ss.peer_cred = Some(cred);
@@ -508,7 +538,8 @@ impl Endpoint {
                 (_, _) => match &s.peer {
                     Some(p) => p.clone(),
                     None if self.stype == SockType::Dgram => return Err(Errno::ENOTCONN),
-                    None if s.was_connected => return Err(Errno::EPIPE),
+                    // TCP answers a send before any connection with EPIPE.
+                    None if s.was_connected || self.domain.is_inet() => return Err(Errno::EPIPE),
                     None => return Err(Errno::ENOTCONN),
                 },
             };
@@ -516,6 +547,14 @@ impl Endpoint {
                 return Err(Errno::EPIPE);
             }
             (target, s.addr.clone())
+        };
+        // A UDP socket bound to a wildcard sends from the address the
+        // datagram leaves from.
+        let from = match (&from, target.inet_name()) {
+            (Addr::Inet(local), Some(dst)) if self.domain.is_inet() => {
+                Addr::Inet(super::inet::settled(self, *local, dst))
+            }
+            _ => from,
         };
         if self.stype == SockType::Stream && data.is_empty() {
             return Ok(0);
@@ -525,14 +564,25 @@ impl Endpoint {
             return Err(Errno::EMSGSIZE);
         }
         let mut t = target.state.lock();
+        // A UDP datagram nobody can take is dropped, as the network drops
+        // it: the send succeeds.
+        let udp = self.domain.is_inet() && self.stype == SockType::Dgram;
         if t.closed {
-            return Err(if self.stype == SockType::Dgram { Errno::ECONNREFUSED } else { Errno::EPIPE });
+            return match self.stype {
+                _ if udp => Ok(data.len()),
+                SockType::Dgram => Err(Errno::ECONNREFUSED),
+                _ => Err(Errno::EPIPE),
+            };
         }
         if self.stype == SockType::Dgram {
             if target.stype != SockType::Dgram {
                 return Err(Errno::EPROTOTYPE);
             }
-            if t.peer.as_ref().is_some_and(|p| !std::ptr::eq(p.as_ref(), self)) {
+            let other_peer = t.peer.as_ref().is_some_and(|p| !std::ptr::eq(p.as_ref(), self));
+            if udp && (other_peer || t.shut_rd) {
+                return Ok(data.len());
+            }
+            if other_peer {
                 return Err(Errno::EPERM);
             }
             if t.shut_rd {
@@ -700,7 +750,11 @@ impl Endpoint {
             r |= POLLHUP | POLLIN | POLLRDHUP;
         }
         if connection_oriented && !s.was_connected {
-            // A fresh unconnected socket: writable and hung up, as Linux says.
+            // A fresh unconnected socket: writable and hung up, as Linux says;
+            // after a refused connection also shut for reading.
+            if s.error.is_some() {
+                r |= POLLIN | POLLRDHUP;
+            }
             return r | POLLOUT | POLLHUP;
         }
         let peer = s.peer.clone();

@@ -147,18 +147,18 @@ fn credentials_are_delivered_only_with_passcred() {
 fn listener_accepts_a_connection_with_peer_credentials() {
     let srv = Endpoint::new(SockType::Stream);
     let name = b"unix-test-listener".to_vec();
-    srv.bind(UnixAddr::Abstract(name.clone()), NameKey::Abstract(name.clone())).expect("bind");
+    srv.bind(Addr::Abstract(name.clone()), NameKey::Abstract(name.clone())).expect("bind");
     srv.listen(1, Ucred { pid: 1, uid: 0, gid: 0 }).expect("listen");
     let cli = Endpoint::new(SockType::Stream);
     let target = lookup(&NameKey::Abstract(name.clone())).expect("registered");
 
-    cli.connect(&target, CRED).expect("connect");
+    cli.connect(&target, CRED, None).expect("connect");
     let conn = srv.accept().expect("accept");
     send(&cli, b"hi").expect("send");
     assert_eq!(recv_vec(&conn, 4).expect("recv").0, b"hi");
     assert_eq!(conn.peer_cred(), Some(CRED));
     assert_eq!(cli.peer_cred(), Some(Ucred { pid: 1, uid: 0, gid: 0 }));
-    assert_eq!(cli.peer_addr(), Ok(UnixAddr::Abstract(name)));
+    assert_eq!(cli.peer_addr(), Ok(Addr::Abstract(name)));
     assert_eq!(srv.accept().err(), Some(Errno::EAGAIN));
 }
 
@@ -167,44 +167,44 @@ fn connect_to_a_non_listening_socket_is_refused() {
     let a = Endpoint::new(SockType::Stream);
     let b = Endpoint::new(SockType::Stream);
 
-    assert_eq!(a.connect(&b, CRED), Err(Errno::ECONNREFUSED));
+    assert_eq!(a.connect(&b, CRED, None), Err(Errno::ECONNREFUSED));
 }
 
 #[test]
 fn full_backlog_makes_connect_wait() {
     let srv = Endpoint::new(SockType::Stream);
     let name = b"unix-test-backlog".to_vec();
-    srv.bind(UnixAddr::Abstract(name.clone()), NameKey::Abstract(name)).expect("bind");
+    srv.bind(Addr::Abstract(name.clone()), NameKey::Abstract(name)).expect("bind");
     srv.listen(0, CRED).expect("listen");
-    Endpoint::new(SockType::Stream).connect(&srv, CRED).expect("first fits");
+    Endpoint::new(SockType::Stream).connect(&srv, CRED, None).expect("first fits");
 
-    assert_eq!(Endpoint::new(SockType::Stream).connect(&srv, CRED), Err(Errno::EAGAIN));
+    assert_eq!(Endpoint::new(SockType::Stream).connect(&srv, CRED, None), Err(Errno::EAGAIN));
 }
 
 #[test]
 fn binding_a_taken_abstract_name_is_eaddrinuse_until_closed() {
     let name = b"unix-test-taken".to_vec();
     let a = Endpoint::new(SockType::Dgram);
-    a.bind(UnixAddr::Abstract(name.clone()), NameKey::Abstract(name.clone())).expect("bind");
+    a.bind(Addr::Abstract(name.clone()), NameKey::Abstract(name.clone())).expect("bind");
     let b = Endpoint::new(SockType::Dgram);
 
-    assert_eq!(b.bind(UnixAddr::Abstract(name.clone()), NameKey::Abstract(name.clone())), Err(Errno::EADDRINUSE));
+    assert_eq!(b.bind(Addr::Abstract(name.clone()), NameKey::Abstract(name.clone())), Err(Errno::EADDRINUSE));
     a.close();
-    assert_eq!(b.bind(UnixAddr::Abstract(name.clone()), NameKey::Abstract(name)), Ok(()));
+    assert_eq!(b.bind(Addr::Abstract(name.clone()), NameKey::Abstract(name)), Ok(()));
 }
 
 #[test]
 fn dgram_sendto_names_the_sender() {
     let name = b"unix-test-dgram-rx".to_vec();
     let rx = Endpoint::new(SockType::Dgram);
-    rx.bind(UnixAddr::Abstract(name.clone()), NameKey::Abstract(name)).expect("bind");
+    rx.bind(Addr::Abstract(name.clone()), NameKey::Abstract(name)).expect("bind");
     let tx = Endpoint::new(SockType::Dgram);
     tx.autobind().expect("autobind");
 
     tx.send(b"d", &mut Vec::new(), CRED, Some(&rx)).expect("sendto");
     let (_, got) = recv_vec(&rx, 4).expect("recv");
     assert_eq!(got.from, tx.addr());
-    assert!(matches!(got.from, UnixAddr::Abstract(ref n) if n.len() == 5));
+    assert!(matches!(got.from, Addr::Abstract(ref n) if n.len() == 5));
 }
 
 #[test]
@@ -227,13 +227,13 @@ fn closing_with_unread_data_resets_the_peer() {
 
 #[test]
 fn sockaddr_round_trips_paths_and_abstract_names() {
-    let p = UnixAddr::Path(b"/tmp/s".to_vec());
-    let a = UnixAddr::Abstract(b"x\0y".to_vec());
+    let p = Addr::Path(b"/tmp/s".to_vec());
+    let a = Addr::Abstract(b"x\0y".to_vec());
 
-    assert_eq!(UnixAddr::parse(&p.to_sockaddr()), Ok(Some(p)));
-    assert_eq!(UnixAddr::parse(&a.to_sockaddr()), Ok(Some(a)));
-    assert_eq!(UnixAddr::parse(&(libc::AF_UNIX as u16).to_ne_bytes()), Ok(None));
-    assert_eq!(UnixAddr::parse(&[2, 0, b'x']), Err(Errno::EINVAL));
+    assert_eq!(Addr::parse_unix(&p.to_sockaddr()), Ok(Some(p)));
+    assert_eq!(Addr::parse_unix(&a.to_sockaddr()), Ok(Some(a)));
+    assert_eq!(Addr::parse_unix(&(libc::AF_UNIX as u16).to_ne_bytes()), Ok(None));
+    assert_eq!(Addr::parse_unix(&[2, 0, b'x']), Err(Errno::EINVAL));
 }
 
 #[test]

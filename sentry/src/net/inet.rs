@@ -1,0 +1,246 @@
+//! Internet sockets on the sandbox's own loopback (`--network none`): the
+//! names (addresses and ports) of TCP and UDP sockets and which socket a
+//! connection or datagram reaches. Data moves through the same endpoint
+//! queues as Unix sockets (`net::unix`); nothing reaches the host.
+//!
+//! Every address of 127.0.0.0/8 and `::1` is local, as are the wildcards
+//! (connecting to 0.0.0.0 reaches the loopback, as on Linux). An IPv6
+//! socket bound to `::` also takes IPv4 traffic (v4-mapped) unless
+//! `IPV6_V6ONLY`; a v4-mapped IPv6 destination reaches IPv4 sockets.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
+
+use abi::consts::EPHEMERAL_PORTS;
+use abi::Errno;
+use parking_lot::Mutex;
+
+use super::addr::Domain;
+use super::unix::{Endpoint, SockType};
+use crate::vfs::KResult;
+
+/// One bound socket.
+struct Binding {
+    ep: Weak<Endpoint>,
+    stype: SockType,
+    addr: SocketAddr,
+}
+
+/// Where the search for the next ephemeral port starts (an offset into
+/// the range).
+static NEXT_PORT: AtomicU32 = AtomicU32::new(0);
+
+fn table() -> &'static Mutex<Vec<Binding>> {
+    static T: OnceLock<Mutex<Vec<Binding>>> = OnceLock::new();
+    T.get_or_init(Default::default)
+}
+
+/// `ip` with a v4-mapped IPv6 address as the IPv4 one.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// Whether `ip` is an address of this (loopback-only) host.
+pub fn is_local(ip: IpAddr) -> bool {
+    let ip = canonical(ip);
+    ip.is_loopback() || ip.is_unspecified()
+}
+
+/// The source address a connection or datagram to `dst` leaves from, in
+/// the family of a socket of `domain`.
+fn source_for(domain: Domain, dst: IpAddr) -> IpAddr {
+    match (domain, canonical(dst)) {
+        (Domain::Inet6, IpAddr::V4(_)) => IpAddr::V6(Ipv4Addr::LOCALHOST.to_ipv6_mapped()),
+        (_, IpAddr::V4(_)) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        (_, IpAddr::V6(_)) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+    }
+}
+
+/// Whether a socket bound at `bound` (with `v6only`) receives traffic for
+/// `dst` (port already equal).
+fn accepts(bound: IpAddr, v6only: bool, dst: IpAddr) -> bool {
+    let dst = canonical(dst);
+    match bound {
+        IpAddr::V4(b) => matches!(dst, IpAddr::V4(d) if b.is_unspecified() || b == d),
+        IpAddr::V6(b) if b.is_unspecified() => dst.is_ipv6() || !v6only,
+        IpAddr::V6(b) => match (b.to_ipv4_mapped(), dst) {
+            (Some(b4), IpAddr::V4(d)) => b4 == d,
+            (None, IpAddr::V6(d)) => b == d,
+            _ => false,
+        },
+    }
+}
+
+/// Whether two bindings of one port could receive the same traffic.
+fn overlap(a: IpAddr, a_v6only: bool, b: IpAddr, b_v6only: bool) -> bool {
+    let wild = |ip: IpAddr| ip.is_unspecified();
+    match (canonical(a), canonical(b)) {
+        (IpAddr::V4(x), IpAddr::V4(y)) => wild(IpAddr::V4(x)) || wild(IpAddr::V4(y)) || x == y,
+        (IpAddr::V6(x), IpAddr::V6(y)) => x.is_unspecified() || y.is_unspecified() || x == y,
+        (IpAddr::V6(x), IpAddr::V4(_)) => x.is_unspecified() && !a_v6only,
+        (IpAddr::V4(_), IpAddr::V6(y)) => y.is_unspecified() && !b_v6only,
+    }
+}
+
+/// The live bindings, dropping closed sockets' entries.
+fn live(t: &mut Vec<Binding>) -> Vec<(Arc<Endpoint>, SockType, SocketAddr)> {
+    t.retain(|b| b.ep.upgrade().is_some_and(|e| !e.is_closed()));
+    t.iter().filter_map(|b| b.ep.upgrade().map(|e| (e, b.stype, b.addr))).collect()
+}
+
+/// Whether `ep` may share `port` with the live socket `other`: both
+/// `SO_REUSEPORT`, or both `SO_REUSEADDR` with neither listening (UDP:
+/// both `SO_REUSEADDR`).
+fn may_share(ep: &Endpoint, other: &Endpoint) -> bool {
+    let (a, b) = (ep.opts(), other.opts());
+    if a.reuseport && b.reuseport {
+        return true;
+    }
+    a.reuseaddr && b.reuseaddr && (ep.stype == SockType::Dgram || (!ep.is_listening() && !other.is_listening()))
+}
+
+/// Bind `ep` to `want` (port 0: a free ephemeral port). `EADDRNOTAVAIL`
+/// for an address this host does not have, `EADDRINUSE` for a taken port.
+pub fn bind(ep: &Arc<Endpoint>, want: SocketAddr) -> KResult<SocketAddr> {
+    if !is_local(want.ip()) {
+        return Err(Errno::EADDRNOTAVAIL);
+    }
+    if ep.inet_name().is_some() {
+        return Err(Errno::EINVAL);
+    }
+    let v6only = ep.opts().v6only;
+    let mut t = table().lock();
+    let bound = live(&mut t);
+    let clash = |port: u16| {
+        bound.iter().any(|(other, stype, addr)| {
+            *stype == ep.stype
+                && addr.port() == port
+                && overlap(want.ip(), v6only, addr.ip(), other.opts().v6only)
+                && !may_share(ep, other)
+        })
+    };
+    let port = if want.port() != 0 {
+        if clash(want.port()) {
+            return Err(Errno::EADDRINUSE);
+        }
+        want.port()
+    } else {
+        // Ephemeral ports are handed out in turn, not lowest first, so a
+        // port just given up is not at once someone else's (as Linux).
+        let (lo, hi) = (*EPHEMERAL_PORTS.start(), *EPHEMERAL_PORTS.end());
+        let span = u32::from(hi - lo) + 1;
+        let start = NEXT_PORT.fetch_add(1, Ordering::Relaxed) % span;
+        (0..span)
+            .filter_map(|i| u16::try_from((start + i) % span).ok().map(|o| lo + o))
+            .find(|&p| !clash(p))
+            .ok_or(Errno::EADDRINUSE)?
+    };
+    let addr = SocketAddr::new(want.ip(), port);
+    ep.set_inet_name(addr)?;
+    t.push(Binding { ep: Arc::downgrade(ep), stype: ep.stype, addr });
+    Ok(addr)
+}
+
+/// Bind `ep`, if it has no name yet, to an ephemeral port of the wildcard
+/// address (`connect`, `sendto` and `listen` of an unbound socket; a
+/// connection then settles on its source address). Returns its name.
+pub fn autobind(ep: &Arc<Endpoint>) -> KResult<SocketAddr> {
+    if let Some(a) = ep.inet_name() {
+        return Ok(a);
+    }
+    let ip = match ep.domain {
+        Domain::Inet6 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        _ => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+    };
+    bind(ep, SocketAddr::new(ip, 0))
+}
+
+/// The socket of type `stype` that traffic to `dst` reaches: a listening
+/// stream socket, or a bound datagram socket. An exact address wins over
+/// a wildcard.
+pub fn lookup(stype: SockType, dst: SocketAddr) -> Option<Arc<Endpoint>> {
+    let mut t = table().lock();
+    let mut found: Option<(Arc<Endpoint>, bool)> = None;
+    for (ep, ty, addr) in live(&mut t) {
+        if ty != stype || addr.port() != dst.port() || !accepts(addr.ip(), ep.opts().v6only, dst.ip()) {
+            continue;
+        }
+        if stype == SockType::Stream && !ep.is_listening() {
+            continue;
+        }
+        let exact = !addr.ip().is_unspecified();
+        if found.as_ref().is_none_or(|(_, e)| exact && !e) {
+            found = Some((ep, exact));
+        }
+    }
+    found.map(|(e, _)| e)
+}
+
+/// The name a connection's or datagram's far end gives this side's
+/// destination `dst`, in the family of the receiving socket `at`: a v4
+/// destination reaching an IPv6 socket appears v4-mapped.
+pub fn name_at(at: &Endpoint, dst: SocketAddr) -> SocketAddr {
+    let ip = match (at.domain, canonical(dst.ip())) {
+        (Domain::Inet6, IpAddr::V4(v4)) => IpAddr::V6(v4.to_ipv6_mapped()),
+        (_, ip) => ip,
+    };
+    // Connecting to a wildcard reaches the loopback.
+    let ip = match ip {
+        IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, dst.port())
+}
+
+/// The address this side of a connection to `dst` has when it was bound
+/// to `local` (a wildcard takes the source address).
+pub fn settled(ep: &Endpoint, local: SocketAddr, dst: SocketAddr) -> SocketAddr {
+    if local.ip().is_unspecified() {
+        SocketAddr::new(source_for(ep.domain, dst.ip()), local.port())
+    } else {
+        local
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v4(s: &str) -> IpAddr {
+        s.parse().expect("ip")
+    }
+
+    #[test]
+    fn wildcards_and_mapped_addresses_accept_as_linux() {
+        assert!(accepts(v4("0.0.0.0"), false, v4("127.0.0.1")));
+        assert!(accepts(v4("::"), false, v4("127.0.0.1")));
+        assert!(!accepts(v4("::"), true, v4("127.0.0.1")));
+        assert!(accepts(v4("::"), true, v4("::1")));
+        assert!(!accepts(v4("0.0.0.0"), false, v4("::1")));
+        assert!(accepts(v4("127.0.0.1"), false, v4("::ffff:127.0.0.1")));
+        assert!(accepts(v4("::ffff:127.0.0.1"), false, v4("127.0.0.1")));
+        assert!(!accepts(v4("127.0.0.2"), false, v4("127.0.0.1")));
+    }
+
+    #[test]
+    fn only_loopback_and_wildcards_are_local() {
+        assert!(is_local(v4("127.3.4.5")));
+        assert!(is_local(v4("::1")));
+        assert!(is_local(v4("0.0.0.0")));
+        assert!(!is_local(v4("10.0.0.1")));
+        assert!(!is_local(v4("2001:db8::1")));
+    }
+
+    #[test]
+    fn overlapping_bindings() {
+        assert!(overlap(v4("0.0.0.0"), false, v4("127.0.0.1"), false));
+        assert!(overlap(v4("::"), false, v4("127.0.0.1"), false));
+        assert!(!overlap(v4("::"), true, v4("127.0.0.1"), false));
+        assert!(!overlap(v4("127.0.0.1"), false, v4("127.0.0.2"), false));
+    }
+}

@@ -1,0 +1,78 @@
+//! The sandbox's own network (`--network none`): TCP and UDP over an
+//! in-sentry loopback, run natively and under `bulwark do` with identical
+//! output, real servers (python's http.server) inside, and nothing
+//! reaching the host.
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::Path;
+
+use common::{assert_same, c_program, run_sandboxed};
+
+const PYTHON: &str = "/usr/bin/python3";
+
+fn script(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py").join(name).to_str().expect("utf-8 path").to_owned()
+}
+
+#[test]
+fn loopback_tcp_and_udp_names_options_errors_and_readiness_match_linux() {
+    assert_same(&[PYTHON, &script("loopback.py")]);
+}
+
+#[test]
+fn a_megabyte_through_a_hundred_connections_and_a_hundred_udp_echoes() {
+    let out = assert_same(&[PYTHON, &script("echo_many.py")]);
+    assert_eq!(out.stdout_str(), "tcp connections 100 bytes 1048600\nudp echoed 100\n");
+}
+
+#[test]
+fn bad_socket_arguments_get_linux_errnos() {
+    let prog = c_program("inet_errors", &[]);
+    let out = assert_same(&[prog.to_str().expect("utf-8 path")]);
+    assert!(out.stdout_str().contains("bind foreign address                     EADDRNOTAVAIL"));
+}
+
+#[test]
+fn python_http_server_answers_urllib_inside_the_sandbox() {
+    // The port is the sandbox's own: nothing on the host can hold it.
+    let sh = r#"
+        cd /etc
+        python3 -m http.server 8000 >/dev/null 2>&1 &
+        for i in $(seq 50); do
+            python3 -c 'import urllib.request as u; r = u.urlopen("http://localhost:8000/hostname"); print(r.status, r.headers["Content-Type"])' 2>/dev/null && break
+            sleep 0.1
+        done
+        kill $!
+    "#;
+    let out = run_sandboxed(&["/bin/sh", "-c", sh], &[]);
+    assert_eq!(out.stdout_str(), "200 application/octet-stream\n", "{}", out.stderr_str());
+}
+
+#[test]
+fn nothing_reaches_the_host() {
+    // A listener on the host's loopback is not the sandbox's.
+    let host = TcpListener::bind("127.0.0.1:0").expect("host listener");
+    let port = host.local_addr().expect("address").port();
+    let py = format!(
+        "import socket, errno\n\
+         print(errno.errorcode[socket.socket().connect_ex(('127.0.0.1', {port}))])\n\
+         print(errno.errorcode[socket.socket().connect_ex(('192.0.2.1', 80))])\n\
+         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+         try:\n    u.sendto(b'x', ('8.8.8.8', 53))\nexcept OSError as e:\n    print(errno.errorcode[e.errno])\n"
+    );
+    let out = run_sandboxed(&[PYTHON, "-c", &py], &[]);
+    assert_eq!(out.stdout_str(), "ECONNREFUSED\nENETUNREACH\nENETUNREACH\n", "{}", out.stderr_str());
+    host.set_nonblocking(true).expect("nonblocking");
+    assert!(host.accept().is_err(), "a sandboxed connect reached the host");
+}
+
+#[test]
+fn network_modes_not_built_yet_are_refused_clearly() {
+    for mode in ["host", "sandbox"] {
+        let out = run_sandboxed(&["/bin/true"], &["--network", mode]);
+        assert_eq!(out.status.code(), Some(125));
+        assert!(out.stderr_str().contains("not available yet"), "{}", out.stderr_str());
+    }
+}
