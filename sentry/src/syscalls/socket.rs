@@ -71,6 +71,25 @@ fn sockaddr_str(b: &[u8]) -> String {
     };
     let name = value_str(i32::from(family), FAMILIES);
     let rest = &b[2..];
+    match i32::from(family) {
+        AF_INET => {
+            if let Ok(SocketAddr::V4(a)) = Addr::parse_inet(Domain::Inet, b) {
+                return format!("{{sa_family=AF_INET, sin_port=htons({}), sin_addr=inet_addr(\"{}\")}}", a.port(), a.ip());
+            }
+        }
+        AF_INET6 => {
+            if let Ok(SocketAddr::V6(a)) = Addr::parse_inet(Domain::Inet6, b) {
+                return format!(
+                    "{{sa_family=AF_INET6, sin6_port=htons({}), sin6_flowinfo=htonl({}), inet_pton(AF_INET6, \"{}\", &sin6_addr), sin6_scope_id={}}}",
+                    a.port(),
+                    a.flowinfo(),
+                    a.ip(),
+                    a.scope_id()
+                );
+            }
+        }
+        _ => {}
+    }
     if i32::from(family) != AF_UNIX || rest.is_empty() {
         return format!("{{sa_family={name}}}");
     }
