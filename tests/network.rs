@@ -76,3 +76,75 @@ fn network_modes_not_built_yet_are_refused_clearly() {
         assert!(out.stderr_str().contains("not available yet"), "{}", out.stderr_str());
     }
 }
+
+#[test]
+fn sigio_reaches_the_owner_of_an_o_async_socket() {
+    let py = "import fcntl, os, select, signal, socket\n\
+              got = []\n\
+              signal.signal(signal.SIGIO, lambda s, f: got.append(s))\n\
+              a, b = socket.socketpair()\n\
+              fcntl.fcntl(a, fcntl.F_SETOWN, os.getpid())\n\
+              fcntl.fcntl(a, fcntl.F_SETFL, fcntl.fcntl(a, fcntl.F_GETFL) | os.O_ASYNC)\n\
+              print('owner', fcntl.fcntl(a, fcntl.F_GETOWN) == os.getpid(), 'async', bool(fcntl.fcntl(a, fcntl.F_GETFL) & os.O_ASYNC))\n\
+              b.send(b'x')\n\
+              select.select([a], [], [], 1)\n\
+              print('sigio', got[:1] == [signal.SIGIO])\n";
+    let out = assert_same(&[PYTHON, "-c", py]);
+    assert_eq!(out.stdout_str(), "owner True async True\nsigio True\n");
+}
+
+/// Run shell script `sh` in the sandbox; its output.
+fn sandboxed_sh(sh: &str) -> common::Output {
+    run_sandboxed(&["/bin/sh", "-c", sh], &[])
+}
+
+#[test]
+fn redis_server_and_redis_benchmark_inside_the_sandbox() {
+    let sh = r#"
+        redis-server --port 6379 --save '' --appendonly no --dir /tmp --logfile /tmp/redis.log &
+        for i in $(seq 100); do redis-cli ping 2>/dev/null | grep -q PONG && break; sleep 0.1; done
+        redis-cli set greeting hello
+        redis-cli get greeting
+        redis-benchmark -q -n 2000 -c 10 -t set,get | tr '\r' '\n' | grep -o '^[A-Z]*: [0-9.]* requests per second' | sed 's/: [0-9.]*/: N/'
+        redis-cli shutdown nosave >/dev/null 2>&1
+        wait
+    "#;
+    let out = sandboxed_sh(sh);
+    assert_eq!(
+        out.stdout_str(),
+        "OK\nhello\nSET: N requests per second\nGET: N requests per second\n",
+        "{}",
+        out.stderr_str()
+    );
+}
+
+#[test]
+fn nginx_serves_a_file_to_curl_inside_the_sandbox() {
+    let sh = r#"
+        mkdir -p /tmp/site && echo 'served by nginx' > /tmp/site/index.html
+        cat > /tmp/nginx.conf <<'CONF'
+daemon off;
+worker_processes 2;
+error_log /tmp/nginx-error.log;
+pid /tmp/nginx.pid;
+events { worker_connections 64; }
+http {
+    access_log off;
+    client_body_temp_path /tmp/nginx-body;
+    proxy_temp_path /tmp/nginx-proxy;
+    fastcgi_temp_path /tmp/nginx-fcgi;
+    uwsgi_temp_path /tmp/nginx-uwsgi;
+    scgi_temp_path /tmp/nginx-scgi;
+    server { listen 127.0.0.1:8080; listen [::1]:8080; root /tmp/site; }
+}
+CONF
+        nginx -c /tmp/nginx.conf &
+        for i in $(seq 100); do curl -s http://127.0.0.1:8080/ && break; sleep 0.1; done
+        curl -s 'http://[::1]:8080/index.html'
+        curl -s -o /dev/null -w '%{http_code}\n' http://127.0.0.1:8080/missing
+        kill $! && wait
+        grep -v 'No such file or directory' /tmp/nginx-error.log
+    "#;
+    let out = sandboxed_sh(sh);
+    assert_eq!(out.stdout_str(), "served by nginx\nserved by nginx\n404\n", "{}", out.stderr_str());
+}

@@ -243,6 +243,8 @@ pub const SIGSTOP: u32 = 19;
 pub const SIGTSTP: u32 = 20;
 pub const SIGTTIN: u32 = 21;
 pub const SIGTTOU: u32 = 22;
+pub const SIGURG: u32 = 23;
+pub const SIGIO: u32 = 29;
 pub const SIGSYS: u32 = 31;
 pub const NSIG: u32 = 64;
 pub const SIG_BLOCK: u32 = 0;
@@ -487,6 +489,14 @@ pub const SPLICE_F_GIFT: u32 = 8;
 
 // fcntl commands the sentry answers without implementing (linux/fcntl.h).
 pub const F_GETOWN: u32 = 9;
+pub const F_SETOWN: u32 = 8;
+pub const F_SETSIG: u32 = 10;
+pub const F_SETOWN_EX: u32 = 15;
+pub const F_GETOWN_EX: u32 = 16;
+/// `struct f_owner_ex` kinds.
+pub const F_OWNER_TID: i32 = 0;
+pub const F_OWNER_PID: i32 = 1;
+pub const F_OWNER_PGRP: i32 = 2;
 pub const F_GETSIG: u32 = 11;
 pub const F_GETLEASE: u32 = 1025;
 

@@ -595,3 +595,12 @@ pub struct SigmaskArg {
     pub ss: u64,
     pub ss_len: u64,
 }
+
+/// `struct f_owner_ex` (`F_SETOWN_EX`, `F_GETOWN_EX`).
+#[derive(Clone, Copy, Debug, Default, AsBytes, FromBytes, FromZeroes)]
+#[repr(C)]
+pub struct FOwnerEx {
+    /// `F_OWNER_TID`, `F_OWNER_PID` or `F_OWNER_PGRP`.
+    pub kind: i32,
+    pub pid: i32,
+}

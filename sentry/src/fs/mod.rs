@@ -20,6 +20,7 @@ use crate::vfs::{FileOps, KResult};
 pub mod dev;
 pub mod epoll;
 pub mod eventfd;
+pub mod fasync;
 pub mod gofer;
 pub mod host;
 pub mod inotify;

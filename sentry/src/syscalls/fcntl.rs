@@ -2,7 +2,9 @@
 
 use abi::consts::*;
 use abi::consts::{F_GETLEASE, F_GETOWN, F_GETSIG};
+use abi::types::FOwnerEx;
 use abi::Errno;
+use std::sync::atomic::Ordering;
 
 use sentry_macros::syscall;
 
@@ -31,7 +33,7 @@ impl SysArg for FcntlArg {
             F_SETFD if arg & u64::from(FD_CLOEXEC) != 0 => "FD_CLOEXEC".into(),
             F_SETFL => super::args::open_flags_str(arg as u32),
             _ if super::lock::is_lock_cmd(cmd) => <UserPtr<abi::types::Flock> as SysArg>::strace(c, i),
-            F_DUPFD | F_DUPFD_CLOEXEC | F_SETFD | F_SETPIPE_SZ => <i32 as SysArg>::strace(c, i),
+            F_DUPFD | F_DUPFD_CLOEXEC | F_SETFD | F_SETPIPE_SZ | F_SETOWN | F_SETSIG => <i32 as SysArg>::strace(c, i),
             _ => format!("{arg:#x}"),
         }
     }
@@ -63,8 +65,48 @@ pub fn fcntl(t: &mut Task, fd: Fd, cmd: FcntlCmd, arg: FcntlArg) -> KResult<u64>
             let f = file_of(t, fd)?;
             f.set_status_flags(OpenFlags::decode(t, arg.0)?.0);
             f.file.set_status_flags(f.flags())?;
+            crate::fs::fasync::set(&t.k, &f, f.flags() & O_ASYNC != 0);
             Ok(0)
         }
+        // Signal-driven I/O (fs/fasync.rs): who is signalled, and with what.
+        F_SETOWN => {
+            let f = file_of(t, fd)?;
+            // The argument is an int: a pid, or a negated process group.
+            f.owner.store(arg.0 as i32, Ordering::Relaxed);
+            f.owner_is_thread.store(false, Ordering::Relaxed);
+            Ok(0)
+        }
+        F_SETOWN_EX => {
+            let f = file_of(t, fd)?;
+            let o: FOwnerEx = t.read_val(arg.0)?;
+            let owner = match o.kind {
+                F_OWNER_TID | F_OWNER_PID => o.pid,
+                F_OWNER_PGRP => o.pid.checked_neg().ok_or(Errno::EINVAL)?,
+                _ => return Err(Errno::EINVAL),
+            };
+            f.owner.store(owner, Ordering::Relaxed);
+            f.owner_is_thread.store(o.kind == F_OWNER_TID, Ordering::Relaxed);
+            Ok(0)
+        }
+        F_GETOWN_EX => {
+            let f = file_of(t, fd)?;
+            let owner = f.owner.load(Ordering::Relaxed);
+            let o = match f.owner_is_thread.load(Ordering::Relaxed) {
+                true => FOwnerEx { kind: F_OWNER_TID, pid: owner },
+                false if owner < 0 => FOwnerEx { kind: F_OWNER_PGRP, pid: -owner },
+                false => FOwnerEx { kind: F_OWNER_PID, pid: owner },
+            };
+            t.write_val(arg.0, &o)?;
+            Ok(0)
+        }
+        F_GETOWN => Ok(i64::from(file_of(t, fd)?.owner.load(Ordering::Relaxed)) as u64),
+        F_SETSIG => {
+            let f = file_of(t, fd)?;
+            let sig = u32::try_from(arg.0).ok().filter(|&s| s <= NSIG).ok_or(Errno::EINVAL)?;
+            f.io_signal.store(sig, Ordering::Relaxed);
+            Ok(0)
+        }
+        F_GETSIG => Ok(u64::from(file_of(t, fd)?.io_signal.load(Ordering::Relaxed))),
         c if super::lock::is_lock_cmd(c) => super::lock::fcntl_lock(t, fd, c, UserPtr::new(arg.0)),
         c if super::memfd::is_seal_cmd(c) => super::memfd::fcntl_seals(t, fd, c, u32::decode(t, arg.0)?),
         // Pipes (fs/pipe.rs).

@@ -58,7 +58,7 @@ impl SysArg for IoctlArg {
         match c.raw[1] as u32 {
             FIOCLEX | FIONCLEX => String::new(),
             TIOCGWINSZ | TIOCSWINSZ => <UserPtr<Winsize> as SysArg>::strace(c, i),
-            FIONBIO | FIONREAD | TIOCGPGRP | TIOCSPGRP | TIOCGSID if !failed => {
+            FIONBIO | FIOASYNC | FIONREAD | TIOCGPGRP | TIOCSPGRP | TIOCGSID if !failed => {
                 match UserPtr::<i32>::new(arg).read(c.t) {
                     Ok(v) => format!("[{v}]"),
                     Err(_) => format!("{arg:#x}"),
@@ -90,6 +90,14 @@ pub fn ioctl(t: &mut Task, fd: Fd, request: IoctlReq, arg: IoctlArg) -> KResult<
             let fl = f.flags();
             f.set_status_flags(if on != 0 { fl | O_NONBLOCK } else { fl & !O_NONBLOCK });
             f.file.set_status_flags(f.flags())?;
+            Ok(0)
+        }
+        // `O_ASYNC` on or off, as `F_SETFL` (fs/fasync.rs).
+        FIOASYNC => {
+            let on = int_ptr.read(t)? != 0;
+            let fl = f.flags();
+            f.set_status_flags(if on { fl | O_ASYNC } else { fl & !O_ASYNC });
+            crate::fs::fasync::set(&t.k, &f, on);
             Ok(0)
         }
 

@@ -74,7 +74,11 @@ fn sockaddr_str(b: &[u8]) -> String {
     match i32::from(family) {
         AF_INET => {
             if let Ok(SocketAddr::V4(a)) = Addr::parse_inet(Domain::Inet, b) {
-                return format!("{{sa_family=AF_INET, sin_port=htons({}), sin_addr=inet_addr(\"{}\")}}", a.port(), a.ip());
+                return format!(
+                    "{{sa_family=AF_INET, sin_port=htons({}), sin_addr=inet_addr(\"{}\")}}",
+                    a.port(),
+                    a.ip()
+                );
             }
         }
         AF_INET6 => {

@@ -26,6 +26,15 @@ pub struct FileDescription {
     /// An OFD lock or flock was taken through this description: release
     /// them when it goes.
     has_locks: std::sync::atomic::AtomicBool,
+    /// `F_SETOWN`: who gets `SIGIO` (a pid; a negated process group; with
+    /// `owner_is_thread`, a thread id, from `F_SETOWN_EX` `F_OWNER_TID`).
+    pub owner: std::sync::atomic::AtomicI32,
+    pub owner_is_thread: std::sync::atomic::AtomicBool,
+    /// `F_SETSIG`: the signal sent instead of `SIGIO` (0: `SIGIO`).
+    pub io_signal: std::sync::atomic::AtomicU32,
+    /// With `O_ASYNC`: the subscription to the file's readiness that sends
+    /// the owner its signal.
+    pub fasync: Mutex<Option<Arc<dyn crate::kernel::waiter::Subscriber>>>,
 }
 
 impl FileDescription {
@@ -39,6 +48,10 @@ impl FileDescription {
             dir_entries: Mutex::new(None),
             anon_name: None,
             has_locks: Default::default(),
+            owner: Default::default(),
+            owner_is_thread: Default::default(),
+            io_signal: Default::default(),
+            fasync: Mutex::new(None),
         })
     }
 
@@ -54,6 +67,10 @@ impl FileDescription {
             dir_entries: Mutex::new(None),
             anon_name: Some(name),
             has_locks: Default::default(),
+            owner: Default::default(),
+            owner_is_thread: Default::default(),
+            io_signal: Default::default(),
+            fasync: Mutex::new(None),
         })
     }
 
