@@ -148,3 +148,21 @@ CONF
     let out = sandboxed_sh(sh);
     assert_eq!(out.stdout_str(), "served by nginx\nserved by nginx\n404\n", "{}", out.stderr_str());
 }
+
+#[test]
+fn ip_shows_the_loopback_interface_as_linux_does() {
+    assert_same(&["/usr/sbin/ip", "-o", "link", "show", "dev", "lo"]);
+    let out = assert_same(&["/usr/sbin/ip", "-o", "addr", "show", "dev", "lo"]);
+    assert!(out.stdout_str().contains("inet 127.0.0.1/8 scope host lo"), "{}", out.stdout_str());
+}
+
+#[test]
+fn getifaddrs_lists_the_loopback_interface() {
+    let prog = c_program("ifaddrs", &[]);
+    let out = assert_same(&[prog.to_str().expect("utf-8 path")]);
+    assert!(
+        out.stdout_str().contains("lo family 2 flags 0x10049 addr 127.0.0.1 mask 255.0.0.0"),
+        "{}",
+        out.stdout_str()
+    );
+}

@@ -335,6 +335,9 @@ pub const AF_UNIX: i32 = 1;
 pub const AF_INET: i32 = 2;
 pub const AF_INET6: i32 = 10;
 pub const AF_NETLINK: i32 = 16;
+/// Netlink: the routing protocol, and its socket option level.
+pub const NETLINK_ROUTE: i32 = 0;
+pub const SOL_NETLINK: i32 = 270;
 pub const SOCK_NONBLOCK: u32 = O_NONBLOCK;
 pub const SOCK_CLOEXEC: u32 = O_CLOEXEC;
 pub const MSG_OOB: u32 = 0x1;

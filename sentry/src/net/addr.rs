@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
-use abi::consts::{AF_INET, AF_INET6, AF_UNIX};
+use abi::consts::{AF_INET, AF_INET6, AF_NETLINK, AF_UNIX};
 use abi::Errno;
 
 use crate::vfs::KResult;
@@ -12,6 +12,8 @@ use crate::vfs::KResult;
 pub const UNIX_PATH_MAX: usize = 108;
 /// `sizeof(struct sockaddr_in)`.
 pub const SOCKADDR_IN_LEN: usize = 16;
+/// `sizeof(struct sockaddr_nl)`.
+pub const SOCKADDR_NL_LEN: usize = 12;
 /// `sizeof(struct sockaddr_in6)`.
 pub const SOCKADDR_IN6_LEN: usize = 28;
 
@@ -21,6 +23,8 @@ pub enum Domain {
     Unix,
     Inet,
     Inet6,
+    /// `AF_NETLINK` (`NETLINK_ROUTE` only): the sentry answers.
+    Netlink,
 }
 
 impl Domain {
@@ -30,11 +34,12 @@ impl Domain {
             Domain::Unix => AF_UNIX,
             Domain::Inet => AF_INET,
             Domain::Inet6 => AF_INET6,
+            Domain::Netlink => AF_NETLINK,
         }
     }
 
     pub fn is_inet(self) -> bool {
-        self != Domain::Unix
+        matches!(self, Domain::Inet | Domain::Inet6)
     }
 
     /// The name of an unbound socket of this family, as `getsockname`
@@ -42,6 +47,7 @@ impl Domain {
     pub fn unbound(self) -> Addr {
         match self {
             Domain::Unix => Addr::Unnamed,
+            Domain::Netlink => Addr::Netlink { pid: 0, groups: 0 },
             Domain::Inet => Addr::Inet(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0)),
             Domain::Inet6 => Addr::Inet(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0)),
         }
@@ -59,6 +65,8 @@ pub enum Addr {
     Abstract(Vec<u8>),
     /// An IPv4 or IPv6 address and port.
     Inet(SocketAddr),
+    /// A netlink port (0: the kernel) and multicast groups.
+    Netlink { pid: u32, groups: u32 },
 }
 
 impl Addr {
@@ -79,6 +87,14 @@ impl Addr {
                     }
                     _ => {}
                 }
+                v
+            }
+            Addr::Netlink { pid, groups } => {
+                let mut v = Vec::with_capacity(SOCKADDR_NL_LEN);
+                v.extend_from_slice(&(AF_NETLINK as u16).to_ne_bytes());
+                v.extend_from_slice(&[0, 0]);
+                v.extend_from_slice(&pid.to_ne_bytes());
+                v.extend_from_slice(&groups.to_ne_bytes());
                 v
             }
             Addr::Inet(SocketAddr::V4(a)) => {
@@ -156,7 +172,20 @@ impl Addr {
                 let scope = u32::from_ne_bytes([b[24], b[25], b[26], b[27]]);
                 Ok(SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::from(ip), port, flow, scope)))
             }
-            Domain::Unix => Err(Errno::EAFNOSUPPORT),
+            Domain::Unix | Domain::Netlink => Err(Errno::EAFNOSUPPORT),
         }
+    }
+
+    /// Parse a `sockaddr_nl`: (port id, groups).
+    pub fn parse_netlink(b: &[u8]) -> KResult<(u32, u32)> {
+        if b.len() < SOCKADDR_NL_LEN {
+            return Err(Errno::EINVAL);
+        }
+        if Addr::family_of(b) != Some(AF_NETLINK) {
+            return Err(Errno::EINVAL);
+        }
+        let pid = u32::from_ne_bytes([b[4], b[5], b[6], b[7]]);
+        let groups = u32::from_ne_bytes([b[8], b[9], b[10], b[11]]);
+        Ok((pid, groups))
     }
 }

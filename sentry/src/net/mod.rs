@@ -4,6 +4,7 @@
 
 pub mod addr;
 pub mod inet;
+pub mod netlink;
 pub mod unix;
 
 pub use abi::types::Ucred;

@@ -259,7 +259,7 @@ fn seen_from(ep: &Endpoint, a: Addr) -> Addr {
 /// The open socket named `a` (`ECONNREFUSED` if nobody listens there).
 fn target_of(t: &Task, a: &Addr) -> KResult<Arc<Endpoint>> {
     match a {
-        Addr::Unnamed | Addr::Inet(_) => Err(Errno::EINVAL),
+        Addr::Unnamed | Addr::Inet(_) | Addr::Netlink { .. } => Err(Errno::EINVAL),
         Addr::Abstract(n) => lookup(&NameKey::Abstract(n.clone())).ok_or(Errno::ECONNREFUSED),
         Addr::Path(p) => {
             let loc = resolve_at(t, AT_FDCWD, p, true, false)?;
@@ -283,11 +283,21 @@ fn socket_args(domain: Family, ty: SocketType, protocol: i32) -> KResult<(Domain
         AF_UNIX => Domain::Unix,
         AF_INET => Domain::Inet,
         AF_INET6 => Domain::Inet6,
+        AF_NETLINK => Domain::Netlink,
         _ => return Err(Errno::EAFNOSUPPORT),
     };
     let ty = raw & !flags;
     if ty & !0xf != 0 {
         return Err(Errno::EINVAL);
+    }
+    if domain == Domain::Netlink {
+        if !matches!(ty, 2 | 3) {
+            return Err(Errno::ESOCKTNOSUPPORT);
+        }
+        if protocol != NETLINK_ROUTE {
+            return Err(Errno::EPROTONOSUPPORT);
+        }
+        return Ok((domain, SockType::Dgram, flags));
     }
     if domain == Domain::Unix {
         let stype = SockType::from_raw(ty)?;
@@ -382,6 +392,12 @@ pub fn bind(t: &mut Task, sockfd: Fd, addr: SockAddrIn<2>, addrlen: i32) -> KRes
         inet::bind(&ep, want)?;
         return Ok(0);
     }
+    if ep.domain == Domain::Netlink {
+        let (pid, groups) = Addr::parse_netlink(&read_sockaddr(t, addr.0, addrlen)?)?;
+        let pid = if pid == 0 { t.pid().unsigned_abs() } else { pid };
+        ep.set_name(Addr::Netlink { pid, groups })?;
+        return Ok(0);
+    }
     match read_addr(t, addr.0, addrlen)? {
         None => ep.autobind()?,
         Some(Addr::Abstract(n)) => ep.bind(Addr::Abstract(n.clone()), NameKey::Abstract(n))?,
@@ -389,7 +405,7 @@ pub fn bind(t: &mut Task, sockfd: Fd, addr: SockAddrIn<2>, addrlen: i32) -> KRes
             ep.check_unbound()?;
             bind_path(t, &ep, p)?;
         }
-        Some(Addr::Unnamed | Addr::Inet(_)) => return Err(Errno::EINVAL),
+        Some(Addr::Unnamed | Addr::Inet(_) | Addr::Netlink { .. }) => return Err(Errno::EINVAL),
     }
     Ok(0)
 }
@@ -455,6 +471,12 @@ pub fn connect(t: &mut Task, sockfd: Fd, addr: SockAddrIn<2>, addrlen: i32) -> K
     let (f, ep) = sock_of(t, sockfd)?;
     if ep.domain.is_inet() {
         return connect_inet(t, &f, &ep, read_inet(t, ep.domain, addr.0, addrlen)?);
+    }
+    if ep.domain == Domain::Netlink {
+        // Only the kernel (port 0) answers; connecting just names the peer.
+        Addr::parse_netlink(&read_sockaddr(t, addr.0, addrlen)?)?;
+        netlink_port(t, &ep);
+        return Ok(0);
     }
     let addr = read_addr(t, addr.0, addrlen)?.ok_or(Errno::EINVAL)?;
     let target = target_of(t, &addr)?;
@@ -526,12 +548,36 @@ enum Dest {
     /// Nowhere: a UDP datagram for a port nobody has bound, which the
     /// network drops (the send succeeds).
     Dropped,
+    /// The kernel: a netlink request, answered on the sending socket.
+    Kernel,
+}
+
+/// A netlink socket's port id, bound to the process's pid on first use.
+fn netlink_port(t: &Task, ep: &Endpoint) -> u32 {
+    match ep.addr() {
+        Addr::Netlink { pid, .. } => pid,
+        _ => {
+            let pid = t.pid().unsigned_abs();
+            let _ = ep.set_name(Addr::Netlink { pid, groups: 0 });
+            pid
+        }
+    }
 }
 
 /// Where a send with an explicit address (or none) goes.
 fn send_target(t: &Task, ep: &Arc<Endpoint>, addr: u64, len: i32) -> KResult<Dest> {
     if ep.domain.is_inet() {
         return send_target_inet(t, ep, addr, len);
+    }
+    if ep.domain == Domain::Netlink {
+        if addr != 0 && len != 0 {
+            let (pid, _) = Addr::parse_netlink(&read_sockaddr(t, addr, len)?)?;
+            if pid != 0 {
+                // Only the kernel is there to talk to.
+                return Err(Errno::ECONNREFUSED);
+            }
+        }
+        return Ok(Dest::Kernel);
     }
     if addr == 0 || len == 0 {
         return Ok(Dest::Peer);
@@ -602,6 +648,13 @@ fn do_send(
         Dest::Peer => None,
         Dest::To(e) => Some(e),
         Dest::Dropped => return Ok(data.len()),
+        Dest::Kernel => {
+            let port = netlink_port(t, ep);
+            for reply in crate::net::netlink::answer(data, port) {
+                ep.enqueue(reply, Addr::Netlink { pid: 0, groups: 0 })?;
+            }
+            return Ok(data.len());
+        }
     };
     let nonblock = f.flags() & O_NONBLOCK != 0 || flags & MSG_DONTWAIT != 0;
     let timeout = ep.opts().sndtimeo;
@@ -1020,7 +1073,7 @@ pub fn getsockopt(
             SO_PEERCRED => ep.peer_cred().unwrap_or(Ucred { pid: 0, uid: 65534, gid: 65534 }).as_bytes().to_vec(),
             _ => return Err(Errno::ENOPROTOOPT),
         },
-        _ if !ep.domain.is_inet() => return Err(Errno::EOPNOTSUPP),
+        _ if ep.domain == Domain::Unix => return Err(Errno::EOPNOTSUPP),
         (IPPROTO_IPV6, IPV6_V6ONLY) if ep.domain == Domain::Inet6 => int(i64::from(o.v6only)),
         _ => int(i64::from(stored_option(&ep, level, name)?)),
     };
@@ -1055,6 +1108,10 @@ fn stored_option(ep: &Endpoint, level: i32, name: i32) -> KResult<i32> {
         (IPPROTO_IP, IP_TOS) => 0,
         (IPPROTO_IP, IP_TTL) => 64,
         (IPPROTO_IPV6, _) if ep.domain != Domain::Inet6 => return Err(Errno::ENOPROTOOPT),
+        // Netlink socket options (ext_ack, strict checking, memberships,
+        // ...): flags the sandbox's answers do not depend on.
+        (SOL_NETLINK, 1..=12) if ep.domain == Domain::Netlink => 0,
+        (_, _) if ep.domain == Domain::Netlink => return Err(Errno::ENOPROTOOPT),
         (IPPROTO_IP | IPPROTO_TCP | IPPROTO_UDP | IPPROTO_IPV6, _) => return Err(Errno::ENOPROTOOPT),
         _ => return Err(Errno::EOPNOTSUPP),
     };
@@ -1106,7 +1163,7 @@ pub fn setsockopt(
         t.read_val::<i32>(optval.0)
     };
     if level != SOL_SOCKET {
-        if !ep.domain.is_inet() {
+        if ep.domain == Domain::Unix {
             return Err(Errno::EOPNOTSUPP);
         }
         if (level, name) == (IPPROTO_IPV6, IPV6_V6ONLY) && ep.domain == Domain::Inet6 {

@@ -340,6 +340,16 @@ impl Endpoint {
         Ok(())
     }
 
+    /// Name a netlink socket; `EINVAL` if already named.
+    pub fn set_name(&self, addr: Addr) -> KResult<()> {
+        let mut s = self.state.lock();
+        if s.addr != Addr::Unnamed {
+            return Err(Errno::EINVAL);
+        }
+        s.addr = addr;
+        Ok(())
+    }
+
     /// Rename a connected Internet socket bound to a wildcard address to
     /// the address its connection uses.
     pub fn settle_inet_name(&self, addr: std::net::SocketAddr) {
@@ -362,6 +372,29 @@ impl Endpoint {
     /// Connect (`Some`) or disconnect a UDP socket.
     pub fn set_inet_peer(&self, peer: Option<std::net::SocketAddr>) {
         self.state.lock().inet_peer = peer;
+    }
+
+    /// Queue datagram `data` from `from` on this socket itself (a netlink
+    /// socket's answers from the kernel side).
+    pub fn enqueue(&self, data: Vec<u8>, from: Addr) -> KResult<()> {
+        let mut s = self.state.lock();
+        let m = Message {
+            data,
+            off: 0,
+            rights: Vec::new(),
+            cred: Ucred { pid: 0, uid: 0, gid: 0 },
+            from,
+            sender: Weak::new(),
+        };
+        let cost = m.cost(self.stype);
+        if s.rx_used + cost > s.opts.rcvbuf.max(DEFAULT_BUF) * 4 {
+            return Err(Errno::ENOBUFS);
+        }
+        s.rx_used += cost;
+        s.rx.push_back(m);
+        drop(s);
+        self.queue.notify_events(POLLIN);
+        Ok(())
     }
 
     /// Closed: its last file description went away.
@@ -850,6 +883,16 @@ impl FileOps for SocketFile {
     }
 
     fn write(&self, _cx: Caller<'_>, buf: &[u8], _off: u64) -> KResult<usize> {
+        // A connected UDP socket writes to its peer's port, wherever that
+        // socket is now.
+        if self.ep.domain.is_inet() && self.ep.stype == SockType::Dgram {
+            let peer = self.ep.inet_peer().ok_or(Errno::EDESTADDRREQ)?;
+            let Some(target) = super::inet::lookup(SockType::Dgram, peer) else {
+                self.ep.set_error(Errno::ECONNREFUSED);
+                return Ok(buf.len());
+            };
+            return self.ep.send(buf, &mut Vec::new(), self.cred, Some(&target));
+        }
         self.ep.send(buf, &mut Vec::new(), self.cred, None)
     }
 
@@ -867,6 +910,13 @@ impl FileOps for SocketFile {
 
     fn readable_bytes(&self) -> Option<u64> {
         Some(self.ep.readable_bytes())
+    }
+
+    fn ioctl(&self, req: u32, arg: u64, mem: &dyn crate::vfs::UserMem) -> KResult<u64> {
+        if super::netlink::ifreq::is_ifreq(req) {
+            return super::netlink::ifreq::ioctl(req, arg, mem);
+        }
+        Err(Errno::ENOTTY)
     }
 
     fn as_any(&self) -> &dyn Any {
