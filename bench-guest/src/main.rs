@@ -21,7 +21,8 @@
 #![no_main]
 
 use std::ffi::CString;
-use std::io::Error;
+use std::io::{Error, Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -48,6 +49,8 @@ const CASES: &[(&str, CaseFn)] = &[
     ("fork-exec", fork_exec),
     ("pwrite-4k", pwrite_4k),
     ("pread-4k", pread_4k),
+    ("tcp-rr", tcp_rr),
+    ("tcp-stream-64k", tcp_stream_64k),
 ];
 
 /// The file that `open-close` and `stat` use: present on every Linux root.
@@ -467,4 +470,56 @@ fn pread_4k(budget: Duration) -> CaseResult {
             Ok(())
         })
     })
+}
+
+/// A connected loopback TCP pair: (client, the accepted server end).
+fn tcp_pair() -> Result<(TcpStream, TcpStream), String> {
+    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
+    let addr = l.local_addr().map_err(|e| format!("getsockname: {e}"))?;
+    let c = TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
+    let (s, _) = l.accept().map_err(|e| format!("accept: {e}"))?;
+    c.set_nodelay(true).map_err(|e| format!("TCP_NODELAY: {e}"))?;
+    s.set_nodelay(true).map_err(|e| format!("TCP_NODELAY: {e}"))?;
+    Ok((c, s))
+}
+
+/// One byte to an echoing thread and back over loopback TCP: a request
+/// and response round trip.
+fn tcp_rr(budget: Duration) -> CaseResult {
+    let (mut c, mut s) = tcp_pair()?;
+    let echo = std::thread::Builder::new()
+        .stack_size(64 << 10)
+        .spawn(move || {
+            let mut b = [0u8; 1];
+            while s.read_exact(&mut b).is_ok() && s.write_all(&b).is_ok() {}
+        })
+        .map_err(|e| format!("thread create: {e}"))?;
+    let mut b = [7u8; 1];
+    let r = measure(budget, |n| {
+        (0..n).try_for_each(|_| {
+            c.write_all(&b).map_err(|e| format!("send: {e}"))?;
+            c.read_exact(&mut b).map_err(|e| format!("recv: {e}"))
+        })
+    });
+    drop(c);
+    echo.join().map_err(|_| "thread panicked".to_owned())?;
+    r
+}
+
+/// 64 KiB through loopback TCP to a draining thread: bulk throughput (ns
+/// per 64 KiB; 64 KiB / ns-per-op is the rate).
+fn tcp_stream_64k(budget: Duration) -> CaseResult {
+    let (mut c, mut s) = tcp_pair()?;
+    let sink = std::thread::Builder::new()
+        .stack_size(256 << 10)
+        .spawn(move || {
+            let mut b = vec![0u8; 64 << 10];
+            while s.read(&mut b).is_ok_and(|n| n > 0) {}
+        })
+        .map_err(|e| format!("thread create: {e}"))?;
+    let buf = vec![7u8; 64 << 10];
+    let r = measure(budget, |n| (0..n).try_for_each(|_| c.write_all(&buf).map_err(|e| format!("send: {e}"))));
+    drop(c);
+    sink.join().map_err(|_| "thread panicked".to_owned())?;
+    r
 }

@@ -56,15 +56,24 @@ pub struct Case {
 /// `tar-x` extracts into `/dev/shm`, a tmpfs both on the host and in the
 /// sandbox: the sandbox's `/tmp` is in memory, while the host's may be a
 /// disk, which would compare a disk with memory rather than two kernels.
-const WORKLOADS: &[(&str, &str, &[&str])] = &[
-    ("true-startup", "true", &[]),
-    ("shell-loop", "sh", &["-c", "for i in $(seq 50); do /bin/true; done"]),
-    ("python-imports", "python3", &["-c", "import json, os, re, subprocess"]),
-    ("gcc-c", "gcc", &["-c", "-O2", "-o", "/dev/null", "{dir}/small.c"]),
-    ("sha256-64m", "sha256sum", &["{dir}/data-64m"]),
-    ("tar-x", "tar", &["-xf", "{dir}/doc.tar", "-C", "/dev/shm"]),
-    ("find-so", "find", &["/usr/lib", "-name", "*.so*"]),
+const WORKLOADS: &[(&str, &str, &[&str], &[&str])] = &[
+    ("true-startup", "true", &[], &[]),
+    ("shell-loop", "sh", &["-c", "for i in $(seq 50); do /bin/true; done"], &[]),
+    ("python-imports", "python3", &["-c", "import json, os, re, subprocess"], &[]),
+    ("gcc-c", "gcc", &["-c", "-O2", "-o", "/dev/null", "{dir}/small.c"], &[]),
+    ("sha256-64m", "sha256sum", &["{dir}/data-64m"], &[]),
+    ("tar-x", "tar", &["-xf", "{dir}/doc.tar", "-C", "/dev/shm"], &[]),
+    ("find-so", "find", &["/usr/lib", "-name", "*.so*"], &[]),
+    // A redis server and redis-benchmark's 10 clients doing 20000 SETs and
+    // 20000 GETs, over the loopback (the sandbox's own under bulwark).
+    ("redis-getset", "sh", &["-c", REDIS_GETSET], &["redis-server", "redis-benchmark", "redis-cli"]),
 ];
+
+/// The `redis-getset` workload's script.
+const REDIS_GETSET: &str = "redis-server --port 7479 --save '' --appendonly no --logfile /dev/null --dir /tmp & \
+     until redis-cli -p 7479 ping >/dev/null 2>&1; do sleep 0.01; done; \
+     redis-benchmark -p 7479 -n 20000 -c 10 -t set,get -q >/dev/null; \
+     redis-cli -p 7479 shutdown nosave >/dev/null 2>&1; wait";
 
 /// The C file `gcc-c` compiles.
 const SMALL_C: &str = r#"#include <stdio.h>
@@ -104,8 +113,9 @@ pub fn all(guest: &Path, budget_ms: u64, fixtures: &Fixtures) -> anyhow::Result<
             unavailable: None,
         })
         .collect();
-    for (name, prog, args) in WORKLOADS {
+    for (name, prog, args, needs) in WORKLOADS {
         let found = find_program(prog);
+        let missing = needs.iter().find(|n| find_program(n).is_none());
         let dir = fixtures.dir.to_string_lossy();
         let mut argv = vec![found.as_ref().map_or_else(|| (*prog).to_owned(), |p| p.to_string_lossy().into_owned())];
         argv.extend(args.iter().map(|a| a.replace("{dir}", &dir)));
@@ -113,7 +123,11 @@ pub fn all(guest: &Path, budget_ms: u64, fixtures: &Fixtures) -> anyhow::Result<
             name: (*name).to_owned(),
             kind: Kind::Workload,
             argv,
-            unavailable: found.is_none().then(|| format!("`{prog}` is not installed on this host")),
+            unavailable: match (found.is_none(), missing) {
+                (true, _) => Some(format!("`{prog}` is not installed on this host")),
+                (false, Some(n)) => Some(format!("`{n}` is not installed on this host")),
+                (false, None) => None,
+            },
         });
     }
     Ok(cases)
