@@ -45,7 +45,7 @@ pub fn run_boot(opts: BootOpts) -> anyhow::Result<i32> {
     let binds = take_bind_fds(&opts)?;
     close_others(opts.debug_log_fd.is_some(), binds.len())?;
 
-    let namespaces = unshare_namespaces()?;
+    let namespaces = unshare_namespaces(opts.opts.network == crate::cli::Network::Host)?;
     tracing::info!(%namespaces, "unshared namespaces");
     enter_empty_root().context("pivot_root into an empty root")?;
     crate::forward::install().context("signal handlers")?;
@@ -129,6 +129,7 @@ fn sentry_main(opts: BootOpts, gofer: OwnedFd, binds: Vec<OwnedFd>) -> anyhow::R
         readonly: o.readonly,
         user: o.user,
         init: o.init,
+        host_network: o.network == crate::cli::Network::Host,
         pids_limit,
         memory_limit,
         stdio: [dup_fd(io::stdin(), 0)?, dup_fd(io::stdout(), 1)?, dup_fd(io::stderr(), 2)?],
@@ -193,7 +194,7 @@ fn close_others(have_log: bool, binds: usize) -> anyhow::Result<()> {
 }
 
 /// Create the namespaces; returns a description of what was made.
-fn unshare_namespaces() -> anyhow::Result<String> {
+fn unshare_namespaces(host_network: bool) -> anyhow::Result<String> {
     let (uid, gid) = (nix::unistd::geteuid(), nix::unistd::getegid());
     let mut flags =
         CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWPID;
@@ -202,8 +203,10 @@ fn unshare_namespaces() -> anyhow::Result<String> {
         flags |= CloneFlags::CLONE_NEWUSER;
         names.push("user");
     }
-    // Boot is single-threaded, as CLONE_NEWUSER requires.
-    if nix::sched::unshare(flags | CloneFlags::CLONE_NEWNET).is_ok() {
+    // Boot is single-threaded, as CLONE_NEWUSER requires. With
+    // `--network host` the sentry's host sockets are in the host's network
+    // namespace.
+    if !host_network && nix::sched::unshare(flags | CloneFlags::CLONE_NEWNET).is_ok() {
         names.push("net");
     } else {
         nix::sched::unshare(flags).map_err(io::Error::from).context("unshare")?;

@@ -132,9 +132,11 @@ pub struct DoOpts {
 
     /// The network the program gets. `none` (the default): a loopback of
     /// the sandbox's own, in the sentry: TCP and UDP on 127.0.0.0/8 and ::1
-    /// between the sandbox's processes, nothing reaching the host. `host`
-    /// and `sandbox` (host sockets; a user-space TCP/IP stack on a veth)
-    /// are not available yet.
+    /// between the sandbox's processes, nothing reaching the host. `host`:
+    /// the program's Internet and netlink sockets are host sockets in the
+    /// host's network (the sentry makes the calls; blocking, readiness and
+    /// signals stay the sandbox's); DNS uses the host's resolv.conf.
+    /// `sandbox` (a user-space TCP/IP stack on a veth) is not available yet.
     #[arg(long, value_enum, value_name = "MODE", default_value_t = Network::None)]
     pub network: Network,
 
@@ -321,6 +323,10 @@ impl DoOpts {
         }
         if self.strace {
             args.push("--strace".into());
+        }
+        if self.network == Network::Host {
+            args.push("--network".into());
+            args.push("host".into());
         }
         args.push("--debug-log-format".into());
         args.push(self.debug_log_format.as_arg().into());

@@ -69,12 +69,74 @@ fn nothing_reaches_the_host() {
 }
 
 #[test]
-fn network_modes_not_built_yet_are_refused_clearly() {
-    for mode in ["host", "sandbox"] {
-        let out = run_sandboxed(&["/bin/true"], &["--network", mode]);
-        assert_eq!(out.status.code(), Some(125));
-        assert!(out.stderr_str().contains("not available yet"), "{}", out.stderr_str());
+fn the_sandbox_network_mode_is_refused_clearly_until_it_exists() {
+    let out = run_sandboxed(&["/bin/true"], &["--network", "sandbox"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(out.stderr_str().contains("not available yet"), "{}", out.stderr_str());
+}
+
+/// Serve one HTTP response with `body` on a fresh port of the host's
+/// loopback, for each of `n` connections; the port.
+fn host_http_server(body: &'static str, n: usize) -> u16 {
+    use std::io::{Read, Write};
+    let l = TcpListener::bind("127.0.0.1:0").expect("host listener");
+    let port = l.local_addr().expect("address").port();
+    std::thread::spawn(move || {
+        for _ in 0..n {
+            let Ok((mut c, _)) = l.accept() else { return };
+            let mut req = [0u8; 4096];
+            let _ = c.read(&mut req);
+            let reply = format!("HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+            let _ = c.write_all(reply.as_bytes());
+        }
+    });
+    port
+}
+
+#[test]
+fn host_network_reaches_a_server_on_the_hosts_loopback() {
+    let port = host_http_server("hello from the host\n", 2);
+    let url = format!("http://127.0.0.1:{port}/");
+    let out = run_sandboxed(&["/usr/bin/curl", "-s", &url], &["--network", "host"]);
+    assert_eq!(out.stdout_str(), "hello from the host\n", "{}", out.stderr_str());
+    let py =
+        format!("import urllib.request as u; print(u.urlopen('http://localhost:{port}/').read().decode(), end='')");
+    let out = run_sandboxed(&[PYTHON, "-c", &py], &["--network", "host"]);
+    assert_eq!(out.stdout_str(), "hello from the host\n", "{}", out.stderr_str());
+}
+
+#[test]
+fn host_network_server_inside_is_reached_from_the_host() {
+    use std::io::Read;
+    let port = TcpListener::bind("127.0.0.1:0").expect("probe").local_addr().expect("address").port();
+    let py = format!(
+        "import socket\n\
+         s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+         s.bind(('127.0.0.1', {port})); s.listen()\n\
+         c, a = s.accept(); c.sendall(b'from inside ' + a[0].encode()); c.close()\n"
+    );
+    let child = common::spawn_piped(
+        common::sandboxed_command(&[PYTHON, "-c", &py], &["--network", "host"]).stdin(std::process::Stdio::null()),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut got = String::new();
+    while std::time::Instant::now() < deadline {
+        if let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            c.read_to_string(&mut got).expect("read");
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
     }
+    let out = common::finish(child, "sandboxed server");
+    assert_eq!(got, "from inside 127.0.0.1", "{}", out.stderr_str());
+}
+
+#[test]
+fn host_network_shows_the_hosts_interfaces() {
+    let native = common::run_native(&["/usr/sbin/ip", "-o", "link"]);
+    let out = run_sandboxed(&["/usr/sbin/ip", "-o", "link"], &["--network", "host"]);
+    let names = |s: String| s.lines().map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned()).collect::<Vec<_>>();
+    assert_eq!(names(out.stdout_str()), names(native.stdout_str()), "{}", out.stderr_str());
 }
 
 #[test]
@@ -165,4 +227,21 @@ fn getifaddrs_lists_the_loopback_interface() {
         "{}",
         out.stdout_str()
     );
+}
+
+/// Run `argv` natively and with `--network host`: the host's sockets
+/// through the sentry must answer as the host's sockets do directly.
+fn assert_same_on_host_network(argv: &[&str]) -> common::Output {
+    let native = common::run_native(argv);
+    let out = run_sandboxed(argv, &["--network", "host"]);
+    assert_eq!(out.stdout_str(), native.stdout_str(), "{argv:?} (sandbox stderr: {})", out.stderr_str());
+    out
+}
+
+#[test]
+fn host_network_sockets_answer_as_the_hosts() {
+    assert_same_on_host_network(&[PYTHON, &script("loopback.py")]);
+    assert_same_on_host_network(&[PYTHON, &script("echo_many.py")]);
+    let prog = c_program("inet_errors", &[]);
+    assert_same_on_host_network(&[prog.to_str().expect("utf-8 path")]);
 }

@@ -6,12 +6,14 @@
 //! Everything here is safe to call. Unsafe code is allowed only where no
 //! safe wrapper exists, each with the reason: terminal `ioctl`s paired
 //! with their structures (`term`), signal dispositions that run no code
-//! (`signal`), and the time-stamp counter (`cpu::rdtsc`).
+//! (`signal`), the time-stamp counter (`cpu::rdtsc`), and host socket calls
+//! with addresses and options as raw bytes (`net`).
 
 #![deny(unsafe_code)]
 
 pub mod cpu;
 pub mod mount;
+pub mod net;
 pub mod process;
 pub mod seccomp;
 pub mod signal;

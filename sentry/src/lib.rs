@@ -64,6 +64,8 @@ pub struct Config {
     /// orphans, ends the sandbox with the program's status), as `docker run
     /// --init`; without, the program is pid 1 with init's signal semantics.
     pub init: bool,
+    /// `--network host`: Internet and netlink sockets are host sockets.
+    pub host_network: bool,
     /// Most tasks (threads) the sandbox may hold; `None`: no limit.
     pub pids_limit: Option<u64>,
     /// Most bytes of application memory (MemoryFile pages) the sandbox

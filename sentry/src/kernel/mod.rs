@@ -41,6 +41,8 @@ pub struct Kernel {
     pub domainname: Mutex<Vec<u8>>,
     /// Where `--strace` lines go.
     pub strace: Option<Mutex<File>>,
+    /// `--network host`: Internet and netlink sockets are host sockets.
+    pub host_network: AtomicBool,
     reported: Mutex<HashSet<u64>>,
     /// When the sandbox booted (uptime, CLOCK_BOOTTIME offset).
     pub start: Instant,
@@ -100,6 +102,7 @@ impl Kernel {
             release: Mutex::new(crate::syscalls::sys::RELEASE.to_vec()),
             domainname: Mutex::new(b"(none)".to_vec()),
             strace: strace.map(Mutex::new),
+            host_network: AtomicBool::new(false),
             reported: Mutex::new(HashSet::new()),
             start: Instant::now(),
             procs: Mutex::new(BTreeMap::new()),

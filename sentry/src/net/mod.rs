@@ -3,6 +3,7 @@
 //! connections but are named by address and port.
 
 pub mod addr;
+pub mod host;
 pub mod inet;
 pub mod netlink;
 pub mod unix;

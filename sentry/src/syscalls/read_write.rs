@@ -63,6 +63,11 @@ fn read_into(t: &Task, f: &FileDescription, buf: UserBytes, len: usize, pos: Opt
                 wait_ready(t, f, (libc::POLLIN | libc::POLLHUP | libc::POLLERR) as u32)?;
                 continue;
             }
+            // A host socket (`--network host`) read by another first.
+            Err(Errno::EAGAIN) if done == 0 && f.flags() & O_NONBLOCK == 0 && f.file.host_fd().is_some() => {
+                wait_host_ready(t, f, libc::POLLIN)?;
+                continue;
+            }
             Err(e) if done == 0 => return Err(e),
             Err(_) => break,
         };
@@ -143,6 +148,13 @@ fn write_from(t: &Task, f: &FileDescription, buf: UserBytes, len: usize, pos: Op
                     Err(_) => break,
                 }
             }
+            Err(Errno::EAGAIN) if f.flags() & O_NONBLOCK == 0 && f.file.host_fd().is_some() => {
+                match wait_host_ready(t, f, libc::POLLOUT) {
+                    Ok(()) => continue,
+                    Err(e) if done == 0 => return Err(e),
+                    Err(_) => break,
+                }
+            }
             Err(Errno::EAGAIN) if done > 0 => break,
             Err(e) if done == 0 => {
                 if e == Errno::EPIPE {
@@ -176,6 +188,15 @@ fn shared_object(t: &Task, f: &FileDescription) -> Option<Arc<crate::mm::SharedO
     }
     let a = f.inode.as_ref()?.attr().ok()?;
     t.k.shared_object((a.dev, a.ino))
+}
+
+/// Block until `f`'s host descriptor is ready for `events`, or a signal
+/// interrupts.
+fn wait_host_ready(t: &Task, f: &FileDescription, events: i16) -> KResult<()> {
+    match f.file.host_fd() {
+        Some(fd) => t.wait_host(std::os::fd::AsRawFd::as_raw_fd(&fd), events),
+        None => Ok(()),
+    }
 }
 
 /// Block until `f` is ready for one of `events` (its wait queue announces

@@ -6,6 +6,7 @@
 //! `EAFNOSUPPORT`.
 
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -28,6 +29,7 @@ use super::{file_of, resolve_at};
 use crate::kernel::waiter::WaitQueue;
 use crate::kernel::Task;
 use crate::net::addr::UNIX_PATH_MAX;
+use crate::net::host::HostSocket;
 use crate::net::unix::{endpoint_of, lookup, NameKey, SockInode};
 use crate::net::{inet, Addr, Domain, Endpoint, SockType, SocketFile, Ucred};
 use crate::vfs::Caller;
@@ -164,6 +166,40 @@ fn sock_of(t: &Task, fd: Fd) -> KResult<(Arc<FileDescription>, Arc<Endpoint>)> {
     let f = file_of(t, fd.0)?;
     let ep = endpoint_of(&*f.file).ok_or(Errno::ENOTSOCK)?.clone();
     Ok((f, ep))
+}
+
+/// The host socket open at `fd` (`--network host`), if it is one.
+fn host_of(t: &Task, fd: Fd) -> KResult<Option<Arc<FileDescription>>> {
+    let f = file_of(t, fd.0)?;
+    Ok(HostSocket::of(&*f.file).is_some().then_some(f))
+}
+
+/// The socket open at `fd`, a sandbox one (`Some` endpoint) or a host one.
+fn sock_any(t: &Task, fd: Fd) -> KResult<(Arc<FileDescription>, Option<Arc<Endpoint>>)> {
+    let f = file_of(t, fd.0)?;
+    if let Some(ep) = endpoint_of(&*f.file) {
+        let ep = ep.clone();
+        return Ok((f, Some(ep)));
+    }
+    if HostSocket::of(&*f.file).is_none() {
+        return Err(Errno::ENOTSOCK);
+    }
+    Ok((f, None))
+}
+
+/// The host socket of description `f` (checked by [`host_of`]).
+fn host(f: &FileDescription) -> KResult<&HostSocket> {
+    HostSocket::of(&*f.file).ok_or(Errno::ENOTSOCK)
+}
+
+/// Install host socket `h` as a new descriptor.
+fn install_host_socket(t: &Task, h: HostSocket, flags: u32) -> KResult<i32> {
+    let cred = cred_of(t);
+    let ino = crate::fs::pipe::next_ino();
+    let inode = SockInode::with_ino(ino, cred);
+    let name = format!("socket:[{ino}]").into_bytes();
+    let desc = FileDescription::new_anon(Arc::new(h), Some(inode), O_RDWR | (flags & O_NONBLOCK), name);
+    install(t, desc, flags & O_CLOEXEC != 0)
 }
 
 fn install_socket(t: &Task, ep: Arc<Endpoint>, flags: u32) -> KResult<i32> {
@@ -321,6 +357,15 @@ fn socket_args(domain: Family, ty: SocketType, protocol: i32) -> KResult<(Domain
 #[syscall]
 pub fn socket(t: &mut Task, domain: Family, type_: SocketType, protocol: i32) -> KResult<u64> {
     let (domain, stype, flags) = socket_args(domain, type_, protocol)?;
+    if domain != Domain::Unix && t.k.host_network.load(Ordering::Relaxed) {
+        let ty = match (domain, stype) {
+            (Domain::Netlink, _) => (type_.0 & !(SOCK_NONBLOCK | SOCK_CLOEXEC)) as i32,
+            (_, SockType::Stream) => libc::SOCK_STREAM,
+            _ => libc::SOCK_DGRAM,
+        };
+        let h = HostSocket::new(domain.raw(), ty, protocol)?;
+        return install_host_socket(t, h, flags).map(|fd| fd as u64);
+    }
     install_socket(t, Endpoint::new_in(domain, stype), flags).map(|fd| fd as u64)
 }
 
@@ -386,6 +431,10 @@ fn bind_path(t: &Task, ep: &Endpoint, path: Vec<u8>) -> KResult<()> {
 /// Give a socket the name `addr`.
 #[syscall]
 pub fn bind(t: &mut Task, sockfd: Fd, addr: SockAddrIn<2>, addrlen: i32) -> KResult<u64> {
+    if let Some(f) = host_of(t, sockfd)? {
+        host(&f)?.bind(&read_sockaddr(t, addr.0, addrlen)?)?;
+        return Ok(0);
+    }
     let (_f, ep) = sock_of(t, sockfd)?;
     if ep.domain.is_inet() {
         let want = read_inet(t, ep.domain, addr.0, addrlen)?;
@@ -413,6 +462,10 @@ pub fn bind(t: &mut Task, sockfd: Fd, addr: SockAddrIn<2>, addrlen: i32) -> KRes
 /// Accept connections on a socket, with up to `backlog` waiting.
 #[syscall]
 pub fn listen(t: &mut Task, sockfd: Fd, backlog: i32) -> KResult<u64> {
+    if let Some(f) = host_of(t, sockfd)? {
+        host(&f)?.listen(backlog)?;
+        return Ok(0);
+    }
     let (_f, ep) = sock_of(t, sockfd)?;
     if ep.domain.is_inet() {
         if ep.stype != SockType::Stream {
@@ -430,6 +483,16 @@ pub fn listen(t: &mut Task, sockfd: Fd, backlog: i32) -> KResult<u64> {
 fn do_accept(t: &Task, sockfd: Fd, addr: SockAddrOut<2>, addrlen: UserPtr<SockLen>, flags: u32) -> KResult<u64> {
     if flags & !(SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
         return Err(Errno::EINVAL);
+    }
+    if let Some(f) = host_of(t, sockfd)? {
+        let (conn, peer) = host(&f)?.accept(t, f.flags() & O_NONBLOCK != 0)?;
+        let fd = install_host_socket(t, conn, flags)?;
+        if let Err(e) = write_addr(t, addr.0, addrlen, &peer) {
+            let removed = t.fds.lock().remove(fd);
+            drop(removed);
+            return Err(e);
+        }
+        return Ok(fd as u64);
     }
     let (f, ep) = sock_of(t, sockfd)?;
     if ep.stype == SockType::Dgram {
@@ -468,6 +531,10 @@ pub fn accept4(
 /// Connect a socket to the one named `addr`.
 #[syscall]
 pub fn connect(t: &mut Task, sockfd: Fd, addr: SockAddrIn<2>, addrlen: i32) -> KResult<u64> {
+    if let Some(f) = host_of(t, sockfd)? {
+        host(&f)?.connect(t, &read_sockaddr(t, addr.0, addrlen)?, f.flags() & O_NONBLOCK != 0)?;
+        return Ok(0);
+    }
     let (f, ep) = sock_of(t, sockfd)?;
     if ep.domain.is_inet() {
         return connect_inet(t, &f, &ep, read_inet(t, ep.domain, addr.0, addrlen)?);
@@ -534,6 +601,10 @@ fn connect_inet(t: &Task, f: &FileDescription, ep: &Arc<Endpoint>, dst: SocketAd
 /// Shut down one or both directions of a connection.
 #[syscall]
 pub fn shutdown(t: &mut Task, sockfd: Fd, how: ShutdownHow) -> KResult<u64> {
+    if let Some(f) = host_of(t, sockfd)? {
+        host(&f)?.shutdown(how.0)?;
+        return Ok(0);
+    }
     let (_f, ep) = sock_of(t, sockfd)?;
     ep.shutdown(how.0)?;
     Ok(0)
@@ -732,8 +803,12 @@ pub fn sendto(
     dest_addr: SockAddrIn<5>,
     addrlen: i32,
 ) -> KResult<u64> {
-    let (f, ep) = sock_of(t, sockfd)?;
     let data = buf.read(t, len.min(MAX_IO))?;
+    if let Some(f) = host_of(t, sockfd)? {
+        let to = if dest_addr.0 != 0 { Some(read_sockaddr(t, dest_addr.0, addrlen)?) } else { None };
+        return host_send(t, &f, &data, flags.0, to.as_deref()).map(int_result);
+    }
+    let (f, ep) = sock_of(t, sockfd)?;
     let to = send_target(t, &ep, dest_addr.0, addrlen)?;
     do_send(t, &f, &ep, &data, Vec::new(), cred_of(t), to, flags.0).map(int_result)
 }
@@ -749,6 +824,13 @@ pub fn recvfrom(
     src_addr: SockAddrOut<5>,
     addrlen: UserPtr<SockLen>,
 ) -> KResult<u64> {
+    if let Some(f) = host_of(t, sockfd)? {
+        let mut data = vec![0u8; len.min(MAX_IO)];
+        let (n, from) = host_recv(t, &f, &mut data, flags.0)?;
+        buf.write(t, &data[..n.min(data.len())])?;
+        write_addr(t, src_addr.0, addrlen, &from)?;
+        return Ok(n as u64);
+    }
     let (f, ep) = sock_of(t, sockfd)?;
     let flags = flags.0;
     let (data, r) = do_recv(t, &f, &ep, len, flags)?;
@@ -815,7 +897,7 @@ fn parse_control(t: &Task, ctl: &[u8], cred: &mut Ucred) -> KResult<Vec<Arc<File
     Ok(rights)
 }
 
-fn sendmsg_one(t: &Task, f: &FileDescription, ep: &Arc<Endpoint>, msg: u64, flags: u32) -> KResult<usize> {
+fn sendmsg_one(t: &Task, f: &FileDescription, ep: Option<&Arc<Endpoint>>, msg: u64, flags: u32) -> KResult<usize> {
     let hdr: MsgHdr = t.read_val(msg)?;
     let iov = iovecs(t, hdr.iov, hdr.iovlen)?;
     let mut data = Vec::new();
@@ -826,6 +908,15 @@ fn sendmsg_one(t: &Task, f: &FileDescription, ep: &Arc<Endpoint>, msg: u64, flag
             data.extend_from_slice(&t.read_vec(io.iov_base, n)?);
         }
     }
+    let Some(ep) = ep else {
+        // Host sockets carry data and addresses, no control messages.
+        if hdr.control != 0 && hdr.controllen > 0 {
+            return Err(Errno::EINVAL);
+        }
+        let namelen = i32::try_from(hdr.namelen).unwrap_or(i32::MAX);
+        let to = if hdr.name != 0 && namelen > 0 { Some(read_sockaddr(t, hdr.name, namelen)?) } else { None };
+        return host_send(t, f, &data, flags, to.as_deref());
+    };
     let to = send_target(t, ep, hdr.name, i32::try_from(hdr.namelen).unwrap_or(i32::MAX))?;
     let mut cred = cred_of(t);
     let rights = if hdr.control != 0 && hdr.controllen > 0 {
@@ -849,8 +940,8 @@ fn sendmsg_one(t: &Task, f: &FileDescription, ep: &Arc<Endpoint>, msg: u64, flag
 /// Send the message `msg` describes: data, an address, control messages.
 #[syscall]
 pub fn sendmsg(t: &mut Task, sockfd: Fd, msg: UserPtr<MsgHdr>, flags: MsgFlags) -> KResult<u64> {
-    let (f, ep) = sock_of(t, sockfd)?;
-    sendmsg_one(t, &f, &ep, msg.addr(), flags.0).map(int_result)
+    let (f, ep) = sock_any(t, sockfd)?;
+    sendmsg_one(t, &f, ep.as_ref(), msg.addr(), flags.0).map(int_result)
 }
 
 /// One control message's bytes (header and data, padded).
@@ -867,11 +958,14 @@ fn cmsg(level: i32, ty: i32, data: &[u8], room: usize) -> Vec<u8> {
     v
 }
 
-fn recvmsg_one(t: &Task, f: &FileDescription, ep: &Endpoint, msg: u64, flags: u32) -> KResult<usize> {
+fn recvmsg_one(t: &Task, f: &FileDescription, ep: Option<&Arc<Endpoint>>, msg: u64, flags: u32) -> KResult<usize> {
     let mut hdr: MsgHdr = t.read_val(msg)?;
     let iov = iovecs(t, hdr.iov, hdr.iovlen)?;
     let total =
         iov.iter().map(|io| usize::try_from(io.iov_len).unwrap_or(usize::MAX)).fold(0usize, usize::saturating_add);
+    let Some(ep) = ep else {
+        return host_recvmsg(t, f, &mut hdr, &iov, total, flags, msg);
+    };
     let (data, mut r) = do_recv(t, f, ep, total, flags)?;
     let mut off = 0;
     for io in &iov {
@@ -942,8 +1036,8 @@ fn recvmsg_one(t: &Task, f: &FileDescription, ep: &Endpoint, msg: u64, flags: u3
 /// Receive one message into the buffers `msg` describes.
 #[syscall]
 pub fn recvmsg(t: &mut Task, sockfd: Fd, msg: UserPtr<MsgHdr>, flags: MsgFlags) -> KResult<u64> {
-    let (f, ep) = sock_of(t, sockfd)?;
-    recvmsg_one(t, &f, &ep, msg.addr(), flags.0).map(int_result)
+    let (f, ep) = sock_any(t, sockfd)?;
+    recvmsg_one(t, &f, ep.as_ref(), msg.addr(), flags.0).map(int_result)
 }
 
 /// The address of entry `i` of an `mmsghdr` array.
@@ -954,13 +1048,13 @@ fn mmsg_at(msgvec: u64, i: u64) -> KResult<u64> {
 /// Send up to `vlen` messages; the result is how many went.
 #[syscall]
 pub fn sendmmsg(t: &mut Task, sockfd: Fd, msgvec: super::args::UserAddr, vlen: u32, flags: MsgFlags) -> KResult<u64> {
-    let (f, ep) = sock_of(t, sockfd)?;
+    let (f, ep) = sock_any(t, sockfd)?;
     let n = vlen.min(UIO_MAXIOV as u32);
     let flags = flags.0;
     let mut sent = 0u64;
     for i in 0..u64::from(n) {
         let at = mmsg_at(msgvec.0, i)?;
-        match sendmsg_one(t, &f, &ep, at, flags) {
+        match sendmsg_one(t, &f, ep.as_ref(), at, flags) {
             Ok(len) => {
                 t.write_val(at + MMSG_LEN_OFFSET, &(len as u32))?;
                 sent += 1;
@@ -985,13 +1079,13 @@ pub fn recvmmsg(
     timeout: UserPtr<abi::types::Timespec>,
 ) -> KResult<u64> {
     let _ = timeout;
-    let (f, ep) = sock_of(t, sockfd)?;
+    let (f, ep) = sock_any(t, sockfd)?;
     let n = vlen.min(UIO_MAXIOV as u32);
     let mut flags = flags.0;
     let mut got = 0u64;
     for i in 0..u64::from(n) {
         let at = mmsg_at(msgvec.0, i)?;
-        match recvmsg_one(t, &f, &ep, at, flags) {
+        match recvmsg_one(t, &f, ep.as_ref(), at, flags) {
             Ok(len) => {
                 t.write_val(at + MMSG_LEN_OFFSET, &(len as u32))?;
                 got += 1;
@@ -1009,6 +1103,10 @@ pub fn recvmmsg(
 /// The name a socket is bound to.
 #[syscall]
 pub fn getsockname(t: &mut Task, sockfd: Fd, addr: SockAddrOut<2>, addrlen: UserPtr<SockLen>) -> KResult<u64> {
+    if let Some(f) = host_of(t, sockfd)? {
+        write_addr(t, addr.0, addrlen, &host(&f)?.name(false)?)?;
+        return Ok(0);
+    }
     let (_f, ep) = sock_of(t, sockfd)?;
     let name = match ep.addr() {
         Addr::Unnamed => ep.domain.unbound(),
@@ -1022,6 +1120,10 @@ pub fn getsockname(t: &mut Task, sockfd: Fd, addr: SockAddrOut<2>, addrlen: User
 /// The name of a connected socket's peer.
 #[syscall]
 pub fn getpeername(t: &mut Task, sockfd: Fd, addr: SockAddrOut<2>, addrlen: UserPtr<SockLen>) -> KResult<u64> {
+    if let Some(f) = host_of(t, sockfd)? {
+        write_addr(t, addr.0, addrlen, &host(&f)?.name(true)?)?;
+        return Ok(0);
+    }
     let (_f, ep) = sock_of(t, sockfd)?;
     let peer = match ep.inet_peer() {
         Some(p) if ep.stype == SockType::Dgram => Addr::Inet(p),
@@ -1049,6 +1151,14 @@ pub fn getsockopt(
     optval: super::args::UserAddr,
     optlen: UserPtr<SockLen>,
 ) -> KResult<u64> {
+    if let Some(f) = host_of(t, sockfd)? {
+        let len = usize::try_from(optlen.read(t)?.0).map_err(|_| Errno::EINVAL)?;
+        let mut v = vec![0u8; len.min(OPTVAL_MAX)];
+        let n = host(&f)?.get_option(level.0, optname.0, &mut v)?;
+        t.write_bytes(optval.0, &v[..n.min(v.len())])?;
+        optlen.write(t, &SockLen(n as i32))?;
+        return Ok(0);
+    }
     let (_f, ep) = sock_of(t, sockfd)?;
     let (level, name) = (level.0, optname.0);
     let o = ep.opts();
@@ -1153,6 +1263,12 @@ pub fn setsockopt(
     optval: super::args::UserAddr,
     optlen: i32,
 ) -> KResult<u64> {
+    if let Some(f) = host_of(t, sockfd)? {
+        let len = usize::try_from(optlen).map_err(|_| Errno::EINVAL)?;
+        let v = t.read_vec(optval.0, len.min(OPTVAL_MAX))?;
+        host(&f)?.set_option(level.0, optname.0, &v)?;
+        return Ok(0);
+    }
     let (_f, ep) = sock_of(t, sockfd)?;
     let (level, name) = (level.0, optname.0);
     let len = usize::try_from(optlen).map_err(|_| Errno::EINVAL)?;
@@ -1235,4 +1351,70 @@ pub fn setsockopt(
         }
     }
     Ok(0)
+}
+
+/// Longest socket option value passed to or from a host socket.
+const OPTVAL_MAX: usize = 4096;
+
+/// The flags an application may pass to a host socket's send or receive
+/// (the sentry adds `MSG_DONTWAIT`, and `MSG_NOSIGNAL` to sends).
+const HOST_MSG_FLAGS: u32 =
+    MSG_OOB | MSG_PEEK | MSG_DONTROUTE | MSG_TRUNC | MSG_DONTWAIT | MSG_EOR | MSG_WAITALL | MSG_NOSIGNAL | MSG_MORE;
+
+/// Send on a host socket: a blocking send waits in the sentry; a broken
+/// connection raises `SIGPIPE` unless `MSG_NOSIGNAL`, as Linux.
+fn host_send(t: &Task, f: &FileDescription, data: &[u8], flags: u32, to: Option<&[u8]>) -> KResult<usize> {
+    let nonblock = f.flags() & O_NONBLOCK != 0 || flags & MSG_DONTWAIT != 0;
+    let raw = (flags & HOST_MSG_FLAGS) as i32;
+    match host(f)?.send(t, data, raw, to, nonblock) {
+        Err(Errno::EPIPE) => {
+            if flags & MSG_NOSIGNAL == 0 {
+                t.send_sigpipe();
+            }
+            Err(Errno::EPIPE)
+        }
+        r => r,
+    }
+}
+
+/// Receive on a host socket: the length and the sender's address.
+fn host_recv(t: &Task, f: &FileDescription, buf: &mut [u8], flags: u32) -> KResult<(usize, Vec<u8>)> {
+    let nonblock = f.flags() & O_NONBLOCK != 0 || flags & MSG_DONTWAIT != 0;
+    host(f)?.recv(t, buf, (flags & HOST_MSG_FLAGS) as i32, nonblock)
+}
+
+/// `recvmsg` on a host socket: data scattered over `iov`, the sender's
+/// address, no control messages.
+fn host_recvmsg(
+    t: &Task,
+    f: &FileDescription,
+    hdr: &mut MsgHdr,
+    iov: &[Iovec],
+    total: usize,
+    flags: u32,
+    msg: u64,
+) -> KResult<usize> {
+    let mut data = vec![0u8; total.min(MAX_IO)];
+    let (n, from) = host_recv(t, f, &mut data, flags | MSG_TRUNC)?;
+    let got = n.min(data.len());
+    let mut off = 0;
+    for io in iov {
+        if off >= got {
+            break;
+        }
+        let k = usize::try_from(io.iov_len).unwrap_or(usize::MAX).min(got - off);
+        t.write_bytes(io.iov_base, &data[off..off + k])?;
+        off += k;
+    }
+    if hdr.name != 0 {
+        let k = from.len().min(hdr.namelen as usize);
+        t.write_bytes(hdr.name, &from[..k])?;
+        hdr.namelen = from.len() as u32;
+    }
+    let stream = f.file.is_stream();
+    hdr.controllen = 0;
+    hdr.flags = if n > got && !stream { MSG_TRUNC as i32 } else { 0 };
+    t.write_val(msg, &*hdr)?;
+    // With MSG_TRUNC asked, a datagram's whole length; else what was copied.
+    Ok(if flags & MSG_TRUNC != 0 && !stream { n } else { got })
 }

@@ -933,7 +933,12 @@ pub struct SockInode {
 
 impl SockInode {
     pub fn new(ep: &Endpoint, cred: Ucred) -> Arc<SockInode> {
-        Arc::new(SockInode { ino: ep.ino, uid: cred.uid, gid: cred.gid })
+        SockInode::with_ino(ep.ino, cred)
+    }
+
+    /// The inode of a socket numbered `ino` (a host socket's).
+    pub fn with_ino(ino: u64, cred: Ucred) -> Arc<SockInode> {
+        Arc::new(SockInode { ino, uid: cred.uid, gid: cred.gid })
     }
 }
 
