@@ -24,6 +24,8 @@ const RTM_GETADDR: u16 = 22;
 const RTM_GETROUTE: u16 = 26;
 const RTM_GETNEIGH: u16 = 30;
 const RTM_GETRULE: u16 = 34;
+/// One past the last rtnetlink message type Linux defines.
+const RTM_MAX: u16 = 128;
 
 /// Link attributes (linux/if_link.h).
 const IFLA_ADDRESS: u16 = 1;
@@ -217,7 +219,7 @@ pub fn answer(data: &[u8], port: u32) -> Vec<Vec<u8>> {
             } else {
                 out.push(error(msg, seq, port, Some(Errno::ENODEV)));
             }
-        } else if ty >= RTM_NEWLINK && (ty - RTM_NEWLINK) % 4 != 2 {
+        } else if (RTM_NEWLINK..RTM_MAX).contains(&ty) && (ty - RTM_NEWLINK) % 4 != 2 {
             // rtnetlink types come in fours (NEW, DEL, GET, SET): a change.
             out.push(error(msg, seq, port, Some(Errno::EPERM)));
         } else {
@@ -331,5 +333,69 @@ pub mod ifreq {
         c[..4].copy_from_slice(&(wrote as i32).to_ne_bytes());
         mem.write_bytes(arg, &c[..4])?;
         Ok(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(ty: u16, flags: u16, payload: &[u8]) -> Vec<u8> {
+        let mut m = Msg::new(ty, flags, 7, 0);
+        m.bytes(payload);
+        m.done()
+    }
+
+    fn types(replies: &[Vec<u8>]) -> Vec<u16> {
+        replies.iter().map(|r| u16::from_ne_bytes([r[4], r[5]])).collect()
+    }
+
+    #[test]
+    fn dumps_describe_lo_and_end_with_done() {
+        let link = answer(&request(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, &[0; 16]), 42);
+        assert_eq!(types(&link), vec![RTM_NEWLINK, NLMSG_DONE]);
+        assert!(link[0].windows(3).any(|w| w == b"lo\0"));
+        let v4 = answer(&request(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, &[AF_INET, 0, 0, 0, 0, 0, 0, 0]), 42);
+        assert_eq!(types(&v4), vec![RTM_NEWADDR, NLMSG_DONE]);
+        let all = answer(&request(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, &[0; 8]), 42);
+        assert_eq!(types(&all), vec![RTM_NEWADDR, RTM_NEWADDR, NLMSG_DONE]);
+        // Replies carry the request's sequence number and the port.
+        assert_eq!(&all[0][8..12], &7u32.to_ne_bytes());
+        assert_eq!(&all[0][12..16], &42u32.to_ne_bytes());
+    }
+
+    #[test]
+    fn changes_are_refused_and_unknown_requests_unsupported() {
+        let e = answer(&request(RTM_NEWADDR, NLM_F_REQUEST | NLM_F_ACK, &[0; 8]), 1);
+        assert_eq!(types(&e), vec![NLMSG_ERROR]);
+        assert_eq!(&e[0][16..20], &(-(Errno::EPERM as i32)).to_ne_bytes());
+        let u = answer(&request(9999, NLM_F_REQUEST, &[]), 1);
+        assert_eq!(&u[0][16..20], &(-(Errno::EOPNOTSUPP as i32)).to_ne_bytes());
+    }
+
+    #[test]
+    fn malformed_input_is_ignored_without_panicking() {
+        for data in [
+            vec![],
+            vec![0xff; 3],
+            vec![0xff; 64],
+            // A length below the header's, and one past the buffer.
+            request(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, &[])[..15].to_vec(),
+            {
+                let mut r = request(RTM_GETLINK, NLM_F_REQUEST, &[]);
+                r[0..4].copy_from_slice(&1000u32.to_ne_bytes());
+                r
+            },
+            {
+                let mut r = request(RTM_GETLINK, NLM_F_REQUEST, &[]);
+                r[0..4].copy_from_slice(&4u32.to_ne_bytes());
+                r
+            },
+        ] {
+            let _ = answer(&data, 1);
+        }
+        // A single-link request with no payload: no index to read.
+        let r = answer(&request(RTM_GETLINK, NLM_F_REQUEST, &[]), 1);
+        assert_eq!(types(&r), vec![NLMSG_ERROR]);
     }
 }

@@ -83,6 +83,11 @@ fn sockaddr_str(b: &[u8]) -> String {
                 );
             }
         }
+        AF_NETLINK => {
+            if let Ok((pid, groups)) = Addr::parse_netlink(b) {
+                return format!("{{sa_family=AF_NETLINK, nl_pid={pid}, nl_groups={groups:08x}}}");
+            }
+        }
         AF_INET6 => {
             if let Ok(SocketAddr::V6(a)) = Addr::parse_inet(Domain::Inet6, b) {
                 return format!(
