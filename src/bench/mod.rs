@@ -38,6 +38,14 @@ pub struct BenchOpts {
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub platform: Vec<String>,
 
+    /// The sandbox network modes to measure each platform with,
+    /// comma-separated: `none` (the sandbox's loopback) and `host` (host
+    /// sockets). A platform in a mode other than `none` is reported as
+    /// PLATFORM+MODE (`ptrace+host`).
+    #[arg(long, value_name = "MODES", value_delimiter = ',', default_value = "none",
+          value_parser = ["none", "host"])]
+    pub network: Vec<String>,
+
     /// Also measure another runtime, given as NAME=COMMAND-PREFIX (split at
     /// whitespace; the case's command line is appended), e.g.
     /// 'runsc=runsc --network=none --platform=ptrace do'. Repeatable.
@@ -174,7 +182,7 @@ fn choose_runtimes(opts: &BenchOpts, exe: &Path) -> anyhow::Result<(Vec<Runtime>
         runtimes.push(Runtime::native());
         for p in KNOWN_PLATFORMS {
             match probe_platform(exe, p) {
-                Ok(()) => runtimes.push(Runtime::platform(exe, p)),
+                Ok(()) => runtimes.extend(opts.network.iter().map(|m| Runtime::platform_in(exe, p, m))),
                 Err(why) => eprintln!("bench: platform {p} does not work on this host ({why}); left out"),
             }
         }
@@ -182,7 +190,11 @@ fn choose_runtimes(opts: &BenchOpts, exe: &Path) -> anyhow::Result<(Vec<Runtime>
         // Named explicitly: measured even if broken, so that every case
         // says why it is unsupported there.
         for p in &opts.platform {
-            runtimes.push(if p == "native" { Runtime::native() } else { Runtime::platform(exe, p) });
+            if p == "native" {
+                runtimes.push(Runtime::native());
+            } else {
+                runtimes.extend(opts.network.iter().map(|m| Runtime::platform_in(exe, p, m)));
+            }
         }
     }
     let mut skipped = Vec::new();

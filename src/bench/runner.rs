@@ -36,6 +36,17 @@ impl Runtime {
         Runtime { name: name.into(), prefix, bulwark: true }
     }
 
+    /// `bulwark do --platform NAME --network MODE`: named NAME for the
+    /// default mode, `none`, and NAME+MODE otherwise.
+    pub fn platform_in(exe: &Path, name: &str, mode: &str) -> Runtime {
+        let mut rt = Runtime::platform(exe, name);
+        if mode != "none" {
+            rt.prefix.extend(["--network".to_owned(), mode.to_owned()]);
+            rt.name = format!("{name}+{mode}");
+        }
+        rt
+    }
+
     /// `NAME=COMMAND PREFIX` (split at whitespace).
     pub fn parse_compare(spec: &str) -> Result<Runtime, String> {
         let (name, prefix) =
