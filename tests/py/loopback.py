@@ -146,3 +146,18 @@ try:
     socket.socketpair(socket.AF_INET)
 except OSError as e:
     print(errno.errorcode[e.errno])
+
+# recvmsg: a stream's data whole, a datagram cut short with MSG_TRUNC.
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen()
+c = socket.create_connection(s.getsockname())
+a, _ = s.accept()
+c.sendall(b"hello over recvmsg")
+data, anc, flags, _ = a.recvmsg(100)
+print("recvmsg stream", data, anc, flags)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.bind(("127.0.0.1", 0))
+socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"0123456789", u.getsockname())
+data, anc, flags, src = u.recvmsg(4)
+print("recvmsg datagram", data, bool(flags & socket.MSG_TRUNC), src[0])

@@ -1400,7 +1400,11 @@ fn host_recvmsg(
     msg: u64,
 ) -> KResult<usize> {
     let mut data = vec![0u8; total.min(MAX_IO)];
-    let (n, from) = host_recv(t, f, &mut data, flags | MSG_TRUNC)?;
+    let stream = f.file.is_stream();
+    // MSG_TRUNC asks a datagram socket for the datagram's whole length (to
+    // report truncation); on a stream it would discard the data.
+    let ask = if stream { flags & !MSG_TRUNC } else { flags | MSG_TRUNC };
+    let (n, from) = host_recv(t, f, &mut data, ask)?;
     let got = n.min(data.len());
     let mut off = 0;
     for io in iov {
@@ -1416,7 +1420,6 @@ fn host_recvmsg(
         t.write_bytes(hdr.name, &from[..k])?;
         hdr.namelen = from.len() as u32;
     }
-    let stream = f.file.is_stream();
     hdr.controllen = 0;
     hdr.flags = if n > got && !stream { MSG_TRUNC as i32 } else { 0 };
     t.write_val(msg, &*hdr)?;
