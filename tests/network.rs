@@ -245,3 +245,24 @@ fn host_network_sockets_answer_as_the_hosts() {
     let prog = c_program("inet_errors", &[]);
     assert_same_on_host_network(&[prog.to_str().expect("utf-8 path")]);
 }
+
+#[test]
+fn netstat_and_ss_list_the_sandboxs_listeners_from_proc_net() {
+    let py = r#"
+import socket, subprocess
+s = socket.socket(); s.bind(("127.0.0.1", 8088)); s.listen()
+s6 = socket.socket(socket.AF_INET6); s6.bind(("::1", 8089)); s6.listen()
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("0.0.0.0", 5353))
+for cmd in (["netstat", "-tuln"], ["ss", "-tuln"]):
+    out = subprocess.run(cmd, capture_output=True, text=True).stdout
+    print(sorted(" ".join(l.split()) for l in out.splitlines()[1:] if l.strip() and not l.startswith("Proto")))
+"#;
+    let out = run_sandboxed(&[PYTHON, "-c", py], &[]);
+    assert_eq!(
+        out.stdout_str(),
+        "['tcp 0 0 127.0.0.1:8088 0.0.0.0:* LISTEN', 'tcp6 0 0 ::1:8089 :::* LISTEN', 'udp 0 0 0.0.0.0:5353 0.0.0.0:*']\n\
+         ['tcp LISTEN 0 0 127.0.0.1:8088 0.0.0.0:*', 'tcp LISTEN 0 0 [::1]:8089 *:*', 'udp UNCONN 0 0 0.0.0.0:5353 0.0.0.0:*']\n",
+        "{}",
+        out.stderr_str()
+    );
+}

@@ -207,6 +207,44 @@ pub fn settled(ep: &Endpoint, local: SocketAddr, dst: SocketAddr) -> SocketAddr 
     }
 }
 
+/// One bound Internet socket as `/proc/net/{tcp,udp}[6]` lists it.
+pub struct Listed {
+    pub stype: SockType,
+    /// The socket's family is IPv6.
+    pub v6: bool,
+    pub local: SocketAddr,
+    pub peer: Option<SocketAddr>,
+    pub listening: bool,
+    /// Bytes waiting to be read.
+    pub rx_queue: u64,
+    pub ino: u64,
+}
+
+/// The bound Internet sockets (listeners, UDP sockets and connected
+/// clients; connections accepted from a listener share its port and are
+/// not listed).
+pub fn sockets() -> Vec<Listed> {
+    let mut t = table().lock();
+    live(&mut t)
+        .into_iter()
+        .map(|(ep, stype, _)| Listed {
+            stype,
+            v6: ep.domain == Domain::Inet6,
+            local: ep.inet_name().unwrap_or_else(|| SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0)),
+            peer: match stype {
+                SockType::Dgram => ep.inet_peer(),
+                _ => match ep.peer_addr() {
+                    Ok(super::addr::Addr::Inet(a)) => Some(a),
+                    _ => None,
+                },
+            },
+            listening: ep.is_listening(),
+            rx_queue: ep.readable_bytes(),
+            ino: ep.ino(),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -75,7 +75,9 @@ struct ProcNode {
 }
 
 const ROOT_FILES: &[&str] =
-    &["cpuinfo", "filesystems", "loadavg", "meminfo", "mounts", "stat", "uptime", "version", "sys"];
+    &["cpuinfo", "filesystems", "loadavg", "meminfo", "mounts", "stat", "uptime", "version", "sys", "net"];
+/// The directories of [`ROOT_FILES`] (static trees, see [`sys_dir`]).
+const ROOT_DIRS: &[&str] = &["sys", "net"];
 const PID_FILES: &[&str] = &[
     "cgroup",
     "cmdline",
@@ -156,6 +158,8 @@ fn sys_dir(path: &str) -> Option<&'static [&'static str]> {
         ],
         "sys/vm" => &["max_map_count", "overcommit_memory", "swappiness"],
         "sys/fs" => &["file-max", "nr_open"],
+        // The sandbox's network (see `net_file`).
+        "net" => &["dev", "if_inet6", "tcp", "tcp6", "udp", "udp6"],
         _ => return None,
     })
 }
@@ -328,8 +332,8 @@ impl Inode for ProcNode {
                         return Ok(self.node(Kind::PidDir(pid)));
                     }
                 }
-                if name == "sys" {
-                    return Ok(self.node(Kind::SysDir("sys")));
+                if let Some(d) = ROOT_DIRS.iter().find(|d| **d == name) {
+                    return Ok(self.node(Kind::SysDir(d)));
                 }
                 ROOT_FILES.iter().find(|n| **n == name).map(|n| self.node(Kind::Static(n))).ok_or(Errno::ENOENT)
             }
@@ -404,8 +408,8 @@ impl Inode for ProcNode {
         match &self.kind {
             Kind::Root => {
                 for n in ROOT_FILES {
-                    if *n == "sys" {
-                        push(Kind::SysDir("sys"), "sys".into(), DT_DIR);
+                    if ROOT_DIRS.contains(n) {
+                        push(Kind::SysDir(n), (*n).into(), DT_DIR);
                     } else {
                         push(Kind::Static(n), (*n).into(), DT_REG);
                     }

@@ -7,6 +7,8 @@ use abi::types::Timespec;
 use abi::Errno;
 
 use crate::kernel::Kernel;
+use std::net::{IpAddr, SocketAddr};
+
 use crate::vfs::Caller;
 use crate::vfs::{KResult, Location};
 
@@ -23,6 +25,7 @@ pub(super) fn static_file(k: &Arc<Kernel>, name: &str, cx: Caller<'_>) -> KResul
             }
             s.into_bytes()
         }
+        n if n.starts_with("net/") => net_file(&n[4..]),
         "filesystems" => b"nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\toverlay\n\text4\n".to_vec(),
         "loadavg" => {
             format!("0.00 0.00 0.00 1/{} {}\n", k.pids().len(), k.pids().last().copied().unwrap_or(1)).into_bytes()
@@ -144,4 +147,55 @@ pub(super) fn mounts(k: &Arc<Kernel>, root: &Location, info: bool) -> Vec<u8> {
         }
     }
     s
+}
+
+/// An address as `/proc/net/tcp` prints it: the IPv4 address's or each
+/// IPv6 word's bytes read as a host-order number, then the port.
+fn proc_net_addr(a: SocketAddr, v6: bool) -> String {
+    let words = |octets: &[u8]| -> String {
+        octets.chunks(4).map(|c| format!("{:08X}", u32::from_ne_bytes([c[0], c[1], c[2], c[3]]))).collect()
+    };
+    let ip = match (a.ip(), v6) {
+        (IpAddr::V4(v4), false) => words(&v4.octets()),
+        (IpAddr::V4(v4), true) => words(&v4.to_ipv6_mapped().octets()),
+        (IpAddr::V6(v6), _) => words(&v6.octets()),
+    };
+    format!("{ip}:{:04X}", a.port())
+}
+
+/// `/proc/net/*`: the sandbox's own network, the loopback `lo` and the
+/// Internet sockets on it (with `--network host`, the program's host
+/// sockets are not listed).
+fn net_file(name: &str) -> Vec<u8> {
+    use crate::net::inet;
+    use crate::net::SockType;
+    const TCP_HEADER: &str =
+        "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n";
+    const TCP6_HEADER: &str = "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n";
+    match name {
+        "dev" => b"Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    lo:       0       0    0    0    0     0          0         0        0       0    0    0    0     0       0          0\n".to_vec(),
+        "if_inet6" => b"00000000000000000000000000000001 01 80 10 80       lo\n".to_vec(),
+        "tcp" | "tcp6" | "udp" | "udp6" => {
+            let (stype, v6) = (if name.starts_with("tcp") { SockType::Stream } else { SockType::Dgram }, name.ends_with('6'));
+            let mut s = String::from(if v6 { TCP6_HEADER } else { TCP_HEADER });
+            let unspec = SocketAddr::new(if v6 { IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED) } else { IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED) }, 0);
+            for (i, l) in inet::sockets().into_iter().filter(|l| l.stype == stype && l.v6 == v6).enumerate() {
+                // TCP_LISTEN 0A, TCP_ESTABLISHED 01, TCP_CLOSE 07.
+                let st = match (l.listening, l.peer.is_some()) {
+                    (true, _) => 0x0a,
+                    (_, true) => 0x01,
+                    _ => 0x07,
+                };
+                s += &format!(
+                    "{i:4}: {} {} {st:02X} 00000000:{:08X} 00:00000000 00000000     0        0 {} 1 0000000000000000 100 0 0 10 0\n",
+                    proc_net_addr(l.local, v6),
+                    proc_net_addr(l.peer.unwrap_or(unspec), v6),
+                    l.rx_queue.min(u64::from(u32::MAX)),
+                    l.ino
+                );
+            }
+            s.into_bytes()
+        }
+        _ => Vec::new(),
+    }
 }
