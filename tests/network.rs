@@ -113,7 +113,7 @@ fn host_network_server_inside_is_reached_from_the_host() {
         "import socket\n\
          s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
          s.bind(('127.0.0.1', {port})); s.listen()\n\
-         c, a = s.accept(); c.sendall(b'from inside ' + a[0].encode()); c.close()\n"
+         c, a = s.accept(); c.sendall(b'from inside ' + a[0].encode()); c.shutdown(socket.SHUT_WR); c.recv(1); c.close()\n"
     );
     let child = common::spawn_piped(
         common::sandboxed_command(&[PYTHON, "-c", &py], &["--network", "host"]).stdin(std::process::Stdio::null()),
@@ -121,9 +121,13 @@ fn host_network_server_inside_is_reached_from_the_host() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let mut got = String::new();
     while std::time::Instant::now() < deadline {
+        // Other tests run at once and may briefly hold the same port
+        // number: keep trying until the sandbox's server answers.
         if let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            c.read_to_string(&mut got).expect("read");
-            break;
+            got.clear();
+            if c.read_to_string(&mut got).is_ok() && got.starts_with("from inside") {
+                break;
+            }
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }

@@ -127,6 +127,44 @@ fn a_few_lines_read_exactly_as_strace_prints_them() {
     }
 }
 
+/// The socket calls of `script`, traced natively and sandboxed alike.
+const SOCKET_CALLS: &[&str] = &["socket", "bind", "listen", "connect", "setsockopt", "getsockopt", "sendto"];
+
+#[test]
+fn socket_calls_print_as_strace_decodes_them() {
+    let script = "import socket\n\
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)\n\
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)\n\
+        s.bind(('127.0.0.1', 0)); s.listen(5)\n\
+        s.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE)\n\
+        u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM, socket.IPPROTO_UDP)\n\
+        u.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)\n\
+        u.sendto(b'x', ('::1', 9))\n\
+        n = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)\n\
+        n.bind((0, 0))\n";
+    let argv = ["/usr/bin/python3", "-S", "-c", script];
+    let pick = |trace: &str| -> Vec<String> {
+        trace
+            .lines()
+            .map(normalize)
+            .filter(|l| SOCKET_CALLS.contains(&name_of(l)) && !l.contains("AF_UNIX"))
+            // Ports are the host's ephemeral choice: not compared.
+            .map(|l| {
+                l.split("sin_port=htons(")
+                    .map(|p| p.trim_start_matches(char::is_numeric))
+                    .collect::<Vec<_>>()
+                    .join("sin_port=htons(")
+            })
+            .collect()
+    };
+    let native = pick(&native_trace(&argv));
+    let out = run_sandboxed(&argv, &["--strace"]);
+    let ours = pick(&out.stderr_str());
+    assert!(native.len() >= 10, "too few socket calls natively: {native:#?}");
+    assert_eq!(ours, native, "{}", out.stderr_str());
+}
+
 #[test]
 fn normalize_drops_pids_padding_and_addresses() {
     assert_eq!(normalize("[pid 2] brk(0x55d000)     = 0x55d000"), "brk(0x?) = 0x?");

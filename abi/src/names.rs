@@ -267,8 +267,15 @@ pub const IOCTLS: &[(u32, &str)] = &[
 ];
 
 /// Socket option levels.
-pub const SOCK_LEVELS: &[(i32, &str)] =
-    &[(0, "SOL_IP"), (1, "SOL_SOCKET"), (6, "SOL_TCP"), (17, "SOL_UDP"), (41, "SOL_IPV6"), (255, "SOL_RAW")];
+pub const SOCK_LEVELS: &[(i32, &str)] = &[
+    (0, "SOL_IP"),
+    (1, "SOL_SOCKET"),
+    (6, "SOL_TCP"),
+    (17, "SOL_UDP"),
+    (41, "SOL_IPV6"),
+    (255, "SOL_RAW"),
+    (270, "SOL_NETLINK"),
+];
 
 /// SysV IPC commands shared by the three families.
 pub const IPC_CMDS: &[(i32, &str)] = &[(0, "IPC_RMID"), (1, "IPC_SET"), (2, "IPC_STAT"), (3, "IPC_INFO")];
@@ -278,3 +285,92 @@ pub const ITIMERS: &[(i32, &str)] = &[(0, "ITIMER_REAL"), (1, "ITIMER_VIRTUAL"),
 
 /// `getpriority`/`setpriority` targets.
 pub const PRIO_WHICH: &[(i32, &str)] = &[(0, "PRIO_PROCESS"), (1, "PRIO_PGRP"), (2, "PRIO_USER")];
+
+/// `SOL_SOCKET` option names.
+pub const SOL_SOCKET_OPTS: &[(i32, &str)] = &[
+    (1, "SO_DEBUG"),
+    (2, "SO_REUSEADDR"),
+    (3, "SO_TYPE"),
+    (4, "SO_ERROR"),
+    (5, "SO_DONTROUTE"),
+    (6, "SO_BROADCAST"),
+    (7, "SO_SNDBUF"),
+    (8, "SO_RCVBUF"),
+    (9, "SO_KEEPALIVE"),
+    (10, "SO_OOBINLINE"),
+    (11, "SO_NO_CHECK"),
+    (12, "SO_PRIORITY"),
+    (13, "SO_LINGER"),
+    (14, "SO_BSDCOMPAT"),
+    (15, "SO_REUSEPORT"),
+    (16, "SO_PASSCRED"),
+    (17, "SO_PEERCRED"),
+    (18, "SO_RCVLOWAT"),
+    (19, "SO_SNDLOWAT"),
+    (20, "SO_RCVTIMEO_OLD"),
+    (21, "SO_SNDTIMEO_OLD"),
+    (30, "SO_ACCEPTCONN"),
+    (32, "SO_SNDBUFFORCE"),
+    (33, "SO_RCVBUFFORCE"),
+    (38, "SO_PROTOCOL"),
+    (39, "SO_DOMAIN"),
+];
+
+/// `SOL_TCP` option names.
+pub const TCP_OPTS: &[(i32, &str)] = &[
+    (1, "TCP_NODELAY"),
+    (2, "TCP_MAXSEG"),
+    (3, "TCP_CORK"),
+    (4, "TCP_KEEPIDLE"),
+    (5, "TCP_KEEPINTVL"),
+    (6, "TCP_KEEPCNT"),
+    (7, "TCP_SYNCNT"),
+    (8, "TCP_LINGER2"),
+    (9, "TCP_DEFER_ACCEPT"),
+    (10, "TCP_WINDOW_CLAMP"),
+    (11, "TCP_INFO"),
+    (12, "TCP_QUICKACK"),
+    (13, "TCP_CONGESTION"),
+    (18, "TCP_USER_TIMEOUT"),
+    (23, "TCP_FASTOPEN"),
+];
+
+/// `SOL_IP` option names.
+pub const IP_OPTS: &[(i32, &str)] =
+    &[(1, "IP_TOS"), (2, "IP_TTL"), (3, "IP_HDRINCL"), (8, "IP_PKTINFO"), (10, "IP_MTU_DISCOVER"), (11, "IP_RECVERR")];
+
+/// `SOL_IPV6` option names.
+pub const IPV6_OPTS: &[(i32, &str)] = &[(26, "IPV6_V6ONLY"), (49, "IPV6_RECVPKTINFO"), (67, "IPV6_TCLASS")];
+
+/// `SOL_NETLINK` option names.
+pub const NETLINK_OPTS: &[(i32, &str)] = &[
+    (1, "NETLINK_ADD_MEMBERSHIP"),
+    (2, "NETLINK_DROP_MEMBERSHIP"),
+    (3, "NETLINK_PKTINFO"),
+    (4, "NETLINK_BROADCAST_ERROR"),
+    (5, "NETLINK_NO_ENOBUFS"),
+    (8, "NETLINK_LISTEN_ALL_NSID"),
+    (10, "NETLINK_CAP_ACK"),
+    (11, "NETLINK_EXT_ACK"),
+    (12, "NETLINK_GET_STRICT_CHK"),
+];
+
+/// Internet protocols (`socket`'s third argument).
+pub const IP_PROTOCOLS: &[(i32, &str)] = &[
+    (0, "IPPROTO_IP"),
+    (1, "IPPROTO_ICMP"),
+    (6, "IPPROTO_TCP"),
+    (17, "IPPROTO_UDP"),
+    (41, "IPPROTO_IPV6"),
+    (58, "IPPROTO_ICMPV6"),
+    (255, "IPPROTO_RAW"),
+];
+
+/// Netlink protocols.
+pub const NETLINK_PROTOCOLS: &[(i32, &str)] = &[
+    (0, "NETLINK_ROUTE"),
+    (4, "NETLINK_SOCK_DIAG"),
+    (9, "NETLINK_AUDIT"),
+    (15, "NETLINK_KOBJECT_UEVENT"),
+    (16, "NETLINK_GENERIC"),
+];

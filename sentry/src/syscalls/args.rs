@@ -934,8 +934,41 @@ named_arg!(/// An `ioctl` request (`TCGETS`, `FIONBIO`, ...).
     IoctlReq(u32), |v| names::IOCTLS.iter().find(|(k, _)| *k == v).map_or_else(|| format!("{v:#x}"), |(_, n)| (*n).to_string()));
 named_arg!(/// A socket option level (`SOL_SOCKET`, `IPPROTO_TCP`, ...).
     SockLevel(i32), |v| value_str(v, names::SOCK_LEVELS));
-named_arg!(/// A socket option name (`SO_*`, ...).
-    SockOpt(i32), |v| v.to_string());
+call_arg!(/// A socket option name (`SO_*`, `TCP_*`, ...), named for the
+/// level that is argument 1.
+SockOpt(i32), |c, i| {
+    let table = match c.raw[1] as i32 {
+        1 => names::SOL_SOCKET_OPTS,
+        6 => names::TCP_OPTS,
+        0 => names::IP_OPTS,
+        41 => names::IPV6_OPTS,
+        270 => names::NETLINK_OPTS,
+        _ => &[],
+    };
+    value_str(c.raw[i] as i32, table)
+});
+call_arg!(/// `socket`'s protocol, named for the family that is argument 0.
+SockProto(i32), |c, i| {
+    let table = match c.raw[0] as i32 {
+        2 | 10 => names::IP_PROTOCOLS,
+        16 => names::NETLINK_PROTOCOLS,
+        _ => &[],
+    };
+    value_str(c.raw[i] as i32, table)
+});
+call_arg!(/// `setsockopt`'s value: `[n]` for an int (a 4-byte value).
+SetOptVal(u64), |c, i| match (c.raw[4], UserPtr::<i32>::new(c.raw[i]).read(c.t)) {
+    (4, Ok(v)) => format!("[{v}]"),
+    _ => format!("{:#x}", c.raw[i]),
+});
+call_arg!(/// `getsockopt`'s value, after the call: `[n]` for an int.
+GetOptVal(u64), |c, i| {
+    let len = UserPtr::<u32>::new(c.raw[4]).read(c.t);
+    match (&c.result, len, UserPtr::<i32>::new(c.raw[i]).read(c.t)) {
+        (Some(Ok(_)), Ok(4), Ok(v)) => format!("[{v}]"),
+        _ => format!("{:#x}", c.raw[i]),
+    }
+});
 named_arg!(/// An interval timer (`ITIMER_*`).
     Which(i32), |v| value_str(v, names::ITIMERS));
 named_arg!(/// A SysV IPC command (`IPC_*`, `SHM_*`, `SEM_*`, `MSG_*`).

@@ -21,7 +21,7 @@ use sentry_macros::syscall;
 use zerocopy::{AsBytes, FromBytes, FromZeroes};
 
 use super::args::{
-    flag_str, value_str, Call, Family, Fd, InBuf, MsgFlags, OutBuf, ShutdownHow, SockLevel, SockOpt,
+    flag_str, value_str, Call, Family, Fd, InBuf, MsgFlags, OutBuf, ShutdownHow, SockLevel, SockOpt, SockProto,
     SockType as SocketType, SysArg, UserPtr, UserType, UIO_MAXIOV,
 };
 use super::install;
@@ -360,7 +360,8 @@ fn socket_args(domain: Family, ty: SocketType, protocol: i32) -> KResult<(Domain
 
 /// A new socket.
 #[syscall]
-pub fn socket(t: &mut Task, domain: Family, type_: SocketType, protocol: i32) -> KResult<u64> {
+pub fn socket(t: &mut Task, domain: Family, type_: SocketType, protocol: SockProto) -> KResult<u64> {
+    let protocol = protocol.0;
     let (domain, stype, flags) = socket_args(domain, type_, protocol)?;
     if domain != Domain::Unix && t.k.host_network.load(Ordering::Relaxed) {
         let ty = match (domain, stype) {
@@ -380,9 +381,10 @@ pub fn socketpair(
     t: &mut Task,
     domain: Family,
     type_: SocketType,
-    protocol: i32,
+    protocol: SockProto,
     sv: UserPtr<abi::types::FdPair>,
 ) -> KResult<u64> {
+    let protocol = protocol.0;
     let (domain, stype, flags) = socket_args(domain, type_, protocol)?;
     if domain != Domain::Unix {
         return Err(Errno::EOPNOTSUPP);
@@ -1153,7 +1155,7 @@ pub fn getsockopt(
     sockfd: Fd,
     level: SockLevel,
     optname: SockOpt,
-    optval: super::args::UserAddr,
+    optval: super::args::GetOptVal,
     optlen: UserPtr<SockLen>,
 ) -> KResult<u64> {
     if let Some(f) = host_of(t, sockfd)? {
@@ -1265,7 +1267,7 @@ pub fn setsockopt(
     sockfd: Fd,
     level: SockLevel,
     optname: SockOpt,
-    optval: super::args::UserAddr,
+    optval: super::args::SetOptVal,
     optlen: i32,
 ) -> KResult<u64> {
     if let Some(f) = host_of(t, sockfd)? {
