@@ -161,3 +161,15 @@ u.bind(("127.0.0.1", 0))
 socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"0123456789", u.getsockname())
 data, anc, flags, src = u.recvmsg(4)
 print("recvmsg datagram", data, bool(flags & socket.MSG_TRUNC), src[0])
+
+# Writes to a peer that closed: the first goes out, the reset makes the
+# rest EPIPE; reading then sees end of file.
+a = socket.create_connection(srv.getsockname())
+b, _ = srv.accept()
+b.close()
+for i in range(3):
+    try:
+        print("send after close", a.send(b"x"))
+    except OSError as e:
+        print("send after close", errno.errorcode[e.errno])
+print("recv after close", a.recv(10))

@@ -904,6 +904,32 @@ fn parse_control(t: &Task, ctl: &[u8], cred: &mut Ucred) -> KResult<Vec<Arc<File
     Ok(rights)
 }
 
+/// Control messages of an Internet socket's `sendmsg`: each must be well
+/// formed; descriptors and credentials (Unix sockets' messages) are
+/// ignored, as Linux ignores them there, and so are the IP options that
+/// change nothing on the loopback (`IP_PKTINFO`, `IP_TTL`, `IP_TOS`, their
+/// IPv6 forms). Others are `EINVAL`.
+fn check_inet_control(ctl: &[u8]) -> KResult<()> {
+    const IP_OPTIONS: [(i32, i32); 6] = [(0, 8), (0, 2), (0, 1), (41, 50), (41, 52), (41, 67)];
+    let mut off = 0;
+    while off + 16 <= ctl.len() {
+        let clen = usize::try_from(u64::from_ne_bytes(ctl[off..off + 8].try_into().map_err(|_| Errno::EINVAL)?))
+            .map_err(|_| Errno::EINVAL)?;
+        let level = i32::from_ne_bytes(ctl[off + 8..off + 12].try_into().map_err(|_| Errno::EINVAL)?);
+        let ty = i32::from_ne_bytes(ctl[off + 12..off + 16].try_into().map_err(|_| Errno::EINVAL)?);
+        if clen < 16 || off + clen > ctl.len() {
+            return Err(Errno::EINVAL);
+        }
+        let known =
+            (level == SOL_SOCKET && matches!(ty, SCM_RIGHTS | SCM_CREDENTIALS)) || IP_OPTIONS.contains(&(level, ty));
+        if !known {
+            return Err(Errno::EINVAL);
+        }
+        off += align8(clen);
+    }
+    Ok(())
+}
+
 fn sendmsg_one(t: &Task, f: &FileDescription, ep: Option<&Arc<Endpoint>>, msg: u64, flags: u32) -> KResult<usize> {
     let hdr: MsgHdr = t.read_val(msg)?;
     let iov = iovecs(t, hdr.iov, hdr.iovlen)?;
@@ -916,9 +942,14 @@ fn sendmsg_one(t: &Task, f: &FileDescription, ep: Option<&Arc<Endpoint>>, msg: u
         }
     }
     let Some(ep) = ep else {
-        // Host sockets carry data and addresses, no control messages.
+        // Host sockets carry data and addresses; control messages are
+        // checked as an Internet socket's and not passed on.
         if hdr.control != 0 && hdr.controllen > 0 {
-            return Err(Errno::EINVAL);
+            let len = usize::try_from(hdr.controllen).map_err(|_| Errno::ENOBUFS)?;
+            if len > 1 << 20 {
+                return Err(Errno::ENOBUFS);
+            }
+            check_inet_control(&t.read_vec(hdr.control, len)?)?;
         }
         let namelen = i32::try_from(hdr.namelen).unwrap_or(i32::MAX);
         let to = if hdr.name != 0 && namelen > 0 { Some(read_sockaddr(t, hdr.name, namelen)?) } else { None };
@@ -932,12 +963,12 @@ fn sendmsg_one(t: &Task, f: &FileDescription, ep: Option<&Arc<Endpoint>>, msg: u
             return Err(Errno::ENOBUFS);
         }
         let ctl = t.read_vec(hdr.control, len)?;
-        let rights = parse_control(t, &ctl, &mut cred)?;
-        // Descriptors and credentials travel over Unix sockets only.
-        if ep.domain.is_inet() && (!rights.is_empty() || cred != cred_of(t)) {
-            return Err(Errno::EINVAL);
+        if ep.domain.is_inet() {
+            check_inet_control(&ctl)?;
+            Vec::new()
+        } else {
+            parse_control(t, &ctl, &mut cred)?
         }
-        rights
     } else {
         Vec::new()
     };

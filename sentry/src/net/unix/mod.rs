@@ -186,6 +186,9 @@ struct State {
     /// A connected UDP socket's peer (its default destination, and the
     /// only sender it takes datagrams from).
     inet_peer: Option<std::net::SocketAddr>,
+    /// A TCP socket wrote once to a peer that had closed: the write went
+    /// out (Linux's peer answers it with a reset), and the next is EPIPE.
+    reset_by_peer: bool,
     peer_cred: Option<Ucred>,
     /// Credentials recorded by `listen`, given to connecting clients.
     listen_cred: Option<Ucred>,
@@ -531,6 +534,12 @@ impl Endpoint {
         };
         let mut s = self.state.lock();
         if self.stype.connection_oriented() && s.peer.is_none() && !s.listening {
+            // Linux's TCP marks the socket shut even as it answers
+            // ENOTCONN: a later connection reads end of file at once.
+            if self.domain.is_inet() {
+                s.shut_rd |= rd;
+                s.shut_wr |= wr;
+            }
             return Err(Errno::ENOTCONN);
         }
         s.shut_rd |= rd;
@@ -571,6 +580,13 @@ impl Endpoint {
                 (_, _) => match &s.peer {
                     Some(p) => p.clone(),
                     None if self.stype == SockType::Dgram => return Err(Errno::ENOTCONN),
+                    // The first TCP write after the peer closed goes out;
+                    // the peer's reset makes the next one EPIPE.
+                    None if s.was_connected && self.domain.is_inet() && !s.reset_by_peer => {
+                        drop(s);
+                        self.state.lock().reset_by_peer = true;
+                        return Ok(data.len());
+                    }
                     // TCP answers a send before any connection with EPIPE.
                     None if s.was_connected || self.domain.is_inet() => return Err(Errno::EPIPE),
                     None => return Err(Errno::ENOTCONN),
