@@ -128,3 +128,24 @@ pub fn shutdown(fd: BorrowedFd<'_>, how: i32) -> io::Result<()> {
     // SAFETY: integer arguments.
     check(unsafe { libc::shutdown(fd.as_raw_fd(), how) }).map(drop)
 }
+
+/// `sendmsg(fd)` of `data` to `to` (or the peer) with the control messages
+/// in `control` (whole `cmsghdr`s; the caller filters them).
+pub fn send_msg(fd: BorrowedFd<'_>, data: &[u8], flags: i32, to: Option<&[u8]>, control: &[u8]) -> io::Result<usize> {
+    let mut iov = libc::iovec { iov_base: data.as_ptr().cast_mut().cast(), iov_len: data.len() };
+    // SAFETY: msghdr is plain data; all-zero is a valid value.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    if let Some(a) = to {
+        msg.msg_name = a.as_ptr().cast_mut().cast();
+        msg.msg_namelen = socklen(a)?;
+    }
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    if !control.is_empty() {
+        msg.msg_control = control.as_ptr().cast_mut().cast();
+        msg.msg_controllen = control.len();
+    }
+    // SAFETY: every pointer in `msg` is to a live slice of the length given
+    // beside it, which the kernel only reads.
+    check_len(unsafe { libc::sendmsg(fd.as_raw_fd(), &msg, flags) })
+}

@@ -906,11 +906,13 @@ fn parse_control(t: &Task, ctl: &[u8], cred: &mut Ucred) -> KResult<Vec<Arc<File
 
 /// Control messages of an Internet socket's `sendmsg`: each must be well
 /// formed; descriptors and credentials (Unix sockets' messages) are
-/// ignored, as Linux ignores them there, and so are the IP options that
-/// change nothing on the loopback (`IP_PKTINFO`, `IP_TTL`, `IP_TOS`, their
-/// IPv6 forms). Others are `EINVAL`.
-fn check_inet_control(ctl: &[u8]) -> KResult<()> {
+/// ignored, as Linux ignores them there. The IP options (`IP_PKTINFO`,
+/// `IP_TTL`, `IP_TOS`, their IPv6 forms) are returned, for a host socket
+/// to pass on; on the loopback they change nothing. Others are `EINVAL`.
+/// Descriptors never reach the host: their numbers are the sandbox's.
+fn check_inet_control(ctl: &[u8]) -> KResult<Vec<u8>> {
     const IP_OPTIONS: [(i32, i32); 6] = [(0, 8), (0, 2), (0, 1), (41, 50), (41, 52), (41, 67)];
+    let mut ip = Vec::new();
     let mut off = 0;
     while off + 16 <= ctl.len() {
         let clen = usize::try_from(u64::from_ne_bytes(ctl[off..off + 8].try_into().map_err(|_| Errno::EINVAL)?))
@@ -920,14 +922,14 @@ fn check_inet_control(ctl: &[u8]) -> KResult<()> {
         if clen < 16 || off + clen > ctl.len() {
             return Err(Errno::EINVAL);
         }
-        let known =
-            (level == SOL_SOCKET && matches!(ty, SCM_RIGHTS | SCM_CREDENTIALS)) || IP_OPTIONS.contains(&(level, ty));
-        if !known {
+        if IP_OPTIONS.contains(&(level, ty)) {
+            ip.extend_from_slice(&ctl[off..(off + align8(clen)).min(ctl.len())]);
+        } else if !(level == SOL_SOCKET && matches!(ty, SCM_RIGHTS | SCM_CREDENTIALS)) {
             return Err(Errno::EINVAL);
         }
         off += align8(clen);
     }
-    Ok(())
+    Ok(ip)
 }
 
 fn sendmsg_one(t: &Task, f: &FileDescription, ep: Option<&Arc<Endpoint>>, msg: u64, flags: u32) -> KResult<usize> {
@@ -942,17 +944,26 @@ fn sendmsg_one(t: &Task, f: &FileDescription, ep: Option<&Arc<Endpoint>>, msg: u
         }
     }
     let Some(ep) = ep else {
-        // Host sockets carry data and addresses; control messages are
-        // checked as an Internet socket's and not passed on.
+        // Host sockets carry data, addresses and the IP control messages;
+        // descriptors and credentials are dropped, as Linux ignores them
+        // on Internet sockets.
+        let namelen = i32::try_from(hdr.namelen).unwrap_or(i32::MAX);
+        let to = if hdr.name != 0 && namelen > 0 { Some(read_sockaddr(t, hdr.name, namelen)?) } else { None };
         if hdr.control != 0 && hdr.controllen > 0 {
             let len = usize::try_from(hdr.controllen).map_err(|_| Errno::ENOBUFS)?;
             if len > 1 << 20 {
                 return Err(Errno::ENOBUFS);
             }
-            check_inet_control(&t.read_vec(hdr.control, len)?)?;
+            let ip = check_inet_control(&t.read_vec(hdr.control, len)?)?;
+            if !ip.is_empty() {
+                let nonblock = f.flags() & O_NONBLOCK != 0 || flags & MSG_DONTWAIT != 0;
+                let raw = (flags & HOST_MSG_FLAGS) as i32 | libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
+                let h = host(f)?;
+                return h.block(t, nonblock, libc::POLLOUT, || {
+                    hostsys::net::send_msg(h.fd(), &data, raw, to.as_deref(), &ip).map_err(|e| Errno::from_io(&e))
+                });
+            }
         }
-        let namelen = i32::try_from(hdr.namelen).unwrap_or(i32::MAX);
-        let to = if hdr.name != 0 && namelen > 0 { Some(read_sockaddr(t, hdr.name, namelen)?) } else { None };
         return host_send(t, f, &data, flags, to.as_deref());
     };
     let to = send_target(t, ep, hdr.name, i32::try_from(hdr.namelen).unwrap_or(i32::MAX))?;
