@@ -70,7 +70,11 @@ fn loader_lines(trace: &str) -> Vec<String> {
 /// The native trace of `argv` (first process only, as the sandbox's
 /// single-process programs give).
 fn native_trace(argv: &[&str]) -> String {
-    let dir = common::fresh_dir("strace-native");
+    // Tests run in parallel threads of one process: each trace gets a
+    // directory of its own.
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = common::fresh_dir(&format!("strace-native-{n}"));
     let out_file = dir.join("trace");
     let mut full = vec!["strace", "-o", out_file.to_str().expect("utf-8 path")];
     full.extend_from_slice(argv);
