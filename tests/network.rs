@@ -260,12 +260,17 @@ u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("0.0.0.0", 5353))
 for cmd in (["netstat", "-tuln"], ["ss", "-tuln"]):
     out = subprocess.run(cmd, capture_output=True, text=True).stdout
     print(sorted(" ".join(l.split()) for l in out.splitlines()[1:] if l.strip() and not l.startswith("Proto")))
+c = socket.create_connection(("127.0.0.1", 8088)); a, _ = s.accept()
+eph = str(c.getsockname()[1])
+out = subprocess.run(["netstat", "-tn"], capture_output=True, text=True).stdout
+print(sorted(" ".join(l.split()).replace(eph, "EPH") for l in out.splitlines()[2:]))
 "#;
     let out = run_sandboxed(&[PYTHON, "-c", py], &[]);
     assert_eq!(
         out.stdout_str(),
         "['tcp 0 0 127.0.0.1:8088 0.0.0.0:* LISTEN', 'tcp6 0 0 ::1:8089 :::* LISTEN', 'udp 0 0 0.0.0.0:5353 0.0.0.0:*']\n\
-         ['tcp LISTEN 0 0 127.0.0.1:8088 0.0.0.0:*', 'tcp LISTEN 0 0 [::1]:8089 *:*', 'udp UNCONN 0 0 0.0.0.0:5353 0.0.0.0:*']\n",
+         ['tcp LISTEN 0 0 127.0.0.1:8088 0.0.0.0:*', 'tcp LISTEN 0 0 [::1]:8089 *:*', 'udp UNCONN 0 0 0.0.0.0:5353 0.0.0.0:*']\n\
+         ['tcp 0 0 127.0.0.1:8088 127.0.0.1:EPH ESTABLISHED', 'tcp 0 0 127.0.0.1:EPH 127.0.0.1:8088 ESTABLISHED']\n",
         "{}",
         out.stderr_str()
     );

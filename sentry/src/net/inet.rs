@@ -31,6 +31,20 @@ struct Binding {
 /// the range).
 static NEXT_PORT: AtomicU32 = AtomicU32::new(0);
 
+/// Connections accepted from listeners, for `/proc/net/tcp` only (they
+/// share their listener's port and take no part in binding).
+fn accepted() -> &'static Mutex<Vec<Weak<Endpoint>>> {
+    static A: OnceLock<Mutex<Vec<Weak<Endpoint>>>> = OnceLock::new();
+    A.get_or_init(Default::default)
+}
+
+/// Note a connection's accepting end, so `/proc/net/tcp` lists it.
+pub fn note_accepted(ep: &Arc<Endpoint>) {
+    let mut a = accepted().lock();
+    a.retain(|w| w.upgrade().is_some_and(|e| !e.is_closed()));
+    a.push(Arc::downgrade(ep));
+}
+
 fn table() -> &'static Mutex<Vec<Binding>> {
     static T: OnceLock<Mutex<Vec<Binding>>> = OnceLock::new();
     T.get_or_init(Default::default)
@@ -220,14 +234,18 @@ pub struct Listed {
     pub ino: u64,
 }
 
-/// The bound Internet sockets (listeners, UDP sockets and connected
-/// clients; connections accepted from a listener share its port and are
-/// not listed).
+/// The Internet sockets: listeners, UDP sockets, connected clients and
+/// the connections accepted from listeners.
 pub fn sockets() -> Vec<Listed> {
-    let mut t = table().lock();
-    live(&mut t)
-        .into_iter()
-        .map(|(ep, stype, _)| Listed {
+    let mut all: Vec<(Arc<Endpoint>, SockType)> = {
+        let mut t = table().lock();
+        live(&mut t).into_iter().map(|(ep, stype, _)| (ep, stype)).collect()
+    };
+    all.extend(
+        accepted().lock().iter().filter_map(Weak::upgrade).filter(|e| !e.is_closed()).map(|e| (e, SockType::Stream)),
+    );
+    all.into_iter()
+        .map(|(ep, stype)| Listed {
             stype,
             v6: ep.domain == Domain::Inet6,
             local: ep.inet_name().unwrap_or_else(|| SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0)),

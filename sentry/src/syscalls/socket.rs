@@ -599,6 +599,9 @@ fn connect_inet(t: &Task, f: &FileDescription, ep: &Arc<Endpoint>, dst: SocketAd
     let cred = cred_of(t);
     let queues = [target.queue(), ep.queue()];
     block_on(t, &queues, nonblock, ep.opts().sndtimeo, || ep.connect(&target, cred, Some(&server)))?;
+    if let Some(accepting) = ep.peer() {
+        inet::note_accepted(&accepting);
+    }
     if nonblock {
         return Err(Errno::EINPROGRESS);
     }

@@ -277,6 +277,11 @@ impl Endpoint {
         self.state.lock().addr.clone()
     }
 
+    /// The connected peer, if any.
+    pub fn peer(&self) -> Option<Arc<Endpoint>> {
+        self.state.lock().peer.clone()
+    }
+
     /// The connected peer's name (`ENOTCONN` without one).
     pub fn peer_addr(&self) -> KResult<Addr> {
         let peer = self.state.lock().peer.clone().ok_or(Errno::ENOTCONN)?;
