@@ -93,7 +93,15 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
 /// The sentry process: pid 1 of the sandbox.
 fn sentry_main(opts: BootOpts, gofer: OwnedFd, binds: Vec<OwnedFd>) -> anyhow::Result<sentry::TaskExit> {
     hostsys::process::die_with_parent().context("PR_SET_PDEATHSIG")?;
-    drop_capabilities().context("dropping capabilities")?;
+    // With `--network host` the sentry binds the program's host sockets,
+    // so it keeps the one capability a root program's low ports need (the
+    // sentry checks the program's own credentials first).
+    let keep = if opts.opts.network == crate::cli::Network::Host {
+        CapabilitySet::NET_BIND_SERVICE
+    } else {
+        CapabilitySet::empty()
+    };
+    drop_capabilities(keep).context("dropping capabilities")?;
     prctl::set_no_new_privs().map_err(io::Error::from).context("no_new_privs")?;
     let env = opts.opts.environment(opts.host_term.clone());
     let o = opts.opts;
@@ -263,8 +271,11 @@ fn mount(src: Option<&str>, target: &str, fstype: Option<&str>, flags: MsFlags, 
 
 /// Empty the bounding, ambient, effective, permitted and inheritable sets.
 /// rustix, as nix has no capability calls.
-fn drop_capabilities() -> io::Result<()> {
+fn drop_capabilities(keep: CapabilitySet) -> io::Result<()> {
     for cap in 0..64 {
+        if keep.bits() & (1 << cap) != 0 {
+            continue;
+        }
         // Every number up to the kernel's last capability, named or not:
         // the drop fails with EINVAL past the last one.
         match rustix::thread::remove_capability_from_bounding_set(CapabilitySet::from_bits_retain(1 << cap)) {
@@ -274,8 +285,7 @@ fn drop_capabilities() -> io::Result<()> {
         }
     }
     let _ = rustix::thread::clear_ambient_capability_set();
-    let none = CapabilitySet::empty();
-    let sets = CapabilitySets { effective: none, permitted: none, inheritable: none };
+    let sets = CapabilitySets { effective: keep, permitted: keep, inheritable: CapabilitySet::empty() };
     rustix::thread::set_capabilities(None, sets).map_err(io::Error::from)
 }
 

@@ -275,3 +275,19 @@ print(sorted(" ".join(l.split()).replace(eph, "EPH") for l in out.splitlines()[2
         out.stderr_str()
     );
 }
+
+#[test]
+fn host_network_low_ports_follow_the_programs_credentials() {
+    // A low port free on the host (the tests run as root).
+    let port = (900..1000).find(|p| TcpListener::bind(("127.0.0.1", *p)).is_ok()).expect("a free port below 1000");
+    let py = format!(
+        "import socket\n\
+         s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+         try:\n    s.bind(('127.0.0.1', {port})); print('bound')\n\
+         except OSError as e:\n    print(e.strerror)\n"
+    );
+    let root = run_sandboxed(&[PYTHON, "-c", &py], &["--network", "host"]);
+    assert_eq!(root.stdout_str(), "bound\n", "{}", root.stderr_str());
+    let user = run_sandboxed(&[PYTHON, "-c", &py], &["--network", "host", "--user", "1000:1000"]);
+    assert_eq!(user.stdout_str(), "Permission denied\n", "{}", user.stderr_str());
+}

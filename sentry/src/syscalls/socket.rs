@@ -439,7 +439,16 @@ fn bind_path(t: &Task, ep: &Endpoint, path: Vec<u8>) -> KResult<()> {
 #[syscall]
 pub fn bind(t: &mut Task, sockfd: Fd, addr: SockAddrIn<2>, addrlen: i32) -> KResult<u64> {
     if let Some(f) = host_of(t, sockfd)? {
-        host(&f)?.bind(&read_sockaddr(t, addr.0, addrlen)?)?;
+        let bytes = read_sockaddr(t, addr.0, addrlen)?;
+        // A port below 1024 takes CAP_NET_BIND_SERVICE: the program's (root
+        // in the sandbox), not only the sentry's.
+        let low_port = matches!(Addr::family_of(&bytes), Some(AF_INET | AF_INET6))
+            && bytes.len() >= 4
+            && (1..1024).contains(&u16::from_be_bytes([bytes[2], bytes[3]]));
+        if low_port && t.creds().euid != 0 {
+            return Err(Errno::EACCES);
+        }
+        host(&f)?.bind(&bytes)?;
         return Ok(0);
     }
     let (_f, ep) = sock_of(t, sockfd)?;
