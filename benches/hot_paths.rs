@@ -89,7 +89,7 @@ fn memory_file() -> Arc<MemoryFile> {
 fn dispatch(c: &mut Criterion) {
     let root = Tmpfs::new(1, 0o755, 0, 0).root();
     let vfs = Vfs::new(root, "tmpfs", "none");
-    let k = Kernel::new(memory_file(), Arc::new(NullPlatform), vfs.clone(), "bench", None);
+    let k = Kernel::new(memory_file(), Arc::new(NullPlatform), vfs.clone(), "bench", None, false);
     let fs = FsContext { root: vfs.root(), cwd: vfs.root(), umask: 0o022 };
     let mut t = Task::new_init(k, FdTable::new(), fs, Creds::root()).expect("a task");
     c.bench_function("dispatch/getpid", |b| {

@@ -335,6 +335,8 @@ pub const AF_UNIX: i32 = 1;
 pub const AF_INET: i32 = 2;
 pub const AF_INET6: i32 = 10;
 pub const AF_NETLINK: i32 = 16;
+/// `sizeof(struct sockaddr_storage)`: the longest socket address.
+pub const SOCKADDR_STORAGE_LEN: usize = 128;
 /// Netlink: the routing protocol, and its socket option level.
 pub const NETLINK_ROUTE: i32 = 0;
 pub const SOL_NETLINK: i32 = 270;

@@ -10,8 +10,7 @@
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
-/// `sizeof(struct sockaddr_storage)`.
-pub const SOCKADDR_MAX: usize = 128;
+use abi::consts::SOCKADDR_STORAGE_LEN as SOCKADDR_MAX;
 
 fn check(r: libc::c_int) -> io::Result<libc::c_int> {
     if r < 0 {

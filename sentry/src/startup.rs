@@ -262,8 +262,7 @@ pub fn run(cfg: Config) -> Result<TaskExit, SandboxError> {
     } else {
         None
     };
-    let kernel = Kernel::new(mf, platform, vfs.clone(), &cfg.hostname, strace);
-    kernel.host_network.store(cfg.host_network, std::sync::atomic::Ordering::Relaxed);
+    let kernel = Kernel::new(mf, platform, vfs.clone(), &cfg.hostname, strace, cfg.host_network);
     let _ = teardown.kernel.set(Arc::downgrade(&kernel));
     kernel.pids.set_max(cfg.pids_limit);
     procfs.set_kernel(&kernel);

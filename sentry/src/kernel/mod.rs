@@ -42,7 +42,7 @@ pub struct Kernel {
     /// Where `--strace` lines go.
     pub strace: Option<Mutex<File>>,
     /// `--network host`: Internet and netlink sockets are host sockets.
-    pub host_network: AtomicBool,
+    pub host_network: bool,
     reported: Mutex<HashSet<u64>>,
     /// When the sandbox booted (uptime, CLOCK_BOOTTIME offset).
     pub start: Instant,
@@ -91,6 +91,7 @@ impl Kernel {
         vfs: Arc<Vfs>,
         hostname: &str,
         strace: Option<File>,
+        host_network: bool,
     ) -> Arc<Kernel> {
         let clock = clock::Clock::new(mf.clone());
         let vdso = clock.vvar_page().and_then(|vvar| crate::loader::Vdso::new(&mf, vvar));
@@ -102,7 +103,7 @@ impl Kernel {
             release: Mutex::new(crate::syscalls::sys::RELEASE.to_vec()),
             domainname: Mutex::new(b"(none)".to_vec()),
             strace: strace.map(Mutex::new),
-            host_network: AtomicBool::new(false),
+            host_network,
             reported: Mutex::new(HashSet::new()),
             start: Instant::now(),
             procs: Mutex::new(BTreeMap::new()),

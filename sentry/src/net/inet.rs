@@ -154,7 +154,7 @@ pub fn bind(ep: &Arc<Endpoint>, want: SocketAddr) -> KResult<SocketAddr> {
             .ok_or(Errno::EADDRINUSE)?
     };
     let addr = SocketAddr::new(want.ip(), port);
-    ep.set_inet_name(addr)?;
+    ep.set_name(super::addr::Addr::Inet(addr))?;
     t.push(Binding { ep: Arc::downgrade(ep), stype: ep.stype, addr });
     Ok(addr)
 }
@@ -177,10 +177,14 @@ pub fn autobind(ep: &Arc<Endpoint>) -> KResult<SocketAddr> {
 /// stream socket, or a bound datagram socket. An exact address wins over
 /// a wildcard.
 pub fn lookup(stype: SockType, dst: SocketAddr) -> Option<Arc<Endpoint>> {
-    let mut t = table().lock();
+    let t = table().lock();
     let mut found: Option<(Arc<Endpoint>, bool)> = None;
-    for (ep, ty, addr) in live(&mut t) {
-        if ty != stype || addr.port() != dst.port() || !accepts(addr.ip(), ep.opts().v6only, dst.ip()) {
+    // Only the bindings of this type and port are looked at closely; closed
+    // sockets' entries are left for `bind` to sweep.
+    for b in t.iter().filter(|b| b.stype == stype && b.addr.port() == dst.port()) {
+        let Some(ep) = b.ep.upgrade() else { continue };
+        let addr = b.addr;
+        if ep.is_closed() || !accepts(addr.ip(), ep.opts().v6only, dst.ip()) {
             continue;
         }
         if stype == SockType::Stream && !ep.is_listening() {
@@ -192,6 +196,28 @@ pub fn lookup(stype: SockType, dst: SocketAddr) -> Option<Arc<Endpoint>> {
         }
     }
     found.map(|(e, _)| e)
+}
+
+/// Where a UDP datagram from `ep` to `dst` goes: the socket bound there,
+/// or nowhere (`None`: nobody holds the port, or the socket there is
+/// connected to another peer; the network drops the datagram). `ep` is
+/// bound first if it is not. A connected `ep` sending to its own peer
+/// learns of a refusal on its next call (`ECONNREFUSED`), as from the ICMP
+/// error Linux would get back.
+pub fn udp_route(ep: &Arc<Endpoint>, dst: SocketAddr) -> KResult<Option<Arc<Endpoint>>> {
+    let local = autobind(ep)?;
+    let Some(target) = lookup(SockType::Dgram, dst) else {
+        if ep.inet_peer() == Some(dst) {
+            ep.set_error(Errno::ECONNREFUSED);
+        }
+        return Ok(None);
+    };
+    // A connected UDP socket takes datagrams from its peer only.
+    let from = name_at(&target, settled(ep, local, dst));
+    if target.inet_peer().is_some_and(|p| p != from) {
+        return Ok(None);
+    }
+    Ok(Some(target))
 }
 
 /// The name a connection's or datagram's far end gives this side's

@@ -6,7 +6,6 @@
 //! `EAFNOSUPPORT`.
 
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -166,20 +165,9 @@ fn cred_of(t: &Task) -> Ucred {
     Ucred { pid: t.pid(), uid: c.euid, gid: c.egid }
 }
 
-/// The socket open at `fd`: `ENOTSOCK` for other files.
-fn sock_of(t: &Task, fd: Fd) -> KResult<(Arc<FileDescription>, Arc<Endpoint>)> {
-    let f = file_of(t, fd.0)?;
-    let ep = endpoint_of(&*f.file).ok_or(Errno::ENOTSOCK)?.clone();
-    Ok((f, ep))
-}
-
-/// The host socket open at `fd` (`--network host`), if it is one.
-fn host_of(t: &Task, fd: Fd) -> KResult<Option<Arc<FileDescription>>> {
-    let f = file_of(t, fd.0)?;
-    Ok(HostSocket::of(&*f.file).is_some().then_some(f))
-}
-
-/// The socket open at `fd`, a sandbox one (`Some` endpoint) or a host one.
+/// The socket open at `fd`, a sandbox one (`Some` endpoint) or a host one
+/// (`None`, `--network host`); `ENOTSOCK` for other files. One descriptor
+/// lookup serves both.
 fn sock_any(t: &Task, fd: Fd) -> KResult<(Arc<FileDescription>, Option<Arc<Endpoint>>)> {
     let f = file_of(t, fd.0)?;
     if let Some(ep) = endpoint_of(&*f.file) {
@@ -192,7 +180,7 @@ fn sock_any(t: &Task, fd: Fd) -> KResult<(Arc<FileDescription>, Option<Arc<Endpo
     Ok((f, None))
 }
 
-/// The host socket of description `f` (checked by [`host_of`]).
+/// The host socket of description `f` (known one by [`sock_any`]).
 fn host(f: &FileDescription) -> KResult<&HostSocket> {
     HostSocket::of(&*f.file).ok_or(Errno::ENOTSOCK)
 }
@@ -241,13 +229,10 @@ fn block_on<T>(
     }
 }
 
-/// Longest socket address accepted (`sizeof(struct sockaddr_storage)`).
-const SOCKADDR_MAX: usize = 128;
-
 /// The raw socket address at `addr`, `len` bytes.
 fn read_sockaddr(t: &Task, addr: u64, len: i32) -> KResult<Vec<u8>> {
     let len = usize::try_from(len).map_err(|_| Errno::EINVAL)?;
-    if len > SOCKADDR_MAX {
+    if len > SOCKADDR_STORAGE_LEN {
         return Err(Errno::EINVAL);
     }
     t.read_vec(addr, len)
@@ -363,7 +348,7 @@ fn socket_args(domain: Family, ty: SocketType, protocol: i32) -> KResult<(Domain
 pub fn socket(t: &mut Task, domain: Family, type_: SocketType, protocol: SockProto) -> KResult<u64> {
     let protocol = protocol.0;
     let (domain, stype, flags) = socket_args(domain, type_, protocol)?;
-    if domain != Domain::Unix && t.k.host_network.load(Ordering::Relaxed) {
+    if domain != Domain::Unix && t.k.host_network {
         let ty = match (domain, stype) {
             (Domain::Netlink, _) => (type_.0 & !(SOCK_NONBLOCK | SOCK_CLOEXEC)) as i32,
             (_, SockType::Stream) => libc::SOCK_STREAM,
@@ -438,7 +423,8 @@ fn bind_path(t: &Task, ep: &Endpoint, path: Vec<u8>) -> KResult<()> {
 /// Give a socket the name `addr`.
 #[syscall]
 pub fn bind(t: &mut Task, sockfd: Fd, addr: SockAddrIn<2>, addrlen: i32) -> KResult<u64> {
-    if let Some(f) = host_of(t, sockfd)? {
+    let (f, ep) = sock_any(t, sockfd)?;
+    let Some(ep) = ep else {
         let bytes = read_sockaddr(t, addr.0, addrlen)?;
         // A port below 1024 takes CAP_NET_BIND_SERVICE: the program's (root
         // in the sandbox), not only the sentry's.
@@ -450,8 +436,7 @@ pub fn bind(t: &mut Task, sockfd: Fd, addr: SockAddrIn<2>, addrlen: i32) -> KRes
         }
         host(&f)?.bind(&bytes)?;
         return Ok(0);
-    }
-    let (_f, ep) = sock_of(t, sockfd)?;
+    };
     if ep.domain.is_inet() {
         let want = read_inet(t, ep.domain, addr.0, addrlen)?;
         inet::bind(&ep, want)?;
@@ -478,11 +463,11 @@ pub fn bind(t: &mut Task, sockfd: Fd, addr: SockAddrIn<2>, addrlen: i32) -> KRes
 /// Accept connections on a socket, with up to `backlog` waiting.
 #[syscall]
 pub fn listen(t: &mut Task, sockfd: Fd, backlog: i32) -> KResult<u64> {
-    if let Some(f) = host_of(t, sockfd)? {
+    let (f, ep) = sock_any(t, sockfd)?;
+    let Some(ep) = ep else {
         host(&f)?.listen(backlog)?;
         return Ok(0);
-    }
-    let (_f, ep) = sock_of(t, sockfd)?;
+    };
     if ep.domain.is_inet() {
         if ep.stype != SockType::Stream {
             return Err(Errno::EOPNOTSUPP);
@@ -500,7 +485,8 @@ fn do_accept(t: &Task, sockfd: Fd, addr: SockAddrOut<2>, addrlen: UserPtr<SockLe
     if flags & !(SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
         return Err(Errno::EINVAL);
     }
-    if let Some(f) = host_of(t, sockfd)? {
+    let (f, ep) = sock_any(t, sockfd)?;
+    let Some(ep) = ep else {
         let (conn, peer) = host(&f)?.accept(t, f.flags() & O_NONBLOCK != 0)?;
         let fd = install_host_socket(t, conn, flags)?;
         if let Err(e) = write_addr(t, addr.0, addrlen, &peer) {
@@ -509,8 +495,7 @@ fn do_accept(t: &Task, sockfd: Fd, addr: SockAddrOut<2>, addrlen: UserPtr<SockLe
             return Err(e);
         }
         return Ok(fd as u64);
-    }
-    let (f, ep) = sock_of(t, sockfd)?;
+    };
     if ep.stype == SockType::Dgram {
         return Err(Errno::EOPNOTSUPP);
     }
@@ -547,11 +532,11 @@ pub fn accept4(
 /// Connect a socket to the one named `addr`.
 #[syscall]
 pub fn connect(t: &mut Task, sockfd: Fd, addr: SockAddrIn<2>, addrlen: i32) -> KResult<u64> {
-    if let Some(f) = host_of(t, sockfd)? {
+    let (f, ep) = sock_any(t, sockfd)?;
+    let Some(ep) = ep else {
         host(&f)?.connect(t, &read_sockaddr(t, addr.0, addrlen)?, f.flags() & O_NONBLOCK != 0)?;
         return Ok(0);
-    }
-    let (f, ep) = sock_of(t, sockfd)?;
+    };
     if ep.domain.is_inet() {
         return connect_inet(t, &f, &ep, read_inet(t, ep.domain, addr.0, addrlen)?);
     }
@@ -620,11 +605,11 @@ fn connect_inet(t: &Task, f: &FileDescription, ep: &Arc<Endpoint>, dst: SocketAd
 /// Shut down one or both directions of a connection.
 #[syscall]
 pub fn shutdown(t: &mut Task, sockfd: Fd, how: ShutdownHow) -> KResult<u64> {
-    if let Some(f) = host_of(t, sockfd)? {
+    let (f, ep) = sock_any(t, sockfd)?;
+    let Some(ep) = ep else {
         host(&f)?.shutdown(how.0)?;
         return Ok(0);
-    }
-    let (_f, ep) = sock_of(t, sockfd)?;
+    };
     ep.shutdown(how.0)?;
     Ok(0)
 }
@@ -701,21 +686,7 @@ fn send_target_inet(t: &Task, ep: &Arc<Endpoint>, addr: u64, len: i32) -> KResul
     if dst.port() == 0 {
         return Err(Errno::EINVAL);
     }
-    let local = inet::autobind(ep)?;
-    let Some(target) = inet::lookup(SockType::Dgram, dst) else {
-        // A connected socket learns of the refusal (the ICMP error Linux
-        // would get back) on its next call.
-        if ep.inet_peer() == Some(dst) {
-            ep.set_error(Errno::ECONNREFUSED);
-        }
-        return Ok(Dest::Dropped);
-    };
-    // A connected UDP socket takes datagrams from its peer only.
-    let from = inet::name_at(&target, inet::settled(ep, local, dst));
-    if target.inet_peer().is_some_and(|p| p != from) {
-        return Ok(Dest::Dropped);
-    }
-    Ok(Dest::To(target))
+    Ok(inet::udp_route(ep, dst)?.map_or(Dest::Dropped, Dest::To))
 }
 
 /// Send `data` (all of it on a blocking stream), with `SIGPIPE` on a
@@ -822,12 +793,12 @@ pub fn sendto(
     dest_addr: SockAddrIn<5>,
     addrlen: i32,
 ) -> KResult<u64> {
+    let (f, ep) = sock_any(t, sockfd)?;
     let data = buf.read(t, len.min(MAX_IO))?;
-    if let Some(f) = host_of(t, sockfd)? {
+    let Some(ep) = ep else {
         let to = if dest_addr.0 != 0 { Some(read_sockaddr(t, dest_addr.0, addrlen)?) } else { None };
         return host_send(t, &f, &data, flags.0, to.as_deref()).map(int_result);
-    }
-    let (f, ep) = sock_of(t, sockfd)?;
+    };
     let to = send_target(t, &ep, dest_addr.0, addrlen)?;
     do_send(t, &f, &ep, &data, Vec::new(), cred_of(t), to, flags.0).map(int_result)
 }
@@ -843,14 +814,14 @@ pub fn recvfrom(
     src_addr: SockAddrOut<5>,
     addrlen: UserPtr<SockLen>,
 ) -> KResult<u64> {
-    if let Some(f) = host_of(t, sockfd)? {
+    let (f, ep) = sock_any(t, sockfd)?;
+    let Some(ep) = ep else {
         let mut data = vec![0u8; len.min(MAX_IO)];
         let (n, from) = host_recv(t, &f, &mut data, flags.0)?;
         buf.write(t, &data[..n.min(data.len())])?;
         write_addr(t, src_addr.0, addrlen, &from)?;
         return Ok(n as u64);
-    }
-    let (f, ep) = sock_of(t, sockfd)?;
+    };
     let flags = flags.0;
     let (data, r) = do_recv(t, &f, &ep, len, flags)?;
     buf.write(t, &data)?;
@@ -869,24 +840,31 @@ fn align8(n: usize) -> usize {
     (n + 7) & !7
 }
 
-/// Parse `SOL_SOCKET` control messages: descriptors to pass and explicit
-/// credentials.
-fn parse_control(t: &Task, ctl: &[u8], cred: &mut Ucred) -> KResult<Vec<Arc<FileDescription>>> {
-    let mut rights = Vec::new();
+/// Call `f` with each control message in `ctl`: its level, type, data,
+/// and the whole padded message. `EINVAL` for a malformed one.
+fn each_cmsg(ctl: &[u8], mut f: impl FnMut(i32, i32, &[u8], &[u8]) -> KResult<()>) -> KResult<()> {
+    let word = |at: usize| -> [u8; 4] { [ctl[at], ctl[at + 1], ctl[at + 2], ctl[at + 3]] };
     let mut off = 0;
     while off + 16 <= ctl.len() {
         let mut w = [0u8; 8];
         w.copy_from_slice(&ctl[off..off + 8]);
         let clen = usize::try_from(u64::from_ne_bytes(w)).map_err(|_| Errno::EINVAL)?;
-        let mut l = [0u8; 4];
-        l.copy_from_slice(&ctl[off + 8..off + 12]);
-        let level = i32::from_ne_bytes(l);
-        l.copy_from_slice(&ctl[off + 12..off + 16]);
-        let ty = i32::from_ne_bytes(l);
-        if clen < 16 || off + clen > ctl.len() {
+        let (level, ty) = (i32::from_ne_bytes(word(off + 8)), i32::from_ne_bytes(word(off + 12)));
+        if clen < 16 || clen > ctl.len() - off {
             return Err(Errno::EINVAL);
         }
-        let data = &ctl[off + 16..off + clen];
+        let whole = &ctl[off..(off + align8(clen)).min(ctl.len())];
+        f(level, ty, &ctl[off + 16..off + clen], whole)?;
+        off += align8(clen);
+    }
+    Ok(())
+}
+
+/// Parse `SOL_SOCKET` control messages: descriptors to pass and explicit
+/// credentials.
+fn parse_control(t: &Task, ctl: &[u8], cred: &mut Ucred) -> KResult<Vec<Arc<FileDescription>>> {
+    let mut rights = Vec::new();
+    each_cmsg(ctl, |level, ty, data, _| {
         match (level, ty) {
             (SOL_SOCKET, SCM_RIGHTS) => {
                 for c in data.chunks_exact(4) {
@@ -911,8 +889,8 @@ fn parse_control(t: &Task, ctl: &[u8], cred: &mut Ucred) -> KResult<Vec<Arc<File
             }
             _ => return Err(Errno::EINVAL),
         }
-        off += align8(clen);
-    }
+        Ok(())
+    })?;
     Ok(rights)
 }
 
@@ -925,22 +903,14 @@ fn parse_control(t: &Task, ctl: &[u8], cred: &mut Ucred) -> KResult<Vec<Arc<File
 fn check_inet_control(ctl: &[u8]) -> KResult<Vec<u8>> {
     const IP_OPTIONS: [(i32, i32); 6] = [(0, 8), (0, 2), (0, 1), (41, 50), (41, 52), (41, 67)];
     let mut ip = Vec::new();
-    let mut off = 0;
-    while off + 16 <= ctl.len() {
-        let clen = usize::try_from(u64::from_ne_bytes(ctl[off..off + 8].try_into().map_err(|_| Errno::EINVAL)?))
-            .map_err(|_| Errno::EINVAL)?;
-        let level = i32::from_ne_bytes(ctl[off + 8..off + 12].try_into().map_err(|_| Errno::EINVAL)?);
-        let ty = i32::from_ne_bytes(ctl[off + 12..off + 16].try_into().map_err(|_| Errno::EINVAL)?);
-        if clen < 16 || off + clen > ctl.len() {
-            return Err(Errno::EINVAL);
-        }
+    each_cmsg(ctl, |level, ty, _, whole| {
         if IP_OPTIONS.contains(&(level, ty)) {
-            ip.extend_from_slice(&ctl[off..(off + align8(clen)).min(ctl.len())]);
+            ip.extend_from_slice(whole);
         } else if !(level == SOL_SOCKET && matches!(ty, SCM_RIGHTS | SCM_CREDENTIALS)) {
             return Err(Errno::EINVAL);
         }
-        off += align8(clen);
-    }
+        Ok(())
+    })?;
     Ok(ip)
 }
 
@@ -1164,11 +1134,11 @@ pub fn recvmmsg(
 /// The name a socket is bound to.
 #[syscall]
 pub fn getsockname(t: &mut Task, sockfd: Fd, addr: SockAddrOut<2>, addrlen: UserPtr<SockLen>) -> KResult<u64> {
-    if let Some(f) = host_of(t, sockfd)? {
+    let (f, ep) = sock_any(t, sockfd)?;
+    let Some(ep) = ep else {
         write_addr(t, addr.0, addrlen, &host(&f)?.name(false)?)?;
         return Ok(0);
-    }
-    let (_f, ep) = sock_of(t, sockfd)?;
+    };
     let name = match ep.addr() {
         Addr::Unnamed => ep.domain.unbound(),
         a => a,
@@ -1181,11 +1151,11 @@ pub fn getsockname(t: &mut Task, sockfd: Fd, addr: SockAddrOut<2>, addrlen: User
 /// The name of a connected socket's peer.
 #[syscall]
 pub fn getpeername(t: &mut Task, sockfd: Fd, addr: SockAddrOut<2>, addrlen: UserPtr<SockLen>) -> KResult<u64> {
-    if let Some(f) = host_of(t, sockfd)? {
+    let (f, ep) = sock_any(t, sockfd)?;
+    let Some(ep) = ep else {
         write_addr(t, addr.0, addrlen, &host(&f)?.name(true)?)?;
         return Ok(0);
-    }
-    let (_f, ep) = sock_of(t, sockfd)?;
+    };
     let peer = match ep.inet_peer() {
         Some(p) if ep.stype == SockType::Dgram => Addr::Inet(p),
         _ => seen_from(&ep, ep.peer_addr()?),
@@ -1212,15 +1182,15 @@ pub fn getsockopt(
     optval: super::args::GetOptVal,
     optlen: UserPtr<SockLen>,
 ) -> KResult<u64> {
-    if let Some(f) = host_of(t, sockfd)? {
+    let (f, ep) = sock_any(t, sockfd)?;
+    let Some(ep) = ep else {
         let len = usize::try_from(optlen.read(t)?.0).map_err(|_| Errno::EINVAL)?;
         let mut v = vec![0u8; len.min(OPTVAL_MAX)];
         let n = host(&f)?.get_option(level.0, optname.0, &mut v)?;
         t.write_bytes(optval.0, &v[..n.min(v.len())])?;
         optlen.write(t, &SockLen(n as i32))?;
         return Ok(0);
-    }
-    let (_f, ep) = sock_of(t, sockfd)?;
+    };
     let (level, name) = (level.0, optname.0);
     let o = ep.opts();
     let int = |v: i64| (v as i32).to_ne_bytes().to_vec();
@@ -1324,13 +1294,13 @@ pub fn setsockopt(
     optval: super::args::SetOptVal,
     optlen: i32,
 ) -> KResult<u64> {
-    if let Some(f) = host_of(t, sockfd)? {
+    let (f, ep) = sock_any(t, sockfd)?;
+    let Some(ep) = ep else {
         let len = usize::try_from(optlen).map_err(|_| Errno::EINVAL)?;
         let v = t.read_vec(optval.0, len.min(OPTVAL_MAX))?;
         host(&f)?.set_option(level.0, optname.0, &v)?;
         return Ok(0);
-    }
-    let (_f, ep) = sock_of(t, sockfd)?;
+    };
     let (level, name) = (level.0, optname.0);
     let len = usize::try_from(optlen).map_err(|_| Errno::EINVAL)?;
     let int = || -> KResult<i32> {

@@ -337,18 +337,8 @@ impl Endpoint {
         Ok(())
     }
 
-    /// Name an Internet socket `addr` (the port table in `net::inet` has
-    /// checked it is free); `EINVAL` if already named.
-    pub fn set_inet_name(&self, addr: std::net::SocketAddr) -> KResult<()> {
-        let mut s = self.state.lock();
-        if s.addr != Addr::Unnamed {
-            return Err(Errno::EINVAL);
-        }
-        s.addr = Addr::Inet(addr);
-        Ok(())
-    }
-
-    /// Name a netlink socket; `EINVAL` if already named.
+    /// Name an Internet socket (the port table in `net::inet` has checked
+    /// the name is free) or a netlink one; `EINVAL` if already named.
     pub fn set_name(&self, addr: Addr) -> KResult<()> {
         let mut s = self.state.lock();
         if s.addr != Addr::Unnamed {
@@ -383,7 +373,8 @@ impl Endpoint {
     }
 
     /// Queue datagram `data` from `from` on this socket itself (a netlink
-    /// socket's answers from the kernel side).
+    /// socket's answers from the kernel side); `ENOBUFS` when the receive
+    /// queue is full, as netlink reports an overrun.
     pub fn enqueue(&self, data: Vec<u8>, from: Addr) -> KResult<()> {
         let mut s = self.state.lock();
         let m = Message {
@@ -395,7 +386,7 @@ impl Endpoint {
             sender: Weak::new(),
         };
         let cost = m.cost(self.stype);
-        if s.rx_used + cost > s.opts.rcvbuf.max(DEFAULT_BUF) * 4 {
+        if s.rx_used + cost > s.opts.rcvbuf.max(DEFAULT_BUF) {
             return Err(Errno::ENOBUFS);
         }
         s.rx_used += cost;
@@ -576,7 +567,7 @@ impl Endpoint {
         to: Option<&Arc<Endpoint>>,
     ) -> KResult<usize> {
         let (target, from) = {
-            let s = self.state.lock();
+            let mut s = self.state.lock();
             if s.shut_wr {
                 return Err(Errno::EPIPE);
             }
@@ -588,8 +579,7 @@ impl Endpoint {
                     // The first TCP write after the peer closed goes out;
                     // the peer's reset makes the next one EPIPE.
                     None if s.was_connected && self.domain.is_inet() && !s.reset_by_peer => {
-                        drop(s);
-                        self.state.lock().reset_by_peer = true;
+                        s.reset_by_peer = true;
                         return Ok(data.len());
                     }
                     // TCP answers a send before any connection with EPIPE.
@@ -603,11 +593,12 @@ impl Endpoint {
             (target, s.addr.clone())
         };
         // A UDP socket bound to a wildcard sends from the address the
-        // datagram leaves from.
-        let from = match (&from, target.inet_name()) {
-            (Addr::Inet(local), Some(dst)) if self.domain.is_inet() => {
-                Addr::Inet(super::inet::settled(self, *local, dst))
-            }
+        // datagram leaves from (a stream's receiver never reports it).
+        let from = match &from {
+            Addr::Inet(local) if self.stype == SockType::Dgram => match target.inet_name() {
+                Some(dst) => Addr::Inet(super::inet::settled(self, *local, dst)),
+                None => from,
+            },
             _ => from,
         };
         if self.stype == SockType::Stream && data.is_empty() {
@@ -908,11 +899,10 @@ impl FileOps for SocketFile {
         // socket is now.
         if self.ep.domain.is_inet() && self.ep.stype == SockType::Dgram {
             let peer = self.ep.inet_peer().ok_or(Errno::EDESTADDRREQ)?;
-            let Some(target) = super::inet::lookup(SockType::Dgram, peer) else {
-                self.ep.set_error(Errno::ECONNREFUSED);
-                return Ok(buf.len());
+            return match super::inet::udp_route(&self.ep, peer)? {
+                Some(target) => self.ep.send(buf, &mut Vec::new(), self.cred, Some(&target)),
+                None => Ok(buf.len()),
             };
-            return self.ep.send(buf, &mut Vec::new(), self.cred, Some(&target));
         }
         self.ep.send(buf, &mut Vec::new(), self.cred, None)
     }
