@@ -138,6 +138,7 @@ fn sentry_main(opts: BootOpts, gofer: OwnedFd, binds: Vec<OwnedFd>) -> anyhow::R
         user: o.user,
         init: o.init,
         host_network: o.network == crate::cli::Network::Host,
+        nic: None,
         pids_limit,
         memory_limit,
         stdio: [dup_fd(io::stdin(), 0)?, dup_fd(io::stdout(), 1)?, dup_fd(io::stderr(), 2)?],

@@ -66,6 +66,9 @@ pub struct Config {
     pub init: bool,
     /// `--network host`: Internet and netlink sockets are host sockets.
     pub host_network: bool,
+    /// `--network sandbox`: the interface the user-space TCP/IP stack runs
+    /// on (taken over from the host kernel by boot).
+    pub nic: Option<net::Nic>,
     /// Most tasks (threads) the sandbox may hold; `None`: no limit.
     pub pids_limit: Option<u64>,
     /// Most bytes of application memory (MemoryFile pages) the sandbox
@@ -115,4 +118,5 @@ pub enum SandboxError {
 }
 
 pub use kernel::TaskExit;
+pub use net::Nic;
 pub use startup::run;

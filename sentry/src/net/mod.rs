@@ -6,8 +6,10 @@ pub mod addr;
 pub mod host;
 pub mod inet;
 pub mod netlink;
+pub mod stack;
 pub mod unix;
 
 pub use abi::types::Ucred;
 pub use addr::{Addr, Domain};
+pub use stack::Nic;
 pub use unix::{Endpoint, SockType, SocketFile};
