@@ -5,14 +5,18 @@
 //! 1. take the inherited descriptors (see [`crate::launch`]): 0-2 stdio,
 //!    3 the gofer connection, 4 the debug log (optional), 5.. one gofer
 //!    connection per `--bind`; close all others;
-//! 2. `unshare` new mount, ipc, uts, pid and net namespaces (plus a user
+//! 2. with `--network sandbox`, take over the network namespace's
+//!    interface (see [`crate::nic`]) while boot still has its capabilities;
+//! 3. `unshare` new mount, ipc, uts, pid and net namespaces (plus a user
 //!    namespace mapping our ids to root when we are not root; as root, no
-//!    user namespace); the net namespace is dropped if unavailable;
-//! 3. make every mount private, mount a small tmpfs over an existing
+//!    user namespace); the net namespace is dropped if unavailable, and not
+//!    made with `--network host` or `sandbox`, whose sockets and interface
+//!    are in the namespace boot started in;
+//! 4. make every mount private, mount a small tmpfs over an existing
 //!    directory (visible only in our mount namespace), `pivot_root` into it,
 //!    detach the old root and remount the new one read-only: no host path is
 //!    reachable from here on;
-//! 4. fork: the child is pid 1 of the new pid namespace; it drops all
+//! 5. fork: the child is pid 1 of the new pid namespace; it drops all
 //!    capabilities, sets `no_new_privs` and runs the sentry; the parent waits
 //!    and exits with the child's status.
 //!
@@ -32,7 +36,7 @@ use nix::sys::{prctl, utsname};
 use nix::unistd::{ForkResult, Gid, Pid, Uid};
 use rustix::thread::{CapabilitySet, CapabilitySets};
 
-use crate::cli::{BootOpts, Overlay};
+use crate::cli::{BootOpts, Network, Overlay};
 use crate::launch::{BOOT_DEBUG_LOG_FD, BOOT_FIRST_BIND_FD, MAX_BINDS};
 
 /// Run the sandbox; returns the exit status the shell should see.
@@ -45,7 +49,12 @@ pub fn run_boot(opts: BootOpts) -> anyhow::Result<i32> {
     let binds = take_bind_fds(&opts)?;
     close_others(opts.debug_log_fd.is_some(), binds.len())?;
 
-    let namespaces = unshare_namespaces(opts.opts.network == crate::cli::Network::Host)?;
+    // The packet socket is opened after close_others, so it stays.
+    let nic = match opts.opts.network {
+        Network::Sandbox => Some(crate::nic::take_over().context("--network sandbox")?),
+        Network::None | Network::Host => None,
+    };
+    let namespaces = unshare_namespaces(matches!(opts.opts.network, Network::Host | Network::Sandbox))?;
     tracing::info!(%namespaces, "unshared namespaces");
     enter_empty_root().context("pivot_root into an empty root")?;
     crate::forward::install().context("signal handlers")?;
@@ -59,7 +68,7 @@ pub fn run_boot(opts: BootOpts) -> anyhow::Result<i32> {
         ForkResult::Parent { child } => child,
         ForkResult::Child => {
             drop(death_r);
-            let code = match sentry_main(opts, gofer, binds) {
+            let code = match sentry_main(opts, gofer, binds, nic) {
                 Ok(sentry::TaskExit::Code(code)) => code,
                 Ok(sentry::TaskExit::Signal(sig)) => {
                     let _ = File::from(death_w).write_all(&[u8::try_from(sig).unwrap_or(0)]);
@@ -77,6 +86,7 @@ pub fn run_boot(opts: BootOpts) -> anyhow::Result<i32> {
     drop(death_w);
     drop(gofer);
     drop(binds);
+    drop(nic);
     let code = wait_for(pid)?;
     let mut sig = [0u8];
     if File::from(death_r).read(&mut sig).is_ok_and(|n| n == 1) && sig[0] > 0 {
@@ -91,16 +101,19 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
 }
 
 /// The sentry process: pid 1 of the sandbox.
-fn sentry_main(opts: BootOpts, gofer: OwnedFd, binds: Vec<OwnedFd>) -> anyhow::Result<sentry::TaskExit> {
+fn sentry_main(
+    opts: BootOpts,
+    gofer: OwnedFd,
+    binds: Vec<OwnedFd>,
+    nic: Option<sentry::Nic>,
+) -> anyhow::Result<sentry::TaskExit> {
     hostsys::process::die_with_parent().context("PR_SET_PDEATHSIG")?;
     // With `--network host` the sentry binds the program's host sockets,
     // so it keeps the one capability a root program's low ports need (the
-    // sentry checks the program's own credentials first).
-    let keep = if opts.opts.network == crate::cli::Network::Host {
-        CapabilitySet::NET_BIND_SERVICE
-    } else {
-        CapabilitySet::empty()
-    };
+    // sentry checks the program's own credentials first). With `--network
+    // sandbox` it keeps none: its packet socket is already open.
+    let keep =
+        if opts.opts.network == Network::Host { CapabilitySet::NET_BIND_SERVICE } else { CapabilitySet::empty() };
     drop_capabilities(keep).context("dropping capabilities")?;
     prctl::set_no_new_privs().map_err(io::Error::from).context("no_new_privs")?;
     let env = opts.opts.environment(opts.host_term.clone());
@@ -137,8 +150,8 @@ fn sentry_main(opts: BootOpts, gofer: OwnedFd, binds: Vec<OwnedFd>) -> anyhow::R
         readonly: o.readonly,
         user: o.user,
         init: o.init,
-        host_network: o.network == crate::cli::Network::Host,
-        nic: None,
+        host_network: o.network == Network::Host,
+        nic,
         pids_limit,
         memory_limit,
         stdio: [dup_fd(io::stdin(), 0)?, dup_fd(io::stdout(), 1)?, dup_fd(io::stderr(), 2)?],
@@ -202,8 +215,9 @@ fn close_others(have_log: bool, binds: usize) -> anyhow::Result<()> {
     }
 }
 
-/// Create the namespaces; returns a description of what was made.
-fn unshare_namespaces(host_network: bool) -> anyhow::Result<String> {
+/// Create the namespaces (all but the network namespace with
+/// `keep_netns`); returns a description of what was made.
+fn unshare_namespaces(keep_netns: bool) -> anyhow::Result<String> {
     let (uid, gid) = (nix::unistd::geteuid(), nix::unistd::getegid());
     let mut flags =
         CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWPID;
@@ -213,9 +227,9 @@ fn unshare_namespaces(host_network: bool) -> anyhow::Result<String> {
         names.push("user");
     }
     // Boot is single-threaded, as CLONE_NEWUSER requires. With
-    // `--network host` the sentry's host sockets are in the host's network
-    // namespace.
-    if !host_network && nix::sched::unshare(flags | CloneFlags::CLONE_NEWNET).is_ok() {
+    // `--network host` the sentry's host sockets are in the namespace boot
+    // started in, and with `--network sandbox` its interface is.
+    if !keep_netns && nix::sched::unshare(flags | CloneFlags::CLONE_NEWNET).is_ok() {
         names.push("net");
     } else {
         nix::sched::unshare(flags).map_err(io::Error::from).context("unshare")?;

@@ -136,7 +136,12 @@ pub struct DoOpts {
     /// the program's Internet and netlink sockets are host sockets in the
     /// host's network (the sentry makes the calls; blocking, readiness and
     /// signals stay the sandbox's); DNS uses the host's resolv.conf.
-    /// `sandbox` (a user-space TCP/IP stack on a veth) is not available yet.
+    /// `sandbox`: a user-space TCP/IP stack in the sentry on the network
+    /// namespace's interface (the first one up with an address), which it
+    /// takes from the host kernel: its addresses move to the sandbox. Run
+    /// it inside a network namespace made for it, e.g. `ip netns exec NAME
+    /// bulwark do --network sandbox ...` with one end of a veth pair there;
+    /// it refuses the host's own network namespace.
     #[arg(long, value_enum, value_name = "MODE", default_value_t = Network::None)]
     pub network: Network,
 
@@ -324,9 +329,10 @@ impl DoOpts {
         if self.strace {
             args.push("--strace".into());
         }
-        if self.network == Network::Host {
-            args.push("--network".into());
-            args.push("host".into());
+        match self.network {
+            Network::None => {}
+            Network::Host => args.extend(["--network".into(), "host".into()]),
+            Network::Sandbox => args.extend(["--network".into(), "sandbox".into()]),
         }
         args.push("--debug-log-format".into());
         args.push(self.debug_log_format.as_arg().into());
@@ -613,5 +619,22 @@ mod tests {
             )
         );
         assert_eq!((b.opts.pids_limit, b.opts.memory), (100, Some(1 << 30)));
+    }
+
+    #[test]
+    fn every_network_mode_reaches_boot() {
+        let modes = ["none", "host", "sandbox"];
+
+        let seen = modes.map(|mode| {
+            let o = parse(&["bulwark", "do", "--network", mode, "--", "prog"]);
+            let mut argv: Vec<OsString> = vec!["bulwark".into(), "boot".into(), "--gofer-fd".into(), "3".into()];
+            argv.extend(o.to_boot_args());
+            let Command::Boot(b) = Cli::try_parse_from(argv).expect("valid boot line").command else {
+                panic!("expected boot");
+            };
+            b.opts.network
+        });
+
+        assert_eq!(seen, [Network::None, Network::Host, Network::Sandbox]);
     }
 }

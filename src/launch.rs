@@ -44,9 +44,6 @@ const HIGH_FD: RawFd = 100;
 
 /// Run `bulwark do`: returns the exit status the shell should see.
 pub fn run_do(opts: &DoOpts) -> anyhow::Result<i32> {
-    if opts.network == crate::cli::Network::Sandbox {
-        anyhow::bail!("--network sandbox: not available yet; `none` (the sandbox's own loopback) and `host` are");
-    }
     let rootfs = opts.rootfs.canonicalize().with_context(|| format!("rootfs {}", opts.rootfs.display()))?;
     if !rootfs.is_dir() {
         bail!("rootfs {} is not a directory", rootfs.display());

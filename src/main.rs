@@ -10,6 +10,7 @@ mod debug_log;
 mod fds;
 mod forward;
 mod launch;
+mod nic;
 
 use clap::Parser;
 

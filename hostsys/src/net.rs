@@ -1,9 +1,10 @@
 //! Host sockets for `--network host`: the sentry makes the application's
 //! socket calls on host sockets, passing socket addresses and option values
-//! as the bytes the application gave. nix and rustix take addresses and
-//! options only as typed values (one type per option), so the calls here
-//! are raw, each passing a slice's pointer with its length, which keeps
-//! them sound for any bytes.
+//! as the bytes the application gave (and boot opens `--network sandbox`'s
+//! packet socket with them). nix and rustix take addresses and options
+//! only as typed values (one type per option), so the calls here are raw,
+//! each passing a slice's pointer with its length, which keeps them sound
+//! for any bytes.
 
 #![allow(unsafe_code)]
 
