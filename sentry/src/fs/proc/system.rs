@@ -7,6 +7,7 @@ use abi::types::Timespec;
 use abi::Errno;
 
 use crate::kernel::Kernel;
+use crate::net::netlink::{self, Iface};
 use std::net::{IpAddr, SocketAddr};
 
 use crate::vfs::Caller;
@@ -163,9 +164,43 @@ fn proc_net_addr(a: SocketAddr, v6: bool) -> String {
     format!("{ip}:{:04X}", a.port())
 }
 
-/// `/proc/net/*`: the sandbox's own network, the loopback `lo` and the
-/// Internet sockets on it (with `--network host`, the program's host
-/// sockets are not listed).
+/// `/proc/net/dev`: a line per interface, its counters zero.
+fn net_dev(ifaces: &[Iface<'_>]) -> String {
+    let mut s = String::from("Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n");
+    // The widths of the receive and transmit counters' columns, as Linux
+    // prints them (`dev_seq_printf_stats`).
+    const WIDTHS: [usize; 16] = [8, 7, 4, 4, 4, 5, 10, 9, 8, 7, 4, 4, 4, 5, 7, 10];
+    for i in ifaces {
+        let counters: Vec<String> = WIDTHS.iter().map(|&w| format!("{:>w$}", 0)).collect();
+        s += &format!("{:>6}:{}\n", i.name, counters.join(" "));
+    }
+    s
+}
+
+/// `/proc/net/if_inet6`: a line per IPv6 address: the address in hex, the
+/// interface's index, the prefix length, the scope (as `IPV6_ADDR_*`
+/// bits), the flags (`IFA_F_PERMANENT`) and the interface's name.
+fn if_inet6(ifaces: &[Iface<'_>]) -> String {
+    let mut s = String::new();
+    for i in ifaces {
+        for (a, prefix) in i.ipv6() {
+            // IPV6_ADDR_LOOPBACK, _LINKLOCAL, _SITELOCAL; global is 0.
+            let scope = match netlink::scope6(a) {
+                netlink::RT_SCOPE_HOST => 0x10,
+                netlink::RT_SCOPE_LINK => 0x20,
+                netlink::RT_SCOPE_SITE => 0x40,
+                _ => 0,
+            };
+            let hex: String = a.octets().iter().map(|b| format!("{b:02x}")).collect();
+            s += &format!("{hex} {:02x} {prefix:02x} {scope:02x} 80 {:>8}\n", i.index, i.name);
+        }
+    }
+    s
+}
+
+/// `/proc/net/*`: the sandbox's own network, its interfaces (`lo` and,
+/// with `--network sandbox`, the Ethernet one) and the Internet sockets
+/// (with `--network host`, the program's host sockets are not listed).
 fn net_file(name: &str) -> Vec<u8> {
     use crate::net::inet;
     use crate::net::SockType;
@@ -173,12 +208,20 @@ fn net_file(name: &str) -> Vec<u8> {
         "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n";
     const TCP6_HEADER: &str = "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n";
     match name {
-        "dev" => b"Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    lo:       0       0    0    0    0     0          0         0        0       0    0    0    0     0       0          0\n".to_vec(),
-        "if_inet6" => b"00000000000000000000000000000001 01 80 10 80       lo\n".to_vec(),
+        "dev" => net_dev(&netlink::interfaces(crate::net::stack::interface())).into_bytes(),
+        "if_inet6" => if_inet6(&netlink::interfaces(crate::net::stack::interface())).into_bytes(),
         "tcp" | "tcp6" | "udp" | "udp6" => {
-            let (stype, v6) = (if name.starts_with("tcp") { SockType::Stream } else { SockType::Dgram }, name.ends_with('6'));
+            let (stype, v6) =
+                (if name.starts_with("tcp") { SockType::Stream } else { SockType::Dgram }, name.ends_with('6'));
             let mut s = String::from(if v6 { TCP6_HEADER } else { TCP_HEADER });
-            let unspec = SocketAddr::new(if v6 { IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED) } else { IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED) }, 0);
+            let unspec = SocketAddr::new(
+                if v6 {
+                    IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
+                } else {
+                    IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)
+                },
+                0,
+            );
             for (i, l) in inet::sockets().into_iter().filter(|l| l.stype == stype && l.v6 == v6).enumerate() {
                 // TCP_LISTEN 0A, TCP_ESTABLISHED 01, TCP_CLOSE 07.
                 let st = match (l.listening, l.peer.is_some()) {
@@ -197,5 +240,47 @@ fn net_file(name: &str) -> Vec<u8> {
             s.into_bytes()
         }
         _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::stack::IfInfo;
+
+    fn eth0() -> IfInfo {
+        IfInfo {
+            name: "eth0".into(),
+            index: 2,
+            mac: [2, 0, 0, 0, 0, 1],
+            mtu: 1500,
+            addrs: vec![
+                ("10.0.2.15".parse().expect("address"), 24),
+                ("fe80::e0c3:2aff:fe32:b884".parse().expect("address"), 64),
+                ("fd00::2".parse().expect("address"), 64),
+            ],
+        }
+    }
+
+    #[test]
+    fn net_dev_has_a_line_per_interface_in_linux_columns() {
+        let eth = eth0();
+        let dev = net_dev(&netlink::interfaces(Some(&eth)));
+        let lines: Vec<&str> = dev.lines().collect();
+        assert_eq!(lines.len(), 4);
+        assert_eq!(lines[2], "    lo:       0       0    0    0    0     0          0         0        0       0    0    0    0     0       0          0");
+        assert_eq!(lines[3], "  eth0:       0       0    0    0    0     0          0         0        0       0    0    0    0     0       0          0");
+    }
+
+    #[test]
+    fn if_inet6_lists_each_ipv6_address_with_index_prefix_and_scope() {
+        let eth = eth0();
+        assert_eq!(
+            if_inet6(&netlink::interfaces(Some(&eth))),
+            "00000000000000000000000000000001 01 80 10 80       lo\n\
+             fe80000000000000e0c32afffe32b884 02 40 20 80     eth0\n\
+             fd000000000000000000000000000002 02 40 00 80     eth0\n"
+        );
+        assert_eq!(if_inet6(&netlink::interfaces(None)), "00000000000000000000000000000001 01 80 10 80       lo\n");
     }
 }
