@@ -68,13 +68,6 @@ fn nothing_reaches_the_host() {
     assert!(host.accept().is_err(), "a sandboxed connect reached the host");
 }
 
-#[test]
-fn the_sandbox_network_mode_is_refused_clearly_until_it_exists() {
-    let out = run_sandboxed(&["/bin/true"], &["--network", "sandbox"]);
-    assert_eq!(out.status.code(), Some(125));
-    assert!(out.stderr_str().contains("not available yet"), "{}", out.stderr_str());
-}
-
 /// Serve one HTTP response with `body` on a fresh port of the host's
 /// loopback, for each of `n` connections; the port.
 fn host_http_server(body: &'static str, n: usize) -> u16 {

@@ -262,6 +262,9 @@ pub fn run(cfg: Config) -> Result<TaskExit, SandboxError> {
     } else {
         None
     };
+    if let Some(nic) = cfg.nic {
+        crate::net::stack::start(nic).map_err(|err| SandboxError::Host { call: "network stack", err })?;
+    }
     let kernel = Kernel::new(mf, platform, vfs.clone(), &cfg.hostname, strace, cfg.host_network);
     let _ = teardown.kernel.set(Arc::downgrade(&kernel));
     kernel.pids.set_max(cfg.pids_limit);

@@ -58,16 +58,24 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// Whether `ip` is an address of this (loopback-only) host.
+/// Whether `ip` is an address of this host: the loopback's, or with
+/// `--network sandbox` the interface's.
 pub fn is_local(ip: IpAddr) -> bool {
     let ip = canonical(ip);
-    ip.is_loopback() || ip.is_unspecified()
+    ip.is_loopback() || ip.is_unspecified() || super::stack::get().is_some_and(|s| s.has_addr(ip))
 }
 
 /// The source address a connection or datagram to `dst` leaves from, in
 /// the family of a socket of `domain`.
 fn source_for(domain: Domain, dst: IpAddr) -> IpAddr {
-    match (domain, canonical(dst)) {
+    let dst = canonical(dst);
+    if let Some(src) = super::stack::get().filter(|_| !dst.is_loopback()).and_then(|s| s.source_for(dst)) {
+        return match (domain, src) {
+            (Domain::Inet6, IpAddr::V4(v4)) => IpAddr::V6(v4.to_ipv6_mapped()),
+            (_, src) => src,
+        };
+    }
+    match (domain, dst) {
         (Domain::Inet6, IpAddr::V4(_)) => IpAddr::V6(Ipv4Addr::LOCALHOST.to_ipv6_mapped()),
         (_, IpAddr::V4(_)) => IpAddr::V4(Ipv4Addr::LOCALHOST),
         (_, IpAddr::V6(_)) => IpAddr::V6(Ipv6Addr::LOCALHOST),
@@ -156,7 +164,45 @@ pub fn bind(ep: &Arc<Endpoint>, want: SocketAddr) -> KResult<SocketAddr> {
     let addr = SocketAddr::new(want.ip(), port);
     ep.set_name(super::addr::Addr::Inet(addr))?;
     t.push(Binding { ep: Arc::downgrade(ep), stype: ep.stype, addr });
+    drop(t);
+    // Datagrams from other hosts reach a UDP port not bound to the loopback.
+    if let Some(stack) =
+        super::stack::get().filter(|_| ep.stype == SockType::Dgram && !canonical(addr.ip()).is_loopback())
+    {
+        stack.udp_open(port);
+    }
     Ok(addr)
+}
+
+/// Whether some open socket of type `stype` holds `port`.
+pub fn port_bound(stype: SockType, port: u16) -> bool {
+    table()
+        .lock()
+        .iter()
+        .any(|b| b.stype == stype && b.addr.port() == port && b.ep.upgrade().is_some_and(|e| !e.is_closed()))
+}
+
+/// Whether `ip` is a loopback address (v4-mapped ones too).
+pub fn is_loopback(ip: IpAddr) -> bool {
+    canonical(ip).is_loopback()
+}
+
+/// Send UDP datagram `data` from `ep` to `dst` on another host, through
+/// `--network sandbox`'s stack (`ENETUNREACH` without one).
+pub fn udp_send_remote(ep: &Endpoint, dst: SocketAddr, data: &[u8]) -> KResult<usize> {
+    let stack = super::stack::get().ok_or(Errno::ENETUNREACH)?;
+    let local = ep.inet_name().ok_or(Errno::EINVAL)?;
+    let src = settled(ep, local, dst);
+    let (src, dst) = (unmapped(src), unmapped(dst));
+    if src.is_ipv4() != dst.is_ipv4() {
+        return Err(Errno::ENETUNREACH);
+    }
+    stack.udp_send(src, dst, data)
+}
+
+/// `a` with a v4-mapped IPv6 address as the IPv4 one.
+pub fn unmapped(a: SocketAddr) -> SocketAddr {
+    SocketAddr::new(canonical(a.ip()), a.port())
 }
 
 /// Bind `ep`, if it has no name yet, to an ephemeral port of the wildcard

@@ -478,6 +478,12 @@ pub fn listen(t: &mut Task, sockfd: Fd, backlog: i32) -> KResult<u64> {
         inet::autobind(&ep)?;
     }
     ep.listen(backlog, cred_of(t))?;
+    // Connections from other hosts reach a listener not bound to the loopback.
+    if let Some(stack) = crate::net::stack::get() {
+        if let Some(name) = ep.inet_name().filter(|a| !inet::is_loopback(a.ip())) {
+            stack.listen(name);
+        }
+    }
     Ok(0)
 }
 
@@ -563,7 +569,8 @@ pub fn connect(t: &mut Task, sockfd: Fd, addr: SockAddrIn<2>, addrlen: i32) -> K
 /// `EINPROGRESS` as Linux's TCP does (and a refused one leaves
 /// `ECONNREFUSED` in `SO_ERROR`). A UDP socket takes `dst` as its peer.
 fn connect_inet(t: &Task, f: &FileDescription, ep: &Arc<Endpoint>, dst: SocketAddr) -> KResult<u64> {
-    if !inet::is_local(dst.ip()) {
+    let stack = crate::net::stack::get();
+    if !inet::is_local(dst.ip()) && stack.is_none() {
         return Err(Errno::ENETUNREACH);
     }
     if ep.stype == SockType::Dgram {
@@ -579,6 +586,9 @@ fn connect_inet(t: &Task, f: &FileDescription, ep: &Arc<Endpoint>, dst: SocketAd
         return Err(Errno::EISCONN);
     }
     let nonblock = f.flags() & O_NONBLOCK != 0;
+    if let Some(stack) = stack.filter(|_| !inet::is_local(dst.ip())) {
+        return connect_remote(t, stack, ep, dst, nonblock);
+    }
     let local = inet::autobind(ep)?;
     let target = match inet::lookup(SockType::Stream, dst).filter(|_| dst.port() != 0) {
         Some(target) => target,
@@ -600,6 +610,45 @@ fn connect_inet(t: &Task, f: &FileDescription, ep: &Arc<Endpoint>, dst: SocketAd
         return Err(Errno::EINPROGRESS);
     }
     Ok(0)
+}
+
+/// `connect` of a TCP socket to `dst` on another host, through
+/// `--network sandbox`'s stack: `EINPROGRESS` at once when non-blocking
+/// (`SO_ERROR` then tells how it ended); `EALREADY` while one is under way.
+fn connect_remote(
+    t: &Task,
+    stack: &crate::net::stack::Stack,
+    ep: &Arc<Endpoint>,
+    dst: SocketAddr,
+    nonblock: bool,
+) -> KResult<u64> {
+    if ep.is_connecting() {
+        return Err(Errno::EALREADY);
+    }
+    if dst.port() == 0 {
+        return Err(Errno::ECONNREFUSED);
+    }
+    let local = inet::autobind(ep)?;
+    let settled = inet::settled(ep, local, dst);
+    // smoltcp speaks each family on its own: a v4-mapped name leaves as IPv4.
+    let (src, to) = (inet::unmapped(settled), inet::unmapped(dst));
+    if src.is_ipv4() != to.is_ipv4() {
+        return Err(Errno::ENETUNREACH);
+    }
+    stack.connect(ep, src, to)?;
+    ep.settle_inet_name(settled);
+    if nonblock {
+        return Err(Errno::EINPROGRESS);
+    }
+    block_on(t, &[ep.queue()], false, ep.opts().sndtimeo, || {
+        if ep.is_connecting() {
+            return Err(Errno::EAGAIN);
+        }
+        match ep.take_error() {
+            Some(e) => Err(e),
+            None => Ok(0),
+        }
+    })
 }
 
 /// Shut down one or both directions of a connection.
@@ -625,6 +674,8 @@ enum Dest {
     Dropped,
     /// The kernel: a netlink request, answered on the sending socket.
     Kernel,
+    /// Another host, through `--network sandbox`'s stack (UDP).
+    Remote(SocketAddr),
 }
 
 /// A netlink socket's port id, bound to the process's pid on first use.
@@ -680,11 +731,15 @@ fn send_target_inet(t: &Task, ep: &Arc<Endpoint>, addr: u64, len: i32) -> KResul
     } else {
         read_inet(t, ep.domain, addr, len)?
     };
-    if !inet::is_local(dst.ip()) {
-        return Err(Errno::ENETUNREACH);
-    }
     if dst.port() == 0 {
         return Err(Errno::EINVAL);
+    }
+    if !inet::is_local(dst.ip()) {
+        if crate::net::stack::get().is_none() {
+            return Err(Errno::ENETUNREACH);
+        }
+        inet::autobind(ep)?;
+        return Ok(Dest::Remote(dst));
     }
     Ok(inet::udp_route(ep, dst)?.map_or(Dest::Dropped, Dest::To))
 }
@@ -709,6 +764,7 @@ fn do_send(
         Dest::Peer => None,
         Dest::To(e) => Some(e),
         Dest::Dropped => return Ok(data.len()),
+        Dest::Remote(dst) => return inet::udp_send_remote(ep, dst, data),
         Dest::Kernel => {
             let port = netlink_port(t, ep);
             for reply in crate::net::netlink::answer(data, port) {

@@ -171,6 +171,13 @@ struct State {
     peer: Option<Arc<Endpoint>>,
     /// A connection existed (so a missing peer is a hang-up, not `ENOTCONN`).
     was_connected: bool,
+    /// The name of the peer that closed (`getpeername` still answers it,
+    /// as on Linux, until this side closes).
+    gone_peer: Option<Addr>,
+    /// A TCP connection to another host is being made (`--network
+    /// sandbox`): the user-space stack joins this socket to its end of the
+    /// connection, or records why it failed.
+    connecting: bool,
     rx: VecDeque<Message>,
     rx_used: usize,
     /// This side shut down reading / writing.
@@ -284,8 +291,14 @@ impl Endpoint {
 
     /// The connected peer's name (`ENOTCONN` without one).
     pub fn peer_addr(&self) -> KResult<Addr> {
-        let peer = self.state.lock().peer.clone().ok_or(Errno::ENOTCONN)?;
-        Ok(peer.addr())
+        let (peer, gone) = {
+            let s = self.state.lock();
+            (s.peer.clone(), s.gone_peer.clone())
+        };
+        match peer {
+            Some(p) => Ok(p.addr()),
+            None => gone.ok_or(Errno::ENOTCONN),
+        }
     }
 
     pub fn peer_cred(&self) -> Option<Ucred> {
@@ -405,6 +418,33 @@ impl Endpoint {
     pub fn is_connected(&self) -> bool {
         let s = self.state.lock();
         s.peer.is_some() || s.was_connected
+    }
+
+    /// Whether a connection to another host is being made.
+    pub fn is_connecting(&self) -> bool {
+        self.state.lock().connecting
+    }
+
+    /// Start (`true`) or end a connection attempt to another host; ending
+    /// one wakes the socket's waiters.
+    pub fn set_connecting(&self, on: bool) {
+        self.state.lock().connecting = on;
+        if !on {
+            self.queue.notify_events(ALL_EVENTS);
+        }
+    }
+
+    /// Connect `app` to `far`, the user-space stack's end of a TCP
+    /// connection to another host (named by `far`'s address): each is the
+    /// other's peer, as after a loopback connection.
+    pub fn join(app: &Arc<Endpoint>, far: &Arc<Endpoint>) {
+        for (x, y) in [(app, far), (far, app)] {
+            let mut s = x.state.lock();
+            s.peer = Some(y.clone());
+            s.was_connected = true;
+            s.connecting = false;
+        }
+        app.queue.notify_events(ALL_EVENTS);
     }
 
     /// Record a pending error (`SO_ERROR`; returned by the next receive).
@@ -571,6 +611,10 @@ impl Endpoint {
             if s.shut_wr {
                 return Err(Errno::EPIPE);
             }
+            if s.connecting {
+                // Sending waits for the connection, as on Linux.
+                return Err(Errno::EAGAIN);
+            }
             let target = match (self.stype, to) {
                 (SockType::Dgram, Some(t)) => t.clone(),
                 (_, _) => match &s.peer {
@@ -675,6 +719,9 @@ impl Endpoint {
             };
             if eof {
                 return Ok(Received::default());
+            }
+            if s.connecting {
+                return Err(Errno::EAGAIN);
             }
             if self.stype.connection_oriented() && !s.was_connected {
                 return Err(Errno::ENOTCONN);
@@ -791,6 +838,10 @@ impl Endpoint {
             r |= POLLIN | POLLRDHUP;
         }
         let connection_oriented = self.stype.connection_oriented();
+        if s.connecting {
+            // A TCP connection in progress: neither readable nor writable.
+            return r;
+        }
         if connection_oriented && (s.rcv_shut() && s.snd_shut() || (s.was_connected && s.peer.is_none())) {
             r |= POLLHUP | POLLIN | POLLRDHUP;
         }
@@ -830,6 +881,7 @@ impl Endpoint {
         s.rx_used = 0;
         s.listening = false;
         let key = s.key.take();
+        let name = s.addr.clone();
         drop(s);
         if let Some(k) = key {
             let mut reg = registry().lock();
@@ -844,6 +896,7 @@ impl Endpoint {
             let mut ps = p.state.lock();
             if ps.peer.as_ref().is_some_and(|x| std::ptr::eq(x.as_ref(), self)) && self.stype.connection_oriented() {
                 ps.peer = None;
+                ps.gone_peer = Some(name);
                 ps.peer_shut_rd = true;
                 ps.peer_shut_wr = true;
                 if had_unread {
@@ -899,6 +952,9 @@ impl FileOps for SocketFile {
         // socket is now.
         if self.ep.domain.is_inet() && self.ep.stype == SockType::Dgram {
             let peer = self.ep.inet_peer().ok_or(Errno::EDESTADDRREQ)?;
+            if !super::inet::is_local(peer.ip()) {
+                return super::inet::udp_send_remote(&self.ep, peer, buf);
+            }
             return match super::inet::udp_route(&self.ep, peer)? {
                 Some(target) => self.ep.send(buf, &mut Vec::new(), self.cred, Some(&target)),
                 None => Ok(buf.len()),
