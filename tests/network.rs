@@ -28,6 +28,12 @@ fn a_megabyte_through_a_hundred_connections_and_a_hundred_udp_echoes() {
 }
 
 #[test]
+fn udp_control_messages_on_receipt_match_linux() {
+    let out = assert_same(&[PYTHON, &script("ancillary.py")]);
+    assert!(out.stdout_str().contains("pktinfo if=1 spec=127.0.0.1 addr=127.0.0.1"), "{}", out.stdout_str());
+}
+
+#[test]
 fn bad_socket_arguments_get_linux_errnos() {
     let prog = c_program("inet_errors", &[]);
     let out = assert_same(&[prog.to_str().expect("utf-8 path")]);

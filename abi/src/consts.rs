@@ -581,6 +581,19 @@ pub const IPPROTO_IPV6: i32 = 41;
 pub const IP_TOS: i32 = 1;
 pub const IP_TTL: i32 = 2;
 pub const IPV6_V6ONLY: i32 = 26;
+/// Options asking for a datagram's control messages on receipt, and the
+/// types of those messages.
+pub const IP_PKTINFO: i32 = 8;
+pub const IP_RECVTTL: i32 = 12;
+pub const IP_RECVTOS: i32 = 13;
+pub const IPV6_RECVPKTINFO: i32 = 49;
+pub const IPV6_PKTINFO: i32 = 50;
+pub const IPV6_RECVHOPLIMIT: i32 = 51;
+pub const IPV6_HOPLIMIT: i32 = 52;
+pub const IPV6_RECVTCLASS: i32 = 66;
+pub const IPV6_TCLASS: i32 = 67;
+pub const SO_TIMESTAMP: i32 = 29;
+pub const SO_TIMESTAMPNS: i32 = 35;
 pub const TCP_NODELAY: i32 = 1;
 pub const TCP_MAXSEG: i32 = 2;
 pub const TCP_KEEPIDLE: i32 = 4;

@@ -60,3 +60,19 @@ u.connect((host, udp_port))
 u.send(b"connected")
 print("udp connected", u.recv(100))
 u.close()
+
+# The destination address of a datagram from the other host (IP_PKTINFO).
+u = socket.socket(fam, socket.SOCK_DGRAM)
+u.settimeout(10)
+if fam == socket.AF_INET:
+    u.setsockopt(socket.IPPROTO_IP, 8, 1)
+else:
+    u.setsockopt(socket.IPPROTO_IPV6, 49, 1)
+u.sendto(b"pktinfo", (host, udp_port))
+data, anc, flags, frm = u.recvmsg(100, 256)
+for level, ty, raw in anc:
+    if fam == socket.AF_INET:
+        print("pktinfo to", socket.inet_ntoa(raw[8:12]))
+    else:
+        print("pktinfo to", socket.inet_ntop(socket.AF_INET6, raw[:16]))
+u.close()

@@ -653,7 +653,8 @@ impl Inner {
                     continue;
                 }
                 // A full queue drops the datagram, as the host's would.
-                let _ = target.enqueue(data.to_vec(), Addr::Inet(from));
+                let to = inet::name_at(&target, SocketAddr::new(dst_ip, port));
+                let _ = target.enqueue(data.to_vec(), Addr::Inet(from), Some(to));
             }
         }
         moved

@@ -29,6 +29,7 @@ use crate::kernel::waiter::WaitQueue;
 use crate::kernel::Task;
 use crate::net::addr::UNIX_PATH_MAX;
 use crate::net::host::HostSocket;
+use crate::net::unix::Stamp;
 use crate::net::unix::{endpoint_of, lookup, NameKey, SockInode};
 use crate::net::{inet, Addr, Domain, Endpoint, SockType, SocketFile, Ucred};
 use crate::vfs::Caller;
@@ -667,8 +668,8 @@ pub fn shutdown(t: &mut Task, sockfd: Fd, how: ShutdownHow) -> KResult<u64> {
 enum Dest {
     /// The connected peer.
     Peer,
-    /// This socket.
-    To(Arc<Endpoint>),
+    /// This socket (a UDP datagram: addressed to this address).
+    To(Arc<Endpoint>, Option<SocketAddr>),
     /// Nowhere: a UDP datagram for a port nobody has bound, which the
     /// network drops (the send succeeds).
     Dropped,
@@ -717,7 +718,7 @@ fn send_target(t: &Task, ep: &Arc<Endpoint>, addr: u64, len: i32) -> KResult<Des
             target_of(t, &a).map(Some)
         }
     }?;
-    Ok(to.map_or(Dest::Peer, Dest::To))
+    Ok(to.map_or(Dest::Peer, |e| Dest::To(e, None)))
 }
 
 /// [`send_target`] for an Internet socket: TCP ignores the address; UDP
@@ -741,7 +742,7 @@ fn send_target_inet(t: &Task, ep: &Arc<Endpoint>, addr: u64, len: i32) -> KResul
         inet::autobind(ep)?;
         return Ok(Dest::Remote(dst));
     }
-    Ok(inet::udp_route(ep, dst)?.map_or(Dest::Dropped, Dest::To))
+    Ok(inet::udp_route(ep, dst)?.map_or(Dest::Dropped, |e| Dest::To(e, Some(dst))))
 }
 
 /// Send `data` (all of it on a blocking stream), with `SIGPIPE` on a
@@ -760,15 +761,15 @@ fn do_send(
     if flags & MSG_OOB != 0 {
         return Err(Errno::EOPNOTSUPP);
     }
-    let to = match to {
-        Dest::Peer => None,
-        Dest::To(e) => Some(e),
+    let (to, dst) = match to {
+        Dest::Peer => (None, None),
+        Dest::To(e, dst) => (Some(e), dst),
         Dest::Dropped => return Ok(data.len()),
         Dest::Remote(dst) => return inet::udp_send_remote(ep, dst, data),
         Dest::Kernel => {
             let port = netlink_port(t, ep);
             for reply in crate::net::netlink::answer(data, port) {
-                ep.enqueue(reply, Addr::Netlink { pid: 0, groups: 0 })?;
+                ep.enqueue(reply, Addr::Netlink { pid: 0, groups: 0 }, None)?;
             }
             return Ok(data.len());
         }
@@ -781,7 +782,8 @@ fn do_send(
     }
     let mut done = 0;
     loop {
-        let r = block_on(t, &queues, nonblock, timeout, || ep.send(&data[done..], &mut rights, cred, to.as_ref()));
+        let r =
+            block_on(t, &queues, nonblock, timeout, || ep.send_to(&data[done..], &mut rights, cred, to.as_ref(), dst));
         match r {
             Ok(n) => {
                 done += n;
@@ -1108,6 +1110,16 @@ fn recvmsg_one(t: &Task, f: &FileDescription, ep: Option<&Arc<Endpoint>>, msg: u
     }
     // Descriptors that did not fit are closed here, with no lock held.
     drop(rights);
+    if ep.domain.is_inet() && ep.stype == SockType::Dgram {
+        for (level, ty, data) in inet_control(ep, &r) {
+            if room.saturating_sub(ctl.len()) < 16 + data.len() {
+                out_flags |= MSG_CTRUNC;
+                break;
+            }
+            let used = ctl.len();
+            ctl.extend(cmsg(level, ty, &data, room - used));
+        }
+    }
     if !ctl.is_empty() {
         t.write_bytes(hdr.control, &ctl)?;
     }
@@ -1118,6 +1130,68 @@ fn recvmsg_one(t: &Task, f: &FileDescription, ep: Option<&Arc<Endpoint>>, msg: u
         return Ok(r.msg_len);
     }
     Ok(data.len())
+}
+
+/// The control messages a UDP socket asked for with its options, for
+/// datagram `r`, in Linux's order: the timestamp, then the IPv6 ones, then
+/// the IPv4 ones (an IPv6 socket gets both for an IPv4 datagram).
+fn inet_control(ep: &Endpoint, r: &crate::net::unix::Received) -> Vec<(i32, i32, Vec<u8>)> {
+    let on = |level, name| stored_option(ep, level, name).is_ok_and(|v| v != 0);
+    let mut out = Vec::new();
+    match (ep.opts().timestamp, r.stamp) {
+        (Some(Stamp::Micros), Some(d)) => {
+            let tv = [d.as_secs() as i64, i64::from(d.subsec_micros())];
+            out.push((SOL_SOCKET, SO_TIMESTAMP, tv.as_bytes().to_vec()));
+        }
+        (Some(Stamp::Nanos), Some(d)) => {
+            let ts = [d.as_secs() as i64, i64::from(d.subsec_nanos())];
+            out.push((SOL_SOCKET, SO_TIMESTAMPNS, ts.as_bytes().to_vec()));
+        }
+        _ => {}
+    }
+    let Some(to) = r.to else { return out };
+    let ifindex: i32 = match inet::is_loopback(to.ip()) {
+        true => 1,
+        false => crate::net::stack::interface().map_or(1, |i| i.index as i32),
+    };
+    let v4 = match to.ip() {
+        std::net::IpAddr::V4(a) => Some(a),
+        std::net::IpAddr::V6(a) => a.to_ipv4_mapped(),
+    };
+    if ep.domain == Domain::Inet6 {
+        if on(IPPROTO_IPV6, IPV6_RECVPKTINFO) {
+            let a = match to.ip() {
+                std::net::IpAddr::V6(a) => a,
+                std::net::IpAddr::V4(a) => a.to_ipv6_mapped(),
+            };
+            let mut info = a.octets().to_vec();
+            info.extend_from_slice(&ifindex.to_ne_bytes());
+            out.push((IPPROTO_IPV6, IPV6_PKTINFO, info));
+        }
+        if v4.is_none() {
+            if on(IPPROTO_IPV6, IPV6_RECVHOPLIMIT) {
+                out.push((IPPROTO_IPV6, IPV6_HOPLIMIT, 64i32.to_ne_bytes().to_vec()));
+            }
+            if on(IPPROTO_IPV6, IPV6_RECVTCLASS) {
+                out.push((IPPROTO_IPV6, IPV6_TCLASS, 0i32.to_ne_bytes().to_vec()));
+            }
+        }
+    }
+    if let Some(a) = v4 {
+        if on(IPPROTO_IP, IP_PKTINFO) {
+            let mut info = ifindex.to_ne_bytes().to_vec();
+            info.extend_from_slice(&a.octets());
+            info.extend_from_slice(&a.octets());
+            out.push((IPPROTO_IP, IP_PKTINFO, info));
+        }
+        if on(IPPROTO_IP, IP_RECVTTL) {
+            out.push((IPPROTO_IP, IP_TTL, 64i32.to_ne_bytes().to_vec()));
+        }
+        if on(IPPROTO_IP, IP_RECVTOS) {
+            out.push((IPPROTO_IP, IP_TOS, vec![0u8]));
+        }
+    }
+    out
 }
 
 /// Receive one message into the buffers `msg` describes.
@@ -1267,6 +1341,8 @@ pub fn getsockopt(
             SO_LINGER => o.linger.to_vec(),
             SO_RCVTIMEO => timeval_of(o.rcvtimeo).as_bytes().to_vec(),
             SO_SNDTIMEO => timeval_of(o.sndtimeo).as_bytes().to_vec(),
+            SO_TIMESTAMP => int(i64::from(o.timestamp == Some(Stamp::Micros))),
+            SO_TIMESTAMPNS => int(i64::from(o.timestamp == Some(Stamp::Nanos))),
             SO_PEERCRED => ep.peer_cred().unwrap_or(Ucred { pid: 0, uid: 65534, gid: 65534 }).as_bytes().to_vec(),
             _ => return Err(Errno::ENOPROTOOPT),
         },
@@ -1304,6 +1380,8 @@ fn stored_option(ep: &Endpoint, level: i32, name: i32) -> KResult<i32> {
         (IPPROTO_TCP, TCP_QUICKACK) => 1,
         (IPPROTO_IP, IP_TOS) => 0,
         (IPPROTO_IP, IP_TTL) => 64,
+        (IPPROTO_IP, IP_PKTINFO | IP_RECVTTL | IP_RECVTOS) => 0,
+        (IPPROTO_IPV6, IPV6_RECVPKTINFO | IPV6_RECVHOPLIMIT | IPV6_RECVTCLASS) if ep.domain == Domain::Inet6 => 0,
         (IPPROTO_IPV6, _) if ep.domain != Domain::Inet6 => return Err(Errno::ENOPROTOOPT),
         // Netlink socket options (ext_ack, strict checking, memberships,
         // ...): flags the sandbox's answers do not depend on.
@@ -1380,6 +1458,13 @@ pub fn setsockopt(
         // An unknown level is ENOPROTOOPT here, EOPNOTSUPP for getsockopt.
         stored_option(&ep, level, name).map_err(|_| Errno::ENOPROTOOPT)?;
         let v = int()?;
+        // The options asking for control messages are flags: 0 or 1.
+        let flag = matches!(
+            (level, name),
+            (IPPROTO_IP, IP_PKTINFO | IP_RECVTTL | IP_RECVTOS)
+                | (IPPROTO_IPV6, IPV6_RECVPKTINFO | IPV6_RECVHOPLIMIT | IPV6_RECVTCLASS)
+        );
+        let v = if flag { i32::from(v != 0) } else { v };
         ep.set_opts(|o| store(o, level, name, v));
         return Ok(0);
     }
@@ -1429,6 +1514,11 @@ pub fn setsockopt(
         SO_SNDTIMEO => {
             let d = timeout_arg(t, optval.0, len)?;
             ep.set_opts(|o| o.sndtimeo = d);
+        }
+        SO_TIMESTAMP | SO_TIMESTAMPNS => {
+            let v = int()? != 0;
+            let kind = if name == SO_TIMESTAMP { Stamp::Micros } else { Stamp::Nanos };
+            ep.set_opts(|o| o.timestamp = v.then_some(kind));
         }
         SO_TYPE | SO_ERROR | SO_PEERCRED | SO_ACCEPTCONN | SO_DOMAIN | SO_PROTOCOL => return Err(Errno::ENOPROTOOPT),
         _ => {

@@ -104,6 +104,11 @@ struct Message {
     rights: Vec<Arc<FileDescription>>,
     cred: Ucred,
     from: Addr,
+    /// A datagram's destination address, as the receiver names it
+    /// (`IP_PKTINFO`).
+    to: Option<std::net::SocketAddr>,
+    /// When it was queued (`SO_TIMESTAMP`), if the receiver asked.
+    stamp: Option<Duration>,
     sender: Weak<Endpoint>,
 }
 
@@ -128,6 +133,9 @@ pub struct Opts {
     pub sndtimeo: Option<Duration>,
     /// `struct linger` as set.
     pub linger: [u8; 8],
+    /// Datagrams are stamped with the time they arrive: `SO_TIMESTAMP`
+    /// (microseconds) or `SO_TIMESTAMPNS`.
+    pub timestamp: Option<Stamp>,
     /// Internet sockets: `SO_REUSEPORT`, `IPV6_V6ONLY`, `SO_BROADCAST`.
     pub reuseport: bool,
     pub v6only: bool,
@@ -136,6 +144,13 @@ pub struct Opts {
     /// on the loopback (`TCP_NODELAY`: nothing is delayed; keepalive
     /// timings; `IP_TOS`), by (level, name).
     pub stored: [(i32, i32, i32); STORED_OPTS],
+}
+
+/// Which receive timestamps a socket asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stamp {
+    Micros,
+    Nanos,
 }
 
 /// How many stored-only options a socket keeps.
@@ -152,6 +167,7 @@ impl Default for Opts {
             rcvtimeo: None,
             sndtimeo: None,
             linger: [0; 8],
+            timestamp: None,
             reuseport: false,
             v6only: false,
             broadcast: false,
@@ -233,9 +249,18 @@ pub struct Received {
     /// (`SO_PASSCRED`).
     pub cred: Option<Ucred>,
     pub from: Addr,
+    /// A datagram's destination, as the receiver names it.
+    pub to: Option<std::net::SocketAddr>,
+    /// When it arrived (since the epoch), with `SO_TIMESTAMP`.
+    pub stamp: Option<Duration>,
 }
 
 static AUTOBIND: AtomicU64 = AtomicU64::new(1);
+
+/// The arrival time of a datagram for a receiver with options `o`.
+fn stamp_now(o: &Opts) -> Option<Duration> {
+    o.timestamp.map(|_| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default())
+}
 
 impl Endpoint {
     /// A Unix domain socket.
@@ -388,7 +413,7 @@ impl Endpoint {
     /// Queue datagram `data` from `from` on this socket itself (a netlink
     /// socket's answers from the kernel side); `ENOBUFS` when the receive
     /// queue is full, as netlink reports an overrun.
-    pub fn enqueue(&self, data: Vec<u8>, from: Addr) -> KResult<()> {
+    pub fn enqueue(&self, data: Vec<u8>, from: Addr, to: Option<std::net::SocketAddr>) -> KResult<()> {
         let mut s = self.state.lock();
         let m = Message {
             data,
@@ -396,6 +421,8 @@ impl Endpoint {
             rights: Vec::new(),
             cred: Ucred { pid: 0, uid: 0, gid: 0 },
             from,
+            to,
+            stamp: stamp_now(&s.opts),
             sender: Weak::new(),
         };
         let cost = m.cost(self.stype);
@@ -606,6 +633,19 @@ impl Endpoint {
         cred: Ucred,
         to: Option<&Arc<Endpoint>>,
     ) -> KResult<usize> {
+        self.send_to(data, rights, cred, to, None)
+    }
+
+    /// [`send`](Self::send) of a UDP datagram addressed to `dst` (what the
+    /// receiver's `IP_PKTINFO` reports).
+    pub fn send_to(
+        &self,
+        data: &[u8],
+        rights: &mut Vec<Arc<FileDescription>>,
+        cred: Ucred,
+        to: Option<&Arc<Endpoint>>,
+        dst: Option<std::net::SocketAddr>,
+    ) -> KResult<usize> {
         let (target, from) = {
             let mut s = self.state.lock();
             if s.shut_wr {
@@ -692,6 +732,8 @@ impl Endpoint {
             rights: std::mem::take(rights),
             cred,
             from,
+            to: dst.map(|d| super::inet::name_at(&target, d)),
+            stamp: if self.stype == SockType::Stream { None } else { stamp_now(&t.opts) },
             sender: self.me.clone(),
         };
         t.rx_used += m.cost(self.stype);
@@ -779,6 +821,9 @@ impl Endpoint {
                     (&f.data, f.rights.clone(), f.cred, f.from.clone())
                 }
             };
+            let head = m.as_ref().or(s.rx.front());
+            out.to = head.and_then(|h| h.to);
+            out.stamp = head.and_then(|h| h.stamp);
             let k = data.len().min(buf.len());
             buf[..k].copy_from_slice(&data[..k]);
             out.len = k;
@@ -956,7 +1001,7 @@ impl FileOps for SocketFile {
                 return super::inet::udp_send_remote(&self.ep, peer, buf);
             }
             return match super::inet::udp_route(&self.ep, peer)? {
-                Some(target) => self.ep.send(buf, &mut Vec::new(), self.cred, Some(&target)),
+                Some(target) => self.ep.send_to(buf, &mut Vec::new(), self.cred, Some(&target), Some(peer)),
                 None => Ok(buf.len()),
             };
         }
