@@ -30,7 +30,7 @@ use abi::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::MsgFlags;
 use parking_lot::Mutex;
-use smoltcp::iface::{Config as IfConfig, Interface, SocketHandle, SocketSet};
+use smoltcp::iface::{Config as IfConfig, Interface, PollIngressSingleResult, PollResult, SocketHandle, SocketSet};
 use smoltcp::phy::{self, Checksum, ChecksumCapabilities, Device, DeviceCapabilities, Medium};
 use smoltcp::socket::{tcp, udp};
 use smoltcp::time::Instant as SInstant;
@@ -86,9 +86,12 @@ const INDEX: u32 = 2;
 /// Each TCP connection's send and receive buffers in the stack (the
 /// endpoints queue as much again on the application's side).
 const TCP_BUF: usize = 128 * 1024;
-/// Listening sockets kept ready per listening port: SYNs arriving between
-/// two polls beyond this many are reset.
-const LISTEN_POOL: usize = 8;
+/// Listening sockets kept ready per listening address (the interface is
+/// polled a frame at a time, and the pool refilled after each).
+const LISTEN_POOL: usize = 2;
+/// The most connections being made to one listening address at once
+/// (Linux's `tcp_max_syn_backlog` is of this order).
+const MAX_HALF_OPEN: usize = 256;
 /// Datagrams each UDP port's smoltcp socket queues each way.
 const UDP_PACKETS: usize = 64;
 const UDP_BUF: usize = 256 * 1024;
@@ -157,6 +160,11 @@ struct Inner {
     conns: Vec<Conn>,
     /// Listening sockets ready for SYNs, by listening address.
     listeners: Vec<(IpListenEndpoint, Vec<SocketHandle>)>,
+    /// Connections from other hosts waiting for room in their listener's
+    /// backlog, since when.
+    unqueued: Vec<(SocketHandle, Instant)>,
+    /// Listeners whose queue wakes the stack (a connection waited for room).
+    watched: Vec<Weak<Endpoint>>,
     /// UDP sockets by port.
     udp: HashMap<u16, SocketHandle>,
     /// Scratch space for moving bytes out of endpoints.
@@ -210,6 +218,8 @@ pub fn start(nic: Nic) -> std::io::Result<()> {
             sockets: SocketSet::new(Vec::new()),
             conns: Vec::new(),
             listeners: Vec::new(),
+            unqueued: Vec::new(),
+            watched: Vec::new(),
             udp: HashMap::new(),
             buf: vec![0; TCP_BUF],
         }),
@@ -362,7 +372,15 @@ impl Stack {
     fn service(&self, inner: &mut Inner) {
         for _ in 0..16 {
             let now = self.now();
-            inner.iface.poll(now, &mut inner.dev, &mut inner.sockets);
+            inner.iface.poll_maintenance(now);
+            // One frame at a time, so that each SYN finds a socket listening
+            // (a listening smoltcp socket takes one connection).
+            while inner.iface.poll_ingress_single(now, &mut inner.dev, &mut inner.sockets)
+                != PollIngressSingleResult::None
+            {
+                inner.refill_listeners();
+            }
+            while inner.iface.poll_egress(now, &mut inner.dev, &mut inner.sockets) != PollResult::None {}
             let moved = inner.pump(&self.kick);
             if !moved {
                 break;
@@ -425,7 +443,9 @@ impl Inner {
     fn refill_listeners(&mut self) {
         for (at, pool) in &mut self.listeners {
             let listening = pool.iter().filter(|&&h| self.sockets.get::<tcp::Socket>(h).is_listening()).count();
-            for _ in listening..LISTEN_POOL {
+            // Half-made connections beyond Linux's SYN backlog are reset.
+            let room = MAX_HALF_OPEN.saturating_sub(pool.len() - listening);
+            for _ in listening..LISTEN_POOL.min(room) {
                 let mut s = tcp_socket();
                 if s.listen(*at).is_ok() {
                     pool.push(self.sockets.add(s));
@@ -457,61 +477,44 @@ impl Inner {
     /// pool socket: queue them on the listener, as a loopback connection
     /// is queued.
     fn accept_from_pools(&mut self, kick: &Arc<Kick>) -> bool {
-        let mut moved = false;
-        let mut refill = false;
+        let mut done = Vec::new();
         for (_, pool) in &mut self.listeners {
-            let mut j = 0;
-            while j < pool.len() {
-                let h = pool[j];
-                let s = self.sockets.get_mut::<tcp::Socket>(h);
-                match s.state() {
-                    tcp::State::Listen => {
-                        j += 1;
-                        continue;
-                    }
-                    tcp::State::SynReceived => {
-                        // Handshake under way: leave it in the pool, but
-                        // another socket listens meanwhile.
-                        j += 1;
-                        refill = true;
-                        continue;
-                    }
-                    _ => {}
+            pool.retain(|&h| {
+                // Listening, or a handshake under way: it stays in the pool.
+                let waiting =
+                    matches!(self.sockets.get::<tcp::Socket>(h).state(), tcp::State::Listen | tcp::State::SynReceived);
+                if !waiting {
+                    done.push(h);
                 }
-                pool.swap_remove(j);
-                refill = true;
-                let (Some(local), Some(remote)) = (s.local_endpoint(), s.remote_endpoint()) else {
-                    self.sockets.remove(h);
-                    continue;
-                };
-                let (local, remote) = (std_addr(local), std_addr(remote));
-                let queued = inet::lookup(SockType::Stream, local).and_then(|listener| {
-                    let far = Endpoint::new_in(listener.domain, SockType::Stream);
-                    far.set_name(Addr::Inet(inet::name_at(&listener, remote))).ok()?;
-                    let server = Addr::Inet(inet::name_at(&listener, local));
-                    far.connect(&listener, NOBODY, Some(&server)).ok()?;
-                    let accepted = far.peer()?;
-                    inet::note_accepted(&accepted);
-                    far.queue().subscribe(&(kick.clone() as Arc<dyn Subscriber>));
-                    Some((accepted, far))
-                });
-                match queued {
-                    Some((accepted, far)) => {
-                        self.conns.push(Conn {
-                            handle: h,
-                            app: Arc::downgrade(&accepted),
-                            far: Some(far),
-                            started: Instant::now(),
-                            got_fin: false,
-                            closed: false,
-                        });
-                        moved = true;
-                    }
-                    None => {
-                        // Nobody listens there now, or the backlog is full.
-                        self.sockets.get_mut::<tcp::Socket>(h).abort();
-                        self.conns.push(Conn::aborted(h));
-                    }
+                waiting
+            });
+        }
+        let refill = !done.is_empty();
+        self.unqueued.extend(done.into_iter().map(|h| (h, Instant::now())));
+        let mut moved = false;
+        let mut i = 0;
+        while i < self.unqueued.len() {
+            let (h, since) = self.unqueued[i];
+            match self.queue_accepted(h, kick) {
+                Ok(conn) => {
+                    self.unqueued.swap_remove(i);
+                    self.conns.push(conn);
+                    moved = true;
+                }
+                // The listener's backlog is full: the connection waits, as
+                // Linux leaves it half-made, unless it waited too long or
+                // the other host gave up.
+                Err(Errno::EAGAIN)
+                    if since.elapsed() < CONNECT_TIMEOUT
+                        && self.sockets.get::<tcp::Socket>(h).state() != tcp::State::Closed =>
+                {
+                    i += 1
+                }
+                Err(_) => {
+                    // Nobody listens there now.
+                    self.unqueued.swap_remove(i);
+                    self.sockets.get_mut::<tcp::Socket>(h).abort();
+                    self.conns.push(Conn::aborted(h));
                 }
             }
         }
@@ -519,6 +522,43 @@ impl Inner {
             self.refill_listeners();
         }
         moved
+    }
+
+    /// Queue the connection on pool socket `h`, made with another host, on
+    /// the listener it reached, as a loopback connection is queued
+    /// (`EAGAIN`: the backlog is full).
+    fn queue_accepted(&mut self, h: SocketHandle, kick: &Arc<Kick>) -> KResult<Conn> {
+        let s = self.sockets.get::<tcp::Socket>(h);
+        let (Some(local), Some(remote)) = (s.local_endpoint(), s.remote_endpoint()) else {
+            return Err(Errno::ECONNABORTED);
+        };
+        let (local, remote) = (std_addr(local), std_addr(remote));
+        let listener = inet::lookup(SockType::Stream, local).ok_or(Errno::ECONNREFUSED)?;
+        let far = Endpoint::new_in(listener.domain, SockType::Stream);
+        far.set_name(Addr::Inet(inet::name_at(&listener, remote)))?;
+        let server = Addr::Inet(inet::name_at(&listener, local));
+        if let Err(e) = far.connect(&listener, NOBODY, Some(&server)) {
+            if e == Errno::EAGAIN {
+                // Wake when the application accepts and room frees.
+                self.watched.retain(|w| w.strong_count() > 0);
+                if !self.watched.iter().any(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(&listener))) {
+                    listener.queue().subscribe(&(kick.clone() as Arc<dyn Subscriber>));
+                    self.watched.push(Arc::downgrade(&listener));
+                }
+            }
+            return Err(e);
+        }
+        let accepted = far.peer().ok_or(Errno::ECONNABORTED)?;
+        inet::note_accepted(&accepted);
+        far.queue().subscribe(&(kick.clone() as Arc<dyn Subscriber>));
+        Ok(Conn {
+            handle: h,
+            app: Arc::downgrade(&accepted),
+            far: Some(far),
+            started: Instant::now(),
+            got_fin: false,
+            closed: false,
+        })
     }
 
     /// Service connection `i`; returns (moved anything, keep it).
