@@ -170,19 +170,25 @@ fn the_same_over_ipv6() {
     assert!(native.contains("echoed 1048576 True"), "{native}");
 }
 
+/// GET `path` from `addr` once; the response.
+fn http_once(addr: &str, path: &str) -> std::io::Result<String> {
+    let to = addr.parse().map_err(std::io::Error::other)?;
+    let mut c = TcpStream::connect_timeout(&to, Duration::from_secs(5))?;
+    c.set_read_timeout(Some(Duration::from_secs(10)))?;
+    c.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())?;
+    let mut out = String::new();
+    c.read_to_string(&mut out)?;
+    Ok(out)
+}
+
 /// GET `path` from `addr`, retrying while the server starts; the response.
 fn http_get(addr: &str, path: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        if let Ok(mut c) = TcpStream::connect_timeout(&addr.parse().expect("address"), Duration::from_secs(2)) {
-            let _ = c.set_read_timeout(Some(Duration::from_secs(10)));
-            let req = format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n");
-            let mut out = String::new();
-            if c.write_all(req.as_bytes()).is_ok() && c.read_to_string(&mut out).is_ok() && !out.is_empty() {
-                return out;
-            }
+        match http_once(addr, path) {
+            Ok(out) if !out.is_empty() => return out,
+            _ => assert!(Instant::now() < deadline, "no answer from {addr}"),
         }
-        assert!(Instant::now() < deadline, "no answer from {addr}");
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -273,4 +279,29 @@ fn ip_addr_in_the_sandbox_shows_the_interface_it_took() {
     let v4 = format!("2: {}    inet {}/24 brd ", ns.ns_if, ns.v4.1);
     let v6 = format!("2: {}    inet6 {}/64 scope global", ns.ns_if, ns.v6.1);
     assert!(text.contains(&v4) && text.contains(&v6), "{text}");
+}
+
+#[test]
+fn concurrent_connections_from_the_host_are_all_served() {
+    let Some(ns) = Netns::new() else { return };
+    // python's http.server is single-threaded with a backlog of 5: most
+    // of the 16 clients' connections wait for room, as on Linux.
+    let mut server = ns.sandboxed(&["/usr/bin/python3", "-m", "http.server", "8000", "-d", "/etc"]);
+    server.stdin(Stdio::null());
+    let mut child = spawn_piped(&mut server);
+    let addr = format!("{}:8000", ns.v4.1);
+    http_get(&addr, "/hostname");
+    let body = std::fs::read_to_string("/etc/hostname").expect("/etc/hostname");
+    let clients: Vec<_> = (0..16)
+        .map(|_| {
+            let (addr, body) = (addr.clone(), body.clone());
+            std::thread::spawn(move || {
+                (0..10).filter(|_| http_once(&addr, "/hostname").is_ok_and(|r| r.ends_with(&body))).count()
+            })
+        })
+        .collect();
+    let served: usize = clients.into_iter().map(|c| c.join().expect("client")).sum();
+    let _ = child.kill();
+    let out = finish(child, "http.server");
+    assert_eq!(served, 160, "{}", out.stderr_str());
 }
