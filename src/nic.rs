@@ -78,6 +78,7 @@ pub fn take_over() -> anyhow::Result<sentry::Nic> {
     };
     let gateways = default_gateways(&name)?;
     let fd = open_packet_socket(index).map_err(|e| host_error(e, &format!("opening a packet socket on {name}")))?;
+    keep_ipv6_away(&name);
     for &(addr, prefix) in &addrs {
         match rtnl.delete_addr(index, addr, prefix) {
             Ok(()) => {}
@@ -98,6 +99,18 @@ pub fn take_over() -> anyhow::Result<sentry::Nic> {
         "took the interface over from the host kernel"
     );
     Ok(sentry::Nic { name, index, fd, mac, mtu, addrs, gateways })
+}
+
+/// Stop the host kernel from giving the interface IPv6 addresses again
+/// (router advertisements, a link-local address when the link comes up).
+/// Best effort: a kernel without IPv6 has none of these files.
+fn keep_ipv6_away(name: &str) {
+    for (knob, value) in [("accept_ra", "0"), ("autoconf", "0"), ("addr_gen_mode", "1")] {
+        let path = format!("/proc/sys/net/ipv6/conf/{name}/{knob}");
+        if let Err(e) = std::fs::write(&path, value) {
+            tracing::debug!(%path, %e, "left as it was");
+        }
+    }
 }
 
 /// `err` from the host, in context, with what a permission error means.
