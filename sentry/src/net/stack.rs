@@ -188,6 +188,8 @@ pub fn start(nic: Nic) -> std::io::Result<()> {
     let mut iface = Interface::new(cfg, &mut dev, SInstant::from_micros(0));
     iface.update_ip_addrs(|a| {
         for &(ip, prefix) in &nic.addrs {
+            // smoltcp asserts a prefix fits its family.
+            let prefix = prefix.min(if ip.is_ipv4() { 32 } else { 128 });
             if a.push(IpCidr::new(IpAddress::from(ip), prefix)).is_err() {
                 tracing::warn!(%ip, "interface address beyond the stack's limit, not used");
             }
@@ -347,12 +349,16 @@ impl Stack {
     /// has work, or smoltcp has a timer due.
     fn run(&self, kick: OwnedFd) {
         let mut drain = [0u8; 64];
+        let mut swept = Instant::now();
         loop {
             let delay = {
                 let mut g = self.inner.lock();
                 let inner = &mut *g;
                 self.service(inner);
-                inner.sweep();
+                if swept.elapsed() >= IDLE_TICK {
+                    inner.sweep();
+                    swept = Instant::now();
+                }
                 inner.iface.poll_delay(self.now(), &inner.sockets)
             };
             let timeout = delay.map_or(IDLE_TICK, |d| Duration::from_micros(d.total_micros()).min(IDLE_TICK));
