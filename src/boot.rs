@@ -37,7 +37,7 @@ use nix::unistd::{ForkResult, Gid, Pid, Uid};
 use rustix::thread::{CapabilitySet, CapabilitySets};
 
 use crate::cli::{BootOpts, Network, Overlay};
-use crate::launch::{BOOT_DEBUG_LOG_FD, BOOT_FIRST_BIND_FD, MAX_BINDS};
+use crate::launch::{BOOT_CONTROL_FD, BOOT_DEBUG_LOG_FD, BOOT_FIRST_BIND_FD, MAX_BINDS};
 
 /// Run the sandbox; returns the exit status the shell should see.
 pub fn run_boot(opts: BootOpts) -> anyhow::Result<i32> {
@@ -47,7 +47,20 @@ pub fn run_boot(opts: BootOpts) -> anyhow::Result<i32> {
         crate::debug_log::init(file, opts.opts.debug_log_format, opts.opts.log_level);
     }
     let binds = take_bind_fds(&opts)?;
-    close_others(opts.debug_log_fd.is_some(), binds.len())?;
+    let mut control = match opts.control_fd {
+        Some(fd) if fd == BOOT_CONTROL_FD => Some(take_fd(fd).context("control socket")?),
+        Some(fd) => bail!("the control socket must be descriptor {BOOT_CONTROL_FD}, not {fd}"),
+        None => None,
+    };
+    close_others(opts.debug_log_fd.is_some(), binds.len(), control.is_some())?;
+    if let Some(path) = &opts.netns {
+        // An OCI container's network namespace: the sandbox's sockets and
+        // interface are there.
+        let ns = File::open(path).with_context(|| format!("network namespace {}", path.display()))?;
+        nix::sched::setns(ns, CloneFlags::CLONE_NEWNET)
+            .map_err(io::Error::from)
+            .with_context(|| format!("joining the network namespace {}", path.display()))?;
+    }
 
     // The packet socket is opened after close_others, so it stays.
     let nic = match opts.opts.network {
@@ -68,7 +81,7 @@ pub fn run_boot(opts: BootOpts) -> anyhow::Result<i32> {
         ForkResult::Parent { child } => child,
         ForkResult::Child => {
             drop(death_r);
-            let code = match sentry_main(opts, gofer, binds, nic) {
+            let code = match sentry_main(opts, gofer, binds, nic, control.take()) {
                 Ok(sentry::TaskExit::Code(code)) => code,
                 Ok(sentry::TaskExit::Signal(sig)) => {
                     let _ = File::from(death_w).write_all(&[u8::try_from(sig).unwrap_or(0)]);
@@ -106,6 +119,7 @@ fn sentry_main(
     gofer: OwnedFd,
     binds: Vec<OwnedFd>,
     nic: Option<sentry::Nic>,
+    control: Option<OwnedFd>,
 ) -> anyhow::Result<sentry::TaskExit> {
     hostsys::process::die_with_parent().context("PR_SET_PDEATHSIG")?;
     // With `--network host` the sentry binds the program's host sockets,
@@ -152,6 +166,7 @@ fn sentry_main(
         init: o.init,
         host_network: o.network == Network::Host,
         nic,
+        control,
         pids_limit,
         memory_limit,
         stdio: [dup_fd(io::stdin(), 0)?, dup_fd(io::stdout(), 1)?, dup_fd(io::stderr(), 2)?],
@@ -200,18 +215,27 @@ fn dup_fd(fd: impl AsFd, n: RawFd) -> anyhow::Result<OwnedFd> {
 }
 
 /// Close every descriptor other than the ones documented in `crate::launch`.
-fn close_others(have_log: bool, binds: usize) -> anyhow::Result<()> {
+fn close_others(have_log: bool, binds: usize, have_control: bool) -> anyhow::Result<()> {
     let first = BOOT_FIRST_BIND_FD + i32::try_from(binds).context("too many binds")?;
     let first = u32::try_from(first).context("too many binds")?;
     let log = u32::try_from(BOOT_DEBUG_LOG_FD).context("debug log descriptor")?;
+    let control = u32::try_from(BOOT_CONTROL_FD).context("control descriptor")?;
     // SAFETY: nothing in this process owns the descriptors closed: only
-    // 0-3, 4 with a debug log, and the binds' below `first` were taken.
+    // 0-3, 4 with a debug log, the binds' below `first` and the control
+    // socket (above every bind's) were taken.
     unsafe {
         if !have_log {
             // Descriptor 4 was not taken without a debug log; not open is fine.
             let _ = crate::fds::close_range(log, log);
         }
-        crate::fds::close_range(first, u32::MAX).context("close_range")
+        if have_control {
+            if first < control {
+                crate::fds::close_range(first, control - 1).context("close_range")?;
+            }
+            crate::fds::close_range(control + 1, u32::MAX).context("close_range")
+        } else {
+            crate::fds::close_range(first, u32::MAX).context("close_range")
+        }
     }
 }
 

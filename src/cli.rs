@@ -428,6 +428,15 @@ pub struct BootOpts {
     #[arg(long, value_name = "DIR")]
     pub caller_cwd: Option<PathBuf>,
 
+    /// Descriptor of the OCI control socket (inherited, listening): the
+    /// sandbox waits there for `start` before running the program.
+    #[arg(long, value_name = "N")]
+    pub control_fd: Option<i32>,
+
+    /// Join this network namespace first (an OCI container's).
+    #[arg(long, value_name = "PATH")]
+    pub netns: Option<PathBuf>,
+
     #[command(flatten)]
     pub opts: DoOpts,
 }

@@ -21,6 +21,7 @@ pub mod loader;
 pub mod mm;
 pub mod net;
 
+pub mod control;
 mod startup;
 pub mod syscalls;
 pub mod vfs;
@@ -69,6 +70,10 @@ pub struct Config {
     /// `--network sandbox`: the interface the user-space TCP/IP stack runs
     /// on (taken over from the host kernel by boot).
     pub nic: Option<net::Nic>,
+    /// OCI `create`: a listening Unix socket on which the sandbox waits for
+    /// `start` before running the program (see [`control`]), and answers
+    /// the runtime's later requests.
+    pub control: Option<OwnedFd>,
     /// Most tasks (threads) the sandbox may hold; `None`: no limit.
     pub pids_limit: Option<u64>,
     /// Most bytes of application memory (MemoryFile pages) the sandbox

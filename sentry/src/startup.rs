@@ -310,6 +310,9 @@ pub fn run(cfg: Config) -> Result<TaskExit, SandboxError> {
         crate::Cwd::Preferred(dir) => dir_at(dir).unwrap_or_else(|_| root.clone()),
     };
     let fs = FsContext { root: root.clone(), cwd, umask: 0o022 };
+    if let Some(control) = cfg.control {
+        crate::control::wait_for_start(control).map_err(|err| SandboxError::Host { call: "control socket", err })?;
+    }
     let mut task = Task::new_first(kernel.clone(), fds, fs, creds, cfg.init).map_err(|e| SandboxError::Exec {
         program: String::from_utf8_lossy(cfg.argv.first().map_or(&b""[..], |v| v)).into_owned(),
         err: e,
