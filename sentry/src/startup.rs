@@ -210,6 +210,90 @@ fn env_path(envp: &[Vec<u8>]) -> Vec<u8> {
 }
 
 /// Find `prog` as a shell would: as given when it has a `/`, else in `PATH`.
+/// Every uid and gid `uid` and `gid`, with `gid` the only supplementary group.
+fn creds_of(uid: u32, gid: u32) -> Creds {
+    Creds { uid, euid: uid, suid: uid, fsuid: uid, gid, egid: gid, sgid: gid, fsgid: gid, groups: vec![gid].into() }
+}
+
+/// The directory `dir` of the sandbox, looked up with `creds`.
+fn dir_in(vfs: &Vfs, dir: &[u8], creds: &Creds) -> Result<crate::vfs::Location, Errno> {
+    let root = vfs.root();
+    let loc = vfs.resolve(Caller::SENTRY, &root, &root, dir, true, creds)?;
+    if loc.inode().attr()?.is_dir() {
+        Ok(loc)
+    } else {
+        Err(Errno::ENOTDIR)
+    }
+}
+
+/// `bulwark exec`: run `req` in the sandbox as a process of its own (no
+/// parent, leading its own session, as a process `runc exec` starts), on a
+/// sentry thread of its own. Returns its pid and how to wait for its wait
+/// status (the exit code, or 128+N after signal N).
+fn exec_process(
+    k: &Arc<Kernel>,
+    vfs: &Arc<Vfs>,
+    req: crate::control::ExecRequest,
+    stdio: [OwnedFd; 3],
+) -> Result<(i32, crate::control::Wait), String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (k, vfs) = (k.clone(), vfs.clone());
+    let thread = std::thread::Builder::new().name("bulwark-task".into()).spawn(move || {
+        let started = (|| -> Result<Task, String> {
+            let fds = stdio_table(stdio).map_err(|e| e.to_string())?;
+            let creds = creds_of(req.uid, req.gid);
+            let cwd = dir_in(&vfs, &req.cwd, &creds)
+                .map_err(|e| format!("working directory {}: {}", String::from_utf8_lossy(&req.cwd), e.message()))?;
+            let fs = FsContext { root: vfs.root(), cwd, umask: 0o022 };
+            let prog = req.argv.first().cloned().unwrap_or_default();
+            let name = String::from_utf8_lossy(&prog).into_owned();
+            let mut task = Task::new_init(k.clone(), fds, fs, creds).map_err(|e| format!("{name}: {}", e.message()))?;
+            let pid = task.pid();
+            task.proc_.pgid.store(pid, std::sync::atomic::Ordering::Relaxed);
+            task.proc_.sid.store(pid, std::sync::atomic::Ordering::Relaxed);
+            let path = find_program(&task, &prog, &req.envp).map_err(|e| format!("{name}: {}", e.message()))?;
+            task.execve(&path, req.argv, req.envp).map_err(|e| format!("{name}: {}", e.message()))?;
+            Ok(task)
+        })();
+        match started {
+            Ok(mut task) => {
+                let _ = tx.send(Ok((task.pid(), k.process(task.pid()))));
+                let exit = task.run();
+                drop(task);
+                exit
+            }
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                TaskExit::Code(127)
+            }
+        }
+    });
+    let thread = thread.map_err(|e| format!("thread: {e}"))?;
+    let (pid, proc_) = rx.recv().map_err(|_| "the sandbox is ending".to_owned())??;
+    let wait = move || {
+        let exit = thread.join().unwrap_or(TaskExit::Code(255));
+        // The first thread may end before its process (pthread_exit).
+        let exit = proc_.map_or(exit, |p| {
+            let w = crate::kernel::waiter::Waiter::new();
+            if let Ok(w) = w {
+                loop {
+                    p.exit_wq.add(&w);
+                    if p.is_zombie() {
+                        break;
+                    }
+                    w.wait(&[], None);
+                }
+            }
+            p.exit.lock().group_exit.unwrap_or(exit)
+        });
+        match exit {
+            TaskExit::Code(c) => c,
+            TaskExit::Signal(s) => 128 + s,
+        }
+    };
+    Ok((pid, Box::new(wait)))
+}
+
 fn find_program(task: &Task, prog: &[u8], envp: &[Vec<u8>]) -> Result<Vec<u8>, Errno> {
     if prog.contains(&b'/') {
         return Ok(prog.to_vec());
@@ -281,28 +365,8 @@ pub fn run(cfg: Config) -> Result<TaskExit, SandboxError> {
     }
     let fds = stdio_table(cfg.stdio)?;
     let root = vfs.root();
-    let creds = match cfg.user {
-        Some((uid, gid)) => Creds {
-            uid,
-            euid: uid,
-            suid: uid,
-            fsuid: uid,
-            gid,
-            egid: gid,
-            sgid: gid,
-            fsgid: gid,
-            groups: vec![gid].into(),
-        },
-        None => Creds::root(),
-    };
-    let dir_at = |dir: &[u8]| {
-        let loc = vfs.resolve(Caller::SENTRY, &root, &root, dir, true, &creds)?;
-        if loc.inode().attr()?.is_dir() {
-            Ok(loc)
-        } else {
-            Err(Errno::ENOTDIR)
-        }
-    };
+    let creds = cfg.user.map_or_else(Creds::root, |(uid, gid)| creds_of(uid, gid));
+    let dir_at = |dir: &[u8]| dir_in(&vfs, dir, &creds);
     let cwd = match &cfg.cwd {
         crate::Cwd::Required(dir) => {
             dir_at(dir).map_err(|e| SandboxError::Cwd { dir: String::from_utf8_lossy(dir).into_owned(), err: e })?
@@ -310,9 +374,12 @@ pub fn run(cfg: Config) -> Result<TaskExit, SandboxError> {
         crate::Cwd::Preferred(dir) => dir_at(dir).unwrap_or_else(|_| root.clone()),
     };
     let fs = FsContext { root: root.clone(), cwd, umask: 0o022 };
-    if let Some(control) = cfg.control {
-        crate::control::wait_for_start(control).map_err(|err| SandboxError::Host { call: "control socket", err })?;
-    }
+    let control = match cfg.control {
+        Some(sock) => Some(
+            crate::control::wait_for_start(sock).map_err(|err| SandboxError::Host { call: "control socket", err })?,
+        ),
+        None => None,
+    };
     let mut task = Task::new_first(kernel.clone(), fds, fs, creds, cfg.init).map_err(|e| SandboxError::Exec {
         program: String::from_utf8_lossy(cfg.argv.first().map_or(&b""[..], |v| v)).into_owned(),
         err: e,
@@ -330,6 +397,11 @@ pub fn run(cfg: Config) -> Result<TaskExit, SandboxError> {
         return Ok(TaskExit::Code(if e == Errno::ENOENT { 127 } else { 126 }));
     }
     let main = kernel.process(task.pid());
+    if let Some(listener) = control {
+        let (k, vfs) = (kernel.clone(), vfs.clone());
+        let spawn: Box<crate::control::Spawner> = Box::new(move |req, stdio| exec_process(&k, &vfs, req, stdio));
+        crate::control::serve(listener, spawn).map_err(|err| SandboxError::Host { call: "spawn", err })?;
+    }
     let exit = task.run();
     drop(task);
     // The first thread may end before its process (pthread_exit in main):
