@@ -1,5 +1,6 @@
-//! The command line: `bulwark do` and the two hidden subcommands (`boot`,
-//! `gofer`) that `do` re-executes itself as.
+//! The command line: `bulwark do`, the OCI runtime's verbs (see
+//! `crate::oci`), and the two hidden subcommands (`boot`, `gofer`) that
+//! `do` re-executes itself as.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -18,6 +19,11 @@ pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bi
     propagate_version = true
 )]
 pub struct Cli {
+    /// The OCI runtime's global flags, given before the verb as runc's
+    /// clients pass them (`bulwark --root R --log L create ...`).
+    #[command(flatten)]
+    pub oci: crate::oci::GlobalOpts,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -37,6 +43,9 @@ pub enum Command {
     /// Measure system-call overhead and whole workloads natively, on each
     /// platform and under other runtimes, side by side (table, JSON, SVG).
     Bench(crate::bench::BenchOpts),
+    /// The OCI runtime's verbs, as runc's.
+    #[command(flatten)]
+    Oci(crate::oci::OciCommand),
     /// (internal) The sandbox process: namespaces, pivot_root, then the sentry.
     #[command(hide = true)]
     Boot(BootOpts),

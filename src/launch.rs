@@ -112,9 +112,11 @@ fn prepare(opts: &DoOpts) -> anyhow::Result<(PathBuf, Option<OwnedFd>)> {
 /// Start the gofers and the sandbox for `opts` without waiting for them
 /// (OCI `create`); the sandbox's stdio are this process's. Returns the
 /// sandbox's (boot's) host pid.
-#[expect(dead_code, reason = "the OCI runtime's create, being written, calls it")]
 pub fn spawn_detached(opts: &DoOpts, d: &Detached) -> anyhow::Result<u32> {
     let (rootfs, debug_log) = prepare(opts)?;
+    // The control socket may have any number, 3 say, which boot's dup2s
+    // onto 3, 4, 5... would clobber: it is moved up like the others.
+    let d = &Detached { control: above(d.control.try_clone().context("control socket")?)?, netns: d.netns.clone() };
     let exe = Path::new("/proc/self/exe");
     let mut gofers = Vec::new();
     let started = start_gofers(exe, opts, &rootfs, true, &mut gofers).and_then(|(sandbox_end, bind_ends)| {

@@ -1,7 +1,8 @@
 //! bulwark: a user-space application kernel for Linux.
 //!
 //! One binary: `bulwark do` (the CLI), and the hidden `bulwark boot` (the
-//! sandbox) and `bulwark gofer` (the file server) it re-executes itself as.
+//! sandbox) and `bulwark gofer` (the file server) it re-executes itself as;
+//! and the OCI runtime's verbs (`create`, `start`, `state`, ..., see `oci`).
 
 mod bench;
 mod boot;
@@ -11,6 +12,7 @@ mod fds;
 mod forward;
 mod launch;
 mod nic;
+mod oci;
 
 use clap::Parser;
 
@@ -24,9 +26,15 @@ fn main() {
         Ok(cli) => cli,
         Err(err) => {
             // --help and --version print to stdout and succeed; a bad command
-            // line is bulwark's own failure, not the program's.
+            // line is bulwark's own failure, not the program's (for an OCI
+            // verb, 1 as runc).
             let _ = err.print();
-            std::process::exit(if err.use_stderr() { EXIT_SANDBOX_FAILED } else { 0 });
+            let failed = if oci::is_oci_command_line(&std::env::args_os().collect::<Vec<_>>()) {
+                1
+            } else {
+                EXIT_SANDBOX_FAILED
+            };
+            std::process::exit(if err.use_stderr() { failed } else { 0 });
         }
     };
     let result = match cli.command {
@@ -34,6 +42,8 @@ fn main() {
         Command::Bench(opts) => bench::run(&opts),
         Command::Boot(opts) => boot::run_boot(opts),
         Command::Gofer(opts) => launch::run_gofer(&opts).map(|()| 0),
+        // Errors are reported there, as runc reports them.
+        Command::Oci(cmd) => Ok(oci::run(&cli.oci, cmd)),
     };
     let code = result.unwrap_or_else(|err| {
         eprintln!("bulwark: {err:#}");

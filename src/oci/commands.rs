@@ -1,0 +1,505 @@
+//! The verbs. Each runs in a process of its own and finds the container
+//! in its state directory (see [`super::state`]).
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::net::UnixListener;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{anyhow, bail, Context};
+use nix::sys::signal::Signal;
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use oci_spec::runtime::Spec;
+
+use super::config::{self, Note, Overrides};
+use super::log::{rfc3339, Log};
+use super::state::{self, Container, Saved, Status};
+use super::{
+    console, CreateArgs, DeleteArgs, Format, GlobalOpts, KillArgs, ListArgs, OciCommand, PsArgs, RunArgs, SpecArgs,
+};
+use crate::launch::Detached;
+
+/// How long `create` waits for the sandbox to be set up and waiting for
+/// `start`.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long `delete --force` waits for a killed sandbox to be gone.
+const KILL_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub fn dispatch(g: &GlobalOpts, log: &Log, cmd: OciCommand) -> anyhow::Result<i32> {
+    match cmd {
+        OciCommand::Create(a) => create(g, log, &a, false).map(|_| 0),
+        OciCommand::Start(a) => start(&mut Container::load(&g.root, &a.id)?).map(|()| 0),
+        OciCommand::State(a) => state(g, &a.id).map(|()| 0),
+        OciCommand::Kill(a) => kill(g, &a).map(|()| 0),
+        OciCommand::Delete(a) => delete(g, &a).map(|()| 0),
+        OciCommand::Run(a) => run(g, log, &a),
+        OciCommand::List(a) => list(g, &a).map(|()| 0),
+        OciCommand::Ps(a) => ps(g, &a).map(|()| 0),
+        OciCommand::Spec(a) => spec(&a).map(|()| 0),
+        OciCommand::Features => features().map(|()| 0),
+        OciCommand::Pause(_) => unsupported("pause", "freezing a sandbox"),
+        OciCommand::Resume(_) => unsupported("resume", "freezing a sandbox"),
+        OciCommand::Exec(_) => unsupported("exec", "exec (it will go through the sandbox's control socket)"),
+        OciCommand::Events(_) => unsupported("events", "events and statistics"),
+        OciCommand::Update(_) => unsupported("update", "changing a running sandbox's limits"),
+        OciCommand::Checkpoint(_) => unsupported("checkpoint", "checkpoint and restore"),
+        OciCommand::Restore(_) => unsupported("restore", "checkpoint and restore"),
+    }
+}
+
+fn unsupported(verb: &str, what: &str) -> anyhow::Result<i32> {
+    bail!("{verb} is not supported yet by bulwark: no {what}")
+}
+
+fn overrides(g: &GlobalOpts) -> Overrides {
+    Overrides {
+        platform: g.oci_platform.clone(),
+        network: g.oci_network,
+        strace: g.oci_strace,
+        debug_log: g.oci_debug_log.clone(),
+        debug: g.debug,
+    }
+}
+
+/// `create`: the sandbox set up and waiting for `start`, its state saved.
+/// With `attached` (`run` without `--detach`) a terminal without
+/// `--console-socket` is the caller's own.
+fn create(g: &GlobalOpts, log: &Log, a: &CreateArgs, attached: bool) -> anyhow::Result<Container> {
+    state::check_id(&a.id)?;
+    let bundle = a.bundle.canonicalize().with_context(|| format!("bundle {}", a.bundle.display()))?;
+    let spec = config::load(&bundle)?;
+    let plan = config::plan(&spec, &bundle, &overrides(g), netns_usable)?;
+    for note in &plan.notes {
+        match note {
+            Note::Debug(m) => log.debug(m),
+            Note::Warn(m) => log.warn(m),
+        }
+    }
+    if a.preserve_fds > 0 {
+        log.warn(&format!(
+            "--preserve-fds {}: descriptors past stdio are not passed to the container yet",
+            a.preserve_fds
+        ));
+    }
+    if plan.terminal && a.console_socket.is_none() && !attached {
+        bail!("process.terminal is true in config.json: a terminal needs --console-socket");
+    }
+    let dir = state::make_dir(&g.root, &a.id)?;
+    let made = make_sandbox(&plan, a, &bundle, &dir, log);
+    match made {
+        Ok(c) => Ok(c),
+        Err(e) => {
+            let _ = fs::remove_dir_all(&dir);
+            Err(e)
+        }
+    }
+}
+
+/// The rest of `create`, once the state directory is made.
+fn make_sandbox(
+    plan: &config::Plan,
+    a: &CreateArgs,
+    bundle: &Path,
+    dir: &Path,
+    log: &Log,
+) -> anyhow::Result<Container> {
+    let control = state::control_path(dir)?;
+    let listener = UnixListener::bind(&control).with_context(|| format!("control socket {}", control.display()))?;
+    let tty = match (&a.console_socket, plan.terminal) {
+        (Some(sock), true) => Some(console::open_and_send(sock)?),
+        _ => None,
+    };
+    // The sandbox's environment is the config's alone: no TERM from the
+    // caller (boot would pass it on). This process has no other threads.
+    std::env::remove_var("TERM");
+    let detached = Detached { control: OwnedFd::from(listener), netns: plan.netns.clone() };
+    let created = SystemTime::now();
+    let pid = match &tty {
+        Some(tty) => {
+            let saved = console::stdio_onto(tty)?;
+            let pid = crate::launch::spawn_detached(&plan.opts, &detached);
+            console::restore(saved)?;
+            pid
+        }
+        None => crate::launch::spawn_detached(&plan.opts, &detached),
+    }?;
+    // The sandbox holds the only listener now: if it dies, a request fails.
+    drop(detached);
+    drop(tty);
+    let pid = i32::try_from(pid).context("sandbox pid")?;
+    log.debug(&format!("sandbox started: pid {pid}"));
+    let start_time = state::proc_stat(pid).map(|s| s.start_time).context("the sandbox is gone already")?;
+    let c = Container {
+        dir: dir.to_owned(),
+        saved: Saved {
+            id: a.id.clone(),
+            pid,
+            start_time,
+            bundle: bundle.to_owned(),
+            rootfs: plan.opts.rootfs.clone(),
+            created: rfc3339(created),
+            annotations: plan.annotations.clone(),
+            started: false,
+        },
+    };
+    // Ready when it answers: it has set up its file systems and waits.
+    match c.ask_within("state", READY_TIMEOUT) {
+        Ok(s) if s == "created" => {}
+        answer => {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+            let why = match waitpid(Pid::from_raw(pid), None) {
+                Ok(WaitStatus::Exited(_, code)) => format!("exit status {code}"),
+                Ok(WaitStatus::Signaled(_, sig, _)) => format!("killed by {sig}"),
+                _ => format!("{answer:?}"),
+            };
+            bail!("the sandbox failed to start ({why}); its error, if any, is on its standard error");
+        }
+    }
+    c.save()?;
+    if let Some(path) = &a.pid_file {
+        write_pid_file(path, pid)?;
+    }
+    Ok(c)
+}
+
+/// Whether the network namespace at `path` has an interface the sandbox's
+/// stack can take (up, not loopback, with an address). Looked at from a
+/// thread of its own, which alone joins the namespace. When it cannot be
+/// told, yes: the sandbox then says what is wrong.
+fn netns_usable(path: &Path) -> bool {
+    std::thread::scope(|s| s.spawn(|| probe_netns(path)).join().unwrap_or(true))
+}
+
+fn probe_netns(path: &Path) -> bool {
+    use nix::net::if_::InterfaceFlags;
+    let Ok(ns) = fs::File::open(path) else {
+        return true;
+    };
+    if nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).is_err() {
+        return true;
+    }
+    let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
+        return true;
+    };
+    addrs.into_iter().any(|ifa| {
+        ifa.flags.contains(InterfaceFlags::IFF_UP)
+            && !ifa.flags.contains(InterfaceFlags::IFF_LOOPBACK)
+            && ifa.address.is_some_and(|a| a.as_sockaddr_in().is_some() || a.as_sockaddr_in6().is_some())
+    })
+}
+
+/// Write `pid` to `path` as runc does: the number alone, the file renamed
+/// into place whole.
+fn write_pid_file(path: &Path, pid: i32) -> anyhow::Result<()> {
+    let name = path.file_name().with_context(|| format!("pid file {}", path.display()))?;
+    let tmp = path.with_file_name(format!(".{}.tmp", name.to_string_lossy()));
+    fs::write(&tmp, pid.to_string()).with_context(|| format!("writing {}", tmp.display()))?;
+    fs::rename(&tmp, path).with_context(|| format!("writing the pid file {}", path.display()))
+}
+
+/// `start`.
+fn start(c: &mut Container) -> anyhow::Result<()> {
+    match c.status() {
+        Status::Created => {}
+        Status::Running => bail!("cannot start an already running container"),
+        Status::Stopped => bail!("cannot start a container that has stopped"),
+    }
+    let answer = c.ask("start")?;
+    if answer != "ok" {
+        bail!("the sandbox did not start: {answer}");
+    }
+    c.saved.started = true;
+    c.save()
+}
+
+/// `state`.
+fn state(g: &GlobalOpts, id: &str) -> anyhow::Result<()> {
+    let c = Container::load(&g.root, id)?;
+    let st = c.oci_state(c.status());
+    println!("{}", serde_json::to_string_pretty(&st).context("encoding the state")?);
+    Ok(())
+}
+
+/// A signal by name (`TERM`, `SIGTERM`, `term`) or number.
+fn parse_signal(s: &str) -> anyhow::Result<Signal> {
+    if let Ok(n) = s.parse::<i32>() {
+        return Signal::try_from(n).map_err(|_| anyhow!("unsupported signal number {n}"));
+    }
+    let up = s.to_ascii_uppercase();
+    let name = if up.starts_with("SIG") { up } else { format!("SIG{up}") };
+    Signal::from_str(&name).map_err(|_| anyhow!("unknown signal {s:?}"))
+}
+
+/// `kill`.
+fn kill(g: &GlobalOpts, a: &KillArgs) -> anyhow::Result<()> {
+    let sig = parse_signal(&a.signal)?;
+    let c = Container::load(&g.root, &a.id)?;
+    if c.status() == Status::Stopped {
+        bail!("container not running");
+    }
+    nix::sys::signal::kill(Pid::from_raw(c.saved.pid), sig).with_context(|| format!("kill {}", c.saved.pid))
+}
+
+/// SIGKILL the sandbox and wait until it is gone (or a zombie).
+fn kill_and_wait(c: &Container) -> anyhow::Result<()> {
+    match nix::sys::signal::kill(Pid::from_raw(c.saved.pid), Signal::SIGKILL) {
+        Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+        Err(e) => return Err(e).with_context(|| format!("kill {}", c.saved.pid)),
+    }
+    let deadline = Instant::now() + KILL_TIMEOUT;
+    while c.alive() {
+        // Our own child (`run`) is reaped here; another's is not ours to.
+        let _ = waitpid(Pid::from_raw(c.saved.pid), Some(WaitPidFlag::WNOHANG));
+        if Instant::now() > deadline {
+            bail!("the sandbox (pid {}) is still there {KILL_TIMEOUT:?} after SIGKILL", c.saved.pid);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Ok(())
+}
+
+/// `delete`.
+fn delete(g: &GlobalOpts, a: &DeleteArgs) -> anyhow::Result<()> {
+    state::check_id(&a.id)?;
+    let Some(c) = Container::load_if_there(&g.root, &a.id)? else {
+        // What an aborted create may have left: a directory without state.
+        let _ = fs::remove_dir_all(g.root.join(&a.id));
+        if a.force {
+            return Ok(());
+        }
+        bail!("container does not exist: {}", a.id);
+    };
+    match c.status() {
+        Status::Stopped => {}
+        Status::Created => kill_and_wait(&c)?,
+        Status::Running if a.force => kill_and_wait(&c)?,
+        Status::Running => bail!("cannot delete container {} that is not stopped: running", a.id),
+    }
+    c.remove()
+}
+
+/// `run`: create, start, and unless detached wait, delete and return the
+/// container's exit status.
+fn run(g: &GlobalOpts, log: &Log, a: &RunArgs) -> anyhow::Result<i32> {
+    if !a.detach {
+        // Signals sent to `run` go to the sandbox, as with `bulwark do`.
+        crate::forward::install().context("signal handlers")?;
+    }
+    let mut c = create(g, log, &a.create, !a.detach)?;
+    if let Err(e) = start(&mut c) {
+        let _ = kill_and_wait(&c);
+        let _ = c.remove();
+        return Err(e);
+    }
+    if a.detach {
+        return Ok(0);
+    }
+    let pid = Pid::from_raw(c.saved.pid);
+    crate::forward::to(c.saved.pid);
+    let status = loop {
+        match waitpid(pid, None) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            other => break other.context("waiting for the sandbox")?,
+        }
+    };
+    let code = match status {
+        WaitStatus::Exited(_, code) => code,
+        WaitStatus::Signaled(_, sig, _) => 128 + sig as i32,
+        other => bail!("the sandbox ended oddly: {other:?}"),
+    };
+    if !a.keep {
+        c.remove()?;
+    }
+    Ok(code)
+}
+
+/// `list`.
+fn list(g: &GlobalOpts, a: &ListArgs) -> anyhow::Result<()> {
+    let containers: Vec<Container> =
+        state::ids(&g.root)?.iter().filter_map(|id| Container::load(&g.root, id).ok()).collect();
+    if a.quiet {
+        for c in &containers {
+            println!("{}", c.saved.id);
+        }
+        return Ok(());
+    }
+    let states: Vec<(state::OciState, String)> = containers
+        .iter()
+        .map(|c| {
+            let owner = fs::metadata(&c.dir)
+                .ok()
+                .and_then(|m| nix::unistd::User::from_uid(m.uid().into()).ok().flatten())
+                .map_or_else(String::new, |u| u.name);
+            (c.oci_state(c.status()), owner)
+        })
+        .collect();
+    match a.format {
+        Format::Json => {
+            let all: Vec<&state::OciState> = states.iter().map(|(s, _)| s).collect();
+            println!("{}", serde_json::to_string(&all).context("encoding the list")?);
+        }
+        Format::Table => {
+            let mut rows = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from)];
+            for (s, owner) in &states {
+                rows.push([
+                    s.id.clone(),
+                    s.pid.to_string(),
+                    s.status.to_owned(),
+                    s.bundle.display().to_string(),
+                    s.created.clone(),
+                    owner.clone(),
+                ]);
+            }
+            print!("{}", table(&rows));
+        }
+    }
+    Ok(())
+}
+
+/// Rows in columns as runc's tabwriter lays them out (each at least 12
+/// wide, 3 spaces between).
+fn table<const N: usize>(rows: &[[String; N]]) -> String {
+    let mut widths = [0usize; N];
+    for r in rows {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.len() + 3).max(12);
+        }
+    }
+    let mut out = String::new();
+    for r in rows {
+        let line: String = r.iter().zip(widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// `ps`.
+fn ps(g: &GlobalOpts, a: &PsArgs) -> anyhow::Result<()> {
+    let c = Container::load(&g.root, &a.id)?;
+    if c.status() == Status::Stopped {
+        bail!("container is not running");
+    }
+    let pids = state::descendants(c.saved.pid);
+    if a.format == Format::Json {
+        println!("{}", serde_json::to_string(&pids).context("encoding the pids")?);
+        return Ok(());
+    }
+    let mut cmd = std::process::Command::new("ps");
+    if a.ps_args.is_empty() {
+        cmd.arg("-ef");
+    } else {
+        cmd.args(&a.ps_args);
+    }
+    let out = cmd.output().context("running ps")?;
+    if !out.status.success() {
+        bail!("ps failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let header = lines.next().context("ps printed nothing")?;
+    let col = header.split_whitespace().position(|h| h == "PID").context("ps printed no PID column")?;
+    println!("{header}");
+    for line in lines {
+        let pid = line.split_whitespace().nth(col).and_then(|p| p.parse::<i32>().ok());
+        if pid.is_some_and(|p| pids.contains(&p)) {
+            println!("{line}");
+        }
+    }
+    Ok(())
+}
+
+/// `spec`: runc's default config.json, with bulwark's hostname.
+fn spec(a: &SpecArgs) -> anyhow::Result<()> {
+    let path = a.bundle.as_deref().unwrap_or(Path::new(".")).join("config.json");
+    let mut spec = Spec::default();
+    spec.set_hostname(Some("bulwark".into()));
+    if let Some(p) = spec.process_mut() {
+        p.set_terminal(Some(true));
+    }
+    let text = serde_json::to_string_pretty(&spec).context("encoding the spec")?;
+    let mut file = match OpenOptions::new().write(true).create_new(true).open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            bail!("File {} exists. Remove it first", path.display())
+        }
+        Err(e) => return Err(e).with_context(|| format!("creating {}", path.display())),
+    };
+    file.write_all(format!("{text}\n").as_bytes()).with_context(|| format!("writing {}", path.display()))
+}
+
+/// `features`: what runc 1.1 prints, saying what bulwark honours.
+fn features() -> anyhow::Result<()> {
+    let f = serde_json::json!({
+        "ociVersionMin": "1.0.0",
+        "ociVersionMax": state::OCI_VERSION,
+        "hooks": [],
+        "mountOptions": ["bind", "rbind", "ro", "rro", "rw"],
+        "linux": {
+            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"],
+            "capabilities": [],
+            "cgroup": {"v1": false, "v2": false, "systemd": false, "systemdUser": false},
+            "seccomp": {"enabled": false},
+            "apparmor": {"enabled": false},
+            "selinux": {"enabled": false}
+        },
+        "annotations": {
+            "org.bulwark.version": env!("CARGO_PKG_VERSION"),
+            "org.bulwark.sandbox": "user-space kernel (sentry); every system call is carried out by bulwark"
+        }
+    });
+    println!("{}", serde_json::to_string_pretty(&f).context("encoding the features")?);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_parse_by_name_in_any_case_with_or_without_sig_and_by_number() {
+        let sigs = ["TERM", "SIGKILL", "hup", "9", "15"].map(|s| parse_signal(s).ok());
+
+        assert_eq!(
+            sigs,
+            [
+                Some(Signal::SIGTERM),
+                Some(Signal::SIGKILL),
+                Some(Signal::SIGHUP),
+                Some(Signal::SIGKILL),
+                Some(Signal::SIGTERM)
+            ]
+        );
+        assert!(parse_signal("NOPE").is_err());
+    }
+
+    #[test]
+    fn table_pads_columns_to_at_least_twelve() {
+        let rows = [["ID", "PID"].map(String::from), ["a-long-container-id", "7"].map(String::from)];
+
+        assert_eq!(table(&rows), "ID                    PID\na-long-container-id   7\n");
+    }
+
+    #[test]
+    fn spec_refuses_to_overwrite_a_config() {
+        let dir = std::env::temp_dir().join(format!("bulwark-oci-spec-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("dir");
+        let a = SpecArgs { bundle: Some(dir.clone()), rootless: false };
+
+        let first = spec(&a);
+        let second = spec(&a);
+
+        assert!(first.is_ok());
+        assert!(second.is_err_and(|e| e.to_string().contains("exists")));
+        let parsed: Result<Spec, _> =
+            serde_json::from_str(&fs::read_to_string(dir.join("config.json")).unwrap_or_default());
+        assert!(parsed.is_ok());
+        let _ = fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,365 @@
+//! From a bundle's config.json to the sandbox that runs it: the
+//! [`DoOpts`] `bulwark do` would take, and the network namespace to join.
+//!
+//! What is taken from the config: process.args, env, cwd, user (uid, gid),
+//! terminal; root.path (relative to the bundle) and root.readonly;
+//! hostname; mounts (bind mounts of directories, tmpfs); the network
+//! namespace; linux.resources.pids.limit and memory.limit. The sentry
+//! provides /proc, /sys, /dev, /dev/pts, /dev/shm and /dev/mqueue itself,
+//! so those mounts are passed over; every other field is ignored (logged
+//! with `--debug` where it matters).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use oci_spec::runtime::{LinuxNamespaceType, Mount, Spec};
+
+use crate::cli::{BindSpec, DoOpts, LogFormat, LogLevel, Network, Overlay};
+
+/// The global flags that shape every container's sandbox.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub platform: Option<String>,
+    pub network: Option<Network>,
+    pub strace: bool,
+    pub debug_log: Option<PathBuf>,
+    pub debug: bool,
+}
+
+/// Something of the config left out, for the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Note {
+    /// Expected: the sandbox provides it another way.
+    Debug(String),
+    /// The container will lack it.
+    Warn(String),
+}
+
+/// How to run a bundle.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub opts: DoOpts,
+    /// The network namespace the sandbox joins.
+    pub netns: Option<PathBuf>,
+    /// process.terminal.
+    pub terminal: bool,
+    pub annotations: BTreeMap<String, String>,
+    pub notes: Vec<Note>,
+}
+
+/// Read and parse `bundle/config.json`.
+pub fn load(bundle: &Path) -> anyhow::Result<Spec> {
+    let path = bundle.join("config.json");
+    let text = fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    parse(&text).with_context(|| format!("malformed config.json ({})", path.display()))
+}
+
+fn parse(text: &str) -> anyhow::Result<Spec> {
+    Ok(serde_json::from_str(text)?)
+}
+
+/// The plan for `spec` from the bundle `bundle` (absolute). `usable_netns`
+/// tells whether a network namespace has an interface the sandbox's stack
+/// can take (else the sandbox keeps a loopback of its own).
+pub fn plan(spec: &Spec, bundle: &Path, o: &Overrides, usable_netns: impl Fn(&Path) -> bool) -> anyhow::Result<Plan> {
+    let mut notes = Vec::new();
+    let process = spec.process().as_ref().context("config.json has no process")?;
+    let argv: Vec<String> = process.args().clone().unwrap_or_default();
+    if argv.is_empty() {
+        bail!("process.args in config.json must not be empty");
+    }
+    let root = spec.root().as_ref().context("config.json has no root")?;
+    let rootfs = bundle.join(root.path());
+    if !rootfs.is_dir() {
+        bail!("rootfs {} (root.path in config.json) does not exist or is not a directory", rootfs.display());
+    }
+    let readonly = root.readonly().unwrap_or(false);
+    let cwd = path_str(process.cwd(), "process.cwd")?;
+    let env = process.env().clone().unwrap_or_default();
+    if let Some(bad) = env.iter().find(|kv| !matches!(kv.split_once('='), Some((k, _)) if !k.is_empty())) {
+        bail!("process.env entry {bad:?} in config.json is not K=V");
+    }
+    let user = process.user();
+    let user = match (user.uid(), user.gid()) {
+        (0, 0) => None,
+        ids => Some(ids),
+    };
+    if user.is_some_and(|_| process.user().additional_gids().as_ref().is_some_and(|g| !g.is_empty())) {
+        notes.push(Note::Warn("process.user.additionalGids is not supported yet: left out".into()));
+    }
+    let hostname = match spec.hostname() {
+        Some(h) if !h.is_empty() => h.clone(),
+        _ => nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "bulwark".into()),
+    };
+
+    let (mut binds, mut tmpfs) = (Vec::new(), Vec::new());
+    for m in spec.mounts().iter().flatten() {
+        mount(m, bundle, &mut binds, &mut tmpfs, &mut notes)?;
+    }
+
+    let linux = spec.linux().as_ref();
+    let net = linux
+        .and_then(|l| l.namespaces().as_ref())
+        .and_then(|ns| ns.iter().find(|n| n.typ() == LinuxNamespaceType::Network));
+    let netns = net.and_then(|n| n.path().clone());
+    let network = match (o.network, net, &netns) {
+        (Some(mode), _, _) => mode,
+        (None, Some(_), Some(path)) if usable_netns(path) => Network::Sandbox,
+        (None, Some(_), Some(path)) => {
+            notes.push(Note::Debug(format!(
+                "network namespace {} has no interface with an address: the sandbox keeps its own loopback",
+                path.display()
+            )));
+            Network::None
+        }
+        (None, Some(_), None) => Network::None,
+        (None, None, _) => Network::Host,
+    };
+    let resources = linux.and_then(|l| l.resources().as_ref());
+    let pids_limit = resources.and_then(|r| r.pids().as_ref()).map_or(0, |p| p.limit().max(0));
+    let memory = resources
+        .and_then(|r| r.memory().as_ref())
+        .and_then(|m| m.limit())
+        .and_then(|l| u64::try_from(l).ok())
+        .filter(|&l| l > 0);
+
+    let opts = DoOpts {
+        platform: o.platform.clone().unwrap_or_else(|| "ptrace".into()),
+        rootfs,
+        binds,
+        tmpfs,
+        // A writable root is written through, as runc's containers write
+        // their rootfs; a read-only one needs no upper layer but gets one,
+        // so that the mount points the sentry makes never touch the host.
+        overlay: if readonly { Overlay::Memory } else { Overlay::None },
+        readonly,
+        user,
+        cwd: Some(cwd),
+        env,
+        hostname,
+        // The program is pid 1, as with runc.
+        init: false,
+        kernel_release: None,
+        strace: o.strace,
+        debug_log: o.debug_log.clone(),
+        network,
+        debug_log_format: LogFormat::Text,
+        log_level: if o.debug { LogLevel::Debug } else { LogLevel::Info },
+        pids_limit,
+        memory,
+        argv: argv.into_iter().map(Into::into).collect(),
+    };
+    Ok(Plan {
+        opts,
+        netns,
+        terminal: process.terminal().unwrap_or(false),
+        annotations: spec.annotations().iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        notes,
+    })
+}
+
+/// An absolute path in the container, as a string.
+fn path_str(p: &Path, what: &str) -> anyhow::Result<String> {
+    match p.to_str() {
+        Some(s) if s.starts_with('/') => Ok(s.to_owned()),
+        _ => bail!("{what} {} in config.json must be an absolute path", p.display()),
+    }
+}
+
+/// Mount types the sentry provides by itself.
+const PROVIDED: &[&str] = &["proc", "sysfs", "devpts", "mqueue", "cgroup", "cgroup2"];
+
+/// Add mount `m` to `binds` or `tmpfs`, or note why it is left out.
+fn mount(
+    m: &Mount,
+    bundle: &Path,
+    binds: &mut Vec<BindSpec>,
+    tmpfs: &mut Vec<String>,
+    notes: &mut Vec<Note>,
+) -> anyhow::Result<()> {
+    let dst = path_str(m.destination(), "mount destination")?;
+    let typ = m.typ().as_deref().unwrap_or("");
+    let options = m.options().as_deref().unwrap_or_default();
+    let has = |o: &str| options.iter().any(|x| x == o);
+    if typ == "bind" || has("bind") || has("rbind") {
+        let src = m.source().as_ref().with_context(|| format!("bind mount at {dst} has no source"))?;
+        let src = bundle.join(src);
+        let meta = fs::metadata(&src).with_context(|| format!("bind mount source {} (for {dst})", src.display()))?;
+        if meta.is_dir() {
+            binds.push(BindSpec { src, dst, readonly: has("ro") || has("rro") });
+        } else {
+            notes.push(Note::Warn(format!(
+                "bind mount of the file {} at {dst} is not supported yet (only directories are): left out",
+                src.display()
+            )));
+        }
+        return Ok(());
+    }
+    if PROVIDED.contains(&typ) || (matches!(typ, "tmpfs" | "devtmpfs") && (dst == "/dev" || dst == "/dev/shm")) {
+        notes.push(Note::Debug(format!("{typ} mount at {dst}: provided by the sentry")));
+        return Ok(());
+    }
+    if typ == "tmpfs" {
+        tmpfs.push(dst);
+        return Ok(());
+    }
+    bail!(
+        "mount type {typ:?} at {dst} in config.json is not supported (bind mounts of directories and tmpfs are; \
+         proc, sysfs, devpts, mqueue, cgroup and /dev are provided by the sandbox)"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bundle directory with an empty rootfs, unique to `name`.
+    fn bundle(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("bulwark-oci-config-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("rootfs/data")).expect("bundle");
+        dir
+    }
+
+    fn spec(json: serde_json::Value) -> Spec {
+        serde_json::from_value(json).expect("valid spec")
+    }
+
+    fn base() -> serde_json::Value {
+        serde_json::json!({
+            "ociVersion": "1.0.2",
+            "process": {
+                "args": ["sh", "-c", "echo hi"],
+                "env": ["PATH=/bin", "A=1"],
+                "cwd": "/data",
+                "user": {"uid": 1000, "gid": 100},
+                "terminal": false
+            },
+            "root": {"path": "rootfs", "readonly": true},
+            "hostname": "box",
+            "linux": {"namespaces": [{"type": "pid"}, {"type": "network"}]}
+        })
+    }
+
+    #[test]
+    fn process_root_and_hostname_map_onto_the_sandbox_options() {
+        let b = bundle("map");
+
+        let p = plan(&spec(base()), &b, &Overrides::default(), |_| true).expect("plan");
+
+        let o = &p.opts;
+        assert_eq!(o.argv, ["sh", "-c", "echo hi"].map(std::ffi::OsString::from));
+        assert_eq!(
+            (o.env.clone(), o.cwd.clone(), o.user),
+            (vec!["PATH=/bin".into(), "A=1".into()], Some("/data".into()), Some((1000, 100)))
+        );
+        assert_eq!((o.rootfs.clone(), o.readonly, o.overlay, o.init), (b.join("rootfs"), true, Overlay::Memory, false));
+        assert_eq!((o.hostname.as_str(), o.network, p.terminal), ("box", Network::None, false));
+        let _ = fs::remove_dir_all(&b);
+    }
+
+    #[test]
+    fn a_writable_root_is_written_through() {
+        let b = bundle("rw");
+        let mut j = base();
+        j["root"]["readonly"] = false.into();
+
+        let p = plan(&spec(j), &b, &Overrides::default(), |_| true).expect("plan");
+
+        assert_eq!((p.opts.readonly, p.opts.overlay), (false, Overlay::None));
+        let _ = fs::remove_dir_all(&b);
+    }
+
+    #[test]
+    fn network_follows_the_network_namespace() {
+        let b = bundle("net");
+        let with = |ns: serde_json::Value, usable: bool| {
+            let mut j = base();
+            j["linux"]["namespaces"] = ns;
+            let p = plan(&spec(j), &b, &Overrides::default(), |_| usable).expect("plan");
+            (p.opts.network, p.netns)
+        };
+
+        let path = serde_json::json!([{"type": "network", "path": "/run/netns/x"}]);
+        assert_eq!(with(path.clone(), true), (Network::Sandbox, Some("/run/netns/x".into())));
+        assert_eq!(with(path, false), (Network::None, Some("/run/netns/x".into())));
+        assert_eq!(with(serde_json::json!([{"type": "network"}]), true), (Network::None, None));
+        assert_eq!(with(serde_json::json!([{"type": "pid"}]), true), (Network::Host, None));
+        let _ = fs::remove_dir_all(&b);
+    }
+
+    #[test]
+    fn mounts_become_binds_and_tmpfs_and_provided_ones_are_passed_over() {
+        let b = bundle("mounts");
+        fs::create_dir_all(b.join("shared")).expect("dir");
+        fs::write(b.join("hosts"), "").expect("file");
+        let mut j = base();
+        j["mounts"] = serde_json::json!([
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs"},
+            {"destination": "/dev/pts", "type": "devpts", "source": "devpts"},
+            {"destination": "/scratch", "type": "tmpfs", "source": "tmpfs"},
+            {"destination": "/mnt", "type": "bind", "source": b.join("shared"), "options": ["rbind", "ro"]},
+            {"destination": "/rel", "source": "shared", "options": ["bind"]},
+            {"destination": "/etc/hosts", "type": "bind", "source": b.join("hosts"), "options": ["rbind"]}
+        ]);
+
+        let p = plan(&spec(j), &b, &Overrides::default(), |_| true).expect("plan");
+
+        assert_eq!(
+            p.opts.binds,
+            vec![
+                BindSpec { src: b.join("shared"), dst: "/mnt".into(), readonly: true },
+                BindSpec { src: b.join("shared"), dst: "/rel".into(), readonly: false },
+            ]
+        );
+        assert_eq!(p.opts.tmpfs, ["/scratch"]);
+        assert_eq!(p.notes.iter().filter(|n| matches!(n, Note::Warn(_))).count(), 1);
+        let _ = fs::remove_dir_all(&b);
+    }
+
+    #[test]
+    fn an_unknown_mount_type_is_an_error_naming_it() {
+        let b = bundle("badmount");
+        let mut j = base();
+        j["mounts"] = serde_json::json!([{"destination": "/x", "type": "nfs", "source": "srv:/x"}]);
+
+        let err = plan(&spec(j), &b, &Overrides::default(), |_| true).map(|_| ()).unwrap_err();
+
+        assert!(format!("{err}").contains("mount type \"nfs\" at /x"), "{err}");
+        let _ = fs::remove_dir_all(&b);
+    }
+
+    #[test]
+    fn a_missing_rootfs_or_empty_args_is_an_error() {
+        let b = bundle("bad");
+        let mut no_root = base();
+        no_root["root"]["path"] = "nope".into();
+        let mut no_args = base();
+        no_args["process"]["args"] = serde_json::json!([]);
+
+        let errs = [no_root, no_args].map(|j| plan(&spec(j), &b, &Overrides::default(), |_| true).is_err());
+
+        assert_eq!(errs, [true, true]);
+        let _ = fs::remove_dir_all(&b);
+    }
+
+    #[test]
+    fn limits_come_from_linux_resources() {
+        let b = bundle("limits");
+        let mut j = base();
+        j["linux"]["resources"] = serde_json::json!({"pids": {"limit": 100}, "memory": {"limit": 1048576}});
+
+        let p = plan(&spec(j), &b, &Overrides::default(), |_| true).expect("plan");
+
+        assert_eq!((p.opts.pids_limit, p.opts.memory), (100, Some(1 << 20)));
+        let _ = fs::remove_dir_all(&b);
+    }
+
+    #[test]
+    fn malformed_json_is_a_parse_error() {
+        assert!(parse("{\"ociVersion\": ").is_err());
+    }
+}

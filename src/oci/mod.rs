@@ -1,0 +1,378 @@
+//! The OCI runtime: `bulwark create|start|state|kill|delete|run|list|ps|
+//! spec|features ...` with runc's command line, so that podman (`--runtime`),
+//! conmon and containerd's runc shim can drive bulwark as they drive runc.
+//!
+//! Each verb is a new process; what a container is lives in its state
+//! directory, `ROOT/ID/` (`--root`, default `/run/bulwark`):
+//!
+//! | file           | what                                                     |
+//! |----------------|----------------------------------------------------------|
+//! | `state.json`   | [`state::Saved`]: pid, its start time, bundle, rootfs, created, annotations |
+//! | `control.sock` | the sandbox's control socket (`sentry::control`): `start`, `state` |
+//!
+//! `create` leaves the sandbox (boot, see [`crate::launch::spawn_detached`])
+//! waiting on the control socket; boot's host pid is the container's pid and
+//! its exit status the container's. A container whose pid is gone, or now
+//! names another process (its start time changed), is `stopped`.
+//!
+//! Exit status: 0, or 1 on any error (as runc), except `run` without
+//! `--detach`, which exits with the container's status. Errors go to
+//! standard error and, with `--log`, to the log as runc writes them (one
+//! JSON object per line with `--log-format json`, which conmon reads).
+//!
+//! Flags runc takes that bulwark accepts and ignores: `--systemd-cgroup`,
+//! `--rootless`, `--criu` (global); `--no-pivot`, `--no-new-keyring`,
+//! `--preserve-fds` (logged when non-zero), `--pidfd-socket` (`create`,
+//! `run`); `--no-subreaper` (`run`); `--all` (`kill`: boot passes every
+//! signal to the whole sandbox anyway); `--quiet` (`list`).
+
+mod commands;
+mod config;
+mod console;
+mod log;
+mod state;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand, ValueEnum};
+
+use crate::cli::Network;
+
+/// Where container state lives unless `--root` says otherwise.
+pub const DEFAULT_ROOT: &str = "/run/bulwark";
+
+/// Flags given before the verb (`bulwark --root R --log L create ...`), as
+/// runc's clients pass them.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalOpts {
+    /// OCI runtime: directory holding the containers' state.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_ROOT)]
+    pub root: PathBuf,
+
+    /// OCI runtime: append errors (and with --debug, progress) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+
+    /// OCI runtime: how --log writes: `text` (`time=... level=... msg=...`)
+    /// or `json` (`{"level","msg","time"}` per line), as runc.
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = OciLogFormat::Text)]
+    pub log_format: OciLogFormat,
+
+    /// OCI runtime: log debug messages too (and the sandbox logs at debug
+    /// level to --debug-log).
+    #[arg(long)]
+    pub debug: bool,
+
+    /// OCI runtime: accepted for runc compatibility; bulwark makes no
+    /// cgroups (its limits are the sandbox's own).
+    #[arg(long)]
+    pub systemd_cgroup: bool,
+
+    /// OCI runtime: accepted for runc compatibility, ignored.
+    #[arg(long, value_name = "VALUE", hide = true)]
+    pub rootless: Option<String>,
+
+    /// OCI runtime: accepted for runc compatibility, ignored.
+    #[arg(long, value_name = "PATH", hide = true)]
+    pub criu: Option<String>,
+
+    /// OCI runtime: how containers' application code is trapped.
+    #[arg(long = "platform", value_name = "NAME", value_parser = ["ptrace"])]
+    pub oci_platform: Option<String>,
+
+    /// OCI runtime: the containers' network, overriding what config.json's
+    /// namespaces imply (a network namespace with a path: `sandbox` in it;
+    /// one without: `none`; none at all: `host`).
+    #[arg(long = "network", value_name = "MODE", value_enum)]
+    pub oci_network: Option<Network>,
+
+    /// OCI runtime: print the containers' system calls to their stderr.
+    #[arg(long = "strace")]
+    pub oci_strace: bool,
+
+    /// OCI runtime: append the sandboxes' own logs to FILE.
+    #[arg(long = "debug-log", value_name = "FILE")]
+    pub oci_debug_log: Option<PathBuf>,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OciLogFormat {
+    Text,
+    Json,
+}
+
+/// The verbs, with runc's names and flags.
+#[derive(Debug, Subcommand)]
+pub enum OciCommand {
+    /// Create a container from an OCI bundle: the sandbox is set up and
+    /// waits for `start`; its pid (`--pid-file`) is the container's.
+    Create(CreateArgs),
+    /// Run the program of a created container.
+    Start(IdArgs),
+    /// Print a container's state as JSON (ociVersion, id, pid, status
+    /// created|running|stopped, bundle, rootfs, created, owner, annotations).
+    State(IdArgs),
+    /// Send a signal (name or number; default SIGTERM) to a container.
+    Kill(KillArgs),
+    /// Delete a container's state; a created one is killed first, a running
+    /// one only with --force.
+    Delete(DeleteArgs),
+    /// Create and start a container; without --detach, wait for it, delete
+    /// it and exit with its status.
+    Run(RunArgs),
+    /// List the containers under --root.
+    List(ListArgs),
+    /// List a container's host processes (the sandbox and its descendants).
+    Ps(PsArgs),
+    /// Write a default config.json (busybox-friendly: `sh`, read-only
+    /// rootfs in ./rootfs) in the bundle directory; never overwrites one.
+    Spec(SpecArgs),
+    /// Print what this runtime supports, as JSON (runc 1.1's `features`).
+    Features,
+    /// Not supported yet: freeze a container.
+    Pause(Unsupported),
+    /// Not supported yet: thaw a paused container.
+    Resume(Unsupported),
+    /// Not supported yet: run another process in a running container.
+    Exec(Unsupported),
+    /// Not supported yet: a container's events and statistics.
+    Events(Unsupported),
+    /// Not supported yet: change a container's resource limits.
+    Update(Unsupported),
+    /// Not supported: checkpoint a container.
+    #[command(hide = true)]
+    Checkpoint(Unsupported),
+    /// Not supported: restore a container.
+    #[command(hide = true)]
+    Restore(Unsupported),
+}
+
+/// The verbs' names, for telling an OCI command line from `do`'s.
+const VERBS: &[&str] = &[
+    "create",
+    "start",
+    "state",
+    "kill",
+    "delete",
+    "run",
+    "list",
+    "ps",
+    "spec",
+    "features",
+    "pause",
+    "resume",
+    "exec",
+    "events",
+    "update",
+    "checkpoint",
+    "restore",
+];
+
+/// A container's id.
+#[derive(Debug, Args)]
+pub struct IdArgs {
+    /// The container's id.
+    pub id: String,
+}
+
+/// `create`'s flags (runc's).
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// The container's id (letters, digits, `_+-.`).
+    pub id: String,
+
+    /// The bundle: a directory with config.json (root.path is relative to it).
+    #[arg(long, short = 'b', value_name = "DIR", default_value = ".")]
+    pub bundle: PathBuf,
+
+    /// Write the container's pid (the sandbox's host pid) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+
+    /// With process.terminal: the Unix socket to send the terminal's master
+    /// end to (SCM_RIGHTS), as runc does.
+    #[arg(long, value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+
+    /// Accepted for runc compatibility (bulwark never pivots the host's
+    /// view of the rootfs).
+    #[arg(long)]
+    pub no_pivot: bool,
+
+    /// Accepted for runc compatibility (the sandbox has no host keyring).
+    #[arg(long)]
+    pub no_new_keyring: bool,
+
+    /// Accepted for runc compatibility; descriptors past stdio are not
+    /// passed to the container yet.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub preserve_fds: u32,
+
+    /// Accepted for runc compatibility (runc 1.2), ignored.
+    #[arg(long, value_name = "PATH", hide = true)]
+    pub pidfd_socket: Option<PathBuf>,
+}
+
+/// `run`'s flags: `create`'s and a few more.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub create: CreateArgs,
+
+    /// Return once the program runs, leaving the container behind.
+    #[arg(long, short = 'd')]
+    pub detach: bool,
+
+    /// Keep the container's state after it exits (without --detach).
+    #[arg(long)]
+    pub keep: bool,
+
+    /// Accepted for runc compatibility, ignored.
+    #[arg(long)]
+    pub no_subreaper: bool,
+}
+
+/// `kill`'s arguments.
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// The container's id.
+    pub id: String,
+
+    /// The signal: a name (TERM, SIGTERM, term) or a number.
+    #[arg(default_value = "SIGTERM")]
+    pub signal: String,
+
+    /// Accepted for runc compatibility: the signal reaches the whole
+    /// sandbox anyway.
+    #[arg(long, short = 'a')]
+    pub all: bool,
+}
+
+/// `delete`'s arguments.
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// The container's id.
+    pub id: String,
+
+    /// Kill a running container (SIGKILL) first; an unknown id is then
+    /// not an error.
+    #[arg(long, short = 'f')]
+    pub force: bool,
+}
+
+/// How `list` and `ps` print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+/// `list`'s flags.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// `table` or `json`.
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// Print the ids only.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+/// `ps`'s arguments.
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// The container's id.
+    pub id: String,
+
+    /// `table` (the host's `ps` output for the container's processes) or
+    /// `json` (an array of host pids).
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// Options for the host's `ps` (default `-ef`), table format only.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub ps_args: Vec<OsString>,
+}
+
+/// `spec`'s flags.
+#[derive(Debug, Args)]
+pub struct SpecArgs {
+    /// Where to write config.json (default: the current directory).
+    #[arg(long, short = 'b', value_name = "DIR")]
+    pub bundle: Option<PathBuf>,
+
+    /// Accepted for runc compatibility, ignored.
+    #[arg(long)]
+    pub rootless: bool,
+}
+
+/// A verb not supported yet: any arguments are accepted.
+#[derive(Debug, Args)]
+pub struct Unsupported {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    pub args: Vec<OsString>,
+}
+
+/// Whether `args` (the whole command line, program name first) is an OCI
+/// verb's: the first word that is neither a flag nor a global flag's value.
+pub fn is_oci_command_line(args: &[OsString]) -> bool {
+    const TAKES_VALUE: &[&str] =
+        &["--root", "--log", "--log-format", "--rootless", "--criu", "--platform", "--network", "--debug-log"];
+    let mut words = args.iter().skip(1).filter_map(|a| a.to_str());
+    while let Some(w) = words.next() {
+        if w == "--" {
+            return false;
+        }
+        if TAKES_VALUE.contains(&w) {
+            words.next();
+            continue;
+        }
+        if w.starts_with('-') {
+            continue;
+        }
+        return VERBS.contains(&w);
+    }
+    false
+}
+
+/// Run an OCI verb; returns the process's exit status, having reported any
+/// error (stderr, and --log).
+pub fn run(global: &GlobalOpts, cmd: OciCommand) -> i32 {
+    let log = log::Log::open(global);
+    log.debug(&format!("{cmd:?}"));
+    match commands::dispatch(global, &log, cmd) {
+        Ok(code) => code,
+        Err(err) => {
+            let msg = format!("{err:#}");
+            log.error(&msg);
+            eprintln!("bulwark: {msg}");
+            1
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &str) -> Vec<OsString> {
+        s.split_whitespace().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn a_verb_after_global_flags_is_an_oci_command_line() {
+        let line = words("bulwark --root /r --log-format json --systemd-cgroup create --bundle b x");
+
+        assert!(is_oci_command_line(&line));
+    }
+
+    #[test]
+    fn do_and_a_verb_after_the_double_dash_are_not() {
+        assert!(!is_oci_command_line(&words("bulwark do -- create")));
+        assert!(!is_oci_command_line(&words("bulwark --network host bench")));
+        assert!(!is_oci_command_line(&words("bulwark -- run")));
+    }
+}
