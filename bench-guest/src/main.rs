@@ -11,8 +11,14 @@
 //! A case that cannot run (a call the sandbox does not implement, say)
 //! prints `case NAME failed REASON` instead, and the program then exits 1.
 //!
-//! Usage: `bulwark-bench-guest [--budget-ms N] [--list] [CASE]...` (no case:
-//! all of them, in order).
+//! Usage: `bulwark-bench-guest [--budget-ms N] [--peer ADDR:PORT] [--list]
+//! [CASE]...` (no case: all of them, in order).
+//!
+//! The `veth-*` cases talk to a peer outside the sandbox, at `--peer`: the
+//! TCP server `bulwark bench` runs on the host end of its veth pair. The
+//! first byte a client sends picks the peer's mode, [`PEER_ECHO`] or
+//! [`PEER_DRAIN`], and the peer answers it with the same byte when ready
+//! (the bench's `veth.rs` has the same constants).
 //!
 //! The program has its own C `main` (`no_main`): the Rust runtime's start-up
 //! (`poll` on the standard descriptors, signal handlers for stack overflow)
@@ -22,9 +28,9 @@
 
 use std::ffi::CString;
 use std::io::{Error, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Outcome of one case: nanoseconds per operation and the iteration count.
@@ -51,7 +57,17 @@ const CASES: &[(&str, CaseFn)] = &[
     ("pread-4k", pread_4k),
     ("tcp-rr", tcp_rr),
     ("tcp-stream-64k", tcp_stream_64k),
+    ("veth-rr", veth_rr),
+    ("veth-stream-64k", veth_stream_64k),
 ];
+
+/// The peer of the `veth-*` cases (`--peer`).
+static PEER: OnceLock<SocketAddr> = OnceLock::new();
+
+/// First byte to the peer: echo what follows.
+const PEER_ECHO: u8 = b'e';
+/// First byte to the peer: read and drop what follows.
+const PEER_DRAIN: u8 = b'd';
 
 /// The file that `open-close` and `stat` use: present on every Linux root.
 const SOME_FILE: &str = "/etc/passwd";
@@ -80,6 +96,12 @@ fn run() {
                 Some(ms) => budget = Duration::from_millis(ms),
                 None => usage("--budget-ms needs a number of milliseconds"),
             },
+            "--peer" => match args.next().and_then(|v| v.parse().ok()) {
+                Some(addr) => {
+                    let _ = PEER.set(addr);
+                }
+                None => usage("--peer needs an address, IP:PORT"),
+            },
             _ if a.starts_with('-') => usage(&format!("unknown option {a}")),
             _ => names.push(a),
         }
@@ -107,7 +129,7 @@ fn run() {
 
 fn usage(msg: &str) -> ! {
     eprintln!("bulwark-bench-guest: {msg}");
-    eprintln!("usage: bulwark-bench-guest [--budget-ms N] [--list] [CASE]...");
+    eprintln!("usage: bulwark-bench-guest [--budget-ms N] [--peer ADDR:PORT] [--list] [CASE]...");
     std::process::exit(2);
 }
 
@@ -522,4 +544,41 @@ fn tcp_stream_64k(budget: Duration) -> CaseResult {
     drop(c);
     sink.join().map_err(|_| "thread panicked".to_owned())?;
     r
+}
+
+/// A connection to the peer (`--peer`) in `mode`, answered: set up before
+/// the clock starts.
+fn peer_connection(mode: u8) -> Result<TcpStream, String> {
+    let addr = PEER.get().ok_or("needs --peer ADDR:PORT, the peer outside the sandbox")?;
+    let mut c = TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
+    c.set_nodelay(true).map_err(|e| format!("TCP_NODELAY: {e}"))?;
+    c.write_all(&[mode]).map_err(|e| format!("send the mode: {e}"))?;
+    let mut answer = [0u8; 1];
+    c.read_exact(&mut answer).map_err(|e| format!("recv the mode's answer: {e}"))?;
+    if answer[0] != mode {
+        return Err(format!("the peer answered {:#04x} to mode {mode:#04x}", answer[0]));
+    }
+    Ok(c)
+}
+
+/// One byte to the echoing peer outside the sandbox and back: a request
+/// and response round trip through the sandbox's network (its stack and
+/// the veth, in `--network sandbox`).
+fn veth_rr(budget: Duration) -> CaseResult {
+    let mut c = peer_connection(PEER_ECHO)?;
+    let mut b = [7u8; 1];
+    measure(budget, |n| {
+        (0..n).try_for_each(|_| {
+            c.write_all(&b).map_err(|e| format!("send: {e}"))?;
+            c.read_exact(&mut b).map_err(|e| format!("recv: {e}"))
+        })
+    })
+}
+
+/// 64 KiB writes to the draining peer outside the sandbox: bulk throughput
+/// out of the sandbox (ns per 64 KiB).
+fn veth_stream_64k(budget: Duration) -> CaseResult {
+    let mut c = peer_connection(PEER_DRAIN)?;
+    let buf = vec![7u8; 64 << 10];
+    measure(budget, |n| (0..n).try_for_each(|_| c.write_all(&buf).map_err(|e| format!("send: {e}"))))
 }

@@ -1,7 +1,8 @@
 //! What `bulwark bench` measures: the guest's microbenchmarks (ns per
 //! operation, read from the guest's output) and whole-process workloads
-//! (wall-clock seconds), and the host files the workloads need.
+//! (wall-clock seconds), and the host files and the network the cases need.
 
+use std::cell::OnceCell;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -9,6 +10,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context};
 
+use super::veth::Veth;
 use crate::cli::DEFAULT_PATH;
 
 /// How a case is measured.
@@ -48,7 +50,17 @@ pub struct Case {
     /// Why the case cannot run on this host at all (a program is missing),
     /// for every runtime alike.
     pub unavailable: Option<String>,
+    /// Runs inside the veth fixture's network namespace under every
+    /// runtime, and talks to its peer, whose address replaces [`PEER_ARG`]
+    /// in `argv`. The guest's cases named `veth-*`.
+    pub veth: bool,
 }
+
+/// Stands for the peer's address in a `veth` case's command line.
+pub const PEER_ARG: &str = "{peer}";
+
+/// The guest's cases that need the veth fixture are named so.
+const VETH_CASE_PREFIX: &str = "veth-";
 
 /// The workloads: name, program (looked up in the sandbox's default `PATH`),
 /// arguments. `{dir}` is the fixture directory.
@@ -106,11 +118,14 @@ pub fn all(guest: &Path, budget_ms: u64, fixtures: &Fixtures) -> anyhow::Result<
     let guest_str = guest.to_str().context("the guest's path is not UTF-8")?;
     let mut cases: Vec<Case> = String::from_utf8_lossy(&out.stdout)
         .lines()
-        .map(|name| Case {
-            name: name.to_owned(),
-            kind: Kind::Micro,
-            argv: vec![guest_str.to_owned(), "--budget-ms".into(), budget_ms.to_string(), name.to_owned()],
-            unavailable: None,
+        .map(|name| {
+            let veth = name.starts_with(VETH_CASE_PREFIX);
+            let mut argv = vec![guest_str.to_owned(), "--budget-ms".into(), budget_ms.to_string()];
+            if veth {
+                argv.extend(["--peer".into(), PEER_ARG.into()]);
+            }
+            argv.push(name.to_owned());
+            Case { name: name.to_owned(), kind: Kind::Micro, argv, unavailable: None, veth }
         })
         .collect();
     for (name, prog, args, needs) in WORKLOADS {
@@ -128,6 +143,7 @@ pub fn all(guest: &Path, budget_ms: u64, fixtures: &Fixtures) -> anyhow::Result<
                 (false, Some(n)) => Some(format!("`{n}` is not installed on this host")),
                 (false, None) => None,
             },
+            veth: false,
         });
     }
     Ok(cases)
@@ -147,9 +163,11 @@ pub fn is_executable(path: &Path) -> bool {
 
 /// Host files the workloads read, in a directory that the sandbox sees
 /// through its read-only view of the host root. It is under `/var/tmp`, not
-/// `/tmp`: the sandbox's `/tmp` is its own. Removed on drop.
+/// `/tmp`: the sandbox's `/tmp` is its own. And the veth fixture, made when
+/// first asked for. Removed on drop.
 pub struct Fixtures {
     pub dir: PathBuf,
+    veth: OnceCell<Result<Veth, String>>,
 }
 
 impl Fixtures {
@@ -158,7 +176,18 @@ impl Fixtures {
         let dir = PathBuf::from(format!("/var/tmp/bulwark-bench-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
-        Ok(Fixtures { dir })
+        Ok(Fixtures { dir, veth: OnceCell::new() })
+    }
+
+    /// The veth fixture, made on the first call; `Err` (the same on every
+    /// call) says why it cannot be made.
+    pub fn veth(&self) -> Result<&Veth, String> {
+        self.veth.get_or_init(Veth::make).as_ref().map_err(Clone::clone)
+    }
+
+    /// The veth fixture if it was made.
+    pub fn veth_if_made(&self) -> Option<&Veth> {
+        self.veth.get()?.as_ref().ok()
     }
 
     /// Where each run's files go: the captured output and the debug log.

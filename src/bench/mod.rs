@@ -11,11 +11,17 @@
 //! A case that does not work under a runtime (the sandbox lacks `fork`,
 //! say) is reported as unsupported with the reason: never dropped, never
 //! faked.
+//!
+//! The network: a runtime in `--network sandbox` mode, and every runtime
+//! on the `veth-*` cases, runs inside a network namespace the bench makes
+//! (the veth fixture, `veth.rs`), whose peer on the far end of the veth is
+//! in the bench process.
 
 mod cases;
 mod report;
 mod runner;
 mod svg;
+mod veth;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -39,11 +45,18 @@ pub struct BenchOpts {
     pub platform: Vec<String>,
 
     /// The sandbox network modes to measure each platform with,
-    /// comma-separated: `none` (the sandbox's loopback) and `host` (host
-    /// sockets). A platform in a mode other than `none` is reported as
-    /// PLATFORM+MODE (`ptrace+host`).
+    /// comma-separated: `none` (the sandbox's loopback), `host` (host
+    /// sockets) and `sandbox` (the sentry's own TCP/IP stack). A platform
+    /// in a mode other than `none` is reported as PLATFORM+MODE
+    /// (`ptrace+host`). In `sandbox` mode every case runs inside a network
+    /// namespace that the bench makes (needs root and iproute2), with one
+    /// end of a veth pair (10.213.N.2/24) for the stack to take, the other
+    /// (10.213.N.1) in the host's namespace: `ip netns exec NS bulwark do
+    /// --network sandbox ...`. Its workloads' times include `ip netns
+    /// exec`. The veth-* cases run in that namespace under every runtime,
+    /// against a peer the bench runs on the host end.
     #[arg(long, value_name = "MODES", value_delimiter = ',', default_value = "none",
-          value_parser = ["none", "host"])]
+          value_parser = ["none", "host", "sandbox"])]
     pub network: Vec<String>,
 
     /// Also measure another runtime, given as NAME=COMMAND-PREFIX (split at
@@ -106,6 +119,8 @@ pub type Skipped = Vec<(String, String)>;
 pub struct Report {
     pub runtimes: Vec<Runtime>,
     pub skipped: Skipped,
+    /// The veth fixture's namespace, if it was made (for command lines).
+    pub netns: Option<veth::Netns>,
     pub results: Vec<CaseResult>,
     pub runs: u32,
     pub budget_ms: u64,
@@ -126,6 +141,7 @@ pub fn run(opts: &BenchOpts) -> anyhow::Result<i32> {
         );
     }
     let fixtures = Fixtures::new()?;
+    // The veth fixture is made on first use (below), not for --list.
     let mut cases = cases::all(&guest, opts.budget_ms, &fixtures)?;
     if opts.list {
         for c in &cases {
@@ -148,7 +164,10 @@ pub fn run(opts: &BenchOpts) -> anyhow::Result<i32> {
     let mut progress = Progress::default();
     let mut results = Vec::new();
     let total = cases.len();
-    for (i, case) in cases.into_iter().enumerate() {
+    for (i, mut case) in cases.into_iter().enumerate() {
+        if case.veth && case.unavailable.is_none() {
+            case.unavailable = fixtures.veth().err();
+        }
         let what = format!("[{}/{total}] {}", i + 1, case.name);
         let outcomes = measure_case(&case, &runtimes, &fixtures, opts.runs, timeout, |rt, round| {
             let run = if round == 0 { "warm-up".to_owned() } else { format!("run {round}/{}", opts.runs) };
@@ -160,6 +179,7 @@ pub fn run(opts: &BenchOpts) -> anyhow::Result<i32> {
     let report = Report {
         runtimes,
         skipped,
+        netns: fixtures.veth_if_made().map(|v| v.netns.clone()),
         results,
         runs: opts.runs,
         budget_ms: opts.budget_ms,

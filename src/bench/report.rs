@@ -106,6 +106,13 @@ pub fn table(report: &Report) -> String {
     let mut notes = Vec::new();
     for res in &report.results {
         let mut row = vec![res.case.name.clone(), res.case.kind.unit().to_owned()];
+        if let Some(why) = &res.case.unavailable {
+            // The same for every runtime: one note.
+            notes.push(format!("{}: {why}", res.case.name));
+            row.extend(res.outcomes.iter().map(|_| format!("unavailable ({})", notes.len())));
+            rows.push(row);
+            continue;
+        }
         for (ri, o) in res.outcomes.iter().enumerate() {
             let cell = match (o, values(o).and_then(|v| summarize(&v))) {
                 (Outcome::Unsupported(why), _) => {
@@ -231,14 +238,18 @@ pub fn json(report: &Report) -> String {
         for (ri, (rt, outcome)) in report.runtimes.iter().zip(&res.outcomes).enumerate() {
             let body = match outcome {
                 Outcome::Unsupported(why) => {
-                    let status = if Some(ri) == native_index(report) { "failed" } else { "unsupported" };
+                    let status = match (&c.unavailable, Some(ri) == native_index(report)) {
+                        (Some(_), _) => "unavailable",
+                        (None, true) => "failed",
+                        (None, false) => "unsupported",
+                    };
                     format!("{{\"status\": {}, \"reason\": {}}}", js(status), js(why))
                 }
                 Outcome::Ok { warmup, samples } => {
                     let vals: Vec<f64> = samples.iter().map(|s| s.value).collect();
                     let mut b = format!(
                         "{{\"status\": \"ok\", \"command\": {}, \"warmup\": {}, \"samples\": {}, \"summary\": {}",
-                        jarr(&rt.command_line(c), |a| js(a)),
+                        jarr(&rt.command_line(c, report.netns.as_ref(), None), |a| js(a)),
                         warmup.map_or("null".into(), |w| jn(w.value)),
                         jarr(&vals, |v| jn(*v)),
                         jsummary(summarize(&vals))
@@ -285,6 +296,33 @@ mod tests {
         let s = summarize(&[4.0, 1.0, 3.0, 2.0]);
 
         assert_eq!(s, Some(Summary { median: 2.5, min: 1.0, max: 4.0 }));
+    }
+
+    #[test]
+    fn unavailable_case_is_one_note_for_every_runtime() {
+        use crate::bench::cases::Case;
+        use crate::bench::runner::Runtime;
+        let why = "no veth fixture (needs root and iproute2): ip netns add: Operation not permitted";
+        let case = Case {
+            name: "veth-rr".into(),
+            kind: Kind::Micro,
+            argv: vec!["/g".into()],
+            unavailable: Some(why.into()),
+            veth: true,
+        };
+        let report = Report {
+            runtimes: vec![Runtime::native(), Runtime::platform(std::path::Path::new("/b"), "ptrace")],
+            skipped: Vec::new(),
+            netns: None,
+            results: vec![CaseResult { case, outcomes: vec![Outcome::Unsupported(why.into()); 2] }],
+            runs: 1,
+            budget_ms: 1,
+            machine: Machine { cpu_model: "cpu".into(), cores: 1, kernel: "k".into() },
+        };
+
+        let t = table(&report);
+
+        assert_eq!((t.matches("unavailable (1)").count(), t.matches(why).count(), t.contains("failed")), (2, 1, false));
     }
 
     #[test]

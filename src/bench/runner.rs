@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
-use super::cases::{is_executable, Case, Fixtures, Kind};
+use super::cases::{is_executable, Case, Fixtures, Kind, PEER_ARG};
+use super::veth::Netns;
 use crate::cli::DEFAULT_PATH;
 
 /// Something that runs programs: natively, a bulwark platform, or another
@@ -23,28 +24,39 @@ pub struct Runtime {
     /// A bulwark platform: runs get `--debug-log`, whose "unsupported
     /// syscall" lines go into the reason a case fails.
     pub bulwark: bool,
+    /// Every run is inside the veth fixture's network namespace (`--network
+    /// sandbox` takes its interface), not only the `veth` cases' runs.
+    pub netns: bool,
 }
 
 impl Runtime {
     pub fn native() -> Runtime {
-        Runtime { name: "native".into(), prefix: Vec::new(), bulwark: false }
+        Runtime { name: "native".into(), prefix: Vec::new(), bulwark: false, netns: false }
     }
 
     /// `bulwark do --platform NAME` with this very binary.
     pub fn platform(exe: &Path, name: &str) -> Runtime {
         let prefix = vec![exe.to_string_lossy().into_owned(), "do".into(), "--platform".into(), name.into()];
-        Runtime { name: name.into(), prefix, bulwark: true }
+        Runtime { name: name.into(), prefix, bulwark: true, netns: false }
     }
 
     /// `bulwark do --platform NAME --network MODE`: named NAME for the
-    /// default mode, `none`, and NAME+MODE otherwise.
+    /// default mode, `none`, and NAME+MODE otherwise. In `sandbox` mode
+    /// every run is in the veth fixture's namespace.
     pub fn platform_in(exe: &Path, name: &str, mode: &str) -> Runtime {
         let mut rt = Runtime::platform(exe, name);
         if mode != "none" {
             rt.prefix.extend(["--network".to_owned(), mode.to_owned()]);
             rt.name = format!("{name}+{mode}");
         }
+        rt.netns = mode == "sandbox";
         rt
+    }
+
+    /// Whether `case`'s runs under this runtime are in the veth fixture's
+    /// namespace.
+    pub fn in_netns(&self, case: &Case) -> bool {
+        self.netns || case.veth
     }
 
     /// `NAME=COMMAND PREFIX` (split at whitespace).
@@ -55,7 +67,7 @@ impl Runtime {
         if name.is_empty() || prefix.is_empty() {
             return Err(format!("expected NAME=COMMAND-PREFIX, got {spec:?}"));
         }
-        Ok(Runtime { name: name.to_owned(), prefix, bulwark: false })
+        Ok(Runtime { name: name.to_owned(), prefix, bulwark: false, netns: false })
     }
 
     /// Why this runtime's program cannot be run, if it cannot.
@@ -70,13 +82,25 @@ impl Runtime {
         (!found).then(|| format!("`{prog}` is not installed (not found in PATH)"))
     }
 
-    /// The whole command line of `case` under this runtime.
-    pub fn command_line(&self, case: &Case) -> Vec<String> {
-        let mut argv = self.prefix.clone();
+    /// The whole command line of `case` under this runtime: in `netns`
+    /// (`ip netns exec NS ...`, and the peer's address in the case's
+    /// arguments) if [`Runtime::in_netns`] and it is given; with
+    /// `--debug-log LOG` for a bulwark platform if `log` is given.
+    pub fn command_line(&self, case: &Case, netns: Option<&Netns>, log: Option<&Path>) -> Vec<String> {
+        let netns = netns.filter(|_| self.in_netns(case));
+        let mut argv = netns.map(Netns::exec_prefix).unwrap_or_default();
+        argv.extend(self.prefix.iter().cloned());
         if self.bulwark {
+            if let Some(log) = log {
+                argv.extend(["--debug-log".into(), log.to_string_lossy().into_owned()]);
+            }
             argv.push("--".into());
         }
-        argv.extend(case.argv.iter().cloned());
+        let peer = netns.map(|n| n.peer.to_string());
+        argv.extend(case.argv.iter().map(|a| match &peer {
+            Some(p) if a == PEER_ARG => p.clone(),
+            _ => a.clone(),
+        }));
         argv
     }
 }
@@ -95,16 +119,22 @@ pub fn run_once(rt: &Runtime, case: &Case, fx: &Fixtures, timeout: Duration) -> 
     let out_path = fx.scratch("stdout");
     let err_path = fx.scratch("stderr");
     let log_path = fx.scratch("debug-log");
-    let mut argv = rt.prefix.clone();
+    let netns = if rt.in_netns(case) {
+        let veth = fx.veth()?;
+        veth.reset()?;
+        Some(&veth.netns)
+    } else {
+        None
+    };
     if rt.bulwark {
         let _ = File::create(&log_path);
-        argv.extend(["--debug-log".into(), log_path.to_string_lossy().into_owned(), "--".into()]);
     }
-    argv.extend(case.argv.iter().cloned());
+    let argv = rt.command_line(case, netns, rt.bulwark.then_some(log_path.as_path()));
     let mut cmd = Command::new(&argv[0]);
     cmd.args(&argv[1..]).stdin(Stdio::null()).process_group(0);
     if rt.prefix.is_empty() {
-        // The environment and working directory `bulwark do` gives.
+        // The environment and working directory `bulwark do` gives (to
+        // `ip netns exec` too, which passes them on).
         cmd.env_clear().env("PATH", DEFAULT_PATH).env("HOME", "/root").current_dir("/");
     }
     let stdout = File::create(&out_path).map_err(|e| format!("create {}: {e}", out_path.display()))?;
@@ -198,17 +228,32 @@ fn last_line(path: &PathBuf) -> Option<String> {
 }
 
 /// What the sandbox's debug log says (unsupported system calls, what it
-/// could not do), without the `bulwark: ` prefix and the boot lines.
+/// could not do): see [`log_message`].
 fn sandbox_log_lines(path: &PathBuf) -> Vec<String> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let mut lines: Vec<String> = Vec::new();
-    for l in text.lines().map(|l| l.trim_start_matches("bulwark: ")) {
-        let l: String = l.chars().take(300).collect();
-        if !l.trim().is_empty() && !l.starts_with("boot:") && !lines.contains(&l) && lines.len() < 8 {
+    for l in text.lines().filter_map(log_message) {
+        if !lines.contains(&l) && lines.len() < 8 {
             lines.push(l);
         }
     }
     lines
+}
+
+/// A debug log line as part of a reason: without its timestamp (or the
+/// older `bulwark: ` prefix), at most 300 characters; `None` for an empty
+/// line and for the boot's routine lines (below WARN).
+fn log_message(line: &str) -> Option<String> {
+    let mut l = line.trim().trim_start_matches("bulwark: ");
+    if let Some((first, rest)) = l.split_once(char::is_whitespace) {
+        if first.starts_with(|c: char| c.is_ascii_digit()) && first.contains('T') {
+            l = rest.trim_start();
+        }
+    }
+    let mut words = l.split_whitespace();
+    let routine = matches!(words.next(), Some("INFO" | "DEBUG" | "TRACE"));
+    let boot = l.starts_with("boot:") || (routine && words.next().is_some_and(|t| t.starts_with("bulwark::boot")));
+    (!l.is_empty() && !boot).then(|| l.chars().take(300).collect())
 }
 
 #[cfg(test)]
@@ -238,6 +283,20 @@ mod tests {
     }
 
     #[test]
+    fn log_line_loses_its_timestamp_and_boot_info_lines_are_left_out() {
+        let got: Vec<Option<String>> = [
+            "2026-12-04T04:56:39.482072Z  INFO bulwark::boot: unshared namespaces namespaces=mnt",
+            "2026-12-04T04:56:39.5Z  WARN sentry::kernel: unsupported system call syscall=\"bpf\"",
+            "",
+        ]
+        .iter()
+        .map(|l| log_message(l))
+        .collect();
+
+        assert_eq!(got, [None, Some("WARN sentry::kernel: unsupported system call syscall=\"bpf\"".to_owned()), None]);
+    }
+
+    #[test]
     fn compare_spec_splits_name_and_prefix() {
         let rt = Runtime::parse_compare("runsc=runsc --network=none do").expect("valid");
 
@@ -247,5 +306,79 @@ mod tests {
     #[test]
     fn compare_spec_without_equals_is_rejected() {
         assert!(Runtime::parse_compare("runsc").is_err());
+    }
+
+    fn micro(name: &str, veth: bool) -> Case {
+        let mut argv = vec!["/g".to_owned()];
+        if veth {
+            argv.extend(["--peer".to_owned(), PEER_ARG.to_owned()]);
+        }
+        argv.push(name.to_owned());
+        Case { name: name.into(), kind: Kind::Micro, argv, unavailable: None, veth }
+    }
+
+    fn netns() -> Netns {
+        Netns { ip: "/sbin/ip".into(), name: "bulwark-bench-9".into(), peer: "10.213.9.1:4000".parse().expect("addr") }
+    }
+
+    #[test]
+    fn sandbox_runtime_runs_every_case_in_the_namespace_with_a_debug_log() {
+        let rt = Runtime::platform_in(Path::new("/b"), "ptrace", "sandbox");
+
+        let argv = rt.command_line(&micro("getpid", false), Some(&netns()), Some(Path::new("/log")));
+
+        assert_eq!(
+            (rt.name.as_str(), argv),
+            (
+                "ptrace+sandbox",
+                ["/sbin/ip", "netns", "exec", "bulwark-bench-9", "/b", "do", "--platform", "ptrace"]
+                    .into_iter()
+                    .chain(["--network", "sandbox", "--debug-log", "/log", "--", "/g", "getpid"])
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            )
+        );
+    }
+
+    #[test]
+    fn native_runs_a_veth_case_in_the_namespace_with_the_peer_address() {
+        let argv = Runtime::native().command_line(&micro("veth-rr", true), Some(&netns()), None);
+
+        assert_eq!(
+            argv,
+            ["/sbin/ip", "netns", "exec", "bulwark-bench-9", "/g", "--peer", "10.213.9.1:4000", "veth-rr"]
+        );
+    }
+
+    #[test]
+    fn host_mode_runtime_runs_other_cases_outside_the_namespace() {
+        let rt = Runtime::platform_in(Path::new("/b"), "ptrace", "host");
+
+        let argv = rt.command_line(&micro("tcp-rr", false), Some(&netns()), None);
+
+        assert_eq!(argv, ["/b", "do", "--platform", "ptrace", "--network", "host", "--", "/g", "tcp-rr"]);
+    }
+
+    #[test]
+    fn compare_runtime_runs_a_veth_case_in_the_namespace() {
+        let rt = Runtime::parse_compare("runsc=runsc do").expect("valid");
+
+        let argv = rt.command_line(&micro("veth-rr", true), Some(&netns()), Some(Path::new("/log")));
+
+        assert_eq!(
+            argv,
+            [
+                "/sbin/ip",
+                "netns",
+                "exec",
+                "bulwark-bench-9",
+                "runsc",
+                "do",
+                "/g",
+                "--peer",
+                "10.213.9.1:4000",
+                "veth-rr"
+            ]
+        );
     }
 }

@@ -212,7 +212,7 @@ mod tests {
     }
 
     fn case(name: &str) -> Case {
-        Case { name: name.into(), kind: Kind::Workload, argv: vec!["/bin/true".into()], unavailable: None }
+        Case { name: name.into(), kind: Kind::Workload, argv: vec!["/bin/true".into()], unavailable: None, veth: false }
     }
 
     fn report() -> Report {
@@ -223,6 +223,7 @@ mod tests {
                 Runtime::parse_compare("other=other do").expect("valid"),
             ],
             skipped: Vec::new(),
+            netns: None,
             results: vec![
                 CaseResult { case: case("fast"), outcomes: vec![ok(1.0), ok(40.0), ok(0.5)] },
                 CaseResult {
