@@ -19,6 +19,7 @@
 //! endpoints wake the stack through a pipe, never by taking its lock).
 
 use std::collections::HashMap;
+use std::io::IoSlice;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,6 +31,7 @@ use abi::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::MsgFlags;
 use parking_lot::Mutex;
+use rustix::net::{MMsgHdr, SendAncillaryBuffer, SendFlags};
 use smoltcp::iface::{Config as IfConfig, Interface, PollIngressSingleResult, PollResult, SocketHandle, SocketSet};
 use smoltcp::phy::{self, Checksum, ChecksumCapabilities, Device, DeviceCapabilities, Medium};
 use smoltcp::socket::{tcp, udp};
@@ -387,6 +389,7 @@ impl Stack {
                 inner.refill_listeners();
             }
             while inner.iface.poll_egress(now, &mut inner.dev, &mut inner.sockets) != PollResult::None {}
+            inner.dev.flush();
             let moved = inner.pump(&self.kick);
             if !moved {
                 break;
@@ -748,18 +751,52 @@ struct PacketDevice {
     fd: OwnedFd,
     mtu: usize,
     rx: Vec<u8>,
+    /// Frames made since the last [`flush`](Self::flush), sent together.
+    tx: Tx,
 }
+
+/// Frames waiting to be sent, and spent buffers to make the next ones in.
+#[derive(Default)]
+struct Tx {
+    frames: Vec<Vec<u8>>,
+    spare: Vec<Vec<u8>>,
+}
+
+/// The most frames sent in one `sendmmsg`.
+const TX_BATCH: usize = 64;
 
 impl PacketDevice {
     fn new(fd: OwnedFd, mtu: u32) -> PacketDevice {
         // Frames from the host side of a veth may be coalesced (GRO/TSO)
         // beyond the MTU: take anything up to an IP packet's largest.
-        PacketDevice { fd, mtu: usize::try_from(mtu).unwrap_or(1500), rx: vec![0; 65536 + 14] }
+        PacketDevice { fd, mtu: usize::try_from(mtu).unwrap_or(1500), rx: vec![0; 65536 + 14], tx: Tx::default() }
+    }
+
+    /// Send the frames made so far, up to `TX_BATCH` a system call. A frame
+    /// the host cannot take now is lost, as on a wire: TCP sends it again.
+    fn flush(&mut self) {
+        let frames = std::mem::take(&mut self.tx.frames);
+        for chunk in frames.chunks(TX_BATCH) {
+            let iovs: Vec<[IoSlice<'_>; 1]> = chunk.iter().map(|f| [IoSlice::new(f)]).collect();
+            let mut controls: Vec<SendAncillaryBuffer<'_, '_, '_>> =
+                chunk.iter().map(|_| SendAncillaryBuffer::default()).collect();
+            let mut msgs: Vec<MMsgHdr<'_>> =
+                iovs.iter().zip(controls.iter_mut()).map(|(iov, c)| MMsgHdr::new(iov, c)).collect();
+            let mut sent = 0;
+            while sent < msgs.len() {
+                match rustix::net::sendmmsg(&self.fd, &mut msgs[sent..], SendFlags::DONTWAIT) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => sent += n,
+                }
+            }
+        }
+        self.tx.spare.extend(frames);
+        self.tx.spare.truncate(TX_BATCH);
     }
 }
 
 struct RxToken<'a>(&'a mut [u8]);
-struct TxToken<'a>(&'a OwnedFd);
+struct TxToken<'a>(&'a mut Tx);
 
 impl phy::RxToken for RxToken<'_> {
     fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
@@ -769,11 +806,11 @@ impl phy::RxToken for RxToken<'_> {
 
 impl phy::TxToken for TxToken<'_> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        let mut frame = vec![0u8; len];
+        let mut frame = self.0.spare.pop().unwrap_or_default();
+        frame.clear();
+        frame.resize(len, 0);
         let r = f(&mut frame);
-        // A frame the host cannot take now is lost, as on a wire: TCP
-        // sends it again.
-        let _ = nix::sys::socket::send(std::os::fd::AsRawFd::as_raw_fd(self.0), &frame, MsgFlags::MSG_DONTWAIT);
+        self.0.frames.push(frame);
         r
     }
 }
@@ -786,11 +823,11 @@ impl Device for PacketDevice {
         let fd = std::os::fd::AsRawFd::as_raw_fd(&self.fd);
         let n = nix::sys::socket::recv(fd, &mut self.rx, MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_TRUNC).ok()?;
         let n = n.min(self.rx.len());
-        Some((RxToken(&mut self.rx[..n]), TxToken(&self.fd)))
+        Some((RxToken(&mut self.rx[..n]), TxToken(&mut self.tx)))
     }
 
     fn transmit(&mut self, _now: SInstant) -> Option<TxToken<'_>> {
-        Some(TxToken(&self.fd))
+        Some(TxToken(&mut self.tx))
     }
 
     fn capabilities(&self) -> DeviceCapabilities {
