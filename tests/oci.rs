@@ -1,0 +1,403 @@
+//! The OCI runtime with real processes: bundles with a busybox rootfs,
+//! driven through `bulwark create|start|state|kill|delete|run|...` as
+//! runc's clients drive runc, each verb a process of its own. They need
+//! root (the sandbox's namespaces and a rootfs served by the gofer as
+//! root); without it each test says so and passes.
+
+mod common;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{bulwark, fresh_dir, run, Output};
+
+/// The busybox applets the rootfs gets as symlinks.
+const APPLETS: &[&str] = &["sh", "echo", "cat", "sleep", "id", "hostname", "ls", "pwd", "true"];
+
+/// How long a container may take to get where a test waits for it.
+const WAIT: Duration = Duration::from_secs(30);
+
+fn root_or_skip(test: &str) -> bool {
+    if nix::unistd::geteuid().is_root() {
+        return true;
+    }
+    println!("skipping {test}: the OCI runtime's tests need root");
+    false
+}
+
+/// A bundle (rootfs with busybox, config.json) and a state root of its own.
+struct Bundle {
+    dir: PathBuf,
+    root: PathBuf,
+}
+
+impl Bundle {
+    /// A bundle named `name` running `args`; `edit` changes the config
+    /// before it is written.
+    fn new(name: &str, args: &[&str], edit: impl FnOnce(&mut serde_json::Value)) -> Bundle {
+        let dir = fresh_dir(&format!("oci-{name}"));
+        let bin = dir.join("rootfs/bin");
+        std::fs::create_dir_all(&bin).expect("rootfs/bin");
+        std::fs::copy("/bin/busybox", bin.join("busybox")).expect("copy /bin/busybox (is busybox installed?)");
+        for applet in APPLETS {
+            std::os::unix::fs::symlink("busybox", bin.join(applet)).expect("applet symlink");
+        }
+        std::fs::create_dir_all(dir.join("data")).expect("data dir");
+        let mut config = serde_json::json!({
+            "ociVersion": "1.0.2",
+            "process": {
+                "terminal": false,
+                "user": {"uid": 0, "gid": 0},
+                "args": args,
+                "env": ["PATH=/bin", "TERM=dumb"],
+                "cwd": "/"
+            },
+            "root": {"path": "rootfs", "readonly": true},
+            "hostname": "oci-test",
+            "mounts": [
+                {"destination": "/proc", "type": "proc", "source": "proc"},
+                {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755"]},
+                {"destination": "/data", "type": "bind", "source": dir.join("data"), "options": ["rbind", "rw"]}
+            ],
+            "linux": {"namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}]}
+        });
+        edit(&mut config);
+        std::fs::write(dir.join("config.json"), config.to_string()).expect("write config.json");
+        let root = dir.join("state");
+        Bundle { dir, root }
+    }
+
+    /// `bulwark --root ROOT ARGS...`, output collected.
+    fn oci(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new(bulwark());
+        cmd.arg("--root").arg(&self.root).args(args).current_dir(&self.dir);
+        run(cmd)
+    }
+
+    /// `bulwark --root ROOT create --bundle DIR ID`, its stdout and stderr
+    /// (which the sandbox inherits) going to `ID.out` in the bundle.
+    fn create(&self, id: &str) -> Output {
+        let out = File::create(self.dir.join(format!("{id}.out"))).expect("output file");
+        let err = out.try_clone().expect("dup");
+        let mut cmd = Command::new(bulwark());
+        cmd.arg("--root").arg(&self.root).args(["create", "--bundle"]).arg(&self.dir).arg(id);
+        cmd.stdin(Stdio::null()).stdout(out).stderr(err);
+        let status = cmd.status().expect("run bulwark create");
+        Output {
+            stdout: Vec::new(),
+            stderr: std::fs::read(self.dir.join(format!("{id}.out"))).unwrap_or_default(),
+            status,
+        }
+    }
+
+    /// What the container `id` has written to its stdout and stderr.
+    fn output(&self, id: &str) -> String {
+        std::fs::read_to_string(self.dir.join(format!("{id}.out"))).unwrap_or_default()
+    }
+
+    fn state(&self, id: &str) -> serde_json::Value {
+        let out = self.oci(&["state", id]);
+        assert!(out.status.success(), "state {id} failed: {}", out.stderr_str());
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("state is not JSON ({e}): {}", out.stdout_str()))
+    }
+
+    /// Wait until `id`'s status is `want`.
+    fn wait_for_status(&self, id: &str, want: &str) -> serde_json::Value {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let st = self.state(id);
+            if st["status"] == want {
+                return st;
+            }
+            assert!(Instant::now() < deadline, "{id} never got {want}: {st}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn data(&self, name: &str) -> PathBuf {
+        self.dir.join("data").join(name)
+    }
+}
+
+impl Drop for Bundle {
+    fn drop(&mut self) {
+        // Whatever a failed test left running.
+        if let Ok(ids) = std::fs::read_dir(&self.root) {
+            for id in ids.flatten() {
+                let mut cmd = Command::new(bulwark());
+                cmd.arg("--root").arg(&self.root).args(["delete", "--force"]).arg(id.file_name());
+                let _ = cmd.stdout(Stdio::null()).stderr(Stdio::null()).status();
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Wait until `path` exists; its contents.
+fn wait_for_file(path: &Path) -> String {
+    let deadline = Instant::now() + WAIT;
+    while !path.exists() {
+        assert!(Instant::now() < deadline, "{} never appeared", path.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+fn pid_of(state: &serde_json::Value) -> i32 {
+    state["pid"].as_i64().and_then(|p| i32::try_from(p).ok()).unwrap_or(0)
+}
+
+#[test]
+fn lifecycle_create_start_kill_delete_as_runc() {
+    if !root_or_skip("lifecycle_create_start_kill_delete_as_runc") {
+        return;
+    }
+    let script = "trap 'echo got-term > /data/term; exit 0' TERM; echo started > /data/started; echo to-stdout; \
+                  while true; do sleep 0.1; done";
+    let b = Bundle::new("lifecycle", &["sh", "-c", script], |_| {});
+
+    let created = b.create("c1");
+    assert!(created.status.success(), "create failed: {}", created.stderr_str());
+    let st = b.state("c1");
+    assert_eq!((st["status"].as_str(), st["id"].as_str()), (Some("created"), Some("c1")));
+    let pid = pid_of(&st);
+    assert!(pid > 0 && Path::new(&format!("/proc/{pid}")).exists(), "no live pid in {st}");
+    assert_eq!(st["bundle"].as_str(), b.dir.canonicalize().ok().as_deref().and_then(Path::to_str));
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!b.data("started").exists(), "the program ran before start");
+
+    let started = b.oci(&["start", "c1"]);
+    assert!(started.status.success(), "start failed: {}", started.stderr_str());
+    assert_eq!(wait_for_file(&b.data("started")), "started\n");
+    let st = b.state("c1");
+    assert_eq!((st["status"].as_str(), pid_of(&st)), (Some("running"), pid));
+    assert!(b.output("c1").contains("to-stdout"), "stdout: {:?}", b.output("c1"));
+    let again = b.oci(&["start", "c1"]);
+    assert_eq!(again.status.code(), Some(1), "a second start succeeded");
+
+    let killed = b.oci(&["kill", "c1"]);
+    assert!(killed.status.success(), "kill failed: {}", killed.stderr_str());
+    assert_eq!(wait_for_file(&b.data("term")), "got-term\n");
+    let st = b.wait_for_status("c1", "stopped");
+    assert_eq!(pid_of(&st), 0);
+
+    let deleted = b.oci(&["delete", "c1"]);
+    assert!(deleted.status.success(), "delete failed: {}", deleted.stderr_str());
+    let gone = b.oci(&["state", "c1"]);
+    assert_eq!(gone.status.code(), Some(1));
+    assert!(gone.stderr_str().contains("does not exist"), "stderr: {}", gone.stderr_str());
+    assert!(!b.root.join("c1").exists(), "state directory left behind");
+}
+
+#[test]
+fn delete_of_a_running_container_needs_force_and_force_kills_it() {
+    if !root_or_skip("delete_of_a_running_container_needs_force_and_force_kills_it") {
+        return;
+    }
+    let b = Bundle::new("force", &["sleep", "1000"], |_| {});
+    assert!(b.create("f1").status.success(), "create failed: {}", b.output("f1"));
+    assert!(b.oci(&["start", "f1"]).status.success());
+    let pid = pid_of(&b.wait_for_status("f1", "running"));
+
+    let refused = b.oci(&["delete", "f1"]);
+    let forced = b.oci(&["delete", "--force", "f1"]);
+
+    assert_eq!(refused.status.code(), Some(1), "delete without --force succeeded");
+    assert!(refused.stderr_str().contains("not stopped"), "stderr: {}", refused.stderr_str());
+    assert!(forced.status.success(), "delete --force failed: {}", forced.stderr_str());
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    assert!(stat.is_empty() || stat.contains(") Z "), "pid {pid} still runs: {stat}");
+    assert_eq!(b.oci(&["state", "f1"]).status.code(), Some(1));
+    assert_eq!(b.oci(&["delete", "--force", "f1"]).status.code(), Some(0), "delete --force of a gone id fails");
+    assert_eq!(b.oci(&["delete", "f1"]).status.code(), Some(1), "delete of an unknown id succeeds");
+}
+
+#[test]
+fn run_attached_prints_the_output_and_exits_with_the_program_status() {
+    if !root_or_skip("run_attached_prints_the_output_and_exits_with_the_program_status") {
+        return;
+    }
+    let b = Bundle::new("run", &["sh", "-c", "echo out; echo err >&2; exit 7"], |_| {});
+
+    let out = b.oci(&["run", "--bundle", b.dir.to_str().unwrap_or("."), "r1"]);
+
+    assert_eq!((out.stdout_str().as_str(), out.stderr_str().as_str(), out.status.code()), ("out\n", "err\n", Some(7)));
+    assert_eq!(b.oci(&["state", "r1"]).status.code(), Some(1), "run left its container behind");
+}
+
+#[test]
+fn hostname_env_cwd_and_args_come_from_the_config() {
+    if !root_or_skip("hostname_env_cwd_and_args_come_from_the_config") {
+        return;
+    }
+    let script = "hostname; echo \"$FOO\"; pwd; echo \"$# [$1] [$2]\"; id";
+    let b = Bundle::new("process", &["sh", "-c", script, "sh", "a", "b c"], |c| {
+        c["hostname"] = "box-7".into();
+        c["process"]["env"] = serde_json::json!(["PATH=/bin", "FOO=bar baz"]);
+        c["process"]["cwd"] = "/bin".into();
+        c["process"]["user"] = serde_json::json!({"uid": 1000, "gid": 100});
+    });
+
+    let out = b.oci(&["run", "--bundle", b.dir.to_str().unwrap_or("."), "p1"]);
+
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", out.stderr_str());
+    let lines: Vec<&str> = out.stdout.split(|&c| c == b'\n').map(|l| std::str::from_utf8(l).unwrap_or("")).collect();
+    assert_eq!(lines[..4], ["box-7", "bar baz", "/bin", "2 [a] [b c]"]);
+    assert!(lines[4].starts_with("uid=1000 gid=100"), "id: {}", lines[4]);
+}
+
+#[test]
+fn a_readonly_root_refuses_writes_and_a_writable_one_writes_the_rootfs() {
+    if !root_or_skip("a_readonly_root_refuses_writes_and_a_writable_one_writes_the_rootfs") {
+        return;
+    }
+    let ro = Bundle::new("ro", &["sh", "-c", "echo x > /newfile"], |_| {});
+    let rw = Bundle::new("rw", &["sh", "-c", "echo x > /newfile"], |c| c["root"]["readonly"] = false.into());
+
+    let ro_out = ro.oci(&["run", "--bundle", ro.dir.to_str().unwrap_or("."), "ro1"]);
+    let rw_out = rw.oci(&["run", "--bundle", rw.dir.to_str().unwrap_or("."), "rw1"]);
+
+    assert_ne!(ro_out.status.code(), Some(0));
+    assert!(ro_out.stderr_str().contains("Read-only file system"), "stderr: {}", ro_out.stderr_str());
+    assert!(!ro.dir.join("rootfs/newfile").exists());
+    assert_eq!(rw_out.status.code(), Some(0), "stderr: {}", rw_out.stderr_str());
+    assert_eq!(std::fs::read_to_string(rw.dir.join("rootfs/newfile")).unwrap_or_default(), "x\n");
+}
+
+#[test]
+fn a_duplicate_id_is_refused() {
+    if !root_or_skip("a_duplicate_id_is_refused") {
+        return;
+    }
+    let b = Bundle::new("dup", &["true"], |_| {});
+    assert!(b.create("d1").status.success(), "create failed: {}", b.output("d1"));
+
+    let second = b.oci(&["create", "--bundle", b.dir.to_str().unwrap_or("."), "d1"]);
+
+    assert_eq!(second.status.code(), Some(1));
+    assert!(second.stderr_str().contains("container with id exists: d1"), "stderr: {}", second.stderr_str());
+    assert_eq!(b.state("d1")["status"], "created", "the first container was disturbed");
+}
+
+#[test]
+fn a_missing_bundle_or_rootfs_is_an_error_naming_it() {
+    if !root_or_skip("a_missing_bundle_or_rootfs_is_an_error_naming_it") {
+        return;
+    }
+    let b = Bundle::new("missing", &["true"], |c| c["root"]["path"] = "no-such-rootfs".into());
+
+    let no_bundle = b.oci(&["create", "--bundle", "/nonexistent/bundle", "m1"]);
+    let no_rootfs = b.oci(&["create", "--bundle", b.dir.to_str().unwrap_or("."), "m2"]);
+
+    assert_eq!((no_bundle.status.code(), no_rootfs.status.code()), (Some(1), Some(1)));
+    assert!(no_bundle.stderr_str().contains("/nonexistent/bundle"), "stderr: {}", no_bundle.stderr_str());
+    assert!(no_rootfs.stderr_str().contains("no-such-rootfs"), "stderr: {}", no_rootfs.stderr_str());
+    assert!(!b.root.join("m2").exists(), "a failed create left its state directory");
+}
+
+#[test]
+fn a_malformed_config_is_an_error_naming_config_json_in_json_to_the_log() {
+    if !root_or_skip("a_malformed_config_is_an_error_naming_config_json_in_json_to_the_log") {
+        return;
+    }
+    let b = Bundle::new("malformed", &["true"], |_| {});
+    std::fs::write(b.dir.join("config.json"), "{\"ociVersion\": \"1.0.2\", \"process\": ").expect("write");
+    let log = b.dir.join("runtime.log");
+
+    let out = b.oci(&[
+        "--log",
+        log.to_str().unwrap_or("log"),
+        "--log-format",
+        "json",
+        "create",
+        "--bundle",
+        b.dir.to_str().unwrap_or("."),
+        "x1",
+    ]);
+
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stderr_str().contains("config.json"), "stderr: {}", out.stderr_str());
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap_or(""))
+        .unwrap_or_else(|e| panic!("log line is not JSON ({e}): {text}"));
+    assert_eq!(last["level"], "error");
+    assert!(last["msg"].as_str().is_some_and(|m| m.contains("config.json")), "{last}");
+    assert!(last["time"].as_str().is_some_and(|t| t.ends_with('Z')), "{last}");
+}
+
+#[test]
+fn global_flags_go_before_the_verb_as_podman_passes_them() {
+    if !root_or_skip("global_flags_go_before_the_verb_as_podman_passes_them") {
+        return;
+    }
+    let b = Bundle::new("globals", &["true"], |_| {});
+    let log = b.dir.join("runtime.log");
+    let mut cmd = Command::new(bulwark());
+    cmd.arg("--root").arg(&b.root).arg("--log").arg(&log);
+    cmd.args(["--log-format=json", "--systemd-cgroup", "--debug", "state", "nope"]);
+
+    let out = run(cmd);
+
+    assert_eq!(out.status.code(), Some(1));
+    assert!(std::fs::read_to_string(&log).unwrap_or_default().contains("\"level\":\"debug\""), "no debug line");
+}
+
+#[test]
+fn spec_writes_a_config_once_and_features_and_list_print_json() {
+    let dir = fresh_dir("oci-spec");
+    let mut spec = Command::new(bulwark());
+    spec.arg("spec").current_dir(&dir);
+    let first = run(spec);
+    let mut again = Command::new(bulwark());
+    again.arg("spec").current_dir(&dir);
+    let second = run(again);
+    let mut feat = Command::new(bulwark());
+    feat.arg("features");
+    let features = run(feat);
+    let mut list = Command::new(bulwark());
+    list.arg("--root").arg(dir.join("no-state")).args(["list", "--format", "json"]);
+    let listed = run(list);
+
+    assert!(first.status.success(), "spec failed: {}", first.stderr_str());
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap_or_default()).expect("JSON");
+    assert_eq!((config["root"]["path"].as_str(), config["process"]["args"][0].as_str()), (Some("rootfs"), Some("sh")));
+    assert_eq!(second.status.code(), Some(1), "spec overwrote config.json");
+    let f: serde_json::Value = serde_json::from_slice(&features.stdout).expect("features JSON");
+    assert!(f["ociVersionMax"].is_string() && f["linux"]["namespaces"].is_array(), "{f}");
+    assert_eq!(listed.stdout_str().trim(), "[]");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn unsupported_verbs_say_so_and_exit_1() {
+    let out = run({
+        let mut c = Command::new(bulwark());
+        c.args(["--root", "/nonexistent", "pause", "x"]);
+        c
+    });
+
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stderr_str().contains("not supported yet"), "stderr: {}", out.stderr_str());
+}
+
+#[test]
+fn ps_lists_the_sandbox_and_its_descendants() {
+    if !root_or_skip("ps_lists_the_sandbox_and_its_descendants") {
+        return;
+    }
+    let b = Bundle::new("ps", &["sleep", "1000"], |_| {});
+    assert!(b.create("ps1").status.success(), "create failed: {}", b.output("ps1"));
+    assert!(b.oci(&["start", "ps1"]).status.success());
+    let pid = pid_of(&b.wait_for_status("ps1", "running"));
+
+    let out = b.oci(&["ps", "--format", "json", "ps1"]);
+
+    assert!(out.status.success(), "ps failed: {}", out.stderr_str());
+    let pids: Vec<i32> = serde_json::from_slice(&out.stdout).expect("a JSON array of pids");
+    assert_eq!(pids.first(), Some(&pid));
+    assert!(pids.len() >= 2, "no descendants: {pids:?}");
+}
