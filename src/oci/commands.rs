@@ -239,10 +239,20 @@ fn parse_signal(s: &str) -> anyhow::Result<Signal> {
 fn kill(g: &GlobalOpts, a: &KillArgs) -> anyhow::Result<()> {
     let sig = parse_signal(&a.signal)?;
     let c = Container::load(&g.root, &a.id)?;
-    if c.status() == Status::Stopped {
+    let status = c.status();
+    if status == Status::Stopped {
         bail!("container not running");
     }
+    // A program not started yet has no handlers: a signal whose default
+    // action ends a process ends it, as runc's waiting init would end.
+    let sig = if status == Status::Created && ends_by_default(sig) { Signal::SIGKILL } else { sig };
     nix::sys::signal::kill(Pid::from_raw(c.saved.pid), sig).with_context(|| format!("kill {}", c.saved.pid))
+}
+
+/// Whether `sig`'s default action ends the process (signal(7)).
+fn ends_by_default(sig: Signal) -> bool {
+    use Signal::*;
+    !matches!(sig, SIGCHLD | SIGURG | SIGWINCH | SIGCONT | SIGSTOP | SIGTSTP | SIGTTIN | SIGTTOU)
 }
 
 /// SIGKILL the sandbox and wait until it is gone (or a zombie).
@@ -476,6 +486,13 @@ mod tests {
             ]
         );
         assert!(parse_signal("NOPE").is_err());
+    }
+
+    #[test]
+    fn term_ends_a_process_by_default_but_winch_and_stop_do_not() {
+        let ends = [Signal::SIGTERM, Signal::SIGHUP, Signal::SIGWINCH, Signal::SIGSTOP].map(ends_by_default);
+
+        assert_eq!(ends, [true, true, false, false]);
     }
 
     #[test]

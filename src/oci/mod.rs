@@ -108,6 +108,22 @@ pub enum OciLogFormat {
 pub enum OciCommand {
     /// Create a container from an OCI bundle: the sandbox is set up and
     /// waits for `start`; its pid (`--pid-file`) is the container's.
+    ///
+    /// From config.json: process.args, env, cwd, user (uid, gid) and
+    /// terminal; root.path (relative to the bundle) and root.readonly (a
+    /// writable root is written through to the rootfs, as with runc);
+    /// hostname; bind mounts of directories (`ro` honoured) and tmpfs
+    /// mounts; linux.resources.pids.limit and memory.limit. The sandbox
+    /// provides /proc, /sys, /dev, /dev/pts, /dev/shm and /dev/mqueue
+    /// itself; bind mounts of single files are left out (with a warning
+    /// in --log); other mount types are an error. The network: a network
+    /// namespace with a path is joined and its interface taken by the
+    /// sandbox's own TCP/IP stack (a loopback of its own if it has none
+    /// with an address); one without a path: the sandbox's own loopback;
+    /// none: the host's network. The program is pid 1, as with runc.
+    /// With process.terminal, a host pty's master is sent to
+    /// --console-socket and its slave is the program's stdio; else the
+    /// program gets this command's stdin, stdout and stderr.
     Create(CreateArgs),
     /// Run the program of a created container.
     Start(IdArgs),
