@@ -338,31 +338,28 @@ fn list(g: &GlobalOpts, a: &ListArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let states: Vec<(state::OciState, String)> = containers
+    let states: Vec<state::OciState> = containers
         .iter()
         .map(|c| {
             let owner = fs::metadata(&c.dir)
                 .ok()
                 .and_then(|m| nix::unistd::User::from_uid(m.uid().into()).ok().flatten())
                 .map_or_else(String::new, |u| u.name);
-            (c.oci_state(c.status()), owner)
+            state::OciState { owner, ..c.oci_state(c.status()) }
         })
         .collect();
     match a.format {
-        Format::Json => {
-            let all: Vec<&state::OciState> = states.iter().map(|(s, _)| s).collect();
-            println!("{}", serde_json::to_string(&all).context("encoding the list")?);
-        }
+        Format::Json => println!("{}", serde_json::to_string(&states).context("encoding the list")?),
         Format::Table => {
             let mut rows = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from)];
-            for (s, owner) in &states {
+            for s in &states {
                 rows.push([
                     s.id.clone(),
                     s.pid.to_string(),
                     s.status.to_owned(),
                     s.bundle.display().to_string(),
                     s.created.clone(),
-                    owner.clone(),
+                    s.owner.clone(),
                 ]);
             }
             print!("{}", table(&rows));
@@ -443,27 +440,58 @@ fn spec(a: &SpecArgs) -> anyhow::Result<()> {
     file.write_all(format!("{text}\n").as_bytes()).with_context(|| format!("writing {}", path.display()))
 }
 
-/// `features`: what runc 1.1 prints, saying what bulwark honours.
-fn features() -> anyhow::Result<()> {
-    let f = serde_json::json!({
-        "ociVersionMin": "1.0.0",
-        "ociVersionMax": state::OCI_VERSION,
-        "hooks": [],
-        "mountOptions": ["bind", "rbind", "ro", "rro", "rw"],
-        "linux": {
-            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"],
-            "capabilities": [],
-            "cgroup": {"v1": false, "v2": false, "systemd": false, "systemdUser": false},
-            "seccomp": {"enabled": false},
-            "apparmor": {"enabled": false},
-            "selinux": {"enabled": false}
+/// `features`: what runc 1.1 prints (its fields, in its order and
+/// indentation), saying what bulwark honours.
+const FEATURES: &str = concat!(
+    r#"{
+    "ociVersionMin": "1.0.0",
+    "ociVersionMax": "1.0.2-dev",
+    "hooks": [],
+    "mountOptions": [
+        "bind",
+        "rbind",
+        "ro",
+        "rro",
+        "rw"
+    ],
+    "linux": {
+        "namespaces": [
+            "cgroup",
+            "ipc",
+            "mount",
+            "network",
+            "pid",
+            "user",
+            "uts"
+        ],
+        "capabilities": [],
+        "cgroup": {
+            "v1": false,
+            "v2": false,
+            "systemd": false,
+            "systemdUser": false
         },
-        "annotations": {
-            "org.bulwark.version": env!("CARGO_PKG_VERSION"),
-            "org.bulwark.sandbox": "user-space kernel (sentry); every system call is carried out by bulwark"
+        "seccomp": {
+            "enabled": false
+        },
+        "apparmor": {
+            "enabled": false
+        },
+        "selinux": {
+            "enabled": false
         }
-    });
-    println!("{}", serde_json::to_string_pretty(&f).context("encoding the features")?);
+    },
+    "annotations": {
+        "org.bulwark.sandbox": "user-space kernel: every system call of the container is carried out by bulwark's sentry",
+        "org.bulwark.version": ""#,
+    env!("CARGO_PKG_VERSION"),
+    r#""
+    }
+}"#
+);
+
+fn features() -> anyhow::Result<()> {
+    println!("{FEATURES}");
     Ok(())
 }
 
@@ -493,6 +521,13 @@ mod tests {
         let ends = [Signal::SIGTERM, Signal::SIGHUP, Signal::SIGWINCH, Signal::SIGSTOP].map(ends_by_default);
 
         assert_eq!(ends, [true, true, false, false]);
+    }
+
+    #[test]
+    fn features_parse_as_the_runtime_spec_features_with_runc_s_version() {
+        let f: oci_spec::runtime::Features = serde_json::from_str(FEATURES).expect("features JSON");
+
+        assert_eq!(f.oci_version_max(), state::OCI_VERSION);
     }
 
     #[test]

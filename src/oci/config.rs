@@ -94,6 +94,9 @@ pub fn plan(spec: &Spec, bundle: &Path, o: &Overrides, usable_netns: impl Fn(&Pa
         _ => nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "bulwark".into()),
     };
 
+    if spec.hooks().is_some() {
+        notes.push(Note::Warn("hooks in config.json are not run by bulwark yet: left out".into()));
+    }
     let (mut binds, mut tmpfs) = (Vec::new(), Vec::new());
     for m in spec.mounts().iter().flatten() {
         mount(m, bundle, &mut binds, &mut tmpfs, &mut notes)?;

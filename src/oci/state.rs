@@ -72,9 +72,10 @@ pub struct OciState {
     pub bundle: PathBuf,
     pub rootfs: PathBuf,
     pub created: String,
-    pub owner: String,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
+    /// "" in `state`, the state directory's owner in `list` (as runc).
+    pub owner: String,
 }
 
 /// A container known under `--root`.
@@ -204,8 +205,8 @@ impl Container {
             bundle: self.saved.bundle.clone(),
             rootfs: self.saved.rootfs.clone(),
             created: self.saved.created.clone(),
-            owner: String::new(),
             annotations: self.saved.annotations.clone(),
+            owner: String::new(),
         }
     }
 
