@@ -29,7 +29,11 @@ fn main() {
             // line is bulwark's own failure, not the program's (for an OCI
             // verb, 1 as runc).
             let _ = err.print();
-            let failed = if oci::is_oci_command_line(&std::env::args_os().collect::<Vec<_>>()) {
+            let args: Vec<_> = std::env::args_os().collect();
+            let failed = if oci::is_oci_command_line(&args) {
+                if err.use_stderr() {
+                    oci::log_usage_error(&args, &err.render().to_string());
+                }
                 1
             } else {
                 EXIT_SANDBOX_FAILED

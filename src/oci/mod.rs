@@ -354,6 +354,54 @@ pub fn is_oci_command_line(args: &[OsString]) -> bool {
     false
 }
 
+/// Report a command line clap refused (`err`, already printed) to the
+/// `--log` it names, if any, as the verb would have: conmon shows the log's
+/// last error.
+pub fn log_usage_error(args: &[OsString], err: &str) {
+    let mut g = GlobalOpts {
+        root: PathBuf::from(DEFAULT_ROOT),
+        log: None,
+        log_format: OciLogFormat::Text,
+        debug: false,
+        systemd_cgroup: false,
+        rootless: None,
+        criu: None,
+        oci_platform: None,
+        oci_network: None,
+        oci_strace: false,
+        oci_debug_log: None,
+    };
+    let mut words = args.iter().skip(1).filter_map(|a| a.to_str());
+    while let Some(w) = words.next() {
+        let (flag, inline) = match w.split_once('=') {
+            Some((f, v)) => (f, Some(v)),
+            None => (w, None),
+        };
+        let value = |words: &mut dyn Iterator<Item = &str>| {
+            inline.map(str::to_owned).or_else(|| words.next().map(str::to_owned))
+        };
+        match flag {
+            "--log" => g.log = value(&mut words).map(PathBuf::from),
+            "--log-format" => {
+                let json = value(&mut words).as_deref() == Some("json");
+                g.log_format = if json { OciLogFormat::Json } else { OciLogFormat::Text };
+            }
+            _ if !w.starts_with('-') => break,
+            _ => {}
+        }
+    }
+    if g.log.is_some() {
+        // clap's message, without its usage and tips.
+        let msg: Vec<&str> = err
+            .lines()
+            .take_while(|l| !l.starts_with("Usage:"))
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with("tip:"))
+            .collect();
+        log::Log::open(&g).error(msg.join(" ").trim_start_matches("error: "));
+    }
+}
+
 /// Run an OCI verb; returns the process's exit status, having reported any
 /// error (stderr, and --log).
 pub fn run(global: &GlobalOpts, cmd: OciCommand) -> i32 {
@@ -383,6 +431,19 @@ mod tests {
         let line = words("bulwark --root /r --log-format json --systemd-cgroup create --bundle b x");
 
         assert!(is_oci_command_line(&line));
+    }
+
+    #[test]
+    fn a_usage_error_goes_to_the_log_named_before_the_verb() {
+        let log = std::env::temp_dir().join(format!("bulwark-oci-usage-{}.log", std::process::id()));
+        let line = format!("bulwark --log={} --log-format json create --bogus x", log.display());
+
+        log_usage_error(&words(&line), "error: unexpected argument '--bogus' found\n\nUsage: ...");
+
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let _ = std::fs::remove_file(&log);
+        let v: serde_json::Value = serde_json::from_str(text.trim()).unwrap_or_default();
+        assert_eq!(v["msg"], "unexpected argument '--bogus' found");
     }
 
     #[test]
