@@ -401,3 +401,55 @@ fn ps_lists_the_sandbox_and_its_descendants() {
     assert_eq!(pids.first(), Some(&pid));
     assert!(pids.len() >= 2, "no descendants: {pids:?}");
 }
+
+#[test]
+fn a_terminal_s_master_goes_to_the_console_socket_and_carries_the_output() {
+    use std::io::Read;
+    use std::os::fd::OwnedFd;
+    use std::os::unix::net::UnixListener;
+
+    if !root_or_skip("a_terminal_s_master_goes_to_the_console_socket_and_carries_the_output") {
+        return;
+    }
+    let b = Bundle::new("tty", &["sh", "-c", "echo on-the-terminal"], |c| c["process"]["terminal"] = true.into());
+    let sock = b.dir.join("console.sock");
+    let listener = UnixListener::bind(&sock).expect("console socket");
+    let receiver = std::thread::spawn(move || -> Option<OwnedFd> {
+        use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+        let (conn, _) = listener.accept().ok()?;
+        let mut buf = [0u8; 64];
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+        let mut control = RecvAncillaryBuffer::new(&mut space);
+        rustix::net::recvmsg(&conn, &mut iov, &mut control, RecvFlags::CMSG_CLOEXEC).ok()?;
+        let fd = control.drain().find_map(|m| match m {
+            RecvAncillaryMessage::ScmRights(mut fds) => fds.next(),
+            _ => None,
+        });
+        fd
+    });
+
+    let created = b.oci(&[
+        "create",
+        "--bundle",
+        b.dir.to_str().unwrap_or("."),
+        "--console-socket",
+        sock.to_str().unwrap_or("sock"),
+        "t1",
+    ]);
+    assert!(created.status.success(), "create failed: {}", created.stderr_str());
+    let master = receiver.join().expect("receiver").expect("a descriptor over the console socket");
+    assert!(b.oci(&["start", "t1"]).status.success());
+
+    let mut got = Vec::new();
+    let mut file = File::from(master);
+    let mut buf = [0u8; 256];
+    let deadline = Instant::now() + WAIT;
+    while !String::from_utf8_lossy(&got).contains("on-the-terminal") && Instant::now() < deadline {
+        match file.read(&mut buf) {
+            Ok(n) if n > 0 => got.extend_from_slice(&buf[..n]),
+            _ => break,
+        }
+    }
+    assert!(String::from_utf8_lossy(&got).contains("on-the-terminal\r\n"), "terminal output: {got:?}");
+}
