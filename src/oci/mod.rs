@@ -20,6 +20,10 @@
 //! standard error and, with `--log`, to the log as runc writes them (one
 //! JSON object per line with `--log-format json`, which conmon reads).
 //!
+//! Where bulwark differs from runc on purpose: `list --format json` with no
+//! containers prints `[]` (runc: `null`); `state` asks the sandbox itself
+//! (over the control socket) whether it has started.
+//!
 //! Flags runc takes that bulwark accepts and ignores: `--systemd-cgroup`,
 //! `--rootless`, `--criu` (global); `--no-pivot`, `--no-new-keyring`,
 //! `--preserve-fds` (logged when non-zero), `--pidfd-socket` (`create`,
