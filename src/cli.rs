@@ -52,6 +52,10 @@ pub enum Command {
     /// (internal) The file server for the sandbox's root filesystem.
     #[command(hide = true)]
     Gofer(GoferOpts),
+    /// (internal) Wait for a process `exec --detach` started; exit with its
+    /// status (the control connection is stdin).
+    #[command(hide = true)]
+    ExecWait,
 }
 
 /// Options of `bulwark do`. They are passed on to `bulwark boot` with

@@ -46,6 +46,7 @@ fn main() {
         Command::Bench(opts) => bench::run(&opts),
         Command::Boot(opts) => boot::run_boot(opts),
         Command::Gofer(opts) => launch::run_gofer(&opts).map(|()| 0),
+        Command::ExecWait => Ok(oci::exec::exec_wait()),
         // Errors are reported there, as runc reports them.
         Command::Oci(cmd) => Ok(oci::run(&cli.oci, cmd)),
     };

@@ -453,3 +453,53 @@ fn a_terminal_s_master_goes_to_the_console_socket_and_carries_the_output() {
     }
     assert!(String::from_utf8_lossy(&got).contains("on-the-terminal\r\n"), "terminal output: {got:?}");
 }
+
+#[test]
+fn exec_runs_a_process_in_the_running_container_attached_and_detached() {
+    if !root_or_skip("exec_runs_a_process_in_the_running_container_attached_and_detached") {
+        return;
+    }
+    let b = Bundle::new("exec", &["sleep", "60"], |_| {});
+    assert!(b.create("c").status.success(), "{}", b.output("c"));
+    assert!(b.oci(&["start", "c"]).status.success());
+    // Attached: its output, its status; the container's env, hostname and cwd.
+    let out =
+        b.oci(&["exec", "--cwd", "/bin", "-e", "EXTRA=1", "c", "sh", "-c", "echo $EXTRA $PATH; hostname; pwd; exit 7"]);
+    assert_eq!(out.stdout_str(), "1 /bin\noci-test\n/bin\n", "{}", out.stderr_str());
+    assert_eq!(out.status.code(), Some(7));
+    // As another user.
+    let out = b.oci(&["exec", "--user", "1000:100", "c", "id"]);
+    assert_eq!(out.stdout_str(), "uid=1000 gid=100 groups=100\n", "{}", out.stderr_str());
+    // --process FILE, as conmon passes it.
+    let process = b.dir.join("process.json");
+    let p = serde_json::json!({"args": ["sh", "-c", "echo from-process-file"], "env": ["PATH=/bin"], "cwd": "/", "user": {"uid": 0, "gid": 0}});
+    std::fs::write(&process, p.to_string()).expect("process.json");
+    let out = b.oci(&["exec", "--process", process.to_str().expect("utf-8"), "c"]);
+    assert_eq!(out.stdout_str(), "from-process-file\n", "{}", out.stderr_str());
+    // Detached: the pid file names a host process that exits with the
+    // process's status (this test reaps it as a subreaper, as conmon does).
+    nix::sys::prctl::set_child_subreaper(true).expect("PR_SET_CHILD_SUBREAPER");
+    let pid_file = b.dir.join("exec.pid");
+    let out = b.oci(&[
+        "exec",
+        "--detach",
+        "--pid-file",
+        pid_file.to_str().expect("utf-8"),
+        "c",
+        "sh",
+        "-c",
+        "sleep 0.3; exit 5",
+    ]);
+    assert!(out.status.success(), "{}", out.stderr_str());
+    let pid: i32 = std::fs::read_to_string(&pid_file).expect("pid file").trim().parse().expect("a pid");
+    let status = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None).expect("waitpid");
+    assert_eq!(status, nix::sys::wait::WaitStatus::Exited(nix::unistd::Pid::from_raw(pid), 5));
+    // A missing program is an error naming it.
+    let out = b.oci(&["exec", "c", "nosuch"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stderr_str().contains("nosuch"), "{}", out.stderr_str());
+    assert!(b.oci(&["delete", "--force", "c"]).status.success());
+    // Not running any more: refused.
+    let out = b.oci(&["exec", "c", "true"]);
+    assert_eq!(out.status.code(), Some(1));
+}

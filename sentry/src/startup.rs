@@ -251,8 +251,14 @@ fn exec_process(
             let pid = task.pid();
             task.proc_.pgid.store(pid, std::sync::atomic::Ordering::Relaxed);
             task.proc_.sid.store(pid, std::sync::atomic::Ordering::Relaxed);
-            let path = find_program(&task, &prog, &req.envp).map_err(|e| format!("{name}: {}", e.message()))?;
-            task.execve(&path, req.argv, req.envp).map_err(|e| format!("{name}: {}", e.message()))?;
+            let started = find_program(&task, &prog, &req.envp).and_then(|path| task.execve(&path, req.argv, req.envp));
+            if let Err(e) = started {
+                // The process exists: it ends as any process does, closing
+                // its descriptors and leaving the process table.
+                task.proc_.group_exit(TaskExit::Code(127));
+                task.run();
+                return Err(format!("{name}: {}", e.message()));
+            }
             Ok(task)
         })();
         match started {

@@ -44,7 +44,7 @@ pub fn dispatch(g: &GlobalOpts, log: &Log, cmd: OciCommand) -> anyhow::Result<i3
         OciCommand::Features => features().map(|()| 0),
         OciCommand::Pause(_) => unsupported("pause", "freezing a sandbox"),
         OciCommand::Resume(_) => unsupported("resume", "freezing a sandbox"),
-        OciCommand::Exec(_) => unsupported("exec", "exec (it will go through the sandbox's control socket)"),
+        OciCommand::Exec(a) => super::exec::exec(&g.root, &a),
         OciCommand::Events(_) => unsupported("events", "events and statistics"),
         OciCommand::Update(_) => unsupported("update", "changing a running sandbox's limits"),
         OciCommand::Checkpoint(_) => unsupported("checkpoint", "checkpoint and restore"),

@@ -33,6 +33,7 @@
 mod commands;
 mod config;
 mod console;
+pub mod exec;
 mod log;
 mod state;
 
@@ -155,8 +156,12 @@ pub enum OciCommand {
     Pause(Unsupported),
     /// Not supported yet: thaw a paused container.
     Resume(Unsupported),
-    /// Not supported yet: run another process in a running container.
-    Exec(Unsupported),
+    /// Run another process in a running container: COMMAND (with the
+    /// container's env, cwd and user unless --env/--cwd/--user change
+    /// them), or the OCI process in --process FILE. Attached, exits with
+    /// the process's status; --detach leaves a host process (its pid in
+    /// --pid-file) that exits with it.
+    Exec(ExecArgs),
     /// Not supported yet: a container's events and statistics.
     Events(Unsupported),
     /// Not supported yet: change a container's resource limits.
@@ -327,6 +332,82 @@ pub struct SpecArgs {
     /// Accepted for runc compatibility, ignored.
     #[arg(long)]
     pub rootless: bool,
+}
+
+/// `exec`'s flags (runc's).
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// The container's id.
+    pub id: String,
+
+    /// The command and its arguments (unless --process).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+
+    /// An OCI process (JSON: args, env, cwd, user, terminal) to run instead.
+    #[arg(long, short = 'p', value_name = "FILE")]
+    pub process: Option<PathBuf>,
+
+    /// Give the process a terminal; its master goes to --console-socket.
+    #[arg(long, short = 't')]
+    pub tty: bool,
+
+    /// With --tty: the Unix socket to send the terminal's master end to.
+    #[arg(long, value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+
+    /// The working directory, inside the container.
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<String>,
+
+    /// Add K=V to the environment (repeatable).
+    #[arg(long, short = 'e', value_name = "K=V")]
+    pub env: Vec<String>,
+
+    /// Run as UID[:GID].
+    #[arg(long, short = 'u', value_name = "UID[:GID]")]
+    pub user: Option<String>,
+
+    /// Return once the process runs.
+    #[arg(long, short = 'd')]
+    pub detach: bool,
+
+    /// Write a host pid to FILE: the waiter's with --detach (it exits with
+    /// the process's status), else this command's.
+    #[arg(long, value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+
+    /// Accepted for runc compatibility, ignored.
+    #[arg(long, short = 'g', value_name = "GID", hide = true)]
+    pub additional_gids: Vec<String>,
+
+    /// Accepted for runc compatibility, ignored.
+    #[arg(long, short = 'c', value_name = "CAP", hide = true)]
+    pub cap: Vec<String>,
+
+    /// Accepted for runc compatibility, ignored.
+    #[arg(long, hide = true)]
+    pub no_new_privs: bool,
+
+    /// Accepted for runc compatibility, ignored.
+    #[arg(long, value_name = "LABEL", hide = true)]
+    pub process_label: Option<String>,
+
+    /// Accepted for runc compatibility, ignored.
+    #[arg(long, value_name = "PROFILE", hide = true)]
+    pub apparmor: Option<String>,
+
+    /// Accepted for runc compatibility, ignored.
+    #[arg(long, value_name = "N", hide = true)]
+    pub preserve_fds: Option<u32>,
+
+    /// Accepted for runc compatibility, ignored.
+    #[arg(long, value_name = "PATH", hide = true)]
+    pub cgroup: Option<String>,
+
+    /// Accepted for runc compatibility, ignored.
+    #[arg(long, hide = true)]
+    pub ignore_paused: bool,
 }
 
 /// A verb not supported yet: any arguments are accepted.
