@@ -11,7 +11,7 @@
 //! (`bulwark exec-wait`, holding the control connection) that exits with
 //! the process's status; its pid is what `--pid-file` gets.
 
-use std::io::{BufRead, BufReader, IoSlice};
+use std::io::{BufRead, BufReader, IoSlice, Read};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -48,14 +48,14 @@ pub fn exec(root: &Path, a: &ExecArgs) -> anyhow::Result<i32> {
     let conn = send_request(&control_path(&c.dir)?, &req, &stdio)?;
     drop(stdio);
     drop(tty);
-    let mut answers = BufReader::new(conn);
-    let first = read_line(&mut answers)?;
+    // The first answer is read a byte at a time: what follows it (the exit
+    // status of a quick process) must stay in the socket for the waiter.
+    let first = read_line_unbuffered(&conn)?;
     match first.strip_prefix("ok ") {
         Some(pid) if pid.parse::<i32>().is_ok() => {}
         _ => bail!("the sandbox refused exec: {}", first.strip_prefix("error: ").unwrap_or(&first)),
     }
     if a.detach {
-        let conn = answers.into_inner();
         let waiter = Command::new("/proc/self/exe")
             .arg("exec-wait")
             .stdin(Stdio::from(OwnedFd::from(conn)))
@@ -71,7 +71,25 @@ pub fn exec(root: &Path, a: &ExecArgs) -> anyhow::Result<i32> {
     if let Some(f) = &a.pid_file {
         write_pid(f, std::process::id())?;
     }
-    wait_exit(&mut answers)
+    wait_exit(&mut BufReader::new(conn))
+}
+
+/// One line from `conn`, reading nothing past its newline.
+fn read_line_unbuffered(mut conn: &UnixStream) -> anyhow::Result<String> {
+    let mut line = Vec::new();
+    let mut b = [0u8; 1];
+    loop {
+        match conn.read(&mut b).context("reading the control socket")? {
+            0 if line.is_empty() => bail!("the sandbox ended before answering"),
+            0 => break,
+            _ if b[0] == b'\n' => break,
+            _ => line.push(b[0]),
+        }
+        if line.len() > 4096 {
+            bail!("the sandbox's answer is too long");
+        }
+    }
+    Ok(String::from_utf8_lossy(&line).into_owned())
 }
 
 /// `bulwark exec-wait`: read the control connection on stdin until the
