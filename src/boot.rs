@@ -69,6 +69,11 @@ pub fn run_boot(opts: BootOpts) -> anyhow::Result<i32> {
     };
     let namespaces = unshare_namespaces(matches!(opts.opts.network, Network::Host | Network::Sandbox))?;
     tracing::info!(%namespaces, "unshared namespaces");
+    // Host files are out of reach after pivot_root: read the profile now.
+    let app_seccomp = match &opts.opts.seccomp_profile {
+        Some(p) => Some(std::fs::read_to_string(p).with_context(|| format!("seccomp profile {}", p.display()))?),
+        None => None,
+    };
     enter_empty_root().context("pivot_root into an empty root")?;
     crate::forward::install().context("signal handlers")?;
     // The sentry, a pid namespace's init, cannot die of a signal: it says
@@ -81,7 +86,7 @@ pub fn run_boot(opts: BootOpts) -> anyhow::Result<i32> {
         ForkResult::Parent { child } => child,
         ForkResult::Child => {
             drop(death_r);
-            let code = match sentry_main(opts, gofer, binds, nic, control.take()) {
+            let code = match sentry_main(opts, Prepared { gofer, binds, nic, control: control.take(), app_seccomp }) {
                 Ok(sentry::TaskExit::Code(code)) => code,
                 Ok(sentry::TaskExit::Signal(sig)) => {
                     let _ = File::from(death_w).write_all(&[u8::try_from(sig).unwrap_or(0)]);
@@ -114,13 +119,17 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
 }
 
 /// The sentry process: pid 1 of the sandbox.
-fn sentry_main(
-    opts: BootOpts,
+/// What boot readied for the sentry before giving up the host's view.
+struct Prepared {
     gofer: OwnedFd,
     binds: Vec<OwnedFd>,
     nic: Option<sentry::Nic>,
     control: Option<OwnedFd>,
-) -> anyhow::Result<sentry::TaskExit> {
+    app_seccomp: Option<String>,
+}
+
+fn sentry_main(opts: BootOpts, p: Prepared) -> anyhow::Result<sentry::TaskExit> {
+    let Prepared { gofer, binds, nic, control, app_seccomp } = p;
     hostsys::process::die_with_parent().context("PR_SET_PDEATHSIG")?;
     // With `--network host` the sentry binds the program's host sockets,
     // so it keeps the one capability a root program's low ports need (the
@@ -167,6 +176,7 @@ fn sentry_main(
         host_network: o.network == Network::Host,
         nic,
         control,
+        app_seccomp,
         pids_limit,
         memory_limit,
         stdio: [dup_fd(io::stdin(), 0)?, dup_fd(io::stdout(), 1)?, dup_fd(io::stderr(), 2)?],

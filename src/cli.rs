@@ -187,6 +187,14 @@ pub struct DoOpts {
     #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
     pub memory: Option<u64>,
 
+    /// Enforce this seccomp profile on the program's system calls (the
+    /// sentry checks every call first; one denied is not carried out). The
+    /// file holds the sentry's text form (`default errno:1`, `rule NR
+    /// allow [ARG:OP:VALUE]...`); the OCI runtime writes it from
+    /// config.json's linux.seccomp.
+    #[arg(long, value_name = "FILE")]
+    pub seccomp_profile: Option<PathBuf>,
+
     /// The program (looked up in the sandbox's PATH when it has no '/') and
     /// its arguments.
     #[arg(required = true, last = true, value_name = "PROGRAM")]
@@ -356,6 +364,10 @@ impl DoOpts {
         if let Some(m) = self.memory {
             args.push("--memory".into());
             args.push(m.to_string().into());
+        }
+        if let Some(p) = &self.seccomp_profile {
+            args.push("--seccomp-profile".into());
+            args.push(p.into());
         }
         args.push("--".into());
         args.extend(self.argv.iter().cloned());

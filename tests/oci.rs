@@ -503,3 +503,35 @@ fn exec_runs_a_process_in_the_running_container_attached_and_detached() {
     let out = b.oci(&["exec", "c", "true"]);
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn the_config_s_seccomp_profile_is_enforced_by_the_sandbox() {
+    if !root_or_skip("the_config_s_seccomp_profile_is_enforced_by_the_sandbox") {
+        return;
+    }
+    let script = "mkdir /tmp/d 2>/dev/null; echo mkdir $?; echo still running";
+    let b = Bundle::new("seccomp", &["sh", "-c", script], |c| {
+        c["root"]["readonly"] = serde_json::json!(false);
+        c["linux"]["seccomp"] = serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [
+                {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13},
+                {"names": ["kill"], "action": "SCMP_ACT_KILL_PROCESS"}
+            ]
+        });
+    });
+    let out = b.oci(&["run", "--bundle", b.dir.to_str().unwrap_or("."), "s1"]);
+    assert_eq!(out.stdout_str(), "mkdir 1\nstill running\n", "{}", out.stderr_str());
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!b.dir.join("rootfs/tmp/d").exists(), "the denied mkdir was carried out");
+    // A call the profile kills for ends the program with SIGSYS.
+    let b = Bundle::new("seccomp-kill", &["sh", "-c", "kill -0 1; echo survived"], |c| {
+        c["linux"]["seccomp"] = serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["kill"], "action": "SCMP_ACT_KILL_PROCESS"}]
+        });
+    });
+    let out = b.oci(&["run", "--bundle", b.dir.to_str().unwrap_or("."), "s2"]);
+    assert_eq!(out.stdout_str(), "", "{}", out.stderr_str());
+    assert_eq!(out.status.code(), Some(128 + 31), "{}", out.stderr_str());
+}

@@ -74,6 +74,9 @@ pub struct Config {
     /// `start` before running the program (see [`control`]), and answers
     /// the runtime's later requests.
     pub control: Option<OwnedFd>,
+    /// The application's own seccomp profile, in the text form of
+    /// [`syscalls::filter::AppFilter::parse`], enforced on every call.
+    pub app_seccomp: Option<String>,
     /// Most tasks (threads) the sandbox may hold; `None`: no limit.
     pub pids_limit: Option<u64>,
     /// Most bytes of application memory (MemoryFile pages) the sandbox
@@ -120,6 +123,8 @@ pub enum SandboxError {
     Cwd { dir: String, err: abi::Errno },
     #[error("host call {call} failed: {err}")]
     Host { call: &'static str, err: std::io::Error },
+    #[error("{0}")]
+    Config(String),
 }
 
 pub use kernel::TaskExit;

@@ -357,6 +357,10 @@ pub fn run(cfg: Config) -> Result<TaskExit, SandboxError> {
     }
     let kernel = Kernel::new(mf, platform, vfs.clone(), &cfg.hostname, strace, cfg.host_network);
     let _ = teardown.kernel.set(Arc::downgrade(&kernel));
+    if let Some(text) = &cfg.app_seccomp {
+        let filter = crate::syscalls::filter::AppFilter::parse(text).map_err(SandboxError::Config)?;
+        let _ = kernel.app_filter.set(filter);
+    }
     kernel.pids.set_max(cfg.pids_limit);
     procfs.set_kernel(&kernel);
     if let Some(release) = cfg.release {

@@ -118,15 +118,21 @@ fn make_sandbox(
     // caller (boot would pass it on). This process has no other threads.
     std::env::remove_var("TERM");
     let detached = Detached { control: OwnedFd::from(listener), netns: plan.netns.clone() };
+    let mut opts = plan.opts.clone();
+    if let Some(profile) = &plan.seccomp {
+        let path = dir.join("seccomp.profile");
+        std::fs::write(&path, profile).with_context(|| format!("writing {}", path.display()))?;
+        opts.seccomp_profile = Some(path);
+    }
     let created = SystemTime::now();
     let pid = match &tty {
         Some(tty) => {
             let saved = console::stdio_onto(tty)?;
-            let pid = crate::launch::spawn_detached(&plan.opts, &detached);
+            let pid = crate::launch::spawn_detached(&opts, &detached);
             console::restore(saved)?;
             pid
         }
-        None => crate::launch::spawn_detached(&plan.opts, &detached),
+        None => crate::launch::spawn_detached(&opts, &detached),
     }?;
     // The sandbox holds the only listener now: if it dies, a request fails.
     drop(detached);

@@ -46,6 +46,8 @@ pub struct Plan {
     /// process.terminal.
     pub terminal: bool,
     pub annotations: BTreeMap<String, String>,
+    /// linux.seccomp in the sentry's text form (see `super::seccomp`).
+    pub seccomp: Option<String>,
     pub notes: Vec<Note>,
 }
 
@@ -152,13 +154,20 @@ pub fn plan(spec: &Spec, bundle: &Path, o: &Overrides, usable_netns: impl Fn(&Pa
         log_level: if o.debug { LogLevel::Debug } else { LogLevel::Info },
         pids_limit,
         memory,
+        // Set by `create`, which writes the profile into the state directory.
+        seccomp_profile: None,
         argv: argv.into_iter().map(Into::into).collect(),
+    };
+    let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        Some(s) => Some(super::seccomp::profile(s)?),
+        None => None,
     };
     Ok(Plan {
         opts,
         netns,
         terminal: process.terminal().unwrap_or(false),
         annotations: spec.annotations().iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        seccomp,
         notes,
     })
 }

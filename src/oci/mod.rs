@@ -35,6 +35,7 @@ mod config;
 mod console;
 pub mod exec;
 mod log;
+mod seccomp;
 mod state;
 
 use std::ffi::OsString;

@@ -43,6 +43,8 @@ pub struct Kernel {
     pub strace: Option<Mutex<File>>,
     /// `--network host`: Internet and netlink sockets are host sockets.
     pub host_network: bool,
+    /// The application's own seccomp profile (an OCI config's), if any.
+    pub app_filter: std::sync::OnceLock<crate::syscalls::filter::AppFilter>,
     reported: Mutex<HashSet<u64>>,
     /// When the sandbox booted (uptime, CLOCK_BOOTTIME offset).
     pub start: Instant,
@@ -104,6 +106,7 @@ impl Kernel {
             domainname: Mutex::new(b"(none)".to_vec()),
             strace: strace.map(Mutex::new),
             host_network,
+            app_filter: std::sync::OnceLock::new(),
             reported: Mutex::new(HashSet::new()),
             start: Instant::now(),
             procs: Mutex::new(BTreeMap::new()),

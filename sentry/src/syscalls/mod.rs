@@ -10,6 +10,7 @@ mod fadvise;
 mod fcntl;
 mod fhandle;
 mod file;
+pub mod filter;
 mod futex;
 mod inotify;
 mod ioctl;

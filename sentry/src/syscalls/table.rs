@@ -8,6 +8,7 @@ use abi::sysno::*;
 use abi::Errno;
 
 use super::args::{Call, Entry, Hex, Printer, RetKind, SysArg};
+use super::filter::Verdict;
 use super::{
     copy, creds, d_path, epoll, eventfd, fadvise, fcntl, fhandle, file, futex, inotify, ioctl, lock as flock, memfd,
     mm, mount, namei, open, pidfd, pipe, poll, process, random, read_write, readdir, rseq, signal, signalfd, socket,
@@ -292,6 +293,12 @@ pub fn dispatch(t: &mut Task) {
     let nr = t.regs.syscall_nr();
     let args = t.regs.syscall_args();
     let entry = usize::try_from(nr).ok().and_then(|n| table().get(n)).and_then(Option::as_ref);
+    if let Some(filter) = t.k.app_filter.get() {
+        let verdict = filter.check(nr, &args);
+        if verdict != Verdict::Allow && !enforce(t, nr, &args, entry, verdict) {
+            return;
+        }
+    }
     let kind = entry.map_or(RetKind::Value, |e| e.ret);
     let mut pre = None;
     if t.k.strace.is_some() && kind.prints_before() {
@@ -333,6 +340,48 @@ pub fn dispatch(t: &mut Task) {
         let _ = out.lock().write_all(line.as_bytes());
     }
 }
+
+/// What the application's seccomp profile says of this call, done; whether
+/// the call goes ahead (allowed and logged).
+fn enforce(t: &mut Task, nr: u64, args: &[u64; 6], entry: Option<&Entry>, verdict: Verdict) -> bool {
+    let name = syscall_name(nr).unwrap_or("unknown");
+    let errno = match verdict {
+        Verdict::Allow => return true,
+        Verdict::Log => {
+            tracing::info!(syscall = name, nr, pid = t.pid(), "seccomp profile: logged");
+            return true;
+        }
+        Verdict::Errno(e) => i64::from(e),
+        Verdict::Trap => {
+            // SIGSYS as the kernel's seccomp sends it: the call's address,
+            // number and architecture in the siginfo.
+            let mut i = crate::kernel::signal::info(abi::consts::SIGSYS, SYS_SECCOMP_CODE);
+            i.fields[0] = t.regs.rip;
+            i.fields[1] = (nr & 0xffff_ffff) | (u64::from(hostsys::seccomp::AUDIT_ARCH_X86_64) << 32);
+            t.force_signal(i);
+            i64::from(Errno::ENOSYS as i32)
+        }
+        Verdict::KillThread | Verdict::KillProcess => {
+            tracing::warn!(syscall = name, nr, pid = t.pid(), "seccomp profile: killed");
+            t.proc_.group_exit(crate::kernel::TaskExit::Signal(abi::consts::SIGSYS as i32));
+            i64::from(Errno::ENOSYS as i32)
+        }
+    };
+    t.regs.set_return((-errno) as u64);
+    if let Some(out) = &t.k.strace {
+        let call = format_call(t, nr, args, entry, None);
+        let what = i32::try_from(errno)
+            .ok()
+            .and_then(Errno::from_i32)
+            .map_or_else(|| errno.to_string(), |e| e.name().to_owned());
+        let line = format!("[pid {}] {call} = -1 {what} (seccomp profile)\n", t.tid);
+        let _ = out.lock().write_all(line.as_bytes());
+    }
+    false
+}
+
+/// `si_code` of a `SIGSYS` from seccomp.
+const SYS_SECCOMP_CODE: i32 = 1;
 
 fn format_call(t: &Task, nr: u64, raw: &[u64; 6], entry: Option<&Entry>, result: Option<KResult<u64>>) -> String {
     let name = syscall_name(nr).map_or_else(|| format!("syscall_{nr}"), str::to_string);
