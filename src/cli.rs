@@ -72,8 +72,9 @@ pub struct DoOpts {
     #[arg(long, value_name = "DIR", default_value = "/")]
     pub rootfs: PathBuf,
 
-    /// Mount host directory SRC at DST inside the sandbox (repeatable).
-    /// Writes go to the host directory; with ":ro" they fail with EROFS.
+    /// Mount host directory or regular file SRC at DST inside the sandbox
+    /// (repeatable; a file is served alone, not its directory).
+    /// Writes go to the host; with ":ro" they fail with EROFS.
     /// Each SRC is served by a gofer of its own; DST is made if missing.
     #[arg(long = "bind", value_name = "SRC:DST[:ro]", value_parser = parse_bind)]
     pub binds: Vec<BindSpec>,
@@ -206,7 +207,7 @@ pub const DEFAULT_PIDS_LIMIT: i64 = 2048;
 
 /// A size in bytes, with an optional binary suffix (k, m, g; either case,
 /// an optional trailing "b"), as docker's `--memory` takes it.
-fn parse_bytes(s: &str) -> Result<u64, String> {
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
     let t = s.trim().to_ascii_lowercase();
     let t = t.strip_suffix('b').unwrap_or(&t);
     let (digits, shift) = match t.as_bytes().last() {

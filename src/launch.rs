@@ -150,8 +150,8 @@ fn start_gofers(
     let mut bind_ends = Vec::new();
     for b in &opts.binds {
         let src = b.src.canonicalize().with_context(|| format!("bind source {}", b.src.display()))?;
-        if !src.is_dir() {
-            bail!("bind source {} is not a directory (binding a single file is not supported)", src.display());
+        if !src.is_dir() && !src.is_file() {
+            bail!("bind source {} is neither a directory nor a regular file", src.display());
         }
         bind_ends.push(start_gofer(exe, &src, !b.readonly, detached, gofers)?);
     }

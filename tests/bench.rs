@@ -33,7 +33,9 @@ fn guest_reports_a_positive_finite_figure_for_every_case_natively() {
         c.arg("--list");
         c
     });
-    let cases: Vec<String> = list.stdout_str().lines().map(str::to_owned).collect();
+    // The veth- cases need a peer (`--peer ADDR`, which `bulwark bench`
+    // sets up); with none named the guest runs every other case.
+    let cases: Vec<String> = list.stdout_str().lines().filter(|c| !c.starts_with("veth-")).map(str::to_owned).collect();
 
     let out = run({
         let mut c = Command::new(&guest);

@@ -11,8 +11,23 @@ use std::path::{Path, PathBuf};
 use common::{fresh_dir, run_sandboxed, Output};
 
 const BUSYBOX: &str = "/bin/busybox";
-const APPLETS: &[&str] =
-    &["sh", "ls", "cat", "echo", "mount", "umount", "chroot", "id", "touch", "rm", "mkdir", "cp", "grep", "pivot_root"];
+const APPLETS: &[&str] = &[
+    "sh",
+    "ls",
+    "cat",
+    "echo",
+    "mount",
+    "umount",
+    "chroot",
+    "id",
+    "touch",
+    "rm",
+    "mkdir",
+    "cp",
+    "grep",
+    "pivot_root",
+    "cut",
+];
 
 /// A root directory holding a static busybox and its applets in `/bin`,
 /// `/etc`, and `/root` (mode 0700).
@@ -88,6 +103,33 @@ fn bind_read_only_write_fails_with_erofs() {
     assert_eq!(out.stdout_str(), "x\n");
     assert!(out.stderr_str().contains("Read-only file system"), "stderr: {}", out.stderr_str());
     assert_eq!(names(&host), ["in"]);
+}
+
+#[test]
+fn bind_of_a_single_file_shows_that_file_alone_and_writes_through() {
+    let root = busybox_root("mounts-bind-file");
+    let host = fresh_dir("mounts-bind-file-data");
+    std::fs::write(host.join("hosts"), "10.0.0.1 box\n").expect("write");
+    std::fs::write(host.join("sibling"), "secret\n").expect("write");
+    std::fs::write(host.join("ro"), "fixed\n").expect("write");
+    let rw = format!("{}:/etc/hosts", host.join("hosts").display());
+    let ro = format!("{}:/etc/ro:ro", host.join("ro").display());
+    let script = "cat /etc/hosts; echo '10.0.0.2 other' >> /etc/hosts; cat /etc/hosts; \
+                  ls /etc; grep ' /etc/hosts ' /proc/mounts | cut -d' ' -f3; \
+                  cat /etc/ro; echo no > /etc/ro || echo refused; ls /etc/hosts/x 2>&1 | grep -c 'Not a directory'";
+
+    let out = sh(&root, &["--bind", &rw, "--bind", &ro], script);
+
+    assert!(out.status.success(), "stderr: {}", out.stderr_str());
+    assert_eq!(
+        out.stdout_str(),
+        "10.0.0.1 box\n10.0.0.1 box\n10.0.0.2 other\nhosts\nro\n9p\nfixed\nrefused\n1\n",
+        "stderr: {}",
+        out.stderr_str()
+    );
+    assert!(out.stderr_str().contains("Read-only file system"), "stderr: {}", out.stderr_str());
+    assert_eq!(std::fs::read_to_string(host.join("hosts")).expect("host file"), "10.0.0.1 box\n10.0.0.2 other\n");
+    assert_eq!(std::fs::read_to_string(host.join("ro")).expect("host file"), "fixed\n");
 }
 
 #[test]

@@ -373,15 +373,96 @@ fn spec_writes_a_config_once_and_features_and_list_print_json() {
 }
 
 #[test]
-fn unsupported_verbs_say_so_and_exit_1() {
+fn checkpoint_is_not_supported_and_says_so() {
     let out = run({
         let mut c = Command::new(bulwark());
-        c.args(["--root", "/nonexistent", "pause", "x"]);
+        c.args(["--root", "/nonexistent", "checkpoint", "x"]);
         c
     });
 
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stderr_str().contains("not supported yet"), "stderr: {}", out.stderr_str());
+}
+
+/// The counter the looping container writes to /data/n, as a number.
+fn counter(b: &Bundle) -> u64 {
+    std::fs::read_to_string(b.data("n")).unwrap_or_default().trim().parse().unwrap_or(0)
+}
+
+#[test]
+fn pause_stops_the_program_until_resume_and_events_and_update_see_the_sandbox() {
+    if !root_or_skip("pause_stops_the_program_until_resume_and_events_and_update_see_the_sandbox") {
+        return;
+    }
+    let b = Bundle::new("pause", &["sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /data/n; done"], |c| {
+        c["linux"]["resources"] = serde_json::json!({"pids": {"limit": 50}});
+    });
+    assert!(b.create("p1").status.success(), "create failed: {}", b.output("p1"));
+    let early = b.oci(&["pause", "p1"]);
+    assert!(b.oci(&["start", "p1"]).status.success());
+    b.wait_for_status("p1", "running");
+    let deadline = Instant::now() + WAIT;
+    // Enough iterations for some clock ticks of CPU time.
+    while counter(&b) < 300 {
+        assert!(Instant::now() < deadline, "the loop never ran: {}", b.output("p1"));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let paused = b.oci(&["pause", "p1"]);
+    let state_paused = b.state("p1");
+    // Give a write that was under way time to land, then watch.
+    std::thread::sleep(Duration::from_millis(100));
+    let frozen_at = counter(&b);
+    std::thread::sleep(Duration::from_millis(400));
+    let still = counter(&b);
+    let again = b.oci(&["pause", "p1"]);
+    let exec_paused = b.oci(&["exec", "p1", "true"]);
+    let events = b.oci(&["events", "--stats", "p1"]);
+    let update = b.oci(&["update", "--pids-limit", "7", "--memory", "64m", "p1"]);
+    let events_updated = b.oci(&["events", "--stats", "p1"]);
+    let resumed = b.oci(&["resume", "p1"]);
+    let state_resumed = b.state("p1");
+    let deadline = Instant::now() + WAIT;
+    while counter(&b) <= still {
+        assert!(Instant::now() < deadline, "the loop never ran again after resume: {}", b.output("p1"));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let resume_twice = b.oci(&["resume", "p1"]);
+    let delete_paused = {
+        assert!(b.oci(&["pause", "p1"]).status.success());
+        b.oci(&["delete", "p1"])
+    };
+    let forced = b.oci(&["delete", "--force", "p1"]);
+
+    assert!(!early.status.success() && early.stderr_str().contains("not running"), "{}", early.stderr_str());
+    assert!(paused.status.success(), "pause failed: {}", paused.stderr_str());
+    assert_eq!(state_paused["status"], "paused");
+    assert_eq!(frozen_at, still, "the program ran while paused");
+    assert!(!again.status.success() && again.stderr_str().contains("not running"), "{}", again.stderr_str());
+    assert!(!exec_paused.status.success(), "exec into a paused container ran");
+    assert!(events.status.success(), "events failed: {}", events.stderr_str());
+    let ev: serde_json::Value = serde_json::from_slice(&events.stdout).expect("events JSON");
+    assert_eq!((ev["type"].as_str(), ev["id"].as_str()), (Some("stats"), Some("p1")), "{ev}");
+    assert!(ev["data"]["pids"]["current"].as_u64().is_some_and(|n| n >= 1), "{ev}");
+    assert_eq!(ev["data"]["pids"]["limit"], 50, "{ev}");
+    assert!(ev["data"]["memory"]["usage"]["usage"].as_u64().is_some_and(|n| n > 0), "{ev}");
+    assert!(ev["data"]["cpu"]["usage"]["total"].as_u64().is_some_and(|n| n > 0), "{ev}");
+    assert!(update.status.success(), "update failed: {}", update.stderr_str());
+    let ev: serde_json::Value = serde_json::from_slice(&events_updated.stdout).expect("events JSON");
+    assert_eq!(
+        (ev["data"]["pids"]["limit"].as_u64(), ev["data"]["memory"]["usage"]["limit"].as_u64()),
+        (Some(7), Some(64 << 20))
+    );
+    assert!(resumed.status.success(), "resume failed: {}", resumed.stderr_str());
+    assert_eq!(state_resumed["status"], "running");
+    assert!(!resume_twice.status.success() && resume_twice.stderr_str().contains("not paused"));
+    assert!(
+        !delete_paused.status.success() && delete_paused.stderr_str().contains("paused"),
+        "{}",
+        delete_paused.stderr_str()
+    );
+    assert!(forced.status.success(), "delete --force failed: {}", forced.stderr_str());
+    assert!(!b.root.join("p1").exists());
 }
 
 #[test]

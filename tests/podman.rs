@@ -41,7 +41,7 @@ fn ready(test: &str) -> bool {
         let bin = dir.join("rootfs/bin");
         std::fs::create_dir_all(&bin).map_err(|e| e.to_string())?;
         std::fs::copy("/bin/busybox", bin.join("busybox")).map_err(|e| format!("/bin/busybox: {e}"))?;
-        for applet in ["sh", "echo", "cat", "sleep", "hostname", "httpd", "id", "true"] {
+        for applet in ["sh", "echo", "cat", "sleep", "hostname", "httpd", "id", "true", "grep"] {
             std::os::unix::fs::symlink("busybox", bin.join(applet)).map_err(|e| e.to_string())?;
         }
         let tar = dir.join("rootfs.tar");
@@ -97,6 +97,51 @@ fn podman_exec_runs_in_a_running_container() {
     let _ = podman(&["rm", "-f", "-t", "0", &name]);
     assert_eq!(exec.stdout_str(), "in the container\n", "{}", exec.stderr_str());
     assert_eq!(exec.status.code(), Some(4));
+}
+
+#[test]
+fn podman_pause_unpause_stop_and_its_etc_hosts_file() {
+    if !ready("podman_pause_unpause_stop_and_its_etc_hosts_file") {
+        return;
+    }
+    let name = format!("bulwark-pause-{}", std::process::id());
+    let out = podman(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--network",
+        "none",
+        IMAGE,
+        "sh",
+        "-c",
+        "while true; do sleep 0.05; done",
+    ]);
+    assert!(out.status.success(), "{}", out.stderr_str());
+    let status = || podman(&["inspect", "-f", "{{.State.Status}}", &name]).stdout_str().trim().to_owned();
+    let paused = podman(&["pause", &name]);
+    let while_paused = status();
+    let unpaused = podman(&["unpause", &name]);
+    let after = status();
+    // podman writes /etc/hosts and /etc/hostname for the container and
+    // bind-mounts each file alone.
+    let hosts = podman(&["exec", &name, "sh", "-c", "grep -c \"$(hostname)\" /etc/hosts; cat /etc/hostname"]);
+    // sh as pid 1 has no SIGTERM handler, so the kernel ignores SIGTERM
+    // for it: podman stop falls back to SIGKILL (137), as with runc.
+    let stop = podman(&["stop", "-t", "1", &name]);
+    let exited = podman(&["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", &name]);
+    let _ = podman(&["rm", "-f", "-t", "0", &name]);
+
+    assert!(paused.status.success(), "pause: {}", paused.stderr_str());
+    assert_eq!(while_paused, "paused");
+    assert!(unpaused.status.success(), "unpause: {}", unpaused.stderr_str());
+    assert_eq!(after, "running");
+    let hosts_out = hosts.stdout_str();
+    let mut lines = hosts_out.lines();
+    assert_eq!(lines.next(), Some("1"), "{hosts_out}{}", hosts.stderr_str());
+    assert!(lines.next().is_some_and(|h| !h.is_empty()), "{hosts_out}");
+    assert!(stop.status.success(), "stop: {}", stop.stderr_str());
+    assert_eq!(exited.stdout_str().trim(), "exited 137");
 }
 
 #[test]

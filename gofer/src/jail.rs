@@ -13,7 +13,7 @@ use nix::fcntl::{self, OFlag};
 use nix::mount::{self, MntFlags, MsFlags};
 use nix::sched::{self, CloneFlags};
 use nix::sys::prctl;
-use nix::sys::stat::Mode;
+use nix::sys::stat::{self, Mode};
 use nix::unistd;
 
 /// `struct mount_attr` for `mount_setattr(2)`.
@@ -88,10 +88,25 @@ fn restrict(root: &CStr, read_only: bool) -> io::Result<()> {
     change_mount(None, root, flags, "remount read-only")
 }
 
+/// What the jail's "/" holds (see [`enter`]).
+pub enum Served {
+    /// The served directory itself: an `O_PATH` descriptor of "/".
+    Dir(OwnedFd),
+    /// A single served file, bind-mounted at [`FILE_NAME`] in an otherwise
+    /// empty, read-only "/": an `O_PATH` descriptor of that "/".
+    File(OwnedFd),
+}
+
+/// The name of the served file in the jail's "/" when the root is a file.
+pub const FILE_NAME: &CStr = c"file";
+
 /// Jail the calling process in `root` (steps in
 /// [`crate::server::run_with`]); returns an `O_PATH` descriptor of the new
-/// root.
-pub fn enter(root: &Path, read_only: bool) -> io::Result<OwnedFd> {
+/// root. A `root` that is a regular file is bind-mounted, alone, on an
+/// empty file [`FILE_NAME`] in a read-only staging directory that becomes
+/// the jail's "/": the gofer then reaches no other host file, not even the
+/// file's siblings.
+pub fn enter(root: &Path, read_only: bool) -> io::Result<Served> {
     let root = CString::new(root.as_os_str().as_bytes())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "gofer jail: root path has a NUL"))?;
     sched::unshare(CloneFlags::CLONE_NEWNS).map_err(|e| fail("unshare(CLONE_NEWNS)", e))?;
@@ -107,8 +122,13 @@ pub fn enter(root: &Path, read_only: bool) -> io::Result<OwnedFd> {
     // entered, and pivot_root needs the new root to be a mount of its own.
     // The root may itself live under /tmp: hold it open first and bind it
     // through its descriptor once the staging tmpfs hides the path.
-    let dir_flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
-    let root_fd = fcntl::open(root.as_c_str(), dir_flags, Mode::empty()).map_err(|e| fail("open root", e))?;
+    let root_fd = fcntl::open(root.as_c_str(), OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| fail("open root", e))?;
+    let kind = stat::fstat(&root_fd).map_err(|e| fail("stat root", e))?.st_mode & libc::S_IFMT;
+    if kind != libc::S_IFDIR && kind != libc::S_IFREG {
+        let what = "gofer jail: root is neither a directory nor a regular file";
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, what));
+    }
     let root_src = CString::new(format!("/proc/self/fd/{}", root_fd.as_raw_fd()))
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "gofer jail: fd path"))?;
     let staging = c"/tmp";
@@ -117,9 +137,25 @@ pub fn enter(root: &Path, read_only: bool) -> io::Result<OwnedFd> {
     mount::mount(Some(fstype), staging, Some(fstype), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, None::<&CStr>)
         .map_err(|e| fail("mount staging tmpfs", e))?;
     unistd::mkdir(target, Mode::from_bits_retain(0o755)).map_err(|e| fail("mkdir staging root", e))?;
-    change_mount(Some(&root_src), target, MsFlags::MS_BIND | MsFlags::MS_REC, "bind-mount root")?;
-    drop(root_fd);
-    restrict(target, read_only)?;
+    if kind == libc::S_IFDIR {
+        change_mount(Some(&root_src), target, MsFlags::MS_BIND | MsFlags::MS_REC, "bind-mount root")?;
+        drop(root_fd);
+        restrict(target, read_only)?;
+    } else {
+        // `target` joined with FILE_NAME.
+        let file = c"/tmp/root/file";
+        // A mount of its own, for pivot_root.
+        change_mount(Some(target), target, MsFlags::MS_BIND, "bind-mount staging root")?;
+        let flags = OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_CLOEXEC;
+        drop(fcntl::open(file, flags, Mode::from_bits_retain(0o600)).map_err(|e| fail("create mount point", e))?);
+        change_mount(Some(&root_src), file, MsFlags::MS_BIND, "bind-mount root file")?;
+        drop(root_fd);
+        restrict(file, read_only)?;
+        // The directory around the file takes no changes, whatever the file does.
+        let flags =
+            MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+        change_mount(None, target, flags, "remount staging root read-only")?;
+    }
     unistd::chdir(target).map_err(|e| fail("chdir(root)", e))?;
     hostsys::mount::pivot_to_cwd().map_err(|(what, e)| fail(what, e))?;
     // When the root was "/" the recursive bind copied the staging tmpfs
@@ -128,5 +164,7 @@ pub fn enter(root: &Path, read_only: bool) -> io::Result<OwnedFd> {
         mount::umount2(c"/tmp", MntFlags::MNT_DETACH).map_err(|e| fail("detach staging copy", e))?;
     }
     prctl::set_no_new_privs().map_err(|e| fail("no_new_privs", e))?;
-    fcntl::open(c"/", dir_flags, Mode::empty()).map_err(|e| fail("open new root", e))
+    let dir_flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    let fd = fcntl::open(c"/", dir_flags, Mode::empty()).map_err(|e| fail("open new root", e))?;
+    Ok(if kind == libc::S_IFDIR { Served::Dir(fd) } else { Served::File(fd) })
 }

@@ -12,7 +12,7 @@
 //! broken transport (EOF, reset, an empty message) ends the loop.
 
 use std::collections::HashMap;
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
@@ -64,7 +64,9 @@ pub fn run(root: &Path, sock: OwnedFd) -> io::Result<()> {
 /// 3. bind-mounts `root` onto itself recursively; with `read_only`, makes the
 ///    whole tree under it read-only (`mount_setattr(AT_RECURSIVE)`, or a
 ///    remount of the top mount on kernels before 5.12), and always
-///    `nosuid`/`nodev`;
+///    `nosuid`/`nodev`. A `root` that is a regular file is bind-mounted
+///    alone on an empty file in a read-only staging directory, and served
+///    as [`serve_file`] does;
 /// 4. `pivot_root` into it and detaches the old root, so no host path
 ///    outside `root` remains reachable;
 /// 5. sets `no_new_privs`;
@@ -76,9 +78,12 @@ pub fn run(root: &Path, sock: OwnedFd) -> io::Result<()> {
 /// return. All other descriptors of the process should be close-on-exec or
 /// closed by the caller: they stay open in the jail.
 pub fn run_with(root: &Path, sock: OwnedFd, opts: Options) -> io::Result<()> {
-    let root_fd = jail::enter(root, opts.read_only)?;
+    let served = jail::enter(root, opts.read_only)?;
     seccomp::install()?;
-    serve(root_fd, sock)
+    match served {
+        jail::Served::Dir(root_fd) => serve(root_fd, sock),
+        jail::Served::File(dir) => serve_file(dir, jail::FILE_NAME, sock),
+    }
 }
 
 /// Serve requests on `sock` for the tree under directory `root` until the
@@ -87,7 +92,27 @@ pub fn run_with(root: &Path, sock: OwnedFd, opts: Options) -> io::Result<()> {
 /// without namespaces. `root` may be an `O_PATH` or an ordinary directory
 /// descriptor.
 pub fn serve(root: OwnedFd, sock: OwnedFd) -> io::Result<()> {
-    let mut server = Server::new(root);
+    serve_with(Server::new(root), sock)
+}
+
+/// Serve the regular file `name` in directory `dir` as the root, the way a
+/// bind mount of a single file shows it: `Attach` gives the file, which
+/// opens, reads, writes and takes attribute changes like any file of a
+/// served tree; a walk from it is `ENOTDIR`. `dir` is only the way to
+/// re-open the file: no handle ever names it or any other file in it.
+/// (After the jail, `dir` is the jail's "/", which holds the file alone.)
+pub fn serve_file(dir: OwnedFd, name: &CStr, sock: OwnedFd) -> io::Result<()> {
+    let name = CString::from(name);
+    let (fd, st) = lookup(dir.as_fd(), &name).map_err(|e| io::Error::from_raw_os_error(e.as_i32()))?;
+    if file_type(&st) != libc::S_IFREG {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "gofer: the served file is not a regular file"));
+    }
+    let dir = Arc::new(dir);
+    let root = Node { fd: Arc::new(fd), parent: Some((dir.clone(), name)) };
+    serve_with(Server { root, home: dir, nodes: HashMap::new(), next: 1 }, sock)
+}
+
+fn serve_with(mut server: Server, sock: OwnedFd) -> io::Result<()> {
     let mut buf = vec![0u8; MAX_MSG];
     loop {
         let msg = match sys::recv_msg(sock.as_fd(), &mut buf) {
@@ -123,11 +148,12 @@ pub fn serve(root: OwnedFd, sock: OwnedFd) -> io::Result<()> {
 }
 
 /// One table entry.
+#[derive(Clone)]
 struct Node {
     /// `O_PATH|O_NOFOLLOW` descriptor of the file itself.
     fd: Arc<OwnedFd>,
-    /// The directory it was found in, and its name there; `None` for the
-    /// root. Holding the directory's descriptor (not its handle) keeps this
+    /// The directory it was found in, and its name there; `None` for a
+    /// directory root (a single-file root has its directory). Holding the directory's descriptor (not its handle) keeps this
     /// entry usable after the parent's handle is closed.
     parent: Option<(Arc<OwnedFd>, CString)>,
 }
@@ -267,7 +293,11 @@ fn reopen_checked(parent: BorrowedFd<'_>, name: &CString, flags: i32, want: &lib
 }
 
 struct Server {
-    root: Arc<OwnedFd>,
+    /// What `Attach` gives: the served directory, or the single served file.
+    root: Node,
+    /// Where the working directory returns after a call made relative to
+    /// it: the served directory, or the single file's.
+    home: Arc<OwnedFd>,
     nodes: HashMap<u64, Node>,
     next: u64,
 }
@@ -276,7 +306,8 @@ type Outcome = Result<(Reply, Option<OwnedFd>), Errno>;
 
 impl Server {
     fn new(root: OwnedFd) -> Server {
-        Server { root: Arc::new(root), nodes: HashMap::new(), next: 1 }
+        let root = Arc::new(root);
+        Server { root: Node { fd: root.clone(), parent: None }, home: root, nodes: HashMap::new(), next: 1 }
     }
 
     /// Answer one request.
@@ -308,10 +339,10 @@ impl Server {
         let none = |r: Reply| Ok((r, None));
         match req {
             Request::Attach => {
-                let st = sys::fstat(self.root.as_fd())?;
+                let st = sys::fstat(self.root.fd.as_fd())?;
                 let h = self.next;
                 self.next += 1;
-                self.nodes.insert(h, Node { fd: self.root.clone(), parent: None });
+                self.nodes.insert(h, self.root.clone());
                 none(Reply::Handles(vec![(Handle(h), attr_of(&st))]))
             }
             Request::Walk { dir, names } => self.walk(dir, &names),
@@ -607,7 +638,7 @@ impl Server {
                 sys::fchdir(parent.as_fd())?;
                 let r = f(sys::XattrAt::Name(name));
                 // The gofer has no other use for its working directory.
-                let _ = sys::fchdir(self.root.as_fd());
+                let _ = sys::fchdir(self.home.as_fd());
                 r
             }
         }

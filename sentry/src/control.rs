@@ -4,7 +4,16 @@
 //!
 //! Requests, one per connection:
 //! - `start\n` → `ok\n` (the program starts), or `error: already started\n`;
-//! - `state\n` → `created\n` or `running\n`;
+//! - `state\n` → `created\n`, `running\n` or `paused\n`;
+//! - `pause\n` → `ok\n` once no task runs application code (`bulwark
+//!   pause`), `resume\n` → `ok\n` (`bulwark resume`); before `start`,
+//!   `error: the container has not started\n`;
+//! - `stats\n` → `stats pids=N pids_limit=L memory_bytes=N memory_limit=L\n`
+//!   (L a number or `max`): the sandbox's tasks and the memory it holds for
+//!   its programs, with their limits (`bulwark events --stats`; CPU
+//!   time is the host processes', read from the host);
+//! - `update [pids=L] [memory=L]\n` (L a number or `max`, for none) → `ok\n`:
+//!   the sandbox's task and memory limits change (`bulwark update`);
 //! - `exec N\n` followed by N bytes ([`ExecRequest::encode`]), sent with the
 //!   process's standard input, output and error as `SCM_RIGHTS` in the
 //!   first message → `ok PID\n` once the program runs (PID is the
@@ -77,9 +86,106 @@ impl ExecRequest {
 /// after signal N).
 pub type Wait = Box<dyn FnOnce() -> i32 + Send>;
 
-/// Runs an exec request, the program's standard streams given; returns its
-/// sandbox pid and how to wait for it, or why it could not start.
-pub type Spawner = dyn Fn(ExecRequest, [OwnedFd; 3]) -> Result<(i32, Wait), String> + Send + Sync;
+/// What the control socket asks of a running sandbox.
+pub trait Sandbox: Send + Sync {
+    /// Run an exec request, the program's standard streams given; its
+    /// sandbox pid and how to wait for it, or why it could not start.
+    fn exec(&self, req: ExecRequest, stdio: [OwnedFd; 3]) -> Result<(i32, Wait), String>;
+    /// Stop every task running application code until [`Sandbox::resume`].
+    fn pause(&self);
+    fn resume(&self);
+    fn paused(&self) -> bool;
+    fn stats(&self) -> Stats;
+    /// Change the limits given (`None` inside: no limit).
+    fn update(&self, limits: &Limits);
+}
+
+/// Limits `bulwark update` changes; a field left `None` stays as it is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// Most tasks.
+    pub pids: Option<Option<u64>>,
+    /// Most application memory, in bytes.
+    pub memory: Option<Option<u64>>,
+}
+
+impl Limits {
+    /// The `update` request, without the newline.
+    pub fn encode(&self) -> String {
+        let show = |v: Option<u64>| v.map_or_else(|| "max".to_owned(), |n| n.to_string());
+        let mut out = "update".to_owned();
+        if let Some(p) = self.pids {
+            out.push_str(&format!(" pids={}", show(p)));
+        }
+        if let Some(m) = self.memory {
+            out.push_str(&format!(" memory={}", show(m)));
+        }
+        out
+    }
+
+    /// Parse the words after `update`.
+    fn decode(words: &str) -> Option<Limits> {
+        let mut l = Limits::default();
+        for w in words.split_whitespace() {
+            let (k, v) = w.split_once('=')?;
+            let v = if v == "max" { None } else { Some(v.parse::<u64>().ok()?) };
+            match k {
+                "pids" => l.pids = Some(v),
+                "memory" => l.memory = Some(v),
+                _ => return None,
+            }
+        }
+        Some(l)
+    }
+}
+
+/// A running sandbox's figures, for `bulwark events --stats`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Tasks (threads) alive.
+    pub pids: u64,
+    /// The task limit, if any.
+    pub pids_limit: Option<u64>,
+    /// Memory the sandbox holds for its programs, in bytes.
+    pub memory_bytes: u64,
+    /// The memory limit, if any.
+    pub memory_limit: Option<u64>,
+}
+
+impl Stats {
+    /// The `stats` answer, without the newline.
+    pub fn encode(&self) -> String {
+        let show = |v: Option<u64>| v.map_or_else(|| "max".to_owned(), |n| n.to_string());
+        format!(
+            "stats pids={} pids_limit={} memory_bytes={} memory_limit={}",
+            self.pids,
+            show(self.pids_limit),
+            self.memory_bytes,
+            show(self.memory_limit)
+        )
+    }
+
+    /// Parse [`encode`](Self::encode)'s line.
+    pub fn decode(line: &str) -> Option<Stats> {
+        let mut s = Stats::default();
+        let mut words = line.trim().split(' ');
+        if words.next()? != "stats" {
+            return None;
+        }
+        for w in words {
+            let (k, v) = w.split_once('=')?;
+            let limit = if v == "max" { None } else { Some(v.parse::<u64>().ok()?) };
+            match k {
+                "pids" => s.pids = limit?,
+                "pids_limit" => s.pids_limit = limit,
+                "memory_bytes" => s.memory_bytes = limit?,
+                "memory_limit" => s.memory_limit = limit,
+                _ => {}
+            }
+        }
+        Some(s)
+    }
+}
 
 /// Wait on `sock` (listening) until a `start` request arrives; the
 /// listener, for [`serve`].
@@ -98,14 +204,15 @@ pub fn wait_for_start(sock: OwnedFd) -> std::io::Result<UnixListener> {
 }
 
 /// Answer requests on `listener` for the sandbox's life, on threads of
-/// their own, running `exec` requests with `spawn`.
-pub fn serve(listener: UnixListener, spawn: Box<Spawner>) -> std::io::Result<()> {
-    let spawn: std::sync::Arc<Spawner> = spawn.into();
+/// their own, asking `sandbox`.
+pub fn serve(listener: UnixListener, sandbox: Box<dyn Sandbox>) -> std::io::Result<()> {
+    let sandbox: std::sync::Arc<dyn Sandbox> = sandbox.into();
     std::thread::Builder::new().name("bulwark-control".into()).spawn(move || {
         for conn in listener.incoming().flatten() {
-            let spawn = spawn.clone();
+            let sandbox = sandbox.clone();
             // An exec connection lasts as long as its process.
-            let _ = std::thread::Builder::new().name("bulwark-exec".into()).spawn(move || answer(conn, Some(&*spawn)));
+            let _ =
+                std::thread::Builder::new().name("bulwark-exec".into()).spawn(move || answer(conn, Some(&*sandbox)));
         }
     })?;
     Ok(())
@@ -115,6 +222,10 @@ pub fn serve(listener: UnixListener, spawn: Box<Spawner>) -> std::io::Result<()>
 enum Request {
     Start,
     State,
+    Pause,
+    Resume,
+    Stats,
+    Update(Limits),
     Exec(usize),
     Unknown,
 }
@@ -123,9 +234,13 @@ fn parse(line: &str) -> Request {
     let line = line.trim();
     match line.split_once(' ') {
         Some(("exec", n)) => n.parse().ok().filter(|&n| n <= MAX_EXEC).map_or(Request::Unknown, Request::Exec),
+        Some(("update", w)) => Limits::decode(w).map_or(Request::Unknown, Request::Update),
         _ => match line {
             "start" => Request::Start,
             "state" => Request::State,
+            "pause" => Request::Pause,
+            "resume" => Request::Resume,
+            "stats" => Request::Stats,
             _ => Request::Unknown,
         },
     }
@@ -168,18 +283,35 @@ fn read_header(conn: &UnixStream) -> Option<(String, Vec<u8>, Vec<OwnedFd>)> {
     }
 }
 
-/// Read one request from `conn` and answer it (`spawn`: the sandbox runs,
-/// exec requests are taken); the request, if one came.
-fn answer(mut conn: UnixStream, spawn: Option<&Spawner>) -> Option<Request> {
+/// Read one request from `conn` and answer it (`sandbox`: it runs, and
+/// takes requests); the request, if one came.
+fn answer(mut conn: UnixStream, sandbox: Option<&dyn Sandbox>) -> Option<Request> {
     let (line, rest, fds) = read_header(&conn)?;
     let req = parse(&line);
-    let reply = match (&req, spawn) {
+    let not_started = "error: the container has not started".to_owned();
+    let reply = match (&req, sandbox) {
         (Request::Start, None) => "ok".to_owned(),
         (Request::Start, Some(_)) => "error: already started".to_owned(),
         (Request::State, None) => "created".to_owned(),
-        (Request::State, Some(_)) => "running".to_owned(),
-        (Request::Exec(_), None) => "error: the container has not started".to_owned(),
-        (Request::Exec(n), Some(spawn)) => return exec(conn, *n, rest, fds, spawn).then_some(req),
+        (Request::State, Some(s)) => if s.paused() { "paused" } else { "running" }.to_owned(),
+        (Request::Pause, Some(s)) => {
+            s.pause();
+            "ok".to_owned()
+        }
+        (Request::Resume, Some(s)) => {
+            s.resume();
+            "ok".to_owned()
+        }
+        (Request::Stats, Some(s)) => s.stats().encode(),
+        (Request::Update(l), Some(s)) => {
+            s.update(l);
+            "ok".to_owned()
+        }
+        (Request::Exec(_), Some(s)) if s.paused() => "error: the container is paused".to_owned(),
+        (Request::Exec(n), Some(s)) => return exec(conn, *n, rest, fds, s).then_some(req),
+        (Request::Pause | Request::Resume | Request::Stats | Request::Update(_) | Request::Exec(_), None) => {
+            not_started
+        }
         (Request::Unknown, _) => "error: unknown request".to_owned(),
     };
     let _ = conn.write_all(format!("{reply}\n").as_bytes());
@@ -188,7 +320,7 @@ fn answer(mut conn: UnixStream, spawn: Option<&Spawner>) -> Option<Request> {
 
 /// Run an exec request of `len` bytes (`rest` already read) on `conn`;
 /// whether it was well formed.
-fn exec(mut conn: UnixStream, len: usize, mut rest: Vec<u8>, fds: Vec<OwnedFd>, spawn: &Spawner) -> bool {
+fn exec(mut conn: UnixStream, len: usize, mut rest: Vec<u8>, fds: Vec<OwnedFd>, sandbox: &dyn Sandbox) -> bool {
     if rest.len() < len {
         let mut more = vec![0u8; len - rest.len()];
         if conn.read_exact(&mut more).is_err() {
@@ -204,7 +336,7 @@ fn exec(mut conn: UnixStream, len: usize, mut rest: Vec<u8>, fds: Vec<OwnedFd>, 
         let _ = conn.write_all(b"error: exec needs three descriptors (stdin, stdout, stderr)\n");
         return false;
     };
-    match spawn(req, stdio) {
+    match sandbox.exec(req, stdio) {
         Ok((pid, wait)) => {
             let _ = conn.write_all(format!("ok {pid}\n").as_bytes());
             let status = wait();
@@ -228,6 +360,11 @@ mod tests {
         assert_eq!(parse("exec 12"), Request::Exec(12));
         assert_eq!(parse("exec 99999999999"), Request::Unknown);
         assert_eq!(parse("exec"), Request::Unknown);
+        let l = Limits { pids: Some(None), memory: Some(Some(1 << 20)) };
+        assert_eq!(parse(&l.encode()), Request::Update(l));
+        assert_eq!(parse("update pids=5"), Request::Update(Limits { pids: Some(Some(5)), memory: None }));
+        assert_eq!(parse("update cpu=5"), Request::Unknown);
+        assert_eq!(parse("update pids=-1"), Request::Unknown);
     }
 
     #[test]
@@ -249,6 +386,35 @@ mod tests {
         assert_eq!(ExecRequest::decode(b"x\x000\x00/\x001\x00sh\x00"), None, "bad uid");
     }
 
+    struct Fake(std::sync::atomic::AtomicBool);
+
+    impl Sandbox for Fake {
+        fn exec(&self, req: ExecRequest, _stdio: [OwnedFd; 3]) -> Result<(i32, Wait), String> {
+            Ok((7, Box::new(move || req.argv.len() as i32)))
+        }
+        fn pause(&self) {
+            self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        fn resume(&self) {
+            self.0.store(false, std::sync::atomic::Ordering::Relaxed);
+        }
+        fn paused(&self) -> bool {
+            self.0.load(std::sync::atomic::Ordering::Relaxed)
+        }
+        fn stats(&self) -> Stats {
+            Stats { pids: 2, pids_limit: None, memory_bytes: 4, memory_limit: Some(5) }
+        }
+        fn update(&self, _limits: &Limits) {}
+    }
+
+    #[test]
+    fn stats_round_trip() {
+        let s = Stats { pids: 5, pids_limit: Some(9), memory_bytes: 1 << 40, memory_limit: None };
+        assert_eq!(Stats::decode(&s.encode()), Some(s));
+        assert_eq!(Stats::decode("error: x"), None);
+        assert_eq!(Stats::decode("stats pids=x"), None);
+    }
+
     #[test]
     fn start_releases_the_waiter_and_state_follows() {
         let dir = std::env::temp_dir().join(format!("bulwark-control-{}", std::process::id()));
@@ -268,11 +434,15 @@ mod tests {
         assert_eq!(ask("exec 3"), "error: the container has not started\n");
         assert_eq!(ask("start"), "ok\n");
         let listener = waiter.join().expect("join").expect("started");
-        let spawn: Box<Spawner> =
-            Box::new(|req: ExecRequest, _stdio| Ok((7, Box::new(move || req.argv.len() as i32) as Wait)));
-        serve(listener, spawn).expect("serve");
+        serve(listener, Box::new(Fake(std::sync::atomic::AtomicBool::new(false)))).expect("serve");
         assert_eq!(ask("state"), "running\n");
         assert_eq!(ask("start"), "error: already started\n");
+        assert_eq!(ask("pause"), "ok\n");
+        assert_eq!(ask("state"), "paused\n");
+        assert_eq!(ask("exec 3"), "error: the container is paused\n");
+        assert_eq!(ask("resume"), "ok\n");
+        assert_eq!(ask("state"), "running\n");
+        assert_eq!(ask("stats"), "stats pids=2 pids_limit=max memory_bytes=4 memory_limit=5\n");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

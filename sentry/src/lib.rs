@@ -51,8 +51,8 @@ pub struct Config {
     /// upper layer (true), or the gofer's view itself, written through to
     /// the host (false; the gofer must then serve it read-write).
     pub overlay: bool,
-    /// Host directories mounted in the sandbox, each served by its own
-    /// gofer, mounted in order after the sentry's own `/dev`, `/proc`, `/tmp`.
+    /// Host directories and files mounted in the sandbox, each served by
+    /// its own gofer, mounted in order after the sentry's own `/dev`, `/proc`, `/tmp`.
     pub binds: Vec<Bind>,
     /// Where to mount fresh tmpfs instances (mode 1777), after the binds.
     pub tmpfs: Vec<Vec<u8>>,
@@ -96,13 +96,13 @@ pub enum Cwd {
     Preferred(Vec<u8>),
 }
 
-/// A host directory mounted in the sandbox.
+/// A host directory, or a single host file, mounted in the sandbox.
 pub struct Bind {
     /// The host path, shown as the mount's source in `/proc/mounts` (the
     /// sentry never opens it).
     pub src: Vec<u8>,
     /// The absolute path of the mount point in the sandbox (made if
-    /// missing).
+    /// missing: a directory, or an empty file when the gofer serves a file).
     pub dst: Vec<u8>,
     /// Mounted read-only (the gofer should serve it read-only too).
     pub readonly: bool,

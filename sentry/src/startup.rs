@@ -61,6 +61,36 @@ fn ensure_path(vfs: &Vfs, path: &[u8]) -> Result<Location, SandboxError> {
     Ok(cur)
 }
 
+/// Where a single file is bind-mounted: the non-directory at absolute
+/// `path`, or an empty regular file (0644, root's) made there as runc makes
+/// one, its missing parent directories made as [`ensure_path`] makes them.
+/// A directory there is `ENOTDIR`, as `mount(2)` answers a file bound on a
+/// directory.
+fn ensure_file(vfs: &Vfs, path: &[u8]) -> Result<Location, SandboxError> {
+    let shown = String::from_utf8_lossy(path).into_owned();
+    let fail = |e| gofer_err(&format!("mount point {shown}"), e);
+    let cut = path.iter().rposition(|b| *b == b'/').ok_or_else(|| fail(Errno::EINVAL))?;
+    let (dir, name) = (&path[..cut], &path[cut + 1..]);
+    if name.is_empty() || name == b"." || name == b".." {
+        return Err(fail(Errno::ENOTDIR));
+    }
+    let parent = ensure_path(vfs, dir)?;
+    let at = match vfs.resolve(Caller::SENTRY, &vfs.root(), &parent, name, true, &Creds::root()) {
+        Ok(loc) => loc,
+        Err(Errno::ENOENT) => {
+            let attr = CreateAttr { mode: S_IFREG | 0o644, uid: 0, gid: 0 };
+            parent.inode().create(name, NodeKind::Regular, attr).map_err(fail)?;
+            parent.dentry.invalidate(name);
+            Location { mount: parent.mount.clone(), dentry: parent.dentry.child(name).map_err(fail)? }
+        }
+        Err(e) => return Err(fail(e)),
+    };
+    if at.inode().attr().map_err(fail)?.is_dir() {
+        return Err(fail(Errno::ENOTDIR));
+    }
+    Ok(at)
+}
+
 /// Ends the sandbox when a gofer connection breaks (the gofer died or
 /// spoke out of protocol): that is the sandbox's failure, not an error of
 /// the application's, so every process is killed and [`run`] returns the
@@ -107,8 +137,11 @@ fn extra_mounts(vfs: &Vfs, binds: Vec<crate::Bind>, tmpfs: &[Vec<u8>], td: &Arc<
         // The host may change a bind mount behind our back: revalidate.
         let opts = GoferFsOptions { writable: !b.readonly, revalidate: true };
         let fs = GoferFs::with_options(client, next_dev(), opts).map_err(|e| gofer_err(&format!("bind {name}"), e))?;
-        let at = ensure_path(vfs, &b.dst)?;
-        vfs.mount(&at, fs.root(), "9p", &String::from_utf8_lossy(&b.src), b.readonly);
+        let root = fs.root();
+        // A gofer serving a single file has that file as its root.
+        let is_dir = root.attr().map_err(|e| gofer_err(&format!("bind {name}"), e))?.is_dir();
+        let at = if is_dir { ensure_path(vfs, &b.dst)? } else { ensure_file(vfs, &b.dst)? };
+        vfs.mount(&at, root, "9p", &String::from_utf8_lossy(&b.src), b.readonly);
     }
     for dst in tmpfs {
         let at = ensure_path(vfs, dst)?;
@@ -223,6 +256,56 @@ fn dir_in(vfs: &Vfs, dir: &[u8], creds: &Creds) -> Result<crate::vfs::Location, 
         Ok(loc)
     } else {
         Err(Errno::ENOTDIR)
+    }
+}
+
+/// The running sandbox, as its control socket sees it.
+struct Controlled {
+    k: Arc<Kernel>,
+    vfs: Arc<Vfs>,
+}
+
+impl crate::control::Sandbox for Controlled {
+    fn exec(
+        &self,
+        req: crate::control::ExecRequest,
+        stdio: [OwnedFd; 3],
+    ) -> Result<(i32, crate::control::Wait), String> {
+        exec_process(&self.k, &self.vfs, req, stdio)
+    }
+
+    fn pause(&self) {
+        self.k.freeze();
+    }
+
+    fn resume(&self) {
+        self.k.thaw();
+    }
+
+    fn paused(&self) -> bool {
+        self.k.frozen.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn stats(&self) -> crate::control::Stats {
+        crate::control::Stats {
+            pids: self.k.pids.current(),
+            pids_limit: self.k.pids.max(),
+            memory_bytes: self.k.mf.used(),
+            memory_limit: self.k.mf.limit(),
+        }
+    }
+
+    fn update(&self, limits: &crate::control::Limits) {
+        if let Some(p) = limits.pids {
+            self.k.pids.set_max(p);
+        }
+        if let Some(m) = limits.memory {
+            self.k.mf.set_limit(m);
+        }
+        let (pids, memory) = (self.k.pids.max(), self.k.mf.limit());
+        if let Err(e) = crate::fs::sys::cgroup_limit_files(&self.vfs, pids, memory) {
+            tracing::warn!("update: the cgroup files inside: {e}");
+        }
     }
 }
 
@@ -408,9 +491,8 @@ pub fn run(cfg: Config) -> Result<TaskExit, SandboxError> {
     }
     let main = kernel.process(task.pid());
     if let Some(listener) = control {
-        let (k, vfs) = (kernel.clone(), vfs.clone());
-        let spawn: Box<crate::control::Spawner> = Box::new(move |req, stdio| exec_process(&k, &vfs, req, stdio));
-        crate::control::serve(listener, spawn).map_err(|err| SandboxError::Host { call: "spawn", err })?;
+        let sandbox = Box::new(Controlled { k: kernel.clone(), vfs: vfs.clone() });
+        crate::control::serve(listener, sandbox).map_err(|err| SandboxError::Host { call: "spawn", err })?;
     }
     let exit = task.run();
     drop(task);

@@ -42,11 +42,11 @@ pub fn dispatch(g: &GlobalOpts, log: &Log, cmd: OciCommand) -> anyhow::Result<i3
         OciCommand::Ps(a) => ps(g, &a).map(|()| 0),
         OciCommand::Spec(a) => spec(&a).map(|()| 0),
         OciCommand::Features => features().map(|()| 0),
-        OciCommand::Pause(_) => unsupported("pause", "freezing a sandbox"),
-        OciCommand::Resume(_) => unsupported("resume", "freezing a sandbox"),
+        OciCommand::Pause(a) => pause(g, &a.id, true).map(|()| 0),
+        OciCommand::Resume(a) => pause(g, &a.id, false).map(|()| 0),
         OciCommand::Exec(a) => super::exec::exec(&g.root, &a),
-        OciCommand::Events(_) => unsupported("events", "events and statistics"),
-        OciCommand::Update(_) => unsupported("update", "changing a running sandbox's limits"),
+        OciCommand::Events(a) => events(g, &a).map(|()| 0),
+        OciCommand::Update(a) => update(g, log, &a).map(|()| 0),
         OciCommand::Checkpoint(_) => unsupported("checkpoint", "checkpoint and restore"),
         OciCommand::Restore(_) => unsupported("restore", "checkpoint and restore"),
     }
@@ -213,6 +213,7 @@ fn start(c: &mut Container) -> anyhow::Result<()> {
     match c.status() {
         Status::Created => {}
         Status::Running => bail!("cannot start an already running container"),
+        Status::Paused => bail!("cannot start a paused container"),
         Status::Stopped => bail!("cannot start a container that has stopped"),
     }
     let answer = c.ask("start")?;
@@ -293,8 +294,10 @@ fn delete(g: &GlobalOpts, a: &DeleteArgs) -> anyhow::Result<()> {
     match c.status() {
         Status::Stopped => {}
         Status::Created => kill_and_wait(&c)?,
-        Status::Running if a.force => kill_and_wait(&c)?,
-        Status::Running => bail!("cannot delete container {} that is not stopped: running", a.id),
+        Status::Running | Status::Paused if a.force => kill_and_wait(&c)?,
+        Status::Running | Status::Paused => {
+            bail!("cannot delete container {} that is not stopped: {}", a.id, c.status().as_str())
+        }
     }
     c.remove()
 }
@@ -332,6 +335,108 @@ fn run(g: &GlobalOpts, log: &Log, a: &RunArgs) -> anyhow::Result<i32> {
         c.remove()?;
     }
     Ok(code)
+}
+
+/// `pause` (`freeze`) or `resume`.
+fn pause(g: &GlobalOpts, id: &str, freeze: bool) -> anyhow::Result<()> {
+    let c = Container::load(&g.root, id)?;
+    match (c.status(), freeze) {
+        (Status::Running, true) | (Status::Paused, false) => {}
+        (_, true) => bail!("container not running"),
+        (_, false) => bail!("container not paused"),
+    }
+    let answer = c.ask(if freeze { "pause" } else { "resume" })?;
+    if answer != "ok" {
+        bail!("the sandbox did not {}: {answer}", if freeze { "pause" } else { "resume" });
+    }
+    Ok(())
+}
+
+/// Host CPU time of `pids` (user, system), in nanoseconds.
+fn cpu_ns(pids: &[i32]) -> (u64, u64) {
+    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .and_then(|h| u64::try_from(h).ok())
+        .filter(|&h| h > 0)
+        .unwrap_or(100);
+    let per_tick = 1_000_000_000 / hz;
+    pids.iter()
+        .filter_map(|&p| state::proc_stat(p))
+        .fold((0, 0), |(u, s), st| (u + st.utime * per_tick, s + st.stime * per_tick))
+}
+
+/// One `stats` event of `c` as runc's `events` prints it.
+fn stats_event(c: &Container) -> anyhow::Result<serde_json::Value> {
+    let line = c.ask("stats")?;
+    let stats = sentry::control::Stats::decode(&line).with_context(|| format!("the sandbox answered {line:?}"))?;
+    let (user, system) = cpu_ns(&state::descendants(c.saved.pid));
+    Ok(serde_json::json!({
+        "type": "stats",
+        "id": c.saved.id,
+        "data": {
+            "cpu": {"usage": {"total": user + system, "user": user, "kernel": system}, "throttling": {}},
+            "memory": {"usage": {"usage": stats.memory_bytes, "limit": stats.memory_limit.unwrap_or(u64::MAX)}},
+            "pids": {"current": stats.pids, "limit": stats.pids_limit.unwrap_or(0)},
+        },
+    }))
+}
+
+/// `events`.
+fn events(g: &GlobalOpts, a: &super::EventsArgs) -> anyhow::Result<()> {
+    let c = Container::load(&g.root, &a.id)?;
+    loop {
+        match c.status() {
+            Status::Stopped => bail!("container with id {} is not running", a.id),
+            Status::Created => bail!("container with id {} has not started", a.id),
+            Status::Running | Status::Paused => {}
+        }
+        let ev = stats_event(&c)?;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{ev}").and_then(|()| out.flush()).context("writing the event")?;
+        if a.stats {
+            return Ok(());
+        }
+        std::thread::sleep(a.interval);
+    }
+}
+
+/// `update`.
+fn update(g: &GlobalOpts, log: &Log, a: &super::UpdateArgs) -> anyhow::Result<()> {
+    let c = Container::load(&g.root, &a.id)?;
+    if matches!(c.status(), Status::Stopped) {
+        bail!("container {} is not running", a.id);
+    }
+    let mut limits = sentry::control::Limits::default();
+    if let Some(file) = &a.resources {
+        let text = if file.as_os_str() == "-" {
+            std::io::read_to_string(std::io::stdin()).context("reading the resources from standard input")?
+        } else {
+            fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?
+        };
+        let r: oci_spec::runtime::LinuxResources =
+            serde_json::from_str(&text).context("the resources are not linux.resources JSON")?;
+        let (l, ignored) = config::update_limits(&r);
+        limits = l;
+        for what in ignored {
+            log.warn(&format!("update: {what} is not applied by bulwark"));
+        }
+    }
+    if let Some(m) = &a.memory {
+        limits.memory =
+            Some(if m.trim() == "-1" { None } else { Some(crate::cli::parse_bytes(m).map_err(|e| anyhow!(e))?) });
+    }
+    if let Some(p) = a.pids_limit {
+        limits.pids = Some(u64::try_from(p).ok().filter(|&p| p > 0));
+    }
+    if !a.other.is_empty() {
+        log.warn("update: only the memory and pids limits are applied by bulwark");
+    }
+    let answer = c.ask(&limits.encode())?;
+    if answer != "ok" {
+        bail!("the sandbox did not update: {answer}");
+    }
+    Ok(())
 }
 
 /// `list`.

@@ -199,11 +199,11 @@ fn mount(
         let src = m.source().as_ref().with_context(|| format!("bind mount at {dst} has no source"))?;
         let src = bundle.join(src);
         let meta = fs::metadata(&src).with_context(|| format!("bind mount source {} (for {dst})", src.display()))?;
-        if meta.is_dir() {
+        if meta.is_dir() || meta.is_file() {
             binds.push(BindSpec { src, dst, readonly: has("ro") || has("rro") });
         } else {
             notes.push(Note::Warn(format!(
-                "bind mount of the file {} at {dst} is not supported yet (only directories are): left out",
+                "bind mount of {} at {dst} is not supported (only directories and regular files are): left out",
                 src.display()
             )));
         }
@@ -221,6 +221,32 @@ fn mount(
         "mount type {typ:?} at {dst} in config.json is not supported (bind mounts of directories and tmpfs are; \
          proc, sysfs, devpts, mqueue, cgroup and /dev are provided by the sandbox)"
     )
+}
+
+/// What `bulwark update` applies of `r`: the pids and memory limits (a
+/// limit of -1, or 0 pids, is none), and the names of what it does not.
+pub fn update_limits(r: &oci_spec::runtime::LinuxResources) -> (sentry::control::Limits, Vec<&'static str>) {
+    let mut l = sentry::control::Limits::default();
+    if let Some(p) = r.pids() {
+        l.pids = Some(u64::try_from(p.limit()).ok().filter(|&n| n > 0));
+    }
+    if let Some(m) = r.memory().as_ref().and_then(|m| m.limit()) {
+        l.memory = Some(u64::try_from(m).ok().filter(|&n| n > 0));
+    }
+    let mut ignored = Vec::new();
+    if r.cpu().is_some() {
+        ignored.push("cpu");
+    }
+    if r.block_io().is_some() {
+        ignored.push("blockIO");
+    }
+    if r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty()) {
+        ignored.push("hugepageLimits");
+    }
+    if r.memory().as_ref().is_some_and(|m| m.swap().is_some() || m.reservation().is_some()) {
+        ignored.push("memory.swap and memory.reservation");
+    }
+    (l, ignored)
 }
 
 #[cfg(test)]
@@ -325,11 +351,25 @@ mod tests {
             vec![
                 BindSpec { src: b.join("shared"), dst: "/mnt".into(), readonly: true },
                 BindSpec { src: b.join("shared"), dst: "/rel".into(), readonly: false },
+                BindSpec { src: b.join("hosts"), dst: "/etc/hosts".into(), readonly: false },
             ]
         );
         assert_eq!(p.opts.tmpfs, ["/scratch"]);
-        assert_eq!(p.notes.iter().filter(|n| matches!(n, Note::Warn(_))).count(), 1);
+        assert_eq!(p.notes.iter().filter(|n| matches!(n, Note::Warn(_))).count(), 0);
         let _ = fs::remove_dir_all(&b);
+    }
+
+    #[test]
+    fn update_takes_pids_and_memory_and_names_the_rest() {
+        let r: oci_spec::runtime::LinuxResources = serde_json::from_value(serde_json::json!({
+            "pids": {"limit": -1}, "memory": {"limit": 1048576, "swap": 2097152}, "cpu": {"shares": 512}
+        }))
+        .expect("resources");
+        let (l, ignored) = update_limits(&r);
+        assert_eq!((l.pids, l.memory), (Some(None), Some(Some(1 << 20))));
+        assert_eq!(ignored, ["cpu", "memory.swap and memory.reservation"]);
+        let none: oci_spec::runtime::LinuxResources = serde_json::from_str("{}").expect("empty");
+        assert_eq!(update_limits(&none).0, sentry::control::Limits::default());
     }
 
     #[test]

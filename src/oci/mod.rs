@@ -118,11 +118,10 @@ pub enum OciCommand {
     /// From config.json: process.args, env, cwd, user (uid, gid) and
     /// terminal; root.path (relative to the bundle) and root.readonly (a
     /// writable root is written through to the rootfs, as with runc);
-    /// hostname; bind mounts of directories (`ro` honoured) and tmpfs
-    /// mounts; linux.resources.pids.limit and memory.limit. The sandbox
-    /// provides /proc, /sys, /dev, /dev/pts, /dev/shm and /dev/mqueue
-    /// itself; bind mounts of single files are left out (with a warning
-    /// in --log); other mount types are an error. The network: a network
+    /// hostname; bind mounts of directories and of single files (`ro`
+    /// honoured) and tmpfs mounts; linux.resources.pids.limit and
+    /// memory.limit. The sandbox provides /proc, /sys, /dev, /dev/pts,
+    /// /dev/shm and /dev/mqueue itself; other mount types are an error. The network: a network
     /// namespace with a path is joined and its interface taken by the
     /// sandbox's own TCP/IP stack (a loopback of its own if it has none
     /// with an address); one without a path: the sandbox's own loopback;
@@ -153,20 +152,29 @@ pub enum OciCommand {
     Spec(SpecArgs),
     /// Print what this runtime supports, as JSON (runc 1.1's `features`).
     Features,
-    /// Not supported yet: freeze a container.
-    Pause(Unsupported),
-    /// Not supported yet: thaw a paused container.
-    Resume(Unsupported),
+    /// Pause a running container: the sentry stops every task before its
+    /// next application instruction (the program sees no signal and its
+    /// parent no stop); state says `paused` until `resume`.
+    Pause(IdArgs),
+    /// Resume a paused container.
+    Resume(IdArgs),
     /// Run another process in a running container: COMMAND (with the
     /// container's env, cwd and user unless --env/--cwd/--user change
     /// them), or the OCI process in --process FILE. Attached, exits with
     /// the process's status; --detach leaves a host process (its pid in
     /// --pid-file) that exits with it.
     Exec(ExecArgs),
-    /// Not supported yet: a container's events and statistics.
-    Events(Unsupported),
-    /// Not supported yet: change a container's resource limits.
-    Update(Unsupported),
+    /// Print a container's statistics as JSON lines (runc's `{"type":
+    /// "stats","id","data"}`): pids (current, limit), memory (usage, limit:
+    /// the sandbox's own figures) and cpu (the sandbox's host processes'
+    /// time), every --interval until the container stops, or once with
+    /// --stats.
+    Events(EventsArgs),
+    /// Change a running container's limits: --pids-limit and --memory, or
+    /// pids.limit and memory.limit of the linux.resources JSON in
+    /// --resources FILE (`-`: standard input, as containerd's shim passes
+    /// it). Other resources are accepted and not applied (a warning).
+    Update(UpdateArgs),
     /// Not supported: checkpoint a container.
     #[command(hide = true)]
     Checkpoint(Unsupported),
@@ -305,6 +313,70 @@ pub struct ListArgs {
     /// Print the ids only.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+}
+
+/// `events`'s arguments.
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// The container's id.
+    pub id: String,
+
+    /// Print the statistics once and exit.
+    #[arg(long)]
+    pub stats: bool,
+
+    /// How often to print statistics (`5s`, `500ms`, `1m`).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub interval: std::time::Duration,
+}
+
+/// A duration as runc's flags take it: a number with `ms`, `s`, `m` or `h`.
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let split = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: f64 = n.parse().map_err(|_| format!("invalid duration {s:?}"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" | "" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("invalid duration {s:?} (units: ms, s, m, h)")),
+    };
+    if !(secs > 0.0 && secs < 1e9) {
+        return Err(format!("invalid duration {s:?}: must be positive"));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+/// `update`'s flags (runc's; those bulwark does not apply are hidden).
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// The container's id.
+    pub id: String,
+
+    /// A JSON file of linux.resources (`-`: standard input).
+    #[arg(long, short = 'r', value_name = "FILE")]
+    pub resources: Option<PathBuf>,
+
+    /// Most memory, in bytes or with k, m, g (`-1`: no limit).
+    #[arg(long, short = 'm', value_name = "BYTES", allow_hyphen_values = true)]
+    pub memory: Option<String>,
+
+    /// Most tasks (`-1` or `0`: no limit).
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+
+    /// Accepted for runc compatibility, not applied.
+    #[arg(
+        long = "memory-swap",
+        aliases = ["memory-reservation", "kernel-memory", "kernel-memory-tcp", "cpu-period", "cpu-quota",
+            "cpu-share", "cpu-rt-period", "cpu-rt-runtime", "cpuset-cpus", "cpuset-mems", "blkio-weight",
+            "l3-cache-schema", "mem-bw-schema", "cpu-idle"],
+        value_name = "VALUE",
+        hide = true,
+        allow_hyphen_values = true
+    )]
+    pub other: Vec<String>,
 }
 
 /// `ps`'s arguments.

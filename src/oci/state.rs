@@ -48,6 +48,7 @@ pub struct Saved {
 pub enum Status {
     Created,
     Running,
+    Paused,
     Stopped,
 }
 
@@ -56,6 +57,7 @@ impl Status {
         match self {
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Stopped => "stopped",
         }
     }
@@ -168,6 +170,7 @@ impl Container {
         match self.ask("state").as_deref() {
             Ok("created") => Status::Created,
             Ok("running") => Status::Running,
+            Ok("paused") => Status::Paused,
             _ if self.saved.started => Status::Running,
             _ => Status::Created,
         }
@@ -243,6 +246,10 @@ pub struct ProcStat {
     pub state: char,
     /// Field 4.
     pub ppid: i32,
+    /// Field 14, in clock ticks.
+    pub utime: u64,
+    /// Field 15, in clock ticks.
+    pub stime: u64,
     /// Field 22.
     pub start_time: u64,
 }
@@ -265,6 +272,8 @@ fn parse_stat(line: &str) -> Option<ProcStat> {
     Some(ProcStat {
         state: fields.first()?.chars().next()?,
         ppid: fields.get(1)?.parse().ok()?,
+        utime: fields.get(11)?.parse().ok()?,
+        stime: fields.get(12)?.parse().ok()?,
         start_time: fields.get(19)?.parse().ok()?,
     })
 }
@@ -309,7 +318,7 @@ mod tests {
 
         let s = parse_stat(line);
 
-        assert_eq!(s, Some(ProcStat { state: 'S', ppid: 7, start_time: 987_654 }));
+        assert_eq!(s, Some(ProcStat { state: 'S', ppid: 7, utime: 1, stime: 2, start_time: 987_654 }));
     }
 
     #[test]

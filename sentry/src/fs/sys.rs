@@ -6,7 +6,7 @@ use abi::Errno;
 
 use super::{next_dev, Tmpfs};
 use crate::vfs::Caller;
-use crate::vfs::{CreateAttr, Creds, InodeRef, NodeKind, Vfs};
+use crate::vfs::{CreateAttr, Creds, InodeRef, NodeKind, SetAttr, Vfs};
 
 /// A minimal, read-only `/sys`: the CPU topology files and an empty
 /// cgroup2 root, which runtimes and tools probe.
@@ -57,7 +57,17 @@ pub fn cgroup_limit_files(vfs: &Vfs, pids: Option<u64>, memory: Option<u64>) -> 
         0,
     )?;
     for (name, value) in [(&b"pids.max"[..], show(pids)), (b"memory.max", show(memory))] {
-        let f = cg.inode().create(name, NodeKind::Regular, CreateAttr { mode: S_IFREG | 0o444, uid: 0, gid: 0 })?;
+        // Written again by `bulwark update`.
+        let f = match cg.inode().lookup(name) {
+            Ok(f) => {
+                f.set_attr(&SetAttr { size: Some(0), ..Default::default() })?;
+                f
+            }
+            Err(Errno::ENOENT) => {
+                cg.inode().create(name, NodeKind::Regular, CreateAttr { mode: S_IFREG | 0o444, uid: 0, gid: 0 })?
+            }
+            Err(e) => return Err(e),
+        };
         f.open(Caller::SENTRY, O_WRONLY)?.write(Caller::SENTRY, value.as_bytes(), 0)?;
         cg.dentry.invalidate(name);
     }

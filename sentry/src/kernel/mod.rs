@@ -84,6 +84,12 @@ pub struct Kernel {
     pub pids: limits::TaskCounter,
     /// Processes the OOM killer has killed, until their memory is released.
     pub oom_victims: limits::OomVictims,
+    /// The sandbox is paused (`bulwark pause`): no task runs application
+    /// code until [`Kernel::thaw`]; blocked calls stay blocked, and one that
+    /// completes waits before it returns to the program.
+    pub frozen: AtomicBool,
+    /// Told when `frozen` clears.
+    pub thaw_wq: WaitQueue,
 }
 
 impl Kernel {
@@ -127,9 +133,28 @@ impl Kernel {
             host_tty: std::sync::OnceLock::new(),
             pids: limits::TaskCounter::default(),
             oom_victims: limits::OomVictims::default(),
+            frozen: AtomicBool::new(false),
+            thaw_wq: WaitQueue::default(),
         });
         clock::start(&k);
         k
+    }
+
+    /// Pause every task: each one running application code is interrupted
+    /// and waits in its run loop (invisible to the program: no signal, no
+    /// stop a parent could see) until [`Kernel::thaw`].
+    pub fn freeze(&self) {
+        self.frozen.store(true, Ordering::SeqCst);
+        let tasks: Vec<Arc<TaskShared>> = self.tasks.lock().values().cloned().collect();
+        for t in tasks {
+            t.kick();
+        }
+    }
+
+    /// Let the tasks [`Kernel::freeze`] paused run again.
+    pub fn thaw(&self) {
+        self.frozen.store(false, Ordering::SeqCst);
+        self.thaw_wq.notify_all();
     }
 
     /// The shared pages of file `(dev, ino)`, made on its first

@@ -777,6 +777,10 @@ impl Task {
                 let _ = self.wait_until(&[], None, || Ok((!p.exit.lock().stopped).then_some(())));
                 continue;
             }
+            if self.k.frozen.load(Ordering::SeqCst) {
+                self.wait_thawed();
+                continue;
+            }
             let space = self.mm.lock().space().clone();
             let ev = match self.ctx.switch(&space, &mut self.regs, &mut self.fpu) {
                 Ok(ev) => ev,
@@ -828,6 +832,18 @@ impl Task {
         };
         self.exit_task(how);
         how
+    }
+
+    /// Wait while the kernel is frozen (`bulwark pause`); signals do not
+    /// end the wait, only a thaw or the task's end.
+    fn wait_thawed(&self) {
+        loop {
+            self.k.thaw_wq.add(&self.waiter);
+            if !self.k.frozen.load(Ordering::SeqCst) || self.must_exit().is_some() {
+                return;
+            }
+            self.waiter.wait(&[], None);
+        }
     }
 
     /// Thread teardown: robust futexes, `clear_child_tid`, and the process

@@ -211,7 +211,8 @@ impl Vfs {
         self.root.lock().clone()
     }
 
-    /// Mount `fs_root` on the directory at `at`.
+    /// Mount `fs_root` on `at`: a directory, or, for a file system whose
+    /// root is a single file (a bind mount of a host file), a non-directory.
     pub fn mount(&self, at: &Location, fs_root: InodeRef, fstype: &str, source: &str, readonly: bool) -> Arc<Mount> {
         self.mount_dentry(at, Dentry::root(fs_root), fstype, source, "", readonly)
     }
