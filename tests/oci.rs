@@ -465,6 +465,92 @@ fn pause_stops_the_program_until_resume_and_events_and_update_see_the_sandbox() 
     assert!(!b.root.join("p1").exists());
 }
 
+/// A hook that writes its argv[0], $K and the state it is given to
+/// `dir/NAME.json` (and fails with `fail`).
+fn recording_hook(dir: &Path, name: &str, fail: bool) -> serde_json::Value {
+    let script = format!("{{ echo \"$0 $K\"; cat; }} > {}/{name}.json; exit {}", dir.display(), u8::from(fail) * 3);
+    serde_json::json!({"path": "/bin/sh", "args": [format!("hook-{name}"), "-c", script], "env": ["K=v"], "timeout": 10})
+}
+
+/// What the hook `name` recorded: its first line and the state.
+fn recorded(dir: &Path, name: &str) -> Option<(String, serde_json::Value)> {
+    let text = std::fs::read_to_string(dir.join(format!("{name}.json"))).ok()?;
+    let (first, state) = text.split_once('\n')?;
+    Some((first.to_owned(), serde_json::from_str(state).ok()?))
+}
+
+#[test]
+fn hooks_run_at_their_points_of_the_lifecycle_with_the_state_on_stdin() {
+    if !root_or_skip("hooks_run_at_their_points_of_the_lifecycle_with_the_state_on_stdin") {
+        return;
+    }
+    let rec = fresh_dir("oci-hooks-record");
+    let kinds = ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"];
+    let b = Bundle::new("hooks", &["sleep", "1000"], |c| {
+        let mut hooks = serde_json::Map::new();
+        for k in kinds {
+            // A failing poststart only warns.
+            hooks.insert(k.into(), serde_json::json!([recording_hook(&rec, k, k == "poststart")]));
+        }
+        c["hooks"] = serde_json::Value::Object(hooks);
+        c["annotations"] = serde_json::json!({"org.test": "yes"});
+    });
+
+    assert!(b.create("h1").status.success(), "create failed: {}", b.output("h1"));
+    let pid = pid_of(&b.state("h1"));
+    let after_create: Vec<bool> = kinds.iter().map(|k| recorded(&rec, k).is_some()).collect();
+    let started = b.oci(&["start", "h1"]);
+    let after_start: Vec<bool> = kinds.iter().map(|k| recorded(&rec, k).is_some()).collect();
+    let deleted = b.oci(&["delete", "--force", "h1"]);
+
+    assert_eq!(after_create, [true, true, true, false, false, false]);
+    assert!(started.status.success(), "a failing poststart hook must not fail start: {}", started.stderr_str());
+    assert_eq!(after_start, [true, true, true, true, true, false]);
+    assert!(deleted.status.success(), "delete: {}", deleted.stderr_str());
+    for (kind, status) in kinds.iter().zip(["creating", "creating", "creating", "created", "running", "stopped"]) {
+        let (first, st) = recorded(&rec, kind).unwrap_or_else(|| panic!("{kind} did not run"));
+        assert_eq!(first, format!("hook-{kind} v"), "{kind}: argv[0] and env");
+        assert_eq!(st["status"], status, "{kind}: {st}");
+        assert_eq!((st["id"].as_str(), st["annotations"]["org.test"].as_str()), (Some("h1"), Some("yes")), "{st}");
+        assert_eq!(st["bundle"].as_str().map(PathBuf::from), Some(b.dir.canonicalize().expect("bundle")));
+        let want_pid = if *kind == "poststop" { 0 } else { pid };
+        assert_eq!(st["pid"].as_i64(), Some(i64::from(want_pid)), "{kind}: {st}");
+    }
+    let _ = std::fs::remove_dir_all(&rec);
+}
+
+#[test]
+fn a_failing_or_hanging_create_hook_fails_create_and_leaves_nothing() {
+    if !root_or_skip("a_failing_or_hanging_create_hook_fails_create_and_leaves_nothing") {
+        return;
+    }
+    let rec = fresh_dir("oci-hooks-fail");
+    let failing = Bundle::new("hook-fail", &["sleep", "1000"], |c| {
+        c["hooks"] = serde_json::json!({
+            "createRuntime": [recording_hook(&rec, "createRuntime", true)],
+            "poststop": [recording_hook(&rec, "poststop", false)]
+        });
+    });
+    let hanging = Bundle::new("hook-hang", &["sleep", "1000"], |c| {
+        c["hooks"] = serde_json::json!({"prestart": [{"path": "/bin/sleep", "args": ["sleep", "100"], "timeout": 1}]});
+    });
+
+    let failed = failing.create("f1");
+    let t0 = Instant::now();
+    let hung = hanging.create("g1");
+    let hung_for = t0.elapsed();
+
+    assert!(!failed.status.success());
+    assert!(failed.stderr_str().contains("createRuntime hook #0"), "{}", failed.stderr_str());
+    assert!(recorded(&rec, "poststop").is_some(), "poststop did not run after the failed create");
+    assert!(!failing.root.join("f1").exists(), "state left behind");
+    assert!(!hung.status.success());
+    assert!(hung.stderr_str().contains("timed out after 1s"), "{}", hung.stderr_str());
+    assert!(hung_for < Duration::from_secs(20), "the timeout was not kept: {hung_for:?}");
+    assert!(!hanging.root.join("g1").exists(), "state left behind");
+    let _ = std::fs::remove_dir_all(&rec);
+}
+
 #[test]
 fn ps_lists_the_sandbox_and_its_descendants() {
     if !root_or_skip("ps_lists_the_sandbox_and_its_descendants") {

@@ -17,6 +17,7 @@ use nix::unistd::Pid;
 use oci_spec::runtime::Spec;
 
 use super::config::{self, Note, Overrides};
+use super::hooks;
 use super::log::{rfc3339, Log};
 use super::state::{self, Container, Saved, Status};
 use super::{
@@ -33,10 +34,10 @@ const KILL_TIMEOUT: Duration = Duration::from_secs(10);
 pub fn dispatch(g: &GlobalOpts, log: &Log, cmd: OciCommand) -> anyhow::Result<i32> {
     match cmd {
         OciCommand::Create(a) => create(g, log, &a, false).map(|_| 0),
-        OciCommand::Start(a) => start(&mut Container::load(&g.root, &a.id)?).map(|()| 0),
+        OciCommand::Start(a) => start(&mut Container::load(&g.root, &a.id)?, log).map(|()| 0),
         OciCommand::State(a) => state(g, &a.id).map(|()| 0),
         OciCommand::Kill(a) => kill(g, &a).map(|()| 0),
-        OciCommand::Delete(a) => delete(g, &a).map(|()| 0),
+        OciCommand::Delete(a) => delete(g, log, &a).map(|()| 0),
         OciCommand::Run(a) => run(g, log, &a),
         OciCommand::List(a) => list(g, &a).map(|()| 0),
         OciCommand::Ps(a) => ps(g, &a).map(|()| 0),
@@ -167,10 +168,34 @@ fn make_sandbox(
         }
     }
     c.save()?;
+    if let Some(h) = &plan.hooks {
+        hooks::save(dir, h)?;
+        let created = [hooks::Kind::Prestart, hooks::Kind::CreateRuntime, hooks::Kind::CreateContainer];
+        if let Err(e) = created.into_iter().try_for_each(|kind| hooks::run(h, kind, &c, pid)) {
+            // The container ends, and its life goes on at delete's end.
+            let _ = kill_and_wait(&c);
+            let _ = waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG));
+            run_poststop(&c, log);
+            return Err(e);
+        }
+    }
     if let Some(path) = &a.pid_file {
         write_pid_file(path, pid)?;
     }
     Ok(c)
+}
+
+/// The poststop hooks of `c`, whose failures are only logged.
+fn run_poststop(c: &Container, log: &Log) {
+    match hooks::load(c) {
+        Ok(Some(h)) => {
+            if let Err(e) = hooks::run(&h, hooks::Kind::Poststop, c, 0) {
+                log.warn(&format!("{e:#}"));
+            }
+        }
+        Ok(None) => {}
+        Err(e) => log.warn(&format!("{e:#}")),
+    }
 }
 
 /// Whether the network namespace at `path` has an interface the sandbox's
@@ -209,19 +234,32 @@ fn write_pid_file(path: &Path, pid: i32) -> anyhow::Result<()> {
 }
 
 /// `start`.
-fn start(c: &mut Container) -> anyhow::Result<()> {
+fn start(c: &mut Container, log: &Log) -> anyhow::Result<()> {
     match c.status() {
         Status::Created => {}
         Status::Running => bail!("cannot start an already running container"),
         Status::Paused => bail!("cannot start a paused container"),
         Status::Stopped => bail!("cannot start a container that has stopped"),
     }
+    let hooks = hooks::load(c)?;
+    if let Some(h) = &hooks {
+        if let Err(e) = hooks::run(h, hooks::Kind::StartContainer, c, c.saved.pid) {
+            let _ = kill_and_wait(c);
+            return Err(e);
+        }
+    }
     let answer = c.ask("start")?;
     if answer != "ok" {
         bail!("the sandbox did not start: {answer}");
     }
     c.saved.started = true;
-    c.save()
+    c.save()?;
+    if let Some(h) = &hooks {
+        if let Err(e) = hooks::run(h, hooks::Kind::Poststart, c, c.saved.pid) {
+            log.warn(&format!("{e:#}"));
+        }
+    }
+    Ok(())
 }
 
 /// `state`.
@@ -281,7 +319,7 @@ fn kill_and_wait(c: &Container) -> anyhow::Result<()> {
 }
 
 /// `delete`.
-fn delete(g: &GlobalOpts, a: &DeleteArgs) -> anyhow::Result<()> {
+fn delete(g: &GlobalOpts, log: &Log, a: &DeleteArgs) -> anyhow::Result<()> {
     state::check_id(&a.id)?;
     let Some(c) = Container::load_if_there(&g.root, &a.id)? else {
         // What an aborted create may have left: a directory without state.
@@ -299,6 +337,7 @@ fn delete(g: &GlobalOpts, a: &DeleteArgs) -> anyhow::Result<()> {
             bail!("cannot delete container {} that is not stopped: {}", a.id, c.status().as_str())
         }
     }
+    run_poststop(&c, log);
     c.remove()
 }
 
@@ -310,8 +349,9 @@ fn run(g: &GlobalOpts, log: &Log, a: &RunArgs) -> anyhow::Result<i32> {
         crate::forward::install().context("signal handlers")?;
     }
     let mut c = create(g, log, &a.create, !a.detach)?;
-    if let Err(e) = start(&mut c) {
+    if let Err(e) = start(&mut c, log) {
         let _ = kill_and_wait(&c);
+        run_poststop(&c, log);
         let _ = c.remove();
         return Err(e);
     }
@@ -332,6 +372,7 @@ fn run(g: &GlobalOpts, log: &Log, a: &RunArgs) -> anyhow::Result<i32> {
         other => bail!("the sandbox ended oddly: {other:?}"),
     };
     if !a.keep {
+        run_poststop(&c, log);
         c.remove()?;
     }
     Ok(code)

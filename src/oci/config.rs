@@ -3,7 +3,8 @@
 //!
 //! What is taken from the config: process.args, env, cwd, user (uid, gid),
 //! terminal; root.path (relative to the bundle) and root.readonly;
-//! hostname; mounts (bind mounts of directories, tmpfs); the network
+//! hostname; mounts (bind mounts of directories and files, tmpfs); hooks
+//! (run by `super::hooks`); the network
 //! namespace; linux.resources.pids.limit and memory.limit. The sentry
 //! provides /proc, /sys, /dev, /dev/pts, /dev/shm and /dev/mqueue itself,
 //! so those mounts are passed over; every other field is ignored (logged
@@ -48,6 +49,8 @@ pub struct Plan {
     pub annotations: BTreeMap<String, String>,
     /// linux.seccomp in the sentry's text form (see `super::seccomp`).
     pub seccomp: Option<String>,
+    /// The config's hooks (see `super::hooks`).
+    pub hooks: Option<oci_spec::runtime::Hooks>,
     pub notes: Vec<Note>,
 }
 
@@ -96,9 +99,6 @@ pub fn plan(spec: &Spec, bundle: &Path, o: &Overrides, usable_netns: impl Fn(&Pa
         _ => nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "bulwark".into()),
     };
 
-    if spec.hooks().is_some() {
-        notes.push(Note::Warn("hooks in config.json are not run by bulwark yet: left out".into()));
-    }
     let (mut binds, mut tmpfs) = (Vec::new(), Vec::new());
     for m in spec.mounts().iter().flatten() {
         mount(m, bundle, &mut binds, &mut tmpfs, &mut notes)?;
@@ -168,6 +168,7 @@ pub fn plan(spec: &Spec, bundle: &Path, o: &Overrides, usable_netns: impl Fn(&Pa
         terminal: process.terminal().unwrap_or(false),
         annotations: spec.annotations().iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect(),
         seccomp,
+        hooks: spec.hooks().clone(),
         notes,
     })
 }

@@ -34,6 +34,7 @@ mod commands;
 mod config;
 mod console;
 pub mod exec;
+mod hooks;
 mod log;
 mod seccomp;
 mod state;
