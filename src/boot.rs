@@ -179,6 +179,13 @@ fn sentry_main(opts: BootOpts, p: Prepared) -> anyhow::Result<sentry::TaskExit> 
         app_seccomp,
         pids_limit,
         memory_limit,
+        container: sentry::container::Setup {
+            rlimits: o.ulimit.iter().map(|u| (u.resource, u.soft, u.hard)).collect(),
+            groups: o.groups.map(|g| g.0),
+            oom_score_adj: o.oom_score_adj,
+            masked_paths: o.masked_paths.into_iter().map(String::into_bytes).collect(),
+            readonly_paths: o.readonly_paths.into_iter().map(String::into_bytes).collect(),
+        },
         stdio: [dup_fd(io::stdin(), 0)?, dup_fd(io::stdout(), 1)?, dup_fd(io::stderr(), 2)?],
     };
     sentry::run(cfg).map_err(anyhow::Error::from)

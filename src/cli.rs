@@ -196,10 +196,112 @@ pub struct DoOpts {
     #[arg(long, value_name = "FILE")]
     pub seccomp_profile: Option<PathBuf>,
 
+    /// Set a resource limit of the program, as `ulimit` or `prlimit` would
+    /// (repeatable): NAME is nofile, nproc, core, stack, cpu, data, fsize,
+    /// as, memlock, locks, sigpending, msgqueue, nice, rtprio, rttime or rss
+    /// (or RLIMIT_NOFILE style); SOFT and HARD are numbers or "unlimited";
+    /// HARD defaults to SOFT.
+    #[arg(long, value_name = "NAME=SOFT[:HARD]", value_parser = parse_ulimit)]
+    pub ulimit: Vec<Ulimit>,
+
+    /// The program's supplementary groups, instead of its gid alone (a
+    /// comma-separated list of gids, as setgroups(2) sets them).
+    #[arg(long, value_name = "GID,...", value_parser = parse_groups)]
+    pub groups: Option<Groups>,
+
+    /// The program's /proc/self/oom_score_adj (-1000..=1000): which process
+    /// the sandbox's OOM killer picks first.
+    #[arg(long, value_name = "N", allow_negative_numbers = true,
+          value_parser = clap::value_parser!(i32).range(-1000..=1000))]
+    pub oom_score_adj: Option<i32>,
+
+    /// Hide PATH in the sandbox (repeatable): a directory gets an empty
+    /// read-only tmpfs over it, a file /dev/null. A missing PATH is passed
+    /// over.
+    #[arg(long = "mask", value_name = "PATH", value_parser = parse_abs)]
+    pub masked_paths: Vec<String>,
+
+    /// Make PATH read-only in the sandbox (repeatable; a read-only bind
+    /// mount of itself, with what is mounted under it). A missing PATH is
+    /// passed over.
+    #[arg(long = "readonly-path", value_name = "PATH", value_parser = parse_abs)]
+    pub readonly_paths: Vec<String>,
+
     /// The program (looked up in the sandbox's PATH when it has no '/') and
     /// its arguments.
     #[arg(required = true, last = true, value_name = "PROGRAM")]
     pub argv: Vec<OsString>,
+}
+
+/// One `--ulimit NAME=SOFT[:HARD]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ulimit {
+    /// `RLIMIT_*`.
+    pub resource: u32,
+    pub soft: u64,
+    pub hard: u64,
+}
+
+/// The names `--ulimit` takes, by `RLIMIT_*` number.
+const ULIMIT_NAMES: [&str; 16] = [
+    "cpu",
+    "fsize",
+    "data",
+    "stack",
+    "core",
+    "rss",
+    "nproc",
+    "nofile",
+    "memlock",
+    "as",
+    "locks",
+    "sigpending",
+    "msgqueue",
+    "nice",
+    "rtprio",
+    "rttime",
+];
+
+impl Ulimit {
+    /// The resource named `name` (`nofile`, `NOFILE`, `RLIMIT_NOFILE`).
+    pub fn resource(name: &str) -> Option<u32> {
+        let lower = name.to_ascii_lowercase();
+        let short = lower.strip_prefix("rlimit_").unwrap_or(&lower);
+        ULIMIT_NAMES.iter().position(|n| *n == short).and_then(|i| u32::try_from(i).ok())
+    }
+
+    pub fn to_arg(self) -> String {
+        let name = ULIMIT_NAMES.get(self.resource as usize).copied().unwrap_or("?");
+        let show = |v: u64| if v == u64::MAX { "unlimited".to_owned() } else { v.to_string() };
+        format!("{name}={}:{}", show(self.soft), show(self.hard))
+    }
+}
+
+/// `--groups`: supplementary gids (possibly none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Groups(pub Vec<u32>);
+
+fn parse_groups(s: &str) -> Result<Groups, String> {
+    let gids = s.split(',').filter(|g| !g.is_empty()).map(|g| g.parse::<u32>());
+    gids.collect::<Result<Vec<u32>, _>>().map(Groups).map_err(|_| format!("expected numeric gids, got {s:?}"))
+}
+
+fn parse_ulimit(s: &str) -> Result<Ulimit, String> {
+    let (name, values) = s.split_once('=').ok_or_else(|| format!("expected NAME=SOFT[:HARD], got {s:?}"))?;
+    let resource =
+        Ulimit::resource(name).ok_or_else(|| format!("unknown resource {name:?} (nofile, nproc, core, ...)"))?;
+    let value = |v: &str| match v {
+        "unlimited" | "-1" => Ok(u64::MAX),
+        _ => v.parse::<u64>().map_err(|_| format!("expected a number or \"unlimited\", got {v:?}")),
+    };
+    let (soft, hard) = match values.split_once(':') {
+        Some((a, b)) => (value(a)?, value(b)?),
+        None => (value(values)?, value(values)?),
+    };
+    if soft > hard {
+        return Err(format!("the soft limit of {name} is above its hard limit"));
+    }
+    Ok(Ulimit { resource, soft, hard })
 }
 
 /// `--pids-limit` when none is given: podman's default pids limit.
@@ -368,6 +470,26 @@ impl DoOpts {
         }
         if let Some(p) = &self.seccomp_profile {
             args.push("--seccomp-profile".into());
+            args.push(p.into());
+        }
+        for u in &self.ulimit {
+            args.push("--ulimit".into());
+            args.push(u.to_arg().into());
+        }
+        if let Some(g) = &self.groups {
+            let list: Vec<String> = g.0.iter().map(u32::to_string).collect();
+            // `--groups=` with nothing after it: no supplementary groups.
+            args.push(format!("--groups={}", list.join(",")).into());
+        }
+        if let Some(adj) = self.oom_score_adj {
+            args.push(format!("--oom-score-adj={adj}").into());
+        }
+        for p in &self.masked_paths {
+            args.push("--mask".into());
+            args.push(p.into());
+        }
+        for p in &self.readonly_paths {
+            args.push("--readonly-path".into());
             args.push(p.into());
         }
         args.push("--".into());

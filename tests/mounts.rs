@@ -245,3 +245,79 @@ fn mount_and_chroot_as_non_root_fail_with_eperm() {
     // busybox's message for EPERM from mount(2).
     assert!(err.contains("mount: permission denied (are you root?)"), "stderr: {err}");
 }
+
+#[test]
+fn ulimit_and_groups_match_prlimit_and_setpriv_natively() {
+    if !nix::unistd::geteuid().is_root() {
+        println!("skipping: setpriv needs root");
+        return;
+    }
+    let script = "ulimit -n; ulimit -Hn; ulimit -c; id -u; id -G";
+    let native = common::run_native(&[
+        "prlimit",
+        "--nofile=100:200",
+        "--core=0:unlimited",
+        "setpriv",
+        "--reuid",
+        "1000",
+        "--regid",
+        "1000",
+        "--groups",
+        "10,20",
+        "sh",
+        "-c",
+        script,
+    ]);
+    let sandboxed = run_sandboxed(
+        &["sh", "-c", script],
+        &[
+            "--ulimit",
+            "nofile=100:200",
+            "--ulimit",
+            "RLIMIT_CORE=0:unlimited",
+            "--user",
+            "1000:1000",
+            "--groups",
+            "10,20",
+        ],
+    );
+
+    assert!(native.status.success(), "native: {}", native.stderr_str());
+    assert_eq!(native.stdout_str(), "100\n200\n0\n1000\n1000 10 20\n");
+    assert_eq!(sandboxed.stdout_str(), native.stdout_str(), "stderr: {}", sandboxed.stderr_str());
+}
+
+#[test]
+fn oom_score_adj_mask_and_readonly_path_options() {
+    let root = busybox_root("mounts-mask");
+    std::fs::create_dir_all(root.join("etc/secret")).expect("mkdir");
+    std::fs::write(root.join("etc/secret/key"), "k\n").expect("write");
+    std::fs::write(root.join("etc/token"), "t\n").expect("write");
+    let data = fresh_dir("mounts-mask-data");
+    let bind = format!("{}:/data", data.display());
+    let script = "cat /proc/self/oom_score_adj; ls -A /etc/secret | wc -l; wc -c < /etc/token; \
+                  echo x > /data/f || echo refused; echo y > /tmp/ok && cat /tmp/ok";
+
+    let out = sh(
+        &root,
+        &[
+            "--oom-score-adj",
+            "-500",
+            "--mask",
+            "/etc/secret",
+            "--mask",
+            "/etc/token",
+            "--mask",
+            "/nonexistent",
+            "--readonly-path",
+            "/data",
+            "--bind",
+            &bind,
+        ],
+        script,
+    );
+
+    assert_eq!(out.stdout_str(), "-500\n0\n0\nrefused\ny\n", "stderr: {}", out.stderr_str());
+    assert!(out.stderr_str().contains("Read-only file system"), "stderr: {}", out.stderr_str());
+    assert!(names(&data).is_empty());
+}

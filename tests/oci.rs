@@ -552,6 +552,44 @@ fn a_failing_or_hanging_create_hook_fails_create_and_leaves_nothing() {
 }
 
 #[test]
+fn rlimits_groups_oom_score_adj_and_masked_and_readonly_paths_are_honoured() {
+    if !root_or_skip("rlimits_groups_oom_score_adj_and_masked_and_readonly_paths_are_honoured") {
+        return;
+    }
+    let script = "ulimit -n; ulimit -Hn; id -G; cat /proc/self/oom_score_adj; wc -c < /etc/hidden; \
+                  echo x > /data/ro || echo refused; echo done";
+    let b = Bundle::new("procattrs", &["sh", "-c", script], |c| {
+        c["process"]["user"] = serde_json::json!({"uid": 1000, "gid": 1000, "additionalGids": [1000, 10, 20]});
+        c["process"]["rlimits"] = serde_json::json!([{"type": "RLIMIT_NOFILE", "soft": 64, "hard": 128}]);
+        c["process"]["oomScoreAdj"] = serde_json::json!(300);
+        c["linux"]["maskedPaths"] = serde_json::json!(["/etc/hidden", "/proc/kcore"]);
+        c["linux"]["readonlyPaths"] = serde_json::json!(["/data"]);
+    });
+    std::fs::create_dir_all(b.dir.join("rootfs/etc")).expect("etc");
+    std::fs::write(b.dir.join("rootfs/etc/hidden"), "secret\n").expect("hidden");
+    std::os::unix::fs::symlink("busybox", b.dir.join("rootfs/bin/wc")).expect("wc");
+    // Writable by uid 1000 but for the read-only path.
+    std::fs::set_permissions(b.data(""), std::os::unix::fs::PermissionsExt::from_mode(0o777)).expect("chmod");
+
+    let out = b.oci(&["run", "r1"]);
+
+    assert_eq!(out.stdout_str(), "64\n128\n1000 10 20\n300\n0\nrefused\ndone\n", "stderr: {}", out.stderr_str());
+    assert!(out.stderr_str().contains("Read-only file system"), "stderr: {}", out.stderr_str());
+}
+
+#[test]
+fn a_soft_rlimit_above_its_hard_one_is_a_config_error() {
+    let b = Bundle::new("badrlimit", &["true"], |c| {
+        c["process"]["rlimits"] = serde_json::json!([{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 5}]);
+    });
+
+    let out = b.oci(&["run", "bad1"]);
+
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stderr_str().contains("soft limit of RLIMIT_NOFILE is above its hard limit"), "{}", out.stderr_str());
+}
+
+#[test]
 fn ps_lists_the_sandbox_and_its_descendants() {
     if !root_or_skip("ps_lists_the_sandbox_and_its_descendants") {
         return;

@@ -21,6 +21,7 @@ pub mod loader;
 pub mod mm;
 pub mod net;
 
+pub mod container;
 pub mod control;
 mod startup;
 pub mod syscalls;
@@ -82,6 +83,9 @@ pub struct Config {
     /// Most bytes of application memory (MemoryFile pages) the sandbox
     /// may hold; `None`: no limit.
     pub memory_limit: Option<u64>,
+    /// An OCI config's limits, groups and masked and read-only paths
+    /// (`container::Setup::default()` for none).
+    pub container: container::Setup,
     /// Standard input, output and error of the application: host
     /// descriptors donated by the CLI.
     pub stdio: [OwnedFd; 3],

@@ -263,6 +263,7 @@ fn dir_in(vfs: &Vfs, dir: &[u8], creds: &Creds) -> Result<crate::vfs::Location, 
 struct Controlled {
     k: Arc<Kernel>,
     vfs: Arc<Vfs>,
+    setup: crate::container::Setup,
 }
 
 impl crate::control::Sandbox for Controlled {
@@ -271,7 +272,7 @@ impl crate::control::Sandbox for Controlled {
         req: crate::control::ExecRequest,
         stdio: [OwnedFd; 3],
     ) -> Result<(i32, crate::control::Wait), String> {
-        exec_process(&self.k, &self.vfs, req, stdio)
+        exec_process(&self.k, &self.vfs, &self.setup, req, stdio)
     }
 
     fn pause(&self) {
@@ -316,11 +317,12 @@ impl crate::control::Sandbox for Controlled {
 fn exec_process(
     k: &Arc<Kernel>,
     vfs: &Arc<Vfs>,
+    setup: &crate::container::Setup,
     req: crate::control::ExecRequest,
     stdio: [OwnedFd; 3],
 ) -> Result<(i32, crate::control::Wait), String> {
     let (tx, rx) = std::sync::mpsc::channel();
-    let (k, vfs) = (k.clone(), vfs.clone());
+    let (k, vfs, setup) = (k.clone(), vfs.clone(), setup.clone());
     let thread = std::thread::Builder::new().name("bulwark-task".into()).spawn(move || {
         let started = (|| -> Result<Task, String> {
             let fds = stdio_table(stdio).map_err(|e| e.to_string())?;
@@ -332,6 +334,7 @@ fn exec_process(
             let name = String::from_utf8_lossy(&prog).into_owned();
             let mut task = Task::new_init(k.clone(), fds, fs, creds).map_err(|e| format!("{name}: {}", e.message()))?;
             let pid = task.pid();
+            setup.apply_to(&task.proc_);
             task.proc_.pgid.store(pid, std::sync::atomic::Ordering::Relaxed);
             task.proc_.sid.store(pid, std::sync::atomic::Ordering::Relaxed);
             let started = find_program(&task, &prog, &req.envp).and_then(|path| task.execve(&path, req.argv, req.envp));
@@ -407,6 +410,7 @@ fn find_program(task: &Task, prog: &[u8], envp: &[Vec<u8>]) -> Result<Vec<u8>, E
 pub fn run(cfg: Config) -> Result<TaskExit, SandboxError> {
     // The sentry's own writes to a closed pipe must come back as EPIPE.
     crate::kernel::host_signals::ignore_sigpipe();
+    cfg.container.validate().map_err(SandboxError::Config)?;
     // Before any thread starts, so that every thread blocks them.
     let host_signals =
         crate::kernel::host_signals::take().map_err(|err| SandboxError::Host { call: "signalfd", err })?;
@@ -419,6 +423,9 @@ pub fn run(cfg: Config) -> Result<TaskExit, SandboxError> {
     let vfs = build_mounts(cfg.overlay, cfg.gofer, &procfs, &teardown)?;
     mount_tmp(&vfs, cfg.readonly)?;
     extra_mounts(&vfs, cfg.binds, &cfg.tmpfs, &teardown)?;
+    cfg.container
+        .apply_paths(&vfs)
+        .map_err(|(path, e)| gofer_err(&format!("masking {}", String::from_utf8_lossy(&path)), e))?;
     crate::fs::sys::cgroup_limit_files(&vfs, cfg.pids_limit, cfg.memory_limit)
         .map_err(|e| gofer_err("/sys/fs/cgroup", e))?;
     if cfg.readonly {
@@ -458,7 +465,7 @@ pub fn run(cfg: Config) -> Result<TaskExit, SandboxError> {
     }
     let fds = stdio_table(cfg.stdio)?;
     let root = vfs.root();
-    let creds = cfg.user.map_or_else(Creds::root, |(uid, gid)| creds_of(uid, gid));
+    let creds = cfg.container.creds(cfg.user);
     let dir_at = |dir: &[u8]| dir_in(&vfs, dir, &creds);
     let cwd = match &cfg.cwd {
         crate::Cwd::Required(dir) => {
@@ -489,9 +496,10 @@ pub fn run(cfg: Config) -> Result<TaskExit, SandboxError> {
         tracing::warn!("cannot run {name}: {e}");
         return Ok(TaskExit::Code(if e == Errno::ENOENT { 127 } else { 126 }));
     }
+    cfg.container.apply_to(&task.proc_);
     let main = kernel.process(task.pid());
     if let Some(listener) = control {
-        let sandbox = Box::new(Controlled { k: kernel.clone(), vfs: vfs.clone() });
+        let sandbox = Box::new(Controlled { k: kernel.clone(), vfs: vfs.clone(), setup: cfg.container.clone() });
         crate::control::serve(listener, sandbox).map_err(|err| SandboxError::Host { call: "spawn", err })?;
     }
     let exit = task.run();

@@ -1,14 +1,19 @@
 //! From a bundle's config.json to the sandbox that runs it: the
 //! [`DoOpts`] `bulwark do` would take, and the network namespace to join.
 //!
-//! What is taken from the config: process.args, env, cwd, user (uid, gid),
-//! terminal; root.path (relative to the bundle) and root.readonly;
-//! hostname; mounts (bind mounts of directories and files, tmpfs); hooks
-//! (run by `super::hooks`); the network
-//! namespace; linux.resources.pids.limit and memory.limit. The sentry
-//! provides /proc, /sys, /dev, /dev/pts, /dev/shm and /dev/mqueue itself,
-//! so those mounts are passed over; every other field is ignored (logged
-//! with `--debug` where it matters).
+//! Honoured: process.args, env, cwd, user (uid, gid, additionalGids),
+//! terminal, rlimits, oomScoreAdj; root.path (relative to the bundle) and
+//! root.readonly; hostname; mounts (bind mounts of directories and files,
+//! tmpfs); hooks (run by `super::hooks`); the network namespace;
+//! linux.resources.pids.limit and memory.limit; linux.maskedPaths and
+//! readonlyPaths; linux.seccomp (see `super::seccomp`); annotations. The
+//! sentry provides /proc, /sys, /dev, /dev/pts, /dev/shm and /dev/mqueue
+//! itself, so those mounts are passed over, as are linux.devices it has.
+//!
+//! Partial, with a note in the log: process.noNewPrivileges (always on),
+//! process.capabilities (root has every capability the sentry models),
+//! linux.sysctl (not applied: the sandbox's /proc/sys is its own),
+//! linux.devices it does not have (left out). Other fields are ignored.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -91,8 +96,29 @@ pub fn plan(spec: &Spec, bundle: &Path, o: &Overrides, usable_netns: impl Fn(&Pa
         (0, 0) => None,
         ids => Some(ids),
     };
-    if user.is_some_and(|_| process.user().additional_gids().as_ref().is_some_and(|g| !g.is_empty())) {
-        notes.push(Note::Warn("process.user.additionalGids is not supported yet: left out".into()));
+    let groups = process.user().additional_gids().clone().map(crate::cli::Groups);
+    let mut ulimit = Vec::new();
+    for r in process.rlimits().iter().flatten() {
+        let name = serde_json::to_value(r.typ()).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        let resource = crate::cli::Ulimit::resource(&name)
+            .with_context(|| format!("process.rlimits in config.json: unknown type {name:?}"))?;
+        if r.soft() > r.hard() {
+            bail!("process.rlimits in config.json: the soft limit of {name} is above its hard limit");
+        }
+        ulimit.push(crate::cli::Ulimit { resource, soft: r.soft(), hard: r.hard() });
+    }
+    if let Some(adj) = process.oom_score_adj().filter(|a| !(-1000..=1000).contains(a)) {
+        bail!("process.oomScoreAdj {adj} in config.json is outside -1000..=1000");
+    }
+    if process.no_new_privileges() == Some(false) {
+        notes.push(Note::Debug(
+            "process.noNewPrivileges false: the sandbox's processes never gain privileges on exec".into(),
+        ));
+    }
+    if process.capabilities().is_some() {
+        notes.push(Note::Debug(
+            "process.capabilities: the sentry gives root in the sandbox every capability it models, others none".into(),
+        ));
     }
     let hostname = match spec.hostname() {
         Some(h) if !h.is_empty() => h.clone(),
@@ -122,6 +148,31 @@ pub fn plan(spec: &Spec, bundle: &Path, o: &Overrides, usable_netns: impl Fn(&Pa
         (None, Some(_), None) => Network::None,
         (None, None, _) => Network::Host,
     };
+    for (k, v) in linux.and_then(|l| l.sysctl().as_ref()).into_iter().flatten() {
+        let why = if k == "net.ipv4.ping_group_range" {
+            "the sandbox has no ICMP sockets"
+        } else {
+            "the sandbox's /proc/sys is its own, with fixed values"
+        };
+        let note = format!("linux.sysctl {k}={v} is not applied: {why}");
+        notes.push(if k == "net.ipv4.ping_group_range" { Note::Debug(note) } else { Note::Warn(note) });
+    }
+    for d in linux.and_then(|l| l.devices().as_ref()).into_iter().flatten() {
+        let (major, minor) = (d.major(), d.minor());
+        let note = format!("linux.devices {} ({major}:{minor})", d.path().display());
+        notes.push(if PROVIDED_DEVICES.contains(&(major, minor)) {
+            Note::Debug(format!("{note}: provided by the sandbox's /dev"))
+        } else {
+            Note::Warn(format!("{note}: not provided (the sandbox passes no host device through)"))
+        });
+    }
+    let masked_paths = linux.and_then(|l| l.masked_paths().clone()).unwrap_or_default();
+    let readonly_paths = linux.and_then(|l| l.readonly_paths().clone()).unwrap_or_default();
+    for p in masked_paths.iter().chain(&readonly_paths) {
+        if !p.starts_with('/') {
+            bail!("linux.maskedPaths and readonlyPaths in config.json must be absolute, not {p:?}");
+        }
+    }
     let resources = linux.and_then(|l| l.resources().as_ref());
     let pids_limit = resources.and_then(|r| r.pids().as_ref()).map_or(0, |p| p.limit().max(0));
     let memory = resources
@@ -156,6 +207,11 @@ pub fn plan(spec: &Spec, bundle: &Path, o: &Overrides, usable_netns: impl Fn(&Pa
         memory,
         // Set by `create`, which writes the profile into the state directory.
         seccomp_profile: None,
+        ulimit,
+        groups,
+        oom_score_adj: process.oom_score_adj(),
+        masked_paths,
+        readonly_paths,
         argv: argv.into_iter().map(Into::into).collect(),
     };
     let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
@@ -180,6 +236,10 @@ fn path_str(p: &Path, what: &str) -> anyhow::Result<String> {
         _ => bail!("{what} {} in config.json must be an absolute path", p.display()),
     }
 }
+
+/// Devices (major, minor) the sandbox's /dev has: null, zero, full,
+/// random, urandom, tty, ptmx.
+const PROVIDED_DEVICES: &[(i64, i64)] = &[(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 2)];
 
 /// Mount types the sentry provides by itself.
 const PROVIDED: &[&str] = &["proc", "sysfs", "devpts", "mqueue", "cgroup", "cgroup2"];

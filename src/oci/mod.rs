@@ -116,8 +116,9 @@ pub enum OciCommand {
     /// Create a container from an OCI bundle: the sandbox is set up and
     /// waits for `start`; its pid (`--pid-file`) is the container's.
     ///
-    /// From config.json: process.args, env, cwd, user (uid, gid) and
-    /// terminal; root.path (relative to the bundle) and root.readonly (a
+    /// From config.json: process.args, env, cwd, user (uid, gid,
+    /// additionalGids), terminal, rlimits and oomScoreAdj; hooks;
+    /// linux.maskedPaths and readonlyPaths; linux.seccomp; root.path (relative to the bundle) and root.readonly (a
     /// writable root is written through to the rootfs, as with runc);
     /// hostname; bind mounts of directories and of single files (`ro`
     /// honoured) and tmpfs mounts; linux.resources.pids.limit and
