@@ -10,7 +10,7 @@ use super::args::{file_mode, AtFlags, Call, DirFd, Mode, RenameFlags, SysArg, Us
 use super::{dir_of, resolve_at};
 use crate::kernel::Task;
 use crate::vfs::Caller;
-use crate::vfs::{may_access, CreateAttr, InodeAttr, KResult, Location, NodeKind};
+use crate::vfs::{may_access, CreateAttr, InodeAttr, KResult, Location, NodeKind, Resolved};
 
 super::args::named_arg!(/// A node's type and permissions (`mknod`'s mode), printed as strace
     /// does: `S_IFIFO|0644`.
@@ -40,29 +40,24 @@ fn makedev(dev: u32) -> String {
 }
 
 fn do_mknod(t: &Task, dirfd: i32, path: &[u8], mode: u32, dev: u64) -> KResult<u64> {
-    let creds = t.creds();
+    // Linux's may_mknod: the type is checked before the path.
     let kind = match mode & S_IFMT {
         0 | S_IFREG => NodeKind::Regular,
         S_IFIFO => NodeKind::Fifo,
         S_IFSOCK => NodeKind::Socket,
-        S_IFCHR | S_IFBLK if creds.fsuid != 0 => return Err(Errno::EPERM),
         S_IFCHR => NodeKind::CharDevice(dev),
         S_IFBLK => NodeKind::BlockDevice(dev),
         S_IFDIR => return Err(Errno::EPERM),
         _ => return Err(Errno::EINVAL),
     };
+    let creds = t.creds();
     let fs = t.fs();
-    let start = if path.first() == Some(&b'/') { fs.root.clone() } else { dir_of(t, dirfd)? };
-    let r = t.k.vfs.resolve_parent(Caller::of(t), &fs.root, &start, path, &creds)?;
-    if r.name == b"." || r.name == b".." || r.parent.dentry.child(&r.name).is_ok() {
-        return Err(Errno::EEXIST);
-    }
-    if r.trailing_slash {
-        return Err(Errno::ENOENT);
-    }
+    let r = parent_for_change(t, dirfd, path)?;
+    check_new_name(&r, false)?;
     may_access(&r.parent.inode().attr()?, &creds, W_OK | X_OK)?;
-    if r.parent.mount.readonly() {
-        return Err(Errno::EROFS);
+    // vfs_mknod: a device node needs CAP_MKNOD, asked after may_create.
+    if matches!(kind, NodeKind::CharDevice(_) | NodeKind::BlockDevice(_)) && creds.fsuid != 0 {
+        return Err(Errno::EPERM);
     }
     let ftype = if mode & S_IFMT == 0 { S_IFREG } else { mode & S_IFMT };
     let attr = CreateAttr { mode: ftype | (mode & 0o7777 & !fs.umask), uid: creds.fsuid, gid: creds.fsgid };
@@ -86,36 +81,38 @@ pub fn mknodat(t: &mut Task, dirfd: DirFd, pathname: UserCStr, mode: NodeMode, d
     do_mknod(t, dirfd.0, &p, mode.0, u64::from(dev.0))
 }
 
-/// Resolve the parent of a name to create or remove, checking write and
-/// search permission on it and that its mount is writable.
-fn parent_for_change(t: &Task, dirfd: i32, path: &[u8]) -> KResult<crate::vfs::Resolved> {
+/// Resolve the parent of a name to create or remove (search permission on
+/// every directory of the way, its last included, as Linux's walk checks).
+fn parent_for_change(t: &Task, dirfd: i32, path: &[u8]) -> KResult<Resolved> {
     let fs = t.fs();
     let start = if path.first() == Some(&b'/') { fs.root.clone() } else { dir_of(t, dirfd)? };
-    let r = t.k.vfs.resolve_parent(Caller::of(t), &fs.root, &start, path, &t.creds())?;
-    Ok(r)
+    t.k.vfs.resolve_parent(Caller::of(t), &fs.root, &start, path, &t.creds())
 }
 
-fn check_writable_dir(t: &Task, loc: &Location) -> KResult<()> {
-    let at = loc.inode().attr()?;
-    may_access(&at, &t.creds(), W_OK | X_OK)?;
-    if loc.mount.readonly() {
-        return Err(Errno::EROFS);
+/// What Linux's `filename_create` checks of a name to be made, in its
+/// order, before the caller's permission on the directory is asked: `.`,
+/// `..` or an existing name is `EEXIST`; a trailing slash on a name that is
+/// not to be a directory `ENOENT`; a read-only mount `EROFS`.
+pub(super) fn check_new_name(r: &Resolved, want_dir: bool) -> KResult<()> {
+    if r.name == b"." || r.name == b".." || r.parent.dentry.child(&r.name).is_ok() {
+        return Err(Errno::EEXIST);
     }
-    Ok(())
+    if r.trailing_slash && !want_dir {
+        return Err(Errno::ENOENT);
+    }
+    r.parent.mount.want_write()
+}
+
+/// Write and search permission on the directory `loc`, to add or remove
+/// a name in it (`may_create`, `may_delete`).
+fn may_change_dir(t: &Task, loc: &Location) -> KResult<()> {
+    may_access(&loc.inode().attr()?, &t.creds(), W_OK | X_OK)
 }
 
 fn do_mknode(t: &Task, dirfd: i32, path: &[u8], kind: NodeKind, mode: u32) -> KResult<u64> {
     let r = parent_for_change(t, dirfd, path)?;
-    if r.name == b"." || r.name == b".." {
-        return Err(Errno::EEXIST);
-    }
-    if r.trailing_slash && kind != NodeKind::Directory {
-        return Err(Errno::ENOENT);
-    }
-    if r.parent.dentry.child(&r.name).is_ok() {
-        return Err(Errno::EEXIST);
-    }
-    check_writable_dir(t, &r.parent)?;
+    check_new_name(&r, kind == NodeKind::Directory)?;
+    may_change_dir(t, &r.parent)?;
     let creds = t.creds();
     let umask = t.fs().umask;
     let ftype = match kind {
@@ -189,12 +186,14 @@ fn do_unlink(t: &Task, dirfd: i32, path: &[u8], dir: bool) -> KResult<u64> {
     } else if r.name == b"." || r.name == b".." {
         return Err(Errno::EISDIR);
     }
+    // Before the name is looked up: EROFS even for a name that is not there.
+    r.parent.mount.want_write()?;
     let victim = r.parent.dentry.child(&r.name)?;
     let vattr = victim.inode.attr()?;
     if !dir && r.trailing_slash {
         return Err(if vattr.is_dir() { Errno::EISDIR } else { Errno::ENOTDIR });
     }
-    check_writable_dir(t, &r.parent)?;
+    may_change_dir(t, &r.parent)?;
     check_sticky(t, &r.parent, &vattr)?;
     // A mount point cannot be removed.
     let vloc = Location { mount: r.parent.mount.clone(), dentry: victim.clone() };
@@ -258,21 +257,26 @@ fn do_rename(t: &Task, olddirfd: i32, old: &[u8], newdirfd: i32, new: &[u8], fla
     }
     let ro = parent_for_change(t, olddirfd, old)?;
     let rn = parent_for_change(t, newdirfd, new)?;
-    for n in [&ro.name, &rn.name] {
-        if n.as_slice() == b"." || n.as_slice() == b".." {
-            return Err(Errno::EBUSY);
-        }
-    }
+    // Linux's order: the mounts, the names, the mount's writability, and
+    // only then the lookups and permissions.
     if !std::sync::Arc::ptr_eq(&ro.parent.mount, &rn.parent.mount) {
         return Err(Errno::EXDEV);
     }
+    let dots = |n: &[u8]| n == b"." || n == b"..";
+    if dots(&ro.name) {
+        return Err(Errno::EBUSY);
+    }
+    if dots(&rn.name) {
+        return Err(if flags & RENAME_NOREPLACE != 0 { Errno::EEXIST } else { Errno::EBUSY });
+    }
+    ro.parent.mount.want_write()?;
     let src = ro.parent.dentry.child(&ro.name)?;
     let sattr = src.inode.attr()?;
     if (ro.trailing_slash || rn.trailing_slash) && !sattr.is_dir() {
         return Err(Errno::ENOTDIR);
     }
-    check_writable_dir(t, &ro.parent)?;
-    check_writable_dir(t, &rn.parent)?;
+    may_change_dir(t, &ro.parent)?;
+    may_change_dir(t, &rn.parent)?;
     check_sticky(t, &ro.parent, &sattr)?;
     let src_loc = Location { mount: ro.parent.mount.clone(), dentry: src.clone() };
     if sattr.is_dir() && is_ancestor(&src_loc, &rn.parent) {
@@ -339,17 +343,16 @@ fn do_link(t: &Task, olddirfd: i32, old: &[u8], newdirfd: i32, new: &[u8], flags
         return Err(Errno::EINVAL);
     }
     let src = resolve_at(t, olddirfd, old, flags & AT_SYMLINK_FOLLOW != 0, flags & AT_EMPTY_PATH != 0)?;
-    if src.inode().attr()?.is_dir() {
-        return Err(Errno::EPERM);
-    }
     let r = parent_for_change(t, newdirfd, new)?;
-    if r.name == b"." || r.name == b".." || r.parent.dentry.child(&r.name).is_ok() {
-        return Err(Errno::EEXIST);
-    }
+    check_new_name(&r, false)?;
     if !std::sync::Arc::ptr_eq(&src.mount, &r.parent.mount) {
         return Err(Errno::EXDEV);
     }
-    check_writable_dir(t, &r.parent)?;
+    may_change_dir(t, &r.parent)?;
+    // vfs_link: a directory cannot be linked, which it asks after may_create.
+    if src.inode().attr()?.is_dir() {
+        return Err(Errno::EPERM);
+    }
     r.parent.inode().link(&r.name, src.inode())?;
     crate::fs::inotify::notify_link(&r.parent, &r.name, src.inode());
     r.parent.dentry.invalidate(&r.name);

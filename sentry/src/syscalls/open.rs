@@ -128,10 +128,8 @@ pub fn open_tmpfile(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32, ho
     if !dattr.is_dir() {
         return Err(Errno::ENOTDIR);
     }
+    dir.mount.want_write()?;
     may_access(&dattr, &creds, W_OK | X_OK)?;
-    if dir.mount.readonly() {
-        return Err(Errno::EROFS);
-    }
     let attr = CreateAttr { mode: S_IFREG | (mode & 0o7777 & !fs.umask), uid: creds.fsuid, gid: creds.fsgid };
     let inode = dir.inode().create_tmpfile(attr, flags & O_EXCL == 0)?;
     let file = inode.open(Caller::of(t), flags)?;
@@ -186,6 +184,7 @@ pub fn fchmodat2(t: &mut Task, dirfd: DirFd, pathname: UserCStr, mode: Mode, fla
     }
     let p = pathname.read(t)?;
     let loc = resolve_at(t, dirfd.0, &p, flags & AT_SYMLINK_NOFOLLOW == 0, flags & AT_EMPTY_PATH != 0)?;
+    loc.mount.want_write()?;
     if loc.inode().attr()?.is_symlink() {
         // Linux keeps a symlink's mode fixed.
         return Err(Errno::EOPNOTSUPP);
@@ -251,10 +250,13 @@ fn do_access(t: &Task, dirfd: i32, pathname: UserCStr, mode: u32, flags: u32) ->
         creds.fsuid = creds.uid;
         creds.fsgid = creds.gid;
     }
-    if mode & W_OK != 0 && loc.mount.readonly() && !matches!(at.file_type(), S_IFCHR | S_IFBLK | S_IFIFO | S_IFSOCK) {
-        return Err(Errno::EROFS);
-    }
     may_access(&at, &creds, mode)?;
+    // Linux asks the permission first and then, as SuS wants a read-only
+    // file system reported too, the mount (for files other than devices,
+    // FIFOs and sockets).
+    if mode & W_OK != 0 && !matches!(at.file_type(), S_IFCHR | S_IFBLK | S_IFIFO | S_IFSOCK) {
+        loc.mount.want_write()?;
+    }
     Ok(0)
 }
 
@@ -301,16 +303,19 @@ pub fn fchdir(t: &mut Task, fd: Fd) -> KResult<u64> {
     set_cwd(t, f.loc.clone().ok_or(Errno::ENOTDIR)?)
 }
 
+/// Apply `sa` to `loc`'s inode. Callers ask the mount's writability
+/// ([`crate::vfs::Mount::want_write`]) before their permission checks, as
+/// Linux does; it is asked again here so that no change reaches a
+/// read-only mount.
 pub(super) fn setattr_loc(_t: &Task, loc: &Location, sa: SetAttr) -> KResult<u64> {
-    if loc.mount.readonly() {
-        return Err(Errno::EROFS);
-    }
+    loc.mount.want_write()?;
     loc.inode().set_attr(&sa)?;
     crate::fs::inotify::notify_setattr(loc, &sa);
     Ok(0)
 }
 
 pub(super) fn do_chmod(t: &Task, loc: &Location, mode: u32) -> KResult<u64> {
+    loc.mount.want_write()?;
     let at = loc.inode().attr()?;
     let creds = t.creds();
     if creds.fsuid != 0 && creds.fsuid != at.uid {
@@ -348,6 +353,7 @@ pub fn fchmodat(t: &mut Task, dirfd: DirFd, pathname: UserCStr, mode: Mode) -> K
 }
 
 fn do_chown(t: &Task, loc: &Location, uid: u32, gid: u32) -> KResult<u64> {
+    loc.mount.want_write()?;
     let at = loc.inode().attr()?;
     let creds = t.creds();
     let uid = (uid != u32::MAX).then_some(uid);
@@ -426,6 +432,8 @@ pub fn truncate(t: &mut Task, path: UserCStr, length: i64) -> KResult<u64> {
     if !at.is_regular() {
         return Err(Errno::EINVAL);
     }
+    // Current kernels ask the permission before the mount's writability
+    // (vfs_truncate; older kernels asked the mount first).
     may_access(&at, &t.creds(), W_OK)?;
     setattr_loc(t, &loc, SetAttr { size: Some(size), ..Default::default() })
 }
@@ -479,11 +487,11 @@ pub fn do_open_with(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32, ho
                 l
             }
             Err(Errno::ENOENT) => {
+                // lookup_open: on a read-only mount the creation fails
+                // with EROFS before may_o_create asks for permission.
+                r.parent.mount.want_write()?;
                 let pattr = r.parent.inode().attr()?;
                 may_access(&pattr, &creds, W_OK | X_OK)?;
-                if r.parent.mount.readonly() {
-                    return Err(Errno::EROFS);
-                }
                 let cattr =
                     CreateAttr { mode: S_IFREG | (mode & 0o7777 & !fs.umask), uid: creds.fsuid, gid: creds.fsgid };
                 r.parent.inode().create(&r.name, NodeKind::Regular, cattr)?;
@@ -513,6 +521,11 @@ pub fn do_open_with(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32, ho
         if attr.is_dir() && wants_write {
             return Err(Errno::EISDIR);
         }
+        // do_open: truncating an existing regular file takes the mount for
+        // writing before may_open checks permission.
+        if !created && flags & O_TRUNC != 0 && attr.is_regular() {
+            loc.mount.want_write()?;
+        }
         if !created {
             let mut mask = 0;
             if matches!(acc, O_RDONLY | O_RDWR) {
@@ -526,8 +539,8 @@ pub fn do_open_with(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32, ho
         if flags & O_NOATIME != 0 && creds.fsuid != 0 && creds.fsuid != attr.uid {
             return Err(Errno::EPERM);
         }
-        if wants_write && loc.mount.readonly() && (attr.is_regular() || attr.is_dir()) {
-            return Err(Errno::EROFS);
+        if wants_write && (attr.is_regular() || attr.is_dir()) {
+            loc.mount.want_write()?;
         }
         if flags & O_TRUNC != 0 && attr.is_regular() && attr.size != 0 {
             loc.inode().set_attr(&SetAttr { size: Some(0), ..Default::default() })?;

@@ -401,16 +401,10 @@ fn bind_path(t: &Task, ep: &Endpoint, path: Vec<u8>) -> KResult<()> {
     let creds = t.creds();
     let start = if path.first() == Some(&b'/') { fs.root.clone() } else { fs.cwd.clone() };
     let r = t.k.vfs.resolve_parent(Caller::of(t), &fs.root, &start, &path, &creds)?;
-    if r.name == b"." || r.name == b".." || r.trailing_slash {
-        return Err(Errno::EADDRINUSE);
-    }
-    if r.parent.dentry.child(&r.name).is_ok() {
-        return Err(Errno::EADDRINUSE);
-    }
+    // unix_bind_bsd: the node is made as mknod makes one (EROFS before the
+    // permission check), an existing name being EADDRINUSE.
+    super::namei::check_new_name(&r, false).map_err(|e| if e == Errno::EEXIST { Errno::EADDRINUSE } else { e })?;
     may_access(&r.parent.inode().attr()?, &creds, W_OK | X_OK)?;
-    if r.parent.mount.readonly() {
-        return Err(Errno::EROFS);
-    }
     let attr = CreateAttr { mode: S_IFSOCK | (0o777 & !fs.umask), uid: creds.fsuid, gid: creds.fsgid };
     let inode = r.parent.inode().create(&r.name, NodeKind::Socket, attr).map_err(|e| match e {
         Errno::EEXIST => Errno::EADDRINUSE,

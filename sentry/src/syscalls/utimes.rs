@@ -59,6 +59,7 @@ pub fn utimensat(
     if at.is_none() && mt.is_none() {
         return Ok(0);
     }
+    loc.mount.want_write()?;
     let attr = loc.inode().attr()?;
     let creds = t.creds();
     let explicit = matches!(at, Some(TimeSet::At(_))) || matches!(mt, Some(TimeSet::At(_)));

@@ -153,6 +153,18 @@ impl Mount {
         self.ro.load(Ordering::Relaxed)
     }
 
+    /// `EROFS` if the mount is read-only: Linux's `mnt_want_write`, which
+    /// a change to a name or to an inode's attributes makes before any
+    /// permission check (so on a read-only mount the answer is `EROFS`
+    /// whoever asks, and for removals and renames even when the name does
+    /// not exist).
+    pub fn want_write(&self) -> KResult<()> {
+        if self.readonly() {
+            return Err(abi::Errno::EROFS);
+        }
+        Ok(())
+    }
+
     /// Make this mount read-only or read-write (a remount).
     pub fn set_readonly(&self, ro: bool) {
         self.ro.store(ro, Ordering::Relaxed);
