@@ -145,6 +145,51 @@ fn podman_pause_unpause_stop_and_its_etc_hosts_file() {
 }
 
 #[test]
+fn podman_logs_ps_kill_volumes_and_a_read_only_root() {
+    if !ready("podman_logs_ps_kill_volumes_and_a_read_only_root") {
+        return;
+    }
+    let vol = fresh_dir("podman-vol");
+    let name = format!("bulwark-logs-{}", std::process::id());
+    let volume = format!("{}:/vol", vol.display());
+    let script = "echo started; echo data > /vol/f; touch /etc/x 2>&1; \
+                  trap 'echo got TERM; exit 7' TERM; while true; do sleep 0.05; done";
+    let out = podman(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--read-only",
+        "-v",
+        &volume,
+        "--network",
+        "none",
+        IMAGE,
+        "sh",
+        "-c",
+        script,
+    ]);
+    assert!(out.status.success(), "{}", out.stderr_str());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !vol.join("f").exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let logs = podman(&["logs", &name]);
+    let ps = podman(&["ps", "--format", "{{.Names}} {{.Status}}"]);
+    let kill = podman(&["kill", "-s", "TERM", &name]);
+    let wait = podman(&["wait", &name]);
+    let logs_after = podman(&["logs", &name]);
+    let _ = podman(&["rm", "-f", "-t", "0", &name]);
+
+    assert_eq!(logs.stdout_str(), "started\ntouch: /etc/x: Read-only file system\n", "{}", logs.stderr_str());
+    assert!(ps.stdout_str().lines().any(|l| l.starts_with(&format!("{name} Up"))), "{}", ps.stdout_str());
+    assert!(kill.status.success(), "kill: {}", kill.stderr_str());
+    assert_eq!(wait.stdout_str().trim(), "7", "the TERM handler's exit status: {}", wait.stderr_str());
+    assert!(logs_after.stdout_str().ends_with("got TERM\n"), "{}", logs_after.stdout_str());
+    assert_eq!(std::fs::read_to_string(vol.join("f")).unwrap_or_default(), "data\n");
+}
+
+#[test]
 fn podman_publish_reaches_a_server_inside_through_the_sandbox_stack() {
     if !ready("podman_publish_reaches_a_server_inside_through_the_sandbox_stack") {
         return;
