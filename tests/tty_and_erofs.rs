@@ -1,5 +1,8 @@
 //! Two things users hit, each against the same run natively:
 //!
+//! - in a real terminal (a tmux pane), `tty`, `ttyname` and `ps` name the
+//!   terminal the sandbox was given as stdin as natively: `/dev/pts/N`,
+//!   which `/proc/self/fd/0` links to and which is the same inode;
 //! - on a read-only root (`--readonly`) a non-root process's changes fail
 //!   with `EROFS` wherever Linux asks the mount before the permission (a
 //!   read-only bind mount natively, in a private mount namespace), and with
@@ -8,8 +11,121 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
 
-use common::{fresh_dir, native_command, run, run_sandboxed, Output};
+use common::{bulwark, fresh_dir, native_command, run, run_sandboxed, Output, SANDBOX_PATH};
+
+/// What a program on a terminal asks about it: its name, whether stdin is
+/// one, whether the name is where `/proc/self/fd/0` links and the same
+/// inode (glibc's `ttyname` check), `ps`'s TTY column, and that the name
+/// opens.
+const TTY_SCRIPT: &str = r#"tty
+test -t 0 && echo "stdin is a terminal"
+[ "$(tty)" = "$(readlink /proc/self/fd/0)" ] && echo "tty is where fd 0 links"
+python3 -c 'import os
+a, b = os.fstat(0), os.stat(os.ttyname(0))
+print("ttyname", os.ttyname(0), "same inode", (a.st_dev, a.st_ino, a.st_rdev) == (b.st_dev, b.st_ino, b.st_rdev))'
+ps -o tty= -p $$
+true > "$(tty)" && echo "opened $(tty)"
+"#;
+
+/// A tmux server of this test's own (no user configuration), killed when
+/// dropped.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn command(&self) -> Command {
+        let mut cmd = Command::new("tmux");
+        cmd.args(["-L", &self.socket, "-f", "/dev/null"]);
+        cmd
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.command().arg("kill-server").status();
+    }
+}
+
+/// Run the shell script `runner` in a detached 120x30 tmux pane and wait
+/// (at most 60 s) for the file `done` it makes at its end. `None`, with the
+/// reason printed, if tmux cannot start.
+fn in_tmux_pane(name: &str, runner: &Path, done: &Path) -> Option<Tmux> {
+    let tmux = Tmux { socket: format!("bulwark-{name}-{}", std::process::id()) };
+    let runner = runner.to_str().expect("utf-8 path");
+    let started = tmux
+        .command()
+        .args(["new-session", "-d", "-s", name, "-x", "120", "-y", "30"])
+        .arg(format!("sh {runner}; sleep 60"))
+        .output();
+    match started {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => {
+            println!("skipping {name}: tmux cannot start: {}", String::from_utf8_lossy(&out.stderr).trim());
+            return None;
+        }
+        Err(e) => {
+            println!("skipping {name}: tmux cannot start: {e}");
+            return None;
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done.exists() {
+        assert!(Instant::now() < deadline, "the runs in the tmux pane did not finish within 60 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Some(tmux)
+}
+
+#[test]
+fn tty_ttyname_and_ps_name_the_terminal_in_a_tmux_pane_as_natively() {
+    let dir = fresh_dir("tty-pane");
+    let (script, runner, done) = (dir.join("tty.sh"), dir.join("runner.sh"), dir.join("done"));
+    let (native_out, sandbox_out) = (dir.join("native.out"), dir.join("sandbox.out"));
+    std::fs::write(&script, TTY_SCRIPT).expect("write the script");
+    let q = |p: &Path| format!("'{}'", p.to_str().expect("utf-8 path"));
+    // Both runs in the same pane: the same terminal, the same number.
+    std::fs::write(
+        &runner,
+        format!(
+            "export PATH={SANDBOX_PATH}
+cd /
+sh {s} > {n} 2>&1
+{b} do -- sh {s} > {o} 2>&1
+: > {d}
+",
+            s = q(&script),
+            n = q(&native_out),
+            b = q(&bulwark()),
+            o = q(&sandbox_out),
+            d = q(&done),
+        ),
+    )
+    .expect("write the runner");
+
+    let Some(_tmux) = in_tmux_pane("tty", &runner, &done) else { return };
+
+    let native = std::fs::read_to_string(&native_out).expect("native output");
+    let sandboxed = std::fs::read_to_string(&sandbox_out).expect("sandbox output");
+    let name = native.lines().next().unwrap_or_default().to_owned();
+    let number = name.strip_prefix("/dev/pts/").unwrap_or_default();
+    assert!(!number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()), "native tty: {native}");
+    assert_eq!(
+        native.lines().map(str::trim_end).collect::<Vec<_>>(),
+        [
+            name.as_str(),
+            "stdin is a terminal",
+            "tty is where fd 0 links",
+            &format!("ttyname {name} same inode True"),
+            &format!("pts/{number}"),
+            &format!("opened {name}"),
+        ]
+    );
+    assert_eq!(sandboxed, native);
+}
 
 /// The applets the read-only scripts use.
 const RO_APPLETS: &[&str] =

@@ -7,7 +7,7 @@ use abi::consts::*;
 use abi::Errno;
 
 use crate::fs::proc::ProcFs;
-use crate::fs::{new_devfs, next_dev, GoferFs, GoferFsOptions, HostInode, OverlayFs, Tmpfs};
+use crate::fs::{new_devfs, next_dev, DevPts, GoferFs, GoferFsOptions, HostInode, OverlayFs, Tmpfs};
 use crate::kernel::{FsContext, Kernel, Task, TaskExit};
 use crate::mm::MemoryFile;
 use crate::vfs::Caller;
@@ -150,11 +150,13 @@ fn extra_mounts(vfs: &Vfs, binds: Vec<crate::Bind>, tmpfs: &[Vec<u8>], td: &Arc<
     Ok(())
 }
 
-/// The file systems of the sandbox: the root, /dev, /dev/shm, /proc, /tmp.
+/// The file systems of the sandbox: the root, /dev, /dev/pts, /dev/shm,
+/// /proc, /tmp.
 fn build_mounts(
     cfg_overlay: bool,
     gofer: OwnedFd,
     procfs: &Arc<ProcFs>,
+    devpts: &DevPts,
     td: &Arc<Teardown>,
 ) -> Result<Arc<Vfs>, SandboxError> {
     let client = td.client(gofer);
@@ -175,6 +177,8 @@ fn build_mounts(
     let devfs = new_devfs(next_dev()).map_err(|e| gofer_err("/dev", e))?;
     vfs.mount(&dev, devfs.root(), "tmpfs", "none", false);
     let dev = ensure_dir(&vfs, &r, b"dev")?;
+    let pts = ensure_dir(&vfs, &dev, b"pts")?;
+    vfs.mount(&pts, devpts.root(), "devpts", "devpts", false);
     let shm = ensure_dir(&vfs, &dev, b"shm")?;
     vfs.mount(&shm, Tmpfs::new(next_dev(), S_IFDIR | 0o1777, 0, 0).root(), "tmpfs", "shm", false);
     let proc_ = ensure_dir(&vfs, &r, b"proc")?;
@@ -205,13 +209,16 @@ fn host_fd_name(mode: u32, ino: u64, rdev: u64) -> Vec<u8> {
     match mode & S_IFMT {
         S_IFIFO => format!("pipe:[{ino}]").into_bytes(),
         S_IFSOCK => format!("socket:[{ino}]").into_bytes(),
-        S_IFCHR if rdev == crate::fs::makedev(1, 3) => b"/dev/null".to_vec(),
-        S_IFCHR => b"/dev/pts/0".to_vec(),
+        S_IFCHR => crate::fs::device_path(rdev),
         _ => format!("host:[{ino}]").into_bytes(),
     }
 }
 
-fn stdio_table(stdio: [OwnedFd; 3]) -> Result<FdTable, SandboxError> {
+/// The application's descriptors 0, 1 and 2: the donated host ones. A
+/// host pty among them becomes entry `/dev/pts/<its host number>` of
+/// `devpts` (its `st_dev` then devpts's), so that the path
+/// `/proc/self/fd/N` names leads to the same inode (`ttyname`).
+fn stdio_table(stdio: [OwnedFd; 3], devpts: &DevPts) -> Result<FdTable, SandboxError> {
     let mut fds = FdTable::new();
     let dev = next_dev();
     for (n, fd) in stdio.into_iter().enumerate() {
@@ -228,7 +235,15 @@ fn stdio_table(stdio: [OwnedFd; 3]) -> Result<FdTable, SandboxError> {
             // has (`>>` gives O_APPEND), which F_GETFL shows.
             fl as u32 & (O_ACCMODE | O_APPEND | O_NONBLOCK)
         };
-        let inode = HostInode::new(fd, dev).map_err(|e| SandboxError::Gofer(format!("stdio {n}: {e}")))?;
+        let pty = nix::sys::stat::fstat(&fd)
+            .ok()
+            .filter(|st| st.st_mode & S_IFMT == S_IFCHR)
+            .and_then(|st| crate::fs::devpts::pty_number(st.st_rdev));
+        let inode_dev = if pty.is_some() { devpts.dev() } else { dev };
+        let inode = HostInode::new(fd, inode_dev).map_err(|e| SandboxError::Gofer(format!("stdio {n}: {e}")))?;
+        if let Some(number) = pty {
+            devpts.add(number, inode.clone());
+        }
         let attr = crate::vfs::Inode::attr(&*inode).unwrap_or_default();
         let name = host_fd_name(attr.mode, attr.ino, attr.rdev);
         let file = inode.file();
@@ -263,6 +278,7 @@ fn dir_in(vfs: &Vfs, dir: &[u8], creds: &Creds) -> Result<crate::vfs::Location, 
 struct Controlled {
     k: Arc<Kernel>,
     vfs: Arc<Vfs>,
+    devpts: DevPts,
     setup: crate::container::Setup,
 }
 
@@ -272,7 +288,7 @@ impl crate::control::Sandbox for Controlled {
         req: crate::control::ExecRequest,
         stdio: [OwnedFd; 3],
     ) -> Result<(i32, crate::control::Wait), String> {
-        exec_process(&self.k, &self.vfs, &self.setup, req, stdio)
+        exec_process(&self.k, &self.vfs, &self.devpts, &self.setup, req, stdio)
     }
 
     fn pause(&self) {
@@ -317,15 +333,16 @@ impl crate::control::Sandbox for Controlled {
 fn exec_process(
     k: &Arc<Kernel>,
     vfs: &Arc<Vfs>,
+    devpts: &DevPts,
     setup: &crate::container::Setup,
     req: crate::control::ExecRequest,
     stdio: [OwnedFd; 3],
 ) -> Result<(i32, crate::control::Wait), String> {
     let (tx, rx) = std::sync::mpsc::channel();
-    let (k, vfs, setup) = (k.clone(), vfs.clone(), setup.clone());
+    let (k, vfs, devpts, setup) = (k.clone(), vfs.clone(), devpts.clone(), setup.clone());
     let thread = std::thread::Builder::new().name("bulwark-task".into()).spawn(move || {
         let started = (|| -> Result<Task, String> {
-            let fds = stdio_table(stdio).map_err(|e| e.to_string())?;
+            let fds = stdio_table(stdio, &devpts).map_err(|e| e.to_string())?;
             let creds = creds_of(req.uid, req.gid);
             let cwd = dir_in(&vfs, &req.cwd, &creds)
                 .map_err(|e| format!("working directory {}: {}", String::from_utf8_lossy(&req.cwd), e.message()))?;
@@ -420,7 +437,8 @@ pub fn run(cfg: Config) -> Result<TaskExit, SandboxError> {
     let platform = platform::new(&cfg.platform, mf.fd())?;
     let procfs = ProcFs::new(next_dev());
     let teardown = Arc::new(Teardown::default());
-    let vfs = build_mounts(cfg.overlay, cfg.gofer, &procfs, &teardown)?;
+    let devpts = DevPts::new(next_dev());
+    let vfs = build_mounts(cfg.overlay, cfg.gofer, &procfs, &devpts, &teardown)?;
     mount_tmp(&vfs, cfg.readonly)?;
     extra_mounts(&vfs, cfg.binds, &cfg.tmpfs, &teardown)?;
     cfg.container
@@ -463,7 +481,7 @@ pub fn run(cfg: Config) -> Result<TaskExit, SandboxError> {
             let _ = kernel.host_tty.set(stdin);
         }
     }
-    let fds = stdio_table(cfg.stdio)?;
+    let fds = stdio_table(cfg.stdio, &devpts)?;
     let root = vfs.root();
     let creds = cfg.container.creds(cfg.user);
     let dir_at = |dir: &[u8]| dir_in(&vfs, dir, &creds);
@@ -499,7 +517,8 @@ pub fn run(cfg: Config) -> Result<TaskExit, SandboxError> {
     cfg.container.apply_to(&task.proc_);
     let main = kernel.process(task.pid());
     if let Some(listener) = control {
-        let sandbox = Box::new(Controlled { k: kernel.clone(), vfs: vfs.clone(), setup: cfg.container.clone() });
+        let sandbox =
+            Box::new(Controlled { k: kernel.clone(), vfs: vfs.clone(), devpts, setup: cfg.container.clone() });
         crate::control::serve(listener, sandbox).map_err(|err| SandboxError::Host { call: "spawn", err })?;
     }
     let exit = task.run();

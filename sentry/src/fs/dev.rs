@@ -22,20 +22,23 @@ pub const DEV_RANDOM: u64 = makedev(1, 8);
 pub const DEV_URANDOM: u64 = makedev(1, 9);
 pub const DEV_TTY: u64 = makedev(5, 0);
 
+/// The character devices of /dev, by name.
+const DEVICES: [(&str, u64); 6] = [
+    ("null", DEV_NULL),
+    ("zero", DEV_ZERO),
+    ("full", DEV_FULL),
+    ("random", DEV_RANDOM),
+    ("urandom", DEV_URANDOM),
+    ("tty", DEV_TTY),
+];
+
 /// A new /dev (a tmpfs, owned by root, mode 0755) whose `st_dev` is `dev`.
 /// `shm` and `pts` are empty directories the VFS mounts on.
 pub fn new_devfs(dev: u64) -> KResult<Arc<Tmpfs>> {
     let fs = Tmpfs::new(dev, 0o755, 0, 0);
     let root = fs.root();
     let attr = |mode| CreateAttr { mode, uid: 0, gid: 0 };
-    for (name, rdev) in [
-        ("null", DEV_NULL),
-        ("zero", DEV_ZERO),
-        ("full", DEV_FULL),
-        ("random", DEV_RANDOM),
-        ("urandom", DEV_URANDOM),
-        ("tty", DEV_TTY),
-    ] {
+    for (name, rdev) in DEVICES {
         root.create(name.as_bytes(), NodeKind::CharDevice(rdev), attr(0o666))?;
     }
     for (name, target) in [
@@ -49,6 +52,20 @@ pub fn new_devfs(dev: u64) -> KResult<Arc<Tmpfs>> {
     root.create(b"shm", NodeKind::Directory, attr(0o1777))?;
     root.create(b"pts", NodeKind::Directory, attr(0o755))?;
     Ok(fs)
+}
+
+/// Where the character device `rdev` is in the sandbox, as
+/// `/proc/<pid>/fd` names a host descriptor of it: a device of /dev by its
+/// name, a pty under `/dev/pts` by its number (see [`super::devpts`]),
+/// any other as `/dev/char/MAJOR:MINOR`, as the host's devtmpfs links it.
+pub fn device_path(rdev: u64) -> Vec<u8> {
+    if let Some((name, _)) = DEVICES.iter().find(|(_, r)| *r == rdev) {
+        return format!("/dev/{name}").into_bytes();
+    }
+    match super::devpts::pty_number(rdev) {
+        Some(n) => format!("/dev/pts/{n}").into_bytes(),
+        None => format!("/dev/char/{}:{}", major(rdev), minor(rdev)).into_bytes(),
+    }
 }
 
 /// Open the character device `rdev` (`open(2)` flags in `flags`).
@@ -201,6 +218,14 @@ mod tests {
 
         let c = S_IFCHR | 0o666;
         assert_eq!(got, vec![(c, 1, 3), (c, 1, 5), (c, 1, 7), (c, 1, 8), (c, 1, 9), (c, 5, 0)]);
+    }
+
+    #[test]
+    fn device_path_names_dev_devices_ptys_and_others_by_number() {
+        let names: Vec<Vec<u8>> =
+            [DEV_NULL, DEV_URANDOM, makedev(136, 5), makedev(4, 1)].into_iter().map(device_path).collect();
+
+        assert_eq!(names, [&b"/dev/null"[..], b"/dev/urandom", b"/dev/pts/5", b"/dev/char/4:1"]);
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! File systems: the gofer-backed host root, tmpfs, overlay, /dev, /proc,
-//! and host descriptors (stdio).
+//! File systems: the gofer-backed host root, tmpfs, overlay, /dev,
+//! /dev/pts, /proc, and host descriptors (stdio).
 //!
 //! Each file system answers only for its own inodes (see `vfs::inode`);
 //! helpers every file system shares live here: pseudo device numbers, the
@@ -18,6 +18,7 @@ use crate::vfs::Caller;
 use crate::vfs::{FileOps, KResult};
 
 pub mod dev;
+pub mod devpts;
 pub mod epoll;
 pub mod eventfd;
 pub mod fasync;
@@ -31,7 +32,8 @@ pub mod sys;
 pub mod timerfd;
 pub mod tmpfs;
 
-pub use dev::{new_devfs, open_char_device};
+pub use dev::{device_path, new_devfs, open_char_device};
+pub use devpts::DevPts;
 pub use gofer::{GoferFile, GoferFs, GoferFsOptions, GoferInode};
 pub use host::{HostFile, HostInode};
 pub use overlay::{OverlayFs, OverlayInode};

@@ -89,8 +89,9 @@ pub(super) fn pid_file(k: &Arc<Kernel>, p: &Arc<Process>, name: &str) -> KResult
                 return Ok(format!("{} {rss} 0 0 0 0 0\n", vsize / PAGE_SIZE).into_bytes());
             }
             let start = p.start.duration_since(k.start).as_millis() as u64 / 10;
+            let (tty_nr, tpgid) = controlling_tty(k, p);
             format!(
-                "{} ({comm}) {state} {ppid} {} {} 0 -1 4194304 0 0 0 0 0 0 0 0 20 0 1 0 {start} {vsize} {rss} 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
+                "{} ({comm}) {state} {ppid} {} {} {tty_nr} {tpgid} 4194304 0 0 0 0 0 0 0 0 20 0 1 0 {start} {vsize} {rss} 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
                 p.pid,
                 p.pgid.load(std::sync::atomic::Ordering::Relaxed),
                 p.sid.load(std::sync::atomic::Ordering::Relaxed),
@@ -130,6 +131,24 @@ pub(super) fn pid_file(k: &Arc<Kernel>, p: &Arc<Process>, name: &str) -> KResult
         }
         _ => return Err(Errno::ENOENT),
     })
+}
+
+/// `tty_nr` and `tpgid` of `/proc/<pid>/stat`: the device number of the
+/// process's controlling terminal (the host terminal, for the session that
+/// holds it) and that terminal's foreground process group; `0 -1` without
+/// one. `ps` finds the TTY column's name from them.
+fn controlling_tty(k: &Kernel, p: &Process) -> (u64, i32) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let rdev = match k.host_tty.get() {
+        Some(tty) if p.sid.load(Relaxed) == k.tty_sid.load(Relaxed) => nix::sys::stat::fstat(tty).map(|st| st.st_rdev),
+        _ => return (0, -1),
+    };
+    match rdev {
+        // The kernel's 32-bit encoding of a device number (new_encode_dev),
+        // which is stat's st_rdev.
+        Ok(rdev) => (rdev & 0xffff_ffff, k.tty_pgrp.load(Relaxed)),
+        Err(_) => (0, -1),
+    }
 }
 
 /// Where `/proc/<pid>/fd/N` leads for a description with no path: its
