@@ -45,7 +45,7 @@ pub fn dispatch(g: &GlobalOpts, log: &Log, cmd: OciCommand) -> anyhow::Result<i3
         OciCommand::Features => features().map(|()| 0),
         OciCommand::Pause(a) => pause(g, &a.id, true).map(|()| 0),
         OciCommand::Resume(a) => pause(g, &a.id, false).map(|()| 0),
-        OciCommand::Exec(a) => super::exec::exec(&g.root, &a),
+        OciCommand::Exec(a) => super::exec::exec(&g.root, log, &a),
         OciCommand::Events(a) => events(g, &a).map(|()| 0),
         OciCommand::Update(a) => update(g, log, &a).map(|()| 0),
         OciCommand::Checkpoint(_) => unsupported("checkpoint", "checkpoint and restore"),
@@ -544,7 +544,7 @@ fn ps(g: &GlobalOpts, a: &PsArgs) -> anyhow::Result<()> {
     if c.status() == Status::Stopped {
         bail!("container is not running");
     }
-    let pids = state::descendants(c.saved.pid);
+    let pids = c.host_pids();
     if a.format == Format::Json {
         println!("{}", serde_json::to_string(&pids).context("encoding the pids")?);
         return Ok(());

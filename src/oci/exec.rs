@@ -9,7 +9,9 @@
 //! a caller that waits for a host pid (conmon with `--detach --pid-file`)
 //! still gets its exit status, `--detach` leaves a small host process behind
 //! (`bulwark exec-wait`, holding the control connection) that exits with
-//! the process's status; its pid is what `--pid-file` gets.
+//! the process's status; its pid is what `--pid-file` gets, and `ps` lists
+//! it (recorded in the state directory's `waiters/`) so that containerd's
+//! shim finds its exec among the container's processes.
 
 use std::io::{BufRead, BufReader, IoSlice, Read};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -21,20 +23,23 @@ use anyhow::{bail, Context};
 use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags, UnixAddr};
 use sentry::control::ExecRequest;
 
-use super::state::{control_path, Container, Status};
+use super::log::Log;
+use super::state::{control_path, record_waiter, Container, Status};
 use super::ExecArgs;
 
 /// Run `bulwark exec`; returns the exit status (the process's, unless
 /// detached).
-pub fn exec(root: &Path, a: &ExecArgs) -> anyhow::Result<i32> {
+pub fn exec(root: &Path, log: &Log, a: &ExecArgs) -> anyhow::Result<i32> {
     let c = Container::load(root, &a.id)?;
     if c.status() != Status::Running {
         bail!("cannot exec in a container that is not running (it is {})", c.status().as_str());
     }
-    let req = request(&c, a)?;
-    let tty = match (a.tty, &a.console_socket) {
+    let (req, terminal) = request(&c, a)?;
+    // A terminal: --tty, or process.terminal in --process (containerd's
+    // shim passes no --tty, as runc takes it from the file).
+    let tty = match (a.tty || terminal, &a.console_socket) {
         (true, Some(sock)) => Some(super::console::open_and_send(sock)?),
-        (true, None) => bail!("--tty needs --console-socket"),
+        (true, None) => bail!("a terminal (--tty or process.terminal) needs --console-socket"),
         (false, _) => None,
     };
     let stdio: [OwnedFd; 3] = match &tty {
@@ -65,6 +70,11 @@ pub fn exec(root: &Path, a: &ExecArgs) -> anyhow::Result<i32> {
             .context("starting the exec waiter")?;
         if let Some(f) = &a.pid_file {
             write_pid(f, waiter.id())?;
+        }
+        // So that `ps` lists it with the container's processes (containerd
+        // matches an exec's pid among them).
+        if let Err(e) = i32::try_from(waiter.id()).map_err(anyhow::Error::from).and_then(|p| record_waiter(&c.dir, p)) {
+            log.warn(&format!("exec: the waiter {} is not recorded for ps: {e:#}", waiter.id()));
         }
         return Ok(0);
     }
@@ -123,8 +133,9 @@ fn write_pid(path: &Path, pid: u32) -> anyhow::Result<()> {
 
 /// The process to run: `--process FILE` as given, else the container's own
 /// process with the command line's arguments, `--env` added, `--cwd` and
-/// `--user` if given (as runc).
-fn request(c: &Container, a: &ExecArgs) -> anyhow::Result<ExecRequest> {
+/// `--user` if given (as runc); and whether `--process` asks for a
+/// terminal.
+fn request(c: &Container, a: &ExecArgs) -> anyhow::Result<(ExecRequest, bool)> {
     let process = match &a.process {
         Some(f) => {
             let text = std::fs::read_to_string(f).with_context(|| format!("process file {}", f.display()))?;
@@ -152,7 +163,8 @@ fn request(c: &Container, a: &ExecArgs) -> anyhow::Result<ExecRequest> {
         Some(u) => parse_user(u)?,
         None => (process.user().uid(), process.user().gid()),
     };
-    Ok(ExecRequest { argv, envp, cwd: cwd.into_bytes(), uid, gid })
+    let terminal = a.process.is_some() && process.terminal() == Some(true);
+    Ok((ExecRequest { argv, envp, cwd: cwd.into_bytes(), uid, gid }, terminal))
 }
 
 /// `UID[:GID]` (numbers only: the sandbox's /etc/passwd is not read here).

@@ -9,6 +9,7 @@
 //! |----------------|----------------------------------------------------------|
 //! | `state.json`   | [`state::Saved`]: pid, its start time, bundle, rootfs, created, annotations |
 //! | `control.sock` | the sandbox's control socket (`sentry::control`): `start`, `state` |
+//! | `waiters/PID`  | a host process `exec --detach` left (its start time), which `ps` lists |
 //!
 //! `create` leaves the sandbox (boot, see [`crate::launch::spawn_detached`])
 //! waiting on the control socket; boot's host pid is the container's pid and
@@ -147,7 +148,9 @@ pub enum OciCommand {
     Run(RunArgs),
     /// List the containers under --root.
     List(ListArgs),
-    /// List a container's host processes (the sandbox and its descendants).
+    /// List a container's host processes: the sandbox and its descendants,
+    /// and the waiters `exec --detach` left (the pids containerd's shim
+    /// knows the exec'd processes by).
     Ps(PsArgs),
     /// Write a default config.json (busybox-friendly: `sh`, read-only
     /// rootfs in ./rootfs) in the bundle directory; never overwrites one.
@@ -424,6 +427,8 @@ pub struct ExecArgs {
     pub process: Option<PathBuf>,
 
     /// Give the process a terminal; its master goes to --console-socket.
+    /// Also given when --process's process.terminal is true (as runc:
+    /// containerd's shim passes no --tty).
     #[arg(long, short = 't')]
     pub tty: bool,
 

@@ -22,6 +22,10 @@ const CONTROL_SOCKET: &str = "control.sock";
 /// How long a control request may take: a sandbox that is busy or stopped
 /// (SIGSTOP) is then judged from the state file.
 const CONTROL_TIMEOUT: Duration = Duration::from_secs(2);
+/// The directory, in a container's, naming the waiters `exec --detach`
+/// leaves (see [`super::exec`]): a file per waiter, named by its pid and
+/// holding its start time.
+const WAITERS_DIR: &str = "waiters";
 /// `sun_path`'s size, terminating NUL included.
 const SUN_PATH_MAX: usize = 108;
 
@@ -213,6 +217,23 @@ impl Container {
         }
     }
 
+    /// The container's host processes, as `ps` lists them: the sandbox
+    /// and its descendants, and the waiters of `exec --detach` still
+    /// running ([`record_waiter`]); the sandbox first, the rest in
+    /// ascending order.
+    pub fn host_pids(&self) -> Vec<i32> {
+        let mut pids = descendants(self.saved.pid);
+        for w in waiters(&self.dir) {
+            if !pids.contains(&w) {
+                pids.push(w);
+            }
+        }
+        if let Some(rest) = pids.get_mut(1..) {
+            rest.sort_unstable();
+        }
+        pids
+    }
+
     /// Remove the state directory.
     pub fn remove(&self) -> anyhow::Result<()> {
         match fs::remove_dir_all(&self.dir) {
@@ -237,6 +258,50 @@ pub fn ids(root: &Path) -> anyhow::Result<Vec<String>> {
         .collect();
     ids.sort();
     Ok(ids)
+}
+
+/// Record `pid`, a waiter of `exec --detach` for the container whose
+/// directory is `dir`, so that [`Container::host_pids`] lists it while it
+/// runs. One that has already exited is not recorded.
+pub fn record_waiter(dir: &Path, pid: i32) -> anyhow::Result<()> {
+    let Some(stat) = proc_stat(pid) else {
+        return Ok(());
+    };
+    let waiters = dir.join(WAITERS_DIR);
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&waiters)
+        .with_context(|| format!("creating {}", waiters.display()))?;
+    // Written whole under another name first: a half-written record would
+    // be taken for a stale one.
+    let path = waiters.join(pid.to_string());
+    let tmp = waiters.join(format!(".{pid}.tmp"));
+    fs::write(&tmp, stat.start_time.to_string()).with_context(|| format!("writing {}", tmp.display()))?;
+    fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))
+}
+
+/// The recorded waiters in `dir` that still run (same start time, not a
+/// zombie); the records of those gone are removed.
+fn waiters(dir: &Path) -> Vec<i32> {
+    let Ok(entries) = fs::read_dir(dir.join(WAITERS_DIR)) else {
+        return Vec::new();
+    };
+    let mut live = Vec::new();
+    for e in entries.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        let recorded = fs::read_to_string(e.path()).ok().and_then(|t| t.trim().parse::<u64>().ok());
+        match proc_stat(pid) {
+            Some(s) if Some(s.start_time) == recorded && s.state != 'Z' => live.push(pid),
+            // Gone, reused, or a zombie about to be reaped.
+            _ => {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
+    live
 }
 
 /// What `/proc/PID/stat` tells about a process.
@@ -339,6 +404,25 @@ mod tests {
 
         assert_eq!(bad, [true; 5]);
         assert!(check_id("abc-1.2_x+y").is_ok());
+    }
+
+    #[test]
+    fn a_recorded_waiter_is_listed_while_it_runs_and_a_stale_record_is_removed() {
+        let dir = std::env::temp_dir().join(format!("bulwark-oci-waiters-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let me = i32::try_from(std::process::id()).unwrap_or(0);
+        let recorded = record_waiter(&dir, me);
+        // A record whose start time is not the process's: its pid was reused.
+        let stale = dir.join(WAITERS_DIR).join("1");
+        let _ = fs::write(&stale, "0");
+
+        let live = waiters(&dir);
+
+        let stale_left = stale.exists();
+        let _ = fs::remove_dir_all(&dir);
+        assert!(recorded.is_ok(), "{recorded:?}");
+        assert_eq!(live, [me]);
+        assert!(!stale_left);
     }
 
     #[test]
