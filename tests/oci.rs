@@ -589,6 +589,59 @@ fn a_soft_rlimit_above_its_hard_one_is_a_config_error() {
     assert!(out.stderr_str().contains("soft limit of RLIMIT_NOFILE is above its hard limit"), "{}", out.stderr_str());
 }
 
+/// The mount point of the cgroup v1 hierarchy holding `controller`, if
+/// one is mounted.
+fn v1_hierarchy(controller: &str) -> Option<PathBuf> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    info.lines().find_map(|l| {
+        let (left, right) = l.split_once(" - ")?;
+        let mut r = right.split_whitespace();
+        let (fstype, _, opts) = (r.next()?, r.next()?, r.next()?);
+        let mount = left.split_whitespace().nth(4)?;
+        (fstype == "cgroup" && opts.split(',').any(|o| o == controller)).then(|| PathBuf::from(mount))
+    })
+}
+
+#[test]
+fn the_sandbox_lives_in_the_configured_cgroup_with_its_limits_until_delete() {
+    if !root_or_skip("the_sandbox_lives_in_the_configured_cgroup_with_its_limits_until_delete") {
+        return;
+    }
+    let (Some(memory), Some(pids)) = (v1_hierarchy("memory"), v1_hierarchy("pids")) else {
+        println!("skipping: no cgroup v1 memory and pids hierarchies here");
+        return;
+    };
+    let path = format!("bulwark-test/cg-{}", std::process::id());
+    let b = Bundle::new("cgroup", &["sleep", "1000"], |c| {
+        c["linux"]["cgroupsPath"] = serde_json::json!(format!("/{path}"));
+        c["linux"]["resources"] = serde_json::json!({"memory": {"limit": 64 << 20}, "pids": {"limit": 50}});
+    });
+    let read = |root: &Path, file: &str| std::fs::read_to_string(root.join(&path).join(file)).unwrap_or_default();
+
+    assert!(b.create("cg1").status.success(), "create failed: {}", b.output("cg1"));
+    let pid = pid_of(&b.state("cg1"));
+    let procs = read(&memory, "cgroup.procs");
+    let mem_limit = read(&memory, "memory.limit_in_bytes");
+    let pids_max = read(&pids, "pids.max");
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    assert!(b.oci(&["start", "cg1"]).status.success());
+    let update = b.oci(&["update", "--memory", "128m", "cg1"]);
+    let updated = read(&memory, "memory.limit_in_bytes");
+    let deleted = b.oci(&["delete", "--force", "cg1"]);
+
+    assert!(procs.lines().any(|l| l.trim() == pid.to_string()), "sandbox {pid} not in {procs:?}");
+    assert!(procs.lines().count() >= 2, "the gofer is not in the cgroup either: {procs:?}");
+    assert_eq!(mem_limit.trim(), ((64u64 << 20) + (64 << 20)).to_string());
+    assert_eq!(pids_max.trim(), (50 * 2 + 32).to_string());
+    assert!(!own.contains(&path), "the test process was left in the container's cgroup");
+    assert!(update.status.success(), "update: {}", update.stderr_str());
+    assert_eq!(updated.trim(), ((128u64 << 20) + (64 << 20)).to_string());
+    assert!(deleted.status.success(), "delete: {}", deleted.stderr_str());
+    assert!(!memory.join(&path).exists() && !pids.join(&path).exists(), "cgroup left behind");
+    let _ = std::fs::remove_dir(memory.join("bulwark-test"));
+    let _ = std::fs::remove_dir(pids.join("bulwark-test"));
+}
+
 #[test]
 fn ps_lists_the_sandbox_and_its_descendants() {
     if !root_or_skip("ps_lists_the_sandbox_and_its_descendants") {

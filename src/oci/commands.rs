@@ -17,9 +17,9 @@ use nix::unistd::Pid;
 use oci_spec::runtime::Spec;
 
 use super::config::{self, Note, Overrides};
-use super::hooks;
 use super::log::{rfc3339, Log};
 use super::state::{self, Container, Saved, Status};
+use super::{cgroup, hooks};
 use super::{
     console, CreateArgs, DeleteArgs, Format, GlobalOpts, KillArgs, ListArgs, OciCommand, PsArgs, RunArgs, SpecArgs,
 };
@@ -91,13 +91,64 @@ fn create(g: &GlobalOpts, log: &Log, a: &CreateArgs, attached: bool) -> anyhow::
         bail!("process.terminal is true in config.json: a terminal needs --console-socket");
     }
     let dir = state::make_dir(&g.root, &a.id)?;
+    // Every process of the sandbox is born in its cgroup: this one joins
+    // it while starting them.
+    let place = cgroup::Place::own();
+    let cg = match make_cgroup(g, log, &spec, &a.id, &dir) {
+        Ok(cg) => cg,
+        Err(e) => {
+            let _ = fs::remove_dir_all(&dir);
+            return Err(e);
+        }
+    };
     let made = make_sandbox(&plan, a, &bundle, &dir, log);
+    place.go_back();
     match made {
         Ok(c) => Ok(c),
         Err(e) => {
+            if let Some(cg) = cg {
+                for pid in cg.pids() {
+                    let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+                }
+                let _ = cg.remove(KILL_TIMEOUT);
+            }
             let _ = fs::remove_dir_all(&dir);
             Err(e)
         }
+    }
+}
+
+/// Make the container's cgroup, record it in `dir` and join it. Without
+/// root (a rootless runtime) one that cannot be made is done without,
+/// with a warning.
+fn make_cgroup(g: &GlobalOpts, log: &Log, spec: &Spec, id: &str, dir: &Path) -> anyhow::Result<Option<cgroup::Cgroup>> {
+    let linux = spec.linux().as_ref();
+    let path = cgroup::path_of(linux.and_then(|l| l.cgroups_path().as_deref()), id, g.systemd_cgroup)?;
+    let made = cgroup::Cgroup::create(&path, linux.and_then(|l| l.resources().as_ref()))
+        .and_then(|cg| cgroup::save(dir, &cg).map(|()| cg))
+        .and_then(|cg| cg.join(0).map(|()| cg));
+    match made {
+        Ok(cg) => Ok(Some(cg)),
+        Err(e) if !nix::unistd::geteuid().is_root() => {
+            log.warn(&format!("no cgroup for the container: {e:#}"));
+            Ok(None)
+        }
+        Err(e) => {
+            let _ = cgroup::Cgroup::at(&path).remove(Duration::ZERO);
+            Err(e)
+        }
+    }
+}
+
+/// Remove the cgroup of container `c` once its processes are gone (any
+/// left, a gofer say, are killed).
+fn remove_cgroup(c: &Container, log: &Log) {
+    let Some(cg) = cgroup::load(&c.dir) else { return };
+    for pid in cg.pids() {
+        let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+    }
+    if let Err(e) = cg.remove(KILL_TIMEOUT) {
+        log.warn(&format!("{e:#}"));
     }
 }
 
@@ -337,6 +388,7 @@ fn delete(g: &GlobalOpts, log: &Log, a: &DeleteArgs) -> anyhow::Result<()> {
             bail!("cannot delete container {} that is not stopped: {}", a.id, c.status().as_str())
         }
     }
+    remove_cgroup(&c, log);
     run_poststop(&c, log);
     c.remove()
 }
@@ -351,6 +403,7 @@ fn run(g: &GlobalOpts, log: &Log, a: &RunArgs) -> anyhow::Result<i32> {
     let mut c = create(g, log, &a.create, !a.detach)?;
     if let Err(e) = start(&mut c, log) {
         let _ = kill_and_wait(&c);
+        remove_cgroup(&c, log);
         run_poststop(&c, log);
         let _ = c.remove();
         return Err(e);
@@ -372,6 +425,7 @@ fn run(g: &GlobalOpts, log: &Log, a: &RunArgs) -> anyhow::Result<i32> {
         other => bail!("the sandbox ended oddly: {other:?}"),
     };
     if !a.keep {
+        remove_cgroup(&c, log);
         run_poststop(&c, log);
         c.remove()?;
     }
@@ -411,12 +465,16 @@ fn cpu_ns(pids: &[i32]) -> (u64, u64) {
 fn stats_event(c: &Container) -> anyhow::Result<serde_json::Value> {
     let line = c.ask("stats")?;
     let stats = sentry::control::Stats::decode(&line).with_context(|| format!("the sandbox answered {line:?}"))?;
-    let (user, system) = cpu_ns(&state::descendants(c.saved.pid));
+    let cg = cgroup::load(&c.dir);
+    let pids = cg.as_ref().map(cgroup::Cgroup::pids).filter(|p| !p.is_empty());
+    let (user, system) = cpu_ns(&pids.unwrap_or_else(|| state::descendants(c.saved.pid)));
+    // The cgroup counts every process of the sandbox, gone ones too.
+    let total = cg.and_then(|cg| cg.cpu_ns()).unwrap_or(user + system);
     Ok(serde_json::json!({
         "type": "stats",
         "id": c.saved.id,
         "data": {
-            "cpu": {"usage": {"total": user + system, "user": user, "kernel": system}, "throttling": {}},
+            "cpu": {"usage": {"total": total, "user": user, "kernel": system}, "throttling": {}},
             "memory": {"usage": {"usage": stats.memory_bytes, "limit": stats.memory_limit.unwrap_or(u64::MAX)}},
             "pids": {"current": stats.pids, "limit": stats.pids_limit.unwrap_or(0)},
         },
@@ -459,6 +517,9 @@ fn update(g: &GlobalOpts, log: &Log, a: &super::UpdateArgs) -> anyhow::Result<()
             serde_json::from_str(&text).context("the resources are not linux.resources JSON")?;
         let (l, ignored) = config::update_limits(&r);
         limits = l;
+        if let Some(cg) = cgroup::load(&c.dir) {
+            cg.apply(&r)?;
+        }
         for what in ignored {
             log.warn(&format!("update: {what} is not applied by bulwark"));
         }
@@ -472,6 +533,9 @@ fn update(g: &GlobalOpts, log: &Log, a: &super::UpdateArgs) -> anyhow::Result<()
     }
     if !a.other.is_empty() {
         log.warn("update: only the memory and pids limits are applied by bulwark");
+    }
+    if let Some(cg) = cgroup::load(&c.dir) {
+        cg.set_limits(&limits)?;
     }
     let answer = c.ask(&limits.encode())?;
     if answer != "ok" {

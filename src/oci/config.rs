@@ -284,8 +284,9 @@ fn mount(
     )
 }
 
-/// What `bulwark update` applies of `r`: the pids and memory limits (a
-/// limit of -1, or 0 pids, is none), and the names of what it does not.
+/// What the sandbox applies of `r` for `bulwark update`: the pids and
+/// memory limits (a limit of -1, or 0 pids, is none), and the names of
+/// what neither it nor the host cgroup applies.
 pub fn update_limits(r: &oci_spec::runtime::LinuxResources) -> (sentry::control::Limits, Vec<&'static str>) {
     let mut l = sentry::control::Limits::default();
     if let Some(p) = r.pids() {
@@ -294,13 +295,8 @@ pub fn update_limits(r: &oci_spec::runtime::LinuxResources) -> (sentry::control:
     if let Some(m) = r.memory().as_ref().and_then(|m| m.limit()) {
         l.memory = Some(u64::try_from(m).ok().filter(|&n| n > 0));
     }
+    // cpu and blockIO.weight go to the host cgroup (see `super::cgroup`).
     let mut ignored = Vec::new();
-    if r.cpu().is_some() {
-        ignored.push("cpu");
-    }
-    if r.block_io().is_some() {
-        ignored.push("blockIO");
-    }
     if r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty()) {
         ignored.push("hugepageLimits");
     }
@@ -428,7 +424,7 @@ mod tests {
         .expect("resources");
         let (l, ignored) = update_limits(&r);
         assert_eq!((l.pids, l.memory), (Some(None), Some(Some(1 << 20))));
-        assert_eq!(ignored, ["cpu", "memory.swap and memory.reservation"]);
+        assert_eq!(ignored, ["memory.swap and memory.reservation"]);
         let none: oci_spec::runtime::LinuxResources = serde_json::from_str("{}").expect("empty");
         assert_eq!(update_limits(&none).0, sentry::control::Limits::default());
     }

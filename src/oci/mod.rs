@@ -31,6 +31,7 @@
 //! `run`); `--no-subreaper` (`run`); `--all` (`kill`: boot passes every
 //! signal to the whole sandbox anyway); `--quiet` (`list`).
 
+mod cgroup;
 mod commands;
 mod config;
 mod console;
@@ -176,9 +177,10 @@ pub enum OciCommand {
     /// --stats.
     Events(EventsArgs),
     /// Change a running container's limits: --pids-limit and --memory, or
-    /// pids.limit and memory.limit of the linux.resources JSON in
-    /// --resources FILE (`-`: standard input, as containerd's shim passes
-    /// it). Other resources are accepted and not applied (a warning).
+    /// the linux.resources JSON in --resources FILE (`-`: standard input,
+    /// as containerd's shim passes it): pids and memory limits in the
+    /// sandbox and its host cgroup, cpu and blockIO weight in the host
+    /// cgroup. Other flags are accepted and not applied (a warning).
     Update(UpdateArgs),
     /// Not supported: checkpoint a container.
     #[command(hide = true)]
