@@ -227,6 +227,32 @@ pub struct DoOpts {
     #[arg(long = "readonly-path", value_name = "PATH", value_parser = parse_abs)]
     pub readonly_paths: Vec<String>,
 
+    /// Take capabilities away from the program (comma-separated,
+    /// repeatable; named as docker names them: NET_RAW, CAP_NET_RAW, or
+    /// ALL). They leave every set, the bounding one too, so no process
+    /// inside gets them back. By default root holds every capability and
+    /// other users none.
+    #[arg(long, value_name = "CAP,...", value_parser = crate::caps::parse_list)]
+    pub cap_drop: Vec<crate::caps::CapList>,
+
+    /// Give capabilities (as --cap-drop names them), after --cap-drop:
+    /// `--cap-drop ALL --cap-add NET_BIND_SERVICE` leaves that one alone;
+    /// `--cap-add ALL` every one not dropped. A program run with --user as
+    /// another user than root holds the added ones as ambient
+    /// capabilities (as podman gives them), so they survive its execve.
+    #[arg(long, value_name = "CAP,...", value_parser = crate::caps::parse_list)]
+    pub cap_add: Vec<crate::caps::CapList>,
+
+    /// Give the program the capability set SET (bounding, effective,
+    /// inheritable, permitted or ambient) outright, as an OCI config's
+    /// process.capabilities lists them (repeatable; a set not named is
+    /// empty). They are the program's before its execve, which then
+    /// changes them as capabilities(7) says (root: permitted and effective
+    /// become the bounding and inheritable sets).
+    #[arg(long, value_name = "SET=CAP,...", value_parser = crate::caps::parse_set,
+          conflicts_with_all = ["cap_drop", "cap_add"])]
+    pub cap_set: Vec<crate::caps::CapSet>,
+
     /// The program (looked up in the sandbox's PATH when it has no '/') and
     /// its arguments.
     #[arg(required = true, last = true, value_name = "PROGRAM")]
@@ -492,6 +518,16 @@ impl DoOpts {
             args.push("--readonly-path".into());
             args.push(p.into());
         }
+        // `--cap-drop=` with nothing after it is a valid empty list.
+        for l in &self.cap_drop {
+            args.push(format!("--cap-drop={}", l.to_arg()).into());
+        }
+        for l in &self.cap_add {
+            args.push(format!("--cap-add={}", l.to_arg()).into());
+        }
+        for s in &self.cap_set {
+            args.push(format!("--cap-set={}", s.to_arg()).into());
+        }
         args.push("--".into());
         args.extend(self.argv.iter().cloned());
         args
@@ -707,6 +743,28 @@ mod tests {
         let bad = ["m", "12x", "-5m", "99999999999999g"].map(|s| parse_bytes(s).is_err());
 
         assert_eq!(bad, [true; 4]);
+    }
+
+    #[test]
+    fn capability_options_round_trip_through_the_boot_parser() {
+        let o =
+            parse(&["bulwark", "do", "--cap-drop", "ALL", "--cap-add", "NET_RAW,cap_chown", "--cap-drop=", "--", "x"]);
+        let set = parse(&["bulwark", "do", "--cap-set", "bounding=KILL", "--cap-set", "ambient=", "--", "x"]);
+        let boot = |o: &DoOpts| {
+            let mut argv: Vec<OsString> = vec!["bulwark".into(), "boot".into(), "--gofer-fd".into(), "3".into()];
+            argv.extend(o.to_boot_args());
+            match Cli::try_parse_from(argv).expect("valid boot line").command {
+                Command::Boot(b) => b.opts,
+                other => panic!("expected boot, got {other:?}"),
+            }
+        };
+
+        let (b, s) = (boot(&o), boot(&set));
+
+        assert_eq!((b.cap_drop, b.cap_add), (o.cap_drop, o.cap_add));
+        assert_eq!(s.cap_set, set.cap_set);
+        assert!(Cli::try_parse_from(["bulwark", "do", "--cap-set", "bounding=KILL", "--cap-add", "KILL", "--", "x"])
+            .is_err());
     }
 
     #[test]

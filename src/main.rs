@@ -6,6 +6,7 @@
 
 mod bench;
 mod boot;
+mod caps;
 mod cli;
 mod debug_log;
 mod fds;

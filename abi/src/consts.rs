@@ -168,6 +168,7 @@ pub const RLIMIT_NPROC: u32 = 6;
 pub const RLIMIT_NOFILE: u32 = 7;
 pub const RLIMIT_MEMLOCK: u32 = 8;
 pub const RLIMIT_AS: u32 = 9;
+pub const RLIMIT_NICE: u32 = 13;
 pub const RLIMIT_NLIMITS: u32 = 16;
 pub const RLIM_INFINITY: u64 = u64::MAX;
 
@@ -335,6 +336,9 @@ pub const AF_UNIX: i32 = 1;
 pub const AF_INET: i32 = 2;
 pub const AF_INET6: i32 = 10;
 pub const AF_NETLINK: i32 = 16;
+pub const AF_PACKET: i32 = 17;
+/// `SOCK_RAW`, the socket type raw IP sockets have.
+pub const SOCK_RAW: u32 = 3;
 /// `sizeof(struct sockaddr_storage)`: the longest socket address.
 pub const SOCKADDR_STORAGE_LEN: usize = 128;
 /// Netlink: the routing protocol, and its socket option level.
@@ -446,6 +450,16 @@ pub const PR_SET_CHILD_SUBREAPER: u64 = 36;
 pub const PR_GET_CHILD_SUBREAPER: u64 = 37;
 pub const PR_SET_NO_NEW_PRIVS: u64 = 38;
 pub const PR_GET_NO_NEW_PRIVS: u64 = 39;
+pub const PR_GET_SECUREBITS: u64 = 27;
+pub const PR_SET_SECUREBITS: u64 = 28;
+pub const PR_CAP_AMBIENT: u64 = 47;
+// PR_CAP_AMBIENT's operations.
+pub const PR_CAP_AMBIENT_IS_SET: u64 = 1;
+pub const PR_CAP_AMBIENT_RAISE: u64 = 2;
+pub const PR_CAP_AMBIENT_LOWER: u64 = 3;
+pub const PR_CAP_AMBIENT_CLEAR_ALL: u64 = 4;
+/// `SECBIT_KEEP_CAPS` (linux/securebits.h), the bit `PR_SET_KEEPCAPS` sets.
+pub const SECBIT_KEEP_CAPS: u64 = 1 << 4;
 
 // openat2 resolve flags.
 pub const RESOLVE_NO_XDEV: u64 = 0x01;
@@ -488,6 +502,51 @@ pub const SA_RESETHAND: u64 = 0x8000_0000;
 pub const LINUX_CAPABILITY_VERSION_1: u32 = 0x1998_0330;
 pub const LINUX_CAPABILITY_VERSION_2: u32 = 0x2007_1026;
 pub const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+// Capabilities (linux/capability.h), bit numbers in the sets.
+pub const CAP_CHOWN: u32 = 0;
+pub const CAP_DAC_OVERRIDE: u32 = 1;
+pub const CAP_DAC_READ_SEARCH: u32 = 2;
+pub const CAP_FOWNER: u32 = 3;
+pub const CAP_FSETID: u32 = 4;
+pub const CAP_KILL: u32 = 5;
+pub const CAP_SETGID: u32 = 6;
+pub const CAP_SETUID: u32 = 7;
+pub const CAP_SETPCAP: u32 = 8;
+pub const CAP_LINUX_IMMUTABLE: u32 = 9;
+pub const CAP_NET_BIND_SERVICE: u32 = 10;
+pub const CAP_NET_BROADCAST: u32 = 11;
+pub const CAP_NET_ADMIN: u32 = 12;
+pub const CAP_NET_RAW: u32 = 13;
+pub const CAP_IPC_LOCK: u32 = 14;
+pub const CAP_IPC_OWNER: u32 = 15;
+pub const CAP_SYS_MODULE: u32 = 16;
+pub const CAP_SYS_RAWIO: u32 = 17;
+pub const CAP_SYS_CHROOT: u32 = 18;
+pub const CAP_SYS_PTRACE: u32 = 19;
+pub const CAP_SYS_PACCT: u32 = 20;
+pub const CAP_SYS_ADMIN: u32 = 21;
+pub const CAP_SYS_BOOT: u32 = 22;
+pub const CAP_SYS_NICE: u32 = 23;
+pub const CAP_SYS_RESOURCE: u32 = 24;
+pub const CAP_SYS_TIME: u32 = 25;
+pub const CAP_SYS_TTY_CONFIG: u32 = 26;
+pub const CAP_MKNOD: u32 = 27;
+pub const CAP_LEASE: u32 = 28;
+pub const CAP_AUDIT_WRITE: u32 = 29;
+pub const CAP_AUDIT_CONTROL: u32 = 30;
+pub const CAP_SETFCAP: u32 = 31;
+pub const CAP_MAC_OVERRIDE: u32 = 32;
+pub const CAP_MAC_ADMIN: u32 = 33;
+pub const CAP_SYSLOG: u32 = 34;
+pub const CAP_WAKE_ALARM: u32 = 35;
+pub const CAP_BLOCK_SUSPEND: u32 = 36;
+pub const CAP_AUDIT_READ: u32 = 37;
+pub const CAP_PERFMON: u32 = 38;
+pub const CAP_BPF: u32 = 39;
+pub const CAP_CHECKPOINT_RESTORE: u32 = 40;
+/// The highest capability Linux 6.x defines.
+pub const CAP_LAST_CAP: u32 = 40;
 
 // splice, tee and vmsplice flags (linux/splice.h).
 pub const SPLICE_F_MOVE: u32 = 1;

@@ -1,6 +1,7 @@
 //! What an OCI config asks of the sandbox beyond `bulwark do`'s usual
-//! options: the program's resource limits, supplementary groups and
-//! `oom_score_adj` (given to processes `bulwark exec` adds too), and
+//! options: the program's resource limits, supplementary groups,
+//! `oom_score_adj` and capability sets (given to processes `bulwark exec`
+//! adds too), and
 //! masked and read-only paths, applied as runc applies them, once the
 //! mounts are made and before the program runs.
 
@@ -10,6 +11,7 @@ use abi::consts::*;
 use abi::types::Rlimit;
 use abi::Errno;
 
+use crate::caps::Capabilities;
 use crate::fs::Tmpfs;
 use crate::kernel::Process;
 use crate::vfs::{Caller, Creds, Location, Vfs};
@@ -29,6 +31,12 @@ pub struct Setup {
     /// Paths made read-only (a read-only bind mount on themselves,
     /// recursive). Missing ones are passed over.
     pub readonly_paths: Vec<Vec<u8>>,
+    /// The capability sets the program's first process (and each process
+    /// `bulwark exec` adds) holds before its `execve`, as runc sets them
+    /// before executing the program; the `execve` then moves them as
+    /// capabilities(7) says. `None`: root has every capability, others
+    /// none ([`Capabilities::default_for`]).
+    pub capabilities: Option<Capabilities>,
 }
 
 impl Setup {
@@ -48,16 +56,25 @@ impl Setup {
                 return Err(format!("oom_score_adj {adj} is outside -1000..=1000"));
             }
         }
+        if let Some(c) = &self.capabilities {
+            c.validate()?;
+        }
         Ok(())
     }
 
     /// The credentials of a program run as `user` (`uid:gid`; `None`:
-    /// root), with these groups (by default: the gid alone, none for root).
+    /// root), with these groups (by default: the gid alone, none for root)
+    /// and capabilities.
     pub fn creds(&self, user: Option<(u32, u32)>) -> Creds {
         let (uid, gid) = user.unwrap_or((0, 0));
         let default = if user.is_some() { vec![gid] } else { Vec::new() };
         let groups = self.groups.clone().unwrap_or(default);
-        Creds { uid, euid: uid, suid: uid, fsuid: uid, gid, egid: gid, sgid: gid, fsgid: gid, groups: groups.into() }
+        Creds::of(uid, gid, groups, self.caps_for(uid))
+    }
+
+    /// The capability sets a process of `uid` starts with.
+    pub fn caps_for(&self, uid: u32) -> Capabilities {
+        self.capabilities.unwrap_or_else(|| Capabilities::default_for(uid))
     }
 
     /// Give process `p` the limits and `oom_score_adj`.

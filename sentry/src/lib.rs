@@ -14,6 +14,7 @@
 use std::fs::File;
 use std::os::fd::OwnedFd;
 
+pub mod caps;
 pub mod fs;
 mod host;
 pub mod kernel;

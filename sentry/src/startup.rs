@@ -258,9 +258,10 @@ fn env_path(envp: &[Vec<u8>]) -> Vec<u8> {
 }
 
 /// Find `prog` as a shell would: as given when it has a `/`, else in `PATH`.
-/// Every uid and gid `uid` and `gid`, with `gid` the only supplementary group.
-fn creds_of(uid: u32, gid: u32) -> Creds {
-    Creds { uid, euid: uid, suid: uid, fsuid: uid, gid, egid: gid, sgid: gid, fsgid: gid, groups: vec![gid].into() }
+/// Every uid and gid `uid` and `gid`, with `gid` the only supplementary
+/// group, and the capabilities `caps`.
+fn creds_of(uid: u32, gid: u32, caps: crate::caps::Capabilities) -> Creds {
+    Creds::of(uid, gid, vec![gid], caps)
 }
 
 /// The directory `dir` of the sandbox, looked up with `creds`.
@@ -343,7 +344,7 @@ fn exec_process(
     let thread = std::thread::Builder::new().name("bulwark-task".into()).spawn(move || {
         let started = (|| -> Result<Task, String> {
             let fds = stdio_table(stdio, &devpts).map_err(|e| e.to_string())?;
-            let creds = creds_of(req.uid, req.gid);
+            let creds = creds_of(req.uid, req.gid, setup.caps_for(req.uid));
             let cwd = dir_in(&vfs, &req.cwd, &creds)
                 .map_err(|e| format!("working directory {}: {}", String::from_utf8_lossy(&req.cwd), e.message()))?;
             let fs = FsContext { root: vfs.root(), cwd, umask: 0o022 };

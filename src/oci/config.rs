@@ -2,16 +2,16 @@
 //! [`DoOpts`] `bulwark do` would take, and the network namespace to join.
 //!
 //! Honoured: process.args, env, cwd, user (uid, gid, additionalGids),
-//! terminal, rlimits, oomScoreAdj; root.path (relative to the bundle) and
-//! root.readonly; hostname; mounts (bind mounts of directories and files,
-//! tmpfs); hooks (run by `super::hooks`); the network namespace;
-//! linux.resources.pids.limit and memory.limit; linux.maskedPaths and
-//! readonlyPaths; linux.seccomp (see `super::seccomp`); annotations. The
+//! terminal, rlimits, oomScoreAdj, capabilities (the five sets, the
+//! program's before its execve, as runc sets them); root.path (relative
+//! to the bundle) and root.readonly; hostname; mounts (bind mounts of
+//! directories and files, tmpfs); hooks (run by `super::hooks`); the
+//! network namespace; linux.resources.pids.limit and memory.limit;
+//! linux.maskedPaths and readonlyPaths; linux.seccomp (see `super::seccomp`); annotations. The
 //! sentry provides /proc, /sys, /dev, /dev/pts, /dev/shm and /dev/mqueue
 //! itself, so those mounts are passed over, as are linux.devices it has.
 //!
 //! Partial, with a note in the log: process.noNewPrivileges (always on),
-//! process.capabilities (root has every capability the sentry models),
 //! linux.sysctl (not applied: the sandbox's /proc/sys is its own),
 //! linux.devices it does not have (left out). Other fields are ignored.
 
@@ -115,11 +115,7 @@ pub fn plan(spec: &Spec, bundle: &Path, o: &Overrides, usable_netns: impl Fn(&Pa
             "process.noNewPrivileges false: the sandbox's processes never gain privileges on exec".into(),
         ));
     }
-    if process.capabilities().is_some() {
-        notes.push(Note::Debug(
-            "process.capabilities: the sentry gives root in the sandbox every capability it models, others none".into(),
-        ));
-    }
+    let cap_set = capability_sets(process.capabilities().as_ref())?;
     let hostname = match spec.hostname() {
         Some(h) if !h.is_empty() => h.clone(),
         _ => nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "bulwark".into()),
@@ -210,6 +206,9 @@ pub fn plan(spec: &Spec, bundle: &Path, o: &Overrides, usable_netns: impl Fn(&Pa
         ulimit,
         groups,
         oom_score_adj: process.oom_score_adj(),
+        cap_drop: Vec::new(),
+        cap_add: Vec::new(),
+        cap_set,
         masked_paths,
         readonly_paths,
         argv: argv.into_iter().map(Into::into).collect(),
@@ -227,6 +226,31 @@ pub fn plan(spec: &Spec, bundle: &Path, o: &Overrides, usable_netns: impl Fn(&Pa
         hooks: spec.hooks().clone(),
         notes,
     })
+}
+
+/// process.capabilities as `--cap-set`s: every set, those the config
+/// leaves out empty (none at all: no `--cap-set`, the sandbox's default).
+/// Sets no process could hold (effective beyond permitted, inheritable
+/// beyond bounding, ambient beyond both) are refused, as runc's `capset`
+/// would fail.
+fn capability_sets(c: Option<&oci_spec::runtime::LinuxCapabilities>) -> anyhow::Result<Vec<crate::caps::CapSet>> {
+    let Some(c) = c else { return Ok(Vec::new()) };
+    let mut out = Vec::new();
+    for (set, caps) in
+        [c.bounding(), c.effective(), c.inheritable(), c.permitted(), c.ambient()].into_iter().enumerate()
+    {
+        let mut mask = 0;
+        for cap in caps.iter().flatten() {
+            let n = sentry::caps::number(&cap.to_string())
+                .with_context(|| format!("process.capabilities in config.json: unknown capability {cap}"))?;
+            mask |= sentry::caps::bit(n);
+        }
+        out.push(crate::caps::CapSet { set, caps: crate::caps::CapList(mask) });
+    }
+    if let Some(sets) = crate::caps::sets(&[], &[], &out, 0) {
+        sets.validate().map_err(|e| anyhow::anyhow!("process.capabilities in config.json: {e}"))?;
+    }
+    Ok(out)
 }
 
 /// An absolute path in the container, as a string.
@@ -470,5 +494,45 @@ mod tests {
     #[test]
     fn malformed_json_is_a_parse_error() {
         assert!(parse("{\"ociVersion\": ").is_err());
+    }
+
+    #[test]
+    fn capabilities_become_the_five_sets_with_those_left_out_empty() {
+        let b = bundle("caps");
+        let mut j = base();
+        j["process"]["capabilities"] = serde_json::json!({
+            "bounding": ["CAP_KILL", "CAP_NET_BIND_SERVICE"],
+            "effective": ["CAP_KILL"],
+            "permitted": ["CAP_KILL", "NET_BIND_SERVICE"]
+        });
+
+        let p = plan(&spec(j), &b, &Overrides::default(), |_| true).expect("plan");
+        let none = plan(&spec(base()), &b, &Overrides::default(), |_| true).expect("plan");
+
+        let sets: Vec<String> = p.opts.cap_set.iter().map(|s| s.to_arg()).collect();
+        assert_eq!(
+            sets,
+            [
+                "bounding=CAP_KILL,CAP_NET_BIND_SERVICE",
+                "effective=CAP_KILL",
+                "inheritable=",
+                "permitted=CAP_KILL,CAP_NET_BIND_SERVICE",
+                "ambient="
+            ]
+        );
+        assert!(none.opts.cap_set.is_empty());
+        let _ = fs::remove_dir_all(&b);
+    }
+
+    #[test]
+    fn capabilities_no_process_could_hold_are_refused() {
+        let b = bundle("badcaps");
+        let mut j = base();
+        j["process"]["capabilities"] = serde_json::json!({"effective": ["CAP_KILL"], "permitted": []});
+
+        let err = plan(&spec(j), &b, &Overrides::default(), |_| true).map(|_| ()).unwrap_err().to_string();
+
+        assert!(err.contains("effective capabilities CAP_KILL are not permitted"), "{err}");
+        let _ = fs::remove_dir_all(&b);
     }
 }

@@ -361,9 +361,8 @@ pub struct Process {
     /// CPU affinity as the application set it (bit per CPU, up to 64); the
     /// sentry keeps its own placement of the host threads.
     pub affinity: AtomicU64,
-    /// The capability bounding set (`PR_CAPBSET_READ`/`DROP`).
-    pub capbset: AtomicU64,
-    /// `PR_SET_KEEPCAPS`.
+    /// `PR_SET_KEEPCAPS` (`SECBIT_KEEP_CAPS`): a change of uid away from 0
+    /// keeps the permitted capabilities. Inherited by fork, cleared by exec.
     pub keepcaps: AtomicBool,
     /// Exit status word for `wait` (valid once zombie).
     pub status: AtomicI32,

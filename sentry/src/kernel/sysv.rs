@@ -67,8 +67,8 @@ impl IpcPerm {
     }
 
     /// Linux's `ipcperms`: may `creds` have the access asked for by the
-    /// `0o777`-style bits of `flag` (any of the three triples)? Root
-    /// (`CAP_IPC_OWNER`) always may.
+    /// `0o777`-style bits of `flag` (any of the three triples)? A holder of
+    /// `CAP_IPC_OWNER` always may.
     pub fn check(&self, creds: &Creds, flag: u32) -> KResult<()> {
         let want = (flag >> 6 | flag >> 3 | flag) & 7;
         let granted = if creds.euid == self.cuid || creds.euid == self.uid {
@@ -78,15 +78,16 @@ impl IpcPerm {
         } else {
             self.mode
         };
-        if want & !granted & 7 != 0 && creds.euid != 0 {
+        if want & !granted & 7 != 0 && !creds.capable(abi::consts::CAP_IPC_OWNER) {
             return Err(Errno::EACCES);
         }
         Ok(())
     }
 
-    /// `IPC_SET`/`IPC_RMID` are for the owner, the creator and root.
+    /// `IPC_SET`/`IPC_RMID` are for the owner, the creator and holders of
+    /// `CAP_SYS_ADMIN`.
     pub fn check_owner(&self, creds: &Creds) -> KResult<()> {
-        if creds.euid == 0 || creds.euid == self.uid || creds.euid == self.cuid {
+        if creds.euid == self.uid || creds.euid == self.cuid || creds.capable(abi::consts::CAP_SYS_ADMIN) {
             Ok(())
         } else {
             Err(Errno::EPERM)
@@ -617,7 +618,8 @@ mod tests {
     #[test]
     fn ipc_perm_denies_write_to_others_without_the_bit() {
         let perm = IpcPerm::new(0, 1, 0o644, &Creds::root());
-        let other = Creds { euid: 1000, egid: 1000, ..Creds::root() };
+        let other =
+            Creds { euid: 1000, egid: 1000, caps: crate::caps::Capabilities::default_for(1000), ..Creds::root() };
 
         let r = perm.check(&other, 0o200);
 

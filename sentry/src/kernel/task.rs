@@ -132,8 +132,7 @@ pub fn new_process(
         vfork_done: AtomicBool::new(false),
         pdeathsig: AtomicI32::new(0),
         nice: AtomicI32::new(parent.map_or(0, |p| p.nice.load(Ordering::Relaxed))),
-        capbset: AtomicU64::new(parent.map_or((1u64 << 41) - 1, |p| p.capbset.load(Ordering::Relaxed))),
-        keepcaps: AtomicBool::new(false),
+        keepcaps: AtomicBool::new(parent.is_some_and(|p| p.keepcaps.load(Ordering::Relaxed))),
         affinity: AtomicU64::new(parent.map_or_else(all_cpus, |p| p.affinity.load(Ordering::Relaxed))),
         status: AtomicI32::new(0),
         sys_ns: AtomicU64::new(0),
@@ -549,6 +548,13 @@ impl Task {
         *self.proc_.comm.lock() = comm.clone();
         *self.shared.comm.lock() = comm;
         *self.proc_.exe.lock() = Some(loc);
+        // The capabilities the new program holds (no file capabilities, no
+        // set-id bits): see `caps::Capabilities::exec`.
+        {
+            let mut c = self.proc_.creds.lock();
+            c.caps = c.caps.exec(c.uid, c.euid);
+        }
+        self.proc_.keepcaps.store(false, Ordering::Relaxed);
         for a in self.proc_.actions.lock().iter_mut() {
             // Handlers reset to default; ignored stays ignored.
             if a.handler > 1 {

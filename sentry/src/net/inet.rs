@@ -125,11 +125,20 @@ fn may_share(ep: &Endpoint, other: &Endpoint) -> bool {
     a.reuseaddr && b.reuseaddr && (ep.stype == SockType::Dgram || (!ep.is_listening() && !other.is_listening()))
 }
 
+/// The ports below this one take `CAP_NET_BIND_SERVICE` to bind (Linux's
+/// `ip_unprivileged_port_start`).
+pub const UNPRIVILEGED_PORT_START: u16 = 1024;
+
 /// Bind `ep` to `want` (port 0: a free ephemeral port). `EADDRNOTAVAIL`
-/// for an address this host does not have, `EADDRINUSE` for a taken port.
-pub fn bind(ep: &Arc<Endpoint>, want: SocketAddr) -> KResult<SocketAddr> {
+/// for an address this host does not have, `EACCES` for a port below
+/// [`UNPRIVILEGED_PORT_START`] unless `bind_service` (the caller holds
+/// `CAP_NET_BIND_SERVICE`), `EADDRINUSE` for a taken port.
+pub fn bind(ep: &Arc<Endpoint>, want: SocketAddr, bind_service: bool) -> KResult<SocketAddr> {
     if !is_local(want.ip()) {
         return Err(Errno::EADDRNOTAVAIL);
+    }
+    if (1..UNPRIVILEGED_PORT_START).contains(&want.port()) && !bind_service {
+        return Err(Errno::EACCES);
     }
     if ep.inet_name().is_some() {
         return Err(Errno::EINVAL);
@@ -216,7 +225,7 @@ pub fn autobind(ep: &Arc<Endpoint>) -> KResult<SocketAddr> {
         Domain::Inet6 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
         _ => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
     };
-    bind(ep, SocketAddr::new(ip, 0))
+    bind(ep, SocketAddr::new(ip, 0), false)
 }
 
 /// The socket of type `stype` that traffic to `dst` reaches: a listening

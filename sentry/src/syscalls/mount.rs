@@ -1,8 +1,8 @@
 //! Mounts inside the sandbox: `mount` (tmpfs, proc, bind, remount, move,
 //! propagation changes), `umount2`, `chroot`, `pivot_root`.
 //!
-//! Only a task with effective uid 0 may change mounts or its root (the
-//! sandbox models `CAP_SYS_ADMIN`/`CAP_SYS_CHROOT` as uid 0).
+//! Changing mounts takes `CAP_SYS_ADMIN`, changing the root directory
+//! `CAP_SYS_CHROOT`.
 
 use abi::consts::{MS_MGC_MSK, MS_MGC_VAL};
 use std::sync::Arc;
@@ -27,11 +27,15 @@ const MS_PROPAGATION: Ms = Ms::MS_SHARED.union(Ms::MS_PRIVATE).union(Ms::MS_SLAV
 /// Most data a file system's options may take (one page, as Linux copies).
 const MAX_DATA: usize = 4096;
 
-fn require_admin(t: &Task) -> KResult<()> {
-    if t.creds().euid != 0 {
+fn require(t: &Task, cap: u32) -> KResult<()> {
+    if !t.creds().capable(cap) {
         return Err(Errno::EPERM);
     }
     Ok(())
+}
+
+fn require_admin(t: &Task) -> KResult<()> {
+    require(t, CAP_SYS_ADMIN)
 }
 
 fn read_opt_str(t: &Task, s: UserCStr) -> KResult<Option<Vec<u8>>> {
@@ -172,7 +176,7 @@ pub fn chroot(t: &mut Task, path: UserCStr) -> KResult<u64> {
         return Err(Errno::ENOTDIR);
     }
     may_access(&attr, &t.creds(), X_OK)?;
-    require_admin(t)?;
+    require(t, CAP_SYS_CHROOT)?;
     t.fsc.lock().root = loc;
     Ok(0)
 }

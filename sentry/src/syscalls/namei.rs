@@ -55,8 +55,10 @@ fn do_mknod(t: &Task, dirfd: i32, path: &[u8], mode: u32, dev: u64) -> KResult<u
     let r = parent_for_change(t, dirfd, path)?;
     check_new_name(&r, false)?;
     may_access(&r.parent.inode().attr()?, &creds, W_OK | X_OK)?;
-    // vfs_mknod: a device node needs CAP_MKNOD, asked after may_create.
-    if matches!(kind, NodeKind::CharDevice(_) | NodeKind::BlockDevice(_)) && creds.fsuid != 0 {
+    // vfs_mknod: a device node needs CAP_MKNOD, asked after may_create (a
+    // whiteout, character device 0:0, does not).
+    let device = matches!(kind, NodeKind::CharDevice(d) if d != 0) || matches!(kind, NodeKind::BlockDevice(_));
+    if device && !creds.capable(CAP_MKNOD) {
         return Err(Errno::EPERM);
     }
     let ftype = if mode & S_IFMT == 0 { S_IFREG } else { mode & S_IFMT };
@@ -66,7 +68,7 @@ fn do_mknod(t: &Task, dirfd: i32, path: &[u8], mode: u32, dev: u64) -> KResult<u
     Ok(0)
 }
 
-/// Create a regular file, FIFO, socket or (for root) device node at
+/// Create a regular file, FIFO, socket or (with `CAP_MKNOD`) device node at
 /// `pathname`.
 #[syscall]
 pub fn mknod(t: &mut Task, pathname: UserCStr, mode: NodeMode, dev: Dev<1>) -> KResult<u64> {
@@ -164,11 +166,12 @@ pub fn symlinkat(t: &mut Task, target: UserCStr, newdirfd: DirFd, linkpath: User
 }
 
 /// The sticky-bit rule: in a sticky directory only the owner of the file or
-/// of the directory (or root) may remove or rename it.
+/// of the directory (or a holder of `CAP_FOWNER`) may remove or rename it.
 fn check_sticky(t: &Task, dir: &Location, victim: &InodeAttr) -> KResult<()> {
     let dattr = dir.inode().attr()?;
     let creds = t.creds();
-    if dattr.mode & S_ISVTX != 0 && creds.fsuid != 0 && creds.fsuid != victim.uid && creds.fsuid != dattr.uid {
+    if dattr.mode & S_ISVTX != 0 && creds.fsuid != victim.uid && creds.fsuid != dattr.uid && !creds.capable(CAP_FOWNER)
+    {
         return Err(Errno::EPERM);
     }
     Ok(())

@@ -249,6 +249,9 @@ fn do_access(t: &Task, dirfd: i32, pathname: UserCStr, mode: u32, flags: u32) ->
     if flags & AT_EACCESS == 0 {
         creds.fsuid = creds.uid;
         creds.fsgid = creds.gid;
+        // As access_override_creds: a real uid other than 0 checks with no
+        // capability, root with all it is permitted.
+        creds.caps.effective = if creds.uid == 0 { creds.caps.permitted } else { 0 };
     }
     may_access(&at, &creds, mode)?;
     // Linux asks the permission first and then, as SuS wants a read-only
@@ -318,11 +321,11 @@ pub(super) fn do_chmod(t: &Task, loc: &Location, mode: u32) -> KResult<u64> {
     loc.mount.want_write()?;
     let at = loc.inode().attr()?;
     let creds = t.creds();
-    if creds.fsuid != 0 && creds.fsuid != at.uid {
+    if !creds.owner_or_capable(&at) {
         return Err(Errno::EPERM);
     }
     let mut m = mode & 0o7777;
-    if creds.fsuid != 0 && m & S_ISGID != 0 && creds.fsgid != at.gid && !creds.groups.contains(&at.gid) {
+    if m & S_ISGID != 0 && !creds.in_group(at.gid) && !creds.capable(CAP_FSETID) {
         m &= !S_ISGID;
     }
     setattr_loc(t, loc, SetAttr { mode: Some(m), ..Default::default() })
@@ -358,20 +361,27 @@ fn do_chown(t: &Task, loc: &Location, uid: u32, gid: u32) -> KResult<u64> {
     let creds = t.creds();
     let uid = (uid != u32::MAX).then_some(uid);
     let gid = (gid != u32::MAX).then_some(gid);
-    if creds.fsuid != 0 {
-        if uid.is_some_and(|u| u != at.uid) {
+    // chown_ok and chgrp_ok: the owner may give the file to itself and to
+    // a group it is in; CAP_CHOWN anything.
+    let owner = creds.fsuid == at.uid;
+    if !creds.capable(CAP_CHOWN) {
+        if uid.is_some_and(|u| !owner || u != at.uid) {
             return Err(Errno::EPERM);
         }
-        if let Some(g) = gid {
-            if creds.fsuid != at.uid || (g != creds.fsgid && !creds.groups.contains(&g)) {
-                return Err(Errno::EPERM);
-            }
+        if gid.is_some_and(|g| !owner || (g != at.gid && !creds.in_group(g))) {
+            return Err(Errno::EPERM);
         }
     }
     let mut sa = SetAttr { uid, gid, ..Default::default() };
-    // Changing the owner of a non-directory clears set-id bits.
-    if (uid.is_some() || gid.is_some()) && !at.is_dir() && at.mode & (S_ISUID | S_ISGID) != 0 {
-        sa.mode = Some(at.mode & 0o7777 & !(S_ISUID | S_ISGID));
+    // A chown of a non-directory, even to -1 -1, clears set-user-id, and
+    // set-group-id when group-executable or (setattr_should_drop_sgid) the
+    // caller is neither in its group nor holds CAP_FSETID.
+    if !at.is_dir() {
+        let drop_sgid = at.mode & 0o010 != 0 || !(creds.in_group(at.gid) || creds.capable(CAP_FSETID));
+        let kill = S_ISUID | if drop_sgid { S_ISGID } else { 0 };
+        if at.mode & kill != 0 {
+            sa.mode = Some(at.mode & 0o7777 & !kill);
+        }
     }
     setattr_loc(t, loc, sa)
 }
@@ -536,7 +546,7 @@ pub fn do_open_with(t: &Task, dirfd: i32, path: &[u8], flags: u32, mode: u32, ho
             }
             may_access(&attr, &creds, mask)?;
         }
-        if flags & O_NOATIME != 0 && creds.fsuid != 0 && creds.fsuid != attr.uid {
+        if flags & O_NOATIME != 0 && !creds.owner_or_capable(&attr) {
             return Err(Errno::EPERM);
         }
         if wants_write && (attr.is_regular() || attr.is_dir()) {

@@ -89,6 +89,9 @@ pub fn pidfd_send_signal(t: &mut Task, pidfd: i32, sig: Signal, info: UserPtr<Si
     if p.is_zombie() {
         return Err(Errno::ESRCH);
     }
+    if !super::signal::may_signal(t, &p, sig.unsigned_abs()) {
+        return Err(Errno::EPERM);
+    }
     if sig == 0 {
         return Ok(0);
     }

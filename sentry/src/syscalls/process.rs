@@ -556,7 +556,7 @@ fn do_prlimit(t: &mut Task, resource: u32, new: UserPtr<Rlimit>, old: UserPtr<Rl
         if n.rlim_cur > n.rlim_max {
             return Err(Errno::EINVAL);
         }
-        if n.rlim_max > cur.rlim_max && t.creds().euid != 0 {
+        if n.rlim_max > cur.rlim_max && !t.creds().capable(CAP_SYS_RESOURCE) {
             return Err(Errno::EPERM);
         }
         if resource == RLIMIT_NOFILE && n.rlim_max > 1 << 20 {
@@ -666,8 +666,8 @@ pub fn getcpu(t: &mut Task, cpu: UserPtr<u32>, node: UserPtr<u32>, tcache: UserA
     Ok(0)
 }
 
-/// Process and thread attributes: name, dumpable, capabilities bounding
-/// set, no-new-privs, parent-death signal, child subreaper. The option is
+/// Process and thread attributes: name, dumpable, the capability bounding
+/// and ambient sets, keep-caps (the one securebit modelled), no-new-privs, parent-death signal, child subreaper. The option is
 /// an `int` to Linux, the other arguments `unsigned long`.
 #[syscall]
 pub fn prctl(t: &mut Task, option: PrctlOption, arg2: Hex, arg3: Hex, arg4: Hex, arg5: Hex) -> KResult<u64> {
@@ -703,19 +703,30 @@ pub fn prctl(t: &mut Task, option: PrctlOption, arg2: Hex, arg3: Hex, arg4: Hex,
             Ok(0)
         }
         PR_CAPBSET_READ => {
-            if arg2 > 40 {
-                return Err(Errno::EINVAL);
-            }
-            Ok((t.proc_.capbset.load(Ordering::Relaxed) >> arg2) & 1)
+            let cap = cap_arg(arg2)?;
+            Ok(u64::from(t.creds().caps.bounding & crate::caps::bit(cap) != 0))
         }
         PR_CAPBSET_DROP => {
-            if arg2 > 40 {
-                return Err(Errno::EINVAL);
-            }
-            if t.creds().euid != 0 {
+            if !t.creds().capable(CAP_SETPCAP) {
                 return Err(Errno::EPERM);
             }
-            t.proc_.capbset.fetch_and(!(1u64 << arg2), Ordering::Relaxed);
+            let cap = cap_arg(arg2)?;
+            t.proc_.creds.lock().caps.bounding &= !crate::caps::bit(cap);
+            Ok(0)
+        }
+        PR_CAP_AMBIENT => cap_ambient(t, arg2, arg3, arg4 | arg5),
+        PR_GET_SECUREBITS => Ok(if t.proc_.keepcaps.load(Ordering::Relaxed) { SECBIT_KEEP_CAPS } else { 0 }),
+        PR_SET_SECUREBITS => {
+            // Only SECBIT_KEEP_CAPS is modelled; the others (noroot, no
+            // setuid fixup, their locks) are refused rather than ignored.
+            if !t.creds().capable(CAP_SETPCAP) {
+                return Err(Errno::EPERM);
+            }
+            if arg2 & !SECBIT_KEEP_CAPS != 0 {
+                tracing::warn!("unsupported securebits {arg2:#x} by {}", String::from_utf8_lossy(&t.comm()));
+                return Err(Errno::EINVAL);
+            }
+            t.proc_.keepcaps.store(arg2 != 0, Ordering::Relaxed);
             Ok(0)
         }
         PR_GET_DUMPABLE => Ok(1),
@@ -760,6 +771,42 @@ pub fn prctl(t: &mut Task, option: PrctlOption, arg2: Hex, arg3: Hex, arg4: Hex,
     }
 }
 
+/// A capability number `prctl` takes: `EINVAL` past `CAP_LAST_CAP`.
+fn cap_arg(v: u64) -> KResult<u32> {
+    u32::try_from(v).ok().filter(|&c| c <= CAP_LAST_CAP).ok_or(Errno::EINVAL)
+}
+
+/// `PR_CAP_AMBIENT`: `op` is `IS_SET`, `RAISE` (the capability must be
+/// permitted and inheritable), `LOWER` or `CLEAR_ALL`; `rest`, the unused
+/// arguments, must be 0.
+fn cap_ambient(t: &Task, op: u64, cap: u64, rest: u64) -> KResult<u64> {
+    if op == PR_CAP_AMBIENT_CLEAR_ALL {
+        if cap | rest != 0 {
+            return Err(Errno::EINVAL);
+        }
+        t.proc_.creds.lock().caps.ambient = 0;
+        return Ok(0);
+    }
+    if rest != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let b = crate::caps::bit(cap_arg(cap)?);
+    let mut c = t.proc_.creds.lock();
+    match op {
+        PR_CAP_AMBIENT_IS_SET => Ok(u64::from(c.caps.ambient & b != 0)),
+        PR_CAP_AMBIENT_RAISE if c.caps.permitted & c.caps.inheritable & b == 0 => Err(Errno::EPERM),
+        PR_CAP_AMBIENT_RAISE => {
+            c.caps.ambient |= b;
+            Ok(0)
+        }
+        PR_CAP_AMBIENT_LOWER => {
+            c.caps.ambient &= !b;
+            Ok(0)
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
 /// Resource usage of the caller (`RUSAGE_SELF`), its children or its
 /// thread.
 #[syscall]
@@ -786,12 +833,22 @@ pub fn times(t: &mut Task, buf: UserPtr<Tms>) -> KResult<u64> {
     Ok((t.k.start.elapsed().as_millis() / 10) as u64 + 100_000)
 }
 
-/// Set the CPUs process `pid` may run on.
+/// Set the CPUs process `pid` may run on (another user's only with
+/// `CAP_SYS_NICE`).
 #[syscall]
 pub fn sched_setaffinity(t: &mut Task, pid: i32, cpusetsize: usize, mask: CpuMask<1>) -> KResult<u64> {
     let p = target(t, pid)?;
     let size = cpusetsize.min(128);
     let mask = t.read_vec(mask.0, size)?;
+    // Another user's process takes CAP_SYS_NICE (check_same_owner).
+    let me = t.creds();
+    let (uid, euid) = {
+        let c = p.creds.lock();
+        (c.uid, c.euid)
+    };
+    if me.euid != uid && me.euid != euid && !me.capable(CAP_SYS_NICE) {
+        return Err(Errno::EPERM);
+    }
     // Recorded for sched_getaffinity; the sentry keeps its own placement of
     // host threads. A set with no CPU of the sandbox is invalid.
     let n = ncpus().min(64);
@@ -895,16 +952,32 @@ pub fn getpriority(t: &mut Task, which: PrioWhich, who: i32) -> KResult<u64> {
     Ok((20 - best) as u64)
 }
 
-/// Set the nice value of the targets (lowering it needs root).
+/// Set the nice value of the targets: a process of another user takes
+/// `CAP_SYS_NICE` (`EPERM`), and so does lowering it past what the
+/// target's `RLIMIT_NICE` allows (`EACCES`). Every target is tried; the
+/// result is the last failure.
 #[syscall]
 pub fn setpriority(t: &mut Task, which: PrioWhich, who: i32, prio: i32) -> KResult<u64> {
     let v = prio_targets(t, which.0, who)?;
     let nice = prio.clamp(-20, 19);
+    let me = t.creds();
+    let mut result = Ok(0);
     for p in v {
-        if nice < p.nice.load(Ordering::Relaxed) && t.creds().euid != 0 {
-            return Err(Errno::EACCES);
+        let (uid, euid) = {
+            let c = p.creds.lock();
+            (c.uid, c.euid)
+        };
+        if uid != me.euid && euid != me.euid && !me.capable(CAP_SYS_NICE) {
+            result = Err(Errno::EPERM);
+            continue;
+        }
+        // RLIMIT_NICE's soft limit is the lowest nice value as 20 - nice.
+        let floor = 20 - i64::try_from(p.rlimits.lock()[RLIMIT_NICE as usize].rlim_cur).unwrap_or(i64::MAX).min(40);
+        if nice < p.nice.load(Ordering::Relaxed) && i64::from(nice) < floor && !me.capable(CAP_SYS_NICE) {
+            result = Err(Errno::EACCES);
+            continue;
         }
         p.nice.store(nice, Ordering::Relaxed);
     }
-    Ok(0)
+    result
 }

@@ -313,17 +313,49 @@ fn kill_targets(t: &Task, pid: i32) -> KResult<Vec<Arc<Process>>> {
     Ok(v)
 }
 
+/// Whether the caller may send `sig` (0: the probe) to process `p`
+/// (Linux's `check_kill_permission`): its own process always; another
+/// when a real or effective uid of the caller is the target's real or
+/// saved uid, or with `CAP_KILL`; `SIGCONT` any process of its session.
+pub(super) fn may_signal(t: &Task, p: &Process, sig: u32) -> bool {
+    if p.pid == t.pid() {
+        return true;
+    }
+    let me = t.creds();
+    let (uid, suid) = {
+        let c = p.creds.lock();
+        (c.uid, c.suid)
+    };
+    let by_cred = [me.uid, me.euid].iter().any(|u| *u == uid || *u == suid) || me.capable(CAP_KILL);
+    let same_session = || {
+        use std::sync::atomic::Ordering::Relaxed;
+        p.sid.load(Relaxed) == t.proc_.sid.load(Relaxed)
+    };
+    by_cred || (sig == SIGCONT && same_session())
+}
+
 /// Send `sig` to a process, a process group, or every process but init and
-/// the caller (`pid` -1); signal 0 checks that the targets exist.
+/// the caller (`pid` -1); signal 0 checks that the targets exist. A
+/// target the caller may not signal is passed over: `EPERM` when that
+/// leaves none of a process or group (every process, `pid` -1, is still 0,
+/// as Linux answers).
 #[syscall]
 pub fn kill(t: &mut Task, pid: i32, sig: Signal) -> KResult<u64> {
     let sig = check_sig_or_probe(sig)?;
     let targets = kill_targets(t, pid)?;
     let uid = t.creds().uid;
+    let mut sent = false;
     for p in targets {
+        if !may_signal(t, &p, sig) {
+            continue;
+        }
+        sent = true;
         if sig != 0 {
             t.k.signal_process(&p, signal::info_from(sig, signal::SI_USER, t.pid(), uid));
         }
+    }
+    if !sent && pid != -1 {
+        return Err(Errno::EPERM);
     }
     Ok(0)
 }
@@ -335,10 +367,12 @@ fn thread_signal(t: &Task, tgid: Option<i32>, tid: i32, sig: Signal) -> KResult<
     }
     let sig = check_sig_or_probe(sig)?;
     let th = t.k.task(tid).ok_or(Errno::ESRCH)?;
-    if let Some(g) = tgid {
-        if th.process.upgrade().map(|p| p.pid) != Some(g) {
-            return Err(Errno::ESRCH);
-        }
+    let p = th.process.upgrade().ok_or(Errno::ESRCH)?;
+    if tgid.is_some_and(|g| p.pid != g) {
+        return Err(Errno::ESRCH);
+    }
+    if !may_signal(t, &p, sig) {
+        return Err(Errno::EPERM);
     }
     if sig != 0 {
         t.k.signal_thread(&th, signal::info_from(sig, signal::SI_TKILL, t.pid(), t.creds().uid));
@@ -369,6 +403,9 @@ pub fn rt_sigqueueinfo(t: &mut Task, tgid: i32, sig: Signal, info: UserPtr<Sigin
     }
     si.si_signo = sig.0;
     let p = t.k.process(tgid).ok_or(Errno::ESRCH)?;
+    if !may_signal(t, &p, check_sig(sig)?) {
+        return Err(Errno::EPERM);
+    }
     t.k.signal_process(&p, si);
     Ok(0)
 }
@@ -380,8 +417,12 @@ pub fn rt_tgsigqueueinfo(t: &mut Task, tgid: i32, tid: i32, sig: Signal, info: U
     let mut si = info.read(t)?;
     si.si_signo = sig.0;
     let th = t.k.task(tid).ok_or(Errno::ESRCH)?;
-    if th.process.upgrade().map(|p| p.pid) != Some(tgid) {
+    let p = th.process.upgrade().ok_or(Errno::ESRCH)?;
+    if p.pid != tgid {
         return Err(Errno::ESRCH);
+    }
+    if !may_signal(t, &p, check_sig(sig)?) {
+        return Err(Errno::EPERM);
     }
     t.k.signal_thread(&th, si);
     Ok(0)

@@ -348,6 +348,12 @@ fn socket_args(domain: Family, ty: SocketType, protocol: i32) -> KResult<(Domain
 #[syscall]
 pub fn socket(t: &mut Task, domain: Family, type_: SocketType, protocol: SockProto) -> KResult<u64> {
     let protocol = protocol.0;
+    // Raw IP and packet sockets take CAP_NET_RAW, asked (inet_create,
+    // packet_create) before the sandbox answers that it has none.
+    let raw_ip = matches!(domain.0, AF_INET | AF_INET6) && type_.0 & !(SOCK_NONBLOCK | SOCK_CLOEXEC) == SOCK_RAW;
+    if (raw_ip || domain.0 == AF_PACKET) && !t.creds().capable(CAP_NET_RAW) {
+        return Err(Errno::EPERM);
+    }
     let (domain, stype, flags) = socket_args(domain, type_, protocol)?;
     if domain != Domain::Unix && t.k.host_network {
         let ty = match (domain, stype) {
@@ -421,12 +427,12 @@ pub fn bind(t: &mut Task, sockfd: Fd, addr: SockAddrIn<2>, addrlen: i32) -> KRes
     let (f, ep) = sock_any(t, sockfd)?;
     let Some(ep) = ep else {
         let bytes = read_sockaddr(t, addr.0, addrlen)?;
-        // A port below 1024 takes CAP_NET_BIND_SERVICE: the program's (root
-        // in the sandbox), not only the sentry's.
+        // A port below 1024 takes CAP_NET_BIND_SERVICE: the program's, not
+        // only the sentry's.
         let low_port = matches!(Addr::family_of(&bytes), Some(AF_INET | AF_INET6))
             && bytes.len() >= 4
-            && (1..1024).contains(&u16::from_be_bytes([bytes[2], bytes[3]]));
-        if low_port && t.creds().euid != 0 {
+            && (1..inet::UNPRIVILEGED_PORT_START).contains(&u16::from_be_bytes([bytes[2], bytes[3]]));
+        if low_port && !t.creds().capable(CAP_NET_BIND_SERVICE) {
             return Err(Errno::EACCES);
         }
         host(&f)?.bind(&bytes)?;
@@ -434,7 +440,7 @@ pub fn bind(t: &mut Task, sockfd: Fd, addr: SockAddrIn<2>, addrlen: i32) -> KRes
     };
     if ep.domain.is_inet() {
         let want = read_inet(t, ep.domain, addr.0, addrlen)?;
-        inet::bind(&ep, want)?;
+        inet::bind(&ep, want, t.creds().capable(CAP_NET_BIND_SERVICE))?;
         return Ok(0);
     }
     if ep.domain == Domain::Netlink {
@@ -929,12 +935,13 @@ fn parse_control(t: &Task, ctl: &[u8], cred: &mut Ucred) -> KResult<Vec<Arc<File
             }
             (SOL_SOCKET, SCM_CREDENTIALS) => {
                 let c = Ucred::read_from_prefix(data).ok_or(Errno::EINVAL)?;
+                // scm_check_creds: another pid takes CAP_SYS_ADMIN, another
+                // uid CAP_SETUID, another gid CAP_SETGID.
                 let me = t.creds();
-                if me.euid != 0
-                    && (c.pid != t.pid()
-                        || (c.uid != me.uid && c.uid != me.euid)
-                        || (c.gid != me.gid && c.gid != me.egid))
-                {
+                let pid_ok = c.pid == t.pid() || me.capable(CAP_SYS_ADMIN);
+                let uid_ok = [me.uid, me.euid, me.suid].contains(&c.uid) || me.capable(CAP_SETUID);
+                let gid_ok = [me.gid, me.egid, me.sgid].contains(&c.gid) || me.capable(CAP_SETGID);
+                if !(pid_ok && uid_ok && gid_ok) {
                     return Err(Errno::EPERM);
                 }
                 *cred = c;

@@ -50,14 +50,15 @@ pub fn uname(t: &mut Task, buf: UserPtr<Utsname>) -> KResult<u64> {
     Ok(0)
 }
 
-/// Set the host name of the sandbox's UTS namespace (root only).
+/// Set the host name of the sandbox's UTS namespace (`CAP_SYS_ADMIN`,
+/// asked before the length).
 #[syscall]
 pub fn sethostname(t: &mut Task, name: InBuf<1>, len: usize) -> KResult<u64> {
+    if !t.creds().capable(abi::consts::CAP_SYS_ADMIN) {
+        return Err(Errno::EPERM);
+    }
     if len > 64 {
         return Err(Errno::EINVAL);
-    }
-    if t.creds().euid != 0 {
-        return Err(Errno::EPERM);
     }
     *t.k.hostname.lock() = name.read(t, len)?;
     Ok(0)

@@ -712,7 +712,7 @@ pub fn msgctl(t: &mut Task, msqid: i32, cmd: IpcCmd, buf: UserAddr) -> KResult<u
             {
                 let mut st = q.st.lock();
                 st.perm.check_owner(&creds)?;
-                if ds.msg_qbytes > MSGMNB && creds.euid != 0 {
+                if ds.msg_qbytes > MSGMNB && !creds.capable(CAP_SYS_RESOURCE) {
                     return Err(Errno::EPERM);
                 }
                 st.perm.set(ds.msg_perm.uid, ds.msg_perm.gid, ds.msg_perm.mode);

@@ -63,7 +63,9 @@ pub fn utimensat(
     let attr = loc.inode().attr()?;
     let creds = t.creds();
     let explicit = matches!(at, Some(TimeSet::At(_))) || matches!(mt, Some(TimeSet::At(_)));
-    if creds.fsuid != 0 && creds.fsuid != attr.uid {
+    // The owner or CAP_FOWNER may set any times; others only the current
+    // time, with write permission.
+    if !creds.owner_or_capable(&attr) {
         if explicit {
             return Err(Errno::EPERM);
         }

@@ -2,9 +2,10 @@
 //! `l` (no symlink following) and `f` (open descriptor) forms.
 //!
 //! The VFS half of Linux's `fs/xattr.c` lives here: argument limits, the
-//! namespace rules (`trusted.*` for the privileged only, `user.*` only on
-//! regular files and directories, `security.*` written only by the
-//! privileged) and the permission check; file systems only store and
+//! namespace rules (`trusted.*` only with `CAP_SYS_ADMIN`, `user.*` only
+//! on regular files and directories, `security.*` written only with
+//! `CAP_SYS_ADMIN`, `security.capability` with `CAP_SETFCAP`) and the
+//! permission check; file systems only store and
 //! answer (see `Inode::getxattr`).
 
 use abi::consts::*;
@@ -71,17 +72,18 @@ fn in_ns(name: &[u8], prefix: &[u8]) -> bool {
 /// change `name` of a file with `attr`?
 fn check_permission(t: &Task, attr: &InodeAttr, name: &[u8], write: bool) -> KResult<()> {
     let creds = t.creds();
-    let privileged = creds.fsuid == 0;
     if in_ns(name, b"security.") || in_ns(name, b"system.") {
-        // No VFS rule; the capability module wants CAP_SYS_ADMIN to write
-        // security.* (POSIX ACLs under system.* are the file system's).
-        if write && in_ns(name, b"security.") && !privileged {
+        // No VFS rule; the capability module wants CAP_SETFCAP to write
+        // file capabilities and CAP_SYS_ADMIN for the rest of security.*
+        // (POSIX ACLs under system.* are the file system's).
+        let cap = if name == b"security.capability" { CAP_SETFCAP } else { CAP_SYS_ADMIN };
+        if write && in_ns(name, b"security.") && !creds.capable(cap) {
             return Err(Errno::EPERM);
         }
         return Ok(());
     }
     if in_ns(name, b"trusted.") {
-        if !privileged {
+        if !creds.capable(CAP_SYS_ADMIN) {
             return Err(if write { Errno::EPERM } else { Errno::ENODATA });
         }
         return Ok(());
@@ -90,7 +92,7 @@ fn check_permission(t: &Task, attr: &InodeAttr, name: &[u8], write: bool) -> KRe
         if !attr.is_regular() && !attr.is_dir() {
             return Err(if write { Errno::EPERM } else { Errno::ENODATA });
         }
-        if attr.is_dir() && attr.mode & S_ISVTX != 0 && write && !privileged && creds.fsuid != attr.uid {
+        if attr.is_dir() && attr.mode & S_ISVTX != 0 && write && !creds.owner_or_capable(attr) {
             return Err(Errno::EPERM);
         }
     }
@@ -143,7 +145,7 @@ fn do_set(t: &Task, by: By, name: UserCStr, value: InBuf<3>, size: usize, flags:
 
 fn do_list(t: &Task, by: By, list: OutBuf, size: usize) -> KResult<u64> {
     let tg = target(t, by)?;
-    let privileged = t.creds().fsuid == 0;
+    let privileged = t.creds().capable(CAP_SYS_ADMIN);
     let names = match tg.inode.listxattr() {
         Ok(n) => n,
         // A file system without attributes lists none.

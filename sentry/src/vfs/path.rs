@@ -8,9 +8,10 @@ use abi::consts::*;
 use abi::Errno;
 
 use super::{InodeAttr, KResult, Location, Vfs};
+use crate::caps::Capabilities;
 
 /// The credentials a path walk and permission checks use.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Creds {
     pub uid: u32,
     pub euid: u32,
@@ -23,30 +24,58 @@ pub struct Creds {
     /// Supplementary groups; shared, since credentials are copied on
     /// every path walk and change rarely.
     pub groups: std::sync::Arc<[u32]>,
+    /// The capability sets; privilege checks consult the effective one.
+    pub caps: Capabilities,
 }
 
 impl Creds {
-    /// Root with every id 0.
+    /// Root with every id 0 and every capability.
     pub fn root() -> Creds {
-        Creds::default()
+        Creds::of(0, 0, Vec::new(), Capabilities::ROOT)
     }
 
-    fn in_group(&self, gid: u32) -> bool {
+    /// Every uid `uid` and every gid `gid`, with these supplementary groups
+    /// and capabilities.
+    pub fn of(uid: u32, gid: u32, groups: Vec<u32>, caps: Capabilities) -> Creds {
+        Creds {
+            uid,
+            euid: uid,
+            suid: uid,
+            fsuid: uid,
+            gid,
+            egid: gid,
+            sgid: gid,
+            fsgid: gid,
+            groups: groups.into(),
+            caps,
+        }
+    }
+
+    /// Whether these credentials hold capability `cap` (`CAP_*`) in their
+    /// effective set, as Linux's `capable` asks.
+    pub fn capable(&self, cap: u32) -> bool {
+        self.caps.has(cap)
+    }
+
+    /// Whether the caller is the file's owner or holds `CAP_FOWNER`
+    /// (`inode_owner_or_capable`).
+    pub fn owner_or_capable(&self, attr: &InodeAttr) -> bool {
+        self.fsuid == attr.uid || self.capable(CAP_FOWNER)
+    }
+
+    /// Whether `gid` is the fsgid or a supplementary group.
+    pub fn in_group(&self, gid: u32) -> bool {
         self.fsgid == gid || self.groups.contains(&gid)
     }
 }
 
 /// Whether `creds` may access a file with `attr` for `mask` (`R_OK|W_OK|X_OK`),
-/// as `generic_permission` decides (uid 0 has `CAP_DAC_OVERRIDE`).
+/// as `generic_permission` decides: the owner, group or other bits first,
+/// then `CAP_DAC_READ_SEARCH` (reading a file, reading or searching a
+/// directory) and `CAP_DAC_OVERRIDE` (anything but executing a file with no
+/// execute bit).
 pub fn may_access(attr: &InodeAttr, creds: &Creds, mask: u32) -> KResult<()> {
     let mode = attr.mode;
-    if creds.fsuid == 0 {
-        // Root may execute only if some execute bit is set (or a directory).
-        if mask & X_OK != 0 && !attr.is_dir() && mode & 0o111 == 0 {
-            return Err(Errno::EACCES);
-        }
-        return Ok(());
-    }
     let bits = if creds.fsuid == attr.uid {
         (mode >> 6) & 7
     } else if creds.in_group(attr.gid) {
@@ -55,10 +84,21 @@ pub fn may_access(attr: &InodeAttr, creds: &Creds, mask: u32) -> KResult<()> {
         mode & 7
     };
     if bits & mask == mask {
-        Ok(())
-    } else {
-        Err(Errno::EACCES)
+        return Ok(());
     }
+    if attr.is_dir() {
+        if mask & W_OK == 0 && creds.capable(CAP_DAC_READ_SEARCH) {
+            return Ok(());
+        }
+        return if creds.capable(CAP_DAC_OVERRIDE) { Ok(()) } else { Err(Errno::EACCES) };
+    }
+    if mask == R_OK && creds.capable(CAP_DAC_READ_SEARCH) {
+        return Ok(());
+    }
+    if (mask & X_OK == 0 || mode & 0o111 != 0) && creds.capable(CAP_DAC_OVERRIDE) {
+        return Ok(());
+    }
+    Err(Errno::EACCES)
 }
 
 /// A resolved parent directory and final component, for calls that create
@@ -306,5 +346,60 @@ impl Vfs {
             return Err(Errno::ENAMETOOLONG);
         }
         Ok(Resolved { parent, name, trailing_slash })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::caps::{bit, Capabilities, ALL};
+
+    fn file(mode: u32, uid: u32) -> InodeAttr {
+        InodeAttr { mode, uid, gid: uid, ..InodeAttr::default() }
+    }
+
+    fn root_without(caps: u64) -> Creds {
+        let c = Capabilities { effective: ALL & !caps, ..Capabilities::ROOT };
+        Creds::of(0, 0, Vec::new(), c)
+    }
+
+    #[test]
+    fn root_reads_and_writes_any_file_but_executes_only_one_with_an_execute_bit() {
+        let root = Creds::root();
+
+        assert_eq!(may_access(&file(S_IFREG, 1000), &root, R_OK | W_OK), Ok(()));
+        assert_eq!(may_access(&file(S_IFREG, 1000), &root, X_OK), Err(Errno::EACCES));
+        assert_eq!(may_access(&file(S_IFREG | 0o001, 1000), &root, X_OK), Ok(()));
+        assert_eq!(may_access(&file(S_IFDIR, 1000), &root, W_OK | X_OK), Ok(()));
+    }
+
+    #[test]
+    fn dac_read_search_reads_files_and_searches_directories_but_writes_nothing() {
+        let c = root_without(bit(CAP_DAC_OVERRIDE));
+
+        assert_eq!(may_access(&file(S_IFREG, 1000), &c, R_OK), Ok(()));
+        assert_eq!(may_access(&file(S_IFREG, 1000), &c, W_OK), Err(Errno::EACCES));
+        assert_eq!(may_access(&file(S_IFDIR, 1000), &c, R_OK | X_OK), Ok(()));
+        assert_eq!(may_access(&file(S_IFDIR, 1000), &c, W_OK | X_OK), Err(Errno::EACCES));
+    }
+
+    #[test]
+    fn without_dac_capabilities_root_gets_only_the_mode_bits() {
+        let c = root_without(bit(CAP_DAC_OVERRIDE) | bit(CAP_DAC_READ_SEARCH));
+
+        assert_eq!(may_access(&file(S_IFREG | 0o600, 0), &c, R_OK | W_OK), Ok(()));
+        assert_eq!(may_access(&file(S_IFREG | 0o600, 1000), &c, R_OK), Err(Errno::EACCES));
+        assert_eq!(may_access(&file(S_IFREG | 0o604, 1000), &c, R_OK), Ok(()));
+    }
+
+    #[test]
+    fn a_holder_of_cap_fowner_counts_as_every_files_owner() {
+        let owner = Creds::of(1000, 1000, vec![1000], Capabilities::default_for(1000));
+        let other = Creds::of(1001, 1001, vec![1001], Capabilities::default_for(1001));
+
+        assert!(owner.owner_or_capable(&file(S_IFREG, 1000)));
+        assert!(!other.owner_or_capable(&file(S_IFREG, 1000)));
+        assert!(Creds::root().owner_or_capable(&file(S_IFREG, 1000)));
+        assert!(!root_without(bit(CAP_FOWNER)).owner_or_capable(&file(S_IFREG, 1000)));
     }
 }

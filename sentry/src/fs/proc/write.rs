@@ -64,7 +64,7 @@ impl Sink {
 
     /// Write `buf` at `off`; the count written, as Linux reports it.
     pub(super) fn write(&self, cx: Caller<'_>, buf: &[u8], off: u64) -> KResult<usize> {
-        let privileged = cx.process().is_some_and(|w| w.creds.lock().euid == 0);
+        let privileged = cx.process().is_some_and(|w| w.creds.lock().capable(abi::consts::CAP_SYS_RESOURCE));
         match self {
             Sink::Refuse(e) => Err(*e),
             Sink::OomScoreAdj(p) => {
@@ -151,8 +151,7 @@ fn parse_int(s: &[u8]) -> KResult<i32> {
 }
 
 /// Linux's `__set_oom_adj`: lowering `oom_adj` below the current value, or
-/// `oom_score_adj` below its floor, needs `CAP_SYS_RESOURCE` (root in the
-/// sandbox); a privileged `oom_score_adj` write moves the floor.
+/// `oom_score_adj` below its floor, needs `CAP_SYS_RESOURCE`; a privileged `oom_score_adj` write moves the floor.
 fn set_oom(o: &mut OomAdj, adj: i32, legacy: bool, privileged: bool) -> KResult<()> {
     let adj = i16::try_from(adj).map_err(|_| Errno::EINVAL)?;
     let floor = if legacy { o.adj } else { o.min };
