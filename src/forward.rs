@@ -16,15 +16,29 @@ use sentry::kernel::host_signals::FORWARDED;
 /// Where signals are passed on to; nothing is passed while it is 0 (a
 /// forked child, before it installs its own handlers, passes nothing).
 static TARGET: AtomicI32 = AtomicI32::new(0);
+/// Or: a control connection to write `signal N` on (`bulwark exec`'s to
+/// the sandbox, see `sentry::control`); none while negative.
+static TARGET_CONN: AtomicI32 = AtomicI32::new(-1);
 
 extern "C" fn pass_on(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
     let target = TARGET.load(Ordering::Relaxed);
-    if target <= 0 || info.is_null() {
+    let conn = TARGET_CONN.load(Ordering::Relaxed);
+    if (target <= 0 && conn < 0) || info.is_null() {
         return;
     }
     // SAFETY: the kernel hands an SA_SIGINFO handler a valid siginfo.
     let code = unsafe { (*info).si_code };
     if code > 0 {
+        return;
+    }
+    if conn >= 0 {
+        let mut line = *b"signal 00\n";
+        let sig = sig.clamp(0, 99) as u8;
+        line[7] = b'0' + sig / 10;
+        line[8] = b'0' + sig % 10;
+        // SAFETY: write(2) is async-signal-safe; `line` is a local buffer
+        // of the length given. A failed write is no one's to report.
+        unsafe { libc::write(conn, line.as_ptr().cast(), line.len()) };
         return;
     }
     // Both calls are async-signal-safe: a match on the number, and kill.
@@ -44,6 +58,12 @@ pub fn install() -> io::Result<()> {
         unsafe { sigaction(sig, &act) }?;
     }
     Ok(())
+}
+
+/// Pass signals on as `signal N` lines written to the control connection
+/// `fd` from now on.
+pub fn to_conn(fd: std::os::fd::RawFd) {
+    TARGET_CONN.store(fd, Ordering::Relaxed);
 }
 
 /// Pass signals on to `pid` from now on.

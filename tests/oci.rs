@@ -762,6 +762,62 @@ fn exec_runs_a_process_in_the_running_container_attached_and_detached() {
     assert_eq!(out.status.code(), Some(1));
 }
 
+/// `exec --detach` of `script` in container `id`, its stdio /dev/null
+/// (the process keeps the caller's); the waiter's pid.
+fn exec_detached(b: &Bundle, id: &str, script: &str) -> i32 {
+    let pid_file = b.dir.join(format!("{id}-{}.pid", script.len()));
+    let mut cmd = Command::new(bulwark());
+    cmd.arg("--root")
+        .arg(&b.root)
+        .args(["exec", "--detach", "--pid-file"])
+        .arg(&pid_file)
+        .args([id, "sh", "-c", script]);
+    let status = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).status().expect("bulwark exec");
+    assert!(status.success(), "exec --detach failed: {status}");
+    std::fs::read_to_string(&pid_file).expect("pid file").trim().parse().expect("a pid")
+}
+
+#[test]
+fn signals_to_an_exec_waiter_reach_the_process_and_its_sigkill_ends_it() {
+    if !root_or_skip("signals_to_an_exec_waiter_reach_the_process_and_its_sigkill_ends_it") {
+        return;
+    }
+    use nix::sys::signal::{kill, Signal};
+    use nix::sys::wait::{waitpid, WaitStatus};
+    use nix::unistd::Pid;
+    let b = Bundle::new("execsig", &["sleep", "60"], |_| {});
+    assert!(b.create("s").status.success(), "{}", b.output("s"));
+    assert!(b.oci(&["start", "s"]).status.success());
+    nix::sys::prctl::set_child_subreaper(true).expect("PR_SET_CHILD_SUBREAPER");
+    let handler = "trap 'echo got TERM > /data/term; exit 6' TERM; echo up > /data/up; while :; do sleep 0.05; done";
+    let beat = "i=0; while :; do i=$((i+1)); echo $i > /data/beat; sleep 0.05; done";
+
+    let waiter = exec_detached(&b, "s", handler);
+    let deadline = Instant::now() + WAIT;
+    while !b.data("up").exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    kill(Pid::from_raw(waiter), Signal::SIGTERM).expect("kill");
+    let term_status = waitpid(Pid::from_raw(waiter), None).expect("waitpid");
+    let beater = exec_detached(&b, "s", beat);
+    let deadline = Instant::now() + WAIT;
+    let count = || std::fs::read_to_string(b.data("beat")).unwrap_or_default().trim().parse::<u64>().unwrap_or(0);
+    while count() < 3 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    kill(Pid::from_raw(beater), Signal::SIGKILL).expect("kill");
+    let _ = waitpid(Pid::from_raw(beater), None);
+    std::thread::sleep(Duration::from_millis(200));
+    let after_kill = count();
+    std::thread::sleep(Duration::from_millis(400));
+    let later = count();
+    assert!(b.oci(&["delete", "--force", "s"]).status.success());
+
+    assert_eq!(term_status, WaitStatus::Exited(Pid::from_raw(waiter), 6), "the TERM handler's exit status");
+    assert_eq!(std::fs::read_to_string(b.data("term")).unwrap_or_default(), "got TERM\n");
+    assert_eq!(after_kill, later, "the process ran on after its waiter was SIGKILLed");
+}
+
 #[test]
 fn the_config_s_seccomp_profile_is_enforced_by_the_sandbox() {
     if !root_or_skip("the_config_s_seccomp_profile_is_enforced_by_the_sandbox") {

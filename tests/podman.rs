@@ -189,6 +189,92 @@ fn podman_logs_ps_kill_volumes_and_a_read_only_root() {
     assert_eq!(std::fs::read_to_string(vol.join("f")).unwrap_or_default(), "data\n");
 }
 
+/// A tmux server of the test's own, killed when dropped.
+struct Tmux(String);
+
+impl Tmux {
+    fn cmd(&self, args: &[&str]) -> Output {
+        let mut c = Command::new("tmux");
+        c.args(["-L", &self.0, "-f", "/dev/null"]).args(args);
+        run(c)
+    }
+
+    /// What the pane shows, once `want` is in it (at most 30 s).
+    fn wait_for(&self, want: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let screen = self.cmd(&["capture-pane", "-p", "-t", "t"]).stdout_str();
+            if screen.contains(want) || Instant::now() > deadline {
+                return screen;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["kill-server"]);
+    }
+}
+
+#[test]
+fn podman_run_it_and_exec_it_give_a_terminal_in_a_tmux_pane() {
+    if !ready("podman_run_it_and_exec_it_give_a_terminal_in_a_tmux_pane") {
+        return;
+    }
+    let tmux = Tmux(format!("bulwark-podman-{}", std::process::id()));
+    let name = format!("bulwark-tty-{}", std::process::id());
+    let runtime = bulwark();
+    let runtime = runtime.to_str().expect("utf-8 path");
+    let script = format!(
+        "podman --runtime {runtime} run -it --name {name} --network none {IMAGE} sh; echo run-status=$?; \
+         podman --runtime {runtime} run -d --name {name}-d --network none {IMAGE} sleep 120 >/dev/null; \
+         podman --runtime {runtime} exec -it {name}-d sh; echo exec-status=$?; sleep 60"
+    );
+    let started = tmux.cmd(&["new-session", "-d", "-s", "t", "-x", "100", "-y", "30", &script]);
+    if !started.status.success() {
+        println!("skipping: tmux cannot start: {}", started.stderr_str());
+        return;
+    }
+    // (capture-pane drops the prompt's trailing space)
+    tmux.wait_for("/ #");
+    tmux.cmd(&["send-keys", "-t", "t", "tty; stty size; test -t 0 && echo is-a-tty; exit 3", "Enter"]);
+    let run_screen = tmux.wait_for("run-status=");
+    // The exec's shell prompts after the run's lines: a line that is the
+    // prompt alone.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while tmux.cmd(&["capture-pane", "-p", "-t", "t"]).stdout_str().lines().filter(|l| l.trim_end() == "/ #").count()
+        < 1
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    tmux.cmd(&["send-keys", "-t", "t", "tty; echo in-exec; exit 4", "Enter"]);
+    let exec_screen = tmux.wait_for("exec-status=");
+    let _ = podman(&["rm", "-f", "-t", "0", &name]);
+    let _ = podman(&["rm", "-f", "-t", "0", &format!("{name}-d")]);
+
+    let lines = |screen: &str| screen.lines().map(str::trim_end).map(str::to_owned).collect::<Vec<_>>();
+    let run_lines = lines(&run_screen);
+    let at = run_lines
+        .iter()
+        .position(|l| l.ends_with("exit 3"))
+        .unwrap_or_else(|| panic!("no command echoed: {run_screen}"));
+    assert!(run_lines.get(at + 1).is_some_and(|l| l.starts_with("/dev/pts/")), "tty in run -it: {run_screen}");
+    assert_eq!(run_lines.get(at + 2).map(String::as_str), Some("30 100"), "{run_screen}");
+    assert_eq!(run_lines.get(at + 3).map(String::as_str), Some("is-a-tty"), "{run_screen}");
+    assert!(run_lines.iter().any(|l| l == "run-status=3"), "{run_screen}");
+    let exec_lines = lines(&exec_screen);
+    let at = exec_lines
+        .iter()
+        .position(|l| l.ends_with("exit 4"))
+        .unwrap_or_else(|| panic!("exec's shell read nothing: {exec_screen}"));
+    assert!(exec_lines.get(at + 1).is_some_and(|l| l.starts_with("/dev/pts/")), "tty in exec -it: {exec_screen}");
+    assert_eq!(exec_lines.get(at + 2).map(String::as_str), Some("in-exec"), "{exec_screen}");
+    assert!(exec_lines.iter().any(|l| l == "exec-status=4"), "{exec_screen}");
+}
+
 #[test]
 fn podman_publish_reaches_a_server_inside_through_the_sandbox_stack() {
     if !ready("podman_publish_reaches_a_server_inside_through_the_sandbox_stack") {

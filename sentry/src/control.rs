@@ -18,7 +18,9 @@
 //!   process's standard input, output and error as `SCM_RIGHTS` in the
 //!   first message → `ok PID\n` once the program runs (PID is the
 //!   sandbox's), then `exit STATUS\n` when it ends (128+N for signal N);
-//!   or `error: WHY\n`.
+//!   or `error: WHY\n`. While it runs, each `signal N\n` the client writes
+//!   is signal N sent to the process, and a client gone (the connection
+//!   closed) is SIGKILL.
 //!
 //! Anything else gets `error: unknown request\n`.
 
@@ -98,6 +100,9 @@ pub trait Sandbox: Send + Sync {
     fn stats(&self) -> Stats;
     /// Change the limits given (`None` inside: no limit).
     fn update(&self, limits: &Limits);
+    /// Send signal `sig` (1..=64) to process `pid` (one `exec` started), as
+    /// `kill(2)` from outside the sandbox would; others are passed over.
+    fn signal(&self, pid: i32, sig: i32);
 }
 
 /// Limits `bulwark update` changes; a field left `None` stays as it is.
@@ -339,14 +344,44 @@ fn exec(mut conn: UnixStream, len: usize, mut rest: Vec<u8>, fds: Vec<OwnedFd>, 
     match sandbox.exec(req, stdio) {
         Ok((pid, wait)) => {
             let _ = conn.write_all(format!("ok {pid}\n").as_bytes());
-            let status = wait();
-            let _ = conn.write_all(format!("exit {status}\n").as_bytes());
+            let reader = conn.try_clone().ok();
+            let exited = std::sync::atomic::AtomicBool::new(false);
+            std::thread::scope(|scope| {
+                // Signals for the process come on the same connection
+                // while it runs (`bulwark exec` and its waiter pass on
+                // what they are sent).
+                if let Some(r) = reader {
+                    let exited = &exited;
+                    scope.spawn(move || pass_signals(r, pid, sandbox, exited));
+                }
+                let status = wait();
+                exited.store(true, std::sync::atomic::Ordering::SeqCst);
+                let _ = conn.write_all(format!("exit {status}\n").as_bytes());
+                let _ = conn.shutdown(std::net::Shutdown::Read);
+            });
         }
         Err(why) => {
             let _ = conn.write_all(format!("error: {why}\n").as_bytes());
         }
     }
     true
+}
+
+/// Deliver each `signal N` line read from `conn` to process `pid`, until
+/// the connection ends. If it ends before the process has `exited`, the
+/// client (whose pid stood for the process's: conmon and containerd's shim
+/// wait for it and signal it) is gone, SIGKILLed say: so is the process.
+fn pass_signals(conn: UnixStream, pid: i32, sandbox: &dyn Sandbox, exited: &std::sync::atomic::AtomicBool) {
+    use std::io::BufRead;
+    let mut lines = std::io::BufReader::new(conn.take(1 << 20)).lines();
+    while let Some(Ok(line)) = lines.next() {
+        if let Some(sig) = line.trim().strip_prefix("signal ").and_then(|n| n.parse::<i32>().ok()) {
+            sandbox.signal(pid, sig);
+        }
+    }
+    if !exited.load(std::sync::atomic::Ordering::SeqCst) {
+        sandbox.signal(pid, 9);
+    }
 }
 
 #[cfg(test)]
@@ -405,6 +440,7 @@ mod tests {
             Stats { pids: 2, pids_limit: None, memory_bytes: 4, memory_limit: Some(5) }
         }
         fn update(&self, _limits: &Limits) {}
+        fn signal(&self, _pid: i32, _sig: i32) {}
     }
 
     #[test]

@@ -313,6 +313,15 @@ impl crate::control::Sandbox for Controlled {
         }
     }
 
+    fn signal(&self, pid: i32, sig: i32) {
+        let Some(p) = self.k.process(pid) else { return };
+        if let Ok(sig) = u32::try_from(sig) {
+            if (1..=64).contains(&sig) {
+                self.k.signal_process(&p, crate::kernel::signal::info_from(sig, crate::kernel::signal::SI_USER, 0, 0));
+            }
+        }
+    }
+
     fn update(&self, limits: &crate::control::Limits) {
         if let Some(p) = limits.pids {
             self.k.pids.set_max(p);
@@ -343,6 +352,15 @@ fn exec_process(
     let (k, vfs, devpts, setup) = (k.clone(), vfs.clone(), devpts.clone(), setup.clone());
     let thread = std::thread::Builder::new().name("bulwark-task".into()).spawn(move || {
         let started = (|| -> Result<Task, String> {
+            // A terminal of its own (`exec --tty`): the controlling terminal
+            // of the session the process leads.
+            let tty = nix::sys::stat::fstat(&stdio[0])
+                .ok()
+                .filter(|_| nix::unistd::isatty(&stdio[0]).unwrap_or(false))
+                .map(|st| st.st_rdev)
+                .filter(|&r| {
+                    k.host_tty.get().and_then(|h| nix::sys::stat::fstat(h).ok()).is_none_or(|h| h.st_rdev != r)
+                });
             let fds = stdio_table(stdio, &devpts).map_err(|e| e.to_string())?;
             let creds = creds_of(req.uid, req.gid, setup.caps_for(req.uid));
             let cwd = dir_in(&vfs, &req.cwd, &creds)
@@ -355,6 +373,9 @@ fn exec_process(
             setup.apply_to(&task.proc_);
             task.proc_.pgid.store(pid, std::sync::atomic::Ordering::Relaxed);
             task.proc_.sid.store(pid, std::sync::atomic::Ordering::Relaxed);
+            if let Some(rdev) = tty {
+                k.set_exec_tty(rdev, pid);
+            }
             let started = find_program(&task, &prog, &req.envp).and_then(|path| task.execve(&path, req.argv, req.envp));
             if let Err(e) = started {
                 // The process exists: it ends as any process does, closing

@@ -61,13 +61,18 @@ pub fn exec(root: &Path, log: &Log, a: &ExecArgs) -> anyhow::Result<i32> {
         _ => bail!("the sandbox refused exec: {}", first.strip_prefix("error: ").unwrap_or(&first)),
     }
     if a.detach {
+        // The waiter is born with the signals it passes on blocked (a mask
+        // survives exec), so none sent before its handlers are in place
+        // kills it: it unblocks them once they are.
+        let old = forwarded().thread_swap_mask(nix::sys::signal::SigmaskHow::SIG_BLOCK).context("sigprocmask")?;
         let waiter = Command::new("/proc/self/exe")
             .arg("exec-wait")
             .stdin(Stdio::from(OwnedFd::from(conn)))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .spawn()
-            .context("starting the exec waiter")?;
+            .spawn();
+        old.thread_set_mask().context("sigprocmask")?;
+        let waiter = waiter.context("starting the exec waiter")?;
         if let Some(f) = &a.pid_file {
             write_pid(f, waiter.id())?;
         }
@@ -81,7 +86,26 @@ pub fn exec(root: &Path, log: &Log, a: &ExecArgs) -> anyhow::Result<i32> {
     if let Some(f) = &a.pid_file {
         write_pid(f, std::process::id())?;
     }
+    pass_signals_on(&conn);
     wait_exit(&mut BufReader::new(conn))
+}
+
+/// Signals this process is sent go to the exec'd process, over `conn`.
+fn pass_signals_on(conn: &impl AsRawFd) {
+    if crate::forward::install().is_ok() {
+        crate::forward::to_conn(conn.as_raw_fd());
+    }
+    // Blocked by the caller until now, for the waiter.
+    let _ = forwarded().thread_unblock();
+}
+
+/// The signals passed on to the exec'd process.
+fn forwarded() -> nix::sys::signal::SigSet {
+    let mut set = nix::sys::signal::SigSet::empty();
+    for s in sentry::kernel::host_signals::FORWARDED {
+        set.add(s);
+    }
+    set
 }
 
 /// One line from `conn`, reading nothing past its newline.
@@ -106,6 +130,9 @@ fn read_line_unbuffered(mut conn: &UnixStream) -> anyhow::Result<String> {
 /// exec'd process's `exit STATUS`; that status (255 if the sandbox went
 /// away first).
 pub fn exec_wait() -> i32 {
+    // `ctr task kill --exec-id` and conmon signal the waiter: the process
+    // gets it.
+    pass_signals_on(&std::io::stdin());
     let mut r = BufReader::new(std::io::stdin().lock());
     wait_exit(&mut r).unwrap_or(255)
 }

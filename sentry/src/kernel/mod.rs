@@ -75,6 +75,10 @@ pub struct Kernel {
     pub tty_pgrp: AtomicI32,
     /// The session the terminal is the controlling terminal of.
     pub tty_sid: AtomicI32,
+    /// Other host terminals, by their host device number: those given to
+    /// processes `bulwark exec --tty` adds, each the controlling terminal
+    /// of the session the process leads.
+    pub exec_ttys: Mutex<std::collections::HashMap<u64, Arc<JobControl>>>,
     /// The process whose exit ends the sandbox: the first program (pid 1,
     /// or pid 2 under the sandbox's own init).
     pub main_pid: AtomicI32,
@@ -129,6 +133,7 @@ impl Kernel {
             exit_wq: WaitQueue::default(),
             tty_pgrp: AtomicI32::new(1),
             tty_sid: AtomicI32::new(1),
+            exec_ttys: Mutex::new(std::collections::HashMap::new()),
             main_pid: AtomicI32::new(1),
             host_tty: std::sync::OnceLock::new(),
             pids: limits::TaskCounter::default(),
@@ -508,6 +513,55 @@ impl TaskShared {
         if let Some(f) = self.interrupter.lock().as_ref() {
             f();
         }
+    }
+}
+
+/// A terminal's session and foreground process group.
+#[derive(Debug, Default)]
+pub struct JobControl {
+    pub sid: AtomicI32,
+    pub pgrp: AtomicI32,
+}
+
+/// The session and foreground process group of a terminal: the sandbox's
+/// own terminal's (`Kernel::tty_sid`, `Kernel::tty_pgrp`), or an exec'd
+/// process's.
+pub enum TermCtl<'a> {
+    Main(&'a Kernel),
+    Exec(Arc<JobControl>),
+}
+
+impl TermCtl<'_> {
+    pub fn sid(&self) -> &AtomicI32 {
+        match self {
+            TermCtl::Main(k) => &k.tty_sid,
+            TermCtl::Exec(j) => &j.sid,
+        }
+    }
+
+    pub fn pgrp(&self) -> &AtomicI32 {
+        match self {
+            TermCtl::Main(k) => &k.tty_pgrp,
+            TermCtl::Exec(j) => &j.pgrp,
+        }
+    }
+}
+
+impl Kernel {
+    /// The job control of the terminal whose host device number is `rdev`
+    /// (`None`, or one no exec'd session holds: the sandbox's own).
+    pub fn terminal(&self, rdev: Option<u64>) -> TermCtl<'_> {
+        match rdev.and_then(|r| self.exec_ttys.lock().get(&r).cloned()) {
+            Some(j) => TermCtl::Exec(j),
+            None => TermCtl::Main(self),
+        }
+    }
+
+    /// Make host terminal `rdev` the controlling terminal of session
+    /// `sid` (an exec'd process leading it), `sid` its foreground group.
+    pub fn set_exec_tty(&self, rdev: u64, sid: i32) {
+        let j = Arc::new(JobControl { sid: AtomicI32::new(sid), pgrp: AtomicI32::new(sid) });
+        self.exec_ttys.lock().insert(rdev, j);
     }
 }
 

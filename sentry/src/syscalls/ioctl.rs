@@ -108,9 +108,10 @@ pub fn ioctl(t: &mut Task, fd: Fd, request: IoctlReq, arg: IoctlArg) -> KResult<
             let mut probe = abi::types::Termios::default();
             let scratch = ScratchMem(&mut probe);
             f.file.ioctl(TCGETS, 0, &scratch)?;
+            let term = t.k.terminal(super::tty::terminal_rdev(&f));
             match req {
-                TIOCGPGRP => int_ptr.write(t, &t.k.tty_pgrp.load(Ordering::Relaxed))?,
-                TIOCGSID => int_ptr.write(t, &t.k.tty_sid.load(Ordering::Relaxed))?,
+                TIOCGPGRP => int_ptr.write(t, &term.pgrp().load(Ordering::Relaxed))?,
+                TIOCGSID => int_ptr.write(t, &term.sid().load(Ordering::Relaxed))?,
                 _ => {
                     let g = int_ptr.read(t)?;
                     if g < 0 {
@@ -120,7 +121,7 @@ pub fn ioctl(t: &mut Task, fd: Fd, request: IoctlReq, arg: IoctlArg) -> KResult<
                     if !exists {
                         return Err(Errno::ESRCH);
                     }
-                    t.k.tty_pgrp.store(g, Ordering::Relaxed);
+                    term.pgrp().store(g, Ordering::Relaxed);
                 }
             }
             Ok(0)

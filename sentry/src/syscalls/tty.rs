@@ -21,7 +21,7 @@ use crate::vfs::{FileDescription, KResult};
 /// with SIGTTIN ignored or blocked fails with `EIO`, a write or change with
 /// SIGTTOU ignored or blocked goes ahead.
 pub fn job_control(t: &Task, f: &FileDescription, sig: u32) -> KResult<()> {
-    if !f.file.is_terminal() || !in_background(t) {
+    if !f.file.is_terminal() || !in_background(t, f) {
         return Ok(());
     }
     let pgid = t.proc_.pgid.load(Ordering::Relaxed);
@@ -38,7 +38,7 @@ pub fn job_control(t: &Task, f: &FileDescription, sig: u32) -> KResult<()> {
 pub fn write_check(t: &Task, f: &FileDescription) -> KResult<()> {
     // The terminal's modes are asked of the host only for a background
     // writer: a foreground one (the usual case) costs no host call.
-    if !f.file.is_terminal() || !in_background(t) {
+    if !f.file.is_terminal() || !in_background(t, f) {
         return Ok(());
     }
     match f.file.terminal_lflag() {
@@ -47,9 +47,15 @@ pub fn write_check(t: &Task, f: &FileDescription) -> KResult<()> {
     }
 }
 
-/// `t` is in the terminal's session but not its foreground process group.
-fn in_background(t: &Task) -> bool {
-    let k = &t.k;
-    t.proc_.sid.load(Ordering::Relaxed) == k.tty_sid.load(Ordering::Relaxed)
-        && t.proc_.pgid.load(Ordering::Relaxed) != k.tty_pgrp.load(Ordering::Relaxed)
+/// `t` is in terminal `f`'s session but not its foreground process group.
+fn in_background(t: &Task, f: &FileDescription) -> bool {
+    let term = t.k.terminal(terminal_rdev(f));
+    t.proc_.sid.load(Ordering::Relaxed) == term.sid().load(Ordering::Relaxed)
+        && t.proc_.pgid.load(Ordering::Relaxed) != term.pgrp().load(Ordering::Relaxed)
+}
+
+/// The host device number of terminal `f` (a donated host terminal).
+pub fn terminal_rdev(f: &FileDescription) -> Option<u64> {
+    let fd = f.file.host_fd()?;
+    nix::sys::stat::fstat(fd).ok().map(|st| st.st_rdev)
 }

@@ -144,8 +144,13 @@ pub(super) fn pid_file(k: &Arc<Kernel>, p: &Arc<Process>, name: &str) -> KResult
 /// one. `ps` finds the TTY column's name from them.
 fn controlling_tty(k: &Kernel, p: &Process) -> (u64, i32) {
     use std::sync::atomic::Ordering::Relaxed;
+    let sid = p.sid.load(Relaxed);
+    let exec_tty = k.exec_ttys.lock().iter().find(|(_, j)| j.sid.load(Relaxed) == sid).map(|(r, j)| (*r, j.clone()));
+    if let Some((rdev, j)) = exec_tty {
+        return (rdev & 0xffff_ffff, j.pgrp.load(Relaxed));
+    }
     let rdev = match k.host_tty.get() {
-        Some(tty) if p.sid.load(Relaxed) == k.tty_sid.load(Relaxed) => nix::sys::stat::fstat(tty).map(|st| st.st_rdev),
+        Some(tty) if sid == k.tty_sid.load(Relaxed) => nix::sys::stat::fstat(tty).map(|st| st.st_rdev),
         _ => return (0, -1),
     };
     match rdev {
