@@ -662,7 +662,14 @@ const FEATURES: &str = concat!(
     r#"{
     "ociVersionMin": "1.0.0",
     "ociVersionMax": "1.0.2-dev",
-    "hooks": [],
+    "hooks": [
+        "prestart",
+        "createRuntime",
+        "createContainer",
+        "startContainer",
+        "poststart",
+        "poststop"
+    ],
     "mountOptions": [
         "bind",
         "rbind",
@@ -682,13 +689,13 @@ const FEATURES: &str = concat!(
         ],
         "capabilities": [],
         "cgroup": {
-            "v1": false,
-            "v2": false,
+            "v1": true,
+            "v2": true,
             "systemd": false,
             "systemdUser": false
         },
         "seccomp": {
-            "enabled": false
+            "enabled": true
         },
         "apparmor": {
             "enabled": false
@@ -707,7 +714,10 @@ const FEATURES: &str = concat!(
 );
 
 fn features() -> anyhow::Result<()> {
-    println!("{FEATURES}");
+    let mut f: serde_json::Value = serde_json::from_str(FEATURES).context("features JSON")?;
+    // Every capability the sentry models.
+    f["linux"]["capabilities"] = serde_json::json!(abi::names::CAPABILITIES.as_slice());
+    println!("{}", serde_json::to_string_pretty(&f).context("encoding the features")?);
     Ok(())
 }
 
