@@ -186,6 +186,11 @@ fn sentry_main(opts: BootOpts, p: Prepared) -> anyhow::Result<sentry::TaskExit> 
             masked_paths: o.masked_paths.into_iter().map(String::into_bytes).collect(),
             readonly_paths: o.readonly_paths.into_iter().map(String::into_bytes).collect(),
             capabilities: crate::caps::sets(&o.cap_add, &o.cap_drop, &o.cap_set, o.user.map_or(0, |(u, _)| u)),
+            sysctls: o
+                .sysctl
+                .iter()
+                .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+                .collect(),
         },
         stdio: [dup_fd(io::stdin(), 0)?, dup_fd(io::stdout(), 1)?, dup_fd(io::stderr(), 2)?],
     };

@@ -227,6 +227,13 @@ pub struct DoOpts {
     #[arg(long = "readonly-path", value_name = "PATH", value_parser = parse_abs)]
     pub readonly_paths: Vec<String>,
 
+    /// Set a sysctl of the sandbox (repeatable): kernel.hostname,
+    /// kernel.domainname or net.ipv4.ip_unprivileged_port_start (the first
+    /// port that takes no CAP_NET_BIND_SERVICE to bind); others are an
+    /// error, the sandbox having no such setting.
+    #[arg(long, value_name = "NAME=VALUE", value_parser = parse_sysctl)]
+    pub sysctl: Vec<String>,
+
     /// Take capabilities away from the program (comma-separated,
     /// repeatable; named as docker names them: NET_RAW, CAP_NET_RAW, or
     /// ALL). They leave every set, the bounding one too, so no process
@@ -400,6 +407,16 @@ fn parse_user(s: &str) -> Result<(u32, u32), String> {
     Ok((num(u)?, num(g)?))
 }
 
+fn parse_sysctl(s: &str) -> Result<String, String> {
+    match s.split_once('=') {
+        Some((k, _)) if sentry::container::SYSCTLS.contains(&k) => Ok(s.to_owned()),
+        Some((k, _)) => {
+            Err(format!("the sandbox has no sysctl {k:?} (it has {})", sentry::container::SYSCTLS.join(", ")))
+        }
+        None => Err(format!("expected NAME=VALUE, got {s:?}")),
+    }
+}
+
 fn parse_env(s: &str) -> Result<String, String> {
     match s.split_once('=') {
         Some((k, _)) if !k.is_empty() => Ok(s.to_owned()),
@@ -517,6 +534,10 @@ impl DoOpts {
         for p in &self.readonly_paths {
             args.push("--readonly-path".into());
             args.push(p.into());
+        }
+        for kv in &self.sysctl {
+            args.push("--sysctl".into());
+            args.push(kv.into());
         }
         // `--cap-drop=` with nothing after it is a valid empty list.
         for l in &self.cap_drop {

@@ -37,7 +37,13 @@ pub struct Setup {
     /// capabilities(7) says. `None`: root has every capability, others
     /// none ([`Capabilities::default_for`]).
     pub capabilities: Option<Capabilities>,
+    /// Sysctls set before the program runs, by name (`kernel.hostname`):
+    /// those of [`SYSCTLS`].
+    pub sysctls: Vec<(String, String)>,
 }
+
+/// The sysctls the sandbox has settings of its own for.
+pub const SYSCTLS: &[&str] = &["kernel.hostname", "kernel.domainname", "net.ipv4.ip_unprivileged_port_start"];
 
 impl Setup {
     /// Check what no later step checks: every limit known, soft within
@@ -59,7 +65,35 @@ impl Setup {
         if let Some(c) = &self.capabilities {
             c.validate()?;
         }
+        for (name, value) in &self.sysctls {
+            match name.as_str() {
+                "kernel.hostname" | "kernel.domainname" if value.len() > 64 => {
+                    return Err(format!("sysctl {name}: {value:?} is longer than 64 bytes"));
+                }
+                "kernel.hostname" | "kernel.domainname" => {}
+                "net.ipv4.ip_unprivileged_port_start" => {
+                    value.trim().parse::<u16>().map_err(|_| format!("sysctl {name}: {value:?} is not a port"))?;
+                }
+                _ => return Err(format!("sysctl {name} is not one the sandbox has (it has {})", SYSCTLS.join(", "))),
+            }
+        }
         Ok(())
+    }
+
+    /// Set the sysctls (after [`Setup::validate`]).
+    pub fn apply_sysctls(&self, k: &crate::kernel::Kernel) {
+        for (name, value) in &self.sysctls {
+            match name.as_str() {
+                "kernel.hostname" => *k.hostname.lock() = value.clone().into_bytes(),
+                "kernel.domainname" => *k.domainname.lock() = value.clone().into_bytes(),
+                "net.ipv4.ip_unprivileged_port_start" => {
+                    if let Ok(p) = value.trim().parse::<u16>() {
+                        k.unprivileged_port_start.store(p.into(), std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+                _ => {}
+            }
+        }
     }
 
     /// The credentials of a program run as `user` (`uid:gid`; `None`:
@@ -150,6 +184,16 @@ mod tests {
         assert!(unknown.validate().is_err());
         let score = Setup { oom_score_adj: Some(1001), ..Setup::default() };
         assert!(score.validate().is_err());
+    }
+
+    #[test]
+    fn only_the_sandbox_s_sysctls_with_good_values_pass() {
+        let with = |k: &str, v: &str| Setup { sysctls: vec![(k.into(), v.into())], ..Setup::default() }.validate();
+        assert_eq!(with("net.ipv4.ip_unprivileged_port_start", "0"), Ok(()));
+        assert!(with("net.ipv4.ip_unprivileged_port_start", "70000").is_err());
+        assert_eq!(with("kernel.domainname", "example"), Ok(()));
+        assert!(with("kernel.domainname", &"x".repeat(65)).is_err());
+        assert!(with("net.core.somaxconn", "10").is_err());
     }
 
     #[test]

@@ -492,6 +492,7 @@ pub fn run(cfg: Config) -> Result<TaskExit, SandboxError> {
         let _ = kernel.app_filter.set(filter);
     }
     kernel.pids.set_max(cfg.pids_limit);
+    cfg.container.apply_sysctls(&kernel);
     procfs.set_kernel(&kernel);
     if let Some(release) = cfg.release {
         *kernel.release.lock() = release.into_bytes();

@@ -12,7 +12,8 @@
 //! itself, so those mounts are passed over, as are linux.devices it has.
 //!
 //! Partial, with a note in the log: process.noNewPrivileges (always on),
-//! linux.sysctl (not applied: the sandbox's /proc/sys is its own),
+//! linux.sysctl (kernel.hostname, kernel.domainname and
+//! net.ipv4.ip_unprivileged_port_start are applied, others noted),
 //! linux.devices it does not have (left out). Other fields are ignored.
 
 use std::collections::BTreeMap;
@@ -144,11 +145,16 @@ pub fn plan(spec: &Spec, bundle: &Path, o: &Overrides, usable_netns: impl Fn(&Pa
         (None, Some(_), None) => Network::None,
         (None, None, _) => Network::Host,
     };
+    let mut sysctl = Vec::new();
     for (k, v) in linux.and_then(|l| l.sysctl().as_ref()).into_iter().flatten() {
+        if sentry::container::SYSCTLS.contains(&k.as_str()) {
+            sysctl.push(format!("{k}={v}"));
+            continue;
+        }
         let why = if k == "net.ipv4.ping_group_range" {
             "the sandbox has no ICMP sockets"
         } else {
-            "the sandbox's /proc/sys is its own, with fixed values"
+            "the sandbox has no such setting"
         };
         let note = format!("linux.sysctl {k}={v} is not applied: {why}");
         notes.push(if k == "net.ipv4.ping_group_range" { Note::Debug(note) } else { Note::Warn(note) });
@@ -211,6 +217,7 @@ pub fn plan(spec: &Spec, bundle: &Path, o: &Overrides, usable_netns: impl Fn(&Pa
         cap_set,
         masked_paths,
         readonly_paths,
+        sysctl,
         argv: argv.into_iter().map(Into::into).collect(),
     };
     let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
@@ -451,6 +458,25 @@ mod tests {
         assert_eq!(ignored, ["memory.swap and memory.reservation"]);
         let none: oci_spec::runtime::LinuxResources = serde_json::from_str("{}").expect("empty");
         assert_eq!(update_limits(&none).0, sentry::control::Limits::default());
+    }
+
+    #[test]
+    fn the_sandbox_s_sysctls_are_passed_on_and_others_noted() {
+        let b = bundle("sysctl");
+        let mut j = base();
+        j["linux"] = serde_json::json!({"sysctl": {
+            "net.ipv4.ip_unprivileged_port_start": "0",
+            "net.ipv4.ping_group_range": "0 0",
+            "net.core.somaxconn": "10"
+        }});
+
+        let p = plan(&spec(j), &b, &Overrides::default(), |_| true).expect("plan");
+
+        assert_eq!(p.opts.sysctl, ["net.ipv4.ip_unprivileged_port_start=0"]);
+        let warned: Vec<&Note> = p.notes.iter().filter(|n| matches!(n, Note::Warn(_))).collect();
+        assert_eq!(warned.len(), 1, "{:?}", p.notes);
+        assert!(matches!(warned[0], Note::Warn(m) if m.contains("net.core.somaxconn")));
+        let _ = fs::remove_dir_all(&b);
     }
 
     #[test]

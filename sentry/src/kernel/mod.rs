@@ -79,6 +79,9 @@ pub struct Kernel {
     /// processes `bulwark exec --tty` adds, each the controlling terminal
     /// of the session the process leads.
     pub exec_ttys: Mutex<std::collections::HashMap<u64, Arc<JobControl>>>,
+    /// `net.ipv4.ip_unprivileged_port_start`: ports below it take
+    /// `CAP_NET_BIND_SERVICE` to bind (1024 by default; 0..=65535).
+    pub unprivileged_port_start: std::sync::atomic::AtomicU32,
     /// The process whose exit ends the sandbox: the first program (pid 1,
     /// or pid 2 under the sandbox's own init).
     pub main_pid: AtomicI32,
@@ -134,6 +137,9 @@ impl Kernel {
             tty_pgrp: AtomicI32::new(1),
             tty_sid: AtomicI32::new(1),
             exec_ttys: Mutex::new(std::collections::HashMap::new()),
+            unprivileged_port_start: std::sync::atomic::AtomicU32::new(
+                crate::net::inet::UNPRIVILEGED_PORT_START.into(),
+            ),
             main_pid: AtomicI32::new(1),
             host_tty: std::sync::OnceLock::new(),
             pids: limits::TaskCounter::default(),

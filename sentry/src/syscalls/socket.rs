@@ -421,6 +421,12 @@ fn bind_path(t: &Task, ep: &Endpoint, path: Vec<u8>) -> KResult<()> {
     ep.bind(Addr::Path(path), NameKey::Inode(at.dev, at.ino))
 }
 
+/// Whether binding `port` takes `CAP_NET_BIND_SERVICE`: 1 up to the
+/// sandbox's `net.ipv4.ip_unprivileged_port_start`.
+fn privileged_port(t: &Task, port: u16) -> bool {
+    port != 0 && u32::from(port) < t.k.unprivileged_port_start.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Give a socket the name `addr`.
 #[syscall]
 pub fn bind(t: &mut Task, sockfd: Fd, addr: SockAddrIn<2>, addrlen: i32) -> KResult<u64> {
@@ -431,7 +437,7 @@ pub fn bind(t: &mut Task, sockfd: Fd, addr: SockAddrIn<2>, addrlen: i32) -> KRes
         // only the sentry's.
         let low_port = matches!(Addr::family_of(&bytes), Some(AF_INET | AF_INET6))
             && bytes.len() >= 4
-            && (1..inet::UNPRIVILEGED_PORT_START).contains(&u16::from_be_bytes([bytes[2], bytes[3]]));
+            && privileged_port(t, u16::from_be_bytes([bytes[2], bytes[3]]));
         if low_port && !t.creds().capable(CAP_NET_BIND_SERVICE) {
             return Err(Errno::EACCES);
         }
@@ -440,7 +446,11 @@ pub fn bind(t: &mut Task, sockfd: Fd, addr: SockAddrIn<2>, addrlen: i32) -> KRes
     };
     if ep.domain.is_inet() {
         let want = read_inet(t, ep.domain, addr.0, addrlen)?;
-        inet::bind(&ep, want, t.creds().capable(CAP_NET_BIND_SERVICE))?;
+        if privileged_port(t, want.port()) && !t.creds().capable(CAP_NET_BIND_SERVICE) {
+            return Err(Errno::EACCES);
+        }
+        // Checked against the sandbox's ip_unprivileged_port_start above.
+        inet::bind(&ep, want, true)?;
         return Ok(0);
     }
     if ep.domain == Domain::Netlink {

@@ -99,11 +99,13 @@ const PID_FILES: &[&str] = &[
 const PID_LINKS: &[&str] = &["cwd", "exe", "root"];
 /// The files of a process (and a thread) that writes change (see `write`).
 const PID_WRITABLE: &[&str] = &["comm", "oom_adj", "oom_score_adj"];
-/// The sys/ files Linux gives mode 0644 (only hostname and domainname are
-/// the sandbox's to change; `write` refuses the rest).
+/// The sys/ files Linux gives mode 0644 (only hostname, domainname and
+/// ip_unprivileged_port_start are the sandbox's to change; `write`
+/// refuses the rest).
 const SYS_WRITABLE_MODE: &[&str] = &[
     "sys/kernel/domainname",
     "sys/kernel/hostname",
+    "sys/net/ipv4/ip_unprivileged_port_start",
     "sys/kernel/pid_max",
     "sys/kernel/shmall",
     "sys/kernel/shmmax",
@@ -141,7 +143,9 @@ fn ino_of(kind: &Kind) -> u64 {
 /// What the sys/ tree holds: directories and files by path.
 fn sys_dir(path: &str) -> Option<&'static [&'static str]> {
     Some(match path {
-        "sys" => &["kernel", "vm", "fs"],
+        "sys" => &["kernel", "vm", "fs", "net"],
+        "sys/net" => &["ipv4"],
+        "sys/net/ipv4" => &["ip_unprivileged_port_start"],
         "sys/kernel" => &[
             "cap_last_cap",
             "domainname",

@@ -63,6 +63,9 @@ pub(super) fn static_file(k: &Arc<Kernel>, name: &str, cx: Caller<'_>) -> KResul
             h.push(b'\n');
             h
         }
+        "sys/net/ipv4/ip_unprivileged_port_start" => {
+            format!("{}\n", k.unprivileged_port_start.load(std::sync::atomic::Ordering::Relaxed)).into_bytes()
+        }
         "sys/kernel/domainname" => {
             let mut h = k.domainname.lock().clone();
             h.push(b'\n');

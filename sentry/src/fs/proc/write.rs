@@ -7,6 +7,7 @@
 //! | `<pid>/oom_adj` | -17..=15, scaled to `oom_score_adj`; lowering needs privilege |
 //! | `<pid>/comm`, `<pid>/task/<tid>/comm` | the thread's name (15 bytes), own thread group only (`EINVAL`) |
 //! | `sys/kernel/hostname`, `domainname` | the sandbox's UTS names (what `uname` shows) |
+//! | `sys/net/ipv4/ip_unprivileged_port_start` | 0..=65535 (`EINVAL` outside), with `CAP_NET_ADMIN` (`EPERM`) |
 //! | other `sys/` files | refused at open with `EACCES`: mode 0444 ones as on Linux, the rest belong to the host, as in a user-namespace container |
 //! | other `<pid>/` files, `fdinfo` | `EINVAL` (open succeeds, as on Linux) |
 //! | /proc's own files (`cpuinfo` ...) | `EIO` (`mounts`: `EINVAL`, it is `self/mounts` on Linux) |
@@ -41,6 +42,7 @@ pub(super) enum Sink {
     Comm(Weak<Process>, i32),
     Hostname(Weak<Kernel>),
     Domainname(Weak<Kernel>),
+    UnprivilegedPortStart(Weak<Kernel>),
 }
 
 impl Sink {
@@ -51,6 +53,7 @@ impl Sink {
         Ok(match kind {
             Kind::Static("sys/kernel/hostname") => Sink::Hostname(Arc::downgrade(k)),
             Kind::Static("sys/kernel/domainname") => Sink::Domainname(Arc::downgrade(k)),
+            Kind::Static("sys/net/ipv4/ip_unprivileged_port_start") => Sink::UnprivilegedPortStart(Arc::downgrade(k)),
             Kind::Static(name) if name.starts_with("sys/") => return Err(Errno::EACCES),
             Kind::Static("mounts") => Sink::Refuse(Errno::EINVAL),
             Kind::Static(_) => Sink::Refuse(Errno::EIO),
@@ -100,6 +103,15 @@ impl Sink {
             }
             Sink::Hostname(k) => write_uts(&alive(k)?.hostname, buf, off),
             Sink::Domainname(k) => write_uts(&alive(k)?.domainname, buf, off),
+            Sink::UnprivilegedPortStart(k) => {
+                if !cx.process().is_some_and(|w| w.creds.lock().capable(abi::consts::CAP_NET_ADMIN)) {
+                    return Err(Errno::EPERM);
+                }
+                let (n, v) = read_number(buf)?;
+                let v = u32::try_from(v).ok().filter(|&v| v <= 65535).ok_or(Errno::EINVAL)?;
+                alive(k)?.unprivileged_port_start.store(v, std::sync::atomic::Ordering::Relaxed);
+                Ok(n)
+            }
         }
     }
 }
