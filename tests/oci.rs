@@ -819,6 +819,36 @@ fn signals_to_an_exec_waiter_reach_the_process_and_its_sigkill_ends_it() {
 }
 
 #[test]
+fn an_exec_process_file_s_capabilities_and_groups_are_its_own() {
+    if !root_or_skip("an_exec_process_file_s_capabilities_and_groups_are_its_own") {
+        return;
+    }
+    let b = Bundle::new("execcaps", &["sleep", "60"], |_| {});
+    assert!(b.create("x").status.success(), "{}", b.output("x"));
+    assert!(b.oci(&["start", "x"]).status.success());
+    let caps = ["CAP_KILL", "CAP_CHOWN"];
+    let process = b.dir.join("process.json");
+    let p = serde_json::json!({
+        "args": ["sh", "-c", "grep -E '^Cap(Eff|Bnd)' /proc/self/status; id -G"],
+        "env": ["PATH=/bin"], "cwd": "/",
+        "user": {"uid": 1000, "gid": 1000, "additionalGids": [1000, 7]},
+        "capabilities": {"bounding": caps, "effective": caps, "permitted": caps, "inheritable": caps, "ambient": caps}
+    });
+    std::fs::write(&process, p.to_string()).expect("process.json");
+
+    let out = b.oci(&["exec", "--process", process.to_str().expect("utf-8"), "x"]);
+    assert!(b.oci(&["delete", "--force", "x"]).status.success());
+
+    // CAP_CHOWN is bit 0, CAP_KILL bit 5: kept through exec as ambient.
+    assert_eq!(
+        out.stdout_str(),
+        "CapEff:\t0000000000000021\nCapBnd:\t0000000000000021\n1000 7\n",
+        "{}",
+        out.stderr_str()
+    );
+}
+
+#[test]
 fn the_config_s_seccomp_profile_is_enforced_by_the_sandbox() {
     if !root_or_skip("the_config_s_seccomp_profile_is_enforced_by_the_sandbox") {
         return;

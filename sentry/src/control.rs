@@ -45,10 +45,17 @@ pub struct ExecRequest {
     pub cwd: Vec<u8>,
     pub uid: u32,
     pub gid: u32,
+    /// Supplementary groups (`None`: the gid alone).
+    pub groups: Option<Vec<u32>>,
+    /// Capability sets before the program's `execve` (`None`: the
+    /// container's).
+    pub caps: Option<crate::caps::Capabilities>,
 }
 
 impl ExecRequest {
-    /// The request's bytes: NUL-terminated fields uid, gid, cwd, the
+    /// The request's bytes: NUL-terminated fields uid, gid, groups (`-`,
+    /// or gids joined by `,`), capabilities (`-`, or bounding, effective,
+    /// inheritable, permitted and ambient in hex joined by `,`), cwd, the
     /// argument count, the arguments, then the environment.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
@@ -58,6 +65,12 @@ impl ExecRequest {
         };
         field(self.uid.to_string().as_bytes());
         field(self.gid.to_string().as_bytes());
+        let groups = self.groups.as_ref().map(|g| g.iter().map(u32::to_string).collect::<Vec<_>>().join(","));
+        field(groups.as_deref().unwrap_or("-").as_bytes());
+        let caps = self.caps.map(|c| {
+            [c.bounding, c.effective, c.inheritable, c.permitted, c.ambient].map(|m| format!("{m:x}")).join(",")
+        });
+        field(caps.as_deref().unwrap_or("-").as_bytes());
         field(&self.cwd);
         field(self.argv.len().to_string().as_bytes());
         for a in self.argv.iter().chain(&self.envp) {
@@ -73,6 +86,19 @@ impl ExecRequest {
         let num = |f: Option<&[u8]>| std::str::from_utf8(f?).ok()?.parse::<u64>().ok();
         let uid = u32::try_from(num(fields.next())?).ok()?;
         let gid = u32::try_from(num(fields.next())?).ok()?;
+        let groups = match std::str::from_utf8(fields.next()?).ok()? {
+            "-" => None,
+            "" => Some(Vec::new()),
+            g => Some(g.split(',').map(|n| n.parse::<u32>().ok()).collect::<Option<Vec<u32>>>()?),
+        };
+        let caps = match std::str::from_utf8(fields.next()?).ok()? {
+            "-" => None,
+            c => {
+                let m: Vec<u64> = c.split(',').map(|n| u64::from_str_radix(n, 16).ok()).collect::<Option<_>>()?;
+                let [bounding, effective, inheritable, permitted, ambient] = <[u64; 5]>::try_from(m).ok()?;
+                Some(crate::caps::Capabilities { bounding, effective, inheritable, permitted, ambient })
+            }
+        };
         let cwd = fields.next()?.to_vec();
         let argc = usize::try_from(num(fields.next())?).ok()?;
         let rest: Vec<Vec<u8>> = fields.map(<[u8]>::to_vec).collect();
@@ -80,7 +106,7 @@ impl ExecRequest {
             return None;
         }
         let (argv, envp) = rest.split_at(argc);
-        Some(ExecRequest { argv: argv.to_vec(), envp: envp.to_vec(), cwd, uid, gid })
+        Some(ExecRequest { argv: argv.to_vec(), envp: envp.to_vec(), cwd, uid, gid, groups, caps })
     }
 }
 
@@ -410,15 +436,24 @@ mod tests {
             cwd: b"/tmp".to_vec(),
             uid: 1000,
             gid: 100,
+            groups: None,
+            caps: None,
         };
         assert_eq!(ExecRequest::decode(&r.encode()), Some(r.clone()));
         let no_env = ExecRequest { envp: Vec::new(), ..r.clone() };
         assert_eq!(ExecRequest::decode(&no_env.encode()), Some(no_env));
+        let caps = crate::caps::Capabilities { bounding: 0xff, effective: 1, inheritable: 0, permitted: 3, ambient: 0 };
+        let full = ExecRequest { groups: Some(vec![10, 20]), caps: Some(caps), ..r.clone() };
+        assert_eq!(ExecRequest::decode(&full.encode()), Some(full));
+        let no_groups = ExecRequest { groups: Some(Vec::new()), ..r.clone() };
+        assert_eq!(ExecRequest::decode(&no_groups.encode()), Some(no_groups));
         assert_eq!(ExecRequest::decode(b""), None);
-        assert_eq!(ExecRequest::decode(b"0\x000\x00/\x000\x00"), None, "no program");
-        assert_eq!(ExecRequest::decode(b"0\x000\x00rel\x001\x00sh\x00"), None, "relative cwd");
-        assert_eq!(ExecRequest::decode(b"0\x000\x00/\x005\x00sh\x00"), None, "argc too large");
-        assert_eq!(ExecRequest::decode(b"x\x000\x00/\x001\x00sh\x00"), None, "bad uid");
+        assert_eq!(ExecRequest::decode(b"0\x000\x00-\x00-\x00/\x000\x00"), None, "no program");
+        assert_eq!(ExecRequest::decode(b"0\x000\x00-\x00-\x00rel\x001\x00sh\x00"), None, "relative cwd");
+        assert_eq!(ExecRequest::decode(b"0\x000\x00-\x00-\x00/\x005\x00sh\x00"), None, "argc too large");
+        assert_eq!(ExecRequest::decode(b"x\x000\x00-\x00-\x00/\x001\x00sh\x00"), None, "bad uid");
+        assert_eq!(ExecRequest::decode(b"0\x000\x00x\x00-\x00/\x001\x00sh\x00"), None, "bad groups");
+        assert_eq!(ExecRequest::decode(b"0\x000\x00-\x001,2\x00/\x001\x00sh\x00"), None, "three sets short");
     }
 
     struct Fake(std::sync::atomic::AtomicBool);

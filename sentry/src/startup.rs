@@ -257,13 +257,6 @@ fn env_path(envp: &[Vec<u8>]) -> Vec<u8> {
     envp.iter().find_map(|e| e.strip_prefix(b"PATH=")).map_or_else(|| DEFAULT_PATH.to_vec(), <[u8]>::to_vec)
 }
 
-/// Find `prog` as a shell would: as given when it has a `/`, else in `PATH`.
-/// Every uid and gid `uid` and `gid`, with `gid` the only supplementary
-/// group, and the capabilities `caps`.
-fn creds_of(uid: u32, gid: u32, caps: crate::caps::Capabilities) -> Creds {
-    Creds::of(uid, gid, vec![gid], caps)
-}
-
 /// The directory `dir` of the sandbox, looked up with `creds`.
 fn dir_in(vfs: &Vfs, dir: &[u8], creds: &Creds) -> Result<crate::vfs::Location, Errno> {
     let root = vfs.root();
@@ -362,7 +355,9 @@ fn exec_process(
                     k.host_tty.get().and_then(|h| nix::sys::stat::fstat(h).ok()).is_none_or(|h| h.st_rdev != r)
                 });
             let fds = stdio_table(stdio, &devpts).map_err(|e| e.to_string())?;
-            let creds = creds_of(req.uid, req.gid, setup.caps_for(req.uid));
+            let caps = req.caps.unwrap_or_else(|| setup.caps_for(req.uid));
+            let groups = req.groups.clone().unwrap_or_else(|| vec![req.gid]);
+            let creds = Creds::of(req.uid, req.gid, groups, caps);
             let cwd = dir_in(&vfs, &req.cwd, &creds)
                 .map_err(|e| format!("working directory {}: {}", String::from_utf8_lossy(&req.cwd), e.message()))?;
             let fs = FsContext { root: vfs.root(), cwd, umask: 0o022 };
@@ -425,6 +420,7 @@ fn exec_process(
     Ok((pid, Box::new(wait)))
 }
 
+/// Find `prog` as a shell would: as given when it has a `/`, else in `PATH`.
 fn find_program(task: &Task, prog: &[u8], envp: &[Vec<u8>]) -> Result<Vec<u8>, Errno> {
     if prog.contains(&b'/') {
         return Ok(prog.to_vec());

@@ -240,7 +240,9 @@ pub fn plan(spec: &Spec, bundle: &Path, o: &Overrides, usable_netns: impl Fn(&Pa
 /// Sets no process could hold (effective beyond permitted, inheritable
 /// beyond bounding, ambient beyond both) are refused, as runc's `capset`
 /// would fail.
-fn capability_sets(c: Option<&oci_spec::runtime::LinuxCapabilities>) -> anyhow::Result<Vec<crate::caps::CapSet>> {
+pub(super) fn capability_sets(
+    c: Option<&oci_spec::runtime::LinuxCapabilities>,
+) -> anyhow::Result<Vec<crate::caps::CapSet>> {
     let Some(c) = c else { return Ok(Vec::new()) };
     let mut out = Vec::new();
     for (set, caps) in

@@ -191,7 +191,12 @@ fn request(c: &Container, a: &ExecArgs) -> anyhow::Result<(ExecRequest, bool)> {
         None => (process.user().uid(), process.user().gid()),
     };
     let terminal = a.process.is_some() && process.terminal() == Some(true);
-    Ok((ExecRequest { argv, envp, cwd: cwd.into_bytes(), uid, gid }, terminal))
+    let groups = process.user().additional_gids().clone();
+    // The process's own sets, as runc exec sets them (conmon passes the
+    // container's; `podman exec --privileged` more).
+    let sets = super::config::capability_sets(process.capabilities().as_ref())?;
+    let caps = crate::caps::sets(&[], &[], &sets, uid);
+    Ok((ExecRequest { argv, envp, cwd: cwd.into_bytes(), uid, gid, groups, caps }, terminal))
 }
 
 /// `UID[:GID]` (numbers only: the sandbox's /etc/passwd is not read here).
