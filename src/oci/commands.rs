@@ -5,7 +5,6 @@ use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::MetadataExt;
-use std::os::unix::net::UnixListener;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::{Duration, Instant, SystemTime};
@@ -74,7 +73,7 @@ fn create(g: &GlobalOpts, log: &Log, a: &CreateArgs, attached: bool) -> anyhow::
     state::check_id(&a.id)?;
     let bundle = a.bundle.canonicalize().with_context(|| format!("bundle {}", a.bundle.display()))?;
     let spec = config::load(&bundle)?;
-    let plan = config::plan(&spec, &bundle, &overrides(g), netns_usable)?;
+    let plan = config::plan(&spec, &bundle, &overrides(g), netns_kind)?;
     for note in &plan.notes {
         match note {
             Note::Debug(m) => log.debug(m),
@@ -160,8 +159,7 @@ fn make_sandbox(
     dir: &Path,
     log: &Log,
 ) -> anyhow::Result<Container> {
-    let control = state::control_path(dir)?;
-    let listener = UnixListener::bind(&control).with_context(|| format!("control socket {}", control.display()))?;
+    let listener = state::bind_control(dir)?;
     let tty = match (&a.console_socket, plan.terminal) {
         (Some(sock), true) => Some(console::open_and_send(sock)?),
         _ => None,
@@ -249,12 +247,20 @@ fn run_poststop(c: &Container, log: &Log) {
     }
 }
 
-/// Whether the network namespace at `path` has an interface the sandbox's
-/// stack can take (up, not loopback, with an address). Looked at from a
-/// thread of its own, which alone joins the namespace. When it cannot be
-/// told, yes: the sandbox then says what is wrong.
-fn netns_usable(path: &Path) -> bool {
-    std::thread::scope(|s| s.spawn(|| probe_netns(path)).join().unwrap_or(true))
+/// What the network namespace at `path` is to the sandbox: this process's
+/// own (the same nsfs inode), or another with or without an interface the
+/// sandbox's stack can take (up, not loopback, with an address), looked at
+/// from a thread of its own, which alone joins the namespace. When that
+/// cannot be told, usable: the sandbox then says what is wrong.
+fn netns_kind(path: &Path) -> config::Netns {
+    let id = |p: &Path| fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    if id(path).is_some_and(|ns| Some(ns) == id(Path::new("/proc/self/ns/net"))) {
+        return config::Netns::Own;
+    }
+    match std::thread::scope(|s| s.spawn(|| probe_netns(path)).join().unwrap_or(true)) {
+        true => config::Netns::Usable,
+        false => config::Netns::Unusable,
+    }
 }
 
 fn probe_netns(path: &Path) -> bool {

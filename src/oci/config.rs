@@ -6,7 +6,7 @@
 //! program's before its execve, as runc sets them); root.path (relative
 //! to the bundle) and root.readonly; hostname; mounts (bind mounts of
 //! directories and files, tmpfs); hooks (run by `super::hooks`); the
-//! network namespace; linux.resources.pids.limit and memory.limit;
+//! network namespace (see [`Netns`]); linux.resources.pids.limit and memory.limit;
 //! linux.maskedPaths and readonlyPaths; linux.seccomp (see `super::seccomp`); annotations. The
 //! sentry provides /proc, /sys, /dev, /dev/pts, /dev/shm and /dev/mqueue
 //! itself, so those mounts are passed over, as are linux.devices it has.
@@ -71,10 +71,24 @@ fn parse(text: &str) -> anyhow::Result<Spec> {
     Ok(serde_json::from_str(text)?)
 }
 
-/// The plan for `spec` from the bundle `bundle` (absolute). `usable_netns`
-/// tells whether a network namespace has an interface the sandbox's stack
-/// can take (else the sandbox keeps a loopback of its own).
-pub fn plan(spec: &Spec, bundle: &Path, o: &Overrides, usable_netns: impl Fn(&Path) -> bool) -> anyhow::Result<Plan> {
+/// What a network namespace that config.json names by path is to the
+/// sandbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Netns {
+    /// The one bulwark runs in. containerd's CRI plugin names the pod
+    /// sandbox's (`/proc/PID/ns/net`) for every container of a pod, and
+    /// for a pod on the node's network that is the host's: the sandbox's
+    /// sockets are host sockets there, as a runc container shares it.
+    Own,
+    /// Another, with an interface the sandbox's stack can take.
+    Usable,
+    /// Another, without one: the sandbox keeps a loopback of its own.
+    Unusable,
+}
+
+/// The plan for `spec` from the bundle `bundle` (absolute). `netns` tells
+/// what a network namespace named by path is (see [`Netns`]).
+pub fn plan(spec: &Spec, bundle: &Path, o: &Overrides, netns: impl Fn(&Path) -> Netns) -> anyhow::Result<Plan> {
     let mut notes = Vec::new();
     let process = spec.process().as_ref().context("config.json has no process")?;
     let argv: Vec<String> = process.args().clone().unwrap_or_default();
@@ -131,20 +145,27 @@ pub fn plan(spec: &Spec, bundle: &Path, o: &Overrides, usable_netns: impl Fn(&Pa
     let net = linux
         .and_then(|l| l.namespaces().as_ref())
         .and_then(|ns| ns.iter().find(|n| n.typ() == LinuxNamespaceType::Network));
-    let netns = net.and_then(|n| n.path().clone());
-    let network = match (o.network, net, &netns) {
-        (Some(mode), _, _) => mode,
-        (None, Some(_), Some(path)) if usable_netns(path) => Network::Sandbox,
-        (None, Some(_), Some(path)) => {
+    let mut netns_path = net.and_then(|n| n.path().clone());
+    let kind = netns_path.as_deref().map(&netns);
+    let network = match (o.network, net, &netns_path, kind) {
+        (Some(mode), _, _, _) => mode,
+        (None, Some(_), Some(_), Some(Netns::Own)) => {
+            // Nothing to join.
+            netns_path = None;
+            Network::Host
+        }
+        (None, Some(_), Some(_), Some(Netns::Usable)) => Network::Sandbox,
+        (None, Some(_), Some(path), _) => {
             notes.push(Note::Debug(format!(
                 "network namespace {} has no interface with an address: the sandbox keeps its own loopback",
                 path.display()
             )));
             Network::None
         }
-        (None, Some(_), None) => Network::None,
-        (None, None, _) => Network::Host,
+        (None, Some(_), None, _) => Network::None,
+        (None, None, _, _) => Network::Host,
     };
+    let netns = netns_path;
     let mut sysctl = Vec::new();
     for (k, v) in linux.and_then(|l| l.sysctl().as_ref()).into_iter().flatten() {
         if sentry::container::SYSCTLS.contains(&k.as_str()) {
@@ -375,7 +396,7 @@ mod tests {
     fn process_root_and_hostname_map_onto_the_sandbox_options() {
         let b = bundle("map");
 
-        let p = plan(&spec(base()), &b, &Overrides::default(), |_| true).expect("plan");
+        let p = plan(&spec(base()), &b, &Overrides::default(), |_| Netns::Usable).expect("plan");
 
         let o = &p.opts;
         assert_eq!(o.argv, ["sh", "-c", "echo hi"].map(std::ffi::OsString::from));
@@ -394,7 +415,7 @@ mod tests {
         let mut j = base();
         j["root"]["readonly"] = false.into();
 
-        let p = plan(&spec(j), &b, &Overrides::default(), |_| true).expect("plan");
+        let p = plan(&spec(j), &b, &Overrides::default(), |_| Netns::Usable).expect("plan");
 
         assert_eq!((p.opts.readonly, p.opts.overlay), (false, Overlay::None));
         let _ = fs::remove_dir_all(&b);
@@ -403,18 +424,20 @@ mod tests {
     #[test]
     fn network_follows_the_network_namespace() {
         let b = bundle("net");
-        let with = |ns: serde_json::Value, usable: bool| {
+        let with = |ns: serde_json::Value, kind: Netns| {
             let mut j = base();
             j["linux"]["namespaces"] = ns;
-            let p = plan(&spec(j), &b, &Overrides::default(), |_| usable).expect("plan");
+            let p = plan(&spec(j), &b, &Overrides::default(), |_| kind).expect("plan");
             (p.opts.network, p.netns)
         };
 
         let path = serde_json::json!([{"type": "network", "path": "/run/netns/x"}]);
-        assert_eq!(with(path.clone(), true), (Network::Sandbox, Some("/run/netns/x".into())));
-        assert_eq!(with(path, false), (Network::None, Some("/run/netns/x".into())));
-        assert_eq!(with(serde_json::json!([{"type": "network"}]), true), (Network::None, None));
-        assert_eq!(with(serde_json::json!([{"type": "pid"}]), true), (Network::Host, None));
+        assert_eq!(with(path.clone(), Netns::Usable), (Network::Sandbox, Some("/run/netns/x".into())));
+        assert_eq!(with(path.clone(), Netns::Unusable), (Network::None, Some("/run/netns/x".into())));
+        // A pod on the node's network: its containers name the host's.
+        assert_eq!(with(path, Netns::Own), (Network::Host, None));
+        assert_eq!(with(serde_json::json!([{"type": "network"}]), Netns::Usable), (Network::None, None));
+        assert_eq!(with(serde_json::json!([{"type": "pid"}]), Netns::Usable), (Network::Host, None));
         let _ = fs::remove_dir_all(&b);
     }
 
@@ -434,7 +457,7 @@ mod tests {
             {"destination": "/etc/hosts", "type": "bind", "source": b.join("hosts"), "options": ["rbind"]}
         ]);
 
-        let p = plan(&spec(j), &b, &Overrides::default(), |_| true).expect("plan");
+        let p = plan(&spec(j), &b, &Overrides::default(), |_| Netns::Usable).expect("plan");
 
         assert_eq!(
             p.opts.binds,
@@ -472,7 +495,7 @@ mod tests {
             "net.core.somaxconn": "10"
         }});
 
-        let p = plan(&spec(j), &b, &Overrides::default(), |_| true).expect("plan");
+        let p = plan(&spec(j), &b, &Overrides::default(), |_| Netns::Usable).expect("plan");
 
         assert_eq!(p.opts.sysctl, ["net.ipv4.ip_unprivileged_port_start=0"]);
         let warned: Vec<&Note> = p.notes.iter().filter(|n| matches!(n, Note::Warn(_))).collect();
@@ -487,7 +510,7 @@ mod tests {
         let mut j = base();
         j["mounts"] = serde_json::json!([{"destination": "/x", "type": "nfs", "source": "srv:/x"}]);
 
-        let err = plan(&spec(j), &b, &Overrides::default(), |_| true).map(|_| ()).unwrap_err();
+        let err = plan(&spec(j), &b, &Overrides::default(), |_| Netns::Usable).map(|_| ()).unwrap_err();
 
         assert!(format!("{err}").contains("mount type \"nfs\" at /x"), "{err}");
         let _ = fs::remove_dir_all(&b);
@@ -501,7 +524,7 @@ mod tests {
         let mut no_args = base();
         no_args["process"]["args"] = serde_json::json!([]);
 
-        let errs = [no_root, no_args].map(|j| plan(&spec(j), &b, &Overrides::default(), |_| true).is_err());
+        let errs = [no_root, no_args].map(|j| plan(&spec(j), &b, &Overrides::default(), |_| Netns::Usable).is_err());
 
         assert_eq!(errs, [true, true]);
         let _ = fs::remove_dir_all(&b);
@@ -513,7 +536,7 @@ mod tests {
         let mut j = base();
         j["linux"]["resources"] = serde_json::json!({"pids": {"limit": 100}, "memory": {"limit": 1048576}});
 
-        let p = plan(&spec(j), &b, &Overrides::default(), |_| true).expect("plan");
+        let p = plan(&spec(j), &b, &Overrides::default(), |_| Netns::Usable).expect("plan");
 
         assert_eq!((p.opts.pids_limit, p.opts.memory), (100, Some(1 << 20)));
         let _ = fs::remove_dir_all(&b);
@@ -534,8 +557,8 @@ mod tests {
             "permitted": ["CAP_KILL", "NET_BIND_SERVICE"]
         });
 
-        let p = plan(&spec(j), &b, &Overrides::default(), |_| true).expect("plan");
-        let none = plan(&spec(base()), &b, &Overrides::default(), |_| true).expect("plan");
+        let p = plan(&spec(j), &b, &Overrides::default(), |_| Netns::Usable).expect("plan");
+        let none = plan(&spec(base()), &b, &Overrides::default(), |_| Netns::Usable).expect("plan");
 
         let sets: Vec<String> = p.opts.cap_set.iter().map(|s| s.to_arg()).collect();
         assert_eq!(
@@ -558,7 +581,7 @@ mod tests {
         let mut j = base();
         j["process"]["capabilities"] = serde_json::json!({"effective": ["CAP_KILL"], "permitted": []});
 
-        let err = plan(&spec(j), &b, &Overrides::default(), |_| true).map(|_| ()).unwrap_err().to_string();
+        let err = plan(&spec(j), &b, &Overrides::default(), |_| Netns::Usable).map(|_| ()).unwrap_err().to_string();
 
         assert!(err.contains("effective capabilities CAP_KILL are not permitted"), "{err}");
         let _ = fs::remove_dir_all(&b);

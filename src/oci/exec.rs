@@ -24,7 +24,7 @@ use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags, UnixAddr};
 use sentry::control::ExecRequest;
 
 use super::log::Log;
-use super::state::{control_path, record_waiter, Container, Status};
+use super::state::{connect_control, record_waiter, Container, Status};
 use super::ExecArgs;
 
 /// Run `bulwark exec`; returns the exit status (the process's, unless
@@ -50,7 +50,7 @@ pub fn exec(root: &Path, log: &Log, a: &ExecArgs) -> anyhow::Result<i32> {
             std::io::stderr().as_fd().try_clone_to_owned().context("stderr")?,
         ],
     };
-    let conn = send_request(&control_path(&c.dir)?, &req, &stdio)?;
+    let conn = send_request(connect_control(&c.dir)?, &req, &stdio)?;
     drop(stdio);
     drop(tty);
     // The first answer is read a byte at a time: what follows it (the exit
@@ -206,9 +206,8 @@ fn parse_user(u: &str) -> anyhow::Result<(u32, u32)> {
     Ok((num(uid)?, num(gid)?))
 }
 
-/// Connect to the control socket at `path` and send `req` with `stdio`.
-fn send_request(path: &Path, req: &ExecRequest, stdio: &[OwnedFd; 3]) -> anyhow::Result<UnixStream> {
-    let conn = UnixStream::connect(path).with_context(|| format!("connecting to the sandbox at {}", path.display()))?;
+/// Send `req` with `stdio` on `conn`, a connection to the control socket.
+fn send_request(conn: UnixStream, req: &ExecRequest, stdio: &[OwnedFd; 3]) -> anyhow::Result<UnixStream> {
     let body = req.encode();
     if body.len() > sentry::control::MAX_EXEC {
         bail!("the process's arguments and environment are too large ({} bytes)", body.len());

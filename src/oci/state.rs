@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::DirBuilderExt;
-use std::os::unix::net::UnixStream;
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -118,13 +119,39 @@ pub fn make_dir(root: &Path, id: &str) -> anyhow::Result<PathBuf> {
     }
 }
 
-/// The control socket's path in `dir`, checked to fit a socket address.
-pub fn control_path(dir: &Path) -> anyhow::Result<PathBuf> {
-    let path = dir.join(CONTROL_SOCKET);
-    if path.as_os_str().len() >= SUN_PATH_MAX {
-        bail!("the control socket path {} is too long for a Unix socket (use a shorter --root)", path.display());
+/// The control socket's path in `dir`.
+pub fn control_path(dir: &Path) -> PathBuf {
+    dir.join(CONTROL_SOCKET)
+}
+
+/// `f` on an address naming the control socket in `dir`: its path, or,
+/// where that is too long for a socket address (containerd's CRI plugin
+/// gives the shim a --root under its state directory and 64-character
+/// ids), the same file through a descriptor of `dir`
+/// (`/proc/self/fd/N/control.sock`), held open while `f` runs.
+fn on_control_socket<T>(dir: &Path, f: impl FnOnce(&Path) -> std::io::Result<T>) -> std::io::Result<T> {
+    let path = control_path(dir);
+    if path.as_os_str().len() < SUN_PATH_MAX {
+        return f(&path);
     }
-    Ok(path)
+    let fd = nix::fcntl::open(
+        dir,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )?;
+    f(&Path::new("/proc/self/fd").join(fd.as_raw_fd().to_string()).join(CONTROL_SOCKET))
+}
+
+/// Bind the control socket in `dir`.
+pub fn bind_control(dir: &Path) -> anyhow::Result<UnixListener> {
+    on_control_socket(dir, |p| UnixListener::bind(p))
+        .with_context(|| format!("control socket {}", control_path(dir).display()))
+}
+
+/// Connect to the control socket in `dir`.
+pub fn connect_control(dir: &Path) -> anyhow::Result<UnixStream> {
+    on_control_socket(dir, |p| UnixStream::connect(p))
+        .with_context(|| format!("connecting to the sandbox at {}", control_path(dir).display()))
 }
 
 impl Container {
@@ -188,9 +215,7 @@ impl Container {
 
     /// [`Container::ask`], waiting up to `timeout` for the answer.
     pub fn ask_within(&self, request: &str, timeout: Duration) -> anyhow::Result<String> {
-        let path = control_path(&self.dir)?;
-        let mut conn =
-            UnixStream::connect(&path).with_context(|| format!("connecting to the sandbox at {}", path.display()))?;
+        let mut conn = connect_control(&self.dir)?;
         conn.set_read_timeout(Some(timeout)).context("control socket timeout")?;
         conn.set_write_timeout(Some(CONTROL_TIMEOUT)).context("control socket timeout")?;
         conn.write_all(format!("{request}\n").as_bytes()).context("writing to the control socket")?;
@@ -376,6 +401,26 @@ fn tree_from(root: i32, parents: &[(i32, i32)]) -> Vec<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_control_socket_whose_path_is_too_long_for_an_address_is_reached_through_its_directory() {
+        // As under containerd's CRI plugin: a long --root and a 64-character id.
+        let base = std::env::temp_dir().join(format!("bulwark-state-{}", std::process::id()));
+        let dir = base.join("r".repeat(40)).join("c".repeat(64));
+        fs::create_dir_all(&dir).expect("state directory");
+        assert!(control_path(&dir).as_os_str().len() >= SUN_PATH_MAX);
+
+        let listener = bind_control(&dir).expect("bind");
+        let mut client = connect_control(&dir).expect("connect");
+        client.write_all(b"state\n").expect("write");
+        let (conn, _) = listener.accept().expect("accept");
+        let mut line = String::new();
+        BufReader::new(conn).read_line(&mut line).expect("read");
+
+        assert_eq!(line, "state\n");
+        assert!(control_path(&dir).exists(), "the socket is in the directory itself");
+        let _ = fs::remove_dir_all(&base);
+    }
 
     #[test]
     fn stat_fields_are_found_after_a_command_name_with_spaces_and_parens() {
