@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use common::{bulwark, fresh_dir, run, Output};
 
 /// The busybox applets the rootfs gets as symlinks.
-const APPLETS: &[&str] = &["sh", "echo", "cat", "sleep", "id", "hostname", "ls", "pwd", "true"];
+const APPLETS: &[&str] = &["sh", "echo", "cat", "sleep", "id", "hostname", "ls", "pwd", "true", "httpd", "wget"];
 
 /// How long a container may take to get where a test waits for it.
 const WAIT: Duration = Duration::from_secs(30);
@@ -846,6 +846,113 @@ fn an_exec_process_file_s_capabilities_and_groups_are_its_own() {
         "{}",
         out.stderr_str()
     );
+}
+
+/// A network namespace with one end of a veth pair, 10.199.N.2/24 inside
+/// and 10.199.N.1 on the host; removed on drop.
+struct PodNet {
+    name: String,
+    host_if: String,
+    inside: String,
+}
+
+impl PodNet {
+    fn new() -> Option<PodNet> {
+        let ip = |args: &[&str]| {
+            Command::new("ip")
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        let n = std::process::id() % 250;
+        let net = PodNet {
+            name: format!("bwpod{}", std::process::id()),
+            host_if: format!("bwph{n}"),
+            inside: format!("10.199.{n}.2"),
+        };
+        let _ = ip(&["link", "del", &net.host_if]);
+        let steps: [&[&str]; 7] = [
+            &["netns", "add", &net.name],
+            &["link", "add", &net.host_if, "type", "veth", "peer", "name", "bwpodin", "netns", &net.name],
+            &["addr", "add", &format!("10.199.{n}.1/24"), "dev", &net.host_if],
+            &["link", "set", &net.host_if, "up"],
+            &["-n", &net.name, "addr", "add", &format!("{}/24", net.inside), "dev", "bwpodin"],
+            &["-n", &net.name, "link", "set", "bwpodin", "up"],
+            &["-n", &net.name, "link", "set", "lo", "up"],
+        ];
+        for step in steps {
+            if !ip(step) {
+                println!("skipping: ip {} failed", step.join(" "));
+                return None;
+            }
+        }
+        Some(net)
+    }
+}
+
+impl Drop for PodNet {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+        let _ = Command::new("ip").args(["link", "del", &self.host_if]).stderr(Stdio::null()).status();
+    }
+}
+
+#[test]
+fn a_pod_s_containers_share_its_network_namespace_through_host_sockets() {
+    if !root_or_skip("a_pod_s_containers_share_its_network_namespace_through_host_sockets") {
+        return;
+    }
+    let Some(net) = PodNet::new() else { return };
+    let ns_path = format!("/var/run/netns/{}", net.name);
+    let pod = |name: &str, args: &[&str]| {
+        let ns_path = ns_path.clone();
+        Bundle::new(name, args, move |c| {
+            c["linux"]["namespaces"] =
+                serde_json::json!([{"type": "pid"}, {"type": "mount"}, {"type": "network", "path": ns_path}]);
+            c["annotations"] = serde_json::json!({"io.kubernetes.cri.container-type": "container"});
+        })
+    };
+    let web = pod("pod-web", &["sh", "-c", "echo served > /data/index.html; exec httpd -f -p 8080 -h /data"]);
+    let client = pod(
+        "pod-client",
+        &[
+            "sh",
+            "-c",
+            "for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- http://127.0.0.1:8080/ && exit 0; sleep 0.2; done; exit 1",
+        ],
+    );
+    assert!(web.create("w").status.success(), "{}", web.output("w"));
+    assert!(web.oci(&["start", "w"]).status.success());
+
+    let from_pod = client.oci(&["run", "c"]);
+    let from_host = (0..50).find_map(|_| {
+        use std::io::{Read, Write};
+        let got = std::net::TcpStream::connect((net.inside.as_str(), 8080)).and_then(|mut c| {
+            c.set_read_timeout(Some(Duration::from_secs(5)))?;
+            c.write_all(b"GET / HTTP/1.0\r\n\r\n")?;
+            let mut reply = String::new();
+            c.read_to_string(&mut reply)?;
+            Ok(reply)
+        });
+        match got {
+            Ok(reply) => reply.split("\r\n\r\n").nth(1).map(str::to_owned),
+            Err(_) => {
+                std::thread::sleep(Duration::from_millis(100));
+                None
+            }
+        }
+    });
+    assert!(web.oci(&["delete", "--force", "w"]).status.success());
+
+    assert_eq!(
+        from_pod.stdout_str(),
+        "served\n",
+        "a second container of the pod over 127.0.0.1: {}",
+        from_pod.stderr_str()
+    );
+    assert_eq!(from_host.as_deref(), Some("served\n"), "the host over the pod's address");
 }
 
 #[test]

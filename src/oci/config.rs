@@ -147,11 +147,23 @@ pub fn plan(spec: &Spec, bundle: &Path, o: &Overrides, netns: impl Fn(&Path) -> 
         .and_then(|ns| ns.iter().find(|n| n.typ() == LinuxNamespaceType::Network));
     let mut netns_path = net.and_then(|n| n.path().clone());
     let kind = netns_path.as_deref().map(&netns);
+    // A Kubernetes pod's containers (and its pause sandbox) share the
+    // pod's network namespace, and bulwark runs a sandbox per container:
+    // one sandbox's own stack would take the pod's interface from all the
+    // others. They use host sockets in that namespace instead.
+    let in_pod = POD_ANNOTATIONS.iter().any(|a| spec.annotations().as_ref().is_some_and(|m| m.contains_key(*a)));
     let network = match (o.network, net, &netns_path, kind) {
         (Some(mode), _, _, _) => mode,
         (None, Some(_), Some(_), Some(Netns::Own)) => {
             // Nothing to join.
             netns_path = None;
+            Network::Host
+        }
+        (None, Some(_), Some(path), _) if in_pod => {
+            notes.push(Note::Debug(format!(
+                "a pod's container: host sockets in the pod's network namespace {}",
+                path.display()
+            )));
             Network::Host
         }
         (None, Some(_), Some(_), Some(Netns::Usable)) => Network::Sandbox,
@@ -290,6 +302,10 @@ fn path_str(p: &Path, what: &str) -> anyhow::Result<String> {
         _ => bail!("{what} {} in config.json must be an absolute path", p.display()),
     }
 }
+
+/// Annotations CRI runtimes put on a pod's containers (containerd's,
+/// CRI-O's).
+const POD_ANNOTATIONS: &[&str] = &["io.kubernetes.cri.container-type", "io.kubernetes.cri-o.ContainerType"];
 
 /// Devices (major, minor) the sandbox's /dev has: null, zero, full,
 /// random, urandom, tty, ptmx.
@@ -438,6 +454,12 @@ mod tests {
         assert_eq!(with(path, Netns::Own), (Network::Host, None));
         assert_eq!(with(serde_json::json!([{"type": "network"}]), Netns::Usable), (Network::None, None));
         assert_eq!(with(serde_json::json!([{"type": "pid"}]), Netns::Usable), (Network::Host, None));
+        // A Kubernetes pod's container: host sockets in the pod's namespace.
+        let mut j = base();
+        j["linux"]["namespaces"] = serde_json::json!([{"type": "network", "path": "/run/netns/pod"}]);
+        j["annotations"] = serde_json::json!({"io.kubernetes.cri.container-type": "container"});
+        let p = plan(&spec(j), &b, &Overrides::default(), |_| Netns::Usable).expect("plan");
+        assert_eq!((p.opts.network, p.netns), (Network::Host, Some("/run/netns/pod".into())));
         let _ = fs::remove_dir_all(&b);
     }
 
