@@ -198,6 +198,16 @@ pub const FIONBIO: u32 = 0x5421;
 pub const FIONCLEX: u32 = 0x5450;
 pub const FIOCLEX: u32 = 0x5451;
 pub const FIOASYNC: u32 = 0x5452;
+pub const TCSBRK: u32 = 0x5409;
+pub const TCXONC: u32 = 0x540A;
+pub const TCFLSH: u32 = 0x540B;
+pub const TIOCSCTTY: u32 = 0x540E;
+pub const TIOCNOTTY: u32 = 0x5422;
+pub const TCSBRKP: u32 = 0x5425;
+pub const TIOCGPTN: u32 = 0x8004_5430;
+pub const TIOCSPTLCK: u32 = 0x4004_5431;
+pub const TIOCGPTLCK: u32 = 0x8004_5439;
+pub const TIOCGPTPEER: u32 = 0x5441;
 
 // Auxiliary vector.
 pub const AT_NULL: u64 = 0;
@@ -245,6 +255,7 @@ pub const SIGTSTP: u32 = 20;
 pub const SIGTTIN: u32 = 21;
 pub const SIGTTOU: u32 = 22;
 pub const SIGURG: u32 = 23;
+pub const SIGWINCH: u32 = 28;
 pub const SIGIO: u32 = 29;
 pub const SIGSYS: u32 = 31;
 pub const NSIG: u32 = 64;

@@ -490,6 +490,7 @@ pub fn run(cfg: Config) -> Result<TaskExit, SandboxError> {
     kernel.pids.set_max(cfg.pids_limit);
     cfg.container.apply_sysctls(&kernel);
     procfs.set_kernel(&kernel);
+    crate::fs::pty::install(devpts.ptys(), &kernel);
     if let Some(release) = cfg.release {
         *kernel.release.lock() = release.into_bytes();
     }

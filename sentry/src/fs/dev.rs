@@ -21,15 +21,17 @@ pub const DEV_FULL: u64 = makedev(1, 7);
 pub const DEV_RANDOM: u64 = makedev(1, 8);
 pub const DEV_URANDOM: u64 = makedev(1, 9);
 pub const DEV_TTY: u64 = makedev(5, 0);
+pub const DEV_PTMX: u64 = super::pty::DEV_PTMX;
 
 /// The character devices of /dev, by name.
-const DEVICES: [(&str, u64); 6] = [
+const DEVICES: [(&str, u64); 7] = [
     ("null", DEV_NULL),
     ("zero", DEV_ZERO),
     ("full", DEV_FULL),
     ("random", DEV_RANDOM),
     ("urandom", DEV_URANDOM),
     ("tty", DEV_TTY),
+    ("ptmx", DEV_PTMX),
 ];
 
 /// A new /dev (a tmpfs, owned by root, mode 0755) whose `st_dev` is `dev`.
@@ -68,11 +70,14 @@ pub fn device_path(rdev: u64) -> Vec<u8> {
     }
 }
 
-/// Open the character device `rdev` (`open(2)` flags in `flags`).
-/// `ENXIO` for a device with no driver, and for `/dev/tty` while there is
-/// no controlling terminal.
-pub fn open_char_device(rdev: u64, _flags: u32) -> KResult<FileRef> {
+/// Open the character device `rdev` (`open(2)` flags in `flags`) for
+/// `cx`. `ENXIO` for a device with no driver, and for `/dev/tty` while the
+/// caller has no controlling terminal it can reopen (a pty of the
+/// sandbox's); `/dev/ptmx` makes a new pty.
+pub fn open_char_device(cx: Caller<'_>, rdev: u64, _flags: u32) -> KResult<FileRef> {
     match (major(rdev), minor(rdev)) {
+        (5, 0) => super::pty::open_controlling(cx),
+        (5, 2) => super::pty::open_ptmx(cx),
         (1, 3) => Ok(Arc::new(Null)),
         (1, 5) => Ok(Arc::new(Zero)),
         (1, 7) => Ok(Arc::new(Full)),
@@ -208,7 +213,7 @@ mod tests {
     fn devices_have_linux_numbers_and_mode_0666() {
         let root = devroot();
 
-        let got: Vec<_> = ["null", "zero", "full", "random", "urandom", "tty"]
+        let got: Vec<_> = ["null", "zero", "full", "random", "urandom", "tty", "ptmx"]
             .iter()
             .map(|n| {
                 let a = root.lookup(n.as_bytes()).expect("lookup").attr().expect("attr");
@@ -217,7 +222,7 @@ mod tests {
             .collect();
 
         let c = S_IFCHR | 0o666;
-        assert_eq!(got, vec![(c, 1, 3), (c, 1, 5), (c, 1, 7), (c, 1, 8), (c, 1, 9), (c, 5, 0)]);
+        assert_eq!(got, vec![(c, 1, 3), (c, 1, 5), (c, 1, 7), (c, 1, 8), (c, 1, 9), (c, 5, 0), (c, 5, 2)]);
     }
 
     #[test]

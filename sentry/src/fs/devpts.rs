@@ -7,8 +7,8 @@
 //! the stdio descriptor's own inode, so the two agree by construction, and
 //! opening `/dev/pts/N` gives the same terminal.
 //!
-//! Terminals allocated inside the sandbox (`/dev/ptmx`) are not supported
-//! yet; when they are, their numbers must skip those [`DevPts::add`] took.
+//! Terminals allocated inside the sandbox (`/dev/pts/ptmx`, `/dev/ptmx`)
+//! are [`super::pty`]'s: their numbers skip those [`DevPts::add`] took.
 
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -19,6 +19,7 @@ use abi::types::Timespec;
 use abi::Errno;
 use parking_lot::Mutex;
 
+use super::pty::PtyTable;
 use super::{major, minor, DirFile};
 use crate::vfs::Caller;
 use crate::vfs::{CreateAttr, DirEntry, FileRef, FsStat, Inode, InodeAttr, InodeRef, KResult, NodeKind};
@@ -54,7 +55,8 @@ impl DevPts {
     /// An empty devpts whose `st_dev` is `dev`.
     pub fn new(dev: u64) -> DevPts {
         let t = super::now();
-        DevPts { root: Arc::new(PtsRoot { dev, ctime: t, ptys: Mutex::new(BTreeMap::new()) }) }
+        let own = PtyTable::new(dev);
+        DevPts { root: Arc::new(PtsRoot { dev, ctime: t, ptys: Mutex::new(BTreeMap::new()), own }) }
     }
 
     /// The `st_dev` of this file system: the terminals put in it must
@@ -71,7 +73,13 @@ impl DevPts {
     /// Make `inode` (a terminal whose `st_dev` is [`DevPts::dev`]) entry
     /// `number`; the first terminal given a number keeps it.
     pub fn add(&self, number: u32, inode: InodeRef) {
+        self.root.own.reserve(number);
         self.root.ptys.lock().entry(number).or_insert(inode);
+    }
+
+    /// The ptys allocated in this devpts.
+    pub fn ptys(&self) -> &Arc<PtyTable> {
+        &self.root.own
     }
 }
 
@@ -79,7 +87,10 @@ impl DevPts {
 struct PtsRoot {
     dev: u64,
     ctime: Timespec,
+    /// The host terminals.
     ptys: Mutex<BTreeMap<u32, InodeRef>>,
+    /// The terminals allocated here.
+    own: Arc<PtyTable>,
 }
 
 /// The number a name spells as devpts names its entries (decimal, no
@@ -107,16 +118,25 @@ impl Inode for PtsRoot {
     }
 
     fn lookup(&self, name: &[u8]) -> KResult<InodeRef> {
+        if name == b"ptmx" {
+            return Ok(self.own.ptmx());
+        }
         let n = parse_number(name).ok_or(Errno::ENOENT)?;
-        self.ptys.lock().get(&n).cloned().ok_or(Errno::ENOENT)
+        if let Some(host) = self.ptys.lock().get(&n).cloned() {
+            return Ok(host);
+        }
+        self.own.entry(n).ok_or(Errno::ENOENT)
     }
 
     fn readdir(&self) -> KResult<Vec<DirEntry>> {
         let ptys = self.ptys.lock();
-        let mut out = Vec::with_capacity(ptys.len());
+        let mut out = Vec::with_capacity(ptys.len() + 1);
+        out.push(DirEntry { ino: 2, kind: DT_CHR, name: b"ptmx".to_vec() });
         for (n, inode) in ptys.iter() {
             out.push(DirEntry { ino: inode.attr()?.ino, kind: DT_CHR, name: n.to_string().into_bytes() });
         }
+        out.extend(self.own.entries());
+        out.sort_by_key(|e| parse_number(&e.name).map_or(-1, i64::from));
         Ok(out)
     }
 
@@ -197,7 +217,13 @@ mod tests {
         let found = root.lookup(b"3").expect("lookup 3");
         assert!(Arc::ptr_eq(&found, &tty));
         assert_eq!(found.attr().expect("attr").dev, root.attr().expect("root attr").dev);
-        assert_eq!(root.readdir(), Ok(vec![DirEntry { ino: 7, kind: DT_CHR, name: b"3".to_vec() }]));
+        assert_eq!(
+            root.readdir(),
+            Ok(vec![
+                DirEntry { ino: 2, kind: DT_CHR, name: b"ptmx".to_vec() },
+                DirEntry { ino: 7, kind: DT_CHR, name: b"3".to_vec() }
+            ])
+        );
         assert!(found.open(Caller::SENTRY, O_RDWR).is_ok());
     }
 
@@ -212,7 +238,7 @@ mod tests {
 
         let root = pts.root();
         assert!(Arc::ptr_eq(&root.lookup(b"0").expect("lookup 0"), &first));
-        for name in [&b"00"[..], b"1", b"ptmx", b"", b"-0", b"99999999999"] {
+        for name in [&b"00"[..], b"1", b"", b"-0", b"99999999999"] {
             assert_eq!(root.lookup(name).err(), Some(Errno::ENOENT), "{name:?}");
         }
     }

@@ -28,6 +28,7 @@ pub mod inotify;
 pub mod overlay;
 pub mod pipe;
 pub mod proc;
+pub mod pty;
 pub mod sys;
 pub mod timerfd;
 pub mod tmpfs;

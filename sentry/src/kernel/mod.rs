@@ -530,25 +530,25 @@ pub struct JobControl {
 }
 
 /// The session and foreground process group of a terminal: the sandbox's
-/// own terminal's (`Kernel::tty_sid`, `Kernel::tty_pgrp`), or an exec'd
-/// process's.
+/// own terminal's (`Kernel::tty_sid`, `Kernel::tty_pgrp`), or one with its
+/// own (an exec'd process's host terminal, a pty of the sandbox's).
 pub enum TermCtl<'a> {
     Main(&'a Kernel),
-    Exec(Arc<JobControl>),
+    Own(Arc<JobControl>),
 }
 
 impl TermCtl<'_> {
     pub fn sid(&self) -> &AtomicI32 {
         match self {
             TermCtl::Main(k) => &k.tty_sid,
-            TermCtl::Exec(j) => &j.sid,
+            TermCtl::Own(j) => &j.sid,
         }
     }
 
     pub fn pgrp(&self) -> &AtomicI32 {
         match self {
             TermCtl::Main(k) => &k.tty_pgrp,
-            TermCtl::Exec(j) => &j.pgrp,
+            TermCtl::Own(j) => &j.pgrp,
         }
     }
 }
@@ -558,7 +558,7 @@ impl Kernel {
     /// (`None`, or one no exec'd session holds: the sandbox's own).
     pub fn terminal(&self, rdev: Option<u64>) -> TermCtl<'_> {
         match rdev.and_then(|r| self.exec_ttys.lock().get(&r).cloned()) {
-            Some(j) => TermCtl::Exec(j),
+            Some(j) => TermCtl::Own(j),
             None => TermCtl::Main(self),
         }
     }

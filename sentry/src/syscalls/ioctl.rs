@@ -81,6 +81,9 @@ pub fn ioctl(t: &mut Task, fd: Fd, request: IoctlReq, arg: IoctlArg) -> KResult<
     if matches!(req, TCSETS | TCSETSW | TCSETSF | TIOCSWINSZ | TIOCSPGRP) {
         super::tty::job_control(t, &f, SIGTTOU)?;
     }
+    if let Some(r) = super::tty::pty_ioctl(t, &f, req, arg.0) {
+        return r;
+    }
     let int_ptr = UserPtr::<i32>::new(arg.0);
     match req {
         FIOCLEX => t.fds.lock().set_cloexec(fd, true).map(|_| 0),
@@ -108,7 +111,7 @@ pub fn ioctl(t: &mut Task, fd: Fd, request: IoctlReq, arg: IoctlArg) -> KResult<
             let mut probe = abi::types::Termios::default();
             let scratch = ScratchMem(&mut probe);
             f.file.ioctl(TCGETS, 0, &scratch)?;
-            let term = t.k.terminal(super::tty::terminal_rdev(&f));
+            let term = super::tty::terminal_of(t, &f);
             match req {
                 TIOCGPGRP => int_ptr.write(t, &term.pgrp().load(Ordering::Relaxed))?,
                 TIOCGSID => int_ptr.write(t, &term.sid().load(Ordering::Relaxed))?,

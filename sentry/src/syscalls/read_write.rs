@@ -45,10 +45,10 @@ fn read_into(t: &Task, f: &FileDescription, buf: UserBytes, len: usize, pos: Opt
         (None, None) if own => CURRENT_POS,
         (None, None) => 0,
     };
+    super::tty::job_control(t, f, SIGTTIN)?;
     // A donated host stream (a pipe or terminal) is read once it is
     // readable, so that signals can interrupt the wait.
     if let Some(hfd) = f.file.host_fd() {
-        super::tty::job_control(t, f, SIGTTIN)?;
         if f.flags() & O_NONBLOCK == 0 {
             t.wait_host(std::os::fd::AsRawFd::as_raw_fd(&hfd), libc::POLLIN)?;
         }

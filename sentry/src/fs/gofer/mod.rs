@@ -325,7 +325,7 @@ impl Inode for GoferInode {
         Ok(t)
     }
 
-    fn open(&self, _cx: Caller<'_>, flags: u32) -> KResult<FileRef> {
+    fn open(&self, cx: Caller<'_>, flags: u32) -> KResult<FileRef> {
         let writes = flags & O_ACCMODE != O_RDONLY;
         match self.ftype {
             S_IFDIR if writes => Err(Errno::EISDIR),
@@ -337,7 +337,7 @@ impl Inode for GoferInode {
                 Ok(Arc::new(GoferFile { fd: self.host_fd()?, inode }))
             }
             S_IFLNK => Err(Errno::ELOOP),
-            S_IFCHR => super::dev::open_char_device(self.attr.lock().rdev, flags),
+            S_IFCHR => super::dev::open_char_device(cx, self.attr.lock().rdev, flags),
             _ => Err(Errno::ENXIO),
         }
     }

@@ -139,8 +139,9 @@ pub(super) fn pid_file(k: &Arc<Kernel>, p: &Arc<Process>, name: &str) -> KResult
 }
 
 /// `tty_nr` and `tpgid` of `/proc/<pid>/stat`: the device number of the
-/// process's controlling terminal (the host terminal, for the session that
-/// holds it) and that terminal's foreground process group; `0 -1` without
+/// process's controlling terminal (a host terminal or a pty of the
+/// sandbox's, for the session that holds it) and that terminal's
+/// foreground process group; `0 -1` without
 /// one. `ps` finds the TTY column's name from them.
 fn controlling_tty(k: &Kernel, p: &Process) -> (u64, i32) {
     use std::sync::atomic::Ordering::Relaxed;
@@ -148,6 +149,9 @@ fn controlling_tty(k: &Kernel, p: &Process) -> (u64, i32) {
     let exec_tty = k.exec_ttys.lock().iter().find(|(_, j)| j.sid.load(Relaxed) == sid).map(|(r, j)| (*r, j.clone()));
     if let Some((rdev, j)) = exec_tty {
         return (rdev & 0xffff_ffff, j.pgrp.load(Relaxed));
+    }
+    if let Some((rdev, pgrp)) = crate::fs::pty::controlling_terminal(sid) {
+        return (rdev, pgrp);
     }
     let rdev = match k.host_tty.get() {
         Some(tty) if sid == k.tty_sid.load(Relaxed) => nix::sys::stat::fstat(tty).map(|st| st.st_rdev),

@@ -468,7 +468,7 @@ impl Inode for TmpfsInode {
         }
     }
 
-    fn open(&self, _cx: Caller<'_>, flags: u32) -> KResult<FileRef> {
+    fn open(&self, cx: Caller<'_>, flags: u32) -> KResult<FileRef> {
         let (mode, rdev) = {
             let m = self.meta.lock();
             (m.mode, m.rdev)
@@ -478,7 +478,7 @@ impl Inode for TmpfsInode {
             Body::Dir(_) if flags & O_ACCMODE == O_RDONLY => Ok(Arc::new(DirFile)),
             Body::Dir(_) => Err(Errno::EISDIR),
             Body::Symlink(_) => Err(Errno::ELOOP),
-            Body::Special if mode & S_IFMT == S_IFCHR => super::dev::open_char_device(rdev, flags),
+            Body::Special if mode & S_IFMT == S_IFCHR => super::dev::open_char_device(cx, rdev, flags),
             Body::Special if mode & S_IFMT == S_IFIFO => super::pipe::open_fifo(self.fs.dev, self.ino, flags),
             Body::Special => Err(Errno::ENXIO),
         }
