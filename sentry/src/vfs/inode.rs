@@ -125,6 +125,14 @@ pub trait Inode: Send + Sync + Any {
         Err(Errno::ENOTDIR)
     }
 
+    /// Whether `name` in this directory still names `child` (cached by an
+    /// earlier lookup). A file system whose files change behind the
+    /// sandbox's back (a bind mount of a host directory) asks; the others
+    /// keep their names in step themselves.
+    fn still_names(&self, _name: &[u8], _child: &InodeRef) -> bool {
+        true
+    }
+
     /// All entries of this directory, without `.` and `..`, in a stable order.
     fn readdir(&self) -> KResult<Vec<DirEntry>> {
         Err(Errno::ENOTDIR)

@@ -50,8 +50,14 @@ impl Dentry {
 
     /// The child `name`, from the cache or the file system.
     pub fn child(self: &Arc<Dentry>, name: &[u8]) -> KResult<Arc<Dentry>> {
-        if let Some(d) = self.children.lock().get(name) {
-            return Ok(d.clone());
+        let cached = self.children.lock().get(name).cloned();
+        if let Some(d) = cached {
+            if self.inode.still_names(name, &d.inode) {
+                return Ok(d);
+            }
+            // The host replaced it: a fresh dentry; the old one lives on
+            // for whoever holds it (an open file, a working directory).
+            self.children.lock().remove(name);
         }
         let inode = self.inode.lookup(name)?;
         let d = Arc::new(Dentry {

@@ -91,6 +91,8 @@ pub struct GoferInode {
     fs: Arc<Shared>,
     me: Weak<GoferInode>,
     handle: Handle,
+    /// The host's device and inode numbers: what the handle stands for.
+    host_id: (u64, u64),
     /// The file type bits, which never change.
     ftype: u32,
     attr: Mutex<InodeAttr>,
@@ -146,11 +148,13 @@ impl Shared {
 
 impl GoferInode {
     fn new(fs: &Arc<Shared>, handle: Handle, a: gofer::Attr) -> Arc<GoferInode> {
+        let host_id = (a.dev, a.ino);
         let attr = fs.inode_attr(a);
         Arc::new_cyclic(|me| GoferInode {
             fs: Arc::clone(fs),
             me: me.clone(),
             handle,
+            host_id,
             ftype: attr.mode & S_IFMT,
             attr: Mutex::new(attr),
             stale: AtomicBool::new(false),
@@ -261,6 +265,25 @@ impl Inode for GoferInode {
         self.write_set_attr(attr)
     }
 
+    fn still_names(&self, name: &[u8], child: &InodeRef) -> bool {
+        if !self.fs.opts.revalidate {
+            return true;
+        }
+        let Some(c) = child.as_any().downcast_ref::<GoferInode>() else { return true };
+        let same = match self.fs.client.walk(self.handle, name) {
+            Ok((h, a)) => {
+                self.fs.client.close(h);
+                (a.dev, a.ino) == c.host_id && a.mode & S_IFMT == c.ftype
+            }
+            Err(_) => false,
+        };
+        if !same {
+            self.children.lock().remove(name);
+            *self.dirents.lock() = None;
+        }
+        same
+    }
+
     fn lookup(&self, name: &[u8]) -> KResult<InodeRef> {
         if !self.is_dir() {
             return Err(Errno::ENOTDIR);
@@ -268,6 +291,7 @@ impl Inode for GoferInode {
         let mut children = self.children.lock();
         match children.get(name) {
             Some(Cached::Negative) if !self.fs.opts.revalidate => return Err(Errno::ENOENT),
+            // (A tree that revalidates asks `still_names` first.)
             Some(Cached::Dir(d)) => return Ok(d.clone()),
             Some(Cached::Other(w)) => {
                 if let Some(c) = w.upgrade() {
