@@ -29,12 +29,12 @@ use std::os::fd::{AsFd, OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 use anyhow::{bail, Context};
+use hostsys::process::CapabilitySet;
 use nix::fcntl::OFlag;
 use nix::mount::MsFlags;
 use nix::sched::CloneFlags;
 use nix::sys::{prctl, utsname};
 use nix::unistd::{ForkResult, Gid, Pid, Uid};
-use rustix::thread::{CapabilitySet, CapabilitySets};
 
 use crate::cli::{BootOpts, Network, Overlay};
 use crate::launch::{BOOT_CONTROL_FD, BOOT_DEBUG_LOG_FD, BOOT_FIRST_BIND_FD, MAX_BINDS};
@@ -105,6 +105,10 @@ pub fn run_boot(opts: BootOpts) -> anyhow::Result<i32> {
     drop(gofer);
     drop(binds);
     drop(nic);
+    // From here boot only waits for the sentry and passes signals on to it
+    // (its own child, the same user): it needs no capability.
+    hostsys::process::drop_capabilities(CapabilitySet::empty()).context("dropping capabilities")?;
+    prctl::set_no_new_privs().map_err(io::Error::from).context("no_new_privs")?;
     let code = wait_for(pid)?;
     let mut sig = [0u8];
     if File::from(death_r).read(&mut sig).is_ok_and(|n| n == 1) && sig[0] > 0 {
@@ -137,7 +141,7 @@ fn sentry_main(opts: BootOpts, p: Prepared) -> anyhow::Result<sentry::TaskExit> 
     // sandbox` it keeps none: its packet socket is already open.
     let keep =
         if opts.opts.network == Network::Host { CapabilitySet::NET_BIND_SERVICE } else { CapabilitySet::empty() };
-    drop_capabilities(keep).context("dropping capabilities")?;
+    hostsys::process::drop_capabilities(keep).context("dropping capabilities")?;
     prctl::set_no_new_privs().map_err(io::Error::from).context("no_new_privs")?;
     let env = opts.opts.environment(opts.host_term.clone());
     let o = opts.opts;
@@ -329,26 +333,6 @@ fn enter_empty_root() -> anyhow::Result<()> {
 
 fn mount(src: Option<&str>, target: &str, fstype: Option<&str>, flags: MsFlags, data: Option<&str>) -> io::Result<()> {
     nix::mount::mount(src, target, fstype, flags, data).map_err(io::Error::from)
-}
-
-/// Empty the bounding, ambient, effective, permitted and inheritable sets.
-/// rustix, as nix has no capability calls.
-fn drop_capabilities(keep: CapabilitySet) -> io::Result<()> {
-    for cap in 0..64 {
-        if keep.bits() & (1 << cap) != 0 {
-            continue;
-        }
-        // Every number up to the kernel's last capability, named or not:
-        // the drop fails with EINVAL past the last one.
-        match rustix::thread::remove_capability_from_bounding_set(CapabilitySet::from_bits_retain(1 << cap)) {
-            Ok(()) => {}
-            Err(rustix::io::Errno::INVAL) => break,
-            Err(err) => return Err(err.into()),
-        }
-    }
-    let _ = rustix::thread::clear_ambient_capability_set();
-    let sets = CapabilitySets { effective: keep, permitted: keep, inheritable: CapabilitySet::empty() };
-    rustix::thread::set_capabilities(None, sets).map_err(io::Error::from)
 }
 
 /// Wait for `pid`; its exit code, or 128+N if signal N killed it.

@@ -69,7 +69,8 @@ pub fn run(root: &Path, sock: OwnedFd) -> io::Result<()> {
 ///    as [`serve_file`] does;
 /// 4. `pivot_root` into it and detaches the old root, so no host path
 ///    outside `root` remains reachable;
-/// 5. sets `no_new_privs`;
+/// 5. sets `no_new_privs`, and keeps only the capabilities serving files
+///    needs;
 /// 6. installs a seccomp filter that allows only the host system calls the
 ///    serving loop makes (see `seccomp::RULES`) and kills the process on
 ///    any other.
@@ -79,6 +80,13 @@ pub fn run(root: &Path, sock: OwnedFd) -> io::Result<()> {
 /// closed by the caller: they stay open in the jail.
 pub fn run_with(root: &Path, sock: OwnedFd, opts: Options) -> io::Result<()> {
     let served = jail::enter(root, opts.read_only)?;
+    // Serving files as their owner would: reading and writing any of them
+    // (DAC_OVERRIDE, DAC_READ_SEARCH), their owner (CHOWN), mode and times
+    // (FOWNER) and set-group-id bit (FSETID). The jail is built; no mount,
+    // device, xattr namespace of the kernel's, or other user is the gofer's.
+    use hostsys::process::CapabilitySet as Cap;
+    let keep = Cap::CHOWN | Cap::DAC_OVERRIDE | Cap::DAC_READ_SEARCH | Cap::FOWNER | Cap::FSETID;
+    hostsys::process::drop_capabilities(keep)?;
     seccomp::install()?;
     match served {
         jail::Served::Dir(root_fd) => serve(root_fd, sock),
