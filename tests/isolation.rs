@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use common::procs::{descendants, Proc};
 use common::{finish, fresh_dir, run_sandboxed, sandboxed_command, spawn_piped};
 
 #[test]
@@ -36,48 +37,6 @@ fn writes_and_deletes_stay_inside_the_sandbox() {
     );
     assert!(!Path::new("/etc/bulwark-probe").exists(), "the probe reached the host");
     assert_eq!(fs::read_to_string(&victim).expect("victim still on the host"), "precious\n");
-}
-
-/// A process seen from the host.
-#[derive(Debug)]
-struct Proc {
-    pid: u32,
-    ppid: u32,
-    cmdline: String,
-}
-
-fn processes() -> Vec<Proc> {
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter_map(|pid| {
-            let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            // pid (comm) state ppid ...: comm may hold spaces, so split after ')'.
-            let ppid = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()?;
-            let cmdline = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            Some(Proc { pid, ppid, cmdline })
-        })
-        .collect()
-}
-
-/// Every descendant of `root` (not `root` itself).
-fn descendants(root: u32) -> Vec<Proc> {
-    let mut children: HashMap<u32, Vec<Proc>> = HashMap::new();
-    for p in processes() {
-        children.entry(p.ppid).or_default().push(p);
-    }
-    let mut out = Vec::new();
-    let mut todo = vec![root];
-    while let Some(pid) = todo.pop() {
-        for p in children.remove(&pid).unwrap_or_default() {
-            todo.push(p.pid);
-            out.push(p);
-        }
-    }
-    out
 }
 
 /// Why the descriptor `fd` of `pid` is not allowed in the sandbox, if it
