@@ -1240,3 +1240,14 @@ fn fd_hog_gets_emfile_inside() {
     eprintln!("4096 descriptors in the sandbox, {host_fds} on the host");
     assert!(host_fds < 1000, "the sandbox's descriptors are {host_fds} host descriptors");
 }
+
+#[test]
+fn an_i386_system_call_is_enosys_and_shown_by_strace_not_taken_for_the_x86_64_one() {
+    let prog = c_program("escape_jit", &[]);
+    // i386 getpid (20) is x86-64's writev: it must not be carried out as that.
+    let out = run(sandboxed_command(&[path_str(&prog), "int80-getpid"], &["--strace"]));
+
+    assert!(out.stdout_str().contains("result -38"), "{}", shown(&out));
+    assert!(out.stderr_str().contains("int0x80_20() = -1 ENOSYS"), "{}", shown(&out));
+    assert!(!out.stderr_str().contains("writev("), "{}", shown(&out));
+}

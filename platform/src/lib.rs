@@ -195,6 +195,10 @@ pub enum Event {
     Signal { signo: i32, si_code: i32, addr: u64 },
     /// `Context::interrupt` was called.
     Interrupted,
+    /// The application entered the kernel through the 32-bit ABI (`int
+    /// 0x80` or `sysenter`), with i386 call numbers; `regs` as for
+    /// `Syscall`.
+    Syscall32,
 }
 
 /// A new host thread in an existing address space, made by

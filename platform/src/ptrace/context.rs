@@ -223,6 +223,12 @@ impl Context for PtraceContext {
             };
             sys::get_regs(tid, regs).map_err(|e| stub.diagnose(e))?;
             self.last = Some(*regs);
+            // `syscall` leaves the return address in rcx and the flags in
+            // r11 (the kernel's saved rip and flags); `int 0x80` and
+            // `sysenter` (the i386 ABI, other call numbers) leave them be.
+            if event == Event::Syscall && (regs.rcx != regs.rip || regs.r11 != regs.eflags) {
+                return Ok(Event::Syscall32);
+            }
             return Ok(event);
         }
     }

@@ -218,6 +218,13 @@ impl Kernel {
         }
     }
 
+    /// Log, once per number, a call through the i386 ABI (`int 0x80`).
+    pub fn report_unsupported_i386(&self, nr: u64, comm: &[u8]) {
+        if self.reported.lock().insert(nr | 1 << 32) {
+            tracing::warn!(nr, comm = %String::from_utf8_lossy(comm), "unsupported 32-bit (int 0x80) system call");
+        }
+    }
+
     /// Process `pid` (live or zombie).
     pub fn process(&self, pid: i32) -> Option<Arc<Process>> {
         self.procs.lock().get(&pid).cloned()

@@ -801,6 +801,10 @@ impl Task {
                     self.last_fault = None;
                     syscalls::dispatch(self)
                 }
+                Event::Syscall32 => {
+                    self.last_fault = None;
+                    syscalls::table::dispatch_i386(self)
+                }
                 Event::Fault { addr, si_code, .. } => {
                     // A fault on a page another thread has just mapped (or
                     // given its own copy of a copy-on-write page) is

@@ -341,6 +341,20 @@ pub fn dispatch(t: &mut Task) {
     }
 }
 
+/// A call through the i386 ABI (`int 0x80`, `sysenter`), its number in
+/// `orig_rax`: not supported (bulwark implements the x86-64 ABI), so it
+/// fails with ENOSYS, reported once and shown by `--strace`, rather than
+/// being taken for the x86-64 call of the same number.
+pub fn dispatch_i386(t: &mut Task) {
+    let nr = t.regs.orig_rax;
+    t.k.report_unsupported_i386(nr, &t.comm());
+    t.regs.set_return(Errno::ENOSYS.as_ret());
+    if let Some(out) = &t.k.strace {
+        let line = format!("[pid {}] int0x80_{nr}() = -1 ENOSYS (Function not implemented)\n", t.tid);
+        let _ = out.lock().write_all(line.as_bytes());
+    }
+}
+
 /// What the application's seccomp profile says of this call, done; whether
 /// the call goes ahead (allowed and logged).
 fn enforce(t: &mut Task, nr: u64, args: &[u64; 6], entry: Option<&Entry>, verdict: Verdict) -> bool {
