@@ -352,6 +352,15 @@ fn wait_for(pid: Pid) -> anyhow::Result<i32> {
             return Ok(code);
         }
         if let Some(sig) = status.terminating_signal() {
+            // The program's own signals reach boot through the death pipe
+            // (the sentry exits): the sentry itself dying of SIGSYS is its
+            // seccomp filter's verdict on one of its host calls.
+            if sig == libc::SIGSYS {
+                bail!(
+                    "the sentry was killed by its seccomp filter (SIGSYS): it made a host system call outside \
+                     its allow-list (sentry/src/seccomp.rs); the kernel's audit log (dmesg, type=1326) names it"
+                );
+            }
             return Ok(128 + sig);
         }
     }

@@ -235,6 +235,14 @@ fn spawn_boot(
         }
     }
     cmd.args(opts.to_boot_args()).env_clear();
+    // Debug builds only: the sentry's seccomp hooks (sentry/src/seccomp.rs).
+    if cfg!(debug_assertions) {
+        for name in ["BULWARK_DEBUG_FORBIDDEN_SYSCALL", "BULWARK_DEBUG_SECCOMP_LOG"] {
+            if let Some(v) = std::env::var_os(name) {
+                cmd.env(name, v);
+            }
+        }
+    }
     // SAFETY: the closure runs in the forked child of a process that may
     // have other threads, so it stays async-signal-safe: it makes only
     // prctl (hostsys, no allocation) and dup2 calls, and allocates nothing

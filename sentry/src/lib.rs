@@ -21,6 +21,7 @@ pub mod kernel;
 pub mod loader;
 pub mod mm;
 pub mod net;
+mod seccomp;
 
 pub mod container;
 pub mod control;

@@ -541,6 +541,9 @@ pub fn run(cfg: Config) -> Result<TaskExit, SandboxError> {
             Box::new(Controlled { k: kernel.clone(), vfs: vfs.clone(), devpts, setup: cfg.container.clone() });
         crate::control::serve(listener, sandbox).map_err(|err| SandboxError::Host { call: "spawn", err })?;
     }
+    // The last start-up step is done: from here on the sentry makes only
+    // the host calls its policy lists, on every thread.
+    crate::seccomp::install(cfg.host_network)?;
     let exit = task.run();
     drop(task);
     // The first thread may end before its process (pthread_exit in main):
