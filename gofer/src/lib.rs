@@ -12,6 +12,7 @@
 #![deny(unsafe_code)]
 
 pub mod client;
+pub mod fuzzing;
 mod jail;
 pub mod protocol;
 mod seccomp;

@@ -300,7 +300,7 @@ fn reopen_checked(parent: BorrowedFd<'_>, name: &CString, flags: i32, want: &lib
     Ok(fd)
 }
 
-struct Server {
+pub(crate) struct Server {
     /// What `Attach` gives: the served directory, or the single served file.
     root: Node,
     /// Where the working directory returns after a call made relative to
@@ -313,13 +313,13 @@ struct Server {
 type Outcome = Result<(Reply, Option<OwnedFd>), Errno>;
 
 impl Server {
-    fn new(root: OwnedFd) -> Server {
+    pub(crate) fn new(root: OwnedFd) -> Server {
         let root = Arc::new(root);
         Server { root: Node { fd: root.clone(), parent: None }, home: root, nodes: HashMap::new(), next: 1 }
     }
 
     /// Answer one request.
-    fn handle(&mut self, req: Request) -> (Reply, Option<OwnedFd>) {
+    pub(crate) fn handle(&mut self, req: Request) -> (Reply, Option<OwnedFd>) {
         match self.dispatch(req) {
             Ok(r) => r,
             Err(e) => (Reply::Error(e.as_i32()), None),

@@ -16,6 +16,7 @@ use std::os::fd::OwnedFd;
 
 pub mod caps;
 pub mod fs;
+pub mod fuzzing;
 mod host;
 pub mod kernel;
 pub mod loader;

@@ -480,22 +480,11 @@ impl Task {
         let mut execfn = path.to_vec();
         // `#!` scripts, up to 4 levels like Linux's binfmt recursion limit.
         for _ in 0..5 {
-            let mut head = [0u8; 256];
+            let mut head = [0u8; loader::SCRIPT_HEAD];
             let n = exe.file.read(Caller::SENTRY, &mut head, 0)?;
-            if n < 2 || &head[..2] != b"#!" {
+            let Some((interp, arg)) = loader::parse_shebang(&head[..n.min(head.len())])? else {
                 break;
-            }
-            let line_end = head[..n].iter().position(|&b| b == b'\n').unwrap_or(n);
-            let line: Vec<u8> = head[2..line_end].iter().copied().skip_while(|b| *b == b' ' || *b == b'\t').collect();
-            let mut parts = line.splitn(2, |b| *b == b' ' || *b == b'\t');
-            let interp = parts.next().unwrap_or(&[]).to_vec();
-            if interp.is_empty() {
-                return Err(Errno::ENOEXEC);
-            }
-            let arg = parts.next().map(|a| {
-                let end = a.iter().rposition(|b| *b != b' ' && *b != b'\t' && *b != b'\r').map_or(0, |i| i + 1);
-                a[..end].to_vec()
-            });
+            };
             let mut nargv = vec![interp.clone()];
             if let Some(a) = arg.filter(|a| !a.is_empty()) {
                 nargv.push(a);

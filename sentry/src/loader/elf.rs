@@ -15,7 +15,7 @@ use crate::vfs::{FileRef, InodeAttr};
 const PAGE: u64 = PAGE_SIZE;
 /// Where a position-independent main executable goes (Linux's
 /// `ELF_ET_DYN_BASE` without randomization).
-const ET_DYN_BASE: u64 = 0x5555_5555_4000;
+pub(crate) const ET_DYN_BASE: u64 = 0x5555_5555_4000;
 /// Top of the initial stack.
 pub const STACK_TOP: u64 = 0x7fff_f000_0000;
 /// Initial stack VMA size (it grows down on faults).
@@ -38,12 +38,12 @@ pub struct ExecImage {
 }
 
 /// The parts of an ELF file the loader uses; headers are parsed by goblin.
-struct Elf {
-    e_type: u16,
-    entry: u64,
-    phoff: u64,
-    phnum: u16,
-    phdrs: Vec<ProgramHeader>,
+pub(crate) struct Elf {
+    pub e_type: u16,
+    pub entry: u64,
+    pub phoff: u64,
+    pub phnum: u16,
+    pub phdrs: Vec<ProgramHeader>,
 }
 
 /// Most program headers an image may have (Linux allows 64 KiB of them).
@@ -65,8 +65,16 @@ fn read_full(file: &FileRef, off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
 /// Read and check `file`'s ELF header and program headers: a 64-bit
 /// little-endian x86-64 executable or shared object, else `ENOEXEC`.
 fn parse(file: &FileRef) -> Result<Elf, Errno> {
+    parse_with(&mut |off, buf| read_full(file, off, buf))
+}
+
+/// Reads `buf.len()` bytes at an offset of the file, or fewer at its end.
+pub(crate) type ReadAt<'a> = dyn FnMut(u64, &mut [u8]) -> Result<usize, Errno> + 'a;
+
+/// [`parse`] over any way to read the file.
+pub(crate) fn parse_with(read: &mut ReadAt<'_>) -> Result<Elf, Errno> {
     let mut h = [0u8; SIZEOF_EHDR];
-    if read_full(file, 0, &mut h)? < h.len() {
+    if read(0, &mut h)? < h.len() {
         return Err(Errno::ENOEXEC);
     }
     let hdr = goblin::elf::Elf::parse_header(&h).map_err(|_| Errno::ENOEXEC)?;
@@ -81,12 +89,28 @@ fn parse(file: &FileRef) -> Result<Elf, Errno> {
         return Err(Errno::ENOEXEC);
     }
     let mut pb = vec![0u8; SIZEOF_PHDR * usize::from(phnum)];
-    if read_full(file, hdr.e_phoff, &mut pb)? < pb.len() {
+    if read(hdr.e_phoff, &mut pb)? < pb.len() {
         return Err(Errno::ENOEXEC);
     }
     let ctx = Ctx::new(Container::Big, Endian::Little);
     let phdrs = ProgramHeader::parse(&pb, 0, usize::from(phnum), ctx).map_err(|_| Errno::ENOEXEC)?;
     Ok(Elf { e_type: hdr.e_type, entry: hdr.e_entry, phoff: hdr.e_phoff, phnum, phdrs })
+}
+
+/// The interpreter path `PT_INTERP` names (trailing NULs cut), if any.
+pub(crate) fn interp_path(elf: &Elf, read: &mut ReadAt<'_>) -> Result<Option<Vec<u8>>, Errno> {
+    let Some(p) = elf.phdrs.iter().find(|p| p.p_type == PT_INTERP) else {
+        return Ok(None);
+    };
+    if p.p_filesz == 0 || p.p_filesz > 4096 {
+        return Err(Errno::ENOEXEC);
+    }
+    let mut b = vec![0u8; p.p_filesz as usize];
+    read(p.p_offset, &mut b)?;
+    while b.last() == Some(&0) {
+        b.pop();
+    }
+    Ok(Some(b))
 }
 
 struct Loaded {
@@ -96,34 +120,54 @@ struct Loaded {
     end: u64,
 }
 
-/// Map `elf`'s PT_LOAD segments. `base` is where an ET_DYN goes (0: let
-/// mmap choose).
-fn map_image(mm: &mut MemoryManager, f: &ExecFile, elf: &Elf, dyn_base: Option<u64>) -> Result<Loaded, Errno> {
-    let loads: Vec<&ProgramHeader> = elf.phdrs.iter().filter(|p| p.p_type == PT_LOAD).collect();
-    let (Some(first), Some(last)) = (loads.first(), loads.last()) else {
+/// The page-aligned start of `elf`'s PT_LOAD segments and the length of
+/// the span from there to the end of the last one.
+pub(crate) fn load_span(elf: &Elf) -> Result<(u64, u64), Errno> {
+    let mut loads = elf.phdrs.iter().filter(|p| p.p_type == PT_LOAD);
+    let (Some(first), Some(last)) = (loads.next(), elf.phdrs.iter().rfind(|p| p.p_type == PT_LOAD)) else {
         return Err(Errno::ENOEXEC);
     };
     let lo = first.p_vaddr & !(PAGE - 1);
     let hi = last.p_vaddr.checked_add(last.p_memsz).ok_or(Errno::ENOEXEC)?;
     let span = hi.checked_sub(lo).ok_or(Errno::ENOEXEC)?;
-    let bias = if elf.e_type == ET_DYN {
-        // Reserve the whole span to find room, then map segments over it.
-        let hint = dyn_base.unwrap_or(0);
-        let flags = if hint != 0 { MAP_PRIVATE | MAP_FIXED_NOREPLACE } else { MAP_PRIVATE };
-        let at = match mm.mmap(hint, span, PROT_NONE, flags, VmaBacking::Anon, Vec::new(), (0, 0)) {
-            Ok(a) => a,
-            Err(_) => mm.mmap(0, span, PROT_NONE, MAP_PRIVATE, VmaBacking::Anon, Vec::new(), (0, 0))?,
-        };
-        at - lo
-    } else {
-        0
-    };
+    Ok((lo, span))
+}
+
+/// One PT_LOAD segment as it is mapped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Segment {
+    pub start: u64,
+    pub len: u64,
+    pub prot: u32,
+    /// File offset of `start` (page-aligned).
+    pub offset: u64,
+    /// Where the file's bytes end and zeroes begin.
+    pub zero_from: u64,
+}
+
+/// Where everything of `elf` goes when loaded `bias` bytes above its
+/// addresses: what [`map_image`] maps, with no memory touched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Layout {
+    pub segments: Vec<Segment>,
+    pub entry: u64,
+    pub phdr_addr: u64,
+    pub end: u64,
+}
+
+/// `elf`'s [`Layout`] at `bias`: `ENOEXEC` for a segment with more file
+/// than memory, misaligned to its offset, or an address past the end of
+/// the address space.
+pub(crate) fn layout(elf: &Elf, bias: u64) -> Result<Layout, Errno> {
+    let mut segments = Vec::new();
     let mut end = 0;
-    for p in &loads {
+    for p in elf.phdrs.iter().filter(|p| p.p_type == PT_LOAD) {
         if p.p_filesz > p.p_memsz || (p.p_vaddr % PAGE) != (p.p_offset % PAGE) {
             return Err(Errno::ENOEXEC);
         }
-        let vaddr = p.p_vaddr.checked_add(bias).ok_or(Errno::ENOEXEC)?;
+        // The bias is modular (an ET_DYN whose addresses lie above where
+        // it is put has a "negative" one), as Linux's `load_bias` is.
+        let vaddr = p.p_vaddr.wrapping_add(bias);
         let start = vaddr & !(PAGE - 1);
         let mend = vaddr.checked_add(p.p_memsz).ok_or(Errno::ENOEXEC)?;
         let mut prot = 0;
@@ -136,25 +180,60 @@ fn map_image(mm: &mut MemoryManager, f: &ExecFile, elf: &Elf, dyn_base: Option<u
         if p.p_flags & PF_X != 0 {
             prot |= PROT_EXEC;
         }
-        let backing = VmaBacking::File {
-            file: f.file.clone(),
+        segments.push(Segment {
+            start,
+            len: mend - start,
+            prot,
             offset: p.p_offset & !(PAGE - 1),
             zero_from: vaddr + p.p_filesz,
-            shared: None,
-        };
-        mm.mmap(start, mend - start, prot, MAP_PRIVATE | MAP_FIXED, backing, f.path.clone(), (f.attr.dev, f.attr.ino))?;
+        });
         end = end.max(mend);
     }
     // Where the program headers are in memory.
     let phdr_addr = match elf.phdrs.iter().find(|p| p.p_type == PT_PHDR) {
-        Some(p) => p.p_vaddr + bias,
-        None => loads
+        Some(p) => p.p_vaddr.wrapping_add(bias),
+        None => elf
+            .phdrs
             .iter()
-            .find(|p| p.p_offset <= elf.phoff && elf.phoff < p.p_offset + p.p_filesz)
-            .map(|p| p.p_vaddr + (elf.phoff - p.p_offset) + bias)
+            .filter(|p| p.p_type == PT_LOAD)
+            .find(|p| p.p_offset <= elf.phoff && elf.phoff - p.p_offset < p.p_filesz)
+            .map(|p| p.p_vaddr.wrapping_add(elf.phoff - p.p_offset).wrapping_add(bias))
             .unwrap_or(0),
     };
-    Ok(Loaded { bias, entry: elf.entry + bias, phdr_addr, end })
+    // An entry point outside the image faults when the program starts
+    // (Linux's SIGSEGV after the point of no return).
+    Ok(Layout { segments, entry: elf.entry.wrapping_add(bias), phdr_addr, end })
+}
+
+/// The bias of an ET_DYN image whose span starting at `lo` was reserved at
+/// `at`: modular, so `lo` above `at` is a "negative" bias (Linux's
+/// `load_bias` wraps the same way).
+pub(crate) fn dyn_bias(at: u64, lo: u64) -> u64 {
+    at.wrapping_sub(lo)
+}
+
+/// Map `elf`'s PT_LOAD segments. `base` is where an ET_DYN goes (0: let
+/// mmap choose).
+fn map_image(mm: &mut MemoryManager, f: &ExecFile, elf: &Elf, dyn_base: Option<u64>) -> Result<Loaded, Errno> {
+    let (lo, span) = load_span(elf)?;
+    let bias = if elf.e_type == ET_DYN {
+        // Reserve the whole span to find room, then map segments over it.
+        let hint = dyn_base.unwrap_or(0);
+        let flags = if hint != 0 { MAP_PRIVATE | MAP_FIXED_NOREPLACE } else { MAP_PRIVATE };
+        let at = match mm.mmap(hint, span, PROT_NONE, flags, VmaBacking::Anon, Vec::new(), (0, 0)) {
+            Ok(a) => a,
+            Err(_) => mm.mmap(0, span, PROT_NONE, MAP_PRIVATE, VmaBacking::Anon, Vec::new(), (0, 0))?,
+        };
+        dyn_bias(at, lo)
+    } else {
+        0
+    };
+    let l = layout(elf, bias)?;
+    for s in &l.segments {
+        let backing = VmaBacking::File { file: f.file.clone(), offset: s.offset, zero_from: s.zero_from, shared: None };
+        mm.mmap(s.start, s.len, s.prot, MAP_PRIVATE | MAP_FIXED, backing, f.path.clone(), (f.attr.dev, f.attr.ino))?;
+    }
+    Ok(Loaded { bias, entry: l.entry, phdr_addr: l.phdr_addr, end: l.end })
 }
 
 /// What `load` needs to know about the new process.
@@ -180,20 +259,7 @@ pub fn load(
     info: &StackInfo<'_>,
 ) -> Result<ExecImage, Errno> {
     let elf = parse(&exe.file)?;
-    let interp_path = match elf.phdrs.iter().find(|p| p.p_type == PT_INTERP) {
-        Some(p) => {
-            if p.p_filesz == 0 || p.p_filesz > 4096 {
-                return Err(Errno::ENOEXEC);
-            }
-            let mut b = vec![0u8; p.p_filesz as usize];
-            read_full(&exe.file, p.p_offset, &mut b)?;
-            while b.last() == Some(&0) {
-                b.pop();
-            }
-            Some(b)
-        }
-        None => None,
-    };
+    let interp_path = interp_path(&elf, &mut |off, buf| read_full(&exe.file, off, buf))?;
     let main = map_image(mm, exe, &elf, Some(ET_DYN_BASE))?;
     let brk = main.end.checked_add(PAGE - 1).ok_or(Errno::ENOEXEC)? & !(PAGE - 1);
     mm.brk_start = brk;
@@ -313,4 +379,74 @@ fn build_stack(mm: &mut MemoryManager, info: &StackInfo<'_>, aux: &[(u64, u64)])
     let bytes: Vec<u8> = v.iter().flat_map(|w| w.to_le_bytes()).collect();
     mm.write_bytes(sp, &bytes)?;
     Ok(sp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An x86-64 ELF of type `e_type` with `phdrs` (type, offset, vaddr,
+    /// filesz, memsz each) and entry `entry`.
+    fn image(e_type: u16, entry: u64, phdrs: &[(u32, u64, u64, u64, u64)]) -> Vec<u8> {
+        let mut e = vec![0x7f, b'E', b'L', b'F', 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        e.extend_from_slice(&e_type.to_le_bytes());
+        e.extend_from_slice(&62u16.to_le_bytes());
+        e.extend_from_slice(&1u32.to_le_bytes());
+        e.extend_from_slice(&entry.to_le_bytes());
+        e.extend_from_slice(&64u64.to_le_bytes());
+        e.extend_from_slice(&0u64.to_le_bytes());
+        e.extend_from_slice(&0u32.to_le_bytes());
+        for v in [64u16, 56, phdrs.len() as u16, 64, 0, 0] {
+            e.extend_from_slice(&v.to_le_bytes());
+        }
+        for &(ty, off, vaddr, filesz, memsz) in phdrs {
+            e.extend_from_slice(&ty.to_le_bytes());
+            e.extend_from_slice(&(PF_R | PF_X).to_le_bytes());
+            for v in [off, vaddr, vaddr, filesz, memsz, PAGE] {
+                e.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        e
+    }
+
+    fn parse_bytes(data: &[u8]) -> Result<Elf, Errno> {
+        parse_with(&mut |off, buf| {
+            let src = usize::try_from(off).ok().and_then(|o| data.get(o..)).unwrap_or(&[]);
+            let n = src.len().min(buf.len());
+            buf[..n].copy_from_slice(&src[..n]);
+            Ok(n)
+        })
+    }
+
+    /// Found by the elf_loader fuzzer: an ET_DYN whose segments lie above
+    /// where its span is reserved took `at - lo` and overflowed; it loads
+    /// at the reservation, as on Linux.
+    #[test]
+    fn a_pie_linked_above_its_load_address_loads_there() {
+        let lo = 0x7000_0000_0000;
+        let elf = parse_bytes(&image(ET_DYN, lo + 0x10, &[(PT_LOAD, 0, lo, 0x100, 0x2000)])).expect("parses");
+        let (got_lo, span) = load_span(&elf).expect("span");
+        assert_eq!((got_lo, span), (lo, 0x2000));
+        let l = layout(&elf, dyn_bias(ET_DYN_BASE, lo)).expect("lays out");
+        assert_eq!(l.segments[0].start, ET_DYN_BASE);
+        assert_eq!(l.segments[0].len, 0x2000);
+        assert_eq!(l.entry, ET_DYN_BASE + 0x10);
+        assert_eq!(l.phdr_addr, ET_DYN_BASE + 64);
+        assert_eq!(l.end, ET_DYN_BASE + 0x2000);
+    }
+
+    /// The same overflow in the other biased addresses (seen fixing the
+    /// one above): an entry point or PT_PHDR address near the top of the
+    /// address space wraps as Linux's does (the program faults when it
+    /// starts); a segment that ends past it is `ENOEXEC`.
+    #[test]
+    fn addresses_near_the_top_wrap_instead_of_overflowing() {
+        let phdrs = [(PT_PHDR, 64, u64::MAX - 8, 56, 56), (PT_LOAD, 0, 0, 0x1000, 0x1000)];
+        let elf = parse_bytes(&image(ET_DYN, u64::MAX, &phdrs)).expect("parses");
+        let l = layout(&elf, ET_DYN_BASE).expect("lays out");
+        assert_eq!(l.entry, ET_DYN_BASE - 1);
+        assert_eq!(l.phdr_addr, ET_DYN_BASE - 9);
+        let elf = parse_bytes(&image(ET_DYN, 0, &[(PT_LOAD, 8, 8, u64::MAX, u64::MAX)])).expect("parses");
+        assert_eq!(layout(&elf, 0).map(|l| l.phdr_addr), Err(Errno::ENOEXEC));
+    }
 }

@@ -243,7 +243,7 @@ impl SysArg for Mode {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Fd(pub i32);
 
-fn fd_number(raw: u64) -> KResult<i32> {
+pub(crate) fn fd_number(raw: u64) -> KResult<i32> {
     i32::try_from(raw as i64).map_err(|_| Errno::EBADF)
 }
 
@@ -716,10 +716,15 @@ impl UserType for Stat {
 /// it symbolically through the formatter the macro names.
 macro_rules! named_arg {
     ($(#[$m:meta])* $name:ident($repr:ty), $print:expr) => {
-        $crate::syscalls::args::call_arg!($(#[$m])* $name($repr), |c, i| {
-            let f: fn($repr) -> String = $print;
-            f(c.raw[i] as $repr)
-        });
+        $crate::syscalls::args::call_arg!($(#[$m])* $name($repr), |c, i| $name::print(c.raw[i] as $repr));
+
+        impl $name {
+            /// How strace prints the value `v`.
+            pub fn print(v: $repr) -> String {
+                let f: fn($repr) -> String = $print;
+                f(v)
+            }
+        }
     };
 }
 pub(crate) use named_arg;
@@ -799,7 +804,7 @@ pub fn open_flags_str(v: u32) -> String {
 
 /// `mmap` flags: the mapping type (the low two bits, 3 being
 /// `MAP_SHARED_VALIDATE`), then the other flags.
-fn map_flags_str(v: u32) -> String {
+pub(crate) fn map_flags_str(v: u32) -> String {
     let kind = match v & 3 {
         1 => "MAP_SHARED",
         2 => "MAP_PRIVATE",
@@ -814,7 +819,7 @@ fn map_flags_str(v: u32) -> String {
 }
 
 /// A socket type with its flags: `SOCK_STREAM|SOCK_CLOEXEC`.
-fn sock_type_str(v: u32) -> String {
+pub(crate) fn sock_type_str(v: u32) -> String {
     let kind = value_str((v & 0xf) as i32, names::SOCK_TYPES);
     match v & !0xf {
         0 => kind,
@@ -824,7 +829,7 @@ fn sock_type_str(v: u32) -> String {
 
 /// A futex operation: the command, `_PRIVATE` when private, and
 /// `|FUTEX_CLOCK_REALTIME`.
-fn futex_op_str(v: i32) -> String {
+pub(crate) fn futex_op_str(v: i32) -> String {
     const PRIVATE: i32 = 128;
     const CLOCK_REALTIME: i32 = 256;
     let mut s = value_str(v & !(PRIVATE | CLOCK_REALTIME), names::FUTEX_CMDS);
@@ -838,7 +843,7 @@ fn futex_op_str(v: i32) -> String {
 }
 
 /// `clone` flags and, in the low byte, the signal sent at exit.
-fn clone_flags_str(v: u64) -> String {
+pub(crate) fn clone_flags_str(v: u64) -> String {
     match (v & !0xff, v & 0xff) {
         (flags, 0) => flag_str::<flags::CloneFlags>(flags, "0"),
         (0, sig) => signal_str(sig as i32),

@@ -1,6 +1,7 @@
 //! System calls, one file per family; `table.rs` maps numbers to handlers.
 
 pub mod args;
+pub(crate) mod args_fuzz;
 mod copy;
 mod creds;
 mod d_path;

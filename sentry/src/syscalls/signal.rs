@@ -32,7 +32,7 @@ fn set_member_name(sig: u32) -> String {
 
 /// strace's form of a set: `[INT CHLD]`, or, when two thirds or more of the
 /// signals are in it, the complement: `~[RTMIN RT_1]`.
-fn sigset_str(mask: u64) -> String {
+pub(crate) fn sigset_str(mask: u64) -> String {
     let negated = mask.count_ones() >= 64 * 2 / 3;
     let shown = if negated { !mask } else { mask };
     let names: Vec<String> = (1..=NSIG).filter(|&s| shown & signal::bit(s) != 0).map(set_member_name).collect();

@@ -67,7 +67,7 @@ impl UserType for SockLen {
 }
 
 /// strace's form of the socket address in `b`.
-fn sockaddr_str(b: &[u8]) -> String {
+pub(crate) fn sockaddr_str(b: &[u8]) -> String {
     let Some(family) = b.get(..2).map(|f| u16::from_ne_bytes([f[0], f[1]])) else {
         return "{}".into();
     };
@@ -910,7 +910,7 @@ fn align8(n: usize) -> usize {
 
 /// Call `f` with each control message in `ctl`: its level, type, data,
 /// and the whole padded message. `EINVAL` for a malformed one.
-fn each_cmsg(ctl: &[u8], mut f: impl FnMut(i32, i32, &[u8], &[u8]) -> KResult<()>) -> KResult<()> {
+pub(crate) fn each_cmsg(ctl: &[u8], mut f: impl FnMut(i32, i32, &[u8], &[u8]) -> KResult<()>) -> KResult<()> {
     let word = |at: usize| -> [u8; 4] { [ctl[at], ctl[at + 1], ctl[at + 2], ctl[at + 3]] };
     let mut off = 0;
     while off + 16 <= ctl.len() {
@@ -1045,7 +1045,7 @@ pub fn sendmsg(t: &mut Task, sockfd: Fd, msg: UserPtr<MsgHdr>, flags: MsgFlags) 
 }
 
 /// One control message's bytes (header and data, padded).
-fn cmsg(level: i32, ty: i32, data: &[u8], room: usize) -> Vec<u8> {
+pub(crate) fn cmsg(level: i32, ty: i32, data: &[u8], room: usize) -> Vec<u8> {
     let mut v = Vec::new();
     v.extend_from_slice(&((16 + data.len()) as u64).to_ne_bytes());
     v.extend_from_slice(&level.to_ne_bytes());

@@ -1,0 +1,51 @@
+//! `#!` interpreter lines.
+
+use abi::Errno;
+
+/// How much of a script `execve` reads for its `#!` line.
+pub const SCRIPT_HEAD: usize = 256;
+
+/// A `#!` line: the interpreter and its optional argument.
+pub type Shebang = (Vec<u8>, Option<Vec<u8>>);
+
+/// The interpreter `head` (the first bytes of a file) names on its `#!`
+/// line and its one optional argument (blanks around it cut, as Linux
+/// does); `None` when `head` is not a script. `ENOEXEC` for a `#!` naming
+/// no interpreter.
+pub fn parse_shebang(head: &[u8]) -> Result<Option<Shebang>, Errno> {
+    let head = &head[..head.len().min(SCRIPT_HEAD)];
+    let Some(rest) = head.strip_prefix(b"#!") else {
+        return Ok(None);
+    };
+    let line_end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+    let line: Vec<u8> = rest[..line_end].iter().copied().skip_while(|b| *b == b' ' || *b == b'\t').collect();
+    let mut parts = line.splitn(2, |b| *b == b' ' || *b == b'\t');
+    let interp = parts.next().unwrap_or(&[]).to_vec();
+    if interp.is_empty() {
+        return Err(Errno::ENOEXEC);
+    }
+    let arg = parts.next().map(|a| {
+        let end = a.iter().rposition(|b| *b != b' ' && *b != b'\t' && *b != b'\r').map_or(0, |i| i + 1);
+        a[..end].to_vec()
+    });
+    Ok(Some((interp, arg)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shebang_lines_split_as_linux_does() {
+        assert_eq!(parse_shebang(b"\x7fELF"), Ok(None));
+        assert_eq!(parse_shebang(b"#"), Ok(None));
+        assert_eq!(parse_shebang(b"#!/bin/sh\necho"), Ok(Some((b"/bin/sh".to_vec(), None))));
+        assert_eq!(
+            parse_shebang(b"#! \t/usr/bin/env  python3 -u \r\n"),
+            Ok(Some((b"/usr/bin/env".to_vec(), Some(b" python3 -u".to_vec()))))
+        );
+        assert_eq!(parse_shebang(b"#!/bin/sh \n"), Ok(Some((b"/bin/sh".to_vec(), Some(Vec::new())))));
+        assert_eq!(parse_shebang(b"#!\n/bin/sh"), Err(Errno::ENOEXEC));
+        assert_eq!(parse_shebang(b"#!  "), Err(Errno::ENOEXEC));
+    }
+}
