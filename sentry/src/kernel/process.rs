@@ -76,6 +76,12 @@ pub fn do_clone(t: &mut Task, a: CloneArgs) -> KResult<i32> {
     if f & (CLONE_INTO_CGROUP) != 0 {
         return Err(Errno::EINVAL);
     }
+    // copy_thread sets the TLS as ARCH_SET_FS would: an address past the
+    // user address space is EPERM (the host would refuse it as the child's
+    // fs_base, failing the child's first switch).
+    if f & CLONE_SETTLS != 0 && a.tls >= t.k.platform.max_user_address() {
+        return Err(Errno::EPERM);
+    }
     let k = t.k.clone();
     if k.shutdown.load(Ordering::SeqCst) {
         // As a dying pid namespace: no new tasks.

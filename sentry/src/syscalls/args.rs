@@ -427,6 +427,53 @@ impl UserBytes {
     pub fn write(self, t: &Task, data: &[u8]) -> KResult<()> {
         t.write_bytes(self.0, data)
     }
+    /// Up to `len` bytes (at most [`MAX_RW_COUNT`]), as many as are
+    /// readable from the start: a short result where the bytes run into
+    /// an unreadable page, `EFAULT` if the first one is. Callers bound
+    /// `len` by what they can hold.
+    pub fn read_prefix(self, t: &Task, len: usize) -> KResult<Vec<u8>> {
+        let len = len.min(MAX_RW_COUNT);
+        if let Ok(v) = self.read(t, len) {
+            return Ok(v);
+        }
+        let mut v = Vec::new();
+        for (off, n) in page_pieces(self.0, len) {
+            match self.offset(off).and_then(|b| b.read(t, n)) {
+                Ok(piece) => v.extend_from_slice(&piece),
+                Err(e) if v.is_empty() => return Err(e),
+                Err(_) => break,
+            }
+        }
+        Ok(v)
+    }
+    /// Store as much of `data` as is writable from the start: how much,
+    /// short where it runs into an unwritable page; `EFAULT` if the first
+    /// byte is.
+    pub fn write_prefix(self, t: &Task, data: &[u8]) -> KResult<usize> {
+        if self.write(t, data).is_ok() {
+            return Ok(data.len());
+        }
+        let mut done = 0;
+        for (off, n) in page_pieces(self.0, data.len()) {
+            match self.offset(off).and_then(|b| b.write(t, &data[off..off + n])) {
+                Ok(()) => done += n,
+                Err(e) if done == 0 => return Err(e),
+                Err(_) => break,
+            }
+        }
+        Ok(done)
+    }
+}
+
+/// `len` bytes from `addr` cut at page boundaries: (offset, length) pairs.
+fn page_pieces(addr: u64, len: usize) -> impl Iterator<Item = (usize, usize)> {
+    const PAGE: usize = 4096;
+    let first = (PAGE - (addr as usize % PAGE)).min(len);
+    std::iter::successors(Some((0, first)), move |&(off, n)| {
+        let next = off + n;
+        (next < len).then(|| (next, (len - next).min(PAGE)))
+    })
+    .filter(|&(_, n)| n > 0)
 }
 
 /// A buffer the call reads, whose length is argument `LEN`.
@@ -597,6 +644,19 @@ pub fn bits_str(bytes: &[u8], limit: usize) -> String {
 /// Most `iovec`s one call takes (`UIO_MAXIOV`).
 pub const UIO_MAXIOV: u64 = 1024;
 
+/// Most bytes one read or write moves (`MAX_RW_COUNT`: `INT_MAX &
+/// PAGE_MASK`); longer requests are cut to it.
+pub const MAX_RW_COUNT: usize = 0x7fff_f000;
+
+/// The end of the user address space (`TASK_SIZE_MAX`).
+pub const TASK_SIZE_MAX: u64 = (1 << 47) - 4096;
+
+/// Linux's `access_ok`: `len` bytes at `addr` lie below [`TASK_SIZE_MAX`]
+/// (whether they are mapped is found out when they are copied).
+pub fn access_ok(addr: u64, len: u64) -> bool {
+    len <= TASK_SIZE_MAX && addr <= TASK_SIZE_MAX - len
+}
+
 /// An array of `struct iovec` whose length is argument `CNT`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Iovecs<const CNT: usize>(u64);
@@ -608,24 +668,33 @@ impl<const CNT: usize> Iovecs<CNT> {
     pub fn addr(self) -> u64 {
         self.0
     }
-    /// The `cnt` entries: `too_many` for more than `UIO_MAXIOV` (sendmsg
-    /// says `EMSGSIZE`, the rest `EINVAL`), `EINVAL` for a negative length
-    /// or a total that overflows `ssize_t`.
+    /// The `cnt` entries as Linux's `import_iovec` takes them:
+    /// `too_many` for more than `UIO_MAXIOV` (sendmsg says `EMSGSIZE`, the
+    /// rest `EINVAL`), `EINVAL` for a negative length, `EFAULT` for a
+    /// segment past the user address space (one segment alone is checked
+    /// after the cut below, several before it), and lengths cut so that
+    /// the total is at most [`MAX_RW_COUNT`]: what callers allocate from
+    /// them is bounded.
     pub fn read(self, t: &Task, cnt: u64, too_many: Errno) -> KResult<Vec<Iovec>> {
         if cnt > UIO_MAXIOV {
             return Err(too_many);
         }
         let mut v = vec![Iovec::default(); cnt as usize];
         t.read_bytes(self.0, v.as_bytes_mut())?;
-        let mut total: u64 = 0;
-        for io in &v {
-            if (io.iov_len as i64) < 0 {
-                return Err(Errno::EINVAL);
-            }
-            total = total.checked_add(io.iov_len).ok_or(Errno::EINVAL)?;
-        }
-        if total > i64::MAX as u64 {
+        if v.iter().any(|io| (io.iov_len as i64) < 0) {
             return Err(Errno::EINVAL);
+        }
+        let single = v.len() == 1;
+        let mut total: u64 = 0;
+        for io in &mut v {
+            if !single && !access_ok(io.iov_base, io.iov_len) {
+                return Err(Errno::EFAULT);
+            }
+            io.iov_len = io.iov_len.min(MAX_RW_COUNT as u64 - total);
+            if single && !access_ok(io.iov_base, io.iov_len) {
+                return Err(Errno::EFAULT);
+            }
+            total += io.iov_len;
         }
         Ok(v)
     }

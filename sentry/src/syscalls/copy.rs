@@ -64,7 +64,7 @@ pub fn seek_data_hole(f: &FileDescription, off: i64, whence: u32) -> KResult<i64
 }
 
 /// Block until `f` can take more data, or a signal interrupts.
-fn wait_writable(t: &Task, f: &FileDescription) -> KResult<()> {
+pub(super) fn wait_writable(t: &Task, f: &FileDescription) -> KResult<()> {
     let Some(q) = f.file.wait_queue() else { return Ok(()) };
     let ev = (libc::POLLOUT | libc::POLLERR | libc::POLLHUP) as u32;
     t.wait_until(&[q], None, || Ok((f.file.poll(Caller::of(t)) & ev != 0).then_some(())))

@@ -15,8 +15,26 @@ pub fn getrandom(t: &mut Task, buf: OutBuf, buflen: usize, flags: GrndFlags) -> 
     if flags.contains(Grnd::GRND_RANDOM | Grnd::GRND_INSECURE) {
         return Err(Errno::EINVAL);
     }
-    let mut bytes = vec![0u8; buflen.min(32 << 20)];
-    let n = crate::host::getrandom(&mut bytes)?;
-    buf.write(t, &bytes[..n])?;
-    Ok(n as u64)
+    // Linux cuts the length at MAX_RW_COUNT and fills what is writable
+    // from the start (a short count at the first unwritable page); the
+    // sentry moves at most 32 MiB a call, in pieces.
+    let want = buflen.min(32 << 20);
+    let mut done = 0;
+    while done < want {
+        let mut bytes = vec![0u8; (want - done).min(PIECE)];
+        let got = crate::host::getrandom(&mut bytes)?;
+        let n = match buf.bytes().offset(done).and_then(|b| b.write_prefix(t, &bytes[..got])) {
+            Ok(n) => n,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        done += n;
+        if n < bytes.len() {
+            break;
+        }
+    }
+    Ok(done as u64)
 }
+
+/// The most random bytes the sentry holds at once.
+const PIECE: usize = 64 * 1024;

@@ -9,14 +9,12 @@ use abi::Errno;
 
 use sentry_macros::syscall;
 
-use super::args::{Fd, InBuf, Iovecs, Offset, OutBuf, UserBytes, Whence};
+use super::args::{access_ok, Fd, InBuf, Iovecs, Offset, OutBuf, UserBytes, Whence, MAX_RW_COUNT};
 use super::file_of;
 use crate::kernel::Task;
 use crate::vfs::Caller;
 use crate::vfs::{FileDescription, KResult, CURRENT_POS};
 
-/// Largest single read or write (Linux's `MAX_RW_COUNT`).
-const MAX_RW: usize = 0x7fff_f000;
 /// Largest chunk the sentry buffers at once.
 const CHUNK: usize = 1 << 20;
 
@@ -30,7 +28,12 @@ fn read_into(t: &Task, f: &FileDescription, buf: UserBytes, len: usize, pos: Opt
     if !f.readable() {
         return Err(Errno::EBADF);
     }
-    let len = len.min(MAX_RW);
+    // vfs_read: the whole requested range must be user addresses, before
+    // the length is cut at MAX_RW_COUNT.
+    if !access_ok(buf.addr(), len as u64) {
+        return Err(Errno::EFAULT);
+    }
+    let len = len.min(MAX_RW_COUNT);
     if len == 0 {
         // The file still decides: a directory's file answers EISDIR.
         return f.file.read(Caller::of(t), &mut [], pos.unwrap_or(0)).map(|_| 0);
@@ -77,12 +80,19 @@ fn read_into(t: &Task, f: &FileDescription, buf: UserBytes, len: usize, pos: Opt
         if let Some(obj) = &shared {
             obj.overlay_read(&t.k.mf, off, &mut tmp[..n]);
         }
-        if let Err(e) = buf.offset(done).and_then(|b| b.write(t, &tmp[..n])) {
-            if done == 0 {
-                return Err(e);
+        // Up to the first unwritable byte, as copy_to_user stops there.
+        let n = match buf.offset(done).and_then(|b| b.write_prefix(t, &tmp[..n])) {
+            Ok(w) if w < n => {
+                done += w;
+                if off != CURRENT_POS {
+                    off += w as u64;
+                }
+                break;
             }
-            break;
-        }
+            Ok(w) => w,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
         done += n;
         if off != CURRENT_POS {
             off += n as u64;
@@ -103,7 +113,10 @@ fn write_from(t: &Task, f: &FileDescription, buf: UserBytes, len: usize, pos: Op
     if !f.writable() {
         return Err(Errno::EBADF);
     }
-    let len = len.min(MAX_RW);
+    if !access_ok(buf.addr(), len as u64) {
+        return Err(Errno::EFAULT);
+    }
+    let len = len.min(MAX_RW_COUNT);
     if len == 0 {
         return Ok(0);
     }
@@ -130,7 +143,7 @@ fn write_from(t: &Task, f: &FileDescription, buf: UserBytes, len: usize, pos: Op
     let mut done = 0;
     while done < len {
         let want = (len - done).min(CHUNK);
-        let data = match buf.offset(done).and_then(|b| b.read(t, want)) {
+        let data = match buf.offset(done).and_then(|b| b.read_prefix(t, want)) {
             Ok(d) => d,
             Err(e) if done == 0 => return Err(e),
             Err(_) => break,

@@ -9,7 +9,7 @@ use abi::Errno;
 use sentry_macros::syscall;
 
 use super::args::{Fd, Iovecs, SpliceFlags, UserBytes, UserPtr};
-use super::copy::{read_off, write_off, write_out, Loff};
+use super::copy::{read_off, wait_writable, write_off, write_out, Loff};
 use super::file_of;
 use crate::fs::pipe::{pipe_of, Pipe};
 use crate::kernel::Task;
@@ -155,21 +155,37 @@ pub fn vmsplice(t: &mut Task, fd: Fd, iov: Iovecs<2>, nr_segs: u64, flags: Splic
     let nonblock = flags & SPLICE_F_NONBLOCK != 0 || f.flags() & O_NONBLOCK != 0;
     let mut total = 0u64;
     if f.writable() {
+        // As Linux's vmsplice_to_pipe: wait for room once, then move what
+        // fits now, up to the first unreadable byte; each piece the
+        // sentry holds is at most a pipe's worth (the lengths are the
+        // application's: up to MAX_RW_COUNT).
         for io in iov {
-            if io.iov_len == 0 {
-                continue;
-            }
-            let data = UserBytes::new(io.iov_base).read(t, io.iov_len as usize)?;
-            let r = if nonblock { f.file.write(Caller::of(t), &data, 0) } else { write_out(t, &f, &data, None) };
-            match r {
-                Ok(n) => {
-                    total += n as u64;
-                    if n < data.len() {
-                        break;
+            let mut done = 0u64;
+            while done < io.iov_len {
+                let want = (io.iov_len - done).min(CHUNK as u64) as usize;
+                let data = match UserBytes::new(io.iov_base).offset(done as usize).and_then(|b| b.read_prefix(t, want))
+                {
+                    Ok(d) => d,
+                    Err(e) if total == 0 => return Err(e),
+                    Err(_) => return Ok(total),
+                };
+                let n = loop {
+                    match f.file.write(Caller::of(t), &data, 0) {
+                        Err(Errno::EAGAIN) if !nonblock && total == 0 => wait_writable(t, &f)?,
+                        Err(Errno::EPIPE) if total == 0 => {
+                            t.send_sigpipe();
+                            return Err(Errno::EPIPE);
+                        }
+                        Err(e) if total == 0 => return Err(e),
+                        Err(_) => return Ok(total),
+                        Ok(n) => break n,
                     }
+                };
+                total += n as u64;
+                done += n as u64;
+                if n < want {
+                    return Ok(total);
                 }
-                Err(e) if total == 0 => return Err(e),
-                Err(_) => break,
             }
         }
     } else if f.readable() {
