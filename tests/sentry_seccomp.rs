@@ -94,3 +94,18 @@ fn every_sentry_thread_and_later_stub_is_filtered() {
     assert_eq!(rest, "got it\n");
     assert!(child.wait().expect("wait").success());
 }
+
+#[test]
+fn a_program_under_a_seccomp_profile_sees_filter_mode_as_on_linux() {
+    let dir = common::fresh_dir("seccomp-status");
+    let profile = dir.join("profile");
+    std::fs::write(&profile, "default allow\n").expect("profile");
+    let script = "grep -E '^Seccomp' /proc/self/status; python3 -c 'import ctypes; print(ctypes.CDLL(None).prctl(21, 0, 0, 0, 0))'";
+
+    let filtered =
+        common::run_sandboxed(&["sh", "-c", script], &["--seccomp-profile", profile.to_str().expect("utf-8")]);
+    let plain = common::run_sandboxed(&["sh", "-c", script], &[]);
+
+    assert_eq!(filtered.stdout_str(), "Seccomp:\t2\nSeccomp_filters:\t1\n2\n", "{}", filtered.stderr_str());
+    assert_eq!(plain.stdout_str(), "Seccomp:\t0\nSeccomp_filters:\t0\n0\n", "{}", plain.stderr_str());
+}

@@ -461,6 +461,7 @@ pub const PR_SET_CHILD_SUBREAPER: u64 = 36;
 pub const PR_GET_CHILD_SUBREAPER: u64 = 37;
 pub const PR_SET_NO_NEW_PRIVS: u64 = 38;
 pub const PR_GET_NO_NEW_PRIVS: u64 = 39;
+pub const PR_GET_SECCOMP: u64 = 21;
 pub const PR_GET_SECUREBITS: u64 = 27;
 pub const PR_SET_SECUREBITS: u64 = 28;
 pub const PR_CAP_AMBIENT: u64 = 47;

@@ -743,6 +743,9 @@ pub fn prctl(t: &mut Task, option: PrctlOption, arg2: Hex, arg3: Hex, arg4: Hex,
             Ok(0)
         }
         PR_GET_NO_NEW_PRIVS => Ok(1),
+        // SECCOMP_MODE_FILTER under the config's profile; no filter else
+        // (the calls that would install one are not supported).
+        PR_GET_SECCOMP => Ok(if t.k.app_filter.get().is_some() { 2 } else { 0 }),
         PR_GET_PDEATHSIG => {
             let v = t.proc_.pdeathsig.load(Ordering::Relaxed);
             t.write_val(arg2, &v)?;

@@ -108,7 +108,7 @@ pub(super) fn pid_file(k: &Arc<Kernel>, p: &Arc<Process>, name: &str) -> KResult
             let umask = p.fs().lock().umask;
             let groups: Vec<String> = c.groups.iter().map(|g| g.to_string()).collect();
             format!(
-                "Name:\t{comm}\nUmask:\t{umask:04o}\nState:\t{state}\nTgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\nPPid:\t{ppid}\nTracerPid:\t0\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t64\nGroups:\t{}\nVmPeak:\t{vsize:8} kB\nVmSize:\t{vsize:8} kB\nVmRSS:\t{rss:8} kB\nThreads:\t{threads}\nSigQ:\t0/63432\nSigPnd:\t0000000000000000\nShdPnd:\t0000000000000000\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\nSigCgt:\t0000000000000000\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\nNoNewPrivs:\t1\nSeccomp:\t0\nCpus_allowed_list:\t0-{}\n",
+                "Name:\t{comm}\nUmask:\t{umask:04o}\nState:\t{state}\nTgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\nPPid:\t{ppid}\nTracerPid:\t0\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t64\nGroups:\t{}\nVmPeak:\t{vsize:8} kB\nVmSize:\t{vsize:8} kB\nVmRSS:\t{rss:8} kB\nThreads:\t{threads}\nSigQ:\t0/63432\nSigPnd:\t0000000000000000\nShdPnd:\t0000000000000000\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\nSigCgt:\t0000000000000000\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\nNoNewPrivs:\t1\nSeccomp:\t{seccomp}\nSeccomp_filters:\t{filters}\nCpus_allowed_list:\t0-{}\n",
                 c.uid,
                 c.euid,
                 c.suid,
@@ -131,6 +131,9 @@ pub(super) fn pid_file(k: &Arc<Kernel>, p: &Arc<Process>, name: &str) -> KResult
                     _ => "S (sleeping)",
                 },
                 threads = p.threads.lock().len(),
+                // The config's seccomp profile filters every process.
+                seccomp = if k.app_filter.get().is_some() { 2 } else { 0 },
+                filters = u8::from(k.app_filter.get().is_some()),
             )
             .into_bytes()
         }
