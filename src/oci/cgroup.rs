@@ -161,8 +161,8 @@ impl Cgroup {
         let cpu = r.cpu().as_ref();
         for (h, dir) in &self.dirs {
             let mut files: Vec<(&str, String)> = Vec::new();
-            let mem = memory.map(|l| (l as u64).saturating_add(MEMORY_SLACK));
-            let tasks = pids.map(|l| (l as u64).saturating_mul(2).saturating_add(PIDS_SLACK));
+            let mem = memory.map(|l| host_memory(l as u64));
+            let tasks = pids.map(|l| host_tasks(l as u64));
             if h.v2() {
                 if let Some(m) = mem {
                     files.push(("memory.max", m.to_string()));
@@ -232,7 +232,7 @@ impl Cgroup {
         for (h, dir) in &self.dirs {
             let mut files: Vec<(&str, String)> = Vec::new();
             if let Some(m) = l.memory {
-                let v = m.map(|b| b.saturating_add(MEMORY_SLACK));
+                let v = m.map(host_memory);
                 match (h.v2(), h.has("memory")) {
                     (true, _) => files.push(("memory.max", v.map_or_else(|| "max".to_owned(), |b| b.to_string()))),
                     (false, true) => {
@@ -243,7 +243,7 @@ impl Cgroup {
             }
             if let Some(p) = l.pids {
                 if h.v2() || h.has("pids") {
-                    let v = p.map(|n| n.saturating_mul(2).saturating_add(PIDS_SLACK));
+                    let v = p.map(host_tasks);
                     files.push(("pids.max", v.map_or_else(|| "max".to_owned(), |n| n.to_string())));
                 }
             }
@@ -283,6 +283,15 @@ impl Cgroup {
             }
         }
         None
+    }
+
+    /// SIGKILL whatever is left in the cgroup (a gofer, say), then
+    /// [`Cgroup::remove`] it.
+    pub fn kill_and_remove(&self, timeout: Duration) -> anyhow::Result<()> {
+        for pid in self.pids() {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        }
+        self.remove(timeout)
     }
 
     /// Remove the directories, waiting up to `timeout` for the processes
@@ -347,6 +356,16 @@ fn place_in(h: &Hierarchy, mine: &str) -> Option<PathBuf> {
         let matches = if h.v2() { ctrls.is_empty() } else { ctrls.split(',').any(|c| !c.is_empty() && h.has(c)) };
         matches.then(|| h.mount.join(path.trim_start_matches('/')))
     })
+}
+
+/// The host cgroup's memory limit for a container limit of `bytes`.
+fn host_memory(bytes: u64) -> u64 {
+    bytes.saturating_add(MEMORY_SLACK)
+}
+
+/// The host cgroup's task limit for a container limit of `n`.
+fn host_tasks(n: u64) -> u64 {
+    n.saturating_mul(2).saturating_add(PIDS_SLACK)
 }
 
 /// Record `cg` in the state directory `dir`.

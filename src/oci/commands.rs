@@ -106,10 +106,7 @@ fn create(g: &GlobalOpts, log: &Log, a: &CreateArgs, attached: bool) -> anyhow::
         Ok(c) => Ok(c),
         Err(e) => {
             if let Some(cg) = cg {
-                for pid in cg.pids() {
-                    let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
-                }
-                let _ = cg.remove(KILL_TIMEOUT);
+                let _ = cg.kill_and_remove(KILL_TIMEOUT);
             }
             let _ = fs::remove_dir_all(&dir);
             Err(e)
@@ -143,10 +140,7 @@ fn make_cgroup(g: &GlobalOpts, log: &Log, spec: &Spec, id: &str, dir: &Path) -> 
 /// left, a gofer say, are killed).
 fn remove_cgroup(c: &Container, log: &Log) {
     let Some(cg) = cgroup::load(&c.dir) else { return };
-    for pid in cg.pids() {
-        let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
-    }
-    if let Err(e) = cg.remove(KILL_TIMEOUT) {
+    if let Err(e) = cg.kill_and_remove(KILL_TIMEOUT) {
         log.warn(&format!("{e:#}"));
     }
 }

@@ -563,8 +563,14 @@ impl TermCtl<'_> {
 impl Kernel {
     /// The job control of the terminal whose host device number is `rdev`
     /// (`None`, or one no exec'd session holds: the sandbox's own).
-    pub fn terminal(&self, rdev: Option<u64>) -> TermCtl<'_> {
-        match rdev.and_then(|r| self.exec_ttys.lock().get(&r).cloned()) {
+    /// `rdev` is asked (a host call) only when exec'd sessions hold
+    /// terminals of their own.
+    pub fn terminal(&self, rdev: impl FnOnce() -> Option<u64>) -> TermCtl<'_> {
+        let ttys = self.exec_ttys.lock();
+        if ttys.is_empty() {
+            return TermCtl::Main(self);
+        }
+        match rdev().and_then(|r| ttys.get(&r).cloned()) {
             Some(j) => TermCtl::Own(j),
             None => TermCtl::Main(self),
         }

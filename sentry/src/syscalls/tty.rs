@@ -72,7 +72,7 @@ pub fn terminal_rdev(f: &FileDescription) -> Option<u64> {
 pub fn terminal_of<'a>(t: &'a Task, f: &FileDescription) -> TermCtl<'a> {
     match pty::pty_of(&*f.file) {
         Some((p, _)) => TermCtl::Own(p.jc.clone()),
-        None => t.k.terminal(terminal_rdev(f)),
+        None => t.k.terminal(|| terminal_rdev(f)),
     }
 }
 
